@@ -1,0 +1,14 @@
+// Regenerates openapi.yaml from the running code (`npm run docs:generate`); test/docs.test.ts fails
+// when the committed file drifts from what /docs/json serves.
+import { writeFile } from 'node:fs/promises'
+import Fastify from 'fastify'
+import app from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+
+const config = loadConfig({ DATA_DIR: 'memory://', LOG_LEVEL: 'silent', TOKENLEDGER_ADMIN_TOKEN: 'docs-generation-token' })
+const server = Fastify({ logger: false })
+await server.register(app, { config })
+await server.ready()
+const yaml = await server.inject('/docs/yaml')
+await writeFile(new URL('../openapi.yaml', import.meta.url), yaml.body)
+await server.close()

@@ -1,0 +1,40 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
+import type { Config } from './config.js'
+import type { DbClient } from './db/client.js'
+import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
+import dbPlugin from './plugins/db.js'
+import errorsPlugin from './plugins/errors.js'
+import swaggerPlugin from './plugins/swagger.js'
+import healthRoutes from './routes/health/index.js'
+import meRoutes from './routes/me/index.js'
+import tenantRoutes from './routes/tenants/index.js'
+
+export interface AppOptions {
+  config: Config
+  /** An already-open, migrated database (tests, benchmarks); otherwise one is opened from config. */
+  db?: DbClient
+}
+
+/** The whole application as one plugin: shared infrastructure first, then one plugin per resource. */
+const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+  fastify.setValidatorCompiler(validatorCompiler)
+  fastify.setSerializerCompiler(serializerCompiler)
+  const f = fastify.withTypeProvider<ZodTypeProvider>()
+
+  await f.register(errorsPlugin, { retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000) })
+  await f.register(dbPlugin, {
+    config: opts.config,
+    ...(opts.db ? { db: opts.db } : {}),
+    onMigrated: (db) => bootstrapAdminToken(db, opts.config.TOKENLEDGER_ADMIN_TOKEN),
+  })
+  await f.register(authPlugin, { adminToken: opts.config.TOKENLEDGER_ADMIN_TOKEN })
+  await f.register(swaggerPlugin)
+
+  await f.register(healthRoutes)
+  await f.register(tenantRoutes, { prefix: '/v1' })
+  await f.register(meRoutes, { prefix: '/v1' })
+}
+
+export default app

@@ -1,0 +1,35 @@
+import { z } from 'zod'
+
+const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true')
+
+export const ConfigSchema = z
+  .object({
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+    DATA_DIR: z.string().min(1).default('./data'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    TOKENLEDGER_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    BODY_LIMIT: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+    CSV_BODY_LIMIT: z.coerce.number().int().positive().default(4 * 1024 * 1024 * 1024),
+    STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+    MAX_RESULT_CELLS: z.coerce.number().int().positive().default(200_000),
+    DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
+    DB_RETRY_MS: z.coerce.number().int().positive().default(2_000),
+    GRACE_MS: z.coerce.number().int().positive().default(10_000),
+    TRUST_PROXY: booleanString.default(false),
+  })
+
+export type Config = z.infer<typeof ConfigSchema>
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')
+    throw new Error(`invalid configuration: ${problems}`)
+  }
+  return parsed.data
+}

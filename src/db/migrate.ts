@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import type { Db, DbClient } from './client.js'
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url))
+
+// Arbitrary constant shared by every tokenledger instance: the advisory lock that serialises
+// migrations when several instances start at once.
+const MIGRATION_LOCK_KEY = 7_261_532_001
+
+interface Migration {
+  tag: string
+  hash: string
+  statements: string[]
+}
+
+export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
+  const journal = JSON.parse(await readFile(`${dir}meta/_journal.json`, 'utf8')) as {
+    entries: { tag: string }[]
+  }
+  return Promise.all(
+    journal.entries.map(async ({ tag }) => {
+      const text = await readFile(`${dir}${tag}.sql`, 'utf8')
+      return {
+        tag,
+        hash: createHash('sha256').update(text).digest('hex'),
+        statements: text
+          .split('--> statement-breakpoint')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      }
+    }),
+  )
+}
+
+async function applyPending(db: Db, migrations: Migration[]): Promise<string[]> {
+  await db.query(
+    'create table if not exists tokenledger_migrations (tag text primary key, hash text not null, applied_at timestamptz not null default now())',
+  )
+  const applied = new Set(
+    (await db.query<{ tag: string }>('select tag from tokenledger_migrations')).map((r) => r.tag),
+  )
+  const done: string[] = []
+  for (const m of migrations) {
+    if (applied.has(m.tag)) continue
+    await db.transaction(async (tx) => {
+      for (const statement of m.statements) await tx.query(statement)
+      await tx.query('insert into tokenledger_migrations (tag, hash) values ($1, $2)', [m.tag, m.hash])
+    })
+    done.push(m.tag)
+  }
+  return done
+}
+
+/**
+ * Applies pending migrations. On PostgreSQL it holds a session advisory lock on a dedicated
+ * connection, so instances starting together migrate one after another; PGlite is single-process
+ * (guarded by the data-dir lock file), so it needs none.
+ */
+export async function migrate(client: DbClient): Promise<string[]> {
+  const migrations = await loadMigrations()
+  if (client.engine === 'pglite') return applyPending(client, migrations)
+  return client.dedicated(async (conn) => {
+    await conn.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
+    try {
+      return await applyPending(conn, migrations)
+    } finally {
+      await conn.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY])
+    }
+  })
+}
+
+export async function isMigrated(db: Db): Promise<boolean> {
+  const migrations = await loadMigrations()
+  const rows = await db.query<{ n: number }>(
+    "select count(*)::int8 as n from tokenledger_migrations where tag = any($1::text[])",
+    [migrations.map((m) => m.tag)],
+  )
+  return rows[0]?.n === migrations.length
+}

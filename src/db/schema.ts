@@ -1,0 +1,254 @@
+import { sql } from 'drizzle-orm'
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core'
+
+// Every table that holds tenant data has tenant_id first in its primary and unique keys, so the
+// schema can be distributed by tenant (Citus) as it is. tenants, api_keys, admin_tokens, rate_cards
+// and rates are small reference tables.
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
+const counter = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0)
+const money = (name: string) => numeric(name)
+
+export const adminTokens = pgTable('admin_tokens', {
+  id: integer('id').primaryKey(),
+  tokenHash: text('token_hash').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+})
+
+export const tenants = pgTable('tenants', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+})
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    name: text('name').notNull(),
+    keyHash: text('key_hash').notNull(),
+    scopes: text('scopes').array().notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_key_hash_key').on(t.keyHash), index('api_keys_tenant_idx').on(t.tenantId)],
+)
+
+/**
+ * The token classes every usage row is reduced to at ingest. They are counts, not money: pricing
+ * happens at query time. See README "Token classes" for the derivation from partial breakdowns.
+ */
+const tokenClasses = {
+  requests: bigint('num_model_requests', { mode: 'number' }),
+  inputTokens: counter('input_tokens'),
+  outputTokens: counter('output_tokens'),
+  inText: counter('in_text'),
+  inAudio: counter('in_audio'),
+  inImage: counter('in_image'),
+  cachedText: counter('cached_text'),
+  cachedAudio: counter('cached_audio'),
+  cachedImage: counter('cached_image'),
+  cacheWrite: counter('cache_write'),
+  outText: counter('out_text'),
+  outAudio: counter('out_audio'),
+  outImage: counter('out_image'),
+}
+
+export const usageBuckets = pgTable(
+  'usage_buckets',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: bigserial('id', { mode: 'number' }).notNull(),
+    provider: text('provider').notNull(),
+    accountId: text('account_id'),
+    startTime: ts('start_time').notNull(),
+    endTime: ts('end_time').notNull(),
+    projectId: text('project_id'),
+    userId: text('user_id'),
+    apiKeyId: text('api_key_id'),
+    model: text('model'),
+    serviceTier: text('service_tier').notNull(),
+    batch: boolean('batch'),
+    ...tokenClasses,
+    source: text('source').notNull(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    unique('usage_buckets_natural_key')
+      .on(
+        t.tenantId,
+        t.provider,
+        t.accountId,
+        t.startTime,
+        t.endTime,
+        t.projectId,
+        t.userId,
+        t.apiKeyId,
+        t.model,
+        t.serviceTier,
+        t.batch,
+      )
+      .nullsNotDistinct(),
+    index('usage_buckets_tenant_time_idx').on(t.tenantId, t.startTime),
+    check('usage_buckets_time_order', sql`${t.endTime} > ${t.startTime}`),
+  ],
+)
+
+export const usageEvents = pgTable(
+  'usage_events',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: text('id').notNull(),
+    timestamp: ts('timestamp').notNull(),
+    provider: text('provider').notNull(),
+    accountId: text('account_id'),
+    projectId: text('project_id'),
+    userId: text('user_id'),
+    apiKeyId: text('api_key_id'),
+    model: text('model').notNull(),
+    serviceTier: text('service_tier').notNull(),
+    batch: boolean('batch'),
+    endpoint: text('endpoint'),
+    requestType: text('request_type'),
+    sessionId: text('session_id'),
+    employeeId: text('employee_id'),
+    agentId: text('agent_id'),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    metadata: jsonb('metadata').$type<Record<string, unknown>>(),
+    reportedCost: money('reported_cost'),
+    reasoningTokens: bigint('reasoning_tokens', { mode: 'number' }),
+    ...tokenClasses,
+    receivedAt: ts('received_at').notNull().defaultNow(),
+  },
+  (t) => [
+    // timestamp is in the key so the table can be range-partitioned by time without changes.
+    primaryKey({ columns: [t.tenantId, t.timestamp, t.id] }),
+    index('usage_events_session_idx').on(t.tenantId, t.sessionId, t.timestamp),
+  ],
+)
+
+/** Idempotency ledger for events: unpartitioned, written in the same transaction as the event. */
+export const usageEventIds = pgTable(
+  'usage_event_ids',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: text('id').notNull(),
+    contentHash: text('content_hash').notNull(),
+    timestamp: ts('timestamp').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+)
+
+/** Hourly rollup of events over every attribution dimension; `usage` reads this, never raw events. */
+export const usageEventRollups = pgTable(
+  'usage_event_rollups',
+  {
+    tenantId: text('tenant_id').notNull(),
+    hour: ts('hour').notNull(),
+    provider: text('provider').notNull(),
+    accountId: text('account_id'),
+    projectId: text('project_id'),
+    userId: text('user_id'),
+    apiKeyId: text('api_key_id'),
+    model: text('model').notNull(),
+    serviceTier: text('service_tier').notNull(),
+    batch: boolean('batch'),
+    endpoint: text('endpoint'),
+    requestType: text('request_type'),
+    sessionId: text('session_id'),
+    employeeId: text('employee_id'),
+    agentId: text('agent_id'),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    ...tokenClasses,
+    reportedCost: money('reported_cost'),
+  },
+  (t) => [
+    unique('usage_event_rollups_key')
+      .on(
+        t.tenantId,
+        t.hour,
+        t.provider,
+        t.accountId,
+        t.projectId,
+        t.userId,
+        t.apiKeyId,
+        t.model,
+        t.serviceTier,
+        t.batch,
+        t.endpoint,
+        t.requestType,
+        t.sessionId,
+        t.employeeId,
+        t.agentId,
+        t.labels,
+      )
+      .nullsNotDistinct(),
+  ],
+)
+
+export const rateCards = pgTable(
+  'rate_cards',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    name: text('name').notNull(),
+    tenantId: text('tenant_id').references(() => tenants.id),
+    description: text('description'),
+    currency: text('currency').notNull().default('USD'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('rate_cards_name_key').on(t.name)],
+)
+
+export const rates = pgTable(
+  'rates',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    cardId: bigint('card_id', { mode: 'number' })
+      .notNull()
+      .references(() => rateCards.id),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    serviceTier: text('service_tier').notNull(),
+    batch: boolean('batch').notNull(),
+    effectiveFrom: ts('effective_from').notNull(),
+    effectiveTo: ts('effective_to'),
+    input: money('input'),
+    cachedInput: money('cached_input'),
+    cacheWrite: money('cache_write'),
+    cacheWrite1h: money('cache_write_1h'),
+    output: money('output'),
+    inputAudio: money('input_audio'),
+    cachedInputAudio: money('cached_input_audio'),
+    outputAudio: money('output_audio'),
+    inputImage: money('input_image'),
+    cachedInputImage: money('cached_input_image'),
+    outputImage: money('output_image'),
+    supersedes: bigint('supersedes', { mode: 'number' }),
+    source: text('source'),
+    recordedAt: ts('recorded_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('rates_card_model_idx').on(t.cardId, t.provider, t.model, t.serviceTier, t.batch, t.effectiveFrom),
+    check('rates_effective_order', sql`${t.effectiveTo} is null or ${t.effectiveTo} > ${t.effectiveFrom}`),
+  ],
+)

@@ -1,0 +1,101 @@
+import fp from 'fastify-plugin'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { bearerToken, generateSecret, hashSecret, sameHash } from '../auth/tokens.js'
+import type { DbClient } from '../db/client.js'
+import { findActiveKeyByHash, getAdminTokenHash, getTenant, insertAdminTokenHash } from '../db/queries/tenants.js'
+import { problems } from '../errors.js'
+
+export type Scope = 'ingest' | 'read'
+export const SCOPES = ['ingest', 'read'] as const
+
+export type Principal =
+  | { kind: 'admin' }
+  | { kind: 'tenant'; tenantId: string; keyId: string; scopes: string[] }
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal
+    /** Set by `tenant(scope)`: the tenant this request acts for. */
+    tenantId: string
+  }
+  interface FastifyInstance {
+    auth: {
+      /** Any valid token. */
+      authenticated: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
+      admin: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
+      /** A tenant key with `scope`, or the admin token acting for the tenant named in X-Tenant-Id. */
+      tenant: (scope: Scope) => (req: FastifyRequest, reply: FastifyReply) => Promise<void>
+    }
+  }
+}
+
+export interface AuthOptions {
+  adminToken: string | undefined
+}
+
+/**
+ * Bootstraps the admin token after migrations: with TOKENLEDGER_ADMIN_TOKEN set nothing is stored;
+ * otherwise the first instance to start generates one, stores only its hash, and prints it once to
+ * stderr (outside the structured logs, so it never lands in a log pipeline).
+ */
+export async function bootstrapAdminToken(db: DbClient, configured: string | undefined): Promise<void> {
+  if (configured) return
+  if (await getAdminTokenHash(db)) return
+  const token = generateSecret('tl_admin')
+  if (await insertAdminTokenHash(db, hashSecret(token))) {
+    process.stderr.write(
+      `\ntokenledger: generated admin token (shown once, stored hashed):\n\n  ${token}\n\n` +
+        'Set TOKENLEDGER_ADMIN_TOKEN to choose your own.\n\n',
+    )
+  }
+}
+
+export default fp(
+  async (app, opts: AuthOptions) => {
+    const configuredHash = opts.adminToken ? hashSecret(opts.adminToken) : undefined
+    app.decorateRequest('principal', undefined)
+    app.decorateRequest('tenantId', '')
+
+    const resolve = async (req: FastifyRequest): Promise<Principal> => {
+      if (req.principal) return req.principal
+      await app.dbState.ensure()
+      const token = bearerToken(req.headers.authorization)
+      if (!token) throw problems.unauthorized()
+      const hash = hashSecret(token)
+      const adminHash = configuredHash ?? (await getAdminTokenHash(app.db))
+      if (adminHash && sameHash(hash, adminHash)) return (req.principal = { kind: 'admin' })
+      const key = await findActiveKeyByHash(app.db, hash)
+      if (!key || !sameHash(hash, key.key_hash)) throw problems.unauthorized('the bearer token is not valid')
+      return (req.principal = { kind: 'tenant', tenantId: key.tenant_id, keyId: key.id, scopes: key.scopes })
+    }
+
+    const tenantHeader = (req: FastifyRequest): string | undefined => {
+      const v = req.headers['x-tenant-id']
+      return typeof v === 'string' && v.length > 0 ? v : undefined
+    }
+
+    app.decorate('auth', {
+      authenticated: async (req: FastifyRequest) => {
+        await resolve(req)
+      },
+      admin: async (req: FastifyRequest) => {
+        const p = await resolve(req)
+        if (p.kind !== 'admin') throw problems.forbidden('this route needs the admin token')
+      },
+      tenant: (scope: Scope) => async (req: FastifyRequest) => {
+        const p = await resolve(req)
+        const named = tenantHeader(req)
+        if (p.kind === 'admin') {
+          if (!named) throw problems.badRequest('the admin token must name a tenant with X-Tenant-Id on this route')
+          if (!(await getTenant(app.db, named))) throw problems.notFound(`tenant "${named}" does not exist`)
+          req.tenantId = named
+          return
+        }
+        if (named && named !== p.tenantId) throw problems.forbidden('this key cannot act for another tenant')
+        if (!p.scopes.includes(scope)) throw problems.forbidden(`this key lacks the "${scope}" scope`)
+        req.tenantId = p.tenantId
+      },
+    })
+  },
+  { name: 'auth', dependencies: ['db'] },
+)

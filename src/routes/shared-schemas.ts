@@ -1,0 +1,50 @@
+import { z } from 'zod'
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional(),
+    errors: z
+      .array(
+        z.object({
+          index: z.number().int().optional(),
+          line: z.number().int().optional(),
+          path: z.string(),
+          message: z.string(),
+        }),
+      )
+      .optional(),
+    error_count: z.number().int().optional(),
+    truncated: z.boolean().optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' })
+
+/** Documented error responses for a route; the bodies are sent by the root error handler. */
+export function problemResponses(...statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((s) => [
+      s,
+      { description: describeStatus(s), content: { 'application/problem+json': { schema: ProblemSchema } } },
+    ]),
+  )
+}
+
+function describeStatus(status: number): string {
+  return (
+    {
+      400: 'Invalid request: every problem is listed in `errors`; nothing was written',
+      401: 'Missing or invalid bearer token',
+      403: 'The token lacks the scope or the tenant',
+      404: 'Not found',
+      409: 'Conflict with stored data',
+      413: 'Body larger than the configured limit',
+      415: 'Unsupported content type',
+      503: 'Database unavailable; retry after `Retry-After` seconds',
+    }[status] ?? 'Error'
+  )
+}
+
+export const TenantIdParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" or "_", 1–63 characters')

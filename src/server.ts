@@ -1,0 +1,36 @@
+import closeWithGrace from 'close-with-grace'
+import Fastify from 'fastify'
+import app from './app.js'
+import { loadConfig } from './config.js'
+
+const config = loadConfig()
+
+const server = Fastify({
+  logger: {
+    level: config.LOG_LEVEL,
+    redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+  },
+  bodyLimit: config.BODY_LIMIT,
+  trustProxy: config.TRUST_PROXY,
+  requestIdHeader: 'x-request-id',
+  connectionTimeout: 0,
+  requestTimeout: 120_000,
+  keepAliveTimeout: 72_000,
+  return503OnClosing: true,
+})
+
+try {
+  await server.register(app, { config })
+} catch (err) {
+  // Startup failures (a locked DATA_DIR, an invalid database URL) are reported plainly.
+  process.stderr.write(`tokenledger failed to start: ${(err as Error).message}\n`)
+  process.exit(1)
+}
+
+closeWithGrace({ delay: config.GRACE_MS }, async ({ signal, err }) => {
+  if (err) server.log.error({ err }, 'closing after an error')
+  else server.log.info({ signal }, 'draining and shutting down')
+  await server.close()
+})
+
+await server.listen({ port: config.PORT, host: config.HOST })

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import type { Test } from 'tap'
+import app from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { createPgliteDb, createPostgresDb, type DbClient, type Engine } from '../src/db/client.js'
+import { ensurePgliteTemplate, ensurePostgresTemplate, withDatabase } from './setup/templates.js'
+
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
+export const FIXTURES = fileURLToPath(new URL('../../shared/fixtures/', import.meta.url))
+
+/** The engines this run covers: PGlite always, PostgreSQL when TEST_DATABASE_URL is set. */
+export function engines(): Engine[] {
+  return process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite']
+}
+
+/** A fresh, migrated database: PGlite from the dumped template, PostgreSQL cloned from the template DB. */
+export async function freshDb(t: Test, engine: Engine): Promise<DbClient> {
+  if (engine === 'pglite') {
+    const tarball = await readFile(await ensurePgliteTemplate())
+    const db = await createPgliteDb({ dataDir: 'memory://', loadDataDir: new Blob([tarball]) })
+    t.teardown(() => db.close())
+    return db
+  }
+  const base = process.env.TEST_DATABASE_URL!
+  const template = await ensurePostgresTemplate(base)
+  const name = `${template.replace(/_tpl_.*/, '')}_t_${randomBytes(5).toString('hex')}`
+  const admin = createPostgresDb({ url: base, poolSize: 1 })
+  await admin.query(`create database "${name}" template "${template}"`)
+  const db = createPostgresDb({ url: withDatabase(base, name), poolSize: 4, statementTimeoutMs: 60_000 })
+  t.teardown(async () => {
+    await db.close()
+    await admin.query(`drop database if exists "${name}" with (force)`)
+    await admin.close()
+  })
+  return db
+}
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ DATA_DIR: 'memory://', LOG_LEVEL: 'silent', TOKENLEDGER_ADMIN_TOKEN: ADMIN_TOKEN, ...overrides })
+}
+
+/** The app on a fresh database (also as `app.testDb`), closed when the test ends. */
+export async function build(
+  t: Test,
+  engine: Engine,
+  overrides: Record<string, string> = {},
+): Promise<FastifyInstance & { testDb: DbClient }> {
+  const db = await freshDb(t, engine)
+  const config = testConfig(overrides)
+  const server = Fastify({ logger: false, bodyLimit: config.BODY_LIMIT })
+  await server.register(app, { config, db })
+  await server.ready()
+  t.teardown(() => server.close())
+  // The app is encapsulated (its decorators are not visible here), so the database is handed back too.
+  return Object.assign(server as unknown as FastifyInstance, { testDb: db })
+}
+
+/** Runs `fn` once per engine as a subtest named after it. */
+export function eachEngine(t: Test, fn: (t: Test, engine: Engine) => Promise<void>): Promise<void> {
+  return engines().reduce<Promise<void>>(
+    (prev, engine) => prev.then(() => t.test(engine, (tt: Test) => fn(tt, engine)).then(() => undefined)),
+    Promise.resolve(),
+  )
+}
+
+export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
+
+export function uniqueId(prefix = 't'): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`
+}
+
+/** Creates a tenant and a key with the given scopes; returns the tenant id and the secret. */
+export async function tenantWithKey(
+  app: FastifyInstance,
+  scopes: ('ingest' | 'read')[] = ['ingest', 'read'],
+  id = uniqueId('tenant'),
+): Promise<{ tenantId: string; key: string; keyId: string }> {
+  const t = await app.inject({ method: 'POST', url: '/v1/tenants', headers: admin, payload: { id, name: id } })
+  if (t.statusCode !== 201) throw new Error(`tenant: ${t.statusCode} ${t.body}`)
+  const k = await app.inject({
+    method: 'POST',
+    url: `/v1/tenants/${id}/api-keys`,
+    headers: admin,
+    payload: { name: 'test', scopes },
+  })
+  if (k.statusCode !== 201) throw new Error(`key: ${k.statusCode} ${k.body}`)
+  const body = k.json() as { id: string; key: string }
+  return { tenantId: id, key: body.key, keyId: body.id }
+}
+
+export function isProblem(res: LightMyRequestResponse): boolean {
+  return String(res.headers['content-type']).startsWith('application/problem+json')
+}
+
+/**
+ * Fixtures are read from ../shared/fixtures as they are. Absent, a test skips visibly — except under
+ * CI=true, where a missing fixture fails the run.
+ */
+export function fixturePath(t: Test, relative: string): string | undefined {
+  const path = join(FIXTURES, relative)
+  if (existsSync(path)) return path
+  if (process.env.CI === 'true') t.fail(`fixture missing: ${path}`)
+  else t.test(`fixture missing: ${path}`, { skip: true }, () => {})
+  return undefined
+}
