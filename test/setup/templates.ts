@@ -52,16 +52,22 @@ export async function ensurePostgresTemplate(baseUrl: string): Promise<string> {
   const name = postgresTemplateName(baseUrl, await migrationsHash())
   const admin = createPostgresDb({ url: baseUrl, poolSize: 1 })
   try {
+    // Several test runs (or workers) may start at once: build the template under a lock.
+    await admin.query('select pg_advisory_lock(7261532002)')
     const exists = await admin.query('select 1 from pg_database where datname = $1', [name])
     if (exists.length === 0) {
-      await admin.query(`create database "${name}"`)
-      const tpl = createPostgresDb({ url: withDatabase(baseUrl, name), poolSize: 1 })
+      const building = `${name}_build`
+      await admin.query(`drop database if exists "${building}"`)
+      await admin.query(`create database "${building}"`)
+      const tpl = createPostgresDb({ url: withDatabase(baseUrl, building), poolSize: 1 })
       try {
         await migrate(tpl)
       } finally {
         await tpl.close()
       }
+      await admin.query(`alter database "${building}" rename to "${name}"`)
     }
+    await admin.query('select pg_advisory_unlock(7261532002)')
   } finally {
     await admin.close()
   }
