@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { Config } from './config.js'
 import type { DbClient } from './db/client.js'
+import graphqlPlugin from './graphql/index.js'
 import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin from './plugins/errors.js'
@@ -17,24 +18,31 @@ export interface AppOptions {
   db?: DbClient
 }
 
-/** The whole application as one plugin: shared infrastructure first, then one plugin per resource. */
-const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+/** REST routes: validated and serialised by their zod schemas. */
+const restApi: FastifyPluginAsync<AppOptions> = async (fastify) => {
   fastify.setValidatorCompiler(validatorCompiler)
   fastify.setSerializerCompiler(serializerCompiler)
   const f = fastify.withTypeProvider<ZodTypeProvider>()
 
-  await f.register(errorsPlugin, { retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000) })
-  await f.register(dbPlugin, {
+  await f.register(healthRoutes)
+  await f.register(tenantRoutes, { prefix: '/v1' })
+  await f.register(meRoutes, { prefix: '/v1' })
+}
+
+/** The whole application as one plugin: shared infrastructure first, then one plugin per surface. */
+const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+  await fastify.register(errorsPlugin, { retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000) })
+  await fastify.register(dbPlugin, {
     config: opts.config,
     ...(opts.db ? { db: opts.db } : {}),
     onMigrated: (db) => bootstrapAdminToken(db, opts.config.TOKENLEDGER_ADMIN_TOKEN),
   })
-  await f.register(authPlugin, { adminToken: opts.config.TOKENLEDGER_ADMIN_TOKEN })
-  await f.register(swaggerPlugin)
+  await fastify.register(authPlugin, { adminToken: opts.config.TOKENLEDGER_ADMIN_TOKEN })
+  await fastify.register(swaggerPlugin)
 
-  await f.register(healthRoutes)
-  await f.register(tenantRoutes, { prefix: '/v1' })
-  await f.register(meRoutes, { prefix: '/v1' })
+  // mercurius brings its own JSON schemas, so GraphQL lives beside (not inside) the zod-typed REST API.
+  await fastify.register(graphqlPlugin, { maxGroups: opts.config.MAX_RESULT_CELLS, maxDepth: opts.config.GRAPHQL_MAX_DEPTH })
+  await fastify.register(restApi, opts)
 }
 
 export default app

@@ -17,6 +17,7 @@ export const ConfigSchema = z
     CSV_BODY_LIMIT: z.coerce.number().int().positive().default(4 * 1024 * 1024 * 1024),
     STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
     MAX_RESULT_CELLS: z.coerce.number().int().positive().default(200_000),
+    GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(8),
     DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
     DB_RETRY_MS: z.coerce.number().int().positive().default(2_000),
     GRACE_MS: z.coerce.number().int().positive().default(10_000),

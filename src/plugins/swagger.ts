@@ -2,7 +2,6 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
-import { ProblemSchema } from '../routes/shared-schemas.js'
 
 export const OPENAPI_INFO = {
   title: 'tokenledger',
@@ -30,11 +29,11 @@ export default fp(
           { name: 'operations', description: 'Health and readiness' },
         ],
       },
-      transform: jsonSchemaTransform,
+      // GraphQL is described by its SDL (schema/*.graphql), not by OpenAPI.
+      transform: (doc) => (doc.url.startsWith('/graphql') ? { schema: { hide: true }, url: doc.url } : jsonSchemaTransform(doc)),
       transformObject: jsonSchemaTransformObject,
     })
     await app.register(swaggerUi, { routePrefix: '/docs' })
-    void ProblemSchema
   },
   { name: 'swagger' },
 )

@@ -1,0 +1,86 @@
+import type { IResolvers, MercuriusContext } from 'mercurius'
+import type { Db } from '../db/client.js'
+import type { Dimension, UsageFilter } from '../usage/dimensions.js'
+import { queryEventsPage, type EventArgs } from '../usage/events-service.js'
+import { queryUsagePage } from '../usage/usage-service.js'
+import type { Window } from '../usage/windows.js'
+import { Decimal, DateTime, JSONScalar, Long } from './scalars.js'
+
+declare module 'mercurius' {
+  interface MercuriusContext {
+    tenantId: string
+    db: Db
+    maxGroups: number
+  }
+}
+
+interface UsageQueryArgs {
+  from: Date
+  to: Date
+  window: Window
+  timeZone: string
+  groupBy: Dimension[]
+  groupByLabels: string[]
+  filter?: UsageFilter | null
+  rateCard: string
+  pricingAsOf?: Date | null
+  first: number
+  after?: string | null
+}
+
+/** GraphQL nulls mean "not given"; the query layer takes undefined. */
+function cleanFilter(filter: UsageFilter | null | undefined): UsageFilter {
+  return Object.fromEntries(Object.entries(filter ?? {}).filter(([, v]) => v !== null && v !== undefined)) as UsageFilter
+}
+
+/** Thin: map arguments, call the shared query layer, shape the page. */
+export const resolvers: IResolvers = {
+  DateTime,
+  Long,
+  Decimal,
+  JSON: JSONScalar,
+  Query: {
+    usage: async (_root: unknown, args: UsageQueryArgs, ctx: MercuriusContext) => {
+      const page = await queryUsagePage(
+        ctx.db,
+        {
+          tenantId: ctx.tenantId,
+          from: args.from,
+          to: args.to,
+          timeZone: args.timeZone ?? 'UTC',
+          window: args.window ?? 'DAY',
+          groupBy: args.groupBy ?? [],
+          groupByLabels: args.groupByLabels ?? [],
+          filter: cleanFilter(args.filter),
+          rateCard: args.rateCard ?? 'default',
+          pricingAsOf: args.pricingAsOf ?? undefined,
+          first: args.first ?? 100,
+          after: args.after ?? undefined,
+        },
+        { maxGroups: ctx.maxGroups },
+      )
+      return {
+        rows: page.rows,
+        totals: page.totals,
+        sources: page.sources,
+        pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+      }
+    },
+    events: async (_root: unknown, args: Omit<EventArgs, 'tenantId'>, ctx: MercuriusContext) => {
+      const page = await queryEventsPage(ctx.db, {
+        ...args,
+        filter: cleanFilter(args.filter),
+        rateCard: args.rateCard ?? 'default',
+        timeZone: args.timeZone ?? 'UTC',
+        orderBy: args.orderBy ?? 'TIME_DESC',
+        first: args.first ?? 100,
+        tenantId: ctx.tenantId,
+      })
+      return {
+        rows: page.rows,
+        totals: page.totals,
+        pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+      }
+    },
+  },
+}

@@ -1,0 +1,77 @@
+/** Grouping dimensions of `usage`: GraphQL enum value → fact column → row field. */
+export const DIMENSIONS = {
+  PROVIDER: { column: 'provider', field: 'provider' },
+  ACCOUNT: { column: 'account_id', field: 'accountId' },
+  PROJECT: { column: 'project_id', field: 'projectId' },
+  API_KEY: { column: 'api_key_id', field: 'apiKeyId' },
+  USER: { column: 'user_id', field: 'userId' },
+  MODEL: { column: 'model', field: 'model' },
+  SERVICE_TIER: { column: 'service_tier', field: 'serviceTier' },
+  BATCH: { column: 'batch', field: 'batch' },
+  SOURCE: { column: 'source', field: 'source' },
+  ENDPOINT: { column: 'endpoint', field: 'endpoint' },
+  REQUEST_TYPE: { column: 'request_type', field: 'requestType' },
+  SESSION: { column: 'session_id', field: 'sessionId' },
+  EMPLOYEE: { column: 'employee_id', field: 'employeeId' },
+  AGENT: { column: 'agent_id', field: 'agentId' },
+} as const
+
+export type ColumnDimension = keyof typeof DIMENSIONS
+export type Dimension = ColumnDimension | 'MODALITY'
+export const DIMENSION_NAMES = [...Object.keys(DIMENSIONS), 'MODALITY'] as Dimension[]
+
+/** Dimensions only events carry; grouping or filtering by them selects source `events` by default. */
+export const EVENT_ONLY_DIMENSIONS: Dimension[] = ['ENDPOINT', 'REQUEST_TYPE', 'SESSION', 'EMPLOYEE', 'AGENT']
+
+export interface UsageFilter {
+  providers?: string[]
+  accountIds?: string[]
+  projectIds?: string[]
+  apiKeyIds?: string[]
+  userIds?: string[]
+  models?: string[]
+  serviceTiers?: string[]
+  modalities?: string[]
+  sources?: string[]
+  batch?: boolean
+  endpoints?: string[]
+  requestTypes?: string[]
+  sessionIds?: string[]
+  employeeIds?: string[]
+  agentIds?: string[]
+}
+
+/** Filter field → fact column, for the list filters. */
+export const FILTER_COLUMNS = {
+  providers: 'provider',
+  accountIds: 'account_id',
+  projectIds: 'project_id',
+  apiKeyIds: 'api_key_id',
+  userIds: 'user_id',
+  models: 'model',
+  serviceTiers: 'service_tier',
+  endpoints: 'endpoint',
+  requestTypes: 'request_type',
+  sessionIds: 'session_id',
+  employeeIds: 'employee_id',
+  agentIds: 'agent_id',
+} as const satisfies Partial<Record<keyof UsageFilter, string>>
+
+export const EVENT_ONLY_FILTERS = ['endpoints', 'requestTypes', 'sessionIds', 'employeeIds', 'agentIds'] as const
+
+export const BUCKET_SOURCES = ['openai_api', 'openai_csv', 'api'] as const
+export const ALL_SOURCES = [...BUCKET_SOURCES, 'events'] as const
+
+/**
+ * Which sources a query counts. Provider reports and an application's events usually describe the
+ * same calls, so by default only provider-reported buckets are counted; asking for an event-only
+ * field (with no explicit `sources`) selects `events` instead. Never both unless asked.
+ */
+export function selectSources(filter: UsageFilter, groupBy: Dimension[], groupByLabels: string[]): string[] {
+  if (filter.sources?.length) return [...new Set(filter.sources)].sort()
+  const eventOnly =
+    groupByLabels.length > 0 ||
+    groupBy.some((d) => EVENT_ONLY_DIMENSIONS.includes(d)) ||
+    EVENT_ONLY_FILTERS.some((f) => filter[f]?.length)
+  return eventOnly ? ['events'] : [...BUCKET_SOURCES].sort()
+}

@@ -1,0 +1,171 @@
+import { sql, type SQL } from 'drizzle-orm'
+import type { Db } from '../db/client.js'
+import { classCostColumns, effectiveRatesSql, ratePointsCte, resolvedRatesSql } from '../pricing/cost-sql.js'
+import { PRICED_CLASSES } from '../pricing/token-classes.js'
+import { normalizeDecimal } from './decimal.js'
+import { FILTER_COLUMNS, type UsageFilter } from './dimensions.js'
+import type { Cost, UsageTotals } from './run-usage.js'
+import { decodeCursor, encodeCursor, queryHash, resolveCard, UsageInputError, validatePageSize } from './usage-service.js'
+import { isValidTimeZone } from './windows.js'
+
+export interface EventArgs {
+  tenantId: string
+  from?: Date | null
+  to?: Date | null
+  period?: 'TODAY' | 'MONTH' | 'ALL' | null
+  timeZone: string
+  filter: UsageFilter
+  orderBy: 'TIME_DESC' | 'TIME_ASC' | 'COST_DESC'
+  rateCard: string
+  first: number
+  after?: string | null
+}
+
+const raw = (s: string) => sql.raw(s)
+const sumOf = (cols: string[], prefix: string) => cols.map((c) => `${prefix}${c}`).join(' + ')
+const byCost = (cost: string) => PRICED_CLASSES.filter((c) => c.cost === cost).map((c) => c.column)
+const ALL = PRICED_CLASSES.map((c) => c.column)
+
+/** [from, to) as SQL: explicit bounds win; otherwise the period in the caller's time zone. */
+function rangeSql(args: EventArgs): { lower: SQL; upper: SQL } {
+  if (args.from || args.to) {
+    if (args.from && args.to && args.to <= args.from) throw new UsageInputError('to', '`to` must be later than `from`')
+    return {
+      lower: args.from ? sql`${args.from.toISOString()}::timestamptz` : sql`'-infinity'::timestamptz`,
+      upper: args.to ? sql`${args.to.toISOString()}::timestamptz` : sql`'infinity'::timestamptz`,
+    }
+  }
+  const unit = { TODAY: 'day', MONTH: 'month' }[args.period as 'TODAY' | 'MONTH']
+  if (!unit) return { lower: sql`'-infinity'::timestamptz`, upper: sql`'infinity'::timestamptz` }
+  const start = sql`date_trunc(${unit}, now(), ${args.timeZone})`
+  return { lower: start, upper: sql`((${start} at time zone ${args.timeZone}) + ${`1 ${unit}`}::interval) at time zone ${args.timeZone}` }
+}
+
+const ORDER = {
+  TIME_DESC: 'timestamp desc, id desc',
+  TIME_ASC: 'timestamp asc, id asc',
+  COST_DESC: '(unpriced_tokens > 0) asc, cost_total desc, timestamp desc, id desc',
+}
+
+interface EventSqlRow {
+  id: string
+  timestamp: Date
+  labels: Record<string, string>
+  [column: string]: unknown
+}
+
+export async function queryEventsPage(db: Db, args: EventArgs) {
+  if (!isValidTimeZone(args.timeZone))
+    throw new UsageInputError('timeZone', `"${args.timeZone}" is not an IANA time zone name (e.g. "Europe/Berlin", "UTC")`)
+  validatePageSize(args.first)
+  const hash = queryHash(args)
+  const cursor = args.after ? decodeCursor(args.after, hash) : undefined
+  const offset = cursor?.offset ?? 0
+  const asOf = cursor?.asOf ?? new Date()
+  const card = await resolveCard(db, args.tenantId, args.rateCard)
+  const { lower, upper } = rangeSql(args)
+
+  const where: SQL[] = [sql`tenant_id = ${args.tenantId}`, sql`timestamp >= ${lower}`, sql`timestamp < ${upper}`]
+  for (const [key, column] of Object.entries(FILTER_COLUMNS)) {
+    const values = args.filter[key as keyof typeof FILTER_COLUMNS]
+    if (values?.length) where.push(sql`${raw(column)} = any(${sql.param(values)}::text[])`)
+  }
+  if (args.filter.batch !== undefined) where.push(sql`coalesce(batch, false) = ${args.filter.batch}`)
+
+  const withClause = sql`with eff as (${effectiveRatesSql({ cardId: card.id, asOf })}),
+    pts as (${ratePointsCte}),
+    agg as (select e.*, provider as p_provider, model as p_model, service_tier as p_tier,
+        coalesce(batch, false) as p_batch,
+        (select arr from pts)[width_bucket(timestamp, (select arr from pts))] as t_rep
+      from usage_events e where ${sql.join(where, sql` and `)}),
+    resolved as (${resolvedRatesSql()}),
+    priced0 as (select a.*, ${classCostColumns('a', 'r')} from agg a
+      left join resolved r on r.p_provider = a.p_provider and r.p_model = a.p_model and r.p_tier = a.p_tier
+        and r.p_batch = a.p_batch and r.t_rep is not distinct from a.t_rep),
+    priced as (select priced0.*,
+        ${raw(sumOf(byCost('input'), 'c_'))} as cost_input, ${raw(sumOf(byCost('cachedInput'), 'c_'))} as cost_cached_input,
+        ${raw(sumOf(byCost('cacheWrite'), 'c_'))} as cost_cache_write, ${raw(sumOf(byCost('output'), 'c_'))} as cost_output,
+        ${raw(sumOf(ALL, 'c_'))} as cost_total, ${raw(sumOf(ALL, 'u_'))} as unpriced_tokens,
+        ${raw(sumOf(byCost('cachedInput'), ''))} as cached_input_tokens,
+        ${raw(sumOf(byCost('input'), ''))} as uncached_input_tokens
+      from priced0)`
+
+  const [t] = await db.query<Record<string, string | number | null>>(sql`${withClause}
+    select count(*)::int8 as requests, coalesce(sum(input_tokens), 0)::int8 as input_tokens,
+      coalesce(sum(output_tokens), 0)::int8 as output_tokens,
+      coalesce(sum(cached_input_tokens), 0)::int8 as cached_input_tokens,
+      coalesce(sum(uncached_input_tokens), 0)::int8 as uncached_input_tokens,
+      coalesce(sum(cache_write), 0)::int8 as cache_write_tokens,
+      coalesce(sum(cost_total), 0)::text as cost_total, coalesce(sum(cost_input), 0)::text as cost_input,
+      coalesce(sum(cost_cached_input), 0)::text as cost_cached_input,
+      coalesce(sum(cost_cache_write), 0)::text as cost_cache_write,
+      coalesce(sum(cost_output), 0)::text as cost_output, coalesce(sum(unpriced_tokens), 0)::int8 as unpriced_tokens,
+      sum(reported_cost)::text as reported_cost
+    from priced`)
+  const count = Number(t!.requests)
+  const rows =
+    args.first === 0 || offset >= count
+      ? []
+      : await db.query<EventSqlRow>(sql`${withClause}
+          select id, timestamp, model, provider, project_id, user_id, api_key_id, service_tier, endpoint,
+            request_type, session_id, employee_id, agent_id, batch, labels, metadata, input_tokens, output_tokens,
+            cached_input_tokens::int8 as cached_input_tokens, uncached_input_tokens::int8 as uncached_input_tokens,
+            cache_write as cache_write_tokens, cost_total::text as cost_total, cost_input::text as cost_input,
+            cost_cached_input::text as cost_cached_input, cost_cache_write::text as cost_cache_write,
+            cost_output::text as cost_output, unpriced_tokens::int8 as unpriced_tokens, reported_cost::text as reported_cost
+          from priced order by ${raw(ORDER[args.orderBy])} limit ${args.first} offset ${offset}`)
+
+  const totals: UsageTotals = { ...countsOf(t!), requests: count, cost: costOf(t!, card.currency) }
+  return {
+    rows: rows.map((r) => ({
+      id: r.id,
+      timestamp: r.timestamp,
+      model: r.model,
+      provider: r.provider,
+      projectId: r.project_id,
+      userId: r.user_id,
+      apiKeyId: r.api_key_id,
+      serviceTier: r.service_tier,
+      endpoint: r.endpoint,
+      requestType: r.request_type,
+      sessionId: r.session_id,
+      employeeId: r.employee_id,
+      agentId: r.agent_id,
+      batch: r.batch,
+      labels: Object.entries(r.labels ?? {})
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([key, value]) => ({ key, value })),
+      metadata: r.metadata,
+      ...countsOf(r),
+      cost: costOf(r, card.currency),
+    })),
+    totals,
+    hasNextPage: offset + rows.length < count,
+    endCursor: rows.length ? encodeCursor(offset + rows.length, hash, asOf) : null,
+  }
+}
+
+function countsOf(r: Record<string, unknown>) {
+  return {
+    inputTokens: Number(r.input_tokens),
+    outputTokens: Number(r.output_tokens),
+    cachedInputTokens: Number(r.cached_input_tokens),
+    uncachedInputTokens: Number(r.uncached_input_tokens),
+    cacheWriteTokens: Number(r.cache_write_tokens),
+    reportedCost: r.reported_cost === null || r.reported_cost === undefined ? null : normalizeDecimal(String(r.reported_cost)),
+  }
+}
+
+function costOf(r: Record<string, unknown>, currency: string): Cost {
+  const unpriced = Number(r.unpriced_tokens)
+  return {
+    total: normalizeDecimal(String(r.cost_total)),
+    input: normalizeDecimal(String(r.cost_input)),
+    cachedInput: normalizeDecimal(String(r.cost_cached_input)),
+    cacheWrite: normalizeDecimal(String(r.cost_cache_write)),
+    output: normalizeDecimal(String(r.cost_output)),
+    currency,
+    complete: unpriced === 0,
+    unpricedTokens: unpriced,
+  }
+}

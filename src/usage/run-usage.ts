@@ -1,0 +1,139 @@
+import { sql } from 'drizzle-orm'
+import type { Db } from '../db/client.js'
+import { normalizeDecimal } from './decimal.js'
+import { DIMENSIONS, type ColumnDimension } from './dimensions.js'
+import { orderBySql, pageSelectSql, withGroupedSql, type UsageSpec } from './usage-sql.js'
+
+export interface Cost {
+  total: string
+  input: string
+  cachedInput: string
+  cacheWrite: string
+  output: string
+  currency: string
+  complete: boolean
+  unpricedTokens: number
+}
+
+export interface UsageTotals {
+  requests: number | null
+  inputTokens: number
+  outputTokens: number
+  cachedInputTokens: number
+  uncachedInputTokens: number
+  cacheWriteTokens: number
+  cost: Cost
+  reportedCost: string | null
+}
+
+export interface UsageRow extends UsageTotals {
+  windowStart: Date
+  windowEnd: Date
+  labels: { key: string; value: string | null }[] | null
+  modality: string | null
+  [dimension: string]: unknown
+}
+
+interface SqlTotals {
+  requests: number | null
+  input_tokens: number | null
+  output_tokens: number | null
+  cached_input_tokens: number | null
+  uncached_input_tokens: number | null
+  cache_write_tokens: number | null
+  cost_total: string | null
+  cost_input: string | null
+  cost_cached_input: string | null
+  cost_cache_write: string | null
+  cost_output: string | null
+  unpriced_tokens: number | null
+  reported_cost: string | null
+}
+
+const money = (v: string | null) => normalizeDecimal(v ?? '0')
+
+function toTotals(r: SqlTotals, currency: string): UsageTotals {
+  const unpriced = r.unpriced_tokens ?? 0
+  return {
+    requests: r.requests,
+    inputTokens: r.input_tokens ?? 0,
+    outputTokens: r.output_tokens ?? 0,
+    cachedInputTokens: r.cached_input_tokens ?? 0,
+    uncachedInputTokens: r.uncached_input_tokens ?? 0,
+    cacheWriteTokens: r.cache_write_tokens ?? 0,
+    cost: {
+      total: money(r.cost_total),
+      input: money(r.cost_input),
+      cachedInput: money(r.cost_cached_input),
+      cacheWrite: money(r.cost_cache_write),
+      output: money(r.cost_output),
+      currency,
+      complete: unpriced === 0,
+      unpricedTokens: unpriced,
+    },
+    reportedCost: r.reported_cost === null ? null : normalizeDecimal(r.reported_cost),
+  }
+}
+
+export interface UsageResult {
+  rows: UsageRow[]
+  totals: UsageTotals
+  /** Number of output groups the whole query has (all pages). */
+  groupCount: number
+  hasNextPage: boolean
+}
+
+export interface PageRequest {
+  offset: number
+  first: number
+  /** Refuse the query (before reading a page) when it would produce more groups than this. */
+  maxGroups: number
+  currency: string
+  onTooLarge: (groups: number) => Error
+}
+
+/** Runs a usage query: one statement for the totals (and group count), one for the page. */
+export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Promise<UsageResult> {
+  const withClause = withGroupedSql(spec)
+  const [totalsRow] = await db.query<SqlTotals & { groups: number }>(sql`${withClause}
+    select count(*)::int8 as groups,
+      case when count(requests) = 0 then null else sum(requests)::int8 end as requests,
+      sum(input_tokens)::int8 as input_tokens, sum(output_tokens)::int8 as output_tokens,
+      sum(cached_input_tokens)::int8 as cached_input_tokens, sum(uncached_input_tokens)::int8 as uncached_input_tokens,
+      sum(cache_write_tokens)::int8 as cache_write_tokens,
+      sum(cost_input + cost_cached_input + cost_cache_write + cost_output)::text as cost_total,
+      sum(cost_input)::text as cost_input, sum(cost_cached_input)::text as cost_cached_input,
+      sum(cost_cache_write)::text as cost_cache_write, sum(cost_output)::text as cost_output,
+      sum(unpriced_tokens)::int8 as unpriced_tokens, sum(reported_cost)::text as reported_cost
+    from grouped`)
+  const groups = totalsRow?.groups ?? 0
+  if (groups > page.maxGroups) throw page.onTooLarge(groups)
+  const totals = toTotals(totalsRow!, page.currency)
+
+  const rows =
+    page.first === 0 || page.offset >= groups
+      ? []
+      : await db.query<SqlTotals & Record<string, unknown>>(sql`${withClause}
+          select ${pageSelectSql(spec)} from grouped order by ${orderBySql(spec)}
+          limit ${page.first} offset ${page.offset}`)
+
+  const dims = spec.groupBy.filter((d): d is ColumnDimension => d !== 'MODALITY')
+  return {
+    rows: rows.map((r) => {
+      const row: UsageRow = {
+        ...toTotals(r, page.currency),
+        windowStart: r.window_start as Date,
+        windowEnd: r.window_end as Date,
+        modality: (r.modality as string | undefined) ?? null,
+        labels: spec.groupByLabels.length
+          ? spec.groupByLabels.map((key, i) => ({ key, value: (r[`label_${i}`] as string | null) ?? null }))
+          : null,
+      }
+      for (const d of dims) row[DIMENSIONS[d].field] = r[DIMENSIONS[d].column] ?? null
+      return row
+    }),
+    totals,
+    groupCount: groups,
+    hasNextPage: page.offset + rows.length < groups,
+  }
+}

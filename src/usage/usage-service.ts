@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto'
+import type { Db } from '../db/client.js'
+import { findVisibleCard } from '../pricing/card-lookup.js'
+import { selectSources, type Dimension, type UsageFilter, ALL_SOURCES } from './dimensions.js'
+import { runUsage, type UsageResult } from './run-usage.js'
+import type { UsageSpec } from './usage-sql.js'
+import { isValidTimeZone, maxWindows, type Window } from './windows.js'
+
+/** A query argument a person got wrong: GraphQL BAD_USER_INPUT, REST 400. */
+export class UsageInputError extends Error {
+  readonly field: string
+  constructor(field: string, message: string) {
+    super(message)
+    this.field = field
+  }
+}
+
+export const MAX_PAGE_SIZE = 1000
+
+export interface UsageLimits {
+  /** Upper bound on windows × groups one query may produce. */
+  maxGroups: number
+}
+
+export interface UsageArgs {
+  tenantId: string
+  from: Date
+  to: Date
+  window: Window
+  timeZone: string
+  groupBy: Dimension[]
+  groupByLabels: string[]
+  filter: UsageFilter
+  rateCard: string
+  pricingAsOf?: Date | undefined
+  first: number
+  after?: string | undefined
+}
+
+export interface UsagePage extends UsageResult {
+  sources: string[]
+  endCursor: string | null
+}
+
+/** Identifies a query apart from its page arguments, so a cursor cannot be replayed on another query. */
+export function queryHash(args: { first: number; after?: string | null | undefined }): string {
+  const { first: _first, after: _after, ...rest } = args
+  return createHash('sha256').update(JSON.stringify(rest)).digest('base64url').slice(0, 16)
+}
+
+/**
+ * Cursors are opaque: an offset bound to the exact query it came from, and to the pricing instant of
+ * its first page, so later pages are priced exactly like the first even if rates are added meanwhile.
+ */
+export function encodeCursor(offset: number, hash: string, asOf: Date): string {
+  return Buffer.from(JSON.stringify({ o: offset, h: hash, a: asOf.getTime() })).toString('base64url')
+}
+
+export function decodeCursor(cursor: string, hash: string): { offset: number; asOf: Date } {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { o?: unknown; h?: unknown; a?: unknown }
+    if (typeof v.o === 'number' && Number.isInteger(v.o) && v.o >= 0 && v.h === hash && typeof v.a === 'number')
+      return { offset: v.o, asOf: new Date(v.a) }
+  } catch {
+    // falls through to the error below
+  }
+  throw new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')
+}
+
+export function validateRange(from: Date, to: Date, timeZone: string): void {
+  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new UsageInputError('from', '`from` and `to` must be valid instants')
+  if (to <= from) throw new UsageInputError('to', '`to` must be later than `from`')
+  if (!isValidTimeZone(timeZone))
+    throw new UsageInputError('timeZone', `"${timeZone}" is not an IANA time zone name (e.g. "Europe/Berlin", "UTC")`)
+}
+
+export function validatePageSize(first: number): void {
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE)
+    throw new UsageInputError('first', `\`first\` must be between 0 and ${MAX_PAGE_SIZE}`)
+}
+
+export async function resolveCard(db: Db, tenantId: string, name: string) {
+  const card = await findVisibleCard(db, tenantId, name)
+  if (!card) throw new UsageInputError('rateCard', `rate card "${name}" does not exist or is not visible to this tenant`)
+  return card
+}
+
+/** Validates the arguments, then runs the usage query for one page. */
+export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<UsagePage> {
+  validateRange(args.from, args.to, args.timeZone)
+  validatePageSize(args.first)
+  const unknownSources = (args.filter.sources ?? []).filter((s) => !(ALL_SOURCES as readonly string[]).includes(s))
+  if (unknownSources.length)
+    throw new UsageInputError('filter.sources', `unknown source(s) ${unknownSources.join(', ')}; known: ${ALL_SOURCES.join(', ')}`)
+  const windows = maxWindows(args.window, args.from, args.to)
+  if (windows > limits.maxGroups)
+    throw new UsageInputError(
+      'window',
+      `the range spans up to ${windows} ${args.window} windows, more than the limit of ${limits.maxGroups}; use a larger window or a shorter range`,
+    )
+  const hash = queryHash(args)
+  const cursor = args.after ? decodeCursor(args.after, hash) : undefined
+  const offset = cursor?.offset ?? 0
+  const asOf = cursor?.asOf ?? args.pricingAsOf ?? new Date()
+  const card = await resolveCard(db, args.tenantId, args.rateCard)
+  const sources = selectSources(args.filter, args.groupBy, args.groupByLabels)
+  const spec: UsageSpec = {
+    tenantId: args.tenantId,
+    from: args.from,
+    to: args.to,
+    window: args.window,
+    timeZone: args.timeZone,
+    groupBy: [...new Set(args.groupBy)],
+    groupByLabels: [...new Set(args.groupByLabels)],
+    filter: args.filter,
+    sources,
+    pricing: { cardId: card.id, asOf },
+  }
+  const result = await runUsage(db, spec, {
+    offset,
+    first: args.first,
+    maxGroups: limits.maxGroups,
+    currency: card.currency,
+    onTooLarge: (groups) =>
+      new UsageInputError(
+        'groupBy',
+        `the query produces ${groups} rows (windows × groups), more than the limit of ${limits.maxGroups}; narrow the range, use a larger window or fewer dimensions`,
+      ),
+  })
+  const next = offset + result.rows.length
+  return { ...result, sources, endCursor: result.rows.length ? encodeCursor(next, hash, asOf) : null }
+}

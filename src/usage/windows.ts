@@ -1,0 +1,50 @@
+import { sql, type SQL } from 'drizzle-orm'
+
+export const WINDOWS = ['MINUTE', 'HOUR', 'DAY', 'WEEK', 'MONTH', 'TOTAL'] as const
+export type Window = (typeof WINDOWS)[number]
+
+const SECONDS: Partial<Record<Window, number>> = { MINUTE: 60, HOUR: 3600 }
+const CALENDAR: Partial<Record<Window, string>> = { DAY: 'day', WEEK: 'week', MONTH: 'month' }
+
+/** True for IANA names (and UTC) only; PostgreSQL's POSIX-style strings invert signs, so they are refused. */
+export function isValidTimeZone(tz: string): boolean {
+  if (tz === 'UTC') return true
+  if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2}$/.test(tz) || /^(Etc\/)?GMT[+-]/.test(tz)) return false
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * SQL for the start of the window containing timestamptz `t`, in local calendar time of `tz`.
+ * MINUTE and HOUR use the offset in force at `t` itself, so an hour repeated at a DST fall-back is
+ * two windows, never merged; DAY, WEEK (Monday) and MONTH use PostgreSQL's zone-aware date_trunc.
+ */
+export function windowStartSql(window: Window, t: SQL, tz: string, from: Date): SQL {
+  if (window === 'TOTAL') return sql`${from.toISOString()}::timestamptz`
+  const seconds = SECONDS[window]
+  if (seconds) {
+    const local = sql`extract(epoch from (${t} at time zone ${tz}))`
+    const utc = sql`extract(epoch from ${t})`
+    return sql`to_timestamp(floor(${local} / ${seconds}) * ${seconds} - (${local} - ${utc}))`
+  }
+  return sql`date_trunc(${CALENDAR[window]!}, ${t}, ${tz})`
+}
+
+/** SQL for the end of a window given its start: absolute for MINUTE/HOUR, local calendar otherwise. */
+export function windowEndSql(window: Window, start: SQL, tz: string, to: Date): SQL {
+  if (window === 'TOTAL') return sql`${to.toISOString()}::timestamptz`
+  const seconds = SECONDS[window]
+  if (seconds) return sql`${start} + make_interval(secs => ${seconds})`
+  return sql`((${start} at time zone ${tz}) + ${`1 ${CALENDAR[window]!}`}::interval) at time zone ${tz}`
+}
+
+/** An upper bound on the number of windows a range spans (used to refuse runaway queries early). */
+export function maxWindows(window: Window, from: Date, to: Date): number {
+  const span = (to.getTime() - from.getTime()) / 1000
+  const size = { MINUTE: 60, HOUR: 3600, DAY: 82_800, WEEK: 601_200, MONTH: 2_415_600, TOTAL: Infinity }[window]
+  return Math.ceil(span / size) + 1
+}

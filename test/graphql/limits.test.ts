@@ -1,0 +1,61 @@
+import t, { type Test } from 'tap'
+import { admin, bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
+import { seedCard } from '../factories/usage.js'
+
+const Q = `query($from: DateTime!, $to: DateTime!, $window: Window, $tz: String, $first: Int, $card: String, $groupBy: [UsageDimension!], $after: String) {
+  usage(from: $from, to: $to, window: $window, timeZone: $tz, first: $first, rateCard: $card, groupBy: $groupBy, after: $after) {
+    rows { windowStart inputTokens } pageInfo { hasNextPage endCursor } } }`
+
+void eachEngine(t, async (t, engine) => {
+  const app = await build(t, engine, { MAX_RESULT_CELLS: '50', GRAPHQL_MAX_DEPTH: '3' })
+  const { key, tenantId } = await tenantWithKey(app, ['read'])
+  const ingestOnly = await tenantWithKey(app, ['ingest'])
+  const card = `limits-${tenantId}`
+  await seedCard(app.testDb, card, [])
+  const base = { from: '2025-10-01T00:00:00Z', to: '2025-10-02T00:00:00Z', card }
+
+  const ask = async (variables: Record<string, unknown>, query = Q) => {
+    const res = await app.inject({ method: 'POST', url: '/graphql', headers: bearer(key), payload: { query, variables } })
+    return res.json() as { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] }
+  }
+  const expectBadInput = async (t: Test, variables: Record<string, unknown>, pattern: RegExp) => {
+    const res = await ask(variables)
+    t.equal(res.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', JSON.stringify(res.errors))
+    t.match(res.errors?.[0]?.message, pattern)
+  }
+
+  t.test('first above 1000 is BAD_USER_INPUT', (t) => expectBadInput(t, { ...base, first: 1001 }, /between 0 and 1000/))
+  t.test('an unknown time zone is BAD_USER_INPUT', (t) => expectBadInput(t, { ...base, tz: 'Mars/Olympus' }, /IANA/))
+  t.test('a POSIX-style zone is refused (PostgreSQL inverts its sign)', (t) => expectBadInput(t, { ...base, tz: 'UTC+3' }, /IANA/))
+  t.test('to ≤ from is BAD_USER_INPUT', (t) => expectBadInput(t, { ...base, to: base.from }, /later than/))
+  t.test('an unknown rate card is BAD_USER_INPUT', (t) => expectBadInput(t, { ...base, card: 'no-such-card' }, /rate card "no-such-card"/))
+  t.test('a malformed DateTime is BAD_USER_INPUT', async (t) => {
+    const res = await ask({ ...base, from: 'yesterday' })
+    t.ok(res.errors?.length)
+    t.match(res.errors?.[0]?.message, /RFC 3339/)
+  })
+  t.test('too many windows are refused before touching the database', (t) =>
+    expectBadInput(t, { ...base, to: '2025-10-03T00:00:00Z', window: 'MINUTE' }, /windows, more than the limit of 50/))
+  t.test('a forged cursor is BAD_USER_INPUT', (t) => expectBadInput(t, { ...base, after: 'bm9wZQ' }, /cursor is not valid/))
+
+  t.test('queries deeper than the limit are refused', async (t) => {
+    const res = await ask(base, `query($from: DateTime!, $to: DateTime!, $card: String) { usage(from: $from, to: $to, rateCard: $card) { rows { cost { total } } } }`)
+    t.ok(res.errors?.length, 'depth error')
+  })
+
+  t.test('/graphql answers 401 and 403 as HTTP problem+json before execution', async (t) => {
+    const payload = { query: '{ __typename }' }
+    const none = await app.inject({ method: 'POST', url: '/graphql', payload })
+    t.equal(none.statusCode, 401)
+    t.ok(isProblem(none))
+    const wrongScope = await app.inject({ method: 'POST', url: '/graphql', headers: bearer(ingestOnly.key), payload })
+    t.equal(wrongScope.statusCode, 403)
+    t.ok(isProblem(wrongScope))
+    const adminNoTenant = await app.inject({ method: 'POST', url: '/graphql', headers: admin, payload })
+    t.equal(adminNoTenant.statusCode, 400)
+    const adminAsTenant = await app.inject({ method: 'POST', url: '/graphql', headers: { ...admin, 'x-tenant-id': tenantId }, payload })
+    t.equal(adminAsTenant.statusCode, 200)
+    const otherTenant = await app.inject({ method: 'POST', url: '/graphql', headers: { ...bearer(key), 'x-tenant-id': ingestOnly.tenantId }, payload })
+    t.equal(otherTenant.statusCode, 403)
+  })
+})
