@@ -27,7 +27,9 @@ export const ConfigSchema = z
 export type Config = z.infer<typeof ConfigSchema>
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = ConfigSchema.safeParse(env)
+  // An empty variable (`FOO=`) means "not set", as in most twelve-factor tooling.
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = ConfigSchema.safeParse(set)
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')
     throw new Error(`invalid configuration: ${problems}`)

@@ -3,7 +3,13 @@ import Fastify from 'fastify'
 import app from './app.js'
 import { loadConfig } from './config.js'
 
-const config = loadConfig()
+let config: ReturnType<typeof loadConfig>
+try {
+  config = loadConfig()
+} catch (err) {
+  process.stderr.write(`tokenledger: ${(err as Error).message}\n`)
+  process.exit(1)
+}
 
 const server = Fastify({
   logger: {
@@ -17,6 +23,8 @@ const server = Fastify({
   requestTimeout: 120_000,
   keepAliveTimeout: 72_000,
   return503OnClosing: true,
+  // A fresh embedded PGlite runs initdb in WASM, which can take a while on a busy machine.
+  pluginTimeout: 120_000,
 })
 
 try {

@@ -53,7 +53,7 @@ export async function build(
 ): Promise<FastifyInstance & { testDb: DbClient }> {
   const db = await freshDb(t, engine)
   const config = testConfig(overrides)
-  const server = Fastify({ logger: false, bodyLimit: config.BODY_LIMIT })
+  const server = Fastify({ logger: false, bodyLimit: config.BODY_LIMIT, pluginTimeout: 120_000 })
   await server.register(app, { config, db })
   await server.ready()
   t.teardown(() => server.close())

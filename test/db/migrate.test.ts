@@ -1,0 +1,30 @@
+import t from 'tap'
+import { createPgliteDb, createPostgresDb } from '../../src/db/client.js'
+import { isMigrated, loadMigrations, migrate } from '../../src/db/migrate.js'
+import { withDatabase } from '../setup/templates.js'
+
+const base = process.env.TEST_DATABASE_URL
+
+t.test('several instances migrating one PostgreSQL database at once apply each migration once', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
+  const name = `${new URL(base!).pathname.slice(1)}_mig_${process.pid}`
+  const admin = createPostgresDb({ url: base!, poolSize: 1 })
+  await admin.query(`create database "${name}"`)
+  t.teardown(async () => {
+    await admin.query(`drop database if exists "${name}" with (force)`)
+    await admin.close()
+  })
+  const clients = Array.from({ length: 4 }, () => createPostgresDb({ url: withDatabase(base!, name), poolSize: 2 }))
+  t.teardown(() => Promise.all(clients.map((c) => c.close())))
+  const applied = await Promise.all(clients.map((c) => migrate(c)))
+  const all = (await loadMigrations()).map((m) => m.tag)
+  t.same(applied.flat().sort(), all.sort(), 'every migration applied exactly once across the instances')
+  t.ok(await isMigrated(clients[0]!))
+})
+
+t.test('migrating PGlite twice is a no-op the second time', async (t) => {
+  const db = await createPgliteDb({ dataDir: 'memory://' })
+  t.teardown(() => db.close())
+  t.ok((await migrate(db)).length > 0)
+  t.same(await migrate(db), [])
+  t.ok(await isMigrated(db))
+})
