@@ -10,6 +10,7 @@ import swaggerPlugin from './plugins/swagger.js'
 import healthRoutes from './routes/health/index.js'
 import meRoutes from './routes/me/index.js'
 import tenantRoutes from './routes/tenants/index.js'
+import usageBucketRoutes from './routes/usage-buckets/index.js'
 
 export interface AppOptions {
   config: Config
@@ -35,6 +36,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(healthRoutes)
   await f.register(tenantRoutes, { prefix: '/v1' })
   await f.register(meRoutes, { prefix: '/v1' })
+  await f.register(usageBucketRoutes, { prefix: '/v1', config: opts.config })
 }
 
 export default app
