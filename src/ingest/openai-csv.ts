@@ -88,24 +88,30 @@ export async function readUsageCsv(
   defaults: RowDefaults,
   onRow: (bucket: NormalisedBucket, line: number) => void | Promise<void>,
 ): Promise<CsvSummary> {
-  const parser = input.pipe(
-    parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true, max_record_size: 1 << 20 }),
-  )
+  // Line numbers are counted here rather than with csv-parse's `info` option, which builds an object
+  // per record and costs ~40% of parse time: a record spans 1 line plus the newlines inside its quoted
+  // fields. Empty lines come through as [''] so that they are counted too.
+  const parser = input.pipe(parse({ bom: true, relax_column_count: true, max_record_size: 1 << 20 }))
   input.on('error', (err) => parser.destroy(err))
   let columns: Columns | undefined
   const summary: CsvSummary = { received: 0, skipped: 0, problems: [] }
+  let nextLine = 1
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    for await (const record of parser as AsyncIterable<string[]>) {
+      const line = nextLine
+      nextLine += 1
+      for (const field of record) if (field.includes('\n')) nextLine += field.split('\n').length - 1
+      if (record.length === 1 && record[0] === '') continue
       if (!columns) {
         columns = readHeader(record)
         continue
       }
       summary.received++
-      const p = new RowProblems({ line: info.lines })
+      const p = new RowProblems({ line })
       const row = readRow(record, columns, defaults, p)
       if (row === 'skipped') summary.skipped++
       else if (row) {
-        const pending = onRow(row, info.lines)
+        const pending = onRow(row, line)
         if (pending) await pending
       } else summary.problems.push(...p.items)
     }
