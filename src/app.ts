@@ -11,6 +11,7 @@ import swaggerPlugin from './plugins/swagger.js'
 import healthRoutes from './routes/health/index.js'
 import meRoutes from './routes/me/index.js'
 import tenantRoutes from './routes/tenants/index.js'
+import usageBucketRoutes from './routes/usage-buckets/index.js'
 
 export interface AppOptions {
   config: Config
@@ -27,6 +28,7 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify) => {
   await f.register(healthRoutes)
   await f.register(tenantRoutes, { prefix: '/v1' })
   await f.register(meRoutes, { prefix: '/v1' })
+  await f.register(usageBucketRoutes, { prefix: '/v1', config: opts.config })
 }
 
 /** The whole application as one plugin: shared infrastructure first, then one plugin per surface. */

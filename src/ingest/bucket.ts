@@ -1,0 +1,130 @@
+import { COUNTER_FIELDS, deriveTokenClasses, type CounterField, type RawCounters, type TokenClasses } from './token-classes.js'
+import { normaliseTier, type Parsed } from './values.js'
+
+/** The one shape every ingest format is reduced to: natural-key dimensions plus stored token classes. */
+export interface NormalisedBucket {
+  provider: string
+  accountId: string | null
+  startMs: number
+  endMs: number
+  projectId: string | null
+  userId: string | null
+  apiKeyId: string | null
+  model: string | null
+  serviceTier: string
+  batch: boolean | null
+  classes: TokenClasses
+}
+
+/** One problem of one row: `index` for JSON (0-based), `line` for CSV (1-based, header = 1). */
+export interface RowProblem {
+  index?: number
+  line?: number
+  path: string
+  message: string
+}
+
+export const SOURCES = ['openai_api', 'openai_csv', 'api'] as const
+export type BucketSource = (typeof SOURCES)[number]
+
+/** `?provider=&account_id=` for forms 2–3: they fill rows that do not name their own. */
+export interface RowDefaults {
+  provider?: string | undefined
+  accountId?: string | undefined
+}
+
+export const DIMENSION_FIELDS = ['account_id', 'project_id', 'user_id', 'api_key_id', 'model'] as const
+
+/** Collects a row's field problems under one `index` or `line`. */
+export class RowProblems {
+  readonly items: RowProblem[] = []
+  constructor(private readonly where: { index: number } | { line: number }) {}
+
+  /** The parsed value, or `fallback` after recording the problem at `path`. */
+  take<T>(parsed: Parsed<T>, path: string, fallback: T): T {
+    if (parsed.ok) return parsed.value
+    this.items.push({ ...this.where, path, message: `${path} ${parsed.message}` })
+    return fallback
+  }
+
+  add(path: string, message: string): void {
+    this.items.push({ ...this.where, path, message })
+  }
+}
+
+export interface BucketFields {
+  startMs: number | undefined
+  endMs: number | undefined
+  provider: string
+  accountId: string | null
+  projectId: string | null
+  userId: string | null
+  apiKeyId: string | null
+  model: string | null
+  serviceTier: string | null
+  batch: boolean | null
+  counters: RawCounters
+}
+
+/**
+ * Checks what spans fields (time order, breakdown identities), normalises the tier and derives the
+ * token classes. Returns undefined when the row has any problem (already recorded in `problems`).
+ */
+export function assembleBucket(f: BucketFields, problems: RowProblems): NormalisedBucket | undefined {
+  if (f.startMs !== undefined && f.endMs !== undefined && f.endMs <= f.startMs)
+    problems.add('end_time', 'end_time must be after start_time')
+  const derived = deriveTokenClasses(f.counters)
+  if (!derived.ok) for (const e of derived.errors) problems.add(e.path, e.message)
+  if (problems.items.length > 0 || !derived.ok || f.startMs === undefined || f.endMs === undefined) return undefined
+  const { serviceTier, batch } = normaliseTier(f.serviceTier, f.batch)
+  return {
+    provider: f.provider,
+    accountId: f.accountId,
+    startMs: f.startMs,
+    endMs: f.endMs,
+    projectId: f.projectId,
+    userId: f.userId,
+    apiKeyId: f.apiKeyId,
+    model: f.model,
+    serviceTier,
+    batch,
+    classes: derived.value,
+  }
+}
+
+/** Reads every counter with `parse`; absent fields stay absent (the derivation treats them as unknown). */
+export function readCounters(
+  get: (field: CounterField) => unknown,
+  parse: (v: unknown) => Parsed<number | null>,
+  problems: RowProblems,
+  fields: readonly CounterField[] = COUNTER_FIELDS,
+): RawCounters {
+  const out: RawCounters = {}
+  for (const field of fields) {
+    const raw = get(field)
+    if (raw === undefined) continue
+    const v = problems.take(parse(raw), field, null)
+    if (v !== null) out[field] = v
+  }
+  return out
+}
+
+/** The natural key (without tenant) as one string: equal keys ⇔ equal strings, nulls equal. */
+export function naturalKey(b: NormalisedBucket): string {
+  return JSON.stringify([
+    b.provider,
+    b.accountId,
+    b.startMs,
+    b.endMs,
+    b.projectId,
+    b.userId,
+    b.apiKeyId,
+    b.model,
+    b.serviceTier,
+    b.batch,
+  ])
+}
+
+export function describeBucket(b: NormalisedBucket): string {
+  return `${new Date(b.startMs).toISOString()}–${new Date(b.endMs).toISOString()} model ${b.model ?? 'null'}`
+}

@@ -1,0 +1,138 @@
+import { createReadStream } from 'node:fs'
+import type { Readable } from 'node:stream'
+import type { Db } from '../db/client.js'
+import {
+  createStage,
+  findOverlap,
+  mergeStage,
+  oversizedSums,
+  STAGE_CHUNK,
+  StageChunk,
+  stageChunk,
+  upsertMerged,
+  type OverlapSide,
+} from '../db/queries/buckets.js'
+import { problems } from '../errors.js'
+import type { BucketSource, NormalisedBucket, RowDefaults, RowProblem } from './bucket.js'
+import { parseCanonical, type ParsedJsonRows } from './canonical.js'
+import { readUsageCsv } from './openai-csv.js'
+import { isOpenAIPageBody, parseOpenAIPages } from './openai-page.js'
+import { spoolToTempFile } from './spool.js'
+
+export interface IngestResult {
+  received: number
+  skipped: number
+  created: number
+  replaced: number
+  unchanged: number
+}
+
+export interface ProducedRows {
+  received: number
+  skipped: number
+  problems: RowProblem[]
+}
+
+/** Feeds rows (with their index or CSV line) to `emit`; may await it for back-pressure. */
+export type RowProducer = (emit: (ref: number, bucket: NormalisedBucket) => void | Promise<void>) => Promise<ProducedRows>
+
+function describeSide(s: OverlapSide, refKind: 'index' | 'line'): string {
+  const dims = (['model', 'project_id', 'user_id', 'api_key_id', 'batch'] as const).map((k) => `${k}=${s[k] === null ? 'null' : String(s[k])}`)
+  const range = `${new Date(s.start_time).toISOString()}–${new Date(s.end_time).toISOString()}`
+  return `${s.incoming ? `the bucket at ${refKind} ${s.ref}` : `stored bucket ${s.ref}`} (${range}, ${dims.join(', ')})`
+}
+
+/**
+ * One all-or-nothing ingestion: stage every row, sum rows sharing a natural key, enforce the
+ * overlap rule, upsert. Any problem throws, which rolls the transaction (and the staging) back.
+ */
+export async function ingestBuckets(
+  db: Db,
+  tenantId: string,
+  source: BucketSource,
+  refKind: 'index' | 'line',
+  produce: RowProducer,
+): Promise<IngestResult> {
+  return db.transaction(async (tx) => {
+    await createStage(tx)
+    let chunk = new StageChunk()
+    const produced = await produce((ref, bucket) => {
+      chunk.push(ref, bucket)
+      if (chunk.length < STAGE_CHUNK) return
+      const full = chunk
+      chunk = new StageChunk()
+      return stageChunk(tx, full)
+    })
+    if (produced.problems.length > 0) throw problems.validation(produced.problems)
+    await stageChunk(tx, chunk)
+
+    const distinct = await mergeStage(tx)
+    const oversized = await oversizedSums(tx)
+    if (oversized.length > 0)
+      throw problems.validation(
+        oversized.map((ref) => ({ [refKind]: ref, path: '', message: 'the sum of the rows sharing this natural key exceeds 2^53 − 1' })),
+      )
+    const overlap = await findOverlap(tx, tenantId)
+    if (overlap) {
+      const [incoming, other] = overlap
+      const item = { [refKind]: incoming.ref, path: 'start_time', message: `overlaps ${describeSide(other, refKind)}` }
+      throw problems.conflict(
+        `${describeSide(incoming, refKind)} overlaps ${describeSide(other, refKind)}: buckets of one provider account may ` +
+          'overlap in time only with the same start, end and null dimensions (DELETE /v1/usage/buckets to re-import at another granularity)',
+        [item],
+      )
+    }
+
+    let created = 0
+    let replaced = 0
+    for (let lo = 0; lo < distinct; lo += STAGE_CHUNK) {
+      const counts = await upsertMerged(tx, tenantId, source, lo, lo + STAGE_CHUNK)
+      created += counts.created
+      replaced += counts.replaced
+    }
+    return { received: produced.received, skipped: produced.skipped, created, replaced, unchanged: distinct - created - replaced }
+  })
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Forms 1 and 2: the JSON body is already in memory (bounded by BODY_LIMIT), so it is checked first. */
+export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, defaults: RowDefaults): Promise<IngestResult> {
+  let parsed: ParsedJsonRows
+  let source: BucketSource
+  if (isObject(body) && 'buckets' in body) {
+    parsed = parseCanonical({ buckets: body.buckets })
+    source = 'api'
+  } else if (isOpenAIPageBody(body)) {
+    parsed = parseOpenAIPages(body, defaults)
+    source = 'openai_api'
+  } else {
+    throw problems.validation(
+      [{ path: '', message: 'expected {"buckets":[…]}, an OpenAI usage page (an object with a data array) or an array of pages' }],
+      'the JSON body is not a bucket list or an OpenAI usage page',
+    )
+  }
+  if (parsed.problems.length > 0) throw problems.validation(parsed.problems)
+  return ingestBuckets(db, tenantId, source, 'index', async (emit) => {
+    for (const row of parsed.rows) await emit(row.index, row.bucket)
+    return { received: parsed.received, skipped: parsed.skipped, problems: [] }
+  })
+}
+
+/** Form 3: the CSV is spooled to a temp file first, then parsed as a stream inside the transaction. */
+export async function ingestCsvUpload(
+  db: Db,
+  tenantId: string,
+  body: Readable,
+  defaults: RowDefaults,
+  limit: number,
+): Promise<IngestResult> {
+  const spooled = await spoolToTempFile(body, limit)
+  try {
+    return await ingestBuckets(db, tenantId, 'openai_csv', 'line', (emit) =>
+      readUsageCsv(createReadStream(spooled.path), defaults, (bucket, line) => emit(line, bucket)),
+    )
+  } finally {
+    await spooled.cleanup()
+  }
+}

@@ -1,0 +1,130 @@
+import type { Readable } from 'node:stream'
+import { CsvError, parse } from 'csv-parse'
+import { problems as problemCatalogue } from '../errors.js'
+import { assembleBucket, readCounters, RowProblems, type NormalisedBucket, type RowDefaults, type RowProblem } from './bucket.js'
+import { COUNTER_FIELDS, type CounterField } from './token-classes.js'
+import { parseCsvBatch, parseCsvCounter, parseCsvDimension, parseTime } from './values.js'
+
+export interface CsvSummary {
+  /** Data rows (the header is not one), including skipped ones. */
+  received: number
+  /** Rows with no usage: every counter blank (the export writes a day without usage that way). */
+  skipped: number
+  problems: RowProblem[]
+}
+
+type Columns = Map<string, number>
+
+const TEXT_COLUMNS = ['provider', 'account_id', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier'] as const
+
+function readHeader(record: string[]): Columns {
+  const columns: Columns = new Map()
+  const problems: RowProblem[] = []
+  record.forEach((name, i) => {
+    const key = name.trim().replace(/^\uFEFF/, '')
+    if (columns.has(key)) problems.push({ line: 1, path: key, message: `column "${key}" appears twice` })
+    columns.set(key, i)
+  })
+  for (const [a, b] of [['start_time', 'start_time_iso'], ['end_time', 'end_time_iso']] as const)
+    if (!columns.has(a) && !columns.has(b)) problems.push({ line: 1, path: a, message: `the header needs a ${a} or ${b} column` })
+  if (!COUNTER_FIELDS.some((f) => columns.has(f)))
+    problems.push({ line: 1, path: '', message: 'the header names no usage column (input_tokens, output_tokens, …)' })
+  if (problems.length > 0) throw problemCatalogue.validation(problems, 'the CSV header is not a usage export header')
+  return columns
+}
+
+/** One data row → a bucket, or undefined when skipped or bad (problems are recorded). */
+function readRow(
+  record: string[],
+  columns: Columns,
+  defaults: RowDefaults,
+  p: RowProblems,
+): NormalisedBucket | 'skipped' | undefined {
+  if (record.length !== columns.size) {
+    p.add('', `has ${record.length} fields; the header has ${columns.size}`)
+    return undefined
+  }
+  const cell = (name: string): string | undefined => {
+    const i = columns.get(name)
+    return i === undefined ? undefined : record[i]
+  }
+  if (COUNTER_FIELDS.every((f) => (cell(f) ?? '').trim() === '')) return 'skipped'
+  const text: Partial<Record<(typeof TEXT_COLUMNS)[number], string | null>> = {}
+  for (const name of TEXT_COLUMNS) {
+    const raw = cell(name)
+    text[name] = raw === undefined ? null : p.take(parseCsvDimension(raw), name, null)
+  }
+  const time = (name: 'start_time' | 'end_time'): number | undefined => {
+    const unix = cell(name)
+    const path = unix !== undefined && unix.trim() !== '' ? name : `${name}_iso`
+    return p.take<number | undefined>(parseTime(path === name ? unix : cell(path)), path, undefined)
+  }
+  const batchCell = cell('batch')
+  return assembleBucket(
+    {
+      startMs: time('start_time'),
+      endMs: time('end_time'),
+      provider: text.provider ?? defaults.provider ?? 'openai',
+      accountId: text.account_id ?? defaults.accountId ?? null,
+      projectId: text.project_id ?? null,
+      userId: text.user_id ?? null,
+      apiKeyId: text.api_key_id ?? null,
+      model: text.model ?? null,
+      serviceTier: text.service_tier ?? null,
+      batch: batchCell === undefined ? null : p.take(parseCsvBatch(batchCell), 'batch', null),
+      counters: readCounters((f: CounterField) => cell(f), (v) => parseCsvCounter(v as string), p),
+    },
+    p,
+  )
+}
+
+/**
+ * Form 3: an OpenAI dashboard usage export, parsed as a stream (memory does not grow with the file).
+ * Every valid row is handed to `onRow` in file order; bad rows are collected with their 1-based line.
+ * The caller decides what to do with the rows it was given when problems come back (roll back).
+ */
+export async function readUsageCsv(
+  input: Readable,
+  defaults: RowDefaults,
+  onRow: (bucket: NormalisedBucket, line: number) => void | Promise<void>,
+): Promise<CsvSummary> {
+  // Line numbers are counted here rather than with csv-parse's `info` option, which builds an object
+  // per record and costs ~40% of parse time: a record spans 1 line plus the newlines inside its quoted
+  // fields. Empty lines come through as [''] so that they are counted too.
+  const parser = input.pipe(parse({ bom: true, relax_column_count: true, max_record_size: 1 << 20 }))
+  input.on('error', (err) => parser.destroy(err))
+  let columns: Columns | undefined
+  const summary: CsvSummary = { received: 0, skipped: 0, problems: [] }
+  let nextLine = 1
+  try {
+    for await (const record of parser as AsyncIterable<string[]>) {
+      const line = nextLine
+      nextLine += 1
+      for (const field of record) if (field.includes('\n')) nextLine += field.split('\n').length - 1
+      if (record.length === 1 && record[0] === '') continue
+      if (!columns) {
+        columns = readHeader(record)
+        continue
+      }
+      summary.received++
+      const p = new RowProblems({ line })
+      const row = readRow(record, columns, defaults, p)
+      if (row === 'skipped') summary.skipped++
+      else if (row) {
+        const pending = onRow(row, line)
+        if (pending) await pending
+      } else summary.problems.push(...p.items)
+    }
+  } catch (err) {
+    if (err instanceof CsvError) {
+      const line = typeof err.lines === 'number' ? err.lines : undefined
+      throw problemCatalogue.validation(
+        [{ ...(line !== undefined ? { line } : {}), path: '', message: err.message }],
+        'malformed CSV; nothing was written',
+      )
+    }
+    throw err
+  }
+  if (!columns) throw problemCatalogue.validation([{ line: 1, path: '', message: 'the CSV is empty' }], 'the CSV has no header')
+  return summary
+}

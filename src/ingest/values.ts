@@ -1,0 +1,103 @@
+/**
+ * Field-level parsers shared by every ingest format. Each returns the value or a message; the caller
+ * attaches the row's index/line and the field path. JSON values arrive typed (a string counter is an
+ * error there); CSV values are always strings (`10.0` is how the dashboard export writes integers).
+ */
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string }
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
+const fail = (message: string): Parsed<never> => ({ ok: false, message })
+
+/** Counters are exact in a JS number (and a bigint column) up to 2^53 − 1. */
+export const MAX_COUNTER = Number.MAX_SAFE_INTEGER
+const MAX_DIMENSION_LENGTH = 500
+
+/** A JSON counter: absent/null → null; otherwise an integer in [0, 2^53 − 1]. */
+export function parseJsonCounter(v: unknown): Parsed<number | null> {
+  if (v === undefined || v === null) return ok(null)
+  if (typeof v !== 'number' || !Number.isFinite(v)) return fail('must be an integer ≥ 0')
+  if (!Number.isInteger(v)) return fail(`must be an integer (got ${v})`)
+  if (v < 0) return fail(`must be ≥ 0 (got ${v})`)
+  if (v > MAX_COUNTER) return fail(`must be ≤ 2^53 − 1 (got ${v})`)
+  return ok(v)
+}
+
+// Digits with an optional all-zero fraction: "10", "10.0", "10.000". Nothing else is an integer.
+const CSV_INTEGER = /^(\d+)(?:\.0*)?$/
+
+/** A CSV counter: empty → null; `10` and `10.0` → 10; fractions, signs, words → a problem. */
+export function parseCsvCounter(s: string): Parsed<number | null> {
+  const text = s.trim()
+  if (text === '') return ok(null)
+  const m = CSV_INTEGER.exec(text)
+  if (!m) {
+    if (/^-\s*\d/.test(text)) return fail(`must be ≥ 0 (got ${text})`)
+    if (/^\d*\.\d+$/.test(text)) return fail(`must be an integer (got ${text})`)
+    return fail(`must be an integer ≥ 0 (got ${JSON.stringify(text.slice(0, 40))})`)
+  }
+  const digits = m[1]!.replace(/^0+(?=\d)/, '')
+  // Compare as text first: Number() silently rounds integers beyond 2^53.
+  if (digits.length > 16 || Number(digits) > MAX_COUNTER) return fail(`must be ≤ 2^53 − 1 (got ${text})`)
+  return ok(Number(digits))
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+const UNIX_SECONDS = /^\d{1,12}(\.0*)?$/
+
+/** A time: unix seconds (number or digit string) or an RFC 3339 string → epoch milliseconds. */
+export function parseTime(v: unknown): Parsed<number> {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || v < 0 || v > 253_402_300_799) return fail('must be unix seconds or an RFC 3339 time')
+    return ok(Math.round(v * 1000))
+  }
+  if (typeof v !== 'string' || v.trim() === '') return fail('is required: unix seconds or an RFC 3339 time')
+  const text = v.trim()
+  if (UNIX_SECONDS.test(text)) return ok(Number(text.split('.')[0]) * 1000)
+  if (!RFC3339.test(text)) return fail(`must be unix seconds or an RFC 3339 time (got ${JSON.stringify(text.slice(0, 40))})`)
+  const ms = Date.parse(text.replace(' ', 'T'))
+  if (Number.isNaN(ms)) return fail(`is not a valid time (got ${JSON.stringify(text)})`)
+  return ok(ms)
+}
+
+/** JSON `batch`: boolean or null. */
+export function parseJsonBatch(v: unknown): Parsed<boolean | null> {
+  if (v === undefined || v === null) return ok(null)
+  if (typeof v === 'boolean') return ok(v)
+  return fail('must be true, false or null')
+}
+
+/** CSV `batch`: TRUE/FALSE/true/false, or empty for "not reported". */
+export function parseCsvBatch(s: string): Parsed<boolean | null> {
+  const text = s.trim()
+  if (text === '') return ok(null)
+  if (text === 'TRUE' || text === 'true') return ok(true)
+  if (text === 'FALSE' || text === 'false') return ok(false)
+  return fail(`must be TRUE, FALSE, true, false or empty (got ${JSON.stringify(text.slice(0, 40))})`)
+}
+
+/** A JSON dimension: a non-empty string or null. */
+export function parseJsonDimension(v: unknown): Parsed<string | null> {
+  if (v === undefined || v === null) return ok(null)
+  if (typeof v !== 'string') return fail('must be a string or null')
+  if (v.length === 0) return fail('must not be empty (use null)')
+  if (v.length > MAX_DIMENSION_LENGTH) return fail(`must be at most ${MAX_DIMENSION_LENGTH} characters`)
+  return ok(v)
+}
+
+/** A CSV dimension: empty → null. */
+export function parseCsvDimension(s: string): Parsed<string | null> {
+  if (s === '') return ok(null)
+  if (s.length > MAX_DIMENSION_LENGTH) return fail(`must be at most ${MAX_DIMENSION_LENGTH} characters`)
+  return ok(s)
+}
+
+/**
+ * Service tiers as pricing sees them: no tier, `standard` and `auto` are `default`; OpenAI reports
+ * batch usage as tier `batch`, which is the batch flag on the default tier.
+ */
+export function normaliseTier(tier: string | null, batch: boolean | null): { serviceTier: string; batch: boolean | null } {
+  if (tier === null || tier === 'standard' || tier === 'auto') return { serviceTier: 'default', batch }
+  if (tier === 'batch') return { serviceTier: 'default', batch: true }
+  return { serviceTier: tier, batch }
+}

@@ -1,0 +1,83 @@
+import { Readable } from 'node:stream'
+import type { FastifyRouteSchemaDef, FastifyValidationResult } from 'fastify/types/schema.js'
+import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import type { ZodType } from 'zod'
+import type { Config } from '../../config.js'
+import { deleteBuckets } from '../../db/queries/buckets.js'
+import { problems } from '../../errors.js'
+import { ingestCsvUpload, ingestJsonBody } from '../../ingest/ingest-buckets.js'
+import { problemResponses } from '../shared-schemas.js'
+import {
+  DeleteQuerySchema,
+  DeleteResultSchema,
+  IngestBodySchema,
+  IngestQuerySchema,
+  IngestResultSchema,
+} from './schemas.js'
+
+const ACCEPTED = ['application/json', 'text/csv']
+
+// The body schema documents the forms; rows are checked in src/ingest so that every bad row is named.
+function documentOnlyBody<S>(route: FastifyRouteSchemaDef<S>): FastifyValidationResult {
+  if (route.httpPart === 'body') return (data: unknown) => ({ value: data })
+  return validatorCompiler(route as unknown as FastifyRouteSchemaDef<ZodType>)
+}
+
+const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, opts) => {
+  // CSV is handed to the handler as the raw stream (no buffering); the handler spools it with its
+  // own limit, CSV_BODY_LIMIT, which is far larger than the JSON BODY_LIMIT.
+  app.addContentTypeParser(['text/csv', 'application/csv'], (_req, payload, done) => done(null, payload))
+
+  app.post(
+    '/usage/buckets',
+    {
+      onRequest: app.auth.tenant('ingest'),
+      bodyLimit: opts.config.BODY_LIMIT,
+      validatorCompiler: documentOnlyBody,
+      schema: {
+        tags: ['usage'],
+        operationId: 'ingestUsageBuckets',
+        summary: 'Ingest provider-reported usage buckets (all-or-nothing)',
+        description:
+          'Rows sharing a natural key within a page set or CSV are summed; a stored bucket with the same key is ' +
+          'replaced; equal counters are left untouched. One bad row → 400 naming every bad row, nothing written.',
+        consumes: ACCEPTED,
+        querystring: IngestQuerySchema,
+        body: IngestBodySchema,
+        response: { 200: IngestResultSchema, ...problemResponses(400, 401, 403, 409, 413, 415, 503) },
+      },
+    },
+    async (req) => {
+      const defaults = { provider: req.query.provider, accountId: req.query.account_id }
+      const body: unknown = req.body
+      if (body instanceof Readable) return ingestCsvUpload(app.db, req.tenantId, body, defaults, opts.config.CSV_BODY_LIMIT)
+      if (/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return ingestJsonBody(app.db, req.tenantId, body, defaults)
+      throw problems.unsupportedMediaType(req.headers['content-type'], ACCEPTED)
+    },
+  )
+
+  app.delete(
+    '/usage/buckets',
+    {
+      onRequest: app.auth.tenant('ingest'),
+      schema: {
+        tags: ['usage'],
+        operationId: 'deleteUsageBuckets',
+        summary: 'Delete stored buckets inside a time range (to re-import at another granularity)',
+        querystring: DeleteQuerySchema,
+        response: { 200: DeleteResultSchema, ...problemResponses(400, 401, 403, 503) },
+      },
+    },
+    async (req) => ({
+      deleted: await deleteBuckets(app.db, {
+        tenantId: req.tenantId,
+        start: req.query.start_time,
+        end: req.query.end_time,
+        source: req.query.source,
+        accountId: req.query.account_id,
+      }),
+    }),
+  )
+}
+
+export default usageBucketRoutes

@@ -1,0 +1,136 @@
+import t from 'tap'
+import { admin, bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
+import { postBuckets, rowCount } from '../factories/buckets.js'
+
+const HEADER = 'start_time,end_time,model,batch,num_model_requests,input_tokens,input_cached_tokens,output_tokens'
+const good = { start_time: 1735689600, end_time: 1735776000, model: 'gpt-4o', input_tokens: 10, output_tokens: 2 }
+
+void eachEngine(t, async (t, engine) => {
+  const app = await build(t, engine)
+  // Every case posts to a fresh tenant holding one good row, then checks the rejection wrote nothing.
+  const rejects = (name: string, status: number, payload: string | object, contentType: string, check?: (body: Record<string, unknown>) => void) =>
+    t.test(name, async (t) => {
+      const { key, tenantId } = await tenantWithKey(app, ['ingest'])
+      const res = await postBuckets(app, key, payload, contentType)
+      t.equal(res.statusCode, status, res.body)
+      t.ok(isProblem(res), 'problem+json')
+      check?.(res.json())
+      t.equal(await rowCount(app, tenantId), 0, 'nothing written')
+    })
+
+  rejects('malformed JSON → 400', 400, '{"buckets": [', 'application/json')
+  rejects('a JSON body of no known form → 400', 400, { rows: [] }, 'application/json')
+  rejects('malformed CSV (unclosed quote) → 400 with its line', 400, `${HEADER}\n1735689600,1735776000,"gpt-4o,FALSE,1,1,0,1\n`, 'text/csv', (b) =>
+    t.match(b.errors, [{ line: Number }]),
+  )
+  rejects('a CSV without start/end columns → 400 on line 1', 400, 'model,input_tokens\nx,1\n', 'text/csv', (b) =>
+    t.match(b.errors, [{ line: 1, path: 'start_time' }, { line: 1, path: 'end_time' }]),
+  )
+  rejects('an empty CSV → 400', 400, '', 'text/csv')
+
+  rejects('wrong types: every bad field of every bad bucket is listed by index', 400, {
+    buckets: [good, { ...good, model: 5, input_tokens: '10' }, { ...good, model: undefined, batch: 'yes', input_token: 3 }],
+  }, 'application/json', (b) => {
+    const errors = b.errors as { index: number; path: string }[]
+    t.same(errors.map((e) => [e.index, e.path]).sort(), [
+      [1, 'input_tokens'],
+      [1, 'model'],
+      [2, 'batch'],
+      [2, 'input_token'],
+      [2, 'model'],
+    ])
+  })
+  rejects('negative and fractional JSON counters', 400, { buckets: [{ ...good, input_tokens: -1 }, { ...good, model: 'b', output_tokens: 1.5 }] }, 'application/json', (b) =>
+    t.match(b.errors, [{ index: 0, path: 'input_tokens', message: /≥ 0/ }, { index: 1, path: 'output_tokens', message: /integer/ }]),
+  )
+  rejects('counters above 2^53 − 1', 400, { buckets: [{ ...good, input_tokens: 2 ** 53 }] }, 'application/json', (b) =>
+    t.match(b.errors, [{ index: 0, path: 'input_tokens', message: /2\^53/ }]),
+  )
+  rejects(
+    'negative, fractional and non-numeric CSV counters and bad batch values, by line',
+    400,
+    `${HEADER}\n1735689600,1735776000,a,FALSE,1.0,10.0,0.0,1.0\n1735689600,1735776000,b,FALSE,1,-5,0,1\n1735689600,1735776000,c,maybe,1,10.5,0,x\n`,
+    'text/csv',
+    (b) => {
+      const errors = b.errors as { line: number; path: string }[]
+      t.same(errors.map((e) => [e.line, e.path]), [[3, 'input_tokens'], [4, 'batch'], [4, 'input_tokens'], [4, 'output_tokens']])
+    },
+  )
+  rejects('inconsistent breakdowns (cached input exceeds input) are rejected, never fixed', 400, {
+    buckets: [{ ...good, input_tokens: 10, input_cached_tokens: 11 }, { ...good, model: 'b', input_tokens: 10, input_uncached_tokens: 4, input_cached_tokens: 5, input_cache_write_tokens: 0 }],
+  }, 'application/json', (b) => t.match(b.errors, [{ index: 0, path: 'input_tokens' }, { index: 1, path: 'input_tokens', message: /must equal/ }]))
+  rejects('end ≤ start', 400, { buckets: [{ ...good, end_time: good.start_time }, { ...good, model: 'b', start_time: '2025-01-02T00:00:00Z', end_time: '2025-01-01T00:00:00Z' }] }, 'application/json', (b) =>
+    t.match(b.errors, [{ index: 0, path: 'end_time' }, { index: 1, path: 'end_time' }]),
+  )
+  rejects('invalid times', 400, { buckets: [{ ...good, start_time: 'yesterday' }] }, 'application/json', (b) => t.match(b.errors, [{ index: 0, path: 'start_time' }]))
+  rejects('a repeated natural key in {"buckets"} names both indexes', 400, { buckets: [good, { ...good, input_tokens: 3 }] }, 'application/json', (b) =>
+    t.match(b.errors, [{ index: 1, message: /bucket 0/ }]),
+  )
+  rejects(
+    'the same bucket in two pages names both indexes',
+    400,
+    [1, 2].map(() => ({ object: 'page', data: [{ start_time: 1735689600, end_time: 1735776000, results: [{ model: 'm', input_tokens: 1 }] }] })),
+    'application/json',
+    (b) => t.match(b.errors, [{ index: 1, message: /index 0.*index 1/ }]),
+  )
+  rejects('text/plain → 415', 415, 'hello', 'text/plain')
+  rejects('application/xml → 415', 415, '<x/>', 'application/xml')
+
+  t.test('one bad row among many lists at most 1,000 problems with error_count and truncated', async (t) => {
+    const { key, tenantId } = await tenantWithKey(app, ['ingest'])
+    const lines = Array.from({ length: 1200 }, (_, i) => `${1735689600 + i * 60},${1735689660 + i * 60},m,FALSE,1,-1,0,1`)
+    const res = await postBuckets(app, key, [HEADER, ...lines].join('\n'), 'text/csv')
+    t.equal(res.statusCode, 400)
+    t.match(res.json(), { error_count: 1200, truncated: true })
+    t.equal(res.json().errors.length, 1000)
+    t.equal(await rowCount(app, tenantId), 0)
+  })
+
+  t.test('auth: 401 without or with a bad token, 403 without the ingest scope, 400 for admin without X-Tenant-Id', async (t) => {
+    const none = await app.inject({ method: 'POST', url: '/v1/usage/buckets', payload: { buckets: [good] } })
+    t.equal(none.statusCode, 401)
+    t.ok(isProblem(none))
+    t.equal((await postBuckets(app, 'tl_key_wrong', { buckets: [good] })).statusCode, 401)
+    const reader = await tenantWithKey(app, ['read'])
+    const forbidden = await postBuckets(app, reader.key, { buckets: [good] })
+    t.equal(forbidden.statusCode, 403)
+    t.ok(isProblem(forbidden))
+    t.equal(await rowCount(app, reader.tenantId), 0)
+    const adminNoTenant = await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: admin, payload: { buckets: [good] } })
+    t.equal(adminNoTenant.statusCode, 400)
+    t.ok(isProblem(adminNoTenant))
+    const asTenant = await app.inject({
+      method: 'POST',
+      url: '/v1/usage/buckets',
+      headers: { ...admin, 'x-tenant-id': reader.tenantId },
+      payload: { buckets: [good] },
+    })
+    t.equal(asTenant.statusCode, 200)
+    t.equal(await rowCount(app, reader.tenantId), 1)
+    const del = await app.inject({ method: 'DELETE', url: '/v1/usage/buckets?start_time=1&end_time=2', headers: bearer(reader.key) })
+    t.equal(del.statusCode, 403)
+    const badRange = await app.inject({
+      method: 'DELETE',
+      url: '/v1/usage/buckets?start_time=5&end_time=2',
+      headers: { ...admin, 'x-tenant-id': reader.tenantId },
+    })
+    t.equal(badRange.statusCode, 400)
+  })
+})
+
+void eachEngine(t, async (t, engine) => {
+  const app = await build(t, engine, { BODY_LIMIT: '1024', CSV_BODY_LIMIT: '2048' })
+  t.test('oversize JSON and CSV bodies → 413 problem, nothing written', async (t) => {
+    const { key, tenantId } = await tenantWithKey(app, ['ingest'])
+    const json = await postBuckets(app, key, { buckets: Array.from({ length: 40 }, (_, i) => ({ ...good, model: `m${i}` })) })
+    t.equal(json.statusCode, 413)
+    t.ok(isProblem(json))
+    const rows = Array.from({ length: 80 }, (_, i) => `1735689600,1735776000,m${i},FALSE,1,1,0,1`)
+    const csv = await postBuckets(app, key, [HEADER, ...rows].join('\n'), 'text/csv')
+    t.equal(csv.statusCode, 413)
+    t.ok(isProblem(csv))
+    t.equal(await rowCount(app, tenantId), 0)
+    const small = await postBuckets(app, key, [HEADER, ...rows.slice(0, 3)].join('\n'), 'text/csv')
+    t.equal(small.statusCode, 200, small.body)
+  })
+})
