@@ -7,8 +7,10 @@ import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin from './plugins/errors.js'
 import swaggerPlugin from './plugins/swagger.js'
+import { ensureDefaultCard } from './pricing/catalog/default-card.js'
 import healthRoutes from './routes/health/index.js'
 import meRoutes from './routes/me/index.js'
+import rateCardRoutes from './routes/rate-cards/index.js'
 import tenantRoutes from './routes/tenants/index.js'
 
 export interface AppOptions {
@@ -27,7 +29,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(dbPlugin, {
     config: opts.config,
     ...(opts.db ? { db: opts.db } : {}),
-    onMigrated: (db) => bootstrapAdminToken(db, opts.config.TOKENLEDGER_ADMIN_TOKEN),
+    onMigrated: async (db) => {
+      await bootstrapAdminToken(db, opts.config.TOKENLEDGER_ADMIN_TOKEN)
+      await ensureDefaultCard(db)
+    },
   })
   await f.register(authPlugin, { adminToken: opts.config.TOKENLEDGER_ADMIN_TOKEN })
   await f.register(swaggerPlugin)
@@ -35,6 +40,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(healthRoutes)
   await f.register(tenantRoutes, { prefix: '/v1' })
   await f.register(meRoutes, { prefix: '/v1' })
+  await f.register(rateCardRoutes, { prefix: '/v1' })
 }
 
 export default app
