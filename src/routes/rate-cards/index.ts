@@ -179,6 +179,7 @@ const rateCardRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!card) throw problems.notFound(`rate card "${req.params.card}" does not exist`)
       const at = req.query.at ?? new Date()
       let rates = ratesInForce(await listRates(app.db, card.id), at)
+      if (req.query.provider) rates = rates.filter((r) => r.provider === req.query.provider)
       if (req.query.model) rates = resolveModel(rates, req.query.model)
       rates.sort((a, b) => a.provider.localeCompare(b.provider) || a.model.localeCompare(b.model) || a.serviceTier.localeCompare(b.serviceTier) || Number(a.batch) - Number(b.batch))
       return { card: card.name, at, model: req.query.model ?? null, data: rates.map((r) => rateOut(card.name, r)) }

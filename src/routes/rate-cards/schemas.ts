@@ -106,6 +106,7 @@ export const RateSchema = z
   .meta({ id: 'Rate' })
 
 export const RatesQuerySchema = z.object({
+  provider: z.string().min(1).max(63).optional().describe('only this provider’s rates'),
   model: z.string().min(1).max(200).optional().describe('resolve like pricing: the exact id wins, then the longest prefix pattern'),
   at: TimestampSchema.optional().describe('the instant whose rates are listed (default now)'),
 })
