@@ -20,6 +20,7 @@ import { problemResponses } from '../shared-schemas.js'
 import {
   CardNameSchema,
   cardOut,
+  parseTimestamp,
   PostRatesSchema,
   PutCardSchema,
   RateCardSchema,
@@ -140,8 +141,8 @@ const rateCardRoutes: FastifyPluginAsyncZod = async (app) => {
         model: r.model,
         serviceTier: r.service_tier,
         batch: r.batch,
-        effectiveFrom: r.effective_from,
-        effectiveTo: r.effective_to ?? null,
+        effectiveFrom: parseTimestamp(r.effective_from)!,
+        effectiveTo: r.effective_to === null || r.effective_to === undefined ? null : parseTimestamp(r.effective_to)!,
         prices: canonicalPrices(r.prices),
         supersedes: r.supersedes ?? null,
         source: r.source ?? null,
@@ -177,7 +178,7 @@ const rateCardRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req) => {
       const card = await getCard(app.db, req.params.card, viewerOf(req))
       if (!card) throw problems.notFound(`rate card "${req.params.card}" does not exist`)
-      const at = req.query.at ?? new Date()
+      const at = req.query.at === undefined ? new Date() : parseTimestamp(req.query.at)!
       let rates = ratesInForce(await listRates(app.db, card.id), at)
       if (req.query.provider) rates = rates.filter((r) => r.provider === req.query.provider)
       if (req.query.model) rates = resolveModel(rates, req.query.model)

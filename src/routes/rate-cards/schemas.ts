@@ -14,14 +14,10 @@ export function parseTimestamp(v: unknown): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d
 }
 
+/** RFC 3339 or unix seconds, validated here and converted with `parseTimestamp` (documents as a plain union). */
 export const TimestampSchema = z
-  .union([z.number(), z.string()])
-  .transform((v, ctx) => {
-    const d = parseTimestamp(v)
-    if (!d) ctx.addIssue({ code: 'custom', message: 'must be an RFC 3339 date-time or unix seconds' })
-    return d ?? z.NEVER
-  })
-  .describe('RFC 3339 date-time or unix seconds')
+  .union([z.number().int().describe('unix seconds'), z.string().describe('RFC 3339 date-time')])
+  .refine((v) => parseTimestamp(v) !== undefined, { message: 'must be an RFC 3339 date-time or unix seconds' })
 
 export const CardNameSchema = z
   .string()
@@ -64,10 +60,12 @@ export const RateInputSchema = z
     source: z.string().max(500).nullable().optional(),
   })
   .superRefine((r, ctx) => {
-    if (r.effective_to && r.effective_to <= r.effective_from)
+    const from = parseTimestamp(r.effective_from)
+    const to = r.effective_to === null || r.effective_to === undefined ? undefined : parseTimestamp(r.effective_to)
+    if (from && to && to <= from)
       ctx.addIssue({ code: 'custom', path: ['effective_to'], message: 'must be later than effective_from' })
   })
-  .meta({ id: 'RateInput' })
+  .meta({ id: 'NewRate' })
 
 export const PostRatesSchema = z.strictObject({ rates: z.array(RateInputSchema).min(1).max(10_000) })
 
