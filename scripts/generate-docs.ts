@@ -6,7 +6,7 @@ import app from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 
 const config = loadConfig({ DATA_DIR: 'memory://', LOG_LEVEL: 'silent', TOKENLEDGER_ADMIN_TOKEN: 'docs-generation-token' })
-const server = Fastify({ logger: false })
+const server = Fastify({ logger: false, pluginTimeout: 120_000 })
 await server.register(app, { config })
 await server.ready()
 const yaml = await server.inject('/docs/yaml')

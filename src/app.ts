@@ -8,8 +8,10 @@ import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin from './plugins/errors.js'
 import swaggerPlugin from './plugins/swagger.js'
+import { ensureDefaultCard } from './pricing/catalog/default-card.js'
 import healthRoutes from './routes/health/index.js'
 import meRoutes from './routes/me/index.js'
+import rateCardRoutes from './routes/rate-cards/index.js'
 import tenantRoutes from './routes/tenants/index.js'
 import usageBucketRoutes from './routes/usage-buckets/index.js'
 
@@ -20,7 +22,7 @@ export interface AppOptions {
 }
 
 /** REST routes: validated and serialised by their zod schemas. */
-const restApi: FastifyPluginAsync<AppOptions> = async (fastify) => {
+const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   fastify.setValidatorCompiler(validatorCompiler)
   fastify.setSerializerCompiler(serializerCompiler)
   const f = fastify.withTypeProvider<ZodTypeProvider>()
@@ -29,6 +31,7 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify) => {
   await f.register(tenantRoutes, { prefix: '/v1' })
   await f.register(meRoutes, { prefix: '/v1' })
   await f.register(usageBucketRoutes, { prefix: '/v1', config: opts.config })
+  await f.register(rateCardRoutes, { prefix: '/v1' })
 }
 
 /** The whole application as one plugin: shared infrastructure first, then one plugin per surface. */
@@ -37,7 +40,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(dbPlugin, {
     config: opts.config,
     ...(opts.db ? { db: opts.db } : {}),
-    onMigrated: (db) => bootstrapAdminToken(db, opts.config.TOKENLEDGER_ADMIN_TOKEN),
+    onMigrated: async (db) => {
+      await bootstrapAdminToken(db, opts.config.TOKENLEDGER_ADMIN_TOKEN)
+      await ensureDefaultCard(db)
+    },
   })
   await fastify.register(authPlugin, { adminToken: opts.config.TOKENLEDGER_ADMIN_TOKEN })
   await fastify.register(swaggerPlugin)

@@ -59,7 +59,7 @@ function createDbState(client: DbClient, retryMs: number, onMigrated: () => Prom
 }
 
 /** PGlite is single-process: an exclusive lock file in DATA_DIR makes a second process fail clearly. */
-function lockDataDir(dir: string): () => void {
+export function lockDataDir(dir: string): () => void {
   mkdirSync(dir, { recursive: true })
   const path = join(dir, 'tokenledger.lock')
   const take = () => {

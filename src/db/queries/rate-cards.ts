@@ -1,0 +1,153 @@
+import { sql } from 'drizzle-orm'
+import { canonicalDecimal, PRICE_CLASSES, type Prices } from '../../pricing/prices.js'
+import type { TimelineRate } from '../../pricing/rate-timeline.js'
+import type { Db } from '../client.js'
+
+export interface RateCardRow {
+  id: number
+  name: string
+  tenant_id: string | null
+  description: string | null
+  currency: string
+  created_at: Date
+  updated_at: Date
+}
+
+export interface NewRate {
+  provider: string
+  model: string
+  serviceTier: string
+  batch: boolean
+  effectiveFrom: Date
+  effectiveTo: Date | null
+  prices: Prices
+  supersedes: number | null
+  source: string | null
+}
+
+export interface StoredRate extends NewRate, TimelineRate {
+  cardId: number
+}
+
+/** Who is looking: `all` (the admin without X-Tenant-Id) or one tenant (global cards + its own). */
+export type CardViewer = { kind: 'all' } | { kind: 'tenant'; tenantId: string }
+
+const CARD_COLUMNS = sql`id, name, tenant_id, description, currency, created_at, updated_at`
+
+export async function getCard(db: Db, name: string, viewer: CardViewer): Promise<RateCardRow | undefined> {
+  const scope = viewer.kind === 'all' ? sql`true` : sql`(tenant_id is null or tenant_id = ${viewer.tenantId})`
+  const rows = await db.query<RateCardRow>(sql`select ${CARD_COLUMNS} from rate_cards where name = ${name} and ${scope}`)
+  return rows[0]
+}
+
+/** Global cards, plus one tenant's private cards when `tenantId` is given. */
+export async function listCards(db: Db, tenantId: string | undefined): Promise<RateCardRow[]> {
+  const scope = tenantId === undefined ? sql`tenant_id is null` : sql`(tenant_id is null or tenant_id = ${tenantId})`
+  return db.query<RateCardRow>(sql`select ${CARD_COLUMNS} from rate_cards where ${scope} order by name`)
+}
+
+/**
+ * Creates the card, or updates it when it already exists in the same scope (global, or that tenant's).
+ * A name taken in another scope is a clash: names are unique across all cards.
+ */
+export async function upsertCard(
+  db: Db,
+  c: { name: string; tenantId: string | null; description: string | null; currency: string },
+): Promise<{ card: RateCardRow; created: boolean } | { clash: true }> {
+  const inserted = await db.query<RateCardRow>(
+    sql`insert into rate_cards (name, tenant_id, description, currency)
+        values (${c.name}, ${c.tenantId}, ${c.description}, ${c.currency})
+        on conflict (name) do nothing returning ${CARD_COLUMNS}`,
+  )
+  if (inserted[0]) return { card: inserted[0], created: true }
+  const updated = await db.query<RateCardRow>(
+    sql`update rate_cards set description = ${c.description}, currency = ${c.currency}, updated_at = now()
+        where name = ${c.name} and tenant_id is not distinct from ${c.tenantId} returning ${CARD_COLUMNS}`,
+  )
+  return updated[0] ? { card: updated[0], created: false } : { clash: true }
+}
+
+/** Takes the card's row lock so concurrent rate writers check overlaps one after another. */
+export async function lockCard(db: Db, cardId: number): Promise<void> {
+  await db.query(sql`select id from rate_cards where id = ${cardId} for update`)
+}
+
+interface RateRow {
+  id: number
+  card_id: number
+  provider: string
+  model: string
+  service_tier: string
+  batch: boolean
+  effective_from: Date
+  effective_to: Date | null
+  supersedes: number | null
+  source: string | null
+  recorded_at: Date
+  [price: string]: unknown
+}
+
+const RATE_COLUMNS = sql.raw(
+  ['id', 'card_id', 'provider', 'model', 'service_tier', 'batch', 'effective_from', 'effective_to', ...PRICE_CLASSES, 'supersedes', 'source', 'recorded_at'].join(', '),
+)
+
+function toRate(r: RateRow): StoredRate {
+  const prices: Prices = {}
+  for (const c of PRICE_CLASSES) {
+    const v = r[c]
+    if (typeof v === 'string') prices[c] = canonicalDecimal(v)
+  }
+  return {
+    id: r.id,
+    cardId: r.card_id,
+    provider: r.provider,
+    model: r.model,
+    serviceTier: r.service_tier,
+    batch: r.batch,
+    effectiveFrom: r.effective_from,
+    effectiveTo: r.effective_to,
+    prices,
+    supersedes: r.supersedes,
+    source: r.source,
+    recordedAt: r.recorded_at,
+  }
+}
+
+/** Every rate of a card ever written up to `asOf` (default: all), oldest first. */
+export async function listRates(db: Db, cardId: number, asOf?: Date): Promise<StoredRate[]> {
+  const cutoff = asOf ? sql`and recorded_at <= ${asOf.toISOString()}::timestamptz` : sql``
+  const rows = await db.query<RateRow>(
+    sql`select ${RATE_COLUMNS} from rates where card_id = ${cardId} ${cutoff} order by id`,
+  )
+  return rows.map(toRate)
+}
+
+const UNNEST_COLUMNS = ['provider', 'model', 'service_tier', 'batch', 'effective_from', 'effective_to', ...PRICE_CLASSES, 'supersedes', 'source']
+
+/**
+ * Appends rates in one statement (arrays unnested in input order). Rates are never updated: a change
+ * is a new rate, a correction a rate that supersedes another.
+ */
+export async function insertRates(db: Db, cardId: number, rates: readonly NewRate[]): Promise<StoredRate[]> {
+  if (rates.length === 0) return []
+  const col = <T>(f: (r: NewRate) => T) => sql.param(rates.map(f))
+  const priceArrays = PRICE_CLASSES.map((c) => sql`${col((r) => r.prices[c] ?? null)}::text[]::numeric[]`)
+  const rows = await db.query<RateRow>(
+    sql`insert into rates (card_id, provider, model, service_tier, batch, effective_from, effective_to,
+          ${sql.raw(PRICE_CLASSES.join(', '))}, supersedes, source)
+        select ${cardId}::int8, ${sql.raw(UNNEST_COLUMNS.join(', '))} from unnest(
+          ${col((r) => r.provider)}::text[],
+          ${col((r) => r.model)}::text[],
+          ${col((r) => r.serviceTier)}::text[],
+          ${col((r) => String(r.batch))}::text[]::bool[],
+          ${col((r) => r.effectiveFrom.toISOString())}::text[]::timestamptz[],
+          ${col((r) => r.effectiveTo?.toISOString() ?? null)}::text[]::timestamptz[],
+          ${sql.join(priceArrays, sql`, `)},
+          ${col((r) => (r.supersedes === null ? null : String(r.supersedes)))}::text[]::int8[],
+          ${col((r) => r.source)}::text[]
+        ) with ordinality as u(${sql.raw(UNNEST_COLUMNS.join(', '))}, ord)
+        order by ord
+        returning ${RATE_COLUMNS}`,
+  )
+  return rows.map(toRate).sort((a, b) => a.id - b.id)
+}

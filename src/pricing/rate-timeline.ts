@@ -1,0 +1,79 @@
+import type { Prices } from './prices.js'
+
+/** The identity of a rate timeline within one card. */
+export interface RateKey {
+  provider: string
+  model: string
+  serviceTier: string
+  batch: boolean
+}
+
+export interface TimelineRate extends RateKey {
+  id: number
+  effectiveFrom: Date
+  effectiveTo: Date | null
+  prices: Prices
+  supersedes: number | null
+  recordedAt: Date
+}
+
+export const keyOf = (r: RateKey): string => JSON.stringify([r.provider, r.model, r.serviceTier, r.batch])
+
+export const sameKey = (a: RateKey, b: RateKey): boolean => keyOf(a) === keyOf(b)
+
+/**
+ * Two rates of one timeline overlap when they start at the same instant, or when both have an explicit
+ * end and their [from, to) ranges intersect. An open-ended rate simply yields to the next one.
+ */
+export function overlaps(
+  a: { effectiveFrom: Date; effectiveTo: Date | null },
+  b: { effectiveFrom: Date; effectiveTo: Date | null },
+): boolean {
+  if (a.effectiveFrom.getTime() === b.effectiveFrom.getTime()) return true
+  if (!a.effectiveTo || !b.effectiveTo) return false
+  return a.effectiveFrom < b.effectiveTo && b.effectiveFrom < a.effectiveTo
+}
+
+/** Rates that some other rate supersedes: out of the current timeline (they still price `pricingAsOf` before). */
+export function supersededIds(rates: readonly Pick<TimelineRate, 'supersedes'>[]): Set<number> {
+  return new Set(rates.flatMap((r) => (r.supersedes === null ? [] : [r.supersedes])))
+}
+
+/**
+ * The rates in force at `at`, as the card stands now: superseded rates are replaced by their
+ * corrections, then per timeline the rate with the latest `effective_from` ≤ `at` applies unless its own
+ * `effective_to` has passed.
+ */
+export function ratesInForce<T extends TimelineRate>(rates: readonly T[], at: Date): T[] {
+  const gone = supersededIds(rates)
+  const best = new Map<string, T>()
+  for (const r of rates) {
+    if (gone.has(r.id) || r.effectiveFrom > at) continue
+    const k = keyOf(r)
+    const cur = best.get(k)
+    if (!cur || r.effectiveFrom > cur.effectiveFrom) best.set(k, r)
+  }
+  return [...best.values()].filter((r) => !r.effectiveTo || at < r.effectiveTo)
+}
+
+/** Does a rate's model (exact id, or prefix pattern ending in `*`) match a usage model id? */
+export function modelMatches(pattern: string, model: string): boolean {
+  return pattern.endsWith('*') ? model.startsWith(pattern.slice(0, -1)) : pattern === model
+}
+
+/**
+ * Resolves a usage model id against rates the way pricing does, separately for each
+ * (provider, service_tier, batch): the exact id wins, then the longest matching prefix pattern.
+ */
+export function resolveModel<T extends RateKey>(rates: readonly T[], model: string): T[] {
+  const best = new Map<string, { rate: T; score: number }>()
+  for (const r of rates) {
+    if (!modelMatches(r.model, model)) continue
+    // An exact id outranks any pattern; among patterns, the longer prefix is more specific.
+    const score = r.model.endsWith('*') ? r.model.length - 1 : Number.MAX_SAFE_INTEGER
+    const k = JSON.stringify([r.provider, r.serviceTier, r.batch])
+    const cur = best.get(k)
+    if (!cur || score > cur.score) best.set(k, { rate: r, score })
+  }
+  return [...best.values()].map((b) => b.rate)
+}

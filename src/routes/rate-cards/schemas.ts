@@ -1,0 +1,139 @@
+import { z } from 'zod'
+import type { RateCardRow, StoredRate } from '../../db/queries/rate-cards.js'
+import { PLAIN_DECIMAL, PRICE_CLASSES, type PriceClass } from '../../pricing/prices.js'
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+const MAX_UNIX = 253_402_300_799 // 9999-12-31T23:59:59Z
+
+export function parseTimestamp(v: unknown): Date | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= MAX_UNIX ? new Date(v * 1000) : undefined
+  if (typeof v !== 'string') return undefined
+  if (/^\d{1,12}$/.test(v)) return parseTimestamp(Number(v))
+  if (!RFC3339.test(v)) return undefined
+  const d = new Date(v)
+  return Number.isNaN(d.getTime()) ? undefined : d
+}
+
+/** RFC 3339 or unix seconds, validated here and converted with `parseTimestamp` (documents as a plain union). */
+export const TimestampSchema = z
+  .union([z.number().int().describe('unix seconds'), z.string().describe('RFC 3339 date-time')])
+  .refine((v) => parseTimestamp(v) !== undefined, { message: 'must be an RFC 3339 date-time or unix seconds' })
+
+export const CardNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, ".", "-" or "_", 1–63 characters')
+
+const PriceSchema = z
+  .string({ error: 'must be a decimal string such as "0.25"' })
+  .regex(PLAIN_DECIMAL, 'must be a non-negative decimal string in plain notation, such as "0.25"')
+  .max(40)
+
+const PricesSchema = z
+  .strictObject(Object.fromEntries(PRICE_CLASSES.map((c) => [c, PriceSchema.optional()])) as Record<PriceClass, z.ZodOptional<typeof PriceSchema>>)
+  .describe('USD per 1M tokens as decimal strings; an absent class is unpriced, never 0')
+
+const TierSchema = z
+  .string()
+  .regex(/^[a-z0-9_-]{1,50}$/, 'lowercase letters, digits, "-" or "_"')
+  .refine((t) => !['standard', 'auto', 'batch'].includes(t), {
+    message: 'usage with this tier is stored as "default" (batch usage as batch: true); use "default" and batch',
+  })
+
+const ModelSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((m) => m !== '*' && !m.slice(0, -1).includes('*'), {
+    message: 'an exact model id, or a prefix pattern with a single "*" at the end (e.g. "gpt-4o-2024-*")',
+  })
+
+export const RateInputSchema = z
+  .strictObject({
+    provider: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a lowercase provider id such as "openai"').default('openai'),
+    model: ModelSchema,
+    service_tier: TierSchema.default('default'),
+    batch: z.boolean().default(false),
+    effective_from: TimestampSchema,
+    effective_to: TimestampSchema.nullable().optional(),
+    prices: PricesSchema.default({}),
+    supersedes: z.number().int().positive().nullable().optional(),
+    source: z.string().max(500).nullable().optional(),
+  })
+  .superRefine((r, ctx) => {
+    const from = parseTimestamp(r.effective_from)
+    const to = r.effective_to === null || r.effective_to === undefined ? undefined : parseTimestamp(r.effective_to)
+    if (from && to && to <= from)
+      ctx.addIssue({ code: 'custom', path: ['effective_to'], message: 'must be later than effective_from' })
+  })
+  .meta({ id: 'NewRate' })
+
+export const PostRatesSchema = z.strictObject({ rates: z.array(RateInputSchema).min(1).max(10_000) })
+
+export const PutCardSchema = z.strictObject({
+  description: z.string().max(2000).nullable().optional(),
+  currency: z.literal('USD', { error: 'v1 rate cards are USD only' }).default('USD'),
+})
+
+export const RateCardSchema = z
+  .object({
+    name: z.string(),
+    scope: z.enum(['global', 'tenant']),
+    tenant_id: z.string().nullable(),
+    description: z.string().nullable(),
+    currency: z.string(),
+    created_at: z.date(),
+    updated_at: z.date(),
+  })
+  .meta({ id: 'RateCard' })
+
+export const RateSchema = z
+  .object({
+    id: z.number().int(),
+    card: z.string(),
+    provider: z.string(),
+    model: z.string(),
+    service_tier: z.string(),
+    batch: z.boolean(),
+    effective_from: z.date(),
+    effective_to: z.date().nullable(),
+    prices: z.object(Object.fromEntries(PRICE_CLASSES.map((c) => [c, z.string().optional()])) as Record<PriceClass, z.ZodOptional<z.ZodString>>),
+    supersedes: z.number().int().nullable(),
+    source: z.string().nullable(),
+    recorded_at: z.date(),
+  })
+  .meta({ id: 'Rate' })
+
+export const RatesQuerySchema = z.object({
+  provider: z.string().min(1).max(63).optional().describe('only this provider’s rates'),
+  model: z.string().min(1).max(200).optional().describe('resolve like pricing: the exact id wins, then the longest prefix pattern'),
+  at: TimestampSchema.optional().describe('the instant whose rates are listed (default now)'),
+})
+
+export function cardOut(c: RateCardRow): z.infer<typeof RateCardSchema> {
+  return {
+    name: c.name,
+    scope: c.tenant_id === null ? 'global' : 'tenant',
+    tenant_id: c.tenant_id,
+    description: c.description,
+    currency: c.currency,
+    created_at: c.created_at,
+    updated_at: c.updated_at,
+  }
+}
+
+export function rateOut(card: string, r: StoredRate): z.infer<typeof RateSchema> {
+  return {
+    id: r.id,
+    card,
+    provider: r.provider,
+    model: r.model,
+    service_tier: r.serviceTier,
+    batch: r.batch,
+    effective_from: r.effectiveFrom,
+    effective_to: r.effectiveTo,
+    prices: r.prices,
+    supersedes: r.supersedes,
+    source: r.source,
+    recorded_at: r.recordedAt,
+  }
+}
