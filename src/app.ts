@@ -10,6 +10,7 @@ import swaggerPlugin from './plugins/swagger.js'
 import healthRoutes from './routes/health/index.js'
 import meRoutes from './routes/me/index.js'
 import tenantRoutes from './routes/tenants/index.js'
+import usageEventRoutes from './routes/usage-events/index.js'
 
 export interface AppOptions {
   config: Config
@@ -35,6 +36,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(healthRoutes)
   await f.register(tenantRoutes, { prefix: '/v1' })
   await f.register(meRoutes, { prefix: '/v1' })
+  await f.register(usageEventRoutes, { prefix: '/v1' })
 }
 
 export default app
