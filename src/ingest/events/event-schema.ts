@@ -1,13 +1,12 @@
 import { z } from 'zod'
 import { COUNTER_FIELDS, type CounterField } from '../token-classes.js'
+import { parseTimestamp } from './timestamp.js'
 
 /** The largest request `POST /v1/usage/events` accepts; more is refused as a whole. */
 export const MAX_EVENTS_PER_REQUEST = 10_000
 /** `metadata` is stored with the event; its JSON text may not exceed this many UTF-8 bytes. */
 export const MAX_METADATA_BYTES = 8 * 1024
 
-// RFC 3339 date-time; the instant itself is checked by Date.parse in normalize-event.ts.
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/
 
 const Counter = z
   .number()
@@ -27,7 +26,8 @@ export const EventSchema = z
   .strictObject({
     id: z.string().min(1).max(255).describe("The client's idempotency key, unique per tenant"),
     timestamp: z
-      .union([z.string().regex(RFC3339, 'must be an RFC 3339 date-time'), z.number().min(0).max(253402300799)])
+      .union([z.string(), z.number()])
+      .refine((v) => parseTimestamp(v) !== undefined, 'must be an RFC 3339 date-time or unix seconds (0 to year 9999)')
       .describe('When the request was made: RFC 3339, or unix seconds'),
     model: z.string().min(1).max(512),
     provider: z.string().min(1).max(100).optional().describe('Default "openai"; also selects the `usage` mapper'),

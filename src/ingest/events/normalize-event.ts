@@ -9,6 +9,7 @@ import {
   type TokenClasses,
 } from '../token-classes.js'
 import { EventSchema, MAX_METADATA_BYTES, type EventInput } from './event-schema.js'
+import { parseTimestamp } from './timestamp.js'
 import { mapUsage } from './usage-mappers.js'
 
 /** An event as stored: every default applied, counters reduced to token classes. */
@@ -48,13 +49,8 @@ function zodProblems(error: z.ZodError): FieldProblem[] {
   })
 }
 
-function parseTimestamp(v: string | number): Date | undefined {
-  const d = typeof v === 'number' ? new Date(v * 1000) : new Date(Date.parse(v.replace(' ', 'T')))
-  return Number.isNaN(d.getTime()) ? undefined : d
-}
-
 /** Tiers as pricing knows them: null/standard/auto → "default"; "batch" is a flag, not a tier. */
-function tierAndBatch(e: EventInput, errors: FieldProblem[]): { tier: string; batch: boolean | null } {
+function tierAndBatch(e: Pick<EventInput, 'service_tier' | 'batch'>, errors: FieldProblem[]): { tier: string; batch: boolean | null } {
   const tier = e.service_tier?.toLowerCase() ?? null
   if (tier === 'batch') {
     if (e.batch === false) errors.push({ path: 'batch', message: 'is false but service_tier is "batch"' })
@@ -87,8 +83,12 @@ function counters(e: EventInput, provider: string, errors: FieldProblem[]) {
 export function normalizeEvent(item: unknown): Normalized {
   const parsed = EventSchema.safeParse(item)
   if (!parsed.success) {
-    const id = typeof item === 'object' && item !== null && 'id' in item ? (item as { id: unknown }).id : null
-    return { ok: false, id: typeof id === 'string' ? id : null, errors: zodProblems(parsed.error) }
+    const raw = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>
+    const errors = zodProblems(parsed.error)
+    // Cross-field rules are still reported, so one round trip names every problem.
+    if (typeof raw.service_tier === 'string' && typeof raw.batch === 'boolean')
+      tierAndBatch({ service_tier: raw.service_tier, batch: raw.batch }, errors)
+    return { ok: false, id: typeof raw.id === 'string' ? raw.id : null, errors }
   }
   const e = parsed.data
   const errors: FieldProblem[] = []
