@@ -66,7 +66,7 @@ export const EventSchema = z
       .optional()
       .describe("A cost the provider reported (decimal string); a raw OpenRouter usage's `cost` fills it"),
   })
-  .meta({ id: 'Event', description: 'One LLM call reported by the application' })
+  .meta({ id: 'UsageEvent', description: 'One LLM call reported by the application' })
 
 export type EventInput = z.infer<typeof EventSchema>
 
@@ -76,6 +76,6 @@ export const EventResultSchema = z
     status: z.enum(['created', 'duplicate', 'rejected']),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
-  .meta({ id: 'EventResult' })
+  .meta({ id: 'UsageEventResult' })
 
 export type EventResult = z.infer<typeof EventResultSchema>

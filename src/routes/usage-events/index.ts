@@ -5,9 +5,9 @@ import { ingestEvents } from '../../ingest/events/ingest-events.js'
 import { problemResponses } from '../shared-schemas.js'
 
 // Items are validated one by one after the body is accepted (a bad item is rejected on its own), so the
-// body schema only checks the envelope; the fields of an Event are described here and in the README.
+// body schema only checks the envelope; the item schema is published as the `UsageEventInput` component.
 const EVENT_DESCRIPTION = [
-  'An Event: `id`, `timestamp` (RFC 3339 or unix seconds) and `model` are required;',
+  'A UsageEvent (schema `UsageEventInput`): `id`, `timestamp` (RFC 3339 or unix seconds) and `model` are required;',
   '`provider` (default "openai"), `account_id`, `project_id`, `user_id`, `api_key_id`, `service_tier`, `batch`;',
   'the token counters of a Bucket (`input_tokens`, `output_tokens`, `input_cached_tokens`, …) or a raw provider',
   '`usage` object (OpenAI Chat/Responses, OpenRouter, Anthropic — chosen by `provider`); `endpoint`, `request_type`,',
