@@ -60,36 +60,67 @@ const ident = (name: string): SQL => sql`${sql.identifier(name)}`
 const list = (cols: readonly Column[], f: (c: Column) => SQL) => sql.join(cols.map(f), sql`, `)
 const cast = (type: string) => sql.raw(type === 'text' ? '::text[]' : `::text[]::${type}[]`)
 
-/** `unnest($1::text[], $2::text[]::timestamptz[], …) as u(id, timestamp, …)` over the given events. */
-function unnestEvents(events: readonly NormalizedEvent[]): SQL {
-  const arrays = list(ALL, ([, type, get]) => sql`${sql.param(events.map(get))}${cast(type)}`)
-  return sql`unnest(${arrays}) as u(${list(ALL, ([name]) => ident(name))})`
+export interface NewEvent {
+  event: NormalizedEvent
+  hash: string
 }
 
-export interface ClaimRow {
-  id: string
-  hash: string
-  timestamp: Date
+/** `unnest($1::text[], $2::text[]::timestamptz[], …) as u(id, timestamp, …, content_hash)`. */
+function unnestEvents(rows: readonly NewEvent[]): SQL {
+  const arrays = list(ALL, ([, type, get]) => sql`${sql.param(rows.map((r) => get(r.event)))}${cast(type)}`)
+  const names = list(ALL, ([name]) => ident(name))
+  return sql`unnest(${arrays}, ${sql.param(rows.map((r) => r.hash))}::text[]) as u(${names}, content_hash)`
 }
+
+const rollupTotal = (name: string) =>
+  sql`${ident(name)} = usage_event_rollups.${ident(name)} + excluded.${ident(name)}`
 
 /**
- * Records ids in the idempotency ledger; returns the ids this transaction inserted. A concurrent
- * transaction inserting the same id makes this wait for its outcome, so an id is claimed exactly once.
- * Rows go in id order, so two batches with overlapping ids lock them in the same order.
+ * One statement: claim the ids in the idempotency ledger, then store the events this statement
+ * claimed and add them to the hourly rollups. Returns the claimed ids; the others already existed.
+ *
+ * - A concurrent transaction inserting the same id makes the claim wait for its outcome (unique
+ *   index), so an id is claimed — and its event counted — exactly once.
+ * - Ids are claimed in id order and rollup rows upserted in key order, so concurrent batches lock
+ *   rows in the same order and cannot deadlock, whatever order their events arrive in.
+ * - The caller runs this inside its transaction, so ledger, events and rollups commit together.
  */
-export async function claimEventIds(db: Db, tenantId: string, rows: readonly ClaimRow[]): Promise<Set<string>> {
+export async function claimAndInsertEvents(db: Db, tenantId: string, rows: readonly NewEvent[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set()
-  const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  const inserted = await db.query<{ id: string }>(sql`
-    insert into usage_event_ids (tenant_id, id, content_hash, timestamp)
-    select ${tenantId}, u.id, u.hash, u.ts
-    from unnest(${sql.param(sorted.map((r) => r.id))}::text[],
-                ${sql.param(sorted.map((r) => r.hash))}::text[],
-                ${sql.param(sorted.map((r) => r.timestamp.toISOString()))}::text[]::timestamptz[]) as u(id, hash, ts)
-    order by u.id collate "C"
-    on conflict (tenant_id, id) do nothing
-    returning id`)
-  return new Set(inserted.map((r) => r.id))
+  const dims = list(DIMENSIONS, ([name]) => sql`n.${ident(name)}`)
+  // Positions 1 and 2 are tenant and hour; the dimensions follow.
+  const keyPositions = sql.raw(Array.from({ length: DIMENSIONS.length + 1 }, (_, i) => String(i + 2)).join(', '))
+  const claimed = await db.query<{ id: string }>(sql`
+    with u as materialized (select * from ${unnestEvents(rows)}),
+    claimed as (
+      insert into usage_event_ids (tenant_id, id, content_hash, timestamp)
+      select ${tenantId}, u.id, u.content_hash, u.timestamp from u
+      order by u.id collate "C"
+      on conflict (tenant_id, id) do nothing
+      returning id
+    ),
+    n as materialized (select u.* from u join claimed on claimed.id = u.id),
+    ev as (
+      insert into usage_events (tenant_id, ${list(ALL, ([name]) => ident(name))})
+      select ${tenantId}, ${list(ALL, ([name]) => sql`n.${ident(name)}`)} from n
+    ),
+    rolled as (
+      insert into usage_event_rollups (tenant_id, hour, ${list(DIMENSIONS, ([n]) => ident(n))},
+        num_model_requests, ${list(COUNTERS, ([n]) => ident(n))}, reported_cost)
+      select ${tenantId}, date_trunc('hour', n.timestamp, 'UTC'), ${dims},
+        count(*), ${list(COUNTERS, ([c]) => sql`sum(n.${ident(c)})`)}, sum(n.reported_cost)
+      from n
+      group by ${keyPositions}
+      order by ${keyPositions}
+      on conflict on constraint usage_event_rollups_key do update set
+        num_model_requests = coalesce(usage_event_rollups.num_model_requests, 0) + excluded.num_model_requests,
+        ${list(COUNTERS, ([c]) => rollupTotal(c))},
+        reported_cost = case
+          when usage_event_rollups.reported_cost is null and excluded.reported_cost is null then null
+          else coalesce(usage_event_rollups.reported_cost, 0) + coalesce(excluded.reported_cost, 0) end
+    )
+    select id from claimed`)
+  return new Set(claimed.map((r) => r.id))
 }
 
 /** The stored content hash of each of these ids that exists. */
@@ -99,38 +130,4 @@ export async function getEventHashes(db: Db, tenantId: string, ids: readonly str
     select id, content_hash from usage_event_ids
     where tenant_id = ${tenantId} and id = any(${sql.param([...ids])}::text[])`)
   return new Map(rows.map((r) => [r.id, r.content_hash]))
-}
-
-const rollupTotal = (name: string) =>
-  sql`${ident(name)} = usage_event_rollups.${ident(name)} + excluded.${ident(name)}`
-
-/**
- * Stores new events and adds them to the hourly rollups in one statement. Rollup rows are upserted in
- * key order so concurrent batches touching the same hours lock them in the same order (no deadlock).
- * Only call with events whose ids this transaction has just claimed.
- */
-export async function insertEvents(db: Db, tenantId: string, events: readonly NormalizedEvent[]): Promise<void> {
-  if (events.length === 0) return
-  const dims = list(DIMENSIONS, ([name]) => sql`u.${ident(name)}`)
-  // Positions 1 and 2 are tenant and hour; the dimensions follow.
-  const keyPositions = sql.raw(Array.from({ length: DIMENSIONS.length + 1 }, (_, i) => String(i + 2)).join(', '))
-  await db.query(sql`
-    with u as materialized (select * from ${unnestEvents(events)}),
-    ev as (
-      insert into usage_events (tenant_id, ${list(ALL, ([name]) => ident(name))})
-      select ${tenantId}, ${list(ALL, ([name]) => sql`u.${ident(name)}`)} from u
-    )
-    insert into usage_event_rollups (tenant_id, hour, ${list(DIMENSIONS, ([n]) => ident(n))},
-      num_model_requests, ${list(COUNTERS, ([n]) => ident(n))}, reported_cost)
-    select ${tenantId}, date_trunc('hour', u.timestamp, 'UTC'), ${dims},
-      count(*), ${list(COUNTERS, ([n]) => sql`sum(u.${ident(n)})`)}, sum(u.reported_cost)
-    from u
-    group by ${keyPositions}
-    order by ${keyPositions}
-    on conflict on constraint usage_event_rollups_key do update set
-      num_model_requests = coalesce(usage_event_rollups.num_model_requests, 0) + excluded.num_model_requests,
-      ${list(COUNTERS, ([n]) => rollupTotal(n))},
-      reported_cost = case
-        when usage_event_rollups.reported_cost is null and excluded.reported_cost is null then null
-        else coalesce(usage_event_rollups.reported_cost, 0) + coalesce(excluded.reported_cost, 0) end`)
 }

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/client.js'
-import { claimEventIds, getEventHashes, insertEvents } from '../../db/queries/events.js'
+import { claimAndInsertEvents, getEventHashes } from '../../db/queries/events.js'
 import type { FieldProblem } from '../token-classes.js'
 import type { EventResult } from './event-schema.js'
 import { normalizeEvent, type NormalizedEvent } from './normalize-event.js'
@@ -65,11 +65,7 @@ export async function ingestEvents(db: Db, tenantId: string, items: readonly unk
 
   if (candidates.length > 0) {
     await db.transaction(async (tx) => {
-      const claimed = await claimEventIds(
-        tx,
-        tenantId,
-        candidates.map((c) => ({ id: c.event.id, hash: c.hash, timestamp: c.event.timestamp })),
-      )
+      const claimed = await claimAndInsertEvents(tx, tenantId, candidates)
       const existing = await getEventHashes(
         tx,
         tenantId,
@@ -81,11 +77,6 @@ export async function ingestEvents(db: Db, tenantId: string, items: readonly unk
         else if (existing.get(id) === c.hash) results[c.index] = { id, status: 'duplicate' }
         else results[c.index] = { id, status: 'rejected', errors: [CONFLICT] }
       }
-      await insertEvents(
-        tx,
-        tenantId,
-        candidates.filter((c) => claimed.has(c.event.id)).map((c) => c.event),
-      )
     })
   }
 
