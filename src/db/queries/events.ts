@@ -1,4 +1,4 @@
-import { sql, type SQL } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import type { Db } from '../client.js'
 import type { NormalizedEvent } from '../../ingest/events/normalize-event.js'
 
@@ -56,70 +56,71 @@ const EVENT_ONLY: readonly Column[] = [
 
 const ALL = [...EVENT_ONLY, ...DIMENSIONS, ...COUNTERS]
 
-const ident = (name: string): SQL => sql`${sql.identifier(name)}`
-const list = (cols: readonly Column[], f: (c: Column) => SQL) => sql.join(cols.map(f), sql`, `)
-const cast = (type: string) => sql.raw(type === 'text' ? '::text[]' : `::text[]::${type}[]`)
-
 export interface NewEvent {
   event: NormalizedEvent
   hash: string
 }
 
-/** `unnest($1::text[], $2::text[]::timestamptz[], …) as u(id, timestamp, …, content_hash)`. */
-function unnestEvents(rows: readonly NewEvent[]): SQL {
-  const arrays = list(ALL, ([, type, get]) => sql`${sql.param(rows.map((r) => get(r.event)))}${cast(type)}`)
-  const names = list(ALL, ([name]) => ident(name))
-  return sql`unnest(${arrays}, ${sql.param(rows.map((r) => r.hash))}::text[]) as u(${names}, content_hash)`
-}
-
-const rollupTotal = (name: string) =>
-  sql`${ident(name)} = usage_event_rollups.${ident(name)} + excluded.${ident(name)}`
+const q = (name: string) => `"${name}"`
+const names = (cols: readonly Column[], prefix = '') => cols.map(([n]) => prefix + q(n)).join(', ')
+const cast = (type: string) => (type === 'text' ? '::text[]' : `::text[]::${type}[]`)
+// $1 is the tenant, $2… one array per column, then the content hashes.
+const unnestArgs = ALL.map(([, type], i) => `$${i + 2}${cast(type)}`).join(', ')
+const HASHES = `$${ALL.length + 2}::text[]`
+// Positions 1 and 2 of the rollup select are tenant and hour; the dimensions follow.
+const KEY_POSITIONS = Array.from({ length: DIMENSIONS.length + 1 }, (_, i) => i + 2).join(', ')
 
 /**
- * One statement: claim the ids in the idempotency ledger, then store the events this statement
- * claimed and add them to the hourly rollups. Returns the claimed ids; the others already existed.
+ * Claims the ids in the idempotency ledger, then stores the events this statement claimed and adds
+ * them to the hourly rollups — one statement, built once: compiling a large drizzle template per
+ * request cost more CPU than the database spent running it.
  *
  * - A concurrent transaction inserting the same id makes the claim wait for its outcome (unique
  *   index), so an id is claimed — and its event counted — exactly once.
  * - Ids are claimed in id order and rollup rows upserted in key order, so concurrent batches lock
  *   rows in the same order and cannot deadlock, whatever order their events arrive in.
- * - The caller runs this inside its transaction, so ledger, events and rollups commit together.
+ */
+const CLAIM_AND_INSERT = `
+  with u as materialized (
+    select * from unnest(${unnestArgs}, ${HASHES}) as u(${names(ALL)}, content_hash)
+  ),
+  claimed as (
+    insert into usage_event_ids (tenant_id, id, content_hash, timestamp)
+    select $1, u.id, u.content_hash, u.timestamp from u
+    order by u.id collate "C"
+    on conflict (tenant_id, id) do nothing
+    returning id
+  ),
+  n as materialized (select u.* from u join claimed on claimed.id = u.id),
+  ev as (
+    insert into usage_events (tenant_id, ${names(ALL)})
+    select $1, ${names(ALL, 'n.')} from n
+  ),
+  rolled as (
+    insert into usage_event_rollups (tenant_id, hour, ${names(DIMENSIONS)},
+      num_model_requests, ${names(COUNTERS)}, reported_cost)
+    select $1, date_trunc('hour', n.timestamp, 'UTC'), ${names(DIMENSIONS, 'n.')},
+      count(*), ${COUNTERS.map(([c]) => `sum(n.${q(c)})`).join(', ')}, sum(n.reported_cost)
+    from n
+    group by ${KEY_POSITIONS}
+    order by ${KEY_POSITIONS}
+    on conflict on constraint usage_event_rollups_key do update set
+      num_model_requests = coalesce(usage_event_rollups.num_model_requests, 0) + excluded.num_model_requests,
+      ${COUNTERS.map(([c]) => `${q(c)} = usage_event_rollups.${q(c)} + excluded.${q(c)}`).join(',\n      ')},
+      reported_cost = case
+        when usage_event_rollups.reported_cost is null and excluded.reported_cost is null then null
+        else coalesce(usage_event_rollups.reported_cost, 0) + coalesce(excluded.reported_cost, 0) end
+  )
+  select id from claimed`
+
+/**
+ * Stores the events whose ids are new; returns those ids (the others already existed). The caller
+ * runs this inside its transaction, so ledger, events and rollups commit together.
  */
 export async function claimAndInsertEvents(db: Db, tenantId: string, rows: readonly NewEvent[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set()
-  const dims = list(DIMENSIONS, ([name]) => sql`n.${ident(name)}`)
-  // Positions 1 and 2 are tenant and hour; the dimensions follow.
-  const keyPositions = sql.raw(Array.from({ length: DIMENSIONS.length + 1 }, (_, i) => String(i + 2)).join(', '))
-  const claimed = await db.query<{ id: string }>(sql`
-    with u as materialized (select * from ${unnestEvents(rows)}),
-    claimed as (
-      insert into usage_event_ids (tenant_id, id, content_hash, timestamp)
-      select ${tenantId}, u.id, u.content_hash, u.timestamp from u
-      order by u.id collate "C"
-      on conflict (tenant_id, id) do nothing
-      returning id
-    ),
-    n as materialized (select u.* from u join claimed on claimed.id = u.id),
-    ev as (
-      insert into usage_events (tenant_id, ${list(ALL, ([name]) => ident(name))})
-      select ${tenantId}, ${list(ALL, ([name]) => sql`n.${ident(name)}`)} from n
-    ),
-    rolled as (
-      insert into usage_event_rollups (tenant_id, hour, ${list(DIMENSIONS, ([n]) => ident(n))},
-        num_model_requests, ${list(COUNTERS, ([n]) => ident(n))}, reported_cost)
-      select ${tenantId}, date_trunc('hour', n.timestamp, 'UTC'), ${dims},
-        count(*), ${list(COUNTERS, ([c]) => sql`sum(n.${ident(c)})`)}, sum(n.reported_cost)
-      from n
-      group by ${keyPositions}
-      order by ${keyPositions}
-      on conflict on constraint usage_event_rollups_key do update set
-        num_model_requests = coalesce(usage_event_rollups.num_model_requests, 0) + excluded.num_model_requests,
-        ${list(COUNTERS, ([c]) => rollupTotal(c))},
-        reported_cost = case
-          when usage_event_rollups.reported_cost is null and excluded.reported_cost is null then null
-          else coalesce(usage_event_rollups.reported_cost, 0) + coalesce(excluded.reported_cost, 0) end
-    )
-    select id from claimed`)
+  const params = [tenantId, ...ALL.map(([, , get]) => rows.map((r) => get(r.event))), rows.map((r) => r.hash)]
+  const claimed = await db.query<{ id: string }>(CLAIM_AND_INSERT, params)
   return new Set(claimed.map((r) => r.id))
 }
 
