@@ -14,6 +14,7 @@ import meRoutes from './routes/me/index.js'
 import rateCardRoutes from './routes/rate-cards/index.js'
 import tenantRoutes from './routes/tenants/index.js'
 import usageBucketRoutes from './routes/usage-buckets/index.js'
+import usageEventRoutes from './routes/usage-events/index.js'
 
 export interface AppOptions {
   config: Config
@@ -31,6 +32,7 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(tenantRoutes, { prefix: '/v1' })
   await f.register(meRoutes, { prefix: '/v1' })
   await f.register(usageBucketRoutes, { prefix: '/v1', config: opts.config })
+  await f.register(usageEventRoutes, { prefix: '/v1' })
   await f.register(rateCardRoutes, { prefix: '/v1' })
 }
 

@@ -1,0 +1,81 @@
+import { z } from 'zod'
+import { COUNTER_FIELDS, type CounterField } from '../token-classes.js'
+import { parseTimestamp } from './timestamp.js'
+
+/** The largest request `POST /v1/usage/events` accepts; more is refused as a whole. */
+export const MAX_EVENTS_PER_REQUEST = 10_000
+/** `metadata` is stored with the event; its JSON text may not exceed this many UTF-8 bytes. */
+export const MAX_METADATA_BYTES = 8 * 1024
+
+
+const Counter = z
+  .number()
+  .int()
+  .min(0)
+  .max(Number.MAX_SAFE_INTEGER, 'must be ≤ 2^53−1')
+  .nullable()
+  .optional()
+const Dimension = (what: string) => z.string().min(1).max(512).nullable().optional().describe(what)
+
+const counterShape = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, Counter])) as Record<
+  CounterField,
+  typeof Counter
+>
+
+export const EventSchema = z
+  .strictObject({
+    id: z.string().min(1).max(255).describe("The client's idempotency key, unique per tenant"),
+    timestamp: z
+      .union([z.string(), z.number()])
+      .refine((v) => parseTimestamp(v) !== undefined, 'must be an RFC 3339 date-time or unix seconds (0 to year 9999)')
+      .describe('When the request was made: RFC 3339, or unix seconds'),
+    model: z.string().min(1).max(512),
+    provider: z.string().min(1).max(100).optional().describe('Default "openai"; also selects the `usage` mapper'),
+    account_id: Dimension('Provider account (organization) id'),
+    project_id: Dimension('Project id'),
+    user_id: Dimension('User id'),
+    api_key_id: Dimension('Provider API key id'),
+    service_tier: z
+      .string()
+      .min(1)
+      .max(64)
+      .nullable()
+      .optional()
+      .describe('null, "standard" and "auto" are stored as "default"; "batch" means batch: true'),
+    batch: z.boolean().nullable().optional(),
+    ...counterShape,
+    usage: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('A raw provider `usage` object (OpenAI Chat/Responses, OpenRouter, Anthropic), instead of the counters'),
+    endpoint: Dimension('e.g. "/v1/chat/completions"'),
+    request_type: Dimension('Application-defined request type'),
+    session_id: Dimension('Conversation or session id'),
+    employee_id: Dimension('Employee the call is attributed to'),
+    agent_id: Dimension('Agent the call is attributed to'),
+    labels: z.record(z.string().min(1).max(128), z.string().max(1024)).nullable().optional(),
+    metadata: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .optional()
+      .describe(`Free-form JSON object, at most ${MAX_METADATA_BYTES} bytes serialised`),
+    reported_cost: z
+      .string()
+      .regex(/^\d+(\.\d+)?$/, 'must be a plain decimal string ≥ 0, e.g. "0.0123"')
+      .nullable()
+      .optional()
+      .describe("A cost the provider reported (decimal string); a raw OpenRouter usage's `cost` fills it"),
+  })
+  .meta({ id: 'UsageEvent', description: 'One LLM call reported by the application' })
+
+export type EventInput = z.infer<typeof EventSchema>
+
+export const EventResultSchema = z
+  .object({
+    id: z.string().nullable().describe('The event id; null when the item had none'),
+    status: z.enum(['created', 'duplicate', 'rejected']),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'UsageEventResult' })
+
+export type EventResult = z.infer<typeof EventResultSchema>

@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto'
+import { Decimal } from 'decimal.js'
+import type { z } from 'zod'
+import {
+  COUNTER_FIELDS,
+  deriveTokenClasses,
+  type FieldProblem,
+  type RawCounters,
+  type TokenClasses,
+} from '../token-classes.js'
+import { EventSchema, MAX_METADATA_BYTES, type EventInput } from './event-schema.js'
+import { parseTimestamp } from './timestamp.js'
+import { mapUsage } from './usage-mappers.js'
+
+/** An event as stored: every default applied, counters reduced to token classes. */
+export interface NormalizedEvent {
+  id: string
+  timestamp: Date
+  provider: string
+  account_id: string | null
+  project_id: string | null
+  user_id: string | null
+  api_key_id: string | null
+  model: string
+  service_tier: string
+  batch: boolean | null
+  endpoint: string | null
+  request_type: string | null
+  session_id: string | null
+  employee_id: string | null
+  agent_id: string | null
+  labels: Record<string, string>
+  metadata: Record<string, unknown> | null
+  reported_cost: string | null
+  reasoning_tokens: number | null
+  tokens: TokenClasses
+}
+
+export type Normalized =
+  | { ok: true; event: NormalizedEvent; hash: string }
+  | { ok: false; id: string | null; errors: FieldProblem[] }
+
+function zodProblems(error: z.ZodError): FieldProblem[] {
+  return error.issues.flatMap((i) => {
+    const path = i.path.map(String).join('.')
+    if (i.code === 'unrecognized_keys')
+      return i.keys.map((k) => ({ path: path ? `${path}.${k}` : k, message: 'is not an Event field' }))
+    return [{ path: path || '(event)', message: i.message }]
+  })
+}
+
+/** Tiers as pricing knows them: null/standard/auto → "default"; "batch" is a flag, not a tier. */
+function tierAndBatch(e: Pick<EventInput, 'service_tier' | 'batch'>, errors: FieldProblem[]): { tier: string; batch: boolean | null } {
+  const tier = e.service_tier?.toLowerCase() ?? null
+  if (tier === 'batch') {
+    if (e.batch === false) errors.push({ path: 'batch', message: 'is false but service_tier is "batch"' })
+    return { tier: 'default', batch: true }
+  }
+  return { tier: tier === null || tier === 'standard' || tier === 'auto' ? 'default' : tier, batch: e.batch ?? null }
+}
+
+function counters(e: EventInput, provider: string, errors: FieldProblem[]) {
+  const given = COUNTER_FIELDS.filter((f) => e[f] !== undefined && e[f] !== null)
+  if (given.includes('num_model_requests') && e.num_model_requests !== 1)
+    errors.push({ path: 'num_model_requests', message: 'an event is one request: omit it or send 1' })
+  const tokenFields = given.filter((f) => f !== 'num_model_requests')
+  if (e.usage === undefined) {
+    const raw: RawCounters = {}
+    for (const f of tokenFields) raw[f] = e[f]
+    return { raw, reasoning: null, cost: null }
+  }
+  if (tokenFields.length > 0)
+    errors.push({ path: 'usage', message: `send either usage or token counters, not both (got ${tokenFields.join(', ')})` })
+  const mapped = mapUsage(provider, e.usage)
+  if (!mapped.ok) {
+    errors.push(...mapped.errors)
+    return { raw: {}, reasoning: null, cost: null }
+  }
+  return { raw: mapped.value.counters, reasoning: mapped.value.reasoningTokens, cost: mapped.value.reportedCost }
+}
+
+/** Validates one item and applies every default, so equal content always hashes equal. */
+export function normalizeEvent(item: unknown): Normalized {
+  const parsed = EventSchema.safeParse(item)
+  if (!parsed.success) {
+    const raw = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>
+    const errors = zodProblems(parsed.error)
+    // Cross-field rules are still reported, so one round trip names every problem.
+    if (typeof raw.service_tier === 'string' && typeof raw.batch === 'boolean')
+      tierAndBatch({ service_tier: raw.service_tier, batch: raw.batch }, errors)
+    return { ok: false, id: typeof raw.id === 'string' ? raw.id : null, errors }
+  }
+  const e = parsed.data
+  const errors: FieldProblem[] = []
+  const timestamp = parseTimestamp(e.timestamp)
+  if (!timestamp) errors.push({ path: 'timestamp', message: 'is not a valid date-time' })
+  const provider = e.provider ?? 'openai'
+  const { tier, batch } = tierAndBatch(e, errors)
+  const c = counters(e, provider, errors)
+  const derived = deriveTokenClasses({ ...c.raw, num_model_requests: 1 })
+  if (!derived.ok) errors.push(...derived.errors)
+  if (e.metadata) {
+    const bytes = Buffer.byteLength(JSON.stringify(e.metadata), 'utf8')
+    if (bytes > MAX_METADATA_BYTES)
+      errors.push({ path: 'metadata', message: `is ${bytes} bytes serialised; the limit is ${MAX_METADATA_BYTES}` })
+  }
+  if (errors.length > 0 || !derived.ok || !timestamp) return { ok: false, id: e.id, errors }
+
+  // An explicit reported_cost wins over a cost found inside the raw usage object.
+  const cost = e.reported_cost ?? c.cost
+  const event: NormalizedEvent = {
+    id: e.id,
+    timestamp,
+    provider,
+    account_id: e.account_id ?? null,
+    project_id: e.project_id ?? null,
+    user_id: e.user_id ?? null,
+    api_key_id: e.api_key_id ?? null,
+    model: e.model,
+    service_tier: tier,
+    batch,
+    endpoint: e.endpoint ?? null,
+    request_type: e.request_type ?? null,
+    session_id: e.session_id ?? null,
+    employee_id: e.employee_id ?? null,
+    agent_id: e.agent_id ?? null,
+    labels: e.labels ?? {},
+    metadata: e.metadata ?? null,
+    reported_cost: cost === null ? null : new Decimal(cost).toFixed(),
+    reasoning_tokens: c.reasoning,
+    tokens: derived.value,
+  }
+  return { ok: true, event, hash: contentHash(event) }
+}
+
+/** JSON with object keys sorted at every depth: the same content always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  if (value instanceof Date) return JSON.stringify(value.toISOString())
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+    return `{${entries.join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+export function contentHash(event: NormalizedEvent): string {
+  return createHash('sha256').update(canonicalJson(event)).digest('hex')
+}

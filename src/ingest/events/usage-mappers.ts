@@ -1,0 +1,171 @@
+import { Decimal } from 'decimal.js'
+import type { FieldProblem, RawCounters } from '../token-classes.js'
+
+/**
+ * Maps a provider's raw response `usage` object to OpenAI's bucket counters. The mapper is chosen by
+ * the event's `provider`; within OpenAI (and OpenRouter, which proxies both) the shape is told apart
+ * by field names: Chat Completions has `prompt_tokens`, Responses has `input_tokens`.
+ *
+ * Reasoning tokens are returned for information only: every provider here counts them inside output.
+ * Extra fields are ignored, because providers add fields without notice.
+ */
+
+export interface MappedUsage {
+  counters: RawCounters
+  reasoningTokens: number | null
+  /** OpenRouter's `cost`, as its shortest round-trip decimal text. */
+  reportedCost: string | null
+}
+
+export type MapResult = { ok: true; value: MappedUsage } | { ok: false; errors: FieldProblem[] }
+
+type Obj = Record<string, unknown>
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Reads a counter at `path` (dot-separated) below `usage`; absent or null → null; bad → a problem. */
+class Reader {
+  readonly errors: FieldProblem[] = []
+  constructor(private readonly usage: Obj) {}
+
+  has(key: string): boolean {
+    return this.usage[key] !== undefined && this.usage[key] !== null
+  }
+
+  count(path: string): number | null {
+    let v: unknown = this.usage
+    const segments = path.split('.')
+    for (const [i, seg] of segments.entries()) {
+      if (v === undefined || v === null) return null
+      if (!isObj(v)) {
+        const parent = `usage.${segments.slice(0, i).join('.')}`
+        if (!this.errors.some((e) => e.path === parent)) this.errors.push({ path: parent, message: 'must be an object' })
+        return null
+      }
+      v = v[seg]
+    }
+    if (v === undefined || v === null) return null
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      this.errors.push({ path: `usage.${path}`, message: 'must be an integer ≥ 0 and ≤ 2^53−1' })
+      return null
+    }
+    return v
+  }
+
+  result(counters: RawCounters, reasoningTokens: number | null, reportedCost: string | null = null): MapResult {
+    if (this.errors.length > 0) return { ok: false, errors: this.errors }
+    const defined = Object.fromEntries(Object.entries(counters).filter(([, v]) => v !== null)) as RawCounters
+    return { ok: true, value: { counters: defined, reasoningTokens, reportedCost } }
+  }
+}
+
+/** `String(n)` is the shortest text that round-trips; Decimal turns `1e-7` into plain `0.0000001`. */
+export function costToDecimal(n: number): string {
+  return new Decimal(String(n)).toFixed()
+}
+
+function openAiChat(r: Reader): { counters: RawCounters; reasoning: number | null } {
+  // Old-style counters: input_audio_tokens is uncached audio, cached is text, the rest of input is text.
+  return {
+    counters: {
+      input_tokens: r.count('prompt_tokens'),
+      input_cached_tokens: r.count('prompt_tokens_details.cached_tokens'),
+      input_audio_tokens: r.count('prompt_tokens_details.audio_tokens'),
+      output_tokens: r.count('completion_tokens'),
+      output_audio_tokens: r.count('completion_tokens_details.audio_tokens'),
+    },
+    reasoning: r.count('completion_tokens_details.reasoning_tokens'),
+  }
+}
+
+function openAiResponses(r: Reader): { counters: RawCounters; reasoning: number | null } {
+  return {
+    counters: {
+      input_tokens: r.count('input_tokens'),
+      input_cached_tokens: r.count('input_tokens_details.cached_tokens'),
+      output_tokens: r.count('output_tokens'),
+    },
+    reasoning: r.count('output_tokens_details.reasoning_tokens'),
+  }
+}
+
+const CHAT_FIELDS = ['prompt_tokens', 'completion_tokens', 'prompt_tokens_details', 'completion_tokens_details']
+const RESPONSES_FIELDS = ['input_tokens', 'output_tokens', 'input_tokens_details', 'output_tokens_details']
+
+function openAiShape(r: Reader): { counters: RawCounters; reasoning: number | null } | FieldProblem {
+  const chat = CHAT_FIELDS.some((f) => r.has(f))
+  const responses = RESPONSES_FIELDS.some((f) => r.has(f))
+  if (chat && responses)
+    return { path: 'usage', message: 'mixes Chat Completions (prompt_tokens…) and Responses (input_tokens…) fields' }
+  if (chat) return openAiChat(r)
+  if (responses) return openAiResponses(r)
+  return { path: 'usage', message: 'has no token counts (expected prompt_tokens/completion_tokens or input_tokens/output_tokens)' }
+}
+
+export function mapOpenAiUsage(usage: Obj): MapResult {
+  const r = new Reader(usage)
+  const shape = openAiShape(r)
+  if ('path' in shape) return { ok: false, errors: [shape] }
+  return r.result(shape.counters, shape.reasoning)
+}
+
+export function mapOpenRouterUsage(usage: Obj): MapResult {
+  const r = new Reader(usage)
+  const shape = openAiShape(r)
+  if ('path' in shape) return { ok: false, errors: [shape] }
+  // prompt_tokens counts cache reads and writes; the write part is priced as a cache write.
+  const cacheWrite = r.count('prompt_tokens_details.cache_write_tokens')
+  let cost: string | null = null
+  const raw = usage.cost
+  if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) cost = costToDecimal(raw)
+  else if (raw !== undefined && raw !== null) r.errors.push({ path: 'usage.cost', message: 'must be a number ≥ 0' })
+  return r.result({ ...shape.counters, input_cache_write_tokens: cacheWrite }, shape.reasoning, cost)
+}
+
+export function mapAnthropicUsage(usage: Obj): MapResult {
+  const r = new Reader(usage)
+  // Anthropic's input_tokens is only the uncached part; the total is the sum of the three.
+  const uncached = r.count('input_tokens')
+  const write = r.count('cache_creation_input_tokens')
+  const read = r.count('cache_read_input_tokens')
+  const output = r.count('output_tokens')
+  if (uncached === null && write === null && read === null && output === null && r.errors.length === 0)
+    return { ok: false, errors: [{ path: 'usage', message: 'has no token counts (expected input_tokens/output_tokens)' }] }
+  const total = (uncached ?? 0) + (write ?? 0) + (read ?? 0)
+  if (!Number.isSafeInteger(total)) r.errors.push({ path: 'usage.input_tokens', message: 'input total exceeds 2^53−1' })
+  return r.result(
+    {
+      input_tokens: total,
+      input_uncached_tokens: uncached ?? 0,
+      input_cached_tokens: read ?? 0,
+      input_cache_write_tokens: write ?? 0,
+      output_tokens: output ?? 0,
+    },
+    null,
+  )
+}
+
+const MAPPERS: Record<string, (usage: Obj) => MapResult> = {
+  openai: mapOpenAiUsage,
+  azure: mapOpenAiUsage,
+  openrouter: mapOpenRouterUsage,
+  anthropic: mapAnthropicUsage,
+}
+
+export const USAGE_PROVIDERS = Object.keys(MAPPERS)
+
+export function mapUsage(provider: string, usage: unknown): MapResult {
+  if (!isObj(usage)) return { ok: false, errors: [{ path: 'usage', message: 'must be an object' }] }
+  const mapper = MAPPERS[provider.toLowerCase()]
+  if (!mapper)
+    return {
+      ok: false,
+      errors: [
+        {
+          path: 'usage',
+          message: `no usage mapper for provider "${provider}" (known: ${USAGE_PROVIDERS.join(', ')}); send the token counters instead`,
+        },
+      ],
+    }
+  return mapper(usage)
+}

@@ -1,0 +1,47 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { EventResultSchema, MAX_EVENTS_PER_REQUEST } from '../../ingest/events/event-schema.js'
+import { ingestEvents } from '../../ingest/events/ingest-events.js'
+import { problemResponses } from '../shared-schemas.js'
+
+// Items are validated one by one after the body is accepted (a bad item is rejected on its own), so the
+// body schema only checks the envelope; the item schema is published as the `UsageEventInput` component.
+const EVENT_DESCRIPTION = [
+  'A UsageEvent (schema `UsageEventInput`): `id`, `timestamp` (RFC 3339 or unix seconds) and `model` are required;',
+  '`provider` (default "openai"), `account_id`, `project_id`, `user_id`, `api_key_id`, `service_tier`, `batch`;',
+  'the token counters of a Bucket (`input_tokens`, `output_tokens`, `input_cached_tokens`, …) or a raw provider',
+  '`usage` object (OpenAI Chat/Responses, OpenRouter, Anthropic — chosen by `provider`); `endpoint`, `request_type`,',
+  '`session_id`, `employee_id`, `agent_id`, `labels` (string → string), `metadata` (object, ≤ 8 KiB) and',
+  '`reported_cost` (decimal string). An invalid item is rejected on its own; the others are stored.',
+].join(' ')
+
+const EventsBodySchema = z.object({
+  events: z.array(z.unknown().describe(EVENT_DESCRIPTION)).max(MAX_EVENTS_PER_REQUEST),
+})
+
+const EventsResponseSchema = z.object({
+  results: z.array(EventResultSchema).describe('One result per event, in input order'),
+})
+
+const usageEventRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.post(
+    '/usage/events',
+    {
+      onRequest: app.auth.tenant('ingest'),
+      schema: {
+        tags: ['usage'],
+        operationId: 'ingestUsageEvents',
+        summary: 'Record per-request usage events (idempotent by id; each event stands alone)',
+        description:
+          'Each event is `created`, `duplicate` (same id, same content: nothing changes) or `rejected` (invalid, or ' +
+          'same id with different content). The whole request is refused only for invalid JSON, a missing `events` ' +
+          `array, more than ${MAX_EVENTS_PER_REQUEST} events, or a body over the size limit.`,
+        body: EventsBodySchema,
+        response: { 200: EventsResponseSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },
+      },
+    },
+    async (req) => ({ results: await ingestEvents(app.db, req.tenantId, req.body.events) }),
+  )
+}
+
+export default usageEventRoutes
