@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createPgliteDb, createPostgresDb } from '../../src/db/client.js'
 import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js'
+import { ensureDefaultCard } from '../../src/pricing/catalog/default-card.js'
 
 /** Identifies the current migrations, so templates are rebuilt exactly when the schema changes. */
 export async function migrationsHash(): Promise<string> {
@@ -27,6 +28,8 @@ export async function ensurePgliteTemplate(): Promise<string> {
   const db = await createPgliteDb({ dataDir: 'memory://' })
   try {
     await migrate(db)
+    // Seeded here once, so the app's start-up import finds nothing to add in each test file.
+    await ensureDefaultCard(db)
     const blob = await db.dump()
     const partial = `${path}.${process.pid}.tmp`
     await writeFile(partial, Buffer.from(await blob.arrayBuffer()))
@@ -62,6 +65,7 @@ export async function ensurePostgresTemplate(baseUrl: string): Promise<string> {
       const tpl = createPostgresDb({ url: withDatabase(baseUrl, building), poolSize: 1 })
       try {
         await migrate(tpl)
+        await ensureDefaultCard(tpl)
       } finally {
         await tpl.close()
       }
