@@ -104,13 +104,19 @@ async function runEngine(engine: 'pglite' | 'postgres'): Promise<void> {
       if (!res.ok) throw new Error(`ingest: ${res.status} ${body.slice(0, 500)}`)
       return { seconds, body }
     }
+    // Sampled while posting: V8 heap in use (what would grow if rows were collected in memory).
+    let peakHeap = 0
+    const sampler = setInterval(() => {
+      peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
+    }, 20)
     const first = await post()
     const second = await post()
+    clearInterval(sampler)
     const peak = process.resourceUsage().maxRSS * 1024
     console.log(
       `${engine.padEnd(8)} rows=${ROWS} csv=${mb(size)}  first: ${first.seconds.toFixed(2)} s ${first.body}\n` +
         `${' '.repeat(9)}re-post: ${second.seconds.toFixed(2)} s ${second.body}\n` +
-        `${' '.repeat(9)}RSS after startup ${mb(baseline)}, process peak RSS ${mb(peak)} (growth ${mb(peak - baseline)})`,
+        `${' '.repeat(9)}RSS after startup ${mb(baseline)}, process peak RSS ${mb(peak)} (growth ${mb(peak - baseline)}), peak V8 heap used ${mb(peakHeap)}`,
     )
   } finally {
     await server.close()

@@ -33,8 +33,6 @@ export interface RowDefaults {
   accountId?: string | undefined
 }
 
-export const DIMENSION_FIELDS = ['account_id', 'project_id', 'user_id', 'api_key_id', 'model'] as const
-
 /** Collects a row's field problems under one `index` or `line`. */
 export class RowProblems {
   readonly items: RowProblem[] = []
