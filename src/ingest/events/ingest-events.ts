@@ -22,9 +22,10 @@ const CONFLICT: FieldProblem = {
 }
 
 /**
- * Validates every item, then stores the new ones in ONE transaction: claim ids in the idempotency
- * ledger, compare the hashes of ids that were already there, insert the claimed events and their
- * rollups. Each item stands alone: invalid items are rejected, the rest stored. Results keep input order.
+ * Validates every item, then stores the new ones with ONE statement (one transaction): claim the ids
+ * in the idempotency ledger and insert the claimed events and their rollups; then compare the stored
+ * hashes of the ids that already existed. Each item stands alone: invalid items are rejected, the
+ * rest stored. Results keep input order.
  */
 export async function ingestEvents(db: Db, tenantId: string, items: readonly unknown[]): Promise<EventResult[]> {
   const results: EventResult[] = new Array<EventResult>(items.length)

@@ -64,7 +64,7 @@ function counters(e: EventInput, provider: string, errors: FieldProblem[]) {
   if (given.includes('num_model_requests') && e.num_model_requests !== 1)
     errors.push({ path: 'num_model_requests', message: 'an event is one request: omit it or send 1' })
   const tokenFields = given.filter((f) => f !== 'num_model_requests')
-  if (e.usage === undefined) {
+  if (e.usage === undefined || e.usage === null) {
     const raw: RawCounters = {}
     for (const f of tokenFields) raw[f] = e[f]
     return { raw, reasoning: null, cost: null }
