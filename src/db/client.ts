@@ -7,13 +7,22 @@ export type Row = Record<string, unknown>
 export type Engine = 'pglite' | 'postgres'
 
 /**
+ * `prepare: true` (PostgreSQL) keeps the statement prepared per connection: worth it only for a
+ * fixed, hot statement text (event ingest plans a large statement on every request otherwise).
+ * Dynamic SQL must not use it — every distinct text would stay cached on every connection.
+ */
+export interface QueryOptions {
+  prepare?: boolean
+}
+
+/**
  * The one data-access surface both engines share. Queries are drizzle `sql` templates (bound
  * parameters) or plain text with positional parameters; results come back with the same JS types on
  * both engines: int8 → number, numeric → string (exact), timestamptz → Date.
  */
 export interface Db {
   readonly engine: Engine
-  query<T = Row>(query: SQL | string, params?: unknown[]): Promise<T[]>
+  query<T = Row>(query: SQL | string, params?: unknown[], opts?: QueryOptions): Promise<T[]>
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>
 }
 
@@ -56,9 +65,11 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
 
   const wrap = (conn: postgres.Sql | postgres.TransactionSql): Db => ({
     engine: 'postgres',
-    async query<T>(query: SQL | string, params?: unknown[]) {
+    async query<T>(query: SQL | string, params?: unknown[], opts?: QueryOptions) {
       const c = compile(query, params)
-      const rows = await conn.unsafe(c.text, c.params as postgres.ParameterOrJSON<never>[])
+      const rows = await conn.unsafe(c.text, c.params as postgres.ParameterOrJSON<never>[], {
+        prepare: opts?.prepare ?? false,
+      })
       return rows as unknown as T[]
     },
     async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {

@@ -140,6 +140,15 @@ void eachEngine(t, async (t, engine) => {
     t.same(await rollups(), expectedRollups(events))
   })
 
+  t.test('parallel batches of different events that share rollup rows add up exactly', async (t) => {
+    const { post, rollups } = await setup()
+    // Same dimensions in every batch (so every batch upserts the same rollup rows), reversed in half.
+    const batches = Array.from({ length: 8 }, (_, b) => batch(`mix${b}`, 30))
+    const out = await Promise.all(batches.map((events, b) => post(b % 2 ? [...events].reverse() : events)))
+    t.ok(out.flat().every((r) => r.status === 'created'))
+    t.same(await rollups(), expectedRollups(batches.flat()))
+  })
+
   t.test('rollup sums equal the sums of the raw events', async (t) => {
     const { post, tenantId } = await setup()
     await post(batch('sum-a', 40))

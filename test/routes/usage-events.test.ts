@@ -102,6 +102,12 @@ void eachEngine(t, async (t, engine) => {
     t.same(out.map((r) => r.errors?.map((e) => e.path)), [['timestamp'], ['batch']])
   })
 
+  t.test('a NUL character rejects only its item instead of failing the batch in the database', async (t) => {
+    const out = await results([ev('nul-\u0000'), ev('nul-ok', { metadata: { note: 'x\u0000' } }), ev('nul-fine')])
+    t.same(out.map((r) => r.status), ['rejected', 'rejected', 'created'])
+    t.same(out.map((r) => r.errors?.map((e) => e.path)), [['id'], ['metadata'], undefined])
+  })
+
   t.test('rejects metadata over 8 KiB serialised and accepts it at the limit', async (t) => {
     const overhead = JSON.stringify({ blob: '' }).length
     const out = await results([

@@ -113,14 +113,19 @@ const CLAIM_AND_INSERT = `
   )
   select id from claimed`
 
+function claimAndInsertParams(tenantId: string, rows: readonly NewEvent[]): unknown[] {
+  return [tenantId, ...ALL.map(([, , get]) => rows.map((r) => get(r.event))), rows.map((r) => r.hash)]
+}
+
 /**
  * Stores the events whose ids are new; returns those ids (the others already existed). The caller
  * runs this inside its transaction, so ledger, events and rollups commit together.
  */
 export async function claimAndInsertEvents(db: Db, tenantId: string, rows: readonly NewEvent[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set()
-  const params = [tenantId, ...ALL.map(([, , get]) => rows.map((r) => get(r.event))), rows.map((r) => r.hash)]
-  const claimed = await db.query<{ id: string }>(CLAIM_AND_INSERT, params)
+  const claimed = await db.query<{ id: string }>(CLAIM_AND_INSERT, claimAndInsertParams(tenantId, rows), {
+    prepare: true,
+  })
   return new Set(claimed.map((r) => r.id))
 }
 

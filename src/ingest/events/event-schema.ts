@@ -46,6 +46,7 @@ export const EventSchema = z
     ...counterShape,
     usage: z
       .record(z.string(), z.unknown())
+      .nullable()
       .optional()
       .describe('A raw provider `usage` object (OpenAI Chat/Responses, OpenRouter, Anthropic), instead of the counters'),
     endpoint: Dimension('e.g. "/v1/chat/completions"'),

@@ -22,9 +22,10 @@ const CONFLICT: FieldProblem = {
 }
 
 /**
- * Validates every item, then stores the new ones in ONE transaction: claim ids in the idempotency
- * ledger, compare the hashes of ids that were already there, insert the claimed events and their
- * rollups. Each item stands alone: invalid items are rejected, the rest stored. Results keep input order.
+ * Validates every item, then stores the new ones with ONE statement (one transaction): claim the ids
+ * in the idempotency ledger and insert the claimed events and their rollups; then compare the stored
+ * hashes of the ids that already existed. Each item stands alone: invalid items are rejected, the
+ * rest stored. Results keep input order.
  */
 export async function ingestEvents(db: Db, tenantId: string, items: readonly unknown[]): Promise<EventResult[]> {
   const results: EventResult[] = new Array<EventResult>(items.length)
@@ -64,20 +65,21 @@ export async function ingestEvents(db: Db, tenantId: string, items: readonly unk
   })
 
   if (candidates.length > 0) {
-    await db.transaction(async (tx) => {
-      const claimed = await claimAndInsertEvents(tx, tenantId, candidates)
-      const existing = await getEventHashes(
-        tx,
-        tenantId,
-        candidates.filter((c) => !claimed.has(c.event.id)).map((c) => c.event.id),
-      )
-      for (const c of candidates) {
-        const id = c.event.id
-        if (claimed.has(id)) results[c.index] = { id, status: 'created' }
-        else if (existing.get(id) === c.hash) results[c.index] = { id, status: 'duplicate' }
-        else results[c.index] = { id, status: 'rejected', errors: [CONFLICT] }
-      }
-    })
+    // One statement claims the ids and writes events and rollups, so it is atomic by itself; no
+    // explicit transaction (BEGIN/COMMIT are two more round trips per request). Stored hashes never
+    // change, so reading them afterwards for the ids that were not claimed is safe.
+    const claimed = await claimAndInsertEvents(db, tenantId, candidates)
+    const existing = await getEventHashes(
+      db,
+      tenantId,
+      candidates.filter((c) => !claimed.has(c.event.id)).map((c) => c.event.id),
+    )
+    for (const c of candidates) {
+      const id = c.event.id
+      if (claimed.has(id)) results[c.index] = { id, status: 'created' }
+      else if (existing.get(id) === c.hash) results[c.index] = { id, status: 'duplicate' }
+      else results[c.index] = { id, status: 'rejected', errors: [CONFLICT] }
+    }
   }
 
   // A repeat with the same content as its first occurrence is a duplicate of it — or shares its rejection.

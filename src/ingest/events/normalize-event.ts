@@ -64,7 +64,7 @@ function counters(e: EventInput, provider: string, errors: FieldProblem[]) {
   if (given.includes('num_model_requests') && e.num_model_requests !== 1)
     errors.push({ path: 'num_model_requests', message: 'an event is one request: omit it or send 1' })
   const tokenFields = given.filter((f) => f !== 'num_model_requests')
-  if (e.usage === undefined) {
+  if (e.usage === undefined || e.usage === null) {
     const raw: RawCounters = {}
     for (const f of tokenFields) raw[f] = e[f]
     return { raw, reasoning: null, cost: null }
@@ -94,7 +94,7 @@ export function normalizeEvent(item: unknown): Normalized {
   const errors: FieldProblem[] = []
   const timestamp = parseTimestamp(e.timestamp)
   if (!timestamp) errors.push({ path: 'timestamp', message: 'is not a valid date-time' })
-  const provider = e.provider ?? 'openai'
+  const provider = e.provider?.toLowerCase() ?? 'openai'
   const { tier, batch } = tierAndBatch(e, errors)
   const c = counters(e, provider, errors)
   const derived = deriveTokenClasses({ ...c.raw, num_model_requests: 1 })
@@ -104,6 +104,9 @@ export function normalizeEvent(item: unknown): Normalized {
     if (bytes > MAX_METADATA_BYTES)
       errors.push({ path: 'metadata', message: `is ${bytes} bytes serialised; the limit is ${MAX_METADATA_BYTES}` })
   }
+  // PostgreSQL text and jsonb cannot hold NUL; finding it here keeps one bad item from failing the batch.
+  for (const [key, value] of Object.entries(e))
+    if (hasNul(value)) errors.push({ path: key, message: 'may not contain the NUL character (\\u0000)' })
   if (errors.length > 0 || !derived.ok || !timestamp) return { ok: false, id: e.id, errors }
 
   // An explicit reported_cost wins over a cost found inside the raw usage object.
@@ -131,6 +134,14 @@ export function normalizeEvent(item: unknown): Normalized {
     tokens: derived.value,
   }
   return { ok: true, event, hash: contentHash(event) }
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\0')
+  if (Array.isArray(value)) return value.some(hasNul)
+  if (typeof value === 'object' && value !== null)
+    return Object.entries(value).some(([k, v]) => k.includes('\0') || hasNul(v))
+  return false
 }
 
 /** JSON with object keys sorted at every depth: the same content always gives the same text. */

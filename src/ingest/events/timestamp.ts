@@ -5,7 +5,7 @@ const RFC3339 =
 const MAX_SECONDS = 253402300799
 
 /**
- * RFC 3339 text or unix seconds → Date, or undefined. Stricter than Date.parse, which silently rolls
+ * RFC 3339 text or unix seconds → Date, or undefined; 1970 to the end of 9999. Stricter than Date.parse, which silently rolls
  * 2026-02-30 over to March 2nd. Precision is milliseconds (JS Date); finer digits are truncated.
  */
 export function parseTimestamp(v: string | number): Date | undefined {
@@ -23,6 +23,10 @@ export function parseTimestamp(v: string | number): Date | undefined {
   if (offH > 23 || offM > 59) return undefined
   const ms = m[7] ? Math.floor(Number(`0${m[7]}`) * 1000) : 0
   const sign = m[8] === '-' ? -1 : 1
-  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms) - sign * (offH * 60 + offM) * 60_000
-  return new Date(utc)
+  // setUTCFullYear, because Date.UTC maps years 0–99 to 1900–1999.
+  const local = new Date(0)
+  local.setUTCFullYear(y, mo - 1, d)
+  local.setUTCHours(h, mi, s, ms)
+  const utc = local.getTime() - sign * (offH * 60 + offM) * 60_000
+  return utc < 0 || utc > MAX_SECONDS * 1000 ? undefined : new Date(utc)
 }
