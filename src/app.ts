@@ -10,6 +10,7 @@ import errorsPlugin from './plugins/errors.js'
 import swaggerPlugin from './plugins/swagger.js'
 import healthRoutes from './routes/health/index.js'
 import meRoutes from './routes/me/index.js'
+import openaiUsageRoutes from './routes/openai-usage/index.js'
 import tenantRoutes from './routes/tenants/index.js'
 
 export interface AppOptions {
@@ -19,7 +20,7 @@ export interface AppOptions {
 }
 
 /** REST routes: validated and serialised by their zod schemas. */
-const restApi: FastifyPluginAsync<AppOptions> = async (fastify) => {
+const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   fastify.setValidatorCompiler(validatorCompiler)
   fastify.setSerializerCompiler(serializerCompiler)
   const f = fastify.withTypeProvider<ZodTypeProvider>()
@@ -27,6 +28,7 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify) => {
   await f.register(healthRoutes)
   await f.register(tenantRoutes, { prefix: '/v1' })
   await f.register(meRoutes, { prefix: '/v1' })
+  await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS })
 }
 
 /** The whole application as one plugin: shared infrastructure first, then one plugin per surface. */
