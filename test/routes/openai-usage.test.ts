@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { parse } from 'csv-parse/sync'
 import { Decimal } from 'decimal.js'
 import t from 'tap'
 import { deriveTokenClasses, type RawCounters } from '../../src/ingest/token-classes.js'
@@ -166,7 +167,7 @@ void eachEngine(t, async (t, engine) => {
     })
     t.equal(res.statusCode, 200)
     t.match(res.headers['content-type'], /^text\/csv/)
-    const [header, ...lines] = res.body.trimEnd().split('\n').map((l) => l.split(','))
+    const [header, ...lines] = parse(res.body) as string[][]
     t.same(header!.slice(0, fixtureHeader.length), fixtureHeader, 'the export columns, in order')
     t.same(header!.slice(fixtureHeader.length), ['input_cache_write_tokens', 'cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens'])
     const col = (row: string[], name: string) => row[header!.indexOf(name)]!
