@@ -142,6 +142,18 @@ void eachEngine(t, async (t, engine) => {
     t.notOk(noEnd.has_more)
   })
 
+  t.test('sources selects what is counted; pricing_as_of prices as the card stood then', async (t) => {
+    const url = `/v1/usage?start_time=${T0}&end_time=${T0 + 10 * DAY_S}&limit=10&rate_card=${card}`
+    const csvOnly = await page(`${url}&sources=openai_csv`)
+    t.same(csvOnly.sources, ['openai_csv'])
+    const input = (p: Page) => p.data.flatMap((b) => b.results).reduce((a, r) => a + r.input_tokens, 0)
+    t.equal(input(csvOnly), seeds.filter((b) => b.source === 'openai_csv').reduce((a, b) => a + inputOf(b), 0))
+    const before = await page(`${url}&pricing_as_of=2024-12-31T00:00:00Z`)
+    const results = before.data.flatMap((b) => b.results)
+    t.ok(results.length > 0 && results.every((r) => r.cost.value_exact === '0' && !r.cost.complete), 'no rate recorded yet: unpriced, not $0')
+    t.equal(results.reduce((a, r) => a + r.cost.unpriced_tokens, 0), seeds.reduce((a, b) => a + inputOf(b) + outputOf(b), 0))
+  })
+
   t.test('bad parameters are one 400 problem listing every problem', async (t) => {
     const res = await get('/v1/organization/usage/completions?bucket_width=2d&group_by=color&limit=0&batch=maybe&sources=nope')
     t.equal(res.statusCode, 400)
@@ -167,6 +179,7 @@ void eachEngine(t, async (t, engine) => {
     })
     t.equal(res.statusCode, 200)
     t.match(res.headers['content-type'], /^text\/csv/)
+    t.equal(res.headers['x-usage-sources'], 'api,openai_api,openai_csv', 'the counted sources are visible')
     const [header, ...lines] = parse(res.body) as string[][]
     t.same(header!.slice(0, fixtureHeader.length), fixtureHeader, 'the export columns, in order')
     t.same(header!.slice(fixtureHeader.length), ['input_cache_write_tokens', 'cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens'])

@@ -26,7 +26,7 @@ export function wantsCsv(accept: string | undefined): boolean {
 export function sendCsv(
   reply: FastifyReply,
   header: readonly string[],
-  pages: AsyncGenerator<ReportPage>,
+  { sources, pages }: { sources: string[]; pages: AsyncGenerator<ReportPage> },
   lines: (bucket: BucketRows, page: ReportPage) => string,
   filename: string,
 ) {
@@ -41,5 +41,7 @@ export function sendCsv(
   return reply
     .type('text/csv; charset=utf-8')
     .header('content-disposition', `attachment; filename="${filename}"`)
+    // What JSON pages say in `sources`: a CSV must not hide which sources it counted.
+    .header('x-usage-sources', sources.join(','))
     .send(Readable.from(body()))
 }

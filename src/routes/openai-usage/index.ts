@@ -142,10 +142,10 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           maxGroups: opts.maxGroups,
         }
         if (wantsCsv(req.headers.accept)) {
-          const pages = await allPages(app.db, r)
+          const report = await allPages(app.db, r)
           const tenant = await getTenant(app.db, req.tenantId)
           const org = { id: req.tenantId, name: tenant?.name ?? req.tenantId }
-          return sendCsv(reply, COSTS_CSV_COLUMNS, pages, (b, p) => costsCsvLines(b, p.currency, byLineItem, org), 'costs.csv')
+          return sendCsv(reply, COSTS_CSV_COLUMNS, report, (b, p) => costsCsvLines(b, p.currency, byLineItem, org), 'costs.csv')
         }
         const page = await firstPage(app.db, r)
         return pageOf(page, (b) => costsResults(b, page.currency, byLineItem))

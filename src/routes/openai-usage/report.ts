@@ -138,11 +138,15 @@ export async function firstPage(db: Db, r: ReportRequest, now = new Date()): Pro
  * Every page of the range for a streamed export, in chunks of the widest page. The first chunk is
  * read before anything is sent, so bad parameters are still a 400 rather than a broken stream.
  */
-export async function allPages(db: Db, r: ReportRequest, now = new Date()): Promise<AsyncGenerator<ReportPage>> {
+export async function allPages(
+  db: Db,
+  r: ReportRequest,
+  now = new Date(),
+): Promise<{ sources: string[]; pages: AsyncGenerator<ReportPage> }> {
   const plan = await planReport(db, r, now)
   const chunk = r.limits[1]
   const first = await readPage(db, r, plan, plan.start, chunk)
-  return (async function* () {
+  const pages = (async function* () {
     let page = first
     yield page
     while (page.next !== null) {
@@ -150,4 +154,5 @@ export async function allPages(db: Db, r: ReportRequest, now = new Date()): Prom
       yield page
     }
   })()
+  return { sources: first.sources, pages }
 }
