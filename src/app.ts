@@ -12,6 +12,7 @@ import { ensureDefaultCard } from './pricing/catalog/default-card.js'
 import healthRoutes from './routes/health/index.js'
 import meRoutes from './routes/me/index.js'
 import rateCardRoutes from './routes/rate-cards/index.js'
+import openaiUsageRoutes from './routes/openai-usage/index.js'
 import tenantRoutes from './routes/tenants/index.js'
 import usageBucketRoutes from './routes/usage-buckets/index.js'
 import usageEventRoutes from './routes/usage-events/index.js'
@@ -34,6 +35,7 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(usageBucketRoutes, { prefix: '/v1', config: opts.config })
   await f.register(usageEventRoutes, { prefix: '/v1' })
   await f.register(rateCardRoutes, { prefix: '/v1' })
+  await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS })
 }
 
 /** The whole application as one plugin: shared infrastructure first, then one plugin per surface. */

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { normalizeDecimal } from './decimal.js'
+import { PRICED_CLASSES } from '../pricing/token-classes.js'
 import { DIMENSIONS, type ColumnDimension } from './dimensions.js'
 import { orderBySql, pageSelectSql, withGroupedSql, type UsageSpec } from './usage-sql.js'
 
@@ -26,12 +27,36 @@ export interface UsageTotals {
   reportedCost: string | null
 }
 
+/** One priced token class of a row: its tokens, their exact cost, and how many of them had no price. */
+export interface ClassUsage {
+  tokens: number
+  cost: string
+  unpricedTokens: number
+}
+
+export type ClassColumn = (typeof PRICED_CLASSES)[number]['column']
+
 export interface UsageRow extends UsageTotals {
   windowStart: Date
   windowEnd: Date
   labels: { key: string; value: string | null }[] | null
   modality: string | null
+  /** Present when the spec asked for `classes`. */
+  classes?: Record<ClassColumn, ClassUsage>
   [dimension: string]: unknown
+}
+
+function toClasses(r: Record<string, unknown>): Record<ClassColumn, ClassUsage> {
+  return Object.fromEntries(
+    PRICED_CLASSES.map((c) => [
+      c.column,
+      {
+        tokens: (r[c.column] as number | null) ?? 0,
+        cost: money(r[`c_${c.column}`] as string | null),
+        unpricedTokens: (r[`u_${c.column}`] as number | null) ?? 0,
+      },
+    ]),
+  ) as Record<ClassColumn, ClassUsage>
 }
 
 interface SqlTotals {
@@ -130,6 +155,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
           : null,
       }
       for (const d of dims) row[DIMENSIONS[d].field] = r[DIMENSIONS[d].column] ?? null
+      if (spec.classes) row.classes = toClasses(r)
       return row
     }),
     totals,

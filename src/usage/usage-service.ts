@@ -35,6 +35,8 @@ export interface UsageArgs {
   pricingAsOf?: Date | undefined
   first: number
   after?: string | undefined
+  /** Also return the per-class breakdown on each row (see UsageSpec.classes). */
+  classes?: boolean | undefined
 }
 
 export interface UsagePage extends UsageResult {
@@ -115,6 +117,7 @@ export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimit
     filter: args.filter,
     sources,
     pricing: { cardId: card.id, asOf },
+    classes: args.classes ?? false,
   }
   const result = await runUsage(db, spec, {
     offset,

@@ -29,6 +29,12 @@ export interface UsageSpec {
   filter: UsageFilter
   sources: string[]
   pricing: PricingScope
+  /**
+   * Also return, per priced token class, its tokens, cost and unpriced tokens (columns `<class>`,
+   * `c_<class>`, `u_<class>`): the REST mirrors need the per-modality counters and the line items.
+   * Not combined with MODALITY grouping, which already splits by class family.
+   */
+  classes?: boolean
 }
 
 const CLASS_COLUMNS = PRICED_CLASSES.map((c) => c.column)
@@ -123,7 +129,8 @@ export function withGroupedSql(spec: UsageSpec): SQL {
     left join resolved r on r.p_provider = a.p_provider and r.p_model is not distinct from a.p_model
       and r.p_tier = a.p_tier and r.p_batch = a.p_batch and r.t_rep = a.t_rep`
 
-  const finalSql = g.modality ? modalityGroupedSql(spec, g) : plainGroupedSql(g)
+  if (spec.classes && g.modality) throw new Error('per-class breakdown cannot be combined with MODALITY')
+  const finalSql = g.modality ? modalityGroupedSql(spec, g) : plainGroupedSql(g, spec.classes ?? false)
   return sql`with eff as (${effectiveRatesSql(spec.pricing)}),
     pts as (${ratePointsCte}),
     facts as (${factsSql(spec)}),
@@ -138,7 +145,10 @@ function costSum(columns: readonly string[]): string {
   return columns.length ? columns.map((c) => `coalesce(c_${c}, 0)`).join(' + ') : '0'
 }
 
-function plainGroupedSql(g: Grouping): SQL {
+/** Per-class sums: tokens, exact cost (0 where unpriced) and unpriced tokens. */
+const classSums = raw(CLASS_COLUMNS.map((c) => `sum(${c}) as ${c}, sum(coalesce(c_${c}, 0)) as c_${c}, sum(u_${c}) as u_${c}, `).join(''))
+
+function plainGroupedSql(g: Grouping, classes: boolean): SQL {
   const byCost = (field: string) => PRICED_CLASSES.filter((c) => c.cost === field).map((c) => c.column)
   const cached = PRICED_CLASSES.filter((c) => c.cost === 'cachedInput').map((c) => c.column)
   const uncached = PRICED_CLASSES.filter((c) => c.cost === 'input').map((c) => c.column)
@@ -153,7 +163,7 @@ function plainGroupedSql(g: Grouping): SQL {
       sum(${raw(costSum(byCost('cacheWrite')))}) as cost_cache_write,
       sum(${raw(costSum(byCost('output')))}) as cost_output,
       sum(${raw(CLASS_COLUMNS.map((c) => `u_${c}`).join(' + '))}) as unpriced_tokens,
-      sum(reported_cost) as reported_cost
+      ${classes ? classSums : sql``}sum(reported_cost) as reported_cost
     from priced group by ${raw(g.keys.join(', '))}`
 }
 
@@ -188,7 +198,10 @@ export function pageSelectSql(spec: UsageSpec): SQL {
   const g = grouping(spec)
   const end = windowEndSql(spec.window, sql`w`, spec.timeZone, spec.to)
   const dims = [...g.dimColumns, ...g.labelColumns, ...(spec.groupBy.includes('MODALITY') ? ['modality'] : [])]
-  return sql`w as window_start, ${end} as window_end, ${raw(dims.map((d) => `${d}, `).join(''))}
+  const classCols = spec.classes
+    ? raw(CLASS_COLUMNS.map((c) => `${c}::int8 as ${c}, c_${c}::text as c_${c}, u_${c}::int8 as u_${c}, `).join(''))
+    : sql``
+  return sql`${classCols}w as window_start, ${end} as window_end, ${raw(dims.map((d) => `${d}, `).join(''))}
     requests::int8 as requests, input_tokens::int8 as input_tokens, output_tokens::int8 as output_tokens,
     cached_input_tokens::int8 as cached_input_tokens, uncached_input_tokens::int8 as uncached_input_tokens,
     cache_write_tokens::int8 as cache_write_tokens,

@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto'
+import type { ProblemItem } from '../../errors.js'
+
+/**
+ * OpenAI's bucket arithmetic: buckets are UTC-aligned to their width, except that the first one starts
+ * exactly at `start_time` (the cookbook's real output starts mid-day and ends at midnight) and the last
+ * one ends at `end_time`. A page is `limit` consecutive buckets, empty ones included.
+ */
+
+export interface Bucket {
+  start: number
+  end: number
+}
+
+export interface RangeParams {
+  start_time: number
+  end_time?: number | undefined
+  page?: string | undefined
+  limit?: number | undefined
+  pricing_as_of?: Date | undefined
+}
+
+export interface Plan {
+  /** First bucket of this request (start_time, or where the cursor left off). */
+  start: number
+  /** Exclusive end of the whole range. */
+  end: number
+  width: number
+  /** Buckets per page. */
+  limit: number
+  /** Every page of one listing is priced as of the first page's instant. */
+  asOf: Date
+  hash: string
+}
+
+export function nextBoundary(t: number, width: number): number {
+  return Math.floor(t / width) * width + width
+}
+
+/** Up to `count` buckets from `start`, and where the next page would start (null at the end). */
+export function bucketsFrom(start: number, end: number, width: number, count: number): { buckets: Bucket[]; next: number | null } {
+  const buckets: Bucket[] = []
+  let s = start
+  while (buckets.length < count && s < end) {
+    const e = Math.min(nextBoundary(s, width), end)
+    buckets.push({ start: s, end: e })
+    s = e
+  }
+  return { buckets, next: s < end ? s : null }
+}
+
+/** Binds a cursor to the query it came from (every parameter except `page` and `limit`). */
+export function paramsHash(query: Record<string, unknown>): string {
+  const { page: _page, limit: _limit, ...rest } = query
+  return createHash('sha256').update(JSON.stringify(rest)).digest('base64url').slice(0, 16)
+}
+
+export function encodePage(start: number, asOf: Date, hash: string): string {
+  return `page_${Buffer.from(JSON.stringify({ s: start, a: asOf.getTime(), h: hash })).toString('base64url')}`
+}
+
+export function decodePage(page: string, hash: string): { start: number; asOf: Date } | undefined {
+  if (!page.startsWith('page_')) return undefined
+  try {
+    const v = JSON.parse(Buffer.from(page.slice(5), 'base64url').toString('utf8')) as { s?: unknown; a?: unknown; h?: unknown }
+    if (typeof v.s === 'number' && Number.isInteger(v.s) && typeof v.a === 'number' && v.h === hash)
+      return { start: v.s, asOf: new Date(v.a) }
+  } catch {
+    // falls through: not one of our cursors
+  }
+  return undefined
+}
+
+/** Checks the range parameters against each other; lists every problem found. */
+export function planRange(
+  q: RangeParams,
+  hash: string,
+  width: number,
+  limits: [number, number],
+  now: Date,
+): { plan?: Plan; problems: ProblemItem[] } {
+  const problems: ProblemItem[] = []
+  const [defaultLimit, maxLimit] = limits
+  if (q.limit !== undefined && q.limit > maxLimit)
+    problems.push({ path: 'querystring.limit', message: `must be at most ${maxLimit} for this bucket_width` })
+  if (q.end_time !== undefined && q.end_time <= q.start_time)
+    problems.push({ path: 'querystring.end_time', message: 'must be later than start_time' })
+  const end = q.end_time ?? nextBoundary(Math.floor(now.getTime() / 1000), width)
+  let start = q.start_time
+  let asOf = q.pricing_as_of ?? now
+  if (q.page !== undefined) {
+    const cursor = decodePage(q.page, hash)
+    if (!cursor || cursor.start < q.start_time || (q.end_time !== undefined && cursor.start >= q.end_time))
+      problems.push({ path: 'querystring.page', message: 'is not a next_page cursor of this query; start again without `page`' })
+    else {
+      start = cursor.start
+      asOf = cursor.asOf
+    }
+  }
+  if (problems.length) return { problems }
+  return { plan: { start, end, width, limit: q.limit ?? defaultLimit, asOf, hash }, problems }
+}

@@ -1,0 +1,157 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { getTenant } from '../../db/queries/tenants.js'
+import type { Dimension } from '../../usage/dimensions.js'
+import { problemResponses } from '../shared-schemas.js'
+import { costsCsvLines, costsResults, COSTS_CSV_COLUMNS } from './cost-results.js'
+import { sendCsv, wantsCsv } from './csv.js'
+import {
+  BUCKET_WIDTHS,
+  COSTS_LIMITS,
+  CostsQuerySchema,
+  normaliseArrayParams,
+  USAGE_LIMITS,
+  UsageQuerySchema,
+  type CostsQuery,
+  type UsageQuery,
+} from './params.js'
+import { allPages, firstPage, type ReportPage, type ReportRequest } from './report.js'
+import { CostsPageSchema, UsagePageSchema } from './schemas.js'
+import { completionsResult, usageCsvLines, USAGE_CSV_COLUMNS } from './usage-results.js'
+
+export interface OpenAIUsageOptions {
+  /** Upper bound on windows × groups one query may produce (MAX_RESULT_CELLS). */
+  maxGroups: number
+}
+
+const USAGE_DIMENSIONS: Record<NonNullable<UsageQuery['group_by']>[number], Dimension> = {
+  project_id: 'PROJECT',
+  user_id: 'USER',
+  api_key_id: 'API_KEY',
+  model: 'MODEL',
+  batch: 'BATCH',
+  service_tier: 'SERVICE_TIER',
+}
+
+/** A line item is named by the keys that decide its rate. */
+const COSTS_DIMENSIONS: Record<NonNullable<CostsQuery['group_by']>[number], Dimension[]> = {
+  project_id: ['PROJECT'],
+  api_key_id: ['API_KEY'],
+  line_item: ['MODEL', 'SERVICE_TIER', 'BATCH'],
+}
+
+const pageOf = <T>(page: ReportPage, results: (b: ReportPage['buckets'][number]) => T[]) => ({
+  object: 'page' as const,
+  data: page.buckets.map((b) => ({ object: 'bucket' as const, start_time: b.start, end_time: b.end, results: results(b) })),
+  has_more: page.next !== null,
+  next_page: page.nextPage,
+  sources: page.sources,
+})
+
+const responses = (schema: z.ZodType, what: string) => ({
+  200: {
+    description: `${what}: JSON page of buckets (empty buckets have \`results: []\`), or with \`Accept: text/csv\` the whole range streamed as CSV`,
+    content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
+  },
+  ...problemResponses(400, 401, 403, 404, 503),
+})
+
+/**
+ * OpenAI's admin usage and costs endpoints at OpenAI's paths, so OpenAI's SDKs work against
+ * tokenledger by changing the base URL. Both run on the shared usage query layer and pricing.
+ */
+const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, opts) => {
+  app.addHook('onRequest', app.auth.tenant('read'))
+  app.addHook('preValidation', normaliseArrayParams)
+
+  for (const [url, operationId] of [
+    ['/organization/usage/completions', 'getCompletionsUsage'],
+    ['/usage', 'getUsage'],
+  ] as const) {
+    app.get(
+      url,
+      {
+        schema: {
+          tags: ['reports'],
+          operationId,
+          summary:
+            url === '/usage'
+              ? 'Alias of GET /v1/organization/usage/completions'
+              : 'Completions usage in OpenAI’s page shape, priced (OpenAI-compatible)',
+          description:
+            'OpenAI’s parameters, defaults and limits. Array parameters accept repeated, `name[]=`, `name[0]=` and ' +
+            'comma-separated forms. Each result adds `cost` (exact in `value_exact`). With `Accept: text/csv` the ' +
+            'whole range (from `start_time`, or the `page` cursor, to `end_time`; `limit` does not apply) is streamed in ' +
+            'the dashboard export’s columns, re-ingestable by POST /v1/usage/buckets.',
+          querystring: UsageQuerySchema,
+          response: responses(UsagePageSchema, 'Usage buckets'),
+        },
+      },
+      async (req, reply) => {
+        const q = req.query
+        const r: ReportRequest = {
+          tenantId: req.tenantId,
+          query: q,
+          width: BUCKET_WIDTHS[q.bucket_width],
+          limits: USAGE_LIMITS[q.bucket_width],
+          groupBy: [...new Set(q.group_by ?? [])].map((g) => USAGE_DIMENSIONS[g]),
+          filter: { projectIds: q.project_ids, userIds: q.user_ids, apiKeyIds: q.api_key_ids, models: q.models, batch: q.batch },
+          classes: true,
+          maxGroups: opts.maxGroups,
+        }
+        if (wantsCsv(req.headers.accept))
+          return sendCsv(reply, USAGE_CSV_COLUMNS, await allPages(app.db, r), (b, p) => usageCsvLines(b, p.currency), 'completions_usage.csv')
+        const page = await firstPage(app.db, r)
+        return pageOf(page, (b) => b.rows.map((row) => completionsResult(row, page.currency)))
+      },
+    )
+  }
+
+  for (const [url, operationId] of [
+    ['/organization/costs', 'getCosts'],
+    ['/costs', 'getCostsAlias'],
+  ] as const) {
+    app.get(
+      url,
+      {
+        schema: {
+          tags: ['reports'],
+          operationId,
+          summary: url === '/costs' ? 'Alias of GET /v1/organization/costs' : 'Daily costs in OpenAI’s page shape (OpenAI-compatible)',
+          description:
+            '`group_by=line_item` splits each day by model and token class (`"<model>, input"`, `"<model>, cached input"`, ' +
+            '`"<model>, output audio"`, … with `, <tier>` / `, batch` where not default); tokens no rate prices appear as ' +
+            '`"<model>, unpriced"` with `amount.value: null`. `amount.value` is a JSON number, exact in `value_exact`. ' +
+            'With `Accept: text/csv` the whole range is streamed in the cost export’s columns.',
+          querystring: CostsQuerySchema,
+          response: responses(CostsPageSchema, 'Cost buckets'),
+        },
+      },
+      async (req, reply) => {
+        const q = req.query
+        const groupBy = [...new Set(q.group_by ?? [])]
+        const byLineItem = groupBy.includes('line_item')
+        const r: ReportRequest = {
+          tenantId: req.tenantId,
+          query: q,
+          width: BUCKET_WIDTHS[q.bucket_width],
+          limits: COSTS_LIMITS,
+          groupBy: groupBy.flatMap((g) => COSTS_DIMENSIONS[g]),
+          filter: { projectIds: q.project_ids, apiKeyIds: q.api_key_ids },
+          classes: byLineItem,
+          maxGroups: opts.maxGroups,
+        }
+        if (wantsCsv(req.headers.accept)) {
+          const report = await allPages(app.db, r)
+          const tenant = await getTenant(app.db, req.tenantId)
+          const org = { id: req.tenantId, name: tenant?.name ?? req.tenantId }
+          return sendCsv(reply, COSTS_CSV_COLUMNS, report, (b, p) => costsCsvLines(b, p.currency, byLineItem, org), 'costs.csv')
+        }
+        const page = await firstPage(app.db, r)
+        return pageOf(page, (b) => costsResults(b, page.currency, byLineItem))
+      },
+    )
+  }
+}
+
+export default openaiUsageRoutes

@@ -1,0 +1,103 @@
+import type { FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import { ALL_SOURCES } from '../../usage/dimensions.js'
+
+/**
+ * Query parameters of the OpenAI-compatible reports, in OpenAI's names and with OpenAI's defaults
+ * and limits, plus tokenledger's extras (`rate_card`, `pricing_as_of`, `sources`).
+ */
+
+export const BUCKET_WIDTHS = { '1m': 60, '1h': 3600, '1d': 86_400 } as const
+export type BucketWidth = keyof typeof BUCKET_WIDTHS
+
+/** OpenAI's page sizes in buckets: [default, max] per width. */
+export const USAGE_LIMITS: Record<BucketWidth, [number, number]> = { '1d': [7, 31], '1h': [24, 168], '1m': [60, 1440] }
+export const COSTS_LIMITS: [number, number] = [7, 180]
+
+export const USAGE_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model', 'batch', 'service_tier'] as const
+export const COSTS_GROUP_BY = ['project_id', 'line_item', 'api_key_id'] as const
+
+/** The parameters that take a list; each accepts `a=1&a=2`, `a[]=1`, `a[0]=1` and `a=1,2`. */
+export const ARRAY_PARAMS = ['group_by', 'project_ids', 'user_ids', 'api_key_ids', 'models', 'sources'] as const
+
+/**
+ * preValidation hook: folds every array form clients send into one array per parameter, so the
+ * schema sees `group_by: ['model', 'project_id']` whichever way it was written. (Fastify's
+ * querystring parser is a server-wide option; doing it here keeps the change inside this plugin.)
+ */
+export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
+  const query = req.query as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (const [rawKey, value] of Object.entries(query)) {
+    const key = rawKey.replace(/\[\d*\]$/, '')
+    const values = Array.isArray(value) ? value.map(String) : [String(value)]
+    if ((ARRAY_PARAMS as readonly string[]).includes(key)) {
+      const prev = (out[key] as string[] | undefined) ?? []
+      out[key] = [...prev, ...values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '')]
+    } else if (key in out) {
+      // A scalar given twice stays a list, so validation names it instead of silently picking one.
+      out[key] = [...[out[key]].flat(), ...values]
+    } else out[key] = value
+  }
+  req.query = out
+}
+
+const unixSeconds = z.coerce
+  .number()
+  .int('must be whole unix seconds')
+  .min(0)
+  .max(253_402_300_799)
+const idList = (what: string) =>
+  z.array(z.string().min(1).max(200)).max(1000).optional().describe(`Only these ${what}; repeated, \`[]\`, \`[0]\` or comma-separated`)
+const instant = z
+  .string()
+  .refine((v) => /^\d{1,12}$/.test(v) || (/^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v))), 'must be unix seconds or an RFC 3339 timestamp')
+  .transform((v) => (/^\d+$/.test(v) ? new Date(Number(v) * 1000) : new Date(v)))
+
+const common = {
+  start_time: unixSeconds.describe('Start of the range (unix seconds), inclusive; the first bucket starts here'),
+  end_time: unixSeconds
+    .optional()
+    .describe('End of the range (unix seconds), exclusive; default: the end of the bucket that contains now'),
+  page: z.string().max(500).optional().describe('The `next_page` cursor of the previous page'),
+  rate_card: z.string().min(1).max(200).default('default').describe('Rate card to price with (tokenledger extension)'),
+  pricing_as_of: instant
+    .optional()
+    .describe('Price as the rate card stood at this instant (unix seconds or RFC 3339), to reproduce an invoice'),
+  sources: z
+    .array(z.enum(ALL_SOURCES))
+    .optional()
+    .describe('Which usage sources to count; default every source except `events`. The page lists what was counted'),
+}
+
+export const UsageQuerySchema = z.object({
+  ...common,
+  bucket_width: z.enum(['1m', '1h', '1d']).default('1d').describe('Bucket width: 1m, 1h or 1d (UTC-aligned)'),
+  group_by: z.array(z.enum(USAGE_GROUP_BY)).optional().describe('Group results by these fields; others are null'),
+  project_ids: idList('project ids'),
+  user_ids: idList('user ids'),
+  api_key_ids: idList('API key ids'),
+  models: idList('models'),
+  batch: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional()
+    .describe('Only batch (true) or only non-batch (false) usage'),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('Buckets per page: 1d default 7, max 31; 1h default 24, max 168; 1m default 60, max 1440'),
+})
+export type UsageQuery = z.infer<typeof UsageQuerySchema>
+
+export const CostsQuerySchema = z.object({
+  ...common,
+  bucket_width: z.enum(['1d']).default('1d').describe('Only 1d is supported, as by OpenAI'),
+  group_by: z.array(z.enum(COSTS_GROUP_BY)).optional().describe('Group results by these fields; others are null'),
+  project_ids: idList('project ids'),
+  api_key_ids: idList('API key ids'),
+  limit: z.coerce.number().int().min(1).optional().describe('Buckets (days) per page: default 7, max 180'),
+})
+export type CostsQuery = z.infer<typeof CostsQuerySchema>

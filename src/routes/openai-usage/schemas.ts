@@ -1,0 +1,121 @@
+import { z } from 'zod'
+import { COUNTER_FIELDS } from '../../ingest/token-classes.js'
+
+const counter = z.number().int().nullable()
+const counters = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, counter])) as Record<(typeof COUNTER_FIELDS)[number], typeof counter>
+
+const CostSchema = z
+  .object({
+    value: z.number().describe('The cost as a JSON number, for clients typed for OpenAI (may round)'),
+    value_exact: z.string().describe('The exact cost as a decimal string'),
+    currency: z.string(),
+    complete: z.boolean().describe('false when some tokens had no price (they add nothing to value)'),
+    unpriced_tokens: z.number().int(),
+  })
+  .meta({ id: 'UsageCost' })
+
+const CompletionsResultSchema = z
+  .object({
+    object: z.literal('organization.usage.completions.result'),
+    ...counters,
+    project_id: z.string().nullable(),
+    user_id: z.string().nullable(),
+    api_key_id: z.string().nullable(),
+    model: z.string().nullable(),
+    batch: z.boolean().nullable(),
+    service_tier: z.string().nullable(),
+    cost: CostSchema,
+  })
+  .meta({ id: 'CompletionsUsageResult', description: 'Fields not grouped by are null' })
+
+const page = <T extends z.ZodType>(result: T, id: string, example: unknown) =>
+  z
+    .object({
+      object: z.literal('page'),
+      data: z.array(
+        z.object({
+          object: z.literal('bucket'),
+          start_time: z.number().int(),
+          end_time: z.number().int(),
+          results: z.array(result),
+        }),
+      ),
+      has_more: z.boolean(),
+      next_page: z.string().nullable().describe('Pass as `page` to read the next buckets'),
+      sources: z.array(z.string()).describe('The usage sources counted (tokenledger extension)'),
+    })
+    .meta({ id, examples: [example] })
+
+export const UsagePageSchema = page(CompletionsResultSchema, 'CompletionsUsagePage', {
+  object: 'page',
+  data: [
+    {
+      object: 'bucket',
+      start_time: 1759795200,
+      end_time: 1759881600,
+      results: [
+        {
+          object: 'organization.usage.completions.result',
+          input_tokens: 80992, output_tokens: 274770, input_cached_tokens: 0, input_cache_write_tokens: 0,
+          input_uncached_tokens: 80992, input_text_tokens: 80992, input_audio_tokens: 0, input_image_tokens: 0,
+          input_cached_text_tokens: 0, input_cached_audio_tokens: 0, input_cached_image_tokens: 0,
+          output_text_tokens: 274770, output_audio_tokens: 0, output_image_tokens: 0, num_model_requests: 21,
+          project_id: null, user_id: null, api_key_id: null, model: 'gpt-5-mini-2025-08-07', batch: null, service_tier: null,
+          cost: { value: 0.569788, value_exact: '0.569788', currency: 'usd', complete: true, unpriced_tokens: 0 },
+        },
+      ],
+    },
+    { object: 'bucket', start_time: 1759881600, end_time: 1759968000, results: [] },
+  ],
+  has_more: true,
+  next_page: 'page_eyJzIjoxNzU5OTY4MDAwLCJhIjoxNzYwMDAwMDAwMDAwLCJoIjoiLi4uIn0',
+  sources: ['api', 'openai_api', 'openai_csv'],
+})
+
+const CostsResultSchema = z
+  .object({
+    object: z.literal('organization.costs.result'),
+    amount: z.object({
+      value: z.number().nullable().describe('JSON number for OpenAI-typed clients; null for the unpriced line item'),
+      value_exact: z.string().nullable().describe('The exact amount as a decimal string'),
+      currency: z.string(),
+    }),
+    line_item: z.string().nullable().describe('With group_by=line_item: "<model>, <class>[, <tier>][, batch]" or "<model>, unpriced"'),
+    project_id: z.string().nullable(),
+    api_key_id: z.string().nullable(),
+    quantity: z.number().int().describe('Tokens'),
+    quantity_unit: z.literal('tokens'),
+    complete: z.boolean(),
+    unpriced_tokens: z.number().int(),
+  })
+  .meta({ id: 'CostsResult' })
+
+export const CostsPageSchema = page(CostsResultSchema, 'CostsPage', {
+  object: 'page',
+  data: [
+    {
+      object: 'bucket',
+      start_time: 1759795200,
+      end_time: 1759881600,
+      results: [
+        {
+          object: 'organization.costs.result',
+          amount: { value: 0.020248, value_exact: '0.020248', currency: 'usd' },
+          line_item: 'gpt-5-mini-2025-08-07, input',
+          project_id: null, api_key_id: null, quantity: 80992, quantity_unit: 'tokens', complete: true, unpriced_tokens: 0,
+        },
+        {
+          object: 'organization.costs.result',
+          amount: { value: null, value_exact: null, currency: 'usd' },
+          line_item: 'my-finetune, unpriced',
+          project_id: null, api_key_id: null, quantity: 1200, quantity_unit: 'tokens', complete: false, unpriced_tokens: 1200,
+        },
+      ],
+    },
+  ],
+  has_more: false,
+  next_page: null,
+  sources: ['api', 'openai_api', 'openai_csv'],
+})
+
+export const csvResponse = (description: string) => ({ description, schema: z.string() })

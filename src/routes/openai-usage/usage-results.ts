@@ -1,0 +1,105 @@
+import { toOpenAICounters, type CounterField } from '../../ingest/token-classes.js'
+import type { UsageRow } from '../../usage/run-usage.js'
+import type { BucketRows } from './report.js'
+import { csvLine, isoSeconds } from './csv.js'
+
+/** The dimension fields of a completions result, in OpenAI's order, with the usage row field each reads. */
+const DIM_FIELDS = [
+  ['project_id', 'projectId'],
+  ['user_id', 'userId'],
+  ['api_key_id', 'apiKeyId'],
+  ['model', 'model'],
+  ['batch', 'batch'],
+  ['service_tier', 'serviceTier'],
+] as const
+
+export interface UsageCost {
+  value: number
+  value_exact: string
+  currency: string
+  complete: boolean
+  unpriced_tokens: number
+}
+
+export type CompletionsResult = { object: 'organization.usage.completions.result' } & Record<CounterField, number | null> & {
+    project_id: string | null
+    user_id: string | null
+    api_key_id: string | null
+    model: string | null
+    batch: boolean | null
+    service_tier: string | null
+    cost: UsageCost
+  }
+
+/** The counters OpenAI would report for a row, from its per-class sums (the ingest mapping, reversed). */
+function counters(row: UsageRow): Record<CounterField, number | null> {
+  const c = row.classes!
+  return toOpenAICounters({
+    requests: row.requests,
+    inputTokens: row.inputTokens,
+    outputTokens: row.outputTokens,
+    inText: c.in_text.tokens,
+    inAudio: c.in_audio.tokens,
+    inImage: c.in_image.tokens,
+    cachedText: c.cached_text.tokens,
+    cachedAudio: c.cached_audio.tokens,
+    cachedImage: c.cached_image.tokens,
+    cacheWrite: c.cache_write.tokens,
+    outText: c.out_text.tokens,
+    outAudio: c.out_audio.tokens,
+    outImage: c.out_image.tokens,
+  })
+}
+
+export function completionsResult(row: UsageRow, currency: string): CompletionsResult {
+  const dims = Object.fromEntries(DIM_FIELDS.map(([name, field]) => [name, row[field] ?? null])) as Pick<
+    CompletionsResult,
+    (typeof DIM_FIELDS)[number][0]
+  >
+  return {
+    object: 'organization.usage.completions.result',
+    ...counters(row),
+    ...dims,
+    cost: {
+      // A JSON number for clients typed for OpenAI; the exact decimal is value_exact.
+      value: Number(row.cost.total),
+      value_exact: row.cost.total,
+      currency,
+      complete: row.cost.complete,
+      unpriced_tokens: row.cost.unpricedTokens,
+    },
+  }
+}
+
+/**
+ * The dashboard export's columns in its order (see the sample `completions_usage_<from>_<to>.csv`), so
+ * the file can be re-ingested by POST /v1/usage/buckets. Trailing extras: cache writes (a counter the
+ * ingest reads, absent from OpenAI's older export) and the cost.
+ */
+export const USAGE_CSV_COLUMNS = [
+  'start_time', 'end_time', 'start_time_iso', 'end_time_iso', 'project_id', 'num_model_requests', 'user_id',
+  'api_key_id', 'model', 'batch', 'service_tier', 'input_tokens', 'output_tokens', 'input_cached_tokens',
+  'input_uncached_tokens', 'input_text_tokens', 'output_text_tokens', 'input_cached_text_tokens', 'input_audio_tokens',
+  'input_cached_audio_tokens', 'output_audio_tokens', 'input_image_tokens', 'input_cached_image_tokens',
+  'output_image_tokens', 'input_cache_write_tokens', 'cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens',
+] as const
+
+/** CSV lines of one bucket; a bucket without usage is one row of blank fields, as the export writes it. */
+export function usageCsvLines(bucket: BucketRows, currency: string): string {
+  const times = [bucket.start, bucket.end, isoSeconds(bucket.start), isoSeconds(bucket.end)]
+  if (!bucket.rows.length) return csvLine([...times, ...USAGE_CSV_COLUMNS.slice(4).map(() => null)])
+  return bucket.rows
+    .map((row) => {
+      const r = completionsResult(row, currency)
+      const cell: Record<string, unknown> = {
+        ...r,
+        batch: r.batch === null ? null : r.batch ? 'TRUE' : 'FALSE',
+        cost_value: r.cost.value_exact,
+        cost_currency: r.cost.currency,
+        cost_complete: r.cost.complete ? 'true' : 'false',
+        unpriced_tokens: r.cost.unpriced_tokens,
+      }
+      return csvLine([...times, ...USAGE_CSV_COLUMNS.slice(4).map((c) => cell[c])])
+    })
+    .join('')
+}
