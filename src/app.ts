@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { Config } from './config.js'
 import type { DbClient } from './db/client.js'
+import graphiqlPlugin from './graphql/graphiql.js'
 import graphqlPlugin from './graphql/index.js'
 import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
@@ -54,6 +55,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
 
   // mercurius brings its own JSON schemas, so GraphQL lives beside (not inside) the zod-typed REST API.
   await fastify.register(graphqlPlugin, { maxGroups: opts.config.MAX_RESULT_CELLS, maxDepth: opts.config.GRAPHQL_MAX_DEPTH })
+  // A sibling of graphqlPlugin, so the /graphql auth hook does not cover the (public) GraphiQL page.
+  await fastify.register(graphiqlPlugin)
   await fastify.register(restApi, opts)
 }
 

@@ -7,6 +7,7 @@ import { isConnectionError, isStatementTimeout } from '../db/errors.js'
 import { ProblemError } from '../errors.js'
 import { sendProblem } from '../plugins/errors.js'
 import { UsageInputError } from '../usage/usage-service.js'
+import { depthLimit } from './depth-limit.js'
 import { resolvers } from './resolvers.js'
 
 export const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url))
@@ -73,7 +74,8 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlOptions> = async (app, opts) => {
     resolvers,
     graphiql: false,
     path: '/graphql',
-    queryDepth: opts.maxDepth,
+    // Not mercurius's queryDepth: it refuses GraphiQL's introspection query (see depth-limit.ts).
+    validationRules: [depthLimit(opts.maxDepth)],
     context: (req) => ({ tenantId: req.tenantId, db: app.db, maxGroups: opts.maxGroups }),
     errorFormatter: (execution, ctx) => {
       const errors = (execution.errors ?? []) as GraphQLError[]

@@ -1,3 +1,4 @@
+import type { GraphQLScalarType } from 'graphql'
 import type { IResolvers, MercuriusContext } from 'mercurius'
 import type { Db } from '../db/client.js'
 import type { Dimension, UsageFilter } from '../usage/dimensions.js'
@@ -33,12 +34,20 @@ function cleanFilter(filter: UsageFilter | null | undefined): UsageFilter {
   return Object.fromEntries(Object.entries(filter ?? {}).filter(([, v]) => v !== null && v !== undefined)) as UsageFilter
 }
 
+/**
+ * A scalar's behaviour only. mercurius copies every own property of a scalar resolver onto the SDL's type,
+ * so a whole GraphQLScalarType (description and astNode undefined) would erase the committed SDL's
+ * documentation from what introspection serves (test/graphql/schema.test.ts compares the two).
+ */
+const behaviour = (s: GraphQLScalarType) =>
+  ({ serialize: s.serialize, parseValue: s.parseValue, parseLiteral: s.parseLiteral }) as unknown as GraphQLScalarType
+
 /** Thin: map arguments, call the shared query layer, shape the page. */
 export const resolvers: IResolvers = {
-  DateTime,
-  Long,
-  Decimal,
-  JSON: JSONScalar,
+  DateTime: behaviour(DateTime),
+  Long: behaviour(Long),
+  Decimal: behaviour(Decimal),
+  JSON: behaviour(JSONScalar),
   Query: {
     usage: async (_root: unknown, args: UsageQueryArgs, ctx: MercuriusContext) => {
       const page = await queryUsagePage(
