@@ -41,7 +41,10 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
 
 /** The whole application as one plugin: shared infrastructure first, then one plugin per surface. */
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
-  await fastify.register(errorsPlugin, { retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000) })
+  await fastify.register(errorsPlugin, {
+    retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
+    bodyLimit: opts.config.BODY_LIMIT,
+  })
   await fastify.register(dbPlugin, {
     config: opts.config,
     ...(opts.db ? { db: opts.db } : {}),

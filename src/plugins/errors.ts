@@ -15,13 +15,14 @@ function validationItems(err: FastifyError): ProblemItem[] {
 }
 
 /** Maps every error to application/problem+json; 5xx bodies never carry driver messages or SQL. */
-export function toProblem(err: FastifyError | Error, retryAfterSeconds: number): ProblemError {
+export function toProblem(err: FastifyError | Error, retryAfterSeconds: number, bodyLimit: number): ProblemError {
   if (err instanceof ProblemError) return err
   const e = err as FastifyError
   if (e.validation) return problems.validation(validationItems(e))
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problems.payloadTooLarge(Number((e as { limit?: number }).limit ?? 0) || 0)
+      // Fastify's error does not carry the limit; the route's own (or the server's) limit applies.
+      return problems.payloadTooLarge(bodyLimit)
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ProblemError(415, 'unsupported-media-type', 'Unsupported media type', e.message)
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -47,9 +48,9 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, proble
 }
 
 export default fp(
-  async (app, opts: { retryAfterSeconds: number }) => {
+  async (app, opts: { retryAfterSeconds: number; bodyLimit: number }) => {
     app.setErrorHandler((err: FastifyError, request, reply) => {
-      const problem = toProblem(err, opts.retryAfterSeconds)
+      const problem = toProblem(err, opts.retryAfterSeconds, request.routeOptions.bodyLimit ?? opts.bodyLimit)
       if (problem.statusCode >= 500) request.log.error({ err }, 'request failed')
       else request.log.info({ status: problem.statusCode, title: problem.title }, 'request rejected')
       return sendProblem(reply, request, problem)

@@ -125,6 +125,7 @@ void eachEngine(t, async (t, engine) => {
     const json = await postBuckets(app, key, { buckets: Array.from({ length: 40 }, (_, i) => ({ ...good, model: `m${i}` })) })
     t.equal(json.statusCode, 413)
     t.ok(isProblem(json))
+    t.match(json.json().detail, /limit of 1024 bytes/, 'names the configured limit')
     const rows = Array.from({ length: 150 }, (_, i) => `1735689600,1735776000,m${i},FALSE,1,1,0,1`)
     const csv = await postBuckets(app, key, [HEADER, ...rows].join('\n'), 'text/csv')
     t.equal(csv.statusCode, 413)
