@@ -29,10 +29,11 @@ export function effectiveRatesSql(scope: PricingScope): SQL {
     from rates r
     where r.card_id = ${scope.cardId}
       and r.recorded_at <= ${asOf}::timestamptz
-      and not exists (
-        select 1 from rates s
-        where s.card_id = r.card_id and s.supersedes = r.id and s.recorded_at <= ${asOf}::timestamptz
-      )`
+      -- the superseded ids, computed once (a correlated anti-join ran as a nested loop over the card)
+      and not (r.id = any(array(
+        select s.supersedes from rates s
+        where s.card_id = ${scope.cardId} and s.supersedes is not null and s.recorded_at <= ${asOf}::timestamptz
+      )))`
 }
 
 /**

@@ -78,7 +78,7 @@ export async function queryEventsPage(db: Db, args: EventArgs) {
         coalesce(batch, false) as p_batch,
         (select arr from pts)[width_bucket(timestamp, (select arr from pts))] as t_rep
       from usage_events e where ${sql.join(where, sql` and `)}),
-    resolved as (${resolvedRatesSql()}),
+    resolved as materialized (${resolvedRatesSql()}),
     priced0 as (select a.*, ${classCostColumns('a', 'r')} from agg a
       left join resolved r on r.p_provider = a.p_provider and r.p_model = a.p_model and r.p_tier = a.p_tier
         and r.p_batch = a.p_batch and r.t_rep is not distinct from a.t_rep),

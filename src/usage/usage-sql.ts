@@ -136,7 +136,7 @@ export function withGroupedSql(spec: UsageSpec): SQL {
     facts as (${factsSql(spec)}),
     agg0 as (${agg}),
     agg as (select agg0.*, (select arr from pts)[seg] as t_rep from agg0),
-    resolved as (${resolvedRatesSql()}),
+    resolved as materialized (${resolvedRatesSql()}),
     priced as (${priced}),
     grouped as (${finalSql})`
 }
