@@ -63,7 +63,9 @@ t.test('GraphiQL in a real browser: enter a token, run { __typename }, nothing l
   // editor object on its wrapper element.
   await page.evaluate("document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue('{ __typename }')")
   await page.click('.graphiql-execute-button')
-  await page.waitForFunction("document.querySelector('.result-window')?.textContent?.includes('__typename')")
+  // A selector wait, not waitForFunction: the latter evaluates a string in the page, which the page's
+  // own Content-Security-Policy (no 'unsafe-eval') rightly refuses.
+  await page.waitForSelector('.result-window:has-text("__typename")')
   const result = await page.textContent('.result-window')
   t.match(result, /"__typename":\s*"Query"/, 'the query ran with the token')
   t.notMatch(result, /errors/)
