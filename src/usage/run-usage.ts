@@ -118,10 +118,15 @@ export interface PageRequest {
 }
 
 /** Runs a usage query: one statement for the totals (and group count), one for the page. */
+/**
+ * Runs a usage query as ONE statement: the grouped usage is computed once and yields both the totals
+ * (with the group count that enforces the windows × groups bound) and the requested page, shipped
+ * back as JSON (money is already text there, so nothing is rounded).
+ */
 export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Promise<UsageResult> {
-  const withClause = withGroupedSql(spec)
-  const [totalsRow] = await db.query<SqlTotals & { groups: number }>(sql`${withClause}
-    select count(*)::int8 as groups,
+  const order = orderBySql(spec)
+  const [result] = await db.query<{ totals: SqlTotals & { groups: number }; rows: (SqlTotals & Record<string, unknown>)[] }>(sql`${withGroupedSql(spec)},
+    totals as (select count(*)::int8 as groups,
       case when count(requests) = 0 then null else sum(requests)::int8 end as requests,
       sum(input_tokens)::int8 as input_tokens, sum(output_tokens)::int8 as output_tokens,
       sum(cached_input_tokens)::int8 as cached_input_tokens, sum(uncached_input_tokens)::int8 as uncached_input_tokens,
@@ -130,25 +135,25 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
       sum(cost_input)::text as cost_input, sum(cost_cached_input)::text as cost_cached_input,
       sum(cost_cache_write)::text as cost_cache_write, sum(cost_output)::text as cost_output,
       sum(unpriced_tokens)::int8 as unpriced_tokens, sum(reported_cost)::text as reported_cost
-    from grouped`)
-  const groups = totalsRow?.groups ?? 0
+    from grouped),
+    page as (select row_number() over (order by ${order}) as ord, ${pageSelectSql(spec)} from grouped
+      where (select groups from totals) <= ${page.maxGroups}
+      order by ${order} limit ${page.first} offset ${page.offset})
+    select (select row_to_json(t) from totals t) as totals,
+      coalesce((select json_agg(p order by p.ord) from page p), '[]'::json) as rows`)
+  const totalsRow = result!.totals
+  const groups = totalsRow.groups ?? 0
   if (groups > page.maxGroups) throw page.onTooLarge(groups)
-  const totals = toTotals(totalsRow!, page.currency)
-
-  const rows =
-    page.first === 0 || page.offset >= groups
-      ? []
-      : await db.query<SqlTotals & Record<string, unknown>>(sql`${withClause}
-          select ${pageSelectSql(spec)} from grouped order by ${orderBySql(spec)}
-          limit ${page.first} offset ${page.offset}`)
+  const totals = toTotals(totalsRow, page.currency)
+  const rows = result!.rows
 
   const dims = spec.groupBy.filter((d): d is ColumnDimension => d !== 'MODALITY')
   return {
     rows: rows.map((r) => {
       const row: UsageRow = {
         ...toTotals(r, page.currency),
-        windowStart: r.window_start as Date,
-        windowEnd: r.window_end as Date,
+        windowStart: new Date(r.window_start as string),
+        windowEnd: new Date(r.window_end as string),
         modality: (r.modality as string | undefined) ?? null,
         labels: spec.groupByLabels.length
           ? spec.groupByLabels.map((key, i) => ({ key, value: (r[`label_${i}`] as string | null) ?? null }))
