@@ -116,7 +116,7 @@ export function withGroupedSql(spec: UsageSpec): SQL {
   const labelExprs = spec.groupByLabels.map((key, i) => sql`labels ->> ${key} as ${raw(`label_${i}`)}`)
   const aggKeys = ['w', ...g.dimColumns, ...g.labelColumns, 'p_provider', 'p_model', 'p_tier', 'p_batch', 'seg']
   const sums = (cols: string[]) => raw(cols.map((c) => `sum(${c}) as ${c}`).join(', '))
-  const outDims = raw([...g.dimColumns, ...g.labelColumns].map((c) => `${c}, `).join(''))
+  const outDims = raw(g.dimColumns.map((c) => `${c}, `).join(''))
 
   const agg = sql`select ${w} as w, ${outDims}${labelExprs.length ? sql`${list(labelExprs)}, ` : sql``}
       provider as p_provider, model as p_model, service_tier as p_tier, coalesce(batch, false) as p_batch,
