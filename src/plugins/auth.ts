@@ -53,6 +53,10 @@ export async function bootstrapAdminToken(db: DbClient, configured: string | und
 export default fp(
   async (app, opts: AuthOptions) => {
     const configuredHash = opts.adminToken ? hashSecret(opts.adminToken) : undefined
+    // The generated admin token's hash is written once and never changes: once read, it is kept, so a
+    // tenant request costs one key lookup rather than two queries. (Tenant keys are never cached.)
+    let storedHash: string | undefined
+    const adminTokenHash = async () => configuredHash ?? (storedHash ??= await getAdminTokenHash(app.db))
     app.decorateRequest('principal', undefined)
     app.decorateRequest('tenantId', '')
 
@@ -62,7 +66,7 @@ export default fp(
       const token = bearerToken(req.headers.authorization)
       if (!token) throw problems.unauthorized()
       const hash = hashSecret(token)
-      const adminHash = configuredHash ?? (await getAdminTokenHash(app.db))
+      const adminHash = await adminTokenHash()
       if (adminHash && sameHash(hash, adminHash)) return (req.principal = { kind: 'admin' })
       const key = await findActiveKeyByHash(app.db, hash)
       if (!key || !sameHash(hash, key.key_hash)) throw problems.unauthorized('the bearer token is not valid')

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
 import type { Db } from '../db/client.js'
 import { findVisibleCard } from '../pricing/card-lookup.js'
-import { selectSources, type Dimension, type UsageFilter, ALL_SOURCES } from './dimensions.js'
+import { selectSources, ALL_SOURCES } from './dimensions.js'
 import { runUsage, type UsageResult } from './run-usage.js'
 import type { UsageSpec } from './usage-sql.js'
-import { isValidTimeZone, maxWindows, type Window } from './windows.js'
+import { isValidTimeZone, maxWindows } from './windows.js'
 
 /** A query argument a person got wrong: GraphQL BAD_USER_INPUT, REST 400. */
 export class UsageInputError extends Error {
@@ -22,15 +22,8 @@ export interface UsageLimits {
   maxGroups: number
 }
 
-export interface UsageArgs {
-  tenantId: string
-  from: Date
-  to: Date
-  window: Window
-  timeZone: string
-  groupBy: Dimension[]
-  groupByLabels: string[]
-  filter: UsageFilter
+/** What a caller asks for: the spec's query fields, with a card by name and page arguments. */
+export interface UsageArgs extends Omit<UsageSpec, 'sources' | 'pricing' | 'classes'> {
   rateCard: string
   pricingAsOf?: Date | undefined
   first: number
