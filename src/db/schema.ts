@@ -113,6 +113,39 @@ export const usageBuckets = pgTable(
   ],
 )
 
+/**
+ * Hourly rollup of usage_buckets by the dimensions that decide a price (provider, model, tier, batch)
+ * plus account and source. Maintained by statement-level triggers on usage_buckets in the writing
+ * transaction (migration 0001), so it always equals `group by date_trunc('hour', start_time), …` over
+ * the base table; the query layer reads it instead when a query's windows, dimensions and rate changes
+ * all fall on whole hours (src/usage/rollups.ts). `requests_known` counts the buckets that reported a
+ * request count, so a group of buckets that all left it unknown still reads as unknown (null).
+ */
+export const usageBucketHourly = pgTable(
+  'usage_bucket_hourly',
+  {
+    tenantId: text('tenant_id').notNull(),
+    hour: ts('hour').notNull(),
+    provider: text('provider').notNull(),
+    accountId: text('account_id'),
+    model: text('model'),
+    serviceTier: text('service_tier').notNull(),
+    batch: boolean('batch'),
+    source: text('source').notNull(),
+    bucketCount: counter('bucket_count'),
+    requestsKnown: counter('requests_known'),
+    ...tokenClasses,
+    requests: counter('num_model_requests'),
+  },
+  (t) => [
+    unique('usage_bucket_hourly_key')
+      .on(t.tenantId, t.hour, t.provider, t.accountId, t.model, t.serviceTier, t.batch, t.source)
+      .nullsNotDistinct(),
+    // Rows whose last bucket was deleted; the delete trigger removes them through this (tiny) index.
+    index('usage_bucket_hourly_empty_idx').on(t.tenantId).where(sql`${t.bucketCount} = 0`),
+  ],
+)
+
 export const usageEvents = pgTable(
   'usage_events',
   {

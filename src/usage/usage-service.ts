@@ -111,6 +111,7 @@ export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimit
     sources,
     pricing: { cardId: card.id, asOf },
     classes: args.classes ?? false,
+    rollups: args.rollups ?? true,
   }
   const result = await runUsage(db, spec, {
     offset,

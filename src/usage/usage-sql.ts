@@ -16,6 +16,7 @@ import {
   type Dimension,
   type UsageFilter,
 } from './dimensions.js'
+import { hourAlignedSql, rollupCandidate } from './rollups.js'
 import { windowEndSql, windowStartSql, type Window } from './windows.js'
 
 export interface UsageSpec {
@@ -35,6 +36,8 @@ export interface UsageSpec {
    * Not combined with MODALITY grouping, which already splits by class family.
    */
   classes?: boolean
+  /** false: read provider buckets from usage_buckets even where the hourly rollup would serve. */
+  rollups?: boolean
 }
 
 const CLASS_COLUMNS = PRICED_CLASSES.map((c) => c.column)
@@ -55,31 +58,40 @@ function commonFilters(spec: UsageSpec, eventPart: boolean): SQL[] {
   return where
 }
 
+/** Provider-reported buckets (from the base table, the hourly rollup, or both gated) as facts. */
+function bucketFactsSql(spec: UsageSpec, bucketSources: string[]): SQL[] {
+  const where = (time: string) => [
+    sql`tenant_id = ${spec.tenantId}`,
+    sql`${raw(time)} >= ${spec.from.toISOString()}::timestamptz`,
+    sql`${raw(time)} < ${spec.to.toISOString()}::timestamptz`,
+    sql`source = any(${sql.param(bucketSources)}::text[])`,
+    ...commonFilters(spec, false),
+  ]
+  const eventNulls = raw(EVENT_COLUMNS.map((c) => `null::text as ${c}`).join(', '))
+  const base = sql`select start_time as t, provider, account_id, project_id, user_id, api_key_id, model,
+      service_tier, batch, source, ${eventNulls}, '{}'::jsonb as labels, num_model_requests as requests,
+      ${raw(COUNTERS.join(', '))}, null::numeric as reported_cost
+    from usage_buckets where ${sql.join(where('start_time'), sql` and `)}`
+  if (!rollupCandidate(spec)) return [base]
+  // Both plans, gated by the one-time `aligned` check: exactly one of them reads anything.
+  const hourly = sql`select hour as t, provider, account_id, null::text as project_id, null::text as user_id,
+      null::text as api_key_id, model, service_tier, batch, source, ${eventNulls}, '{}'::jsonb as labels,
+      case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
+      null::numeric as reported_cost
+    from usage_bucket_hourly where ${sql.join(where('hour'), sql` and `)} and (select ok from aligned)`
+  return [hourly, sql`${base} and not (select ok from aligned)`]
+}
+
 /** Provider-reported buckets and event rollups as one relation of facts with the same columns. */
 function factsSql(spec: UsageSpec): SQL {
   const parts: SQL[] = []
-  const from = spec.from.toISOString()
-  const to = spec.to.toISOString()
   const bucketSources = spec.sources.filter((s) => s !== 'events')
-  if (bucketSources.length) {
-    const where = [
-      sql`tenant_id = ${spec.tenantId}`,
-      sql`start_time >= ${from}::timestamptz`,
-      sql`start_time < ${to}::timestamptz`,
-      sql`source = any(${sql.param(bucketSources)}::text[])`,
-      ...commonFilters(spec, false),
-    ]
-    parts.push(sql`select start_time as t, provider, account_id, project_id, user_id, api_key_id, model,
-        service_tier, batch, source, ${raw(EVENT_COLUMNS.map((c) => `null::text as ${c}`).join(', '))},
-        '{}'::jsonb as labels, num_model_requests as requests, ${raw(COUNTERS.join(', '))},
-        null::numeric as reported_cost
-      from usage_buckets where ${sql.join(where, sql` and `)}`)
-  }
+  if (bucketSources.length) parts.push(...bucketFactsSql(spec, bucketSources))
   if (spec.sources.includes('events')) {
     const where = [
       sql`tenant_id = ${spec.tenantId}`,
-      sql`hour >= ${from}::timestamptz`,
-      sql`hour < ${to}::timestamptz`,
+      sql`hour >= ${spec.from.toISOString()}::timestamptz`,
+      sql`hour < ${spec.to.toISOString()}::timestamptz`,
       ...commonFilters(spec, true),
     ]
     parts.push(sql`select hour as t, provider, account_id, project_id, user_id, api_key_id, model,
@@ -132,7 +144,8 @@ export function withGroupedSql(spec: UsageSpec): SQL {
   if (spec.classes && g.modality) throw new Error('per-class breakdown cannot be combined with MODALITY')
   const finalSql = g.modality ? modalityGroupedSql(spec, g) : plainGroupedSql(g, spec.classes ?? false)
   return sql`with eff as (${effectiveRatesSql(spec.pricing)}),
-    pts as (${ratePointsCte}),
+    pts as (${ratePointsCte}),${rollupCandidate(spec) ? sql`
+    aligned as (${hourAlignedSql(spec)}),` : sql``}
     facts as (${factsSql(spec)}),
     agg0 as (${agg}),
     agg as (select agg0.*, (select arr from pts)[seg] as t_rep from agg0),

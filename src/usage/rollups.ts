@@ -1,0 +1,63 @@
+import { sql, type SQL } from 'drizzle-orm'
+import type { Dimension, UsageFilter } from './dimensions.js'
+import { windowStartSql, type Window } from './windows.js'
+
+/**
+ * When a usage query may read provider buckets from the hourly rollup (usage_bucket_hourly) instead
+ * of usage_buckets. The rollup keeps every column that decides a price or a source, summed per UTC
+ * hour, so it gives exactly the base table's answer whenever nothing the query distinguishes happens
+ * inside an hour:
+ *  - no grouping or filter on a dimension the rollup drops (project, user, API key);
+ *  - `from` and `to` on whole hours, and windows no finer than an hour;
+ *  - every window boundary on a whole UTC hour (so not in Asia/Kolkata, say) — checked in SQL;
+ *  - every price change on the card inside the range on a whole hour — checked in SQL, since a
+ *    bucket's rate segment is decided by its own start time.
+ * The first three are known before the query runs; the last two are a one-time filter inside it, so
+ * the statement carries both plans and PostgreSQL runs exactly one of them.
+ */
+
+const HOUR_MS = 3_600_000
+
+/** Bucket dimensions the rollup does not keep, as grouping dimensions and as list filters. */
+const BASE_ONLY_DIMENSIONS: readonly Dimension[] = ['PROJECT', 'USER', 'API_KEY']
+const BASE_ONLY_FILTERS: readonly (keyof UsageFilter)[] = ['projectIds', 'userIds', 'apiKeyIds']
+
+export interface RollupQuery {
+  from: Date
+  to: Date
+  window: Window
+  timeZone: string
+  groupBy: Dimension[]
+  filter: UsageFilter
+  /** false forces the base table (tests and the benchmark compare both). */
+  rollups?: boolean | undefined
+}
+
+/** The static half of the decision: what can be known without the database. */
+export function rollupCandidate(q: RollupQuery): boolean {
+  if (q.rollups === false || q.window === 'MINUTE') return false
+  if (q.from.getTime() % HOUR_MS !== 0 || q.to.getTime() % HOUR_MS !== 0) return false
+  if (q.groupBy.some((d) => BASE_ONLY_DIMENSIONS.includes(d))) return false
+  return !BASE_ONLY_FILTERS.some((f) => (q.filter[f] as unknown[] | undefined)?.length)
+}
+
+/**
+ * One boolean (CTE body, column `ok`): the window boundaries and the card's price changes inside the
+ * range all fall on whole hours. Windows are at least an hour long, so a boundary off the hour would
+ * be the window start of some whole-hour instant of the range: checking those instants is exact.
+ * Expects CTE `pts` (the card's price-change instants).
+ */
+export function hourAlignedSql(q: RollupQuery): SQL {
+  const from = sql`${q.from.toISOString()}::timestamptz`
+  const to = sql`${q.to.toISOString()}::timestamptz`
+  const start = windowStartSql(q.window, sql`g`, q.timeZone, q.from)
+  const windowsAligned =
+    q.timeZone === 'UTC' || q.window === 'TOTAL'
+      ? sql`true`
+      : sql`not exists (select 1 from generate_series(${from}, ${to} - interval '1 hour', interval '1 hour') g
+          where ${start} <> date_trunc('hour', ${start}, 'UTC'))`
+  return sql`select ${windowsAligned} and not exists (
+      select 1 from unnest((select arr from pts)) p
+      where p > ${from} and p < ${to} and p <> date_trunc('hour', p, 'UTC')
+    ) as ok`
+}

@@ -1,0 +1,195 @@
+import t from 'tap'
+import { sql } from 'drizzle-orm'
+import type { DbClient } from '../../src/db/client.js'
+import { queryUsagePage, type UsageArgs } from '../../src/usage/usage-service.js'
+import { rng } from '../factories/expected.js'
+import { seedBuckets, seedCard, type SeedBucket } from '../factories/usage.js'
+import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+
+// The hourly rollup of provider buckets: kept equal to the base table by triggers on every write
+// path, read by the query layer exactly when it gives the base table's answer, and never otherwise.
+
+const HOUR = 3_600_000
+const T0 = Date.parse('2025-10-25T00:00:00Z') // a window that spans the EU and US DST changes
+
+/** Minute, odd-length and hourly buckets, several per hour, some with unknown request counts. */
+function buckets(seed: number, n: number): SeedBucket[] {
+  const r = rng(seed)
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!
+  return Array.from({ length: n }, (_, i) => {
+    const startMs = T0 + Math.floor(r() * 14 * 24 * 60) * 60_000
+    const start = new Date(startMs)
+    return {
+      start,
+      end: new Date(startMs + pick([60_000, 7 * 60_000, HOUR])),
+      model: pick(['gpt-5-mini-2025-08-07', 'gpt-5-2025-08-07', 'mystery', null]),
+      provider: pick(['openai', 'azure']),
+      accountId: pick(['org_1', null]),
+      projectId: pick(['proj_a', 'proj_b', null]),
+      userId: pick(['u1', null]),
+      apiKeyId: `key_${i}`,
+      serviceTier: pick(['default', 'flex']),
+      batch: pick([false, true, null]),
+      requests: r() < 0.3 ? null : Math.floor(r() * 9),
+      inText: Math.floor(r() * 90_000),
+      cachedText: Math.floor(r() * 9_000),
+      cacheWrite: r() < 0.3 ? Math.floor(r() * 900) : 0,
+      outText: Math.floor(r() * 40_000),
+      inAudio: r() < 0.2 ? Math.floor(r() * 5_000) : 0,
+      source: pick(['api', 'openai_csv', 'openai_api']),
+    }
+  })
+}
+
+const ROLLUP_COLUMNS = `bucket_count, requests_known, num_model_requests, input_tokens, output_tokens, in_text, in_audio,
+  in_image, cached_text, cached_audio, cached_image, cache_write, out_text, out_audio, out_image`
+
+/** The rollup as stored, and as it must be by definition (grouped from usage_buckets). */
+async function rollupVsBase(db: DbClient): Promise<[unknown[], unknown[]]> {
+  const keys = `tenant_id, hour, provider, account_id, model, service_tier, batch, source`
+  const order = 'order by 1, 2, 3, 4, 5, 6, 7, 8'
+  const stored = await db.query(`select ${keys}, ${ROLLUP_COLUMNS} from usage_bucket_hourly ${order}`)
+  const expected = await db.query(`select tenant_id, date_trunc('hour', start_time, 'UTC') as hour, provider, account_id,
+      model, service_tier, batch, source, count(*)::int8 as bucket_count, count(num_model_requests)::int8 as requests_known,
+      coalesce(sum(num_model_requests), 0)::int8 as num_model_requests,
+      ${ROLLUP_COLUMNS.split(',').slice(3).map((c) => `sum(${c.trim()})::int8 as ${c.trim()}`).join(', ')}
+    from usage_buckets group by 1, 2, 3, 4, 5, 6, 7, 8 ${order}`)
+  return [stored, expected]
+}
+
+void eachEngine(t, async (t, engine) => {
+  const app = await build(t, engine)
+  const db = app.testDb
+  const { tenantId, key } = await tenantWithKey(app)
+
+  await t.test('the rollup equals the grouped base table after every kind of write', async (t) => {
+    const ingest = async (rows: Record<string, unknown>[]) => {
+      const res = await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: bearer(key), payload: { buckets: rows } })
+      t.equal(res.statusCode, 200, res.body)
+    }
+    const row = (minute: number, model: string, input: number, requests?: number) => ({
+      start_time: T0 / 1000 + minute * 60,
+      end_time: T0 / 1000 + minute * 60 + 60,
+      model,
+      input_tokens: input,
+      output_tokens: 7,
+      ...(requests === undefined ? {} : { num_model_requests: requests }),
+    })
+    await ingest([row(1, 'a', 100, 2), row(2, 'a', 50), row(61, 'b', 10, 1)])
+    t.same(...(await rollupVsBase(db)), 'after creating buckets')
+    await ingest([row(1, 'a', 100, 2), row(2, 'a', 51, 4), row(61, 'b', 10, 1)])
+    t.same(...(await rollupVsBase(db)), 'after a re-upload that replaces one bucket and leaves two')
+    await seedBuckets(db, tenantId, buckets(7, 300))
+    t.same(...(await rollupVsBase(db)), 'after bulk inserts')
+    const del = await app.inject({
+      method: 'DELETE',
+      url: `/v1/usage/buckets?start_time=${T0 / 1000}&end_time=${T0 / 1000 + 3 * 86_400}`,
+      headers: bearer(key),
+    })
+    t.equal(del.statusCode, 200, del.body)
+    t.same(...(await rollupVsBase(db)), 'after DELETE by range')
+    await db.query(sql`update usage_buckets set model = 'moved', start_time = start_time + interval '2 hours',
+      end_time = end_time + interval '2 hours' where tenant_id = ${tenantId} and model is null`)
+    t.same(...(await rollupVsBase(db)), 'after an UPDATE that moves buckets to other rollup rows')
+    const [empty] = await db.query<{ n: number }>('select count(*)::int8 as n from usage_bucket_hourly where bucket_count = 0')
+    t.equal(empty!.n, 0, 'no empty rollup rows are left behind')
+    await db.query('truncate usage_buckets')
+    const [left] = await db.query<{ n: number }>('select count(*)::int8 as n from usage_bucket_hourly')
+    t.equal(left!.n, 0, 'TRUNCATE empties the rollup too')
+  })
+
+  await t.test('queries read the rollup exactly when it gives the base answer', async (t) => {
+    const tenant = (await tenantWithKey(app)).tenantId
+    await seedBuckets(db, tenant, buckets(11, 600))
+    const recordedAt = new Date('2025-01-01T00:00:00Z')
+    const base = { model: 'gpt-5*', recordedAt, effectiveFrom: new Date('2025-01-01T00:00:00Z'), prices: { input: '1.25', cached_input: '0.125', output: '10' } }
+    const change = (at: string) => ({ ...base, effectiveFrom: new Date(at), prices: { input: '0.75', cached_input: '0.075', output: '6' } })
+    await seedCard(db, `on-hour-${tenant}`, [base, change('2025-10-29T17:00:00Z')])
+    await seedCard(db, `off-hour-${tenant}`, [base, change('2025-10-29T17:30:00Z')])
+
+    const args = (over: Partial<UsageArgs> = {}): UsageArgs => ({
+      tenantId: tenant,
+      from: new Date(T0),
+      to: new Date(T0 + 14 * 24 * HOUR),
+      window: 'DAY',
+      timeZone: 'UTC',
+      groupBy: ['MODEL'],
+      groupByLabels: [],
+      filter: {},
+      rateCard: `on-hour-${tenant}`,
+      first: 1000,
+      pricingAsOf: new Date('2026-01-01T00:00:00Z'),
+      ...over,
+    })
+    const run = (a: UsageArgs) => queryUsagePage(db, a, { maxGroups: 100_000 })
+    const cases: [string, Partial<UsageArgs>, boolean][] = [
+      ['UTC days by model', {}, true],
+      ['New York days (whole-hour offsets, across DST)', { timeZone: 'America/New_York' }, true],
+      ['Berlin weeks by tier and batch', { timeZone: 'Europe/Berlin', window: 'WEEK', groupBy: ['SERVICE_TIER', 'BATCH'] }, true],
+      ['hours, modality, source filter', { window: 'HOUR', groupBy: ['MODALITY', 'SOURCE'], filter: { sources: ['api', 'openai_csv'] } }, true],
+      ['month total with filters', { window: 'MONTH', groupBy: ['PROVIDER', 'ACCOUNT'], filter: { models: ['gpt-5-2025-08-07'], batch: false } }, true],
+      ['TOTAL in Kolkata', { window: 'TOTAL', timeZone: 'Asia/Kolkata' }, true],
+      ['Kolkata days (half-hour offset)', { timeZone: 'Asia/Kolkata' }, false],
+      ['a price change at 17:30', { rateCard: `off-hour-${tenant}` }, false],
+      ['grouped by project', { groupBy: ['PROJECT'] }, false],
+      ['filtered by user', { filter: { userIds: ['u1'] } }, false],
+      ['minutes', { window: 'MINUTE', to: new Date(T0 + 24 * HOUR) }, false],
+      ['from at half past', { from: new Date(T0 + HOUR / 2) }, false],
+    ]
+    const before = new Map<string, unknown>()
+    for (const [name, over] of cases) {
+      const viaRollup = await run(args(over))
+      const viaBase = await run(args({ ...over, rollups: false }))
+      t.same(viaRollup.rows, viaBase.rows, `${name}: same rows as the base table`)
+      t.same(viaRollup.totals, viaBase.totals, `${name}: same totals as the base table`)
+      t.ok(viaBase.rows.length > 0 && viaBase.totals.cost.total !== '0', `${name}: not vacuous (rows and priced cost)`)
+      before.set(name, viaRollup.totals.inputTokens)
+    }
+
+    // Which relation answered: skew the rollup (not the base table), and see who notices.
+    await db.query(sql`update usage_bucket_hourly set input_tokens = input_tokens + 1000, in_text = in_text + 1000
+      where tenant_id = ${tenant}`)
+    const [{ n }] = (await db.query<{ n: number }>(sql`select count(*)::int8 as n from usage_bucket_hourly where tenant_id = ${tenant}`)) as [{ n: number }]
+    for (const [name, over, usesRollup] of cases) {
+      const now = (await run(args(over))).totals.inputTokens
+      const rolled = usesRollup ? (before.get(name) as number) + 1000 * (await rowsInScope(db, tenant, args(over))) : before.get(name)
+      t.equal(now, rolled, `${name}: ${usesRollup ? 'reads the rollup' : 'reads usage_buckets'}`)
+    }
+    t.ok(n > 0)
+  })
+
+  await t.test('GraphQL answers from the rollup match the base table through the API too', async (t) => {
+    const { tenantId: tn, key: k } = await tenantWithKey(app)
+    await seedBuckets(db, tn, buckets(5, 200))
+    const q = async () => {
+      const res = await app.inject({
+        method: 'POST', url: '/graphql', headers: bearer(k),
+        payload: { query: `{ usage(from: "2025-10-25T00:00:00Z", to: "2025-11-08T00:00:00Z", window: DAY, groupBy: [MODEL], first: 1000) { rows { windowStart model requests inputTokens cost { total unpricedTokens } } totals { requests cost { total } } } }` },
+      })
+      return res.json() as { data: { usage: { rows: unknown[]; totals: unknown } } }
+    }
+    const viaApi = await q()
+    const viaBase = await queryUsagePage(db, {
+      tenantId: tn, from: new Date('2025-10-25T00:00:00Z'), to: new Date('2025-11-08T00:00:00Z'), window: 'DAY', timeZone: 'UTC',
+      groupBy: ['MODEL'], groupByLabels: [], filter: {}, rateCard: 'default', first: 1000, rollups: false,
+    }, { maxGroups: 100_000 })
+    t.equal(viaApi.data.usage.rows.length, viaBase.rows.length)
+    t.same(
+      (viaApi.data.usage.totals as { requests: number | null }).requests,
+      viaBase.totals.requests,
+      'unknown request counts stay unknown, known ones sum',
+    )
+  })
+})
+
+/** How many rollup rows of the tenant a query's range and filters cover (what the skew adds up to). */
+async function rowsInScope(db: DbClient, tenant: string, a: UsageArgs): Promise<number> {
+  const f = a.filter
+  const [row] = await db.query<{ n: number }>(sql`select count(*)::int8 as n from usage_bucket_hourly
+    where tenant_id = ${tenant} and hour >= ${a.from.toISOString()}::timestamptz and hour < ${a.to.toISOString()}::timestamptz
+      and source = any(${sql.param(f.sources ?? ['api', 'openai_api', 'openai_csv'])}::text[])
+      and (${sql.param(f.models ?? null)}::text[] is null or model = any(${sql.param(f.models ?? null)}::text[]))
+      and (${f.batch ?? null}::bool is null or coalesce(batch, false) = ${f.batch ?? null}::bool)`)
+  return row!.n
+}
+
