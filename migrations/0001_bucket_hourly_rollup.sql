@@ -25,7 +25,9 @@ CREATE TABLE "usage_bucket_hourly" (
 	CONSTRAINT "usage_bucket_hourly_key" UNIQUE NULLS NOT DISTINCT("tenant_id","hour","provider","account_id","model","service_tier","batch","source")
 );
 --> statement-breakpoint
-CREATE INDEX "usage_bucket_hourly_empty_idx" ON "usage_bucket_hourly" USING btree ("tenant_id") WHERE "usage_bucket_hourly"."bucket_count" = 0;--> statement-breakpoint
+-- Room on each page for HOT updates: a trigger rewrites the same rollup rows over and over and no
+-- indexed column ever changes, so updates need not touch the index.
+ALTER TABLE "usage_bucket_hourly" SET (fillfactor = 70);--> statement-breakpoint
 -- Keeps usage_bucket_hourly equal to the hourly aggregate of usage_buckets. Statement-level triggers
 -- with transition tables: one set-based upsert per writing statement, in the writer's transaction.
 -- Rows that enter count +1, rows that leave count -1 (an UPDATE is both), so any write — ingest
@@ -63,7 +65,14 @@ BEGIN
       out_image = r.out_image + excluded.out_image
   $sql$, delta);
   IF TG_OP <> 'INSERT' THEN
-    DELETE FROM usage_bucket_hourly WHERE bucket_count = 0 AND tenant_id IN (SELECT DISTINCT tenant_id FROM old_rows);
+    -- Rows whose last bucket left: found through the unique key of the rows this statement touched.
+    DELETE FROM usage_bucket_hourly r USING (
+      SELECT DISTINCT tenant_id, date_trunc('hour', start_time, 'UTC') AS hour, provider, account_id, model, service_tier, batch, source
+      FROM old_rows
+    ) o
+    WHERE r.bucket_count = 0 AND r.tenant_id = o.tenant_id AND r.hour = o.hour AND r.provider = o.provider
+      AND r.account_id IS NOT DISTINCT FROM o.account_id AND r.model IS NOT DISTINCT FROM o.model
+      AND r.service_tier = o.service_tier AND r.batch IS NOT DISTINCT FROM o.batch AND r.source = o.source;
   END IF;
   RETURN NULL;
 END $$;

@@ -141,8 +141,6 @@ export const usageBucketHourly = pgTable(
     unique('usage_bucket_hourly_key')
       .on(t.tenantId, t.hour, t.provider, t.accountId, t.model, t.serviceTier, t.batch, t.source)
       .nullsNotDistinct(),
-    // Rows whose last bucket was deleted; the delete trigger removes them through this (tiny) index.
-    index('usage_bucket_hourly_empty_idx').on(t.tenantId).where(sql`${t.bucketCount} = 0`),
   ],
 )
 
