@@ -20,7 +20,7 @@ export function engines(): Engine[] {
 }
 
 /** A fresh, migrated database: PGlite from the dumped template, PostgreSQL cloned from the template DB. */
-export async function freshDb(t: Test, engine: Engine): Promise<DbClient> {
+export async function freshDb(t: Test, engine: Engine, statementTimeoutMs = 60_000): Promise<DbClient> {
   if (engine === 'pglite') {
     const tarball = await readFile(await ensurePgliteTemplate())
     const db = await createPgliteDb({ dataDir: 'memory://', loadDataDir: new Blob([tarball]) })
@@ -32,7 +32,7 @@ export async function freshDb(t: Test, engine: Engine): Promise<DbClient> {
   const name = `${template.replace(/_tpl_.*/, '')}_t_${randomBytes(5).toString('hex')}`
   const admin = createPostgresDb({ url: base, poolSize: 1 })
   await admin.query(`create database "${name}" template "${template}"`)
-  const db = createPostgresDb({ url: withDatabase(base, name), poolSize: 4, statementTimeoutMs: 60_000 })
+  const db = createPostgresDb({ url: withDatabase(base, name), poolSize: 4, statementTimeoutMs })
   t.teardown(async () => {
     await db.close()
     await admin.query(`drop database if exists "${name}" with (force)`)
@@ -51,8 +51,9 @@ export async function build(
   engine: Engine,
   overrides: Record<string, string> = {},
 ): Promise<FastifyInstance & { testDb: DbClient }> {
-  const db = await freshDb(t, engine)
   const config = testConfig(overrides)
+  // The app is handed its database, so a STATEMENT_TIMEOUT_MS override has to reach the client here.
+  const db = await freshDb(t, engine, overrides.STATEMENT_TIMEOUT_MS ? config.STATEMENT_TIMEOUT_MS : undefined)
   const server = Fastify({ logger: false, bodyLimit: config.BODY_LIMIT, pluginTimeout: 120_000 })
   await server.register(app, { config, db })
   await server.ready()
