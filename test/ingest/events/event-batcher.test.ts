@@ -117,6 +117,15 @@ void eachEngine(t, async (t, engine) => {
     t.same(ids.map((r) => r.id), ['ok-1', 'ok-2', 'ok-3', 'seed'])
   })
 
+  t.test('with two groups in flight, the same id in both still counts once', async (t) => {
+    const tenantId = await tenant()
+    const { batcher, groups } = recorded(db, { maxInFlight: 2, maxGroupEvents: 1 })
+    const out = await Promise.all(Array.from({ length: 10 }, () => batcher.ingest(tenantId, [event('twice')])))
+    t.same(out.flat().map((r) => r.status).sort(), ['created', ...Array(9).fill('duplicate')])
+    t.equal(groups.length, 10)
+    t.same(await stored(tenantId), { events: 1, rollup_requests: 1, rollup_input: 100 })
+  })
+
   t.test('tenants are grouped separately', async (t) => {
     const [a, b] = [await tenant(), await tenant()]
     const { batcher, groups } = recorded(db)
