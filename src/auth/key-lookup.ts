@@ -10,41 +10,53 @@ interface Waiter {
 
 /**
  * Looks tenant keys up in the database for every request — nothing is cached, so a revoked key is
- * refused by the very next request — but with one query per event-loop turn rather than per request:
- * the requests that ask during a turn are looked up together right after it (under load, a whole
- * burst of requests parsed in one turn costs one round trip). The query always starts after the
- * requests it answers arrived, so each sees every revocation committed before it was received,
+ * refused by the very next request — but coalesces concurrent requests into one query: the requests
+ * that ask during an event-loop turn, or while the previous lookup runs, are looked up together by
+ * the next one. A lookup always starts after the requests it answers arrived (a request never joins
+ * a lookup already under way), so each sees every revocation committed before it was received,
  * exactly as with one query per request.
  */
-export function createKeyLookup(db: Db) {
-  let waiting: Map<string, Waiter[]> | undefined
+export function createKeyLookup(db: Db, opts: { maxInFlight?: number } = {}) {
+  const maxInFlight = opts.maxInFlight ?? 1
+  let waiting = new Map<string, Waiter[]>()
+  let inFlight = 0
+  let scheduled = false
 
-  async function lookup(batch: Map<string, Waiter[]>): Promise<void> {
-    try {
-      const rows = await findActiveKeysByHashes(db, [...batch.keys()])
-      const byHash = new Map(rows.map((r) => [r.key_hash, r]))
-      for (const [hash, waiters] of batch) for (const w of waiters) w.resolve(byHash.get(hash))
-    } catch (err) {
-      for (const waiters of batch.values()) for (const w of waiters) w.reject(err)
-    }
+  function start(): void {
+    scheduled = false
+    if (waiting.size === 0 || inFlight >= maxInFlight) return
+    const batch = waiting
+    waiting = new Map()
+    inFlight++
+    void findActiveKeysByHashes(db, [...batch.keys()])
+      .then(
+        (rows) => {
+          const byHash = new Map(rows.map((r) => [r.key_hash, r]))
+          for (const [hash, waiters] of batch) for (const w of waiters) w.resolve(byHash.get(hash))
+        },
+        (err: unknown) => {
+          for (const waiters of batch.values()) for (const w of waiters) w.reject(err)
+        },
+      )
+      .finally(() => {
+        inFlight--
+        start()
+      })
   }
 
   return {
     /** The active key with this SHA-256 hash, or undefined. */
     find(keyHash: string): Promise<ActiveKey | undefined> {
-      if (!waiting) {
-        const batch = (waiting = new Map())
-        setImmediate(() => {
-          waiting = undefined
-          void lookup(batch)
-        })
-      }
-      const batch = waiting
-      return new Promise((resolve, reject) => {
-        const list = batch.get(keyHash)
+      const done = new Promise<ActiveKey | undefined>((resolve, reject) => {
+        const list = waiting.get(keyHash)
         if (list) list.push({ resolve, reject })
-        else batch.set(keyHash, [{ resolve, reject }])
+        else waiting.set(keyHash, [{ resolve, reject }])
       })
+      if (!scheduled && inFlight < maxInFlight) {
+        scheduled = true
+        setImmediate(start)
+      }
+      return done
     },
   }
 }

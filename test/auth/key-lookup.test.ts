@@ -69,6 +69,22 @@ void eachEngine(t, async (t, engine) => {
     t.equal(await after, undefined, 'the later request sees the revocation')
   })
 
+  t.test('a failed lookup fails only its own requests; the next lookup runs', async (t) => {
+    const k = await key(['ingest'])
+    let calls = 0
+    const flaky: Db = {
+      ...db,
+      query: async <T,>(...args: Parameters<Db['query']>) => {
+        if (calls++ === 0) throw Object.assign(new Error('connection lost'), { code: 'ECONNRESET' })
+        return db.query<T>(...args)
+      },
+    }
+    const lookup = createKeyLookup(flaky)
+    const failed = lookup.find(k.hash)
+    await t.rejects(failed, { code: 'ECONNRESET' })
+    t.match(await lookup.find(k.hash), { id: k.id })
+  })
+
   t.test('a key revoked between bursts of event requests is refused at once', async (t) => {
     const app = await build(t, engine)
     const one = await tenantWithKey(app, ['ingest'])
