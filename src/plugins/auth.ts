@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { createKeyLookup } from '../auth/key-lookup.js'
 import { bearerToken, generateSecret, hashSecret, sameHash } from '../auth/tokens.js'
 import type { DbClient } from '../db/client.js'
-import { findActiveKeyByHash, getAdminTokenHash, getTenant, insertAdminTokenHash } from '../db/queries/tenants.js'
+import { getAdminTokenHash, getTenant, insertAdminTokenHash } from '../db/queries/tenants.js'
 import { problems } from '../errors.js'
 
 export type Scope = 'ingest' | 'read'
@@ -54,9 +55,11 @@ export default fp(
   async (app, opts: AuthOptions) => {
     const configuredHash = opts.adminToken ? hashSecret(opts.adminToken) : undefined
     // The generated admin token's hash is written once and never changes: once read, it is kept, so a
-    // tenant request costs one key lookup rather than two queries. (Tenant keys are never cached.)
+    // tenant request costs one key lookup rather than two queries. (Tenant keys are never cached;
+    // concurrent lookups share a query that starts after each of them arrived.)
     let storedHash: string | undefined
     const adminTokenHash = async () => configuredHash ?? (storedHash ??= await getAdminTokenHash(app.db))
+    const keys = createKeyLookup(app.db)
     app.decorateRequest('principal', undefined)
     app.decorateRequest('tenantId', '')
 
@@ -68,7 +71,7 @@ export default fp(
       const hash = hashSecret(token)
       const adminHash = await adminTokenHash()
       if (adminHash && sameHash(hash, adminHash)) return (req.principal = { kind: 'admin' })
-      const key = await findActiveKeyByHash(app.db, hash)
+      const key = await keys.find(hash)
       if (!key || !sameHash(hash, key.key_hash)) throw problems.unauthorized('the bearer token is not valid')
       return (req.principal = { kind: 'tenant', tenantId: key.tenant_id, keyId: key.id, scopes: key.scopes })
     }

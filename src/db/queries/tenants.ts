@@ -51,16 +51,15 @@ export async function listApiKeys(db: Db, tenantId: string): Promise<ApiKeyRow[]
   )
 }
 
-/** The active key with this hash; revoked keys never match, and nothing is cached. */
-export async function findActiveKeyByHash(
+/** The active keys with any of these hashes; revoked keys never match, and nothing is cached. */
+export async function findActiveKeysByHashes(
   db: Db,
-  keyHash: string,
-): Promise<(ApiKeyRow & { key_hash: string }) | undefined> {
-  const rows = await db.query<ApiKeyRow & { key_hash: string }>(
+  keyHashes: readonly string[],
+): Promise<(ApiKeyRow & { key_hash: string })[]> {
+  return db.query<ApiKeyRow & { key_hash: string }>(
     sql`select id, tenant_id, name, scopes, key_hash, created_at, revoked_at from api_keys
-        where key_hash = ${keyHash} and revoked_at is null`,
+        where key_hash = any(${sql.param([...keyHashes])}::text[]) and revoked_at is null`,
   )
-  return rows[0]
 }
 
 export async function revokeApiKey(db: Db, id: string): Promise<boolean> {

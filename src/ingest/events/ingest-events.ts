@@ -4,7 +4,8 @@ import type { FieldProblem } from '../token-classes.js'
 import type { EventResult } from './event-schema.js'
 import { normalizeEvent, type NormalizedEvent } from './normalize-event.js'
 
-interface Candidate {
+/** A valid item whose id is the first of its kind in its request: it goes to the store. */
+export interface Candidate {
   index: number
   event: NormalizedEvent
   hash: string
@@ -16,18 +17,23 @@ interface Repeat {
   first: number
 }
 
+/** One request's items, validated: the rejected ones have their results, the candidates await the store. */
+export interface PreparedEvents {
+  results: EventResult[]
+  candidates: Candidate[]
+  repeats: Repeat[]
+}
+
+/** What the store made of one candidate. */
+export type StoreOutcome = 'created' | 'duplicate' | 'conflict'
+
 const CONFLICT: FieldProblem = {
   path: 'id',
   message: 'an event with this id and different content is already stored; an event is never counted twice',
 }
 
-/**
- * Validates every item, then stores the new ones with ONE statement (one transaction): claim the ids
- * in the idempotency ledger and insert the claimed events and their rollups; then compare the stored
- * hashes of the ids that already existed. Each item stands alone: invalid items are rejected, the
- * rest stored. Results keep input order.
- */
-export async function ingestEvents(db: Db, tenantId: string, items: readonly unknown[]): Promise<EventResult[]> {
+/** Validates every item; a repeated id within the request is compared with its first occurrence. */
+export function prepareEvents(items: readonly unknown[]): PreparedEvents {
   const results: EventResult[] = new Array<EventResult>(items.length)
   const firstIndex = new Map<string, number>()
   const hashAt = new Map<number, string>()
@@ -63,25 +69,55 @@ export async function ingestEvents(db: Db, tenantId: string, items: readonly unk
     hashAt.set(index, n.hash)
     candidates.push({ index, event: n.event, hash: n.hash })
   })
+  return { results, candidates, repeats }
+}
 
-  if (candidates.length > 0) {
-    // One statement claims the ids and writes events and rollups, so it is atomic by itself; no
-    // explicit transaction (BEGIN/COMMIT are two more round trips per request). Stored hashes never
-    // change, so reading them afterwards for the ids that were not claimed is safe.
-    const claimed = await claimAndInsertEvents(db, tenantId, candidates)
-    const existing = await getEventHashes(
-      db,
-      tenantId,
-      candidates.filter((c) => !claimed.has(c.event.id)).map((c) => c.event.id),
-    )
-    for (const c of candidates) {
-      const id = c.event.id
-      if (claimed.has(id)) results[c.index] = { id, status: 'created' }
-      else if (existing.get(id) === c.hash) results[c.index] = { id, status: 'duplicate' }
-      else results[c.index] = { id, status: 'rejected', errors: [CONFLICT] }
-    }
-  }
+/**
+ * Stores the candidates of several requests of one tenant with ONE statement, which claims the ids in
+ * the idempotency ledger and inserts the claimed events and their rollups — atomic by itself, so no
+ * explicit transaction (BEGIN/COMMIT would be two more round trips), and committed when it returns.
+ *
+ * Requests are taken in order, as if each had been stored after the ones before it: only the first
+ * occurrence of an id goes into the statement (a repeated id in one statement would be inserted and
+ * counted twice); every later occurrence is then compared with what is stored under the id — which is
+ * the first occurrence's content if this statement claimed it. Stored hashes never change, so reading
+ * them afterwards for the ids that were not claimed is safe.
+ */
+export async function storeCandidates(
+  db: Db,
+  tenantId: string,
+  requests: readonly (readonly Candidate[])[],
+): Promise<StoreOutcome[][]> {
+  const firstOf = new Map<string, Candidate>()
+  for (const candidates of requests) for (const c of candidates) if (!firstOf.has(c.event.id)) firstOf.set(c.event.id, c)
+  const unique = [...firstOf.values()]
+  if (unique.length === 0) return requests.map(() => [])
 
+  const claimed = await claimAndInsertEvents(db, tenantId, unique)
+  const existing = await getEventHashes(
+    db,
+    tenantId,
+    unique.filter((c) => !claimed.has(c.event.id)).map((c) => c.event.id),
+  )
+  const storedHash = (c: Candidate) => (claimed.has(c.event.id) ? firstOf.get(c.event.id)!.hash : existing.get(c.event.id))
+  return requests.map((candidates) =>
+    candidates.map((c): StoreOutcome => {
+      if (claimed.has(c.event.id) && firstOf.get(c.event.id) === c) return 'created'
+      return storedHash(c) === c.hash ? 'duplicate' : 'conflict'
+    }),
+  )
+}
+
+/** The request's results in input order, given the store's outcome for each of its candidates. */
+export function finishEvents(prepared: PreparedEvents, outcomes: readonly StoreOutcome[]): EventResult[] {
+  const { results, candidates, repeats } = prepared
+  candidates.forEach((c, i) => {
+    const id = c.event.id
+    const outcome = outcomes[i]
+    if (outcome === 'created') results[c.index] = { id, status: 'created' }
+    else if (outcome === 'duplicate') results[c.index] = { id, status: 'duplicate' }
+    else results[c.index] = { id, status: 'rejected', errors: [CONFLICT] }
+  })
   // A repeat with the same content as its first occurrence is a duplicate of it — or shares its rejection.
   for (const r of repeats) {
     const first = results[r.first]!
@@ -91,4 +127,14 @@ export async function ingestEvents(db: Db, tenantId: string, items: readonly unk
         : { id: first.id, status: 'duplicate' }
   }
   return results
+}
+
+/**
+ * Validates every item, then stores the new ones with one statement. Each item stands alone: invalid
+ * items are rejected, the rest stored. Results keep input order.
+ */
+export async function ingestEvents(db: Db, tenantId: string, items: readonly unknown[]): Promise<EventResult[]> {
+  const prepared = prepareEvents(items)
+  const [outcomes] = await storeCandidates(db, tenantId, [prepared.candidates])
+  return finishEvents(prepared, outcomes!)
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { EventResultSchema, MAX_EVENTS_PER_REQUEST } from '../../ingest/events/event-schema.js'
-import { ingestEvents } from '../../ingest/events/ingest-events.js'
+import { createEventBatcher } from '../../ingest/events/event-batcher.js'
 import { problemResponses } from '../shared-schemas.js'
 
 // Items are validated one by one after the body is accepted (a bad item is rejected on its own), so the
@@ -24,6 +24,11 @@ const EventsResponseSchema = z.object({
 })
 
 const usageEventRoutes: FastifyPluginAsyncZod = async (app) => {
+  // Concurrent small requests of a tenant share one commit; each is still answered only after it.
+  const batcher = createEventBatcher(app.db, {
+    onFallback: (err, requests) =>
+      app.log.warn({ err, requests }, 'grouped event insert failed; storing its requests one by one'),
+  })
   app.post(
     '/usage/events',
     {
@@ -40,7 +45,7 @@ const usageEventRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: EventsResponseSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },
       },
     },
-    async (req) => ({ results: await ingestEvents(app.db, req.tenantId, req.body.events) }),
+    async (req) => ({ results: await batcher.ingest(req.tenantId, req.body.events) }),
   )
 }
 
