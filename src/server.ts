@@ -19,12 +19,19 @@ const server = Fastify({
   bodyLimit: config.BODY_LIMIT,
   trustProxy: config.TRUST_PROXY,
   requestIdHeader: 'x-request-id',
+  // One access-log line per request (below) instead of Fastify's two: at thousands of single-event
+  // requests a second, logging was a tenth of the server's CPU.
+  disableRequestLogging: true,
   connectionTimeout: 0,
   requestTimeout: 120_000,
   keepAliveTimeout: 72_000,
   return503OnClosing: true,
   // A fresh embedded PGlite runs initdb in WASM, which can take a while on a busy machine.
   pluginTimeout: 120_000,
+})
+
+server.addHook('onResponse', async (req, reply) => {
+  req.log.info({ method: req.method, url: req.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
 })
 
 try {

@@ -51,6 +51,11 @@ t.test('embedded PGlite: admin token printed once, one process per DATA_DIR, gra
   t.notMatch(first.stdout(), token!, 'and never in the structured logs')
   const me = await fetch(`http://127.0.0.1:${port}/v1/me`, { headers: { authorization: `Bearer ${token}` } })
   t.equal(me.status, 200, 'the printed token works')
+  await new Promise((r) => setTimeout(r, 200))
+  const lines = first.stdout().split('\n').filter((l) => l.includes('"/v1/me"'))
+  t.equal(lines.length, 1, 'one access-log line per request')
+  t.match(JSON.parse(lines[0]!), { msg: 'request', method: 'GET', url: '/v1/me', statusCode: 200, reqId: String })
+  t.notMatch(lines[0]!, token!, 'without the bearer token')
 
   const second = start(env)
   const code = await second.exit
