@@ -37,7 +37,7 @@ const opts: BenchOptions = {
   /** Rows 4–6: timed repetitions (after one warm-up) whose median is reported. */
   repeats: SMOKE ? 2 : 7,
   /** Row 3: seconds of load against each server. */
-  loadSeconds: SMOKE ? 2 : 10,
+  loadSeconds: SMOKE ? 1 : 10,
   /** Row 7: the export's rows (the 1M at the default size) and the early step (100k). */
   csvRows: SIZE,
   csvStep: Math.max(100, Math.round(SIZE / 10)),

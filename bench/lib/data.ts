@@ -16,15 +16,20 @@ export const RANGE = { from: '2025-10-01T00:00:00Z', to: '2025-10-31T00:00:00Z' 
  */
 export async function generateBuckets(db: Db, tenant: string, n: number): Promise<void> {
   const perHour = Math.ceil(n / 720)
+  // In statements of at most 1M rows, so a 10M-row run never builds one huge insert.
+  for (let from = 0; from < n; from += 1_000_000) await generateRange(db, tenant, perHour, from, Math.min(n, from + 1_000_000))
+}
+
+async function generateRange(db: Db, tenant: string, perHour: number, from: number, to: number): Promise<void> {
   await db.query(
     `insert into usage_buckets (tenant_id, provider, start_time, end_time, project_id, user_id, api_key_id, model,
        service_tier, batch, num_model_requests, input_tokens, output_tokens, in_text, cached_text, out_text, source)
      select $1, 'openai', t, t + interval '1 hour', 'proj_' || (i % 50), 'user_' || (i % 20), 'key_' || i,
        ($2::text[])[1 + (i % 10)], 'default', false, 1 + i % 7, 1000 + i % 997 + 200, 300 + i % 101,
        1000 + i % 997, 200, 300 + i % 101, 'openai_api'
-     from generate_series(0, $3 - 1) as g(n),
-       lateral (select timestamptz '2025-10-01T00:00:00Z' + ((n / $4) * interval '1 hour') as t, n % $4 as i) x`,
-    [tenant, MODELS, n, perHour],
+     from generate_series($3::int4, $4::int4 - 1) as g(n),
+       lateral (select timestamptz '2025-10-01T00:00:00Z' + ((n / $5) * interval '1 hour') as t, n % $5 as i) x`,
+    [tenant, MODELS, from, to, perHour],
   )
 }
 

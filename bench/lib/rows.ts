@@ -189,7 +189,7 @@ export async function benchEvents(ctx: Ctx): Promise<{ metrics: Metric[]; acknow
   const load = (url: string, h: Record<string, string>) => runLoad({ url, headers: h, connections: 64, duration: ctx.opts.loadSeconds, templates })
   const ev = await load(`${ctx.server.url}/v1/usage/events`, headers)
   // Requests in flight when the load stopped finish on the server; let them land before anything else.
-  await new Promise((r) => setTimeout(r, 2000))
+  await new Promise((r) => setTimeout(r, ctx.opts.smoke ? 1000 : 2000))
   const hello = await startNode({ name: 'hello', script: 'bench/servers/hello.ts', nodeArgs: ['--import', 'tsx'], env: {}, readyPath: '/' })
   let hw
   try {
