@@ -121,8 +121,15 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
     metrics.push(...(await benchIngest(ctx, ref)))
     const events = await benchEvents(ctx)
     metrics.push(...events.metrics)
-    metrics.push(...(await benchQuery(ctx, ref)))
-    if (engine === 'postgres') metrics.push(...(await benchPostgraphile(ctx, ref, target.url!)))
+    if (engine === 'postgres') {
+      const raw = await openRaw(target)
+      try {
+        metrics.push(...(await benchQuery(ctx, ref, raw)))
+      } finally {
+        await raw.close()
+      }
+      metrics.push(...(await benchPostgraphile(ctx, ref, target.url!)))
+    } else metrics.push(...(await benchQuery(ctx, ref)))
     await server.stop()
     server = undefined
     const distinct = (rows: number) => rows - Math.floor(rows / 50)
@@ -156,6 +163,7 @@ async function machine(): Promise<string> {
   return `${cpu.length} cores (${cpu[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pgVersion} on the same host, PGlite ${pglite}; server, baselines and load generator share these cores`
 }
 
+if (!['both', 'postgres', 'pglite'].includes(args.engine!)) throw new Error('--engine must be postgres, pglite or both')
 const engines: Engine[] = args.engine === 'both' ? ['postgres', 'pglite'] : [args.engine as Engine]
 const results: Metric[] = []
 for (const engine of engines) {

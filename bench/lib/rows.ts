@@ -3,10 +3,11 @@ import { createReadStream } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
+import { request } from 'node:http'
+import type { Readable } from 'node:stream'
 import type { Engine } from '../../src/db/client.js'
 import { RANGE, bucketRows, csvChunk, singleEventBodies, writeCsvFile } from './data.js'
-import type { DayModelSum } from './database.js'
+import type { DayModelSum, Raw } from './database.js'
 import { runLoad } from './load.js'
 import { type Metric, median, pool, timeIt } from './metrics.js'
 import { type Proc, memoryOf, resetPeak, startNode } from './processes.js'
@@ -73,16 +74,28 @@ export async function setupTenants(base: string, admin: string): Promise<Keys> {
   }
 }
 
-async function post(ctx: Ctx, key: string, path: string, contentType: string, body: string | ReadableStream): Promise<Record<string, unknown>> {
-  const res = await fetch(ctx.server.url + path, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': contentType },
-    body,
-    ...(typeof body === 'string' ? {} : { duplex: 'half' }),
-  } as RequestInit)
-  const text = await res.text()
-  if (res.status !== 200) throw new Error(`POST ${path}: ${res.status} ${text.slice(0, 1000)}`)
-  return JSON.parse(text) as Record<string, unknown>
+/**
+ * POST through node:http rather than fetch: undici's 300 s header timeout would abort a large CSV
+ * import that the server is still (legitimately) working on.
+ */
+function httpPost(url: string, headers: Record<string, string>, body: string | Readable): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: typeof body === 'string' ? { ...headers, 'content-length': String(Buffer.byteLength(body)) } : headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    if (typeof body === 'string') req.end(body)
+    else body.pipe(req)
+  })
+}
+
+async function post(ctx: Ctx, key: string, path: string, contentType: string, body: string | Readable): Promise<Record<string, unknown>> {
+  const res = await httpPost(ctx.server.url + path, { authorization: `Bearer ${key}`, 'content-type': contentType }, body)
+  if (res.status !== 200) throw new Error(`POST ${path}: ${res.status} ${res.text.slice(0, 1000)}`)
+  return JSON.parse(res.text) as Record<string, unknown>
 }
 
 /** Row 7: a dashboard export streamed over HTTP; server RSS idle, at 1/10 of the file, and at the full file. */
@@ -102,7 +115,7 @@ export async function benchCsvImport(ctx: Ctx): Promise<{ metrics: Metric[]; sto
       const sampler = setInterval(() => {
         void memoryOf(server.pid).then((m) => (sampled = Math.max(sampled, m.rssMb)), () => {})
       }, 25)
-      const body = Readable.toWeb(createReadStream(path)) as ReadableStream
+      const body = createReadStream(path)
       let response: Record<string, unknown> = {}
       const ms = await timeIt(async () => {
         response = await post(ctx, ctx.keys.csvExport, `/v1/usage/buckets?account_id=${account}`, 'text/csv', body)
@@ -255,22 +268,28 @@ async function usageQuery(ctx: Ctx, card: string): Promise<DayModelSum[]> {
 }
 
 /** Rows 4–5: the 30-day × DAY × MODEL query, priced (default card) and unpriced (a card with no rates). */
-export async function benchQuery(ctx: Ctx, ref: Reference): Promise<Metric[]> {
+export async function benchQuery(ctx: Ctx, ref: Reference, raw?: Raw): Promise<Metric[]> {
   ctx.log(`[${ctx.engine}] rows 4–5: usage query, ${ctx.opts.repeats} repeats`)
   const first = await usageQuery(ctx, 'default')
   if (ctx.opts.debug) process.stderr.write(`tokenledger usage rows (first 3): ${JSON.stringify(first.slice(0, 3))}\n`)
   assertSameSums('tokenledger usage (priced)', first, ref.groups)
   assertSameSums('tokenledger usage (unpriced)', await usageQuery(ctx, 'bench-empty'), ref.groups)
+  // Where the database is shared (PostgreSQL) the raw GROUP BY is timed again, interleaved with the
+  // GraphQL queries, so both see the same table, cache and machine load; on PGlite it was timed in
+  // phase 1, before the server took the data directory.
   const priced: number[] = []
   const unpriced: number[] = []
+  const rawMs: number[] = []
   for (let i = 0; i < ctx.opts.repeats; i++) {
     priced.push(await timeIt(() => usageQuery(ctx, 'default')))
     unpriced.push(await timeIt(() => usageQuery(ctx, 'bench-empty')))
+    if (raw) rawMs.push(await timeIt(() => raw.groupBy('bench')))
   }
   const p = median(priced)
   const u = median(unpriced)
+  const groupByMs = raw ? median(rawMs) : ref.groupByMs
   return [
-    { row: 4, engine: ctx.engine, name: `GraphQL usage 30 d × DAY × MODEL, priced, p50 over ${ctx.opts.size.toLocaleString('en-US')} buckets`, value: p, unit: 'ms', baseline: ref.groupByMs, baselineName: 'raw SQL GROUP BY on the base table, unpriced', ratio: p / ref.groupByMs, target: '≤ 0.1×', met: p / ref.groupByMs <= 0.1 },
+    { row: 4, engine: ctx.engine, name: `GraphQL usage 30 d × DAY × MODEL, priced, p50 over ${ctx.opts.size.toLocaleString('en-US')} buckets`, value: p, unit: 'ms', baseline: groupByMs, baselineName: 'raw SQL GROUP BY on the base table, unpriced', ratio: p / groupByMs, target: '≤ 0.1×', met: p / groupByMs <= 0.1, details: { groupByMsBeforeServer: ref.groupByMs } },
     { row: 5, engine: ctx.engine, name: 'same query, priced vs unpriced (card with no rates)', value: p, unit: 'ms', baseline: u, baselineName: 'same query, unpriced', ratio: p / u, target: '≤ 1.3×', met: p / u <= 1.3 },
   ]
 }
