@@ -138,7 +138,8 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
       'usage_buckets:raw-json': { min: opts.ingestRows, max: opts.ingestRows },
       'usage_buckets:ingest-csv': { min: distinct(opts.ingestRows), max: distinct(opts.ingestRows) },
       'usage_buckets:raw-csv': { min: distinct(opts.ingestRows), max: distinct(opts.ingestRows) },
-      'usage_buckets:csv-export': { min: csv.storedRows, max: csv.storedRows },
+      'usage_buckets:csv-step': { min: csv.storedStep, max: csv.storedStep },
+      'usage_buckets:csv-full': { min: csv.storedFull, max: csv.storedFull },
       // Durable ack: every acknowledged event is stored; requests cut off at the end may add a few.
       'usage_events:events': { min: events.acknowledged, max: events.acknowledged + events.unacknowledged },
     })

@@ -3,7 +3,7 @@
 // and each server's memory can be read from /proc.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -96,6 +96,7 @@ export async function startNode(opts: {
         clearTimeout(timer)
       }
       log.end()
+      await rm(logPath, { force: true })
     },
   }
 }
