@@ -1,4 +1,4 @@
-// npm run bench [-- --smoke] [-- --size N] [-- --engine postgres|pglite|both] [-- --debug]
+// npm run bench [-- --smoke] [-- --size N] [-- --engine postgres|pglite|both] [-- --ingest-rows N] [-- --debug]
 //
 // Issue #6's benchmark: every tokenledger metric beside its baseline, measured in the same run, on
 // PostgreSQL (BENCH_DATABASE_URL; the harness creates and drops its own database) and on PGlite. The
@@ -23,17 +23,20 @@ const { values: args } = parseArgs({
     size: { type: 'string' },
     engine: { type: 'string', default: 'both' },
     debug: { type: 'boolean', default: false },
+    'ingest-rows': { type: 'string' },
   },
 })
 const SMOKE = args.smoke!
 const SIZE = Number(args.size ?? (SMOKE ? 3_000 : 1_000_000))
 if (!Number.isInteger(SIZE) || SIZE < 720) throw new Error('--size must be an integer ≥ 720 (one bucket per hour of the 30 days)')
+if (args['ingest-rows'] && !(Number(args['ingest-rows']) >= 1000 && Number(args['ingest-rows']) % 1000 === 0))
+  throw new Error('--ingest-rows must be a multiple of 1,000')
 const opts: BenchOptions = {
   size: SIZE,
   smoke: SMOKE,
   debug: args.debug!,
   /** Rows 1–2: rows sent in 1,000-row requests. */
-  ingestRows: SMOKE ? 2_000 : 100_000,
+  ingestRows: Number(args['ingest-rows'] ?? (SMOKE ? 2_000 : 100_000)),
   /** Rows 4–6: timed repetitions (after one warm-up) whose median is reported. */
   repeats: SMOKE ? 2 : 7,
   /** Row 3: seconds of load against each server. */
@@ -115,36 +118,60 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
     const keys = await setupTenants(server.url, ADMIN)
     const metrics: Metric[] = []
     const ctx = { engine, server, keys, opts, log }
+    const expected: Record<string, { min: number; max: number }> = {}
+    const distinct = (rows: number) => rows - Math.floor(rows / 50)
+    // A row that fails (a 408, a 5xx) is reported as failed and the run goes on; a dead server ends it.
+    const attempt = async (rows: number[], fn: () => Promise<Metric[]>) => {
+      try {
+        metrics.push(...(await fn()))
+      } catch (err) {
+        if (await server!.failure()) throw err
+        const message = (err as Error).message.split('\n')[0]!.slice(0, 200)
+        log(`[${engine}] rows ${rows.join(', ')} failed: ${message}`)
+        for (const row of rows)
+          metrics.push({ row, engine, name: `FAILED: ${message}`, value: NaN, unit: '', baseline: null, baselineName: null, ratio: null, target: '', met: false })
+      }
+    }
     // Row 7 first, so that "idle" is the freshly started server, not one that other rows warmed up.
-    const csv = await benchCsvImport(ctx)
-    metrics.push(...csv.metrics)
-    metrics.push(...(await benchIngest(ctx, ref)))
-    const events = await benchEvents(ctx)
-    metrics.push(...events.metrics)
+    await attempt([7], async () => {
+      const csv = await benchCsvImport(ctx)
+      expected['usage_buckets:csv-step'] = { min: csv.storedStep, max: csv.storedStep }
+      expected['usage_buckets:csv-full'] = { min: csv.storedFull, max: csv.storedFull }
+      return csv.metrics
+    })
+    expected['usage_buckets:raw-json'] = { min: opts.ingestRows, max: opts.ingestRows }
+    expected['usage_buckets:raw-csv'] = { min: distinct(opts.ingestRows), max: distinct(opts.ingestRows) }
+    await attempt([1, 2], async () => {
+      const m = await benchIngest(ctx, ref)
+      expected['usage_buckets:ingest-json'] = { min: opts.ingestRows, max: opts.ingestRows }
+      expected['usage_buckets:ingest-csv'] = { min: distinct(opts.ingestRows), max: distinct(opts.ingestRows) }
+      return m
+    })
+    await attempt([3], async () => {
+      const events = await benchEvents(ctx)
+      // Durable ack: every acknowledged event is stored; requests cut off at the end may add a few.
+      expected['usage_events:events'] = { min: events.acknowledged, max: events.acknowledged + events.unacknowledged }
+      return events.metrics
+    })
     if (engine === 'postgres') {
       const raw = await openRaw(target)
       try {
-        metrics.push(...(await benchQuery(ctx, ref, raw)))
+        await attempt([4, 5], () => benchQuery(ctx, ref, raw))
       } finally {
         await raw.close()
       }
-      metrics.push(...(await benchPostgraphile(ctx, ref, target.url!)))
-    } else metrics.push(...(await benchQuery(ctx, ref)))
+      await attempt([6], () => benchPostgraphile(ctx, ref, target.url!))
+    } else await attempt([4, 5], () => benchQuery(ctx, ref))
     await server.stop()
     server = undefined
-    const distinct = (rows: number) => rows - Math.floor(rows / 50)
-    await verifyStored(target, {
-      'usage_buckets:ingest-json': { min: opts.ingestRows, max: opts.ingestRows },
-      'usage_buckets:raw-json': { min: opts.ingestRows, max: opts.ingestRows },
-      'usage_buckets:ingest-csv': { min: distinct(opts.ingestRows), max: distinct(opts.ingestRows) },
-      'usage_buckets:raw-csv': { min: distinct(opts.ingestRows), max: distinct(opts.ingestRows) },
-      'usage_buckets:csv-step': { min: csv.storedStep, max: csv.storedStep },
-      'usage_buckets:csv-full': { min: csv.storedFull, max: csv.storedFull },
-      // Durable ack: every acknowledged event is stored; requests cut off at the end may add a few.
-      'usage_events:events': { min: events.acknowledged, max: events.acknowledged + events.unacknowledged },
-    })
+    process.stderr.write(`\n${table(metrics)}\n\n`)
+    await verifyStored(target, expected)
     log(`[${engine}] stored rows match what was acknowledged`)
     return metrics
+  } catch (err) {
+    const died = await server?.failure()
+    if (died) log(`[${engine}] the server process died: ${died}`)
+    throw err
   } finally {
     await server?.stop()
     await target.dispose()
@@ -195,10 +222,12 @@ for (const row of [1, 4]) {
 }
 
 const machineLine = await machine()
-process.stdout.write(`\nsize ${SIZE.toLocaleString('en-US')} buckets; machine: ${machineLine}\n\n${table(results)}\n`)
+process.stdout.write(`\nsize ${SIZE.toLocaleString('en-US')} buckets, rows 1–2 ${opts.ingestRows.toLocaleString('en-US')} rows; machine: ${machineLine}\n\n${table(results)}\n`)
 if (!SMOKE) {
   await writeFile(
     new URL('./results.json', import.meta.url),
-    `${JSON.stringify({ date: new Date().toISOString(), size: SIZE, machine: machineLine, results }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), size: SIZE, ingestRows: opts.ingestRows, machine: machineLine, results }, null, 2)}\n`,
   )
 } else process.stdout.write('smoke run: results.json not written\n')
+// A failed row fails the command (CI's smoke run must notice), after the table and results are out.
+if (results.some((m) => m.name.startsWith('FAILED'))) process.exitCode = 1

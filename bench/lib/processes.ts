@@ -3,7 +3,7 @@
 // and each server's memory can be read from /proc.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,6 +30,8 @@ export interface Proc {
   child: ChildProcess
   logPath: string
   stop(): Promise<void>
+  /** Why the process is gone, if it exited by itself (its log's tail); undefined while it runs. */
+  failure(): Promise<string | undefined>
 }
 
 async function logTail(path: string): Promise<string> {
@@ -96,7 +98,9 @@ export async function startNode(opts: {
         clearTimeout(timer)
       }
       log.end()
-      await rm(logPath, { force: true })
+    },
+    async failure() {
+      return exited === null ? undefined : `${opts.name} exited with ${exited}; last lines of ${logPath}:\n${await logTail(logPath)}`
     },
   }
 }
