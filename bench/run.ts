@@ -130,6 +130,11 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
         log(`[${engine}] rows ${rows.join(', ')} failed: ${message}`)
         for (const row of rows)
           metrics.push({ row, engine, name: `FAILED: ${message}`, value: NaN, unit: '', baseline: null, baselineName: null, ratio: null, target: '', met: false })
+        // Let the server finish what it still holds before the next row is measured.
+        for (let i = 0; i < 600; i++) {
+          if (await fetch(`${server!.url}/readyz`).then((r) => r.status === 200, () => false)) break
+          await new Promise((r) => setTimeout(r, 1000))
+        }
       }
     }
     // Row 7 first, so that "idle" is the freshly started server, not one that other rows warmed up.
@@ -206,7 +211,7 @@ for (const engine of engines) {
 for (const row of [1, 4]) {
   const pg = results.find((m) => m.row === row && m.engine === 'postgres')
   const lite = results.find((m) => m.row === row && m.engine === 'pglite')
-  if (pg && lite)
+  if (pg && lite && !Number.isNaN(pg.value) && !Number.isNaN(lite.value))
     results.push({
       row: 8,
       engine: 'pglite vs postgres',

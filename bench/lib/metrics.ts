@@ -27,16 +27,30 @@ export async function timeIt(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0
 }
 
-/** Runs fn over items with `concurrency` callers; returns the wall time in ms. */
+/**
+ * Runs fn over items with `concurrency` callers; returns the wall time in ms. After a failure no
+ * caller takes another item, and the error is thrown once the ones in flight have settled, so no
+ * stray requests run into the next measurement.
+ */
 export async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<number> {
   let next = 0
-  return timeIt(() =>
-    Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next < items.length) await fn(items[next++]!)
-      }),
-    ),
+  let failed = false
+  const t0 = performance.now()
+  const settled = await Promise.allSettled(
+    Array.from({ length: concurrency }, async () => {
+      while (!failed && next < items.length) {
+        try {
+          await fn(items[next++]!)
+        } catch (err) {
+          failed = true
+          throw err
+        }
+      }
+    }),
   )
+  const rejected = settled.find((s) => s.status === 'rejected')
+  if (rejected) throw (rejected as PromiseRejectedResult).reason
+  return performance.now() - t0
 }
 
 const fmt = (n: number | null) =>

@@ -83,7 +83,9 @@ export async function setupTenants(base: string, admin: string): Promise<Keys> {
  */
 function httpPost(url: string, headers: Record<string, string>, body: string | Readable): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: typeof body === 'string' ? { ...headers, 'content-length': String(Buffer.byteLength(body)) } : headers }, (res) => {
+    // A connection per request (agent: false): after a server-side 408 a pooled keep-alive socket
+    // would fail the next row with ECONNRESET.
+    const req = request(url, { method: 'POST', agent: false, headers: typeof body === 'string' ? { ...headers, 'content-length': String(Buffer.byteLength(body)) } : headers }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
