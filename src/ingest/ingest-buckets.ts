@@ -9,12 +9,15 @@ import {
   STAGE_CHUNK,
   StageChunk,
   stageChunk,
+  upsertChunk,
   upsertMerged,
   type OverlapSide,
 } from '../db/queries/buckets.js'
 import { problems } from '../errors.js'
 import type { BucketSource, NormalisedBucket, RowDefaults, RowProblem } from './bucket.js'
 import { parseCanonical, type ParsedJsonRows } from './canonical.js'
+import { checkShapes } from './intervals.js'
+import { mergeRows, type IndexedBucket } from './merge.js'
 import { readUsageCsv } from './openai-csv.js'
 import { isOpenAIPageBody, parseOpenAIPages } from './openai-page.js'
 import { spoolToTempFile } from './spool.js'
@@ -113,10 +116,45 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
     )
   }
   if (parsed.problems.length > 0) throw problems.validation(parsed.problems)
+  const merged = mergeRows(parsed.rows)
+  if (merged.problems.length > 0) throw problems.validation(merged.problems)
+  const counts = await upsertInMemory(db, tenantId, source, merged.rows)
+  if (counts) return { received: parsed.received, skipped: parsed.skipped, ...counts, unchanged: merged.rows.length - counts.created - counts.replaced }
+  // An overlap: the staged path finds the offending pair to name it (and writes nothing).
   return ingestBuckets(db, tenantId, source, 'index', async (emit) => {
     for (const row of parsed.rows) await emit(row.index, row.bucket)
     return { received: parsed.received, skipped: parsed.skipped, problems: [] }
   })
+}
+
+/**
+ * The fast path for rows already in memory, merged: no staging table, the overlap rule checked in
+ * memory among the rows and by index probes against stored buckets, and (up to one chunk) one
+ * statement in all. Returns undefined, having written nothing, when the overlap rule is broken.
+ */
+async function upsertInMemory(db: Db, tenantId: string, source: BucketSource, rows: IndexedBucket[]): Promise<{ created: number; replaced: number } | undefined> {
+  if (rows.length === 0) return { created: 0, replaced: 0 }
+  const { shapes, overlapping } = checkShapes(rows.map((r) => r.bucket))
+  if (overlapping) return undefined
+  const chunks: StageChunk[] = []
+  for (let lo = 0; lo < rows.length; lo += STAGE_CHUNK) {
+    const chunk = new StageChunk()
+    for (const r of rows.slice(lo, lo + STAGE_CHUNK)) chunk.push(r.index, r.bucket)
+    chunks.push(chunk)
+  }
+  const run = async (tx: Db) => {
+    const first = await upsertChunk(tx, tenantId, source, chunks[0]!, shapes)
+    if (first.conflict) return undefined
+    let { created, replaced } = first
+    for (const chunk of chunks.slice(1)) {
+      const next = await upsertChunk(tx, tenantId, source, chunk)
+      created += next.created
+      replaced += next.replaced
+    }
+    return { created, replaced }
+  }
+  // A single statement is atomic by itself; several chunks need the transaction.
+  return chunks.length === 1 ? run(db) : db.transaction(run)
 }
 
 /** Form 3: the CSV is spooled to a temp file first, then parsed as a stream inside the transaction. */
