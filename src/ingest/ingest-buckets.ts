@@ -4,13 +4,14 @@ import type { Db } from '../db/client.js'
 import {
   createStage,
   findOverlap,
+  mergeAndUpsert,
   mergeStage,
   oversizedSums,
   STAGE_CHUNK,
   StageChunk,
   stageChunk,
+  stagedOverlap,
   upsertChunk,
-  upsertMerged,
   type OverlapSide,
 } from '../db/queries/buckets.js'
 import { problems } from '../errors.js'
@@ -69,30 +70,26 @@ export async function ingestBuckets(
     if (produced.problems.length > 0) throw problems.validation(produced.problems)
     await stageChunk(tx, chunk)
 
-    const distinct = await mergeStage(tx)
-    const oversized = await oversizedSums(tx)
-    if (oversized.length > 0)
-      throw problems.validation(
-        oversized.map((ref) => ({ [refKind]: ref, path: '', message: 'the sum of the rows sharing this natural key exceeds 2^53 − 1' })),
-      )
-    const overlap = await findOverlap(tx, tenantId)
-    if (overlap) {
-      const [incoming, other] = overlap
-      const item = { [refKind]: incoming.ref, path: 'start_time', message: `overlaps ${describeSide(other, refKind)}` }
-      throw problems.conflict(
-        `${describeSide(incoming, refKind)} overlaps ${describeSide(other, refKind)}: buckets of one provider account may ` +
-          'overlap in time only with the same start, end and null dimensions (DELETE /v1/usage/buckets to re-import at another granularity)',
-        [item],
-      )
+    const oversizedProblem = (refs: number[]) =>
+      problems.validation(refs.map((ref) => ({ [refKind]: ref, path: '', message: 'the sum of the rows sharing this natural key exceeds 2^53 − 1' })))
+    if (await stagedOverlap(tx, tenantId)) {
+      // Rare: materialise the sums to report as before (an oversized sum first, then the pair).
+      await mergeStage(tx)
+      const oversized = await oversizedSums(tx)
+      if (oversized.length > 0) throw oversizedProblem(oversized)
+      const overlap = await findOverlap(tx, tenantId)
+      if (overlap) {
+        const [incoming, other] = overlap
+        const item = { [refKind]: incoming.ref, path: 'start_time', message: `overlaps ${describeSide(other, refKind)}` }
+        throw problems.conflict(
+          `${describeSide(incoming, refKind)} overlaps ${describeSide(other, refKind)}: buckets of one provider account may ` +
+            'overlap in time only with the same start, end and null dimensions (DELETE /v1/usage/buckets to re-import at another granularity)',
+          [item],
+        )
+      }
     }
-
-    let created = 0
-    let replaced = 0
-    for (let lo = 0; lo < distinct; lo += STAGE_CHUNK) {
-      const counts = await upsertMerged(tx, tenantId, source, lo, lo + STAGE_CHUNK)
-      created += counts.created
-      replaced += counts.replaced
-    }
+    const { distinct, created, replaced, oversized } = await mergeAndUpsert(tx, tenantId, source)
+    if (oversized.length > 0) throw oversizedProblem(oversized)
     return { received: produced.received, skipped: produced.skipped, created, replaced, unchanged: distinct - created - replaced }
   })
 }

@@ -80,6 +80,26 @@ void eachEngine(t, async (t, engine) => {
     t.equal(await rowCount(app, tenantId), 6100)
   })
 
+  t.test('CSV (staged path): a clash with a stored bucket or within the file is 409 by line; an oversized sum is 400', async (t) => {
+    const { key, tenantId } = await stored([at(0, 24)])
+    const csv = (rows: [number, number, string, number][]) =>
+      ['start_time,end_time,model,input_tokens', ...rows.map(([s, e, m, n]) => `${T0 + s * H},${T0 + e * H},${m},${n}`)].join('\n')
+    const withStored = await postBuckets(app, key, csv([[24, 25, 'a', 1], [30, 31, 'a', 1], [5, 6, 'a', 1]]), 'text/csv')
+    t.equal(withStored.statusCode, 409, withStored.body)
+    t.match(withStored.json(), { detail: /line 4 .* overlaps stored bucket \d+/, errors: [{ line: 4 }] })
+    const within = await postBuckets(app, key, csv([[24, 25, 'a', 1], [30, 32, 'a', 1], [31, 32, 'b', 1]]), 'text/csv')
+    t.equal(within.statusCode, 409, within.body)
+    t.match(within.json(), { detail: /line 3 .* overlaps the bucket at line 4/ })
+    const big = Number.MAX_SAFE_INTEGER
+    const oversized = await postBuckets(app, key, csv([[24, 25, 'a', big], [25, 26, 'a', 1], [24, 25, 'a', big]]), 'text/csv')
+    t.equal(oversized.statusCode, 400, oversized.body)
+    t.match(oversized.json(), { errors: [{ line: 2, message: /2\^53/ }] })
+    t.equal(await rowCount(app, tenantId), 1)
+    const ok = await postBuckets(app, key, csv([[24, 25, 'a', 1], [25, 26, 'a', 2], [24, 25, 'a', 3], [24, 25, 'b', 1]]), 'text/csv')
+    t.match(ok.json(), { received: 4, created: 3, replaced: 0, unchanged: 0 })
+    t.equal(await rowCount(app, tenantId), 4)
+  })
+
   t.test('a random sequence of posts is refused exactly when a pairwise check says it overlaps', async (t) => {
     const shape = fc.record({
       account: fc.constantFrom(null, 'a'),

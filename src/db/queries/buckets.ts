@@ -4,9 +4,10 @@ import type { BucketShape } from '../../ingest/intervals.js'
 import type { Db } from '../client.js'
 
 /**
- * Bucket ingestion in set-based SQL. Rows are staged in chunks into a temporary table (one
- * `unnest` insert per chunk), summed by natural key in SQL, checked for overlaps, then upserted in
- * chunks. Everything runs inside the caller's transaction; the temp tables drop at commit/rollback.
+ * Bucket ingestion in set-based SQL. In-memory rows (JSON) go straight to `upsertChunk`. Streamed
+ * rows (CSV) are staged in chunks into a temporary table, checked for overlaps, then summed by
+ * natural key and upserted in one statement. Staging runs inside the caller's transaction; the temp
+ * tables drop at commit/rollback.
  */
 
 export const STAGE_CHUNK = 5000
@@ -66,6 +67,9 @@ const castFor = (col: string): string =>
   col === 'start_time' || col === 'end_time' ? 'timestamptz[]' : col === 'batch' ? 'bool[]' : (COUNTERS as readonly string[]).includes(col) ? 'int8[]' : 'text[]'
 
 export async function createStage(tx: Db): Promise<void> {
+  // Summing 100k+ staged rows by a 10-column key spills a 4 MB work_mem sort to disk; this
+  // transaction only may hash in memory instead.
+  await tx.query(`set local work_mem = '64MB'`)
   await tx.query(`create temp table bucket_stage (
     ord int8 not null, provider text not null, account_id text, start_time timestamptz not null, end_time timestamptz not null,
     project_id text, user_id text, api_key_id text, model text, service_tier text not null, batch bool,
@@ -79,7 +83,7 @@ export async function stageChunk(tx: Db, chunk: StageChunk): Promise<void> {
   await tx.query(sql`insert into bucket_stage (ord, ${raw(DIMENSIONS)}, ${raw(COUNTERS)}) select * from unnest(${sql.join(arrays, sql`, `)})`)
 }
 
-/** Sums staged rows that share a natural key; returns the number of distinct keys. */
+/** Sums staged rows that share a natural key into a table (for `findOverlap`); returns the number of distinct keys. */
 export async function mergeStage(tx: Db): Promise<number> {
   await tx.query(`create temp table bucket_merge on commit drop as
     select row_number() over (order by min(ord)) as rn, min(ord) as ord, ${DIMENSIONS.join(', ')},
@@ -152,7 +156,8 @@ export interface ChunkResult extends UpsertCounts {
 /**
  * Upserts one in-memory chunk in a single statement, with no staging table. When `shapes` is given,
  * the same statement first probes them against stored buckets and writes nothing on a conflict.
- * Equal counters leave the stored row alone, as in `upsertMerged`.
+ * Equal counters leave the stored row alone: the DO UPDATE's WHERE skips it (source and updated_at
+ * untouched), so it is neither returned nor rewritten.
  */
 export async function upsertChunk(db: Db, tenantId: string, source: string, chunk: StageChunk, shapes?: readonly BucketShape[]): Promise<ChunkResult> {
   const cols = [...DIMENSIONS, ...COUNTERS]
@@ -234,28 +239,58 @@ export async function findOverlap(tx: Db, tenantId: string): Promise<[OverlapSid
   return [await incoming('ord = $1', [pair.lo]), other]
 }
 
-export interface UpsertCounts {
-  created: number
-  replaced: number
+/**
+ * The overlap rule for staged rows, as a yes/no: incoming shapes against each other (sorted, with
+ * the running latest end) and against stored buckets (`conflictProbe`). Only on a yes is the
+ * costlier `findOverlap` run, to name the pair.
+ */
+export async function stagedOverlap(tx: Db, tenantId: string): Promise<boolean> {
+  const rows = await tx.query<{ inner: boolean; stored: boolean }>(
+    sql`with shapes as (
+      select provider, account_id, start_time, end_time, mask, max(end_time) over (partition by provider, account_id
+               order by start_time, end_time, mask rows between unbounded preceding and 1 preceding) as prev_end
+      from (select distinct provider, account_id, start_time, end_time, ${sql.raw(NULL_MASK)} as mask from bucket_stage) d)
+    select exists (select 1 from shapes where prev_end > start_time) as inner,
+      exists (${conflictProbe(tenantId, sql`select provider, account_id, start_time, end_time, mask, prev_end is distinct from start_time from shapes`)}) as stored`,
+  )
+  return rows[0]!.inner || rows[0]!.stored
+}
+
+export interface MergeCounts extends UpsertCounts {
+  distinct: number
+  /** Keys (first ord) whose sums exceed 2^53 − 1; when any, nothing was written. */
+  oversized: number[]
 }
 
 /**
- * Upserts merged rows `rn` in (lo, hi]. Equal counters leave the stored row alone (source and
- * updated_at untouched): the DO UPDATE's WHERE skips it, so it is neither returned nor rewritten.
+ * Sums staged rows by natural key and upserts the sums, in one statement: the sums are materialised
+ * once and feed the 2^53 − 1 check, the count and the upsert (equal counters are left alone, as in
+ * `upsertChunk`).
  */
-export async function upsertMerged(tx: Db, tenantId: string, source: string, lo: number, hi: number): Promise<UpsertCounts> {
-  const rows = await tx.query<UpsertCounts>(
-    sql`with up as (
+export async function mergeAndUpsert(tx: Db, tenantId: string, source: string): Promise<MergeCounts> {
+  const rows = await tx.query<{ distinct: number; oversized: string | null; created: number; replaced: number }>(
+    sql`with m as materialized (
+      select min(ord) as ord, ${raw(DIMENSIONS)}, ${raw(COUNTERS.map((c) => `sum(${c}) as ${c}`))}
+      from bucket_stage group by ${raw(DIMENSIONS)}),
+    bad as (select ord from m where greatest(${raw(COUNTERS.map((c) => `coalesce(${c}, 0)`))}) > ${sql.raw(MAX_COUNTER)} order by ord limit 1000),
+    up as (
       insert into usage_buckets (tenant_id, ${raw(DIMENSIONS)}, ${raw(COUNTERS)}, source, updated_at)
       select ${tenantId}, ${raw(DIMENSIONS)}, ${raw(COUNTERS.map((c) => `${c}::int8`))}, ${source}, now()
-      from bucket_merge where rn > ${lo} and rn <= ${hi}
+      from m where not exists (select 1 from bad)
       on conflict on constraint usage_buckets_natural_key do update set
         ${raw(COUNTERS.map((c) => `${c} = excluded.${c}`))}, source = excluded.source, updated_at = excluded.updated_at
       where (${raw(COUNTERS, 'usage_buckets.')}) is distinct from (${raw(COUNTERS, 'excluded.')})
       returning (xmax = 0) as inserted)
-    select count(*) filter (where inserted)::int8 as created, count(*) filter (where not inserted)::int8 as replaced from up`,
+    select (select count(*) from m)::int8 as distinct, (select string_agg(ord::text, ',' order by ord) from bad) as oversized,
+      count(*) filter (where inserted)::int8 as created, count(*) filter (where not inserted)::int8 as replaced from up`,
   )
-  return rows[0]!
+  const r = rows[0]!
+  return { distinct: r.distinct, created: r.created, replaced: r.replaced, oversized: r.oversized ? r.oversized.split(',').map(Number) : [] }
+}
+
+export interface UpsertCounts {
+  created: number
+  replaced: number
 }
 
 export interface DeleteRange {
