@@ -8,6 +8,8 @@ import {
   mergeStage,
   oversizedSums,
   STAGE_CHUNK,
+  copyLine,
+  STAGE_COLUMNS,
   StageChunk,
   stageChunk,
   stagedOverlap,
@@ -59,16 +61,8 @@ export async function ingestBuckets(
 ): Promise<IngestResult> {
   return db.transaction(async (tx) => {
     await createStage(tx)
-    let chunk = new StageChunk()
-    const produced = await produce((ref, bucket) => {
-      chunk.push(ref, bucket)
-      if (chunk.length < STAGE_CHUNK) return
-      const full = chunk
-      chunk = new StageChunk()
-      return stageChunk(tx, full)
-    })
+    const produced = await stageRows(tx, produce)
     if (produced.problems.length > 0) throw problems.validation(produced.problems)
-    await stageChunk(tx, chunk)
 
     const oversizedProblem = (refs: number[]) =>
       problems.validation(refs.map((ref) => ({ [refKind]: ref, path: '', message: 'the sum of the rows sharing this natural key exceeds 2^53 − 1' })))
@@ -93,6 +87,44 @@ export async function ingestBuckets(
     return { received: produced.received, skipped: produced.skipped, created, replaced, unchanged: distinct - created - replaced }
   })
 }
+
+/**
+ * Streams the producer's rows into the staging table: COPY on PostgreSQL (parsing and the server's
+ * inserts overlap), batched unnest inserts elsewhere. Memory stays bounded by one batch.
+ */
+async function stageRows(tx: Db, produce: RowProducer): Promise<ProducedRows> {
+  if (!tx.copyIn) {
+    let chunk = new StageChunk()
+    const produced = await produce((ref, bucket) => {
+      chunk.push(ref, bucket)
+      if (chunk.length < STAGE_CHUNK) return
+      const full = chunk
+      chunk = new StageChunk()
+      return stageChunk(tx, full)
+    })
+    await stageChunk(tx, chunk)
+    return produced
+  }
+  const copy = await tx.copyIn('bucket_stage', STAGE_COLUMNS)
+  let batch = ''
+  let produced: ProducedRows
+  try {
+    produced = await produce((ref, bucket) => {
+      batch += copyLine(ref, bucket)
+      if (batch.length < COPY_BATCH_CHARS) return
+      const full = batch
+      batch = ''
+      return copy.write(full)
+    })
+    if (batch) await copy.write(batch)
+  } finally {
+    // The connection runs nothing else until the COPY ends, the rollback after an error included.
+    await copy.end()
+  }
+  return produced
+}
+
+const COPY_BATCH_CHARS = 1 << 16
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 

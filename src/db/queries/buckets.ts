@@ -63,6 +63,25 @@ export class StageChunk {
   }
 }
 
+// COPY text format: backslash, tab, newline and carriage return are escaped; \N is null.
+const copyText = (v: string | null): string => (v === null ? '\\N' : /[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : v)
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
+
+/** The staging table's columns in `copyLine` order. */
+export const STAGE_COLUMNS = ['ord', ...DIMENSIONS, ...COUNTERS] as const
+
+/** One staged row as a line of COPY text (PostgreSQL's streaming path; PGlite stages `StageChunk`s). */
+export function copyLine(ord: number, b: NormalisedBucket): string {
+  const t = b.classes
+  return (
+    `${ord}\t${copyText(b.provider)}\t${copyText(b.accountId)}\t${new Date(b.startMs).toISOString()}\t${new Date(b.endMs).toISOString()}\t` +
+    `${copyText(b.projectId)}\t${copyText(b.userId)}\t${copyText(b.apiKeyId)}\t${copyText(b.model)}\t${copyText(b.serviceTier)}\t` +
+    `${b.batch === null ? '\\N' : b.batch ? 't' : 'f'}\t${t.requests === null ? '\\N' : t.requests}\t${t.inputTokens}\t${t.outputTokens}\t` +
+    `${t.inText}\t${t.inAudio}\t${t.inImage}\t${t.cachedText}\t${t.cachedAudio}\t${t.cachedImage}\t${t.cacheWrite}\t` +
+    `${t.outText}\t${t.outAudio}\t${t.outImage}\n`
+  )
+}
+
 const castFor = (col: string): string =>
   col === 'start_time' || col === 'end_time' ? 'timestamptz[]' : col === 'batch' ? 'bool[]' : (COUNTERS as readonly string[]).includes(col) ? 'int8[]' : 'text[]'
 
