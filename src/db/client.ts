@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { finished } from 'node:stream/promises'
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite'
 import type { SQL } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core'
@@ -24,6 +26,18 @@ export interface Db {
   readonly engine: Engine
   query<T = Row>(query: SQL | string, params?: unknown[], opts?: QueryOptions): Promise<T[]>
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>
+  /**
+   * PostgreSQL only: `COPY table (columns) FROM STDIN` in text format, streamed. PGlite has no
+   * streaming COPY, so callers keep a batched-insert path for when this is absent.
+   */
+  copyIn?(table: string, columns: readonly string[]): Promise<CopyWriter>
+}
+
+/** A COPY in progress: `write` resolves once the data is handed on (back-pressure); always `end` it. */
+export interface CopyWriter {
+  write(text: string): Promise<void>
+  /** Finishes the COPY; rejects with the server's error. */
+  end(): Promise<void>
 }
 
 export interface DbClient extends Db {
@@ -73,6 +87,26 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
         prepare: opts?.prepare ?? false,
       })
       return rows as unknown as T[]
+    },
+    async copyIn(table: string, columns: readonly string[]): Promise<CopyWriter> {
+      const ident = (name: string) => `"${name.replace(/"/g, '""')}"`
+      const stream = await conn.unsafe(`copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin`).writable()
+      let failure: unknown
+      const done = finished(stream).then(
+        () => undefined,
+        (err: unknown) => void (failure ??= err),
+      )
+      return {
+        async write(text) {
+          if (failure === undefined && !stream.write(text)) await Promise.race([once(stream, 'drain').catch(() => undefined), done])
+          if (failure !== undefined) throw failure
+        },
+        async end() {
+          stream.end()
+          await done
+          if (failure !== undefined) throw failure
+        },
+      }
     },
     async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
       if ('savepoint' in conn) return (conn as postgres.TransactionSql).savepoint((tx) => fn(wrap(tx))) as Promise<T>

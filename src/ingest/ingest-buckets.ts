@@ -4,17 +4,23 @@ import type { Db } from '../db/client.js'
 import {
   createStage,
   findOverlap,
+  mergeAndUpsert,
   mergeStage,
   oversizedSums,
   STAGE_CHUNK,
+  copyLine,
+  STAGE_COLUMNS,
   StageChunk,
   stageChunk,
-  upsertMerged,
+  stagedOverlap,
+  upsertChunk,
   type OverlapSide,
 } from '../db/queries/buckets.js'
 import { problems } from '../errors.js'
 import type { BucketSource, NormalisedBucket, RowDefaults, RowProblem } from './bucket.js'
 import { parseCanonical, type ParsedJsonRows } from './canonical.js'
+import { checkShapes } from './intervals.js'
+import { mergeRows, type IndexedBucket } from './merge.js'
 import { readUsageCsv } from './openai-csv.js'
 import { isOpenAIPageBody, parseOpenAIPages } from './openai-page.js'
 import { spoolToTempFile } from './spool.js'
@@ -55,6 +61,39 @@ export async function ingestBuckets(
 ): Promise<IngestResult> {
   return db.transaction(async (tx) => {
     await createStage(tx)
+    const produced = await stageRows(tx, produce)
+    if (produced.problems.length > 0) throw problems.validation(produced.problems)
+
+    const oversizedProblem = (refs: number[]) =>
+      problems.validation(refs.map((ref) => ({ [refKind]: ref, path: '', message: 'the sum of the rows sharing this natural key exceeds 2^53 − 1' })))
+    if (await stagedOverlap(tx, tenantId)) {
+      // Rare: materialise the sums to report as before (an oversized sum first, then the pair).
+      await mergeStage(tx)
+      const oversized = await oversizedSums(tx)
+      if (oversized.length > 0) throw oversizedProblem(oversized)
+      const overlap = await findOverlap(tx, tenantId)
+      if (overlap) {
+        const [incoming, other] = overlap
+        const item = { [refKind]: incoming.ref, path: 'start_time', message: `overlaps ${describeSide(other, refKind)}` }
+        throw problems.conflict(
+          `${describeSide(incoming, refKind)} overlaps ${describeSide(other, refKind)}: buckets of one provider account may ` +
+            'overlap in time only with the same start, end and null dimensions (DELETE /v1/usage/buckets to re-import at another granularity)',
+          [item],
+        )
+      }
+    }
+    const { distinct, created, replaced, oversized } = await mergeAndUpsert(tx, tenantId, source)
+    if (oversized.length > 0) throw oversizedProblem(oversized)
+    return { received: produced.received, skipped: produced.skipped, created, replaced, unchanged: distinct - created - replaced }
+  })
+}
+
+/**
+ * Streams the producer's rows into the staging table: COPY on PostgreSQL (parsing and the server's
+ * inserts overlap), batched unnest inserts elsewhere. Memory stays bounded by one batch.
+ */
+async function stageRows(tx: Db, produce: RowProducer): Promise<ProducedRows> {
+  if (!tx.copyIn) {
     let chunk = new StageChunk()
     const produced = await produce((ref, bucket) => {
       chunk.push(ref, bucket)
@@ -63,36 +102,29 @@ export async function ingestBuckets(
       chunk = new StageChunk()
       return stageChunk(tx, full)
     })
-    if (produced.problems.length > 0) throw problems.validation(produced.problems)
     await stageChunk(tx, chunk)
-
-    const distinct = await mergeStage(tx)
-    const oversized = await oversizedSums(tx)
-    if (oversized.length > 0)
-      throw problems.validation(
-        oversized.map((ref) => ({ [refKind]: ref, path: '', message: 'the sum of the rows sharing this natural key exceeds 2^53 − 1' })),
-      )
-    const overlap = await findOverlap(tx, tenantId)
-    if (overlap) {
-      const [incoming, other] = overlap
-      const item = { [refKind]: incoming.ref, path: 'start_time', message: `overlaps ${describeSide(other, refKind)}` }
-      throw problems.conflict(
-        `${describeSide(incoming, refKind)} overlaps ${describeSide(other, refKind)}: buckets of one provider account may ` +
-          'overlap in time only with the same start, end and null dimensions (DELETE /v1/usage/buckets to re-import at another granularity)',
-        [item],
-      )
-    }
-
-    let created = 0
-    let replaced = 0
-    for (let lo = 0; lo < distinct; lo += STAGE_CHUNK) {
-      const counts = await upsertMerged(tx, tenantId, source, lo, lo + STAGE_CHUNK)
-      created += counts.created
-      replaced += counts.replaced
-    }
-    return { received: produced.received, skipped: produced.skipped, created, replaced, unchanged: distinct - created - replaced }
-  })
+    return produced
+  }
+  const copy = await tx.copyIn('bucket_stage', STAGE_COLUMNS)
+  let batch = ''
+  let produced: ProducedRows
+  try {
+    produced = await produce((ref, bucket) => {
+      batch += copyLine(ref, bucket)
+      if (batch.length < COPY_BATCH_CHARS) return
+      const full = batch
+      batch = ''
+      return copy.write(full)
+    })
+    if (batch) await copy.write(batch)
+  } finally {
+    // The connection runs nothing else until the COPY ends, the rollback after an error included.
+    await copy.end()
+  }
+  return produced
 }
+
+const COPY_BATCH_CHARS = 1 << 16
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -113,10 +145,45 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
     )
   }
   if (parsed.problems.length > 0) throw problems.validation(parsed.problems)
+  const merged = mergeRows(parsed.rows)
+  if (merged.problems.length > 0) throw problems.validation(merged.problems)
+  const counts = await upsertInMemory(db, tenantId, source, merged.rows)
+  if (counts) return { received: parsed.received, skipped: parsed.skipped, ...counts, unchanged: merged.rows.length - counts.created - counts.replaced }
+  // An overlap: the staged path finds the offending pair to name it (and writes nothing).
   return ingestBuckets(db, tenantId, source, 'index', async (emit) => {
     for (const row of parsed.rows) await emit(row.index, row.bucket)
     return { received: parsed.received, skipped: parsed.skipped, problems: [] }
   })
+}
+
+/**
+ * The fast path for rows already in memory, merged: no staging table, the overlap rule checked in
+ * memory among the rows and by index probes against stored buckets, and (up to one chunk) one
+ * statement in all. Returns undefined, having written nothing, when the overlap rule is broken.
+ */
+async function upsertInMemory(db: Db, tenantId: string, source: BucketSource, rows: IndexedBucket[]): Promise<{ created: number; replaced: number } | undefined> {
+  if (rows.length === 0) return { created: 0, replaced: 0 }
+  const { shapes, overlapping } = checkShapes(rows.map((r) => r.bucket))
+  if (overlapping) return undefined
+  const chunks: StageChunk[] = []
+  for (let lo = 0; lo < rows.length; lo += STAGE_CHUNK) {
+    const chunk = new StageChunk()
+    for (const r of rows.slice(lo, lo + STAGE_CHUNK)) chunk.push(r.index, r.bucket)
+    chunks.push(chunk)
+  }
+  const run = async (tx: Db) => {
+    const first = await upsertChunk(tx, tenantId, source, chunks[0]!, shapes)
+    if (first.conflict) return undefined
+    let { created, replaced } = first
+    for (const chunk of chunks.slice(1)) {
+      const next = await upsertChunk(tx, tenantId, source, chunk)
+      created += next.created
+      replaced += next.replaced
+    }
+    return { created, replaced }
+  }
+  // A single statement is atomic by itself; several chunks need the transaction.
+  return chunks.length === 1 ? run(db) : db.transaction(run)
 }
 
 /** Form 3: the CSV is spooled to a temp file first, then parsed as a stream inside the transaction. */
