@@ -31,3 +31,24 @@ export function isStatementTimeout(err: unknown): boolean {
 export function isUniqueViolation(err: unknown): boolean {
   return !!err && typeof err === 'object' && (err as { code?: unknown }).code === '23505'
 }
+
+/**
+ * A transaction PostgreSQL aborted because of another one (deadlock_detected, serialization_failure):
+ * it wrote nothing, and running it again is the remedy.
+ */
+export function isTransientConflict(err: unknown): boolean {
+  const code = !!err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined
+  return code === '40P01' || code === '40001'
+}
+
+/** Runs `fn`, again (up to `attempts` in all, after a short random pause) when it lost a deadlock. */
+export async function retryTransient<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (attempt >= attempts || !isTransientConflict(err)) throw err
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 80 * attempt))
+    }
+  }
+}

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import type { Readable } from 'node:stream'
 import type { Db } from '../db/client.js'
+import { retryTransient } from '../db/errors.js'
 import {
   createStage,
   findOverlap,
@@ -147,7 +148,9 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   if (parsed.problems.length > 0) throw problems.validation(parsed.problems)
   const merged = mergeRows(parsed.rows)
   if (merged.problems.length > 0) throw problems.validation(merged.problems)
-  const counts = await upsertInMemory(db, tenantId, source, merged.rows)
+  // Two imports that touch the same hours lock the same rollup rows; the loser of a deadlock wrote
+  // nothing and runs again.
+  const counts = await retryTransient(() => upsertInMemory(db, tenantId, source, merged.rows))
   if (counts) return { received: parsed.received, skipped: parsed.skipped, ...counts, unchanged: merged.rows.length - counts.created - counts.replaced }
   // An overlap: the staged path finds the offending pair to name it (and writes nothing).
   return ingestBuckets(db, tenantId, source, 'index', async (emit) => {
@@ -196,8 +199,11 @@ export async function ingestCsvUpload(
 ): Promise<IngestResult> {
   const spooled = await spoolToTempFile(body, limit)
   try {
-    return await ingestBuckets(db, tenantId, 'openai_csv', 'line', (emit) =>
-      readUsageCsv(createReadStream(spooled.path), defaults, (bucket, line) => emit(line, bucket)),
+    // The spooled file can be read again, so a transaction that lost a deadlock is simply retried.
+    return await retryTransient(() =>
+      ingestBuckets(db, tenantId, 'openai_csv', 'line', (emit) =>
+        readUsageCsv(createReadStream(spooled.path), defaults, (bucket, line) => emit(line, bucket)),
+      ),
     )
   } finally {
     await spooled.cleanup()
