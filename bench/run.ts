@@ -1,4 +1,5 @@
-// npm run bench [-- --smoke] [-- --size N] [-- --engine postgres|pglite|both] [-- --ingest-rows N] [-- --debug]
+// npm run bench [-- --smoke] [-- --size N] [-- --engine postgres|pglite|both] [-- --ingest-rows N] [-- --csv-rows N]
+//   [-- --out FILE] [-- --debug]
 //
 // Issue #6's benchmark: every tokenledger metric beside its baseline, measured in the same run, on
 // PostgreSQL (BENCH_DATABASE_URL; the harness creates and drops its own database) and on PGlite. The
@@ -24,6 +25,8 @@ const { values: args } = parseArgs({
     engine: { type: 'string', default: 'both' },
     debug: { type: 'boolean', default: false },
     'ingest-rows': { type: 'string' },
+    'csv-rows': { type: 'string' },
+    out: { type: 'string', default: 'bench/results.json' },
   },
 })
 const SMOKE = args.smoke!
@@ -31,6 +34,8 @@ const SIZE = Number(args.size ?? (SMOKE ? 3_000 : 1_000_000))
 if (!Number.isInteger(SIZE) || SIZE < 720) throw new Error('--size must be an integer ≥ 720 (one bucket per hour of the 30 days)')
 if (args['ingest-rows'] && !(Number(args['ingest-rows']) >= 1000 && Number(args['ingest-rows']) % 1000 === 0))
   throw new Error('--ingest-rows must be a multiple of 1,000')
+const CSV_ROWS = Number(args['csv-rows'] ?? (SMOKE ? SIZE : 1_000_000))
+if (!Number.isInteger(CSV_ROWS) || CSV_ROWS < 1000) throw new Error('--csv-rows must be an integer ≥ 1,000')
 const opts: BenchOptions = {
   size: SIZE,
   smoke: SMOKE,
@@ -41,9 +46,9 @@ const opts: BenchOptions = {
   repeats: SMOKE ? 2 : 7,
   /** Row 3: seconds of load against each server. */
   loadSeconds: SMOKE ? 1 : 10,
-  /** Row 7: the export's rows (the issue's 1M at the default size) and the early step (100k). */
-  csvRows: SIZE,
-  csvStep: Math.max(100, Math.round(SIZE / 10)),
+  /** Row 7: the export's rows (the issue's 1M whatever --size is) and the early step (a tenth). */
+  csvRows: CSV_ROWS,
+  csvStep: Math.max(100, Math.round(CSV_ROWS / 10)),
 }
 const ADMIN = 'bench-admin-token-0123456789abcdef'
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL
@@ -227,11 +232,11 @@ for (const row of [1, 4]) {
 }
 
 const machineLine = await machine()
-process.stdout.write(`\nsize ${SIZE.toLocaleString('en-US')} buckets, rows 1–2 ${opts.ingestRows.toLocaleString('en-US')} rows; machine: ${machineLine}\n\n${table(results)}\n`)
+process.stdout.write(`\nsize ${SIZE.toLocaleString('en-US')} buckets, rows 1–2 ${opts.ingestRows.toLocaleString('en-US')} rows, row 7 ${CSV_ROWS.toLocaleString('en-US')} rows; machine: ${machineLine}\n\n${table(results)}\n`)
 if (!SMOKE) {
   await writeFile(
-    new URL('./results.json', import.meta.url),
-    `${JSON.stringify({ date: new Date().toISOString(), size: SIZE, ingestRows: opts.ingestRows, machine: machineLine, results }, null, 2)}\n`,
+    args.out!,
+    `${JSON.stringify({ date: new Date().toISOString(), size: SIZE, ingestRows: opts.ingestRows, csvRows: CSV_ROWS, machine: machineLine, results }, null, 2)}\n`,
   )
 } else process.stdout.write('smoke run: results.json not written\n')
 // A failed row fails the command (CI's smoke run must notice), after the table and results are out.
