@@ -71,7 +71,7 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
       onnotice: opts.onNotice ?? (() => {}),
       connect_timeout: 5,
       // JIT off: usage statements are planned for the worst case (the base-table branch a one-time
-      // filter then skips, a million-row estimate) and JIT spent 6 s compiling a 20 ms query.
+      // filter then skips, a million-row estimate) and JIT spent 6 s compiling a 90 ms query.
       connection: { jit: 'off', ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}) },
       types: {
         int8: { to: INT8, from: [INT8], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) },

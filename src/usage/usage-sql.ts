@@ -59,7 +59,7 @@ function commonFilters(spec: UsageSpec, eventPart: boolean): SQL[] {
 }
 
 /** Provider-reported buckets (from the base table, the hourly rollup, or both gated) as facts. */
-function bucketFactsSql(spec: UsageSpec, bucketSources: string[]): SQL[] {
+function bucketFactsSql(spec: UsageSpec, bucketSources: string[], useRollup: boolean): SQL[] {
   const where = (time: string) => [
     sql`tenant_id = ${spec.tenantId}`,
     sql`${raw(time)} >= ${spec.from.toISOString()}::timestamptz`,
@@ -72,7 +72,7 @@ function bucketFactsSql(spec: UsageSpec, bucketSources: string[]): SQL[] {
       service_tier, batch, source, ${eventNulls}, '{}'::jsonb as labels, num_model_requests as requests,
       ${raw(COUNTERS.join(', '))}, null::numeric as reported_cost
     from usage_buckets where ${sql.join(where('start_time'), sql` and `)}`
-  if (!rollupCandidate(spec)) return [base]
+  if (!useRollup) return [base]
   // Both plans, gated by the one-time `aligned` check: exactly one of them reads anything.
   const hourly = sql`select hour as t, provider, account_id, null::text as project_id, null::text as user_id,
       null::text as api_key_id, model, service_tier, batch, source, ${eventNulls}, '{}'::jsonb as labels,
@@ -83,10 +83,10 @@ function bucketFactsSql(spec: UsageSpec, bucketSources: string[]): SQL[] {
 }
 
 /** Provider-reported buckets and event rollups as one relation of facts with the same columns. */
-function factsSql(spec: UsageSpec): SQL {
+function factsSql(spec: UsageSpec, useRollup: boolean): SQL {
   const parts: SQL[] = []
   const bucketSources = spec.sources.filter((s) => s !== 'events')
-  if (bucketSources.length) parts.push(...bucketFactsSql(spec, bucketSources))
+  if (bucketSources.length) parts.push(...bucketFactsSql(spec, bucketSources, useRollup))
   if (spec.sources.includes('events')) {
     const where = [
       sql`tenant_id = ${spec.tenantId}`,
@@ -124,6 +124,8 @@ export function grouping(spec: UsageSpec): Grouping {
 /** The grouped, priced usage as a WITH clause ending in CTE `grouped` (one row per output group). */
 export function withGroupedSql(spec: UsageSpec): SQL {
   const g = grouping(spec)
+  // Decided once: the `aligned` CTE exists exactly when the facts read the rollup behind it.
+  const useRollup = rollupCandidate(spec) && spec.sources.some((s) => s !== 'events')
   const w = windowStartSql(spec.window, sql`t`, spec.timeZone, spec.from)
   const labelExprs = spec.groupByLabels.map((key, i) => sql`labels ->> ${key} as ${raw(`label_${i}`)}`)
   const aggKeys = ['w', ...g.dimColumns, ...g.labelColumns, 'p_provider', 'p_model', 'p_tier', 'p_batch', 'seg']
@@ -144,9 +146,9 @@ export function withGroupedSql(spec: UsageSpec): SQL {
   if (spec.classes && g.modality) throw new Error('per-class breakdown cannot be combined with MODALITY')
   const finalSql = g.modality ? modalityGroupedSql(spec, g) : plainGroupedSql(g, spec.classes ?? false)
   return sql`with eff as (${effectiveRatesSql(spec.pricing)}),
-    pts as (${ratePointsCte}),${rollupCandidate(spec) ? sql`
+    pts as (${ratePointsCte}),${useRollup ? sql`
     aligned as (${hourAlignedSql(spec)}),` : sql``}
-    facts as (${factsSql(spec)}),
+    facts as (${factsSql(spec, useRollup)}),
     agg0 as (${agg}),
     agg as (select agg0.*, (select arr from pts)[seg] as t_rep from agg0),
     resolved as materialized (${resolvedRatesSql()}),
