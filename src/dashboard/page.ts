@@ -69,6 +69,7 @@ export function renderDashboardPage(a: DashboardAssetUrls): string {
           <button type="button" id="overview-csv" class="secondary" disabled>Download CSV</button></div>
         <div id="chart" role="img" aria-label="Cost over time (no data yet)"></div>
         <p id="series-empty" class="muted" hidden>No usage in this range.</p>
+        <p id="chart-unpriced" class="warning" hidden></p>
         <p id="series-truncated" class="warning" hidden>Too many windows × groups to draw all of them: narrow the range or widen the window. Totals still cover everything.</p>
         <details id="series-details"><summary>Table of the chart’s values</summary>
           <div class="table-wrap"><table id="series-table"></table></div></details>
@@ -142,9 +143,9 @@ th, td { padding: .3rem .5rem; border-bottom: 1px solid var(--line); text-align:
 thead th { font-weight: 600; border-bottom: 2px solid #9ca3af; }
 tbody th { font-weight: 500; max-width: 18rem; overflow: hidden; text-overflow: ellipsis; }
 .num { text-align: right; }
-td.incomplete { color: var(--warn); font-weight: 600; }
+td.incomplete { color: var(--warn); font-weight: 600; white-space: normal; min-width: 9rem; }
 td.empty { color: var(--muted); }
-tfoot td { font-weight: 700; border-top: 2px solid #9ca3af; }
+tfoot th, tfoot td { font-weight: 700; border-top: 2px solid #9ca3af; }
 details summary { cursor: pointer; color: var(--accent); margin-top: .5rem; }
 [aria-busy="true"] { opacity: .6; }
 `

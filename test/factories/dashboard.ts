@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify'
-import { admin } from '../helpers.js'
 
 /**
  * The dashboard's known data set, shared by its browser test and scripts/screenshot.ts: hourly buckets over
@@ -62,7 +61,12 @@ export function dashboardBuckets(): Record<string, string | number>[] {
 }
 
 /** A tenant holding the data set and a read key for it. */
-export async function seedDashboard(app: FastifyInstance, tenantId = 'acme-dashboard'): Promise<{ tenantId: string; readKey: string }> {
+export async function seedDashboard(
+  app: FastifyInstance,
+  adminToken: string,
+  tenantId = 'acme-dashboard',
+): Promise<{ tenantId: string; readKey: string }> {
+  const admin = { authorization: `Bearer ${adminToken}` }
   const call = async (url: string, payload: unknown, headers: Record<string, string> = admin) => {
     const res = await app.inject({ method: 'POST', url, headers, payload: payload as Record<string, unknown> })
     if (res.statusCode >= 300) throw new Error(`${url}: ${res.statusCode} ${res.body}`)

@@ -104,7 +104,7 @@ function load() {
     if (gen !== generation) return;
     if (!failures.length) {
       setState('ready');
-      say('Showing ' + s.from + ' to ' + s.to + ' (' + s.tz + '), updated ' + new Date().toLocaleTimeString() + '.', 'info');
+      say('Showing ' + s.from + ' to ' + s.to + ' (' + s.tz + ').', 'info');
       return;
     }
     var err = failures.sort(function (a, b) { return SEVERITY.indexOf(a.kind) - SEVERITY.indexOf(b.kind); })[0];

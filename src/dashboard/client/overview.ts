@@ -125,6 +125,13 @@ function renderSeriesTable(p, ctx) {
   });
   table.appendChild(body);
   document.getElementById('series-empty').hidden = p.windows.length > 0;
+  // A group with no price at all has no bar: say so under the chart rather than let it look like $0.
+  var unpriced = p.series.filter(function (s) { return !s.cost.complete && Dec.isZero(s.cost.total); });
+  var note = document.getElementById('chart-unpriced');
+  note.hidden = !unpriced.length;
+  note.textContent = unpriced.length ? 'No bar for usage without a price: ' + unpriced.map(function (s) {
+    return s.name + ' (' + Fmt.int(s.cost.unpricedTokens) + ' unpriced tokens)';
+  }).join(', ') + '.' : '';
 }
 
 var overviewSection = {

@@ -20,16 +20,16 @@ function topSection(dim) {
       var table = document.getElementById(id + '-table');
       table.textContent = '';
       table.appendChild(Fmt.el('caption', { text: 'Top ' + d.plural + ' by cost' }));
-      table.appendChild(Fmt.el('thead', {}, [Fmt.el('tr', {}, [d.name, 'Cost', 'Input tokens', 'Output tokens', 'Requests']
+      table.appendChild(Fmt.el('thead', {}, [Fmt.el('tr', {}, [d.name, 'Cost', 'Tokens']
         .map(function (h, i) { return Fmt.el('th', { scope: 'col', class: i ? 'num' : null, text: h.charAt(0).toUpperCase() + h.slice(1) }); }))]));
       var body = Fmt.el('tbody');
       ranked.slice(0, TOP_N).forEach(function (r) {
         body.appendChild(Fmt.el('tr', { 'data-group': groupLabel(r, dim) }, [
           Fmt.el('th', { scope: 'row', text: groupLabel(r, dim) }), Fmt.costCell('td', r.cost),
-          Fmt.el('td', { class: 'num', text: Fmt.int(r.inputTokens) }), Fmt.el('td', { class: 'num', text: Fmt.int(r.outputTokens) }),
-          Fmt.el('td', { class: 'num', text: Fmt.int(r.requests) })]));
+          Fmt.el('td', { class: 'num', 'data-value': String(r.inputTokens + r.outputTokens), title: 'input + output',
+            text: Fmt.int(r.inputTokens + r.outputTokens) })]));
       });
-      if (!ranked.length) body.appendChild(Fmt.el('tr', {}, [Fmt.el('td', { colspan: 5, text: 'No usage in this range.' })]));
+      if (!ranked.length) body.appendChild(Fmt.el('tr', {}, [Fmt.el('td', { colspan: 3, text: 'No usage in this range.' })]));
       table.appendChild(body);
       var more = ranked.length - TOP_N;
       document.getElementById(id + '-more').textContent = result.truncated
