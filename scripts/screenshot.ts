@@ -33,6 +33,7 @@ async function main() {
       await page.fill('#key', readKey)
       await page.press('#key', 'Enter')
       await page.waitForSelector('#app[data-state="ready"]', { timeout: 60_000 })
+      await page.evaluate('document.activeElement && document.activeElement.blur()') // no focus ring in the picture
       await page.screenshot({ path: OUT, fullPage: true })
       if (browser.foreign.length) throw new Error(`the page asked for other origins: ${browser.foreign.join(', ')}`)
     } finally {

@@ -143,7 +143,9 @@ th, td { padding: .3rem .5rem; border-bottom: 1px solid var(--line); text-align:
 thead th { font-weight: 600; border-bottom: 2px solid #9ca3af; }
 tbody th { font-weight: 500; max-width: 18rem; overflow: hidden; text-overflow: ellipsis; }
 .num { text-align: right; }
-td.incomplete { color: var(--warn); font-weight: 600; white-space: normal; min-width: 9rem; }
+td.incomplete { color: var(--warn); font-weight: 600; white-space: normal; min-width: 7rem; }
+.grid3 table { font-size: 13px; }
+.grid3 th, .grid3 td { padding: .3rem .35rem; }
 td.empty { color: var(--muted); }
 tfoot th, tfoot td { font-weight: 700; border-top: 2px solid #9ca3af; }
 details summary { cursor: pointer; color: var(--accent); margin-top: .5rem; }
