@@ -207,6 +207,14 @@ t.test('dashboard in Chromium: a refused key asks for a key, an unreachable serv
   t.match(await page.textContent('#message'), /Cannot reach the tokenledger server \(network error\)/)
   await page.unroute('**/graphql')
 
+  // Rate limited (a 429 problem with Retry-After, as the rate limiter answers): the wait is said.
+  await page.route('**/graphql', (route) => route.fulfill({ status: 429, contentType: 'application/problem+json',
+    headers: { 'retry-after': '7' }, body: JSON.stringify({ title: 'Too many requests', status: 429 }) }))
+  await page.click('#apply')
+  await page.waitForSelector('#app[data-state="error"] #message:has-text("429")')
+  t.equal(await page.textContent('#message'), 'Too many requests for this key (HTTP 429); try again in 7 s.')
+  await page.unroute('**/graphql')
+
   t.same(browser.foreign, [])
 
   // The database is down (a server whose PostgreSQL does not answer): /graphql is 503 problem+json with

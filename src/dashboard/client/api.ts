@@ -29,7 +29,7 @@ var Api = (function () {
     } catch (e) { /* storage disabled: nothing is kept */ }
   }
 
-  /** kind: 'auth' (401), 'forbidden' (403), 'unavailable' (503 / database down), 'network', 'query', 'server'. */
+  /** kind: 'auth' (401), 'forbidden' (403), 'unavailable' (503 / database down), 'rate' (429), 'network', 'query', 'server'. */
   function ApiError(kind, message, retryAfter) {
     this.kind = kind; this.message = message; this.retryAfter = retryAfter;
   }
@@ -43,6 +43,7 @@ var Api = (function () {
       if (res.status === 401) throw new ApiError('auth', (json && json.detail) || 'the key was refused');
       if (res.status === 403) throw new ApiError('forbidden', (json && json.detail) || 'the key may not read usage');
       if (res.status === 503) throw new ApiError('unavailable', (json && json.detail) || 'the database is unavailable', retry);
+      if (res.status === 429) throw new ApiError('rate', (json && json.detail) || 'too many requests', retry);
       var errors = json && json.errors;
       if (errors && errors.length) {
         var code = errors[0].extensions && errors[0].extensions.code;
@@ -50,7 +51,11 @@ var Api = (function () {
         if (code === 'INTERNAL_SERVER_ERROR') throw new ApiError('server', errors[0].message);
         throw new ApiError('query', errors.map(function (e) { return e.message; }).join('; '));
       }
-      if (!res.ok || !json || !json.data) throw new ApiError('server', 'HTTP ' + res.status + ((json && json.title) ? ': ' + json.title : ''));
+      if (!res.ok || !json || !json.data) {
+        // The request id lets an operator find the failure in the server's log.
+        var id = (json && json.request_id) || res.headers.get('x-request-id');
+        throw new ApiError('server', 'HTTP ' + res.status + ((json && json.title) ? ': ' + json.title : '') + (id ? ' (request ' + id + ')' : ''));
+      }
       return json.data;
     });
   }

@@ -69,7 +69,7 @@ var MESSAGES = {
   network: 'Cannot reach the tokenledger server (network error). Check that it is running, then try again.',
 };
 // When several views fail, the user is told the most fundamental reason.
-var SEVERITY = ['auth', 'forbidden', 'unavailable', 'network', 'query', 'server'];
+var SEVERITY = ['auth', 'forbidden', 'unavailable', 'network', 'rate', 'query', 'server'];
 
 function load() {
   var s = readControls();
@@ -112,6 +112,8 @@ function load() {
     setState('error');
     if (err.kind === 'unavailable') {
       say(MESSAGES.unavailable + (err.retryAfter ? ' in ' + err.retryAfter + ' s.' : ' shortly.'), 'alert');
+    } else if (err.kind === 'rate') {
+      say('Too many requests for this key (HTTP 429); try again' + (err.retryAfter ? ' in ' + err.retryAfter + ' s.' : ' shortly.'), 'alert');
     } else {
       say(MESSAGES[err.kind] || ('The query failed: ' + err.message), 'alert');
     }
