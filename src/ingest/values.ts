@@ -4,6 +4,8 @@
  * error there); CSV values are always strings (`10.0` is how the dashboard export writes integers).
  */
 
+import { parseInstant } from '../time/instant.js'
+
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string }
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
@@ -68,22 +70,10 @@ export function parseCsvCounter(s: string): Parsed<number | null> {
   return ok(Number(digits))
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
-const UNIX_SECONDS = /^\d{1,12}(\.0*)?$/
-
-/** A time: unix seconds (number or digit string) or an RFC 3339 string → epoch milliseconds. */
+/** A time: unix seconds (number or digit string) or an RFC 3339 string → epoch milliseconds (the one parser). */
 export function parseTime(v: unknown): Parsed<number> {
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v) || v < 0 || v > 253_402_300_799) return fail('must be unix seconds or an RFC 3339 time')
-    return ok(Math.round(v * 1000))
-  }
-  if (typeof v !== 'string' || v.trim() === '') return fail('is required: unix seconds or an RFC 3339 time')
-  const text = v.trim()
-  if (UNIX_SECONDS.test(text)) return ok(Number(text.split('.')[0]) * 1000)
-  if (!RFC3339.test(text)) return fail(`must be unix seconds or an RFC 3339 time (got ${JSON.stringify(text.slice(0, 40))})`)
-  const ms = Date.parse(text.replace(' ', 'T'))
-  if (Number.isNaN(ms)) return fail(`is not a valid time (got ${JSON.stringify(text)})`)
-  return ok(ms)
+  const r = parseInstant(v)
+  return r.ok ? ok(r.ms) : fail(r.message)
 }
 
 /** JSON `batch`: boolean or null. */

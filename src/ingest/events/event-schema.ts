@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { dimensionText } from '../text-schema.js'
 import { COUNTER_FIELDS, type CounterField } from '../token-classes.js'
-import { parseTimestamp } from './timestamp.js'
+import { InstantInputSchema } from '../../time/instant-schema.js'
 
 /** The largest request `POST /v1/usage/events` accepts; more is refused as a whole. */
 export const MAX_EVENTS_PER_REQUEST = 10_000
@@ -27,10 +27,7 @@ const counterShape = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, Counter]))
 export const EventSchema = z
   .strictObject({
     id: dimensionText().describe("The client's idempotency key, unique per tenant"),
-    timestamp: z
-      .union([z.string(), z.number()])
-      .refine((v) => parseTimestamp(v) !== undefined, 'must be an RFC 3339 date-time or unix seconds (0 to year 9999)')
-      .describe('When the request was made: RFC 3339, or unix seconds'),
+    timestamp: InstantInputSchema.describe('When the request was made: RFC 3339, or unix seconds'),
     model: dimensionText(),
     provider: dimensionText().optional().describe('Default "openai"; also selects the `usage` mapper'),
     account_id: Dimension('Provider account (organization) id'),

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { SOURCES } from '../../ingest/bucket.js'
 import { dimensionText } from '../../ingest/text-schema.js'
 import { COUNTER_FIELDS } from '../../ingest/token-classes.js'
-import { parseTime } from '../../ingest/values.js'
+import { InstantParamSchema } from '../../time/instant-schema.js'
 
 // These schemas document the JSON bodies; the route parses them itself (src/ingest), because the
 // contract wants every bad row named by index and summing/normalising that zod cannot express.
@@ -75,14 +75,7 @@ export const IngestResultSchema = z
   })
   .meta({ id: 'IngestResult', examples: [{ received: 7, skipped: 1, created: 5, replaced: 0, unchanged: 0 }] })
 
-const QueryTime = z.string().transform((s, ctx) => {
-  const parsed = parseTime(s)
-  if (!parsed.ok) {
-    ctx.addIssue({ code: 'custom', message: parsed.message })
-    return z.NEVER
-  }
-  return new Date(parsed.value)
-})
+const QueryTime = InstantParamSchema
 
 export const DeleteQuerySchema = z
   .object({
