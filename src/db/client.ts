@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { finished } from 'node:stream/promises'
+import type { Writable } from 'node:stream'
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite'
 import type { SQL } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core'
@@ -90,23 +90,7 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
     },
     async copyIn(table: string, columns: readonly string[]): Promise<CopyWriter> {
       const ident = (name: string) => `"${name.replace(/"/g, '""')}"`
-      const stream = await conn.unsafe(`copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin`).writable()
-      let failure: unknown
-      const done = finished(stream).then(
-        () => undefined,
-        (err: unknown) => void (failure ??= err),
-      )
-      return {
-        async write(text) {
-          if (failure === undefined && !stream.write(text)) await Promise.race([once(stream, 'drain').catch(() => undefined), done])
-          if (failure !== undefined) throw failure
-        },
-        async end() {
-          stream.end()
-          await done
-          if (failure !== undefined) throw failure
-        },
-      }
+      return copyWriter(conn.unsafe(`copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin`))
     },
     async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
       if ('savepoint' in conn) return (conn as postgres.TransactionSql).savepoint((tx) => fn(wrap(tx))) as Promise<T>
@@ -127,6 +111,58 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
       } finally {
         await one.end({ timeout: 5 })
       }
+    },
+  }
+}
+
+/**
+ * A COPY … FROM STDIN whose every outcome settles `write` and `end`. postgres.js 3.4.9 reports a
+ * COPY's failure only to the query object, which has already resolved to the stream
+ * (porsager/postgres#1173): when PostgreSQL rejects the data (a NUL byte, a date out of range) the
+ * stream never finishes, so awaiting it hung the request forever with its transaction open ("idle in
+ * transaction (aborted)") and its connection lost to the pool. The failure is taken where postgres.js
+ * delivers it — the query's `reject`, or the stream's `error` when the connection drops.
+ */
+async function copyWriter(query: postgres.PendingQuery<postgres.Row[]>): Promise<CopyWriter> {
+  let failure: unknown
+  let fail!: (err: unknown) => void
+  const failed = new Promise<never>((_, reject) => (fail = reject))
+  failed.catch(() => {})
+  const record = (err: unknown) => {
+    if (failure !== undefined) return
+    failure = err ?? new Error('COPY failed')
+    fail(failure)
+  }
+  const settle = query as unknown as { reject: (err: unknown) => void }
+  const reject = settle.reject
+  settle.reject = (err) => {
+    record(err)
+    reject(err)
+  }
+  const stream = (await query.writable()) as Writable
+  stream.on('error', record)
+  // postgres.js destroys the stream when the connection closes, after it has dropped its socket; its
+  // _destroy then writes CopyFail to `null` and throws from the socket's close handler, which took the
+  // process down. The callback has run by then; there is no server left to tell.
+  const destroy = stream._destroy.bind(stream)
+  stream._destroy = (err, callback) => {
+    try {
+      destroy(err, callback)
+    } catch {
+      // the connection is gone: nothing to send
+    }
+  }
+  return {
+    async write(text) {
+      if (failure !== undefined) throw failure
+      if (!stream.write(text)) await Promise.race([once(stream, 'drain'), failed])
+    },
+    async end() {
+      if (failure === undefined) {
+        stream.end()
+        await Promise.race([once(stream, 'finish'), failed])
+      }
+      if (failure !== undefined) throw failure
     },
   }
 }

@@ -52,3 +52,20 @@ export async function retryTransient<T>(fn: () => Promise<T>, attempts = 3): Pro
     }
   }
 }
+
+/** SQLSTATE class 22 (data exception): PostgreSQL refused a value — the client's data, not a fault. */
+export function isDataException(err: unknown): boolean {
+  const code = !!err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined
+  return typeof code === 'string' && code.startsWith('22')
+}
+
+/**
+ * Where a failed COPY stopped, from PostgreSQL's context line ("COPY t, line 3, column start_time:
+ * …"): the 1-based data line and, when a value was refused, its column.
+ */
+export function copyFailurePosition(err: unknown): { line: number; column?: string } | undefined {
+  const where = !!err && typeof err === 'object' ? (err as { where?: unknown }).where : undefined
+  const m = typeof where === 'string' ? /\bCOPY [^,]+, line (\d+)(?:, column ([^:]+):)?/.exec(where) : null
+  if (!m) return undefined
+  return m[2] ? { line: Number(m[1]), column: m[2] } : { line: Number(m[1]) }
+}
