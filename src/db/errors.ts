@@ -9,11 +9,20 @@ const CONNECTION_CODES = new Set([
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
   'CONNECT_TIMEOUT',
+  'DB_ACQUIRE_TIMEOUT',
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
   '53300', // too_many_connections
 ])
+
+/** No pooled connection became free in time: the database is saturated (or unreachable) → 503. */
+export class AcquireTimeoutError extends Error {
+  readonly code = 'DB_ACQUIRE_TIMEOUT'
+  constructor(ms: number) {
+    super(`no database connection became free within ${ms} ms`)
+  }
+}
 
 export function isConnectionError(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false
