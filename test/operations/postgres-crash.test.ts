@@ -94,7 +94,8 @@ async function privateCluster(t: Test) {
 }
 
 function startServer(databaseUrl: string) {
-  const child: ChildProcess = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['src/server.ts'], {
+  // node with tsx's loader, not the tsx CLI: one process, so a SIGKILL in teardown leaves no orphan.
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, TOKENLEDGER_ADMIN_TOKEN: ADMIN, DB_RETRY_MS: '500', DB_POOL_SIZE: '10' },
     stdio: ['ignore', 'pipe', 'pipe'],

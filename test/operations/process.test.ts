@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const TSX = join(ROOT, 'node_modules/.bin/tsx')
 
 interface Running {
   child: ChildProcess
@@ -20,7 +19,8 @@ interface Running {
 }
 
 function start(env: Record<string, string>): Running {
-  const child = spawn(TSX, ['src/server.ts'], {
+  // node with tsx's loader, not the tsx CLI: one process, so a SIGKILL in teardown leaves no orphan.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', TOKENLEDGER_ADMIN_TOKEN: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
