@@ -20,6 +20,8 @@ export const ConfigSchema = z
     GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(8),
     DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
     DB_RETRY_MS: z.coerce.number().int().positive().default(2_000),
+    DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
+    DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
     GRACE_MS: z.coerce.number().int().positive().default(10_000),
     TRUST_PROXY: booleanString.default(false),
   })

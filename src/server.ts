@@ -2,7 +2,8 @@ import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import app from './app.js'
 import { loadConfig } from './config.js'
-import { requestIdFrom } from './plugins/errors.js'
+import { problems } from './errors.js'
+import { requestIdFrom, sendProblem } from './plugins/errors.js'
 
 let config: ReturnType<typeof loadConfig>
 try {
@@ -25,12 +26,27 @@ const server = Fastify({
   // One access-log line per request (below) instead of Fastify's two: at thousands of single-event
   // requests a second, logging was a tenth of the server's CPU.
   disableRequestLogging: true,
-  connectionTimeout: 0,
+  // A socket may stay silent this long before its first request (it lived for ever at 0); the limit
+  // is lifted while a request is handled (below), so a long import is never cut. Slow bodies are
+  // bounded by requestTimeout, idle keep-alive sockets by keepAliveTimeout.
+  connectionTimeout: 10_000,
   requestTimeout: 120_000,
   keepAliveTimeout: 72_000,
-  return503OnClosing: true,
+  // At shutdown idle keep-alive sockets are closed (they held close() until the grace period ended
+  // and the process exited 1); requests still arriving are answered by the hook below.
+  forceCloseConnections: 'idle',
+  return503OnClosing: false,
   // A fresh embedded PGlite runs initdb in WASM, which can take a while on a busy machine.
   pluginTimeout: 120_000,
+})
+
+let closing = false
+server.addHook('onRequest', async (req, reply) => {
+  req.raw.socket?.setTimeout(0)
+  if (!closing) return
+  // Fastify's own 503 is plain JSON without Retry-After; clients and balancers get a problem.
+  reply.header('connection', 'close')
+  return sendProblem(reply, req, problems.unavailable(Math.ceil(config.DB_RETRY_MS / 1000), 'the server is shutting down; retry shortly'))
 })
 
 server.addHook('onResponse', async (req, reply) => {
@@ -48,6 +64,7 @@ try {
 closeWithGrace({ delay: config.GRACE_MS }, async ({ signal, err }) => {
   if (err) server.log.error({ err }, 'closing after an error')
   else server.log.info({ signal }, 'draining and shutting down')
+  closing = true
   await server.close()
 })
 

@@ -1,9 +1,10 @@
 import { once } from 'node:events'
-import { finished } from 'node:stream/promises'
+import type { Writable } from 'node:stream'
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite'
 import type { SQL } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core'
 import postgres from 'postgres'
+import { AcquireTimeoutError, isConnectionError } from './errors.js'
 
 export type Row = Record<string, unknown>
 export type Engine = 'pglite' | 'postgres'
@@ -61,7 +62,60 @@ export interface PostgresOptions {
   url: string
   poolSize?: number
   statementTimeoutMs?: number
+  /** How long establishing a connection may take before the attempt fails (→ 503). */
+  connectTimeoutMs?: number
+  /** How long a query or transaction may wait for a free pooled connection before it fails (→ 503). */
+  acquireTimeoutMs?: number
   onNotice?: (notice: unknown) => void
+}
+
+/**
+ * The pool's admission: at most `size` operations (a query, or a whole transaction) hold a connection,
+ * the rest wait in arrival order, each at most `timeoutMs`. postgres.js itself queues without a bound:
+ * with every connection taken (long queries, a hung network) requests waited for ever instead of
+ * answering 503.
+ */
+function createGate(size: number, timeoutMs: number) {
+  let active = 0
+  const waiting = new Set<() => void>()
+  const release = () => {
+    const next = waiting.values().next()
+    if (next.done) active--
+    else {
+      waiting.delete(next.value)
+      next.value()
+    }
+  }
+  const acquire = async (): Promise<() => void> => {
+    if (active < size) active++
+    else
+      await new Promise<void>((resolve, reject) => {
+        const grant = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        const timer = setTimeout(() => {
+          waiting.delete(grant)
+          reject(new AcquireTimeoutError(timeoutMs))
+        }, timeoutMs)
+        waiting.add(grant)
+      })
+    let released = false
+    return () => {
+      if (!released) (released = true), release()
+    }
+  }
+  return {
+    acquire,
+    async run<T>(fn: () => Promise<T>): Promise<T> {
+      const done = await acquire()
+      try {
+        return await fn()
+      } finally {
+        done()
+      }
+    },
+  }
 }
 
 export function createPostgresDb(opts: PostgresOptions): DbClient {
@@ -69,7 +123,11 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
     postgres(opts.url, {
       max,
       onnotice: opts.onNotice ?? (() => {}),
-      connect_timeout: 5,
+      connect_timeout: (opts.connectTimeoutMs ?? 2_000) / 1000,
+      // postgres.js delays each reconnect by 0.5–1 × min(3^failures / 100, 20) s: after a short outage
+      // a request waited up to 20 s for a connection attempt (the 7–15 s hangs, ~5 s recovery lag). A
+      // refused connection costs little; retry at once, at most 0.2 s apart.
+      backoff: (retries: number) => Math.min(0.01 * 2 ** retries, 0.2),
       // JIT off: usage statements are planned for the worst case (the base-table branch a one-time
       // filter then skips, a million-row estimate) and JIT spent 6 s compiling a 90 ms query.
       connection: { jit: 'off', ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}) },
@@ -77,45 +135,111 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
         int8: { to: INT8, from: [INT8], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) },
       },
     })
-  const sql = make(opts.poolSize ?? 10)
+  const poolSize = opts.poolSize ?? 10
+  const sql = make(poolSize)
+  const gate = createGate(poolSize, opts.acquireTimeoutMs ?? 5_000)
 
-  const wrap = (conn: postgres.Sql | postgres.TransactionSql): Db => ({
+  const wrap = (conn: postgres.Sql | postgres.TransactionSql, guard?: TxGuard): Db => ({
     engine: 'postgres',
     async query<T>(query: SQL | string, params?: unknown[], opts?: QueryOptions) {
       const c = compile(query, params)
-      const rows = await conn.unsafe(c.text, c.params as postgres.ParameterOrJSON<never>[], {
-        prepare: opts?.prepare ?? false,
-      })
-      return rows as unknown as T[]
+      guard?.check()
+      try {
+        const rows = await conn.unsafe(c.text, c.params as postgres.ParameterOrJSON<never>[], {
+          prepare: opts?.prepare ?? false,
+        })
+        return rows as unknown as T[]
+      } catch (err) {
+        guard?.observe(err)
+        throw err
+      }
     },
     async copyIn(table: string, columns: readonly string[]): Promise<CopyWriter> {
       const ident = (name: string) => `"${name.replace(/"/g, '""')}"`
-      const stream = await conn.unsafe(`copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin`).writable()
-      let failure: unknown
-      const done = finished(stream).then(
-        () => undefined,
-        (err: unknown) => void (failure ??= err),
+      guard?.check()
+      const writer = await copyWriter(conn.unsafe(`copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin`)).catch(
+        (err: unknown) => {
+          guard?.observe(err)
+          throw err
+        },
       )
-      return {
-        async write(text) {
-          if (failure === undefined && !stream.write(text)) await Promise.race([once(stream, 'drain').catch(() => undefined), done])
-          if (failure !== undefined) throw failure
-        },
-        async end() {
-          stream.end()
-          await done
-          if (failure !== undefined) throw failure
-        },
-      }
+      if (!guard) return writer
+      const observed = <A extends unknown[]>(f: (...a: A) => Promise<void>) => (...a: A) =>
+        f(...a).catch((err: unknown) => {
+          guard.observe(err)
+          throw err
+        })
+      return { write: observed(writer.write), end: observed(writer.end) }
     },
     async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-      if ('savepoint' in conn) return (conn as postgres.TransactionSql).savepoint((tx) => fn(wrap(tx))) as Promise<T>
-      return (conn as postgres.Sql).begin((tx) => fn(wrap(tx))) as Promise<T>
+      if (guard) return guard.run(fn, (body) => (conn as postgres.TransactionSql).savepoint(body) as Promise<T>)
+      const outer = createTxGuard()
+      return outer.run(fn, (body) => (conn as postgres.Sql).begin(body) as Promise<T>)
     },
   })
 
+  /**
+   * Keeps a transaction whose connection was lost from touching that connection again. postgres.js
+   * (3.4.9) sends ROLLBACK — or the transaction's next statement — on a connection it has already
+   * closed: the write is scheduled for the next turn and then dereferences the dropped socket
+   * (`Cannot read properties of null (reading 'write')`, connection.js:255; porsager/postgres#1154),
+   * thrown from a timer, which killed the process. Once a connection error is seen, the transaction
+   * answers with it at once, refuses further statements, and its body never settles inside
+   * postgres.js, so no ROLLBACK or COMMIT is sent on the dead connection (PostgreSQL rolls back a
+   * transaction whose session ended).
+   */
+  type TxGuard = ReturnType<typeof createTxGuard>
+  function createTxGuard() {
+    let lost: unknown
+    let onLost!: (err: unknown) => void
+    const lostSignal = new Promise<never>((_, reject) => (onLost = reject))
+    lostSignal.catch(() => {})
+    const guard = {
+      check() {
+        if (lost !== undefined) throw lost
+      },
+      observe(err: unknown) {
+        if (lost !== undefined || !isConnectionError(err)) return
+        lost = err
+        onLost(err)
+      },
+      run<T>(fn: (tx: Db) => Promise<T>, open: (body: (tx: postgres.TransactionSql) => Promise<T>) => Promise<T>): Promise<T> {
+        // A fresh never-settling promise per use: nothing keeps it (or the body) alive once dropped.
+        const hold = () => new Promise<never>(() => {})
+        const body = (tx: postgres.TransactionSql) =>
+          fn(wrap(tx, guard)).then(
+            (value) => (lost === undefined ? value : hold()),
+            (err: unknown) => {
+              guard.observe(err)
+              if (lost !== undefined) return hold()
+              throw err
+            },
+          )
+        const settled = open(body)
+        // postgres.js rejects the transaction when its connection closes, even with no statement in
+        // flight: from then on the body must not send one.
+        settled.catch((err: unknown) => guard.observe(err))
+        return Promise.race([settled, lostSignal])
+      },
+    }
+    return guard
+  }
+
+  const pooled = wrap(sql)
   return {
-    ...wrap(sql),
+    engine: 'postgres',
+    query: (query, params, queryOpts) => gate.run(() => pooled.query(query, params, queryOpts)),
+    transaction: (fn) => gate.run(() => pooled.transaction(fn)),
+    async copyIn(table, columns) {
+      const done = await gate.acquire()
+      try {
+        const writer = await pooled.copyIn!(table, columns)
+        return { write: writer.write, end: () => writer.end().finally(done) }
+      } catch (err) {
+        done()
+        throw err
+      }
+    },
     async close() {
       await sql.end({ timeout: 5 })
     },
@@ -127,6 +251,58 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
       } finally {
         await one.end({ timeout: 5 })
       }
+    },
+  }
+}
+
+/**
+ * A COPY … FROM STDIN whose every outcome settles `write` and `end`. postgres.js 3.4.9 reports a
+ * COPY's failure only to the query object, which has already resolved to the stream
+ * (porsager/postgres#1173): when PostgreSQL rejects the data (a NUL byte, a date out of range) the
+ * stream never finishes, so awaiting it hung the request forever with its transaction open ("idle in
+ * transaction (aborted)") and its connection lost to the pool. The failure is taken where postgres.js
+ * delivers it — the query's `reject`, or the stream's `error` when the connection drops.
+ */
+async function copyWriter(query: postgres.PendingQuery<postgres.Row[]>): Promise<CopyWriter> {
+  let failure: unknown
+  let fail!: (err: unknown) => void
+  const failed = new Promise<never>((_, reject) => (fail = reject))
+  failed.catch(() => {})
+  const record = (err: unknown) => {
+    if (failure !== undefined) return
+    failure = err ?? new Error('COPY failed')
+    fail(failure)
+  }
+  const settle = query as unknown as { reject: (err: unknown) => void }
+  const reject = settle.reject
+  settle.reject = (err) => {
+    record(err)
+    reject(err)
+  }
+  const stream = (await query.writable()) as Writable
+  stream.on('error', record)
+  // postgres.js destroys the stream when the connection closes, after it has dropped its socket; its
+  // _destroy then writes CopyFail to `null` and throws from the socket's close handler, which took the
+  // process down. The callback has run by then; there is no server left to tell.
+  const destroy = stream._destroy.bind(stream)
+  stream._destroy = (err, callback) => {
+    try {
+      destroy(err, callback)
+    } catch {
+      // the connection is gone: nothing to send
+    }
+  }
+  return {
+    async write(text) {
+      if (failure !== undefined) throw failure
+      if (!stream.write(text)) await Promise.race([once(stream, 'drain'), failed])
+    },
+    async end() {
+      if (failure === undefined) {
+        stream.end()
+        await Promise.race([once(stream, 'finish'), failed])
+      }
+      if (failure !== undefined) throw failure
     },
   }
 }

@@ -9,11 +9,20 @@ const CONNECTION_CODES = new Set([
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
   'CONNECT_TIMEOUT',
+  'DB_ACQUIRE_TIMEOUT',
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
   '53300', // too_many_connections
 ])
+
+/** No pooled connection became free in time: the database is saturated (or unreachable) → 503. */
+export class AcquireTimeoutError extends Error {
+  readonly code = 'DB_ACQUIRE_TIMEOUT'
+  constructor(ms: number) {
+    super(`no database connection became free within ${ms} ms`)
+  }
+}
 
 export function isConnectionError(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false
@@ -51,4 +60,21 @@ export async function retryTransient<T>(fn: () => Promise<T>, attempts = 3): Pro
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 80 * attempt))
     }
   }
+}
+
+/** SQLSTATE class 22 (data exception): PostgreSQL refused a value — the client's data, not a fault. */
+export function isDataException(err: unknown): boolean {
+  const code = !!err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined
+  return typeof code === 'string' && code.startsWith('22')
+}
+
+/**
+ * Where a failed COPY stopped, from PostgreSQL's context line ("COPY t, line 3, column start_time:
+ * …"): the 1-based data line and, when a value was refused, its column.
+ */
+export function copyFailurePosition(err: unknown): { line: number; column?: string } | undefined {
+  const where = !!err && typeof err === 'object' ? (err as { where?: unknown }).where : undefined
+  const m = typeof where === 'string' ? /\bCOPY [^,]+, line (\d+)(?:, column ([^:]+):)?/.exec(where) : null
+  if (!m) return undefined
+  return m[2] ? { line: Number(m[1]), column: m[2] } : { line: Number(m[1]) }
 }

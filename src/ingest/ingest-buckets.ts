@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs'
 import type { Readable } from 'node:stream'
 import type { Db } from '../db/client.js'
-import { retryTransient } from '../db/errors.js'
+import { copyFailurePosition, isDataException, retryTransient } from '../db/errors.js'
 import {
   createStage,
   findOverlap,
@@ -42,7 +42,10 @@ export interface ProducedRows {
   problems: RowProblem[]
 }
 
-/** Feeds rows (with their index or CSV line) to `emit`; may await it for back-pressure. */
+/**
+ * Feeds rows (with their index or CSV line) to `emit`; may await it for back-pressure. It may be run
+ * again (a retried transaction, naming a row PostgreSQL refused), so it must read its source afresh.
+ */
 export type RowProducer = (emit: (ref: number, bucket: NormalisedBucket) => void | Promise<void>) => Promise<ProducedRows>
 
 function describeSide(s: OverlapSide, refKind: 'index' | 'line'): string {
@@ -62,7 +65,7 @@ export async function ingestBuckets(
   refKind: 'index' | 'line',
   produce: RowProducer,
 ): Promise<IngestResult> {
-  return db.transaction(async (tx) => {
+  return namingRejectedRow(refKind, produce, () => db.transaction(async (tx) => {
     await createStage(tx)
     const produced = await stageRows(tx, produce)
     if (produced.problems.length > 0) throw problems.validation(produced.problems)
@@ -90,7 +93,59 @@ export async function ingestBuckets(
     const { distinct, created, replaced, oversized } = await mergeAndUpsert(tx, tenantId, source)
     if (oversized.length > 0) throw oversizedProblem(oversized)
     return { received: produced.received, skipped: produced.skipped, created, replaced, unchanged: distinct - created - replaced }
-  })
+  }))
+}
+
+/**
+ * PostgreSQL refused a staged value (SQLSTATE class 22: a NUL byte, a date out of its range): the
+ * client's data. Thrown out of the transaction, so it has rolled back and released its connection
+ * before the row is named.
+ */
+class StagedRowRejected extends Error {
+  constructor(
+    /** The row's index or line when known (batched inserts), else its 1-based position among staged rows (COPY). */
+    readonly at: { ref: number } | { staged: number; column?: string },
+    readonly refusal: unknown,
+  ) {
+    super('PostgreSQL refused a staged row')
+  }
+}
+
+const stagedColumns = new Set<string>(STAGE_COLUMNS)
+
+/** Runs the ingest; a row PostgreSQL refused becomes a 400 naming its index or line. */
+async function namingRejectedRow<T>(refKind: 'index' | 'line', produce: RowProducer, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (err) {
+    if (!(err instanceof StagedRowRejected)) throw err
+    let ref: number | undefined
+    let column: string | undefined
+    if ('ref' in err.at) ref = err.at.ref
+    else {
+      const { staged } = err.at
+      column = err.at.column
+      // COPY names the n-th data line; the producer runs again (it reads the spool or memory) to find
+      // which input row that was, and stops there.
+      let n = 0
+      const found = new Error('found')
+      await produce((r) => {
+        if (++n !== staged) return
+        ref = r
+        throw found
+      }).catch((e: unknown) => {
+        if (e !== found) throw e
+      })
+    }
+    const reason = (err.refusal as { message?: unknown }).message
+    throw problems.validation([
+      {
+        ...(ref === undefined ? {} : { [refKind]: ref }),
+        path: column && stagedColumns.has(column) && column !== 'ord' ? column : '',
+        message: `PostgreSQL cannot store this row${typeof reason === 'string' ? `: ${reason}` : ''}`,
+      },
+    ])
+  }
 }
 
 /**
@@ -105,28 +160,63 @@ async function stageRows(tx: Db, produce: RowProducer): Promise<ProducedRows> {
       if (chunk.length < STAGE_CHUNK) return
       const full = chunk
       chunk = new StageChunk()
-      return stageChunk(tx, full)
+      return stageChunkNamingRow(tx, full)
     })
-    await stageChunk(tx, chunk)
+    await stageChunkNamingRow(tx, chunk)
     return produced
   }
   const copy = await tx.copyIn('bucket_stage', STAGE_COLUMNS)
   let batch = ''
   let produced: ProducedRows
   try {
-    produced = await produce((ref, bucket) => {
-      batch += copyLine(ref, bucket)
-      if (batch.length < COPY_BATCH_CHARS) return
-      const full = batch
-      batch = ''
-      return copy.write(full)
-    })
-    if (batch) await copy.write(batch)
-  } finally {
-    // The connection runs nothing else until the COPY ends, the rollback after an error included.
-    await copy.end()
+    try {
+      produced = await produce((ref, bucket) => {
+        batch += copyLine(ref, bucket)
+        if (batch.length < COPY_BATCH_CHARS) return
+        const full = batch
+        batch = ''
+        return copy.write(full)
+      })
+      if (batch) await copy.write(batch)
+    } finally {
+      // The connection runs nothing else until the COPY ends, the rollback after an error included.
+      await copy.end()
+    }
+  } catch (err) {
+    const at = isDataException(err) ? copyFailurePosition(err) : undefined
+    throw at ? new StagedRowRejected({ staged: at.line, ...(at.column ? { column: at.column } : {}) }, err) : err
   }
   return produced
+}
+
+/**
+ * One batched insert, in a savepoint: when PostgreSQL refuses a value, halves of the chunk are
+ * inserted again (each in its own savepoint) until the one row it refuses is found and named. The
+ * transaction is rolled back afterwards, so rows staged while searching are never used.
+ */
+async function stageChunkNamingRow(tx: Db, chunk: StageChunk): Promise<void> {
+  const attempt = (lo: number, hi: number) =>
+    tx.transaction((sp) => stageChunk(sp, lo === 0 && hi === chunk.length ? chunk : sliceChunk(chunk, lo, hi))).then(
+      () => undefined,
+      (e: unknown) => (isDataException(e) ? e : Promise.reject(e)),
+    )
+  let refused = await attempt(0, chunk.length)
+  if (!refused) return
+  let [lo, hi] = [0, chunk.length]
+  while (hi - lo > 1) {
+    const mid = lo + ((hi - lo) >> 1)
+    const inFirst = await attempt(lo, mid)
+    if (inFirst) [hi, refused] = [mid, inFirst]
+    else lo = mid
+  }
+  throw new StagedRowRejected({ ref: Number(chunk.ord[lo]) }, refused)
+}
+
+function sliceChunk(chunk: StageChunk, lo: number, hi: number): StageChunk {
+  const part = new StageChunk()
+  part.ord.push(...chunk.ord.slice(lo, hi))
+  for (const [col, values] of Object.entries(chunk.cols)) part.cols[col as keyof StageChunk['cols']].push(...values.slice(lo, hi))
+  return part
 }
 
 const COPY_BATCH_CHARS = 1 << 16

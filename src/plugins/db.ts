@@ -54,9 +54,24 @@ function createDbState(client: DbClient, retryMs: number, onMigrated: () => Prom
       if (migrated || (await attempt())) return
       throw problems.unavailable(Math.ceil(retryMs / 1000))
     },
+    /**
+     * Readiness: migrated and answering `select 1` within READY_TIMEOUT_MS. A probe must answer
+     * promptly whatever the database does (a hung network, a saturated pool); the query it gives up
+     * on finishes or fails on its own.
+     */
+    async ready() {
+      const check = (migrated ? Promise.resolve(true) : attempt()).then((ok) => ok && client.query('select 1').then(() => true))
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS)))
+      const ok = await Promise.race([check.catch(() => false), late])
+      clearTimeout(timer)
+      if (!ok) throw problems.unavailable(Math.ceil(retryMs / 1000))
+    },
     retryAfterSeconds: Math.ceil(retryMs / 1000),
   }
 }
+
+const READY_TIMEOUT_MS = 1_000
 
 /** PGlite is single-process: an exclusive lock file in DATA_DIR makes a second process fail clearly. */
 export function lockDataDir(dir: string): () => void {
@@ -98,6 +113,8 @@ async function openDb(config: Config): Promise<{ client: DbClient; release: () =
       url: config.DATABASE_URL,
       poolSize: config.DB_POOL_SIZE,
       statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
+      connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
+      acquireTimeoutMs: config.DB_ACQUIRE_TIMEOUT_MS,
     })
     return { client, release: () => {} }
   }

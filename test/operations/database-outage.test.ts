@@ -11,6 +11,7 @@ function outageProxy(target: URL) {
   let server: Server | undefined
   const sockets = new Set<Socket>()
   let port = 0
+  let stalled = false
   return {
     get port() {
       return port
@@ -22,7 +23,15 @@ function outageProxy(target: URL) {
       await new Promise<void>((r) => probe.close(() => r()))
     },
     async up() {
+      stalled = false
       server = createServer((client) => {
+        if (stalled) {
+          // A hung network: the connection is accepted and nothing ever comes back.
+          sockets.add(client)
+          client.on('close', () => sockets.delete(client))
+          client.on('error', () => client.destroy())
+          return
+        }
         const upstream = new Socket()
         upstream.connect(Number(target.port || 5432), target.hostname)
         for (const s of [client, upstream]) {
@@ -33,6 +42,14 @@ function outageProxy(target: URL) {
         client.pipe(upstream).pipe(client)
       })
       await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r))
+    },
+    /** Keeps every socket open but forwards nothing more, in either direction. */
+    stall() {
+      stalled = true
+      for (const s of sockets) {
+        s.unpipe()
+        s.pause()
+      }
     },
     async down() {
       for (const s of sockets) s.destroy()
@@ -85,16 +102,76 @@ t.test('PostgreSQL outage: 503 with Retry-After while down, recovery without a r
   const me = await server.inject({ url: '/v1/me', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
   t.equal(me.statusCode, 200)
 
-  // It goes down again mid-flight: 503, then recovery once more.
+  // It goes down again mid-flight, repeatedly: every request is a prompt 503 (postgres.js's
+  // reconnect backoff used to hold them 7–15 s), and the first request after it returns is served.
+  const tenants = () => server.inject({ url: '/v1/tenants', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  for (let round = 0; round < 3; round++) {
+    await proxy.down()
+    for (let i = 0; i < 5; i++) {
+      const started = Date.now()
+      const [during, ready] = await Promise.all([tenants(), server.inject('/readyz')])
+      const ms = Date.now() - started
+      t.equal(during.statusCode, 503, `round ${round}: a query during the outage is 503`)
+      t.ok(during.headers['retry-after'])
+      t.equal(ready.statusCode, 503)
+      t.ok(ms < 1000, `round ${round}: answered within 1 s (${ms} ms)`)
+    }
+    await proxy.up()
+    const started = Date.now()
+    let back = 0
+    while (back !== 200 && Date.now() - started < 5000) back = (await tenants()).statusCode
+    t.equal(back, 200, `round ${round}: recovers without a restart`)
+    t.ok(Date.now() - started < 1000, `round ${round}: within 1 s of the database's return (${Date.now() - started} ms)`)
+  }
+})
+
+t.test('a hung database: requests that cannot get a connection answer 503 within the acquire timeout', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
+  const template = await ensurePostgresTemplate(base!)
+  const name = `${template.replace(/_tpl_.*/, '')}_hung_${process.pid}`
+  const adminDb = createPostgresDb({ url: base!, poolSize: 1 })
+  await adminDb.query(`create database "${name}" template "${template}"`)
+  t.teardown(async () => {
+    await adminDb.query(`drop database if exists "${name}" with (force)`)
+    await adminDb.close()
+  })
+  const target = new URL(withDatabase(base!, name))
+  const proxy = outageProxy(target)
+  await proxy.reserve()
+  await proxy.up()
+  t.teardown(() => proxy.down())
+  const viaProxy = new URL(target)
+  viaProxy.hostname = '127.0.0.1'
+  viaProxy.port = String(proxy.port)
+  const server = Fastify({ logger: false })
+  const config = { DATABASE_URL: viaProxy.toString(), DB_POOL_SIZE: '2', DB_ACQUIRE_TIMEOUT_MS: '400', DB_CONNECT_TIMEOUT_MS: '400', DB_RETRY_MS: '1000' }
+  await server.register(app, { config: testConfig(config) })
+  await server.ready()
+  t.teardown(() => server.close())
+  const tenants = () => server.inject({ url: '/v1/tenants', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  t.equal((await tenants()).statusCode, 200)
+
+  // The network hangs: the two pooled connections' queries never return, new connections never open.
+  proxy.stall()
+  const hung = [tenants(), tenants()]
+  await new Promise((r) => setTimeout(r, 100))
+  const started = Date.now()
+  const [waiting, ready] = await Promise.all([Promise.all(Array.from({ length: 4 }, tenants)), server.inject('/readyz')])
+  const ms = Date.now() - started
+  for (const res of waiting) {
+    t.equal(res.statusCode, 503, 'a request that cannot get a connection is 503')
+    t.equal(res.headers['retry-after'], '1')
+    t.match(res.headers['content-type'], /application\/problem\+json/)
+  }
+  t.equal(ready.statusCode, 503, '/readyz is 503')
+  t.ok(ms < 1500, `within the acquire timeout, not never (${ms} ms)`)
+
+  // The network comes back (the hung connections are cut): the hung requests fail, service resumes.
   await proxy.down()
-  const during = await server.inject({ url: '/v1/tenants', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-  t.equal(during.statusCode, 503, 'a query during the outage is 503')
-  t.ok(during.headers['retry-after'])
+  for (const res of await Promise.all(hung)) t.equal(res.statusCode, 503, 'a request whose connection was cut is 503')
   await proxy.up()
   let back = 0
-  for (let i = 0; i < 50 && back !== 200; i++) {
-    back = (await server.inject({ url: '/v1/tenants', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).statusCode
-    if (back !== 200) await new Promise((r) => setTimeout(r, 100))
-  }
-  t.equal(back, 200, 'recovers without a restart')
+  const resumed = Date.now()
+  while (back !== 200 && Date.now() - resumed < 5000) back = (await tenants()).statusCode
+  t.equal(back, 200, 'served again')
+  t.ok(Date.now() - resumed < 1000, `promptly (${Date.now() - resumed} ms)`)
 })

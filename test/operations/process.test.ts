@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { Agent, get } from 'node:http'
+import { connect } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,7 +9,6 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const TSX = join(ROOT, 'node_modules/.bin/tsx')
 
 interface Running {
   child: ChildProcess
@@ -17,7 +19,8 @@ interface Running {
 }
 
 function start(env: Record<string, string>): Running {
-  const child = spawn(TSX, ['src/server.ts'], {
+  // node with tsx's loader, not the tsx CLI: one process, so a SIGKILL in teardown leaves no orphan.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', TOKENLEDGER_ADMIN_TOKEN: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,4 +77,50 @@ t.test('embedded PGlite: admin token printed once, one process per DATA_DIR, gra
   t.equal(still.status, 200, 'the stored token still works after a restart')
   again.child.kill('SIGTERM')
   t.equal(await again.exit, 0)
+})
+
+t.test('SIGTERM: an idle keep-alive client does not hold the exit; a request arriving meanwhile gets a 503 problem', async (t) => {
+  const admin = 'process-test-admin-token-0123456789'
+  const server = start({ DATA_DIR: 'memory://', TOKENLEDGER_ADMIN_TOKEN: admin })
+  t.teardown(() => server.child.kill('SIGKILL'))
+  const port = await server.port
+
+  // A client that keeps its connection open and idle after one request (it held close() for the
+  // whole grace period, then the process exited 1).
+  const agent = new Agent({ keepAlive: true })
+  t.teardown(() => agent.destroy())
+  const idle = await new Promise<number>((resolve, reject) =>
+    get({ port, host: '127.0.0.1', path: '/healthz', agent }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode!))
+    }).on('error', reject),
+  )
+  t.equal(idle, 200)
+
+  // A request whose body is still arriving when SIGTERM comes, with a second one pipelined behind it.
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  let received = ''
+  socket.on('data', (d: Buffer) => (received += d.toString()))
+  const closed = once(socket, 'close')
+  const body = JSON.stringify({ id: 'late', name: 'Late' })
+  socket.write(
+    `POST /v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+  )
+  await new Promise((r) => setTimeout(r, 300))
+  const signalled = Date.now()
+  server.child.kill('SIGTERM')
+  await new Promise((r) => setTimeout(r, 300))
+  socket.write(`${body.slice(5)}GET /v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin}\r\n\r\n`)
+
+  t.equal(await server.exit, 0, 'exits 0')
+  const ms = Date.now() - signalled
+  t.ok(ms < 5000, `promptly, well before the 10 s grace (${ms} ms)`)
+  await closed
+  const responses = received.split(/(?=HTTP\/1\.1 )/)
+  t.match(responses[0], /^HTTP\/1\.1 201 /, 'the request in flight is completed')
+  t.match(responses[1], /^HTTP\/1\.1 503 /, 'the request arriving during shutdown is 503')
+  t.match(responses[1], /content-type: application\/problem\+json/i, 'as problem+json')
+  t.match(responses[1], /retry-after: \d+/i, 'with Retry-After')
+  t.match(responses[1], /"status":503/)
 })

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { problems } from '../../errors.js'
 import { problemResponses } from '../shared-schemas.js'
 
 const HealthSchema = z.object({ status: z.literal('ok') })
@@ -32,12 +31,7 @@ const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async () => {
-      await app.dbState.ensure()
-      try {
-        await app.db.query('select 1')
-      } catch {
-        throw problems.unavailable(app.dbState.retryAfterSeconds)
-      }
+      await app.dbState.ready()
       return { status: 'ok' as const }
     },
   )
