@@ -59,7 +59,7 @@ export const FILTER_COLUMNS = {
 
 export const EVENT_ONLY_FILTERS = ['endpoints', 'requestTypes', 'sessionIds', 'employeeIds', 'agentIds'] as const
 
-export const BUCKET_SOURCES = ['openai_api', 'openai_csv', 'api'] as const
+export const BUCKET_SOURCES = ['openai_api', 'openai_csv', 'anthropic_api', 'api'] as const
 export const ALL_SOURCES = [...BUCKET_SOURCES, 'events'] as const
 
 /**

@@ -95,7 +95,7 @@ export async function queryEventsPage(db: Db, args: EventArgs) {
       coalesce(sum(output_tokens), 0)::int8 as output_tokens,
       coalesce(sum(cached_input_tokens), 0)::int8 as cached_input_tokens,
       coalesce(sum(uncached_input_tokens), 0)::int8 as uncached_input_tokens,
-      coalesce(sum(cache_write), 0)::int8 as cache_write_tokens,
+      coalesce(sum(cache_write + cache_write_1h), 0)::int8 as cache_write_tokens,
       coalesce(sum(cost_total), 0)::text as cost_total, coalesce(sum(cost_input), 0)::text as cost_input,
       coalesce(sum(cost_cached_input), 0)::text as cost_cached_input,
       coalesce(sum(cost_cache_write), 0)::text as cost_cache_write,
@@ -110,7 +110,7 @@ export async function queryEventsPage(db: Db, args: EventArgs) {
           select id, timestamp, model, provider, project_id, user_id, api_key_id, service_tier, endpoint,
             request_type, session_id, employee_id, agent_id, batch, labels, metadata, input_tokens, output_tokens,
             cached_input_tokens::int8 as cached_input_tokens, uncached_input_tokens::int8 as uncached_input_tokens,
-            cache_write as cache_write_tokens, cost_total::text as cost_total, cost_input::text as cost_input,
+            cache_write + cache_write_1h as cache_write_tokens, cost_total::text as cost_total, cost_input::text as cost_input,
             cost_cached_input::text as cost_cached_input, cost_cache_write::text as cost_cache_write,
             cost_output::text as cost_output, unpriced_tokens::int8 as unpriced_tokens, reported_cost::text as reported_cost
           from priced order by ${raw(ORDER[args.orderBy])} limit ${args.first} offset ${offset}`)
