@@ -129,7 +129,7 @@ void eachEngine(t, async (t, engine) => {
         }
         return true
       }),
-      { numRuns: 25 },
+      { numRuns: 12 },
     )
     t.pass('agrees on every sequence')
   })
