@@ -78,7 +78,7 @@ const tokenClasses = {
 /**
  * Natural keys are stored hashed: dimensions, attribute keys and values may each be 256 characters of
  * up to 4 bytes, and a B-tree entry over all of them would exceed PostgreSQL's ~2.7 kB limit.
- * `key_hash` = usage_natural_key(…) (SQL function, migration 0002) over every natural-key column but
+ * `key_hash` = usage_natural_key(…) (SQL function, migration 0003) over every natural-key column but
  * the tenant, a stored generated column (so every writer gets it); the unique index (tenant_id, start_time, key_hash) is the ON CONFLICT target. The
  * overlap probes use the plain (tenant, provider, account, usage type or resource, start) index.
  *
@@ -110,7 +110,7 @@ export const usageBuckets = pgTable(
     usageType: text('usage_type').notNull().default('completions'),
     ...tokenClasses,
     shape: text('shape').notNull().default(''),
-    // In the database a NOT NULL stored generated column (migration 0002's hand-written part).
+    // In the database a NOT NULL stored generated column (migration 0003's hand-written part).
     keyHash: bytea('key_hash'),
     source: text('source').notNull(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
@@ -141,7 +141,7 @@ export const usageResources = pgTable(
     requests: bigint('num_model_requests', { mode: 'number' }),
     reportedCost: money('reported_cost'),
     shape: text('shape').notNull().default(''),
-    // In the database a NOT NULL stored generated column (migration 0002's hand-written part).
+    // In the database a NOT NULL stored generated column (migration 0003's hand-written part).
     keyHash: bytea('key_hash'),
     source: text('source').notNull(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
@@ -158,7 +158,7 @@ export const usageResources = pgTable(
 /**
  * Hourly rollup of usage_buckets by the dimensions that decide a price (provider, model, tier, batch,
  * context tier, inference geo) plus account, usage type and source. Maintained by statement-level
- * triggers on usage_buckets in the writing transaction (migrations 0001, 0002), so it always equals
+ * triggers on usage_buckets in the writing transaction (migrations 0001, 0003), so it always equals
  * `group by date_trunc('hour', start_time), …` over the base table; the query layer reads it instead
  * when a query's windows, dimensions and rate changes all fall on whole hours (src/usage/rollups.ts).
  * `requests_known` counts the buckets that reported a request count, so a group of buckets that all
@@ -184,7 +184,7 @@ export const usageBucketHourly = pgTable(
     ...tokenClasses,
     requests: counter('num_model_requests'),
     cacheWrite1h: counter('cache_write_1h'),
-    // In the database a NOT NULL stored generated column (migration 0002's hand-written part).
+    // In the database a NOT NULL stored generated column (migration 0003's hand-written part).
     keyHash: bytea('key_hash'),
   },
   (t) => [uniqueIndex('usage_bucket_hourly_key').on(t.tenantId, t.hour, t.keyHash)],
@@ -235,6 +235,26 @@ export const usageEventIds = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
 )
 
+
+/**
+ * The dimensions of an event rollup row, hashed. Up to 15 text columns of 256 characters (4 bytes each
+ * in UTF-8) plus the labels exceed PostgreSQL's btree limit (~2.7 kB per index row), so the unique key
+ * is (tenant, hour, this hash). Each text field is length-prefixed (or `-` for null), so distinct
+ * dimensions always hash distinct text; jsonb prints equal labels identically. `decode(…, 'escape')`
+ * with backslashes doubled is an immutable text → bytes conversion, as a generated column requires.
+ */
+const EVENT_ROLLUP_TEXT_KEYS = ['provider', 'account_id', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier'] as const
+const EVENT_ROLLUP_ATTRIBUTION_KEYS = ['endpoint', 'request_type', 'session_id', 'employee_id', 'agent_id'] as const
+const lengthPrefixed = (c: string) => `coalesce(length("${c}")::text || ':' || "${c}", '-')`
+const eventRollupKeyHash = sql.raw(
+  `sha256(decode(replace(${[
+    ...EVENT_ROLLUP_TEXT_KEYS.map(lengthPrefixed),
+    `coalesce("batch"::text, '-')`,
+    ...EVENT_ROLLUP_ATTRIBUTION_KEYS.map(lengthPrefixed),
+    `"labels"::text`,
+  ].join(' || ')}, '\\', '\\\\'), 'escape'))`,
+)
+
 /** Hourly rollup of events over every attribution dimension; `usage` reads this, never raw events. */
 export const usageEventRollups = pgTable(
   'usage_event_rollups',
@@ -257,29 +277,9 @@ export const usageEventRollups = pgTable(
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
     ...tokenClasses,
     reportedCost: money('reported_cost'),
+    keyHash: bytea('key_hash').notNull().generatedAlwaysAs(eventRollupKeyHash),
   },
-  (t) => [
-    unique('usage_event_rollups_key')
-      .on(
-        t.tenantId,
-        t.hour,
-        t.provider,
-        t.accountId,
-        t.projectId,
-        t.userId,
-        t.apiKeyId,
-        t.model,
-        t.serviceTier,
-        t.batch,
-        t.endpoint,
-        t.requestType,
-        t.sessionId,
-        t.employeeId,
-        t.agentId,
-        t.labels,
-      )
-      .nullsNotDistinct(),
-  ],
+  (t) => [unique('usage_event_rollups_key').on(t.tenantId, t.hour, t.keyHash)],
 )
 
 export const rateCards = pgTable(

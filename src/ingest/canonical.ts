@@ -78,7 +78,8 @@ function parseUsageType(v: unknown): Parsed<UsageType> {
 
 function parseProvider(item: Record<string, unknown>, p: RowProblems, path = 'provider'): string {
   if (item.provider === undefined) return 'openai'
-  if (typeof item.provider === 'string' && item.provider.length > 0) return item.provider
+  // Length and characters are checked as for every dimension.
+  if (typeof item.provider === 'string' && item.provider.length > 0) return p.take(parseJsonDimension(item.provider), path, null) ?? 'openai'
   p.add(path, `${path} must be a non-empty string (default "openai")`)
   return 'openai'
 }

@@ -6,7 +6,7 @@
  * end) and the same shape. A null inside a grouped dimension is then just a value.
  *
  * The shape is stored as text: the bit mask of grouped dimensions, and for resources `|` and the
- * sorted attribute keys grouped (`"9|size,source"`). Migration 0002 uses the same bits.
+ * sorted attribute keys grouped (`"9|size,source"`). Migration 0003 uses the same bits.
  */
 
 export const SHAPE_BITS = {

@@ -234,6 +234,44 @@ export async function storedClash<T>(db: Db, tenantId: string, shapes: readonly 
   return rows[0]
 }
 
+/** The first key of the two-key advisory locks of bucket writers (a namespace: "tl" in ASCII). */
+const ACCOUNT_LOCK_CLASS = 0x746c
+
+/**
+ * Serialises the bucket writers of each provider account the rows touch, until the transaction ends:
+ * the overlap rule is a check of stored buckets followed by a write, and two requests whose checks
+ * both ran before either wrote would both be stored (a day and its 24 hours, counted twice). Under
+ * the lock, a writer's statements see every bucket of its accounts committed before it. Writers of
+ * different accounts share no bucket or rollup row (both keys hold the account), so same-account
+ * serialisation also keeps concurrent re-posts from deadlocking on those rows. Keys are taken in
+ * ascending order, so requests touching several accounts cannot deadlock on the locks themselves (a
+ * hash collision only serialises two accounts more than needed). `rows` yields (provider,
+ * account_id): the staging table or an unnest of in-memory rows.
+ */
+async function lockAccounts(tx: Db, tenantId: string, rows: SQL): Promise<void> {
+  await tx.query(
+    sql`select pg_advisory_xact_lock(${sql.raw(String(ACCOUNT_LOCK_CLASS))}, k) from (
+      select distinct hashtext(jsonb_build_array(${tenantId}::text, provider, account_id)::text) as k from (${rows}) r order by k) keys`,
+  )
+}
+
+/** `lockAccounts` for the provider accounts of in-memory rows (JSON bodies). */
+export async function lockAccountsOf(tx: Db, tenantId: string, buckets: readonly Pick<NormalisedBucket, 'provider' | 'accountId'>[]): Promise<void> {
+  const seen = new Map<string, [string, string | null]>()
+  for (const b of buckets) seen.set(JSON.stringify([b.provider, b.accountId]), [b.provider, b.accountId])
+  const pairs = [...seen.values()]
+  await lockAccounts(
+    tx,
+    tenantId,
+    sql`select * from unnest(${sql.param(pairs.map((p) => p[0]))}::text[], ${sql.param(pairs.map((p) => p[1]))}::text[]) as u(provider, account_id)`,
+  )
+}
+
+/** `lockAccounts` for the provider accounts of the staged rows. */
+export async function lockStagedAccounts(tx: Db, tenantId: string): Promise<void> {
+  await lockAccounts(tx, tenantId, sql`select provider, account_id from bucket_stage`)
+}
+
 export interface ChunkResult extends UpsertCounts {
   /** The shapes broke the overlap rule against stored buckets; nothing was written. */
   conflict: boolean
@@ -395,7 +433,9 @@ export interface DeleteRange {
 
 /**
  * Removes the tenant's stored buckets and resources inside [start, end) so another granularity can
- * be imported; `usage_type=` narrows to token buckets of one type, `resource=` to one resource.
+ * be imported, under the locks of the accounts it deletes from (a concurrent import of those accounts
+ * waits, so the two cannot deadlock on the rows they share); `usage_type=` narrows to token buckets of
+ * one type, `resource=` to one resource.
  */
 export async function deleteBuckets(db: Db, r: DeleteRange): Promise<number> {
   const where = (table: string) => sql`tenant_id = ${r.tenantId}
@@ -406,9 +446,16 @@ export async function deleteBuckets(db: Db, r: DeleteRange): Promise<number> {
         ${table === 'usage_resources' && r.resource !== undefined ? sql`and resource = ${r.resource}` : sql``}`
   const buckets = r.resource === undefined ? sql`delete from usage_buckets where ${where('usage_buckets')} returning 1` : sql`select 1 where false`
   const resources = r.usageType === undefined ? sql`delete from usage_resources where ${where('usage_resources')} returning 1` : sql`select 1 where false`
-  const rows = await db.query<{ n: number }>(
-    sql`with b as (${buckets}), r as (${resources})
-    select ((select count(*) from b) + (select count(*) from r))::int8 as n`,
-  )
-  return rows[0]!.n
+  return db.transaction(async (tx) => {
+    await lockAccounts(
+      tx,
+      r.tenantId,
+      sql`select provider, account_id from usage_buckets where ${where('usage_buckets')} union select provider, account_id from usage_resources where ${where('usage_resources')}`,
+    )
+    const rows = await tx.query<{ n: number }>(
+      sql`with b as (${buckets}), r as (${resources})
+      select ((select count(*) from b) + (select count(*) from r))::int8 as n`,
+    )
+    return rows[0]!.n
+  })
 }
