@@ -85,7 +85,7 @@ const UNNEST = `
   select $1, 'openai', to_timestamp(s), to_timestamp(e), p, k, m, 'default', r, i, o, i - c, c, o, 'api'
   from unnest($2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::int8[])
     as u(s, e, p, k, m, r, i, c, o)
-  on conflict on constraint usage_buckets_natural_key do update set
+  on conflict (tenant_id, start_time, key_hash) do update set
     num_model_requests = excluded.num_model_requests, input_tokens = excluded.input_tokens,
     output_tokens = excluded.output_tokens, in_text = excluded.in_text, cached_text = excluded.cached_text,
     out_text = excluded.out_text, updated_at = now()`
@@ -123,7 +123,7 @@ const MERGE = `
     sum(output_image_tokens)::int8, 'openai_csv'
   from csv_stage
   group by start_time, end_time, project_id, user_id, api_key_id, model, service_tier, batch
-  on conflict on constraint usage_buckets_natural_key do update set
+  on conflict (tenant_id, start_time, key_hash) do update set
     num_model_requests = excluded.num_model_requests, input_tokens = excluded.input_tokens,
     output_tokens = excluded.output_tokens, in_text = excluded.in_text, in_audio = excluded.in_audio,
     in_image = excluded.in_image, cached_text = excluded.cached_text, cached_audio = excluded.cached_audio,

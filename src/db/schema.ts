@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm'
 import {
   bigint,
+  customType,
   bigserial,
   boolean,
   check,
-  customType,
   index,
   integer,
   jsonb,
@@ -24,6 +24,7 @@ import {
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
 const counter = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0)
 const money = (name: string) => numeric(name)
+const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' })
 
 export const adminTokens = pgTable('admin_tokens', {
   id: integer('id').primaryKey(),
@@ -68,9 +69,36 @@ const tokenClasses = {
   cachedAudio: counter('cached_audio'),
   cachedImage: counter('cached_image'),
   cacheWrite: counter('cache_write'),
+  cacheWrite1h: counter('cache_write_1h'),
   outText: counter('out_text'),
   outAudio: counter('out_audio'),
   outImage: counter('out_image'),
+}
+
+/**
+ * Natural keys are stored hashed: dimensions, attribute keys and values may each be 256 characters of
+ * up to 4 bytes, and a B-tree entry over all of them would exceed PostgreSQL's ~2.7 kB limit.
+ * `key_hash` = usage_natural_key(…) (SQL function, migration 0003) over every natural-key column but
+ * the tenant, a stored generated column (so every writer gets it); the unique index (tenant_id, start_time, key_hash) is the ON CONFLICT target. The
+ * overlap probes use the plain (tenant, provider, account, usage type or resource, start) index.
+ *
+ * `shape` is the report shape (contract v2 "Report shapes"): the grouped dimensions of the report the
+ * row came in, as text (src/ingest/shapes.ts). Rows of one provider account and usage type or resource
+ * may overlap in time only with the same start, end and shape.
+ */
+const usageDimensions = {
+  provider: text('provider').notNull(),
+  accountId: text('account_id'),
+  startTime: ts('start_time').notNull(),
+  endTime: ts('end_time').notNull(),
+  projectId: text('project_id'),
+  userId: text('user_id'),
+  apiKeyId: text('api_key_id'),
+  model: text('model'),
+  serviceTier: text('service_tier').notNull(),
+  batch: boolean('batch'),
+  contextTier: text('context_tier'),
+  inferenceGeo: text('inference_geo'),
 }
 
 export const usageBuckets = pgTable(
@@ -78,49 +106,64 @@ export const usageBuckets = pgTable(
   {
     tenantId: text('tenant_id').notNull(),
     id: bigserial('id', { mode: 'number' }).notNull(),
-    provider: text('provider').notNull(),
-    accountId: text('account_id'),
-    startTime: ts('start_time').notNull(),
-    endTime: ts('end_time').notNull(),
-    projectId: text('project_id'),
-    userId: text('user_id'),
-    apiKeyId: text('api_key_id'),
-    model: text('model'),
-    serviceTier: text('service_tier').notNull(),
-    batch: boolean('batch'),
+    ...usageDimensions,
+    usageType: text('usage_type').notNull().default('completions'),
     ...tokenClasses,
+    shape: text('shape').notNull().default(''),
+    // In the database a NOT NULL stored generated column (migration 0003's hand-written part).
+    keyHash: bytea('key_hash'),
     source: text('source').notNull(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
-    unique('usage_buckets_natural_key')
-      .on(
-        t.tenantId,
-        t.provider,
-        t.accountId,
-        t.startTime,
-        t.endTime,
-        t.projectId,
-        t.userId,
-        t.apiKeyId,
-        t.model,
-        t.serviceTier,
-        t.batch,
-      )
-      .nullsNotDistinct(),
+    uniqueIndex('usage_buckets_natural_key').on(t.tenantId, t.startTime, t.keyHash),
+    index('usage_buckets_overlap_idx').on(t.tenantId, t.provider, t.accountId, t.usageType, t.startTime),
     index('usage_buckets_tenant_time_idx').on(t.tenantId, t.startTime),
     check('usage_buckets_time_order', sql`${t.endTime} > ${t.startTime}`),
   ],
 )
 
 /**
- * Hourly rollup of usage_buckets by the dimensions that decide a price (provider, model, tier, batch)
- * plus account and source. Maintained by statement-level triggers on usage_buckets in the writing
- * transaction (migration 0001), so it always equals `group by date_trunc('hour', start_time), …` over
- * the base table; the query layer reads it instead when a query's windows, dimensions and rate changes
- * all fall on whole hours (src/usage/rollups.ts). `requests_known` counts the buckets that reported a
- * request count, so a group of buckets that all left it unknown still reads as unknown (null).
+ * Non-token usage (contract v2 "resources"): images, characters, audio seconds, storage bytes (a
+ * gauge), sessions, search calls, or a client's own resource. `quantity` is exact; `attributes` is a
+ * string → string map that is part of the natural key (image size, vector store id, …).
+ */
+export const usageResources = pgTable(
+  'usage_resources',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: bigserial('id', { mode: 'number' }).notNull(),
+    ...usageDimensions,
+    resource: text('resource').notNull(),
+    attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
+    quantity: numeric('quantity').notNull(),
+    requests: bigint('num_model_requests', { mode: 'number' }),
+    reportedCost: money('reported_cost'),
+    shape: text('shape').notNull().default(''),
+    // In the database a NOT NULL stored generated column (migration 0003's hand-written part).
+    keyHash: bytea('key_hash'),
+    source: text('source').notNull(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex('usage_resources_natural_key').on(t.tenantId, t.startTime, t.keyHash),
+    index('usage_resources_overlap_idx').on(t.tenantId, t.provider, t.accountId, t.resource, t.startTime),
+    check('usage_resources_time_order', sql`${t.endTime} > ${t.startTime}`),
+    check('usage_resources_quantity', sql`${t.quantity} >= 0`),
+  ],
+)
+
+/**
+ * Hourly rollup of usage_buckets by the dimensions that decide a price (provider, model, tier, batch,
+ * context tier, inference geo) plus account, usage type and source. Maintained by statement-level
+ * triggers on usage_buckets in the writing transaction (migrations 0001, 0003), so it always equals
+ * `group by date_trunc('hour', start_time), …` over the base table; the query layer reads it instead
+ * when a query's windows, dimensions and rate changes all fall on whole hours (src/usage/rollups.ts).
+ * `requests_known` counts the buckets that reported a request count, so a group of buckets that all
+ * left it unknown still reads as unknown (null). Its key is hashed like the buckets' (`key_hash` =
+ * usage_natural_key over the grouped columns but tenant and hour).
  */
 export const usageBucketHourly = pgTable(
   'usage_bucket_hourly',
@@ -133,16 +176,18 @@ export const usageBucketHourly = pgTable(
     serviceTier: text('service_tier').notNull(),
     batch: boolean('batch'),
     source: text('source').notNull(),
+    usageType: text('usage_type').notNull().default('completions'),
+    contextTier: text('context_tier'),
+    inferenceGeo: text('inference_geo'),
     bucketCount: counter('bucket_count'),
     requestsKnown: counter('requests_known'),
     ...tokenClasses,
     requests: counter('num_model_requests'),
+    cacheWrite1h: counter('cache_write_1h'),
+    // In the database a NOT NULL stored generated column (migration 0003's hand-written part).
+    keyHash: bytea('key_hash'),
   },
-  (t) => [
-    unique('usage_bucket_hourly_key')
-      .on(t.tenantId, t.hour, t.provider, t.accountId, t.model, t.serviceTier, t.batch, t.source)
-      .nullsNotDistinct(),
-  ],
+  (t) => [uniqueIndex('usage_bucket_hourly_key').on(t.tenantId, t.hour, t.keyHash)],
 )
 
 export const usageEvents = pgTable(
@@ -190,7 +235,6 @@ export const usageEventIds = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
 )
 
-const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' })
 
 /**
  * The dimensions of an event rollup row, hashed. Up to 15 text columns of 256 characters (4 bytes each
@@ -263,6 +307,8 @@ export const rates = pgTable(
     model: text('model').notNull(),
     serviceTier: text('service_tier').notNull(),
     batch: boolean('batch').notNull(),
+    contextTier: text('context_tier'),
+    inferenceGeo: text('inference_geo'),
     effectiveFrom: ts('effective_from').notNull(),
     effectiveTo: ts('effective_to'),
     input: money('input'),
@@ -276,6 +322,8 @@ export const rates = pgTable(
     inputImage: money('input_image'),
     cachedInputImage: money('cached_input_image'),
     outputImage: money('output_image'),
+    /** `[{resource, attributes, price}]`, USD per unit as decimal strings (contract v2 "Pricing, extended"). */
+    unitPrices: jsonb('unit_prices').$type<{ resource: string; attributes: Record<string, string>; price: string }[]>().notNull().default([]),
     supersedes: bigint('supersedes', { mode: 'number' }),
     source: text('source'),
     recordedAt: ts('recorded_at').notNull().defaultNow(),

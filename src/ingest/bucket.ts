@@ -1,8 +1,12 @@
 import { COUNTER_FIELDS, deriveTokenClasses, type CounterField, type RawCounters, type TokenClasses } from './token-classes.js'
+import { presentMask } from './shapes.js'
 import { normaliseTier, type Parsed } from './values.js'
 
-/** The one shape every ingest format is reduced to: natural-key dimensions plus stored token classes. */
-export interface NormalisedBucket {
+export const USAGE_TYPES = ['completions', 'embeddings', 'moderations'] as const
+export type UsageType = (typeof USAGE_TYPES)[number]
+
+/** The dimensions every stored usage row has (token buckets and resources alike). */
+export interface UsageDims {
   provider: string
   accountId: string | null
   startMs: number
@@ -13,6 +17,17 @@ export interface NormalisedBucket {
   model: string | null
   serviceTier: string
   batch: boolean | null
+  contextTier: string | null
+  inferenceGeo: string | null
+  /** Dimensions the row reported (src/ingest/shapes.ts); the report shape is derived from them. */
+  present: number
+  /** The report shape, set once the request's rows are known (src/ingest/shapes.ts). */
+  shape?: string
+}
+
+/** The one shape every token ingest format is reduced to: natural-key dimensions plus stored token classes. */
+export interface NormalisedBucket extends UsageDims {
+  usageType: UsageType
   classes: TokenClasses
 }
 
@@ -24,13 +39,15 @@ export interface RowProblem {
   message: string
 }
 
-export const SOURCES = ['openai_api', 'openai_csv', 'api'] as const
+export const SOURCES = ['openai_api', 'openai_csv', 'anthropic_api', 'api'] as const
 export type BucketSource = (typeof SOURCES)[number]
 
 /** `?provider=&account_id=` for forms 2–3: they fill rows that do not name their own. */
 export interface RowDefaults {
   provider?: string | undefined
   accountId?: string | undefined
+  /** `?group_by=`: the report shape the request declares (src/ingest/shapes.ts). */
+  groupBy?: readonly string[] | undefined
 }
 
 /** Collects a row's field problems under one `index` or `line`. */
@@ -50,7 +67,8 @@ export class RowProblems {
   }
 }
 
-export interface BucketFields {
+/** A row's dimensions as read, before checks and tier normalisation. */
+export interface DimFields {
   startMs: number | undefined
   endMs: number | undefined
   provider: string
@@ -61,20 +79,26 @@ export interface BucketFields {
   model: string | null
   serviceTier: string | null
   batch: boolean | null
+  contextTier?: string | null | undefined
+  inferenceGeo?: string | null | undefined
+}
+
+export interface BucketFields extends DimFields {
+  usageType?: UsageType | undefined
   counters: RawCounters
 }
 
 /**
- * Checks what spans fields (time order, breakdown identities), normalises the tier and derives the
- * token classes. Returns undefined when the row has any problem (already recorded in `problems`).
+ * Checks the time order, normalises the tier and records which dimensions were reported. Returns
+ * undefined when a time is missing (its problem is already recorded).
  */
-export function assembleBucket(f: BucketFields, problems: RowProblems): NormalisedBucket | undefined {
+export function assembleDims(f: DimFields, problems: RowProblems): UsageDims | undefined {
   if (f.startMs !== undefined && f.endMs !== undefined && f.endMs <= f.startMs)
     problems.add('end_time', 'end_time must be after start_time')
-  const derived = deriveTokenClasses(f.counters)
-  if (!derived.ok) for (const e of derived.errors) problems.add(e.path, e.message)
-  if (problems.items.length > 0 || !derived.ok || f.startMs === undefined || f.endMs === undefined) return undefined
+  if (f.startMs === undefined || f.endMs === undefined) return undefined
   const { serviceTier, batch } = normaliseTier(f.serviceTier, f.batch)
+  const contextTier = f.contextTier ?? null
+  const inferenceGeo = f.inferenceGeo ?? null
   return {
     provider: f.provider,
     accountId: f.accountId,
@@ -86,8 +110,31 @@ export function assembleBucket(f: BucketFields, problems: RowProblems): Normalis
     model: f.model,
     serviceTier,
     batch,
-    classes: derived.value,
+    contextTier,
+    inferenceGeo,
+    present: presentMask({
+      project_id: f.projectId,
+      user_id: f.userId,
+      api_key_id: f.apiKeyId,
+      model: f.model,
+      batch: f.batch,
+      service_tier: f.serviceTier,
+      context_tier: contextTier,
+      inference_geo: inferenceGeo,
+    }),
   }
+}
+
+/**
+ * Checks what spans fields (time order, breakdown identities), normalises the tier and derives the
+ * token classes. Returns undefined when the row has any problem (already recorded in `problems`).
+ */
+export function assembleBucket(f: BucketFields, problems: RowProblems): NormalisedBucket | undefined {
+  const dims = assembleDims(f, problems)
+  const derived = deriveTokenClasses(f.counters)
+  if (!derived.ok) for (const e of derived.errors) problems.add(e.path, e.message)
+  if (problems.items.length > 0 || !derived.ok || !dims) return undefined
+  return { ...dims, usageType: f.usageType ?? 'completions', classes: derived.value }
 }
 
 /** Reads every counter with `parse`; absent fields stay absent (the derivation treats them as unknown). */
@@ -107,20 +154,14 @@ export function readCounters(
   return out
 }
 
+/** The dimensions of a natural key, in order (shared by buckets and resources). */
+export function dimsKey(b: UsageDims): unknown[] {
+  return [b.provider, b.accountId, b.startMs, b.endMs, b.projectId, b.userId, b.apiKeyId, b.model, b.serviceTier, b.batch, b.contextTier, b.inferenceGeo]
+}
+
 /** The natural key (without tenant) as one string: equal keys ⇔ equal strings, nulls equal. */
 export function naturalKey(b: NormalisedBucket): string {
-  return JSON.stringify([
-    b.provider,
-    b.accountId,
-    b.startMs,
-    b.endMs,
-    b.projectId,
-    b.userId,
-    b.apiKeyId,
-    b.model,
-    b.serviceTier,
-    b.batch,
-  ])
+  return JSON.stringify([...dimsKey(b), b.usageType])
 }
 
 export function describeBucket(b: NormalisedBucket): string {

@@ -1,20 +1,35 @@
 import {
   assembleBucket,
+  assembleDims,
   describeBucket,
   naturalKey,
   readCounters,
   RowProblems,
+  USAGE_TYPES,
   type NormalisedBucket,
   type RowProblem,
+  type UsageType,
 } from './bucket.js'
+import {
+  describeResource,
+  parseAttributes,
+  parseQuantity,
+  parseReportedCost,
+  parseRequests,
+  parseResourceName,
+  resourceKey,
+  type IndexedResource,
+} from './resource.js'
 import { COUNTER_FIELDS, type CounterField } from './token-classes.js'
-import { parseJsonBatch, parseJsonCounter, parseJsonDimension, parseTime } from './values.js'
+import { parseJsonBatch, parseJsonCounter, parseJsonDimension, parseTime, type Parsed } from './values.js'
 
 /** What a JSON form yields: the normalised rows in request order, or every problem found. */
 export interface ParsedJsonRows {
   received: number
   skipped: number
   rows: { index: number; bucket: NormalisedBucket }[]
+  /** Resource rows (`index` as for buckets: the position in the request's array of them or of results). */
+  resources: IndexedResource[]
   problems: RowProblem[]
 }
 
@@ -29,8 +44,45 @@ const KNOWN_FIELDS = new Set<string>([
   'api_key_id',
   'service_tier',
   'batch',
+  'usage_type',
+  'context_tier',
+  'inference_geo',
   ...COUNTER_FIELDS,
 ])
+
+const RESOURCE_FIELDS = new Set<string>([
+  'start_time',
+  'end_time',
+  'model',
+  'provider',
+  'account_id',
+  'project_id',
+  'user_id',
+  'api_key_id',
+  'service_tier',
+  'batch',
+  'context_tier',
+  'inference_geo',
+  'resource',
+  'quantity',
+  'attributes',
+  'num_model_requests',
+  'reported_cost',
+])
+
+function parseUsageType(v: unknown): Parsed<UsageType> {
+  if (v === undefined || v === null) return { ok: true, value: 'completions' }
+  if (typeof v === 'string' && (USAGE_TYPES as readonly string[]).includes(v)) return { ok: true, value: v as UsageType }
+  return { ok: false, message: `must be one of ${USAGE_TYPES.join(', ')}` }
+}
+
+function parseProvider(item: Record<string, unknown>, p: RowProblems, path = 'provider'): string {
+  if (item.provider === undefined) return 'openai'
+  // Length and characters are checked as for every dimension.
+  if (typeof item.provider === 'string' && item.provider.length > 0) return p.take(parseJsonDimension(item.provider), path, null) ?? 'openai'
+  p.add(path, `${path} must be a non-empty string (default "openai")`)
+  return 'openai'
+}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -39,9 +91,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * typo such as `input_token` would otherwise lose data silently), `model` is required, and a natural
  * key repeated within the request is an error rather than summed.
  */
-export function parseCanonical(body: { buckets: unknown }): ParsedJsonRows {
+export function parseCanonical(body: { buckets?: unknown; resources?: unknown }): ParsedJsonRows {
+  const resources = parseCanonicalResources(body.resources)
+  if (body.buckets === undefined) return { received: resources.received, skipped: 0, rows: [], resources: resources.rows, problems: resources.problems }
   if (!Array.isArray(body.buckets))
-    return { received: 0, skipped: 0, rows: [], problems: [{ path: 'buckets', message: 'buckets must be an array' }] }
+    return { received: 0, skipped: 0, rows: [], resources: [], problems: [{ path: 'buckets', message: 'buckets must be an array' }, ...resources.problems] }
   const rows: ParsedJsonRows['rows'] = []
   const problems: RowProblem[] = []
   const seen = new Map<string, number>()
@@ -55,11 +109,7 @@ export function parseCanonical(body: { buckets: unknown }): ParsedJsonRows {
     for (const k of Object.keys(item)) if (!KNOWN_FIELDS.has(k)) p.add(k, `unknown field "${k}"`)
     const model = p.take(parseJsonDimension(item.model), 'model', null)
     if (item.model === undefined || item.model === null) p.add('model', 'model is required')
-    let provider = 'openai'
-    if (item.provider !== undefined) {
-      if (typeof item.provider === 'string' && item.provider.length > 0) provider = p.take(parseJsonDimension(item.provider), 'provider', null) ?? provider
-      else p.add('provider', 'provider must be a non-empty string (default "openai")')
-    }
+    const provider = parseProvider(item, p)
     const tier = p.take(parseJsonDimension(item.service_tier), 'service_tier', null)
     const bucket = assembleBucket(
       {
@@ -73,6 +123,9 @@ export function parseCanonical(body: { buckets: unknown }): ParsedJsonRows {
         model,
         serviceTier: tier,
         batch: p.take(parseJsonBatch(item.batch), 'batch', null),
+        contextTier: p.take(parseJsonDimension(item.context_tier), 'context_tier', null),
+        inferenceGeo: p.take(parseJsonDimension(item.inference_geo), 'inference_geo', null),
+        usageType: p.take(parseUsageType(item.usage_type), 'usage_type', 'completions'),
         counters: readCounters((f: CounterField) => item[f], parseJsonCounter, p),
       },
       p,
@@ -92,5 +145,67 @@ export function parseCanonical(body: { buckets: unknown }): ParsedJsonRows {
     seen.set(key, index)
     rows.push({ index, bucket })
   })
-  return { received: body.buckets.length, skipped: 0, rows, problems }
+  return {
+    received: body.buckets.length + resources.received,
+    skipped: 0,
+    rows,
+    resources: resources.rows,
+    problems: [...problems, ...resources.problems],
+  }
+}
+
+/**
+ * `{"resources":[…]}` (beside or instead of `buckets`): strict like buckets. Problems carry the
+ * row's index in `resources` and a path starting with `resources.`.
+ */
+function parseCanonicalResources(list: unknown): { received: number; rows: IndexedResource[]; problems: RowProblem[] } {
+  if (list === undefined) return { received: 0, rows: [], problems: [] }
+  if (!Array.isArray(list)) return { received: 0, rows: [], problems: [{ path: 'resources', message: 'resources must be an array' }] }
+  const rows: IndexedResource[] = []
+  const problems: RowProblem[] = []
+  const seen = new Map<string, number>()
+  list.forEach((item: unknown, index) => {
+    const p = new RowProblems({ index })
+    const at = (field: string) => `resources.${field}`
+    if (!isObject(item)) {
+      p.add('resources', 'a resource must be an object')
+      problems.push(...p.items)
+      return
+    }
+    for (const k of Object.keys(item)) if (!RESOURCE_FIELDS.has(k)) p.add(at(k), `unknown field "${k}"`)
+    const dims = assembleDims(
+      {
+        startMs: p.take<number | undefined>(parseTime(item.start_time), at('start_time'), undefined),
+        endMs: p.take<number | undefined>(parseTime(item.end_time), at('end_time'), undefined),
+        provider: parseProvider(item, p, at('provider')),
+        accountId: p.take(parseJsonDimension(item.account_id), at('account_id'), null),
+        projectId: p.take(parseJsonDimension(item.project_id), at('project_id'), null),
+        userId: p.take(parseJsonDimension(item.user_id), at('user_id'), null),
+        apiKeyId: p.take(parseJsonDimension(item.api_key_id), at('api_key_id'), null),
+        model: p.take(parseJsonDimension(item.model), at('model'), null),
+        serviceTier: p.take(parseJsonDimension(item.service_tier), at('service_tier'), null),
+        batch: p.take(parseJsonBatch(item.batch), at('batch'), null),
+        contextTier: p.take(parseJsonDimension(item.context_tier), at('context_tier'), null),
+        inferenceGeo: p.take(parseJsonDimension(item.inference_geo), at('inference_geo'), null),
+      },
+      p,
+    )
+    const resource = p.take(parseResourceName(item.resource), at('resource'), '')
+    const quantity = p.take(parseQuantity(item.quantity), at('quantity'), '0')
+    const attributes = p.take(parseAttributes(item.attributes), at('attributes'), {})
+    const requests = p.take(parseRequests(item.num_model_requests), at('num_model_requests'), null)
+    const reportedCost = p.take(parseReportedCost(item.reported_cost), at('reported_cost'), null)
+    problems.push(...p.items)
+    if (!dims || p.items.length > 0) return
+    const row = { ...dims, resource, quantity, attributes, requests, reportedCost }
+    const key = resourceKey(row)
+    const first = seen.get(key)
+    if (first !== undefined) {
+      problems.push({ index, path: 'resources', message: `repeats the natural key of resource ${first} (${describeResource(row)}); send each resource once` })
+      return
+    }
+    seen.set(key, index)
+    rows.push({ index, resource: row })
+  })
+  return { received: list.length, rows, problems }
 }

@@ -19,13 +19,17 @@ import {
   upsertChunk,
   type OverlapSide,
 } from '../db/queries/buckets.js'
+import { findResourceClash, upsertResources } from '../db/queries/resources.js'
 import { problems } from '../errors.js'
+import { isAnthropicUsageBody, parseAnthropicPages } from './anthropic-usage.js'
 import type { BucketSource, NormalisedBucket, RowDefaults, RowProblem } from './bucket.js'
 import { parseCanonical, type ParsedJsonRows } from './canonical.js'
-import { checkShapes } from './intervals.js'
+import { checkShapes, type BucketShape, type ShapeCheck } from './intervals.js'
 import { mergeRows, type IndexedBucket } from './merge.js'
 import { readUsageCsv } from './openai-csv.js'
-import { isOpenAIPageBody, parseOpenAIPages } from './openai-page.js'
+import { isOpenAIPageBody, OPENAI_RESOURCE_ATTRIBUTES, parseOpenAIPages } from './openai-page.js'
+import { describeResource, mergeResources, type IndexedResource } from './resource.js'
+import { declaredShape } from './shapes.js'
 import { spoolToTempFile } from './spool.js'
 
 export interface IngestResult {
@@ -49,7 +53,7 @@ export interface ProducedRows {
 export type RowProducer = (emit: (ref: number, bucket: NormalisedBucket) => void | Promise<void>) => Promise<ProducedRows>
 
 function describeSide(s: OverlapSide, refKind: 'index' | 'line'): string {
-  const dims = (['model', 'project_id', 'user_id', 'api_key_id', 'batch'] as const).map((k) => `${k}=${s[k] === null ? 'null' : String(s[k])}`)
+  const dims = (['usage_type', 'model', 'project_id', 'user_id', 'api_key_id', 'batch', 'shape'] as const).map((k) => `${k}=${s[k] === null ? 'null' : String(s[k])}`)
   const range = `${new Date(s.start_time).toISOString()}–${new Date(s.end_time).toISOString()}`
   return `${s.incoming ? `the bucket at ${refKind} ${s.ref}` : `stored bucket ${s.ref}`} (${range}, ${dims.join(', ')})`
 }
@@ -84,8 +88,7 @@ export async function ingestBuckets(
         const [incoming, other] = overlap
         const item = { [refKind]: incoming.ref, path: 'start_time', message: `overlaps ${describeSide(other, refKind)}` }
         throw problems.conflict(
-          `${describeSide(incoming, refKind)} overlaps ${describeSide(other, refKind)}: buckets of one provider account may ` +
-            'overlap in time only with the same start, end and null dimensions (DELETE /v1/usage/buckets to re-import at another granularity)',
+          `${describeSide(incoming, refKind)} overlaps ${describeSide(other, refKind)}: ${OVERLAP_RULE}`,
           [item],
         )
       }
@@ -223,43 +226,129 @@ const COPY_BATCH_CHARS = 1 << 16
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-/** Forms 1 and 2: the JSON body is already in memory (bounded by BODY_LIMIT), so it is checked first. */
+const OVERLAP_RULE =
+  'rows of one provider account and usage type (or resource) may overlap in time only with the same start, end and report shape ' +
+  '(DELETE /v1/usage/buckets to re-import at another granularity or shape)'
+
+/** Thrown inside the write transaction when token buckets break the overlap rule: the staged path names the pair. */
+class BucketOverlap extends Error {}
+
+/** Forms 1 and 2 (and Anthropic reports): the JSON body is already in memory (bounded by BODY_LIMIT), so it is checked first. */
 export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, defaults: RowDefaults): Promise<IngestResult> {
   let parsed: ParsedJsonRows
   let source: BucketSource
-  if (isObject(body) && 'buckets' in body) {
-    parsed = parseCanonical({ buckets: body.buckets })
+  if (isObject(body) && ('buckets' in body || 'resources' in body)) {
+    parsed = parseCanonical({ buckets: body.buckets, resources: body.resources })
     source = 'api'
+  } else if (isAnthropicUsageBody(body)) {
+    parsed = parseAnthropicPages(body, defaults)
+    source = 'anthropic_api'
   } else if (isOpenAIPageBody(body)) {
     parsed = parseOpenAIPages(body, defaults)
     source = 'openai_api'
   } else {
     throw problems.validation(
-      [{ path: '', message: 'expected {"buckets":[…]}, an OpenAI usage page (an object with a data array) or an array of pages' }],
-      'the JSON body is not a bucket list or an OpenAI usage page',
+      [{ path: '', message: 'expected {"buckets":[…], "resources":[…]}, a usage page (an object with a data array) or an array of pages' }],
+      'the JSON body is not a bucket list or a usage page',
     )
   }
   if (parsed.problems.length > 0) throw problems.validation(parsed.problems)
   const merged = mergeRows(parsed.rows)
-  if (merged.problems.length > 0) throw problems.validation(merged.problems)
+  const mergedResources = mergeResources(parsed.resources)
+  if (merged.problems.length > 0 || mergedResources.problems.length > 0) throw problems.validation([...merged.problems, ...mergedResources.problems])
+  const declared = declaredShape(defaults.groupBy)
+  const bucketShapes = checkShapes(
+    merged.rows.map((r) => ({ dims: r.bucket, kind: r.bucket.usageType })),
+    declared,
+  )
+  const resourceShapes = checkShapes(
+    mergedResources.rows.map((r) => ({ dims: r.resource, kind: r.resource.resource, attributeKeys: Object.keys(r.resource.attributes) })),
+    declared,
+    (resource) => OPENAI_RESOURCE_ATTRIBUTES[resource],
+  )
+  if (resourceShapes.overlapping) throw resourceOverlapWithin(mergedResources.rows)
+  const unchanged = (created: number, replaced: number) => merged.rows.length + mergedResources.rows.length - created - replaced
   // Two imports that touch the same hours lock the same rollup rows; the loser of a deadlock wrote
   // nothing and runs again.
-  const counts = await retryTransient(() => upsertInMemory(db, tenantId, source, merged.rows))
-  if (counts) return { received: parsed.received, skipped: parsed.skipped, ...counts, unchanged: merged.rows.length - counts.created - counts.replaced }
-  // An overlap: the staged path finds the offending pair to name it (and writes nothing).
+  try {
+    const counts = await retryTransient(() =>
+      mergedResources.rows.length === 0
+        ? upsertInMemory(db, tenantId, source, merged.rows, bucketShapes)
+        : db.transaction(async (tx) => {
+            // Resources follow the same rule under the same per-account locks, taken at once in key order.
+            await lockAccountsOf(tx, tenantId, [...merged.rows.map((r) => r.bucket), ...mergedResources.rows.map((r) => r.resource)])
+            const b = await upsertInMemory(tx, tenantId, source, merged.rows, bucketShapes)
+            if (!b) throw new BucketOverlap()
+            const r = await upsertResources(tx, tenantId, source, mergedResources.rows, resourceShapes.shapes)
+            if (r.conflict) throw await resourceOverlapStored(tx, tenantId, mergedResources.rows, resourceShapes.shapes)
+            return { created: b.created + r.created, replaced: b.replaced + r.replaced }
+          }),
+    )
+    if (counts) return { received: parsed.received, skipped: parsed.skipped, ...counts, unchanged: unchanged(counts.created, counts.replaced) }
+  } catch (err) {
+    if (!(err instanceof BucketOverlap)) throw err
+  }
+  // An overlap of token buckets: the staged path finds the offending pair to name it (and writes nothing).
+  if (mergedResources.rows.length > 0) {
+    // Resources must not be written without their buckets: name the pair in a transaction that is
+    // always rolled back (a concurrent delete could otherwise let the buckets alone through).
+    const named: unknown = await db
+      .transaction(async (tx) => {
+        await ingestBuckets(tx, tenantId, source, 'index', async (emit) => {
+          for (const row of merged.rows) await emit(row.index, row.bucket)
+          return { received: parsed.received, skipped: parsed.skipped, problems: [] }
+        })
+        throw new BucketOverlap()
+      })
+      .catch((err: unknown) => err)
+    throw named instanceof BucketOverlap ? problems.conflict(`stored buckets changed during the request; send it again`) : named
+  }
   return ingestBuckets(db, tenantId, source, 'index', async (emit) => {
-    for (const row of parsed.rows) await emit(row.index, row.bucket)
+    for (const row of merged.rows) await emit(row.index, row.bucket)
     return { received: parsed.received, skipped: parsed.skipped, problems: [] }
   })
 }
 
+const sameShape = (r: IndexedResource, s: BucketShape) =>
+  r.resource.provider === s.provider && r.resource.accountId === s.accountId && r.resource.resource === s.kind && r.resource.startMs === s.startMs && r.resource.endMs === s.endMs
+
+/** 409 naming two incoming resources that overlap (rows are few: a quadratic search is fine here). */
+function resourceOverlapWithin(rows: readonly IndexedResource[]): Error {
+  for (const a of rows)
+    for (const b of rows) {
+      const x = a.resource
+      const y = b.resource
+      if (b.index <= a.index || x.provider !== y.provider || x.accountId !== y.accountId || x.resource !== y.resource) continue
+      if (x.startMs < y.endMs && y.startMs < x.endMs && !(x.startMs === y.startMs && x.endMs === y.endMs))
+        return problems.conflict(`the resource at index ${a.index} (${describeResource(x)}) overlaps the resource at index ${b.index} (${describeResource(y)}): ${OVERLAP_RULE}`, [
+          { index: a.index, path: 'resources', message: `overlaps the resource at index ${b.index}` },
+        ])
+    }
+  return problems.conflict(`resources overlap: ${OVERLAP_RULE}`)
+}
+
+/** 409 naming the stored resource an incoming shape clashes with. */
+async function resourceOverlapStored(tx: Db, tenantId: string, rows: readonly IndexedResource[], shapes: readonly BucketShape[]): Promise<Error> {
+  const clash = await findResourceClash(tx, tenantId, shapes)
+  if (!clash) return problems.conflict(`resources overlap stored resources: ${OVERLAP_RULE}`)
+  const shape = shapes[clash.shape_no - 1]!
+  const row = rows.find((r) => sameShape(r, shape))!
+  const stored =
+    `stored resource ${clash.id} (${new Date(clash.start_time).toISOString()}–${new Date(clash.end_time).toISOString()} ${clash.resource}, ` +
+    `model=${clash.model ?? 'null'}, project_id=${clash.project_id ?? 'null'}, attributes=${JSON.stringify(clash.attributes)}, shape=${clash.shape})`
+  return problems.conflict(`the resource at index ${row.index} (${describeResource(row.resource)}, shape=${shape.shape}) overlaps ${stored}: ${OVERLAP_RULE}`, [
+    { index: row.index, path: 'start_time', message: `overlaps ${stored}` },
+  ])
+}
+
 /**
- * The fast path for rows already in memory, merged: no staging table, the overlap rule checked in
- * memory among the rows and by index probes against stored buckets, under the accounts' locks. Returns undefined, having written nothing, when the overlap rule is broken.
+ * The fast path for rows already in memory, merged and shaped: no staging table, the overlap rule
+ * checked in memory among the rows (`check`) and by index probes against stored buckets, under the
+ * accounts' locks. Returns undefined, having written nothing, when the overlap rule is broken.
  */
-async function upsertInMemory(db: Db, tenantId: string, source: BucketSource, rows: IndexedBucket[]): Promise<{ created: number; replaced: number } | undefined> {
+async function upsertInMemory(db: Db, tenantId: string, source: BucketSource, rows: IndexedBucket[], check: ShapeCheck): Promise<{ created: number; replaced: number } | undefined> {
   if (rows.length === 0) return { created: 0, replaced: 0 }
-  const { shapes, overlapping } = checkShapes(rows.map((r) => r.bucket))
+  const { shapes, overlapping } = check
   if (overlapping) return undefined
   const chunks: StageChunk[] = []
   for (let lo = 0; lo < rows.length; lo += STAGE_CHUNK) {

@@ -1,62 +1,89 @@
-import type { NormalisedBucket } from './bucket.js'
+import type { UsageDims } from './bucket.js'
+import { shapeText, type DeclaredShape } from './shapes.js'
 
 /**
- * The overlap rule in memory, for requests whose rows are all in memory (the JSON forms): within
- * provider/account, buckets may overlap in time only with the same (start, end) and the same null
- * dimensions. The stored side is checked in SQL (src/db/queries/buckets.ts, `conflictProbe`).
+ * The report-shape rule in memory, for requests whose rows are all in memory (the JSON forms): each
+ * (provider, account, kind, start, end) of a request is one shape (src/ingest/shapes.ts), and within
+ * provider/account/kind, rows may overlap in time only with the same (start, end) — hence the same
+ * shape. `kind` is the usage type of token buckets, the resource name of resources. The stored side
+ * is checked in SQL (src/db/queries/buckets.ts, `conflictProbe`).
  */
 
-/** Which of the nullable dimensions are null (same bits as NULL_MASK in SQL). */
-export function nullMask(b: NormalisedBucket): number {
-  return (
-    (b.projectId === null ? 1 : 0) +
-    (b.userId === null ? 2 : 0) +
-    (b.apiKeyId === null ? 4 : 0) +
-    (b.model === null ? 8 : 0) +
-    (b.batch === null ? 16 : 0)
-  )
+/** A row as the shape rule sees it. */
+export interface ShapedRow {
+  dims: UsageDims
+  kind: string
+  /** Attribute keys of a resource row (grouped attributes are part of its shape). */
+  attributeKeys?: readonly string[]
 }
 
-/** One distinct (provider, account, start, end, null mask) among a request's rows. */
+/** One distinct (provider, account, kind, start, end) among a request's rows, with its shape. */
 export interface BucketShape {
   provider: string
   accountId: string | null
+  kind: string
   startMs: number
   endMs: number
-  mask: number
+  shape: string
   /**
-   * False when the shape starts exactly where the previous one (same account) ends: anything stored
-   * across its start would also overlap that previous shape, so one probe backwards per run suffices.
+   * False when the shape starts exactly where the previous one (same account and kind) ends: anything
+   * stored across its start would also overlap that previous shape, so one probe backwards per run suffices.
    */
   leads: boolean
 }
 
 export interface ShapeCheck {
-  /** The distinct shapes, to be checked against stored buckets. */
+  /** The distinct shapes, to be checked against stored rows. */
   shapes: BucketShape[]
   /** True when two of the rows already break the rule among themselves. */
   overlapping: boolean
 }
 
-/** Collects the distinct shapes and checks the rows against each other: O(n log n). */
-export function checkShapes(rows: readonly NormalisedBucket[]): ShapeCheck {
-  const byAccount = new Map<string, Map<string, BucketShape>>()
-  for (const b of rows) {
-    const account = `${b.provider.length}:${b.provider}${b.accountId === null ? '\u0000' : `:${b.accountId}`}`
-    let shapes = byAccount.get(account)
-    if (!shapes) byAccount.set(account, (shapes = new Map()))
-    const mask = nullMask(b)
-    const key = `${b.startMs}/${b.endMs}/${mask}`
-    if (!shapes.has(key)) shapes.set(key, { provider: b.provider, accountId: b.accountId, startMs: b.startMs, endMs: b.endMs, mask, leads: true })
+const accountKey = (d: UsageDims, kind: string) =>
+  `${d.provider.length}:${d.provider}${d.accountId === null ? '\u0000' : `:${d.accountId.length}:${d.accountId}`}/${kind}`
+
+/**
+ * Computes each row's shape (setting `dims.shape`), collects the distinct shapes and checks the rows
+ * against each other: O(n log n). `declared` is the request's `?group_by=`; `declaredAttributes`
+ * says which declared attribute names apply to a resource (all, when it returns undefined).
+ */
+export function checkShapes(
+  rows: readonly ShapedRow[],
+  declared?: DeclaredShape,
+  declaredAttributes?: (kind: string) => readonly string[] | undefined,
+): ShapeCheck {
+  const groups = new Map<string, Map<string, { shape: BucketShape; mask: number; keys: Set<string>; members: UsageDims[]; resource: boolean }>>()
+  for (const r of rows) {
+    const d = r.dims
+    const account = accountKey(d, r.kind)
+    let byTime = groups.get(account)
+    if (!byTime) groups.set(account, (byTime = new Map()))
+    const key = `${d.startMs}/${d.endMs}`
+    let g = byTime.get(key)
+    if (!g) {
+      const shape = { provider: d.provider, accountId: d.accountId, kind: r.kind, startMs: d.startMs, endMs: d.endMs, shape: '', leads: true }
+      byTime.set(key, (g = { shape, mask: declared?.mask ?? 0, keys: new Set(), members: [], resource: r.attributeKeys !== undefined }))
+      if (declared && g.resource) {
+        const applies = declaredAttributes?.(r.kind)
+        for (const a of declared.attributes) if (!applies || applies.includes(a)) g.keys.add(a)
+      }
+    }
+    g.mask |= d.present
+    for (const k of r.attributeKeys ?? []) g.keys.add(k)
+    g.members.push(d)
   }
   const all: BucketShape[] = []
   let overlapping = false
-  for (const shapes of byAccount.values()) {
-    const sorted = [...shapes.values()].sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs || a.mask - b.mask)
+  for (const byTime of groups.values()) {
+    for (const g of byTime.values()) {
+      g.shape.shape = g.resource ? shapeText(g.mask, g.keys) : shapeText(g.mask)
+      for (const m of g.members) m.shape = g.shape.shape
+    }
+    const sorted = [...byTime.values()].map((g) => g.shape).sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs)
     let maxEnd = -Infinity
     for (const s of sorted) {
-      // Sorted by start: s overlaps an earlier shape iff it starts before their latest end; that is
-      // allowed only for the very same shape, and shapes are distinct here.
+      // Sorted by start: s overlaps an earlier shape iff it starts before their latest end; shapes
+      // here have distinct (start, end), so that always breaks the rule.
       if (s.startMs < maxEnd) overlapping = true
       s.leads = s.startMs !== maxEnd
       maxEnd = Math.max(maxEnd, s.endMs)

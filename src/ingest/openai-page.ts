@@ -1,5 +1,6 @@
-import { assembleBucket, readCounters, RowProblems, type RowDefaults, type RowProblem } from './bucket.js'
+import { assembleBucket, assembleDims, readCounters, RowProblems, type DimFields, type RowDefaults, type RowProblem, type UsageType } from './bucket.js'
 import type { ParsedJsonRows } from './canonical.js'
+import { parseAttributes, type IndexedResource } from './resource.js'
 import type { CounterField } from './token-classes.js'
 import { parseJsonBatch, parseJsonCounter, parseJsonDimension, parseTime } from './values.js'
 
@@ -11,17 +12,47 @@ export function isOpenAIPageBody(body: unknown): boolean {
   return isObject(body) && Array.isArray(body.data)
 }
 
-// Embeddings and moderations report tokens too, but input only; every other usage type counts
-// images, characters, seconds or calls, which are not tokens and must not be stored as such.
+// Embeddings and moderations report tokens too, but input only.
 const INPUT_ONLY_COUNTERS: readonly CounterField[] = ['num_model_requests', 'input_tokens']
 
-function usageType(object: unknown): 'completions' | 'input-only' | 'unsupported' {
-  if (object === undefined || object === null) return 'completions'
-  if (typeof object !== 'string') return 'unsupported'
-  if (object.endsWith('completions.result')) return 'completions'
-  if (object.endsWith('embeddings.result') || object.endsWith('moderations.result')) return 'input-only'
-  return 'unsupported'
+/** A usage result that is not tokens: which field is its quantity, which fields are attributes. */
+interface ResourceResult {
+  resource: string
+  quantity: string
+  attributes: readonly string[]
 }
+
+type ResultKind = { tokens: UsageType } | ResourceResult
+
+/**
+ * Each usage endpoint's result `object` (contract v2 "Usage types, resources"). File search results
+ * say `file_searches` in OpenAI's spec although the endpoint is `file_search_calls`; both are read.
+ */
+const RESULT_KINDS: Record<string, ResultKind> = {
+  'organization.usage.completions.result': { tokens: 'completions' },
+  'organization.usage.embeddings.result': { tokens: 'embeddings' },
+  'organization.usage.moderations.result': { tokens: 'moderations' },
+  'organization.usage.images.result': { resource: 'images', quantity: 'images', attributes: ['source', 'size'] },
+  'organization.usage.audio_speeches.result': { resource: 'characters', quantity: 'characters', attributes: [] },
+  'organization.usage.audio_transcriptions.result': { resource: 'audio_seconds', quantity: 'seconds', attributes: [] },
+  'organization.usage.vector_stores.result': { resource: 'storage_bytes', quantity: 'usage_bytes', attributes: [] },
+  'organization.usage.code_interpreter_sessions.result': { resource: 'code_interpreter_sessions', quantity: 'num_sessions', attributes: [] },
+  'organization.usage.file_searches.result': { resource: 'file_search_calls', quantity: 'num_requests', attributes: ['vector_store_id'] },
+  'organization.usage.file_search_calls.result': { resource: 'file_search_calls', quantity: 'num_requests', attributes: ['vector_store_id'] },
+  'organization.usage.web_searches.result': { resource: 'web_search_calls', quantity: 'num_requests', attributes: ['context_level'] },
+  'organization.usage.web_search_calls.result': { resource: 'web_search_calls', quantity: 'num_requests', attributes: ['context_level'] },
+}
+
+/** The kind of a result; a result with no `object` is a completions result (v1.1). */
+function resultKind(object: unknown): ResultKind | undefined {
+  if (object === undefined || object === null) return { tokens: 'completions' }
+  return typeof object === 'string' ? RESULT_KINDS[object] : undefined
+}
+
+/** The resource names the OpenAI usage endpoints report, with their attribute keys (for declared shapes). */
+export const OPENAI_RESOURCE_ATTRIBUTES: Record<string, readonly string[]> = Object.fromEntries(
+  Object.values(RESULT_KINDS).flatMap((k) => ('resource' in k ? [[k.resource, k.attributes]] : [])),
+)
 
 /**
  * Form 2: OpenAI usage pages (`GET /v1/organization/usage/completions`), one or an array. `index` counts
@@ -31,6 +62,7 @@ function usageType(object: unknown): 'completions' | 'input-only' | 'unsupported
 export function parseOpenAIPages(body: unknown, defaults: RowDefaults): ParsedJsonRows {
   const pages = Array.isArray(body) ? body : [body]
   const rows: ParsedJsonRows['rows'] = []
+  const resources: IndexedResource[] = []
   const problems: RowProblem[] = []
   const bucketsSeen = new Map<string, { path: string; index: number | undefined }>()
   let index = 0
@@ -50,9 +82,12 @@ export function parseOpenAIPages(body: unknown, defaults: RowDefaults): ParsedJs
       const bp = new RowProblems({ index })
       const startMs = bp.take<number | undefined>(parseTime(bucket.start_time), `${bucketPath}.start_time`, undefined)
       const endMs = bp.take<number | undefined>(parseTime(bucket.end_time), `${bucketPath}.end_time`, undefined)
+      // Pages of different usage endpoints share their time buckets; a bucket repeated with the same
+      // result kinds is the same page posted twice. An empty bucket holds nothing to count twice.
+      const kinds = [...new Set((bucket.results as unknown[]).map((r) => (isObject(r) ? String(r.object ?? 'completions') : '')))].sort()
       const timeKey = `${String(bucket.start_time)}/${String(bucket.end_time)}`
       const firstIndex = bucket.results.length > 0 ? index : undefined
-      const earlier = bucketsSeen.get(timeKey)
+      const earlier = firstIndex === undefined ? undefined : bucketsSeen.get(`${timeKey} ${kinds.join(',')}`)
       if (earlier) {
         bp.add(
           bucketPath,
@@ -60,7 +95,7 @@ export function parseOpenAIPages(body: unknown, defaults: RowDefaults): ParsedJs
             (earlier.index !== undefined ? ` (index ${earlier.index})` : '') +
             (firstIndex !== undefined ? `, again here (index ${firstIndex})` : ''),
         )
-      } else bucketsSeen.set(timeKey, { path: bucketPath, index: firstIndex })
+      } else if (firstIndex !== undefined) bucketsSeen.set(`${timeKey} ${kinds.join(',')}`, { path: bucketPath, index: firstIndex })
       // Bucket-level problems belong to its first result (or to no index if it has none).
       for (const item of bp.items) problems.push(firstIndex === undefined ? { path: item.path, message: item.message } : item)
 
@@ -72,31 +107,50 @@ export function parseOpenAIPages(body: unknown, defaults: RowDefaults): ParsedJs
           problems.push(...p.items)
           continue
         }
-        const type = usageType(result.object)
-        if (type === 'unsupported') {
-          p.add('object', `unsupported usage type ${JSON.stringify(result.object)}: only completions, embeddings and moderations report tokens`)
+        const kind = resultKind(result.object)
+        if (!kind) {
+          p.add('object', `unknown usage result object ${JSON.stringify(result.object)}: expected one of ${Object.keys(RESULT_KINDS).join(', ')}`)
           problems.push(...p.items)
           continue
         }
         const own = (field: 'provider' | 'account_id', fallback: string | undefined) =>
           p.take(parseJsonDimension(result[field]), field, null) ?? fallback ?? null
+        const dims: DimFields = {
+          startMs,
+          endMs,
+          provider: own('provider', defaults.provider) ?? 'openai',
+          accountId: own('account_id', defaults.accountId),
+          projectId: p.take(parseJsonDimension(result.project_id), 'project_id', null),
+          userId: p.take(parseJsonDimension(result.user_id), 'user_id', null),
+          apiKeyId: p.take(parseJsonDimension(result.api_key_id), 'api_key_id', null),
+          model: p.take(parseJsonDimension(result.model), 'model', null),
+          serviceTier: p.take(parseJsonDimension(result.service_tier), 'service_tier', null),
+          batch: p.take(parseJsonBatch(result.batch), 'batch', null),
+        }
+        if ('resource' in kind) {
+          const quantity = p.take(parseJsonCounter(result[kind.quantity]), kind.quantity, null)
+          if (quantity === null && result[kind.quantity] == null) p.add(kind.quantity, `${kind.quantity} is required`)
+          const requests = p.take(parseJsonCounter(result.num_model_requests), 'num_model_requests', null)
+          const attributes = p.take(
+            parseAttributes(Object.fromEntries(kind.attributes.map((a) => [a, result[a]])), true),
+            kind.attributes.join(', '),
+            {},
+          )
+          const d = assembleDims(dims, p)
+          problems.push(...p.items)
+          if (d && p.items.length === 0 && quantity !== null)
+            resources.push({ index: index - 1, resource: { ...d, resource: kind.resource, quantity: String(quantity), attributes, requests, reportedCost: null } })
+          continue
+        }
         const normalised = assembleBucket(
           {
-            startMs,
-            endMs,
-            provider: own('provider', defaults.provider) ?? 'openai',
-            accountId: own('account_id', defaults.accountId),
-            projectId: p.take(parseJsonDimension(result.project_id), 'project_id', null),
-            userId: p.take(parseJsonDimension(result.user_id), 'user_id', null),
-            apiKeyId: p.take(parseJsonDimension(result.api_key_id), 'api_key_id', null),
-            model: p.take(parseJsonDimension(result.model), 'model', null),
-            serviceTier: p.take(parseJsonDimension(result.service_tier), 'service_tier', null),
-            batch: p.take(parseJsonBatch(result.batch), 'batch', null),
+            ...dims,
+            usageType: kind.tokens,
             counters: readCounters(
               (f: CounterField) => result[f],
               parseJsonCounter,
               p,
-              type === 'input-only' ? INPUT_ONLY_COUNTERS : undefined,
+              kind.tokens === 'completions' ? undefined : INPUT_ONLY_COUNTERS,
             ),
           },
           p,
@@ -107,5 +161,5 @@ export function parseOpenAIPages(body: unknown, defaults: RowDefaults): ParsedJs
       }
     })
   })
-  return { received: index, skipped: 0, rows, problems }
+  return { received: index, skipped: 0, rows, resources, problems }
 }

@@ -3,7 +3,7 @@
  * pricing needs. Counts only — cost is computed at query time. Rules (README "Token classes"):
  *
  * - A row is new-style iff it has `input_uncached_tokens`. Then
- *   input = cached + uncached + cache_write, uncached = text + audio + image,
+ *   input = cached + uncached + cache writes (5-minute + 1-hour), uncached = text + audio + image,
  *   cached = cached_text + cached_audio + cached_image.
  * - In old-style rows `input_audio_tokens` is uncached audio, `input_cached_tokens` is cached text, and
  *   input that no field explains is uncached text.
@@ -18,6 +18,7 @@ export const COUNTER_FIELDS = [
   'output_tokens',
   'input_cached_tokens',
   'input_cache_write_tokens',
+  'input_cache_write_1h_tokens',
   'input_uncached_tokens',
   'input_text_tokens',
   'input_audio_tokens',
@@ -44,6 +45,8 @@ export interface TokenClasses {
   cachedAudio: number
   cachedImage: number
   cacheWrite: number
+  /** One-hour cache writes (Anthropic); `cacheWrite` holds the 5-minute (and every unlabelled) kind. */
+  cacheWrite1h: number
   outText: number
   outAudio: number
   outImage: number
@@ -59,6 +62,7 @@ export const TOKEN_CLASS_KEYS = [
   'cachedAudio',
   'cachedImage',
   'cacheWrite',
+  'cacheWrite1h',
   'outText',
   'outAudio',
   'outImage',
@@ -117,6 +121,10 @@ export function deriveTokenClasses(c: RawCounters): Derivation {
     errors,
   )
   const cacheWrite = c.input_cache_write_tokens ?? 0
+  const cacheWrite1h = c.input_cache_write_1h_tokens ?? 0
+  // Both durations of cache write are one term of the input identity; it is present if either is.
+  const writesGiven = present(c.input_cache_write_tokens) || present(c.input_cache_write_1h_tokens)
+  const writes = writesGiven ? cacheWrite + cacheWrite1h : undefined
 
   let uncached: { total: number; parts: Record<string, number> }
   let inputTokens: number
@@ -139,12 +147,12 @@ export function deriveTokenClasses(c: RawCounters): Derivation {
       {
         input_cached_tokens: cached.total,
         input_uncached_tokens: uncached.total,
-        input_cache_write_tokens: c.input_cache_write_tokens,
+        input_cache_write_tokens: writes,
       },
       'input_cache_write_tokens',
       errors,
     )
-    const unexplained = present(c.input_cache_write_tokens) ? 0 : input.parts.input_cache_write_tokens!
+    const unexplained = writesGiven ? 0 : input.parts.input_cache_write_tokens!
     uncached.parts.input_text_tokens! += unexplained
     inputTokens = input.total
   } else {
@@ -154,7 +162,7 @@ export function deriveTokenClasses(c: RawCounters): Derivation {
       c.input_tokens,
       {
         input_cached_tokens: cached.total,
-        input_cache_write_tokens: cacheWrite,
+        input_cache_write_tokens: cacheWrite + cacheWrite1h,
         input_audio_tokens: c.input_audio_tokens,
         input_image_tokens: c.input_image_tokens,
         input_text_tokens: c.input_text_tokens,
@@ -163,7 +171,7 @@ export function deriveTokenClasses(c: RawCounters): Derivation {
       errors,
     )
     uncached = {
-      total: input.total - cached.total - cacheWrite,
+      total: input.total - cached.total - cacheWrite - cacheWrite1h,
       parts: {
         input_text_tokens: input.parts.input_text_tokens!,
         input_audio_tokens: input.parts.input_audio_tokens!,
@@ -199,6 +207,7 @@ export function deriveTokenClasses(c: RawCounters): Derivation {
       cachedAudio: cached.parts.input_cached_audio_tokens!,
       cachedImage: cached.parts.input_cached_image_tokens!,
       cacheWrite,
+      cacheWrite1h,
       outText: output.parts.output_text_tokens!,
       outAudio: output.parts.output_audio_tokens!,
       outImage: output.parts.output_image_tokens!,
@@ -215,6 +224,7 @@ export function toOpenAICounters(t: TokenClasses): Record<CounterField, number |
     output_tokens: t.outputTokens,
     input_cached_tokens: cached,
     input_cache_write_tokens: t.cacheWrite,
+    input_cache_write_1h_tokens: t.cacheWrite1h,
     input_uncached_tokens: t.inText + t.inAudio + t.inImage,
     input_text_tokens: t.inText,
     input_audio_tokens: t.inAudio,

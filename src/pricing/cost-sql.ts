@@ -23,7 +23,7 @@ export function effectiveRatesSql(scope: PricingScope): SQL {
   return sql`select r.*, least(
         coalesce(r.effective_to, 'infinity'::timestamptz),
         coalesce(lead(r.effective_from) over (
-          partition by r.provider, r.model, r.service_tier, r.batch order by r.effective_from, r.id
+          partition by r.provider, r.model, r.service_tier, r.batch, r.context_tier, r.inference_geo order by r.effective_from, r.id
         ), 'infinity'::timestamptz)
       ) as effective_until
     from rates r
@@ -52,23 +52,28 @@ export function segmentSql(t: SQL): SQL {
 }
 
 /**
- * Joins each aggregated row (`agg`, with rate keys p_provider, p_model, p_tier, p_batch and a
- * representative instant t_rep) to the rate in force: the exact model id wins, then the longest
- * prefix pattern (`gpt-5-mini*` beats `gpt-5*`), for the same tier and batch flag.
+ * Joins each aggregated row (`agg`, with rate keys p_provider, p_model, p_tier, p_batch, p_ctx, p_geo
+ * and a representative instant t_rep) to the ONE rate in force for it (contract v2 "Pricing,
+ * extended"): by model first — the exact id, then the longest prefix pattern (`gpt-5-mini*` beats
+ * `gpt-5*`), then `*` — then a rate for the row's context tier over one for any tier (null), then one
+ * for its inference geo over one for any geo; same service tier and batch flag. Every price of the row
+ * comes from that rate. Tokens of a null model stay unpriced even under `*` (v1.1).
  */
 export function resolvedRatesSql(): SQL {
-  return sql`select k.p_provider, k.p_model, k.p_tier, k.p_batch, k.t_rep, r.id as rate_id,
+  return sql`select k.p_provider, k.p_model, k.p_tier, k.p_batch, k.p_ctx, k.p_geo, k.t_rep, r.id as rate_id,
       ${sql.join(
-        PRICED_CLASSES.map((c) => sql`r.${sql.raw(c.price)} as ${sql.raw(`price_${c.price}`)}`),
+        PRICED_CLASSES.map((c) => sql`case when k.p_model is not null then r.${sql.raw(c.price)} end as ${sql.raw(`price_${c.price}`)}`),
         sql`, `,
       )}
-    from (select distinct p_provider, p_model, p_tier, p_batch, t_rep from agg) k
+    from (select distinct p_provider, p_model, p_tier, p_batch, p_ctx, p_geo, t_rep from agg) k
     left join lateral (
       select e.* from eff e
       where e.provider = k.p_provider and e.service_tier = k.p_tier and e.batch = k.p_batch
-        and (e.model = k.p_model or (right(e.model, 1) = '*' and starts_with(k.p_model, rtrim(e.model, '*'))))
+        and (e.model = k.p_model or e.model = '*' or (right(e.model, 1) = '*' and starts_with(k.p_model, rtrim(e.model, '*'))))
+        and (e.context_tier is null or e.context_tier = k.p_ctx)
+        and (e.inference_geo is null or e.inference_geo = k.p_geo)
         and e.effective_from <= k.t_rep and k.t_rep < e.effective_until
-      order by (e.model = k.p_model) desc, length(e.model) desc
+      order by (e.model = k.p_model) desc, length(e.model) desc, (e.context_tier is not null) desc, (e.inference_geo is not null) desc
       limit 1
     ) r on true`
 }

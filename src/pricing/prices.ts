@@ -47,3 +47,37 @@ export function canonicalPrices(prices: Prices): Prices {
 export function samePrices(a: Prices, b: Prices): boolean {
   return PRICE_CLASSES.every((c) => (a[c] === undefined ? b[c] === undefined : b[c] !== undefined && canonicalDecimal(a[c]) === canonicalDecimal(b[c])))
 }
+
+/** A per-unit price of a resource (contract v2 "Pricing, extended"): matches rows whose attributes include all of its own. */
+export interface UnitPrice {
+  resource: string
+  attributes: Record<string, string>
+  price: string
+}
+
+/** Unit prices with canonical decimals and sorted attribute keys, in the order given (errors name positions). */
+export function canonicalUnitPrices(list: readonly UnitPrice[]): UnitPrice[] {
+  return list.map((u) => ({
+    resource: u.resource,
+    attributes: Object.fromEntries(Object.entries(u.attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    price: canonicalDecimal(u.price),
+  }))
+}
+
+/**
+ * Two unit prices of one rate are ambiguous when a row could match both with equally many attributes:
+ * same resource, same number of attributes, and no attribute on which they disagree.
+ */
+export function ambiguousUnitPrices(list: readonly UnitPrice[]): [number, number][] {
+  const out: [number, number][] = []
+  list.forEach((a, i) =>
+    list.slice(0, i).forEach((b, j) => {
+      if (a.resource !== b.resource) return
+      const ka = Object.keys(a.attributes)
+      if (ka.length !== Object.keys(b.attributes).length) return
+      const disagree = ka.some((k) => k in b.attributes && b.attributes[k] !== a.attributes[k])
+      if (!disagree) out.push([j, i])
+    }),
+  )
+  return out
+}

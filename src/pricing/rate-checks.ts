@@ -1,8 +1,10 @@
 import type { ProblemItem } from '../errors.js'
 import type { NewRate, StoredRate } from '../db/queries/rate-cards.js'
+import { ambiguousUnitPrices } from './prices.js'
 import { keyOf, overlaps, sameKey, supersededIds, type RateKey } from './rate-timeline.js'
 
-const describeKey = (r: RateKey) => `${r.provider} ${r.model} tier=${r.serviceTier} batch=${r.batch}`
+const describeKey = (r: RateKey) =>
+  `${r.provider} ${r.model} tier=${r.serviceTier} batch=${r.batch} context_tier=${r.contextTier ?? 'any'} inference_geo=${r.inferenceGeo ?? 'any'}`
 const describeRange = (r: { effectiveFrom: Date; effectiveTo: Date | null }) =>
   `[${r.effectiveFrom.toISOString()}, ${r.effectiveTo ? r.effectiveTo.toISOString() : '…'})`
 
@@ -27,6 +29,12 @@ export function checkNewRates(stored: readonly StoredRate[], incoming: readonly 
   const claimed = new Map<number, number>()
 
   incoming.forEach((r, index) => {
+    for (const [a, b] of ambiguousUnitPrices(r.unitPrices))
+      conflicts.push({
+        index,
+        path: `unit_prices.${b}`,
+        message: `unit_prices[${b}] and unit_prices[${a}] (${r.unitPrices[b]!.resource}) could match the same row with equally many attributes`,
+      })
     if (r.supersedes !== null) {
       const target = byId.get(r.supersedes)
       if (!target) {
@@ -35,7 +43,7 @@ export function checkNewRates(stored: readonly StoredRate[], incoming: readonly 
         invalid.push({
           index,
           path: 'supersedes',
-          message: `must keep the superseded rate's provider, model, service_tier and batch (rate ${target.id} is ${describeKey(target)})`,
+          message: `must keep the superseded rate's provider, model, service_tier, batch, context_tier and inference_geo (rate ${target.id} is ${describeKey(target)})`,
         })
       } else if (supersededBy.has(target.id)) {
         conflicts.push({ index, path: 'supersedes', message: `rate ${target.id} is already superseded by rate ${supersededBy.get(target.id)}; supersede that one instead` })

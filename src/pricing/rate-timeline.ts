@@ -6,6 +6,10 @@ export interface RateKey {
   model: string
   serviceTier: string
   batch: boolean
+  /** null: any context tier (a rate for the row's own tier wins over it). */
+  contextTier: string | null
+  /** null: any inference geo (a rate for the row's own geo wins over it). */
+  inferenceGeo: string | null
 }
 
 export interface TimelineRate extends RateKey {
@@ -17,7 +21,7 @@ export interface TimelineRate extends RateKey {
   recordedAt: Date
 }
 
-export const keyOf = (r: RateKey): string => JSON.stringify([r.provider, r.model, r.serviceTier, r.batch])
+export const keyOf = (r: RateKey): string => JSON.stringify([r.provider, r.model, r.serviceTier, r.batch, r.contextTier, r.inferenceGeo])
 
 export const sameKey = (a: RateKey, b: RateKey): boolean => keyOf(a) === keyOf(b)
 
@@ -58,6 +62,7 @@ export function ratesInForce<T extends TimelineRate>(rates: readonly T[], at: Da
 
 /** Does a rate's model (exact id, or prefix pattern ending in `*`) match a usage model id? */
 export function modelMatches(pattern: string, model: string): boolean {
+  // `*` alone is the last resort for any model; `gpt-4o-2024-*` a prefix.
   return pattern.endsWith('*') ? model.startsWith(pattern.slice(0, -1)) : pattern === model
 }
 
@@ -71,7 +76,7 @@ export function resolveModel<T extends RateKey>(rates: readonly T[], model: stri
     if (!modelMatches(r.model, model)) continue
     // An exact id outranks any pattern; among patterns, the longer prefix is more specific.
     const score = r.model.endsWith('*') ? r.model.length - 1 : Number.MAX_SAFE_INTEGER
-    const k = JSON.stringify([r.provider, r.serviceTier, r.batch])
+    const k = JSON.stringify([r.provider, r.serviceTier, r.batch, r.contextTier, r.inferenceGeo])
     const cur = best.get(k)
     if (!cur || score > cur.score) best.set(k, { rate: r, score })
   }

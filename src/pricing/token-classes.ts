@@ -11,6 +11,7 @@ export const PRICED_CLASSES = [
   { column: 'cached_audio', price: 'cached_input_audio', cost: 'cachedInput', modality: 'audio', lineItem: 'cached input audio' },
   { column: 'cached_image', price: 'cached_input_image', cost: 'cachedInput', modality: 'image', lineItem: 'cached input image' },
   { column: 'cache_write', price: 'cache_write', cost: 'cacheWrite', modality: 'text', lineItem: 'cache write' },
+  { column: 'cache_write_1h', price: 'cache_write_1h', cost: 'cacheWrite', modality: 'text', lineItem: 'cache write 1h' },
   { column: 'out_text', price: 'output', cost: 'output', modality: 'text', lineItem: 'output' },
   { column: 'out_audio', price: 'output_audio', cost: 'output', modality: 'audio', lineItem: 'output audio' },
   { column: 'out_image', price: 'output_image', cost: 'output', modality: 'image', lineItem: 'output image' },

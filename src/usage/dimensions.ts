@@ -9,6 +9,9 @@ export const DIMENSIONS = {
   SERVICE_TIER: { column: 'service_tier', field: 'serviceTier' },
   BATCH: { column: 'batch', field: 'batch' },
   SOURCE: { column: 'source', field: 'source' },
+  USAGE_TYPE: { column: 'usage_type', field: 'usageType' },
+  CONTEXT_TIER: { column: 'context_tier', field: 'contextTier' },
+  INFERENCE_GEO: { column: 'inference_geo', field: 'inferenceGeo' },
   ENDPOINT: { column: 'endpoint', field: 'endpoint' },
   REQUEST_TYPE: { column: 'request_type', field: 'requestType' },
   SESSION: { column: 'session_id', field: 'sessionId' },
@@ -33,6 +36,9 @@ export interface UsageFilter {
   serviceTiers?: string[]
   modalities?: string[]
   sources?: string[]
+  usageTypes?: string[]
+  contextTiers?: string[]
+  inferenceGeos?: string[]
   batch?: boolean
   endpoints?: string[]
   requestTypes?: string[]
@@ -50,6 +56,9 @@ export const FILTER_COLUMNS = {
   userIds: 'user_id',
   models: 'model',
   serviceTiers: 'service_tier',
+  usageTypes: 'usage_type',
+  contextTiers: 'context_tier',
+  inferenceGeos: 'inference_geo',
   endpoints: 'endpoint',
   requestTypes: 'request_type',
   sessionIds: 'session_id',
@@ -59,7 +68,7 @@ export const FILTER_COLUMNS = {
 
 export const EVENT_ONLY_FILTERS = ['endpoints', 'requestTypes', 'sessionIds', 'employeeIds', 'agentIds'] as const
 
-export const BUCKET_SOURCES = ['openai_api', 'openai_csv', 'api'] as const
+export const BUCKET_SOURCES = ['openai_api', 'openai_csv', 'anthropic_api', 'api'] as const
 export const ALL_SOURCES = [...BUCKET_SOURCES, 'events'] as const
 
 /**

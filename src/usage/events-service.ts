@@ -53,6 +53,8 @@ interface EventSqlRow {
   [column: string]: unknown
 }
 
+const EVENT_CONSTANTS: Record<string, string> = { usage_type: `'completions'::text`, context_tier: 'null::text', inference_geo: 'null::text' }
+
 export async function queryEventsPage(db: Db, args: EventArgs) {
   await validateTimeZone(db, args.timeZone)
   validatePageSize(args.first)
@@ -66,14 +68,16 @@ export async function queryEventsPage(db: Db, args: EventArgs) {
   const where: SQL[] = [sql`tenant_id = ${args.tenantId}`, sql`timestamp >= ${lower}`, sql`timestamp < ${upper}`]
   for (const [key, column] of Object.entries(FILTER_COLUMNS)) {
     const values = args.filter[key as keyof typeof FILTER_COLUMNS]
-    if (values?.length) where.push(sql`${raw(column)} = any(${sql.param(values)}::text[])`)
+    // Events are completions usage with no context tier or inference geo.
+    const eventColumn = EVENT_CONSTANTS[column] ?? column
+    if (values?.length) where.push(sql`${raw(eventColumn)} = any(${sql.param(values)}::text[])`)
   }
   if (args.filter.batch !== undefined) where.push(sql`coalesce(batch, false) = ${args.filter.batch}`)
 
   const withClause = sql`with eff as (${effectiveRatesSql({ cardId: card.id, asOf })}),
     pts as (${ratePointsCte}),
     agg as (select e.*, provider as p_provider, model as p_model, service_tier as p_tier,
-        coalesce(batch, false) as p_batch,
+        coalesce(batch, false) as p_batch, null::text as p_ctx, null::text as p_geo,
         (select arr from pts)[width_bucket(timestamp, (select arr from pts))] as t_rep
       from usage_events e where ${sql.join(where, sql` and `)}),
     resolved as materialized (${resolvedRatesSql()}),
@@ -93,7 +97,8 @@ export async function queryEventsPage(db: Db, args: EventArgs) {
       coalesce(sum(output_tokens), 0)::int8 as output_tokens,
       coalesce(sum(cached_input_tokens), 0)::int8 as cached_input_tokens,
       coalesce(sum(uncached_input_tokens), 0)::int8 as uncached_input_tokens,
-      coalesce(sum(cache_write), 0)::int8 as cache_write_tokens,
+      coalesce(sum(cache_write + cache_write_1h), 0)::int8 as cache_write_tokens,
+      coalesce(sum(cache_write_1h), 0)::int8 as cache_write_1h_tokens,
       coalesce(sum(cost_total), 0)::text as cost_total, coalesce(sum(cost_input), 0)::text as cost_input,
       coalesce(sum(cost_cached_input), 0)::text as cost_cached_input,
       coalesce(sum(cost_cache_write), 0)::text as cost_cache_write,
@@ -108,7 +113,7 @@ export async function queryEventsPage(db: Db, args: EventArgs) {
           select id, timestamp, model, provider, project_id, user_id, api_key_id, service_tier, endpoint,
             request_type, session_id, employee_id, agent_id, batch, labels, metadata, input_tokens, output_tokens,
             cached_input_tokens::int8 as cached_input_tokens, uncached_input_tokens::int8 as uncached_input_tokens,
-            cache_write as cache_write_tokens, cost_total::text as cost_total, cost_input::text as cost_input,
+            cache_write + cache_write_1h as cache_write_tokens, cache_write_1h as cache_write_1h_tokens, cost_total::text as cost_total, cost_input::text as cost_input,
             cost_cached_input::text as cost_cached_input, cost_cache_write::text as cost_cache_write,
             cost_output::text as cost_output, unpriced_tokens::int8 as unpriced_tokens, reported_cost::text as reported_cost
           from priced order by ${raw(ORDER[args.orderBy])} limit ${args.first} offset ${offset}`)
@@ -150,6 +155,7 @@ function countsOf(r: Record<string, unknown>) {
     cachedInputTokens: Number(r.cached_input_tokens),
     uncachedInputTokens: Number(r.uncached_input_tokens),
     cacheWriteTokens: Number(r.cache_write_tokens),
+    cacheWrite1hTokens: Number(r.cache_write_1h_tokens ?? 0),
     reportedCost: r.reported_cost === null || r.reported_cost === undefined ? null : normalizeDecimal(String(r.reported_cost)),
   }
 }

@@ -23,6 +23,7 @@ export interface UsageTotals {
   cachedInputTokens: number
   uncachedInputTokens: number
   cacheWriteTokens: number
+  cacheWrite1hTokens: number
   cost: Cost
   reportedCost: string | null
 }
@@ -66,6 +67,7 @@ interface SqlTotals {
   cached_input_tokens: number | null
   uncached_input_tokens: number | null
   cache_write_tokens: number | null
+  cache_write_1h_tokens: number | null
   cost_total: string | null
   cost_input: string | null
   cost_cached_input: string | null
@@ -86,6 +88,7 @@ function toTotals(r: SqlTotals, currency: string): UsageTotals {
     cachedInputTokens: r.cached_input_tokens ?? 0,
     uncachedInputTokens: r.uncached_input_tokens ?? 0,
     cacheWriteTokens: r.cache_write_tokens ?? 0,
+    cacheWrite1hTokens: r.cache_write_1h_tokens ?? 0,
     cost: {
       total: money(r.cost_total),
       input: money(r.cost_input),
@@ -130,7 +133,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
       case when count(requests) = 0 then null else sum(requests)::int8 end as requests,
       sum(input_tokens)::int8 as input_tokens, sum(output_tokens)::int8 as output_tokens,
       sum(cached_input_tokens)::int8 as cached_input_tokens, sum(uncached_input_tokens)::int8 as uncached_input_tokens,
-      sum(cache_write_tokens)::int8 as cache_write_tokens,
+      sum(cache_write_tokens)::int8 as cache_write_tokens, sum(cache_write_1h_tokens)::int8 as cache_write_1h_tokens,
       sum(cost_input + cost_cached_input + cost_cache_write + cost_output)::text as cost_total,
       sum(cost_input)::text as cost_input, sum(cost_cached_input)::text as cost_cached_input,
       sum(cost_cache_write)::text as cost_cache_write, sum(cost_output)::text as cost_output,

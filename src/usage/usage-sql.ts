@@ -69,13 +69,13 @@ function bucketFactsSql(spec: UsageSpec, bucketSources: string[], useRollup: boo
   ]
   const eventNulls = raw(EVENT_COLUMNS.map((c) => `null::text as ${c}`).join(', '))
   const base = sql`select start_time as t, provider, account_id, project_id, user_id, api_key_id, model,
-      service_tier, batch, source, ${eventNulls}, '{}'::jsonb as labels, num_model_requests as requests,
+      service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels, num_model_requests as requests,
       ${raw(COUNTERS.join(', '))}, null::numeric as reported_cost
     from usage_buckets where ${sql.join(where('start_time'), sql` and `)}`
   if (!useRollup) return [base]
   // Both plans, gated by the one-time `aligned` check: exactly one of them reads anything.
   const hourly = sql`select hour as t, provider, account_id, null::text as project_id, null::text as user_id,
-      null::text as api_key_id, model, service_tier, batch, source, ${eventNulls}, '{}'::jsonb as labels,
+      null::text as api_key_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
       case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
       null::numeric as reported_cost
     from usage_bucket_hourly where ${sql.join(where('hour'), sql` and `)} and (select ok from aligned)`
@@ -95,7 +95,8 @@ function factsSql(spec: UsageSpec, useRollup: boolean): SQL {
       ...commonFilters(spec, true),
     ]
     parts.push(sql`select hour as t, provider, account_id, project_id, user_id, api_key_id, model,
-        service_tier, batch, 'events'::text as source, ${raw(EVENT_COLUMNS.join(', '))},
+        service_tier, batch, 'events'::text as source, 'completions'::text as usage_type, null::text as context_tier,
+        null::text as inference_geo, ${raw(EVENT_COLUMNS.join(', '))},
         labels, num_model_requests as requests, ${raw(COUNTERS.join(', '))}, reported_cost
       from usage_event_rollups where ${sql.join(where, sql` and `)}`)
   }
@@ -128,20 +129,21 @@ export function withGroupedSql(spec: UsageSpec): SQL {
   const useRollup = rollupCandidate(spec) && spec.sources.some((s) => s !== 'events')
   const w = windowStartSql(spec.window, sql`t`, spec.timeZone, spec.from)
   const labelExprs = spec.groupByLabels.map((key, i) => sql`labels ->> ${key} as ${raw(`label_${i}`)}`)
-  const aggKeys = ['w', ...g.dimColumns, ...g.labelColumns, 'p_provider', 'p_model', 'p_tier', 'p_batch', 'seg']
+  const aggKeys = ['w', ...g.dimColumns, ...g.labelColumns, 'p_provider', 'p_model', 'p_tier', 'p_batch', 'p_ctx', 'p_geo', 'seg']
   const sums = (cols: string[]) => raw(cols.map((c) => `sum(${c}) as ${c}`).join(', '))
   const outDims = raw(g.dimColumns.map((c) => `${c}, `).join(''))
 
   const agg = sql`select ${w} as w, ${outDims}${labelExprs.length ? sql`${list(labelExprs)}, ` : sql``}
       provider as p_provider, model as p_model, service_tier as p_tier, coalesce(batch, false) as p_batch,
-      ${segmentSql(sql`t`)} as seg,
+      context_tier as p_ctx, inference_geo as p_geo, ${segmentSql(sql`t`)} as seg,
       sum(requests) as requests, ${sums(COUNTERS)}, sum(reported_cost) as reported_cost
     from facts group by ${raw(aggKeys.map((_, i) => String(i + 1)).join(', '))}`
 
   const priced = sql`select a.*, ${classCostColumns('a', 'r')}
     from agg a
     left join resolved r on r.p_provider = a.p_provider and r.p_model is not distinct from a.p_model
-      and r.p_tier = a.p_tier and r.p_batch = a.p_batch and r.t_rep = a.t_rep`
+      and r.p_tier = a.p_tier and r.p_batch = a.p_batch and r.p_ctx is not distinct from a.p_ctx
+      and r.p_geo is not distinct from a.p_geo and r.t_rep = a.t_rep`
 
   if (spec.classes && g.modality) throw new Error('per-class breakdown cannot be combined with MODALITY')
   const finalSql = g.modality ? modalityGroupedSql(spec, g) : plainGroupedSql(g, spec.classes ?? false)
@@ -172,7 +174,8 @@ function plainGroupedSql(g: Grouping, classes: boolean): SQL {
       sum(input_tokens) as input_tokens, sum(output_tokens) as output_tokens,
       sum(${raw(cached.join(' + '))}) as cached_input_tokens,
       sum(${raw(uncached.join(' + '))}) as uncached_input_tokens,
-      sum(cache_write) as cache_write_tokens,
+      sum(${raw(PRICED_CLASSES.filter((c) => c.cost === 'cacheWrite').map((c) => c.column).join(' + '))}) as cache_write_tokens,
+      sum(cache_write_1h) as cache_write_1h_tokens,
       sum(${raw(costSum(byCost('input')))}) as cost_input,
       sum(${raw(costSum(byCost('cachedInput')))}) as cost_cached_input,
       sum(${raw(costSum(byCost('cacheWrite')))}) as cost_cache_write,
@@ -198,7 +201,7 @@ function modalityGroupedSql(spec: UsageSpec, g: Grouping): SQL {
       null::int8 as requests,
       sum(m.input_tokens) as input_tokens, sum(m.output_tokens) as output_tokens,
       sum(m.cached) as cached_input_tokens, sum(m.uncached) as uncached_input_tokens,
-      sum(m.cache_write) as cache_write_tokens,
+      sum(m.cache_write) as cache_write_tokens, 0::int8 as cache_write_1h_tokens,
       sum(m.cost_input) as cost_input, sum(m.cost_cached_input) as cost_cached_input,
       sum(m.cost_cache_write) as cost_cache_write, sum(m.cost_output) as cost_output,
       sum(m.unpriced) as unpriced_tokens, null::numeric as reported_cost
@@ -219,7 +222,7 @@ export function pageSelectSql(spec: UsageSpec): SQL {
   return sql`${classCols}w as window_start, ${end} as window_end, ${raw(dims.map((d) => `${d}, `).join(''))}
     requests::int8 as requests, input_tokens::int8 as input_tokens, output_tokens::int8 as output_tokens,
     cached_input_tokens::int8 as cached_input_tokens, uncached_input_tokens::int8 as uncached_input_tokens,
-    cache_write_tokens::int8 as cache_write_tokens,
+    cache_write_tokens::int8 as cache_write_tokens, cache_write_1h_tokens::int8 as cache_write_1h_tokens,
     (cost_input + cost_cached_input + cost_cache_write + cost_output)::text as cost_total,
     cost_input::text as cost_input, cost_cached_input::text as cost_cached_input,
     cost_cache_write::text as cost_cache_write, cost_output::text as cost_output,

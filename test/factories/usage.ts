@@ -21,10 +21,14 @@ export interface SeedBucket {
   cachedAudio?: number
   cachedImage?: number
   cacheWrite?: number
+  cacheWrite1h?: number
   outText?: number
   outAudio?: number
   outImage?: number
   source?: string
+  usageType?: string
+  contextTier?: string | null
+  inferenceGeo?: string | null
 }
 
 export const CLASS_KEYS = [
@@ -41,7 +45,7 @@ export const CLASS_KEYS = [
 ] as const
 
 export function inputOf(b: SeedBucket): number {
-  return (b.inText ?? 0) + (b.inAudio ?? 0) + (b.inImage ?? 0) + (b.cachedText ?? 0) + (b.cachedAudio ?? 0) + (b.cachedImage ?? 0) + (b.cacheWrite ?? 0)
+  return (b.inText ?? 0) + (b.inAudio ?? 0) + (b.inImage ?? 0) + (b.cachedText ?? 0) + (b.cachedAudio ?? 0) + (b.cachedImage ?? 0) + (b.cacheWrite ?? 0) + (b.cacheWrite1h ?? 0)
 }
 export function outputOf(b: SeedBucket): number {
   return (b.outText ?? 0) + (b.outAudio ?? 0) + (b.outImage ?? 0)
@@ -51,13 +55,15 @@ export async function seedBuckets(db: Db, tenantId: string, buckets: SeedBucket[
   for (const b of buckets) {
     await db.query(sql`insert into usage_buckets (tenant_id, provider, account_id, start_time, end_time, project_id,
         user_id, api_key_id, model, service_tier, batch, num_model_requests, input_tokens, output_tokens, in_text,
-        in_audio, in_image, cached_text, cached_audio, cached_image, cache_write, out_text, out_audio, out_image, source)
+        in_audio, in_image, cached_text, cached_audio, cached_image, cache_write, out_text, out_audio, out_image, source,
+        cache_write_1h, usage_type, context_tier, inference_geo)
       values (${tenantId}, ${b.provider ?? 'openai'}, ${b.accountId ?? null}, ${b.start.toISOString()}::timestamptz,
         ${b.end.toISOString()}::timestamptz, ${b.projectId ?? null}, ${b.userId ?? null}, ${b.apiKeyId ?? null},
         ${b.model}, ${b.serviceTier ?? 'default'}, ${b.batch ?? null}, ${b.requests ?? null}, ${inputOf(b)},
         ${outputOf(b)}, ${b.inText ?? 0}, ${b.inAudio ?? 0}, ${b.inImage ?? 0}, ${b.cachedText ?? 0},
         ${b.cachedAudio ?? 0}, ${b.cachedImage ?? 0}, ${b.cacheWrite ?? 0}, ${b.outText ?? 0}, ${b.outAudio ?? 0},
-        ${b.outImage ?? 0}, ${b.source ?? 'api'})`)
+        ${b.outImage ?? 0}, ${b.source ?? 'api'}, ${b.cacheWrite1h ?? 0}, ${b.usageType ?? 'completions'}, ${b.contextTier ?? null},
+        ${b.inferenceGeo ?? null})`)
   }
 }
 

@@ -83,7 +83,7 @@ void eachEngine(t, async (t, engine) => {
 
   t.test('by default usage never adds events to provider reports', async (t) => {
     const data = await gql(USAGE, {})
-    t.same(data.usage.sources, ['api', 'openai_api', 'openai_csv'])
+    t.same(data.usage.sources, ['anthropic_api', 'api', 'openai_api', 'openai_csv'])
     t.equal(data.usage.totals.inputTokens, 0)
     const both = await gql(USAGE, { filter: { sources: ['events', 'api'] } })
     t.same(both.usage.sources, ['api', 'events'])

@@ -91,7 +91,7 @@ void eachEngine(t, async (t, engine) => {
     const total = [...expected.values()].reduce((a, e) => addCost(a, e.cost), zeroCost())
     t.ok(new Decimal(last.totals.cost.total).equals(total.total), 'totals cover all pages')
     t.equal(last.totals.cost.unpricedTokens, total.unpriced)
-    t.same(last.sources, ['api', 'openai_api', 'openai_csv'])
+    t.same(last.sources, ['anthropic_api', 'api', 'openai_api', 'openai_csv'])
   })
 
   t.test('TOTAL cost equals the exact sum of the per-row costs of any grouping', async (t) => {

@@ -1,11 +1,12 @@
 import fc from 'fast-check'
 import t from 'tap'
 import type { NormalisedBucket } from '../../src/ingest/bucket.js'
-import { checkShapes, nullMask } from '../../src/ingest/intervals.js'
+import { checkShapes as checkRows } from '../../src/ingest/intervals.js'
+import { declaredShape } from '../../src/ingest/shapes.js'
 import { mergeRows } from '../../src/ingest/merge.js'
 
 const H = 3_600_000
-const classes = { requests: 1, inputTokens: 5, outputTokens: 2, inText: 5, inAudio: 0, inImage: 0, cachedText: 0, cachedAudio: 0, cachedImage: 0, cacheWrite: 0, outText: 2, outAudio: 0, outImage: 0 }
+const classes = { requests: 1, inputTokens: 5, outputTokens: 2, inText: 5, inAudio: 0, inImage: 0, cachedText: 0, cachedAudio: 0, cachedImage: 0, cacheWrite: 0, cacheWrite1h: 0, outText: 2, outAudio: 0, outImage: 0 }
 const bucket = (startH: number, endH: number, over: Partial<NormalisedBucket> = {}): NormalisedBucket => ({
   provider: 'openai',
   accountId: null,
@@ -17,19 +18,42 @@ const bucket = (startH: number, endH: number, over: Partial<NormalisedBucket> = 
   model: 'm',
   serviceTier: 'default',
   batch: null,
+  contextTier: null,
+  inferenceGeo: null,
+  usageType: 'completions',
+  present: 8 + ((over.projectId ?? null) !== null ? 1 : 0),
   classes,
   ...over,
 })
+const checkShapes = (rows: NormalisedBucket[]) => checkRows(rows.map((b) => ({ dims: b, kind: b.usageType })))
 
-t.test('rows sharing start, end and null dimensions are one shape and do not overlap', async (t) => {
-  const r = checkShapes([bucket(0, 1), bucket(0, 1, { model: 'n' }), bucket(0, 1, { serviceTier: 'flex' })])
+t.test('rows sharing start and end are one shape: the dimensions any of them reports, and they do not overlap', async (t) => {
+  const rows = [bucket(0, 1), bucket(0, 1, { model: 'n', projectId: 'p' }), bucket(0, 1, { serviceTier: 'flex', present: 8 + 32 })]
+  const r = checkShapes(rows)
   t.equal(r.overlapping, false)
   t.equal(r.shapes.length, 1)
-  t.equal(r.shapes[0]!.mask, 1 + 2 + 4 + 16)
+  t.equal(r.shapes[0]!.shape, String(1 + 8 + 32))
+  t.same(rows.map((b) => b.shape), ['41', '41', '41'], 'every row carries its shape')
 })
 
-t.test('the same range with another set of null dimensions overlaps', async (t) => {
-  t.equal(checkShapes([bucket(0, 1), bucket(0, 1, { projectId: 'p' })]).overlapping, true)
+t.test('a declared group_by is the shape, with what rows report; other usage types are shapes of their own', async (t) => {
+  const rows = [bucket(0, 1), bucket(0, 1, { usageType: 'embeddings' })]
+  const r = checkRows(rows.map((b) => ({ dims: b, kind: b.usageType })), declaredShape(['workspace_id', 'api_key_id']))
+  t.equal(r.overlapping, false)
+  t.same(r.shapes.map((s) => [s.kind, s.shape]), [['completions', String(1 + 4 + 8)], ['embeddings', String(1 + 4 + 8)]])
+})
+
+t.test('resources: attribute keys are part of the shape; declared attributes apply only where the resource has them', async (t) => {
+  const img = { ...bucket(0, 1), attributes: {} }
+  const r = checkRows(
+    [
+      { dims: { ...img }, kind: 'images', attributeKeys: ['size'] },
+      { dims: { ...img }, kind: 'web_search_calls', attributeKeys: [] },
+    ],
+    declaredShape(['source']),
+    (k) => (k === 'images' ? ['size', 'source'] : []),
+  )
+  t.same(r.shapes.map((s) => [s.kind, s.shape]), [['images', '8|size,source'], ['web_search_calls', '8']])
 })
 
 t.test('a day and an hour inside it overlap, whatever their order; adjacent hours do not', async (t) => {
@@ -79,7 +103,7 @@ t.test('agrees with a pairwise check on random rows', async () => {
             a.accountId === b.accountId &&
             a.startMs < b.endMs &&
             b.startMs < a.endMs &&
-            !(a.startMs === b.startMs && a.endMs === b.endMs && nullMask(a) === nullMask(b)),
+            !(a.startMs === b.startMs && a.endMs === b.endMs),
         ),
       )
       return checkShapes(buckets).overlapping === pairwise

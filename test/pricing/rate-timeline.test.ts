@@ -10,6 +10,8 @@ const rate = (model: string, from: string, to: string | null = null, extra: Part
   provider: 'openai',
   model,
   serviceTier: 'default',
+  contextTier: null,
+  inferenceGeo: null,
   batch: false,
   effectiveFrom: d(from),
   effectiveTo: to ? d(to) : null,

@@ -179,7 +179,7 @@ void eachEngine(t, async (t, engine) => {
     })
     t.equal(res.statusCode, 200)
     t.match(res.headers['content-type'], /^text\/csv/)
-    t.equal(res.headers['x-usage-sources'], 'api,openai_api,openai_csv', 'the counted sources are visible')
+    t.equal(res.headers['x-usage-sources'], 'anthropic_api,api,openai_api,openai_csv', 'the counted sources are visible')
     const [header, ...lines] = parse(res.body) as string[][]
     t.same(header!.slice(0, fixtureHeader.length), fixtureHeader, 'the export columns, in order')
     t.same(header!.slice(fixtureHeader.length), ['input_cache_write_tokens', 'cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens'])

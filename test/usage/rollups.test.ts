@@ -36,24 +36,28 @@ function buckets(seed: number, n: number): SeedBucket[] {
       cacheWrite: r() < 0.3 ? Math.floor(r() * 900) : 0,
       outText: Math.floor(r() * 40_000),
       inAudio: r() < 0.2 ? Math.floor(r() * 5_000) : 0,
-      source: pick(['api', 'openai_csv', 'openai_api']),
+      source: pick(['api', 'openai_csv', 'openai_api', 'anthropic_api']),
+      usageType: pick(['completions', 'completions', 'embeddings']),
+      contextTier: pick([null, '0-200k', '200k-1M']),
+      inferenceGeo: pick([null, 'us']),
+      cacheWrite1h: r() < 0.3 ? Math.floor(r() * 900) : 0,
     }
   })
 }
 
 const ROLLUP_COLUMNS = `bucket_count, requests_known, num_model_requests, input_tokens, output_tokens, in_text, in_audio,
-  in_image, cached_text, cached_audio, cached_image, cache_write, out_text, out_audio, out_image`
+  in_image, cached_text, cached_audio, cached_image, cache_write, cache_write_1h, out_text, out_audio, out_image`
 
 /** The rollup as stored, and as it must be by definition (grouped from usage_buckets). */
 async function rollupVsBase(db: DbClient): Promise<[unknown[], unknown[]]> {
-  const keys = `tenant_id, hour, provider, account_id, model, service_tier, batch, source`
-  const order = 'order by 1, 2, 3, 4, 5, 6, 7, 8'
+  const keys = `tenant_id, hour, provider, account_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo`
+  const order = 'order by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11'
   const stored = await db.query(`select ${keys}, ${ROLLUP_COLUMNS} from usage_bucket_hourly ${order}`)
   const expected = await db.query(`select tenant_id, date_trunc('hour', start_time, 'UTC') as hour, provider, account_id,
-      model, service_tier, batch, source, count(*)::int8 as bucket_count, count(num_model_requests)::int8 as requests_known,
+      model, service_tier, batch, source, usage_type, context_tier, inference_geo, count(*)::int8 as bucket_count, count(num_model_requests)::int8 as requests_known,
       coalesce(sum(num_model_requests), 0)::int8 as num_model_requests,
       ${ROLLUP_COLUMNS.split(',').slice(3).map((c) => `sum(${c.trim()})::int8 as ${c.trim()}`).join(', ')}
-    from usage_buckets group by 1, 2, 3, 4, 5, 6, 7, 8 ${order}`)
+    from usage_buckets group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 ${order}`)
   return [stored, expected]
 }
 
@@ -187,7 +191,7 @@ async function rowsInScope(db: DbClient, tenant: string, a: UsageArgs): Promise<
   const f = a.filter
   const [row] = await db.query<{ n: number }>(sql`select count(*)::int8 as n from usage_bucket_hourly
     where tenant_id = ${tenant} and hour >= ${a.from.toISOString()}::timestamptz and hour < ${a.to.toISOString()}::timestamptz
-      and source = any(${sql.param(f.sources ?? ['api', 'openai_api', 'openai_csv'])}::text[])
+      and source = any(${sql.param(f.sources ?? ['anthropic_api', 'api', 'openai_api', 'openai_csv'])}::text[])
       and (${sql.param(f.models ?? null)}::text[] is null or model = any(${sql.param(f.models ?? null)}::text[]))
       and (${f.batch ?? null}::bool is null or coalesce(batch, false) = ${f.batch ?? null}::bool)`)
   return row!.n

@@ -13,7 +13,23 @@ import type { Db } from '../client.js'
 export const STAGE_CHUNK = 5000
 const MAX_COUNTER = '9007199254740991'
 
-const DIMENSIONS = ['provider', 'account_id', 'start_time', 'end_time', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier', 'batch'] as const
+const DIMENSIONS = [
+  'provider',
+  'account_id',
+  'start_time',
+  'end_time',
+  'project_id',
+  'user_id',
+  'api_key_id',
+  'model',
+  'service_tier',
+  'batch',
+  'usage_type',
+  'context_tier',
+  'inference_geo',
+] as const
+/** Per staged row: the dimensions it reported, and its shape when already known (JSON rows). */
+const SHAPE_COLUMNS = ['present', 'shape'] as const
 const COUNTERS = [
   'num_model_requests',
   'input_tokens',
@@ -25,6 +41,7 @@ const COUNTERS = [
   'cached_audio',
   'cached_image',
   'cache_write',
+  'cache_write_1h',
   'out_text',
   'out_audio',
   'out_image',
@@ -32,12 +49,12 @@ const COUNTERS = [
 
 const raw = (names: readonly string[], prefix = '') => sql.raw(names.map((n) => prefix + n).join(', '))
 
+
 /** A chunk of rows as one text array per column (postgres.js mis-types other arrays; SQL casts). */
 export class StageChunk {
   readonly ord: string[] = []
-  readonly cols: Record<(typeof DIMENSIONS)[number] | (typeof COUNTERS)[number], (string | null)[]> = Object.fromEntries(
-    [...DIMENSIONS, ...COUNTERS].map((c) => [c, []]),
-  ) as never
+  readonly cols: Record<(typeof DIMENSIONS)[number] | (typeof SHAPE_COLUMNS)[number] | (typeof COUNTERS)[number], (string | null)[]> =
+    Object.fromEntries([...DIMENSIONS, ...SHAPE_COLUMNS, ...COUNTERS].map((c) => [c, []])) as never
 
   get length(): number {
     return this.ord.length
@@ -57,8 +74,13 @@ export class StageChunk {
     c.model.push(b.model)
     c.service_tier.push(b.serviceTier)
     c.batch.push(b.batch === null ? null : String(b.batch))
+    c.usage_type.push(b.usageType)
+    c.context_tier.push(b.contextTier)
+    c.inference_geo.push(b.inferenceGeo)
+    c.present.push(String(b.present))
+    c.shape.push(b.shape ?? null)
     c.num_model_requests.push(t.requests === null ? null : String(t.requests))
-    const counters = [t.inputTokens, t.outputTokens, t.inText, t.inAudio, t.inImage, t.cachedText, t.cachedAudio, t.cachedImage, t.cacheWrite, t.outText, t.outAudio, t.outImage]
+    const counters = [t.inputTokens, t.outputTokens, t.inText, t.inAudio, t.inImage, t.cachedText, t.cachedAudio, t.cachedImage, t.cacheWrite, t.cacheWrite1h, t.outText, t.outAudio, t.outImage]
     COUNTERS.slice(1).forEach((name, i) => c[name].push(String(counters[i])))
   }
 }
@@ -80,7 +102,7 @@ const copyText = (v: string | null): string => (v === null ? '\\N' : /[\\\t\n\r]
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
 
 /** The staging table's columns in `copyLine` order. */
-export const STAGE_COLUMNS = ['ord', ...DIMENSIONS, ...COUNTERS] as const
+export const STAGE_COLUMNS = ['ord', ...DIMENSIONS, ...SHAPE_COLUMNS, ...COUNTERS] as const
 
 /** One staged row as a line of COPY text (PostgreSQL's streaming path; PGlite stages `StageChunk`s). */
 export function copyLine(ord: number, b: NormalisedBucket): string {
@@ -88,14 +110,23 @@ export function copyLine(ord: number, b: NormalisedBucket): string {
   return (
     `${ord}\t${copyText(b.provider)}\t${copyText(b.accountId)}\t${iso(b.startMs)}\t${iso(b.endMs)}\t` +
     `${copyText(b.projectId)}\t${copyText(b.userId)}\t${copyText(b.apiKeyId)}\t${copyText(b.model)}\t${copyText(b.serviceTier)}\t` +
-    `${b.batch === null ? '\\N' : b.batch ? 't' : 'f'}\t${t.requests === null ? '\\N' : t.requests}\t${t.inputTokens}\t${t.outputTokens}\t` +
-    `${t.inText}\t${t.inAudio}\t${t.inImage}\t${t.cachedText}\t${t.cachedAudio}\t${t.cachedImage}\t${t.cacheWrite}\t` +
+    `${b.batch === null ? '\\N' : b.batch ? 't' : 'f'}\t${b.usageType}\t${copyText(b.contextTier)}\t${copyText(b.inferenceGeo)}\t` +
+    `${b.present}\t${copyText(b.shape ?? null)}\t${t.requests === null ? '\\N' : t.requests}\t${t.inputTokens}\t${t.outputTokens}\t` +
+    `${t.inText}\t${t.inAudio}\t${t.inImage}\t${t.cachedText}\t${t.cachedAudio}\t${t.cachedImage}\t${t.cacheWrite}\t${t.cacheWrite1h}\t` +
     `${t.outText}\t${t.outAudio}\t${t.outImage}\n`
   )
 }
 
 const castFor = (col: string): string =>
-  col === 'start_time' || col === 'end_time' ? 'timestamptz[]' : col === 'batch' ? 'bool[]' : (COUNTERS as readonly string[]).includes(col) ? 'int8[]' : 'text[]'
+  col === 'start_time' || col === 'end_time'
+    ? 'timestamptz[]'
+    : col === 'batch'
+      ? 'bool[]'
+      : col === 'present'
+        ? 'int4[]'
+        : (COUNTERS as readonly string[]).includes(col)
+          ? 'int8[]'
+          : 'text[]'
 
 export async function createStage(tx: Db): Promise<void> {
   // Summing 100k+ staged rows by a 10-column key spills a 4 MB work_mem sort to disk; this
@@ -104,22 +135,31 @@ export async function createStage(tx: Db): Promise<void> {
   await tx.query(`create temp table bucket_stage (
     ord int8 not null, provider text not null, account_id text, start_time timestamptz not null, end_time timestamptz not null,
     project_id text, user_id text, api_key_id text, model text, service_tier text not null, batch bool,
+    usage_type text not null, context_tier text, inference_geo text, present int4 not null, shape text,
     ${COUNTERS.map((c) => `${c} int8`).join(', ')}) on commit drop`)
 }
 
 export async function stageChunk(tx: Db, chunk: StageChunk): Promise<void> {
   if (chunk.length === 0) return
   const arrays: SQL[] = [sql`${sql.param(chunk.ord)}::text[]::int8[]`]
-  for (const col of [...DIMENSIONS, ...COUNTERS]) arrays.push(sql`${sql.param(chunk.cols[col])}::text[]::${sql.raw(castFor(col))}`)
-  await tx.query(sql`insert into bucket_stage (ord, ${raw(DIMENSIONS)}, ${raw(COUNTERS)}) select * from unnest(${sql.join(arrays, sql`, `)})`)
+  for (const col of [...DIMENSIONS, ...SHAPE_COLUMNS, ...COUNTERS]) arrays.push(sql`${sql.param(chunk.cols[col])}::text[]::${sql.raw(castFor(col))}`)
+  await tx.query(sql`insert into bucket_stage (ord, ${raw(DIMENSIONS)}, ${raw(SHAPE_COLUMNS)}, ${raw(COUNTERS)}) select * from unnest(${sql.join(arrays, sql`, `)})`)
 }
+
+/**
+ * The staged rows with their report shape: given for JSON rows (computed in memory), computed here
+ * for CSV rows — the dimensions reported by any row of the same (provider, account, usage type,
+ * start, end) — as `row_shape`.
+ */
+const SHAPED_STAGE = `(select *, coalesce(shape, (bit_or(present) over (partition by provider, account_id, usage_type, start_time, end_time))::text) as row_shape
+  from bucket_stage) st`
 
 /** Sums staged rows that share a natural key into a table (for `findOverlap`); returns the number of distinct keys. */
 export async function mergeStage(tx: Db): Promise<number> {
   await tx.query(`create temp table bucket_merge on commit drop as
-    select row_number() over (order by min(ord)) as rn, min(ord) as ord, ${DIMENSIONS.join(', ')},
+    select row_number() over (order by min(ord)) as rn, min(ord) as ord, ${DIMENSIONS.join(', ')}, min(row_shape) as shape,
       ${COUNTERS.map((c) => `sum(${c}) as ${c}`).join(', ')}
-    from bucket_stage group by ${DIMENSIONS.join(', ')}`)
+    from ${SHAPED_STAGE} group by ${DIMENSIONS.join(', ')}`)
   const rows = await tx.query<{ n: number }>('select count(*)::int8 as n from bucket_merge')
   return rows[0]!.n
 }
@@ -132,50 +172,66 @@ export async function oversizedSums(tx: Db): Promise<number[]> {
   return rows.map((r) => r.ord)
 }
 
-// Which of the nullable dimensions are null: buckets may share a time range only with the same set.
-const nullMask = (p = '') =>
-  `((${p}project_id is null)::int + 2 * (${p}user_id is null)::int + 4 * (${p}api_key_id is null)::int + 8 * (${p}model is null)::int + 16 * (${p}batch is null)::int)`
-const NULL_MASK = nullMask()
+/** Where the report-shape rule looks: token buckets by usage type, resources by resource name. */
+export interface ShapeTarget {
+  table: 'usage_buckets' | 'usage_resources'
+  kind: 'usage_type' | 'resource'
+}
+export const BUCKET_TARGET: ShapeTarget = { table: 'usage_buckets', kind: 'usage_type' }
+export const RESOURCE_TARGET: ShapeTarget = { table: 'usage_resources', kind: 'resource' }
 
 /**
- * Selects one row if any shape `iv` (provider, account_id, start_time, end_time, mask) breaks the
- * overlap rule against the tenant's stored buckets, with two index probes per shape instead of a
- * scan of the stored range. Stored buckets already obey the rule (every write passed this check),
- * so within one provider account they are disjoint intervals, each shared only by buckets of the
- * same shape. Hence it suffices to look at the first stored bucket starting in [start, end) — it
- * must be exactly this shape — and at the last one starting before `start` — it must end by
- * `start` (only for shapes that lead a run: see `BucketShape.leads`). Each probe is one ordered scan of the natural-key index (tenant, provider, account_id,
- * start_time, …), written once for a null account (`is null`) and once for `=`, because
- * `is not distinct from` cannot use the index and the planner then sorts the tenant's history.
+ * Selects one row if any shape `iv` (provider, account_id, kind, start_time, end_time, shape, leads)
+ * breaks the report-shape rule against the tenant's stored rows, with two index probes per shape
+ * instead of a scan of the stored range. Stored rows already obey the rule (every write passed this
+ * check), so within one provider account and kind they are disjoint intervals, each shared only by
+ * rows of the same shape. Hence it suffices to look at the first stored row starting in [start, end)
+ * — it must be exactly this shape — and at the last one starting before `start` — it must end by
+ * `start` (only for shapes that lead a run: see `BucketShape.leads`). Each probe is one ordered scan
+ * of the overlap index (tenant, provider, account_id, kind, start_time), written once for a null
+ * account (`is null`) and once for `=`, because `is not distinct from` cannot use the index and the
+ * planner then sorts the tenant's history.
  */
-function storedNeighbours(tenantId: string, cols: string, leadsOnly: boolean): SQL {
+function storedNeighbours(tenantId: string, cols: string, leadsOnly: boolean, target: ShapeTarget): SQL {
+  const table = sql.raw(target.table)
+  const kind = target.kind
   const branch = (account: string) => {
-    const same = sql`s.tenant_id = ${tenantId} and s.provider = iv.provider and ${sql.raw(account)}`
-    return sql`(select ${sql.raw(cols)} from usage_buckets s where ${same} and s.start_time >= iv.start_time and s.start_time < iv.end_time
-        order by s.provider, s.account_id, s.start_time limit 1)
+    const same = sql`s.tenant_id = ${tenantId} and s.provider = iv.provider and ${sql.raw(account)} and s.${sql.raw(kind)} = iv.kind`
+    return sql`(select ${sql.raw(cols)} from ${table} s where ${same} and s.start_time >= iv.start_time and s.start_time < iv.end_time
+        order by s.provider, s.account_id, s.${sql.raw(kind)}, s.start_time limit 1)
       union all
-      (select ${sql.raw(cols)} from usage_buckets s where ${same} and ${sql.raw(leadsOnly ? 'iv.leads and ' : '')}s.start_time < iv.start_time
-        order by s.provider desc, s.account_id desc, s.start_time desc limit 1)`
+      (select ${sql.raw(cols)} from ${table} s where ${same} and ${sql.raw(leadsOnly ? 'iv.leads and ' : '')}s.start_time < iv.start_time
+        order by s.provider desc, s.account_id desc, s.${sql.raw(kind)} desc, s.start_time desc limit 1)`
   }
   return sql`${branch('iv.account_id is null and s.account_id is null')} union all ${branch('s.account_id = iv.account_id')}`
 }
 
 /** `c` (a stored neighbour) breaks the rule against shape `iv`. */
-const CLASH = `c.start_time < iv.end_time and iv.start_time < c.end_time and (c.start_time, c.end_time, c.mask) <> (iv.start_time, iv.end_time, iv.mask)`
+const CLASH = `c.start_time < iv.end_time and iv.start_time < c.end_time and (c.start_time, c.end_time, c.shape) <> (iv.start_time, iv.end_time, iv.shape)`
 
-export function conflictProbe(tenantId: string, shapes: SQL): SQL {
-  // Only natural-key columns, so that the probes can be index-only scans.
-  const cols = `s.start_time, s.end_time, ${nullMask('s.')} as mask`
-  return sql`select 1 from (${shapes}) as iv(provider, account_id, start_time, end_time, mask, leads)
-    cross join lateral (${storedNeighbours(tenantId, cols, true)}) c
+export function conflictProbe(tenantId: string, shapes: SQL, target: ShapeTarget = BUCKET_TARGET): SQL {
+  const cols = `s.start_time, s.end_time, s.shape`
+  return sql`select 1 from (${shapes}) as iv(provider, account_id, kind, start_time, end_time, shape, leads)
+    cross join lateral (${storedNeighbours(tenantId, cols, true, target)}) c
     where ${sql.raw(CLASH)} limit 1`
 }
 
 /** Shapes computed in memory, as the row source `conflictProbe` expects. */
 export function shapeRows(shapes: readonly BucketShape[]): SQL {
   return sql`select * from unnest(${sql.param(shapes.map((s) => s.provider))}::text[], ${sql.param(shapes.map((s) => s.accountId))}::text[],
+    ${sql.param(shapes.map((s) => s.kind))}::text[],
     ${sql.param(shapes.map((s) => iso(s.startMs)))}::text[]::timestamptz[], ${sql.param(shapes.map((s) => iso(s.endMs)))}::text[]::timestamptz[],
-    ${sql.param(shapes.map((s) => String(s.mask)))}::text[]::int4[], ${sql.param(shapes.map((s) => String(s.leads)))}::text[]::bool[])`
+    ${sql.param(shapes.map((s) => s.shape))}::text[], ${sql.param(shapes.map((s) => String(s.leads)))}::text[]::bool[])`
+}
+
+/** The stored row that `shape` clashes with, if any (to name it in a 409). */
+export async function storedClash<T>(db: Db, tenantId: string, shapes: readonly BucketShape[], target: ShapeTarget, cols: string): Promise<(T & { shape_no: number }) | undefined> {
+  const rows = await db.query<T & { shape_no: number }>(
+    sql`select iv.n as shape_no, c.* from (select *, row_number() over () as n from (${shapeRows(shapes)}) x) as iv(provider, account_id, kind, start_time, end_time, shape, leads, n)
+      cross join lateral (${storedNeighbours(tenantId, `${cols}, s.start_time, s.end_time, s.shape`, false, target)}) c
+      where ${sql.raw(CLASH)} order by iv.n limit 1`,
+  )
+  return rows[0]
 }
 
 /** The first key of the two-key advisory locks of bucket writers (a namespace: "tl" in ASCII). */
@@ -228,7 +284,7 @@ export interface ChunkResult extends UpsertCounts {
  * untouched), so it is neither returned nor rewritten.
  */
 export async function upsertChunk(db: Db, tenantId: string, source: string, chunk: StageChunk, shapes?: readonly BucketShape[]): Promise<ChunkResult> {
-  const cols = [...DIMENSIONS, ...COUNTERS]
+  const cols = [...DIMENSIONS, ...COUNTERS, 'shape'] as const
   const arrays = cols.map((col) => sql`${sql.param(chunk.cols[col])}::text[]::${sql.raw(castFor(col))}`)
   const conflict = shapes && shapes.length > 0 ? conflictProbe(tenantId, shapeRows(shapes)) : sql`select 1 where false`
   const rows = await db.query<ChunkResult>(
@@ -238,7 +294,7 @@ export async function upsertChunk(db: Db, tenantId: string, source: string, chun
       select ${tenantId}, ${raw(cols)}, ${source}, now()
       from unnest(${sql.join(arrays, sql`, `)}) as u(${raw(cols)})
       where not exists (select 1 from conflict)
-      on conflict on constraint usage_buckets_natural_key do update set
+      on conflict (tenant_id, start_time, key_hash) do update set
         ${raw(COUNTERS.map((c) => `${c} = excluded.${c}`))}, source = excluded.source, updated_at = excluded.updated_at
       where (${raw(COUNTERS, 'usage_buckets.')}) is distinct from (${raw(COUNTERS, 'excluded.')})
       returning (xmax = 0) as inserted)
@@ -254,14 +310,16 @@ export interface OverlapSide {
   ref: number
   start_time: Date
   end_time: Date
+  usage_type: string
   model: string | null
   project_id: string | null
   user_id: string | null
   api_key_id: string | null
   batch: boolean | null
+  shape: string
 }
 
-const SIDE_COLS = ['model', 'project_id', 'user_id', 'api_key_id', 'batch'] as const
+const SIDE_COLS = ['usage_type', 'model', 'project_id', 'user_id', 'api_key_id', 'batch', 'shape'] as const
 
 /**
  * Names the first pair of buckets that breaks the overlap rule, if any: the merged incoming row with
@@ -271,8 +329,8 @@ const SIDE_COLS = ['model', 'project_id', 'user_id', 'api_key_id', 'batch'] as c
  */
 export async function findOverlap(tx: Db, tenantId: string): Promise<[OverlapSide, OverlapSide] | undefined> {
   await tx.query(`create temp table bucket_shapes on commit drop as
-    select provider, account_id, start_time, end_time, ${NULL_MASK} as mask, min(ord) as lo, max(ord) as hi
-    from bucket_merge group by provider, account_id, start_time, end_time, ${NULL_MASK}`)
+    select provider, account_id, usage_type as kind, start_time, end_time, shape, min(ord) as lo, max(ord) as hi
+    from bucket_merge group by provider, account_id, usage_type, start_time, end_time, shape`)
   const incoming = async (where: string, params: unknown[]) => {
     const rows = await tx.query<OverlapSide>(
       `select true as incoming, ord as ref, start_time, end_time, ${SIDE_COLS.join(', ')} from bucket_merge where ${where} order by ord limit 1`,
@@ -280,29 +338,29 @@ export async function findOverlap(tx: Db, tenantId: string): Promise<[OverlapSid
     )
     return rows[0]!
   }
-  const cols = `s.id, s.start_time, s.end_time, ${SIDE_COLS.map((c) => `s.${c}`).join(', ')}, ${nullMask('s.')} as mask`
+  const cols = `s.id, s.start_time, s.end_time, ${SIDE_COLS.map((c) => `s.${c}`).join(', ')}`
   const stored = await tx.query<OverlapSide & { lo: number }>(
     sql`select iv.lo, false as incoming, c.id as ref, c.start_time, c.end_time, ${sql.raw(SIDE_COLS.map((c) => `c.${c}`).join(', '))}
-      from bucket_shapes iv cross join lateral (${storedNeighbours(tenantId, cols, false)}) c
+      from bucket_shapes iv cross join lateral (${storedNeighbours(tenantId, cols, false, BUCKET_TARGET)}) c
       where ${sql.raw(CLASH)} order by iv.lo limit 1`,
   )
   if (stored[0]) {
     const { lo, ...other } = stored[0]
     return [await incoming('ord = $1', [lo]), other]
   }
-  const pairs = await tx.query<{ lo: number; provider: string; account_id: string | null; start_time: Date; end_time: Date; mask: number }>(
-    `select a.lo, b.provider, b.account_id, b.start_time, b.end_time, b.mask
+  const pairs = await tx.query<{ lo: number; provider: string; account_id: string | null; kind: string; start_time: Date; end_time: Date; shape: string }>(
+    `select a.lo, b.provider, b.account_id, b.kind, b.start_time, b.end_time, b.shape
      from bucket_shapes a join bucket_shapes b
-       on b.provider = a.provider and b.account_id is not distinct from a.account_id
+       on b.provider = a.provider and b.account_id is not distinct from a.account_id and b.kind = a.kind
       and b.start_time < a.end_time and a.start_time < b.end_time
-      and (b.start_time, b.end_time, b.mask) <> (a.start_time, a.end_time, a.mask)
+      and (b.start_time, b.end_time, b.shape) <> (a.start_time, a.end_time, a.shape)
      where b.hi > a.lo order by a.lo limit 1`,
   )
   const pair = pairs[0]
   if (!pair) return undefined
   const other = await incoming(
-    `provider = $1 and account_id is not distinct from $2 and start_time = $3 and end_time = $4 and ${NULL_MASK} = $5 and ord > $6`,
-    [pair.provider, pair.account_id, pair.start_time.toISOString(), pair.end_time.toISOString(), pair.mask, pair.lo],
+    `provider = $1 and account_id is not distinct from $2 and usage_type = $3 and start_time = $4 and end_time = $5 and shape = $6 and ord > $7`,
+    [pair.provider, pair.account_id, pair.kind, pair.start_time.toISOString(), pair.end_time.toISOString(), pair.shape, pair.lo],
   )
   return [await incoming('ord = $1', [pair.lo]), other]
 }
@@ -315,11 +373,11 @@ export async function findOverlap(tx: Db, tenantId: string): Promise<[OverlapSid
 export async function stagedOverlap(tx: Db, tenantId: string): Promise<boolean> {
   const rows = await tx.query<{ inner: boolean; stored: boolean }>(
     sql`with shapes as (
-      select provider, account_id, start_time, end_time, mask, max(end_time) over (partition by provider, account_id
-               order by start_time, end_time, mask rows between unbounded preceding and 1 preceding) as prev_end
-      from (select distinct provider, account_id, start_time, end_time, ${sql.raw(NULL_MASK)} as mask from bucket_stage) d)
+      select provider, account_id, usage_type, start_time, end_time, row_shape, max(end_time) over (partition by provider, account_id, usage_type
+               order by start_time, end_time, row_shape rows between unbounded preceding and 1 preceding) as prev_end
+      from (select distinct provider, account_id, usage_type, start_time, end_time, row_shape from ${sql.raw(SHAPED_STAGE)}) d)
     select exists (select 1 from shapes where prev_end > start_time) as inner,
-      exists (${conflictProbe(tenantId, sql`select provider, account_id, start_time, end_time, mask, prev_end is distinct from start_time from shapes`)}) as stored`,
+      exists (${conflictProbe(tenantId, sql`select provider, account_id, usage_type, start_time, end_time, row_shape, prev_end is distinct from start_time from shapes`)}) as stored`,
   )
   return rows[0]!.inner || rows[0]!.stored
 }
@@ -338,14 +396,14 @@ export interface MergeCounts extends UpsertCounts {
 export async function mergeAndUpsert(tx: Db, tenantId: string, source: string): Promise<MergeCounts> {
   const rows = await tx.query<{ distinct: number; oversized: string | null; created: number; replaced: number }>(
     sql`with m as materialized (
-      select min(ord) as ord, ${raw(DIMENSIONS)}, ${raw(COUNTERS.map((c) => `sum(${c}) as ${c}`))}
-      from bucket_stage group by ${raw(DIMENSIONS)}),
+      select min(ord) as ord, ${raw(DIMENSIONS)}, min(row_shape) as shape, ${raw(COUNTERS.map((c) => `sum(${c}) as ${c}`))}
+      from ${sql.raw(SHAPED_STAGE)} group by ${raw(DIMENSIONS)}),
     bad as (select ord from m where greatest(${raw(COUNTERS.map((c) => `coalesce(${c}, 0)`))}) > ${sql.raw(MAX_COUNTER)} order by ord limit 1000),
     up as (
-      insert into usage_buckets (tenant_id, ${raw(DIMENSIONS)}, ${raw(COUNTERS)}, source, updated_at)
-      select ${tenantId}, ${raw(DIMENSIONS)}, ${raw(COUNTERS.map((c) => `${c}::int8`))}, ${source}, now()
+      insert into usage_buckets (tenant_id, ${raw(DIMENSIONS)}, ${raw(COUNTERS)}, shape, source, updated_at)
+      select ${tenantId}, ${raw(DIMENSIONS)}, ${raw(COUNTERS.map((c) => `${c}::int8`))}, shape, ${source}, now()
       from m where not exists (select 1 from bad)
-      on conflict on constraint usage_buckets_natural_key do update set
+      on conflict (tenant_id, start_time, key_hash) do update set
         ${raw(COUNTERS.map((c) => `${c} = excluded.${c}`))}, source = excluded.source, updated_at = excluded.updated_at
       where (${raw(COUNTERS, 'usage_buckets.')}) is distinct from (${raw(COUNTERS, 'excluded.')})
       returning (xmax = 0) as inserted)
@@ -367,21 +425,37 @@ export interface DeleteRange {
   end: Date
   source?: string | undefined
   accountId?: string | undefined
+  /** Only token buckets of this usage type (resources are then kept). */
+  usageType?: string | undefined
+  /** Only resources of this name (token buckets are then kept). */
+  resource?: string | undefined
 }
 
 /**
- * Removes the tenant's stored buckets inside [start, end) so another granularity can be imported,
- * under the locks of the accounts it deletes from (a concurrent import of those accounts waits, so the
- * two cannot deadlock on the rows they share).
+ * Removes the tenant's stored buckets and resources inside [start, end) so another granularity can
+ * be imported, under the locks of the accounts it deletes from (a concurrent import of those accounts
+ * waits, so the two cannot deadlock on the rows they share); `usage_type=` narrows to token buckets of
+ * one type, `resource=` to one resource.
  */
 export async function deleteBuckets(db: Db, r: DeleteRange): Promise<number> {
-  const where = sql`tenant_id = ${r.tenantId}
-    and start_time >= ${r.start.toISOString()}::timestamptz and end_time <= ${r.end.toISOString()}::timestamptz
-    ${r.source !== undefined ? sql`and source = ${r.source}` : sql``}
-    ${r.accountId !== undefined ? sql`and account_id = ${r.accountId}` : sql``}`
+  const where = (table: string) => sql`tenant_id = ${r.tenantId}
+        and start_time >= ${r.start.toISOString()}::timestamptz and end_time <= ${r.end.toISOString()}::timestamptz
+        ${r.source !== undefined ? sql`and source = ${r.source}` : sql``}
+        ${r.accountId !== undefined ? sql`and account_id = ${r.accountId}` : sql``}
+        ${table === 'usage_buckets' && r.usageType !== undefined ? sql`and usage_type = ${r.usageType}` : sql``}
+        ${table === 'usage_resources' && r.resource !== undefined ? sql`and resource = ${r.resource}` : sql``}`
+  const buckets = r.resource === undefined ? sql`delete from usage_buckets where ${where('usage_buckets')} returning 1` : sql`select 1 where false`
+  const resources = r.usageType === undefined ? sql`delete from usage_resources where ${where('usage_resources')} returning 1` : sql`select 1 where false`
   return db.transaction(async (tx) => {
-    await lockAccounts(tx, r.tenantId, sql`select provider, account_id from usage_buckets where ${where}`)
-    const rows = await tx.query<{ n: number }>(sql`with d as (delete from usage_buckets where ${where} returning 1) select count(*)::int8 as n from d`)
+    await lockAccounts(
+      tx,
+      r.tenantId,
+      sql`select provider, account_id from usage_buckets where ${where('usage_buckets')} union select provider, account_id from usage_resources where ${where('usage_resources')}`,
+    )
+    const rows = await tx.query<{ n: number }>(
+      sql`with b as (${buckets}), r as (${resources})
+      select ((select count(*) from b) + (select count(*) from r))::int8 as n`,
+    )
     return rows[0]!.n
   })
 }

@@ -40,6 +40,7 @@ const COUNTERS: readonly Column[] = [
   ['cached_audio', 'int8', (e) => num(e.tokens.cachedAudio)],
   ['cached_image', 'int8', (e) => num(e.tokens.cachedImage)],
   ['cache_write', 'int8', (e) => num(e.tokens.cacheWrite)],
+  ['cache_write_1h', 'int8', (e) => num(e.tokens.cacheWrite1h)],
   ['out_text', 'int8', (e) => num(e.tokens.outText)],
   ['out_audio', 'int8', (e) => num(e.tokens.outAudio)],
   ['out_image', 'int8', (e) => num(e.tokens.outImage)],

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { canonicalDecimal, PRICE_CLASSES, type Prices } from '../../pricing/prices.js'
+import { canonicalDecimal, canonicalUnitPrices, PRICE_CLASSES, type Prices, type UnitPrice } from '../../pricing/prices.js'
 import type { TimelineRate } from '../../pricing/rate-timeline.js'
 import type { Db } from '../client.js'
 
@@ -18,9 +18,12 @@ export interface NewRate {
   model: string
   serviceTier: string
   batch: boolean
+  contextTier: string | null
+  inferenceGeo: string | null
   effectiveFrom: Date
   effectiveTo: Date | null
   prices: Prices
+  unitPrices: UnitPrice[]
   supersedes: number | null
   source: string | null
 }
@@ -79,6 +82,9 @@ interface RateRow {
   model: string
   service_tier: string
   batch: boolean
+  context_tier: string | null
+  inference_geo: string | null
+  unit_prices: UnitPrice[]
   effective_from: Date
   effective_to: Date | null
   supersedes: number | null
@@ -88,7 +94,23 @@ interface RateRow {
 }
 
 const RATE_COLUMNS = sql.raw(
-  ['id', 'card_id', 'provider', 'model', 'service_tier', 'batch', 'effective_from', 'effective_to', ...PRICE_CLASSES, 'supersedes', 'source', 'recorded_at'].join(', '),
+  [
+    'id',
+    'card_id',
+    'provider',
+    'model',
+    'service_tier',
+    'batch',
+    'context_tier',
+    'inference_geo',
+    'effective_from',
+    'effective_to',
+    ...PRICE_CLASSES,
+    'unit_prices',
+    'supersedes',
+    'source',
+    'recorded_at',
+  ].join(', '),
 )
 
 function toRate(r: RateRow): StoredRate {
@@ -104,9 +126,12 @@ function toRate(r: RateRow): StoredRate {
     model: r.model,
     serviceTier: r.service_tier,
     batch: r.batch,
+    contextTier: r.context_tier,
+    inferenceGeo: r.inference_geo,
     effectiveFrom: r.effective_from,
     effectiveTo: r.effective_to,
     prices,
+    unitPrices: canonicalUnitPrices(r.unit_prices ?? []),
     supersedes: r.supersedes,
     source: r.source,
     recordedAt: r.recorded_at,
@@ -122,7 +147,7 @@ export async function listRates(db: Db, cardId: number, asOf?: Date): Promise<St
   return rows.map(toRate)
 }
 
-const UNNEST_COLUMNS = ['provider', 'model', 'service_tier', 'batch', 'effective_from', 'effective_to', ...PRICE_CLASSES, 'supersedes', 'source']
+const UNNEST_COLUMNS = ['provider', 'model', 'service_tier', 'batch', 'context_tier', 'inference_geo', 'effective_from', 'effective_to', ...PRICE_CLASSES, 'unit_prices', 'supersedes', 'source']
 
 /**
  * Appends rates in one statement (arrays unnested in input order). Rates are never updated: a change
@@ -133,16 +158,19 @@ export async function insertRates(db: Db, cardId: number, rates: readonly NewRat
   const col = <T>(f: (r: NewRate) => T) => sql.param(rates.map(f))
   const priceArrays = PRICE_CLASSES.map((c) => sql`${col((r) => r.prices[c] ?? null)}::text[]::numeric[]`)
   const rows = await db.query<RateRow>(
-    sql`insert into rates (card_id, provider, model, service_tier, batch, effective_from, effective_to,
-          ${sql.raw(PRICE_CLASSES.join(', '))}, supersedes, source)
+    sql`insert into rates (card_id, provider, model, service_tier, batch, context_tier, inference_geo, effective_from, effective_to,
+          ${sql.raw(PRICE_CLASSES.join(', '))}, unit_prices, supersedes, source)
         select ${cardId}::int8, ${sql.raw(UNNEST_COLUMNS.join(', '))} from unnest(
           ${col((r) => r.provider)}::text[],
           ${col((r) => r.model)}::text[],
           ${col((r) => r.serviceTier)}::text[],
           ${col((r) => String(r.batch))}::text[]::bool[],
+          ${col((r) => r.contextTier)}::text[],
+          ${col((r) => r.inferenceGeo)}::text[],
           ${col((r) => r.effectiveFrom.toISOString())}::text[]::timestamptz[],
           ${col((r) => r.effectiveTo?.toISOString() ?? null)}::text[]::timestamptz[],
           ${sql.join(priceArrays, sql`, `)},
+          ${col((r) => JSON.stringify(canonicalUnitPrices(r.unitPrices)))}::text[]::jsonb[],
           ${col((r) => (r.supersedes === null ? null : String(r.supersedes)))}::text[]::int8[],
           ${col((r) => r.source)}::text[]
         ) with ordinality as u(${sql.raw(UNNEST_COLUMNS.join(', '))}, ord)

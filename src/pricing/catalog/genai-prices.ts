@@ -128,9 +128,12 @@ export function providerRates(providerId: string, version: string): CatalogRate[
           model: target,
           serviceTier: 'default',
           batch: false,
+          contextTier: null,
+          inferenceGeo: null,
           effectiveFrom: s.from,
           effectiveTo: null,
           prices: s.tiered ? {} : completeClasses(providerId, model.id, s.prices),
+          unitPrices: [],
           supersedes: null,
           source: `${CATALOG_PACKAGE}@${version} ${providerId}/${model.id}${s.tiered ? ' (context-length tiers: unpriced)' : ''}`,
         })

@@ -69,7 +69,7 @@ export const UsagePageSchema = page(CompletionsResultSchema, 'CompletionsUsagePa
   ],
   has_more: true,
   next_page: 'page_eyJzIjoxNzU5OTY4MDAwLCJhIjoxNzYwMDAwMDAwMDAwLCJoIjoiLi4uIn0',
-  sources: ['api', 'openai_api', 'openai_csv'],
+  sources: ['anthropic_api', 'api', 'openai_api', 'openai_csv'],
 })
 
 const CostsResultSchema = z
@@ -115,7 +115,7 @@ export const CostsPageSchema = page(CostsResultSchema, 'CostsPage', {
   ],
   has_more: false,
   next_page: null,
-  sources: ['api', 'openai_api', 'openai_csv'],
+  sources: ['anthropic_api', 'api', 'openai_api', 'openai_csv'],
 })
 
 export const csvResponse = (description: string) => ({ description, schema: z.string() })

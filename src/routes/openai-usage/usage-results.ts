@@ -45,6 +45,7 @@ function counters(row: UsageRow): Record<CounterField, number | null> {
     cachedAudio: c.cached_audio.tokens,
     cachedImage: c.cached_image.tokens,
     cacheWrite: c.cache_write.tokens,
+    cacheWrite1h: c.cache_write_1h.tokens,
     outText: c.out_text.tokens,
     outAudio: c.out_audio.tokens,
     outImage: c.out_image.tokens,

@@ -14,6 +14,7 @@ import {
 import { getTenant } from '../../db/queries/tenants.js'
 import { problems } from '../../errors.js'
 import { canonicalPrices } from '../../pricing/prices.js'
+import { canonicalUnitPrices } from '../../pricing/prices.js'
 import { checkNewRates } from '../../pricing/rate-checks.js'
 import { ratesInForce, resolveModel } from '../../pricing/rate-timeline.js'
 import { problemResponses } from '../shared-schemas.js'
@@ -141,6 +142,9 @@ const rateCardRoutes: FastifyPluginAsyncZod = async (app) => {
         model: r.model,
         serviceTier: r.service_tier,
         batch: r.batch,
+        contextTier: r.context_tier ?? null,
+        inferenceGeo: r.inference_geo ?? null,
+        unitPrices: canonicalUnitPrices(r.unit_prices),
         effectiveFrom: parseTimestamp(r.effective_from)!,
         effectiveTo: r.effective_to === null || r.effective_to === undefined ? null : parseTimestamp(r.effective_to)!,
         prices: canonicalPrices(r.prices),

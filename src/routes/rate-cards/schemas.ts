@@ -33,9 +33,19 @@ const ModelSchema = z
   .string()
   .min(1)
   .max(200)
-  .refine((m) => m !== '*' && !m.slice(0, -1).includes('*'), {
-    message: 'an exact model id, or a prefix pattern with a single "*" at the end (e.g. "gpt-4o-2024-*")',
+  .refine((m) => !m.slice(0, -1).includes('*'), {
+    message: 'an exact model id, a prefix pattern with a single "*" at the end (e.g. "gpt-4o-2024-*"), or "*" for any model',
   })
+
+const DimensionValue = z.string().min(1).max(256)
+
+const UnitPriceSchema = z
+  .strictObject({
+    resource: z.string({ error: 'a unit price needs its resource' }).regex(/^[a-z0-9_]{1,64}$/, 'a resource name matching [a-z0-9_]{1,64}'),
+    attributes: z.record(DimensionValue, DimensionValue).default({}).describe('string → string; all must equal the row’s'),
+    price: PriceSchema.describe('USD per unit (storage_bytes: per GiB-day)'),
+  })
+  .meta({ id: 'UnitPrice' })
 
 export const RateInputSchema = z
   .strictObject({
@@ -43,9 +53,12 @@ export const RateInputSchema = z
     model: ModelSchema,
     service_tier: TierSchema.default('default'),
     batch: z.boolean().default(false),
+    context_tier: DimensionValue.nullable().optional().describe('only usage of this context tier (e.g. "200k-1M"); null: any'),
+    inference_geo: DimensionValue.nullable().optional().describe('only usage of this inference geo (e.g. "us"); null: any'),
     effective_from: TimestampSchema,
     effective_to: TimestampSchema.nullable().optional(),
     prices: PricesSchema.default({}),
+    unit_prices: z.array(UnitPriceSchema).max(1000).default([]).describe('per-unit prices of resources; the match with most attributes wins'),
     supersedes: z.number().int().positive().nullable().optional(),
     source: z.string().max(500).nullable().optional(),
   })
@@ -84,9 +97,12 @@ export const RateSchema = z
     model: z.string(),
     service_tier: z.string(),
     batch: z.boolean(),
+    context_tier: z.string().nullable(),
+    inference_geo: z.string().nullable(),
     effective_from: z.date(),
     effective_to: z.date().nullable(),
     prices: z.object(Object.fromEntries(PRICE_CLASSES.map((c) => [c, z.string().optional()])) as Record<PriceClass, z.ZodOptional<z.ZodString>>),
+    unit_prices: z.array(z.object({ resource: z.string(), attributes: z.record(z.string(), z.string()), price: z.string() })),
     supersedes: z.number().int().nullable(),
     source: z.string().nullable(),
     recorded_at: z.date(),
@@ -119,9 +135,12 @@ export function rateOut(card: string, r: StoredRate): z.infer<typeof RateSchema>
     model: r.model,
     service_tier: r.serviceTier,
     batch: r.batch,
+    context_tier: r.contextTier,
+    inference_geo: r.inferenceGeo,
     effective_from: r.effectiveFrom,
     effective_to: r.effectiveTo,
     prices: r.prices,
+    unit_prices: r.unitPrices,
     supersedes: r.supersedes,
     source: r.source,
     recorded_at: r.recordedAt,

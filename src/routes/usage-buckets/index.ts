@@ -6,6 +6,7 @@ import type { Config } from '../../config.js'
 import { deleteBuckets } from '../../db/queries/buckets.js'
 import { problems } from '../../errors.js'
 import { ingestCsvUpload, ingestJsonBody } from '../../ingest/ingest-buckets.js'
+import { normaliseArrayParams } from '../openai-usage/params.js'
 import { problemResponses } from '../shared-schemas.js'
 import {
   DeleteQuerySchema,
@@ -32,6 +33,7 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
     '/usage/buckets',
     {
       onRequest: app.auth.tenant('ingest'),
+      preValidation: normaliseArrayParams,
       bodyLimit: opts.config.BODY_LIMIT,
       validatorCompiler: documentOnlyBody,
       schema: {
@@ -48,7 +50,7 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
       },
     },
     async (req) => {
-      const defaults = { provider: req.query.provider, accountId: req.query.account_id }
+      const defaults = { provider: req.query.provider, accountId: req.query.account_id, groupBy: req.query.group_by }
       const body: unknown = req.body
       if (body instanceof Readable) return ingestCsvUpload(app.db, req.tenantId, body, defaults, opts.config.CSV_BODY_LIMIT)
       if (/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return ingestJsonBody(app.db, req.tenantId, body, defaults)
@@ -63,7 +65,7 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
       schema: {
         tags: ['usage'],
         operationId: 'deleteUsageBuckets',
-        summary: 'Delete stored buckets inside a time range (to re-import at another granularity)',
+        summary: 'Delete stored buckets and resources inside a time range (to re-import at another granularity or shape)',
         querystring: DeleteQuerySchema,
         response: { 200: DeleteResultSchema, ...problemResponses(400, 401, 403, 503) },
       },
@@ -75,6 +77,8 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
         end: req.query.end_time,
         source: req.query.source,
         accountId: req.query.account_id,
+        usageType: req.query.usage_type,
+        resource: req.query.resource,
       }),
     }),
   )

@@ -1,0 +1,140 @@
+import { Decimal } from 'decimal.js'
+import { dimsKey, type RowProblem, type UsageDims } from './bucket.js'
+import { MAX_COUNTER, type Parsed } from './values.js'
+
+/**
+ * Non-token usage (contract v2 "resources"): one resource row = the usual dimensions + `resource`, an
+ * exact `quantity`, `attributes` (string → string, part of the natural key), the request count and a
+ * cost the provider reported. Quantities stay decimal text from the wire to `numeric`.
+ */
+export interface NormalisedResource extends UsageDims {
+  resource: string
+  /** Plain decimal text, canonical (no exponent, no trailing fractional zeros). */
+  quantity: string
+  attributes: Record<string, string>
+  requests: number | null
+  reportedCost: string | null
+}
+
+export interface IndexedResource {
+  index: number
+  resource: NormalisedResource
+}
+
+/** The resource names OpenAI's usage endpoints report; clients may send any name matching RESOURCE_NAME. */
+export const KNOWN_RESOURCES = [
+  'images',
+  'characters',
+  'audio_seconds',
+  'storage_bytes',
+  'code_interpreter_sessions',
+  'file_search_calls',
+  'web_search_calls',
+] as const
+
+export const RESOURCE_NAME = /^[a-z0-9_]{1,64}$/
+const MAX_ATTRIBUTE_LENGTH = 256
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
+const fail = (message: string): Parsed<never> => ({ ok: false, message })
+
+export function parseResourceName(v: unknown): Parsed<string> {
+  if (typeof v !== 'string') return fail('is required: a name matching [a-z0-9_]{1,64}')
+  if (!RESOURCE_NAME.test(v)) return fail(`must match [a-z0-9_]{1,64} (got ${JSON.stringify(v.slice(0, 70))})`)
+  if (v === 'tokens') return fail('"tokens" is reserved: send tokens as buckets')
+  return ok(v)
+}
+
+const DECIMAL_TEXT = /^\d+(\.\d+)?$/
+
+/** A quantity: a decimal string or JSON number ≥ 0 → canonical plain decimal text (exact). */
+export function parseQuantity(v: unknown): Parsed<string> {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || v < 0) return fail(`must be a number ≥ 0 (got ${v})`)
+    // The shortest round-trip text of the number, in plain notation.
+    return ok(new Decimal(String(v)).toFixed())
+  }
+  if (typeof v !== 'string') return fail('is required: a decimal string or number ≥ 0')
+  if (!DECIMAL_TEXT.test(v)) return fail(`must be a plain decimal ≥ 0 such as "12.5" (got ${JSON.stringify(v.slice(0, 40))})`)
+  return ok(new Decimal(v).toFixed())
+}
+
+/** A reported cost: null, or a decimal string/number ≥ 0. */
+export function parseReportedCost(v: unknown): Parsed<string | null> {
+  if (v === undefined || v === null) return ok(null)
+  return parseQuantity(v)
+}
+
+/** An optional request count. */
+export function parseRequests(v: unknown): Parsed<number | null> {
+  if (v === undefined || v === null) return ok(null)
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_COUNTER) return fail('must be an integer ≥ 0')
+  return ok(v)
+}
+
+/**
+ * Attributes: an object of string → string (each ≤ 256 characters). `dropNulls` is for provider
+ * pages, where a field not grouped by comes back null and simply is not an attribute.
+ */
+export function parseAttributes(v: unknown, dropNulls = false): Parsed<Record<string, string>> {
+  if (v === undefined || v === null) return ok({})
+  if (typeof v !== 'object' || Array.isArray(v)) return fail('must be an object of string → string')
+  const out: Record<string, string> = {}
+  const bad: string[] = []
+  for (const [k, value] of Object.entries(v as Record<string, unknown>)) {
+    if (value === null && dropNulls) continue
+    if (typeof value !== 'string') bad.push(`"${k.slice(0, 40)}" is not a string`)
+    else if (k.length === 0 || k.length > MAX_ATTRIBUTE_LENGTH || value.length > MAX_ATTRIBUTE_LENGTH)
+      bad.push(`"${k.slice(0, 40)}": keys and values must be 1–${MAX_ATTRIBUTE_LENGTH} characters`)
+    else out[k] = value
+  }
+  if (bad.length) return fail(`must be an object of string → string: ${bad.join('; ')}`)
+  return ok(out)
+}
+
+/** The attributes with sorted keys: equal maps ⇔ equal JSON. */
+export function sortedAttributes(a: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(a).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+}
+
+/** A resource's natural key: the bucket key without usage type, + resource + the whole attributes map. */
+export function resourceKey(r: NormalisedResource): string {
+  return JSON.stringify([...dimsKey(r), r.resource, sortedAttributes(r.attributes)])
+}
+
+const addNullable = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : a + b)
+const addDecimal = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : new Decimal(a).plus(b).toFixed())
+
+/** Sums resources sharing a natural key (provider reports split rows by what they do not show). */
+export function mergeResources(rows: readonly IndexedResource[]): { rows: IndexedResource[]; problems: RowProblem[] } {
+  const byKey = new Map<string, IndexedResource>()
+  for (const row of rows) {
+    const key = resourceKey(row.resource)
+    const first = byKey.get(key)
+    if (!first) {
+      byKey.set(key, row)
+      continue
+    }
+    const a = first.resource
+    const b = row.resource
+    byKey.set(key, {
+      index: first.index,
+      resource: {
+        ...a,
+        quantity: new Decimal(a.quantity).plus(b.quantity).toFixed(),
+        requests: addNullable(a.requests, b.requests),
+        reportedCost: addDecimal(a.reportedCost, b.reportedCost),
+      },
+    })
+  }
+  const merged = [...byKey.values()]
+  const problems: RowProblem[] = []
+  for (const { index, resource } of merged)
+    if ((resource.requests ?? 0) > MAX_COUNTER)
+      problems.push({ index, path: 'num_model_requests', message: 'the sum of the rows sharing this natural key exceeds 2^53 − 1' })
+  return { rows: merged, problems }
+}
+
+export function describeResource(r: NormalisedResource): string {
+  return `${new Date(r.startMs).toISOString()}–${new Date(r.endMs).toISOString()} resource ${r.resource} model ${r.model ?? 'null'}`
+}
