@@ -22,6 +22,14 @@ export const ConfigSchema = z
     DB_RETRY_MS: z.coerce.number().int().positive().default(2_000),
     GRACE_MS: z.coerce.number().int().positive().default(10_000),
     TRUST_PROXY: booleanString.default(false),
+    METRICS: z.enum(['on', 'off']).default('on'),
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    RATE_LIMIT_PER_MINUTE: z
+      .union([z.literal('off'), z.coerce.number().int().positive()])
+      .default(1200)
+      .describe('requests per minute per key and scope class (ingest, read); off disables'),
+    UNDER_PRESSURE: z.enum(['auto', 'on', 'off']).default('auto'),
+    MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().positive().default(1_000),
   })
 
 export type Config = z.infer<typeof ConfigSchema>

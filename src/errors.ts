@@ -84,6 +84,14 @@ export const problems = {
     new ProblemError(503, 'unavailable', 'Service unavailable', detail, {
       headers: { 'retry-after': String(retryAfterSeconds) },
     }),
+  rateLimited: (retryAfterSeconds: number, limit: number) =>
+    new ProblemError(429, 'rate-limited', 'Too many requests', `more than ${limit} requests a minute; retry after ${retryAfterSeconds} s`, {
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    }),
+  overloaded: (retryAfterSeconds: number) =>
+    new ProblemError(503, 'overloaded', 'Service unavailable', 'the server is overloaded; try again shortly', {
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    }),
   timeout: () =>
     new ProblemError(503, 'query-timeout', 'Query timed out', 'the query exceeded the statement timeout; narrow the range or grouping', {
       headers: { 'retry-after': '1' },

@@ -129,16 +129,21 @@ const COPY_BATCH_CHARS = 1 << 16
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+/** The source a JSON body's rows are stored under: canonical buckets or OpenAI pages; undefined: neither. */
+export function jsonBodySource(body: unknown): BucketSource | undefined {
+  if (isObject(body) && 'buckets' in body) return 'api'
+  if (isOpenAIPageBody(body)) return 'openai_api'
+  return undefined
+}
+
 /** Forms 1 and 2: the JSON body is already in memory (bounded by BODY_LIMIT), so it is checked first. */
 export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, defaults: RowDefaults): Promise<IngestResult> {
   let parsed: ParsedJsonRows
-  let source: BucketSource
-  if (isObject(body) && 'buckets' in body) {
-    parsed = parseCanonical({ buckets: body.buckets })
-    source = 'api'
-  } else if (isOpenAIPageBody(body)) {
-    parsed = parseOpenAIPages(body, defaults)
-    source = 'openai_api'
+  const source = jsonBodySource(body)
+  if (source === 'api') {
+    parsed = parseCanonical({ buckets: (body as { buckets: unknown }).buckets })
+  } else if (source === 'openai_api') {
+    parsed = parseOpenAIPages(body as Parameters<typeof parseOpenAIPages>[0], defaults)
   } else {
     throw problems.validation(
       [{ path: '', message: 'expected {"buckets":[…]}, an OpenAI usage page (an object with a data array) or an array of pages' }],
