@@ -3,11 +3,13 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { Config } from './config.js'
 import type { DbClient } from './db/client.js'
+import dashboardPlugin from './dashboard/index.js'
 import graphiqlPlugin from './graphql/graphiql.js'
 import graphqlPlugin from './graphql/index.js'
 import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin from './plugins/errors.js'
+import inputGuardPlugin from './plugins/input-guard.js'
 import metricsPlugin from './plugins/metrics.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import underPressurePlugin from './plugins/under-pressure.js'
@@ -48,6 +50,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
     bodyLimit: opts.config.BODY_LIMIT,
   })
+  await fastify.register(inputGuardPlugin)
   await fastify.register(dbPlugin, {
     config: opts.config,
     ...(opts.db ? { db: opts.db } : {}),
@@ -75,9 +78,16 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(swaggerPlugin)
 
   // mercurius brings its own JSON schemas, so GraphQL lives beside (not inside) the zod-typed REST API.
-  await fastify.register(graphqlPlugin, { maxGroups: opts.config.MAX_RESULT_CELLS, maxDepth: opts.config.GRAPHQL_MAX_DEPTH })
+  await fastify.register(graphqlPlugin, {
+    maxGroups: opts.config.MAX_RESULT_CELLS,
+    maxDepth: opts.config.GRAPHQL_MAX_DEPTH,
+    retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
+    bodyLimit: opts.config.BODY_LIMIT,
+  })
   // A sibling of graphqlPlugin, so the /graphql auth hook does not cover the (public) GraphiQL page.
   await fastify.register(graphiqlPlugin)
+  // GET / (public page; it sends the read key the user pastes to /graphql).
+  await fastify.register(dashboardPlugin)
   await fastify.register(restApi, opts)
 }
 

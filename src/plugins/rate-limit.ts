@@ -50,7 +50,10 @@ export default fp(
         const hash = tokenHash(req)
         return hash !== undefined && adminHash !== undefined && sameHash(hash, adminHash)
       },
-      errorResponseBuilder: (_req, ctx) => problems.rateLimited(Math.max(1, Math.ceil(ctx.ttl / 1000)), ctx.max),
+      errorResponseBuilder: (_req, ctx) => {
+        const seconds = Math.max(1, Math.ceil(ctx.ttl / 1000))
+        return problems.tooManyRequests(seconds, `more than ${ctx.max} requests a minute; retry after ${seconds} s`)
+      },
     })
     app.addHook('onRequest', app.rateLimit())
 

@@ -59,6 +59,7 @@ t.test('node dist/server.js: migrates from migrations/, serves GraphQL from sche
   t.same(body.data, { __schema: { queryType: { name: 'Query' } } })
   t.equal((await fetch(`${base}/graphiql`)).status, 200, 'GraphiQL assets resolve from node_modules')
   t.equal((await fetch(`${base}/docs/json`)).status, 200)
+  t.equal((await fetch(`${base}/`)).status, 200, 'the dashboard and its assets are served from dist/')
 
   child.kill('SIGTERM')
   t.equal(await exit, 0, 'SIGTERM drains and exits 0')

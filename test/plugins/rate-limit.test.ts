@@ -17,7 +17,7 @@ void eachEngine(t, async (t, engine) => {
     const limited = await read()
     t.equal(limited.statusCode, 429)
     t.ok(isProblem(limited))
-    t.match(limited.json(), { status: 429, type: 'https://tokenledger.dev/problems/rate-limited' })
+    t.match(limited.json(), { status: 429, type: 'https://tokenledger.dev/problems/too-many-requests' })
     t.match(limited.headers['retry-after'], /^\d+$/)
     t.ok(Number(limited.headers['retry-after']) > 0 && Number(limited.headers['retry-after']) <= 60)
 
