@@ -10,6 +10,9 @@ import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin from './plugins/errors.js'
 import inputGuardPlugin from './plugins/input-guard.js'
+import metricsPlugin from './plugins/metrics.js'
+import rateLimitPlugin from './plugins/rate-limit.js'
+import underPressurePlugin from './plugins/under-pressure.js'
 import swaggerPlugin from './plugins/swagger.js'
 import { ensureDefaultCard } from './pricing/catalog/default-card.js'
 import healthRoutes from './routes/health/index.js'
@@ -57,6 +60,21 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     },
   })
   await fastify.register(authPlugin, { adminToken: opts.config.TOKENLEDGER_ADMIN_TOKEN })
+  // Before every route, so their hooks cover all of them: load shedding first, then per-key limits.
+  await fastify.register(underPressurePlugin, {
+    mode: opts.config.UNDER_PRESSURE,
+    maxEventLoopDelayMs: opts.config.MAX_EVENT_LOOP_DELAY_MS,
+    retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
+  })
+  await fastify.register(rateLimitPlugin, {
+    perMinute: opts.config.RATE_LIMIT_PER_MINUTE,
+    adminToken: opts.config.TOKENLEDGER_ADMIN_TOKEN,
+  })
+  await fastify.register(metricsPlugin, {
+    enabled: opts.config.METRICS === 'on',
+    token: opts.config.METRICS_TOKEN,
+    poolSize: opts.config.DB_POOL_SIZE,
+  })
   await fastify.register(swaggerPlugin)
 
   // mercurius brings its own JSON schemas, so GraphQL lives beside (not inside) the zod-typed REST API.

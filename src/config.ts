@@ -24,17 +24,42 @@ export const ConfigSchema = z
     DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
     GRACE_MS: z.coerce.number().int().positive().default(10_000),
     TRUST_PROXY: booleanString.default(false),
+    METRICS: z.enum(['on', 'off']).default('on'),
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    RATE_LIMIT_PER_MINUTE: z
+      .union([z.literal('off'), z.coerce.number().int().positive()])
+      .default(1200)
+      .describe('requests per minute per key and scope class (ingest, read); off disables'),
+    UNDER_PRESSURE: z.enum(['auto', 'on', 'off']).default('auto'),
+    MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().positive().default(1_000),
   })
 
 export type Config = z.infer<typeof ConfigSchema>
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseEnv(ConfigSchema, env, 'invalid configuration')
+}
+
+function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, what: string): z.infer<S> {
   // An empty variable (`FOO=`) means "not set", as in most twelve-factor tooling.
   const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
-  const parsed = ConfigSchema.safeParse(set)
+  const parsed = schema.safeParse(set)
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')
-    throw new Error(`invalid configuration: ${problems}`)
+    throw new Error(`${what}: ${problems}`)
   }
   return parsed.data
+}
+
+/** The CLI's environment (`tokenledger …`); flags override it. Server commands read only these. */
+export const CliConfigSchema = z.object({
+  TOKENLEDGER_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
+  TOKENLEDGER_KEY: z.string().min(1).optional(),
+  TOKENLEDGER_ADMIN_TOKEN: z.string().min(1).optional(),
+})
+
+export type CliConfig = z.infer<typeof CliConfigSchema>
+
+export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
+  return parseEnv(CliConfigSchema, env, 'invalid environment')
 }

@@ -101,6 +101,10 @@ export const problems = {
     new ProblemError(503, 'unavailable', 'Service unavailable', detail, {
       headers: { 'retry-after': String(retryAfterSeconds) },
     }),
+  overloaded: (retryAfterSeconds: number) =>
+    new ProblemError(503, 'overloaded', 'Service unavailable', 'the server is overloaded; try again shortly', {
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    }),
   methodNotAllowed: (detail: string) => new ProblemError(405, 'method-not-allowed', 'Method not allowed', detail),
   tooManyRequests: (retryAfterSeconds: number, detail: string) =>
     new ProblemError(429, 'too-many-requests', 'Too many requests', detail, { headers: { 'retry-after': String(retryAfterSeconds) } }),

@@ -233,19 +233,25 @@ const OVERLAP_RULE =
 /** Thrown inside the write transaction when token buckets break the overlap rule: the staged path names the pair. */
 class BucketOverlap extends Error {}
 
+/** The source a JSON body's rows are stored under: canonical rows, an Anthropic report or OpenAI pages; undefined: none. */
+export function jsonBodySource(body: unknown): BucketSource | undefined {
+  if (isObject(body) && ('buckets' in body || 'resources' in body)) return 'api'
+  if (isAnthropicUsageBody(body)) return 'anthropic_api'
+  if (isOpenAIPageBody(body)) return 'openai_api'
+  return undefined
+}
+
 /** Forms 1 and 2 (and Anthropic reports): the JSON body is already in memory (bounded by BODY_LIMIT), so it is checked first. */
 export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, defaults: RowDefaults): Promise<IngestResult> {
   let parsed: ParsedJsonRows
-  let source: BucketSource
-  if (isObject(body) && ('buckets' in body || 'resources' in body)) {
-    parsed = parseCanonical({ buckets: body.buckets, resources: body.resources })
-    source = 'api'
-  } else if (isAnthropicUsageBody(body)) {
-    parsed = parseAnthropicPages(body, defaults)
-    source = 'anthropic_api'
-  } else if (isOpenAIPageBody(body)) {
-    parsed = parseOpenAIPages(body, defaults)
-    source = 'openai_api'
+  const source = jsonBodySource(body)
+  if (source === 'api') {
+    const rows = body as { buckets?: unknown; resources?: unknown }
+    parsed = parseCanonical({ buckets: rows.buckets, resources: rows.resources })
+  } else if (source === 'anthropic_api') {
+    parsed = parseAnthropicPages(body as Parameters<typeof parseAnthropicPages>[0], defaults)
+  } else if (source === 'openai_api') {
+    parsed = parseOpenAIPages(body as Parameters<typeof parseOpenAIPages>[0], defaults)
   } else {
     throw problems.validation(
       [{ path: '', message: 'expected {"buckets":[…], "resources":[…]}, a usage page (an object with a data array) or an array of pages' }],

@@ -107,7 +107,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function openDb(config: Config): Promise<{ client: DbClient; release: () => void }> {
+export async function openDb(config: Config): Promise<{ client: DbClient; release: () => void }> {
   if (config.DATABASE_URL) {
     const client = createPostgresDb({
       url: config.DATABASE_URL,

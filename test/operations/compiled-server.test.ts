@@ -6,6 +6,8 @@ import t from 'tap'
 import { DIST_SERVER, ensureBuilt, ROOT } from '../setup/compiled.js'
 
 const ADMIN = 'compiled-admin-token-0123456789'
+// A possible tsc build plus a fresh PGlite initdb in WASM: on a busy 2-core CI machine, more than tap's default.
+t.setTimeout(480_000)
 
 t.test('package.json: `npm ci` builds (prepare) and `npm start` runs the compiled server', async (t) => {
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
@@ -57,6 +59,7 @@ t.test('node dist/server.js: migrates from migrations/, serves GraphQL from sche
   t.same(body.data, { __schema: { queryType: { name: 'Query' } } })
   t.equal((await fetch(`${base}/graphiql`)).status, 200, 'GraphiQL assets resolve from node_modules')
   t.equal((await fetch(`${base}/docs/json`)).status, 200)
+  t.equal((await fetch(`${base}/`)).status, 200, 'the dashboard and its assets are served from dist/')
 
   child.kill('SIGTERM')
   t.equal(await exit, 0, 'SIGTERM drains and exits 0')

@@ -5,7 +5,7 @@ import type { ZodType } from 'zod'
 import type { Config } from '../../config.js'
 import { deleteBuckets } from '../../db/queries/buckets.js'
 import { problems } from '../../errors.js'
-import { ingestCsvUpload, ingestJsonBody } from '../../ingest/ingest-buckets.js'
+import { ingestCsvUpload, ingestJsonBody, jsonBodySource } from '../../ingest/ingest-buckets.js'
 import { normaliseArrayParams } from '../openai-usage/params.js'
 import { problemResponses } from '../shared-schemas.js'
 import {
@@ -52,9 +52,16 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
     async (req) => {
       const defaults = { provider: req.query.provider, accountId: req.query.account_id, groupBy: req.query.group_by }
       const body: unknown = req.body
-      if (body instanceof Readable) return ingestCsvUpload(app.db, req.tenantId, body, defaults, opts.config.CSV_BODY_LIMIT)
-      if (/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return ingestJsonBody(app.db, req.tenantId, body, defaults)
-      throw problems.unsupportedMediaType(req.headers['content-type'], ACCEPTED)
+      if (body instanceof Readable) {
+        const result = await ingestCsvUpload(app.db, req.tenantId, body, defaults, opts.config.CSV_BODY_LIMIT)
+        app.metrics.ingestedRows.inc({ source: 'openai_csv' }, result.received)
+        return result
+      }
+      if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
+        throw problems.unsupportedMediaType(req.headers['content-type'], ACCEPTED)
+      const result = await ingestJsonBody(app.db, req.tenantId, body, defaults)
+      app.metrics.ingestedRows.inc({ source: jsonBodySource(body) ?? 'unknown' }, result.received)
+      return result
     },
   )
 

@@ -47,7 +47,11 @@ const usageEventRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: EventsResponseSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },
       },
     },
-    async (req) => ({ results: await batcher.ingest(req.tenantId, req.body.events) }),
+    async (req) => {
+      const results = await batcher.ingest(req.tenantId, req.body.events)
+      for (const r of results) app.metrics.events.inc({ status: r.status })
+      return { results }
+    },
   )
 }
 

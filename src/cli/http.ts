@@ -1,0 +1,69 @@
+import { CliError, oneLine } from './errors.js'
+
+export interface ServerTarget {
+  url: string
+  token: string
+}
+
+interface Problem {
+  title?: string
+  detail?: string
+  errors?: { path?: string; line?: number; index?: number; message?: string }[]
+  error_count?: number
+}
+
+/** `404 no route` means the server predates the feature: said so plainly rather than "not found". */
+export class MissingRouteError extends CliError {}
+
+function describeProblem(status: number, text: string, contentType: string): string {
+  if (!/json/.test(contentType)) return `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`
+  const p = JSON.parse(text) as Problem
+  let line = `${status} ${p.title ?? 'error'}: ${p.detail ?? ''}`
+  const first = p.errors?.[0]
+  if (first) {
+    const where = first.line !== undefined ? `line ${first.line}` : (first.path ?? (first.index !== undefined ? `item ${first.index}` : undefined))
+    line += ` — ${where ? `${where}: ` : ''}${first.message ?? ''}`
+    const more = (p.error_count ?? p.errors!.length) - 1
+    if (more > 0) line += ` (+${more} more)`
+  }
+  return line
+}
+
+/**
+ * One request to the server; a non-2xx answer becomes a CliError carrying the problem's detail on
+ * one line. `body` may be a stream (`duplex: 'half'` lets fetch send it as it is read).
+ */
+export async function callServer<T>(
+  target: ServerTarget,
+  method: string,
+  path: string,
+  init: { body?: string | ReadableStream<Uint8Array>; headers?: Record<string, string> } = {},
+): Promise<T> {
+  const url = new URL(path, target.url.endsWith('/') ? target.url : `${target.url}/`)
+  let res: Response
+  try {
+    res = await fetch(url, {
+      method,
+      headers: { authorization: `Bearer ${target.token}`, ...init.headers },
+      ...(init.body === undefined ? {} : { body: init.body, duplex: 'half' }),
+    } as RequestInit)
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause
+    throw new CliError(`cannot reach ${url.origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`)
+  }
+  const text = await res.text()
+  if (!res.ok) {
+    let line: string
+    try {
+      line = describeProblem(res.status, text, res.headers.get('content-type') ?? '')
+    } catch {
+      line = `HTTP ${res.status}`
+    }
+    const Err = res.status === 404 && /no route for/.test(text) ? MissingRouteError : CliError
+    throw new Err(oneLine(line))
+  }
+  return (text ? JSON.parse(text) : {}) as T
+}
+
+/** Path segments are user input: encoded, so an id cannot reach another route. */
+export const segment = (s: string) => encodeURIComponent(s)

@@ -1,0 +1,127 @@
+import { loadCliConfig, CliConfigSchema, type CliConfig } from '../config.js'
+import { parseCommand, positionals } from './args.js'
+import { IMPORT_HELP, parseKind, runImport } from './commands/import.js'
+import { runSync, SYNC_HELP } from './commands/sync.js'
+import { createKey, createTenant, KEYS_CREATE_HELP, TENANTS_CREATE_HELP } from './commands/tenants.js'
+import { CliError, oneLine, usageError } from './errors.js'
+import type { ServerTarget } from './http.js'
+
+export const HELP = `Usage: tokenledger <command> [options]
+
+Commands:
+  import <file>                 stream a usage CSV export or JSON pages to the server
+  sync <connection-id>          pull a provider connection's usage now
+  tenants create <id>           create a tenant (admin)
+  keys create <tenant>          create an API key and print it once (admin)
+  migrate                       apply database migrations (DATABASE_URL / DATA_DIR)
+
+Every command takes --help. Server commands take --url (TOKENLEDGER_URL) and --key (TOKENLEDGER_KEY);
+admin commands take --admin-token (TOKENLEDGER_ADMIN_TOKEN). On failure the exit code is not 0 and
+stderr has one line saying why.`
+
+export interface Io {
+  stdout: NodeJS.WriteStream
+  stderr: NodeJS.WriteStream
+}
+
+/** Flags win over the environment; a missing token is a usage error naming both. */
+function server(env: CliConfig, url: string | undefined, token: { flag: string | undefined; env: string | undefined; name: string; variable: string }): ServerTarget {
+  const checked = url === undefined ? env.TOKENLEDGER_URL : CliConfigSchema.shape.TOKENLEDGER_URL.safeParse(url)
+  const base = typeof checked === 'string' ? checked : checked.success ? checked.data : undefined
+  if (!base) throw usageError(`--url must be an http(s) URL, not "${url}"`)
+  const secret = token.flag ?? token.env
+  if (!secret) throw usageError(`no ${token.name}: pass --${token.name} or set ${token.variable}`)
+  return { url: base, token: secret }
+}
+
+const KEY_OPTION = { key: { type: 'string' }, url: { type: 'string' } } as const
+const ADMIN_OPTION = { 'admin-token': { type: 'string' }, url: { type: 'string' } } as const
+
+async function dispatch(argv: string[], io: Io): Promise<void> {
+  const [command, ...rest] = argv
+  const help = (text: string) => io.stdout.write(`${text}\n`)
+  // Subcommand groups (`tenants create`) take their verb as the next word.
+  const group = command === 'tenants' || command === 'keys' ? `${command} ${rest[0] ?? ''}`.trim() : command
+  const args = group !== command ? rest.slice(1) : rest
+  const env = () => {
+    try {
+      return loadCliConfig()
+    } catch (e) {
+      throw usageError((e as Error).message)
+    }
+  }
+
+  switch (group) {
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      return void help(HELP)
+    case 'import': {
+      const { values, positionals: pos } = parseCommand(
+        args,
+        { ...KEY_OPTION, kind: { type: 'string' }, 'account-id': { type: 'string' }, provider: { type: 'string' }, json: { type: 'boolean' } },
+        'import',
+      )
+      if (values.help) return void help(IMPORT_HELP)
+      const [file] = positionals(pos, ['file'], 'import')
+      const c = env()
+      const target = server(c, values.url, { flag: values.key, env: c.TOKENLEDGER_KEY, name: 'key', variable: 'TOKENLEDGER_KEY' })
+      const opts = { file: file!, kind: parseKind(values.kind), accountId: values['account-id'], provider: values.provider, json: values.json ?? false }
+      return runImport(target, opts, io.stdout, io.stderr)
+    }
+    case 'sync': {
+      const { values, positionals: pos } = parseCommand(args, { ...KEY_OPTION, json: { type: 'boolean' } }, 'sync')
+      if (values.help) return void help(SYNC_HELP)
+      const [id] = positionals(pos, ['connection-id'], 'sync')
+      const c = env()
+      const target = server(c, values.url, { flag: values.key, env: c.TOKENLEDGER_KEY, name: 'key', variable: 'TOKENLEDGER_KEY' })
+      return runSync(target, id!, values.json ?? false, io.stdout)
+    }
+    case 'tenants create': {
+      const { values, positionals: pos } = parseCommand(args, { ...ADMIN_OPTION, name: { type: 'string' } }, 'tenants create')
+      if (values.help) return void help(TENANTS_CREATE_HELP)
+      const [id] = positionals(pos, ['id'], 'tenants create')
+      const c = env()
+      const target = server(c, values.url, { flag: values['admin-token'], env: c.TOKENLEDGER_ADMIN_TOKEN, name: 'admin-token', variable: 'TOKENLEDGER_ADMIN_TOKEN' })
+      return createTenant(target, id!, values.name, io.stdout)
+    }
+    case 'keys create': {
+      const { values, positionals: pos } = parseCommand(args, { ...ADMIN_OPTION, name: { type: 'string' }, scopes: { type: 'string' } }, 'keys create')
+      if (values.help) return void help(KEYS_CREATE_HELP)
+      const [tenant] = positionals(pos, ['tenant'], 'keys create')
+      if (!values.scopes) throw usageError('keys create needs --scopes, e.g. --scopes ingest,read')
+      const scopes = values.scopes.split(',').map((s) => s.trim()).filter(Boolean)
+      const c = env()
+      const target = server(c, values.url, { flag: values['admin-token'], env: c.TOKENLEDGER_ADMIN_TOKEN, name: 'admin-token', variable: 'TOKENLEDGER_ADMIN_TOKEN' })
+      return createKey(target, tenant!, { scopes, name: values.name }, io.stdout, io.stderr)
+    }
+    case 'migrate': {
+      const { values, positionals: pos } = parseCommand(args, {}, 'migrate')
+      // Loaded on demand: the database drivers (PGlite's WASM among them) would slow every other command.
+      const { MIGRATE_HELP, runMigrate } = await import('./commands/migrate.js')
+      if (values.help) return void help(MIGRATE_HELP)
+      positionals(pos, [], 'migrate')
+      return runMigrate(io.stdout)
+    }
+    case 'tenants':
+    case 'keys':
+      if (rest.includes('--help') || rest.includes('-h'))
+        return void help(command === 'tenants' ? TENANTS_CREATE_HELP : KEYS_CREATE_HELP)
+      throw usageError(`${command} takes a subcommand: ${command} create (see: tokenledger ${command} create --help)`)
+    default:
+      throw usageError(`unknown command "${command}" (see: tokenledger --help)`)
+  }
+}
+
+/** Runs one command; returns the process exit code. Failures are one line on stderr. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  try {
+    await dispatch(argv, io)
+    return 0
+  } catch (e) {
+    const err = e instanceof CliError ? e : new CliError((e as Error).message ?? String(e))
+    io.stderr.write(`tokenledger: ${oneLine(err.message)}\n`)
+    return err.exitCode
+  }
+}

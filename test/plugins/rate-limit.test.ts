@@ -1,0 +1,46 @@
+import t from 'tap'
+import { admin, bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
+
+const LIMIT = 3
+const bucket = { start_time: '2026-03-01T00:00:00Z', end_time: '2026-03-01T01:00:00Z', model: 'gpt-4o', input_tokens: 1 }
+
+void eachEngine(t, async (t, engine) => {
+  await t.test('per key: reads and ingest counted apart, 429 problem+json with Retry-After, admin exempt', async (t) => {
+    const app = await build(t, engine, { RATE_LIMIT_PER_MINUTE: String(LIMIT) })
+    const { key } = await tenantWithKey(app)
+    const read = () => app.inject({ method: 'GET', url: '/v1/me', headers: bearer(key) })
+    const ingest = () => app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: bearer(key), payload: { buckets: [bucket] } })
+
+    // The first request of an unseen token counts against its address; from then on the key has its own budget.
+    t.equal((await read()).statusCode, 200)
+    for (let i = 0; i < LIMIT; i++) t.equal((await read()).statusCode, 200, `read ${i + 1}`)
+    const limited = await read()
+    t.equal(limited.statusCode, 429)
+    t.ok(isProblem(limited))
+    t.match(limited.json(), { status: 429, type: 'https://tokenledger.dev/problems/too-many-requests' })
+    t.match(limited.headers['retry-after'], /^\d+$/)
+    t.ok(Number(limited.headers['retry-after']) > 0 && Number(limited.headers['retry-after']) <= 60)
+
+    for (let i = 0; i < LIMIT; i++) t.equal((await ingest()).statusCode, 200, `ingest ${i + 1} has its own budget`)
+    t.equal((await ingest()).statusCode, 429)
+
+    for (let i = 0; i < LIMIT * 3; i++) t.equal((await app.inject({ method: 'GET', url: '/v1/tenants', headers: admin })).statusCode, 200)
+    t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'probes are not limited')
+  })
+
+  await t.test('bad or missing tokens are limited by address, however they vary', async (t) => {
+    const app = await build(t, engine, { RATE_LIMIT_PER_MINUTE: String(LIMIT) })
+    const codes: number[] = []
+    for (let i = 0; i < LIMIT + 3; i++) {
+      const headers = i % 2 ? bearer(`tl_bogus_${i}`) : {}
+      codes.push((await app.inject({ method: 'GET', url: '/v1/me', headers })).statusCode)
+    }
+    t.same(codes, [...Array(LIMIT).fill(401), 429, 429, 429])
+  })
+
+  await t.test('RATE_LIMIT_PER_MINUTE=off disables the limit', async (t) => {
+    const app = await build(t, engine, { RATE_LIMIT_PER_MINUTE: 'off' })
+    const { key } = await tenantWithKey(app)
+    for (let i = 0; i < 20; i++) t.equal((await app.inject({ method: 'GET', url: '/v1/me', headers: bearer(key) })).statusCode, 200)
+  })
+})

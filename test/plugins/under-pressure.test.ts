@@ -1,0 +1,46 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { admin, build, eachEngine, isProblem } from '../helpers.js'
+
+function blockEventLoop(ms: number) {
+  const until = Date.now() + ms
+  while (Date.now() < until);
+}
+
+/** Polls until `check` holds (the sampler updates once a second); fails the test after `ms`. */
+async function eventually(ms: number, check: () => Promise<boolean>): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (await check()) return true
+  return false
+}
+
+void eachEngine(t, async (t, engine) => {
+  await t.test('a saturated event loop answers 503 problem+json with Retry-After; /healthz still answers', async (t) => {
+    const app = await build(t, engine, { UNDER_PRESSURE: 'on', MAX_EVENT_LOOP_DELAY_MS: '20' })
+    blockEventLoop(1500)
+    let shed: Awaited<ReturnType<typeof app.inject>> | undefined
+    const hit = await eventually(3000, async () => {
+      shed = await app.inject({ method: 'GET', url: '/v1/me', headers: admin })
+      return shed.statusCode === 503
+    })
+    t.ok(hit, 'shed while the loop lags')
+    t.ok(isProblem(shed!))
+    t.match(shed!.json(), { status: 503, type: 'https://tokenledger.dev/problems/overloaded' })
+    t.match(shed!.headers['retry-after'], /^\d+$/)
+    t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+    const recovered = await eventually(5000, async () => (await app.inject({ method: 'GET', url: '/v1/me', headers: admin })).statusCode === 200)
+    t.ok(recovered, 'serves again once the loop recovers')
+  })
+
+  await t.test('auto: on for PostgreSQL, off for PGlite (which runs queries on the event loop)', async (t) => {
+    const app = await build(t, engine, { UNDER_PRESSURE: 'auto', MAX_EVENT_LOOP_DELAY_MS: '20' })
+    blockEventLoop(1500)
+    const codes = new Set<number>()
+    const shed = await eventually(3000, async () => {
+      const code = (await app.inject({ method: 'GET', url: '/v1/me', headers: admin })).statusCode
+      codes.add(code)
+      return code === 503
+    })
+    if (engine === 'pglite') t.same([...codes], [200], 'never shed on PGlite')
+    else t.ok(shed, 'shed on PostgreSQL')
+  })
+})
