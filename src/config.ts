@@ -22,6 +22,9 @@ export const ConfigSchema = z
     DB_RETRY_MS: z.coerce.number().int().positive().default(2_000),
     GRACE_MS: z.coerce.number().int().positive().default(10_000),
     TRUST_PROXY: booleanString.default(false),
+    TENANT_QUERY_CONCURRENCY: z.coerce.number().int().positive().default(4),
+    TENANT_QUERY_WAIT_MS: z.coerce.number().int().nonnegative().default(5_000),
+    GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().positive().default(10),
   })
 
 export type Config = z.infer<typeof ConfigSchema>

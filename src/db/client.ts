@@ -15,6 +15,12 @@ export type Engine = 'pglite' | 'postgres'
  */
 export interface QueryOptions {
   prepare?: boolean
+  /**
+   * PostgreSQL: cancel the statement on the server (a cancel request, as pg_cancel_backend) when this
+   * aborts — a client that went away should not keep a connection busy. PGlite cannot interrupt a
+   * running statement; it ignores the signal.
+   */
+  signal?: AbortSignal | undefined
 }
 
 /**
@@ -83,10 +89,19 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
     engine: 'postgres',
     async query<T>(query: SQL | string, params?: unknown[], opts?: QueryOptions) {
       const c = compile(query, params)
-      const rows = await conn.unsafe(c.text, c.params as postgres.ParameterOrJSON<never>[], {
+      const pending = conn.unsafe(c.text, c.params as postgres.ParameterOrJSON<never>[], {
         prepare: opts?.prepare ?? false,
       })
-      return rows as unknown as T[]
+      const signal = opts?.signal
+      if (!signal) return (await pending) as unknown as T[]
+      const cancel = () => void pending.cancel()
+      if (signal.aborted) cancel()
+      else signal.addEventListener('abort', cancel, { once: true })
+      try {
+        return (await pending) as unknown as T[]
+      } finally {
+        signal.removeEventListener('abort', cancel)
+      }
     },
     async copyIn(table: string, columns: readonly string[]): Promise<CopyWriter> {
       const ident = (name: string) => `"${name.replace(/"/g, '""')}"`
