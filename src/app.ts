@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { Config } from './config.js'
 import type { DbClient } from './db/client.js'
+import dashboardPlugin from './dashboard/index.js'
 import graphiqlPlugin from './graphql/graphiql.js'
 import graphqlPlugin from './graphql/index.js'
 import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
@@ -75,6 +76,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   })
   // A sibling of graphqlPlugin, so the /graphql auth hook does not cover the (public) GraphiQL page.
   await fastify.register(graphiqlPlugin)
+  // GET / (public page; it sends the read key the user pastes to /graphql).
+  await fastify.register(dashboardPlugin)
   await fastify.register(restApi, { ...opts, queryGate })
 }
 

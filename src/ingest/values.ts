@@ -13,7 +13,33 @@ const fail = (message: string): Parsed<never> => ({ ok: false, message })
 
 /** Counters are exact in a JS number (and a bigint column) up to 2^53 − 1. */
 export const MAX_COUNTER = Number.MAX_SAFE_INTEGER
-const MAX_DIMENSION_LENGTH = 500
+/**
+ * Dimensions, attribute and label keys/values, ids: at most this many characters (Unicode code points,
+ * so 256 emoji are 256 characters). Every combination of maxima must store: with 4-byte characters a
+ * field is ≤ 1 KiB, which every index holding such a field has room for (or hashes).
+ */
+export const MAX_DIMENSION_LENGTH = 256
+
+/** The number of characters (code points) in `s`, counting only as far as `limit` + 1. */
+function characters(s: string, limit: number): number {
+  let n = 0
+  for (let i = 0; i < s.length && n <= limit; i++, n++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) i++
+    }
+  }
+  return n
+}
+
+/** Why `s` cannot be a stored dimension/label text, or undefined: too long, or holding NUL (PostgreSQL text cannot). */
+export function textProblem(s: string, max = MAX_DIMENSION_LENGTH): string | undefined {
+  // A string of at most `max` UTF-16 units has at most `max` characters: most strings stop here.
+  if (s.length > max && characters(s, max) > max) return `must be at most ${max} characters`
+  if (s.includes('\0')) return 'may not contain the NUL character (\\u0000)'
+  return undefined
+}
 
 /** A JSON counter: absent/null → null; otherwise an integer in [0, 2^53 − 1]. */
 export function parseJsonCounter(v: unknown): Parsed<number | null> {
@@ -71,15 +97,15 @@ export function parseJsonDimension(v: unknown): Parsed<string | null> {
   if (v === undefined || v === null) return ok(null)
   if (typeof v !== 'string') return fail('must be a string or null')
   if (v.length === 0) return fail('must not be empty (use null)')
-  if (v.length > MAX_DIMENSION_LENGTH) return fail(`must be at most ${MAX_DIMENSION_LENGTH} characters`)
-  return ok(v)
+  const problem = textProblem(v)
+  return problem ? fail(problem) : ok(v)
 }
 
 /** A CSV dimension: empty → null. */
 export function parseCsvDimension(s: string): Parsed<string | null> {
   if (s === '') return ok(null)
-  if (s.length > MAX_DIMENSION_LENGTH) return fail(`must be at most ${MAX_DIMENSION_LENGTH} characters`)
-  return ok(s)
+  const problem = textProblem(s)
+  return problem ? fail(problem) : ok(s)
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { SOURCES } from '../../ingest/bucket.js'
+import { dimensionText } from '../../ingest/text-schema.js'
 import { COUNTER_FIELDS } from '../../ingest/token-classes.js'
 import { InstantParamSchema } from '../../time/instant-schema.js'
 
@@ -60,8 +61,8 @@ export const IngestBodySchema = z
   )
 
 export const IngestQuerySchema = z.object({
-  provider: z.string().min(1).max(100).optional().describe('for pages and CSV: the provider of rows that name none'),
-  account_id: z.string().min(1).max(500).optional().describe('for pages and CSV: the account of rows that name none'),
+  provider: dimensionText().optional().describe('for pages and CSV: the provider of rows that name none'),
+  account_id: dimensionText().optional().describe('for pages and CSV: the account of rows that name none'),
 })
 
 export const IngestResultSchema = z
