@@ -32,6 +32,8 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
     '/usage/buckets',
     {
       onRequest: app.auth.tenant('ingest'),
+      // The bucket parsers refuse NUL themselves, naming the row by index/line (textProblem).
+      config: { nulCheckedPerItem: true },
       bodyLimit: opts.config.BODY_LIMIT,
       validatorCompiler: documentOnlyBody,
       schema: {
