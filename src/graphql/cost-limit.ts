@@ -73,7 +73,7 @@ interface CostArgs {
 }
 
 /** The estimated cells of one root field; 0 when its arguments are invalid (execution reports those). */
-function cellsOf(schema: GraphQLSchema, field: FieldNode, variables: Record<string, unknown>): number {
+function cellsOf(schema: GraphQLSchema, field: FieldNode, variables: Record<string, unknown>, maxCells: number): number {
   const def = schema.getQueryType()?.getFields()[field.name.value]
   if (!def) return 0
   let args: CostArgs
@@ -85,7 +85,10 @@ function cellsOf(schema: GraphQLSchema, field: FieldNode, variables: Record<stri
   if (field.name.value === 'usage') {
     if (!(args.from instanceof Date) || !(args.to instanceof Date) || args.to <= args.from) return 0
     const grouped = (args.groupBy?.length ?? 0) + (args.groupByLabels?.length ?? 0) > 0
-    return maxWindows(args.window ?? 'DAY', args.from, args.to) * (grouped ? GROUP_ESTIMATE : 1)
+    const windows = maxWindows(args.window ?? 'DAY', args.from, args.to)
+    // Too many windows alone: the field's own check refuses it, with its message, before any database work.
+    if (windows > maxCells) return 0
+    return windows * (grouped ? GROUP_ESTIMATE : 1)
   }
   if (field.name.value === 'events') return args.first ?? 100
   return 0
@@ -112,7 +115,7 @@ export function costLimit(opts: { maxCells: number }) {
       if (coerced.errors) continue // execution reports them
       const byKey = new Map(rootFields(def.selectionSet, fragments).map((f) => [f.alias?.value ?? f.name.value, f]))
       for (const f of byKey.values()) {
-        const c = cellsOf(schema, f, coerced.coerced)
+        const c = cellsOf(schema, f, coerced.coerced, opts.maxCells)
         if (c > 0) fields++
         cells += c
       }
