@@ -9,6 +9,7 @@ import graphqlPlugin from './graphql/index.js'
 import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin from './plugins/errors.js'
+import { createTenantGate, type TenantGate } from './usage/tenant-gate.js'
 import inputGuardPlugin from './plugins/input-guard.js'
 import metricsPlugin from './plugins/metrics.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
@@ -27,6 +28,8 @@ export interface AppOptions {
   config: Config
   /** An already-open, migrated database (tests, benchmarks); otherwise one is opened from config. */
   db?: DbClient
+  /** The per-tenant query limiter (tests hand one in to hold a tenant's share); otherwise made from config. */
+  queryGate?: TenantGate
 }
 
 /** REST routes: validated and serialised by their zod schemas. */
@@ -41,11 +44,14 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(usageBucketRoutes, { prefix: '/v1', config: opts.config })
   await f.register(usageEventRoutes, { prefix: '/v1' })
   await f.register(rateCardRoutes, { prefix: '/v1' })
-  await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS })
+  await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })
 }
 
 /** The whole application as one plugin: shared infrastructure first, then one plugin per surface. */
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+  // One per-tenant share of expensive queries across GraphQL and the REST reports.
+  const queryGate =
+    opts.queryGate ?? createTenantGate({ perTenant: opts.config.TENANT_QUERY_CONCURRENCY, maxWaitMs: opts.config.TENANT_QUERY_WAIT_MS })
   await fastify.register(errorsPlugin, {
     retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
     bodyLimit: opts.config.BODY_LIMIT,
@@ -83,12 +89,14 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     maxDepth: opts.config.GRAPHQL_MAX_DEPTH,
     retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
     bodyLimit: opts.config.BODY_LIMIT,
+    maxRootFields: opts.config.GRAPHQL_MAX_ROOT_FIELDS,
+    gate: queryGate,
   })
   // A sibling of graphqlPlugin, so the /graphql auth hook does not cover the (public) GraphiQL page.
   await fastify.register(graphiqlPlugin)
   // GET / (public page; it sends the read key the user pastes to /graphql).
   await fastify.register(dashboardPlugin)
-  await fastify.register(restApi, opts)
+  await fastify.register(restApi, { ...opts, queryGate })
 }
 
 export default app

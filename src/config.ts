@@ -32,6 +32,9 @@ export const ConfigSchema = z
       .describe('requests per minute per key and scope class (ingest, read); off disables'),
     UNDER_PRESSURE: z.enum(['auto', 'on', 'off']).default('auto'),
     MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().positive().default(1_000),
+    TENANT_QUERY_CONCURRENCY: z.coerce.number().int().positive().default(4),
+    TENANT_QUERY_WAIT_MS: z.coerce.number().int().nonnegative().default(5_000),
+    GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().positive().default(10),
   })
 
 export type Config = z.infer<typeof ConfigSchema>

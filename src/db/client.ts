@@ -16,6 +16,12 @@ export type Engine = 'pglite' | 'postgres'
  */
 export interface QueryOptions {
   prepare?: boolean
+  /**
+   * PostgreSQL: cancel the statement on the server (a cancel request, as pg_cancel_backend) when this
+   * aborts — a client that went away should not keep a connection busy. PGlite cannot interrupt a
+   * running statement; it ignores the signal.
+   */
+  signal?: AbortSignal | undefined
 }
 
 /**
@@ -144,14 +150,20 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
     async query<T>(query: SQL | string, params?: unknown[], opts?: QueryOptions) {
       const c = compile(query, params)
       guard?.check()
+      const pending = conn.unsafe(c.text, c.params as postgres.ParameterOrJSON<never>[], {
+        prepare: opts?.prepare ?? false,
+      })
+      const signal = opts?.signal
+      const cancel = () => void pending.cancel()
+      if (signal?.aborted) cancel()
+      else signal?.addEventListener('abort', cancel, { once: true })
       try {
-        const rows = await conn.unsafe(c.text, c.params as postgres.ParameterOrJSON<never>[], {
-          prepare: opts?.prepare ?? false,
-        })
-        return rows as unknown as T[]
+        return (await pending) as unknown as T[]
       } catch (err) {
         guard?.observe(err)
         throw err
+      } finally {
+        signal?.removeEventListener('abort', cancel)
       }
     },
     async copyIn(table: string, columns: readonly string[]): Promise<CopyWriter> {

@@ -1,12 +1,14 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import mercurius from 'mercurius'
 import { ProblemError } from '../errors.js'
 import { sendProblem } from '../plugins/errors.js'
 import { depthLimit } from './depth-limit.js'
 import { noNulStrings } from './no-nul-strings.js'
 import { formatExecution, handleRequestError, type GraphqlErrorOptions } from './errors.js'
+import type { TenantGate } from '../usage/tenant-gate.js'
+import { costLimit, rootFieldLimit } from './cost-limit.js'
 import { resolvers } from './resolvers.js'
 
 export const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url))
@@ -23,6 +25,17 @@ export function loadSchema(dir = SCHEMA_DIR): string {
 export interface GraphqlOptions extends GraphqlErrorOptions {
   maxGroups: number
   maxDepth: number
+  maxRootFields: number
+  gate: TenantGate
+}
+
+/** Aborts when the client goes away before its answer is sent, so its database work can be cancelled. */
+function disconnectSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort()
+  })
+  return controller.signal
 }
 
 const graphqlPlugin: FastifyPluginAsync<GraphqlOptions> = async (app, opts) => {
@@ -44,12 +57,20 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlOptions> = async (app, opts) => {
     graphiql: false,
     path: '/graphql',
     // Not mercurius's queryDepth: it refuses GraphiQL's introspection query (see depth-limit.ts).
-    validationRules: [depthLimit(opts.maxDepth), noNulStrings],
-    context: (req) => ({ tenantId: req.tenantId, db: app.db, maxGroups: opts.maxGroups }),
+    validationRules: [depthLimit(opts.maxDepth), rootFieldLimit(opts.maxRootFields), noNulStrings],
+    context: (req, reply) => ({
+      tenantId: req.tenantId,
+      db: app.db,
+      maxGroups: opts.maxGroups,
+      gate: opts.gate,
+      signal: disconnectSignal(reply),
+    }),
     // One error pipeline (src/graphql/errors.ts): request errors answer their 4xx, never "internal".
     errorFormatter: formatExecution(opts),
     errorHandler: handleRequestError(opts),
   })
+  // Bounds a request's cost from its arguments before any resolver runs (aliases, root fields, cells).
+  app.graphql.addHook('preExecution', costLimit({ maxCells: opts.maxGroups }))
 }
 
 export default graphqlPlugin

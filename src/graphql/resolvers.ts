@@ -4,6 +4,7 @@ import type { Db } from '../db/client.js'
 import type { Dimension, UsageFilter } from '../usage/dimensions.js'
 import { queryEventsPage, type EventArgs } from '../usage/events-service.js'
 import { queryUsagePage } from '../usage/usage-service.js'
+import type { TenantGate } from '../usage/tenant-gate.js'
 import type { Window } from '../usage/windows.js'
 import { Decimal, DateTime, JSONScalar, Long } from './scalars.js'
 
@@ -12,6 +13,9 @@ declare module 'mercurius' {
     tenantId: string
     db: Db
     maxGroups: number
+    gate: TenantGate
+    /** Aborts when the client disconnects: database work is cancelled (PostgreSQL). */
+    signal: AbortSignal
   }
 }
 
@@ -66,7 +70,7 @@ export const resolvers: IResolvers = {
           first: args.first ?? 100,
           after: args.after ?? undefined,
         },
-        { maxGroups: ctx.maxGroups },
+        { maxGroups: ctx.maxGroups, gate: ctx.gate, signal: ctx.signal },
       )
       return {
         rows: page.rows,
@@ -84,7 +88,7 @@ export const resolvers: IResolvers = {
         orderBy: args.orderBy ?? 'TIME_DESC',
         first: args.first ?? 100,
         tenantId: ctx.tenantId,
-      })
+      }, ctx.gate)
       return {
         rows: page.rows,
         totals: page.totals,

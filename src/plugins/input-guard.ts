@@ -4,7 +4,7 @@ import { problems, type ProblemItem } from '../errors.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The route rejects NUL characters per item itself (events: each event stands alone). */
+    /** The route refuses NUL in its body itself, per item (events stand alone; buckets name the row). */
     nulCheckedPerItem?: boolean
   }
 }

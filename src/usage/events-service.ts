@@ -1,3 +1,4 @@
+import type { TenantGate } from './tenant-gate.js'
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { classCostColumns, effectiveRatesSql, ratePointsCte, resolvedRatesSql } from '../pricing/cost-sql.js'
@@ -55,7 +56,12 @@ interface EventSqlRow {
 
 const EVENT_CONSTANTS: Record<string, string> = { usage_type: `'completions'::text`, context_tier: 'null::text', inference_geo: 'null::text' }
 
-export async function queryEventsPage(db: Db, args: EventArgs) {
+/** One page of events, holding one of the tenant's slots for expensive queries when a gate is given. */
+export async function queryEventsPage(db: Db, args: EventArgs, gate?: TenantGate) {
+  return gate ? gate.run(args.tenantId, () => runEventsPage(db, args)) : runEventsPage(db, args)
+}
+
+async function runEventsPage(db: Db, args: EventArgs) {
   await validateTimeZone(db, args.timeZone)
   validatePageSize(args.first)
   const hash = queryHash(args)

@@ -118,6 +118,8 @@ export interface PageRequest {
   maxGroups: number
   currency: string
   onTooLarge: (groups: number) => Error
+  /** Cancels the statement when the client goes away (PostgreSQL). */
+  signal?: AbortSignal | undefined
 }
 
 /** Runs a usage query: one statement for the totals (and group count), one for the page. */
@@ -143,7 +145,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
       where (select groups from totals) <= ${page.maxGroups}
       order by ${order} limit ${page.first} offset ${page.offset})
     select (select row_to_json(t) from totals t) as totals,
-      coalesce((select json_agg(p order by p.ord) from page p), '[]'::json) as rows`)
+      coalesce((select json_agg(p order by p.ord) from page p), '[]'::json) as rows`, [], { signal: page.signal })
   const totalsRow = result!.totals
   const groups = totalsRow.groups ?? 0
   if (groups > page.maxGroups) throw page.onTooLarge(groups)

@@ -4,6 +4,7 @@ import { findVisibleCard } from '../pricing/card-lookup.js'
 import { selectSources, ALL_SOURCES } from './dimensions.js'
 import { runUsage, type UsageResult } from './run-usage.js'
 import type { UsageSpec } from './usage-sql.js'
+import type { TenantGate } from './tenant-gate.js'
 import { isKnownTimeZone, maxWindows } from './windows.js'
 
 import { UsageInputError } from '../errors.js'
@@ -17,6 +18,10 @@ export const MAX_PAGE_SIZE = 1000
 export interface UsageLimits {
   /** Upper bound on windows × groups one query may produce. */
   maxGroups: number
+  /** Per-tenant share of expensive queries; absent, queries are not limited (tests, scripts). */
+  gate?: TenantGate | undefined
+  /** Cancels the database work when the client goes away. */
+  signal?: AbortSignal | undefined
 }
 
 /** What a caller asks for: the spec's query fields, with a card by name and page arguments. */
@@ -83,19 +88,33 @@ export async function resolveCard(db: Db, tenantId: string, name: string) {
   return card
 }
 
-/** Validates the arguments, then runs the usage query for one page. */
-export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<UsagePage> {
+/**
+ * The checks that need no database, in the order users meet them; returns the number of windows.
+ * Also run by the GraphQL cost rule before any resolver (src/graphql/cost-limit.ts).
+ */
+export function checkUsageArgs(args: Pick<UsageArgs, 'from' | 'to' | 'first' | 'filter' | 'window'>, maxGroups: number): number {
   validateRange(args.from, args.to)
   validatePageSize(args.first)
   const unknownSources = (args.filter.sources ?? []).filter((s) => !(ALL_SOURCES as readonly string[]).includes(s))
   if (unknownSources.length)
     throw new UsageInputError('filter.sources', `unknown source(s) ${unknownSources.join(', ')}; known: ${ALL_SOURCES.join(', ')}`)
   const windows = maxWindows(args.window, args.from, args.to)
-  if (windows > limits.maxGroups)
+  if (windows > maxGroups)
     throw new UsageInputError(
       'window',
-      `the range spans up to ${windows} ${args.window} windows, more than the limit of ${limits.maxGroups}; use a larger window or a shorter range`,
+      `the range spans up to ${windows} ${args.window} windows, more than the limit of ${maxGroups}; use a larger window or a shorter range`,
     )
+  return windows
+}
+
+/** Validates the arguments, then runs the usage query for one page (holding one of the tenant's slots). */
+export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<UsagePage> {
+  checkUsageArgs(args, limits.maxGroups)
+  if (!limits.gate) return runUsagePage(db, args, limits)
+  return limits.gate.run(args.tenantId, () => runUsagePage(db, args, limits))
+}
+
+async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<UsagePage> {
   const hash = queryHash(args)
   const cursor = args.after ? decodeCursor(args.after, hash) : undefined
   const offset = cursor?.offset ?? 0
@@ -122,6 +141,7 @@ export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimit
     first: args.first,
     maxGroups: limits.maxGroups,
     currency: card.currency,
+    signal: limits.signal,
     onTooLarge: (groups) =>
       new UsageInputError(
         'groupBy',

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { getTenant } from '../../db/queries/tenants.js'
 import type { Dimension } from '../../usage/dimensions.js'
+import type { TenantGate } from '../../usage/tenant-gate.js'
 import { problemResponses } from '../shared-schemas.js'
 import { costsCsvLines, costsResults, COSTS_CSV_COLUMNS } from './cost-results.js'
 import { sendCsv, wantsCsv } from './csv.js'
@@ -22,6 +23,8 @@ import { completionsResult, usageCsvLines, USAGE_CSV_COLUMNS } from './usage-res
 export interface OpenAIUsageOptions {
   /** Upper bound on windows × groups one query may produce (MAX_RESULT_CELLS). */
   maxGroups: number
+  /** The per-tenant share of expensive queries. */
+  gate?: TenantGate | undefined
 }
 
 const USAGE_DIMENSIONS: Record<NonNullable<UsageQuery['group_by']>[number], Dimension> = {
@@ -98,6 +101,7 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           filter: { projectIds: q.project_ids, userIds: q.user_ids, apiKeyIds: q.api_key_ids, models: q.models, batch: q.batch },
           classes: true,
           maxGroups: opts.maxGroups,
+          gate: opts.gate,
         }
         if (wantsCsv(req.headers.accept))
           return sendCsv(reply, USAGE_CSV_COLUMNS, await allPages(app.db, r), (b, p) => usageCsvLines(b, p.currency), 'completions_usage.csv')
@@ -140,6 +144,7 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           filter: { projectIds: q.project_ids, apiKeyIds: q.api_key_ids },
           classes: byLineItem,
           maxGroups: opts.maxGroups,
+          gate: opts.gate,
         }
         if (wantsCsv(req.headers.accept)) {
           const report = await allPages(app.db, r)

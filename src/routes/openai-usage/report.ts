@@ -4,6 +4,7 @@ import { findVisibleCard } from '../../pricing/card-lookup.js'
 import { selectSources, type Dimension, type UsageFilter } from '../../usage/dimensions.js'
 import type { UsageRow } from '../../usage/run-usage.js'
 import { MAX_PAGE_SIZE, queryUsagePage, UsageInputError } from '../../usage/usage-service.js'
+import type { TenantGate } from '../../usage/tenant-gate.js'
 import type { Window } from '../../usage/windows.js'
 import { bucketsFrom, encodePage, paramsHash, planRange, type Plan, type RangeParams } from './buckets.js'
 
@@ -22,6 +23,7 @@ export interface ReportRequest {
   /** Ask the query layer for the per-class breakdown (token fields, line items). */
   classes: boolean
   maxGroups: number
+  gate?: TenantGate | undefined
 }
 
 export interface BucketRows {
@@ -90,7 +92,7 @@ async function fetchRows(db: Db, r: ReportRequest, from: Date, to: Date, asOf: D
           after,
           classes: r.classes,
         },
-        { maxGroups: r.maxGroups },
+        { maxGroups: r.maxGroups, gate: r.gate },
       )
       rows.push(...page.rows)
       if (!page.hasNextPage || !page.endCursor) return rows

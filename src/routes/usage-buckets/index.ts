@@ -34,6 +34,8 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
     {
       onRequest: app.auth.tenant('ingest'),
       preValidation: normaliseArrayParams,
+      // The bucket parsers refuse NUL themselves, naming the row by index/line (textProblem).
+      config: { nulCheckedPerItem: true },
       bodyLimit: opts.config.BODY_LIMIT,
       validatorCompiler: documentOnlyBody,
       schema: {
