@@ -32,6 +32,18 @@ export interface IngestResult {
   created: number
   replaced: number
   unchanged: number
+  /** Internal (not in the response): earliest and latest start_time written, for budget evaluation. */
+  span?: { start: Date; end: Date }
+}
+
+/** Tracks the earliest and latest bucket start seen. */
+function spanTracker() {
+  let lo = Infinity
+  let hi = -Infinity
+  return {
+    see: (b: NormalisedBucket) => ((lo = Math.min(lo, b.startMs)), (hi = Math.max(hi, b.startMs))),
+    span: () => (lo <= hi ? { start: new Date(lo), end: new Date(hi) } : undefined),
+  }
 }
 
 export interface ProducedRows {
@@ -146,12 +158,14 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
     )
   }
   if (parsed.problems.length > 0) throw problems.validation(parsed.problems)
+  const seen = spanTracker()
+  for (const row of parsed.rows) seen.see(row.bucket)
   const merged = mergeRows(parsed.rows)
   if (merged.problems.length > 0) throw problems.validation(merged.problems)
   // Two imports that touch the same hours lock the same rollup rows; the loser of a deadlock wrote
   // nothing and runs again.
   const counts = await retryTransient(() => upsertInMemory(db, tenantId, source, merged.rows))
-  if (counts) return { received: parsed.received, skipped: parsed.skipped, ...counts, unchanged: merged.rows.length - counts.created - counts.replaced }
+  if (counts) return { received: parsed.received, skipped: parsed.skipped, ...counts, unchanged: merged.rows.length - counts.created - counts.replaced, span: seen.span() }
   // An overlap: the staged path finds the offending pair to name it (and writes nothing).
   return ingestBuckets(db, tenantId, source, 'index', async (emit) => {
     for (const row of parsed.rows) await emit(row.index, row.bucket)
@@ -198,13 +212,15 @@ export async function ingestCsvUpload(
   limit: number,
 ): Promise<IngestResult> {
   const spooled = await spoolToTempFile(body, limit)
+  const seen = spanTracker()
   try {
     // The spooled file can be read again, so a transaction that lost a deadlock is simply retried.
-    return await retryTransient(() =>
+    const result = await retryTransient(() =>
       ingestBuckets(db, tenantId, 'openai_csv', 'line', (emit) =>
-        readUsageCsv(createReadStream(spooled.path), defaults, (bucket, line) => emit(line, bucket)),
+        readUsageCsv(createReadStream(spooled.path), defaults, (bucket, line) => (seen.see(bucket), emit(line, bucket))),
       ),
     )
+    return { ...result, span: seen.span() }
   } finally {
     await spooled.cleanup()
   }

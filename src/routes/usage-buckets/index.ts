@@ -50,9 +50,13 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
     async (req) => {
       const defaults = { provider: req.query.provider, accountId: req.query.account_id }
       const body: unknown = req.body
-      if (body instanceof Readable) return ingestCsvUpload(app.db, req.tenantId, body, defaults, opts.config.CSV_BODY_LIMIT)
-      if (/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return ingestJsonBody(app.db, req.tenantId, body, defaults)
-      throw problems.unsupportedMediaType(req.headers['content-type'], ACCEPTED)
+      let result
+      if (body instanceof Readable) result = await ingestCsvUpload(app.db, req.tenantId, body, defaults, opts.config.CSV_BODY_LIMIT)
+      else if (/^application\/json\b/i.test(req.headers['content-type'] ?? '')) result = await ingestJsonBody(app.db, req.tenantId, body, defaults)
+      else throw problems.unsupportedMediaType(req.headers['content-type'], ACCEPTED)
+      const { span, ...counts } = result
+      app.budgets.afterIngest(req.tenantId, span)
+      return counts
     },
   )
 

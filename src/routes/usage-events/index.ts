@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { createdEventSpan } from '../../budgets/ingest-span.js'
 import { EventResultSchema, MAX_EVENTS_PER_REQUEST } from '../../ingest/events/event-schema.js'
 import { createEventBatcher } from '../../ingest/events/event-batcher.js'
 import { problemResponses } from '../shared-schemas.js'
@@ -45,7 +46,11 @@ const usageEventRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: EventsResponseSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },
       },
     },
-    async (req) => ({ results: await batcher.ingest(req.tenantId, req.body.events) }),
+    async (req) => {
+      const results = await batcher.ingest(req.tenantId, req.body.events)
+      app.budgets.afterIngest(req.tenantId, createdEventSpan(req.body.events, results))
+      return { results }
+    },
   )
 }
 
