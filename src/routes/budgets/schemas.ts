@@ -106,7 +106,7 @@ export const BudgetInputSchema = z
   .superRefine((b, ctx) => {
     if (b.webhook_secret && !b.webhook_url) ctx.addIssue({ code: 'custom', path: ['webhook_secret'], message: 'needs webhook_url' })
   })
-  .meta({ id: 'BudgetInput' })
+  .describe('A budget: amount per period, usage filter, rate card, thresholds and webhook')
 
 export type BudgetInput = z.infer<typeof BudgetInputSchema>
 
