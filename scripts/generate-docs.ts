@@ -10,5 +10,7 @@ const server = Fastify({ logger: false, pluginTimeout: 120_000 })
 await server.register(app, { config })
 await server.ready()
 const yaml = await server.inject('/docs/yaml')
-await writeFile(new URL('../openapi.yaml', import.meta.url), yaml.body)
 await server.close()
+// Never commit an error page as the API description: a route whose schema cannot be rendered fails here.
+if (yaml.statusCode !== 200) throw new Error(`/docs/yaml answered ${yaml.statusCode}: ${yaml.body.slice(0, 500)}`)
+await writeFile(new URL('../openapi.yaml', import.meta.url), yaml.body)

@@ -9,6 +9,13 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.
 // migrations when several instances start at once.
 const MIGRATION_LOCK_KEY = 7_261_532_001
 
+/** Applied migrations whose files changed since: add a new migration instead of editing an old one. */
+export class MigrationEditedError extends Error {
+  constructor(readonly tags: string[]) {
+    super(`migration${tags.length === 1 ? '' : 's'} ${tags.join(', ')} changed after being applied (hash mismatch); add a new migration instead of editing an applied one`)
+  }
+}
+
 interface Migration {
   tag: string
   hash: string
@@ -38,9 +45,13 @@ async function applyPending(db: Db, migrations: Migration[]): Promise<string[]> 
   await db.query(
     'create table if not exists tokenledger_migrations (tag text primary key, hash text not null, applied_at timestamptz not null default now())',
   )
-  const applied = new Set(
-    (await db.query<{ tag: string }>('select tag from tokenledger_migrations')).map((r) => r.tag),
+  const applied = new Map(
+    (await db.query<{ tag: string; hash: string }>('select tag, hash from tokenledger_migrations')).map((r) => [r.tag, r.hash]),
   )
+  // An applied migration is history: editing its file would leave databases migrated before and after
+  // the edit silently different, so a changed file stops the migrator instead of being skipped.
+  const edited = migrations.filter((m) => applied.has(m.tag) && applied.get(m.tag) !== m.hash).map((m) => m.tag)
+  if (edited.length > 0) throw new MigrationEditedError(edited)
   const done: string[] = []
   for (const m of migrations) {
     if (applied.has(m.tag)) continue
@@ -58,8 +69,8 @@ async function applyPending(db: Db, migrations: Migration[]): Promise<string[]> 
  * connection, so instances starting together migrate one after another; PGlite is single-process
  * (guarded by the data-dir lock file), so it needs none.
  */
-export async function migrate(client: DbClient): Promise<string[]> {
-  const migrations = await loadMigrations()
+export async function migrate(client: DbClient, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const migrations = await loadMigrations(dir)
   if (client.engine === 'pglite') return applyPending(client, migrations)
   return client.dedicated(async (conn) => {
     await conn.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])

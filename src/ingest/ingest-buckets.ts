@@ -5,6 +5,8 @@ import { retryTransient } from '../db/errors.js'
 import {
   createStage,
   findOverlap,
+  lockAccountsOf,
+  lockStagedAccounts,
   mergeAndUpsert,
   mergeStage,
   oversizedSums,
@@ -76,6 +78,8 @@ export async function ingestBuckets(
     await createStage(tx)
     const produced = await stageRows(tx, produce)
     if (produced.problems.length > 0) throw problems.validation(produced.problems)
+    // Check and write under the accounts' locks, so a concurrent writer's buckets are seen (or wait).
+    await lockStagedAccounts(tx, tenantId)
 
     const oversizedProblem = (refs: number[]) =>
       problems.validation(refs.map((ref) => ({ [refKind]: ref, path: '', message: 'the sum of the rows sharing this natural key exceeds 2^53 − 1' })))
@@ -175,8 +179,7 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
 
 /**
  * The fast path for rows already in memory, merged: no staging table, the overlap rule checked in
- * memory among the rows and by index probes against stored buckets, and (up to one chunk) one
- * statement in all. Returns undefined, having written nothing, when the overlap rule is broken.
+ * memory among the rows and by index probes against stored buckets, under the accounts' locks. Returns undefined, having written nothing, when the overlap rule is broken.
  */
 async function upsertInMemory(db: Db, tenantId: string, source: BucketSource, rows: IndexedBucket[]): Promise<{ created: number; replaced: number } | undefined> {
   if (rows.length === 0) return { created: 0, replaced: 0 }
@@ -189,6 +192,8 @@ async function upsertInMemory(db: Db, tenantId: string, source: BucketSource, ro
     chunks.push(chunk)
   }
   const run = async (tx: Db) => {
+    // Check and write under the accounts' locks, so a concurrent writer's buckets are seen (or wait).
+    await lockAccountsOf(tx, tenantId, rows.map((r) => r.bucket))
     const first = await upsertChunk(tx, tenantId, source, chunks[0]!, shapes)
     if (first.conflict) return undefined
     let { created, replaced } = first
@@ -199,8 +204,8 @@ async function upsertInMemory(db: Db, tenantId: string, source: BucketSource, ro
     }
     return { created, replaced }
   }
-  // A single statement is atomic by itself; several chunks need the transaction.
-  return chunks.length === 1 ? run(db) : db.transaction(run)
+  // The locks last until the transaction ends: even one chunk needs it.
+  return db.transaction(run)
 }
 
 /** Form 3: the CSV is spooled to a temp file first, then parsed as a stream inside the transaction. */

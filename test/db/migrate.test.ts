@@ -1,6 +1,9 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { createPgliteDb, createPostgresDb } from '../../src/db/client.js'
-import { isMigrated, loadMigrations, migrate } from '../../src/db/migrate.js'
+import { isMigrated, loadMigrations, migrate, MigrationEditedError, MIGRATIONS_DIR } from '../../src/db/migrate.js'
 import { withDatabase } from '../setup/templates.js'
 
 const base = process.env.TEST_DATABASE_URL
@@ -27,4 +30,17 @@ t.test('migrating PGlite twice is a no-op the second time', async (t) => {
   t.ok((await migrate(db)).length > 0)
   t.same(await migrate(db), [])
   t.ok(await isMigrated(db))
+})
+
+t.test('an applied migration whose file was edited afterwards stops the migrator', async (t) => {
+  const dir = `${mkdtempSync(join(tmpdir(), 'tl-migrations-'))}/`
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  cpSync(MIGRATIONS_DIR, dir, { recursive: true })
+  const db = await createPgliteDb({ dataDir: 'memory://' })
+  t.teardown(() => db.close())
+  await migrate(db, dir)
+  const [first] = await loadMigrations(dir)
+  writeFileSync(`${dir}${first!.tag}.sql`, `${readFileSync(`${dir}${first!.tag}.sql`, 'utf8')}\n-- edited\n`)
+  await t.rejects(migrate(db, dir), new MigrationEditedError([first!.tag]), 'names the edited migration')
+  t.same(await migrate(db), [], 'the unedited files still migrate as a no-op')
 })

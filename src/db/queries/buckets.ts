@@ -178,6 +178,44 @@ export function shapeRows(shapes: readonly BucketShape[]): SQL {
     ${sql.param(shapes.map((s) => String(s.mask)))}::text[]::int4[], ${sql.param(shapes.map((s) => String(s.leads)))}::text[]::bool[])`
 }
 
+/** The first key of the two-key advisory locks of bucket writers (a namespace: "tl" in ASCII). */
+const ACCOUNT_LOCK_CLASS = 0x746c
+
+/**
+ * Serialises the bucket writers of each provider account the rows touch, until the transaction ends:
+ * the overlap rule is a check of stored buckets followed by a write, and two requests whose checks
+ * both ran before either wrote would both be stored (a day and its 24 hours, counted twice). Under
+ * the lock, a writer's statements see every bucket of its accounts committed before it. Writers of
+ * different accounts share no bucket or rollup row (both keys hold the account), so same-account
+ * serialisation also keeps concurrent re-posts from deadlocking on those rows. Keys are taken in
+ * ascending order, so requests touching several accounts cannot deadlock on the locks themselves (a
+ * hash collision only serialises two accounts more than needed). `rows` yields (provider,
+ * account_id): the staging table or an unnest of in-memory rows.
+ */
+async function lockAccounts(tx: Db, tenantId: string, rows: SQL): Promise<void> {
+  await tx.query(
+    sql`select pg_advisory_xact_lock(${sql.raw(String(ACCOUNT_LOCK_CLASS))}, k) from (
+      select distinct hashtext(jsonb_build_array(${tenantId}::text, provider, account_id)::text) as k from (${rows}) r order by k) keys`,
+  )
+}
+
+/** `lockAccounts` for the provider accounts of in-memory rows (JSON bodies). */
+export async function lockAccountsOf(tx: Db, tenantId: string, buckets: readonly Pick<NormalisedBucket, 'provider' | 'accountId'>[]): Promise<void> {
+  const seen = new Map<string, [string, string | null]>()
+  for (const b of buckets) seen.set(JSON.stringify([b.provider, b.accountId]), [b.provider, b.accountId])
+  const pairs = [...seen.values()]
+  await lockAccounts(
+    tx,
+    tenantId,
+    sql`select * from unnest(${sql.param(pairs.map((p) => p[0]))}::text[], ${sql.param(pairs.map((p) => p[1]))}::text[]) as u(provider, account_id)`,
+  )
+}
+
+/** `lockAccounts` for the provider accounts of the staged rows. */
+export async function lockStagedAccounts(tx: Db, tenantId: string): Promise<void> {
+  await lockAccounts(tx, tenantId, sql`select provider, account_id from bucket_stage`)
+}
+
 export interface ChunkResult extends UpsertCounts {
   /** The shapes broke the overlap rule against stored buckets; nothing was written. */
   conflict: boolean
@@ -331,16 +369,19 @@ export interface DeleteRange {
   accountId?: string | undefined
 }
 
-/** Removes the tenant's stored buckets inside [start, end) so another granularity can be imported. */
+/**
+ * Removes the tenant's stored buckets inside [start, end) so another granularity can be imported,
+ * under the locks of the accounts it deletes from (a concurrent import of those accounts waits, so the
+ * two cannot deadlock on the rows they share).
+ */
 export async function deleteBuckets(db: Db, r: DeleteRange): Promise<number> {
-  const rows = await db.query<{ n: number }>(
-    sql`with d as (
-      delete from usage_buckets where tenant_id = ${r.tenantId}
-        and start_time >= ${r.start.toISOString()}::timestamptz and end_time <= ${r.end.toISOString()}::timestamptz
-        ${r.source !== undefined ? sql`and source = ${r.source}` : sql``}
-        ${r.accountId !== undefined ? sql`and account_id = ${r.accountId}` : sql``}
-      returning 1)
-    select count(*)::int8 as n from d`,
-  )
-  return rows[0]!.n
+  const where = sql`tenant_id = ${r.tenantId}
+    and start_time >= ${r.start.toISOString()}::timestamptz and end_time <= ${r.end.toISOString()}::timestamptz
+    ${r.source !== undefined ? sql`and source = ${r.source}` : sql``}
+    ${r.accountId !== undefined ? sql`and account_id = ${r.accountId}` : sql``}`
+  return db.transaction(async (tx) => {
+    await lockAccounts(tx, r.tenantId, sql`select provider, account_id from usage_buckets where ${where}`)
+    const rows = await tx.query<{ n: number }>(sql`with d as (delete from usage_buckets where ${where} returning 1) select count(*)::int8 as n from d`)
+    return rows[0]!.n
+  })
 }
