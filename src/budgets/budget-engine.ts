@@ -18,6 +18,8 @@ export interface BudgetEngineOptions {
   maxAttempts: number
   retryBaseMs: number
   now?: () => Date
+  /** The timer skips its pass while this is false (database not reachable or not migrated yet). */
+  ready?: () => boolean
 }
 
 const MAX_RETRY_DELAY_MS = 10 * 60_000
@@ -125,7 +127,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
 
   /** The timer's pass: every budget's current period, then the deliveries that are due. */
   async function tick(): Promise<void> {
-    if (ticking || closed) return
+    if (ticking || closed || opts.ready?.() === false) return
     ticking = true
     try {
       for (const row of await listAllBudgets(db)) {

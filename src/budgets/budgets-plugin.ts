@@ -20,6 +20,7 @@ export default fp(
       webhookTimeoutMs: opts.config.BUDGET_WEBHOOK_TIMEOUT_MS,
       maxAttempts: opts.config.BUDGET_WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: opts.config.BUDGET_WEBHOOK_RETRY_BASE_MS,
+      ready: () => app.dbState.isMigrated(),
     })
     app.decorate('budgets', engine)
     app.addHook('onReady', async () => engine.start())

@@ -3,7 +3,7 @@ import t from 'tap'
 import { toBudget } from '../../src/budgets/budget-model.js'
 import { evaluateBudget } from '../../src/budgets/evaluate.js'
 import { getBudget } from '../../src/db/queries/budgets.js'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { admin, bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 import { alerts, bucket, createCard, postBuckets, PRICES, putBudget, SECRET, settle, startReceiver, waitFor } from '../factories/budgets.js'
 
 const CONFIG = { BUDGET_EVALUATION_INTERVAL_MS: 'off', BUDGET_WEBHOOK_RETRY_BASE_MS: '50', BUDGET_WEBHOOK_TIMEOUT_MS: '2000', BUDGET_WEBHOOK_MAX_ATTEMPTS: '3' }
@@ -45,6 +45,31 @@ void eachEngine(t, async (t, engine) => {
     t.ok(Math.abs(now - ts) < 60, 'X-Tokenledger-Timestamp is unix seconds, now')
     const listed = await alerts(app, key, 'team')
     t.same(listed.map((a) => [a.threshold, a.delivery_status, a.deliveries.map((d) => d.status_code)]), [[80, 'delivered', [200]], [50, 'delivered', [200]]])
+  })
+
+  t.test('a later re-pricing that lowers spend neither removes nor re-sends an alert', async (t) => {
+    const { tenantId, key } = await tenantWithKey(app)
+    const card = await createCard(app, tenantId, `card-${tenantId}`)
+    const receiver = await startReceiver(t)
+    await putBudget(app, key, 'facts', { amount: '10', period: 'month', rate_card: card, thresholds: [50], webhook_url: receiver.url, webhook_secret: SECRET })
+    await postBuckets(app, key, [bucket(JAN, 20)]) // $7.40 → 74%
+    await waitFor('the delivery', () => receiver.deliveries.length === 1)
+    const [rate] = await app.testDb.query<{ id: number }>('select r.id from rates r join rate_cards c on c.id = r.card_id where c.name = $1', [card])
+    const corrected = await app.inject({
+      method: 'POST',
+      url: `/v1/rate-cards/${card}/rates`,
+      headers: { ...admin, 'x-tenant-id': tenantId },
+      payload: { rates: [{ model: 'budget-test-model', effective_from: '2000-01-01T00:00:00Z', prices: { input: '1', output: '1' }, supersedes: rate!.id }] },
+    })
+    t.equal(corrected.statusCode, 201, corrected.body)
+    await postBuckets(app, key, [bucket(new Date(JAN.getTime() + 3600_000), 1)]) // evaluates again, now far below 50%
+    await settle()
+    const budget = (await app.inject({ method: 'GET', url: '/v1/budgets/facts?at=2026-01-20T00:00:00Z', headers: bearer(key) })).json()
+    t.equal(budget.spent, '0.000021', 'spend follows the corrected price')
+    t.same(budget.crossed, [50], 'the recorded crossing stays')
+    const listed = await alerts(app, key, 'facts')
+    t.same(listed.map((a) => [a.threshold, a.spent]), [[50, cost(20)]], 'the alert keeps the spend it was recorded with')
+    t.equal(receiver.deliveries.length, 1, 'nothing re-sent')
   })
 
   t.test('a receiver answering 500 gets retries until it accepts; every attempt is logged', async (t) => {
