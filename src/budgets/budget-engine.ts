@@ -2,7 +2,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Db } from '../db/client.js'
 import { claimDelivery, dueDeliveries, listAllBudgets, listBudgets, recordAttempt, type AlertRow } from '../db/queries/budgets.js'
 import type { SecretBox } from '../crypto/secret-box.js'
-import { toBudget } from './budget-model.js'
+import { selectSources } from '../usage/dimensions.js'
+import { toBudget, type Budget } from './budget-model.js'
 import { evaluateBudget } from './evaluate.js'
 import type { Span } from './periods.js'
 import { alertPayload, postAlert } from './webhook.js'
@@ -22,6 +23,21 @@ export interface BudgetEngineOptions {
   ready?: () => boolean
 }
 
+/** What an ingest wrote: provider-reported buckets or an application's events. */
+export type IngestKind = 'buckets' | 'events'
+
+interface Written {
+  span: Span
+  kinds: Set<IngestKind>
+}
+
+/** Whether a budget's source selection (as `usage` makes it for its filter) counts rows of these kinds. */
+function countsAny(budget: Budget, kinds: Set<IngestKind>): boolean {
+  const sources = selectSources(budget.filter, [], [])
+  return sources.some((s) => kinds.has(s === 'events' ? 'events' : 'buckets'))
+}
+
+const EVALUATION_GAP_MS = 250
 const MAX_RETRY_DELAY_MS = 10 * 60_000
 const DUE_BATCH = 100
 
@@ -36,7 +52,7 @@ const DUE_BATCH = 100
 export function createBudgetEngine(opts: BudgetEngineOptions) {
   const { db, log } = opts
   const now = opts.now ?? (() => new Date())
-  const pending = new Map<string, Span>()
+  const pending = new Map<string, Written>()
   const draining = new Set<string>()
   const tasks = new Set<Promise<unknown>>()
   const retries = new Set<NodeJS.Timeout>()
@@ -101,10 +117,13 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     else if (status === 'failed') log.warn({ alert: alertId, attempts: attempt }, 'budgets: webhook delivery gave up')
   }
 
-  async function evaluateTenant(tenantId: string, written?: Span): Promise<void> {
+  async function evaluateTenant(tenantId: string, written: Written): Promise<void> {
     for (const row of await listBudgets(db, tenantId)) {
+      const budget = toBudget(row)
+      // A budget that does not count what was written cannot have moved.
+      if (!countsAny(budget, written.kinds)) continue
       try {
-        const recorded = await evaluateBudget(db, toBudget(row), now(), opts.maxGroups, written)
+        const recorded = await evaluateBudget(db, budget, now(), opts.maxGroups, written.span)
         for (const alert of recorded) if (alert.delivery_status === 'pending') track(() => deliver(alert.tenant_id, alert.id), 'webhook delivery')
       } catch (err) {
         log.warn({ err, tenant: tenantId, budget: row.name }, 'budgets: evaluation failed')
@@ -116,9 +135,12 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     // After the current turn: the ingest reply is already on its way.
     await new Promise((resolve) => setImmediate(resolve))
     try {
-      for (let span = pending.get(tenantId); span && !closed; span = pending.get(tenantId)) {
+      for (let written = pending.get(tenantId); written && !closed; written = pending.get(tenantId)) {
         pending.delete(tenantId)
-        await evaluateTenant(tenantId, span)
+        await evaluateTenant(tenantId, written)
+        // Under sustained ingest, a tenant's next evaluation waits EVALUATION_GAP_MS after the last one; what
+        // arrives meanwhile is merged into the next one, so the cost per ingest falls as the rate rises.
+        if (pending.has(tenantId)) await new Promise((resolve) => setTimeout(resolve, EVALUATION_GAP_MS).unref())
       }
     } finally {
       draining.delete(tenantId)
@@ -150,13 +172,17 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
      * Called by the ingest routes once their write committed, with the span of the written rows'
      * start times. Returns at once; evaluation runs after the reply.
      */
-    afterIngest(tenantId: string, written: Span | undefined): void {
-      if (closed || !written) return
+    afterIngest(tenantId: string, span: Span | undefined, kind: IngestKind): void {
+      if (closed || !span) return
       const before = pending.get(tenantId)
-      pending.set(
-        tenantId,
-        before ? { start: before.start < written.start ? before.start : written.start, end: before.end > written.end ? before.end : written.end } : written,
-      )
+      if (!before) pending.set(tenantId, { span, kinds: new Set([kind]) })
+      else {
+        before.span = {
+          start: before.span.start < span.start ? before.span.start : span.start,
+          end: before.span.end > span.end ? before.span.end : span.end,
+        }
+        before.kinds.add(kind)
+      }
       if (draining.has(tenantId)) return
       draining.add(tenantId)
       track(() => drain(tenantId), 'evaluation after ingest')

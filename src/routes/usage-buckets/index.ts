@@ -55,7 +55,7 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
       else if (/^application\/json\b/i.test(req.headers['content-type'] ?? '')) result = await ingestJsonBody(app.db, req.tenantId, body, defaults)
       else throw problems.unsupportedMediaType(req.headers['content-type'], ACCEPTED)
       const { span, ...counts } = result
-      app.budgets.afterIngest(req.tenantId, span)
+      app.budgets.afterIngest(req.tenantId, span, 'buckets')
       return counts
     },
   )

@@ -48,7 +48,7 @@ const usageEventRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req) => {
       const results = await batcher.ingest(req.tenantId, req.body.events)
-      app.budgets.afterIngest(req.tenantId, createdEventSpan(req.body.events, results))
+      app.budgets.afterIngest(req.tenantId, createdEventSpan(req.body.events, results), 'events')
       return { results }
     },
   )
