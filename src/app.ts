@@ -5,11 +5,13 @@ import budgetsPlugin from './budgets/budgets-plugin.js'
 import type { Config } from './config.js'
 import secretsPlugin from './crypto/secrets-plugin.js'
 import type { DbClient } from './db/client.js'
+import dashboardPlugin from './dashboard/index.js'
 import graphiqlPlugin from './graphql/graphiql.js'
 import graphqlPlugin from './graphql/index.js'
 import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin from './plugins/errors.js'
+import inputGuardPlugin from './plugins/input-guard.js'
 import swaggerPlugin from './plugins/swagger.js'
 import { ensureDefaultCard } from './pricing/catalog/default-card.js'
 import budgetRoutes from './routes/budgets/index.js'
@@ -49,6 +51,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
     bodyLimit: opts.config.BODY_LIMIT,
   })
+  await fastify.register(inputGuardPlugin)
   await fastify.register(dbPlugin, {
     config: opts.config,
     ...(opts.db ? { db: opts.db } : {}),
@@ -63,9 +66,16 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(budgetsPlugin, { config: opts.config })
 
   // mercurius brings its own JSON schemas, so GraphQL lives beside (not inside) the zod-typed REST API.
-  await fastify.register(graphqlPlugin, { maxGroups: opts.config.MAX_RESULT_CELLS, maxDepth: opts.config.GRAPHQL_MAX_DEPTH })
+  await fastify.register(graphqlPlugin, {
+    maxGroups: opts.config.MAX_RESULT_CELLS,
+    maxDepth: opts.config.GRAPHQL_MAX_DEPTH,
+    retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
+    bodyLimit: opts.config.BODY_LIMIT,
+  })
   // A sibling of graphqlPlugin, so the /graphql auth hook does not cover the (public) GraphiQL page.
   await fastify.register(graphiqlPlugin)
+  // GET / (public page; it sends the read key the user pastes to /graphql).
+  await fastify.register(dashboardPlugin)
   await fastify.register(restApi, opts)
 }
 

@@ -14,6 +14,8 @@ export interface ProblemBody {
   errors?: ProblemItem[]
   error_count?: number
   truncated?: boolean
+  /** The request's id, equal to its `x-request-id` response header, so a report can be found in the logs. */
+  request_id?: string
 }
 
 /** At most this many problems are listed; `error_count` and `truncated` say how many there were. */
@@ -42,9 +44,10 @@ export class ProblemError extends Error {
     this.headers = opts.headers ?? {}
   }
 
-  toBody(instance?: string): ProblemBody {
+  toBody(instance?: string, requestId?: string): ProblemBody {
     const body: ProblemBody = { type: this.type, title: this.title, status: this.statusCode, detail: this.message }
     if (instance) body.instance = instance
+    if (requestId) body.request_id = requestId
     if (this.errors) {
       body.errors = this.errors.slice(0, MAX_LISTED_ERRORS)
       body.error_count = this.errors.length
@@ -54,8 +57,22 @@ export class ProblemError extends Error {
   }
 }
 
+/**
+ * A query argument a person got wrong (range, time zone, cursor, page size, rate card): a 400 problem
+ * naming the field in REST, BAD_USER_INPUT with `argument` in GraphQL — one class, one mapping
+ * (src/plugins/errors.ts → src/graphql/errors.ts). `field` uses GraphQL's argument names.
+ */
+export class UsageInputError extends ProblemError {
+  readonly field: string
+  constructor(field: string, message: string) {
+    super(400, 'validation', 'Invalid request', message, { errors: [{ path: field, message }] })
+    this.field = field
+  }
+}
+
 // The catalogue: every domain error the API can answer with.
 export const problems = {
+  internal: () => new ProblemError(500, 'internal', 'Internal server error', 'an unexpected error occurred; it has been logged'),
   validation: (errors: ProblemItem[], detail?: string) =>
     new ProblemError(
       400,
@@ -84,6 +101,9 @@ export const problems = {
     new ProblemError(503, 'unavailable', 'Service unavailable', detail, {
       headers: { 'retry-after': String(retryAfterSeconds) },
     }),
+  methodNotAllowed: (detail: string) => new ProblemError(405, 'method-not-allowed', 'Method not allowed', detail),
+  tooManyRequests: (retryAfterSeconds: number, detail: string) =>
+    new ProblemError(429, 'too-many-requests', 'Too many requests', detail, { headers: { 'retry-after': String(retryAfterSeconds) } }),
   timeout: () =>
     new ProblemError(503, 'query-timeout', 'Query timed out', 'the query exceeded the statement timeout; narrow the range or grouping', {
       headers: { 'retry-after': '1' },

@@ -4,6 +4,7 @@ import {
   bigserial,
   boolean,
   check,
+  customType,
   foreignKey,
   index,
   integer,
@@ -190,6 +191,27 @@ export const usageEventIds = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
 )
 
+const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' })
+
+/**
+ * The dimensions of an event rollup row, hashed. Up to 15 text columns of 256 characters (4 bytes each
+ * in UTF-8) plus the labels exceed PostgreSQL's btree limit (~2.7 kB per index row), so the unique key
+ * is (tenant, hour, this hash). Each text field is length-prefixed (or `-` for null), so distinct
+ * dimensions always hash distinct text; jsonb prints equal labels identically. `decode(…, 'escape')`
+ * with backslashes doubled is an immutable text → bytes conversion, as a generated column requires.
+ */
+const EVENT_ROLLUP_TEXT_KEYS = ['provider', 'account_id', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier'] as const
+const EVENT_ROLLUP_ATTRIBUTION_KEYS = ['endpoint', 'request_type', 'session_id', 'employee_id', 'agent_id'] as const
+const lengthPrefixed = (c: string) => `coalesce(length("${c}")::text || ':' || "${c}", '-')`
+const eventRollupKeyHash = sql.raw(
+  `sha256(decode(replace(${[
+    ...EVENT_ROLLUP_TEXT_KEYS.map(lengthPrefixed),
+    `coalesce("batch"::text, '-')`,
+    ...EVENT_ROLLUP_ATTRIBUTION_KEYS.map(lengthPrefixed),
+    `"labels"::text`,
+  ].join(' || ')}, '\\', '\\\\'), 'escape'))`,
+)
+
 /** Hourly rollup of events over every attribution dimension; `usage` reads this, never raw events. */
 export const usageEventRollups = pgTable(
   'usage_event_rollups',
@@ -212,29 +234,9 @@ export const usageEventRollups = pgTable(
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
     ...tokenClasses,
     reportedCost: money('reported_cost'),
+    keyHash: bytea('key_hash').notNull().generatedAlwaysAs(eventRollupKeyHash),
   },
-  (t) => [
-    unique('usage_event_rollups_key')
-      .on(
-        t.tenantId,
-        t.hour,
-        t.provider,
-        t.accountId,
-        t.projectId,
-        t.userId,
-        t.apiKeyId,
-        t.model,
-        t.serviceTier,
-        t.batch,
-        t.endpoint,
-        t.requestType,
-        t.sessionId,
-        t.employeeId,
-        t.agentId,
-        t.labels,
-      )
-      .nullsNotDistinct(),
-  ],
+  (t) => [unique('usage_event_rollups_key').on(t.tenantId, t.hour, t.keyHash)],
 )
 
 export const rateCards = pgTable(

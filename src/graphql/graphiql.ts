@@ -1,20 +1,9 @@
-import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
-import { promisify } from 'node:util'
-import { gzip } from 'node:zlib'
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
+import { asset, CSS, hashedName, HTML, IMMUTABLE, JS, packageFile, REVALIDATE, sendAsset, type Asset } from '../http/static-assets.js'
 import { BOOTSTRAP_JS, renderPage } from './graphiql-page.js'
-
-const gzipAsync = promisify(gzip)
-const require = createRequire(import.meta.url)
 
 /** Where the page lives; its assets are under `${PAGE_PATH}/assets/`. */
 export const PAGE_PATH = '/graphiql'
-
-const JS = 'text/javascript; charset=utf-8'
-const CSS = 'text/css; charset=utf-8'
 
 /**
  * The page may load nothing but this origin: no CDN, no third-party requests (GraphiQL must work offline).
@@ -33,26 +22,6 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ')
 
-interface Asset {
-  body: Buffer
-  type: string
-  etag: string
-  gzipped?: Promise<Buffer>
-}
-
-/** A file from an installed package. Resolved via package.json because react's `exports` hide umd/. */
-function packageFile(pkg: string, file: string): Buffer {
-  return readFileSync(join(dirname(require.resolve(`${pkg}/package.json`)), file))
-}
-
-function asset(body: Buffer | string, type: string): Asset {
-  const buf = typeof body === 'string' ? Buffer.from(body) : body
-  return { body: buf, type, etag: `"${createHash('sha256').update(buf).digest('base64url').slice(0, 22)}"` }
-}
-
-/** Content-addressed file name: a new package version gets a new URL, so assets can be cached forever. */
-const hashedName = (name: string, a: Asset) => name.replace(/(\.min)?\.(js|css)$/, `.${a.etag.slice(1, 13)}$&`)
-
 export function loadGraphiqlAssets(): { page: Asset; assets: Map<string, Asset> } {
   const files = {
     css: ['graphiql.min.css', asset(packageFile('graphiql', 'graphiql.min.css'), CSS)],
@@ -68,20 +37,7 @@ export function loadGraphiqlAssets(): { page: Asset; assets: Map<string, Asset> 
     assets.set(file, a)
     urls[key] = `graphiql/assets/${file}` // relative to /graphiql
   }
-  return { page: asset(renderPage(urls), 'text/html; charset=utf-8'), assets }
-}
-
-async function send(req: FastifyRequest, reply: FastifyReply, a: Asset, cacheControl: string) {
-  reply.header('cache-control', cacheControl).header('etag', a.etag).header('x-content-type-options', 'nosniff')
-  reply.header('vary', 'accept-encoding')
-  if (req.headers['if-none-match'] === a.etag) return reply.code(304).send()
-  reply.type(a.type)
-  // graphiql.min.js is ~3.5 MB; compressed once, on first use, so app start stays cheap.
-  if (a.body.length > 1024 && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
-    a.gzipped ??= gzipAsync(a.body)
-    return reply.header('content-encoding', 'gzip').send(await a.gzipped)
-  }
-  return reply.send(a.body)
+  return { page: asset(renderPage(urls), HTML), assets }
 }
 
 /**
@@ -95,13 +51,13 @@ const graphiqlPlugin: FastifyPluginAsync = async (app) => {
   app.get(PAGE_PATH, hidden, async (req, reply) => {
     reply.header('content-security-policy', CSP).header('referrer-policy', 'no-referrer')
     // The page names content-hashed assets, so it must be revalidated to pick up new ones.
-    return send(req, reply, page, 'no-cache')
+    return sendAsset(req, reply, page, REVALIDATE)
   })
 
   app.get<{ Params: { file: string } }>(`${PAGE_PATH}/assets/:file`, hidden, async (req, reply) => {
     const a = assets.get(req.params.file)
     if (!a) return reply.callNotFound()
-    return send(req, reply, a, 'public, max-age=31536000, immutable')
+    return sendAsset(req, reply, a, IMMUTABLE)
   })
 }
 

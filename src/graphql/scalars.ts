@@ -1,20 +1,25 @@
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql'
+import { INSTANT_FORMAT, parseInstant } from '../time/instant.js'
 
 const badInput = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } })
 
+/** The one instant parser: RFC 3339 or unix seconds (an Int or a digit string), as at every entry point. */
 function parseDateTime(value: unknown): Date {
-  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(value))
-    throw badInput(`DateTime must be RFC 3339 with a time zone offset, e.g. "2025-10-01T00:00:00Z"; got ${JSON.stringify(value)}`)
-  const d = new Date(value)
-  if (Number.isNaN(d.getTime())) throw badInput(`"${value}" is not a valid instant`)
-  return d
+  const r = parseInstant(value)
+  if (!r.ok) throw badInput(`DateTime ${r.message}`)
+  return new Date(r.ms)
 }
 
 export const DateTime = new GraphQLScalarType({
   name: 'DateTime',
   serialize: (v) => (v instanceof Date ? v : new Date(String(v))).toISOString(),
   parseValue: parseDateTime,
-  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
+  parseLiteral: (ast) => {
+    if (ast.kind === Kind.STRING) return parseDateTime(ast.value)
+    // An Int literal is unix seconds; graphql-js keeps its digits as text, so over-long ones are refused as text.
+    if (ast.kind === Kind.INT) return parseDateTime(ast.value)
+    throw badInput(`DateTime must be ${INSTANT_FORMAT}`)
+  },
 })
 
 export const Long = new GraphQLScalarType({

@@ -57,7 +57,7 @@ export function parseCanonical(body: { buckets: unknown }): ParsedJsonRows {
     if (item.model === undefined || item.model === null) p.add('model', 'model is required')
     let provider = 'openai'
     if (item.provider !== undefined) {
-      if (typeof item.provider === 'string' && item.provider.length > 0) provider = item.provider
+      if (typeof item.provider === 'string' && item.provider.length > 0) provider = p.take(parseJsonDimension(item.provider), 'provider', null) ?? provider
       else p.add('provider', 'provider must be a non-empty string (default "openai")')
     }
     const tier = p.take(parseJsonDimension(item.service_tier), 'service_tier', null)

@@ -8,14 +8,16 @@ import { problems } from '../errors.js'
  * a byte buffer); an unquoted record — nearly every export line — is one `split` here.
  *
  * `onRecord` gets each record with its 1-based first line; a returned promise is awaited
- * (back-pressure). Malformed quoting and records over `maxRecordChars` are 400 problems by line.
+ * (back-pressure). Malformed quoting, invalid UTF-8 and records over `maxRecordChars` are 400
+ * problems by line.
  */
 export async function readCsvRecords(
   input: Readable,
   onRecord: (record: string[], line: number) => void | Promise<void>,
   maxRecordChars = 1 << 20,
 ): Promise<void> {
-  input.setEncoding('utf8')
+  // Bytes are decoded here, strictly: a stream decoder would turn invalid UTF-8 into U+FFFD and store it.
+  const utf8 = new Utf8Chunks()
   let carry = ''
   let line = 1
   let first = true
@@ -108,8 +110,16 @@ export async function readCsvRecords(
     return n
   }
 
-  for await (const chunk of input as AsyncIterable<string>) {
-    let text = carry + chunk
+  for await (const chunk of input as AsyncIterable<string | Uint8Array>) {
+    const decoded = typeof chunk === 'string' ? chunk : utf8.decode(chunk)
+    if (decoded === undefined) {
+      // The invalid sequence is on the line `carry` starts on, plus the lines before it in this chunk.
+      throw problems.validation(
+        [{ line: line + countLines(carry, 0, carry.length) + utf8.linesBeforeError, path: '', message: 'is not valid UTF-8' }],
+        'the CSV is not valid UTF-8; nothing was written',
+      )
+    }
+    let text = carry + decoded
     if (first) {
       first = false
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
@@ -118,8 +128,82 @@ export async function readCsvRecords(
     carry = text.slice(rest)
     if (carry.length > maxRecordChars) throw malformed(line, `a record is longer than ${maxRecordChars} characters`)
   }
+  if (!utf8.end())
+    throw problems.validation(
+      [{ line: line + countLines(carry, 0, carry.length), path: '', message: 'ends inside a UTF-8 character' }],
+      'the CSV is not valid UTF-8; nothing was written',
+    )
   if (first) return
   if (carry.length > 0) await parse(carry, true)
+}
+
+/**
+ * Strict UTF-8 decoding of a byte stream, chunk by chunk: a character split across chunks is held
+ * back until its last byte arrives. Invalid input (bad bytes, overlong forms, surrogates) is refused
+ * with the number of line feeds before the first invalid byte, so the caller can name its line.
+ */
+class Utf8Chunks {
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+  private pending: Uint8Array = new Uint8Array(0)
+  /** After `decode` returned undefined: line feeds in this chunk before the invalid sequence. */
+  linesBeforeError = 0
+
+  decode(chunk: Uint8Array): string | undefined {
+    const bytes = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk
+    const cut = completeLength(bytes)
+    this.pending = bytes.slice(cut)
+    try {
+      return this.decoder.decode(bytes.subarray(0, cut))
+    } catch {
+      const bad = firstInvalid(bytes.subarray(0, cut))
+      this.linesBeforeError = 0
+      for (let i = 0; i < bad; i++) if (bytes[i] === 10) this.linesBeforeError++
+      return undefined
+    }
+  }
+
+  /** False when the stream ended inside a character. */
+  end(): boolean {
+    return this.pending.length === 0
+  }
+}
+
+/** The length of the longest prefix of `bytes` that does not end inside a multi-byte character. */
+function completeLength(bytes: Uint8Array): number {
+  const n = bytes.length
+  // A character is at most 4 bytes: look back from the end for the lead byte of the last one.
+  for (let back = 1; back <= Math.min(4, n); back++) {
+    const b = bytes[n - back]!
+    if (b < 0x80) return n
+    if (b >= 0xc0) {
+      const size = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2
+      return size > back ? n - back : n
+    }
+  }
+  // Only continuation bytes at the end: invalid anyway; let the decoder reject them.
+  return n
+}
+
+/** The offset of the first byte that does not start a valid UTF-8 sequence (RFC 3629). */
+function firstInvalid(bytes: Uint8Array): number {
+  let i = 0
+  while (i < bytes.length) {
+    const b = bytes[i]!
+    if (b < 0x80) {
+      i++
+      continue
+    }
+    const size = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0
+    if (size === 0 || i + size > bytes.length) return i
+    const second = bytes[i + 1]!
+    // The second byte's range excludes overlong forms, surrogates and code points above U+10FFFF.
+    const lo = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80
+    const hi = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf
+    if (second < lo || second > hi) return i
+    for (let k = 2; k < size; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return i
+    i += size
+  }
+  return bytes.length
 }
 
 function countLines(text: string, from: number, to: number): number {

@@ -4,6 +4,8 @@
  * error there); CSV values are always strings (`10.0` is how the dashboard export writes integers).
  */
 
+import { parseInstant } from '../time/instant.js'
+
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string }
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
@@ -11,7 +13,33 @@ const fail = (message: string): Parsed<never> => ({ ok: false, message })
 
 /** Counters are exact in a JS number (and a bigint column) up to 2^53 − 1. */
 export const MAX_COUNTER = Number.MAX_SAFE_INTEGER
-const MAX_DIMENSION_LENGTH = 500
+/**
+ * Dimensions, attribute and label keys/values, ids: at most this many characters (Unicode code points,
+ * so 256 emoji are 256 characters). Every combination of maxima must store: with 4-byte characters a
+ * field is ≤ 1 KiB, which every index holding such a field has room for (or hashes).
+ */
+export const MAX_DIMENSION_LENGTH = 256
+
+/** The number of characters (code points) in `s`, counting only as far as `limit` + 1. */
+function characters(s: string, limit: number): number {
+  let n = 0
+  for (let i = 0; i < s.length && n <= limit; i++, n++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) i++
+    }
+  }
+  return n
+}
+
+/** Why `s` cannot be a stored dimension/label text, or undefined: too long, or holding NUL (PostgreSQL text cannot). */
+export function textProblem(s: string, max = MAX_DIMENSION_LENGTH): string | undefined {
+  // A string of at most `max` UTF-16 units has at most `max` characters: most strings stop here.
+  if (s.length > max && characters(s, max) > max) return `must be at most ${max} characters`
+  if (s.includes('\0')) return 'may not contain the NUL character (\\u0000)'
+  return undefined
+}
 
 /** A JSON counter: absent/null → null; otherwise an integer in [0, 2^53 − 1]. */
 export function parseJsonCounter(v: unknown): Parsed<number | null> {
@@ -42,22 +70,10 @@ export function parseCsvCounter(s: string): Parsed<number | null> {
   return ok(Number(digits))
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
-const UNIX_SECONDS = /^\d{1,12}(\.0*)?$/
-
-/** A time: unix seconds (number or digit string) or an RFC 3339 string → epoch milliseconds. */
+/** A time: unix seconds (number or digit string) or an RFC 3339 string → epoch milliseconds (the one parser). */
 export function parseTime(v: unknown): Parsed<number> {
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v) || v < 0 || v > 253_402_300_799) return fail('must be unix seconds or an RFC 3339 time')
-    return ok(Math.round(v * 1000))
-  }
-  if (typeof v !== 'string' || v.trim() === '') return fail('is required: unix seconds or an RFC 3339 time')
-  const text = v.trim()
-  if (UNIX_SECONDS.test(text)) return ok(Number(text.split('.')[0]) * 1000)
-  if (!RFC3339.test(text)) return fail(`must be unix seconds or an RFC 3339 time (got ${JSON.stringify(text.slice(0, 40))})`)
-  const ms = Date.parse(text.replace(' ', 'T'))
-  if (Number.isNaN(ms)) return fail(`is not a valid time (got ${JSON.stringify(text)})`)
-  return ok(ms)
+  const r = parseInstant(v)
+  return r.ok ? ok(r.ms) : fail(r.message)
 }
 
 /** JSON `batch`: boolean or null. */
@@ -81,15 +97,15 @@ export function parseJsonDimension(v: unknown): Parsed<string | null> {
   if (v === undefined || v === null) return ok(null)
   if (typeof v !== 'string') return fail('must be a string or null')
   if (v.length === 0) return fail('must not be empty (use null)')
-  if (v.length > MAX_DIMENSION_LENGTH) return fail(`must be at most ${MAX_DIMENSION_LENGTH} characters`)
-  return ok(v)
+  const problem = textProblem(v)
+  return problem ? fail(problem) : ok(v)
 }
 
 /** A CSV dimension: empty → null. */
 export function parseCsvDimension(s: string): Parsed<string | null> {
   if (s === '') return ok(null)
-  if (s.length > MAX_DIMENSION_LENGTH) return fail(`must be at most ${MAX_DIMENSION_LENGTH} characters`)
-  return ok(s)
+  const problem = textProblem(s)
+  return problem ? fail(problem) : ok(s)
 }
 
 /**

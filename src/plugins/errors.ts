@@ -1,7 +1,15 @@
+import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { isConnectionError, isStatementTimeout } from '../db/errors.js'
 import { ProblemError, problems, type ProblemItem } from '../errors.js'
+
+/**
+ * The one error pipeline: every error — ours, Fastify's, mercurius's, the driver's — becomes a
+ * ProblemError here. REST sends it as application/problem+json; GraphQL renders the same problem with
+ * an `extensions.code` (src/graphql/errors.ts). A 4xx is never "internal", and only a 5xx that is
+ * not a known outage is logged at `error`, with its stack.
+ */
 
 function validationItems(err: FastifyError): ProblemItem[] {
   const where = err.validationContext ?? 'body'
@@ -14,7 +22,15 @@ function validationItems(err: FastifyError): ProblemItem[] {
   })
 }
 
-/** Maps every error to application/problem+json; 5xx bodies never carry driver messages or SQL. */
+/** mercurius checks a /graphql body against its own JSON schema and wraps the failures (`errors`). */
+function graphqlBodyProblem(err: FastifyError & { errors?: unknown[] }): ProblemError {
+  const inner = (err.errors ?? []).filter((e): e is FastifyError => e instanceof Error)
+  const items = inner.flatMap((e) => (e.validation ? validationItems(e) : [{ path: 'body', message: e.message }]))
+  if (!items.length) items.push({ path: 'body', message: err.message })
+  return new ProblemError(400, 'bad-request', 'Bad request', `not a GraphQL request: send {"query": "…", "variables"?: {…}} (one operation per request)`, { errors: items })
+}
+
+/** Maps every error to a ProblemError; 5xx bodies never carry driver messages or SQL. */
 export function toProblem(err: FastifyError | Error, retryAfterSeconds: number, bodyLimit: number): ProblemError {
   if (err instanceof ProblemError) return err
   const e = err as FastifyError
@@ -29,6 +45,12 @@ export function toProblem(err: FastifyError | Error, retryAfterSeconds: number, 
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return problems.badRequest(`malformed JSON body: ${e.message}`)
+    case 'MER_ERR_GQL_VALIDATION':
+      return graphqlBodyProblem(e)
+    case 'MER_ERR_GQL_PERSISTED_QUERY_NOT_FOUND':
+      return new ProblemError(400, 'bad-request', 'Bad request', 'a GraphQL request needs a `query`', { errors: [{ path: 'body.query', message: 'is required' }] })
+    case 'MER_ERR_METHOD_NOT_ALLOWED':
+      return problems.methodNotAllowed('only queries may be sent with GET; send mutations with POST')
   }
   if ((e as { type?: string }).type === 'entity.parse.failed' || e instanceof SyntaxError)
     return problems.badRequest(`malformed JSON body: ${e.message}`)
@@ -36,7 +58,31 @@ export function toProblem(err: FastifyError | Error, retryAfterSeconds: number, 
   if (isStatementTimeout(err)) return problems.timeout()
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500)
     return new ProblemError(e.statusCode, 'request', 'Bad request', e.message)
-  return new ProblemError(500, 'internal', 'Internal server error', 'an unexpected error occurred; it has been logged')
+  return problems.internal()
+}
+
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/**
+ * Fastify `genReqId`: a client's own `x-request-id` is kept when it is a plain token, so its logs and
+ * ours share the id; anything else (too long, spaces, control characters) gets a fresh one — it is
+ * echoed in a header and logged, so it must be safe in both.
+ */
+export function requestIdFrom(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const v = req.headers['x-request-id']
+  return typeof v === 'string' && CLIENT_REQUEST_ID.test(v) ? v : randomUUID()
+}
+
+/** A real fault: logged at `error` with its stack. Client errors and known outages are not faults. */
+export function isFault(problem: ProblemError): boolean {
+  return problem.statusCode >= 500 && problem.statusCode !== 503
+}
+
+/** One log line per failed request: `error` with the stack for faults, `info` without one for the rest. */
+export function logProblem(request: FastifyRequest, problem: ProblemError, err: unknown): void {
+  if (isFault(problem)) request.log.error({ err }, 'request failed')
+  else if (problem.statusCode >= 500) request.log.warn({ status: problem.statusCode, detail: problem.message }, 'request refused')
+  else request.log.info({ status: problem.statusCode, title: problem.title, detail: problem.message }, 'request rejected')
 }
 
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, problem: ProblemError) {
@@ -44,15 +90,18 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, proble
     .status(problem.statusCode)
     .headers(problem.headers)
     .type('application/problem+json')
-    .send(problem.toBody(request.url))
+    .send(problem.toBody(request.url, request.id))
 }
 
 export default fp(
   async (app, opts: { retryAfterSeconds: number; bodyLimit: number }) => {
+    // Every response names its request, so a client can quote it and an operator find it in the logs.
+    app.addHook('onRequest', async (request, reply) => {
+      reply.header('x-request-id', request.id)
+    })
     app.setErrorHandler((err: FastifyError, request, reply) => {
       const problem = toProblem(err, opts.retryAfterSeconds, request.routeOptions.bodyLimit ?? opts.bodyLimit)
-      if (problem.statusCode >= 500) request.log.error({ err }, 'request failed')
-      else request.log.info({ status: problem.statusCode, title: problem.title }, 'request rejected')
+      logProblem(request, problem, err)
       return sendProblem(reply, request, problem)
     })
     app.setNotFoundHandler((request, reply) =>

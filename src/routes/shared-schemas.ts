@@ -19,6 +19,7 @@ export const ProblemSchema = z
       .optional(),
     error_count: z.number().int().optional(),
     truncated: z.boolean().optional(),
+    request_id: z.string().optional().describe('The request id, equal to the `x-request-id` response header'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' })
 

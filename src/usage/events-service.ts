@@ -5,8 +5,7 @@ import { PRICED_CLASSES } from '../pricing/token-classes.js'
 import { normalizeDecimal } from './decimal.js'
 import { FILTER_COLUMNS, type UsageFilter } from './dimensions.js'
 import type { Cost, UsageTotals } from './run-usage.js'
-import { decodeCursor, encodeCursor, queryHash, resolveCard, UsageInputError, validatePageSize } from './usage-service.js'
-import { isValidTimeZone } from './windows.js'
+import { decodeCursor, encodeCursor, queryHash, resolveCard, UsageInputError, validatePageSize, validateTimeZone } from './usage-service.js'
 
 export interface EventArgs {
   tenantId: string
@@ -55,8 +54,7 @@ interface EventSqlRow {
 }
 
 export async function queryEventsPage(db: Db, args: EventArgs) {
-  if (!isValidTimeZone(args.timeZone))
-    throw new UsageInputError('timeZone', `"${args.timeZone}" is not an IANA time zone name (e.g. "Europe/Berlin", "UTC")`)
+  await validateTimeZone(db, args.timeZone)
   validatePageSize(args.first)
   const hash = queryHash(args)
   const cursor = args.after ? decodeCursor(args.after, hash) : undefined

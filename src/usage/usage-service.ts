@@ -4,16 +4,13 @@ import { findVisibleCard } from '../pricing/card-lookup.js'
 import { selectSources, ALL_SOURCES } from './dimensions.js'
 import { runUsage, type UsageResult } from './run-usage.js'
 import type { UsageSpec } from './usage-sql.js'
-import { isValidTimeZone, maxWindows } from './windows.js'
+import { isKnownTimeZone, maxWindows } from './windows.js'
 
-/** A query argument a person got wrong: GraphQL BAD_USER_INPUT, REST 400. */
-export class UsageInputError extends Error {
-  readonly field: string
-  constructor(field: string, message: string) {
-    super(message)
-    this.field = field
-  }
-}
+import { UsageInputError } from '../errors.js'
+import { MAX_UNIX_SECONDS } from '../time/instant.js'
+
+// Defined with the error catalogue (one mapping to REST and GraphQL); re-exported for the query layer's callers.
+export { UsageInputError }
 
 export const MAX_PAGE_SIZE = 1000
 
@@ -54,19 +51,25 @@ export function encodeCursor(offset: number, hash: string, asOf: Date): string {
 export function decodeCursor(cursor: string, hash: string): { offset: number; asOf: Date } {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { o?: unknown; h?: unknown; a?: unknown }
-    if (typeof v.o === 'number' && Number.isInteger(v.o) && v.o >= 0 && v.h === hash && typeof v.a === 'number')
-      return { offset: v.o, asOf: new Date(v.a) }
+    // The hash is not a secret (anyone can compute it), so a forged cursor must still hold sane numbers:
+    // an offset PostgreSQL's bigint takes and an instant Date can represent.
+    if (Number.isSafeInteger(v.o) && (v.o as number) >= 0 && v.h === hash && Number.isSafeInteger(v.a) && (v.a as number) >= 0 && (v.a as number) <= MAX_UNIX_SECONDS * 1000)
+      return { offset: v.o as number, asOf: new Date(v.a as number) }
   } catch {
     // falls through to the error below
   }
   throw new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')
 }
 
-export function validateRange(from: Date, to: Date, timeZone: string): void {
+export function validateRange(from: Date, to: Date): void {
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new UsageInputError('from', '`from` and `to` must be valid instants')
   if (to <= from) throw new UsageInputError('to', '`to` must be later than `from`')
-  if (!isValidTimeZone(timeZone))
-    throw new UsageInputError('timeZone', `"${timeZone}" is not an IANA time zone name (e.g. "Europe/Berlin", "UTC")`)
+}
+
+/** IANA names that this PostgreSQL knows (pg_timezone_names, read once); POSIX strings are refused. */
+export async function validateTimeZone(db: Db, timeZone: string): Promise<void> {
+  if (!(await isKnownTimeZone(db, timeZone)))
+    throw new UsageInputError('timeZone', `${JSON.stringify(timeZone.slice(0, 64))} is not an IANA time zone name this database knows (e.g. "Europe/Berlin", "UTC")`)
 }
 
 export function validatePageSize(first: number): void {
@@ -82,7 +85,7 @@ export async function resolveCard(db: Db, tenantId: string, name: string) {
 
 /** Validates the arguments, then runs the usage query for one page. */
 export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<UsagePage> {
-  validateRange(args.from, args.to, args.timeZone)
+  validateRange(args.from, args.to)
   validatePageSize(args.first)
   const unknownSources = (args.filter.sources ?? []).filter((s) => !(ALL_SOURCES as readonly string[]).includes(s))
   if (unknownSources.length)
@@ -97,6 +100,7 @@ export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimit
   const cursor = args.after ? decodeCursor(args.after, hash) : undefined
   const offset = cursor?.offset ?? 0
   const asOf = cursor?.asOf ?? args.pricingAsOf ?? new Date()
+  await validateTimeZone(db, args.timeZone)
   const card = await resolveCard(db, args.tenantId, args.rateCard)
   const sources = selectSources(args.filter, args.groupBy, args.groupByLabels)
   const spec: UsageSpec = {

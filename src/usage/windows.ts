@@ -1,4 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm'
+import type { Db } from '../db/client.js'
 
 export const WINDOWS = ['MINUTE', 'HOUR', 'DAY', 'WEEK', 'MONTH', 'TOTAL'] as const
 export type Window = (typeof WINDOWS)[number]
@@ -6,8 +7,32 @@ export type Window = (typeof WINDOWS)[number]
 const SECONDS: Partial<Record<Window, number>> = { MINUTE: 60, HOUR: 3600 }
 const CALENDAR: Partial<Record<Window, string>> = { DAY: 'day', WEEK: 'week', MONTH: 'month' }
 
+/**
+ * The zone names this database knows (`pg_timezone_names`), read once per database and kept: the list
+ * changes only with the server's tzdata. JavaScript's Intl knows aliases PostgreSQL does not
+ * (`US/Pacific-New`, dropped from tzdata in 2020), and such a zone used to fail inside the query as a 500.
+ */
+const zoneLists = new WeakMap<Db, Promise<ReadonlySet<string>>>()
+
+export function databaseTimeZones(db: Db): Promise<ReadonlySet<string>> {
+  let list = zoneLists.get(db)
+  if (!list) {
+    list = db.query<{ name: string }>('select name from pg_timezone_names').then((rows) => new Set(rows.map((r) => r.name)))
+    // A failed read (database down) is not remembered: the next query asks again.
+    list.catch(() => zoneLists.delete(db))
+    zoneLists.set(db, list)
+  }
+  return list
+}
+
+/** A usable zone: an IANA name (or UTC) that both Intl and this PostgreSQL know. */
+export async function isKnownTimeZone(db: Db, tz: string): Promise<boolean> {
+  return isValidTimeZone(tz) && (await databaseTimeZones(db)).has(tz)
+}
+
 /** True for IANA names (and UTC) only; PostgreSQL's POSIX-style strings invert signs, so they are refused. */
 export function isValidTimeZone(tz: string): boolean {
+  if (tz.length > 64) return false
   if (tz === 'UTC') return true
   if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2}$/.test(tz) || /^(Etc\/)?GMT[+-]/.test(tz)) return false
   try {

@@ -58,3 +58,36 @@ t.test('malformed quoting and oversized records are 400 problems with a line', a
   const long = await readCsvRecords(Readable.from(['a,"', 'x'.repeat(100)]), () => undefined, 50).catch((e: unknown) => e)
   t.ok(long instanceof ProblemError && long.statusCode === 400)
 })
+
+t.test('invalid UTF-8 is a 400 naming its line, whatever the chunking (never stored as U+FFFD)', async (t) => {
+  const invalid = {
+    'a lone continuation byte': [0x80],
+    'a truncated 3-byte character': [0xe2, 0x82],
+    'an overlong slash': [0xc0, 0xaf],
+    'a UTF-16 surrogate': [0xed, 0xa0, 0x80],
+    'above U+10FFFF': [0xf4, 0x90, 0x80, 0x80],
+    'a byte never used in UTF-8': [0xff],
+  }
+  for (const [name, bad] of Object.entries(invalid))
+    for (const line of [2, 4])
+      for (const chunkSize of [1, 3, 7, 64]) {
+        const lines = ['h1,h2', 'é€,😀', '"x\ny",z', 'a,b'].flatMap((l) => l.split('\n'))
+        const parts = lines.map((l, i) => (i + 1 === line ? Buffer.concat([Buffer.from(l + ','), Buffer.from(bad), Buffer.from('q')]) : Buffer.from(l)))
+        const bytes = Buffer.concat(parts.flatMap((p) => [p, Buffer.from('\n')]))
+        const chunks: Buffer[] = []
+        for (let i = 0; i < bytes.length; i += chunkSize) chunks.push(bytes.subarray(i, i + chunkSize))
+        const err = await readCsvRecords(Readable.from(chunks), () => undefined).catch((e: unknown) => e)
+        if (!(err instanceof ProblemError) || err.statusCode !== 400) {
+          t.fail(`${name}, line ${line}, chunks of ${chunkSize}: not refused`)
+          continue
+        }
+        t.same(err.errors, [{ line, path: '', message: 'is not valid UTF-8' }], `${name}, line ${line}, chunks of ${chunkSize}`)
+      }
+  const cut = await readCsvRecords(Readable.from([Buffer.from('a,b\n1,'), Buffer.from([0xf0, 0x9f, 0x98])]), () => undefined).catch((e: unknown) => e)
+  t.match(cut, { statusCode: 400, errors: [{ line: 2, message: 'ends inside a UTF-8 character' }] })
+  // A BOM inside the text (not at its start) is a character like any other, also at a chunk start.
+  t.same(await records('a\n\uFEFFb\n', 2), [
+    { record: ['a'], line: 1 },
+    { record: ['\uFEFFb'], line: 2 },
+  ])
+})

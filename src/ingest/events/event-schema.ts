@@ -1,6 +1,7 @@
 import { z } from 'zod'
+import { dimensionText } from '../text-schema.js'
 import { COUNTER_FIELDS, type CounterField } from '../token-classes.js'
-import { parseTimestamp } from './timestamp.js'
+import { InstantInputSchema } from '../../time/instant-schema.js'
 
 /** The largest request `POST /v1/usage/events` accepts; more is refused as a whole. */
 export const MAX_EVENTS_PER_REQUEST = 10_000
@@ -15,7 +16,8 @@ const Counter = z
   .max(Number.MAX_SAFE_INTEGER, 'must be ≤ 2^53−1')
   .nullable()
   .optional()
-const Dimension = (what: string) => z.string().min(1).max(512).nullable().optional().describe(what)
+// Texts are at most MAX_DIMENSION_LENGTH characters (maxLength in the generated schema).
+const Dimension = (what: string) => dimensionText().nullable().optional().describe(what)
 
 const counterShape = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, Counter])) as Record<
   CounterField,
@@ -24,21 +26,15 @@ const counterShape = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, Counter]))
 
 export const EventSchema = z
   .strictObject({
-    id: z.string().min(1).max(255).describe("The client's idempotency key, unique per tenant"),
-    timestamp: z
-      .union([z.string(), z.number()])
-      .refine((v) => parseTimestamp(v) !== undefined, 'must be an RFC 3339 date-time or unix seconds (0 to year 9999)')
-      .describe('When the request was made: RFC 3339, or unix seconds'),
-    model: z.string().min(1).max(512),
-    provider: z.string().min(1).max(100).optional().describe('Default "openai"; also selects the `usage` mapper'),
+    id: dimensionText().describe("The client's idempotency key, unique per tenant"),
+    timestamp: InstantInputSchema.describe('When the request was made: RFC 3339, or unix seconds'),
+    model: dimensionText(),
+    provider: dimensionText().optional().describe('Default "openai"; also selects the `usage` mapper'),
     account_id: Dimension('Provider account (organization) id'),
     project_id: Dimension('Project id'),
     user_id: Dimension('User id'),
     api_key_id: Dimension('Provider API key id'),
-    service_tier: z
-      .string()
-      .min(1)
-      .max(64)
+    service_tier: dimensionText()
       .nullable()
       .optional()
       .describe('null, "standard" and "auto" are stored as "default"; "batch" means batch: true'),
@@ -54,7 +50,7 @@ export const EventSchema = z
     session_id: Dimension('Conversation or session id'),
     employee_id: Dimension('Employee the call is attributed to'),
     agent_id: Dimension('Agent the call is attributed to'),
-    labels: z.record(z.string().min(1).max(128), z.string().max(1024)).nullable().optional(),
+    labels: z.record(dimensionText(), dimensionText({ allowEmpty: true })).nullable().optional(),
     metadata: z
       .record(z.string(), z.unknown())
       .nullable()

@@ -45,6 +45,12 @@ function zodProblems(error: z.ZodError): FieldProblem[] {
     const path = i.path.map(String).join('.')
     if (i.code === 'unrecognized_keys')
       return i.keys.map((k) => ({ path: path ? `${path}.${k}` : k, message: 'is not an Event field' }))
+    if (i.code === 'invalid_key') {
+      // A bad label key: name it shortened (it may be long) and say what is wrong with it.
+      const key = String(i.path[i.path.length - 1])
+      const shown = key.length > 40 ? `${JSON.stringify(key.slice(0, 40))}…` : JSON.stringify(key)
+      return [{ path: i.path.slice(0, -1).map(String).join('.'), message: `key ${shown} ${i.issues.map((sub) => sub.message).join('; ')}` }]
+    }
     return [{ path: path || '(event)', message: i.message }]
   })
 }
@@ -88,6 +94,7 @@ export function normalizeEvent(item: unknown): Normalized {
     // Cross-field rules are still reported, so one round trip names every problem.
     if (typeof raw.service_tier === 'string' && typeof raw.batch === 'boolean')
       tierAndBatch({ service_tier: raw.service_tier, batch: raw.batch }, errors)
+    nulProblems(raw, errors)
     return { ok: false, id: typeof raw.id === 'string' ? raw.id : null, errors }
   }
   const e = parsed.data
@@ -104,9 +111,7 @@ export function normalizeEvent(item: unknown): Normalized {
     if (bytes > MAX_METADATA_BYTES)
       errors.push({ path: 'metadata', message: `is ${bytes} bytes serialised; the limit is ${MAX_METADATA_BYTES}` })
   }
-  // PostgreSQL text and jsonb cannot hold NUL; finding it here keeps one bad item from failing the batch.
-  for (const [key, value] of Object.entries(e))
-    if (hasNul(value)) errors.push({ path: key, message: 'may not contain the NUL character (\\u0000)' })
+  nulProblems(e, errors)
   if (errors.length > 0 || !derived.ok || !timestamp) return { ok: false, id: e.id, errors }
 
   // An explicit reported_cost wins over a cost found inside the raw usage object.
@@ -134,6 +139,16 @@ export function normalizeEvent(item: unknown): Normalized {
     tokens: derived.value,
   }
   return { ok: true, event, hash: contentHash(event) }
+}
+
+/**
+ * PostgreSQL text and jsonb cannot hold NUL; finding it here keeps one bad item from failing the batch.
+ * Fields the schema already reported (its texts refuse NUL themselves) are not named twice.
+ */
+function nulProblems(item: Record<string, unknown>, errors: FieldProblem[]): void {
+  const reported = new Set(errors.map((e) => e.path.split('.')[0]))
+  for (const [key, value] of Object.entries(item))
+    if (!reported.has(key) && hasNul(value)) errors.push({ path: key, message: 'may not contain the NUL character (\\u0000)' })
 }
 
 function hasNul(value: unknown): boolean {

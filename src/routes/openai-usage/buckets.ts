@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { ProblemItem } from '../../errors.js'
+import { MAX_UNIX_SECONDS } from '../../time/instant.js'
 
 /**
  * OpenAI's bucket arithmetic: buckets are UTC-aligned to their width, except that the first one starts
@@ -59,11 +60,15 @@ export function encodePage(start: number, asOf: Date, hash: string): string {
   return `page_${Buffer.from(JSON.stringify({ s: start, a: asOf.getTime(), h: hash })).toString('base64url')}`
 }
 
+const isInstantMs = (v: unknown, unit = 1): v is number =>
+  Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) * unit <= MAX_UNIX_SECONDS * 1000
+
 export function decodePage(page: string, hash: string): { start: number; asOf: Date } | undefined {
   if (!page.startsWith('page_')) return undefined
   try {
     const v = JSON.parse(Buffer.from(page.slice(5), 'base64url').toString('utf8')) as { s?: unknown; a?: unknown; h?: unknown }
-    if (typeof v.s === 'number' && Number.isInteger(v.s) && typeof v.a === 'number' && v.h === hash)
+    // The hash is computable by anyone: a forged cursor must still carry instants a Date can hold.
+    if (isInstantMs(v.s, 1000) && isInstantMs(v.a) && v.h === hash)
       return { start: v.s, asOf: new Date(v.a) }
   } catch {
     // falls through: not one of our cursors

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { z } from 'zod'
+import { InstantParamSchema } from '../../time/instant-schema.js'
 import { ALL_SOURCES } from '../../usage/dimensions.js'
 
 /**
@@ -42,23 +43,18 @@ export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
   req.query = out
 }
 
-const unixSeconds = z.coerce
-  .number()
-  .int('must be whole unix seconds')
-  .min(0)
-  .max(253_402_300_799)
+// OpenAI's clients send unix seconds; RFC 3339 is accepted too, as at every entry point (one parser).
+// A fraction of a second is dropped: buckets are whole seconds.
+const unixSeconds = InstantParamSchema.transform((d) => Math.floor(d.getTime() / 1000))
 const idList = (what: string) =>
   z.array(z.string().min(1).max(200)).max(1000).optional().describe(`Only these ${what}; repeated, \`[]\`, \`[0]\` or comma-separated`)
-const instant = z
-  .string()
-  .refine((v) => /^\d{1,12}$/.test(v) || (/^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v))), 'must be unix seconds or an RFC 3339 timestamp')
-  .transform((v) => (/^\d+$/.test(v) ? new Date(Number(v) * 1000) : new Date(v)))
+const instant = InstantParamSchema
 
 const common = {
-  start_time: unixSeconds.describe('Start of the range (unix seconds), inclusive; the first bucket starts here'),
+  start_time: unixSeconds.describe('Start of the range (unix seconds or RFC 3339), inclusive; the first bucket starts here'),
   end_time: unixSeconds
     .optional()
-    .describe('End of the range (unix seconds), exclusive; default: the end of the bucket that contains now'),
+    .describe('End of the range (unix seconds or RFC 3339), exclusive; default: the end of the bucket that contains now'),
   page: z.string().max(500).optional().describe('The `next_page` cursor of the previous page'),
   rate_card: z.string().min(1).max(200).default('default').describe('Rate card to price with (tokenledger extension)'),
   pricing_as_of: instant

@@ -2,22 +2,12 @@ import { z } from 'zod'
 import type { RateCardRow, StoredRate } from '../../db/queries/rate-cards.js'
 import { PLAIN_DECIMAL, PRICE_CLASSES, type PriceClass } from '../../pricing/prices.js'
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
-const MAX_UNIX = 253_402_300_799 // 9999-12-31T23:59:59Z
+import { InstantInputSchema } from '../../time/instant-schema.js'
+import { toDate } from '../../time/instant.js'
 
-export function parseTimestamp(v: unknown): Date | undefined {
-  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= MAX_UNIX ? new Date(v * 1000) : undefined
-  if (typeof v !== 'string') return undefined
-  if (/^\d{1,12}$/.test(v)) return parseTimestamp(Number(v))
-  if (!RFC3339.test(v)) return undefined
-  const d = new Date(v)
-  return Number.isNaN(d.getTime()) ? undefined : d
-}
-
-/** RFC 3339 or unix seconds, validated here and converted with `parseTimestamp` (documents as a plain union). */
-export const TimestampSchema = z
-  .union([z.number().int().describe('unix seconds'), z.string().describe('RFC 3339 date-time')])
-  .refine((v) => parseTimestamp(v) !== undefined, { message: 'must be an RFC 3339 date-time or unix seconds' })
+/** The one instant parser (src/time/instant.ts): validated by the schema, converted with `parseTimestamp`. */
+export const parseTimestamp = toDate
+export const TimestampSchema = InstantInputSchema
 
 export const CardNameSchema = z
   .string()

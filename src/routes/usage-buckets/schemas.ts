@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { SOURCES } from '../../ingest/bucket.js'
+import { dimensionText } from '../../ingest/text-schema.js'
 import { COUNTER_FIELDS } from '../../ingest/token-classes.js'
-import { parseTime } from '../../ingest/values.js'
+import { InstantParamSchema } from '../../time/instant-schema.js'
 
 // These schemas document the JSON bodies; the route parses them itself (src/ingest), because the
 // contract wants every bad row named by index and summing/normalising that zod cannot express.
@@ -60,8 +61,8 @@ export const IngestBodySchema = z
   )
 
 export const IngestQuerySchema = z.object({
-  provider: z.string().min(1).max(100).optional().describe('for pages and CSV: the provider of rows that name none'),
-  account_id: z.string().min(1).max(500).optional().describe('for pages and CSV: the account of rows that name none'),
+  provider: dimensionText().optional().describe('for pages and CSV: the provider of rows that name none'),
+  account_id: dimensionText().optional().describe('for pages and CSV: the account of rows that name none'),
 })
 
 export const IngestResultSchema = z
@@ -74,14 +75,7 @@ export const IngestResultSchema = z
   })
   .meta({ id: 'IngestResult', examples: [{ received: 7, skipped: 1, created: 5, replaced: 0, unchanged: 0 }] })
 
-const QueryTime = z.string().transform((s, ctx) => {
-  const parsed = parseTime(s)
-  if (!parsed.ok) {
-    ctx.addIssue({ code: 'custom', message: parsed.message })
-    return z.NEVER
-  }
-  return new Date(parsed.value)
-})
+const QueryTime = InstantParamSchema
 
 export const DeleteQuerySchema = z
   .object({

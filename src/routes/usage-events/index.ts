@@ -34,6 +34,8 @@ const usageEventRoutes: FastifyPluginAsyncZod = async (app) => {
     '/usage/events',
     {
       onRequest: app.auth.tenant('ingest'),
+      // A NUL in one event rejects that event only (normalize-event.ts), not the batch.
+      config: { nulCheckedPerItem: true },
       schema: {
         tags: ['usage'],
         operationId: 'ingestUsageEvents',

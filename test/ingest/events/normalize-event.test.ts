@@ -8,10 +8,12 @@ t.test('accepts RFC 3339 with offsets and fractions, and unix seconds, as the sa
   const want = Date.UTC(2026, 2, 1, 10, 15, 0)
   t.equal(parseTimestamp('2026-03-01T10:15:00Z')?.getTime(), want)
   t.equal(parseTimestamp('2026-03-01T11:45:00+01:30')?.getTime(), want)
-  t.equal(parseTimestamp('2026-03-01 05:15:00-05:00')?.getTime(), want)
+  t.equal(parseTimestamp('2026-03-01T05:15:00-05:00')?.getTime(), want)
+  // Contract v2 "Times": no space separator, and unix seconds are whole (digits only).
+  t.equal(parseTimestamp('2026-03-01 05:15:00-05:00'), undefined)
   t.equal(parseTimestamp('2026-03-01T10:15:00.123456Z')?.getTime(), want + 123)
   t.equal(parseTimestamp(want / 1000)?.getTime(), want)
-  t.equal(parseTimestamp(want / 1000 + 0.5)?.getTime(), want + 500)
+  t.equal(parseTimestamp(want / 1000 + 0.5), undefined)
 })
 
 t.test('refuses impossible or out-of-range date-times instead of rolling them over', async (t) => {

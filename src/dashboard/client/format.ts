@@ -1,0 +1,73 @@
+/**
+ * Browser-side formatting and DOM helpers (plain ES2020, part of dashboard.js). Money is formatted from the
+ * API's decimal strings with Dec (exact); usage with no price is written as such, never as $0.
+ */
+export const FORMAT_JS = String.raw`
+var Fmt = (function () {
+  var ints = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      var v = attrs[k];
+      if (v === undefined || v === null || v === false) return;
+      if (k === 'text') node.textContent = v; else node.setAttribute(k, v === true ? '' : String(v));
+    });
+    (children || []).forEach(function (c) { if (c) node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c); });
+    return node;
+  }
+  function int(n) { return n === null || n === undefined ? 'n/a' : ints.format(n); }
+  function group(digits) { return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ','); }
+  function symbol(currency) { return currency === 'USD' ? '$' : currency + ' '; }
+  /** Rounded for reading (2 decimals from 1 up, 4 below); the exact value goes into title/data-value. */
+  function money(dec, currency) {
+    var neg = dec.charAt(0) === '-', abs = neg ? dec.slice(1) : dec;
+    if (Dec.isZero(abs)) return symbol(currency) + '0.00';
+    var fixed = Dec.toFixed(abs, Dec.cmp(abs, '1') >= 0 ? 2 : 4);
+    if (Dec.isZero(fixed)) return '< ' + symbol(currency) + '0.0001';
+    var p = fixed.split('.');
+    return (neg ? '-' : '') + symbol(currency) + group(p[0]) + (p[1] ? '.' + p[1] : '');
+  }
+  /** A cost as the page writes it: unpriced usage is named, a cost with gaps says it is incomplete. */
+  function cost(c) {
+    if (!c.complete && Dec.isZero(c.total)) return 'unpriced (' + int(c.unpricedTokens) + ' tokens)';
+    var s = money(c.total, c.currency);
+    return c.complete ? s : s + ' + ' + int(c.unpricedTokens) + ' unpriced tokens';
+  }
+  /** A table cell holding a cost, with the exact values as data attributes (what tests and CSV read). */
+  function costCell(tag, c, extra) {
+    var attrs = Object.assign({ class: 'num' + (c.complete ? '' : ' incomplete'), 'data-value': c.total,
+      'data-complete': String(c.complete), 'data-unpriced': String(c.unpricedTokens),
+      title: c.total + ' ' + c.currency + (c.complete ? '' : ' (incomplete)'), text: cost(c) }, extra || {});
+    return el(tag, attrs);
+  }
+  function mergeCost(a, b) {
+    if (!a) return Object.assign({}, b);
+    return { total: Dec.add(a.total, b.total), input: Dec.add(a.input, b.input),
+      cachedInput: Dec.add(a.cachedInput, b.cachedInput), cacheWrite: Dec.add(a.cacheWrite, b.cacheWrite),
+      output: Dec.add(a.output, b.output), currency: a.currency, complete: a.complete && b.complete,
+      unpricedTokens: a.unpricedTokens + b.unpricedTokens };
+  }
+  function csvField(v) {
+    var s = v === null || v === undefined ? '' : String(v);
+    return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  }
+  /** Offers a CSV file of the given header and rows for download (client-side: exactly what is shown). */
+  function downloadCsv(name, header, rows) {
+    var text = [header].concat(rows).map(function (r) { return r.map(csvField).join(','); }).join('\r\n') + '\r\n';
+    var url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
+    var a = el('a', { href: url, download: name });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+  }
+  function escapeHtml(s) {
+    return String(s).replace(/[&<>"']/g, function (ch) {
+      return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[ch];
+    });
+  }
+  return { el: el, int: int, money: money, cost: cost, costCell: costCell, mergeCost: mergeCost,
+    downloadCsv: downloadCsv, escapeHtml: escapeHtml };
+})();
+`

@@ -1,0 +1,151 @@
+/**
+ * Browser-side controller (plain ES2020, last part of dashboard.js): the read key, the controls (kept in the
+ * URL's #fragment so a view can be linked — never the key), and the sections. Each section is
+ * `{ id, load(ctx) → Promise, render(result, ctx), csv? }` with a <section id=…> in the page; budgets and
+ * reconciliation join by adding one such object to SECTIONS and its markup to page.ts.
+ */
+export const MAIN_JS = String.raw`
+var SECTIONS = [overviewSection, topSection('PROJECT'), topSection('API_KEY'), topSection('MODEL'), classesSection];
+var WINDOWS = ['HOUR', 'DAY', 'WEEK', 'MONTH'];
+var $ = function (id) { return document.getElementById(id); };
+var app = $('app');
+var generation = 0;
+
+function defaults() {
+  var tz = Zone.browserZone();
+  var today = Zone.dateOf(Date.now(), tz);
+  return { from: Zone.addDays(today, -29), to: today, window: 'DAY', tz: tz, group: 'MODEL' };
+}
+function readHash() {
+  var s = defaults();
+  new URLSearchParams(location.hash.slice(1)).forEach(function (v, k) { if (k in s && v) s[k] = v; });
+  if (WINDOWS.indexOf(s.window) < 0) s.window = 'DAY';
+  if (!DIMENSIONS[s.group]) s.group = 'MODEL';
+  return s;
+}
+function showControls(s) {
+  $('from').value = s.from; $('to').value = s.to; $('window').value = s.window; $('tz').value = s.tz; $('group').value = s.group;
+}
+function readControls() {
+  return { from: $('from').value, to: $('to').value, window: $('window').value, tz: $('tz').value.trim(), group: $('group').value };
+}
+
+function say(text, kind) {
+  var box = $('message');
+  box.textContent = text;
+  box.className = kind || '';
+  box.hidden = !text;
+  box.setAttribute('aria-live', kind === 'alert' ? 'assertive' : 'polite');
+}
+function setState(state) { app.setAttribute('data-state', state); }
+
+function showKeyState() {
+  var has = !!Api.key();
+  $('key-state').textContent = has ? 'Key set for this browser tab.' : 'No key yet.';
+  $('key-forget').disabled = !has;
+}
+function askForKey(text) {
+  Api.setKey('');
+  showKeyState();
+  setState('needs-key');
+  say(text, 'alert');
+  $('key').focus();
+}
+
+function validate(s) {
+  var problems = [];
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s.from)) problems.push('“From” must be a date.');
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s.to)) problems.push('“To” must be a date.');
+  if (!problems.length && s.from > s.to) problems.push('“From” must not be after “To”.');
+  if (!Zone.isValid(s.tz)) problems.push('“' + s.tz + '” is not an IANA time zone (for example Europe/Paris or UTC).');
+  $('tz').setAttribute('aria-invalid', String(!Zone.isValid(s.tz)));
+  return problems;
+}
+
+var MESSAGES = {
+  auth: 'The server refused this key (HTTP 401). Paste a tenant API key with scope “read”.',
+  forbidden: 'This key may not read usage (HTTP 403): it needs scope “read”.',
+  unavailable: 'The database is unavailable (HTTP 503): tokenledger cannot read usage right now. It reconnects by itself; try again',
+  network: 'Cannot reach the tokenledger server (network error). Check that it is running, then try again.',
+};
+// When several views fail, the user is told the most fundamental reason.
+var SEVERITY = ['auth', 'forbidden', 'unavailable', 'network', 'rate', 'query', 'server'];
+
+function load() {
+  var s = readControls();
+  var problems = validate(s);
+  if (problems.length) { setState('invalid'); say(problems.join(' '), 'alert'); return; }
+  history.replaceState(null, '', '#' + new URLSearchParams(s).toString());
+  if (!Api.key()) { setState('needs-key'); say('Paste a read key above to see usage.', 'info'); return; }
+  var gen = ++generation;
+  var ctx = { from: new Date(Zone.midnight(s.from, s.tz)).toISOString(),
+    to: new Date(Zone.midnight(Zone.addDays(s.to, 1), s.tz)).toISOString(),
+    window: s.window, timeZone: s.tz, dimension: s.group, currency: 'USD' };
+  setState('loading');
+  say('Loading usage from ' + s.from + ' to ' + s.to + ' (' + s.tz + ')…', 'info');
+  var failures = [];
+  Promise.all(SECTIONS.map(function (section) {
+    var node = $(section.id);
+    node.setAttribute('aria-busy', 'true');
+    node.setAttribute('data-state', 'loading');
+    var csv = $(section.id + '-csv');
+    if (csv) csv.disabled = true;
+    return section.load(ctx).then(function (result) {
+      if (gen !== generation) return;
+      section.render(result, ctx);
+      node.setAttribute('data-state', 'ready');
+      if (csv) csv.disabled = !section.csv;
+    }, function (err) {
+      if (gen !== generation) return;
+      failures.push(err);
+      node.setAttribute('data-state', 'error');
+    }).then(function () { node.removeAttribute('aria-busy'); });
+  })).then(function () {
+    if (gen !== generation) return;
+    if (!failures.length) {
+      setState('ready');
+      say('Showing ' + s.from + ' to ' + s.to + ' (' + s.tz + ').', 'info');
+      return;
+    }
+    var err = failures.sort(function (a, b) { return SEVERITY.indexOf(a.kind) - SEVERITY.indexOf(b.kind); })[0];
+    if (err.kind === 'auth') return askForKey(MESSAGES.auth);
+    setState('error');
+    if (err.kind === 'unavailable') {
+      say(MESSAGES.unavailable + (err.retryAfter ? ' in ' + err.retryAfter + ' s.' : ' shortly.'), 'alert');
+    } else if (err.kind === 'rate') {
+      say('Too many requests for this key (HTTP 429); try again' + (err.retryAfter ? ' in ' + err.retryAfter + ' s.' : ' shortly.'), 'alert');
+    } else {
+      say(MESSAGES[err.kind] || ('The query failed: ' + err.message), 'alert');
+    }
+  });
+}
+
+$('key-form').addEventListener('submit', function (ev) {
+  ev.preventDefault();
+  var value = $('key').value.trim();
+  if (!value) { $('key').focus(); return; }
+  Api.setKey(value);
+  $('key').value = '';
+  showKeyState();
+  load();
+});
+$('key-forget').addEventListener('click', function () {
+  Api.setKey('');
+  showKeyState();
+  setState('needs-key');
+  say('Key forgotten. Paste a read key to see usage.', 'info');
+});
+$('controls').addEventListener('submit', function (ev) { ev.preventDefault(); load(); });
+['window', 'group'].forEach(function (id) { $(id).addEventListener('change', load); });
+SECTIONS.forEach(function (section) {
+  var button = $(section.id + '-csv');
+  if (button) button.addEventListener('click', function () { if (section.csv) section.csv(); });
+});
+window.addEventListener('hashchange', function () { showControls(readHash()); load(); });
+
+var zones = $('tz-list');
+['UTC'].concat(Zone.allZones()).forEach(function (z) { zones.appendChild(Fmt.el('option', { value: z })); });
+showControls(readHash());
+showKeyState();
+load();
+`

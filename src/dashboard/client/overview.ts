@@ -1,0 +1,162 @@
+/**
+ * Browser-side overview (plain ES2020, part of dashboard.js): totals with their completeness, and cost over
+ * time stacked by the chosen dimension as an ECharts chart plus the same values as a table. One `usage` query
+ * (window + groupBy) feeds all three; its `totals` are the API's, never re-added here.
+ */
+export const OVERVIEW_JS = String.raw`
+var DIMENSIONS = {
+  MODEL: { field: 'model', name: 'model', plural: 'models', none: '(no model)' },
+  PROJECT: { field: 'projectId', name: 'project', plural: 'projects', none: '(no project)' },
+  API_KEY: { field: 'apiKeyId', name: 'API key', plural: 'API keys', none: '(no API key)' },
+  PROVIDER: { field: 'provider', name: 'provider', plural: 'providers', none: '(no provider)' },
+};
+// More series than this are unreadable as a stack: the smallest groups are merged into one "Other" series.
+var MAX_SERIES = 10;
+
+function groupLabel(row, dim) {
+  var v = row[DIMENSIONS[dim].field];
+  return v === null || v === undefined ? DIMENSIONS[dim].none : v;
+}
+
+/** rows (window × group) → windows, series sorted by cost (exact), each with its cost per window. */
+function pivot(rows, dim) {
+  var windows = [], byWindow = {}, groups = {};
+  rows.forEach(function (r) {
+    if (!byWindow[r.windowStart]) { byWindow[r.windowStart] = true; windows.push({ start: r.windowStart, end: r.windowEnd }); }
+    var name = groupLabel(r, dim);
+    var g = groups[name] || (groups[name] = { name: name, cost: null, tokens: 0, cells: {} });
+    g.cost = Fmt.mergeCost(g.cost, r.cost);
+    g.tokens += r.inputTokens + r.outputTokens;
+    g.cells[r.windowStart] = Fmt.mergeCost(g.cells[r.windowStart], r.cost);
+  });
+  var list = Object.keys(groups).map(function (k) { return groups[k]; }).sort(function (a, b) {
+    return Dec.cmp(b.cost.total, a.cost.total) || (b.tokens - a.tokens) || (a.name < b.name ? -1 : 1);
+  });
+  if (list.length > MAX_SERIES) {
+    var rest = list.splice(MAX_SERIES - 1);
+    var other = { name: 'Other (' + rest.length + ' ' + DIMENSIONS[dim].plural + ')', cost: null, tokens: 0, cells: {} };
+    rest.forEach(function (g) {
+      other.cost = Fmt.mergeCost(other.cost, g.cost);
+      other.tokens += g.tokens;
+      Object.keys(g.cells).forEach(function (w) { other.cells[w] = Fmt.mergeCost(other.cells[w], g.cells[w]); });
+    });
+    list.push(other);
+  }
+  windows.sort(function (a, b) { return Date.parse(a.start) - Date.parse(b.start); });
+  return { windows: windows, series: list };
+}
+
+function renderTotals(totals) {
+  var c = totals.cost;
+  var box = document.getElementById('totals-body');
+  box.textContent = '';
+  var main = Fmt.el('p', { class: 'total-cost', id: 'total-cost', 'data-value': c.total, 'data-complete': String(c.complete),
+    'data-unpriced': String(c.unpricedTokens), title: c.total + ' ' + c.currency, text: Fmt.money(c.total, c.currency) });
+  box.appendChild(main);
+  box.appendChild(c.complete
+    ? Fmt.el('p', { id: 'completeness', class: 'complete', text: 'Complete: every token in range has a price.' })
+    : Fmt.el('p', { id: 'completeness', class: 'warning', 'data-unpriced': String(c.unpricedTokens),
+      text: Fmt.int(c.unpricedTokens) + ' unpriced tokens, total incomplete (the amount above is a lower bound).' }));
+  var facts = [
+    ['Uncached input', c.input], ['Cached input', c.cachedInput], ['Cache writes', c.cacheWrite], ['Output', c.output],
+  ].map(function (f) {
+    return [Fmt.el('dt', { text: f[0] + ' cost' }), Fmt.el('dd', { class: 'num', 'data-value': f[1], title: f[1], text: Fmt.money(f[1], c.currency) })];
+  });
+  [['Requests', totals.requests], ['Input tokens', totals.inputTokens], ['Output tokens', totals.outputTokens]].forEach(function (f) {
+    facts.push([Fmt.el('dt', { text: f[0] }), Fmt.el('dd', { class: 'num', 'data-value': f[1] === null ? '' : String(f[1]), text: Fmt.int(f[1]) })]);
+  });
+  box.appendChild(Fmt.el('dl', { class: 'facts' }, [].concat.apply([], facts)));
+}
+
+var chart = null;
+function renderChart(p, ctx) {
+  var node = document.getElementById('chart');
+  if (!chart) {
+    chart = echarts.init(node, null, { renderer: 'svg' });
+    window.addEventListener('resize', function () { chart.resize(); });
+  }
+  var labels = p.windows.map(function (w) { return Zone.label(w.start, ctx.window, ctx.timeZone); });
+  chart.setOption({
+    animation: false,
+    aria: { enabled: true },
+    color: ['#2563eb', '#d97706', '#059669', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#9333ea', '#64748b'],
+    tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, confine: true, formatter: function (items) {
+      var w = p.windows[items[0].dataIndex];
+      return '<strong>' + Fmt.escapeHtml(labels[items[0].dataIndex]) + '</strong><br>' + items.map(function (it) {
+        var c = p.series[it.seriesIndex].cells[w.start];
+        return c ? it.marker + Fmt.escapeHtml(it.seriesName) + ': ' + Fmt.escapeHtml(Fmt.cost(c)) : '';
+      }).filter(Boolean).join('<br>');
+    } },
+    legend: { type: 'scroll', top: 0 },
+    grid: { left: 8, right: 16, top: 40, bottom: 8, containLabel: true },
+    xAxis: { type: 'category', data: labels },
+    yAxis: { type: 'value', name: ctx.currency, axisLabel: { formatter: function (v) { return Fmt.money(String(v), ctx.currency); } } },
+    // Numbers here are geometry only; the exact amounts are in the tooltip and the table.
+    series: p.series.map(function (s) {
+      return { name: s.name, type: 'bar', stack: 'cost', emphasis: { focus: 'series' },
+        data: p.windows.map(function (w) { return s.cells[w.start] ? Number(s.cells[w.start].total) : null; }) };
+    }),
+  }, true);
+  node.setAttribute('aria-label', 'Stacked bar chart: cost per ' + ctx.window.toLowerCase() + ' by ' +
+    DIMENSIONS[ctx.dimension].name + ', ' + ctx.timeZone + '. The table below lists the same values.');
+}
+
+function renderSeriesTable(p, ctx) {
+  var dim = DIMENSIONS[ctx.dimension];
+  var table = document.getElementById('series-table');
+  table.textContent = '';
+  table.appendChild(Fmt.el('caption', { text: 'Cost per ' + ctx.window.toLowerCase() + ' by ' + dim.name + ' (' + ctx.timeZone + ')' }));
+  var head = [Fmt.el('th', { scope: 'col', text: 'Window (' + ctx.timeZone + ')' })].concat(p.series.map(function (s) {
+    return Fmt.el('th', { scope: 'col', 'data-series': s.name, text: s.name });
+  }), [Fmt.el('th', { scope: 'col', text: 'All ' + dim.plural })]);
+  table.appendChild(Fmt.el('thead', {}, [Fmt.el('tr', {}, head)]));
+  var body = Fmt.el('tbody');
+  p.windows.forEach(function (w) {
+    var all = null;
+    var cells = p.series.map(function (s) {
+      var c = s.cells[w.start];
+      if (!c) return Fmt.el('td', { class: 'num empty', 'data-series': s.name, text: '–' });
+      all = Fmt.mergeCost(all, c);
+      return Fmt.costCell('td', c, { 'data-series': s.name });
+    });
+    var label = Zone.label(w.start, ctx.window, ctx.timeZone);
+    body.appendChild(Fmt.el('tr', { 'data-window': w.start }, [Fmt.el('th', { scope: 'row', text: label })]
+      .concat(cells, [Fmt.costCell('td', all, { 'data-series': '' })])));
+  });
+  table.appendChild(body);
+  document.getElementById('series-empty').hidden = p.windows.length > 0;
+  // A group with no price at all has no bar: say so under the chart rather than let it look like $0.
+  var unpriced = p.series.filter(function (s) { return !s.cost.complete && Dec.isZero(s.cost.total); });
+  var note = document.getElementById('chart-unpriced');
+  note.hidden = !unpriced.length;
+  note.textContent = unpriced.length ? 'No bar for usage without a price: ' + unpriced.map(function (s) {
+    return s.name + ' (' + Fmt.int(s.cost.unpricedTokens) + ' unpriced tokens)';
+  }).join(', ') + '.' : '';
+}
+
+var overviewSection = {
+  id: 'overview',
+  load: function (ctx) {
+    return Api.usage({ from: ctx.from, to: ctx.to, window: ctx.window, timeZone: ctx.timeZone, groupBy: [ctx.dimension] });
+  },
+  render: function (result, ctx) {
+    ctx.currency = result.totals.cost.currency;
+    var p = pivot(result.rows, ctx.dimension);
+    renderTotals(result.totals);
+    renderChart(p, ctx);
+    renderSeriesTable(p, ctx);
+    document.getElementById('over-time-title').textContent = 'Cost over time by ' + DIMENSIONS[ctx.dimension].name;
+    document.getElementById('series-truncated').hidden = !result.truncated;
+    this.csv = function () {
+      var dim = DIMENSIONS[ctx.dimension];
+      Fmt.downloadCsv('tokenledger-cost-by-' + dim.field + '.csv',
+        ['window_start', 'window_end', 'window_local', dim.field, 'cost', 'currency', 'complete', 'unpriced_tokens',
+          'requests', 'input_tokens', 'output_tokens'],
+        result.rows.map(function (r) {
+          return [r.windowStart, r.windowEnd, Zone.label(r.windowStart, ctx.window, ctx.timeZone), r[dim.field], r.cost.total,
+            r.cost.currency, r.cost.complete, r.cost.unpricedTokens, r.requests, r.inputTokens, r.outputTokens];
+        }));
+    };
+  },
+};
+`

@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+/**
+ * In-memory static assets for the pages the server serves itself (GraphiQL, the dashboard): files of
+ * installed packages and strings compiled into the server, so nothing depends on where src/ or dist/ is and
+ * no page needs a CDN.
+ */
+
+const gzipAsync = promisify(gzip)
+const require = createRequire(import.meta.url)
+
+export const JS = 'text/javascript; charset=utf-8'
+export const CSS = 'text/css; charset=utf-8'
+export const HTML = 'text/html; charset=utf-8'
+
+export interface Asset {
+  body: Buffer
+  type: string
+  etag: string
+  gzipped?: Promise<Buffer>
+}
+
+/** A file from an installed package. Resolved via package.json because some `exports` maps hide dist files. */
+export function packageFile(pkg: string, file: string): Buffer {
+  return readFileSync(join(dirname(require.resolve(`${pkg}/package.json`)), file))
+}
+
+export function asset(body: Buffer | string, type: string): Asset {
+  const buf = typeof body === 'string' ? Buffer.from(body) : body
+  return { body: buf, type, etag: `"${createHash('sha256').update(buf).digest('base64url').slice(0, 22)}"` }
+}
+
+/** Content-addressed file name: a new package version gets a new URL, so assets can be cached forever. */
+export const hashedName = (name: string, a: Asset) => name.replace(/(\.min)?\.(js|css)$/, `.${a.etag.slice(1, 13)}$&`)
+
+/** Sends an asset with its ETag (304 on a match), gzipped when the client accepts it. */
+export async function sendAsset(req: FastifyRequest, reply: FastifyReply, a: Asset, cacheControl: string) {
+  reply.header('cache-control', cacheControl).header('etag', a.etag).header('x-content-type-options', 'nosniff')
+  reply.header('vary', 'accept-encoding')
+  if (req.headers['if-none-match'] === a.etag) return reply.code(304).send()
+  reply.type(a.type)
+  // Library bundles are megabytes; each is compressed once, on first use, so app start stays cheap.
+  if (a.body.length > 1024 && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+    a.gzipped ??= gzipAsync(a.body)
+    return reply.header('content-encoding', 'gzip').send(await a.gzipped)
+  }
+  return reply.send(a.body)
+}
+
+/** Cache policy of content-hashed asset URLs, and of the pages naming them (revalidated to pick up new ones). */
+export const IMMUTABLE = 'public, max-age=31536000, immutable'
+export const REVALIDATE = 'no-cache'

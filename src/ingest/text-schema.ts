@@ -1,0 +1,18 @@
+import { z } from 'zod'
+import { MAX_DIMENSION_LENGTH, textProblem } from './values.js'
+
+/**
+ * A dimension, id or label text in a zod schema: non-empty (unless `allowEmpty`), at most
+ * MAX_DIMENSION_LENGTH characters (code points, not UTF-16 units as `.max` counts), no NUL — the same
+ * rule as `parseJsonDimension`.
+ */
+export function dimensionText(opts: { allowEmpty?: boolean } = {}) {
+  const base = opts.allowEmpty ? z.string() : z.string().min(1)
+  // JSON Schema's maxLength counts characters too, so the documented bound is exact.
+  return base
+    .superRefine((s, ctx) => {
+      const problem = textProblem(s)
+      if (problem) ctx.addIssue({ code: 'custom', message: problem })
+    })
+    .meta({ maxLength: MAX_DIMENSION_LENGTH })
+}

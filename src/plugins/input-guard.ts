@@ -1,0 +1,64 @@
+import { Readable } from 'node:stream'
+import fp from 'fastify-plugin'
+import { problems, type ProblemItem } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route rejects NUL characters per item itself (events: each event stands alone). */
+    nulCheckedPerItem?: boolean
+  }
+}
+
+const MAX_LISTED = 100
+
+/** Every path in `value` whose string (or object key) contains NUL, up to MAX_LISTED. */
+function nulPaths(value: unknown, path: string[], out: ProblemItem[]): void {
+  if (out.length >= MAX_LISTED) return
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) out.push({ path: path.join('.'), message: 'may not contain the NUL character (\\u0000)' })
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => nulPaths(v, [...path, String(i)], out))
+  } else if (value !== null && typeof value === 'object' && !(value instanceof Readable) && !Buffer.isBuffer(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.includes('\u0000')) out.push({ path: [...path, JSON.stringify(k)].join('.'), message: 'has a key containing NUL' })
+      nulPaths(v, [...path, k], out)
+    }
+  }
+}
+
+function refuse(items: ProblemItem[]): never {
+  throw problems.validation(
+    items,
+    `${items.length} value${items.length === 1 ? '' : 's'} contain the NUL character, which PostgreSQL text cannot hold; nothing was written`,
+  )
+}
+
+/**
+ * PostgreSQL text cannot hold NUL: a NUL anywhere in a header, a parameter or a JSON body used to reach
+ * the driver and come back as a 500. Refused here, once, for every route: headers, query and path
+ * parameters before authentication (X-Tenant-Id is looked up), JSON bodies once parsed. Bodies of
+ * routes that reject items one by one (`nulCheckedPerItem`) and streamed bodies (CSV) are left to them.
+ */
+export default fp(
+  async (app) => {
+    app.addHook('onRequest', async (req) => {
+      const found: ProblemItem[] = []
+      for (const [name, value] of Object.entries(req.headers)) nulPaths(value, ['headers', name], found)
+      nulPaths(req.query, ['querystring'], found)
+      nulPaths(req.params, ['params'], found)
+      if (found.length) refuse(found)
+    })
+    app.addHook('preValidation', async (req) => {
+      if (req.routeOptions.config?.nulCheckedPerItem) return
+      const found: ProblemItem[] = []
+      nulPaths(req.body, ['body'], found)
+      // The contract names array items by index ({buckets: [...]}).
+      for (const item of found) {
+        const m = /^body\.[^.]+\.(\d+)(\.|$)/.exec(item.path)
+        if (m) item.index = Number(m[1])
+      }
+      if (found.length) refuse(found)
+    })
+  },
+  { name: 'input-guard' },
+)

@@ -1,0 +1,92 @@
+import t from 'tap'
+import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+
+// Contract v2: dimensions, ids and label keys/values are at most 256 characters, any combination of
+// maxima stores, and a longer one rejects that event only. The rollup's unique key over 15 text
+// columns and the labels used to exceed PostgreSQL's index row size with long values: the whole batch
+// failed with a 500 and the valid events were lost.
+const FOUR_BYTES = '\u{1F600}' // 😀: 4 bytes in UTF-8, 2 UTF-16 units, 1 character
+const max = (tag: string) => tag + FOUR_BYTES.repeat(256 - tag.length)
+const TEXT_FIELDS = ['provider', 'account_id', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier', 'endpoint', 'request_type', 'session_id', 'employee_id', 'agent_id'] as const
+
+interface Result {
+  id: string | null
+  status: string
+  errors?: { path: string; message: string }[]
+}
+
+void eachEngine(t, async (t, engine) => {
+  const app = await build(t, engine)
+  const { key, tenantId } = await tenantWithKey(app, ['ingest'])
+  const results = async (events: unknown[]): Promise<Result[]> => {
+    const res = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: bearer(key), payload: { events } })
+    if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${res.body.slice(0, 500)}`)
+    return (res.json() as { results: Result[] }).results
+  }
+  const count = async (table: string) =>
+    (await app.testDb.query<{ n: number }>(`select count(*)::int8 as n from ${table} where tenant_id = $1`, [tenantId]))[0]!.n
+
+  t.test('every field at 256 four-byte characters at once stores, and rolls up by its full dimensions', async (t) => {
+    const labels = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [max(`k${i}`), max(`v${i}`)]))
+    const event = (id: string, over: Record<string, unknown> = {}) => ({
+      id,
+      timestamp: '2026-03-01T10:15:00Z',
+      ...Object.fromEntries(TEXT_FIELDS.map((f) => [f, max(f.slice(0, 3))])),
+      batch: true,
+      labels,
+      input_tokens: 100,
+      output_tokens: 20,
+      ...over,
+    })
+    const first = event(max('a'))
+    t.same((await results([first])).map((r) => r.status), ['created'])
+    t.same((await results([first])).map((r) => r.status), ['duplicate'], 'the same id and content again is a duplicate')
+    const stored = await app.testDb.query<Record<string, unknown>>('select * from usage_events where tenant_id = $1 and id = $2', [tenantId, first.id])
+    t.equal(stored.length, 1)
+    for (const f of TEXT_FIELDS) t.equal(stored[0]![f], (first as Record<string, unknown>)[f], `${f} stored as sent`)
+    t.same(stored[0]!.labels, labels)
+
+    // Same dimensions → the same rollup row; one label value differing in its last character → another.
+    const otherLabel = { ...labels, [max('k0')]: max('v0').slice(0, -2) + 'x' }
+    t.same((await results([event(max('b')), event(max('c'), { labels: otherLabel })])).map((r) => r.status), ['created', 'created'])
+    const rollups = await app.testDb.query<{ n: number; input: number }>(
+      'select num_model_requests::int8 as n, input_tokens::int8 as input from usage_event_rollups where tenant_id = $1 order by num_model_requests',
+      [tenantId],
+    )
+    t.same(rollups, [{ n: 1, input: 100 }, { n: 2, input: 200 }])
+  })
+
+  t.test('an over-long field rejects only its event, naming the field', async (t) => {
+    const before = await count('usage_events')
+    const base = { timestamp: '2026-03-02T10:15:00Z', model: 'gpt-4o-mini', input_tokens: 1 }
+    const out = await results([
+      { id: 'len-ok-1', ...base },
+      { id: 'len-endpoint', ...base, endpoint: 'e'.repeat(257) },
+      { id: 'len-ok-2', ...base, session_id: FOUR_BYTES.repeat(256) },
+      { id: 'len-label-value', ...base, labels: { team: FOUR_BYTES.repeat(257) } },
+      { id: 'len-label-key', ...base, labels: { ['k'.repeat(257)]: 'v' } },
+      { id: 'len-provider', ...base, provider: 'p'.repeat(10_000) },
+      { id: 'len-model', ...base, model: FOUR_BYTES.repeat(257) },
+      { id: 'i'.repeat(257), ...base },
+      { id: 'len-nul', ...base, agent_id: 'a\u0000b' },
+    ])
+    t.same(
+      out.map((r) => [r.status, r.errors?.map((e) => e.path).join(',')]),
+      [
+        ['created', undefined],
+        ['rejected', 'endpoint'],
+        ['created', undefined],
+        ['rejected', 'labels.team'],
+        ['rejected', 'labels'],
+        ['rejected', 'provider'],
+        ['rejected', 'model'],
+        ['rejected', 'id'],
+        ['rejected', 'agent_id'],
+      ],
+    )
+    t.match(out[1]!.errors![0]!.message, /at most 256 characters/)
+    t.match(out[4]!.errors![0]!.message, /^key "k+"… must be at most 256 characters/)
+    t.match(out[8]!.errors![0]!.message, /NUL/)
+    t.equal((await count('usage_events')) - before, 2, 'the two valid events are stored')
+  })
+})
