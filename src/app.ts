@@ -1,7 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
+import budgetsPlugin from './budgets/budgets-plugin.js'
 import type { Config } from './config.js'
+import secretsPlugin from './crypto/secrets-plugin.js'
 import type { DbClient } from './db/client.js'
 import dashboardPlugin from './dashboard/index.js'
 import graphiqlPlugin from './graphql/graphiql.js'
@@ -16,6 +18,7 @@ import rateLimitPlugin from './plugins/rate-limit.js'
 import underPressurePlugin from './plugins/under-pressure.js'
 import swaggerPlugin from './plugins/swagger.js'
 import { ensureDefaultCard } from './pricing/catalog/default-card.js'
+import budgetRoutes from './routes/budgets/index.js'
 import healthRoutes from './routes/health/index.js'
 import meRoutes from './routes/me/index.js'
 import rateCardRoutes from './routes/rate-cards/index.js'
@@ -45,6 +48,7 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(usageEventRoutes, { prefix: '/v1' })
   await f.register(rateCardRoutes, { prefix: '/v1' })
   await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })
+  await f.register(budgetRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS })
 }
 
 /** The whole application as one plugin: shared infrastructure first, then one plugin per surface. */
@@ -82,6 +86,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     poolSize: opts.config.DB_POOL_SIZE,
   })
   await fastify.register(swaggerPlugin)
+  await fastify.register(secretsPlugin, { config: opts.config })
+  await fastify.register(budgetsPlugin, { config: opts.config })
 
   // mercurius brings its own JSON schemas, so GraphQL lives beside (not inside) the zod-typed REST API.
   await fastify.register(graphqlPlugin, {

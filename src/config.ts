@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { parseSecretKey } from './crypto/secret-box.js'
 
 const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true')
 
@@ -35,6 +36,16 @@ export const ConfigSchema = z
     TENANT_QUERY_CONCURRENCY: z.coerce.number().int().positive().default(4),
     TENANT_QUERY_WAIT_MS: z.coerce.number().int().nonnegative().default(5_000),
     GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().positive().default(10),
+    TOKENLEDGER_SECRET_KEY: z
+      .string()
+      .refine((v) => parseSecretKey(v) !== undefined, 'must be 32 bytes written as 64 hex digits or base64')
+      .optional(),
+    /** How often every budget's current period is evaluated (besides after each ingest); `off` disables the timer. */
+    BUDGET_EVALUATION_INTERVAL_MS: z.union([z.literal('off'), z.coerce.number().int().positive()]).default(60_000),
+    BUDGET_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+    BUDGET_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
+    /** First retry delay; each further retry waits twice as long (capped at 10 minutes). */
+    BUDGET_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().positive().default(2_000),
   })
 
 export type Config = z.infer<typeof ConfigSchema>

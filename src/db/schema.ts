@@ -1,10 +1,11 @@
 import { sql } from 'drizzle-orm'
 import {
   bigint,
-  customType,
   bigserial,
   boolean,
   check,
+  customType,
+  foreignKey,
   index,
   integer,
   jsonb,
@@ -331,5 +332,80 @@ export const rates = pgTable(
   (t) => [
     index('rates_card_model_idx').on(t.cardId, t.provider, t.model, t.serviceTier, t.batch, t.effectiveFrom),
     check('rates_effective_order', sql`${t.effectiveTo} is null or ${t.effectiveTo} > ${t.effectiveFrom}`),
+  ],
+)
+
+/**
+ * A budget is a saved usage query plus thresholds: spend is computed from the ledger whenever it is
+ * needed, never kept as a counter. `filter` is the query layer's UsageFilter (camelCase, as stored);
+ * the webhook secret is sealed with src/crypto/secret-box (it is needed to sign, so it cannot be hashed).
+ */
+export const budgets = pgTable(
+  'budgets',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    id: text('id').notNull(),
+    name: text('name').notNull(),
+    amount: numeric('amount').notNull(),
+    period: text('period').notNull(),
+    timeZone: text('time_zone').notNull(),
+    filter: jsonb('filter').$type<Record<string, unknown>>().notNull().default({}),
+    rateCard: text('rate_card').notNull(),
+    thresholds: integer('thresholds').array().notNull(),
+    webhookUrl: text('webhook_url'),
+    webhookSecretSealed: text('webhook_secret_sealed'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), unique('budgets_name_key').on(t.tenantId, t.name)],
+)
+
+/**
+ * One row per (budget, period, threshold) ever crossed: the unique key is what makes an alert happen
+ * exactly once under concurrent evaluations. Rows are facts: later re-pricing never changes them.
+ * Delivery state lives here so any instance can pick up a retry that is due.
+ */
+export const budgetAlerts = pgTable(
+  'budget_alerts',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: text('id').notNull(),
+    budgetId: text('budget_id').notNull(),
+    periodStart: ts('period_start').notNull(),
+    periodEnd: ts('period_end').notNull(),
+    threshold: integer('threshold').notNull(),
+    amount: numeric('amount').notNull(),
+    spent: numeric('spent').notNull(),
+    crossedAt: ts('crossed_at').notNull(),
+    /** pending (to deliver) | delivered | failed (attempts exhausted) | none (no webhook). */
+    deliveryStatus: text('delivery_status').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    unique('budget_alerts_once_key').on(t.tenantId, t.budgetId, t.periodStart, t.threshold),
+    foreignKey({ columns: [t.tenantId, t.budgetId], foreignColumns: [budgets.tenantId, budgets.id] }).onDelete('cascade'),
+    index('budget_alerts_due_idx').on(t.nextAttemptAt).where(sql`delivery_status = 'pending'`),
+  ],
+)
+
+/** The delivery log: one row per webhook attempt, with the receiver's status code or the error. */
+export const budgetAlertDeliveries = pgTable(
+  'budget_alert_deliveries',
+  {
+    tenantId: text('tenant_id').notNull(),
+    alertId: text('alert_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    attemptedAt: ts('attempted_at').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.alertId, t.attempt] }),
+    foreignKey({ columns: [t.tenantId, t.alertId], foreignColumns: [budgetAlerts.tenantId, budgetAlerts.id] }).onDelete('cascade'),
   ],
 )

@@ -1,5 +1,6 @@
 import type { GraphQLScalarType } from 'graphql'
 import type { IResolvers, MercuriusContext } from 'mercurius'
+import { listBudgetViews } from '../budgets/budget-views.js'
 import type { Db } from '../db/client.js'
 import type { Dimension, UsageFilter } from '../usage/dimensions.js'
 import { queryEventsPage, type EventArgs } from '../usage/events-service.js'
@@ -79,6 +80,8 @@ export const resolvers: IResolvers = {
         pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
       }
     },
+    budgets: (_root: unknown, args: { at?: Date | null }, ctx: MercuriusContext) =>
+      listBudgetViews(ctx.db, ctx.tenantId, args.at ?? new Date(), ctx.maxGroups),
     events: async (_root: unknown, args: Omit<EventArgs, 'tenantId'>, ctx: MercuriusContext) => {
       const page = await queryEventsPage(ctx.db, {
         ...args,

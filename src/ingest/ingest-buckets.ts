@@ -38,6 +38,18 @@ export interface IngestResult {
   created: number
   replaced: number
   unchanged: number
+  /** Internal (not in the response): earliest and latest start_time written, for budget evaluation. */
+  span?: { start: Date; end: Date }
+}
+
+/** Tracks the earliest and latest start seen (buckets and resources). */
+function spanTracker() {
+  let lo = Infinity
+  let hi = -Infinity
+  return {
+    see: (b: Pick<NormalisedBucket, 'startMs'>) => ((lo = Math.min(lo, b.startMs)), (hi = Math.max(hi, b.startMs))),
+    span: () => (lo <= hi ? { start: new Date(lo), end: new Date(hi) } : undefined),
+  }
 }
 
 export interface ProducedRows {
@@ -259,6 +271,9 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
     )
   }
   if (parsed.problems.length > 0) throw problems.validation(parsed.problems)
+  const seen = spanTracker()
+  for (const row of parsed.rows) seen.see(row.bucket)
+  for (const row of parsed.resources) seen.see(row.resource)
   const merged = mergeRows(parsed.rows)
   const mergedResources = mergeResources(parsed.resources)
   if (merged.problems.length > 0 || mergedResources.problems.length > 0) throw problems.validation([...merged.problems, ...mergedResources.problems])
@@ -290,7 +305,7 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
             return { created: b.created + r.created, replaced: b.replaced + r.replaced }
           }),
     )
-    if (counts) return { received: parsed.received, skipped: parsed.skipped, ...counts, unchanged: unchanged(counts.created, counts.replaced) }
+    if (counts) return { received: parsed.received, skipped: parsed.skipped, ...counts, unchanged: unchanged(counts.created, counts.replaced), span: seen.span() }
   } catch (err) {
     if (!(err instanceof BucketOverlap)) throw err
   }
@@ -388,13 +403,15 @@ export async function ingestCsvUpload(
   limit: number,
 ): Promise<IngestResult> {
   const spooled = await spoolToTempFile(body, limit)
+  const seen = spanTracker()
   try {
     // The spooled file can be read again, so a transaction that lost a deadlock is simply retried.
-    return await retryTransient(() =>
+    const result = await retryTransient(() =>
       ingestBuckets(db, tenantId, 'openai_csv', 'line', (emit) =>
-        readUsageCsv(createReadStream(spooled.path), defaults, (bucket, line) => emit(line, bucket)),
+        readUsageCsv(createReadStream(spooled.path), defaults, (bucket, line) => (seen.see(bucket), emit(line, bucket))),
       ),
     )
+    return { ...result, span: seen.span() }
   } finally {
     await spooled.cleanup()
   }

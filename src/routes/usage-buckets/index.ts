@@ -54,16 +54,14 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
     async (req) => {
       const defaults = { provider: req.query.provider, accountId: req.query.account_id, groupBy: req.query.group_by }
       const body: unknown = req.body
-      if (body instanceof Readable) {
-        const result = await ingestCsvUpload(app.db, req.tenantId, body, defaults, opts.config.CSV_BODY_LIMIT)
-        app.metrics.ingestedRows.inc({ source: 'openai_csv' }, result.received)
-        return result
-      }
-      if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
-        throw problems.unsupportedMediaType(req.headers['content-type'], ACCEPTED)
-      const result = await ingestJsonBody(app.db, req.tenantId, body, defaults)
-      app.metrics.ingestedRows.inc({ source: jsonBodySource(body) ?? 'unknown' }, result.received)
-      return result
+      let result
+      if (body instanceof Readable) result = await ingestCsvUpload(app.db, req.tenantId, body, defaults, opts.config.CSV_BODY_LIMIT)
+      else if (/^application\/json\b/i.test(req.headers['content-type'] ?? '')) result = await ingestJsonBody(app.db, req.tenantId, body, defaults)
+      else throw problems.unsupportedMediaType(req.headers['content-type'], ACCEPTED)
+      const { span, ...counts } = result
+      app.metrics.ingestedRows.inc({ source: body instanceof Readable ? 'openai_csv' : (jsonBodySource(body) ?? 'unknown') }, counts.received)
+      app.budgets.afterIngest(req.tenantId, span, 'buckets')
+      return counts
     },
   )
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { createdEventSpan } from '../../budgets/ingest-span.js'
 import { EventResultSchema, MAX_EVENTS_PER_REQUEST } from '../../ingest/events/event-schema.js'
 import { createEventBatcher } from '../../ingest/events/event-batcher.js'
 import { problemResponses } from '../shared-schemas.js'
@@ -50,6 +51,7 @@ const usageEventRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req) => {
       const results = await batcher.ingest(req.tenantId, req.body.events)
       for (const r of results) app.metrics.events.inc({ status: r.status })
+      app.budgets.afterIngest(req.tenantId, createdEventSpan(req.body.events, results), 'events')
       return { results }
     },
   )

@@ -1,0 +1,211 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Db } from '../db/client.js'
+import { claimDelivery, dueDeliveries, listAllBudgets, listBudgets, recordAttempt, type AlertRow } from '../db/queries/budgets.js'
+import type { SecretBox } from '../crypto/secret-box.js'
+import { selectSources } from '../usage/dimensions.js'
+import { toBudget, type Budget } from './budget-model.js'
+import { evaluateBudget } from './evaluate.js'
+import type { Span } from './periods.js'
+import { alertPayload, postAlert } from './webhook.js'
+
+export interface BudgetEngineOptions {
+  db: Db
+  secretBox: SecretBox | undefined
+  log: FastifyBaseLogger
+  maxGroups: number
+  /** 'off': no timer (ingest still evaluates). */
+  intervalMs: number | 'off'
+  webhookTimeoutMs: number
+  maxAttempts: number
+  retryBaseMs: number
+  now?: () => Date
+  /** The timer skips its pass while this is false (database not reachable or not migrated yet). */
+  ready?: () => boolean
+}
+
+/** What an ingest wrote: provider-reported buckets or an application's events. */
+export type IngestKind = 'buckets' | 'events'
+
+interface Written {
+  span: Span
+  kinds: Set<IngestKind>
+}
+
+/** Whether a budget's source selection (as `usage` makes it for its filter) counts rows of these kinds. */
+function countsAny(budget: Budget, kinds: Set<IngestKind>): boolean {
+  const sources = selectSources(budget.filter, [], [])
+  return sources.some((s) => kinds.has(s === 'events' ? 'events' : 'buckets'))
+}
+
+const EVALUATION_GAP_MS = 250
+const MAX_RETRY_DELAY_MS = 10 * 60_000
+const DUE_BATCH = 100
+
+/**
+ * Evaluates budgets and delivers their alerts, off the request path:
+ * - after ingest, per tenant, with the spans of concurrent ingests merged so that a burst of writes
+ *   costs one evaluation running at a time (the unique key, not this coalescing, is what makes an
+ *   alert happen once — several instances evaluate independently);
+ * - on a timer, every budget's current period, and any delivery whose retry is due.
+ * Nothing here can fail or delay an ingest: errors are logged, work runs after the reply.
+ */
+export function createBudgetEngine(opts: BudgetEngineOptions) {
+  const { db, log } = opts
+  const now = opts.now ?? (() => new Date())
+  const pending = new Map<string, Written>()
+  const draining = new Set<string>()
+  const tasks = new Set<Promise<unknown>>()
+  const retries = new Set<NodeJS.Timeout>()
+  let interval: NodeJS.Timeout | undefined
+  let ticking = false
+  let closed = false
+
+  const track = (work: () => Promise<unknown>, what: string) => {
+    const p = work().catch((err: unknown) => log.warn({ err }, `budgets: ${what} failed`))
+    tasks.add(p)
+    void p.finally(() => tasks.delete(p))
+  }
+
+  const backoff = (attempt: number) => Math.min(opts.retryBaseMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS)
+
+  function deliverLater(alert: Pick<AlertRow, 'tenant_id' | 'id'>, delayMs: number) {
+    if (closed) return
+    const timer = setTimeout(() => {
+      retries.delete(timer)
+      track(() => deliver(alert.tenant_id, alert.id), 'webhook delivery')
+    }, delayMs).unref()
+    retries.add(timer)
+  }
+
+  /** One attempt at a due delivery, logged; schedules the next one with exponential backoff. */
+  async function deliver(tenantId: string, alertId: string): Promise<void> {
+    if (closed) return
+    const claimed = await claimDelivery(db, tenantId, alertId, now(), opts.webhookTimeoutMs + 5_000)
+    if (!claimed) return
+    const attemptedAt = now()
+    let result: { statusCode: number | null; error: string | null; durationMs: number; ok: boolean }
+    if (!claimed.webhook_url) result = { statusCode: null, error: 'the budget has no webhook_url any more', durationMs: 0, ok: false }
+    else {
+      let secret: string | null = null
+      let secretError: string | undefined
+      if (claimed.webhook_secret_sealed) {
+        try {
+          if (!opts.secretBox) throw new Error('no key')
+          secret = opts.secretBox.open(claimed.webhook_secret_sealed)
+        } catch {
+          // Never send unsigned what was meant to be signed.
+          secretError = 'the webhook secret cannot be opened with the configured TOKENLEDGER_SECRET_KEY'
+        }
+      }
+      result = secretError
+        ? { statusCode: null, error: secretError, durationMs: 0, ok: false }
+        : await postAlert(claimed.webhook_url, alertPayload(claimed, claimed.budget_name), secret, opts.webhookTimeoutMs, attemptedAt)
+    }
+    const attempt = claimed.attempts
+    const status = result.ok ? 'delivered' : attempt >= opts.maxAttempts ? 'failed' : 'pending'
+    const delay = backoff(attempt)
+    await recordAttempt(db, tenantId, alertId, {
+      attempt,
+      attemptedAt,
+      statusCode: result.statusCode,
+      error: result.error,
+      durationMs: result.durationMs,
+      status,
+      nextAttemptAt: status === 'pending' ? new Date(now().getTime() + delay) : null,
+    })
+    if (status === 'pending') deliverLater(claimed, delay)
+    else if (status === 'failed') log.warn({ alert: alertId, attempts: attempt }, 'budgets: webhook delivery gave up')
+  }
+
+  async function evaluateTenant(tenantId: string, written: Written): Promise<void> {
+    for (const row of await listBudgets(db, tenantId)) {
+      const budget = toBudget(row)
+      // A budget that does not count what was written cannot have moved.
+      if (!countsAny(budget, written.kinds)) continue
+      try {
+        const recorded = await evaluateBudget(db, budget, now(), opts.maxGroups, written.span)
+        for (const alert of recorded) if (alert.delivery_status === 'pending') track(() => deliver(alert.tenant_id, alert.id), 'webhook delivery')
+      } catch (err) {
+        log.warn({ err, tenant: tenantId, budget: row.name }, 'budgets: evaluation failed')
+      }
+    }
+  }
+
+  async function drain(tenantId: string): Promise<void> {
+    // After the current turn: the ingest reply is already on its way.
+    await new Promise((resolve) => setImmediate(resolve))
+    try {
+      for (let written = pending.get(tenantId); written && !closed; written = pending.get(tenantId)) {
+        pending.delete(tenantId)
+        await evaluateTenant(tenantId, written)
+        // Under sustained ingest, a tenant's next evaluation waits EVALUATION_GAP_MS after the last one; what
+        // arrives meanwhile is merged into the next one, so the cost per ingest falls as the rate rises.
+        if (pending.has(tenantId)) await new Promise((resolve) => setTimeout(resolve, EVALUATION_GAP_MS).unref())
+      }
+    } finally {
+      draining.delete(tenantId)
+    }
+  }
+
+  /** The timer's pass: every budget's current period, then the deliveries that are due. */
+  async function tick(): Promise<void> {
+    if (ticking || closed || opts.ready?.() === false) return
+    ticking = true
+    try {
+      for (const row of await listAllBudgets(db)) {
+        if (closed) return
+        try {
+          const recorded = await evaluateBudget(db, toBudget(row), now(), opts.maxGroups)
+          for (const alert of recorded) if (alert.delivery_status === 'pending') await deliver(alert.tenant_id, alert.id)
+        } catch (err) {
+          log.warn({ err, tenant: row.tenant_id, budget: row.name }, 'budgets: evaluation failed')
+        }
+      }
+      for (const due of await dueDeliveries(db, now(), DUE_BATCH)) if (!closed) await deliver(due.tenant_id, due.id)
+    } finally {
+      ticking = false
+    }
+  }
+
+  return {
+    /**
+     * Called by the ingest routes once their write committed, with the span of the written rows'
+     * start times. Returns at once; evaluation runs after the reply.
+     */
+    afterIngest(tenantId: string, span: Span | undefined, kind: IngestKind): void {
+      if (closed || !span) return
+      const before = pending.get(tenantId)
+      if (!before) pending.set(tenantId, { span, kinds: new Set([kind]) })
+      else {
+        before.span = {
+          start: before.span.start < span.start ? before.span.start : span.start,
+          end: before.span.end > span.end ? before.span.end : span.end,
+        }
+        before.kinds.add(kind)
+      }
+      if (draining.has(tenantId)) return
+      draining.add(tenantId)
+      track(() => drain(tenantId), 'evaluation after ingest')
+    },
+    /** The timer's pass, on demand (tests, operations). */
+    tick,
+    /** Starts the timer (unref'd: it never keeps the process alive). */
+    start(): void {
+      if (opts.intervalMs === 'off' || interval || closed) return
+      interval = setInterval(() => track(tick, 'scheduled evaluation'), opts.intervalMs).unref()
+    },
+    /** Resolves once no evaluation or delivery attempt is running (scheduled retries may follow). */
+    async idle(): Promise<void> {
+      while (tasks.size > 0) await Promise.allSettled([...tasks])
+    },
+    async close(): Promise<void> {
+      closed = true
+      if (interval) clearInterval(interval)
+      for (const t of retries) clearTimeout(t)
+      retries.clear()
+      while (tasks.size > 0) await Promise.allSettled([...tasks])
+    },
+  }
+}
+
+export type BudgetEngine = ReturnType<typeof createBudgetEngine>

@@ -1,0 +1,32 @@
+import type { Db } from '../db/client.js'
+import { listBudgets } from '../db/queries/budgets.js'
+import { normalizeDecimal } from '../usage/decimal.js'
+import { toBudget } from './budget-model.js'
+import { budgetStatus, type BudgetStatus } from './status.js'
+
+export interface BudgetView extends BudgetStatus {
+  name: string
+  amount: string
+  period: string
+  timeZone: string
+  rateCard: string
+  thresholds: number[]
+}
+
+/** GraphQL's `budgets`: every budget of the tenant as it stands at `at`. Never carries the webhook secret. */
+export async function listBudgetViews(db: Db, tenantId: string, at: Date, maxGroups: number): Promise<BudgetView[]> {
+  const views: BudgetView[] = []
+  for (const row of await listBudgets(db, tenantId)) {
+    const budget = toBudget(row)
+    views.push({
+      name: budget.name,
+      amount: normalizeDecimal(budget.amount),
+      period: budget.period,
+      timeZone: budget.timeZone,
+      rateCard: budget.rateCard,
+      thresholds: budget.thresholds,
+      ...(await budgetStatus(db, budget, at, maxGroups)),
+    })
+  }
+  return views
+}

@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto'
+import type { Db } from '../db/client.js'
+import { recordAlerts, type AlertCandidate, type AlertRow } from '../db/queries/budgets.js'
+import type { Budget } from './budget-model.js'
+import { CALENDAR_WINDOW, periodAt, ROLLING_DAYS, windowsCovering, type Span } from './periods.js'
+import { thresholdsMet } from './ratios.js'
+import { spendByWindow, spendOver } from './spend.js'
+
+/**
+ * Records the alerts `budget` owes and returns the ones this call recorded (the others were recorded
+ * before, or by a concurrent evaluation).
+ *
+ * - `written` (after ingest): the span of `start_time`s just written. A calendar budget evaluates every
+ *   period those rows fall in — an import of last month's usage can still cross last month's budget.
+ * - no span (the timer): the period containing `now`.
+ * A rolling budget is evaluated at `now` only, and its alert's period is the local day of detection.
+ */
+export async function evaluateBudget(db: Db, budget: Budget, now: Date, maxGroups: number, written?: Span): Promise<AlertRow[]> {
+  const candidates: AlertCandidate[] = []
+  const add = (span: Span, spent: string) => {
+    for (const threshold of thresholdsMet(spent, budget.amount, budget.thresholds))
+      candidates.push({ id: randomUUID(), periodStart: span.start, periodEnd: span.end, threshold, spent })
+  }
+  const window = CALENDAR_WINDOW[budget.period]
+  if (window) {
+    const range = written ? await windowsCovering(db, window, budget.timeZone, written.start, written.end) : await periodAt(db, budget.period, budget.timeZone, now)
+    for (const w of await spendByWindow(db, budget, window, range, maxGroups)) add(w, w.spent)
+  } else {
+    const days = ROLLING_DAYS[budget.period]!
+    // Rows that all start before the rolling window (or after now) cannot move it.
+    if (written && (written.end.getTime() < now.getTime() - days * 86_400_000 || written.start > now)) return []
+    const total = await spendOver(db, budget, await periodAt(db, budget.period, budget.timeZone, now), maxGroups)
+    if (thresholdsMet(total.spent, budget.amount, budget.thresholds).length > 0)
+      add(await windowsCovering(db, 'DAY', budget.timeZone, now, now), total.spent)
+  }
+  return recordAlerts(db, { tenant_id: budget.tenantId, id: budget.id, amount: budget.amount, webhook_url: budget.webhookUrl }, candidates, now)
+}

@@ -1,0 +1,36 @@
+import { sql } from 'drizzle-orm'
+import type { Db } from '../db/client.js'
+import { windowEndSql, windowStartSql, type Window } from '../usage/windows.js'
+
+export const PERIODS = ['day', 'week', 'month', 'rolling_7d', 'rolling_30d'] as const
+export type Period = (typeof PERIODS)[number]
+
+/** Calendar periods are the usage query's own local windows (week = Monday, DST-correct). */
+export const CALENDAR_WINDOW: Partial<Record<Period, Window>> = { day: 'DAY', week: 'WEEK', month: 'MONTH' }
+export const ROLLING_DAYS: Partial<Record<Period, number>> = { rolling_7d: 7, rolling_30d: 30 }
+
+export interface Span {
+  start: Date
+  end: Date
+}
+
+/**
+ * The local calendar windows (of `window` in `tz`) that contain `first` and `last`: the start of the
+ * first one and the end of the last one. Computed by the same SQL that buckets `usage`, so a budget's
+ * period is exactly a usage window.
+ */
+export async function windowsCovering(db: Db, window: Window, tz: string, first: Date, last: Date): Promise<Span> {
+  const at = (d: Date) => sql`${d.toISOString()}::timestamptz`
+  const lastStart = windowStartSql(window, at(last), tz, last)
+  const [row] = await db.query<{ start: Date; end: Date }>(
+    sql`select ${windowStartSql(window, at(first), tz, first)} as start, ${windowEndSql(window, lastStart, tz, last)} as end`,
+  )
+  return { start: new Date(row!.start), end: new Date(row!.end) }
+}
+
+/** The period a budget is in at `at`: the calendar window containing it, or the rolling days before it. */
+export async function periodAt(db: Db, period: Period, tz: string, at: Date): Promise<Span> {
+  const window = CALENDAR_WINDOW[period]
+  if (window) return windowsCovering(db, window, tz, at, at)
+  return { start: new Date(at.getTime() - ROLLING_DAYS[period]! * 86_400_000), end: at }
+}

@@ -1,0 +1,39 @@
+import type { Db } from '../db/client.js'
+import { recordedThresholds } from '../db/queries/budgets.js'
+import type { Budget } from './budget-model.js'
+import { CALENDAR_WINDOW, periodAt, windowsCovering } from './periods.js'
+import { forecast, percentUsed, thresholdsMet } from './ratios.js'
+import { spendOver } from './spend.js'
+
+export interface BudgetStatus {
+  spent: string
+  forecast: string
+  percentUsed: string
+  periodStart: Date
+  periodEnd: Date
+  /** Thresholds crossed in this period: recorded as alerts, or reached by the spend computed now. */
+  crossed: number[]
+  complete: boolean
+  currency: string
+}
+
+/** A budget as it stands at `at` (default now): computed from the ledger, nothing kept. */
+export async function budgetStatus(db: Db, budget: Budget, at: Date, maxGroups: number): Promise<BudgetStatus> {
+  const period = await periodAt(db, budget.period, budget.timeZone, at)
+  const total = await spendOver(db, budget, period, maxGroups)
+  const rolling = CALENDAR_WINDOW[budget.period] === undefined
+  // Alerts of a rolling budget are keyed by the local day they were detected.
+  const alertPeriod = rolling ? (await windowsCovering(db, 'DAY', budget.timeZone, at, at)).start : period.start
+  const recorded = await recordedThresholds(db, budget.tenantId, budget.id, alertPeriod)
+  const crossed = [...new Set([...recorded, ...thresholdsMet(total.spent, budget.amount, budget.thresholds)])].sort((a, b) => a - b)
+  return {
+    spent: total.spent,
+    forecast: forecast(total.spent, period, at, rolling),
+    percentUsed: percentUsed(total.spent, budget.amount),
+    periodStart: period.start,
+    periodEnd: period.end,
+    crossed,
+    complete: total.complete,
+    currency: total.currency,
+  }
+}

@@ -1,0 +1,211 @@
+import { sql } from 'drizzle-orm'
+import type { Db } from '../client.js'
+
+export interface BudgetRow {
+  tenant_id: string
+  id: string
+  name: string
+  amount: string
+  period: string
+  time_zone: string
+  filter: Record<string, unknown>
+  rate_card: string
+  thresholds: number[]
+  webhook_url: string | null
+  /** Sealed (src/crypto/secret-box); opened only to sign a delivery. */
+  webhook_secret_sealed: string | null
+  created_at: Date
+  updated_at: Date
+}
+
+const BUDGET_COLUMNS = sql.raw(
+  'tenant_id, id, name, amount::text as amount, period, time_zone, filter, rate_card, thresholds, webhook_url, webhook_secret_sealed, created_at, updated_at',
+)
+
+export interface BudgetInput {
+  tenantId: string
+  id: string
+  name: string
+  amount: string
+  period: string
+  timeZone: string
+  filter: Record<string, unknown>
+  rateCard: string
+  thresholds: number[]
+  webhookUrl: string | null
+  /** undefined keeps the stored secret (it is never echoed, so a client cannot send it back). */
+  webhookSecretSealed: string | null | undefined
+}
+
+/** Create-or-update by (tenant, name); `created` tells which. The id of an existing budget never changes. */
+export async function upsertBudget(db: Db, b: BudgetInput): Promise<{ budget: BudgetRow; created: boolean }> {
+  const keepSecret = b.webhookSecretSealed === undefined
+  const rows = await db.query<BudgetRow & { created: boolean }>(sql`
+    insert into budgets (tenant_id, id, name, amount, period, time_zone, filter, rate_card, thresholds, webhook_url, webhook_secret_sealed)
+    values (${b.tenantId}, ${b.id}, ${b.name}, ${b.amount}::numeric, ${b.period}, ${b.timeZone}, ${JSON.stringify(b.filter)}::text::jsonb,
+      ${b.rateCard}, ${sql.param(b.thresholds)}::int[], ${b.webhookUrl}, ${b.webhookSecretSealed ?? null})
+    on conflict (tenant_id, name) do update set amount = excluded.amount, period = excluded.period,
+      time_zone = excluded.time_zone, filter = excluded.filter, rate_card = excluded.rate_card,
+      thresholds = excluded.thresholds, webhook_url = excluded.webhook_url,
+      webhook_secret_sealed = case when ${keepSecret} and excluded.webhook_url is not null
+        then budgets.webhook_secret_sealed else excluded.webhook_secret_sealed end,
+      updated_at = now()
+    returning ${BUDGET_COLUMNS}, (xmax = 0) as created`)
+  const { created, ...budget } = rows[0]!
+  return { budget, created }
+}
+
+export async function getBudget(db: Db, tenantId: string, name: string): Promise<BudgetRow | undefined> {
+  const rows = await db.query<BudgetRow>(sql`select ${BUDGET_COLUMNS} from budgets where tenant_id = ${tenantId} and name = ${name}`)
+  return rows[0]
+}
+
+export async function listBudgets(db: Db, tenantId: string): Promise<BudgetRow[]> {
+  return db.query<BudgetRow>(sql`select ${BUDGET_COLUMNS} from budgets where tenant_id = ${tenantId} order by name`)
+}
+
+/** Every tenant's budgets, for the timer (one instance-wide pass per interval). */
+export async function listAllBudgets(db: Db): Promise<BudgetRow[]> {
+  return db.query<BudgetRow>(sql`select ${BUDGET_COLUMNS} from budgets order by tenant_id, name`)
+}
+
+export async function deleteBudget(db: Db, tenantId: string, name: string): Promise<boolean> {
+  const rows = await db.query(sql`delete from budgets where tenant_id = ${tenantId} and name = ${name} returning id`)
+  return rows.length > 0
+}
+
+export interface AlertCandidate {
+  id: string
+  periodStart: Date
+  periodEnd: Date
+  threshold: number
+  spent: string
+}
+
+export interface AlertRow {
+  tenant_id: string
+  id: string
+  budget_id: string
+  period_start: Date
+  period_end: Date
+  threshold: number
+  amount: string
+  spent: string
+  crossed_at: Date
+  delivery_status: 'pending' | 'delivered' | 'failed' | 'none'
+  attempts: number
+  next_attempt_at: Date | null
+}
+
+const ALERT_COLUMNS = sql.raw(
+  'tenant_id, id, budget_id, period_start, period_end, threshold, amount::text as amount, spent::text as spent, crossed_at, delivery_status, attempts, next_attempt_at',
+)
+
+/**
+ * Records the crossings that were not recorded before, in one statement. The unique key (tenant, budget,
+ * period, threshold) decides: of any number of concurrent evaluations, exactly one inserts each alert
+ * and sees it returned; the others insert nothing.
+ */
+export async function recordAlerts(
+  db: Db,
+  budget: Pick<BudgetRow, 'tenant_id' | 'id' | 'amount' | 'webhook_url'>,
+  candidates: AlertCandidate[],
+  crossedAt: Date,
+): Promise<AlertRow[]> {
+  if (candidates.length === 0) return []
+  const status = budget.webhook_url ? 'pending' : 'none'
+  return db.query<AlertRow>(sql`
+    insert into budget_alerts (tenant_id, id, budget_id, period_start, period_end, threshold, amount, spent, crossed_at, delivery_status, next_attempt_at)
+    select ${budget.tenant_id}, c.id, ${budget.id}, c.period_start, c.period_end, c.threshold, ${budget.amount}::numeric, c.spent,
+      ${crossedAt.toISOString()}::timestamptz, ${status}, case when ${status} = 'pending' then ${crossedAt.toISOString()}::timestamptz end
+    from unnest(${sql.param(candidates.map((c) => c.id))}::text[], ${sql.param(candidates.map((c) => c.periodStart.toISOString()))}::timestamptz[],
+      ${sql.param(candidates.map((c) => c.periodEnd.toISOString()))}::timestamptz[], ${sql.param(candidates.map((c) => c.threshold))}::int[],
+      ${sql.param(candidates.map((c) => c.spent))}::numeric[]) as c(id, period_start, period_end, threshold, spent)
+    order by c.period_start, c.threshold
+    on conflict (tenant_id, budget_id, period_start, threshold) do nothing
+    returning ${ALERT_COLUMNS}`)
+}
+
+/** The thresholds already recorded for one period of a budget. */
+export async function recordedThresholds(db: Db, tenantId: string, budgetId: string, periodStart: Date): Promise<number[]> {
+  const rows = await db.query<{ threshold: number }>(
+    sql`select threshold from budget_alerts where tenant_id = ${tenantId} and budget_id = ${budgetId}
+        and period_start = ${periodStart.toISOString()}::timestamptz order by threshold`,
+  )
+  return rows.map((r) => r.threshold)
+}
+
+export interface DeliveryRow {
+  alert_id: string
+  attempt: number
+  attempted_at: Date
+  status_code: number | null
+  error: string | null
+  duration_ms: number
+}
+
+/** A budget's alerts, newest first, with every delivery attempt. */
+export async function listAlerts(db: Db, tenantId: string, budgetId: string, limit: number): Promise<(AlertRow & { deliveries: DeliveryRow[] })[]> {
+  const alerts = await db.query<AlertRow>(
+    sql`select ${ALERT_COLUMNS} from budget_alerts where tenant_id = ${tenantId} and budget_id = ${budgetId}
+        order by period_start desc, threshold desc limit ${limit}`,
+  )
+  if (alerts.length === 0) return []
+  const deliveries = await db.query<DeliveryRow>(
+    sql`select alert_id, attempt, attempted_at, status_code, error, duration_ms from budget_alert_deliveries
+        where tenant_id = ${tenantId} and alert_id = any(${sql.param(alerts.map((a) => a.id))}::text[]) order by alert_id, attempt`,
+  )
+  return alerts.map((a) => ({ ...a, deliveries: deliveries.filter((d) => d.alert_id === a.id) }))
+}
+
+export interface ClaimedAlert extends AlertRow {
+  budget_name: string
+  webhook_url: string | null
+  webhook_secret_sealed: string | null
+}
+
+/**
+ * Claims one due delivery for an attempt: moves `next_attempt_at` past the attempt's lease, so no other
+ * timer or instance starts the same attempt meanwhile. undefined when it is not due (or not pending).
+ */
+export async function claimDelivery(db: Db, tenantId: string, alertId: string, now: Date, leaseMs: number): Promise<ClaimedAlert | undefined> {
+  const rows = await db.query<ClaimedAlert>(sql`
+    with claimed as (
+      update budget_alerts set next_attempt_at = ${new Date(now.getTime() + leaseMs).toISOString()}::timestamptz, attempts = attempts + 1
+      where tenant_id = ${tenantId} and id = ${alertId} and delivery_status = 'pending'
+        and next_attempt_at <= ${now.toISOString()}::timestamptz
+      returning ${ALERT_COLUMNS})
+    select c.*, b.name as budget_name, b.webhook_url, b.webhook_secret_sealed
+    from claimed c join budgets b on b.tenant_id = c.tenant_id and b.id = c.budget_id`)
+  return rows[0]
+}
+
+/** Alerts whose delivery is due (first attempts and retries), oldest first. */
+export async function dueDeliveries(db: Db, now: Date, limit: number): Promise<{ tenant_id: string; id: string }[]> {
+  return db.query(
+    sql`select tenant_id, id from budget_alerts where delivery_status = 'pending' and next_attempt_at <= ${now.toISOString()}::timestamptz
+        order by next_attempt_at limit ${limit}`,
+  )
+}
+
+export interface AttemptOutcome {
+  attempt: number
+  attemptedAt: Date
+  statusCode: number | null
+  error: string | null
+  durationMs: number
+  /** The alert's state after this attempt. */
+  status: 'pending' | 'delivered' | 'failed'
+  nextAttemptAt: Date | null
+}
+
+/** Logs one attempt and moves the alert on, atomically. */
+export async function recordAttempt(db: Db, tenantId: string, alertId: string, o: AttemptOutcome): Promise<void> {
+  await db.query(sql`
+    with logged as (
+      insert into budget_alert_deliveries (tenant_id, alert_id, attempt, attempted_at, status_code, error, duration_ms)
+      values (${tenantId}, ${alertId}, ${o.attempt}, ${o.attemptedAt.toISOString()}::timestamptz, ${o.statusCode}, ${o.error}, ${o.durationMs})
+      on conflict do nothing)
+    update budget_alerts set delivery_status = ${o.status}, next_attempt_at = ${o.nextAttemptAt?.toISOString() ?? null}::timestamptz
+    where tenant_id = ${tenantId} and id = ${alertId}`)
+}

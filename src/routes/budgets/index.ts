@@ -1,0 +1,158 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyRouteSchemaDef, FastifyValidationResult } from 'fastify/types/schema.js'
+import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z, type ZodType } from 'zod'
+import { toBudget } from '../../budgets/budget-model.js'
+import { budgetStatus } from '../../budgets/status.js'
+import { deleteBudget, getBudget, listAlerts, listBudgets, upsertBudget, type BudgetRow } from '../../db/queries/budgets.js'
+import { problems, type ProblemItem } from '../../errors.js'
+import { parseTimestamp } from '../../ingest/events/timestamp.js'
+import { findVisibleCard } from '../../pricing/card-lookup.js'
+import { problemResponses } from '../shared-schemas.js'
+import {
+  AlertSchema,
+  AlertsQuerySchema,
+  AtQuerySchema,
+  BudgetInputSchema,
+  BudgetNameSchema,
+  BudgetSchema,
+  alertOut,
+  budgetOut,
+  filterIn,
+} from './schemas.js'
+
+// The body is checked in the handler, together with the rate card (which needs the database), so
+// that one 400 lists every problem.
+function documentOnlyBody<S>(route: FastifyRouteSchemaDef<S>): FastifyValidationResult {
+  if (route.httpPart === 'body') return (data: unknown) => ({ value: data })
+  return validatorCompiler(route as unknown as FastifyRouteSchemaDef<ZodType>)
+}
+
+const NameParams = z.object({ name: BudgetNameSchema })
+
+const budgetRoutes: FastifyPluginAsyncZod<{ maxGroups: number }> = async (app, opts) => {
+  const view = async (row: BudgetRow, at?: string) =>
+    budgetOut(row, await budgetStatus(app.db, toBudget(row), at === undefined ? new Date() : parseTimestamp(at)!, opts.maxGroups))
+
+  app.put(
+    '/budgets/:name',
+    {
+      onRequest: app.auth.tenant('ingest'),
+      validatorCompiler: documentOnlyBody,
+      schema: {
+        tags: ['budgets'],
+        operationId: 'putBudget',
+        summary: 'Create (201) or update (200) a budget: a usage filter, an amount per period, thresholds and a webhook',
+        params: NameParams,
+        body: BudgetInputSchema,
+        response: { 200: BudgetSchema, 201: BudgetSchema, ...problemResponses(400, 401, 403, 404, 409, 503) },
+      },
+    },
+    async (req, reply) => {
+      const parsed = BudgetInputSchema.safeParse(req.body)
+      const errors: ProblemItem[] = parsed.success
+        ? []
+        : parsed.error.issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }))
+      const card = parsed.success ? parsed.data.rate_card : typeof (req.body as { rate_card?: unknown } | null)?.rate_card === 'string' ? (req.body as { rate_card: string }).rate_card : 'default'
+      if (!(await findVisibleCard(app.db, req.tenantId, card)))
+        errors.push({ path: 'body.rate_card', message: `rate card "${card}" does not exist or is not visible to this tenant` })
+      if (!parsed.success || errors.length > 0) throw problems.validation(errors)
+      const b = parsed.data
+      const secret = b.webhook_secret === undefined || b.webhook_secret === null ? b.webhook_secret : app.requireSecretBox().seal(b.webhook_secret)
+      const { budget, created } = await upsertBudget(app.db, {
+        tenantId: req.tenantId,
+        id: randomUUID(),
+        name: req.params.name,
+        amount: b.amount,
+        period: b.period,
+        timeZone: b.time_zone,
+        filter: filterIn(b.filter) as Record<string, unknown>,
+        rateCard: b.rate_card,
+        thresholds: [...new Set(b.thresholds)].sort((x, y) => x - y),
+        webhookUrl: b.webhook_url ?? null,
+        webhookSecretSealed: b.webhook_url ? secret : null,
+      })
+      return reply.status(created ? 201 : 200).send(await view(budget))
+    },
+  )
+
+  app.get(
+    '/budgets',
+    {
+      onRequest: app.auth.tenant('read'),
+      schema: {
+        tags: ['budgets'],
+        operationId: 'listBudgets',
+        summary: 'Every budget of the tenant with its current spend, forecast and crossed thresholds',
+        querystring: AtQuerySchema,
+        response: { 200: z.object({ data: z.array(BudgetSchema) }), ...problemResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (req) => {
+      const rows = await listBudgets(app.db, req.tenantId)
+      const data = []
+      for (const row of rows) data.push(await view(row, req.query.at))
+      return { data }
+    },
+  )
+
+  app.get(
+    '/budgets/:name',
+    {
+      onRequest: app.auth.tenant('read'),
+      schema: {
+        tags: ['budgets'],
+        operationId: 'getBudget',
+        summary: 'One budget with its spend in the period containing `at` (default now)',
+        params: NameParams,
+        querystring: AtQuerySchema,
+        response: { 200: BudgetSchema, ...problemResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (req) => {
+      const row = await getBudget(app.db, req.tenantId, req.params.name)
+      if (!row) throw problems.notFound(`budget "${req.params.name}" does not exist`)
+      return view(row, req.query.at)
+    },
+  )
+
+  app.delete(
+    '/budgets/:name',
+    {
+      onRequest: app.auth.tenant('ingest'),
+      schema: {
+        tags: ['budgets'],
+        operationId: 'deleteBudget',
+        summary: 'Delete a budget and its alerts',
+        params: NameParams,
+        response: { 204: z.null().describe('deleted'), ...problemResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (req, reply) => {
+      if (!(await deleteBudget(app.db, req.tenantId, req.params.name))) throw problems.notFound(`budget "${req.params.name}" does not exist`)
+      return reply.status(204).send(null)
+    },
+  )
+
+  app.get(
+    '/budgets/:name/alerts',
+    {
+      onRequest: app.auth.tenant('read'),
+      schema: {
+        tags: ['budgets'],
+        operationId: 'listBudgetAlerts',
+        summary: 'The budget’s alerts (one per period and threshold crossed), newest first, with every webhook delivery attempt',
+        params: NameParams,
+        querystring: AlertsQuerySchema,
+        response: { 200: z.object({ data: z.array(AlertSchema) }), ...problemResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (req) => {
+      const row = await getBudget(app.db, req.tenantId, req.params.name)
+      if (!row) throw problems.notFound(`budget "${req.params.name}" does not exist`)
+      return { data: (await listAlerts(app.db, req.tenantId, row.id, req.query.limit)).map(alertOut) }
+    },
+  )
+}
+
+export default budgetRoutes

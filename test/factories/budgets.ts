@@ -1,0 +1,118 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createServer, type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import { admin, bearer } from '../helpers.js'
+
+export const SECRET = 'whsec_test_0123456789abcdef'
+export const MODEL = 'budget-test-model'
+/** USD per 1M tokens on the test card: input costs $0.37 a token, output $1.15 — easy to cross, not round. */
+export const PRICES = { input: '370000', output: '1150000' }
+
+/** A private rate card for the tenant pricing MODEL from 2000 on. */
+export async function createCard(app: FastifyInstance, tenantId: string, card = 'budget-card'): Promise<string> {
+  const h = { ...admin, 'x-tenant-id': tenantId }
+  const c = await app.inject({ method: 'PUT', url: `/v1/rate-cards/${card}`, headers: h, payload: { description: 'budgets test' } })
+  if (c.statusCode !== 201) throw new Error(`card: ${c.statusCode} ${c.body}`)
+  const r = await app.inject({
+    method: 'POST',
+    url: `/v1/rate-cards/${card}/rates`,
+    headers: h,
+    payload: { rates: [{ model: MODEL, effective_from: '2000-01-01T00:00:00Z', prices: PRICES }] },
+  })
+  if (r.statusCode !== 201) throw new Error(`rates: ${r.statusCode} ${r.body}`)
+  return card
+}
+
+export async function putBudget(app: FastifyInstance, key: string, name: string, body: Record<string, unknown>) {
+  const res = await app.inject({ method: 'PUT', url: `/v1/budgets/${name}`, headers: bearer(key), payload: body })
+  if (res.statusCode !== 201 && res.statusCode !== 200) throw new Error(`budget: ${res.statusCode} ${res.body}`)
+  return res.json() as Record<string, unknown>
+}
+
+/** One canonical bucket of MODEL, one hour from `start`. */
+export function bucket(start: Date, input: number, extra: Record<string, unknown> = {}) {
+  return {
+    start_time: Math.floor(start.getTime() / 1000),
+    end_time: Math.floor(start.getTime() / 1000) + 3600,
+    model: MODEL,
+    input_tokens: input,
+    output_tokens: 0,
+    num_model_requests: 1,
+    ...extra,
+  }
+}
+
+export async function postBuckets(app: FastifyInstance, key: string, buckets: unknown[]) {
+  const res = await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: bearer(key), payload: { buckets } })
+  if (res.statusCode !== 200) throw new Error(`buckets: ${res.statusCode} ${res.body}`)
+  return res
+}
+
+export interface AlertOut {
+  id: string
+  threshold: number
+  amount: string
+  spent: string
+  period_start: string
+  period_end: string
+  crossed_at: string
+  delivery_status: string
+  deliveries: { attempt: number; status_code: number | null; error: string | null }[]
+}
+
+export async function alerts(app: FastifyInstance, key: string, name: string): Promise<AlertOut[]> {
+  const res = await app.inject({ method: 'GET', url: `/v1/budgets/${name}/alerts`, headers: bearer(key) })
+  if (res.statusCode !== 200) throw new Error(`alerts: ${res.statusCode} ${res.body}`)
+  return (res.json() as { data: AlertOut[] }).data
+}
+
+/** Polls `check` until it returns true (evaluation and delivery run after the reply, off the request path). */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+export const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms))
+
+export interface Delivery {
+  headers: IncomingHttpHeaders
+  body: string
+  json: Record<string, unknown>
+  /** Verified with SECRET exactly as the README's receiver snippet does. */
+  signatureValid: boolean
+}
+
+/** Verifies `X-Tokenledger-Signature` the way a receiver should: HMAC over "<timestamp>.<body>", constant-time compare. */
+export function verifySignature(secret: string, headers: IncomingHttpHeaders, body: string): boolean {
+  const ts = headers['x-tokenledger-timestamp']
+  const sig = headers['x-tokenledger-signature']
+  if (typeof ts !== 'string' || typeof sig !== 'string') return false
+  const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`)
+  const given = Buffer.from(sig)
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}
+
+/** A real webhook receiver on port 0; `statuses` are answered in turn (then 200). */
+export async function startReceiver(t: Test, statuses: number[] = []) {
+  const deliveries: Delivery[] = []
+  const queue = [...statuses]
+  const server = createServer((req, res) => {
+    let body = ''
+    req.setEncoding('utf8')
+    req.on('data', (c: string) => (body += c))
+    req.on('end', () => {
+      deliveries.push({ headers: req.headers, body, json: JSON.parse(body) as Record<string, unknown>, signatureValid: verifySignature(SECRET, req.headers, body) })
+      res.statusCode = queue.shift() ?? 200
+      res.end('ok')
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}/hooks/budget`, deliveries }
+}
