@@ -124,3 +124,22 @@ t.test('SIGTERM: an idle keep-alive client does not hold the exit; a request arr
   t.match(responses[1], /retry-after: \d+/i, 'with Retry-After')
   t.match(responses[1], /"status":503/)
 })
+
+t.test('a socket that never sends a request is closed by the server after the connection timeout', async (t) => {
+  const server = start({ DATA_DIR: 'memory://', TOKENLEDGER_ADMIN_TOKEN: 'process-test-admin-token-0123456789' })
+  t.teardown(() => server.child.kill('SIGKILL'))
+  const port = await server.port
+  // With connectionTimeout 0 such sockets lived for ever (a slow-loris holds file descriptors for free).
+  const socket = connect({ port, host: '127.0.0.1' })
+  t.teardown(() => socket.destroy())
+  await once(socket, 'connect')
+  const opened = performance.now()
+  const closed = await Promise.race([
+    once(socket, 'close').then(() => performance.now() - opened),
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), 30_000).unref()),
+  ])
+  t.ok(closed !== undefined, 'the server closed the silent socket')
+  t.ok(closed !== undefined && closed >= 9_000 && closed < 20_000, `after ${closed?.toFixed(0)} ms (connectionTimeout is 10 s)`)
+  const health = await fetch(`http://127.0.0.1:${port}/healthz`)
+  t.equal(health.status, 200, 'and keeps serving')
+})
