@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
+import { disconnectSignal } from '../http/disconnect-signal.js'
 import mercurius from 'mercurius'
 import { ProblemError } from '../errors.js'
 import { sendProblem } from '../plugins/errors.js'
@@ -27,15 +28,6 @@ export interface GraphqlOptions extends GraphqlErrorOptions {
   maxDepth: number
   maxRootFields: number
   gate: TenantGate
-}
-
-/** Aborts when the client goes away before its answer is sent, so its database work can be cancelled. */
-function disconnectSignal(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController()
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort()
-  })
-  return controller.signal
 }
 
 const graphqlPlugin: FastifyPluginAsync<GraphqlOptions> = async (app, opts) => {

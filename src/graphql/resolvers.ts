@@ -91,7 +91,7 @@ export const resolvers: IResolvers = {
         orderBy: args.orderBy ?? 'TIME_DESC',
         first: args.first ?? 100,
         tenantId: ctx.tenantId,
-      }, ctx.gate)
+      }, ctx.gate, ctx.signal)
       return {
         rows: page.rows,
         totals: page.totals,

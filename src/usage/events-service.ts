@@ -56,12 +56,15 @@ interface EventSqlRow {
 
 const EVENT_CONSTANTS: Record<string, string> = { usage_type: `'completions'::text`, context_tier: 'null::text', inference_geo: 'null::text' }
 
-/** One page of events, holding one of the tenant's slots for expensive queries when a gate is given. */
-export async function queryEventsPage(db: Db, args: EventArgs, gate?: TenantGate) {
-  return gate ? gate.run(args.tenantId, () => runEventsPage(db, args)) : runEventsPage(db, args)
+/**
+ * One page of events, holding one of the tenant's slots for expensive queries when a gate is given;
+ * `signal` (the client disconnecting) cancels its statements.
+ */
+export async function queryEventsPage(db: Db, args: EventArgs, gate?: TenantGate, signal?: AbortSignal) {
+  return gate ? gate.run(args.tenantId, () => runEventsPage(db, args, signal)) : runEventsPage(db, args, signal)
 }
 
-async function runEventsPage(db: Db, args: EventArgs) {
+async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | undefined) {
   await validateTimeZone(db, args.timeZone)
   validatePageSize(args.first)
   const hash = queryHash(args)
@@ -110,7 +113,7 @@ async function runEventsPage(db: Db, args: EventArgs) {
       coalesce(sum(cost_cache_write), 0)::text as cost_cache_write,
       coalesce(sum(cost_output), 0)::text as cost_output, coalesce(sum(unpriced_tokens), 0)::int8 as unpriced_tokens,
       sum(reported_cost)::text as reported_cost
-    from priced`)
+    from priced`, [], { signal })
   const count = Number(t!.requests)
   const rows =
     args.first === 0 || offset >= count
@@ -122,7 +125,7 @@ async function runEventsPage(db: Db, args: EventArgs) {
             cache_write + cache_write_1h as cache_write_tokens, cache_write_1h as cache_write_1h_tokens, cost_total::text as cost_total, cost_input::text as cost_input,
             cost_cached_input::text as cost_cached_input, cost_cache_write::text as cost_cache_write,
             cost_output::text as cost_output, unpriced_tokens::int8 as unpriced_tokens, reported_cost::text as reported_cost
-          from priced order by ${raw(ORDER[args.orderBy])} limit ${args.first} offset ${offset}`)
+          from priced order by ${raw(ORDER[args.orderBy])} limit ${args.first} offset ${offset}`, [], { signal })
 
   const totals: UsageTotals = { ...countsOf(t!), requests: count, cost: costOf(t!, card.currency) }
   return {

@@ -92,41 +92,50 @@ void eachEngine(t, async (t, engine) => {
     t.equal(again.json().errors, undefined, 'served once its slot is free')
   })
 
-  t.test('a client that disconnects has its query cancelled on PostgreSQL', { skip: engine === 'pglite' && 'PGlite runs a statement to its end on the event loop; nothing to cancel' }, async (t) => {
-    await server.listen({ port: 0, host: '127.0.0.1' })
-    const port = (server.server.address() as AddressInfo).port
-    let unlock!: () => void
-    const unlocked = new Promise<void>((resolve) => (unlock = resolve))
-    // Another session locks the tables the usage statement reads, so the statement waits (and would wait on).
-    const holder = db.transaction(async (tx) => {
-      await tx.query('lock table usage_buckets, usage_bucket_hourly, usage_events in access exclusive mode')
-      await unlocked
+  // GraphQL usage and events, and the REST report (which pages through the same query layer).
+  const disconnecting = [
+    { what: 'GraphQL usage', method: 'POST', path: '/graphql', body: JSON.stringify({ query: `{ ${usageField('u')} }` }) },
+    { what: 'GraphQL events', method: 'POST', path: '/graphql', body: JSON.stringify({ query: '{ events(period: ALL) { totals { inputTokens } } }' }) },
+    { what: 'the REST costs report', method: 'GET', path: '/v1/organization/costs?start_time=1759276800&limit=7', body: '' },
+  ]
+  for (const c of disconnecting) {
+    t.test(`a client that disconnects has its query cancelled on PostgreSQL: ${c.what}`, { skip: engine === 'pglite' && 'PGlite runs a statement to its end on the event loop; nothing to cancel' }, async (t) => {
+      if (!server.server.listening) await server.listen({ port: 0, host: '127.0.0.1' })
+      const port = (server.server.address() as AddressInfo).port
+      let unlock!: () => void
+      const unlocked = new Promise<void>((resolve) => (unlock = resolve))
+      // Another session locks the tables the statement reads, so the statement waits (and would wait on).
+      const holder = db.transaction(async (tx) => {
+        await tx.query('lock table usage_buckets, usage_bucket_hourly, usage_events in access exclusive mode')
+        await unlocked
+      })
+      t.teardown(async () => {
+        unlock()
+        await holder
+      })
+      const waiting = () =>
+        db.query<{ pid: number }>(
+          // The statement text is longer than track_activity_query_size; it is the only one that can wait on the lock.
+          `select pid from pg_stat_activity where datname = current_database() and state = 'active' and wait_event_type = 'Lock'`,
+        )
+      const headers: Record<string, string | number> = { ...bearer(b.key) }
+      if (c.body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(c.body) })
+      const req = request({ port, method: c.method, path: c.path, headers })
+      req.on('error', () => {})
+      req.end(c.body || undefined)
+      let pids: { pid: number }[] = []
+      for (let i = 0; i < 100 && !pids.length; i++) {
+        await new Promise((r) => setTimeout(r, 50))
+        pids = await waiting()
+      }
+      t.equal(pids.length, 1, 'the statement is running (waiting on the lock)')
+      req.destroy()
+      let still = pids
+      for (let i = 0; i < 60 && still.length; i++) {
+        await new Promise((r) => setTimeout(r, 50))
+        still = await waiting()
+      }
+      t.same(still, [], 'cancelled on the server while the lock is still held')
     })
-    t.teardown(async () => {
-      unlock()
-      await holder
-    })
-    const waiting = () =>
-      db.query<{ pid: number }>(
-        // The statement text is longer than track_activity_query_size; it is the only one that can wait on the lock.
-        `select pid from pg_stat_activity where datname = current_database() and state = 'active' and wait_event_type = 'Lock'`,
-      )
-    const body = JSON.stringify({ query: `{ ${usageField('u')} }` })
-    const req = request({ port, method: 'POST', path: '/graphql', headers: { ...bearer(b.key), 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } })
-    req.on('error', () => {})
-    req.end(body)
-    let pids: { pid: number }[] = []
-    for (let i = 0; i < 100 && !pids.length; i++) {
-      await new Promise((r) => setTimeout(r, 50))
-      pids = await waiting()
-    }
-    t.equal(pids.length, 1, 'the usage statement is running (waiting on the lock)')
-    req.destroy()
-    let still = pids
-    for (let i = 0; i < 60 && still.length; i++) {
-      await new Promise((r) => setTimeout(r, 50))
-      still = await waiting()
-    }
-    t.same(still, [], 'cancelled on the server while the lock is still held')
-  })
+  }
 })

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { getTenant } from '../../db/queries/tenants.js'
 import type { Dimension } from '../../usage/dimensions.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
+import { disconnectSignal } from '../../http/disconnect-signal.js'
 import { problemResponses } from '../shared-schemas.js'
 import { costsCsvLines, costsResults, COSTS_CSV_COLUMNS } from './cost-results.js'
 import { sendCsv, wantsCsv } from './csv.js'
@@ -102,6 +103,7 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           classes: true,
           maxGroups: opts.maxGroups,
           gate: opts.gate,
+          signal: disconnectSignal(reply),
         }
         if (wantsCsv(req.headers.accept))
           return sendCsv(reply, USAGE_CSV_COLUMNS, await allPages(app.db, r), (b, p) => usageCsvLines(b, p.currency), 'completions_usage.csv')
@@ -145,6 +147,7 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           classes: byLineItem,
           maxGroups: opts.maxGroups,
           gate: opts.gate,
+          signal: disconnectSignal(reply),
         }
         if (wantsCsv(req.headers.accept)) {
           const report = await allPages(app.db, r)

@@ -24,6 +24,8 @@ export interface ReportRequest {
   classes: boolean
   maxGroups: number
   gate?: TenantGate | undefined
+  /** Aborted when the client disconnects: its statements are cancelled. */
+  signal?: AbortSignal | undefined
 }
 
 export interface BucketRows {
@@ -92,7 +94,7 @@ async function fetchRows(db: Db, r: ReportRequest, from: Date, to: Date, asOf: D
           after,
           classes: r.classes,
         },
-        { maxGroups: r.maxGroups, gate: r.gate },
+        { maxGroups: r.maxGroups, gate: r.gate, signal: r.signal },
       )
       rows.push(...page.rows)
       if (!page.hasNextPage || !page.endCursor) return rows
