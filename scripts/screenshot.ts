@@ -22,7 +22,15 @@ async function main() {
   await server.register(app, { config })
   await server.ready()
   try {
-    const { readKey } = await seedDashboard(server, adminToken)
+    const { readKey, tenantId } = await seedDashboard(server, adminToken)
+    // The same two budgets as the browser test: one over its amount, one including unpriced usage.
+    for (const [name, body] of [
+      ['web-monthly', { amount: '40', period: 'month', filter: { project_ids: ['proj_web'] }, thresholds: [50, 80, 100, 200] }],
+      ['research-weekly', { amount: '1234.5', period: 'week', time_zone: 'Europe/Paris', filter: { project_ids: ['proj_research'] }, thresholds: [10, 90] }],
+    ] as const) {
+      const res = await server.inject({ method: 'PUT', url: `/v1/budgets/${name}`, headers: { authorization: `Bearer ${adminToken}`, 'x-tenant-id': tenantId }, payload: body })
+      if (res.statusCode !== 201) throw new Error(`budget ${name}: ${res.statusCode} ${res.body}`)
+    }
     await server.listen({ port: 0, host: '127.0.0.1' })
     const origin = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`
     const browser = await offlineBrowser(origin, { width: 1400, height: 900 })

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { asset, CSS, hashedName, HTML, IMMUTABLE, JS, packageFile, REVALIDATE, sendAsset, type Asset } from '../http/static-assets.js'
 import { API_JS } from './client/api.js'
+import { BUDGETS_JS } from './client/budgets.js'
 import { DECIMAL_JS } from './client/decimal.js'
 import { FORMAT_JS } from './client/format.js'
 import { MAIN_JS } from './client/main.js'
@@ -28,7 +29,7 @@ const CSP = [
 ].join('; ')
 
 /** The browser code: plain ES2020 parts sharing one function scope, in dependency order. */
-export const DASHBOARD_JS = `(function () {\n'use strict';\n${[DECIMAL_JS, TIME_JS, FORMAT_JS, API_JS, OVERVIEW_JS, TABLES_JS, MAIN_JS].join('\n')}\n})();\n`
+export const DASHBOARD_JS = `(function () {\n'use strict';\n${[DECIMAL_JS, TIME_JS, FORMAT_JS, API_JS, OVERVIEW_JS, TABLES_JS, BUDGETS_JS, MAIN_JS].join('\n')}\n})();\n`
 
 export function loadDashboardAssets(): { page: Asset; assets: Map<string, Asset> } {
   const files = {

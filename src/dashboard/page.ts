@@ -88,7 +88,13 @@ export function renderDashboardPage(a: DashboardAssetUrls): string {
       <button type="button" id="classes-csv" class="secondary" disabled>Download CSV</button></div>
     <div class="table-wrap"><table id="classes-table"></table></div>
   </section>
-  <!-- Sections still to come (budgets with progress, reconciliation by day) go here; see SECTIONS in client/main.ts. -->
+  <section id="budgets" class="card" aria-labelledby="budgets-title" data-state="idle">
+    <div class="section-head"><h2 id="budgets-title">Budgets</h2>
+      <button type="button" id="budgets-csv" class="secondary" disabled>Download CSV</button></div>
+    <div class="table-wrap"><table id="budgets-table"></table></div>
+    <p id="budgets-empty" class="muted" hidden>No budgets yet — <code>PUT /v1/budgets/{name}</code> creates one.</p>
+  </section>
+  <!-- Sections still to come (reconciliation by day) go here; see SECTIONS in client/main.ts. -->
 </main>
 <noscript>The dashboard needs JavaScript; the same numbers are at POST /graphql (query usage).</noscript>
 <script src=${src(a.echarts)}></script>
@@ -147,6 +153,7 @@ td.incomplete { color: var(--warn); font-weight: 600; white-space: normal; min-w
 .grid3 table { font-size: 13px; }
 .grid3 th, .grid3 td { padding: .3rem .35rem; }
 td.empty { color: var(--muted); }
+#budgets progress { width: 8rem; vertical-align: middle; accent-color: var(--accent); }
 tfoot th, tfoot td { font-weight: 700; border-top: 2px solid #9ca3af; }
 details summary { cursor: pointer; color: var(--accent); margin-top: .5rem; }
 [aria-busy="true"] { opacity: .6; }

@@ -6,7 +6,7 @@ import type { Page } from 'playwright-core'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import app_ from '../../src/app.js'
-import { ADMIN_TOKEN, bearer, build, eachEngine, testConfig } from '../helpers.js'
+import { admin, ADMIN_TOKEN, bearer, build, eachEngine, testConfig } from '../helpers.js'
 import { CHROMIUM, hasChromium, offlineBrowser } from '../factories/chromium.js'
 import { DASHBOARD_RANGE, seedDashboard } from '../factories/dashboard.js'
 
@@ -108,11 +108,68 @@ async function showsView(t: Test, page: Page, app: FastifyInstance, key: string,
   return { series, shown }
 }
 
+async function putBudgetFor(app: FastifyInstance, tenantId: string, name: string, body: Record<string, unknown>) {
+  const res = await app.inject({ method: 'PUT', url: `/v1/budgets/${name}`, headers: { ...admin, 'x-tenant-id': tenantId }, payload: body })
+  if (res.statusCode !== 201) throw new Error(`budget ${name}: ${res.statusCode} ${res.body}`)
+}
+
+interface BudgetOut { name: string; amount: string; spent: string; forecast: string; percentUsed: string; periodStart: string
+  periodEnd: string; thresholds: number[]; crossed: number[]; complete: boolean; currency: string }
+
+/** The budgets section equals the API's `budgets` at the instant the test expects (the end of the shown range). */
+async function showsBudgets(t: Test, page: Page, app: FastifyInstance, key: string, tz: string, at: string, count: number) {
+  t.equal(await page.getAttribute('#budgets-table', 'data-at'), at, `${tz}: budgets as they stood at the end of the range`)
+  const query = `query($at: DateTime) { budgets(at: $at) { name amount spent forecast percentUsed periodStart periodEnd thresholds crossed complete currency } }`
+  const res = await app.inject({ method: 'POST', url: '/graphql', headers: bearer(key), payload: { query, variables: { at } } })
+  const budgets = (res.json() as { data: { budgets: BudgetOut[] } }).data.budgets
+  t.equal(budgets.length, count)
+  t.ok(budgets.some((b) => !b.complete) && budgets.some((b) => b.complete), 'one complete budget, one incomplete')
+  t.ok(budgets.some((b) => b.crossed.length > 0), 'some threshold is crossed')
+  const rows = await page.$$eval('#budgets-table tbody tr', (trs) => trs.map((tr) => {
+    const f = (name: string) => tr.querySelector(`[data-field="${name}"]`)
+    const bar = tr.querySelector('progress')
+    return {
+      name: tr.getAttribute('data-budget'),
+      period: f('period')?.textContent,
+      spent: f('spent')?.getAttribute('data-spent'),
+      amount: f('spent')?.getAttribute('data-amount'),
+      spentText: f('spent')?.querySelector('.spent-text')?.textContent,
+      bar: bar && { value: bar.value, max: bar.max, label: bar.getAttribute('aria-label'), text: bar.textContent },
+      percent: f('percent')?.getAttribute('data-value'),
+      percentText: f('percent')?.textContent,
+      forecast: f('forecast')?.getAttribute('data-value'),
+      forecastText: f('forecast')?.textContent,
+      crossed: f('crossed')?.getAttribute('data-value'),
+      crossedText: f('crossed')?.textContent,
+      complete: f('status')?.getAttribute('data-complete'),
+      status: f('status')?.textContent,
+    }
+  }))
+  const pct = (p: string) => `${new Decimal(p).toFixed(1, Decimal.ROUND_HALF_UP)}%`
+  t.same(rows, budgets.map((b) => ({
+    name: b.name,
+    period: `${localDate(b.periodStart, tz)} – ${localDate(new Date(Date.parse(b.periodEnd) - 1).toISOString(), tz)}`,
+    spent: b.spent,
+    amount: b.amount,
+    spentText: `${money(b.spent)} of ${money(b.amount)}`,
+    bar: { value: Math.min(100, Number(b.percentUsed)), max: 100, label: `${b.name}: ${pct(b.percentUsed)} of the budget used`, text: pct(b.percentUsed) },
+    percent: b.percentUsed,
+    percentText: pct(b.percentUsed),
+    forecast: b.forecast,
+    forecastText: money(b.forecast),
+    crossed: b.crossed.join(','),
+    crossedText: b.crossed.length ? b.crossed.map((c) => `${c}%`).join(', ') : 'none',
+    complete: String(b.complete),
+    status: b.complete ? 'complete' : 'incomplete: unpriced usage in scope, spend is a lower bound',
+  })), `${tz}: budgets section equals the API's budgets`)
+  t.equal(await page.isVisible('#budgets-empty'), false)
+}
+
 t.test('dashboard in Chromium: a pasted key shows the API’s numbers; the time zone moves the days', { skip }, async (t) => {
   await mkdir(ARTIFACTS, { recursive: true })
   await eachEngine(t, async (t, engine) => {
     const app = await build(t, engine)
-    const { readKey } = await seedDashboard(app, ADMIN_TOKEN)
+    const { readKey, tenantId } = await seedDashboard(app, ADMIN_TOKEN)
     await app.listen({ port: 0, host: '127.0.0.1' })
     const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
     const browser = await offlineBrowser(origin)
@@ -135,6 +192,22 @@ t.test('dashboard in Chromium: a pasted key shows the API’s numbers; the time 
     await page.waitForSelector('#app[data-state="ready"]')
     t.equal(await page.evaluate(`sessionStorage.getItem('tokenledger.dashboard.key')`), readKey, 'kept in sessionStorage')
     const utc = await showsView(t, page, app, readKey, 'UTC', 'Z')
+
+    // Budgets: none yet → the empty state says how to make one.
+    t.equal(await page.isVisible('#budgets-empty'), true, 'empty state shown')
+    t.match(await page.textContent('#budgets-empty'), /No budgets yet — PUT \/v1\/budgets\/\{name\}/)
+    t.equal(await page.$$eval('#budgets-table tbody tr', (trs) => trs.length), 0)
+    // One on priced usage only, one that includes the unpriced model (complete=false); then the page is reloaded.
+    await putBudgetFor(app, tenantId, 'web-monthly', { amount: '40', period: 'month', filter: { project_ids: ['proj_web'] }, thresholds: [50, 80, 100, 200] })
+    await putBudgetFor(app, tenantId, 'research-weekly', { amount: '1234.5', period: 'week', time_zone: 'Europe/Paris', filter: { project_ids: ['proj_research'] }, thresholds: [10, 90] })
+    await page.click('#apply')
+    await page.waitForSelector('#app[data-state="ready"] #budgets[data-state="ready"] tr[data-budget]')
+    await showsBudgets(t, page, app, readKey, 'UTC', '2026-11-14T23:59:59.000Z', 2)
+    const [budgetsCsv] = await Promise.all([page.waitForEvent('download'), page.click('#budgets-csv')])
+    const lines = (await readFile((await budgetsCsv.path())!, 'utf8')).trim().split('\r\n').map((l) => l.split(','))
+    t.same(lines[0]!.slice(0, 9), ['name', 'period', 'time_zone', 'period_start', 'period_end', 'amount', 'spent', 'percent_used', 'forecast'])
+    t.same(lines.slice(1).map((l) => [l[0], l[6], l[12]]), await page.$$eval('#budgets-table tbody tr', (trs) => trs.map((tr) =>
+      [tr.getAttribute('data-budget'), tr.querySelector('[data-field="spent"]')?.getAttribute('data-spent'), tr.querySelector('[data-field="status"]')?.getAttribute('data-complete')])), 'budgets CSV: exact amounts')
 
     // Unpriced usage is named in its cell and under the chart, never $0.
     const acme = utc.shown.find((c) => c.series === 'acme-llm-1')
@@ -171,6 +244,7 @@ t.test('dashboard in Chromium: a pasted key shows the API’s numbers; the time 
     await page.click('#apply')
     await page.waitForSelector('#app[data-state="ready"] #message:has-text("Pacific/Auckland")')
     const nz = await showsView(t, page, app, readKey, 'Pacific/Auckland', '+13:00')
+    await showsBudgets(t, page, app, readKey, 'Pacific/Auckland', '2026-11-14T10:59:59.000Z', 2)
     const day2 = (v: typeof utc) => v.shown.filter((c) => c.label === '2026-11-02').map((c) => c.value).sort()
     t.not(JSON.stringify(day2(nz)), JSON.stringify(day2(utc)), 'the 2nd of November holds other usage in Auckland than in UTC')
     t.match(page.url(), /tz=Pacific%2FAuckland/, 'the view is in the URL (never the key)')

@@ -1,11 +1,10 @@
 /**
  * Browser-side controller (plain ES2020, last part of dashboard.js): the read key, the controls (kept in the
  * URL's #fragment so a view can be linked — never the key), and the sections. Each section is
- * `{ id, load(ctx) → Promise, render(result, ctx), csv? }` with a <section id=…> in the page; budgets and
- * reconciliation join by adding one such object to SECTIONS and its markup to page.ts.
+ * `{ id, load(ctx) → Promise, render(result, ctx), csv? }` with a <section id=…> in the page; reconciliation joins by adding one such object to SECTIONS and its markup to page.ts.
  */
 export const MAIN_JS = String.raw`
-var SECTIONS = [overviewSection, topSection('PROJECT'), topSection('API_KEY'), topSection('MODEL'), classesSection];
+var SECTIONS = [overviewSection, topSection('PROJECT'), topSection('API_KEY'), topSection('MODEL'), classesSection, budgetsSection];
 var WINDOWS = ['HOUR', 'DAY', 'WEEK', 'MONTH'];
 var $ = function (id) { return document.getElementById(id); };
 var app = $('app');
