@@ -27,13 +27,19 @@ var Zone = (function () {
     var p = parts(ms, tz);
     return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000;
   }
-  /** The instant (ms) of local midnight starting the date 'YYYY-MM-DD' in tz. */
+  /**
+   * The first instant (ms) of the local date 'YYYY-MM-DD' in tz: its midnight, or — where a DST change
+   * skips midnight (America/Santiago, 00:00 → 01:00) — the instant the clocks jump to.
+   */
   function midnight(date, tz) {
     var a = date.split('-').map(Number);
     var wall = Date.UTC(a[0], a[1] - 1, a[2]);
     var t = wall - offsetMs(wall, tz);
     var again = wall - offsetMs(t, tz); // the offset at the instant itself wins near a DST change
-    return again === t ? t : again;
+    var first = Math.min(t, again);
+    var second = Math.max(t, again);
+    // One of the two readings of midnight lies on the date; in a skipped midnight only the later one does.
+    return dateOf(first, tz) === date ? first : second;
   }
   function pad(n) { return (n < 10 ? '0' : '') + n; }
   function dateOf(ms, tz) {
