@@ -82,7 +82,8 @@ export function parseAttributes(v: unknown, dropNulls = false): Parsed<Record<st
   const out: Record<string, string> = {}
   const bad: string[] = []
   for (const [k, value] of Object.entries(v as Record<string, unknown>)) {
-    if (value === null && dropNulls) continue
+    // Absent is absent; null is "not grouped by" in provider pages (and an error in our own format).
+    if (value === undefined || (value === null && dropNulls)) continue
     if (typeof value !== 'string') bad.push(`"${k.slice(0, 40)}" is not a string`)
     else if (k.length === 0 || k.length > MAX_ATTRIBUTE_LENGTH || value.length > MAX_ATTRIBUTE_LENGTH)
       bad.push(`"${k.slice(0, 40)}": keys and values must be 1–${MAX_ATTRIBUTE_LENGTH} characters`)

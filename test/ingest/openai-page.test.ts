@@ -22,21 +22,31 @@ t.test('indexes count results across pages in page order; empty buckets add none
   t.match(r.problems, [{ index: 2, path: 'input_tokens' }])
 })
 
-t.test('embeddings and moderations are input-only; other usage types are unsupported', async (t) => {
+t.test('embeddings and moderations are input-only tokens; other usage types are resources; an unknown object is refused', async (t) => {
   const r = parseOpenAIPages(
     {
       data: [
         bucket(0, [
           { object: 'organization.usage.embeddings.result', input_tokens: 16, num_model_requests: 2, model: null },
           { object: 'organization.usage.moderations.result', input_tokens: 4, model: 'omni-moderation-latest' },
+          // Fields not grouped by may be null or, in hand-made pages, absent: neither is an attribute.
           { object: 'organization.usage.images.result', images: 2 },
+          { object: 'organization.usage.images.result', images: 3, source: 'image.generation', size: null },
+          { object: 'organization.usage.unknown.result', things: 1 },
         ]),
       ],
     },
     {},
   )
   t.match(r.rows.map((x) => x.bucket.classes), [{ inputTokens: 16, inText: 16, outputTokens: 0, requests: 2 }, { inputTokens: 4, requests: null }])
-  t.match(r.problems, [{ index: 2, path: 'object', message: /unsupported usage type/ }])
+  t.match(
+    r.resources.map((x) => [x.index, x.resource.resource, x.resource.quantity, x.resource.attributes]),
+    [
+      [2, 'images', '2', {}],
+      [3, 'images', '3', { source: 'image.generation' }],
+    ],
+  )
+  t.match(r.problems, [{ index: 4, path: 'object', message: /unknown usage result object "organization.usage.unknown.result"/ }])
 })
 
 t.test('query defaults fill provider/account; a result’s own value wins; model may be null', async (t) => {

@@ -42,7 +42,8 @@ void eachEngine(t, async (t, engine) => {
   t.test('the COPY path and the unnest path store identical rows', async (t) => {
     const a = await ingestCsvUpload(db, 'via-copy', Readable.from([CSV]), {}, 1 << 20)
     const b = await ingestCsvUpload(withoutCopy(db), 'via-unnest', Readable.from([CSV]), {}, 1 << 20)
-    t.same(a, { received: 5, skipped: 0, created: 4, replaced: 0, unchanged: 0 })
+    // `span` (the start_times written, for budget evaluation) is internal; the route drops it.
+    t.match(a, { received: 5, skipped: 0, created: 4, replaced: 0, unchanged: 0, span: { start: Date, end: Date } })
     t.same(b, a)
     const rows = await stored(db, 'via-copy')
     t.same(await stored(db, 'via-unnest'), rows)
