@@ -12,6 +12,10 @@ import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connecti
 
 const preset: GraphileConfig.Preset = {
   extends: [PostGraphileAmberPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
+  // PostGraphile only exposes grouping and filters on indexed columns by default; since the natural key
+  // became a hash, `model` is in no index, so the baseline could no longer group by it. Exposing every
+  // column changes what the schema offers, not how a query runs.
+  disablePlugins: ['PgIndexBehaviorsPlugin'],
   pgServices: [makePgService({ connectionString: process.env.DATABASE_URL!, schemas: ['public'] })],
   grafserv: { port: Number(process.env.PORT ?? 0), host: process.env.HOST ?? '127.0.0.1' },
 }
