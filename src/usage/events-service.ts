@@ -54,7 +54,7 @@ interface EventSqlRow {
   [column: string]: unknown
 }
 
-const EVENT_CONSTANTS: Record<string, string> = { usage_type: `'completions'::text`, context_tier: 'null::text', inference_geo: 'null::text' }
+const EVENT_CONSTANTS: Record<string, string> = { resource: `'tokens'::text`, usage_type: `'completions'::text`, context_tier: 'null::text', inference_geo: 'null::text' }
 
 /**
  * One page of events, holding one of the tenant's slots for expensive queries when a gate is given;
@@ -177,8 +177,10 @@ function costOf(r: Record<string, unknown>, currency: string): Cost {
     cachedInput: normalizeDecimal(String(r.cost_cached_input)),
     cacheWrite: normalizeDecimal(String(r.cost_cache_write)),
     output: normalizeDecimal(String(r.cost_output)),
+    resources: '0',
     currency,
     complete: unpriced === 0,
     unpricedTokens: unpriced,
+    unpricedQuantity: [],
   }
 }
