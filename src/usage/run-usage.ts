@@ -58,6 +58,11 @@ export interface UsageRow extends UsageTotals {
    * storage_bytes); null otherwise.
    */
   quantity: string | null
+  /**
+   * Exact sum of bytes × bucket seconds of the row's storage_bytes rows (null when none), for callers
+   * that need the time-weighted mean of a gauge (REST vector_stores); not a GraphQL field.
+   */
+  storageByteSeconds: string | null
   /** Present when the spec asked for `classes`. */
   classes?: Record<ClassColumn, ClassUsage>
   [dimension: string]: unknown
@@ -186,6 +191,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
         windowEnd: new Date(r.window_end as string),
         modality: (r.modality as string | undefined) ?? null,
         quantity: typeof r.quantity === 'string' ? normalizeDecimal(r.quantity) : null,
+        storageByteSeconds: typeof r.storage_byte_seconds === 'string' ? normalizeDecimal(r.storage_byte_seconds) : null,
         labels: spec.groupByLabels.length
           ? spec.groupByLabels.map((key, i) => ({ key, value: (r[`label_${i}`] as string | null) ?? null }))
           : null,

@@ -123,6 +123,7 @@ function byResourceSql(g: Grouping): SQL {
     'sum(c_res) as c_res',
     'sum(qty) as qty',
     'sum(u_q) as u_q',
+    `sum(case when resource = 'storage_bytes' then byte_seconds end) as bsec`,
     'sum(reported_cost) as reported_cost',
   ]
   return raw(`select ${keys.join(', ')}, ${cols.join(', ')} from priced group by ${keys.join(', ')}`)
@@ -139,7 +140,7 @@ function plainRowsSql(g: Grouping, classes: boolean): SQL {
       ${sumOf(byCost('cacheWrite'))} as cache_write_tokens, cache_write_1h as cache_write_1h_tokens,
       ${costSum(byCost('input'))} as cost_input, ${costSum(byCost('cachedInput'))} as cost_cached_input,
       ${costSum(byCost('cacheWrite'))} as cost_cache_write, ${costSum(byCost('output'))} as cost_output, c_res as cost_resources,
-      ${CLASS_COLUMNS.map((c) => `u_${c}`).join(' + ')} as unpriced_tokens, qty, u_q, reported_cost
+      ${CLASS_COLUMNS.map((c) => `u_${c}`).join(' + ')} as unpriced_tokens, qty, u_q, bsec, reported_cost
       ${classes ? CLASS_COLUMNS.map((c) => `, ${c}, c_${c}, u_${c}`).join('') : ''}
     from byres`)
 }
@@ -164,14 +165,14 @@ function modalityRowsSql(spec: UsageSpec, g: Grouping): SQL {
       m.input_tokens, m.output_tokens, m.cached as cached_input_tokens, m.uncached as uncached_input_tokens,
       m.cache_write as cache_write_tokens, m.cache_write_1h as cache_write_1h_tokens,
       m.cost_input, m.cost_cached_input, m.cost_cache_write, m.cost_output, 0::numeric as cost_resources,
-      m.unpriced as unpriced_tokens, null::numeric as qty, 0::numeric as u_q, null::numeric as reported_cost
+      m.unpriced as unpriced_tokens, null::numeric as qty, 0::numeric as u_q, null::numeric as bsec, null::numeric as reported_cost
     from byres b cross join lateral (values ${list(values)}) as m(modality, input_tokens, output_tokens, cached,
       uncached, cache_write, cache_write_1h, cost_input, cost_cached_input, cost_cache_write, cost_output, unpriced)
     where b.resource = 'tokens' and (m.input_tokens > 0 or m.output_tokens > 0)${keep}`
   if (spec.filter.modalities?.length) return tokens
   const resKeys = g.keys.map((k) => (k === 'modality' ? 'null::text as modality' : `b.${k}`)).join(', ')
   return sql`${tokens} union all select ${raw(resKeys)}, b.resource as r_name, null::int8, 0::int8, 0::int8, 0::int8, 0::int8, 0::int8,
-      0::int8, 0::int8, 0::numeric, 0::numeric, 0::numeric, 0::numeric, b.c_res, 0::int8, b.qty, b.u_q, b.reported_cost
+      0::int8, 0::int8, 0::numeric, 0::numeric, 0::numeric, 0::numeric, b.c_res, 0::int8, b.qty, b.u_q, b.bsec, b.reported_cost
     from byres b where b.resource <> 'tokens'`
 }
 
@@ -184,6 +185,7 @@ function groupedSql(g: Grouping, rowsSql: SQL, classes: boolean): SQL {
       ${raw(['input_tokens', 'output_tokens', 'cached_input_tokens', 'uncached_input_tokens', 'cache_write_tokens', 'cache_write_1h_tokens',
         'cost_input', 'cost_cached_input', 'cost_cache_write', 'cost_output', 'cost_resources', 'unpriced_tokens', 'reported_cost'].map(s).join(', '))},
       case when count(distinct r_name) = 1 and min(r_name) <> 'tokens' then sum(qty) end as quantity,
+      sum(bsec) as storage_byte_seconds,
       coalesce(jsonb_agg(jsonb_build_object('resource', r_name, 'quantity', u_q::text) order by r_name) filter (where u_q > 0), '[]'::jsonb)
         as unpriced_quantity${raw(classSums)}
     from (${rowsSql}) x group by ${raw(g.keys.join(', '))}`
@@ -204,7 +206,8 @@ export function pageSelectSql(spec: UsageSpec): SQL {
     (cost_input + cost_cached_input + cost_cache_write + cost_output + cost_resources)::text as cost_total,
     cost_input::text as cost_input, cost_cached_input::text as cost_cached_input,
     cost_cache_write::text as cost_cache_write, cost_output::text as cost_output, cost_resources::text as cost_resources,
-    unpriced_tokens::int8 as unpriced_tokens, unpriced_quantity, quantity::text as quantity, reported_cost::text as reported_cost`
+    unpriced_tokens::int8 as unpriced_tokens, unpriced_quantity, quantity::text as quantity,
+    storage_byte_seconds::text as storage_byte_seconds, reported_cost::text as reported_cost`
 }
 
 export function orderBySql(spec: UsageSpec): SQL {
