@@ -226,3 +226,33 @@ export const USAGE_PMR = `query($from: DateTime!, $to: DateTime!, $card: String!
     totals { inputTokens outputTokens cost { ${COST_FIELDS} } }
   }
 }`
+
+/** A stored resource row, for seeding query tests directly (ingest has its own tests). */
+export interface SeedResource {
+  start: Date
+  end: Date
+  provider?: string
+  accountId?: string | null
+  projectId?: string | null
+  model: string | null
+  serviceTier?: string
+  batch?: boolean | null
+  contextTier?: string | null
+  inferenceGeo?: string | null
+  resource: string
+  attributes?: Record<string, string>
+  quantity: string
+  source?: string
+}
+
+export async function seedResources(db: { query: (q: string, p?: unknown[]) => Promise<unknown[]> }, tenantId: string, rows: readonly SeedResource[]): Promise<void> {
+  for (const r of rows)
+    await db.query(
+      `insert into usage_resources (tenant_id, provider, account_id, start_time, end_time, project_id, model, service_tier, batch,
+         context_tier, inference_geo, resource, attributes, quantity, source)
+       values ($1, $2, $3, $4::timestamptz, $5::timestamptz, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb, $14::numeric, $15)`,
+      [tenantId, r.provider ?? 'openai', r.accountId ?? null, r.start.toISOString(), r.end.toISOString(), r.projectId ?? null, r.model,
+        r.serviceTier ?? 'default', r.batch ?? null, r.contextTier ?? null, r.inferenceGeo ?? null, r.resource,
+        JSON.stringify(r.attributes ?? {}), r.quantity, r.source ?? 'api'],
+    )
+}
