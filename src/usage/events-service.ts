@@ -127,6 +127,9 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       : await db.query<EventSqlRow>(sql`${withClause}
           select id, timestamp, model, provider, project_id, user_id, api_key_id, service_tier, endpoint,
             request_type, session_id, employee_id, agent_id, batch, labels, metadata, input_tokens, output_tokens,
+            (select coalesce(json_agg(json_build_object('resource', x.resource, 'quantity', x.quantity::text, 'attributes', x.attributes)
+              order by x.position), '[]'::json) from usage_event_resources x
+              where x.tenant_id = priced.tenant_id and x.timestamp = priced.timestamp and x.event_id = priced.id) as resources,
             cached_input_tokens::int8 as cached_input_tokens, uncached_input_tokens::int8 as uncached_input_tokens,
             cache_write + cache_write_1h as cache_write_tokens, cache_write_1h as cache_write_1h_tokens, cost_total::text as cost_total, cost_input::text as cost_input,
             cost_cached_input::text as cost_cached_input, cost_cache_write::text as cost_cache_write,
@@ -155,6 +158,11 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([key, value]) => ({ key, value })),
       metadata: r.metadata,
+      resources: ((r.resources ?? []) as { resource: string; quantity: string; attributes: Record<string, string> }[]).map((x) => ({
+        resource: x.resource,
+        quantity: normalizeDecimal(x.quantity),
+        attributes: Object.entries(x.attributes).map(([key, value]) => ({ key, value })),
+      })),
       ...countsOf(r),
       cost: costOf(r, card.currency),
     })),

@@ -102,12 +102,16 @@ void eachEngine(t, async (t, engine) => {
   })
 
   t.test('the events listing prices each event with its resources', async (t) => {
-    const { events: page } = await gql<{ events: { rows: { id: string; cost: ApiRow['cost'] }[] } }>(
+    const { events: page } = await gql<{ events: { rows: { id: string; cost: ApiRow['cost']; resources: unknown[] }[] } }>(
       app,
       key,
-      `query($card: String!) { events(period: ALL, rateCard: $card, orderBy: COST_DESC) { rows { id cost { ${COST_FIELDS} } } } }`,
+      `query($card: String!) { events(period: ALL, rateCard: $card, orderBy: COST_DESC) { rows { id resources { resource quantity attributes { key value } } cost { ${COST_FIELDS} } } } }`,
       { card },
     )
+    t.same(page.rows.find((r) => r.id === 'img-2')!.resources, [
+      { resource: 'images', quantity: '3', attributes: [] },
+      { resource: 'images', quantity: '1', attributes: [{ key: 'size', value: '512x512' }] },
+    ], 'an event lists its resources as sent')
     const expected = (id: string, rows: OracleRow[]) => {
       const { quantity: _q, tokens: _t, ...c } = expectedRow(costOf(rows, RATES), null)
       return [id, c]
