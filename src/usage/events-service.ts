@@ -55,7 +55,7 @@ interface EventSqlRow {
   [column: string]: unknown
 }
 
-const EVENT_CONSTANTS: Record<string, string> = { resource: `'tokens'::text`, usage_type: `'completions'::text`, context_tier: 'null::text', inference_geo: 'null::text' }
+const EVENT_CONSTANTS: Record<string, string> = { usage_type: `'completions'::text`, context_tier: 'null::text', inference_geo: 'null::text' }
 
 /**
  * One page of events, holding one of the tenant's slots for expensive queries when a gate is given;
@@ -80,7 +80,13 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
     const values = args.filter[key as keyof typeof FILTER_COLUMNS]
     // Events are completions usage with no context tier or inference geo.
     const eventColumn = EVENT_CONSTANTS[column] ?? column
-    if (values?.length) where.push(sql`${raw(eventColumn)} = any(${sql.param(values)}::text[])`)
+    if (!values?.length) continue
+    // An event is listed for `resources` when it has tokens and `tokens` is asked, or carries one of them.
+    if (column === 'resource')
+      where.push(sql`(('tokens' = any(${sql.param(values)}::text[]) and input_tokens + output_tokens > 0) or exists (
+        select 1 from usage_event_resources x where x.tenant_id = e.tenant_id and x.timestamp = e.timestamp
+          and x.event_id = e.id and x.resource = any(${sql.param(values)}::text[])))`)
+    else where.push(sql`${raw(eventColumn)} = any(${sql.param(values)}::text[])`)
   }
   if (args.filter.batch !== undefined) where.push(sql`coalesce(batch, false) = ${args.filter.batch}`)
 

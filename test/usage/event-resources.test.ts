@@ -112,6 +112,13 @@ void eachEngine(t, async (t, engine) => {
       { resource: 'images', quantity: '3', attributes: [] },
       { resource: 'images', quantity: '1', attributes: [{ key: 'size', value: '512x512' }] },
     ], 'an event lists its resources as sent')
+    const { events: searches } = await gql<{ events: { rows: { id: string }[] } }>(
+      app,
+      key,
+      `query($card: String!) { events(period: ALL, rateCard: $card, filter: { resources: ["web_search_calls"] }) { rows { id } } }`,
+      { card },
+    )
+    t.same(searches.rows.map((r) => r.id).sort(), ['anth', 'search'], 'filter.resources lists the events carrying them')
     const expected = (id: string, rows: OracleRow[]) => {
       const { quantity: _q, tokens: _t, ...c } = expectedRow(costOf(rows, RATES), null)
       return [id, c]
