@@ -160,6 +160,7 @@ void eachEngine(t, async (t, engine) => {
           { resource: 'tokens', quantity: 1 },
           { resource: 'images', quantity: 1, attributes: { size: 1024 } },
           { resource: 'images', quantity: 1, colour: 'red' },
+          { resource: 'storage_bytes', quantity: 1024 },
         ],
       },
       { id: 'good', timestamp: TS, model: 'gpt-image-1', resources: [{ resource: 'images', quantity: '0.5' }] },
@@ -172,6 +173,7 @@ void eachEngine(t, async (t, engine) => {
       { path: 'resources.3.resource', message: /reserved/ },
       { path: 'resources.4.attributes', message: /not a string/ },
       { path: 'resources.5.colour' },
+      { path: 'resources.6.resource', message: /gauge/ },
     ])
     t.equal(out[1]!.status, 'created')
     const rows = await app.testDb.query<{ event_id: string; quantity: string }>(
