@@ -17,8 +17,9 @@ import {
   type CostsQuery,
   type UsageQuery,
 } from './params.js'
-import { allPages, firstPage, type ReportPage, type ReportRequest } from './report.js'
+import { allPages, firstPage, pageOf, type ReportRequest } from './report.js'
 import { CostsPageSchema, UsagePageSchema } from './schemas.js'
+import tokenUsageRoutes from './token-usage.js'
 import { completionsResult, usageCsvLines, USAGE_CSV_COLUMNS } from './usage-results.js'
 
 export interface OpenAIUsageOptions {
@@ -43,14 +44,6 @@ const COSTS_DIMENSIONS: Record<NonNullable<CostsQuery['group_by']>[number], Dime
   api_key_id: ['API_KEY'],
   line_item: ['MODEL', 'SERVICE_TIER', 'BATCH'],
 }
-
-const pageOf = <T>(page: ReportPage, results: (b: ReportPage['buckets'][number]) => T[]) => ({
-  object: 'page' as const,
-  data: page.buckets.map((b) => ({ object: 'bucket' as const, start_time: b.start, end_time: b.end, results: results(b) })),
-  has_more: page.next !== null,
-  next_page: page.nextPage,
-  sources: page.sources,
-})
 
 const responses = (schema: z.ZodType, what: string) => ({
   200: {
@@ -99,7 +92,8 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           width: BUCKET_WIDTHS[q.bucket_width],
           limits: USAGE_LIMITS[q.bucket_width],
           groupBy: [...new Set(q.group_by ?? [])].map((g) => USAGE_DIMENSIONS[g]),
-          filter: { projectIds: q.project_ids, userIds: q.user_ids, apiKeyIds: q.api_key_ids, models: q.models, batch: q.batch },
+          // Embeddings and moderations have their own endpoints (v2 usage types).
+          filter: { projectIds: q.project_ids, userIds: q.user_ids, apiKeyIds: q.api_key_ids, models: q.models, batch: q.batch, usageTypes: ['completions'] },
           classes: true,
           maxGroups: opts.maxGroups,
           gate: opts.gate,
@@ -160,6 +154,8 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
       },
     )
   }
+
+  await app.register(tokenUsageRoutes, { maxGroups: opts.maxGroups, gate: opts.gate })
 }
 
 export default openaiUsageRoutes

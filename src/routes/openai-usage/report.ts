@@ -160,3 +160,14 @@ export async function allPages(
   })()
   return { sources: first.sources, pages }
 }
+
+/** OpenAI's page shape for an endpoint's results, with tokenledger's `sources` beside it. */
+export function pageOf<T>(p: ReportPage, results: (b: ReportPage['buckets'][number]) => T[]) {
+  return {
+    object: 'page' as const,
+    data: p.buckets.map((b) => ({ object: 'bucket' as const, start_time: b.start, end_time: b.end, results: results(b) })),
+    has_more: p.next !== null,
+    next_page: p.nextPage,
+    sources: p.sources,
+  }
+}

@@ -4,7 +4,7 @@ import { COUNTER_FIELDS } from '../../ingest/token-classes.js'
 const counter = z.number().int().nullable()
 const counters = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, counter])) as Record<(typeof COUNTER_FIELDS)[number], typeof counter>
 
-const CostSchema = z
+export const CostSchema = z
   .object({
     value: z.number().describe('The cost as a JSON number, for clients typed for OpenAI (may round)'),
     value_exact: z.string().describe('The exact cost as a decimal string'),
@@ -28,7 +28,7 @@ const CompletionsResultSchema = z
   })
   .meta({ id: 'CompletionsUsageResult', description: 'Fields not grouped by are null' })
 
-const page = <T extends z.ZodType>(result: T, id: string, example: unknown) =>
+export const page = <T extends z.ZodType>(result: T, id: string, example: unknown) =>
   z
     .object({
       object: z.literal('page'),
