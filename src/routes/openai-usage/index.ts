@@ -19,6 +19,7 @@ import {
 } from './params.js'
 import { allPages, firstPage, pageOf, type ReportRequest } from './report.js'
 import { CostsPageSchema, UsagePageSchema } from './schemas.js'
+import resourceUsageRoutes from './resource-usage.js'
 import tokenUsageRoutes from './token-usage.js'
 import { completionsResult, usageCsvLines, USAGE_CSV_COLUMNS } from './usage-results.js'
 
@@ -155,7 +156,9 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
     )
   }
 
+  // Not `opts`: it carries the `/v1` prefix, which the children inherit already.
   await app.register(tokenUsageRoutes, { maxGroups: opts.maxGroups, gate: opts.gate })
+  await app.register(resourceUsageRoutes, { maxGroups: opts.maxGroups, gate: opts.gate })
 }
 
 export default openaiUsageRoutes

@@ -50,12 +50,12 @@ export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
 // OpenAI's clients send unix seconds; RFC 3339 is accepted too, as at every entry point (one parser).
 // A fraction of a second is dropped: buckets are whole seconds.
 const unixSeconds = InstantParamSchema.transform((d) => Math.floor(d.getTime() / 1000))
-const idList = (what: string) =>
+export const idList = (what: string) =>
   z.array(z.string().min(1).max(200)).max(1000).optional().describe(`Only these ${what}; repeated, \`[]\`, \`[0]\` or comma-separated`)
 const instant = InstantParamSchema
 
-const bucketWidth = z.enum(['1m', '1h', '1d']).default('1d').describe('Bucket width: 1m, 1h or 1d (UTC-aligned)')
-const usageLimit = z.coerce
+export const bucketWidth = z.enum(['1m', '1h', '1d']).default('1d').describe('Bucket width: 1m, 1h or 1d (UTC-aligned)')
+export const usageLimit = z.coerce
   .number()
   .int()
   .min(1)
@@ -64,7 +64,7 @@ const usageLimit = z.coerce
 const groupBy = <T extends readonly [string, ...string[]]>(names: T) =>
   z.array(z.enum(names)).optional().describe('Group results by these fields; others are null')
 
-const common = {
+export const common = {
   start_time: unixSeconds.describe('Start of the range (unix seconds or RFC 3339), inclusive; the first bucket starts here'),
   end_time: unixSeconds
     .optional()

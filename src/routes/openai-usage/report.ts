@@ -19,6 +19,8 @@ export interface ReportRequest {
   width: number
   limits: [number, number]
   groupBy: Dimension[]
+  /** Resource attributes to group by (`size`, `vector_store_id`, …); row.attributes in this order. */
+  groupByAttributes?: string[] | undefined
   filter: UsageFilter
   /** Ask the query layer for the per-class breakdown (token fields, line items). */
   classes: boolean
@@ -87,6 +89,7 @@ async function fetchRows(db: Db, r: ReportRequest, from: Date, to: Date, asOf: D
           timeZone: 'UTC',
           groupBy: r.groupBy,
           groupByLabels: [],
+          groupByAttributes: r.groupByAttributes ?? [],
           filter: filterOf(r),
           rateCard: r.query.rate_card,
           pricingAsOf: asOf,
