@@ -2,7 +2,7 @@ import { Decimal } from 'decimal.js'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
 import { normalizeDecimal } from '../../usage/decimal.js'
-import type { Dimension, UsageFilter } from '../../usage/dimensions.js'
+import type { UsageFilter } from '../../usage/dimensions.js'
 import type { UsageRow } from '../../usage/run-usage.js'
 import { problemResponses } from '../shared-schemas.js'
 import type { OpenAIUsageOptions } from './index.js'
@@ -15,6 +15,7 @@ import {
   pageSchema,
   querySchema,
   RESOURCE_ENDPOINTS,
+  type FieldSource,
   type ResourceEndpoint,
   type ResourceQuery,
   type ResultField,
@@ -82,6 +83,36 @@ function resultOf(e: ResourceEndpoint, m: Merged, b: BucketRows, currency: strin
   }
 }
 
+/**
+ * What to ask the query layer for: OpenAI's group_by split into dimensions and attributes, dimension
+ * filters as query filters, attribute filters (applied to the rows, see mergeRows) and the usage
+ * sources — on `images`, `sources` also carries OpenAI's image sources (the two value sets are disjoint).
+ */
+function planQuery(e: ResourceEndpoint, q: ResourceQuery) {
+  const grouped = [...new Set(q.group_by ?? [])] as ResultField[]
+  const isImageSource = (s: string) => (IMAGE_SOURCES as readonly string[]).includes(s)
+  const imageSources = (q.sources ?? []).filter(isImageSource)
+  const usageSources = (q.sources ?? []).filter((s) => !isImageSource(s))
+  const attrFilters = e.filters
+    .filter((p) => !(p in DIM_FILTERS) && (p === 'sources' ? imageSources.length > 0 : q[p]?.length))
+    .map((p) => [filterField(p), p === 'sources' ? imageSources : q[p]!] as [ResultField, string[]])
+  const sourceOf = (f: ResultField): FieldSource => FIELD_SOURCES[f]
+  const attrs = [...new Set([...grouped, ...attrFilters.map(([f]) => f)].flatMap((f) => {
+    const s = sourceOf(f)
+    return 'attr' in s ? [s.attr] : []
+  }))]
+  const groupBy = grouped.flatMap((f) => {
+    const s = sourceOf(f)
+    return 'dim' in s ? [s.dim] : []
+  })
+  const filter: UsageFilter = { resources: [e.resource] }
+  for (const [p, key] of Object.entries(DIM_FILTERS)) {
+    const values = q[p as keyof typeof DIM_FILTERS]
+    if (values?.length) filter[key] = values
+  }
+  return { query: { ...q, sources: usageSources.length ? usageSources : undefined }, groupBy, grouped, attrs, attrFilters, filter }
+}
+
 const resourceUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, opts) => {
   for (const e of RESOURCE_ENDPOINTS) {
     app.get(
@@ -96,37 +127,19 @@ const resourceUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (ap
             (e.resource === 'storage_bytes'
               ? '`usage_bytes` is the time-weighted mean over each bucket, floored; a stored bucket longer than the requested width counts whole in the bucket of its start. '
               : '') +
-            '`num_model_requests` is null: request counts are kept for token buckets only.',
+            (e.requests ? '`num_model_requests` is null: request counts are kept for token buckets only.' : ''),
           querystring: querySchema(e),
           response: { 200: pageSchema(e), ...problemResponses(400, 401, 403, 404, 503) },
         },
       },
       async (req, reply) => {
-        const q = req.query as ResourceQuery
-        const grouped = [...new Set(q.group_by ?? [])] as ResultField[]
-        const imageSources = (q.sources ?? []).filter((s) => (IMAGE_SOURCES as readonly string[]).includes(s))
-        const usageSources = (q.sources ?? []).filter((s) => !(IMAGE_SOURCES as readonly string[]).includes(s))
-        const attrFilters = e.filters
-          .filter((p) => !(p in DIM_FILTERS) && (p === 'sources' ? imageSources.length > 0 : q[p]?.length))
-          .map((p) => [filterField(p), p === 'sources' ? imageSources : q[p]!] as [ResultField, string[]])
-        const attrs = [...new Set([...grouped, ...attrFilters.map(([f]) => f)].flatMap((f) => {
-          const s = FIELD_SOURCES[f]
-          return 'attr' in s ? [s.attr] : []
-        }))]
-        const filter: UsageFilter = { resources: [e.resource] }
-        for (const [p, key] of Object.entries(DIM_FILTERS)) {
-          const values = q[p as keyof typeof DIM_FILTERS]
-          if (values?.length) filter[key] = values
-        }
+        const { query, groupBy, grouped, attrs, attrFilters, filter } = planQuery(e, req.query as ResourceQuery)
         const p = await firstPage(app.db, {
           tenantId: req.tenantId,
-          query: { ...q, sources: usageSources.length ? usageSources : undefined },
-          width: BUCKET_WIDTHS[q.bucket_width],
-          limits: USAGE_LIMITS[q.bucket_width],
-          groupBy: grouped.flatMap((f) => {
-            const s = FIELD_SOURCES[f]
-            return 'dim' in s ? [s.dim as Dimension] : []
-          }),
+          query,
+          width: BUCKET_WIDTHS[query.bucket_width],
+          limits: USAGE_LIMITS[query.bucket_width],
+          groupBy,
           groupByAttributes: attrs,
           filter,
           classes: false,
