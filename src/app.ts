@@ -23,6 +23,7 @@ import budgetRoutes from './routes/budgets/index.js'
 import healthRoutes from './routes/health/index.js'
 import meRoutes from './routes/me/index.js'
 import rateCardRoutes from './routes/rate-cards/index.js'
+import reconciliationRoutes from './routes/reconciliation/index.js'
 import openaiUsageRoutes from './routes/openai-usage/index.js'
 import tenantRoutes from './routes/tenants/index.js'
 import usageBucketRoutes from './routes/usage-buckets/index.js'
@@ -51,6 +52,7 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })
   await f.register(budgetRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS })
   await f.register(billingRoutes, { prefix: '/v1', config: opts.config })
+  await f.register(reconciliationRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })
 }
 
 /** The whole application as one plugin: shared infrastructure first, then one plugin per surface. */
