@@ -224,6 +224,42 @@ export const usageEvents = pgTable(
   ],
 )
 
+/**
+ * The `resources` an event carries (contract v2: beside or instead of token counters), one row each,
+ * with the event's dimensions copied so that `usage` reads them as facts without a join. Written in
+ * the event's transaction; `position` is the index in the event's list (equal resources may repeat).
+ */
+export const usageEventResources = pgTable(
+  'usage_event_resources',
+  {
+    tenantId: text('tenant_id').notNull(),
+    eventId: text('event_id').notNull(),
+    timestamp: ts('timestamp').notNull(),
+    position: integer('position').notNull(),
+    provider: text('provider').notNull(),
+    accountId: text('account_id'),
+    projectId: text('project_id'),
+    userId: text('user_id'),
+    apiKeyId: text('api_key_id'),
+    model: text('model').notNull(),
+    serviceTier: text('service_tier').notNull(),
+    batch: boolean('batch'),
+    endpoint: text('endpoint'),
+    requestType: text('request_type'),
+    sessionId: text('session_id'),
+    employeeId: text('employee_id'),
+    agentId: text('agent_id'),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    resource: text('resource').notNull(),
+    attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
+    quantity: numeric('quantity').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.timestamp, t.eventId, t.position] }),
+    check('usage_event_resources_quantity', sql`${t.quantity} >= 0`),
+  ],
+)
+
 /** Idempotency ledger for events: unpartitioned, written in the same transaction as the event. */
 export const usageEventIds = pgTable(
   'usage_event_ids',
