@@ -37,7 +37,7 @@ void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
   const post = (payload: unknown, query = '', type = 'application/json') =>
-    app.inject({ method: 'POST', url: `/v1/billing/costs${query}`, headers: { ...bearer(key), 'content-type': type }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) })
+    app.inject({ method: 'POST', url: `/v1/billing/costs${query}`, headers: { ...bearer(key), 'content-type': type }, payload: typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload) })
   const stored = () =>
     app.testDb.query<Stored>(
       `select provider, account_id, start_time, line_item, model, token_type, amount::text as amount, quantity::text as quantity, source
@@ -127,6 +127,8 @@ void eachEngine(t, async (t, engine) => {
     const csv = await post('start_time,end_time,amount_value\n1759795200,1759881600,1.5x\n1759795200,,2\n', '', 'text/csv')
     t.equal(csv.statusCode, 400)
     t.same((csv.json() as { errors: { line: number; path: string }[] }).errors.map((e) => [e.line, e.path]), [[2, 'amount_value'], [3, 'end_time_iso']])
+    const latin1 = await post(Buffer.concat([Buffer.from('start_time,end_time,amount_value,line_item\n1759795200,1759881600,1,caf'), Buffer.from([0xe9]), Buffer.from('\n')]), '', 'text/csv')
+    t.match(latin1.json(), { status: 400, errors: [{ line: 2, message: 'is not valid UTF-8' }] })
     t.same(await stored(), [])
     const declared = await post(page(D0, [result('1', 'gpt-5, input')]), '?account_id=acct&group_by=line_item,project_id')
     t.equal(declared.statusCode, 200, 'a declared shape is stored with the rows')
