@@ -152,4 +152,18 @@ void eachEngine(t, async (t, engine) => {
     t.equal((await stored()).length, 2)
     await clear()
   })
+
+  await t.test('concurrent imports of two shapes for one account: one is stored, the other is a 409', async (t) => {
+    for (let round = 0; round < 5; round++) {
+      const start = D0 + round * DAY
+      const [a, b] = await Promise.all([
+        post(page(start, [result('1', null)]), '?account_id=race'),
+        post(page(start, [result('0.6', 'gpt-5, input'), result('0.4', 'gpt-5, output')]), '?account_id=race'),
+      ])
+      t.same([a.statusCode, b.statusCode].sort(), [200, 409], `round ${round}`)
+      const shapes = new Set((await stored()).filter((r) => r.start_time.getTime() === start * 1000).map((r) => r.line_item === null))
+      t.equal(shapes.size, 1, 'one shape stored')
+    }
+    await clear()
+  })
 })
