@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm'
-import { anthropicClass, anthropicResource, parseOpenAILineItem } from '../billing/line-items.js'
+import { anthropicClass, anthropicItemText, anthropicResource, parseOpenAILineItem } from '../billing/line-items.js'
 import type { Db } from '../db/client.js'
 import type { UsageFilter } from '../usage/dimensions.js'
 import { windowEndSql, windowStartSql, type Window } from '../usage/windows.js'
@@ -48,9 +48,9 @@ function billedItem(r: BilledAggregate): ReconFact['item'] {
   const batch = r.batch === true
   if (r.token_type !== null || r.cost_type !== null || r.provider === 'anthropic') {
     const column = anthropicClass(r.token_type)
-    if (column) return { key: itemKey(r.model, column, tier, batch, r.context_tier), text: r.token_type!, priced: true, perUnit: false }
+    if (column) return { key: itemKey(r.model, column, tier, batch, r.context_tier), text: anthropicItemText(r.token_type!, tier, batch), priced: true, perUnit: false }
     const resource = anthropicResource(r.cost_type)
-    if (resource) return { key: resourceKey(r.model, resource, tier, batch), text: r.cost_type!, priced: true, perUnit: true }
+    if (resource) return { key: resourceKey(r.model, resource, tier, batch), text: anthropicItemText(r.cost_type!, tier, batch), priced: true, perUnit: true }
     const text = r.line_item ?? r.cost_type ?? r.token_type
     return text === null ? null : { key: `t|${text}`, text, priced: false, perUnit: false }
   }

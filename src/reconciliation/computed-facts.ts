@@ -70,7 +70,7 @@ function rowFacts(row: UsageRow, lineItems: boolean): ReconFact[] {
   const resource = row.resource as string
   if (resource !== 'tokens') {
     const key = resourceKey(base.model, resource, tier, batch)
-    const text = computedResourceItem(base.provider, base.model, resource)
+    const text = computedResourceItem(base.provider, base.model, resource, tier, batch)
     return [{ ...base, item: { key, text, priced: true, perUnit: true }, amount: row.cost.resources, unpricedTokens: 0, unpricedQuantity, priced: unpricedQuantity ? null : row.quantity }]
   }
   return PRICED_CLASSES.filter((c) => row.classes![c.column].tokens > 0).map((c) => {

@@ -56,7 +56,11 @@ void eachEngine(t, async (t, engine) => {
   await post('/v1/usage/buckets?account_id=org-docs', usage)
   await post('/v1/billing/costs?account_id=org-docs', JSON.parse(readFileSync(costPath, 'utf8')))
   await post('/v1/usage/buckets?account_id=org-exact', usage)
-  await post('/v1/billing/costs?account_id=org-exact', {
+  // The same usage again in the priority tier, which cost_report never lists (a documented mismatch).
+  const withPriority = JSON.parse(JSON.stringify(usage)) as { data: { results: Record<string, unknown>[] }[] }
+  withPriority.data[0]!.results.push({ ...withPriority.data[0]!.results[0]!, service_tier: 'priority' })
+  await post('/v1/usage/buckets?account_id=org-priority', withPriority)
+  const exactBill = {
     data: [
       {
         starting_at: DAY.from,
@@ -73,7 +77,9 @@ void eachEngine(t, async (t, engine) => {
     ],
     has_more: false,
     next_page: null,
-  })
+  }
+  await post('/v1/billing/costs?account_id=org-exact', exactBill)
+  await post('/v1/billing/costs?account_id=org-priority', exactBill)
 
   const run = async (accounts: string[]) => {
     const res = await app.inject({ method: 'POST', url: '/graphql', headers: bearer(key), payload: { query: QUERY, variables: { accounts } } })
@@ -121,4 +127,25 @@ void eachEngine(t, async (t, engine) => {
     ],
   )
   t.same(exact.totals, { computed: '0.133225', billed: '0.133225', difference: '0', unpricedTokens: 0 })
+
+  // Priority usage is COMPUTED_ONLY (it comes before UNPRICED: the default card has no priority rates either).
+  const priority = await run(['org-priority'])
+  t.same(
+    priority.rows.map((r) => [r.lineItem, r.status]),
+    [
+      ['cache_creation.ephemeral_1h_input_tokens', 'MATCH'],
+      ['cache_creation.ephemeral_1h_input_tokens, priority', 'COMPUTED_ONLY'],
+      ['cache_creation.ephemeral_5m_input_tokens', 'MATCH'],
+      ['cache_creation.ephemeral_5m_input_tokens, priority', 'COMPUTED_ONLY'],
+      ['cache_read_input_tokens', 'MATCH'],
+      ['cache_read_input_tokens, priority', 'COMPUTED_ONLY'],
+      ['output_tokens', 'MATCH'],
+      ['output_tokens, priority', 'COMPUTED_ONLY'],
+      ['uncached_input_tokens', 'MATCH'],
+      ['uncached_input_tokens, priority', 'COMPUTED_ONLY'],
+      ['web_search', 'MATCH'],
+      ['web_search, priority', 'COMPUTED_ONLY'],
+    ],
+  )
+  t.equal(priority.totals.unpricedTokens, 1500 + 200 + 500 + 1000 + 500, 'the priority tokens are unpriced, never $0')
 })
