@@ -147,6 +147,8 @@ export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDi
       g.billed = (g.billed ?? new Exact(0)).plus(f.amount)
       if (f.quantity === null) g.quantityKnown = false
       else g.quantity = (g.quantity ?? new Exact(0)).plus(f.quantity)
+      // Quantities in different units do not add up to one quantity.
+      if (g.quantityUnit !== null && f.quantityUnit !== null && f.quantityUnit !== g.quantityUnit) g.quantityKnown = false
       g.quantityUnit ??= f.quantityUnit
     }
   })
