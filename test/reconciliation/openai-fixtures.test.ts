@@ -70,7 +70,7 @@ void eachEngine(t, async (t, engine) => {
   t.ok(new Decimal(totals.billed!).eq(billedSum), 'billed total = the export')
 
   // A month (UTC) sums the days on both sides: the incomplete days make it a MISMATCH.
-  const month = await app.inject({ method: 'GET', url: '/v1/reconciliation?from=2025-10-01T00:00:00Z&to=2025-11-01T00:00:00Z&window=month', headers: bearer(key) })
+  const month = await app.inject({ method: 'GET', url: '/v1/reconciliation?from=2025-10-01T00:00:00Z&to=2025-11-01T00:00:00Z&window=MONTH&group_by=PROVIDER', headers: bearer(key) })
   const monthRows = (month.json() as { data: Record<string, string>[] }).data
   t.same(
     monthRows.map((r) => [r.window_start, r.window_end, r.computed, r.billed, r.status]),
