@@ -7,6 +7,7 @@ import { queryEventsPage, type EventArgs } from '../usage/events-service.js'
 import { queryUsagePage } from '../usage/usage-service.js'
 import type { TenantGate } from '../usage/tenant-gate.js'
 import type { Window } from '../usage/windows.js'
+import { reconciliationResolvers } from './reconciliation-resolvers.js'
 import { Decimal, DateTime, JSONScalar, Long } from './scalars.js'
 
 declare module 'mercurius' {
@@ -55,6 +56,7 @@ export const resolvers: IResolvers = {
   Decimal: behaviour(Decimal),
   JSON: behaviour(JSONScalar),
   Query: {
+    ...reconciliationResolvers,
     usage: async (_root: unknown, args: UsageQueryArgs, ctx: MercuriusContext) => {
       const page = await queryUsagePage(
         ctx.db,
