@@ -18,6 +18,8 @@ export interface BenchOptions {
   debug: boolean
   ingestRows: number
   repeats: number
+  /** Row 9's timed repetitions per case. */
+  matrixRepeats: number
   loadSeconds: number
   csvRows: number
   csvStep: number
@@ -47,6 +49,8 @@ export interface Reference {
   groupByMs: number
   unnestRowsPerS: number
   copyRowsPerS: number
+  /** Row 9's raw GROUP BYs, measured before the server started (PGlite only). */
+  matrix?: Map<string, { groups: string[]; ms: number }>
 }
 
 async function call(base: string, token: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
