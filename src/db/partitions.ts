@@ -30,9 +30,9 @@ export const ROLLUP_TABLES = [
   { table: 'usage_event_ids', column: 'timestamp' },
 ] as const
 
-// Arbitrary constant shared by every tokenledger instance (next to the migration lock's 7_261_532_001):
-// two servers starting at once create and drop partitions one after the other.
-const PARTITION_LOCK_KEY = 7_261_532_002
+// Arbitrary constant shared by every tokenledger instance, so two servers starting at once create and
+// drop partitions one after the other (the migration lock is 7_261_532_001, the test templates' 7_261_532_002).
+const PARTITION_LOCK_KEY = 7_261_532_010
 
 /** The first instant of the UTC month `offset` months from the one holding `at`. */
 export function utcMonth(at: Date, offset = 0): Date {
