@@ -1,8 +1,8 @@
 import t from 'tap'
 import type { Db } from '../../src/db/client.js'
 import { loadConfig } from '../../src/config.js'
-import { maintainPartitions, monthPartitions, PARTITIONED_TABLES } from '../../src/db/partitions.js'
-import { eachEngine, freshDb, uniqueId } from '../helpers.js'
+import { maintainPartitions, monthPartitions, PARTITIONED_TABLES, utcMonth } from '../../src/db/partitions.js'
+import { build, eachEngine, freshDb, uniqueId } from '../helpers.js'
 
 /**
  * Monthly partitions of the raw tables and retention by whole partitions (src/db/partitions.ts,
@@ -81,6 +81,19 @@ void t.test('the server creates the current month and the months ahead, once', (
     const again = await maintainPartitions(db, { monthsAhead: 2 }, at('2031-05-31T23:59:59Z'))
     t.same(again.created, [], 'a second run creates nothing')
     t.same(again.dropped, [], 'and, without a retention setting, drops nothing')
+  }),
+)
+
+void t.test('the server creates the partitions of this month and the configured months ahead when it starts', (t) =>
+  eachEngine(t, async (t, engine) => {
+    const app = await build(t, engine, { PARTITION_MONTHS_AHEAD: '2' })
+    const now = new Date()
+    const names = (await monthPartitions(app.testDb, 'usage_buckets')).map((p) => p.name)
+    for (const offset of [0, 1, 2]) {
+      const m = utcMonth(now, offset)
+      const name = `usage_buckets_p${m.getUTCFullYear()}${String(m.getUTCMonth() + 1).padStart(2, '0')}`
+      t.ok(names.includes(name), `${name} exists`)
+    }
   }),
 )
 
