@@ -1,13 +1,13 @@
 import type { Db } from './client.js'
 
 /**
- * Monthly partitions of the raw tables (migration 0005) and retention by dropping whole partitions.
+ * Monthly partitions of the raw tables (migration `partition_by_month`) and retention by dropping whole partitions.
  *
  * - The raw tables are range-partitioned by UTC month on the column below, each with a default
  *   partition, so a write never fails for lack of a partition. The server creates the current month
  *   and `monthsAhead` more at start-up and on a timer (src/db/partitions-plugin.ts); a month created
  *   after rows of it reached the default partition takes those rows with it (the SQL function
- *   `tokenledger_month_partition`, migration 0005, is the one definition of names, bounds and that move).
+ *   `tokenledger_month_partition`, migration `partition_by_month`, is the one definition of names, bounds and that move).
  * - Retention drops the month partitions that lie wholly before the cutoff and deletes older rows from
  *   the default partition. Both name the partitions, so the parent's statement triggers do not fire
  *   and the hourly rollup keeps those hours: rollups outlive raw rows by design.
@@ -23,11 +23,14 @@ export const PARTITIONED_TABLES = [
 /**
  * Kept ROLLUP_RETENTION_MONTHS. The event id ledger goes with the event rollups: while an hour's
  * rollup exists, a replayed event of that hour must still be recognised, or it would count twice.
+ * Events' resources are read by `usage` beside the event rollups (there is no rollup of them), so they
+ * live as long as the event rollups do, not as long as the raw events.
  */
 export const ROLLUP_TABLES = [
   { table: 'usage_bucket_hourly', column: 'hour' },
   { table: 'usage_event_rollups', column: 'hour' },
   { table: 'usage_event_ids', column: 'timestamp' },
+  { table: 'usage_event_resources', column: 'timestamp' },
 ] as const
 
 // Arbitrary constant shared by every tokenledger instance, so two servers starting at once create and

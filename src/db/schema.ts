@@ -117,7 +117,7 @@ export const usageBuckets = pgTable(
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [
-    // Partitioned by month on start_time (migration 0005, src/db/partitions.ts): every unique key of a
+    // Partitioned by month on start_time (migration partition_by_month, src/db/partitions.ts): every unique key of a
     // partitioned table must contain the partition key, so start_time is in the primary key.
     primaryKey({ columns: [t.tenantId, t.startTime, t.id] }),
     uniqueIndex('usage_buckets_natural_key').on(t.tenantId, t.startTime, t.keyHash),
@@ -221,9 +221,45 @@ export const usageEvents = pgTable(
     receivedAt: ts('received_at').notNull().defaultNow(),
   },
   (t) => [
-    // timestamp is in the key because the table is partitioned by month on it (migration 0005).
+    // timestamp is in the key because the table is partitioned by month on it (migration partition_by_month).
     primaryKey({ columns: [t.tenantId, t.timestamp, t.id] }),
     index('usage_events_session_idx').on(t.tenantId, t.sessionId, t.timestamp),
+  ],
+)
+
+/**
+ * The `resources` an event carries (contract v2: beside or instead of token counters), one row each,
+ * with the event's dimensions copied so that `usage` reads them as facts without a join. Written in
+ * the event's transaction; `position` is the index in the event's list (equal resources may repeat).
+ */
+export const usageEventResources = pgTable(
+  'usage_event_resources',
+  {
+    tenantId: text('tenant_id').notNull(),
+    eventId: text('event_id').notNull(),
+    timestamp: ts('timestamp').notNull(),
+    position: integer('position').notNull(),
+    provider: text('provider').notNull(),
+    accountId: text('account_id'),
+    projectId: text('project_id'),
+    userId: text('user_id'),
+    apiKeyId: text('api_key_id'),
+    model: text('model').notNull(),
+    serviceTier: text('service_tier').notNull(),
+    batch: boolean('batch'),
+    endpoint: text('endpoint'),
+    requestType: text('request_type'),
+    sessionId: text('session_id'),
+    employeeId: text('employee_id'),
+    agentId: text('agent_id'),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    resource: text('resource').notNull(),
+    attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
+    quantity: numeric('quantity').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.timestamp, t.eventId, t.position] }),
+    check('usage_event_resources_quantity', sql`${t.quantity} >= 0`),
   ],
 )
 

@@ -27,6 +27,7 @@ interface UsageQueryArgs {
   timeZone: string
   groupBy: Dimension[]
   groupByLabels: string[]
+  groupByAttributes?: string[] | null
   filter?: UsageFilter | null
   rateCard: string
   pricingAsOf?: Date | null
@@ -65,6 +66,7 @@ export const resolvers: IResolvers = {
           window: args.window ?? 'DAY',
           groupBy: args.groupBy ?? [],
           groupByLabels: args.groupByLabels ?? [],
+          groupByAttributes: args.groupByAttributes ?? [],
           filter: cleanFilter(args.filter),
           rateCard: args.rateCard ?? 'default',
           pricingAsOf: args.pricingAsOf ?? undefined,

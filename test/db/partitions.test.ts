@@ -6,7 +6,7 @@ import { build, eachEngine, freshDb, uniqueId } from '../helpers.js'
 
 /**
  * Monthly partitions of the raw tables and retention by whole partitions (src/db/partitions.ts,
- * migration 0005), on both engines. Rows are written with plain SQL: the route tests cover ingest on
+ * migration partition_by_month), on both engines. Rows are written with plain SQL: the route tests cover ingest on
  * the partitioned tables; these check where rows land and what retention removes and keeps.
  */
 
@@ -41,6 +41,11 @@ async function addEvent(db: Db, tenant: string, timestamp: string): Promise<void
     [tenant, id, timestamp],
   )
   await db.query(`insert into usage_event_ids (tenant_id, id, content_hash, timestamp) values ($1, $2, 'h', $3)`, [tenant, id, timestamp])
+  await db.query(
+    `insert into usage_event_resources (tenant_id, event_id, timestamp, position, provider, model, service_tier, resource, quantity)
+     values ($1, $2, $3, 0, 'openai', 'gpt-4o', 'default', 'web_search_calls', '1')`,
+    [tenant, id, timestamp],
+  )
   await db.query(
     `insert into usage_event_rollups (tenant_id, hour, provider, model, service_tier, num_model_requests)
      values ($1, date_trunc('hour', $2::timestamptz, 'UTC'), 'openai', 'gpt-4o', 'default', 1)
@@ -194,15 +199,19 @@ void t.test('retention drops exactly the partitions before the cutoff and keeps 
     t.same(rollupsAfter, rollupsBefore, 'dropping raw partitions leaves every hourly rollup row')
     const eventRollups = await db.query<{ n: number }>(`select count(*)::int8 as n from usage_event_rollups where tenant_id = $1`, [tenant])
     t.equal(eventRollups[0]!.n, 8, 'and every event rollup row')
+    const eventResources = await db.query<{ n: number }>(`select count(*)::int8 as n from usage_event_resources where tenant_id = $1`, [tenant])
+    t.equal(eventResources[0]!.n, 8, 'and every event resource (usage reads them beside the event rollups)')
 
     // Rollups kept 3 months: hours before 2035-12-01 go (Oct, Nov and the 2020 row); the id ledger with them.
     const r2 = await maintainPartitions(db, { monthsAhead: 0, retentionMonths: 2, rollupRetentionMonths: 3 }, at('2036-03-20T00:00:00Z'))
     t.same(r2.dropped, [], 'nothing more to drop')
-    t.equal(r2.rollupRowsDeleted, 9, 'three hours each of bucket rollups, event rollups and ids')
+    t.equal(r2.rollupRowsDeleted, 12, 'three hours each of bucket rollups, event rollups, ids and event resources')
     const hours = await db.query<{ h: Date }>(`select hour as h from usage_bucket_hourly where tenant_id = $1 order by 1`, [tenant])
     t.same(hours.map((x) => x.h.toISOString().slice(0, 7)), ['2035-12', '2036-01', '2036-02', '2036-03', '2040-01'])
-    const ids = await db.query<{ n: number }>(`select count(*)::int8 as n from usage_event_ids where tenant_id = $1`, [tenant])
-    t.equal(ids[0]!.n, 5)
+    for (const table of ['usage_event_ids', 'usage_event_resources']) {
+      const [left] = await db.query<{ n: number }>(`select count(*)::int8 as n from ${table} where tenant_id = $1`, [tenant])
+      t.equal(left!.n, 5, `${table} keeps the hours from the rollup cutoff on`)
+    }
   }),
 )
 
