@@ -48,7 +48,7 @@ export const ConfigSchema = z
     BUDGET_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().positive().default(2_000),
     /** Raw buckets, resources and events: the current month and this many before it are kept; older month partitions are dropped. Unset: kept forever. */
     RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
-    /** Hourly rollups and the event id ledger, counted the same way; at least RETENTION_MONTHS. Unset: kept forever. */
+    /** Hourly rollups, the event id ledger and events' resources, counted the same way; at least RETENTION_MONTHS. Unset: kept forever. */
     ROLLUP_RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
     /** Month partitions created ahead of the current one (src/db/partitions.ts). */
     PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(0).max(24).default(3),

@@ -45,7 +45,7 @@ export function utcMonth(at: Date, offset = 0): Date {
 export interface RetentionPolicy {
   /** Raw buckets, resources and events: keep the current month and this many before it (undefined: forever). */
   retentionMonths?: number | undefined
-  /** Hourly rollups and the event id ledger, counted the same way (undefined: forever). */
+  /** ROLLUP_TABLES (hourly rollups, the event id ledger, events' resources), counted the same way (undefined: forever). */
   rollupRetentionMonths?: number | undefined
 }
 
