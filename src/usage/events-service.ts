@@ -55,7 +55,7 @@ interface EventSqlRow {
   [column: string]: unknown
 }
 
-const EVENT_CONSTANTS: Record<string, string> = { resource: `'tokens'::text`, usage_type: `'completions'::text`, context_tier: 'null::text', inference_geo: 'null::text' }
+const EVENT_CONSTANTS: Record<string, string> = { usage_type: `'completions'::text`, context_tier: 'null::text', inference_geo: 'null::text' }
 
 /**
  * One page of events, holding one of the tenant's slots for expensive queries when a gate is given;
@@ -80,7 +80,13 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
     const values = args.filter[key as keyof typeof FILTER_COLUMNS]
     // Events are completions usage with no context tier or inference geo.
     const eventColumn = EVENT_CONSTANTS[column] ?? column
-    if (values?.length) where.push(sql`${raw(eventColumn)} = any(${sql.param(values)}::text[])`)
+    if (!values?.length) continue
+    // An event is listed for `resources` when it has tokens and `tokens` is asked, or carries one of them.
+    if (column === 'resource')
+      where.push(sql`(('tokens' = any(${sql.param(values)}::text[]) and input_tokens + output_tokens > 0) or exists (
+        select 1 from usage_event_resources x where x.tenant_id = e.tenant_id and x.timestamp = e.timestamp
+          and x.event_id = e.id and x.resource = any(${sql.param(values)}::text[])))`)
+    else where.push(sql`${raw(eventColumn)} = any(${sql.param(values)}::text[])`)
   }
   if (args.filter.batch !== undefined) where.push(sql`coalesce(batch, false) = ${args.filter.batch}`)
 
@@ -127,6 +133,9 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       : await db.query<EventSqlRow>(sql`${withClause}
           select id, timestamp, model, provider, project_id, user_id, api_key_id, service_tier, endpoint,
             request_type, session_id, employee_id, agent_id, batch, labels, metadata, input_tokens, output_tokens,
+            (select coalesce(json_agg(json_build_object('resource', x.resource, 'quantity', x.quantity::text, 'attributes', x.attributes)
+              order by x.position), '[]'::json) from usage_event_resources x
+              where x.tenant_id = priced.tenant_id and x.timestamp = priced.timestamp and x.event_id = priced.id) as resources,
             cached_input_tokens::int8 as cached_input_tokens, uncached_input_tokens::int8 as uncached_input_tokens,
             cache_write + cache_write_1h as cache_write_tokens, cache_write_1h as cache_write_1h_tokens, cost_total::text as cost_total, cost_input::text as cost_input,
             cost_cached_input::text as cost_cached_input, cost_cache_write::text as cost_cache_write,
@@ -155,6 +164,11 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([key, value]) => ({ key, value })),
       metadata: r.metadata,
+      resources: ((r.resources ?? []) as { resource: string; quantity: string; attributes: Record<string, string> }[]).map((x) => ({
+        resource: x.resource,
+        quantity: normalizeDecimal(x.quantity),
+        attributes: Object.entries(x.attributes).map(([key, value]) => ({ key, value })),
+      })),
       ...countsOf(r),
       cost: costOf(r, card.currency),
     })),

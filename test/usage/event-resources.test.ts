@@ -102,12 +102,23 @@ void eachEngine(t, async (t, engine) => {
   })
 
   t.test('the events listing prices each event with its resources', async (t) => {
-    const { events: page } = await gql<{ events: { rows: { id: string; cost: ApiRow['cost'] }[] } }>(
+    const { events: page } = await gql<{ events: { rows: { id: string; cost: ApiRow['cost']; resources: unknown[] }[] } }>(
       app,
       key,
-      `query($card: String!) { events(period: ALL, rateCard: $card, orderBy: COST_DESC) { rows { id cost { ${COST_FIELDS} } } } }`,
+      `query($card: String!) { events(period: ALL, rateCard: $card, orderBy: COST_DESC) { rows { id resources { resource quantity attributes { key value } } cost { ${COST_FIELDS} } } } }`,
       { card },
     )
+    t.same(page.rows.find((r) => r.id === 'img-2')!.resources, [
+      { resource: 'images', quantity: '3', attributes: [] },
+      { resource: 'images', quantity: '1', attributes: [{ key: 'size', value: '512x512' }] },
+    ], 'an event lists its resources as sent')
+    const { events: searches } = await gql<{ events: { rows: { id: string }[] } }>(
+      app,
+      key,
+      `query($card: String!) { events(period: ALL, rateCard: $card, filter: { resources: ["web_search_calls"] }) { rows { id } } }`,
+      { card },
+    )
+    t.same(searches.rows.map((r) => r.id).sort(), ['anth', 'search'], 'filter.resources lists the events carrying them')
     const expected = (id: string, rows: OracleRow[]) => {
       const { quantity: _q, tokens: _t, ...c } = expectedRow(costOf(rows, RATES), null)
       return [id, c]
@@ -149,6 +160,7 @@ void eachEngine(t, async (t, engine) => {
           { resource: 'tokens', quantity: 1 },
           { resource: 'images', quantity: 1, attributes: { size: 1024 } },
           { resource: 'images', quantity: 1, colour: 'red' },
+          { resource: 'storage_bytes', quantity: 1024 },
         ],
       },
       { id: 'good', timestamp: TS, model: 'gpt-image-1', resources: [{ resource: 'images', quantity: '0.5' }] },
@@ -161,6 +173,7 @@ void eachEngine(t, async (t, engine) => {
       { path: 'resources.3.resource', message: /reserved/ },
       { path: 'resources.4.attributes', message: /not a string/ },
       { path: 'resources.5.colour' },
+      { path: 'resources.6.resource', message: /gauge/ },
     ])
     t.equal(out[1]!.status, 'created')
     const rows = await app.testDb.query<{ event_id: string; quantity: string }>(

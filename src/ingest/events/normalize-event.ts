@@ -61,9 +61,12 @@ function eventResources(list: readonly unknown[], errors: FieldProblem[]): Event
     const quantity = parseQuantity(o.quantity)
     const attributes = parseAttributes(o.attributes)
     if (!name.ok) errors.push({ path: `resources.${i}.resource`, message: name.message })
+    // A gauge is priced over a bucket's duration, which an instant does not have.
+    else if (name.value === 'storage_bytes')
+      errors.push({ path: `resources.${i}.resource`, message: 'storage_bytes is a gauge over time: send it as a resource row with start_time and end_time' })
     if (!quantity.ok) errors.push({ path: `resources.${i}.quantity`, message: quantity.message })
     if (!attributes.ok) errors.push({ path: `resources.${i}.attributes`, message: attributes.message })
-    if (!name.ok || !quantity.ok || !attributes.ok || unknown.length) return []
+    if (!name.ok || name.value === 'storage_bytes' || !quantity.ok || !attributes.ok || unknown.length) return []
     return [{ resource: name.value, quantity: quantity.value, attributes: sortedAttributes(attributes.value) }]
   })
 }
