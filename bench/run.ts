@@ -17,6 +17,7 @@ import { bucketRows, csvChunk, generateBuckets, RANGE } from './lib/data.js'
 import { createTarget, openRaw, openSetupDb, type Target } from './lib/database.js'
 import { type Metric, median, pool, table, timeIt } from './lib/metrics.js'
 import { benchMatrix, rawMatrix } from './lib/matrix.js'
+import { benchMatrixPostgraphile } from './lib/matrix-postgraphile.js'
 import { type Proc, startTokenledger } from './lib/processes.js'
 import { type BenchOptions, benchCsvImport, benchEvents, benchIngest, benchPostgraphile, benchQuery, type Reference, setupTenants } from './lib/rows.js'
 
@@ -183,6 +184,7 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
       try {
         if (wanted([4, 5])) await attempt([4, 5], () => benchQuery(ctx, ref, raw))
         if (wanted([9])) await attempt([9], () => benchMatrix(ctx, opts.matrixRepeats, undefined, raw))
+        if (wanted([9])) await attempt([9], () => benchMatrixPostgraphile(ctx, opts.matrixRepeats, raw, target.url!))
       } finally {
         await raw.close()
       }

@@ -85,7 +85,7 @@ interface UsageRowOut {
 }
 
 /** Every page of the case through GraphQL, as a client would fetch it; returns the groups and the page count. */
-async function graphqlGroups(ctx: Ctx, c: MatrixCase): Promise<{ groups: Group[]; pages: number }> {
+export async function graphqlGroups(ctx: Ctx, c: MatrixCase): Promise<{ groups: Group[]; pages: number }> {
   const groups: Group[] = []
   let after: string | null = null
   let pages = 0
