@@ -1,5 +1,5 @@
 // npm run bench [-- --smoke] [-- --size N] [-- --engine postgres|pglite|both] [-- --ingest-rows N] [-- --csv-rows N]
-//   [-- --out FILE] [-- --debug]
+//   [-- --rows 4,9] [-- --out FILE] [-- --debug]
 //
 // Issue #6's benchmark: every tokenledger metric beside its baseline, measured in the same run, on
 // PostgreSQL (BENCH_DATABASE_URL; the harness creates and drops its own database) and on PGlite. The
@@ -11,10 +11,13 @@ import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { Engine } from '../src/db/client.js'
 import { migrate } from '../src/db/migrate.js'
+import { maintainPartitions } from '../src/db/partitions.js'
 import { ensureDefaultCard } from '../src/pricing/catalog/default-card.js'
-import { bucketRows, csvChunk, generateBuckets } from './lib/data.js'
+import { bucketRows, csvChunk, generateBuckets, RANGE } from './lib/data.js'
 import { createTarget, openRaw, openSetupDb, type Target } from './lib/database.js'
 import { type Metric, median, pool, table, timeIt } from './lib/metrics.js'
+import { benchMatrix, rawMatrix } from './lib/matrix.js'
+import { benchMatrixPostgraphile } from './lib/matrix-postgraphile.js'
 import { type Proc, startTokenledger } from './lib/processes.js'
 import { type BenchOptions, benchCsvImport, benchEvents, benchIngest, benchPostgraphile, benchQuery, type Reference, setupTenants } from './lib/rows.js'
 
@@ -27,8 +30,12 @@ const { values: args } = parseArgs({
     'ingest-rows': { type: 'string' },
     'csv-rows': { type: 'string' },
     out: { type: 'string', default: 'bench/results.json' },
+    rows: { type: 'string' },
   },
 })
+/** The rows to run (--rows 4,9); all by default. Rows 1–2 and 4–5 run together. */
+const ROWS = args.rows ? new Set(args.rows.split(',').map(Number)) : undefined
+const wanted = (rows: number[]) => !ROWS || rows.some((r) => ROWS.has(r))
 const SMOKE = args.smoke!
 const SIZE = Number(args.size ?? (SMOKE ? 3_000 : 1_000_000))
 if (!Number.isInteger(SIZE) || SIZE < 720) throw new Error('--size must be an integer ≥ 720 (one bucket per hour of the 30 days)')
@@ -44,6 +51,8 @@ const opts: BenchOptions = {
   ingestRows: Number(args['ingest-rows'] ?? (SMOKE ? 2_000 : 100_000)),
   /** Rows 4–6: timed repetitions (after one warm-up) whose median is reported. */
   repeats: SMOKE ? 2 : 7,
+  /** Row 9: timed repetitions per case (each may page through several GraphQL requests). */
+  matrixRepeats: SMOKE ? 1 : 3,
   /** Row 3: seconds of load against each server. */
   loadSeconds: SMOKE ? 1 : 10,
   /** Row 7: the export's rows (the issue's 1M whatever --size is) and the early step (a tenth). */
@@ -64,6 +73,9 @@ async function prepare(target: Target): Promise<Reference> {
   try {
     await migrate(setup)
     await ensureDefaultCard(setup)
+    // The month partitions of the generated data, as a server running then would have created them
+    // (otherwise every row would sit in the default partition).
+    await maintainPartitions(setup, { monthsAhead: 1 }, new Date(RANGE.from))
     log(`[${target.engine}] generating ${SIZE.toLocaleString('en-US')} buckets…`)
     const ms = await timeIt(() => generateBuckets(setup, 'bench', SIZE))
     log(`[${target.engine}] generated in ${(ms / 1000).toFixed(1)} s`)
@@ -84,6 +96,7 @@ async function prepare(target: Target): Promise<Reference> {
     for (let i = 0; i < opts.repeats; i++) times.push(await timeIt(() => raw.groupBy('bench')))
     return {
       groups,
+      ...(target.engine === 'pglite' && wanted([9]) ? { matrix: await rawMatrix(raw, 'bench', opts.matrixRepeats) } : {}),
       groupByMs: median(times),
       unnestRowsPerS: opts.ingestRows / (unnestMs / 1000),
       copyRowsPerS: opts.ingestRows / (copyMs / 1000),
@@ -146,7 +159,7 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
       }
     }
     // Row 7 first, so that "idle" is the freshly started server, not one that other rows warmed up.
-    await attempt([7], async () => {
+    if (wanted([7])) await attempt([7], async () => {
       const csv = await benchCsvImport(ctx)
       expected['usage_buckets:csv-step'] = { min: csv.storedStep, max: csv.storedStep }
       expected['usage_buckets:csv-full'] = { min: csv.storedFull, max: csv.storedFull }
@@ -154,13 +167,13 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
     })
     expected['usage_buckets:raw-json'] = { min: opts.ingestRows, max: opts.ingestRows }
     expected['usage_buckets:raw-csv'] = { min: distinct(opts.ingestRows), max: distinct(opts.ingestRows) }
-    await attempt([1, 2], async () => {
+    if (wanted([1, 2])) await attempt([1, 2], async () => {
       const m = await benchIngest(ctx, ref)
       expected['usage_buckets:ingest-json'] = { min: opts.ingestRows, max: opts.ingestRows }
       expected['usage_buckets:ingest-csv'] = { min: distinct(opts.ingestRows), max: distinct(opts.ingestRows) }
       return m
     })
-    await attempt([3], async () => {
+    if (wanted([3])) await attempt([3], async () => {
       const events = await benchEvents(ctx)
       // Durable ack: every acknowledged event is stored; requests cut off at the end may add a few.
       expected['usage_events:events'] = { min: events.acknowledged, max: events.acknowledged + events.unacknowledged }
@@ -169,12 +182,17 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
     if (engine === 'postgres') {
       const raw = await openRaw(target)
       try {
-        await attempt([4, 5], () => benchQuery(ctx, ref, raw))
+        if (wanted([4, 5])) await attempt([4, 5], () => benchQuery(ctx, ref, raw))
+        if (wanted([9])) await attempt([9], () => benchMatrix(ctx, opts.matrixRepeats, undefined, raw))
+        if (wanted([9])) await attempt([9], () => benchMatrixPostgraphile(ctx, opts.matrixRepeats, raw, target.url!))
       } finally {
         await raw.close()
       }
-      await attempt([6], () => benchPostgraphile(ctx, ref, target.url!))
-    } else await attempt([4, 5], () => benchQuery(ctx, ref))
+      if (wanted([6])) await attempt([6], () => benchPostgraphile(ctx, ref, target.url!))
+    } else {
+      if (wanted([4, 5])) await attempt([4, 5], () => benchQuery(ctx, ref))
+      if (wanted([9])) await attempt([9], () => benchMatrix(ctx, opts.matrixRepeats, ref.matrix))
+    }
     await server.stop()
     server = undefined
     process.stderr.write(`\n${table(metrics)}\n\n`)

@@ -10,6 +10,7 @@ import graphiqlPlugin from './graphql/graphiql.js'
 import graphqlPlugin from './graphql/index.js'
 import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
+import partitionsPlugin from './db/partitions-plugin.js'
 import errorsPlugin from './plugins/errors.js'
 import { createTenantGate, type TenantGate } from './usage/tenant-gate.js'
 import inputGuardPlugin from './plugins/input-guard.js'
@@ -73,6 +74,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
       await ensureDefaultCard(db)
     },
   })
+  await fastify.register(partitionsPlugin, { config: opts.config })
   await fastify.register(authPlugin, { adminToken: opts.config.TOKENLEDGER_ADMIN_TOKEN })
   // Before every route, so their hooks cover all of them: load shedding first, then per-key limits.
   await fastify.register(underPressurePlugin, {

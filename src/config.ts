@@ -46,6 +46,20 @@ export const ConfigSchema = z
     BUDGET_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
     /** First retry delay; each further retry waits twice as long (capped at 10 minutes). */
     BUDGET_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().positive().default(2_000),
+    /** Raw buckets, resources and events: the current month and this many before it are kept; older month partitions are dropped. Unset: kept forever. */
+    RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
+    /** Hourly rollups, the event id ledger and events' resources, counted the same way; at least RETENTION_MONTHS. Unset: kept forever. */
+    ROLLUP_RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
+    /** Month partitions created ahead of the current one (src/db/partitions.ts). */
+    PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(0).max(24).default(3),
+    /** How often partitions are created ahead and retention applied (also once at start-up); `off` disables the timer. */
+    PARTITION_MAINTENANCE_INTERVAL_MS: z.union([z.literal('off'), z.coerce.number().int().positive()]).default(3_600_000),
+  })
+  // Rollups answer for hours whose raw rows are gone, never the other way round: a rollup dropped
+  // while its raw rows stay would make the rollup path and the raw path disagree.
+  .refine((c) => c.ROLLUP_RETENTION_MONTHS === undefined || (c.RETENTION_MONTHS !== undefined && c.ROLLUP_RETENTION_MONTHS >= c.RETENTION_MONTHS), {
+    message: 'must be set together with RETENTION_MONTHS and be at least RETENTION_MONTHS',
+    path: ['ROLLUP_RETENTION_MONTHS'],
   })
 
 export type Config = z.infer<typeof ConfigSchema>

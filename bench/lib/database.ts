@@ -76,6 +76,8 @@ export interface Raw {
   /** Rows 4–6's reference: the 30-day × day × model GROUP BY over the base table. */
   groupBy(tenant: string): Promise<DayModelSum[]>
   count(sql: string, params: unknown[]): Promise<number>
+  /** Any read (the query matrix's GROUP BY baselines, row 9). */
+  rows<T>(sql: string, params: unknown[]): Promise<T[]>
   close(): Promise<void>
 }
 
@@ -159,6 +161,9 @@ export async function openRaw(t: Target): Promise<Raw> {
         const [row] = await sql.unsafe(`select (${text})::int8::text as n`, params as postgres.ParameterOrJSON<never>[])
         return Number(row!.n)
       },
+      async rows<T>(text: string, params: unknown[]) {
+        return (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[]
+      },
       close: () => sql.end({ timeout: 5 }),
     }
   }
@@ -182,6 +187,9 @@ export async function openRaw(t: Target): Promise<Raw> {
     async count(text, params) {
       const { rows } = await pg.query<{ n: string }>(`select (${text})::int8::text as n`, params)
       return Number(rows[0]!.n)
+    },
+    async rows<T>(text: string, params: unknown[]) {
+      return (await pg.query<T>(text, params)).rows
     },
     close: () => pg.close(),
   }

@@ -18,6 +18,8 @@ export interface BenchOptions {
   debug: boolean
   ingestRows: number
   repeats: number
+  /** Row 9's timed repetitions per case. */
+  matrixRepeats: number
   loadSeconds: number
   csvRows: number
   csvStep: number
@@ -47,6 +49,8 @@ export interface Reference {
   groupByMs: number
   unnestRowsPerS: number
   copyRowsPerS: number
+  /** Row 9's raw GROUP BYs, measured before the server started (PGlite only). */
+  matrix?: Map<string, { groups: string[]; ms: number }>
 }
 
 async function call(base: string, token: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
@@ -314,10 +318,9 @@ async function postgraphileQuery(url: string): Promise<DayModelSum[]> {
   return body.data.allUsageBuckets.groupedAggregates.map((g) => ({ day: g.keys[0]!.slice(0, 10), model: g.keys[1]!, input: g.sum.inputTokens, output: g.sum.outputTokens }))
 }
 
-/** Row 6 (PostgreSQL only): the same query against PostGraphile 5 + pg-aggregates, interleaved with tokenledger's. */
-export async function benchPostgraphile(ctx: Ctx, ref: Reference, databaseUrl: string): Promise<Metric[]> {
-  ctx.log(`[${ctx.engine}] row 6: starting PostGraphile`)
-  const pgl = await startNode({
+/** PostGraphile 5 + pg-aggregates over the database, in its own process (rows 6 and 9). */
+export function startPostgraphile(databaseUrl: string): Promise<Proc> {
+  return startNode({
     name: 'postgraphile',
     script: 'bench/servers/postgraphile.ts',
     nodeArgs: ['--require', './bench/servers/with-resolvers.cjs', '--import', 'tsx'],
@@ -327,6 +330,12 @@ export async function benchPostgraphile(ctx: Ctx, ref: Reference, databaseUrl: s
       return res.status === 200
     },
   })
+}
+
+/** Row 6 (PostgreSQL only): the same query against PostGraphile 5 + pg-aggregates, interleaved with tokenledger's. */
+export async function benchPostgraphile(ctx: Ctx, ref: Reference, databaseUrl: string): Promise<Metric[]> {
+  ctx.log(`[${ctx.engine}] row 6: starting PostGraphile`)
+  const pgl = await startPostgraphile(databaseUrl)
   try {
     const first = await postgraphileQuery(pgl.url)
     if (ctx.opts.debug) process.stderr.write(`PostGraphile groupedAggregates (first 3): ${JSON.stringify(first.slice(0, 3))}\n`)

@@ -117,7 +117,9 @@ export const usageBuckets = pgTable(
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [
-    primaryKey({ columns: [t.tenantId, t.id] }),
+    // Partitioned by month on start_time (migration partition_by_month, src/db/partitions.ts): every unique key of a
+    // partitioned table must contain the partition key, so start_time is in the primary key.
+    primaryKey({ columns: [t.tenantId, t.startTime, t.id] }),
     uniqueIndex('usage_buckets_natural_key').on(t.tenantId, t.startTime, t.keyHash),
     index('usage_buckets_overlap_idx').on(t.tenantId, t.provider, t.accountId, t.usageType, t.startTime),
     index('usage_buckets_tenant_time_idx').on(t.tenantId, t.startTime),
@@ -148,7 +150,8 @@ export const usageResources = pgTable(
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [
-    primaryKey({ columns: [t.tenantId, t.id] }),
+    // Partitioned by month on start_time, like usage_buckets.
+    primaryKey({ columns: [t.tenantId, t.startTime, t.id] }),
     uniqueIndex('usage_resources_natural_key').on(t.tenantId, t.startTime, t.keyHash),
     index('usage_resources_overlap_idx').on(t.tenantId, t.provider, t.accountId, t.resource, t.startTime),
     check('usage_resources_time_order', sql`${t.endTime} > ${t.startTime}`),
@@ -218,7 +221,7 @@ export const usageEvents = pgTable(
     receivedAt: ts('received_at').notNull().defaultNow(),
   },
   (t) => [
-    // timestamp is in the key so the table can be range-partitioned by time without changes.
+    // timestamp is in the key because the table is partitioned by month on it (migration partition_by_month).
     primaryKey({ columns: [t.tenantId, t.timestamp, t.id] }),
     index('usage_events_session_idx').on(t.tenantId, t.sessionId, t.timestamp),
   ],

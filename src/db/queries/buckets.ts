@@ -177,6 +177,17 @@ export interface ShapeTarget {
   table: 'usage_buckets' | 'usage_resources'
   kind: 'usage_type' | 'resource'
 }
+/**
+ * The tail of an upsert into a partitioned table that tells inserted rows from replaced ones. PostgreSQL
+ * 15 cannot return xmax from a partitioned table ("cannot retrieve a system column in this context"),
+ * so a replacement stores updated_at = now() + 1 µs where an insert stores now(): deterministic within
+ * the transaction, and a microsecond nothing else reads.
+ */
+export const UPSERT_STAMP = {
+  set: sql.raw(`updated_at = excluded.updated_at + interval '1 microsecond'`),
+  returning: sql.raw('returning updated_at = now() as inserted'),
+}
+
 export const BUCKET_TARGET: ShapeTarget = { table: 'usage_buckets', kind: 'usage_type' }
 export const RESOURCE_TARGET: ShapeTarget = { table: 'usage_resources', kind: 'resource' }
 
@@ -295,9 +306,9 @@ export async function upsertChunk(db: Db, tenantId: string, source: string, chun
       from unnest(${sql.join(arrays, sql`, `)}) as u(${raw(cols)})
       where not exists (select 1 from conflict)
       on conflict (tenant_id, start_time, key_hash) do update set
-        ${raw(COUNTERS.map((c) => `${c} = excluded.${c}`))}, source = excluded.source, updated_at = excluded.updated_at
+        ${raw(COUNTERS.map((c) => `${c} = excluded.${c}`))}, source = excluded.source, ${UPSERT_STAMP.set}
       where (${raw(COUNTERS, 'usage_buckets.')}) is distinct from (${raw(COUNTERS, 'excluded.')})
-      returning (xmax = 0) as inserted)
+      ${UPSERT_STAMP.returning})
     select exists (select 1 from conflict) as conflict,
       count(*) filter (where inserted)::int8 as created, count(*) filter (where not inserted)::int8 as replaced from up`,
   )
@@ -404,9 +415,9 @@ export async function mergeAndUpsert(tx: Db, tenantId: string, source: string): 
       select ${tenantId}, ${raw(DIMENSIONS)}, ${raw(COUNTERS.map((c) => `${c}::int8`))}, shape, ${source}, now()
       from m where not exists (select 1 from bad)
       on conflict (tenant_id, start_time, key_hash) do update set
-        ${raw(COUNTERS.map((c) => `${c} = excluded.${c}`))}, source = excluded.source, updated_at = excluded.updated_at
+        ${raw(COUNTERS.map((c) => `${c} = excluded.${c}`))}, source = excluded.source, ${UPSERT_STAMP.set}
       where (${raw(COUNTERS, 'usage_buckets.')}) is distinct from (${raw(COUNTERS, 'excluded.')})
-      returning (xmax = 0) as inserted)
+      ${UPSERT_STAMP.returning})
     select (select count(*) from m)::int8 as distinct, (select string_agg(ord::text, ',' order by ord) from bad) as oversized,
       count(*) filter (where inserted)::int8 as created, count(*) filter (where not inserted)::int8 as replaced from up`,
   )

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import type { BucketShape } from '../../ingest/intervals.js'
 import type { IndexedResource } from '../../ingest/resource.js'
 import type { Db } from '../client.js'
-import { conflictProbe, RESOURCE_TARGET, shapeRows, storedClash, type ChunkResult } from './buckets.js'
+import { conflictProbe, RESOURCE_TARGET, shapeRows, storedClash, UPSERT_STAMP, type ChunkResult } from './buckets.js'
 
 /**
  * Resource rows in set-based SQL, as buckets.ts does for token buckets: one statement per chunk that
@@ -83,9 +83,9 @@ export async function upsertResources(db: Db, tenantId: string, source: string, 
         from unnest(${arrays}) as u(${names})
         where not exists (select 1 from conflict)
         on conflict (tenant_id, start_time, key_hash) do update set
-          ${sql.raw(VALUES.map((c) => `${c} = excluded.${c}`).join(', '))}, source = excluded.source, updated_at = excluded.updated_at
+          ${sql.raw(VALUES.map((c) => `${c} = excluded.${c}`).join(', '))}, source = excluded.source, ${UPSERT_STAMP.set}
         where (${sql.raw(VALUES.map((c) => `usage_resources.${c}`).join(', '))}) is distinct from (${sql.raw(VALUES.map((c) => `excluded.${c}`).join(', '))})
-        returning (xmax = 0) as inserted)
+        ${UPSERT_STAMP.returning})
       select exists (select 1 from conflict) as conflict,
         count(*) filter (where inserted)::int8 as created, count(*) filter (where not inserted)::int8 as replaced from up`,
     )

@@ -1,0 +1,49 @@
+import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
+import { maintainPartitions } from './partitions.js'
+
+/**
+ * Runs partition maintenance (src/db/partitions.ts) once the database is migrated and then on a timer:
+ * month partitions ahead of time, and retention when RETENTION_MONTHS is set. A failure is logged and
+ * retried on the next tick: writes never depend on it (the default partition takes any month).
+ */
+export default fp(
+  async (app, opts: { config: Config }) => {
+    const { config } = opts
+    const policy = {
+      retentionMonths: config.RETENTION_MONTHS,
+      rollupRetentionMonths: config.ROLLUP_RETENTION_MONTHS,
+      monthsAhead: config.PARTITION_MONTHS_AHEAD,
+    }
+    let timer: NodeJS.Timeout | undefined
+    let running: Promise<void> | undefined
+    let closed = false
+
+    const tick = async () => {
+      // Until the database is migrated (it may still be unreachable), try again at the db retry pace.
+      if (!app.dbState.isMigrated()) return schedule(config.DB_RETRY_MS)
+      try {
+        const r = await maintainPartitions(app.db, policy)
+        if (r.created.length + r.dropped.length + r.defaultRowsDeleted + r.rollupRowsDeleted > 0) app.log.info(r, 'partition maintenance')
+      } catch (err) {
+        app.log.error({ err }, 'partition maintenance failed; retrying on the next tick')
+      }
+      if (config.PARTITION_MAINTENANCE_INTERVAL_MS !== 'off') schedule(config.PARTITION_MAINTENANCE_INTERVAL_MS)
+    }
+    const schedule = (ms: number) => {
+      if (!closed) timer = setTimeout(() => void (running = tick()), ms).unref()
+    }
+
+    // Registered after the db plugin, so its onReady (which migrates) has run by now.
+    app.addHook('onReady', async () => {
+      running = tick()
+      await running
+    })
+    app.addHook('onClose', async () => {
+      closed = true
+      if (timer) clearTimeout(timer)
+      await running
+    })
+  },
+  { name: 'partitions', dependencies: ['db'] },
+)

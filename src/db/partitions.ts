@@ -1,0 +1,142 @@
+import type { Db } from './client.js'
+
+/**
+ * Monthly partitions of the raw tables (migration `partition_by_month`) and retention by dropping whole partitions.
+ *
+ * - The raw tables are range-partitioned by UTC month on the column below, each with a default
+ *   partition, so a write never fails for lack of a partition. The server creates the current month
+ *   and `monthsAhead` more at start-up and on a timer (src/db/partitions-plugin.ts); a month created
+ *   after rows of it reached the default partition takes those rows with it (the SQL function
+ *   `tokenledger_month_partition`, migration `partition_by_month`, is the one definition of names, bounds and that move).
+ * - Retention drops the month partitions that lie wholly before the cutoff and deletes older rows from
+ *   the default partition. Both name the partitions, so the parent's statement triggers do not fire
+ *   and the hourly rollup keeps those hours: rollups outlive raw rows by design.
+ * - The rollups and the event id ledger are not partitioned (they are much smaller); their own,
+ *   longer retention deletes rows by hour.
+ */
+export const PARTITIONED_TABLES = [
+  { table: 'usage_buckets', column: 'start_time' },
+  { table: 'usage_resources', column: 'start_time' },
+  { table: 'usage_events', column: 'timestamp' },
+] as const
+
+/**
+ * Kept ROLLUP_RETENTION_MONTHS. The event id ledger goes with the event rollups: while an hour's
+ * rollup exists, a replayed event of that hour must still be recognised, or it would count twice.
+ * Events' resources are read by `usage` beside the event rollups (there is no rollup of them), so they
+ * live as long as the event rollups do, not as long as the raw events.
+ */
+export const ROLLUP_TABLES = [
+  { table: 'usage_bucket_hourly', column: 'hour' },
+  { table: 'usage_event_rollups', column: 'hour' },
+  { table: 'usage_event_ids', column: 'timestamp' },
+  { table: 'usage_event_resources', column: 'timestamp' },
+] as const
+
+// Arbitrary constant shared by every tokenledger instance, so two servers starting at once create and
+// drop partitions one after the other (the migration lock is 7_261_532_001, the test templates' 7_261_532_002).
+const PARTITION_LOCK_KEY = 7_261_532_010
+
+/** The first instant of the UTC month `offset` months from the one holding `at`. */
+export function utcMonth(at: Date, offset = 0): Date {
+  return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + offset, 1))
+}
+
+export interface RetentionPolicy {
+  /** Raw buckets, resources and events: keep the current month and this many before it (undefined: forever). */
+  retentionMonths?: number | undefined
+  /** ROLLUP_TABLES (hourly rollups, the event id ledger, events' resources), counted the same way (undefined: forever). */
+  rollupRetentionMonths?: number | undefined
+}
+
+export interface MaintenanceResult {
+  /** Month partitions created (current month and `monthsAhead` after it, those missing). */
+  created: string[]
+  dropped: string[]
+  /** Rows older than the cutoff deleted from the default partitions. */
+  defaultRowsDeleted: number
+  rollupRowsDeleted: number
+}
+
+async function createMonths(tx: Db, now: Date, monthsAhead: number): Promise<string[]> {
+  const created: string[] = []
+  for (let i = 0; i <= monthsAhead; i++) {
+    for (const { table, column } of PARTITIONED_TABLES) {
+      const [row] = await tx.query<{ name: string | null }>('select tokenledger_month_partition($1, $2, $3) as name', [
+        table,
+        column,
+        utcMonth(now, i),
+      ])
+      if (row?.name) created.push(row.name)
+    }
+  }
+  return created
+}
+
+export interface MonthPartition {
+  name: string
+  /** First instant of the month it holds. */
+  month: Date
+}
+
+/** The month partitions of one partitioned table (not its default partition), oldest first. */
+export async function monthPartitions(db: Db, table: string): Promise<MonthPartition[]> {
+  const rows = await db.query<{ name: string }>(
+    `select c.relname as name from pg_inherits i
+       join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent
+     where p.oid = to_regclass($1) order by c.relname`,
+    [table],
+  )
+  const pattern = new RegExp(`^${table}_p(\\d{4})(\\d{2})$`)
+  return rows.flatMap(({ name }) => {
+    const m = pattern.exec(name)
+    return m ? [{ name, month: new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1)) }] : []
+  })
+}
+
+/**
+ * A partition is dropped once its whole month lies before the cutoff (the first instant of the month
+ * `retentionMonths` before now's), so at least that many full months are always kept.
+ */
+async function retain(tx: Db, policy: RetentionPolicy, now: Date): Promise<Omit<MaintenanceResult, 'created'>> {
+  const result = { dropped: [] as string[], defaultRowsDeleted: 0, rollupRowsDeleted: 0 }
+  if (policy.retentionMonths !== undefined) {
+    const cutoff = utcMonth(now, -policy.retentionMonths)
+    for (const { table, column } of PARTITIONED_TABLES) {
+      for (const p of await monthPartitions(tx, table)) {
+        if (utcMonth(p.month, 1) > cutoff) continue
+        // The name came from the catalog and matched table_pYYYYMM, so quoting it is enough.
+        await tx.query(`drop table "${p.name}"`)
+        result.dropped.push(p.name)
+      }
+      result.defaultRowsDeleted += await deleteBefore(tx, `${table}_default`, column, cutoff)
+    }
+  }
+  if (policy.rollupRetentionMonths !== undefined) {
+    const cutoff = utcMonth(now, -policy.rollupRetentionMonths)
+    for (const { table, column } of ROLLUP_TABLES) result.rollupRowsDeleted += await deleteBefore(tx, table, column, cutoff)
+  }
+  return result
+}
+
+/** Table and column names here are constants of this module, never input. */
+async function deleteBefore(tx: Db, table: string, column: string, cutoff: Date): Promise<number> {
+  const [row] = await tx.query<{ n: number }>(
+    `with d as (delete from "${table}" where "${column}" < $1 returning 1) select count(*)::int8 as n from d`,
+    [cutoff],
+  )
+  return row?.n ?? 0
+}
+
+/** Start-up and timer work: partitions ahead, then retention, in one transaction under the lock. */
+export async function maintainPartitions(
+  db: Db,
+  policy: RetentionPolicy & { monthsAhead?: number },
+  now = new Date(),
+): Promise<MaintenanceResult> {
+  return db.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1)', [PARTITION_LOCK_KEY])
+    const created = await createMonths(tx, now, policy.monthsAhead ?? 3)
+    return { created, ...(await retain(tx, policy, now)) }
+  })
+}
