@@ -46,6 +46,19 @@ export const ConfigSchema = z
     BUDGET_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
     /** First retry delay; each further retry waits twice as long (capped at 10 minutes). */
     BUDGET_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().positive().default(2_000),
+    /** Connections (contract v2): `off` disables the scheduler; runs then start only on POST …/sync or the CLI. */
+    TOKENLEDGER_SYNC: z.enum(['on', 'off']).default('on'),
+    /** How often the scheduler looks for connections whose next run is due. */
+    SYNC_TICK_MS: z.coerce.number().int().positive().default(30_000),
+    /** One provider request may take this long before it is aborted (and retried). */
+    SYNC_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+    /** Attempts per provider request (429, 5xx, timeouts, network errors) before the run fails. */
+    SYNC_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
+    /** First backoff delay without Retry-After; doubled per attempt, with full jitter, capped at SYNC_RETRY_MAX_MS. */
+    SYNC_RETRY_BASE_MS: z.coerce.number().int().nonnegative().default(1_000),
+    SYNC_RETRY_MAX_MS: z.coerce.number().int().nonnegative().default(60_000),
+    /** A run holds its connection's lease this long and renews it after every page; a dead instance's lease lapses. */
+    SYNC_LEASE_MS: z.coerce.number().int().positive().default(5 * 60_000),
   })
 
 export type Config = z.infer<typeof ConfigSchema>
