@@ -52,7 +52,7 @@ export async function insertConnection(db: Db, c: NewConnection): Promise<Connec
   const rows = await db.query<ConnectionRow>(
     `insert into connections (tenant_id, id, name, provider, admin_key_sealed, admin_key_last4, account_id, base_url,
        start_date, interval_minutes, lag_hours, bucket_width, endpoints)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb)
      on conflict (tenant_id, name) do nothing
      returning ${COLUMNS}`,
     [c.tenant_id, c.id, c.name, c.provider, c.admin_key_sealed, c.admin_key_last4, c.account_id, c.base_url, c.start_date, c.interval_minutes, c.lag_hours, c.bucket_width, JSON.stringify(c.endpoints)],
@@ -87,7 +87,7 @@ export async function updateConnection(db: Db, tenantId: string, id: string, pat
   for (const [col, value] of Object.entries(patch)) {
     if (value === undefined) continue
     params.push(col === 'endpoints' ? JSON.stringify(value) : value)
-    sets.push(`${col} = $${params.length}${col === 'endpoints' ? '::jsonb' : col === 'interval_minutes' ? '::int' : ''}`)
+    sets.push(`${col} = $${params.length}${col === 'endpoints' ? '::text::jsonb' : col === 'interval_minutes' ? '::int' : ''}`)
     // A shorter interval takes effect now, not after the previously planned run.
     if (col === 'interval_minutes') sets.push(`next_run_at = least(next_run_at, clock_timestamp() + make_interval(mins => $${params.length}::int))`)
   }

@@ -17,6 +17,8 @@ export const SYNC_CONFIG = {
   SYNC_RETRY_MAX_MS: '40',
   SYNC_REQUEST_TIMEOUT_MS: '400',
   SYNC_MAX_ATTEMPTS: '3',
+  // PostgreSQL needs a configured key (PGlite would generate one per process for memory://).
+  TOKENLEDGER_SECRET_KEY: '0f'.repeat(32),
 }
 
 /** Cost pages handed to the sink, as billed costs would receive them (the billing branch stores them). */
@@ -32,10 +34,10 @@ export function collectingSink() {
   return { sink, pages }
 }
 
-export async function buildWith(t: Test, engine: Engine, opts: { db?: DbClient; costSink?: BilledCostSink; config?: Record<string, string> } = {}) {
+export async function buildWith(t: Test, engine: Engine, opts: { db?: DbClient; costSink?: BilledCostSink; config?: Record<string, string>; logStream?: { write(line: string): void } } = {}) {
   const config = testConfig({ ...SYNC_CONFIG, ...opts.config })
   const db = opts.db ?? (await freshDb(t, engine))
-  const server = Fastify({ logger: false, pluginTimeout: 120_000 })
+  const server = Fastify({ logger: opts.logStream ? { level: 'trace', stream: opts.logStream } : false, pluginTimeout: 120_000 })
   await server.register(app, { config, db, ...(opts.costSink ? { costSink: opts.costSink } : {}) })
   await server.ready()
   t.teardown(() => server.close())

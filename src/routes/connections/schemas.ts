@@ -24,12 +24,15 @@ const StartDateSchema = z
   })
   .describe(`YYYY-MM-DD (UTC midnight) or ${INSTANT_FORMAT}; not in the future`)
 
+const urlOf = (u: string) => (URL.canParse(u) ? new URL(u) : undefined)
+
 /** The API root without a version (`https://api.openai.com`); the provider's paths are appended to it. */
 const BaseUrlSchema = z
   .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://api.openai.com' })
   .max(2000)
-  .refine((u) => !/\/v1\/?$/.test(new URL(u).pathname), 'is the API root without a version: drop the trailing /v1')
-  .refine((u) => !new URL(u).search && !new URL(u).hash, 'must not carry a query or fragment')
+  // zod runs these even when the URL check failed: they must not throw on a malformed URL.
+  .refine((u) => !/\/v1\/?$/.test(urlOf(u)?.pathname ?? ''), 'is the API root without a version: drop the trailing /v1')
+  .refine((u) => !urlOf(u)?.search && !urlOf(u)?.hash, 'must not carry a query or fragment')
 
 const AdminKeySchema = z.string().min(8, 'must be the provider admin key').max(1000).describe('The provider admin key; stored sealed, never returned')
 
