@@ -20,11 +20,13 @@ import rateLimitPlugin from './plugins/rate-limit.js'
 import underPressurePlugin from './plugins/under-pressure.js'
 import swaggerPlugin from './plugins/swagger.js'
 import { ensureDefaultCard } from './pricing/catalog/default-card.js'
+import billingRoutes from './routes/billing/index.js'
 import budgetRoutes from './routes/budgets/index.js'
 import connectionRoutes from './routes/connections/index.js'
 import healthRoutes from './routes/health/index.js'
 import meRoutes from './routes/me/index.js'
 import rateCardRoutes from './routes/rate-cards/index.js'
+import reconciliationRoutes from './routes/reconciliation/index.js'
 import openaiUsageRoutes from './routes/openai-usage/index.js'
 import tenantRoutes from './routes/tenants/index.js'
 import usageBucketRoutes from './routes/usage-buckets/index.js'
@@ -36,7 +38,7 @@ export interface AppOptions {
   db?: DbClient
   /** The per-tenant query limiter (tests hand one in to hold a tenant's share); otherwise made from config. */
   queryGate?: TenantGate
-  /** Where connections store pulled cost pages (billed costs); without one, cost endpoints are skipped. */
+  /** Where connections store pulled cost pages; default: billed costs (src/billing). */
   costSink?: BilledCostSink
 }
 
@@ -54,6 +56,8 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(rateCardRoutes, { prefix: '/v1' })
   await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })
   await f.register(budgetRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS })
+  await f.register(billingRoutes, { prefix: '/v1', config: opts.config })
+  await f.register(reconciliationRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })
   await f.register(connectionRoutes, { prefix: '/v1' })
 }
 

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
+import { billedCostSink } from './billed-cost-sink.js'
 import type { BilledCostSink } from './cost-sink.js'
 import { createConnectionRunner, type ConnectionRunner } from './scheduler.js'
 
@@ -23,7 +24,8 @@ export default fp(
       policy: { timeoutMs: c.SYNC_REQUEST_TIMEOUT_MS, maxAttempts: c.SYNC_MAX_ATTEMPTS, baseDelayMs: c.SYNC_RETRY_BASE_MS, maxDelayMs: c.SYNC_RETRY_MAX_MS },
       leaseMs: c.SYNC_LEASE_MS,
       tickMs: c.TOKENLEDGER_SYNC === 'on' ? c.SYNC_TICK_MS : undefined,
-      costSink: opts.costSink,
+      // Billed costs (src/billing); a test or bench may hand in another sink.
+      costSink: opts.costSink ?? billedCostSink,
       afterUsage: (tenantId, result, provider) => {
         app.metrics.ingestedRows.inc({ source: provider === 'anthropic' ? 'anthropic_api' : 'openai_api' }, result.received)
         app.budgets.afterIngest(tenantId, result.span, 'buckets')

@@ -224,6 +224,42 @@ export const usageEvents = pgTable(
   ],
 )
 
+/**
+ * The `resources` an event carries (contract v2: beside or instead of token counters), one row each,
+ * with the event's dimensions copied so that `usage` reads them as facts without a join. Written in
+ * the event's transaction; `position` is the index in the event's list (equal resources may repeat).
+ */
+export const usageEventResources = pgTable(
+  'usage_event_resources',
+  {
+    tenantId: text('tenant_id').notNull(),
+    eventId: text('event_id').notNull(),
+    timestamp: ts('timestamp').notNull(),
+    position: integer('position').notNull(),
+    provider: text('provider').notNull(),
+    accountId: text('account_id'),
+    projectId: text('project_id'),
+    userId: text('user_id'),
+    apiKeyId: text('api_key_id'),
+    model: text('model').notNull(),
+    serviceTier: text('service_tier').notNull(),
+    batch: boolean('batch'),
+    endpoint: text('endpoint'),
+    requestType: text('request_type'),
+    sessionId: text('session_id'),
+    employeeId: text('employee_id'),
+    agentId: text('agent_id'),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    resource: text('resource').notNull(),
+    attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
+    quantity: numeric('quantity').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.timestamp, t.eventId, t.position] }),
+    check('usage_event_resources_quantity', sql`${t.quantity} >= 0`),
+  ],
+)
+
 /** Idempotency ledger for events: unpartitioned, written in the same transaction as the event. */
 export const usageEventIds = pgTable(
   'usage_event_ids',
@@ -407,6 +443,50 @@ export const budgetAlertDeliveries = pgTable(
   (t) => [
     primaryKey({ columns: [t.tenantId, t.alertId, t.attempt] }),
     foreignKey({ columns: [t.tenantId, t.alertId], foreignColumns: [budgetAlerts.tenantId, budgetAlerts.id] }).onDelete('cascade'),
+  ],
+)
+
+/**
+ * What a provider **billed** (contract v2 "Billed costs and reconciliation"): OpenAI Costs API results
+ * and cost exports, Anthropic cost_report results. Never added to usage totals; reconciliation sets
+ * them beside the ledger's computed cost. `amount` is exact USD (Anthropic's cents already ÷ 100).
+ * `key_hash` = sha256 of the natural key (src/billing/billed-row.ts) — a B-tree over a dozen 256-character
+ * texts would exceed PostgreSQL's index row limit. `shape` is the report shape (src/billing/shapes.ts).
+ */
+export const billedCosts = pgTable(
+  'billed_costs',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: bigserial('id', { mode: 'number' }).notNull(),
+    provider: text('provider').notNull(),
+    accountId: text('account_id'),
+    startTime: ts('start_time').notNull(),
+    endTime: ts('end_time').notNull(),
+    projectId: text('project_id'),
+    apiKeyId: text('api_key_id'),
+    /** OpenAI `line_item`, Anthropic `description`. */
+    lineItem: text('line_item'),
+    model: text('model'),
+    tokenType: text('token_type'),
+    costType: text('cost_type'),
+    serviceTier: text('service_tier'),
+    batch: boolean('batch'),
+    contextTier: text('context_tier'),
+    inferenceGeo: text('inference_geo'),
+    amount: numeric('amount').notNull(),
+    currency: text('currency').notNull(),
+    quantity: numeric('quantity'),
+    quantityUnit: text('quantity_unit'),
+    shape: text('shape').notNull(),
+    keyHash: bytea('key_hash').notNull(),
+    source: text('source').notNull(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex('billed_costs_natural_key').on(t.tenantId, t.startTime, t.keyHash),
+    index('billed_costs_overlap_idx').on(t.tenantId, t.provider, t.accountId, t.startTime),
+    check('billed_costs_time_order', sql`${t.endTime} > ${t.startTime}`),
   ],
 )
 

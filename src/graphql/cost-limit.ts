@@ -69,6 +69,7 @@ interface CostArgs {
   window?: Window
   groupBy?: unknown[]
   groupByLabels?: unknown[]
+  groupByAttributes?: unknown[]
   first?: number
 }
 
@@ -84,7 +85,7 @@ function cellsOf(schema: GraphQLSchema, field: FieldNode, variables: Record<stri
   }
   if (field.name.value === 'usage') {
     if (!(args.from instanceof Date) || !(args.to instanceof Date) || args.to <= args.from) return 0
-    const grouped = (args.groupBy?.length ?? 0) + (args.groupByLabels?.length ?? 0) > 0
+    const grouped = (args.groupBy?.length ?? 0) + (args.groupByLabels?.length ?? 0) + (args.groupByAttributes?.length ?? 0) > 0
     const windows = maxWindows(args.window ?? 'DAY', args.from, args.to)
     // Too many windows alone: the field's own check refuses it, with its message, before any database work.
     if (windows > maxCells) return 0

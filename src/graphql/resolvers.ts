@@ -7,6 +7,7 @@ import { queryEventsPage, type EventArgs } from '../usage/events-service.js'
 import { queryUsagePage } from '../usage/usage-service.js'
 import type { TenantGate } from '../usage/tenant-gate.js'
 import type { Window } from '../usage/windows.js'
+import { reconciliationResolvers } from './reconciliation-resolvers.js'
 import { Decimal, DateTime, JSONScalar, Long } from './scalars.js'
 import { connectionsQuery } from './connections-resolvers.js'
 
@@ -28,6 +29,7 @@ interface UsageQueryArgs {
   timeZone: string
   groupBy: Dimension[]
   groupByLabels: string[]
+  groupByAttributes?: string[] | null
   filter?: UsageFilter | null
   rateCard: string
   pricingAsOf?: Date | null
@@ -55,6 +57,7 @@ export const resolvers: IResolvers = {
   Decimal: behaviour(Decimal),
   JSON: behaviour(JSONScalar),
   Query: {
+    ...reconciliationResolvers,
     usage: async (_root: unknown, args: UsageQueryArgs, ctx: MercuriusContext) => {
       const page = await queryUsagePage(
         ctx.db,
@@ -66,6 +69,7 @@ export const resolvers: IResolvers = {
           window: args.window ?? 'DAY',
           groupBy: args.groupBy ?? [],
           groupByLabels: args.groupByLabels ?? [],
+          groupByAttributes: args.groupByAttributes ?? [],
           filter: cleanFilter(args.filter),
           rateCard: args.rateCard ?? 'default',
           pricingAsOf: args.pricingAsOf ?? undefined,

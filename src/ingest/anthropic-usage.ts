@@ -25,7 +25,7 @@ export function isAnthropicUsageBody(body: unknown): boolean {
 }
 
 /** Anthropic's tiers as pricing sees them: batch is the batch flag; on-demand and discount variants fold. */
-function tier(raw: string | null): { serviceTier: string | null; batch: boolean | null } {
+export function tier(raw: string | null): { serviceTier: string | null; batch: boolean | null } {
   if (raw === null) return { serviceTier: null, batch: null }
   if (raw === 'batch') return { serviceTier: 'batch', batch: true }
   const folded = raw === 'priority_on_demand' ? 'priority' : raw === 'flex_discount' ? 'flex' : raw

@@ -57,10 +57,11 @@ export function segmentSql(t: SQL): SQL {
  * extended"): by model first — the exact id, then the longest prefix pattern (`gpt-5-mini*` beats
  * `gpt-5*`), then `*` — then a rate for the row's context tier over one for any tier (null), then one
  * for its inference geo over one for any geo; same service tier and batch flag. Every price of the row
- * comes from that rate. Tokens of a null model stay unpriced even under `*` (v1.1).
+ * comes from that rate. Tokens of a null model stay unpriced even under `*` (v1.1); resources of a null
+ * model are priced by `*` (their unit prices are not masked).
  */
 export function resolvedRatesSql(): SQL {
-  return sql`select k.p_provider, k.p_model, k.p_tier, k.p_batch, k.p_ctx, k.p_geo, k.t_rep, r.id as rate_id,
+  return sql`select k.p_provider, k.p_model, k.p_tier, k.p_batch, k.p_ctx, k.p_geo, k.t_rep, r.id as rate_id, r.unit_prices,
       ${sql.join(
         PRICED_CLASSES.map((c) => sql`case when k.p_model is not null then r.${sql.raw(c.price)} end as ${sql.raw(`price_${c.price}`)}`),
         sql`, `,

@@ -12,6 +12,8 @@ export const DIMENSIONS = {
   USAGE_TYPE: { column: 'usage_type', field: 'usageType' },
   CONTEXT_TIER: { column: 'context_tier', field: 'contextTier' },
   INFERENCE_GEO: { column: 'inference_geo', field: 'inferenceGeo' },
+  /** Token rows are resource `tokens`; every other value is a resource row (images, storage_bytes, …). */
+  RESOURCE: { column: 'resource', field: 'resource' },
   ENDPOINT: { column: 'endpoint', field: 'endpoint' },
   REQUEST_TYPE: { column: 'request_type', field: 'requestType' },
   SESSION: { column: 'session_id', field: 'sessionId' },
@@ -39,6 +41,8 @@ export interface UsageFilter {
   usageTypes?: string[]
   contextTiers?: string[]
   inferenceGeos?: string[]
+  /** Resource names; `tokens` selects the token rows. */
+  resources?: string[]
   batch?: boolean
   endpoints?: string[]
   requestTypes?: string[]
@@ -59,6 +63,7 @@ export const FILTER_COLUMNS = {
   usageTypes: 'usage_type',
   contextTiers: 'context_tier',
   inferenceGeos: 'inference_geo',
+  resources: 'resource',
   endpoints: 'endpoint',
   requestTypes: 'request_type',
   sessionIds: 'session_id',

@@ -2,10 +2,11 @@ import type { TenantGate } from './tenant-gate.js'
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { classCostColumns, effectiveRatesSql, ratePointsCte, resolvedRatesSql } from '../pricing/cost-sql.js'
+import { resourceCostColumns, unitPriceJoinSql } from '../pricing/resource-cost-sql.js'
 import { PRICED_CLASSES } from '../pricing/token-classes.js'
 import { normalizeDecimal } from './decimal.js'
 import { FILTER_COLUMNS, type UsageFilter } from './dimensions.js'
-import type { Cost, UsageTotals } from './run-usage.js'
+import type { Cost, ResourceQuantity, UsageTotals } from './run-usage.js'
 import { decodeCursor, encodeCursor, queryHash, resolveCard, UsageInputError, validatePageSize, validateTimeZone } from './usage-service.js'
 
 export interface EventArgs {
@@ -44,7 +45,7 @@ function rangeSql(args: EventArgs): { lower: SQL; upper: SQL } {
 const ORDER = {
   TIME_DESC: 'timestamp desc, id desc',
   TIME_ASC: 'timestamp asc, id asc',
-  COST_DESC: '(unpriced_tokens > 0) asc, cost_total desc, timestamp desc, id desc',
+  COST_DESC: `(unpriced_tokens > 0 or unpriced_quantity <> '[]'::jsonb) asc, cost_total desc, timestamp desc, id desc`,
 }
 
 interface EventSqlRow {
@@ -54,7 +55,7 @@ interface EventSqlRow {
   [column: string]: unknown
 }
 
-const EVENT_CONSTANTS: Record<string, string> = { usage_type: `'completions'::text`, context_tier: 'null::text', inference_geo: 'null::text' }
+const EVENT_CONSTANTS: Record<string, string> = { resource: `'tokens'::text`, usage_type: `'completions'::text`, context_tier: 'null::text', inference_geo: 'null::text' }
 
 /**
  * One page of events, holding one of the tenant's slots for expensive queries when a gate is given;
@@ -90,13 +91,14 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
         (select arr from pts)[width_bucket(timestamp, (select arr from pts))] as t_rep
       from usage_events e where ${sql.join(where, sql` and `)}),
     resolved as materialized (${resolvedRatesSql()}),
-    priced0 as (select a.*, ${classCostColumns('a', 'r')} from agg a
+    priced0 as (select a.*, ${classCostColumns('a', 'r')}, er.cost_resources, er.unpriced_quantity from agg a
       left join resolved r on r.p_provider = a.p_provider and r.p_model = a.p_model and r.p_tier = a.p_tier
-        and r.p_batch = a.p_batch and r.t_rep is not distinct from a.t_rep),
+        and r.p_batch = a.p_batch and r.t_rep is not distinct from a.t_rep
+      left join lateral (${eventResourcesCostSql()}) er on true),
     priced as (select priced0.*,
         ${raw(sumOf(byCost('input'), 'c_'))} as cost_input, ${raw(sumOf(byCost('cachedInput'), 'c_'))} as cost_cached_input,
         ${raw(sumOf(byCost('cacheWrite'), 'c_'))} as cost_cache_write, ${raw(sumOf(byCost('output'), 'c_'))} as cost_output,
-        ${raw(sumOf(ALL, 'c_'))} as cost_total, ${raw(sumOf(ALL, 'u_'))} as unpriced_tokens,
+        ${raw(sumOf(ALL, 'c_'))} + cost_resources as cost_total, ${raw(sumOf(ALL, 'u_'))} as unpriced_tokens,
         ${raw(sumOf(byCost('cachedInput'), ''))} as cached_input_tokens,
         ${raw(sumOf(byCost('input'), ''))} as uncached_input_tokens
       from priced0)`
@@ -112,6 +114,10 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       coalesce(sum(cost_cached_input), 0)::text as cost_cached_input,
       coalesce(sum(cost_cache_write), 0)::text as cost_cache_write,
       coalesce(sum(cost_output), 0)::text as cost_output, coalesce(sum(unpriced_tokens), 0)::int8 as unpriced_tokens,
+      coalesce(sum(cost_resources), 0)::text as cost_resources,
+      (select coalesce(json_agg(json_build_object('resource', u.resource, 'quantity', u.quantity::text) order by u.resource), '[]'::json)
+        from (select e ->> 'resource' as resource, sum((e ->> 'quantity')::numeric) as quantity
+          from priced p, jsonb_array_elements(p.unpriced_quantity) e group by 1) u) as unpriced_quantity,
       sum(reported_cost)::text as reported_cost
     from priced`, [], { signal })
   const count = Number(t!.requests)
@@ -124,7 +130,8 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
             cached_input_tokens::int8 as cached_input_tokens, uncached_input_tokens::int8 as uncached_input_tokens,
             cache_write + cache_write_1h as cache_write_tokens, cache_write_1h as cache_write_1h_tokens, cost_total::text as cost_total, cost_input::text as cost_input,
             cost_cached_input::text as cost_cached_input, cost_cache_write::text as cost_cache_write,
-            cost_output::text as cost_output, unpriced_tokens::int8 as unpriced_tokens, reported_cost::text as reported_cost
+            cost_output::text as cost_output, unpriced_tokens::int8 as unpriced_tokens, reported_cost::text as reported_cost,
+            cost_resources::text as cost_resources, unpriced_quantity
           from priced order by ${raw(ORDER[args.orderBy])} limit ${args.first} offset ${offset}`, [], { signal })
 
   const totals: UsageTotals = { ...countsOf(t!), requests: count, cost: costOf(t!, card.currency) }
@@ -171,14 +178,32 @@ function countsOf(r: Record<string, unknown>) {
 
 function costOf(r: Record<string, unknown>, currency: string): Cost {
   const unpriced = Number(r.unpriced_tokens)
+  const unpricedQuantity = ((r.unpriced_quantity ?? []) as ResourceQuantity[]).map((u) => ({ resource: u.resource, quantity: normalizeDecimal(u.quantity) }))
   return {
     total: normalizeDecimal(String(r.cost_total)),
     input: normalizeDecimal(String(r.cost_input)),
     cachedInput: normalizeDecimal(String(r.cost_cached_input)),
     cacheWrite: normalizeDecimal(String(r.cost_cache_write)),
     output: normalizeDecimal(String(r.cost_output)),
+    resources: normalizeDecimal(String(r.cost_resources ?? '0')),
     currency,
-    complete: unpriced === 0,
+    complete: unpriced === 0 && unpricedQuantity.length === 0,
     unpricedTokens: unpriced,
+    unpricedQuantity,
   }
+}
+
+/**
+ * The cost of one event's resources (joined laterally to event `a` and its rate `r`): each priced like
+ * a resource row of `usage`, summed, with the unpriced quantity per resource.
+ */
+function eventResourcesCostSql(): SQL {
+  return sql`select coalesce(sum(x.c_res), 0) as cost_resources,
+      coalesce(jsonb_agg(jsonb_build_object('resource', x.resource, 'quantity', x.u_q::text) order by x.resource) filter (where x.u_q > 0), '[]'::jsonb)
+        as unpriced_quantity
+    from (select er.resource, sum(er.c_res) as c_res, sum(er.u_q) as u_q from (
+        select res.resource, ${resourceCostColumns('res', 'r')}
+        from (select resource, attributes, quantity, 0::numeric as byte_seconds from usage_event_resources
+          where tenant_id = a.tenant_id and timestamp = a.timestamp and event_id = a.id) res
+        ${unitPriceJoinSql('res', 'r')}) er group by er.resource) x`
 }

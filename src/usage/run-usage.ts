@@ -11,9 +11,18 @@ export interface Cost {
   cachedInput: string
   cacheWrite: string
   output: string
+  /** Cost of resource rows (images, storage, search calls, …); inside `total`. */
+  resources: string
   currency: string
   complete: boolean
   unpricedTokens: number
+  /** Per resource, the quantity that had no unit price (GiB-hours for storage); never priced as $0. */
+  unpricedQuantity: ResourceQuantity[]
+}
+
+export interface ResourceQuantity {
+  resource: string
+  quantity: string
 }
 
 export interface UsageTotals {
@@ -41,7 +50,19 @@ export interface UsageRow extends UsageTotals {
   windowStart: Date
   windowEnd: Date
   labels: { key: string; value: string | null }[] | null
+  /** The values of `groupByAttributes`, in order; null when not grouping by attributes. */
+  attributes: { key: string; value: string | null }[] | null
   modality: string | null
+  /**
+   * The row's resource quantity when it holds exactly one resource other than tokens (GiB-hours for
+   * storage_bytes); null otherwise.
+   */
+  quantity: string | null
+  /**
+   * Exact sum of bytes × bucket seconds of the row's storage_bytes rows (null when none), for callers
+   * that need the time-weighted mean of a gauge (REST vector_stores); not a GraphQL field.
+   */
+  storageByteSeconds: string | null
   /** Present when the spec asked for `classes`. */
   classes?: Record<ClassColumn, ClassUsage>
   [dimension: string]: unknown
@@ -73,7 +94,9 @@ interface SqlTotals {
   cost_cached_input: string | null
   cost_cache_write: string | null
   cost_output: string | null
+  cost_resources: string | null
   unpriced_tokens: number | null
+  unpriced_quantity: ResourceQuantity[] | null
   reported_cost: string | null
 }
 
@@ -81,6 +104,7 @@ const money = (v: string | null) => normalizeDecimal(v ?? '0')
 
 function toTotals(r: SqlTotals, currency: string): UsageTotals {
   const unpriced = r.unpriced_tokens ?? 0
+  const unpricedQuantity = (r.unpriced_quantity ?? []).map((u) => ({ resource: u.resource, quantity: money(u.quantity) }))
   return {
     requests: r.requests,
     inputTokens: r.input_tokens ?? 0,
@@ -95,9 +119,11 @@ function toTotals(r: SqlTotals, currency: string): UsageTotals {
       cachedInput: money(r.cost_cached_input),
       cacheWrite: money(r.cost_cache_write),
       output: money(r.cost_output),
+      resources: money(r.cost_resources),
       currency,
-      complete: unpriced === 0,
+      complete: unpriced === 0 && unpricedQuantity.length === 0,
       unpricedTokens: unpriced,
+      unpricedQuantity,
     },
     reportedCost: r.reported_cost === null ? null : normalizeDecimal(r.reported_cost),
   }
@@ -136,10 +162,14 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
       sum(input_tokens)::int8 as input_tokens, sum(output_tokens)::int8 as output_tokens,
       sum(cached_input_tokens)::int8 as cached_input_tokens, sum(uncached_input_tokens)::int8 as uncached_input_tokens,
       sum(cache_write_tokens)::int8 as cache_write_tokens, sum(cache_write_1h_tokens)::int8 as cache_write_1h_tokens,
-      sum(cost_input + cost_cached_input + cost_cache_write + cost_output)::text as cost_total,
+      sum(cost_input + cost_cached_input + cost_cache_write + cost_output + cost_resources)::text as cost_total,
       sum(cost_input)::text as cost_input, sum(cost_cached_input)::text as cost_cached_input,
       sum(cost_cache_write)::text as cost_cache_write, sum(cost_output)::text as cost_output,
-      sum(unpriced_tokens)::int8 as unpriced_tokens, sum(reported_cost)::text as reported_cost
+      sum(cost_resources)::text as cost_resources,
+      sum(unpriced_tokens)::int8 as unpriced_tokens, sum(reported_cost)::text as reported_cost,
+      (select coalesce(json_agg(json_build_object('resource', u.resource, 'quantity', u.quantity::text) order by u.resource), '[]'::json)
+        from (select e ->> 'resource' as resource, sum((e ->> 'quantity')::numeric) as quantity
+          from grouped, jsonb_array_elements(grouped.unpriced_quantity) e group by 1) u) as unpriced_quantity
     from grouped),
     page as (select row_number() over (order by ${order}) as ord, ${pageSelectSql(spec)} from grouped
       where (select groups from totals) <= ${page.maxGroups}
@@ -160,8 +190,13 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
         windowStart: new Date(r.window_start as string),
         windowEnd: new Date(r.window_end as string),
         modality: (r.modality as string | undefined) ?? null,
+        quantity: typeof r.quantity === 'string' ? normalizeDecimal(r.quantity) : null,
+        storageByteSeconds: typeof r.storage_byte_seconds === 'string' ? normalizeDecimal(r.storage_byte_seconds) : null,
         labels: spec.groupByLabels.length
           ? spec.groupByLabels.map((key, i) => ({ key, value: (r[`label_${i}`] as string | null) ?? null }))
+          : null,
+        attributes: spec.groupByAttributes?.length
+          ? spec.groupByAttributes.map((key, i) => ({ key, value: (r[`attr_${i}`] as string | null) ?? null }))
           : null,
       }
       for (const d of dims) row[DIMENSIONS[d].field] = r[DIMENSIONS[d].column] ?? null

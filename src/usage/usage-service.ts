@@ -130,6 +130,7 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
     timeZone: args.timeZone,
     groupBy: [...new Set(args.groupBy)],
     groupByLabels: [...new Set(args.groupByLabels)],
+    groupByAttributes: [...new Set(args.groupByAttributes ?? [])],
     filter: args.filter,
     sources,
     pricing: { cardId: card.id, asOf },

@@ -1,3 +1,4 @@
+import { Decimal } from 'decimal.js'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 
 /**
@@ -224,6 +225,18 @@ export class StubProvider {
       return { object: 'page', data: slice.map((t) => ({ object: 'bucket', start_time: t / 1000, end_time: (t + step) / 1000, results: results(t) })), has_more: more, next_page: next }
     const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z')
     return { data: slice.map((t) => ({ starting_at: iso(t), ending_at: iso(t + step), results: results(t) })), has_more: more, next_page: next }
+  }
+
+  /** Billed dollars a complete pull stores, summed exactly (Anthropic reports cents). */
+  expectedCosts(provider: 'openai' | 'anthropic'): { rows: number; dollars: Decimal } {
+    let rows = 0
+    let dollars = new Decimal(0)
+    for (let d = Math.floor(this.opts.dataStart / DAY) * DAY; d < this.opts.dataEnd; d += DAY)
+      for (const r of this.costResults(provider, d)) {
+        rows++
+        dollars = dollars.plus(provider === 'openai' ? new Decimal(String((r.amount as { value: number }).value)) : new Decimal(r.amount as string).div(100))
+      }
+    return { rows, dollars }
   }
 
   /** What a complete pull stores, computed from the generator (BigInt: exact). */

@@ -1,14 +1,22 @@
+import { Decimal } from 'decimal.js'
 import t from 'tap'
 import { eachEngine } from '../helpers.js'
-import { ANTHROPIC_KEY, buildWith, collectingSink, createConnection, getState, ledgerSnapshot, ledgerTotals, OPENAI_KEY, startStub, syncAndWait, tenant } from './harness.js'
+import { ANTHROPIC_KEY, buildWith, createConnection, getState, ledgerSnapshot, ledgerTotals, OPENAI_KEY, startStub, syncAndWait, tenant } from './harness.js'
 
 const HOUR = 3_600_000
+
+async function billedTotals(db: import('../../src/db/client.js').DbClient, tenantId: string) {
+  const [r] = await db.query<{ rows: number; dollars: string | null; accounts: string | null }>(
+    `select count(*)::int as rows, sum(amount)::text as dollars, string_agg(distinct account_id, ',') as accounts from billed_costs where tenant_id = $1`,
+    [tenantId],
+  )
+  return { rows: r?.rows ?? 0, dollars: r?.dollars ?? '0', accounts: r?.accounts ?? null }
+}
 
 void t.test('an OpenAI connection stores exactly what the provider reports, idempotently, and takes revisions', (t) =>
   eachEngine(t, async (t, engine) => {
     const stub = await startStub(t, 30)
-    const { sink, pages: costPages } = collectingSink()
-    const app = await buildWith(t, engine, { costSink: sink })
+    const app = await buildWith(t, engine)
     const { tenantId, headers } = await tenant(app)
     const conn = await createConnection(app, headers, {
       name: 'prod org',
@@ -30,7 +38,11 @@ void t.test('an OpenAI connection stores exactly what the provider reports, idem
     t.equal(completions?.requests, String(want.completions.requests), 'requests equal')
     t.equal(got.buckets.find((b) => b.usage_type === 'embeddings')?.input, String(want.embeddings.input), 'embeddings stored through the same ingest')
     t.equal(got.resources.find((r) => r.resource === 'images')?.quantity, String(want.images.quantity), 'images stored as resources')
-    t.equal(first.last_run?.rows, want.completions.rows + want.embeddings.rows + want.images.rows + costPages.reduce((n, p) => n + (p.page as { data: { results: unknown[] }[] }).data.reduce((m, b) => m + b.results.length, 0), 0), 'last_run.rows counts every row stored')
+    const billed = await billedTotals(app.testDb, tenantId)
+    const wantCosts = stub.expectedCosts('openai')
+    t.equal(billed.rows, wantCosts.rows, 'every billed cost row stored (billed costs, through ingestBilledCosts)')
+    t.ok(new Decimal(billed.dollars).eq(wantCosts.dollars), `billed dollars exact (${billed.dollars} = ${wantCosts.dollars.toString()})`)
+    t.equal(first.last_run?.rows, want.completions.rows + want.embeddings.rows + want.images.rows + wantCosts.rows, 'last_run.rows counts every row stored')
     t.ok((first.last_run?.pages ?? 0) > 11, 'several pages per window were followed')
     for (const [endpoint, until] of Object.entries(first.synced_until)) t.ok(until && Date.parse(until) <= Date.now(), `${endpoint} synced up to now`)
 
@@ -40,7 +52,7 @@ void t.test('an OpenAI connection stores exactly what the provider reports, idem
     t.ok(completionsCalls.some((r) => typeof r.query.page === 'string'), 'next_page cursors were followed')
     const costCalls = stub.requests.filter((r) => r.path === '/v1/organization/costs')
     t.ok(costCalls.length > 0 && costCalls.every((r) => r.query.bucket_width === '1d' && r.query.limit === '180' && String(r.query.group_by) === 'project_id,line_item'), 'costs in days, limit 180, grouped by project and line item')
-    t.ok(costPages.length > 0 && costPages.every((p) => p.provider === 'openai' && p.accountId === 'org-1' && p.tenantId === tenantId), 'cost pages handed to the billed-costs sink with the account')
+    t.equal(billed.accounts, 'org-1', 'billed costs stored under the connection’s account')
     t.equal(Number(new Date(costCalls[0]!.query.start_time as string as unknown as number * 1000)) % (24 * HOUR), 0, 'cost windows start on a UTC day')
 
     const before = await ledgerSnapshot(app.testDb, tenantId)
@@ -67,8 +79,7 @@ void t.test('an OpenAI connection stores exactly what the provider reports, idem
 void t.test('an Anthropic connection: x-api-key and anthropic-version, usage_report and cost_report, exact totals', (t) =>
   eachEngine(t, async (t, engine) => {
     const stub = await startStub(t, 20)
-    const { sink, pages: costPages } = collectingSink()
-    const app = await buildWith(t, engine, { costSink: sink })
+    const app = await buildWith(t, engine)
     const { tenantId, headers } = await tenant(app)
     const conn = await createConnection(app, headers, {
       name: 'claude',
@@ -93,7 +104,10 @@ void t.test('an Anthropic connection: x-api-key and anthropic-version, usage_rep
     t.ok(calls.every((r) => r.headers['x-api-key'] === ANTHROPIC_KEY && r.headers['anthropic-version'] === '2023-06-01' && r.headers.authorization === undefined), 'x-api-key + anthropic-version, no Bearer')
     const cost = calls.filter((r) => r.path.endsWith('/cost_report'))
     t.ok(cost.length > 0 && cost.every((r) => String(r.query['group_by[]']) === 'workspace_id,description' && r.query.bucket_width === '1d' && r.query.limit === '31'), 'cost_report grouped by workspace and description, in days')
-    t.ok(costPages.length > 0 && costPages.every((p) => p.provider === 'anthropic'), 'cost pages handed to the billed-costs sink')
+    const billed = await billedTotals(app.testDb, tenantId)
+    const wantCosts = stub.expectedCosts('anthropic')
+    t.equal(billed.rows, wantCosts.rows, 'every cost_report row stored as a billed cost')
+    t.ok(new Decimal(billed.dollars).eq(wantCosts.dollars), `cents → dollars exactly (${billed.dollars} = ${wantCosts.dollars.toString()})`)
     t.ok(calls.filter((r) => r.path.endsWith('/messages')).every((r) => /Z$/.test(String(r.query.starting_at))), 'RFC 3339 windows')
   }),
 )

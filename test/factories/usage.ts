@@ -77,6 +77,7 @@ export interface SeedRate {
   recordedAt?: Date
   supersedes?: number
   prices: Partial<Record<PriceField, string>>
+  unitPrices?: { resource: string; attributes?: Record<string, string>; price: string }[]
 }
 
 export const PRICE_FIELDS = [
@@ -103,13 +104,14 @@ export async function seedCard(db: Db, name: string, rates: SeedRate[], tenantId
     const p = (f: PriceField) => r.prices[f] ?? null
     const [row] = await db.query<{ id: number }>(sql`insert into rates (card_id, provider, model, service_tier, batch,
         effective_from, effective_to, input, cached_input, cache_write, output, input_audio, cached_input_audio,
-        output_audio, input_image, cached_input_image, output_image, supersedes, recorded_at)
+        output_audio, input_image, cached_input_image, output_image, supersedes, recorded_at, unit_prices)
       values (${card!.id}, ${r.provider ?? 'openai'}, ${r.model}, ${r.serviceTier ?? 'default'}, ${r.batch ?? false},
         ${r.effectiveFrom.toISOString()}::timestamptz, ${r.effectiveTo?.toISOString() ?? null}::timestamptz,
         ${p('input')}::numeric, ${p('cached_input')}::numeric, ${p('cache_write')}::numeric, ${p('output')}::numeric,
         ${p('input_audio')}::numeric, ${p('cached_input_audio')}::numeric, ${p('output_audio')}::numeric,
         ${p('input_image')}::numeric, ${p('cached_input_image')}::numeric, ${p('output_image')}::numeric,
-        ${r.supersedes ?? null}, ${(r.recordedAt ?? new Date()).toISOString()}::timestamptz)
+        ${r.supersedes ?? null}, ${(r.recordedAt ?? new Date()).toISOString()}::timestamptz,
+        ${JSON.stringify(r.unitPrices ?? [])}::text::jsonb)
       returning id`)
     ids.push(row!.id)
   }

@@ -77,11 +77,36 @@ t.test('Anthropic: input_tokens is the uncached part; the total is the sum', asy
     input_uncached_tokens: 21,
     input_cached_tokens: 1500,
     input_cache_write_tokens: 188086,
+    input_cache_write_1h_tokens: 0,
     output_tokens: 393,
   })
   const classes = deriveTokenClasses(r.value.counters)
   if (classes.ok) t.match(classes.value, { inputTokens: total, inText: 21, cachedText: 1500, cacheWrite: 188086, outText: 393 })
   else t.fail('derivation failed')
+})
+
+t.test('Anthropic: cache_creation splits 5-minute and 1-hour writes; without it every write is 5-minute', async (t) => {
+  const split = mapUsage('anthropic', { ...anthropic, cache_creation_input_tokens: 700, cache_creation: { ephemeral_5m_input_tokens: 200, ephemeral_1h_input_tokens: 500 } })
+  t.ok(split.ok)
+  if (split.ok) {
+    t.match(split.value.counters, { input_tokens: 21 + 700 + 1500, input_cache_write_tokens: 200, input_cache_write_1h_tokens: 500 })
+    const classes = deriveTokenClasses(split.value.counters)
+    t.match(classes.ok && classes.value, { inputTokens: 21 + 700 + 1500, inText: 21, cacheWrite: 200, cacheWrite1h: 500 })
+  }
+  const { cache_creation: _, ...unsplit } = anthropic
+  const old = mapUsage('anthropic', { ...unsplit, cache_creation_input_tokens: 700 })
+  t.ok(old.ok)
+  if (old.ok) t.match(old.value.counters, { input_cache_write_tokens: 700, input_cache_write_1h_tokens: 0 })
+  const bad = mapUsage('anthropic', { ...anthropic, cache_creation_input_tokens: 9, cache_creation: { ephemeral_5m_input_tokens: 2, ephemeral_1h_input_tokens: 3 } })
+  t.match(bad, { ok: false, errors: [{ path: 'usage.cache_creation_input_tokens', message: /add up to 5/ }] })
+})
+
+t.test('Anthropic: server-side web searches become a web_search_calls resource of the event', async (t) => {
+  const r = mapUsage('anthropic', { ...anthropic, server_tool_use: { web_search_requests: 3 } })
+  t.ok(r.ok)
+  if (r.ok) t.same(r.value.resources, [{ resource: 'web_search_calls', quantity: '3', attributes: {} }])
+  const none = mapUsage('anthropic', { ...anthropic, server_tool_use: { web_search_requests: 0 } })
+  t.ok(none.ok && none.value.resources === undefined, 'no searches, no resource')
 })
 
 t.test('Anthropic with null cache fields (older responses)', async (t) => {

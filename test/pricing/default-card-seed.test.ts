@@ -16,8 +16,8 @@ void eachEngine(t, async (t, engine) => {
     t.equal(results.reduce((n, r) => n + r.inserted, 0), seeded, 'one instance inserts, the others find it done')
     t.equal(await count(), seeded)
     const dupes = await db.query(
-      `select provider, model, service_tier, batch, effective_from from rates
-       group by card_id, provider, model, service_tier, batch, effective_from having count(*) > 1`,
+      `select provider, model, service_tier, batch, context_tier, inference_geo, effective_from from rates
+       group by card_id, provider, model, service_tier, batch, context_tier, inference_geo, effective_from having count(*) > 1`,
     )
     t.same(dupes, [])
   })

@@ -5,7 +5,7 @@ import { ensureDefaultCard, planImport } from '../../src/pricing/catalog/default
 import { listRates } from '../../src/db/queries/rate-cards.js'
 import { admin, bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 
-interface RateOut { id: number; model: string; provider: string; service_tier: string; batch: boolean; prices: Record<string, string>; source: string | null; effective_from: string }
+interface RateOut { id: number; model: string; provider: string; service_tier: string; batch: boolean; context_tier: string | null; prices: Record<string, string>; source: string | null; effective_from: string }
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
@@ -15,7 +15,7 @@ void eachEngine(t, async (t, engine) => {
     t.equal(res.statusCode, 200)
     return res.json().data as RateOut[]
   }
-  const one = (list: RateOut[], tier = 'default', batch = false) => list.find((r) => r.service_tier === tier && r.batch === batch)
+  const one = (list: RateOut[], tier = 'default', batch = false) => list.find((r) => r.service_tier === tier && r.batch === batch && r.context_tier === null)
   const countRates = async () =>
     (await app.testDb.query<{ n: number }>("select count(*)::int8 as n from rates r join rate_cards c on c.id = r.card_id where c.name = 'default'"))[0]!.n
 

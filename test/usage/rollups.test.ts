@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm'
 import type { DbClient } from '../../src/db/client.js'
 import { queryUsagePage, type UsageArgs } from '../../src/usage/usage-service.js'
 import { rng } from '../factories/expected.js'
+import { seedResources, type SeedResource } from '../factories/resources.js'
 import { seedBuckets, seedCard, type SeedBucket } from '../factories/usage.js'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 
@@ -44,6 +45,37 @@ function buckets(seed: number, n: number): SeedBucket[] {
     }
   })
 }
+
+/** Resource rows of every kind, storage with odd lengths (its cost is rounded per stored bucket). */
+function resources(seed: number, n: number): SeedResource[] {
+  const r = rng(seed)
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!
+  return Array.from({ length: n }, (_, i) => {
+    const startMs = T0 + Math.floor(r() * 14 * 24 * 60) * 60_000
+    const resource = pick(['images', 'storage_bytes', 'web_search_calls', 'characters'])
+    return {
+      start: new Date(startMs),
+      end: new Date(startMs + pick([60_000, 7 * 60_000 + 13_000, HOUR, 24 * HOUR])),
+      model: pick(['gpt-5-mini-2025-08-07', 'dall-e-2', null]),
+      provider: pick(['openai', 'azure']),
+      accountId: pick(['org_1', null]),
+      projectId: pick(['proj_a', null]),
+      contextTier: pick([null, '0-200k']),
+      inferenceGeo: pick([null, 'us']),
+      resource,
+      attributes: { n: String(i), ...(r() < 0.5 ? { size: pick(['1024x1024', '256x256']) } : {}) },
+      quantity: resource === 'storage_bytes' ? String(Math.floor(r() * 5e10)) : `${Math.floor(r() * 90)}.${Math.floor(r() * 1000)}`,
+      source: pick(['api', 'openai_api']),
+    }
+  })
+}
+
+const UNIT_PRICES = [
+  { resource: 'images', price: '0.02' },
+  { resource: 'images', attributes: { size: '1024x1024' }, price: '0.04' },
+  { resource: 'storage_bytes', price: '0.1' },
+  { resource: 'web_search_calls', price: '0.025' },
+]
 
 const ROLLUP_COLUMNS = `bucket_count, requests_known, num_model_requests, input_tokens, output_tokens, in_text, in_audio,
   in_image, cached_text, cached_audio, cached_image, cache_write, cache_write_1h, out_text, out_audio, out_image`
@@ -105,11 +137,15 @@ void eachEngine(t, async (t, engine) => {
   await t.test('queries read the rollup exactly when it gives the base answer', async (t) => {
     const tenant = (await tenantWithKey(app)).tenantId
     await seedBuckets(db, tenant, buckets(11, 600))
+    await seedResources(db, tenant, resources(12, 300))
     const recordedAt = new Date('2025-01-01T00:00:00Z')
     const base = { model: 'gpt-5*', recordedAt, effectiveFrom: new Date('2025-01-01T00:00:00Z'), prices: { input: '1.25', cached_input: '0.125', output: '10' } }
     const change = (at: string) => ({ ...base, effectiveFrom: new Date(at), prices: { input: '0.75', cached_input: '0.075', output: '6' } })
-    await seedCard(db, `on-hour-${tenant}`, [base, change('2025-10-29T17:00:00Z')])
-    await seedCard(db, `off-hour-${tenant}`, [base, change('2025-10-29T17:30:00Z')])
+    // Resources of any model are priced by `*` (characters are left unpriced on purpose).
+    const any = { ...base, model: '*', prices: {}, unitPrices: UNIT_PRICES }
+    const anyChange = (at: string) => ({ ...any, effectiveFrom: new Date(at), unitPrices: UNIT_PRICES.map((u) => ({ ...u, price: `${u.price}1` })) })
+    await seedCard(db, `on-hour-${tenant}`, [base, change('2025-10-29T17:00:00Z'), any, anyChange('2025-10-30T05:00:00Z')])
+    await seedCard(db, `off-hour-${tenant}`, [base, change('2025-10-29T17:30:00Z'), any, anyChange('2025-10-30T05:00:00Z')])
 
     const args = (over: Partial<UsageArgs> = {}): UsageArgs => ({
       tenantId: tenant,
@@ -133,6 +169,9 @@ void eachEngine(t, async (t, engine) => {
       ['hours, modality, source filter', { window: 'HOUR', groupBy: ['MODALITY', 'SOURCE'], filter: { sources: ['api', 'openai_csv'] } }, true],
       ['month total with filters', { window: 'MONTH', groupBy: ['PROVIDER', 'ACCOUNT'], filter: { models: ['gpt-5-2025-08-07'], batch: false } }, true],
       ['TOTAL in Kolkata', { window: 'TOTAL', timeZone: 'Asia/Kolkata' }, true],
+      ['days by resource, usage type, context tier and geo', { groupBy: ['RESOURCE', 'USAGE_TYPE', 'CONTEXT_TIER', 'INFERENCE_GEO'] }, true],
+      ['resources by attribute, filtered', { window: 'WEEK', groupBy: ['RESOURCE', 'MODEL'], groupByAttributes: ['size'], filter: { resources: ['tokens', 'images', 'storage_bytes', 'characters'], contextTiers: ['0-200k'] } }, true],
+      ['modality with resources', { window: 'TOTAL', groupBy: ['MODALITY', 'RESOURCE'] }, true],
       ['Kolkata days (half-hour offset)', { timeZone: 'Asia/Kolkata' }, false],
       ['a price change at 17:30', { rateCard: `off-hour-${tenant}` }, false],
       ['grouped by project', { groupBy: ['PROJECT'] }, false],
@@ -193,7 +232,8 @@ async function rowsInScope(db: DbClient, tenant: string, a: UsageArgs): Promise<
     where tenant_id = ${tenant} and hour >= ${a.from.toISOString()}::timestamptz and hour < ${a.to.toISOString()}::timestamptz
       and source = any(${sql.param(f.sources ?? ['anthropic_api', 'api', 'openai_api', 'openai_csv'])}::text[])
       and (${sql.param(f.models ?? null)}::text[] is null or model = any(${sql.param(f.models ?? null)}::text[]))
-      and (${f.batch ?? null}::bool is null or coalesce(batch, false) = ${f.batch ?? null}::bool)`)
+      and (${f.batch ?? null}::bool is null or coalesce(batch, false) = ${f.batch ?? null}::bool)
+      and (${sql.param(f.contextTiers ?? null)}::text[] is null or context_tier = any(${sql.param(f.contextTiers ?? null)}::text[]))`)
   return row!.n
 }
 

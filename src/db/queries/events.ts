@@ -68,6 +68,10 @@ const cast = (type: string) => (type === 'text' ? '::text[]' : `::text[]::${type
 // $1 is the tenant, $2… one array per column, then the content hashes.
 const unnestArgs = ALL.map(([, type], i) => `$${i + 2}${cast(type)}`).join(', ')
 const HASHES = `$${ALL.length + 2}::text[]`
+// The events' resources, one array per field, one element per resource (event id, position in its list).
+const R = ALL.length + 3
+const RESOURCES = `unnest($${R}::text[], $${R + 1}::text[]::int4[], $${R + 2}::text[], $${R + 3}::text[]::jsonb[], $${R + 4}::text[]::numeric[])
+    as r(event_id, position, resource, attributes, quantity)`
 // Positions 1 and 2 of the rollup select are tenant and hour; the dimensions follow.
 const KEY_POSITIONS = Array.from({ length: DIMENSIONS.length + 1 }, (_, i) => i + 2).join(', ')
 
@@ -97,6 +101,11 @@ const CLAIM_AND_INSERT = `
     insert into usage_events (tenant_id, ${names(ALL)})
     select $1, ${names(ALL, 'n.')} from n
   ),
+  res as (
+    insert into usage_event_resources (tenant_id, event_id, timestamp, position, ${names(DIMENSIONS)}, resource, attributes, quantity)
+    select $1, n.id, n.timestamp, r.position, ${names(DIMENSIONS, 'n.')}, r.resource, r.attributes, r.quantity
+    from ${RESOURCES} join n on n.id = r.event_id
+  ),
   rolled as (
     insert into usage_event_rollups (tenant_id, hour, ${names(DIMENSIONS)},
       num_model_requests, ${names(COUNTERS)}, reported_cost)
@@ -115,7 +124,9 @@ const CLAIM_AND_INSERT = `
   select id from claimed`
 
 function claimAndInsertParams(tenantId: string, rows: readonly NewEvent[]): unknown[] {
-  return [tenantId, ...ALL.map(([, , get]) => rows.map((r) => get(r.event))), rows.map((r) => r.hash)]
+  const res = rows.flatMap((r) => (r.event.resources ?? []).map((x, i) => [r.event.id, String(i), x.resource, JSON.stringify(x.attributes), x.quantity] as const))
+  const column = (k: number) => res.map((x) => x[k])
+  return [tenantId, ...ALL.map(([, , get]) => rows.map((r) => get(r.event))), rows.map((r) => r.hash), ...[0, 1, 2, 3, 4].map(column)]
 }
 
 /**

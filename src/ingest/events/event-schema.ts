@@ -7,6 +7,8 @@ import { InstantInputSchema } from '../../time/instant-schema.js'
 export const MAX_EVENTS_PER_REQUEST = 10_000
 /** `metadata` is stored with the event; its JSON text may not exceed this many UTF-8 bytes. */
 export const MAX_METADATA_BYTES = 8 * 1024
+/** Resources one event may carry. */
+export const MAX_EVENT_RESOURCES = 100
 
 
 const Counter = z
@@ -45,6 +47,14 @@ export const EventSchema = z
       .nullable()
       .optional()
       .describe('A raw provider `usage` object (OpenAI Chat/Responses, OpenRouter, Anthropic), instead of the counters'),
+    resources: z
+      .array(z.unknown())
+      .max(MAX_EVENT_RESOURCES)
+      .nullable()
+      .optional()
+      .describe(
+        'Non-token usage of the call, beside or instead of token counters: [{resource, quantity, attributes}] — resource matching [a-z0-9_]{1,64} (not "tokens"), quantity a decimal string or number ≥ 0, attributes string → string',
+      ),
     endpoint: Dimension('e.g. "/v1/chat/completions"'),
     request_type: Dimension('Application-defined request type'),
     session_id: Dimension('Conversation or session id'),

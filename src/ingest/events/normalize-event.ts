@@ -8,6 +8,7 @@ import {
   type RawCounters,
   type TokenClasses,
 } from '../token-classes.js'
+import { parseAttributes, parseQuantity, parseResourceName, sortedAttributes } from '../resource.js'
 import { EventSchema, MAX_METADATA_BYTES, type EventInput } from './event-schema.js'
 import { parseTimestamp } from './timestamp.js'
 import { mapUsage } from './usage-mappers.js'
@@ -34,6 +35,37 @@ export interface NormalizedEvent {
   reported_cost: string | null
   reasoning_tokens: number | null
   tokens: TokenClasses
+  /** Present only when the event carries resources, so events without them hash as they always did. */
+  resources?: EventResource[]
+}
+
+/** One resource of an event (contract v2: events may carry `resources`). */
+export interface EventResource {
+  resource: string
+  /** Canonical plain decimal text. */
+  quantity: string
+  attributes: Record<string, string>
+}
+
+/** The event's `resources`, each checked with the resource parsers every entry point uses. */
+function eventResources(list: readonly unknown[], errors: FieldProblem[]): EventResource[] {
+  return list.flatMap((item, i) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      errors.push({ path: `resources.${i}`, message: 'must be an object {resource, quantity, attributes}' })
+      return []
+    }
+    const o = item as Record<string, unknown>
+    const unknown = Object.keys(o).filter((k) => !['resource', 'quantity', 'attributes'].includes(k))
+    for (const k of unknown) errors.push({ path: `resources.${i}.${k}`, message: 'is not a resource field (resource, quantity, attributes)' })
+    const name = parseResourceName(o.resource)
+    const quantity = parseQuantity(o.quantity)
+    const attributes = parseAttributes(o.attributes)
+    if (!name.ok) errors.push({ path: `resources.${i}.resource`, message: name.message })
+    if (!quantity.ok) errors.push({ path: `resources.${i}.quantity`, message: quantity.message })
+    if (!attributes.ok) errors.push({ path: `resources.${i}.attributes`, message: attributes.message })
+    if (!name.ok || !quantity.ok || !attributes.ok || unknown.length) return []
+    return [{ resource: name.value, quantity: quantity.value, attributes: sortedAttributes(attributes.value) }]
+  })
 }
 
 export type Normalized =
@@ -73,16 +105,17 @@ function counters(e: EventInput, provider: string, errors: FieldProblem[]) {
   if (e.usage === undefined || e.usage === null) {
     const raw: RawCounters = {}
     for (const f of tokenFields) raw[f] = e[f]
-    return { raw, reasoning: null, cost: null }
+    return { raw, reasoning: null, cost: null, resources: [] }
   }
   if (tokenFields.length > 0)
     errors.push({ path: 'usage', message: `send either usage or token counters, not both (got ${tokenFields.join(', ')})` })
   const mapped = mapUsage(provider, e.usage)
   if (!mapped.ok) {
     errors.push(...mapped.errors)
-    return { raw: {}, reasoning: null, cost: null }
+    return { raw: {}, reasoning: null, cost: null, resources: [] }
   }
-  return { raw: mapped.value.counters, reasoning: mapped.value.reasoningTokens, cost: mapped.value.reportedCost }
+  const v = mapped.value
+  return { raw: v.counters, reasoning: v.reasoningTokens, cost: v.reportedCost, resources: v.resources ?? [] }
 }
 
 /** Validates one item and applies every default, so equal content always hashes equal. */
@@ -104,6 +137,7 @@ export function normalizeEvent(item: unknown): Normalized {
   const provider = e.provider?.toLowerCase() ?? 'openai'
   const { tier, batch } = tierAndBatch(e, errors)
   const c = counters(e, provider, errors)
+  const resources = [...c.resources, ...eventResources(e.resources ?? [], errors)]
   const derived = deriveTokenClasses({ ...c.raw, num_model_requests: 1 })
   if (!derived.ok) errors.push(...derived.errors)
   if (e.metadata) {
@@ -137,6 +171,7 @@ export function normalizeEvent(item: unknown): Normalized {
     reported_cost: cost === null ? null : new Decimal(cost).toFixed(),
     reasoning_tokens: c.reasoning,
     tokens: derived.value,
+    ...(resources.length ? { resources } : {}),
   }
   return { ok: true, event, hash: contentHash(event) }
 }

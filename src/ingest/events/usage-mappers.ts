@@ -15,6 +15,8 @@ export interface MappedUsage {
   reasoningTokens: number | null
   /** OpenRouter's `cost`, as its shortest round-trip decimal text. */
   reportedCost: string | null
+  /** Non-token usage the raw object reports (Anthropic's server-side web searches). */
+  resources?: { resource: string; quantity: string; attributes: Record<string, string> }[]
 }
 
 export type MapResult = { ok: true; value: MappedUsage } | { ok: false; errors: FieldProblem[] }
@@ -129,20 +131,35 @@ export function mapAnthropicUsage(usage: Obj): MapResult {
   const write = r.count('cache_creation_input_tokens')
   const read = r.count('cache_read_input_tokens')
   const output = r.count('output_tokens')
+  // The split by cache duration, where the response has it; otherwise every write is a 5-minute one.
+  const cc = usage.cache_creation
+  const split = isObj(cc) && [cc.ephemeral_5m_input_tokens, cc.ephemeral_1h_input_tokens].some((v) => v !== undefined && v !== null)
+  const write5m = split ? r.count('cache_creation.ephemeral_5m_input_tokens') : write
+  const write1h = split ? r.count('cache_creation.ephemeral_1h_input_tokens') : null
+  if (split && write !== null && write !== (write5m ?? 0) + (write1h ?? 0))
+    r.errors.push({
+      path: 'usage.cache_creation_input_tokens',
+      message: `is ${write} but cache_creation's ephemeral_5m_input_tokens + ephemeral_1h_input_tokens add up to ${(write5m ?? 0) + (write1h ?? 0)}`,
+    })
+  const searches = r.count('server_tool_use.web_search_requests')
   if (uncached === null && write === null && read === null && output === null && r.errors.length === 0)
     return { ok: false, errors: [{ path: 'usage', message: 'has no token counts (expected input_tokens/output_tokens)' }] }
-  const total = (uncached ?? 0) + (write ?? 0) + (read ?? 0)
+  const total = (uncached ?? 0) + (write5m ?? 0) + (write1h ?? 0) + (read ?? 0)
   if (!Number.isSafeInteger(total)) r.errors.push({ path: 'usage.input_tokens', message: 'input total exceeds 2^53−1' })
-  return r.result(
+  const result = r.result(
     {
       input_tokens: total,
       input_uncached_tokens: uncached ?? 0,
       input_cached_tokens: read ?? 0,
-      input_cache_write_tokens: write ?? 0,
+      input_cache_write_tokens: write5m ?? 0,
+      input_cache_write_1h_tokens: write1h ?? 0,
       output_tokens: output ?? 0,
     },
     null,
   )
+  // Server-side web searches are billed per call: a resource of the event (contract v2, as in reports).
+  if (result.ok && searches) result.value.resources = [{ resource: 'web_search_calls', quantity: String(searches), attributes: {} }]
+  return result
 }
 
 const MAPPERS: Record<string, (usage: Obj) => MapResult> = {

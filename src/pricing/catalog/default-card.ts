@@ -1,9 +1,11 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { insertRates, listRates, lockCard, type NewRate, type StoredRate } from '../../db/queries/rate-cards.js'
-import { samePrices } from '../prices.js'
+import { canonicalUnitPrices, samePrices, type UnitPrice } from '../prices.js'
 import { keyOf, supersededIds } from '../rate-timeline.js'
 import { catalogVersion, providerRates, type CatalogRate } from './genai-prices.js'
+import { anthropicBatchRates } from './anthropic-batch.js'
+import { withOpenAIUnitPrices } from './openai-resources.js'
 import { openaiTierRates } from './openai-tiers.js'
 
 export const DEFAULT_CARD = 'default'
@@ -12,11 +14,16 @@ export const CATALOG_PROVIDERS = ['openai', 'anthropic', 'google'] as const
 // Shared by every instance: seeding from several instances starting at once runs one after another.
 const SEED_LOCK_KEY = 7_261_532_101
 
-/** The default card's rates from the installed catalog, plus the OpenAI tier prices it lacks. */
+/**
+ * The default card's rates from the installed catalog, plus what it lacks: OpenAI's tier prices and
+ * hand-entered per-unit prices, and Anthropic's batch discount.
+ */
 export function defaultCardRates(version = catalogVersion()): CatalogRate[] {
-  const standard = CATALOG_PROVIDERS.flatMap((p) => providerRates(p, version))
-  return [...standard, ...openaiTierRates(standard)]
+  const standard = withOpenAIUnitPrices(CATALOG_PROVIDERS.flatMap((p) => providerRates(p, version)))
+  return [...standard, ...openaiTierRates(standard), ...anthropicBatchRates(standard)]
 }
+
+const unitKey = (list: readonly UnitPrice[]) => JSON.stringify(canonicalUnitPrices(list))
 
 /**
  * What a (re-)import writes: a catalog rate whose timeline slot (key + effective_from) is empty is
@@ -36,7 +43,9 @@ export function planImport(stored: readonly StoredRate[], catalog: readonly NewR
       out.push(c)
       continue
     }
-    if (here.some((s) => samePrices(s.prices, c.prices) && (s.effectiveTo?.getTime() ?? null) === (c.effectiveTo?.getTime() ?? null))) continue
+    const same = (s: StoredRate) =>
+      samePrices(s.prices, c.prices) && unitKey(s.unitPrices) === unitKey(c.unitPrices) && (s.effectiveTo?.getTime() ?? null) === (c.effectiveTo?.getTime() ?? null)
+    if (here.some(same)) continue
     const current = here.find((s) => !gone.has(s.id))
     if (current) out.push({ ...c, supersedes: current.id })
   }
@@ -56,7 +65,7 @@ export async function ensureDefaultCard(db: Db): Promise<{ cardId: number; inser
     await tx.query(sql`select pg_advisory_xact_lock(${SEED_LOCK_KEY})`)
     await tx.query(
       sql`insert into rate_cards (name, tenant_id, description, currency)
-          values (${DEFAULT_CARD}, null, ${`Public list prices: ${'@pydantic/genai-prices'} catalog plus OpenAI batch, flex and priority tiers`}, 'USD')
+          values (${DEFAULT_CARD}, null, ${`Public list prices: ${'@pydantic/genai-prices'} catalog plus OpenAI batch, flex and priority tiers, OpenAI resource prices and Anthropic batch`}, 'USD')
           on conflict (name) do nothing`,
     )
     const [card] = await tx.query<{ id: number; tenant_id: string | null }>(

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url'
 import { findProvider, type MatchLogic, type ModelInfo, type ModelPrice } from '@pydantic/genai-prices'
 import { Decimal } from 'decimal.js'
 import type { NewRate } from '../../db/queries/rate-cards.js'
-import { canonicalDecimal, type PriceClass, type Prices } from '../prices.js'
+import { canonicalDecimal, type PriceClass, type Prices, type UnitPrice } from '../prices.js'
+import { CONTEXT_TIERS, contextTierRates, type TierSplit } from './context-tiers.js'
 
 /** A rate built from the catalog, remembering which catalog entry it came from. */
 export interface CatalogRate extends NewRate {
@@ -34,11 +35,36 @@ const CLASS_OF: Record<string, PriceClass> = {
 }
 const NON_TOKEN = new Set(['web_searches_kcount', 'storage_searches_kcount', 'requests_kcount', 'audio_hours', 'input_audio_hours'])
 
+/**
+ * The catalog's flat non-token prices → per-unit prices of our resources (contract v2): per 1,000 web
+ * searches → `web_search_calls`, per 1,000 file searches → `file_search_calls`, per audio hour →
+ * `audio_seconds`. `input_audio_hours` repeats `audio_hours` for transcription models; `requests_kcount`
+ * is a per-request fee the usage reports carry no resource for.
+ */
+const UNIT_OF: Record<string, { resource: string; per: number }> = {
+  web_searches_kcount: { resource: 'web_search_calls', per: 1000 },
+  storage_searches_kcount: { resource: 'file_search_calls', per: 1000 },
+  audio_hours: { resource: 'audio_seconds', per: 3600 },
+}
+
+/**
+ * OpenAI's non-reasoning models bill a web search $10 or $25 per 1,000 calls depending on the tool
+ * version (`web_search` vs `web_search_preview`), which the usage does not say: their web searches stay
+ * unpriced although the catalog lists $10.
+ */
+const WEB_SEARCH_NOT_FLAT = new Set(['gpt-4o', 'gpt-4o-2024-05-13', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano'])
+
 /** Rates with no `effective_from` in the catalog have applied since before any usage we can hold. */
 export const CATALOG_EPOCH = new Date('1970-01-01T00:00:00Z')
 
 /** A catalog number as exact decimal text: decimal.js reads the number's shortest round-trip form. */
 export const decimalOf = (n: number): string => canonicalDecimal(new Decimal(n).toFixed())
+
+/** `n / per` as exact decimal text; a quotient that does not terminate is refused rather than rounded. */
+function exactPerUnit(n: number, per: number): string | undefined {
+  const q = new Decimal(decimalOf(n)).dividedBy(per)
+  return q.times(per).equals(decimalOf(n)) && q.decimalPlaces() <= 18 ? canonicalDecimal(q.toFixed()) : undefined
+}
 
 /**
  * The model strings a catalog match covers: `equals` → the exact id, `starts_with` → a prefix pattern.
@@ -78,24 +104,52 @@ function completeClasses(provider: string, id: string, p: Prices): Prices {
   return out
 }
 
-type Segment = { from: Date; prices: Prices; tiered: boolean }
+/** One catalog price period: flat prices, or context-length tiers (split when they follow Anthropic's 200K tiers). */
+export type Segment = { from: Date; prices: Prices; tiered: boolean; split?: TierSplit; unitPrices: UnitPrice[] }
 
-function segmentsOf(model: ModelInfo): Segment[] | undefined {
+function unitPricesOf(providerId: string, modelId: string, raw: ModelPrice): UnitPrice[] {
+  const out: UnitPrice[] = []
+  for (const [key, value] of Object.entries(raw)) {
+    const unit = UNIT_OF[key]
+    if (!unit || typeof value !== 'number') continue
+    if (unit.resource === 'web_search_calls' && providerId === 'openai' && WEB_SEARCH_NOT_FLAT.has(modelId)) continue
+    const price = exactPerUnit(value, unit.per)
+    if (price !== undefined) out.push({ resource: unit.resource, attributes: {}, price })
+  }
+  return out
+}
+
+function segmentsOf(providerId: string, model: ModelInfo): Segment[] | undefined {
   const list = Array.isArray(model.prices) ? model.prices : [{ prices: model.prices as ModelPrice }]
   const out: Segment[] = []
   for (const c of list) {
     if (c.constraint && c.constraint.type !== 'start_date') return undefined // time-of-day prices: not expressible
     const from = c.constraint ? new Date(`${c.constraint.start_date}T00:00:00Z`) : CATALOG_EPOCH
     const prices: Prices = {}
+    const base: Prices = {}
+    const long: Prices = {}
     let tiered = false
+    let splittable = true
     for (const [key, value] of Object.entries(c.prices)) {
       if (value === undefined || NON_TOKEN.has(key)) continue
       const cls = CLASS_OF[key]
       if (!cls) continue
-      if (typeof value === 'number') prices[cls] = decimalOf(value)
-      else tiered = true
+      if (typeof value === 'number') {
+        prices[cls] = base[cls] = long[cls] = decimalOf(value)
+        continue
+      }
+      tiered = true
+      const [tier, ...more] = value.tiers
+      if (!tier || more.length > 0 || tier.start !== CONTEXT_TIERS.threshold) splittable = false
+      else {
+        base[cls] = decimalOf(value.base)
+        long[cls] = decimalOf(tier.price)
+      }
     }
-    out.push({ from, prices, tiered })
+    const complete = (p: Prices) => completeClasses(providerId, model.id, p)
+    // Only Anthropic reports usage per context tier (`context_window`), so only there can tiers be priced.
+    const split = tiered && splittable && providerId === 'anthropic' ? { base: complete(base), long: complete(long) } : undefined
+    out.push({ from, prices: tiered ? {} : complete(prices), tiered, split, unitPrices: unitPricesOf(providerId, model.id, c.prices) })
   }
   return out
 }
@@ -104,9 +158,11 @@ function segmentsOf(model: ModelInfo): Segment[] | undefined {
 const EXCLUDED = (id: string) => id.includes('tts')
 
 /**
- * One provider's catalog as rates. A segment with context-length tiers becomes a rate with no prices:
- * a usage bucket sums many requests, so usage above the tier cannot be told apart and is never
- * approximated; the empty rate keeps the timeline honest (it ends the previous segment).
+ * One provider's catalog as rates. A segment with context-length tiers becomes a rate with no token
+ * prices: a usage bucket sums many requests, so usage above the tier cannot be told apart and is never
+ * approximated; the empty rate keeps the timeline honest (it ends the previous segment). Where usage
+ * says its tier (Anthropic), `context-tiers.ts` adds a rate per tier. Flat per-unit prices (web and file
+ * searches, audio hours) do not depend on the context length and stay on every rate of the entry.
  */
 export function providerRates(providerId: string, version: string): CatalogRate[] {
   const provider = findProvider({ providerId })
@@ -115,29 +171,33 @@ export function providerRates(providerId: string, version: string): CatalogRate[
   const out: CatalogRate[] = []
   for (const model of provider.models) {
     if (EXCLUDED(model.id)) continue
-    const segments = segmentsOf(model)
-    if (!segments || segments.every((s) => !s.tiered && Object.keys(s.prices).length === 0)) continue
+    const segments = segmentsOf(providerId, model)
+    if (!segments || segments.every((s) => !s.tiered && Object.keys(s.prices).length === 0 && s.unitPrices.length === 0)) continue
     // The catalog matches models in order, first match wins: keep the first entry that claims an id.
     const targets = matchTargets(model.match).filter((t) => !seen.has(t))
     targets.forEach((t) => seen.add(t))
+    const source = `${CATALOG_PACKAGE}@${version} ${providerId}/${model.id}`
     for (const target of targets) {
-      for (const s of segments) {
-        out.push({
-          catalogId: model.id,
-          provider: providerId,
-          model: target,
-          serviceTier: 'default',
-          batch: false,
-          contextTier: null,
-          inferenceGeo: null,
-          effectiveFrom: s.from,
-          effectiveTo: null,
-          prices: s.tiered ? {} : completeClasses(providerId, model.id, s.prices),
-          unitPrices: [],
-          supersedes: null,
-          source: `${CATALOG_PACKAGE}@${version} ${providerId}/${model.id}${s.tiered ? ' (context-length tiers: unpriced)' : ''}`,
-        })
+      const base: CatalogRate = {
+        catalogId: model.id,
+        provider: providerId,
+        model: target,
+        serviceTier: 'default',
+        batch: false,
+        contextTier: null,
+        inferenceGeo: null,
+        effectiveFrom: CATALOG_EPOCH,
+        effectiveTo: null,
+        prices: {},
+        unitPrices: [],
+        supersedes: null,
+        source,
       }
+      segments.forEach((s, i) => {
+        const tierNote = s.split ? ' (context-length tiers: unpriced without a context tier)' : ' (context-length tiers: unpriced)'
+        out.push({ ...base, effectiveFrom: s.from, prices: s.prices, unitPrices: s.unitPrices, source: `${source}${s.tiered ? tierNote : ''}` })
+        out.push(...contextTierRates({ ...base, unitPrices: s.unitPrices }, s, segments[i + 1], model.context_window))
+      })
     }
   }
   return out

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { getTenant } from '../../db/queries/tenants.js'
@@ -5,6 +6,7 @@ import type { Dimension } from '../../usage/dimensions.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
 import { problemResponses } from '../shared-schemas.js'
+import { billedCostsCsv, billedCostsPage } from './billed-costs.js'
 import { costsCsvLines, costsResults, COSTS_CSV_COLUMNS } from './cost-results.js'
 import { sendCsv, wantsCsv } from './csv.js'
 import {
@@ -135,6 +137,13 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
       },
       async (req, reply) => {
         const q = req.query
+        if (q.cost_source === 'billed') {
+          const billed = { tenantId: req.tenantId, query: q, signal: disconnectSignal(reply) }
+          if (!wantsCsv(req.headers.accept)) return billedCostsPage(app.db, billed)
+          const tenant = await getTenant(app.db, req.tenantId)
+          const csv = billedCostsCsv(app.db, billed, { id: req.tenantId, name: tenant?.name ?? req.tenantId })
+          return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="costs.csv"').send(Readable.from(csv))
+        }
         const groupBy = [...new Set(q.group_by ?? [])]
         const byLineItem = groupBy.includes('line_item')
         const r: ReportRequest = {

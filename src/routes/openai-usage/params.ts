@@ -95,5 +95,9 @@ export const CostsQuerySchema = z.object({
   project_ids: idList('project ids'),
   api_key_ids: idList('API key ids'),
   limit: z.coerce.number().int().min(1).optional().describe('Buckets (days) per page: default 7, max 180'),
+  cost_source: z
+    .enum(['computed', 'billed'])
+    .default('computed')
+    .describe('computed: the ledger’s cost of the usage at the rate card; billed: what the provider billed (POST /v1/billing/costs)'),
 })
 export type CostsQuery = z.infer<typeof CostsQuerySchema>

@@ -83,8 +83,8 @@ const CostsResultSchema = z
     line_item: z.string().nullable().describe('With group_by=line_item: "<model>, <class>[, <tier>][, batch]" or "<model>, unpriced"'),
     project_id: z.string().nullable(),
     api_key_id: z.string().nullable(),
-    quantity: z.number().int().describe('Tokens'),
-    quantity_unit: z.literal('tokens'),
+    quantity: z.number().nullable().describe('Tokens (computed); with cost_source=billed as the provider reported it, null when not reported'),
+    quantity_unit: z.string().nullable().describe('"tokens" (computed); with cost_source=billed the provider’s unit'),
     complete: z.boolean(),
     unpriced_tokens: z.number().int(),
   })

@@ -1,0 +1,81 @@
+import { sql } from 'drizzle-orm'
+import type { Db } from '../db/client.js'
+import { normalizeDecimal } from '../usage/decimal.js'
+
+/**
+ * Billed costs in OpenAI's costs page shape (`GET /v1/organization/costs?cost_source=billed`): summed per
+ * daily bucket and the `group_by` fields asked for, as the provider billed them. Buckets follow OpenAI's
+ * arithmetic (the caller's): UTC days, the first one starting at `from`.
+ */
+
+export interface BilledCostsResult {
+  object: 'organization.costs.result'
+  amount: { value: number; value_exact: string; currency: string }
+  line_item: string | null
+  project_id: string | null
+  api_key_id: string | null
+  quantity: number | null
+  quantity_unit: string | null
+  complete: true
+  unpriced_tokens: 0
+}
+
+export interface BilledReportQuery {
+  tenantId: string
+  /** Unix seconds: [from, to) by each cost's start_time. */
+  from: number
+  to: number
+  width: number
+  groupBy: { projectId: boolean; lineItem: boolean; apiKeyId: boolean }
+  projectIds?: string[] | undefined
+  apiKeyIds?: string[] | undefined
+  signal?: AbortSignal | undefined
+}
+
+interface Aggregate {
+  bucket: number
+  line_item: string | null
+  project_id: string | null
+  api_key_id: string | null
+  amount: string
+  quantity: string | null
+  quantity_unit: string | null
+}
+
+/** Results per bucket start (unix seconds). */
+export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<Map<number, BilledCostsResult[]>> {
+  const col = (on: boolean, name: string) => sql.raw(on ? name : `null::text as ${name.split('.').pop()}`)
+  const bucket = sql`greatest(${q.from}::int8, floor(extract(epoch from start_time) / ${q.width})::int8 * ${q.width})`
+  const rows = await db.query<Aggregate>(
+    sql`select ${bucket} as bucket, ${col(q.groupBy.lineItem, 'line_item')}, ${col(q.groupBy.projectId, 'project_id')},
+        ${col(q.groupBy.apiKeyId, 'api_key_id')}, sum(amount)::text as amount,
+        -- a quantity only where every summed row reported one, in one unit
+        case when count(quantity) = count(*) and count(distinct quantity_unit) = 1 then sum(quantity)::text end as quantity,
+        case when count(distinct quantity_unit) = 1 then min(quantity_unit) end as quantity_unit
+      from billed_costs
+      where tenant_id = ${q.tenantId} and start_time >= to_timestamp(${q.from}) and start_time < to_timestamp(${q.to})
+        ${q.projectIds?.length ? sql`and project_id = any(${sql.param(q.projectIds)}::text[])` : sql``}
+        ${q.apiKeyIds?.length ? sql`and api_key_id = any(${sql.param(q.apiKeyIds)}::text[])` : sql``}
+      group by 1, 2, 3, 4 order by 1, 2 nulls last, 3 nulls last, 4 nulls last`,
+    [],
+    { signal: q.signal },
+  )
+  const out = new Map<number, BilledCostsResult[]>()
+  for (const r of rows) {
+    const list = out.get(Number(r.bucket)) ?? []
+    list.push({
+      object: 'organization.costs.result',
+      // A JSON number for clients typed for OpenAI; the exact amount is value_exact.
+      amount: { value: Number(r.amount), value_exact: normalizeDecimal(r.amount), currency: 'usd' },
+      line_item: r.line_item,
+      project_id: r.project_id,
+      api_key_id: r.api_key_id,
+      quantity: r.quantity === null ? null : Number(r.quantity),
+      quantity_unit: r.quantity_unit,
+      complete: true,
+      unpriced_tokens: 0,
+    })
+    out.set(Number(r.bucket), list)
+  }
+  return out
+}

@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto'
+import { Decimal } from 'decimal.js'
+import type { UsageDims } from '../ingest/bucket.js'
+import type { Parsed } from '../ingest/values.js'
+import { normalizeDecimal } from '../usage/decimal.js'
+
+/** One billed amount as every cost format is reduced to it (the ledger's `userId` is always null here). */
+export interface BilledRow extends UsageDims {
+  /** OpenAI `line_item`, Anthropic `description`. */
+  lineItem: string | null
+  tokenType: string | null
+  costType: string | null
+  /** Exact USD, plain decimal text (may be negative: credits). */
+  amount: string
+  currency: string
+  quantity: string | null
+  quantityUnit: string | null
+}
+
+export interface IndexedBilledRow {
+  /** The row's index (JSON, across pages in page order) or line (CSV). */
+  ref: number
+  row: BilledRow
+}
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
+const fail = (message: string): Parsed<never> => ({ ok: false, message })
+
+const SIGNED_DECIMAL = /^-?\d+(\.\d+)?$/
+const MAX_DECIMAL_TEXT = 100
+// Enough digits that ÷ 100 of any accepted amount is exact (a decimal shift never needs more).
+const Exact = Decimal.clone({ precision: 2 * MAX_DECIMAL_TEXT })
+
+/**
+ * A money value: a decimal string taken as written, or a JSON number read as its shortest round-trip
+ * decimal (`0.06` → "0.06", never 0.059999…), which is JavaScript's own number → text conversion.
+ */
+export function parseAmount(v: unknown, opts: { nonNegative?: boolean } = {}): Parsed<string> {
+  let text: string
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return fail('must be a finite number')
+    text = new Exact(String(v)).toFixed()
+  } else if (typeof v === 'string') {
+    text = v.trim()
+    if (text.length > MAX_DECIMAL_TEXT || !SIGNED_DECIMAL.test(text))
+      return fail(`must be a plain decimal such as "0.06"; got ${JSON.stringify(text.slice(0, 40))}`)
+  } else return fail('must be a number or a decimal string')
+  const value = normalizeDecimal(text)
+  if (opts.nonNegative && value.startsWith('-')) return fail(`must be ≥ 0 (got ${value})`)
+  return ok(value)
+}
+
+/** Anthropic's cost_report amounts are cents: ÷ 100, exactly. */
+export function centsToDollars(cents: string): string {
+  return normalizeDecimal(new Exact(cents).div(100).toFixed())
+}
+
+/** Sums two exact amounts. */
+export function addAmounts(a: string, b: string): string {
+  return normalizeDecimal(new Exact(a).plus(b).toFixed())
+}
+
+/**
+ * The natural key (contract v2): tenant, provider, account, start, end, project, api key, line item or
+ * description, model, token type, service tier (with the batch flag), context tier — the tenant is
+ * the index's own column, the rest is hashed (sha256 of a JSON array: distinct keys, distinct text).
+ */
+export function naturalKeyHash(r: BilledRow): Buffer {
+  const key = [r.provider, r.accountId, r.startMs, r.endMs, r.projectId, r.apiKeyId, r.lineItem, r.model, r.tokenType, r.serviceTier, r.batch, r.contextTier]
+  return createHash('sha256').update(JSON.stringify(key)).digest()
+}

@@ -1,0 +1,115 @@
+import { Readable } from 'node:stream'
+import type { Db } from '../db/client.js'
+import { retryTransient } from '../db/errors.js'
+import { lockAccountsOf } from '../db/queries/buckets.js'
+import { findBilledClash, upsertBilledCosts } from '../db/queries/billed-costs.js'
+import { problems } from '../errors.js'
+import { checkShapes } from '../ingest/intervals.js'
+import { addAmounts, naturalKeyHash, type IndexedBilledRow } from './billed-row.js'
+import { declaredBilledShape } from './billed-shapes.js'
+import { parseCostCsv } from './parse-cost-csv.js'
+import { isAnthropicCostBody, isCostPagesBody, parseCostPages, type ParsedCosts } from './parse-cost-pages.js'
+
+/**
+ * The one path that stores billed costs: POST /v1/billing/costs and the connections puller both call
+ * `ingestBilledCosts`. All-or-nothing: every bad row → 400 naming it; a report-shape overlap → 409;
+ * otherwise rows sharing a natural key within the request are summed and replace what is stored.
+ */
+
+export interface BilledCostsTarget {
+  tenantId: string
+  /** `?provider=`; default `openai`, or `anthropic` for cost_report pages. */
+  provider?: string | undefined
+  /** `?account_id=`: the provider account (organization) of every row; wins over a CSV's organization_id. */
+  accountId?: string | undefined
+  /** `?group_by=`: the report shape the request declares (OpenAI or Anthropic names). */
+  groupBy?: readonly string[] | undefined
+}
+
+export interface BilledCostsResult {
+  received: number
+  skipped: number
+  created: number
+  replaced: number
+  unchanged: number
+}
+
+const RULE =
+  'billed costs of one provider account may overlap in time only with the same start, end and report shape ' +
+  '(DELETE /v1/billing/costs to re-import at another granularity or shape)'
+
+/** Sums rows that share a natural key (a report may split one key by dimensions it does not show). */
+function mergeByKey(rows: readonly IndexedBilledRow[]): IndexedBilledRow[] {
+  const byKey = new Map<string, IndexedBilledRow>()
+  for (const r of rows) {
+    const key = naturalKeyHash(r.row).toString('hex')
+    const prev = byKey.get(key)
+    if (!prev) byKey.set(key, { ref: r.ref, row: { ...r.row } })
+    else {
+      prev.row.amount = addAmounts(prev.row.amount, r.row.amount)
+      prev.row.quantity = prev.row.quantity === null || r.row.quantity === null ? null : addAmounts(prev.row.quantity, r.row.quantity)
+    }
+  }
+  return [...byKey.values()]
+}
+
+const describe = (r: IndexedBilledRow['row']) =>
+  `${new Date(r.startMs).toISOString()}–${new Date(r.endMs).toISOString()}, line_item=${r.lineItem ?? 'null'}, project_id=${r.projectId ?? 'null'}, shape=${r.shape}`
+
+/** Names two rows of the request that overlap in time with different (start, end). */
+function overlapWithin(rows: readonly IndexedBilledRow[], refKind: 'index' | 'line'): Error {
+  const sorted = [...rows].sort((a, b) => a.row.startMs - b.row.startMs)
+  for (let i = 0; i < sorted.length; i++)
+    for (let j = i + 1; j < sorted.length && sorted[j]!.row.startMs < sorted[i]!.row.endMs; j++) {
+      const [a, b] = [sorted[i]!, sorted[j]!]
+      if (a.row.provider !== b.row.provider || a.row.accountId !== b.row.accountId) continue
+      if (a.row.startMs === b.row.startMs && a.row.endMs === b.row.endMs) continue
+      return problems.conflict(`the cost at ${refKind} ${a.ref} (${describe(a.row)}) overlaps the cost at ${refKind} ${b.ref} (${describe(b.row)}): ${RULE}`, [
+        { [refKind]: b.ref, path: 'start_time', message: `overlaps the cost at ${refKind} ${a.ref}` },
+      ])
+    }
+  return problems.conflict(`costs of this request overlap: ${RULE}`)
+}
+
+async function store(db: Db, target: BilledCostsTarget, source: string, refKind: 'index' | 'line', parsed: ParsedCosts): Promise<BilledCostsResult> {
+  if (parsed.problems.length) throw problems.validation(parsed.problems)
+  const rows = mergeByKey(parsed.rows)
+  const check = checkShapes(
+    rows.map((r) => ({ dims: r.row, kind: 'costs' })),
+    declaredBilledShape(target.groupBy),
+  )
+  if (check.overlapping) throw overlapWithin(rows, refKind)
+  const counts = await retryTransient(() =>
+    db.transaction(async (tx) => {
+      // The check and the write under the accounts' locks (the bucket writers' own), so concurrent
+      // imports of another shape either see these rows or wait for them.
+      await lockAccountsOf(tx, target.tenantId, rows.map((r) => r.row))
+      const clash = await findBilledClash(tx, target.tenantId, check.shapes)
+      if (clash) {
+        const shape = check.shapes[clash.shape_no - 1]!
+        const row = rows.find((r) => r.row.startMs === shape.startMs && r.row.endMs === shape.endMs && r.row.accountId === shape.accountId && r.row.provider === shape.provider)!
+        const stored = `stored cost ${clash.id} (${clash.start_time.toISOString()}–${clash.end_time.toISOString()}, line_item=${clash.line_item ?? 'null'}, project_id=${clash.project_id ?? 'null'}, shape=${clash.shape})`
+        throw problems.conflict(`the cost at ${refKind} ${row.ref} (${describe(row.row)}) overlaps ${stored}: ${RULE}`, [
+          { [refKind]: row.ref, path: 'start_time', message: `overlaps ${stored}` },
+        ])
+      }
+      return upsertBilledCosts(tx, target.tenantId, source, rows)
+    }),
+  )
+  return { received: parsed.received, skipped: parsed.skipped, ...counts, unchanged: rows.length - counts.created - counts.replaced }
+}
+
+/**
+ * Stores a cost report: a parsed JSON body (OpenAI Costs API page(s) or Anthropic cost_report page(s))
+ * or a readable OpenAI cost export CSV.
+ */
+export async function ingestBilledCosts(db: Db, target: BilledCostsTarget, body: unknown): Promise<BilledCostsResult> {
+  const defaults = { provider: target.provider, accountId: target.accountId }
+  if (body instanceof Readable) return store(db, target, 'openai_csv', 'line', await parseCostCsv(body, defaults))
+  if (!isCostPagesBody(body))
+    throw problems.validation(
+      [{ path: '', message: 'expected an OpenAI costs page, an Anthropic cost_report page (objects with a data array), an array of pages, or a text/csv cost export' }],
+      'the body is not a cost report',
+    )
+  return store(db, target, isAnthropicCostBody(body) ? 'anthropic_api' : 'openai_api', 'index', parseCostPages(body, defaults))
+}

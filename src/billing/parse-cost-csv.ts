@@ -1,0 +1,87 @@
+import type { Readable } from 'node:stream'
+import { problems as problemCatalogue } from '../errors.js'
+import { readCsvRecords } from '../ingest/csv-records.js'
+import { assembleDims, RowProblems } from '../ingest/bucket.js'
+import { parseCsvDimension, parseTime } from '../ingest/values.js'
+import { parseAmount } from './billed-row.js'
+import { billedPresent } from './billed-shapes.js'
+import { parseOpenAILineItem } from './line-items.js'
+import type { CostDefaults, ParsedCosts } from './parse-cost-pages.js'
+
+/**
+ * The OpenAI dashboard cost export (`start_time,end_time,start_time_iso,end_time_iso,amount_value,
+ * amount_currency,line_item,project_id,organization_id,organization_name`, and the costs mirror's
+ * extra columns `api_key_id,quantity,quantity_unit`). Amounts are exact decimal text however long
+ * (`0.8958740000000000`); a row with an empty amount is a day without cost and is skipped;
+ * `organization_id` is the account unless `?account_id=` names one. Lines are 1-based, header = 1.
+ */
+export async function parseCostCsv(input: Readable, defaults: CostDefaults): Promise<ParsedCosts> {
+  const out: ParsedCosts = { rows: [], received: 0, skipped: 0, problems: [] }
+  let columns: Map<string, number> | undefined
+  await readCsvRecords(input, (record, line) => {
+    if (record.length === 1 && record[0] === '') return
+    if (!columns) {
+      columns = new Map(record.map((name, i) => [name.trim().replace(/^\uFEFF/, ''), i]))
+      const missing = ['amount_value', ...(['start_time', 'end_time'] as const).filter((c) => !columns!.has(c) && !columns!.has(`${c}_iso`))].filter(
+        (c) => !columns!.has(c),
+      )
+      if (missing.length)
+        throw problemCatalogue.validation(
+          missing.map((c) => ({ line: 1, path: c, message: `the header needs a ${c} column` })),
+          'the CSV header is not a cost export header',
+        )
+      return
+    }
+    out.received++
+    const p = new RowProblems({ line })
+    if (record.length !== columns.size) return void out.problems.push({ line, path: '', message: `has ${record.length} fields; the header has ${columns.size}` })
+    const cell = (name: string) => {
+      const i = columns!.get(name)
+      return i === undefined ? '' : record[i]!
+    }
+    const amountText = cell('amount_value').trim()
+    if (amountText === '') return void out.skipped++
+    const dim = (name: string) => p.take(parseCsvDimension(cell(name)), name, null)
+    const time = (name: 'start_time' | 'end_time') => {
+      const path = cell(name).trim() !== '' ? name : `${name}_iso`
+      return p.take<number | undefined>(parseTime(cell(path).trim()), path, undefined)
+    }
+    const lineItem = dim('line_item')
+    const item = lineItem === null ? undefined : parseOpenAILineItem(lineItem)
+    const currency = cell('amount_currency').trim()
+    if (currency !== '' && currency.toUpperCase() !== 'USD')
+      p.add('amount_currency', `amount_currency must be USD (rate cards are USD only); got ${JSON.stringify(currency.slice(0, 16))}`)
+    const quantityText = cell('quantity').trim()
+    const projectId = dim('project_id')
+    const apiKeyId = dim('api_key_id')
+    const orgId = dim('organization_id')
+    const row = {
+      lineItem,
+      tokenType: null,
+      costType: null,
+      amount: p.take(parseAmount(amountText), 'amount_value', '0'),
+      currency: 'USD',
+      quantity: quantityText === '' ? null : p.take(parseAmount(quantityText, { nonNegative: true }), 'quantity', null),
+      quantityUnit: dim('quantity_unit'),
+    }
+    const dims = assembleDims(
+      {
+        startMs: time('start_time'),
+        endMs: time('end_time'),
+        provider: defaults.provider ?? 'openai',
+        accountId: defaults.accountId ?? orgId,
+        projectId,
+        userId: null,
+        apiKeyId,
+        model: item?.model ?? null,
+        serviceTier: item?.serviceTier ?? null,
+        batch: item ? item.batch : null,
+      },
+      p,
+    )
+    if (p.items.length || !dims) return void out.problems.push(...p.items)
+    out.rows.push({ ref: line, row: { ...row, ...dims, present: billedPresent({ projectId, apiKeyId, lineItem }) } })
+  })
+  if (!columns) throw problemCatalogue.validation([{ line: 1, path: '', message: 'the CSV is empty' }], 'the CSV has no header')
+  return out
+}

@@ -1,0 +1,152 @@
+import { tier as anthropicTier } from '../ingest/anthropic-usage.js'
+import { assembleDims, RowProblems, type RowProblem } from '../ingest/bucket.js'
+import { parseJsonDimension, parseTime, textProblem, type Parsed } from '../ingest/values.js'
+import { centsToDollars, parseAmount, type BilledRow, type IndexedBilledRow } from './billed-row.js'
+import { billedPresent } from './billed-shapes.js'
+import { parseOpenAILineItem } from './line-items.js'
+
+/**
+ * The JSON cost reports: OpenAI Costs API pages (`GET /v1/organization/costs`, any `group_by`) and
+ * Anthropic `cost_report` pages, one page or an array of pages. `index` counts results across pages
+ * in page order, as for usage pages. Every problem of every row is collected.
+ */
+
+export interface ParsedCosts {
+  rows: IndexedBilledRow[]
+  received: number
+  skipped: number
+  problems: RowProblem[]
+}
+
+export interface CostDefaults {
+  provider?: string | undefined
+  accountId?: string | undefined
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** A page or an array of pages (objects with a `data` array). */
+export function isCostPagesBody(body: unknown): boolean {
+  const pages = Array.isArray(body) ? body : [body]
+  return pages.length > 0 && pages.every((p) => isObject(p) && Array.isArray(p.data))
+}
+
+/** Anthropic's buckets say `starting_at`; OpenAI's `start_time`. */
+export function isAnthropicCostBody(body: unknown): boolean {
+  const pages = Array.isArray(body) ? body : [body]
+  return pages.some((p) => isObject(p) && Array.isArray(p.data) && p.data.some((b) => isObject(b) && 'starting_at' in b))
+}
+
+/** An optional text field: absent/null → null. */
+function text(p: RowProblems, v: unknown, path: string): string | null {
+  return p.take(parseJsonDimension(v), path, null)
+}
+
+function currency(v: unknown): Parsed<string> {
+  if (typeof v !== 'string' || v === '') return { ok: false, message: 'must be a currency code such as "usd"' }
+  if (v.toUpperCase() !== 'USD') return { ok: false, message: `must be USD (rate cards are USD only); got ${JSON.stringify(v.slice(0, 16))}` }
+  return { ok: true, value: 'USD' }
+}
+
+type ResultReader = (result: Record<string, unknown>, path: string, p: RowProblems) => Omit<BilledRow, 'startMs' | 'endMs' | 'provider' | 'accountId' | 'userId' | 'present' | 'serviceTier' | 'batch' | 'inferenceGeo' | 'contextTier'> & { tier: string | null; batch: boolean | null; contextTier: string | null; inferenceGeo: string | null } | 'skipped'
+
+const readOpenAIResult: ResultReader = (r, path, p) => {
+  if (r.object !== undefined && r.object !== 'organization.costs.result')
+    p.add(`${path}.object`, `${path}.object must be "organization.costs.result" (a costs page); got ${JSON.stringify(String(r.object).slice(0, 60))}`)
+  const amount = isObject(r.amount) ? r.amount : undefined
+  if (!amount) p.add(`${path}.amount`, `${path}.amount must be an object {value, currency}`)
+  if (amount && (amount.value === null || amount.value === undefined)) return 'skipped'
+  const lineItem = text(p, r.line_item, `${path}.line_item`)
+  const parsedItem = lineItem === null ? undefined : parseOpenAILineItem(lineItem)
+  const quantity = r.quantity === null || r.quantity === undefined ? null : p.take(parseAmount(r.quantity, { nonNegative: true }), `${path}.quantity`, null)
+  return {
+    lineItem,
+    model: parsedItem?.model ?? null,
+    tokenType: null,
+    costType: null,
+    amount: amount ? p.take(parseAmount(amount.value), `${path}.amount.value`, '0') : '0',
+    currency: amount ? p.take(currency(amount.currency), `${path}.amount.currency`, 'USD') : 'USD',
+    projectId: text(p, r.project_id, `${path}.project_id`),
+    apiKeyId: text(p, r.api_key_id, `${path}.api_key_id`),
+    quantity,
+    quantityUnit: text(p, r.quantity_unit, `${path}.quantity_unit`),
+    tier: parsedItem?.serviceTier ?? null,
+    batch: parsedItem ? parsedItem.batch : null,
+    contextTier: null,
+    inferenceGeo: null,
+  }
+}
+
+const readAnthropicResult: ResultReader = (r, path, p) => {
+  if (r.amount === null || r.amount === undefined) return 'skipped'
+  const cents = p.take(parseAmount(r.amount), `${path}.amount`, '0')
+  const rawTier = text(p, r.service_tier, `${path}.service_tier`)
+  const t = anthropicTier(rawTier)
+  return {
+    lineItem: text(p, r.description, `${path}.description`),
+    model: text(p, r.model, `${path}.model`),
+    tokenType: text(p, r.token_type, `${path}.token_type`),
+    costType: text(p, r.cost_type, `${path}.cost_type`),
+    amount: centsToDollars(cents),
+    currency: p.take(currency(r.currency), `${path}.currency`, 'USD'),
+    projectId: text(p, r.workspace_id, `${path}.workspace_id`),
+    apiKeyId: null,
+    quantity: null,
+    quantityUnit: null,
+    tier: t.serviceTier,
+    batch: t.batch,
+    contextTier: text(p, r.context_window, `${path}.context_window`),
+    inferenceGeo: text(p, r.inference_geo, `${path}.inference_geo`),
+  }
+}
+
+/** Parses cost pages of either provider; the provider is `anthropic` for cost_report pages unless `?provider=` says otherwise. */
+export function parseCostPages(body: unknown, defaults: CostDefaults): ParsedCosts {
+  const anthropic = isAnthropicCostBody(body)
+  const [startField, endField] = anthropic ? ['starting_at', 'ending_at'] : ['start_time', 'end_time']
+  const provider = defaults.provider ?? (anthropic ? 'anthropic' : 'openai')
+  const read = anthropic ? readAnthropicResult : readOpenAIResult
+  const out: ParsedCosts = { rows: [], received: 0, skipped: 0, problems: [] }
+  const bucketsSeen = new Map<string, string>()
+  const pages = Array.isArray(body) ? body : [body]
+  let index = 0
+  pages.forEach((page: unknown, pageNo) => {
+    const pagePath = Array.isArray(body) ? `${pageNo}.data` : 'data'
+    const data = isObject(page) ? page.data : undefined
+    if (!Array.isArray(data)) return void out.problems.push({ path: pagePath, message: 'a page must have a data array' })
+    data.forEach((bucket: unknown, bucketNo) => {
+      const bucketPath = `${pagePath}.${bucketNo}`
+      if (!isObject(bucket) || !Array.isArray(bucket.results))
+        return void out.problems.push({ path: bucketPath, message: 'a bucket must be an object with a results array' })
+      const timeKey = `${String(bucket[startField])}/${String(bucket[endField])}`
+      const earlier = bucketsSeen.get(timeKey)
+      if (earlier !== undefined && bucket.results.length > 0)
+        out.problems.push({ index, path: bucketPath, message: `the bucket ${timeKey} appears twice (also at ${earlier}): is a page posted twice?` })
+      else if (bucket.results.length > 0) bucketsSeen.set(timeKey, bucketPath)
+      bucket.results.forEach((result: unknown, resultNo) => {
+        const path = `${bucketPath}.results.${resultNo}`
+        const p = new RowProblems({ index })
+        index++
+        out.received++
+        if (!isObject(result)) return void out.problems.push({ index: index - 1, path, message: `${path} must be an object` })
+        const startMs = p.take<number | undefined>(parseTime(bucket[startField]), `${bucketPath}.${startField}`, undefined)
+        const endMs = p.take<number | undefined>(parseTime(bucket[endField]), `${bucketPath}.${endField}`, undefined)
+        const fields = read(result, path, p)
+        if (fields === 'skipped') {
+          if (!p.items.length) return void out.skipped++
+          return void out.problems.push(...p.items)
+        }
+        const { tier, ...rest } = fields
+        const dims = assembleDims(
+          { startMs, endMs, provider, accountId: defaults.accountId ?? null, projectId: rest.projectId, userId: null, apiKeyId: rest.apiKeyId, model: rest.model, serviceTier: tier, batch: rest.batch, contextTier: rest.contextTier, inferenceGeo: rest.inferenceGeo },
+          p,
+        )
+        const providerProblem = textProblem(provider)
+        if (providerProblem) p.add('provider', `provider ${providerProblem}`)
+        if (p.items.length || !dims) return void out.problems.push(...p.items)
+        out.rows.push({ ref: index - 1, row: { ...rest, ...dims, userId: null, present: billedPresent(rest) } })
+      })
+    })
+  })
+  return out
+}

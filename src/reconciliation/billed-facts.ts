@@ -1,0 +1,102 @@
+import { sql, type SQL } from 'drizzle-orm'
+import { anthropicClass, parseOpenAILineItem } from '../billing/line-items.js'
+import type { Db } from '../db/client.js'
+import type { UsageFilter } from '../usage/dimensions.js'
+import { windowEndSql, windowStartSql, type Window } from '../usage/windows.js'
+import { itemKey } from './computed-facts.js'
+import type { ReconFact } from './recon-types.js'
+
+/**
+ * The billed side: stored billed costs in [from, to) by their start_time, in the same UTC windows as the
+ * usage query layer (its window SQL), summed per window and stored dimensions. Filters that billed
+ * costs carry (providers, accounts, projects, API keys, models) apply; the others concern usage only.
+ */
+
+interface BilledAggregate {
+  window_start: Date
+  window_end: Date
+  provider: string
+  account_id: string | null
+  project_id: string | null
+  api_key_id: string | null
+  model: string | null
+  line_item: string | null
+  token_type: string | null
+  cost_type: string | null
+  service_tier: string | null
+  batch: boolean | null
+  context_tier: string | null
+  amount: string
+  quantity: string | null
+  quantity_unit: string | null
+  n: number
+}
+
+const FILTERS = [
+  ['providers', 'provider'],
+  ['accountIds', 'account_id'],
+  ['projectIds', 'project_id'],
+  ['apiKeyIds', 'api_key_id'],
+  ['models', 'model'],
+] as const
+
+const KEYS = 'provider, account_id, project_id, api_key_id, model, line_item, token_type, cost_type, service_tier, batch, context_tier, quantity_unit'
+
+/** A billed row's line item: a token class the ledger computes, or its text kept (unmapped). */
+function billedItem(r: BilledAggregate): ReconFact['item'] {
+  const tier = r.service_tier ?? 'default'
+  if (r.token_type !== null || r.cost_type !== null || r.provider === 'anthropic') {
+    const column = anthropicClass(r.token_type)
+    if (column) return { key: itemKey(r.model, column, tier, r.batch === true, r.context_tier), text: r.token_type!, priced: true }
+    const text = r.line_item ?? r.cost_type ?? r.token_type
+    return text === null ? null : { key: `t|${text}`, text, priced: false }
+  }
+  if (r.line_item === null) return null
+  const parsed = parseOpenAILineItem(r.line_item)
+  if (parsed?.column) return { key: itemKey(parsed.model, parsed.column, parsed.serviceTier, parsed.batch, r.context_tier), text: r.line_item, priced: true }
+  return { key: `t|${r.line_item}`, text: r.line_item, priced: false }
+}
+
+export async function billedFacts(
+  db: Db,
+  q: { tenantId: string; from: Date; to: Date; window: Window; filter: UsageFilter; maxGroups: number; onTooLarge: (n: number) => Error; signal?: AbortSignal | undefined },
+): Promise<ReconFact[]> {
+  const where: SQL[] = [
+    sql`tenant_id = ${q.tenantId}`,
+    sql`start_time >= ${q.from.toISOString()}::timestamptz`,
+    sql`start_time < ${q.to.toISOString()}::timestamptz`,
+  ]
+  for (const [field, column] of FILTERS) {
+    const values = q.filter[field]
+    if (values?.length) where.push(sql`${sql.raw(column)} = any(${sql.param(values)}::text[])`)
+  }
+  const start = windowStartSql(q.window, sql`start_time`, 'UTC', q.from)
+  const rows = await db.query<BilledAggregate>(
+    sql`with g as (select ${start} as w, ${sql.raw(KEYS)}, sum(amount) as amount,
+          case when count(quantity) = count(*) then sum(quantity) end as quantity
+        from billed_costs where ${sql.join(where, sql` and `)}
+        group by 1, ${sql.raw(KEYS)})
+      select w as window_start, ${windowEndSql(q.window, sql`w`, 'UTC', q.to)} as window_end, ${sql.raw(KEYS)},
+        amount::text as amount, quantity::text as quantity, count(*) over ()::int8 as n
+      from g limit ${q.maxGroups + 1}`,
+    [],
+    { signal: q.signal },
+  )
+  if (rows.length > q.maxGroups) throw q.onTooLarge(rows[0]!.n)
+  return rows.map((r) => ({
+    side: 'billed',
+    windowStart: new Date(r.window_start),
+    windowEnd: new Date(r.window_end),
+    provider: r.provider,
+    accountId: r.account_id,
+    projectId: r.project_id,
+    apiKeyId: r.api_key_id,
+    model: r.model,
+    item: billedItem(r),
+    amount: r.amount,
+    unpricedTokens: 0,
+    tokens: null,
+    quantity: r.quantity,
+    quantityUnit: r.quantity_unit,
+  }))
+}

@@ -1,0 +1,107 @@
+import { computedLineItem, type ClassColumn } from '../billing/line-items.js'
+import type { Db } from '../db/client.js'
+import { PRICED_CLASSES } from '../pricing/token-classes.js'
+import type { Dimension, UsageFilter } from '../usage/dimensions.js'
+import type { UsageRow } from '../usage/run-usage.js'
+import { MAX_PAGE_SIZE, queryUsagePage, type UsageLimits } from '../usage/usage-service.js'
+import type { Window } from '../usage/windows.js'
+import type { ReconDimension, ReconFact } from './recon-types.js'
+
+/**
+ * The computed side: the ledger's usage priced by the shared query layer — the very `queryUsagePage`
+ * that GraphQL `usage` and the REST mirrors run, so reconciliation can never price differently. With
+ * LINE_ITEM, the per-class breakdown the costs mirror uses (`classes`) splits each row into items.
+ */
+
+/** The line-item match key of a token class of a model at a tier (the billed side builds the same). */
+export function itemKey(model: string | null, column: ClassColumn, serviceTier: string, batch: boolean, contextTier: string | null): string {
+  return JSON.stringify(['c', model, column, serviceTier, batch, contextTier])
+}
+
+const USAGE_DIMENSIONS: Record<ReconDimension, Dimension[]> = {
+  PROVIDER: ['PROVIDER'],
+  ACCOUNT: ['ACCOUNT'],
+  PROJECT: ['PROJECT'],
+  API_KEY: ['API_KEY'],
+  MODEL: ['MODEL'],
+  // The keys that decide a rate, hence name a provider's line item.
+  LINE_ITEM: ['MODEL', 'SERVICE_TIER', 'BATCH', 'CONTEXT_TIER'],
+}
+
+export interface ComputedQuery {
+  tenantId: string
+  from: Date
+  to: Date
+  window: Window
+  groupBy: ReconDimension[]
+  filter: UsageFilter
+  rateCard: string
+  asOf: Date
+}
+
+export interface ComputedFacts {
+  facts: ReconFact[]
+  sources: string[]
+}
+
+function rowFacts(row: UsageRow, lineItems: boolean): ReconFact[] {
+  const base = {
+    side: 'computed' as const,
+    windowStart: row.windowStart,
+    windowEnd: row.windowEnd,
+    provider: row.provider as string,
+    accountId: (row.accountId as string | null | undefined) ?? null,
+    projectId: (row.projectId as string | null | undefined) ?? null,
+    apiKeyId: (row.apiKeyId as string | null | undefined) ?? null,
+    model: (row.model as string | null | undefined) ?? null,
+    quantity: null,
+    quantityUnit: null,
+  }
+  if (!lineItems) return [{ ...base, item: null, amount: row.cost.total, unpricedTokens: row.cost.unpricedTokens, tokens: null }]
+  const tier = (row.serviceTier as string | null) ?? 'default'
+  const batch = row.batch === true
+  const context = (row.contextTier as string | null | undefined) ?? null
+  return PRICED_CLASSES.filter((c) => row.classes![c.column].tokens > 0).map((c) => {
+    const u = row.classes![c.column]
+    return {
+      ...base,
+      item: { key: itemKey(base.model, c.column, tier, batch, context), text: computedLineItem(base.provider, base.model, c.column, tier, batch), priced: true },
+      amount: u.cost,
+      unpricedTokens: u.unpricedTokens,
+      tokens: u.tokens - u.unpricedTokens,
+    }
+  })
+}
+
+/** Every computed row of the range (all of the query layer's pages), as facts. */
+export async function computedFacts(db: Db, q: ComputedQuery, limits: UsageLimits): Promise<ComputedFacts> {
+  const lineItems = q.groupBy.includes('LINE_ITEM')
+  // Always by provider: a line item's name depends on it, and billed rows always carry it.
+  const groupBy = [...new Set<Dimension>(['PROVIDER', ...q.groupBy.flatMap((d) => USAGE_DIMENSIONS[d])])]
+  const facts: ReconFact[] = []
+  let after: string | undefined
+  for (;;) {
+    const page = await queryUsagePage(
+      db,
+      {
+        tenantId: q.tenantId,
+        from: q.from,
+        to: q.to,
+        window: q.window,
+        timeZone: 'UTC',
+        groupBy,
+        groupByLabels: [],
+        filter: q.filter,
+        rateCard: q.rateCard,
+        pricingAsOf: q.asOf,
+        first: MAX_PAGE_SIZE,
+        after,
+        classes: lineItems,
+      },
+      limits,
+    )
+    for (const row of page.rows) facts.push(...rowFacts(row, lineItems))
+    if (!page.hasNextPage || !page.endCursor) return { facts, sources: page.sources }
+    after = page.endCursor
+  }
+}

@@ -1,0 +1,177 @@
+import { Decimal } from 'decimal.js'
+import { normalizeDecimal } from '../usage/decimal.js'
+import { RECON_DIMENSIONS, type ReconDimension, type ReconFact, type ReconRow, type ReconStatus, type ReconTotals } from './recon-types.js'
+
+/**
+ * The comparison itself, pure: facts of both sides in, reconciliation rows out.
+ *
+ * Billed rows are compared at the dimensions they carry (contract v2): dimensions are taken in the
+ * fixed order PROVIDER, ACCOUNT, PROJECT, API_KEY, MODEL, LINE_ITEM; within each window and the values
+ * fixed so far, a dimension is collapsed (null on the row, summed over) for both sides when any billed
+ * row there lacks it. A cost export without line items therefore reconciles against the whole day's
+ * computed cost, while an account that does report line items keeps them.
+ */
+
+// Sums of exact decimals stay exact: far more digits than any stored amount has.
+const Exact = Decimal.clone({ precision: 1000 })
+const text = (d: Decimal) => normalizeDecimal(d.toFixed())
+
+/** Ratios (derived unit prices) are rounded half-even to 12 places (contract v2 "Pricing, extended"). */
+export function ratio(numerator: string, denominator: string, scale: number): string {
+  return text(new Exact(numerator).times(scale).div(denominator).toDecimalPlaces(12, Decimal.ROUND_HALF_EVEN))
+}
+
+const FIELD: Record<ReconDimension, keyof ReconRow> = {
+  PROVIDER: 'provider',
+  ACCOUNT: 'accountId',
+  PROJECT: 'projectId',
+  API_KEY: 'apiKeyId',
+  MODEL: 'model',
+  LINE_ITEM: 'lineItem',
+}
+
+/** The grouped dimensions in collapse order; a line item is a model's item, so LINE_ITEM brings MODEL. */
+export function activeDimensions(groupBy: readonly ReconDimension[]): ReconDimension[] {
+  const set = new Set(groupBy)
+  if (set.has('LINE_ITEM')) set.add('MODEL')
+  return RECON_DIMENSIONS.filter((d) => set.has(d))
+}
+
+function value(f: ReconFact, d: ReconDimension): string | null {
+  switch (d) {
+    case 'PROVIDER':
+      return f.provider
+    case 'ACCOUNT':
+      return f.accountId
+    case 'PROJECT':
+      return f.projectId
+    case 'API_KEY':
+      return f.apiKeyId
+    case 'MODEL':
+      return f.model
+    case 'LINE_ITEM':
+      return f.item?.key ?? null
+  }
+}
+
+/** Does this billed row lack dimension `d`? A model-less line item is an (unmapped) item, not a missing model. */
+function lacks(f: ReconFact, d: ReconDimension, lineItems: boolean): boolean {
+  if (d === 'MODEL') return f.model === null && !(lineItems && f.item !== null)
+  return value(f, d) === null
+}
+
+interface Group {
+  row: ReconRow
+  computed: Decimal | null
+  billed: Decimal | null
+  tokens: number
+  quantity: Decimal | null
+  quantityKnown: boolean
+  quantityUnit: string | null
+  pricedItem: boolean
+  itemFromBilled: boolean
+}
+
+function status(g: Group, tolerance: Decimal): ReconStatus {
+  if (g.computed === null) return 'BILLED_ONLY'
+  if (g.billed === null) return 'COMPUTED_ONLY'
+  if (g.row.unpricedTokens > 0) return 'UNPRICED'
+  return g.computed.minus(g.billed).abs().lte(tolerance) ? 'MATCH' : 'MISMATCH'
+}
+
+/** Unit prices per 1M tokens (or per unit for other quantities) on MISMATCH line items whose billed quantity is known. */
+function unitPrices(g: Group): void {
+  if (g.row.status !== 'MISMATCH' || !g.pricedItem || !g.quantityKnown || g.quantity === null || g.quantity.isZero()) return
+  const scale = g.quantityUnit === null || g.quantityUnit === 'tokens' ? 1_000_000 : 1
+  g.row.billedUnitPrice = ratio(g.billed!.toFixed(), g.quantity.toFixed(), scale)
+  if (g.tokens > 0) g.row.cardUnitPrice = ratio(g.computed!.toFixed(), String(g.tokens), scale)
+}
+
+const compareNullable = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1)
+
+export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDimension[], tolerance: string): { rows: ReconRow[]; totals: ReconTotals } {
+  const dims = activeDimensions(groupBy)
+  const lineItems = dims.includes('LINE_ITEM')
+  const prefix = facts.map((f) => String(f.windowStart.getTime()))
+  const values = facts.map(() => ({}) as Partial<Record<ReconDimension, string | null>>)
+  for (const d of dims) {
+    const collapsed = new Set<string>()
+    facts.forEach((f, i) => {
+      if (f.side === 'billed' && lacks(f, d, lineItems)) collapsed.add(prefix[i]!)
+    })
+    facts.forEach((f, i) => {
+      const v = collapsed.has(prefix[i]!) ? null : value(f, d)
+      values[i]![d] = v
+      prefix[i] += v === null ? '\u0000-' : `\u0000=${v}`
+    })
+  }
+
+  const groups = new Map<string, Group>()
+  facts.forEach((f, i) => {
+    let g = groups.get(prefix[i]!)
+    if (!g) {
+      const v = values[i]!
+      const row: ReconRow = {
+        windowStart: f.windowStart,
+        windowEnd: f.windowEnd,
+        provider: v.PROVIDER ?? null,
+        accountId: v.ACCOUNT ?? null,
+        projectId: v.PROJECT ?? null,
+        apiKeyId: v.API_KEY ?? null,
+        model: v.MODEL ?? null,
+        lineItem: null,
+        computed: null,
+        billed: null,
+        difference: null,
+        status: 'MATCH',
+        unpricedTokens: 0,
+        billedUnitPrice: null,
+        cardUnitPrice: null,
+      }
+      g = { row, computed: null, billed: null, tokens: 0, quantity: null, quantityKnown: true, quantityUnit: null, pricedItem: v.LINE_ITEM != null && f.item?.priced === true, itemFromBilled: false }
+      groups.set(prefix[i]!, g)
+    }
+    // The billed side names the item as the provider wrote it; the computed side only when nothing was billed.
+    if (values[i]!.LINE_ITEM != null && f.item && !g.itemFromBilled && (g.row.lineItem === null || f.side === 'billed')) {
+      g.row.lineItem = f.item.text
+      g.itemFromBilled = f.side === 'billed'
+    }
+    if (f.side === 'computed') {
+      g.computed = (g.computed ?? new Exact(0)).plus(f.amount)
+      g.row.unpricedTokens += f.unpricedTokens
+      g.tokens += f.tokens ?? 0
+    } else {
+      g.billed = (g.billed ?? new Exact(0)).plus(f.amount)
+      if (f.quantity === null) g.quantityKnown = false
+      else g.quantity = (g.quantity ?? new Exact(0)).plus(f.quantity)
+      g.quantityUnit ??= f.quantityUnit
+    }
+  })
+
+  const tol = new Exact(tolerance)
+  let computed = new Exact(0)
+  let billed = new Exact(0)
+  let unpriced = 0
+  const rows: ReconRow[] = []
+  for (const g of groups.values()) {
+    g.row.status = status(g, tol)
+    g.row.computed = g.computed && text(g.computed)
+    g.row.billed = g.billed && text(g.billed)
+    if (g.computed && g.billed) g.row.difference = text(g.computed.minus(g.billed))
+    unitPrices(g)
+    computed = computed.plus(g.computed ?? 0)
+    billed = billed.plus(g.billed ?? 0)
+    unpriced += g.row.unpricedTokens
+    rows.push(g.row)
+  }
+  rows.sort((a, b) => {
+    const byTime = a.windowStart.getTime() - b.windowStart.getTime()
+    if (byTime) return byTime
+    for (const d of RECON_DIMENSIONS) {
+      const c = compareNullable(a[FIELD[d]] as string | null, b[FIELD[d]] as string | null)
+      if (c) return c
+    }
+    return 0
+  })
+  return { rows, totals: { computed: text(computed), billed: text(billed), difference: text(computed.minus(billed)), unpricedTokens: unpriced } }
+}

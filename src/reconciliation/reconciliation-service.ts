@@ -1,0 +1,55 @@
+import type { Db } from '../db/client.js'
+import { UsageInputError } from '../errors.js'
+import { PLAIN_DECIMAL } from '../pricing/prices.js'
+import { checkUsageArgs, decodeCursor, encodeCursor, queryHash, resolveCard, type UsageLimits } from '../usage/usage-service.js'
+import { billedFacts } from './billed-facts.js'
+import { computedFacts } from './computed-facts.js'
+import { reconcile } from './reconcile.js'
+import { RECON_DIMENSIONS, RECON_WINDOWS, type ReconArgs, type ReconPage, type ReconWindow } from './recon-types.js'
+
+/**
+ * GraphQL `reconciliation` and REST `GET /v1/reconciliation`: the ledger's computed cost beside what
+ * providers billed, per window and dimension, with a status per row. Both sides are read whole for
+ * the range (bounded by the windows × groups limit), compared, then paged: a row's status depends on
+ * every billed row of its window, so the comparison cannot be paged in SQL.
+ */
+
+/** The checks that need no database; errors name GraphQL's argument (REST maps them to its parameters). */
+export function checkReconArgs(args: ReconArgs, maxGroups: number): ReconWindow {
+  if (!(RECON_WINDOWS as readonly string[]).includes(args.window))
+    throw new UsageInputError('window', `reconciliation windows are ${RECON_WINDOWS.join(', ')} in UTC only (billed costs are UTC days); got ${args.window}`)
+  const unknown = args.groupBy.filter((d) => !(RECON_DIMENSIONS as readonly string[]).includes(d))
+  if (unknown.length) throw new UsageInputError('groupBy', `unknown dimension(s) ${unknown.join(', ')}; known: ${RECON_DIMENSIONS.join(', ')}`)
+  if (typeof args.tolerance !== 'string' || !PLAIN_DECIMAL.test(args.tolerance))
+    throw new UsageInputError('tolerance', '`tolerance` must be a decimal ≥ 0 in plain notation, such as "0.000001"')
+  checkUsageArgs({ from: args.from, to: args.to, first: args.first, filter: args.filter, window: args.window as ReconWindow }, maxGroups)
+  return args.window as ReconWindow
+}
+
+export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: UsageLimits): Promise<ReconPage> {
+  const window = checkReconArgs(args, limits.maxGroups)
+  const hashed = { ...args, query: 'reconciliation' }
+  const hash = queryHash(hashed)
+  const cursor = args.after ? decodeCursor(args.after, hash) : undefined
+  const offset = cursor?.offset ?? 0
+  const asOf = cursor?.asOf ?? args.pricingAsOf ?? new Date()
+  await resolveCard(db, args.tenantId, args.rateCard)
+  const groupBy = [...new Set(args.groupBy)]
+  const computed = await computedFacts(db, { ...args, window, groupBy, asOf }, limits)
+  const billed = await billedFacts(db, {
+    tenantId: args.tenantId,
+    from: args.from,
+    to: args.to,
+    window,
+    filter: args.filter,
+    maxGroups: limits.maxGroups,
+    signal: limits.signal,
+    onTooLarge: (n) =>
+      new UsageInputError('groupBy', `the range holds ${n} billed groups, more than the limit of ${limits.maxGroups}; narrow the range or use a larger window`),
+  })
+  const { rows, totals } = reconcile([...computed.facts, ...billed], groupBy, args.tolerance)
+  const page = rows.slice(offset, offset + args.first)
+  const next = offset + page.length
+  const hasNextPage = next < rows.length
+  return { rows: page, totals, hasNextPage, endCursor: page.length ? encodeCursor(next, hash, asOf) : null, sources: computed.sources, pricingAsOf: asOf }
+}

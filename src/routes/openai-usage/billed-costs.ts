@@ -1,0 +1,74 @@
+import { billedCostResults, type BilledCostsResult } from '../../billing/billed-report.js'
+import type { Db } from '../../db/client.js'
+import { problems } from '../../errors.js'
+import { bucketsFrom, encodePage, paramsHash, planRange } from './buckets.js'
+import { csvLine, isoSeconds } from './csv.js'
+import { COSTS_CSV_COLUMNS } from './cost-results.js'
+import { COSTS_LIMITS, type CostsQuery } from './params.js'
+
+/**
+ * `cost_source=billed`: the provider's billed costs (POST /v1/billing/costs) in the costs page shape,
+ * with OpenAI's bucket arithmetic, limits and cursors — instead of the ledger's computed cost.
+ */
+
+interface BilledRequest {
+  tenantId: string
+  query: CostsQuery
+  signal?: AbortSignal | undefined
+}
+
+function plan(r: BilledRequest, now: Date) {
+  const { plan, problems: found } = planRange(r.query, paramsHash(r.query), 86_400, COSTS_LIMITS, now)
+  if (!plan) throw problems.validation(found, `${found.length} problem${found.length === 1 ? '' : 's'} in the query parameters`)
+  return plan
+}
+
+async function read(db: Db, r: BilledRequest, start: number, end: number, width: number, count: number) {
+  const { buckets, next } = bucketsFrom(start, end, width, count)
+  const groupBy = new Set(r.query.group_by ?? [])
+  const results = buckets.length
+    ? await billedCostResults(db, {
+        tenantId: r.tenantId,
+        from: buckets[0]!.start,
+        to: buckets.at(-1)!.end,
+        width,
+        groupBy: { projectId: groupBy.has('project_id'), lineItem: groupBy.has('line_item'), apiKeyId: groupBy.has('api_key_id') },
+        projectIds: r.query.project_ids,
+        apiKeyIds: r.query.api_key_ids,
+        signal: r.signal,
+      })
+    : new Map<number, BilledCostsResult[]>()
+  return { buckets: buckets.map((b) => ({ ...b, results: results.get(b.start) ?? [] })), next }
+}
+
+export async function billedCostsPage(db: Db, r: BilledRequest, now = new Date()) {
+  const p = plan(r, now)
+  const { buckets, next } = await read(db, r, p.start, p.end, p.width, p.limit)
+  return {
+    object: 'page' as const,
+    data: buckets.map((b) => ({ object: 'bucket' as const, start_time: b.start, end_time: b.end, results: b.results })),
+    has_more: next !== null,
+    next_page: next === null ? null : encodePage(next, p.asOf, p.hash),
+    sources: ['billed'],
+  }
+}
+
+/** The whole range as the cost export's CSV, a chunk of days at a time. */
+export function billedCostsCsv(db: Db, r: BilledRequest, org: { id: string; name: string }, now = new Date()): AsyncGenerator<string> {
+  // Planned before the first byte is sent, so bad parameters are still a 400.
+  return csvChunks(db, r, plan(r, now), org)
+}
+
+async function* csvChunks(db: Db, r: BilledRequest, p: ReturnType<typeof plan>, org: { id: string; name: string }): AsyncGenerator<string> {
+  yield csvLine([...COSTS_CSV_COLUMNS])
+  let start: number | null = p.start
+  while (start !== null) {
+    const { buckets, next } = await read(db, r, start, p.end, p.width, COSTS_LIMITS[1])
+    let chunk = ''
+    for (const b of buckets)
+      for (const x of b.results)
+        chunk += csvLine([b.start, b.end, isoSeconds(b.start), isoSeconds(b.end), x.amount.value_exact, 'usd', x.line_item, x.project_id, org.id, org.name, x.api_key_id, x.quantity, x.quantity_unit, 'true', 0])
+    if (chunk) yield chunk
+    start = next
+  }
+}

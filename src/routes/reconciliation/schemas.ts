@@ -1,0 +1,76 @@
+import { z } from 'zod'
+import { RECON_DIMENSIONS, RECON_STATUSES, RECON_WINDOWS } from '../../reconciliation/recon-types.js'
+import { InstantParamSchema } from '../../time/instant-schema.js'
+import { ALL_SOURCES } from '../../usage/dimensions.js'
+
+/** `a=1&a=2`, `a[]=1` and `a=1,2` (the array forms are folded by normaliseArrayParams where it knows the name). */
+const list = (what: string) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => [v].flat().flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== ''))
+    .pipe(z.array(z.string().min(1).max(256)).max(1000))
+    .optional()
+    .describe(`Only these ${what}; repeated or comma-separated`)
+
+const lower = <T extends readonly string[]>(values: T) => values.map((v) => v.toLowerCase()) as unknown as [string, ...string[]]
+
+export const ReconQuerySchema = z.object({
+  from: InstantParamSchema.describe('Start of the range (unix seconds or RFC 3339), inclusive'),
+  to: InstantParamSchema.describe('End of the range, exclusive'),
+  window: z.enum(lower(RECON_WINDOWS)).default('day').describe('day, week (Monday), month or total — UTC only'),
+  group_by: z
+    .array(z.enum(lower(RECON_DIMENSIONS)))
+    .default(['provider'])
+    .describe('provider, account, project, api_key, model, line_item (line_item implies model); repeated, `[]` or comma-separated'),
+  providers: list('providers'),
+  account_ids: list('accounts'),
+  project_ids: list('project ids'),
+  api_key_ids: list('API key ids'),
+  user_ids: list('user ids (usage only)'),
+  models: list('models'),
+  sources: z.array(z.enum(ALL_SOURCES)).optional().describe('Which usage sources the computed side counts; default every source except events'),
+  rate_card: z.string().min(1).max(200).default('default'),
+  pricing_as_of: InstantParamSchema.optional().describe('Price as the card stood at this instant'),
+  tolerance: z.string().max(100).default('0.000001').describe('MATCH when |computed − billed| ≤ tolerance'),
+  first: z.coerce.number().int().min(0).max(1000).default(100).describe('Rows per page (JSON)'),
+  after: z.string().max(500).optional().describe('The `next_page` cursor of the previous page'),
+})
+export type ReconQuery = z.infer<typeof ReconQuerySchema>
+
+const money = z.string().nullable()
+const ReconRowSchema = z
+  .object({
+    window_start: z.string(),
+    window_end: z.string(),
+    provider: z.string().nullable(),
+    account_id: z.string().nullable(),
+    project_id: z.string().nullable(),
+    api_key_id: z.string().nullable(),
+    model: z.string().nullable(),
+    line_item: z.string().nullable(),
+    computed: money,
+    billed: money,
+    difference: money,
+    status: z.enum(RECON_STATUSES),
+    unpriced_tokens: z.number().int(),
+    billed_unit_price: money,
+    card_unit_price: money,
+  })
+  .meta({ id: 'ReconRow' })
+
+export const ReconPageSchema = z
+  .object({
+    object: z.literal('page'),
+    data: z.array(ReconRowSchema),
+    totals: z.object({ computed: z.string(), billed: z.string(), difference: z.string(), unpriced_tokens: z.number().int() }),
+    has_more: z.boolean(),
+    next_page: z.string().nullable().describe('Pass as `after` for the next rows'),
+    sources: z.array(z.string()).describe('The usage sources the computed side counted'),
+    pricing_as_of: z.string().describe('The pricing instant; later pages price alike'),
+  })
+  .meta({ id: 'ReconPage' })
+
+export const RECON_CSV_COLUMNS = [
+  'window_start', 'window_end', 'provider', 'account_id', 'project_id', 'api_key_id', 'model', 'line_item', 'computed', 'billed',
+  'difference', 'status', 'unpriced_tokens', 'billed_unit_price', 'card_unit_price',
+] as const

@@ -1,0 +1,111 @@
+import { sql, type SQL } from 'drizzle-orm'
+import { PRICED_CLASSES } from '../pricing/token-classes.js'
+import { EVENT_ONLY_FILTERS, FILTER_COLUMNS } from './dimensions.js'
+import type { UsageSpec } from './usage-sql.js'
+
+/**
+ * The facts a usage query aggregates: provider-reported token buckets (base table or hourly rollup),
+ * event rollups, and resource rows (provider-reported and from events), as ONE relation with the same
+ * columns. Token facts are resource `tokens` with no quantity; resource facts have zero tokens, no
+ * request count (`requests` counts token rows only), and carry `quantity`, the bucket's length in
+ * seconds (`secs`, for storage priced per GiB-day) and, for `storage_bytes`, the stored row's id
+ * (`rid`), so that each stored storage bucket is priced and rounded on its own.
+ */
+
+const CLASS_COLUMNS = PRICED_CLASSES.map((c) => c.column)
+export const COUNTERS = ['input_tokens', 'output_tokens', ...CLASS_COLUMNS]
+const EVENT_COLUMNS = ['endpoint', 'request_type', 'session_id', 'employee_id', 'agent_id']
+const raw = (s: string) => sql.raw(s)
+
+const eventNulls = raw(EVENT_COLUMNS.map((c) => `null::text as ${c}`).join(', '))
+const zeroCounters = raw(COUNTERS.map((c) => `0::int8 as ${c}`).join(', '))
+const tokenResource = raw(`'tokens'::text as resource, '{}'::jsonb as attributes, null::numeric as quantity, null::numeric as secs, null::int8 as rid`)
+
+/**
+ * List filters for one part of the facts. `constants` stands in for columns the part's table lacks
+ * (a resource row has no usage type; a token row is resource `tokens`); event-only filters exclude
+ * every part but the events'.
+ */
+function partFilters(spec: UsageSpec, eventPart: boolean, constants: Record<string, string>): SQL[] {
+  const where: SQL[] = []
+  for (const [key, column] of Object.entries(FILTER_COLUMNS) as [keyof typeof FILTER_COLUMNS, string][]) {
+    const values = spec.filter[key]
+    if (!values?.length) continue
+    if (!eventPart && (EVENT_ONLY_FILTERS as readonly string[]).includes(key)) where.push(sql`false`)
+    else where.push(sql`${raw(constants[column] ?? column)} = any(${sql.param(values)}::text[])`)
+  }
+  if (spec.filter.batch !== undefined) where.push(sql`coalesce(batch, false) = ${spec.filter.batch}`)
+  return where
+}
+
+const range = (spec: UsageSpec, time: string) => [
+  sql`tenant_id = ${spec.tenantId}`,
+  sql`${raw(time)} >= ${spec.from.toISOString()}::timestamptz`,
+  sql`${raw(time)} < ${spec.to.toISOString()}::timestamptz`,
+]
+const and = (parts: SQL[]) => sql.join(parts, sql` and `)
+const TOKEN_CONSTANTS = { resource: `'tokens'` }
+
+/** Provider-reported buckets (from the base table, the hourly rollup, or both gated) as facts. */
+function bucketFactsSql(spec: UsageSpec, bucketSources: string[], useRollup: boolean): SQL[] {
+  const where = (time: string) => [...range(spec, time), sql`source = any(${sql.param(bucketSources)}::text[])`, ...partFilters(spec, false, TOKEN_CONSTANTS)]
+  const base = sql`select start_time as t, provider, account_id, project_id, user_id, api_key_id, model,
+      service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels, num_model_requests as requests,
+      ${raw(COUNTERS.join(', '))}, null::numeric as reported_cost, ${tokenResource}
+    from usage_buckets where ${and(where('start_time'))}`
+  if (!useRollup) return [base]
+  // Both plans, gated by the one-time `aligned` check: exactly one of them reads anything.
+  const hourly = sql`select hour as t, provider, account_id, null::text as project_id, null::text as user_id,
+      null::text as api_key_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
+      case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
+      null::numeric as reported_cost, ${tokenResource}
+    from usage_bucket_hourly where ${and(where('hour'))} and (select ok from aligned)`
+  return [hourly, sql`${base} and not (select ok from aligned)`]
+}
+
+/**
+ * Provider-reported resource rows, always from the base table: they are few next to token buckets
+ * (one row per resource, attribute set and bucket), and reading them directly keeps the rollup path
+ * exactly equal to the base-table path by construction.
+ */
+function resourceFactsSql(spec: UsageSpec, bucketSources: string[]): SQL {
+  const where = [
+    ...range(spec, 'start_time'),
+    sql`source = any(${sql.param(bucketSources)}::text[])`,
+    ...partFilters(spec, false, { usage_type: 'null::text' }),
+  ]
+  return sql`select start_time as t, provider, account_id, project_id, user_id, api_key_id, model,
+      service_tier, batch, source, null::text as usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
+      null::int8 as requests, ${zeroCounters}, reported_cost, resource, attributes, quantity,
+      extract(epoch from end_time) - extract(epoch from start_time) as secs,
+      case when resource = 'storage_bytes' then id end as rid
+    from usage_resources where ${and(where)}`
+}
+
+const EVENT_CONSTANTS = { usage_type: `'completions'`, context_tier: 'null::text', inference_geo: 'null::text' }
+
+/** Event rollups (tokens) and event resources (an event's `resources`, one row each) as facts. */
+function eventFactsSql(spec: UsageSpec): SQL[] {
+  const tokens = sql`select hour as t, provider, account_id, project_id, user_id, api_key_id, model,
+      service_tier, batch, 'events'::text as source, 'completions'::text as usage_type, null::text as context_tier,
+      null::text as inference_geo, ${raw(EVENT_COLUMNS.join(', '))},
+      labels, num_model_requests as requests, ${raw(COUNTERS.join(', '))}, reported_cost, ${tokenResource}
+    from usage_event_rollups where ${and([...range(spec, 'hour'), ...partFilters(spec, true, { ...EVENT_CONSTANTS, ...TOKEN_CONSTANTS })])}`
+  const resources = sql`select timestamp as t, provider, account_id, project_id, user_id, api_key_id, model,
+      service_tier, batch, 'events'::text as source, null::text as usage_type, null::text as context_tier,
+      null::text as inference_geo, ${raw(EVENT_COLUMNS.join(', '))},
+      labels, null::int8 as requests, ${zeroCounters}, null::numeric as reported_cost, resource, attributes, quantity,
+      0::numeric as secs, null::int8 as rid
+    from usage_event_resources where ${and([...range(spec, 'timestamp'), ...partFilters(spec, true, { ...EVENT_CONSTANTS, usage_type: 'null::text' })])}`
+  return [tokens, resources]
+}
+
+/** Every fact of the query as one relation. */
+export function factsSql(spec: UsageSpec, useRollup: boolean): SQL {
+  const parts: SQL[] = []
+  const bucketSources = spec.sources.filter((s) => s !== 'events')
+  if (bucketSources.length) parts.push(...bucketFactsSql(spec, bucketSources, useRollup), resourceFactsSql(spec, bucketSources))
+  if (spec.sources.includes('events')) parts.push(...eventFactsSql(spec))
+  if (parts.length === 0) return sql`select * from (select null::timestamptz as t) x where false`
+  return sql.join(parts, sql` union all `)
+}
