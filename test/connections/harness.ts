@@ -21,19 +21,6 @@ export const SYNC_CONFIG = {
   TOKENLEDGER_SECRET_KEY: '0f'.repeat(32),
 }
 
-/** Cost pages handed to the sink, as billed costs would receive them (the billing branch stores them). */
-export function collectingSink() {
-  const pages: { tenantId: string; provider: string; accountId: string | null; groupBy: readonly string[]; page: unknown }[] = []
-  const sink: BilledCostSink = {
-    async ingest(_db, tenantId, page, opts) {
-      pages.push({ tenantId, ...opts, page })
-      const data = (page as { data: { results: unknown[] }[] }).data
-      return { received: data.reduce((n, b) => n + b.results.length, 0) }
-    },
-  }
-  return { sink, pages }
-}
-
 export async function buildWith(t: Test, engine: Engine, opts: { db?: DbClient; costSink?: BilledCostSink; config?: Record<string, string>; logStream?: { write(line: string): void } } = {}) {
   const config = testConfig({ ...SYNC_CONFIG, ...opts.config })
   const db = opts.db ?? (await freshDb(t, engine))
