@@ -16,6 +16,7 @@ import { bucketRows, csvChunk, generateBuckets } from './lib/data.js'
 import { createTarget, openRaw, openSetupDb, type Target } from './lib/database.js'
 import { type Metric, median, pool, table, timeIt } from './lib/metrics.js'
 import { type Proc, startTokenledger } from './lib/processes.js'
+import { backfillMetric, benchBackfill } from './lib/connections.js'
 import { type BenchOptions, benchCsvImport, benchEvents, benchIngest, benchPostgraphile, benchQuery, type Reference, setupTenants } from './lib/rows.js'
 
 const { values: args } = parseArgs({
@@ -119,6 +120,9 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
       LOG_LEVEL: 'warn',
       TOKENLEDGER_ADMIN_TOKEN: ADMIN,
       STATEMENT_TIMEOUT_MS: '3600000',
+      // Row 8 stores a connection's admin key (PostgreSQL has no generated key).
+      TOKENLEDGER_SECRET_KEY: 'ab'.repeat(32),
+      TOKENLEDGER_SYNC: 'off',
       // Throughput is measured, not the per-key limit or load shedding.
       RATE_LIMIT_PER_MINUTE: 'off',
       UNDER_PRESSURE: 'off',
@@ -175,6 +179,9 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
       }
       await attempt([6], () => benchPostgraphile(ctx, ref, target.url!))
     } else await attempt([4, 5], () => benchQuery(ctx, ref))
+    // Row 8: 30 days of hourly usage pulled by a connection vs POSTed (smoke: 2 days, 20 rows an hour).
+    const hours = SMOKE ? 48 : 720
+    await attempt([8], async () => [backfillMetric(engine, hours, await benchBackfill({ url: server!.url, pid: server!.pid, adminToken: ADMIN, hours, rowsPerBucket: SMOKE ? 20 : 180 }))])
     await server.stop()
     server = undefined
     process.stderr.write(`\n${table(metrics)}\n\n`)
