@@ -4,7 +4,7 @@
 // bench/connections-backfill.ts on its own.
 import type { Engine } from '../../src/db/client.js'
 import { openai } from '../../src/connections/openai.js'
-import { StubProvider } from '../../test/connections/stub-provider.js'
+import { StubProvider } from '../../test/connections/support/stub-provider.js'
 import type { Metric } from './metrics.js'
 import { memoryOf } from './processes.js'
 

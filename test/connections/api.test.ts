@@ -1,6 +1,6 @@
 import t from 'tap'
 import { admin, eachEngine, engines, isProblem } from '../helpers.js'
-import { ANTHROPIC_KEY, buildWith, createConnection, OPENAI_KEY, startStub, syncAndWait, tenant, waitForRun } from './harness.js'
+import { ANTHROPIC_KEY, buildWith, createConnection, OPENAI_KEY, startStub, syncAndWait, tenant, waitForRun } from './support/harness.js'
 
 const HOUR = 3_600_000
 const valid = (extra: Record<string, unknown> = {}) => ({ name: 'org', provider: 'openai', admin_key: OPENAI_KEY, account_id: 'org-1', start_date: '2026-01-01', ...extra })

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { eachEngine } from '../helpers.js'
 import { DIST_CLI, ensureBuilt } from '../setup/compiled.js'
-import { buildWith, createConnection, ledgerTotals, OPENAI_KEY, startStub, tenant } from './harness.js'
+import { buildWith, createConnection, ledgerTotals, OPENAI_KEY, startStub, tenant } from './support/harness.js'
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TOKENLEDGER_')))

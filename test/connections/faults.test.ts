@@ -1,6 +1,6 @@
 import t from 'tap'
 import { eachEngine } from '../helpers.js'
-import { buildWith, createConnection, ledgerTotals, OPENAI_KEY, startStub, syncAndWait, tenant } from './harness.js'
+import { buildWith, createConnection, ledgerTotals, OPENAI_KEY, startStub, syncAndWait, tenant } from './support/harness.js'
 
 const HOUR = 3_600_000
 

@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { createPgliteDb } from '../../src/db/client.js'
 import { admin, eachEngine, engines, freshDb } from '../helpers.js'
-import { buildWith, createConnection, ledgerTotals, OPENAI_KEY, startStub, syncAndWait, tenant, waitForRun } from './harness.js'
-import { call, freshPostgres, startServer } from './server-process.js'
+import { buildWith, createConnection, ledgerTotals, OPENAI_KEY, startStub, syncAndWait, tenant, waitForRun } from './support/harness.js'
+import { call, freshPostgres, startServer } from './support/server-process.js'
 
 const HOUR = 3_600_000
 

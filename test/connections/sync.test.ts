@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js'
 import t from 'tap'
 import { eachEngine } from '../helpers.js'
-import { ANTHROPIC_KEY, buildWith, createConnection, getState, ledgerSnapshot, ledgerTotals, OPENAI_KEY, startStub, syncAndWait, tenant } from './harness.js'
+import { ANTHROPIC_KEY, buildWith, createConnection, getState, ledgerSnapshot, ledgerTotals, OPENAI_KEY, startStub, syncAndWait, tenant } from './support/harness.js'
 
 const HOUR = 3_600_000
 

@@ -2,12 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
-import { createPostgresDb, type DbClient } from '../../src/db/client.js'
-import { ADMIN_TOKEN } from '../helpers.js'
-import { ensurePostgresTemplate, withDatabase } from '../setup/templates.js'
+import { createPostgresDb, type DbClient } from '../../../src/db/client.js'
+import { ADMIN_TOKEN } from '../../helpers.js'
+import { ensurePostgresTemplate, withDatabase } from '../../setup/templates.js'
 import { SYNC_CONFIG } from './harness.js'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 
 export interface ServerProcess {
   child: ChildProcess
