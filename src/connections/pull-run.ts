@@ -44,7 +44,7 @@ export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: 
   let outcome: RunOutcome
   let adminKey = ''
   try {
-    adminKey = deps.secretBox.open(conn.admin_key_sealed)
+    adminKey = openKey(deps.secretBox, conn.admin_key_sealed)
     for (const endpoint of provider.endpoints) {
       if (!conn.endpoints.includes(endpoint.name)) continue
       if (endpoint.kind === 'costs' && !deps.costSink) continue
@@ -57,6 +57,14 @@ export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: 
   }
   await finishRun(deps.db, { tenantId: conn.tenant_id, id: conn.id, owner, ...outcome })
   return outcome
+}
+
+function openKey(box: SecretBox, sealed: string): string {
+  try {
+    return box.open(sealed)
+  } catch {
+    throw new Error('the stored admin key cannot be opened with this TOKENLEDGER_SECRET_KEY: restore the key it was sealed with, or PATCH a new admin_key')
+  }
 }
 
 function describeFailure(err: unknown): string {

@@ -29,6 +29,9 @@ export interface RunnerOptions {
  * at a time however many servers share the database. Shutdown aborts runs between pages and waits
  * for them to record their state and release their leases.
  */
+/** Scheduled runs one instance starts at once; more wait for a later tick (or another instance). */
+const MAX_SCHEDULED_RUNS = 4
+
 export function createConnectionRunner(opts: RunnerOptions) {
   const stop = new AbortController()
   const running = new Map<string, Promise<RunOutcome | undefined>>()
@@ -68,8 +71,10 @@ export function createConnectionRunner(opts: RunnerOptions) {
     if (ticking || stop.signal.aborted || !opts.ready()) return
     ticking = true
     try {
-      for (const due of await dueConnections(opts.db, 20)) {
-        if (stop.signal.aborted) break
+      const room = MAX_SCHEDULED_RUNS - running.size
+      if (room <= 0) return
+      for (const due of await dueConnections(opts.db, room)) {
+        if (stop.signal.aborted || running.size >= MAX_SCHEDULED_RUNS) break
         await claim(due.tenant_id, due.id, true)
       }
     } catch (err) {

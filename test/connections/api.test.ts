@@ -7,7 +7,8 @@ const valid = (extra: Record<string, unknown> = {}) => ({ name: 'org', provider:
 
 void t.test('create, list, get, patch and delete; the admin key is never returned', (t) =>
   eachEngine(t, async (t, engine) => {
-    const app = await buildWith(t, engine)
+    // TOKENLEDGER_SYNC=off (the harness's default) with a fast tick: nothing runs by itself.
+    const app = await buildWith(t, engine, { config: { SYNC_TICK_MS: '10' } })
     const { headers } = await tenant(app)
     const created = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid() })
     t.equal(created.statusCode, 201, created.body)
@@ -17,6 +18,8 @@ void t.test('create, list, get, patch and delete; the admin key is never returne
     t.same(c.synced_until.costs, null, 'nothing synced yet')
     t.notMatch(created.body, OPENAI_KEY)
 
+    await new Promise((r) => setTimeout(r, 150))
+    t.equal((await app.inject({ method: 'GET', url: `/v1/connections/${c.id}`, headers })).json().last_run, null, 'TOKENLEDGER_SYNC=off: the due connection was not run by a timer')
     const list = await app.inject({ method: 'GET', url: '/v1/connections', headers })
     t.equal(list.json().length, 1)
     const patched = await app.inject({ method: 'PATCH', url: `/v1/connections/${c.id}`, headers, payload: { interval_minutes: 5, enabled: false, endpoints: ['completions', 'costs'], admin_key: 'sk-admin-rotated-key-5678' } })
