@@ -15,6 +15,7 @@ export interface BilledCostsResult {
   project_id: string | null
   api_key_id: string | null
   quantity: number | null
+  quantity_exact: string | null
   quantity_unit: string | null
   complete: true
   unpriced_tokens: 0
@@ -71,6 +72,7 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
       project_id: r.project_id,
       api_key_id: r.api_key_id,
       quantity: r.quantity === null ? null : Number(r.quantity),
+      quantity_exact: r.quantity === null ? null : normalizeDecimal(r.quantity),
       quantity_unit: r.quantity_unit,
       complete: true,
       unpriced_tokens: 0,

@@ -79,8 +79,33 @@ export function anthropicClass(tokenType: string | null): ClassColumn | undefine
   return tokenType === null ? undefined : ANTHROPIC_CLASS.get(tokenType)
 }
 
+/** Anthropic cost_report `cost_type`s that are a ledger resource (contract v2 maps web searches to `web_search_calls`). */
+const ANTHROPIC_RESOURCE_COSTS: Record<string, string> = { web_search: 'web_search_calls' }
+
+export function anthropicResource(costType: string | null): string | undefined {
+  return costType === null ? undefined : ANTHROPIC_RESOURCE_COSTS[costType]
+}
+
+/** The provider's name for a computed resource: `"<model>, <resource>"` (the resource alone without a model); Anthropic's cost_type. */
+export function computedResourceItem(provider: string, model: string | null, resource: string, serviceTier: string | null, batch: boolean): string {
+  if (provider === 'anthropic') {
+    const costType = Object.entries(ANTHROPIC_RESOURCE_COSTS).find(([, r]) => r === resource)?.[0]
+    if (costType) return anthropicItemText(costType, serviceTier, batch)
+  }
+  return model === null ? resource : `${model}, ${resource}`
+}
+
+/**
+ * Anthropic names an item by its token type (or cost type) alone; the tier is a separate field of the
+ * report, so it is appended where not standard, as OpenAI's names do (`output_tokens, batch`).
+ */
+export function anthropicItemText(type: string, serviceTier: string | null, batch: boolean): string {
+  return `${type}${serviceTier && serviceTier !== 'default' ? `, ${serviceTier}` : ''}${batch ? ', batch' : ''}`
+}
+
 /** The provider's name for a computed class: Anthropic's token_type, otherwise OpenAI's line item. */
 export function computedLineItem(provider: string, model: string | null, column: ClassColumn, serviceTier: string | null, batch: boolean): string {
-  if (provider === 'anthropic') return ANTHROPIC_TOKEN_TYPES[column] ?? openAILineItem(model, column, serviceTier, batch)
+  const tokenType = ANTHROPIC_TOKEN_TYPES[column]
+  if (provider === 'anthropic' && tokenType) return anthropicItemText(tokenType, serviceTier, batch)
   return openAILineItem(model, column, serviceTier, batch)
 }

@@ -22,12 +22,13 @@ export async function parseCostCsv(input: Readable, defaults: CostDefaults): Pro
     if (record.length === 1 && record[0] === '') return
     if (!columns) {
       columns = new Map(record.map((name, i) => [name.trim().replace(/^\uFEFF/, ''), i]))
-      const missing = ['amount_value', ...(['start_time', 'end_time'] as const).filter((c) => !columns!.has(c) && !columns!.has(`${c}_iso`))].filter(
-        (c) => !columns!.has(c),
-      )
+      const missing = [
+        ...(['start_time', 'end_time'] as const).filter((c) => !columns!.has(c) && !columns!.has(`${c}_iso`)).map((c) => [c, `${c} or ${c}_iso`]),
+        ...(columns.has('amount_value') ? [] : [['amount_value', 'amount_value']]),
+      ]
       if (missing.length)
         throw problemCatalogue.validation(
-          missing.map((c) => ({ line: 1, path: c, message: `the header needs a ${c} column` })),
+          missing.map(([path, names]) => ({ line: 1, path: path!, message: `the header has no ${names} column` })),
           'the CSV header is not a cost export header',
         )
       return

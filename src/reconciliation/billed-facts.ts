@@ -1,9 +1,9 @@
 import { sql, type SQL } from 'drizzle-orm'
-import { anthropicClass, parseOpenAILineItem } from '../billing/line-items.js'
+import { anthropicClass, anthropicItemText, anthropicResource, parseOpenAILineItem } from '../billing/line-items.js'
 import type { Db } from '../db/client.js'
 import type { UsageFilter } from '../usage/dimensions.js'
 import { windowEndSql, windowStartSql, type Window } from '../usage/windows.js'
-import { itemKey } from './computed-facts.js'
+import { itemKey, resourceKey } from './computed-facts.js'
 import type { ReconFact } from './recon-types.js'
 
 /**
@@ -45,16 +45,20 @@ const KEYS = 'provider, account_id, project_id, api_key_id, model, line_item, to
 /** A billed row's line item: a token class the ledger computes, or its text kept (unmapped). */
 function billedItem(r: BilledAggregate): ReconFact['item'] {
   const tier = r.service_tier ?? 'default'
+  const batch = r.batch === true
   if (r.token_type !== null || r.cost_type !== null || r.provider === 'anthropic') {
     const column = anthropicClass(r.token_type)
-    if (column) return { key: itemKey(r.model, column, tier, r.batch === true, r.context_tier), text: r.token_type!, priced: true }
+    if (column) return { key: itemKey(r.model, column, tier, batch, r.context_tier), text: anthropicItemText(r.token_type!, tier, batch), priced: true, perUnit: false }
+    const resource = anthropicResource(r.cost_type)
+    if (resource) return { key: resourceKey(r.model, resource, tier, batch), text: anthropicItemText(r.cost_type!, tier, batch), priced: true, perUnit: true }
     const text = r.line_item ?? r.cost_type ?? r.token_type
-    return text === null ? null : { key: `t|${text}`, text, priced: false }
+    return text === null ? null : { key: `t|${text}`, text, priced: false, perUnit: false }
   }
   if (r.line_item === null) return null
-  const parsed = parseOpenAILineItem(r.line_item)
-  if (parsed?.column) return { key: itemKey(parsed.model, parsed.column, parsed.serviceTier, parsed.batch, r.context_tier), text: r.line_item, priced: true }
-  return { key: `t|${r.line_item}`, text: r.line_item, priced: false }
+  const p = parseOpenAILineItem(r.line_item)
+  if (p?.column) return { key: itemKey(p.model, p.column, p.serviceTier, p.batch, r.context_tier), text: r.line_item, priced: true, perUnit: false }
+  if (p) return { key: resourceKey(p.model, p.item, p.serviceTier, p.batch), text: r.line_item, priced: true, perUnit: true }
+  return { key: `t|${r.line_item}`, text: r.line_item, priced: false, perUnit: false }
 }
 
 export async function billedFacts(
@@ -95,7 +99,8 @@ export async function billedFacts(
     item: billedItem(r),
     amount: r.amount,
     unpricedTokens: 0,
-    tokens: null,
+    unpricedQuantity: false,
+    priced: null,
     quantity: r.quantity,
     quantityUnit: r.quantity_unit,
   }))

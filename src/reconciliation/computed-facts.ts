@@ -1,4 +1,4 @@
-import { computedLineItem, type ClassColumn } from '../billing/line-items.js'
+import { computedLineItem, computedResourceItem, type ClassColumn } from '../billing/line-items.js'
 import type { Db } from '../db/client.js'
 import { PRICED_CLASSES } from '../pricing/token-classes.js'
 import type { Dimension, UsageFilter } from '../usage/dimensions.js'
@@ -18,6 +18,11 @@ export function itemKey(model: string | null, column: ClassColumn, serviceTier: 
   return JSON.stringify(['c', model, column, serviceTier, batch, contextTier])
 }
 
+/** The match key of a resource of a model at a tier (attributes and context tier summed over: bills do not split by them). */
+export function resourceKey(model: string | null, resource: string, serviceTier: string, batch: boolean): string {
+  return JSON.stringify(['r', model, resource, serviceTier, batch])
+}
+
 const USAGE_DIMENSIONS: Record<ReconDimension, Dimension[]> = {
   PROVIDER: ['PROVIDER'],
   ACCOUNT: ['ACCOUNT'],
@@ -25,7 +30,7 @@ const USAGE_DIMENSIONS: Record<ReconDimension, Dimension[]> = {
   API_KEY: ['API_KEY'],
   MODEL: ['MODEL'],
   // The keys that decide a rate, hence name a provider's line item.
-  LINE_ITEM: ['MODEL', 'SERVICE_TIER', 'BATCH', 'CONTEXT_TIER'],
+  LINE_ITEM: ['MODEL', 'SERVICE_TIER', 'BATCH', 'CONTEXT_TIER', 'RESOURCE'],
 }
 
 export interface ComputedQuery {
@@ -57,18 +62,26 @@ function rowFacts(row: UsageRow, lineItems: boolean): ReconFact[] {
     quantity: null,
     quantityUnit: null,
   }
-  if (!lineItems) return [{ ...base, item: null, amount: row.cost.total, unpricedTokens: row.cost.unpricedTokens, tokens: null }]
+  const unpricedQuantity = row.cost.unpricedQuantity.length > 0
+  if (!lineItems) return [{ ...base, item: null, amount: row.cost.total, unpricedTokens: row.cost.unpricedTokens, unpricedQuantity, priced: null }]
   const tier = (row.serviceTier as string | null) ?? 'default'
   const batch = row.batch === true
   const context = (row.contextTier as string | null | undefined) ?? null
+  const resource = row.resource as string
+  if (resource !== 'tokens') {
+    const key = resourceKey(base.model, resource, tier, batch)
+    const text = computedResourceItem(base.provider, base.model, resource, tier, batch)
+    return [{ ...base, item: { key, text, priced: true, perUnit: true }, amount: row.cost.resources, unpricedTokens: 0, unpricedQuantity, priced: unpricedQuantity ? null : row.quantity }]
+  }
   return PRICED_CLASSES.filter((c) => row.classes![c.column].tokens > 0).map((c) => {
     const u = row.classes![c.column]
     return {
       ...base,
-      item: { key: itemKey(base.model, c.column, tier, batch, context), text: computedLineItem(base.provider, base.model, c.column, tier, batch), priced: true },
+      item: { key: itemKey(base.model, c.column, tier, batch, context), text: computedLineItem(base.provider, base.model, c.column, tier, batch), priced: true, perUnit: false },
       amount: u.cost,
       unpricedTokens: u.unpricedTokens,
-      tokens: u.tokens - u.unpricedTokens,
+      unpricedQuantity: false,
+      priced: String(u.tokens - u.unpricedTokens),
     }
   })
 }

@@ -65,7 +65,7 @@ export interface ReconPage {
 /**
  * One side's contribution before grouping: a priced usage row (or one token class of it, by line item)
  * or an aggregated billed row. `item` is the line-item match key: `c|model|class|tier|batch|context`
- * for an item the ledger computes, `t|<text>` for one it cannot map.
+ * (or `["r", model, resource, …]`) for an item the ledger computes, `t|<text>` for one it cannot map.
  */
 export interface ReconFact {
   side: 'computed' | 'billed'
@@ -76,11 +76,14 @@ export interface ReconFact {
   projectId: string | null
   apiKeyId: string | null
   model: string | null
-  item: { key: string; text: string; priced: boolean } | null
+  /** `perUnit`: a resource item (unit prices per unit); otherwise a token class (per 1M tokens). */
+  item: { key: string; text: string; priced: boolean; perUnit: boolean } | null
   amount: string
   unpricedTokens: number
-  /** Computed: priced tokens of the item; billed: null. */
-  tokens: number | null
+  /** Computed: some resource quantity of the fact had no unit price. */
+  unpricedQuantity: boolean
+  /** Computed line items: the priced tokens (or resource quantity) of the item; otherwise null. */
+  priced: string | null
   /** Billed: the reported quantity (null when not reported) and its unit. */
   quantity: string | null
   quantityUnit: string | null

@@ -64,7 +64,9 @@ interface Group {
   row: ReconRow
   computed: Decimal | null
   billed: Decimal | null
-  tokens: number
+  priced: Decimal
+  unpricedQuantity: boolean
+  perUnit: boolean
   quantity: Decimal | null
   quantityKnown: boolean
   quantityUnit: string | null
@@ -75,16 +77,16 @@ interface Group {
 function status(g: Group, tolerance: Decimal): ReconStatus {
   if (g.computed === null) return 'BILLED_ONLY'
   if (g.billed === null) return 'COMPUTED_ONLY'
-  if (g.row.unpricedTokens > 0) return 'UNPRICED'
+  if (g.row.unpricedTokens > 0 || g.unpricedQuantity) return 'UNPRICED'
   return g.computed.minus(g.billed).abs().lte(tolerance) ? 'MATCH' : 'MISMATCH'
 }
 
-/** Unit prices per 1M tokens (or per unit for other quantities) on MISMATCH line items whose billed quantity is known. */
+/** Unit prices per 1M tokens (per unit for resources) on MISMATCH line items whose billed quantity is known. */
 function unitPrices(g: Group): void {
   if (g.row.status !== 'MISMATCH' || !g.pricedItem || !g.quantityKnown || g.quantity === null || g.quantity.isZero()) return
-  const scale = g.quantityUnit === null || g.quantityUnit === 'tokens' ? 1_000_000 : 1
+  const scale = g.perUnit ? 1 : 1_000_000
   g.row.billedUnitPrice = ratio(g.billed!.toFixed(), g.quantity.toFixed(), scale)
-  if (g.tokens > 0) g.row.cardUnitPrice = ratio(g.computed!.toFixed(), String(g.tokens), scale)
+  if (g.priced.gt(0)) g.row.cardUnitPrice = ratio(g.computed!.toFixed(), g.priced.toFixed(), scale)
 }
 
 const compareNullable = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1)
@@ -128,7 +130,7 @@ export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDi
         billedUnitPrice: null,
         cardUnitPrice: null,
       }
-      g = { row, computed: null, billed: null, tokens: 0, quantity: null, quantityKnown: true, quantityUnit: null, pricedItem: v.LINE_ITEM != null && f.item?.priced === true, itemFromBilled: false }
+      g = { row, computed: null, billed: null, priced: new Exact(0), unpricedQuantity: false, perUnit: f.item?.perUnit === true, quantity: null, quantityKnown: true, quantityUnit: null, pricedItem: v.LINE_ITEM != null && f.item?.priced === true, itemFromBilled: false }
       groups.set(prefix[i]!, g)
     }
     // The billed side names the item as the provider wrote it; the computed side only when nothing was billed.
@@ -139,11 +141,14 @@ export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDi
     if (f.side === 'computed') {
       g.computed = (g.computed ?? new Exact(0)).plus(f.amount)
       g.row.unpricedTokens += f.unpricedTokens
-      g.tokens += f.tokens ?? 0
+      g.unpricedQuantity ||= f.unpricedQuantity
+      if (f.priced !== null) g.priced = g.priced.plus(f.priced)
     } else {
       g.billed = (g.billed ?? new Exact(0)).plus(f.amount)
       if (f.quantity === null) g.quantityKnown = false
       else g.quantity = (g.quantity ?? new Exact(0)).plus(f.quantity)
+      // Quantities in different units do not add up to one quantity.
+      if (g.quantityUnit !== null && f.quantityUnit !== null && f.quantityUnit !== g.quantityUnit) g.quantityKnown = false
       g.quantityUnit ??= f.quantityUnit
     }
   })

@@ -37,7 +37,7 @@ void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
   const post = (payload: unknown, query = '', type = 'application/json') =>
-    app.inject({ method: 'POST', url: `/v1/billing/costs${query}`, headers: { ...bearer(key), 'content-type': type }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) })
+    app.inject({ method: 'POST', url: `/v1/billing/costs${query}`, headers: { ...bearer(key), 'content-type': type }, payload: typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload) })
   const stored = () =>
     app.testDb.query<Stored>(
       `select provider, account_id, start_time, line_item, model, token_type, amount::text as amount, quantity::text as quantity, source
@@ -127,6 +127,8 @@ void eachEngine(t, async (t, engine) => {
     const csv = await post('start_time,end_time,amount_value\n1759795200,1759881600,1.5x\n1759795200,,2\n', '', 'text/csv')
     t.equal(csv.statusCode, 400)
     t.same((csv.json() as { errors: { line: number; path: string }[] }).errors.map((e) => [e.line, e.path]), [[2, 'amount_value'], [3, 'end_time_iso']])
+    const latin1 = await post(Buffer.concat([Buffer.from('start_time,end_time,amount_value,line_item\n1759795200,1759881600,1,caf'), Buffer.from([0xe9]), Buffer.from('\n')]), '', 'text/csv')
+    t.match(latin1.json(), { status: 400, errors: [{ line: 2, message: 'is not valid UTF-8' }] })
     t.same(await stored(), [])
     const declared = await post(page(D0, [result('1', 'gpt-5, input')]), '?account_id=acct&group_by=line_item,project_id')
     t.equal(declared.statusCode, 200, 'a declared shape is stored with the rows')
@@ -148,6 +150,20 @@ void eachEngine(t, async (t, engine) => {
     t.same(del.json(), { deleted: 1 })
     t.equal((await post(page(D0, [result('0.6', 'gpt-5, input'), result('0.4', 'gpt-5, output')]), '?account_id=acct')).statusCode, 200)
     t.equal((await stored()).length, 2)
+    await clear()
+  })
+
+  await t.test('concurrent imports of two shapes for one account: one is stored, the other is a 409', async (t) => {
+    for (let round = 0; round < 5; round++) {
+      const start = D0 + round * DAY
+      const [a, b] = await Promise.all([
+        post(page(start, [result('1', null)]), '?account_id=race'),
+        post(page(start, [result('0.6', 'gpt-5, input'), result('0.4', 'gpt-5, output')]), '?account_id=race'),
+      ])
+      t.same([a.statusCode, b.statusCode].sort(), [200, 409], `round ${round}`)
+      const shapes = new Set((await stored()).filter((r) => r.start_time.getTime() === start * 1000).map((r) => r.line_item === null))
+      t.equal(shapes.size, 1, 'one shape stored')
+    }
     await clear()
   })
 })

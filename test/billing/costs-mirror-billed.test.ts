@@ -53,7 +53,7 @@ void eachEngine(t, async (t, engine) => {
     data: [
       {
         results: [
-          { line_item: 'gpt-5-mini-2025-08-07, input', project_id: 'proj_1', amount: { value_exact: '0.020248' }, quantity: 80992, quantity_unit: 'tokens' },
+          { line_item: 'gpt-5-mini-2025-08-07, input', project_id: 'proj_1', amount: { value_exact: '0.020248' }, quantity: 80992, quantity_exact: '80992', quantity_unit: 'tokens' },
           { line_item: 'gpt-5-mini-2025-08-07, output', project_id: 'proj_1', amount: { value_exact: '0.54954' }, quantity: 274770 },
         ],
       },

@@ -10,6 +10,7 @@ import { DIST_CLI, ensureBuilt, ROOT } from '../setup/compiled.js'
 
 const CSV = 'openai/completions_usage_2025-10-05_2025-10-12.sample.csv'
 const PAGE = 'openai/openai_usage_completions_example.json'
+const COSTS_CSV = 'openai/openai_costs_export_2025-10.sample.csv'
 
 interface Run {
   code: number | null
@@ -138,6 +139,14 @@ eachEngine(t, async (t, engine) => {
     )
   })
 
+  await t.test('imports a cost export (--kind costs → POST /v1/billing/costs)', async (t) => {
+    const path = fixturePath(t, COSTS_CSV)
+    if (!path) return
+    const run = await cli(['import', path, '--kind', 'costs', '--account-id', 'org-cli', '--json'], env)
+    t.equal(run.code, 0, run.stderr)
+    t.same(JSON.parse(run.stdout), { received: 8, skipped: 2, created: 6, replaced: 0, unchanged: 0 })
+  })
+
   await t.test('failures: exit 1 with the problem detail on one line', async (t) => {
     const path = fixturePath(t, CSV)
     if (!path) return
@@ -147,7 +156,7 @@ eachEngine(t, async (t, engine) => {
     const costs = await cli(['import', path, '--kind', 'costs'], env)
     t.equal(costs.code, 1)
     // Progress lines come first (the file streams before the server answers); the reason is the last line.
-    t.match(costs.stderr, /\ntokenledger: import --kind costs: this server does not accept cost imports yet \(POST \/v1\/billing\/costs answered 404\)\n$/)
+    t.match(costs.stderr, /\ntokenledger: 400 Invalid request: the CSV header is not a cost export header — line 1: the header has no amount_value column\n$/, 'a usage export is not a cost export')
     const sync = await cli(['sync', 'conn_1'], env)
     t.equal(sync.code, 1)
     t.equal(sync.stderr, 'tokenledger: 404 Not found: connection conn_1 does not exist\n', 'an unknown connection (test/connections/cli-sync.test.ts runs real syncs)')

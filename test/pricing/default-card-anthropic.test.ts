@@ -1,8 +1,10 @@
 import { findProvider, type ModelPrice } from '@pydantic/genai-prices'
 import { Decimal } from 'decimal.js'
 import t, { type Test } from 'tap'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { readFileSync } from 'node:fs'
+import { bearer, build, eachEngine, fixturePath, tenantWithKey } from '../helpers.js'
 import { postBuckets } from '../factories/buckets.js'
+import { costOf, type OracleRow, type TestRate } from '../factories/resources.js'
 
 // The default card's Anthropic rates against the installed catalog read directly (not through
 // src/pricing/catalog), and the way they price usage of each context tier, against decimal.js.
@@ -130,5 +132,33 @@ void eachEngine(t, async (t, engine) => {
     })
     const sum = expected.reduce((s, e) => s.plus(e.total), new Decimal(0))
     t.same(body.data.usage.totals.cost, { total: sum.toFixed(), complete: false })
+  })
+
+  t.test('both Anthropic fixture reports, priced by the default card: tokens of both cache-write durations and web searches', async (t) => {
+    interface Report { data: { starting_at: string; results: Record<string, unknown>[] }[] }
+    const rows: OracleRow[] = []
+    for (const [i, name] of ['anthropic_usage_report_messages_example.json', 'anthropic_usage_report_messages_example_2026.json'].entries()) {
+      const path = fixturePath(t, `anthropic/${name}`)
+      if (!path) return
+      const body = readFileSync(path, 'utf8')
+      t.equal((await postBuckets(app, key, body, 'application/json', `?account_id=org_${i}`)).statusCode, 200, name)
+      // The contract's mapping, written out here: uncached → input, cache read → cached input, 5m/1h writes apart.
+      for (const r of (JSON.parse(body) as Report).data.flatMap((b) => b.results)) {
+        const cc = r.cache_creation as Record<string, number>
+        const base = { provider: 'anthropic', model: r.model as string, contextTier: r.context_window as string }
+        rows.push({ ...base, classes: { in_text: r.uncached_input_tokens as number, cached_text: r.cache_read_input_tokens as number, cache_write: cc.ephemeral_5m_input_tokens!, cache_write_1h: cc.ephemeral_1h_input_tokens!, out_text: r.output_tokens as number } })
+        rows.push({ ...base, resource: 'web_search_calls', attributes: {}, quantity: String((r.server_tool_use as Record<string, number>).web_search_requests) })
+      }
+    }
+    const res = await app.inject({ method: 'GET', url: '/v1/rate-cards/default/rates?provider=anthropic&at=2025-08-01T00:00:00Z', headers: bearer(key) })
+    const want = costOf(rows, res.json().data as TestRate[])
+    t.ok(want.unpriced.size === 0 && want.unpricedTokens === 0, 'the default card prices all of it')
+    const gql = await app.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: bearer(key),
+      payload: { query: '{ usage(from: "2025-08-01T00:00:00Z", to: "2025-08-02T00:00:00Z", window: TOTAL, filter: { providers: ["anthropic"] }) { totals { cacheWrite1hTokens cost { total resources complete } } } }' },
+    })
+    t.same(gql.json().data.usage.totals, { cacheWrite1hTokens: 2000, cost: { total: want.total.toFixed(), resources: want.resources.toFixed(), complete: true } })
   })
 })

@@ -13,6 +13,7 @@ import { bearer, build, eachEngine, fixturePath, tenantWithKey } from '../helper
  *   5-minute write     500 × $6.25 / 1M = $0.003125
  *   1-hour write     1,000 × $10   / 1M = $0.01
  *   output             500 × $25   / 1M = $0.0125
+ *   web search          10 × $10   / 1K searches = $0.1  (a resource: `web_search_calls`)
  *
  * The docs' cost_report example bills only uncached input, 123.78912 cents = $1.2378912 (its amount is
  * illustrative, so that line is a MISMATCH and the unbilled token types are COMPUTED_ONLY). A second
@@ -28,10 +29,10 @@ const QUERY = `query($accounts: [String!]) {
 }`
 
 /** A cost_report row as Anthropic writes it, amount in cents. */
-const costRow = (tokenType: string, cents: string, description: string) => ({
+const costRow = (tokenType: string | null, cents: string, description: string, costType = 'tokens') => ({
   amount: cents,
   context_window: '0-200k',
-  cost_type: 'tokens',
+  cost_type: costType,
   currency: 'USD',
   description,
   inference_geo: 'global',
@@ -55,7 +56,11 @@ void eachEngine(t, async (t, engine) => {
   await post('/v1/usage/buckets?account_id=org-docs', usage)
   await post('/v1/billing/costs?account_id=org-docs', JSON.parse(readFileSync(costPath, 'utf8')))
   await post('/v1/usage/buckets?account_id=org-exact', usage)
-  await post('/v1/billing/costs?account_id=org-exact', {
+  // The same usage again in the priority tier, which cost_report never lists (a documented mismatch).
+  const withPriority = JSON.parse(JSON.stringify(usage)) as { data: { results: Record<string, unknown>[] }[] }
+  withPriority.data[0]!.results.push({ ...withPriority.data[0]!.results[0]!, service_tier: 'priority' })
+  await post('/v1/usage/buckets?account_id=org-priority', withPriority)
+  const exactBill = {
     data: [
       {
         starting_at: DAY.from,
@@ -66,12 +71,15 @@ void eachEngine(t, async (t, engine) => {
           costRow('cache_creation.ephemeral_5m_input_tokens', '0.3125', 'Claude Opus 5 Usage - Cache Write 5m'),
           costRow('cache_creation.ephemeral_1h_input_tokens', '1', 'Claude Opus 5 Usage - Cache Write 1h'),
           costRow('output_tokens', '1.25', 'Claude Opus 5 Usage - Output Tokens'),
+          costRow(null, '10', 'Claude Opus 5 Usage - Web Search', 'web_search'),
         ],
       },
     ],
     has_more: false,
     next_page: null,
-  })
+  }
+  await post('/v1/billing/costs?account_id=org-exact', exactBill)
+  await post('/v1/billing/costs?account_id=org-priority', exactBill)
 
   const run = async (accounts: string[]) => {
     const res = await app.inject({ method: 'POST', url: '/graphql', headers: bearer(key), payload: { query: QUERY, variables: { accounts } } })
@@ -101,9 +109,10 @@ void eachEngine(t, async (t, engine) => {
       row('output_tokens', '0.0125', null, null, 'COMPUTED_ONLY'),
       // No quantity in cost_report, so no unit prices even on the mismatch.
       row('uncached_input_tokens', '0.0075', '1.2378912', '-1.2303912', 'MISMATCH'),
+      row('web_search', '0.1', null, null, 'COMPUTED_ONLY'),
     ],
   )
-  t.same(docs.totals, { computed: '0.033225', billed: '1.2378912', difference: '-1.2046662', unpricedTokens: 0 })
+  t.same(docs.totals, { computed: '0.133225', billed: '1.2378912', difference: '-1.1046662', unpricedTokens: 0 })
 
   const exact = await run(['org-exact'])
   t.same(
@@ -114,7 +123,29 @@ void eachEngine(t, async (t, engine) => {
       ['cache_read_input_tokens', '0.0001', '0.0001', 'MATCH'],
       ['output_tokens', '0.0125', '0.0125', 'MATCH'],
       ['uncached_input_tokens', '0.0075', '0.0075', 'MATCH'],
+      ['web_search', '0.1', '0.1', 'MATCH'],
     ],
   )
-  t.same(exact.totals, { computed: '0.033225', billed: '0.033225', difference: '0', unpricedTokens: 0 })
+  t.same(exact.totals, { computed: '0.133225', billed: '0.133225', difference: '0', unpricedTokens: 0 })
+
+  // Priority usage is COMPUTED_ONLY (it comes before UNPRICED: the default card has no priority rates either).
+  const priority = await run(['org-priority'])
+  t.same(
+    priority.rows.map((r) => [r.lineItem, r.status]),
+    [
+      ['cache_creation.ephemeral_1h_input_tokens', 'MATCH'],
+      ['cache_creation.ephemeral_1h_input_tokens, priority', 'COMPUTED_ONLY'],
+      ['cache_creation.ephemeral_5m_input_tokens', 'MATCH'],
+      ['cache_creation.ephemeral_5m_input_tokens, priority', 'COMPUTED_ONLY'],
+      ['cache_read_input_tokens', 'MATCH'],
+      ['cache_read_input_tokens, priority', 'COMPUTED_ONLY'],
+      ['output_tokens', 'MATCH'],
+      ['output_tokens, priority', 'COMPUTED_ONLY'],
+      ['uncached_input_tokens', 'MATCH'],
+      ['uncached_input_tokens, priority', 'COMPUTED_ONLY'],
+      ['web_search', 'MATCH'],
+      ['web_search, priority', 'COMPUTED_ONLY'],
+    ],
+  )
+  t.equal(priority.totals.unpricedTokens, 1500 + 200 + 500 + 1000 + 500, 'the priority tokens are unpriced, never $0')
 })

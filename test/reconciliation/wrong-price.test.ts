@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js'
 import t from 'tap'
 import { seedBuckets, seedCard } from '../factories/usage.js'
-import { bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
+import { admin, bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
 
 /**
  * A rate card with one wrong price (gpt-5-mini input at $0.30 instead of the $0.25 OpenAI bills)
@@ -39,8 +39,8 @@ function bill() {
   return { object: 'page', data: [{ object: 'bucket', start_time: D0, end_time: D0 + DAY, results }], has_more: false, next_page: null }
 }
 
-const QUERY = `query($card: String!, $first: Int, $after: String) {
-  reconciliation(from: "2025-10-07T00:00:00Z", to: "2025-10-08T00:00:00Z", groupBy: [LINE_ITEM], rateCard: $card, first: $first, after: $after) {
+const QUERY = `query($card: String!, $first: Int, $after: String, $asOf: DateTime) {
+  reconciliation(from: "2025-10-07T00:00:00Z", to: "2025-10-08T00:00:00Z", groupBy: [LINE_ITEM], rateCard: $card, first: $first, after: $after, pricingAsOf: $asOf) {
     rows { model lineItem computed billed status billedUnitPrice cardUnitPrice }
     pageInfo { hasNextPage endCursor }
   }
@@ -61,7 +61,7 @@ void eachEngine(t, async (t, engine) => {
   const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
   await seedBuckets(app.testDb, tenantId, USAGE.map((u) => ({ ...u, start: at(D0), end: at(D0 + DAY), accountId: 'org-1', source: 'openai_api' })))
   const wrong = { ...PRICES, [MINI]: { ...PRICES[MINI]!, input: '0.3' } }
-  await seedCard(app.testDb, 'wrong', Object.entries(wrong).map(([model, prices]) => ({ model, effectiveFrom: new Date(0), prices })), tenantId)
+  const [wrongRateId] = await seedCard(app.testDb, 'wrong', Object.entries(wrong).map(([model, prices]) => ({ model, effectiveFrom: new Date(0), prices })), tenantId)
   await seedCard(app.testDb, 'right', Object.entries(PRICES).map(([model, prices]) => ({ model, effectiveFrom: new Date(0), prices })), tenantId)
   const posted = await app.inject({ method: 'POST', url: '/v1/billing/costs?account_id=org-1', headers: bearer(key), payload: bill() })
   t.equal(posted.statusCode, 200, posted.body)
@@ -114,6 +114,21 @@ void eachEngine(t, async (t, engine) => {
     t.equal(lines[0], 'window_start,window_end,provider,account_id,project_id,api_key_id,model,line_item,computed,billed,difference,status,unpriced_tokens,billed_unit_price,card_unit_price')
     t.equal(lines.length, 7)
     t.ok(lines.some((l) => l.includes(`"${MINI}, input"`) && l.includes('MISMATCH,0,0.25,0.3')))
+  })
+
+  await t.test('correcting the price clears the mismatch; pricingAsOf before the correction reproduces it', async (t) => {
+    const beforeFix = new Date()
+    await new Promise((r) => setTimeout(r, 5))
+    const fix = await app.inject({
+      method: 'POST',
+      url: '/v1/rate-cards/wrong/rates',
+      headers: { ...admin, 'x-tenant-id': tenantId },
+      payload: { rates: [{ model: MINI, effective_from: '1970-01-01T00:00:00Z', supersedes: wrongRateId, prices: PRICES[MINI] }] },
+    })
+    t.equal(fix.statusCode, 201, fix.body)
+    t.same((await gql({ card: 'wrong' })).rows.filter((r) => r.status !== 'MATCH'), [])
+    const then = (await gql({ card: 'wrong', asOf: beforeFix.toISOString() })).rows.filter((r) => r.status !== 'MATCH')
+    t.same(then.map((r) => [r.lineItem, r.billedUnitPrice, r.cardUnitPrice]), [[`${MINI}, input`, '0.25', '0.3']])
   })
 
   await t.test('bad arguments: 400 naming the parameter (REST), BAD_USER_INPUT (GraphQL)', async (t) => {

@@ -5,11 +5,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createPgliteDb, createPostgresDb } from '../../src/db/client.js'
 import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js'
-import { ensureDefaultCard } from '../../src/pricing/catalog/default-card.js'
+import { defaultCardRates, ensureDefaultCard } from '../../src/pricing/catalog/default-card.js'
 
-/** Identifies the current migrations, so templates are rebuilt exactly when the schema changes. */
+/**
+ * Identifies the current migrations and the default card the template is seeded with, so templates
+ * are rebuilt exactly when either changes (templates live in the shared temp dir / server, and a
+ * template seeded by older card code would make every test start by superseding its rates).
+ */
 export async function migrationsHash(): Promise<string> {
   const h = createHash('sha256')
+  h.update(JSON.stringify(defaultCardRates()))
   for (const f of (await readdir(MIGRATIONS_DIR)).sort()) {
     if (f.endsWith('.sql')) h.update(f).update(readFileSync(join(MIGRATIONS_DIR, f)))
   }

@@ -88,6 +88,34 @@ void eachEngine(t, async (t, engine) => {
       restVerdict(await app.inject({ method: 'GET', url: `/v1/organization/usage/completions?start_time=1759276800&pricing_as_of=${inQuery(v)}&rate_card=${card}`, headers: h }), 'pricing_as_of'),
     'DELETE buckets start_time': async (v) =>
       restVerdict(await app.inject({ method: 'DELETE', url: `/v1/usage/buckets?start_time=${inQuery(v)}&end_time=${inQuery(LATER)}&account_id=none`, headers: h }), 'start_time'),
+    'billed cost start_time (OpenAI costs page)': async (v) =>
+      restVerdict(
+        await app.inject({
+          method: 'POST',
+          url: `/v1/billing/costs?account_id=${uniqueId('a')}`,
+          headers: h,
+          payload: { object: 'page', data: [{ start_time: v, end_time: LATER, results: [{ object: 'organization.costs.result', amount: { value: 1, currency: 'usd' } }] }] },
+        }),
+        'start_time',
+      ),
+    'billed cost ending_at (Anthropic cost_report)': async (v) =>
+      restVerdict(
+        await app.inject({
+          method: 'POST',
+          url: `/v1/billing/costs?account_id=${uniqueId('a')}`,
+          headers: h,
+          payload: { data: [{ starting_at: '1970-01-01T00:00:00Z', ending_at: v, results: [{ amount: '1', currency: 'USD', model: 'm' }] }] },
+        }),
+        'ending_at',
+      ),
+    'DELETE billed costs start_time': async (v) =>
+      restVerdict(await app.inject({ method: 'DELETE', url: `/v1/billing/costs?start_time=${inQuery(v)}&end_time=${inQuery(LATER)}&account_id=none`, headers: h }), 'start_time'),
+    'GraphQL reconciliation(from:) variable': async (v) =>
+      graphqlVerdict(
+        await graphql('query($from: DateTime!, $to: DateTime!) { reconciliation(from: $from, to: $to, window: TOTAL) { totals { billed } } }', { from: v, to: LATER }),
+      ),
+    'REST reconciliation from': async (v) =>
+      restVerdict(await app.inject({ method: 'GET', url: `/v1/reconciliation?from=${inQuery(v)}&to=${inQuery(LATER)}&window=total`, headers: h }), 'from'),
     'rate card at': async (v) =>
       restVerdict(await app.inject({ method: 'GET', url: `/v1/rate-cards/${card}/rates?at=${inQuery(v)}`, headers: h }), 'at'),
     'rate effective_from': async (v) =>

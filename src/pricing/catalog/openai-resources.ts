@@ -30,6 +30,10 @@ export const OPENAI_UNIT_PRICES: Record<string, UnitPrice[]> = {
   ],
 }
 
+/** OpenAI's moderation models are free (the catalog lists them with no price): every class they bill is "0". */
+export const OPENAI_FREE_MODELS = ['omni-moderation-*', 'text-moderation-*']
+export const FREE_SOURCE = 'OpenAI moderation guide: the moderation endpoint is free (https://platform.openai.com/docs/guides/moderation)'
+
 /**
  * The hand-entered unit prices as rates: added to the catalog's standard rates of the same model where
  * the catalog has one (every segment), otherwise a rate with no token prices in force since the epoch.
@@ -60,6 +64,24 @@ export function withOpenAIUnitPrices(standard: readonly CatalogRate[]): CatalogR
       unitPrices,
       supersedes: null,
       source: OPENAI_PRICE_LIST_SOURCE,
+    })
+  }
+  for (const model of OPENAI_FREE_MODELS) {
+    if (out.some((r) => r.provider === 'openai' && r.model === model)) continue
+    out.push({
+      catalogId: model,
+      provider: 'openai',
+      model,
+      serviceTier: 'default',
+      batch: false,
+      contextTier: null,
+      inferenceGeo: null,
+      effectiveFrom: CATALOG_EPOCH,
+      effectiveTo: null,
+      prices: { input: '0', input_image: '0' },
+      unitPrices: [],
+      supersedes: null,
+      source: FREE_SOURCE,
     })
   }
   return out

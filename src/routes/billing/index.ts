@@ -20,8 +20,9 @@ function documentOnlyBody<S>(route: FastifyRouteSchemaDef<S>): FastifyValidation
 
 /** What providers billed: POST stores cost reports, DELETE removes a range (contract v2 "Billed costs"). */
 const billingRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, opts) => {
-  // Cost exports are a row per day and line item: read whole (within CSV_BODY_LIMIT), then parsed.
-  app.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'string', bodyLimit: opts.config.CSV_BODY_LIMIT }, (_req, body, done) =>
+  // Cost exports are a row per day and line item: read whole (within CSV_BODY_LIMIT) as bytes, which the
+  // CSV reader decodes strictly (invalid UTF-8 is a 400 naming the line, never U+FFFD stored).
+  app.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'buffer', bodyLimit: opts.config.CSV_BODY_LIMIT }, (_req, body, done) =>
     done(null, Readable.from([body])),
   )
 

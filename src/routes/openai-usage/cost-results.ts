@@ -11,11 +11,23 @@ export interface CostsResult {
   line_item: string | null
   project_id: string | null
   api_key_id: string | null
-  quantity: number
-  quantity_unit: 'tokens'
+  /** null when the result mixes units (tokens and a resource, or two resources). */
+  quantity: number | null
+  quantity_exact: string | null
+  quantity_unit: string | null
   complete: boolean
   unpriced_tokens: number
 }
+
+/** OpenAI's `quantity_unit` for a resource (contract v2); other resources are their own unit. */
+const QUANTITY_UNITS: Record<string, string> = {
+  audio_seconds: 'duration_seconds',
+  storage_bytes: 'gibibyte_hours',
+  images: 'images',
+  characters: 'characters',
+}
+export const quantityUnit = (resource: string) => QUANTITY_UNITS[resource] ?? resource
+const isTokens = (row: UsageRow) => row.resource === undefined || row.resource === null || row.resource === 'tokens'
 
 /** Name of usage whose model is unknown (OpenAI pages not grouped by model): always unpriced. */
 export const UNKNOWN_MODEL = 'unknown model'
@@ -26,7 +38,15 @@ function suffix(row: UsageRow): string {
   return `${tier && tier !== 'default' ? `, ${tier}` : ''}${row.batch === true ? ', batch' : ''}`
 }
 
-function result(row: UsageRow, currency: string, lineItem: string | null, quantity: number, cost: string | null, unpriced: number): CostsResult {
+function result(
+  row: UsageRow,
+  currency: string,
+  lineItem: string | null,
+  quantity: { exact: string; unit: string },
+  cost: string | null,
+  unpriced: number,
+  complete = unpriced === 0,
+): CostsResult {
   return {
     object: 'organization.costs.result',
     // A JSON number for clients typed for OpenAI; the exact decimal is value_exact.
@@ -34,15 +54,38 @@ function result(row: UsageRow, currency: string, lineItem: string | null, quanti
     line_item: lineItem,
     project_id: (row.projectId as string | null | undefined) ?? null,
     api_key_id: (row.apiKeyId as string | null | undefined) ?? null,
-    quantity,
-    quantity_unit: 'tokens',
-    complete: unpriced === 0,
+    quantity: Number(quantity.exact),
+    quantity_exact: quantity.exact,
+    quantity_unit: quantity.unit,
+    complete,
     unpriced_tokens: unpriced,
   }
 }
 
+const tokens = (n: number) => ({ exact: String(n), unit: 'tokens' })
+
+/**
+ * A resource row's line items: `"<model>, <resource>"` (the resource alone when the model is null) for
+ * the priced quantity, and `"…, unpriced"` with no amount for the quantity no unit price covered.
+ */
+function resourceItems(row: UsageRow, currency: string): CostsResult[] {
+  const resource = row.resource as string
+  const name = `${row.model ? `${row.model as string}, ` : ''}${resource}`
+  const unit = quantityUnit(resource)
+  const all = new Decimal(row.quantity ?? 0)
+  const unpriced = row.cost.unpricedQuantity.filter((u) => u.resource === resource).reduce((a, u) => a.plus(u.quantity), new Decimal(0))
+  const priced = all.minus(unpriced)
+  const out: CostsResult[] = []
+  if (priced.gt(0) || unpriced.isZero())
+    out.push(result(row, currency, `${name}${suffix(row)}`, { exact: normalizeDecimal(priced.toFixed()), unit }, row.cost.resources, 0))
+  if (unpriced.gt(0))
+    out.push(result(row, currency, `${name}, unpriced${suffix(row)}`, { exact: normalizeDecimal(unpriced.toFixed()), unit }, null, 0, false))
+  return out
+}
+
 /** One line item per priced token class, then `<model>, unpriced` for every token no rate priced. */
 function lineItems(row: UsageRow, currency: string): CostsResult[] {
+  if (!isTokens(row)) return resourceItems(row, currency)
   const model = (row.model as string | null) ?? UNKNOWN_MODEL
   const out: CostsResult[] = []
   let unpriced = 0
@@ -50,15 +93,16 @@ function lineItems(row: UsageRow, currency: string): CostsResult[] {
     const u = row.classes![c.column]
     unpriced += u.unpricedTokens
     const priced = u.tokens - u.unpricedTokens
-    if (priced > 0) out.push(result(row, currency, `${model}, ${c.lineItem}${suffix(row)}`, priced, u.cost, 0))
+    if (priced > 0) out.push(result(row, currency, `${model}, ${c.lineItem}${suffix(row)}`, tokens(priced), u.cost, 0))
   }
-  if (unpriced > 0) out.push(result(row, currency, `${model}, unpriced${suffix(row)}`, unpriced, null, unpriced))
+  if (unpriced > 0) out.push(result(row, currency, `${model}, unpriced${suffix(row)}`, tokens(unpriced), null, unpriced))
   return out
 }
 
 /**
- * Stored `batch: null` and `false` are both priced as non-batch, so they name the same line item:
- * such items are merged (exact decimal sums), keeping first-appearance order.
+ * Stored `batch: null` and `false` are both priced as non-batch, so they name the same line item; and
+ * without line items, a project's tokens and resources are one result. Such items are merged (exact
+ * decimal sums), keeping first-appearance order; a result mixing units has no quantity.
  */
 function merge(items: CostsResult[]): CostsResult[] {
   const byKey = new Map<string, CostsResult>()
@@ -74,17 +118,30 @@ function merge(items: CostsResult[]): CostsResult[] {
         ? null
         : normalizeDecimal(new Decimal(prev.amount.value_exact).plus(item.amount.value_exact).toFixed())
     prev.amount = { value: exact === null ? null : Number(exact), value_exact: exact, currency: prev.amount.currency }
-    prev.quantity += item.quantity
+    if (prev.quantity_unit !== null && prev.quantity_unit === item.quantity_unit && prev.quantity_exact !== null && item.quantity_exact !== null) {
+      prev.quantity_exact = normalizeDecimal(new Decimal(prev.quantity_exact).plus(item.quantity_exact).toFixed())
+      prev.quantity = Number(prev.quantity_exact)
+    } else Object.assign(prev, { quantity: null, quantity_exact: null, quantity_unit: null })
     prev.unpriced_tokens += item.unpriced_tokens
-    prev.complete = prev.unpriced_tokens === 0
+    prev.complete &&= item.complete
   }
   return [...byKey.values()]
 }
 
 export function costsResults(bucket: BucketRows, currency: string, byLineItem: boolean): CostsResult[] {
   if (!byLineItem)
-    return bucket.rows.map((row) =>
-      result(row, currency, null, row.inputTokens + row.outputTokens, row.cost.total, row.cost.unpricedTokens),
+    return merge(
+      bucket.rows.map((row) =>
+        result(
+          row,
+          currency,
+          null,
+          isTokens(row) ? tokens(row.inputTokens + row.outputTokens) : { exact: row.quantity ?? '0', unit: quantityUnit(row.resource as string) },
+          row.cost.total,
+          row.cost.unpricedTokens,
+          row.cost.complete,
+        ),
+      ),
     )
   return merge(bucket.rows.flatMap((row) => lineItems(row, currency)))
 }
@@ -116,7 +173,7 @@ export function costsCsvLines(
         org.id,
         org.name,
         r.api_key_id,
-        r.quantity,
+        r.quantity_exact,
         r.quantity_unit,
         r.complete ? 'true' : 'false',
         r.unpriced_tokens,

@@ -19,8 +19,10 @@ import {
   type CostsQuery,
   type UsageQuery,
 } from './params.js'
-import { allPages, firstPage, type ReportPage, type ReportRequest } from './report.js'
+import { allPages, firstPage, pageOf, type ReportRequest } from './report.js'
 import { CostsPageSchema, UsagePageSchema } from './schemas.js'
+import resourceUsageRoutes from './resource-usage.js'
+import tokenUsageRoutes from './token-usage.js'
 import { completionsResult, usageCsvLines, USAGE_CSV_COLUMNS } from './usage-results.js'
 
 export interface OpenAIUsageOptions {
@@ -39,20 +41,12 @@ const USAGE_DIMENSIONS: Record<NonNullable<UsageQuery['group_by']>[number], Dime
   service_tier: 'SERVICE_TIER',
 }
 
-/** A line item is named by the keys that decide its rate. */
+/** A line item is named by the keys that decide its rate, and by its resource. */
 const COSTS_DIMENSIONS: Record<NonNullable<CostsQuery['group_by']>[number], Dimension[]> = {
   project_id: ['PROJECT'],
   api_key_id: ['API_KEY'],
-  line_item: ['MODEL', 'SERVICE_TIER', 'BATCH'],
+  line_item: ['MODEL', 'SERVICE_TIER', 'BATCH', 'RESOURCE'],
 }
-
-const pageOf = <T>(page: ReportPage, results: (b: ReportPage['buckets'][number]) => T[]) => ({
-  object: 'page' as const,
-  data: page.buckets.map((b) => ({ object: 'bucket' as const, start_time: b.start, end_time: b.end, results: results(b) })),
-  has_more: page.next !== null,
-  next_page: page.nextPage,
-  sources: page.sources,
-})
 
 const responses = (schema: z.ZodType, what: string) => ({
   200: {
@@ -101,7 +95,8 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           width: BUCKET_WIDTHS[q.bucket_width],
           limits: USAGE_LIMITS[q.bucket_width],
           groupBy: [...new Set(q.group_by ?? [])].map((g) => USAGE_DIMENSIONS[g]),
-          filter: { projectIds: q.project_ids, userIds: q.user_ids, apiKeyIds: q.api_key_ids, models: q.models, batch: q.batch },
+          // Embeddings and moderations have their own endpoints (v2 usage types).
+          filter: { projectIds: q.project_ids, userIds: q.user_ids, apiKeyIds: q.api_key_ids, models: q.models, batch: q.batch, usageTypes: ['completions'] },
           classes: true,
           maxGroups: opts.maxGroups,
           gate: opts.gate,
@@ -128,8 +123,11 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           summary: url === '/costs' ? 'Alias of GET /v1/organization/costs' : 'Daily costs in OpenAI’s page shape (OpenAI-compatible)',
           description:
             '`group_by=line_item` splits each day by model and token class (`"<model>, input"`, `"<model>, cached input"`, ' +
-            '`"<model>, output audio"`, … with `, <tier>` / `, batch` where not default); tokens no rate prices appear as ' +
-            '`"<model>, unpriced"` with `amount.value: null`. `amount.value` is a JSON number, exact in `value_exact`. ' +
+            '`"<model>, output audio"`, `"<model>, cache write 1h"`, … with `, <tier>` / `, batch` where not default); tokens no rate prices appear as ' +
+            '`"<model>, unpriced"` with `amount.value: null`. Resources are `"<model>, <resource>"` (the resource alone without a model; ' +
+            'unpriced quantity as `"…, <resource>, unpriced"`), `quantity_unit` as OpenAI’s (`images`, `characters`, `duration_seconds`, ' +
+            '`gibibyte_hours`, else the resource); `quantity_exact` is exact; a result mixing units has `quantity: null`. ' +
+            '`amount.value` is a JSON number, exact in `value_exact`. ' +
             'With `Accept: text/csv` the whole range is streamed in the cost export’s columns.',
           querystring: CostsQuerySchema,
           response: responses(CostsPageSchema, 'Cost buckets'),
@@ -151,7 +149,8 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           query: q,
           width: BUCKET_WIDTHS[q.bucket_width],
           limits: COSTS_LIMITS,
-          groupBy: groupBy.flatMap((g) => COSTS_DIMENSIONS[g]),
+          // Always by resource: a result's quantity is in one unit, or null when it mixes units.
+          groupBy: [...new Set([...groupBy.flatMap((g) => COSTS_DIMENSIONS[g]), 'RESOURCE' as const])],
           filter: { projectIds: q.project_ids, apiKeyIds: q.api_key_ids },
           classes: byLineItem,
           maxGroups: opts.maxGroups,
@@ -169,6 +168,10 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
       },
     )
   }
+
+  // Not `opts`: it carries the `/v1` prefix, which the children inherit already.
+  await app.register(tokenUsageRoutes, { maxGroups: opts.maxGroups, gate: opts.gate })
+  await app.register(resourceUsageRoutes, { maxGroups: opts.maxGroups, gate: opts.gate })
 }
 
 export default openaiUsageRoutes

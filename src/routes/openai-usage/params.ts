@@ -17,9 +17,13 @@ export const COSTS_LIMITS: [number, number] = [7, 180]
 
 export const USAGE_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model', 'batch', 'service_tier'] as const
 export const COSTS_GROUP_BY = ['project_id', 'line_item', 'api_key_id'] as const
+/** What OpenAI's embeddings, moderations and audio endpoints group by. */
+export const TOKEN_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model'] as const
 
 /** The parameters that take a list; each accepts `a=1&a=2`, `a[]=1`, `a[0]=1` and `a=1,2`. */
-export const ARRAY_PARAMS = ['group_by', 'project_ids', 'user_ids', 'api_key_ids', 'models', 'sources'] as const
+export const ARRAY_PARAMS = [
+  'group_by', 'project_ids', 'user_ids', 'api_key_ids', 'models', 'sources', 'sizes', 'vector_store_ids', 'context_levels',
+] as const
 
 /**
  * preValidation hook: folds every array form clients send into one array per parameter, so the
@@ -46,11 +50,21 @@ export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
 // OpenAI's clients send unix seconds; RFC 3339 is accepted too, as at every entry point (one parser).
 // A fraction of a second is dropped: buckets are whole seconds.
 const unixSeconds = InstantParamSchema.transform((d) => Math.floor(d.getTime() / 1000))
-const idList = (what: string) =>
+export const idList = (what: string) =>
   z.array(z.string().min(1).max(200)).max(1000).optional().describe(`Only these ${what}; repeated, \`[]\`, \`[0]\` or comma-separated`)
 const instant = InstantParamSchema
 
-const common = {
+export const bucketWidth = z.enum(['1m', '1h', '1d']).default('1d').describe('Bucket width: 1m, 1h or 1d (UTC-aligned)')
+export const usageLimit = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .optional()
+  .describe('Buckets per page: 1d default 7, max 31; 1h default 24, max 168; 1m default 60, max 1440')
+const groupBy = <T extends readonly [string, ...string[]]>(names: T) =>
+  z.array(z.enum(names)).optional().describe('Group results by these fields; others are null')
+
+export const common = {
   start_time: unixSeconds.describe('Start of the range (unix seconds or RFC 3339), inclusive; the first bucket starts here'),
   end_time: unixSeconds
     .optional()
@@ -68,8 +82,8 @@ const common = {
 
 export const UsageQuerySchema = z.object({
   ...common,
-  bucket_width: z.enum(['1m', '1h', '1d']).default('1d').describe('Bucket width: 1m, 1h or 1d (UTC-aligned)'),
-  group_by: z.array(z.enum(USAGE_GROUP_BY)).optional().describe('Group results by these fields; others are null'),
+  bucket_width: bucketWidth,
+  group_by: groupBy(USAGE_GROUP_BY),
   project_ids: idList('project ids'),
   user_ids: idList('user ids'),
   api_key_ids: idList('API key ids'),
@@ -79,14 +93,22 @@ export const UsageQuerySchema = z.object({
     .transform((v) => v === 'true')
     .optional()
     .describe('Only batch (true) or only non-batch (false) usage'),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .optional()
-    .describe('Buckets per page: 1d default 7, max 31; 1h default 24, max 168; 1m default 60, max 1440'),
+  limit: usageLimit,
 })
 export type UsageQuery = z.infer<typeof UsageQuerySchema>
+
+/** Embeddings and moderations (and the audio endpoints): OpenAI's parameters for them. */
+export const TokenUsageQuerySchema = z.object({
+  ...common,
+  bucket_width: bucketWidth,
+  group_by: groupBy(TOKEN_GROUP_BY),
+  project_ids: idList('project ids'),
+  user_ids: idList('user ids'),
+  api_key_ids: idList('API key ids'),
+  models: idList('models'),
+  limit: usageLimit,
+})
+export type TokenUsageQuery = z.infer<typeof TokenUsageQuerySchema>
 
 export const CostsQuerySchema = z.object({
   ...common,

@@ -19,6 +19,8 @@ export interface ReportRequest {
   width: number
   limits: [number, number]
   groupBy: Dimension[]
+  /** Resource attributes to group by (`size`, `vector_store_id`, …); row.attributes in this order. */
+  groupByAttributes?: string[] | undefined
   filter: UsageFilter
   /** Ask the query layer for the per-class breakdown (token fields, line items). */
   classes: boolean
@@ -87,6 +89,7 @@ async function fetchRows(db: Db, r: ReportRequest, from: Date, to: Date, asOf: D
           timeZone: 'UTC',
           groupBy: r.groupBy,
           groupByLabels: [],
+          groupByAttributes: r.groupByAttributes ?? [],
           filter: filterOf(r),
           rateCard: r.query.rate_card,
           pricingAsOf: asOf,
@@ -159,4 +162,15 @@ export async function allPages(
     }
   })()
   return { sources: first.sources, pages }
+}
+
+/** OpenAI's page shape for an endpoint's results, with tokenledger's `sources` beside it. */
+export function pageOf<T>(p: ReportPage, results: (b: ReportPage['buckets'][number]) => T[]) {
+  return {
+    object: 'page' as const,
+    data: p.buckets.map((b) => ({ object: 'bucket' as const, start_time: b.start, end_time: b.end, results: results(b) })),
+    has_more: p.next !== null,
+    next_page: p.nextPage,
+    sources: p.sources,
+  }
 }

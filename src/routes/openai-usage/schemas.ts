@@ -4,7 +4,7 @@ import { COUNTER_FIELDS } from '../../ingest/token-classes.js'
 const counter = z.number().int().nullable()
 const counters = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, counter])) as Record<(typeof COUNTER_FIELDS)[number], typeof counter>
 
-const CostSchema = z
+export const CostSchema = z
   .object({
     value: z.number().describe('The cost as a JSON number, for clients typed for OpenAI (may round)'),
     value_exact: z.string().describe('The exact cost as a decimal string'),
@@ -28,7 +28,7 @@ const CompletionsResultSchema = z
   })
   .meta({ id: 'CompletionsUsageResult', description: 'Fields not grouped by are null' })
 
-const page = <T extends z.ZodType>(result: T, id: string, example: unknown) =>
+export const page = <T extends z.ZodType>(result: T, id: string, example: unknown) =>
   z
     .object({
       object: z.literal('page'),
@@ -80,11 +80,15 @@ const CostsResultSchema = z
       value_exact: z.string().nullable().describe('The exact amount as a decimal string'),
       currency: z.string(),
     }),
-    line_item: z.string().nullable().describe('With group_by=line_item: "<model>, <class>[, <tier>][, batch]" or "<model>, unpriced"'),
+    line_item: z
+      .string()
+      .nullable()
+      .describe('With group_by=line_item: "<model>, <class>[, <tier>][, batch]", "<model>, unpriced", "<model>, <resource>" or "<resource>"'),
     project_id: z.string().nullable(),
     api_key_id: z.string().nullable(),
-    quantity: z.number().nullable().describe('Tokens (computed); with cost_source=billed as the provider reported it, null when not reported'),
-    quantity_unit: z.string().nullable().describe('"tokens" (computed); with cost_source=billed the provider’s unit'),
+    quantity: z.number().nullable().describe('A JSON number (may round); null when the result mixes units'),
+    quantity_exact: z.string().nullable().describe('The exact quantity as a decimal string'),
+    quantity_unit: z.string().nullable().describe('tokens, images, characters, duration_seconds, gibibyte_hours, or the resource name'),
     complete: z.boolean(),
     unpriced_tokens: z.number().int(),
   })
@@ -102,13 +106,19 @@ export const CostsPageSchema = page(CostsResultSchema, 'CostsPage', {
           object: 'organization.costs.result',
           amount: { value: 0.020248, value_exact: '0.020248', currency: 'usd' },
           line_item: 'gpt-5-mini-2025-08-07, input',
-          project_id: null, api_key_id: null, quantity: 80992, quantity_unit: 'tokens', complete: true, unpriced_tokens: 0,
+          project_id: null, api_key_id: null, quantity: 80992, quantity_exact: '80992', quantity_unit: 'tokens', complete: true, unpriced_tokens: 0,
         },
         {
           object: 'organization.costs.result',
           amount: { value: null, value_exact: null, currency: 'usd' },
           line_item: 'my-finetune, unpriced',
-          project_id: null, api_key_id: null, quantity: 1200, quantity_unit: 'tokens', complete: false, unpriced_tokens: 1200,
+          project_id: null, api_key_id: null, quantity: 1200, quantity_exact: '1200', quantity_unit: 'tokens', complete: false, unpriced_tokens: 1200,
+        },
+        {
+          object: 'organization.costs.result',
+          amount: { value: 0.06, value_exact: '0.06', currency: 'usd' },
+          line_item: 'dall-e-2, images',
+          project_id: null, api_key_id: null, quantity: 3, quantity_exact: '3', quantity_unit: 'images', complete: true, unpriced_tokens: 0,
         },
       ],
     },

@@ -52,24 +52,25 @@ function counters(row: UsageRow): Record<CounterField, number | null> {
   })
 }
 
-export function completionsResult(row: UsageRow, currency: string): CompletionsResult {
-  const dims = Object.fromEntries(DIM_FIELDS.map(([name, field]) => [name, row[field] ?? null])) as Pick<
-    CompletionsResult,
-    (typeof DIM_FIELDS)[number][0]
-  >
+/** A result's `cost`: a JSON number for clients typed for OpenAI; the exact decimal is value_exact. */
+export function usageCost(row: UsageRow, currency: string): UsageCost {
   return {
-    object: 'organization.usage.completions.result',
-    ...counters(row),
-    ...dims,
-    cost: {
-      // A JSON number for clients typed for OpenAI; the exact decimal is value_exact.
-      value: Number(row.cost.total),
-      value_exact: row.cost.total,
-      currency,
-      complete: row.cost.complete,
-      unpriced_tokens: row.cost.unpricedTokens,
-    },
+    value: Number(row.cost.total),
+    value_exact: row.cost.total,
+    currency,
+    complete: row.cost.complete,
+    unpriced_tokens: row.cost.unpricedTokens,
   }
+}
+
+/** A row's dimension fields under OpenAI's names (null when not grouped by). */
+export function dimensionFields<N extends string>(row: UsageRow, fields: readonly (readonly [N, string])[]): Record<N, string | boolean | null> {
+  return Object.fromEntries(fields.map(([name, field]) => [name, (row[field] as string | boolean | null | undefined) ?? null])) as Record<N, string | boolean | null>
+}
+
+export function completionsResult(row: UsageRow, currency: string): CompletionsResult {
+  const dims = dimensionFields(row, DIM_FIELDS) as Pick<CompletionsResult, (typeof DIM_FIELDS)[number][0]>
+  return { object: 'organization.usage.completions.result', ...counters(row), ...dims, cost: usageCost(row, currency) }
 }
 
 /**

@@ -12,14 +12,18 @@ const list = (what: string) =>
     .optional()
     .describe(`Only these ${what}; repeated or comma-separated`)
 
+const lowerCase = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v)
 const lower = <T extends readonly string[]>(values: T) => values.map((v) => v.toLowerCase()) as unknown as [string, ...string[]]
 
 export const ReconQuerySchema = z.object({
   from: InstantParamSchema.describe('Start of the range (unix seconds or RFC 3339), inclusive'),
   to: InstantParamSchema.describe('End of the range, exclusive'),
-  window: z.enum(lower(RECON_WINDOWS)).default('day').describe('day, week (Monday), month or total — UTC only'),
+  window: z
+    .preprocess(lowerCase, z.enum(lower(RECON_WINDOWS)))
+    .default('day')
+    .describe('day, week (Monday), month or total — UTC only (GraphQL’s upper-case names are accepted too)'),
   group_by: z
-    .array(z.enum(lower(RECON_DIMENSIONS)))
+    .array(z.preprocess(lowerCase, z.enum(lower(RECON_DIMENSIONS))))
     .default(['provider'])
     .describe('provider, account, project, api_key, model, line_item (line_item implies model); repeated, `[]` or comma-separated'),
   providers: list('providers'),

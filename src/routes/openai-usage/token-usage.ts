@@ -1,0 +1,84 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { disconnectSignal } from '../../http/disconnect-signal.js'
+import type { Dimension } from '../../usage/dimensions.js'
+import type { UsageRow } from '../../usage/run-usage.js'
+import { problemResponses } from '../shared-schemas.js'
+import type { OpenAIUsageOptions } from './index.js'
+import { BUCKET_WIDTHS, TokenUsageQuerySchema, USAGE_LIMITS, type TOKEN_GROUP_BY } from './params.js'
+import { firstPage, pageOf } from './report.js'
+import { CostSchema, page } from './schemas.js'
+import { dimensionFields, usageCost } from './usage-results.js'
+
+/** OpenAI's embeddings and moderations usage endpoints: input tokens of one usage type each. */
+const TOKEN_ENDPOINTS = [
+  { path: 'embeddings', usageType: 'embeddings', operationId: 'getEmbeddingsUsage', what: 'Embeddings' },
+  { path: 'moderations', usageType: 'moderations', operationId: 'getModerationsUsage', what: 'Moderations' },
+] as const
+
+export const TOKEN_DIMENSIONS: Record<(typeof TOKEN_GROUP_BY)[number], Dimension> = {
+  project_id: 'PROJECT',
+  user_id: 'USER',
+  api_key_id: 'API_KEY',
+  model: 'MODEL',
+}
+const TOKEN_DIM_FIELDS = [
+  ['project_id', 'projectId'],
+  ['user_id', 'userId'],
+  ['api_key_id', 'apiKeyId'],
+  ['model', 'model'],
+] as const
+
+const dims = { project_id: z.string().nullable(), user_id: z.string().nullable(), api_key_id: z.string().nullable(), model: z.string().nullable() }
+
+function tokenResult(object: string, row: UsageRow, currency: string) {
+  return {
+    object,
+    input_tokens: row.inputTokens,
+    num_model_requests: row.requests,
+    ...(dimensionFields(row, TOKEN_DIM_FIELDS) as Record<keyof typeof dims, string | null>),
+    cost: usageCost(row, currency),
+  }
+}
+
+const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, opts) => {
+  for (const e of TOKEN_ENDPOINTS) {
+    const object = `organization.usage.${e.usageType}.result`
+    const result = z.object({ object: z.literal(object), input_tokens: z.number().int(), num_model_requests: z.number().int().nullable(), ...dims, cost: CostSchema })
+    const example = { object, input_tokens: 16, num_model_requests: 2, project_id: null, user_id: null, api_key_id: null, model: 'text-embedding-3-small', cost: { value: 3.2e-7, value_exact: '0.00000032', currency: 'usd', complete: true, unpriced_tokens: 0 } }
+    const schema = page(result.meta({ id: `${e.what}UsageResult` }), `${e.what}UsagePage`, {
+      object: 'page', data: [{ object: 'bucket', start_time: 1730419200, end_time: 1730505600, results: [example] }], has_more: false, next_page: null, sources: ['openai_api'],
+    })
+    app.get(
+      `/organization/usage/${e.path}`,
+      {
+        schema: {
+          tags: ['reports'],
+          operationId: e.operationId,
+          summary: `${e.what} usage in OpenAI’s page shape, priced (OpenAI-compatible)`,
+          description: `Token buckets of usage type \`${e.usageType}\` (input tokens only). OpenAI’s parameters, defaults and limits; each result adds \`cost\`.`,
+          querystring: TokenUsageQuerySchema,
+          response: { 200: schema, ...problemResponses(400, 401, 403, 404, 503) },
+        },
+      },
+      async (req, reply) => {
+        const q = req.query
+        const p = await firstPage(app.db, {
+          tenantId: req.tenantId,
+          query: q,
+          width: BUCKET_WIDTHS[q.bucket_width],
+          limits: USAGE_LIMITS[q.bucket_width],
+          groupBy: [...new Set(q.group_by ?? [])].map((g) => TOKEN_DIMENSIONS[g]),
+          filter: { projectIds: q.project_ids, userIds: q.user_ids, apiKeyIds: q.api_key_ids, models: q.models, usageTypes: [e.usageType] },
+          classes: false,
+          maxGroups: opts.maxGroups,
+          gate: opts.gate,
+          signal: disconnectSignal(reply),
+        })
+        return pageOf(p, (b) => b.rows.map((row) => tokenResult(object, row, p.currency)))
+      },
+    )
+  }
+}
+
+export default tokenUsageRoutes
