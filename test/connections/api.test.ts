@@ -9,7 +9,7 @@ void t.test('create, list, get, patch and delete; the admin key is never returne
   eachEngine(t, async (t, engine) => {
     // TOKENLEDGER_SYNC=off (the harness's default) with a fast tick: nothing runs by itself.
     const app = await buildWith(t, engine, { config: { SYNC_TICK_MS: '10' } })
-    const { headers } = await tenant(app)
+    const { tenantId, headers } = await tenant(app)
     const created = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid() })
     t.equal(created.statusCode, 201, created.body)
     const c = created.json()
@@ -22,6 +22,8 @@ void t.test('create, list, get, patch and delete; the admin key is never returne
     t.equal((await app.inject({ method: 'GET', url: `/v1/connections/${c.id}`, headers })).json().last_run, null, 'TOKENLEDGER_SYNC=off: the due connection was not run by a timer')
     const list = await app.inject({ method: 'GET', url: '/v1/connections', headers })
     t.equal(list.json().length, 1)
+    const asAdmin = await app.inject({ method: 'GET', url: '/v1/connections', headers: { ...admin, 'x-tenant-id': tenantId } })
+    t.same(asAdmin.json().map((x: { id: string }) => x.id), [c.id], 'the admin token acts for the tenant with X-Tenant-Id')
     const patched = await app.inject({ method: 'PATCH', url: `/v1/connections/${c.id}`, headers, payload: { interval_minutes: 5, enabled: false, endpoints: ['completions', 'costs'], admin_key: 'sk-admin-rotated-key-5678' } })
     t.equal(patched.statusCode, 200, patched.body)
     t.match(patched.json(), { interval_minutes: 5, enabled: false, endpoints: ['completions', 'costs'], admin_key_last4: '5678' })
