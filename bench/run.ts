@@ -19,6 +19,7 @@ import { type Metric, median, pool, table, timeIt } from './lib/metrics.js'
 import { benchMatrix, rawMatrix } from './lib/matrix.js'
 import { benchMatrixPostgraphile } from './lib/matrix-postgraphile.js'
 import { type Proc, startTokenledger } from './lib/processes.js'
+import { backfillMetric, benchBackfill } from './lib/connections.js'
 import { type BenchOptions, benchCsvImport, benchEvents, benchIngest, benchPostgraphile, benchQuery, type Reference, setupTenants } from './lib/rows.js'
 
 const { values: args } = parseArgs({
@@ -132,6 +133,9 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
       LOG_LEVEL: 'warn',
       TOKENLEDGER_ADMIN_TOKEN: ADMIN,
       STATEMENT_TIMEOUT_MS: '3600000',
+      // Row 10 stores a connection's admin key (PostgreSQL has no generated key).
+      TOKENLEDGER_SECRET_KEY: 'ab'.repeat(32),
+      TOKENLEDGER_SYNC: 'off',
       // Throughput is measured, not the per-key limit or load shedding.
       RATE_LIMIT_PER_MINUTE: 'off',
       UNDER_PRESSURE: 'off',
@@ -193,6 +197,9 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
       if (wanted([4, 5])) await attempt([4, 5], () => benchQuery(ctx, ref))
       if (wanted([9])) await attempt([9], () => benchMatrix(ctx, opts.matrixRepeats, ref.matrix))
     }
+    // Row 10: 30 days of hourly usage pulled by a connection vs POSTed (smoke: 2 days, 20 rows an hour).
+    const hours = SMOKE ? 48 : 720
+    if (wanted([10])) await attempt([10], async () => [backfillMetric(engine, hours, await benchBackfill({ url: server!.url, pid: server!.pid, adminToken: ADMIN, hours, rowsPerBucket: SMOKE ? 20 : 180 }))])
     await server.stop()
     server = undefined
     process.stderr.write(`\n${table(metrics)}\n\n`)

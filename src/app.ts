@@ -3,6 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import budgetsPlugin from './budgets/budgets-plugin.js'
 import type { Config } from './config.js'
+import connectionsPlugin from './connections/connections-plugin.js'
+import type { BilledCostSink } from './connections/cost-sink.js'
 import secretsPlugin from './crypto/secrets-plugin.js'
 import type { DbClient } from './db/client.js'
 import dashboardPlugin from './dashboard/index.js'
@@ -21,6 +23,7 @@ import swaggerPlugin from './plugins/swagger.js'
 import { ensureDefaultCard } from './pricing/catalog/default-card.js'
 import billingRoutes from './routes/billing/index.js'
 import budgetRoutes from './routes/budgets/index.js'
+import connectionRoutes from './routes/connections/index.js'
 import healthRoutes from './routes/health/index.js'
 import meRoutes from './routes/me/index.js'
 import rateCardRoutes from './routes/rate-cards/index.js'
@@ -36,6 +39,8 @@ export interface AppOptions {
   db?: DbClient
   /** The per-tenant query limiter (tests hand one in to hold a tenant's share); otherwise made from config. */
   queryGate?: TenantGate
+  /** Where connections store pulled cost pages; default: billed costs (src/billing). */
+  costSink?: BilledCostSink
 }
 
 /** REST routes: validated and serialised by their zod schemas. */
@@ -54,6 +59,7 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(budgetRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS })
   await f.register(billingRoutes, { prefix: '/v1', config: opts.config })
   await f.register(reconciliationRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })
+  await f.register(connectionRoutes, { prefix: '/v1' })
 }
 
 /** The whole application as one plugin: shared infrastructure first, then one plugin per surface. */
@@ -94,6 +100,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(swaggerPlugin)
   await fastify.register(secretsPlugin, { config: opts.config })
   await fastify.register(budgetsPlugin, { config: opts.config })
+  await fastify.register(connectionsPlugin, { config: opts.config, costSink: opts.costSink })
 
   // mercurius brings its own JSON schemas, so GraphQL lives beside (not inside) the zod-typed REST API.
   await fastify.register(graphqlPlugin, {

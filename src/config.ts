@@ -54,6 +54,19 @@ export const ConfigSchema = z
     PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(0).max(24).default(3),
     /** How often partitions are created ahead and retention applied (also once at start-up); `off` disables the timer. */
     PARTITION_MAINTENANCE_INTERVAL_MS: z.union([z.literal('off'), z.coerce.number().int().positive()]).default(3_600_000),
+    /** Connections (contract v2): `off` disables the scheduler; runs then start only on POST …/sync or the CLI. */
+    TOKENLEDGER_SYNC: z.enum(['on', 'off']).default('on'),
+    /** How often the scheduler looks for connections whose next run is due. */
+    SYNC_TICK_MS: z.coerce.number().int().positive().default(30_000),
+    /** One provider request may take this long before it is aborted (and retried). */
+    SYNC_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+    /** Attempts per provider request (429, 5xx, timeouts, network errors) before the run fails. */
+    SYNC_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
+    /** First backoff delay without Retry-After; doubled per attempt, with full jitter, capped at SYNC_RETRY_MAX_MS. */
+    SYNC_RETRY_BASE_MS: z.coerce.number().int().nonnegative().default(1_000),
+    SYNC_RETRY_MAX_MS: z.coerce.number().int().nonnegative().default(60_000),
+    /** A run holds its connection's lease this long and renews it after every page; a dead instance's lease lapses. */
+    SYNC_LEASE_MS: z.coerce.number().int().positive().default(5 * 60_000),
   })
   // Rollups answer for hours whose raw rows are gone, never the other way round: a rollup dropped
   // while its raw rows stay would make the rollup path and the raw path disagree.

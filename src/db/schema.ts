@@ -492,3 +492,44 @@ export const billedCosts = pgTable(
     check('billed_costs_time_order', sql`${t.endTime} > ${t.startTime}`),
   ],
 )
+
+/**
+ * A provider connection (contract v2 "Connections"): tokenledger pulls the provider's usage and billed
+ * costs with a sealed admin key (src/crypto/secret-box). Run state lives on the row: `synced_until`
+ * per endpoint (advanced only past what was fully stored), `last_run`, and the lease (`lease_owner`,
+ * `lease_until`) that lets exactly one instance pull a connection at a time across servers sharing
+ * one PostgreSQL; an instance that dies mid-run lets its lease lapse.
+ */
+export const connections = pgTable(
+  'connections',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    id: text('id').notNull(),
+    name: text('name').notNull(),
+    provider: text('provider').notNull(),
+    adminKeySealed: text('admin_key_sealed').notNull(),
+    adminKeyLast4: text('admin_key_last4').notNull(),
+    accountId: text('account_id'),
+    baseUrl: text('base_url').notNull(),
+    startDate: ts('start_date').notNull(),
+    intervalMinutes: integer('interval_minutes').notNull(),
+    lagHours: integer('lag_hours').notNull(),
+    bucketWidth: text('bucket_width').notNull(),
+    endpoints: jsonb('endpoints').$type<string[]>().notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    syncedUntil: jsonb('synced_until').$type<Record<string, string | null>>().notNull().default({}),
+    nextRunAt: ts('next_run_at').notNull().defaultNow(),
+    lastRun: jsonb('last_run').$type<Record<string, unknown>>(),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: ts('lease_until'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    unique('connections_name_key').on(t.tenantId, t.name),
+    index('connections_due_idx').on(t.nextRunAt),
+  ],
+)

@@ -9,6 +9,7 @@ import type { TenantGate } from '../usage/tenant-gate.js'
 import type { Window } from '../usage/windows.js'
 import { reconciliationResolvers } from './reconciliation-resolvers.js'
 import { Decimal, DateTime, JSONScalar, Long } from './scalars.js'
+import { connectionsQuery } from './connections-resolvers.js'
 
 declare module 'mercurius' {
   interface MercuriusContext {
@@ -86,6 +87,7 @@ export const resolvers: IResolvers = {
     },
     budgets: (_root: unknown, args: { at?: Date | null }, ctx: MercuriusContext) =>
       listBudgetViews(ctx.db, ctx.tenantId, args.at ?? new Date(), ctx.maxGroups),
+    connections: connectionsQuery,
     events: async (_root: unknown, args: Omit<EventArgs, 'tenantId'>, ctx: MercuriusContext) => {
       const page = await queryEventsPage(ctx.db, {
         ...args,

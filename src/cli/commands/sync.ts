@@ -4,26 +4,38 @@ import { formatSummary } from '../summary.js'
 
 export const SYNC_HELP = `Usage: tokenledger sync <connection-id> [options]
 
-Asks the server to pull usage from a provider connection now (POST /v1/connections/{id}/sync) and
-prints the run's summary.
+Asks the server to pull a provider connection now (POST /v1/connections/{id}/sync), waits for the run
+to finish and prints its summary (last_run: status, pages, rows, error; synced_until per endpoint).
+Exits 1 when the run failed.
 
 Options:
+  --detach      return once the run has started (202) instead of waiting for it
   --json        print the server's answer as JSON
   --url URL     server (env TOKENLEDGER_URL, default http://127.0.0.1:3000)
   --key KEY     an API key with the ingest scope (env TOKENLEDGER_KEY)
   -h, --help    this help`
 
-export async function runSync(target: ServerTarget, connectionId: string, json: boolean, out: NodeJS.WriteStream) {
-  const path = `/v1/connections/${segment(connectionId)}/sync`
+interface ConnectionState {
+  last_run: { status: string; error: string | null } | null
+  synced_until: Record<string, string | null>
+}
+
+export async function runSync(target: ServerTarget, connectionId: string, opts: { json: boolean; detach: boolean; pollMs?: number }, out: NodeJS.WriteStream) {
+  const path = `/v1/connections/${segment(connectionId)}`
+  let state: ConnectionState
   try {
-    const run = await callServer<unknown>(target, 'POST', path, {
-      body: '{}',
-      headers: { 'content-type': 'application/json' },
-    })
-    out.write(json ? `${JSON.stringify(run)}\n` : formatSummary(run))
+    state = await callServer<ConnectionState>(target, 'POST', `${path}/sync`, { body: '{}', headers: { 'content-type': 'application/json' } })
   } catch (e) {
     if (e instanceof MissingRouteError)
       throw new CliError(`sync: this server has no provider connections yet (POST /v1/connections/{id}/sync answered 404)`)
     throw e
   }
+  // The run goes on in the server; its state is polled until it has ended.
+  while (!opts.detach && state.last_run?.status === 'running') {
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 500))
+    state = await callServer<ConnectionState>(target, 'GET', path)
+  }
+  const summary = opts.detach ? state : { ...state.last_run, synced_until: state.synced_until }
+  out.write(opts.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary))
+  if (!opts.detach && state.last_run?.status === 'failed') throw new CliError(`sync: the run failed: ${state.last_run.error ?? 'no reason given'}`)
 }

@@ -1,0 +1,177 @@
+import type { Db } from '../db/client.js'
+
+/**
+ * The connections table's queries. Run state (lease, progress, last run) is only ever changed by the
+ * lease holder (`lease_owner = $owner` in every run statement), so two instances cannot both write it.
+ */
+
+export interface LastRun {
+  started_at: string
+  finished_at: string | null
+  status: 'running' | 'succeeded' | 'failed'
+  pages: number
+  rows: number
+  error: string | null
+}
+
+export interface ConnectionRow {
+  tenant_id: string
+  id: string
+  name: string
+  provider: string
+  admin_key_sealed: string
+  admin_key_last4: string
+  account_id: string | null
+  base_url: string
+  start_date: Date
+  interval_minutes: number
+  lag_hours: number
+  bucket_width: '1h' | '1d'
+  endpoints: string[]
+  enabled: boolean
+  synced_until: Record<string, string | null>
+  next_run_at: Date
+  last_run: LastRun | null
+  lease_owner: string | null
+  lease_until: Date | null
+  created_at: Date
+  updated_at: Date
+}
+
+const COLUMNS = `tenant_id, id, name, provider, admin_key_sealed, admin_key_last4, account_id, base_url, start_date,
+  interval_minutes, lag_hours, bucket_width, endpoints, enabled, synced_until, next_run_at, last_run, lease_owner,
+  lease_until, created_at, updated_at`
+
+export type NewConnection = Pick<
+  ConnectionRow,
+  'tenant_id' | 'id' | 'name' | 'provider' | 'admin_key_sealed' | 'admin_key_last4' | 'account_id' | 'base_url' | 'start_date' | 'interval_minutes' | 'lag_hours' | 'bucket_width' | 'endpoints'
+>
+
+/** Inserts; undefined when the tenant already has a connection of that name. */
+export async function insertConnection(db: Db, c: NewConnection): Promise<ConnectionRow | undefined> {
+  const rows = await db.query<ConnectionRow>(
+    `insert into connections (tenant_id, id, name, provider, admin_key_sealed, admin_key_last4, account_id, base_url,
+       start_date, interval_minutes, lag_hours, bucket_width, endpoints)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb)
+     on conflict (tenant_id, name) do nothing
+     returning ${COLUMNS}`,
+    [c.tenant_id, c.id, c.name, c.provider, c.admin_key_sealed, c.admin_key_last4, c.account_id, c.base_url, c.start_date, c.interval_minutes, c.lag_hours, c.bucket_width, JSON.stringify(c.endpoints)],
+  )
+  return rows[0]
+}
+
+export async function listConnections(db: Db, tenantId: string): Promise<ConnectionRow[]> {
+  return db.query<ConnectionRow>(`select ${COLUMNS} from connections where tenant_id = $1 order by created_at, id`, [tenantId])
+}
+
+export async function getConnection(db: Db, tenantId: string, id: string): Promise<ConnectionRow | undefined> {
+  const rows = await db.query<ConnectionRow>(`select ${COLUMNS} from connections where tenant_id = $1 and id = $2`, [tenantId, id])
+  return rows[0]
+}
+
+export interface ConnectionPatch {
+  name?: string | undefined
+  admin_key_sealed?: string | undefined
+  admin_key_last4?: string | undefined
+  base_url?: string | undefined
+  interval_minutes?: number | undefined
+  lag_hours?: number | undefined
+  endpoints?: string[] | undefined
+  enabled?: boolean | undefined
+}
+
+/** Applies the given fields; 'duplicate' when the new name is taken, undefined when there is no such connection. */
+export async function updateConnection(db: Db, tenantId: string, id: string, patch: ConnectionPatch): Promise<ConnectionRow | 'duplicate' | undefined> {
+  const sets: string[] = []
+  const params: unknown[] = [tenantId, id]
+  for (const [col, value] of Object.entries(patch)) {
+    if (value === undefined) continue
+    params.push(col === 'endpoints' ? JSON.stringify(value) : value)
+    sets.push(`${col} = $${params.length}${col === 'endpoints' ? '::text::jsonb' : col === 'interval_minutes' ? '::int' : ''}`)
+    // A shorter interval takes effect now, not after the previously planned run.
+    if (col === 'interval_minutes') sets.push(`next_run_at = least(next_run_at, clock_timestamp() + make_interval(mins => $${params.length}::int))`)
+  }
+  try {
+    const rows = await db.query<ConnectionRow>(
+      `update connections set ${[...sets, 'updated_at = now()'].join(', ')} where tenant_id = $1 and id = $2 returning ${COLUMNS}`,
+      params,
+    )
+    return rows[0]
+  } catch (err) {
+    if ((err as { code?: unknown }).code === '23505') return 'duplicate'
+    throw err
+  }
+}
+
+export async function deleteConnection(db: Db, tenantId: string, id: string): Promise<boolean> {
+  const rows = await db.query(`delete from connections where tenant_id = $1 and id = $2 returning id`, [tenantId, id])
+  return rows.length > 0
+}
+
+/**
+ * Takes the connection's lease when nobody holds it (or the holder's lapsed) and marks the run
+ * started, in one statement: of two instances racing for it, exactly one gets the row back.
+ * `dueOnly`: the scheduler's claim, only for enabled connections whose next run is due.
+ */
+export async function claimLease(db: Db, tenantId: string, id: string, owner: string, leaseMs: number, dueOnly: boolean): Promise<ConnectionRow | undefined> {
+  const rows = await db.query<ConnectionRow>(
+    `update connections set lease_owner = $3, lease_until = clock_timestamp() + make_interval(secs => $4::double precision / 1000),
+       last_run = jsonb_build_object('started_at', to_jsonb(clock_timestamp()), 'finished_at', null, 'status', 'running', 'pages', 0, 'rows', 0, 'error', null)
+     where tenant_id = $1 and id = $2 and (lease_until is null or lease_until < clock_timestamp())
+       ${dueOnly ? 'and enabled and next_run_at <= clock_timestamp()' : ''}
+     returning ${COLUMNS}`,
+    [tenantId, id, owner, leaseMs],
+  )
+  return rows[0]
+}
+
+/** Enabled connections whose next run is due and whose lease is free, oldest due first. */
+export async function dueConnections(db: Db, limit: number): Promise<{ tenant_id: string; id: string }[]> {
+  return db.query(
+    `select tenant_id, id from connections
+     where enabled and next_run_at <= clock_timestamp() and (lease_until is null or lease_until < clock_timestamp())
+     order by next_run_at limit $1`,
+    [limit],
+  )
+}
+
+/**
+ * After a page is stored: counts, `synced_until` of the endpoint (when given) and a renewed lease.
+ * False when the lease is no longer ours (the connection was deleted, or the lease lapsed and another
+ * instance took it): the run must stop.
+ */
+export async function recordProgress(
+  db: Db,
+  p: { tenantId: string; id: string; owner: string; leaseMs: number; pages: number; rows: number; endpoint?: string; syncedUntil?: Date },
+): Promise<boolean> {
+  const params: unknown[] = [p.tenantId, p.id, p.owner, p.leaseMs, p.pages, p.rows]
+  let synced = ''
+  if (p.endpoint !== undefined && p.syncedUntil !== undefined) {
+    params.push(p.endpoint, p.syncedUntil.toISOString())
+    // Only forwards: a re-pull of the lag window starts before what is already synced. ISO strings
+    // from toISOString() compare in time order.
+    synced = `, synced_until = case when coalesce(synced_until ->> $7::text, '') < $8::text
+       then synced_until || jsonb_build_object($7::text, $8::text) else synced_until end`
+  }
+  const rows = await db.query(
+    `update connections set lease_until = clock_timestamp() + make_interval(secs => $4::double precision / 1000),
+       last_run = last_run || jsonb_build_object('pages', $5::int, 'rows', $6::bigint)${synced}
+     where tenant_id = $1 and id = $2 and lease_owner = $3 returning id`,
+    params,
+  )
+  return rows.length > 0
+}
+
+/** Ends the run: its outcome, the next run one interval from now, and the lease released. */
+export async function finishRun(
+  db: Db,
+  p: { tenantId: string; id: string; owner: string; status: 'succeeded' | 'failed'; pages: number; rows: number; error: string | null },
+): Promise<void> {
+  await db.query(
+    `update connections set lease_owner = null, lease_until = null,
+       next_run_at = clock_timestamp() + make_interval(mins => interval_minutes),
+       last_run = last_run || jsonb_build_object('finished_at', to_jsonb(clock_timestamp()), 'status', $4::text, 'pages', $5::int, 'rows', $6::bigint, 'error', $7::text)
+     where tenant_id = $1 and id = $2 and lease_owner = $3`,
+    [p.tenantId, p.id, p.owner, p.status, p.pages, p.rows, p.error],
+  )
+}

@@ -1,0 +1,55 @@
+import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
+import { billedCostSink } from './billed-cost-sink.js'
+import type { BilledCostSink } from './cost-sink.js'
+import { createConnectionRunner, type ConnectionRunner } from './scheduler.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    connections: ConnectionRunner
+  }
+}
+
+/**
+ * Provider connections: the runner and its timer. Pulled usage pages are counted and evaluated for
+ * budgets exactly as `POST /v1/usage/buckets` does after storing them.
+ */
+export default fp(
+  async (app, opts: { config: Config; costSink?: BilledCostSink | undefined }) => {
+    const c = opts.config
+    const runner = createConnectionRunner({
+      db: app.db,
+      secretBox: app.secretBox,
+      log: app.log,
+      policy: { timeoutMs: c.SYNC_REQUEST_TIMEOUT_MS, maxAttempts: c.SYNC_MAX_ATTEMPTS, baseDelayMs: c.SYNC_RETRY_BASE_MS, maxDelayMs: c.SYNC_RETRY_MAX_MS },
+      leaseMs: c.SYNC_LEASE_MS,
+      tickMs: c.TOKENLEDGER_SYNC === 'on' ? c.SYNC_TICK_MS : undefined,
+      // Billed costs (src/billing); a test or bench may hand in another sink.
+      costSink: opts.costSink ?? billedCostSink,
+      afterUsage: (tenantId, result, provider) => {
+        app.metrics.ingestedRows.inc({ source: provider === 'anthropic' ? 'anthropic_api' : 'openai_api' }, result.received)
+        app.budgets.afterIngest(tenantId, result.span, 'buckets')
+      },
+      onOutcome: (provider, outcome) => {
+        app.metrics.syncRuns.inc({ provider, outcome: outcome.status === 'succeeded' ? 'ok' : 'failed' })
+        if (outcome.status === 'failed') app.metrics.syncFailures.inc({ provider, reason: failureReason(outcome.error) })
+      },
+      ready: () => app.dbState.isMigrated(),
+    })
+    app.decorate('connections', runner)
+    app.addHook('onReady', async () => runner.start())
+    // Registered after the db plugin, so this runs before the database is closed.
+    app.addHook('onClose', async () => runner.close())
+  },
+  { name: 'connections', dependencies: ['db', 'secrets', 'metrics', 'budgets'] },
+)
+
+/** A low-cardinality label for the failure metric (no tenant ids, no provider text). */
+function failureReason(error: string | null): string {
+  if (!error) return 'unknown'
+  if (error.startsWith('interrupted')) return 'interrupted'
+  if (/answered 40[13]\b/.test(error)) return 'unauthorized'
+  if (/^409 |409 Conflict/.test(error)) return 'shape_conflict'
+  if (/ 4\d\d /.test(error)) return 'refused'
+  return 'provider_error'
+}

@@ -1,0 +1,98 @@
+import type { ProviderPage } from './provider.js'
+
+/**
+ * One provider request with the manners providers ask for: a timeout per attempt, 429 and 5xx retried
+ * after `Retry-After` (seconds or an HTTP date) or else exponential backoff with full jitter, a bounded
+ * number of attempts. Plain `fetch` (undici) is enough for this; no retry library is needed.
+ */
+export interface RetryPolicy {
+  timeoutMs: number
+  maxAttempts: number
+  baseDelayMs: number
+  /** Caps both backoff and Retry-After, so a run never sleeps longer than this between attempts. */
+  maxDelayMs: number
+}
+
+/** A request the provider refused for good (401, 403, 400…): retrying cannot help. */
+export class ProviderRefused extends Error {}
+
+/** The run was asked to stop (shutdown, a lost lease): not a provider failure. */
+export class RunInterrupted extends Error {}
+
+export interface PageRequest {
+  url: URL
+  headers: Record<string, string>
+  /** Aborts waiting and the request in flight (shutdown). */
+  signal: AbortSignal
+  /** Text that must never appear in an error (the admin key): replaced before a message leaves here. */
+  secret: string
+}
+
+const RETRYABLE = (status: number) => status === 429 || status === 408 || status >= 500
+
+function retryAfterMs(header: string | null, now: number): number | undefined {
+  if (!header) return undefined
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000
+  const at = Date.parse(header)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new RunInterrupted('interrupted'))
+    const timer = setTimeout(() => (signal.removeEventListener('abort', stop), resolve()), ms)
+    const stop = () => (clearTimeout(timer), reject(new RunInterrupted('interrupted')))
+    signal.addEventListener('abort', stop, { once: true })
+  })
+}
+
+/** A provider's error text, short, with the key blanked out in case the provider echoes it. */
+function describe(status: number, statusText: string, body: string, secret: string): string {
+  let reason = body
+  try {
+    const json = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown }
+    const msg = typeof json.error === 'object' ? json.error?.message : json.error ?? json.message
+    if (typeof msg === 'string') reason = msg
+  } catch {
+    // not JSON: keep the text
+  }
+  reason = redact(reason.replace(/\s+/g, ' ').trim().slice(0, 300), secret)
+  return `${status} ${statusText}${reason ? `: ${reason}` : ''}`
+}
+
+export const redact = (text: string, secret: string) => (secret.length >= 4 ? text.split(secret).join('[admin key]') : text)
+
+const pathOf = (url: URL) => `${url.origin}${url.pathname}`
+
+export async function fetchPage(req: PageRequest, policy: RetryPolicy): Promise<ProviderPage> {
+  let lastProblem = ''
+  for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
+    if (req.signal.aborted) throw new RunInterrupted('interrupted')
+    let waitMs: number | undefined
+    try {
+      const res = await fetch(req.url, {
+        headers: { accept: 'application/json', ...req.headers },
+        signal: AbortSignal.any([req.signal, AbortSignal.timeout(policy.timeoutMs)]),
+      })
+      const text = await res.text()
+      if (res.ok) {
+        const page = JSON.parse(text) as ProviderPage
+        if (typeof page !== 'object' || page === null || !Array.isArray(page.data))
+          throw new ProviderRefused(`GET ${pathOf(req.url)} answered a body without a data array`)
+        return page
+      }
+      lastProblem = describe(res.status, res.statusText, text, req.secret)
+      if (!RETRYABLE(res.status)) throw new ProviderRefused(`GET ${pathOf(req.url)} answered ${lastProblem}`)
+      waitMs = retryAfterMs(res.headers.get('retry-after'), Date.now())
+    } catch (err) {
+      if (err instanceof ProviderRefused) throw err
+      if (req.signal.aborted) throw new RunInterrupted('interrupted')
+      const e = err as Error
+      lastProblem = e.name === 'TimeoutError' ? `no answer within ${policy.timeoutMs} ms` : e instanceof SyntaxError ? 'a body that is not JSON' : redact(`${e.message}${e.cause instanceof Error ? ` (${e.cause.message})` : ''}`, req.secret)
+    }
+    if (attempt === policy.maxAttempts) break
+    const backoff = Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1))
+    await sleep(Math.min(policy.maxDelayMs, waitMs ?? backoff), req.signal)
+  }
+  throw new Error(`GET ${pathOf(req.url)} failed after ${policy.maxAttempts} attempts; last: ${lastProblem}`)
+}

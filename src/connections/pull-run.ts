@@ -1,0 +1,137 @@
+import type { Db } from '../db/client.js'
+import type { SecretBox } from '../crypto/secret-box.js'
+import { ProblemError } from '../errors.js'
+import { ingestJsonBody, type IngestResult } from '../ingest/ingest-buckets.js'
+import type { BilledCostSink } from './cost-sink.js'
+import { finishRun, recordProgress, type ConnectionRow } from './connection-store.js'
+import { fetchPage, ProviderRefused, redact, RunInterrupted, type RetryPolicy } from './fetch-page.js'
+import { lastBucketEnd, pageHasResults, type EndpointSpec, type ProviderModule } from './provider.js'
+import { PROVIDERS, type ProviderName } from './providers.js'
+import { syncWindow } from './sync-window.js'
+
+export interface RunDeps {
+  db: Db
+  secretBox: SecretBox
+  policy: RetryPolicy
+  leaseMs: number
+  /** Aborts between pages (and the request in flight): shutdown. */
+  signal: AbortSignal
+  costSink?: BilledCostSink | undefined
+  /** Told about every stored usage page (budgets, metrics), as the POST route does. */
+  afterUsage?: ((tenantId: string, result: IngestResult, provider: ProviderName) => void) | undefined
+  now?: () => number
+}
+
+export interface RunOutcome {
+  status: 'succeeded' | 'failed'
+  pages: number
+  rows: number
+  error: string | null
+}
+
+/** Stops the run when the lease is gone (deleted connection, lapsed lease): not our run any more. */
+class LeaseLost extends Error {}
+
+/**
+ * One run of one connection, holding its lease: each endpoint's window page by page, each page
+ * stored (one all-or-nothing ingest) before `synced_until` moves past it. Memory holds one page at a
+ * time, whatever the history. Any failure ends the run with what was stored kept; the next run
+ * re-pulls from `synced_until`.
+ */
+export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: string): Promise<RunOutcome> {
+  const provider = PROVIDERS[conn.provider as ProviderName]
+  const counts = { pages: 0, rows: 0 }
+  let outcome: RunOutcome
+  let adminKey = ''
+  try {
+    adminKey = openKey(deps.secretBox, conn.admin_key_sealed)
+    for (const endpoint of provider.endpoints) {
+      if (!conn.endpoints.includes(endpoint.name)) continue
+      if (endpoint.kind === 'costs' && !deps.costSink) continue
+      await pullEndpoint(deps, conn, provider, endpoint, adminKey, owner, counts)
+    }
+    outcome = { status: 'succeeded', ...counts, error: null }
+  } catch (err) {
+    if (err instanceof LeaseLost) return { status: 'failed', ...counts, error: err.message }
+    outcome = { status: 'failed', ...counts, error: redact(describeFailure(err), adminKey) }
+  }
+  await finishRun(deps.db, { tenantId: conn.tenant_id, id: conn.id, owner, ...outcome })
+  return outcome
+}
+
+function openKey(box: SecretBox, sealed: string): string {
+  try {
+    return box.open(sealed)
+  } catch {
+    throw new Error('the stored admin key cannot be opened with this TOKENLEDGER_SECRET_KEY: restore the key it was sealed with, or PATCH a new admin_key')
+  }
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof RunInterrupted) return 'interrupted: the server shut down mid-run; the next run resumes from synced_until'
+  if (err instanceof ProblemError) {
+    const first = err.errors?.slice(0, 3).map((e) => `${e.path}: ${e.message}`).join('; ')
+    return `${err.statusCode} ${err.title}: ${err.message}${first ? ` (${first})` : ''}`
+  }
+  if (err instanceof ProviderRefused || err instanceof Error) return err.message
+  return String(err)
+}
+
+async function pullEndpoint(
+  deps: RunDeps,
+  conn: ConnectionRow,
+  provider: ProviderModule,
+  endpoint: EndpointSpec,
+  adminKey: string,
+  owner: string,
+  counts: { pages: number; rows: number },
+): Promise<void> {
+  const nowMs = (deps.now ?? Date.now)()
+  const window = syncWindow({
+    syncedUntil: conn.synced_until[endpoint.name],
+    startDate: conn.start_date,
+    lagHours: conn.lag_hours,
+    width: endpoint.fixedWidth ?? conn.bucket_width,
+    nowMs,
+  })
+  if (!window) return
+  const headers = provider.authHeaders(adminKey)
+  const providerName = provider.provider
+  const cursors = new Set<string>()
+  let cursor: string | undefined
+  for (;;) {
+    if (deps.signal.aborted) throw new RunInterrupted('interrupted')
+    const url = provider.pageUrl(conn.base_url, endpoint, window, cursor)
+    const page = await fetchPage({ url, headers, signal: deps.signal, secret: adminKey }, deps.policy)
+    try {
+      if (pageHasResults(page)) {
+        const opts = { provider: providerName, accountId: conn.account_id ?? undefined, groupBy: endpoint.groupBy }
+        if (endpoint.kind === 'usage') {
+          const result = await ingestJsonBody(deps.db, conn.tenant_id, page, opts)
+          counts.rows += result.received
+          deps.afterUsage?.(conn.tenant_id, result, providerName)
+        } else {
+          const result = await deps.costSink!.ingest(deps.db, conn.tenant_id, page, { ...opts, accountId: conn.account_id })
+          counts.rows += result.received
+        }
+      }
+    } catch (err) {
+      if (err instanceof ProblemError) err.message = `${endpoint.name} ${new Date(window.startMs).toISOString()}…: ${err.message}`
+      throw err
+    }
+    counts.pages++
+    const more = page.has_more === true
+    const next = typeof page.next_page === 'string' ? page.next_page : undefined
+    if (more && (next === undefined || cursors.has(next)))
+      throw new Error(`${endpoint.name}: the provider said has_more without a new next_page cursor; stopped to avoid a loop`)
+    // Buckets come whole within a page, so everything up to the page's last bucket is stored; the
+    // bucket still in progress (its end is after now) is re-pulled next time.
+    const reached = more ? lastBucketEnd(page) : window.endMs
+    const syncedUntil = reached === undefined ? undefined : new Date(Math.min(reached, nowMs))
+    const kept = await recordProgress(deps.db, { tenantId: conn.tenant_id, id: conn.id, owner, leaseMs: deps.leaseMs, ...counts, endpoint: endpoint.name, ...(syncedUntil ? { syncedUntil } : {}) })
+    if (!kept) throw new LeaseLost('the run lost its lease (the connection was deleted or another instance took over)')
+    if (!more) return
+    cursors.add(next!)
+    cursor = next
+  }
+}

@@ -1,0 +1,15 @@
+import { WIDTH_SECONDS, type BucketWidth, type PageWindow } from './provider.js'
+
+/**
+ * The window a run pulls for one endpoint (contract v2 "Connections"): from floor(synced_until −
+ * lag_hours) — or the start date when nothing is synced yet, and never before it — to ceil(now), on
+ * the UTC grid of the bucket width. Re-pulling the lag picks up what the provider revised.
+ */
+export function syncWindow(p: { syncedUntil: string | null | undefined; startDate: Date; lagHours: number; width: BucketWidth; nowMs: number }): PageWindow | undefined {
+  const step = WIDTH_SECONDS[p.width] * 1000
+  const floor = (ms: number) => Math.floor(ms / step) * step
+  const first = floor(p.startDate.getTime())
+  const from = p.syncedUntil ? Math.max(first, floor(Date.parse(p.syncedUntil) - p.lagHours * 3_600_000)) : first
+  const to = Math.ceil(p.nowMs / step) * step
+  return from < to ? { startMs: from, endMs: to, width: p.width } : undefined
+}

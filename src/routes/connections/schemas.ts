@@ -1,0 +1,138 @@
+import { z } from 'zod'
+import type { ConnectionRow } from '../../connections/connection-store.js'
+import { endpointNames, PROVIDER_NAMES, type ProviderName } from '../../connections/providers.js'
+import { dimensionText } from '../../ingest/text-schema.js'
+import { INSTANT_FORMAT, parseInstant } from '../../time/instant.js'
+
+/**
+ * `start_date`: an instant, or `YYYY-MM-DD` (UTC midnight) — read by the one instant parser. Never in
+ * the future: there would be nothing to pull.
+ */
+const StartDateSchema = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    const r = parseInstant(typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v)
+    if (!r.ok) {
+      ctx.addIssue({ code: 'custom', message: r.message })
+      return z.NEVER
+    }
+    if (r.ms > Date.now()) {
+      ctx.addIssue({ code: 'custom', message: 'must not be in the future' })
+      return z.NEVER
+    }
+    return new Date(r.ms)
+  })
+  .describe(`YYYY-MM-DD (UTC midnight) or ${INSTANT_FORMAT}; not in the future`)
+
+const urlOf = (u: string) => (URL.canParse(u) ? new URL(u) : undefined)
+
+/** The API root without a version (`https://api.openai.com`); the provider's paths are appended to it. */
+const BaseUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://api.openai.com' })
+  .max(2000)
+  // zod runs these even when the URL check failed: they must not throw on a malformed URL.
+  .refine((u) => !/\/v1\/?$/.test(urlOf(u)?.pathname ?? ''), 'is the API root without a version: drop the trailing /v1')
+  .refine((u) => !urlOf(u)?.search && !urlOf(u)?.hash, 'must not carry a query or fragment')
+
+const AdminKeySchema = z.string().min(8, 'must be the provider admin key').max(1000).describe('The provider admin key; stored sealed, never returned')
+
+const ALL_ENDPOINTS = [...new Set(PROVIDER_NAMES.flatMap(endpointNames))]
+
+export const ConnectionInputSchema = z.object({
+  name: dimensionText(),
+  provider: z.enum(PROVIDER_NAMES),
+  admin_key: AdminKeySchema,
+  account_id: dimensionText().nullish().describe('The provider organization the pulled rows belong to (the ledger’s account_id)'),
+  base_url: BaseUrlSchema.optional(),
+  start_date: StartDateSchema,
+  interval_minutes: z.number().int().min(1).max(7 * 24 * 60).default(60),
+  lag_hours: z.number().int().min(0).max(24 * 90).default(48),
+  bucket_width: z.enum(['1h', '1d']).default('1h'),
+  endpoints: z.array(z.enum(ALL_ENDPOINTS)).min(1).optional().describe('Default: every endpoint of the provider'),
+})
+
+export const ConnectionPatchSchema = z
+  .object({
+    name: dimensionText(),
+    admin_key: AdminKeySchema,
+    base_url: BaseUrlSchema,
+    interval_minutes: z.number().int().min(1).max(7 * 24 * 60),
+    lag_hours: z.number().int().min(0).max(24 * 90),
+    endpoints: z.array(z.enum(ALL_ENDPOINTS)).min(1),
+    enabled: z.boolean(),
+  })
+  .partial()
+  .strict()
+
+/** Endpoint names the provider does not have, as problems at `body.endpoints.<i>`. */
+export function foreignEndpoints(provider: ProviderName, endpoints: readonly string[] | undefined) {
+  const own = new Set(endpointNames(provider))
+  return (endpoints ?? []).flatMap((e, i) =>
+    own.has(e) ? [] : [{ path: `body.endpoints.${i}`, message: `${provider} has no endpoint "${e}"; it has ${[...own].join(', ')}` }],
+  )
+}
+
+const Instant = z.iso.datetime()
+
+export const LastRunSchema = z.object({
+  started_at: Instant,
+  finished_at: Instant.nullable(),
+  status: z.enum(['running', 'succeeded', 'failed']),
+  pages: z.number().int(),
+  rows: z.number().int(),
+  error: z.string().nullable(),
+})
+
+export const ConnectionSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    provider: z.enum(PROVIDER_NAMES),
+    account_id: z.string().nullable(),
+    base_url: z.string(),
+    admin_key_last4: z.string().describe('The last four characters of the admin key; the key itself is never returned'),
+    start_date: Instant,
+    interval_minutes: z.number().int(),
+    lag_hours: z.number().int(),
+    bucket_width: z.enum(['1h', '1d']),
+    endpoints: z.array(z.string()),
+    enabled: z.boolean(),
+    synced_until: z.record(z.string(), Instant.nullable()).describe('Per endpoint: everything before this instant is stored; null = nothing yet'),
+    next_run_at: Instant.describe('When the scheduler runs it next'),
+    last_run: LastRunSchema.nullable(),
+    created_at: Instant,
+    updated_at: Instant,
+  })
+  .meta({ id: 'Connection' })
+
+export type ConnectionView = z.infer<typeof ConnectionSchema>
+
+const iso = (v: Date | string) => new Date(v).toISOString()
+
+/** The public view of a stored connection: an allowlist (the sealed key never leaves). */
+export function connectionOut(row: ConnectionRow): ConnectionView {
+  const run = row.last_run
+  return {
+    id: row.id,
+    name: row.name,
+    provider: row.provider as ProviderName,
+    account_id: row.account_id,
+    base_url: row.base_url,
+    admin_key_last4: row.admin_key_last4,
+    start_date: iso(row.start_date),
+    interval_minutes: row.interval_minutes,
+    lag_hours: row.lag_hours,
+    bucket_width: row.bucket_width,
+    endpoints: row.endpoints,
+    enabled: row.enabled,
+    synced_until: Object.fromEntries(row.endpoints.map((e) => [e, row.synced_until[e] ? iso(row.synced_until[e]) : null])),
+    next_run_at: iso(row.next_run_at),
+    last_run: run
+      ? { started_at: iso(run.started_at), finished_at: run.finished_at ? iso(run.finished_at) : null, status: run.status, pages: run.pages, rows: Number(run.rows), error: run.error }
+      : null,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+  }
+}
+
+export const ConnectionIdParams = z.object({ id: z.string().min(1).max(200) })
