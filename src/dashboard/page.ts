@@ -55,7 +55,7 @@ export function renderDashboardPage(a: DashboardAssetUrls): string {
     <div class="wide"><label for="tz">Time zone</label><input id="tz" list="tz-list" spellcheck="false" autocomplete="off" required>
       <datalist id="tz-list"></datalist></div>
     <div><label for="group">Stack by</label><select id="group">
-      <option value="MODEL">Model</option><option value="PROJECT">Project</option><option value="API_KEY">API key</option><option value="PROVIDER">Provider</option>
+      <option value="MODEL">Model</option><option value="PROJECT">Project</option><option value="API_KEY">API key</option><option value="PROVIDER">Provider</option><option value="RESOURCE">Resource</option>
     </select></div>
     <button type="submit" id="apply">Show</button>
   </form>
