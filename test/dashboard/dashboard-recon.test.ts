@@ -26,14 +26,16 @@ function usageBody() {
     start_time: hour(day, h), end_time: hour(day, h + 1), provider: 'openai', model: MODEL, project_id: 'proj_web',
     api_key_id: 'key_web', num_model_requests: 40 + i, input_tokens: 812_345 + i * 1_000, input_cached_tokens: 200_000, output_tokens: 90_123 + h,
   })))
-  // A resource no card prices: the page must name its quantity, never show it as $0.
+  // Tokens of a model no card prices, and a resource no card prices: the page names them, never shows $0.
+  buckets.push({ start_time: hour(DAYS[1]!, 4), end_time: hour(DAYS[1]!, 5), provider: 'acme', model: 'acme-llm-1', project_id: 'proj_web',
+    api_key_id: 'key_web', num_model_requests: 3, input_tokens: 5_000, input_cached_tokens: 0, output_tokens: 700 })
   const resources = [{ start_time: hour(DAYS[0]!, 5), end_time: hour(DAYS[0]!, 6), provider: 'acme', model: null,
     resource: 'widget_renders', quantity: '12.5', attributes: {} }]
   return { buckets, resources }
 }
 
 interface Cost { total: string; complete: boolean; unpricedTokens: number; unpricedQuantity: { resource: string; quantity: string }[] }
-interface ReconRow { windowStart: string; provider: string | null; computed: string | null; billed: string | null; difference: string | null; status: string }
+interface ReconRow { windowStart: string; provider: string | null; computed: string | null; billed: string | null; difference: string | null; status: string; unpricedTokens: number }
 interface ReconTotals { computed: string; billed: string; difference: string; unpricedTokens: number }
 
 async function gql<T>(app: FastifyInstance, key: string, query: string, variables: Record<string, unknown>): Promise<T> {
@@ -45,7 +47,7 @@ async function gql<T>(app: FastifyInstance, key: string, query: string, variable
 const apiRecon = (app: FastifyInstance, key: string) =>
   gql<{ reconciliation: { rows: ReconRow[]; totals: ReconTotals } }>(app, key, `query($from: DateTime!, $to: DateTime!) {
     reconciliation(from: $from, to: $to, window: DAY, groupBy: [PROVIDER], first: 1000) {
-      rows { windowStart provider computed billed difference status } totals { computed billed difference unpricedTokens } } }`, RANGE)
+      rows { windowStart provider computed billed difference status unpricedTokens } totals { computed billed difference unpricedTokens } } }`, RANGE)
     .then((d) => d.reconciliation)
 const apiByResource = (app: FastifyInstance, key: string) =>
   gql<{ usage: { rows: { windowStart: string; resource: string; cost: Cost }[]; totals: { cost: Cost } } }>(app, key, `query($from: DateTime!, $to: DateTime!) {
@@ -82,11 +84,17 @@ async function showsRecon(t: Test, page: Page, app: FastifyInstance, key: string
   const api = await apiRecon(app, key)
   const shown = await shownRecon(page)
   const cell = (v: string | null) => [v ?? '', v === null ? '–' : money(v)] as const
+  // Computed with unpriced tokens is a cost with gaps, as everywhere on the page.
+  const computedText = (r: { computed: string | null; unpricedTokens: number }) => r.computed === null || !r.unpricedTokens ? cell(r.computed)[1]
+    : new Decimal(r.computed).isZero() ? `unpriced (${r.unpricedTokens.toLocaleString('en-US')} tokens)`
+    : `${money(r.computed)} + ${r.unpricedTokens.toLocaleString('en-US')} unpriced tokens`
   t.same(shown.slice(0, -1).map((r) => [r.window, r.provider, r.computed, r.billed, r.difference, r.status, r.statusText]),
-    api.rows.map((r) => [r.windowStart, r.provider ?? '', cell(r.computed)[0], cell(r.billed)[0], cell(r.difference)[0], r.status, r.status]),
+    api.rows.map((r) => [r.windowStart, r.provider ?? '', cell(r.computed)[0], cell(r.billed)[0], cell(r.difference)[0], r.status,
+      r.status + (r.status === 'UNPRICED' && r.unpricedTokens ? ` (${r.unpricedTokens.toLocaleString('en-US')} tokens)` : '')]),
     `${label}: one row per API row, with its exact amounts and status`)
-  t.same(shown.slice(0, -1).map((r) => r.texts), api.rows.map((r) => [cell(r.computed)[1], cell(r.billed)[1], cell(r.difference)[1]]), `${label}: amounts as written`)
+  t.same(shown.slice(0, -1).map((r) => r.texts), api.rows.map((r) => [computedText(r), cell(r.billed)[1], cell(r.difference)[1]]), `${label}: amounts as written`)
   const total = shown.at(-1)!
+  t.same(total.texts, [computedText(api.totals), money(api.totals.billed), money(api.totals.difference)], `${label}: totals as written`)
   t.same([total.computed, total.billed, total.difference], [api.totals.computed, api.totals.billed, api.totals.difference], `${label}: totals are the API's`)
   t.equal(await page.getAttribute('#recon-table', 'data-from'), RANGE.from, 'UTC days, whatever the zone')
   return { api, shown }
@@ -121,6 +129,8 @@ t.test('dashboard in Chromium: reconciliation by day, resource stacking and unpr
     const status = (day: string, provider: string) => api.rows.find((r) => r.windowStart.startsWith(day) && r.provider === provider)?.status
     t.same([status(DAYS[0]!, 'openai'), status(DAYS[1]!, 'openai'), status(DAYS[2]!, 'openai'), status(DAYS[0]!, 'acme')],
       ['MATCH', 'MISMATCH', 'BILLED_ONLY', 'COMPUTED_ONLY'], 'the seeded bill gives each status')
+    const unpricedRow = shown.find((r) => r.window?.startsWith(DAYS[1]!) && r.provider === 'acme')
+    t.match(unpricedRow?.texts[0], /^unpriced \(5,700 tokens\)$/, 'computed usage without a price is named, not $0')
     t.equal(await page.isVisible('#recon-zone'), false, 'no zone note in UTC')
     t.equal(await page.isVisible('#recon-empty'), false)
     // Statuses are told apart by colour as well as by their word.

@@ -39,9 +39,13 @@ function reconAll(range) {
   return page(null);
 }
 
-function reconMoney(value, field) {
+/** A side's amount; a computed side with unpriced tokens is written as a cost with gaps (never a bare $0). */
+function reconMoney(value, field, unpricedTokens) {
   if (value === null) return Fmt.el('td', { class: 'num empty', 'data-field': field, 'data-value': '', text: '–' });
-  return Fmt.el('td', { class: 'num', 'data-field': field, 'data-value': value, title: value + ' USD', text: Fmt.money(value, 'USD') });
+  var text = unpricedTokens ? Fmt.cost({ total: value, currency: 'USD', complete: false, unpricedTokens: unpricedTokens, unpricedQuantity: [] })
+    : Fmt.money(value, 'USD');
+  return Fmt.el('td', { class: 'num' + (unpricedTokens ? ' incomplete' : ''), 'data-field': field, 'data-value': value,
+    'data-unpriced': unpricedTokens ? String(unpricedTokens) : null, title: value + ' USD' + (unpricedTokens ? ' (incomplete)' : ''), text: text });
 }
 
 var reconSection = {
@@ -64,11 +68,11 @@ var reconSection = {
     table.appendChild(Fmt.el('thead', {}, [Fmt.el('tr', {}, ['Day (UTC)', 'Provider', 'Computed', 'Billed', 'Difference', 'Status']
       .map(function (h, i) { return Fmt.el('th', { scope: 'col', class: i >= 2 && i <= 4 ? 'num' : null, text: h }); }))]));
     table.appendChild(Fmt.el('tbody', {}, result.rows.map(function (r) {
-      var status = r.status + (r.status === 'UNPRICED' ? ' (' + Fmt.int(r.unpricedTokens) + ' tokens)' : '');
+      var status = r.status + (r.status === 'UNPRICED' && r.unpricedTokens ? ' (' + Fmt.int(r.unpricedTokens) + ' tokens)' : '');
       return Fmt.el('tr', { 'data-window': r.windowStart, 'data-provider': r.provider === null ? '' : r.provider, 'data-status': r.status }, [
         Fmt.el('th', { scope: 'row', text: r.windowStart.slice(0, 10) }),
         Fmt.el('td', { text: r.provider === null ? '(all providers)' : r.provider }),
-        reconMoney(r.computed, 'computed'), reconMoney(r.billed, 'billed'), reconMoney(r.difference, 'difference'),
+        reconMoney(r.computed, 'computed', r.unpricedTokens), reconMoney(r.billed, 'billed'), reconMoney(r.difference, 'difference'),
         Fmt.el('td', { 'data-field': 'status' }, [Fmt.el('span', { class: 'status status-' + r.status.toLowerCase().replace('_', '-'),
           title: RECON_STATUS[r.status] || r.status, text: status })]),
       ]);
@@ -76,8 +80,8 @@ var reconSection = {
     var t = result.totals;
     table.appendChild(Fmt.el('tfoot', {}, [Fmt.el('tr', { 'data-total': 'true' }, [
       Fmt.el('th', { scope: 'row', text: 'Total' }), Fmt.el('td', { text: '' }),
-      reconMoney(t.computed, 'computed'), reconMoney(t.billed, 'billed'), reconMoney(t.difference, 'difference'),
-      Fmt.el('td', { 'data-field': 'status', text: t.unpricedTokens ? Fmt.int(t.unpricedTokens) + ' unpriced tokens' : '' }),
+      reconMoney(t.computed, 'computed', t.unpricedTokens), reconMoney(t.billed, 'billed'), reconMoney(t.difference, 'difference'),
+      Fmt.el('td', { 'data-field': 'status' }),
     ])]));
     this.csv = function () {
       Fmt.downloadCsv('tokenledger-reconciliation-by-day.csv',
