@@ -93,7 +93,7 @@ function renderChart(p, ctx) {
       }).filter(Boolean).join('<br>');
     } },
     legend: { type: 'scroll', top: 0 },
-    grid: { left: 8, right: 16, top: 40, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 16, top: 52, bottom: 8, containLabel: true }, // room for the axis name under the legend
     xAxis: { type: 'category', data: labels },
     yAxis: { type: 'value', name: ctx.currency, axisLabel: { formatter: function (v) { return Fmt.money(String(v), ctx.currency); } } },
     // Numbers here are geometry only; the exact amounts are in the tooltip and the table.
