@@ -6,6 +6,7 @@ import { DECIMAL_JS } from './client/decimal.js'
 import { FORMAT_JS } from './client/format.js'
 import { MAIN_JS } from './client/main.js'
 import { OVERVIEW_JS } from './client/overview.js'
+import { RECON_JS } from './client/recon.js'
 import { TABLES_JS } from './client/tables.js'
 import { TIME_JS } from './client/time.js'
 import { DASHBOARD_CSS, renderDashboardPage } from './page.js'
@@ -29,7 +30,7 @@ const CSP = [
 ].join('; ')
 
 /** The browser code: plain ES2020 parts sharing one function scope, in dependency order. */
-export const DASHBOARD_JS = `(function () {\n'use strict';\n${[DECIMAL_JS, TIME_JS, FORMAT_JS, API_JS, OVERVIEW_JS, TABLES_JS, BUDGETS_JS, MAIN_JS].join('\n')}\n})();\n`
+export const DASHBOARD_JS = `(function () {\n'use strict';\n${[DECIMAL_JS, TIME_JS, FORMAT_JS, API_JS, OVERVIEW_JS, TABLES_JS, BUDGETS_JS, RECON_JS, MAIN_JS].join('\n')}\n})();\n`
 
 export function loadDashboardAssets(): { page: Asset; assets: Map<string, Asset> } {
   const files = {

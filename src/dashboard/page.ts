@@ -55,7 +55,7 @@ export function renderDashboardPage(a: DashboardAssetUrls): string {
     <div class="wide"><label for="tz">Time zone</label><input id="tz" list="tz-list" spellcheck="false" autocomplete="off" required>
       <datalist id="tz-list"></datalist></div>
     <div><label for="group">Stack by</label><select id="group">
-      <option value="MODEL">Model</option><option value="PROJECT">Project</option><option value="API_KEY">API key</option><option value="PROVIDER">Provider</option>
+      <option value="MODEL">Model</option><option value="PROJECT">Project</option><option value="API_KEY">API key</option><option value="PROVIDER">Provider</option><option value="RESOURCE">Resource</option>
     </select></div>
     <button type="submit" id="apply">Show</button>
   </form>
@@ -94,7 +94,15 @@ export function renderDashboardPage(a: DashboardAssetUrls): string {
     <div class="table-wrap"><table id="budgets-table"></table></div>
     <p id="budgets-empty" class="muted" hidden>No budgets yet — <code>PUT /v1/budgets/{name}</code> creates one.</p>
   </section>
-  <!-- Sections still to come (reconciliation by day) go here; see SECTIONS in client/main.ts. -->
+  <section id="recon" class="card" aria-labelledby="recon-title" data-state="idle">
+    <div class="section-head"><h2 id="recon-title">Reconciliation by day: computed vs billed</h2>
+      <button type="button" id="recon-csv" class="secondary" disabled>Download CSV</button></div>
+    <p id="recon-zone" class="note" hidden></p>
+    <div class="table-wrap"><table id="recon-table"></table></div>
+    <p id="recon-empty" class="muted" hidden>No billed costs stored for these days — <code>POST /v1/billing/costs</code>
+      stores a provider’s costs pages, cost export CSV or cost report, and this section compares them with the ledger’s cost.</p>
+    <p id="recon-truncated" class="warning" hidden>Too many rows to list them all: narrow the range. Totals still cover everything.</p>
+  </section>
 </main>
 <noscript>The dashboard needs JavaScript; the same numbers are at POST /graphql (query usage).</noscript>
 <script src=${src(a.echarts)}></script>
@@ -155,6 +163,14 @@ td.incomplete { color: var(--warn); font-weight: 600; white-space: normal; min-w
 td.empty { color: var(--muted); }
 #budgets progress { width: 8rem; vertical-align: middle; accent-color: var(--accent); }
 tfoot th, tfoot td { font-weight: 700; border-top: 2px solid #9ca3af; }
+/* Reconciliation statuses: distinct colours and always the status word (colour is never the only signal). */
+.note { background: #e0e7ff; color: #1e1b4b; padding: .35rem .5rem; border-radius: 4px; margin: 0 0 .5rem; }
+.status { display: inline-block; padding: .05rem .45rem; border-radius: 999px; font-size: 12px; font-weight: 700; letter-spacing: .02em; border: 1px solid; }
+.status-match { background: #d1fae5; color: #065f46; border-color: #6ee7b7; }
+.status-mismatch { background: var(--bad-bg); color: var(--bad); border-color: #fca5a5; }
+.status-billed-only { background: #ede9fe; color: #4c1d95; border-color: #c4b5fd; }
+.status-computed-only { background: #e0f2fe; color: #0c4a6e; border-color: #7dd3fc; }
+.status-unpriced { background: var(--warn-bg); color: var(--warn); border-color: #fcd34d; }
 details summary { cursor: pointer; color: var(--accent); margin-top: .5rem; }
 [aria-busy="true"] { opacity: .6; }
 `

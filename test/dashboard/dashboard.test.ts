@@ -2,6 +2,7 @@ import { Decimal as BaseDecimal } from 'decimal.js'
 import fc from 'fast-check'
 import t from 'tap'
 import { DECIMAL_JS } from '../../src/dashboard/client/decimal.js'
+import { FORMAT_JS } from '../../src/dashboard/client/format.js'
 import { TIME_JS } from '../../src/dashboard/client/time.js'
 import { build, eachEngine } from '../helpers.js'
 
@@ -22,6 +23,10 @@ const Decimal = BaseDecimal.clone({ precision: 60 })
 // The browser code is plain JS in a string; Node runs the same text (it has BigInt and full ICU).
 const Dec = new Function(`${DECIMAL_JS}; return Dec`)() as DecApi
 const Zone = new Function(`${TIME_JS}; return Zone`)() as ZoneApi
+interface Quantity { resource: string; quantity: string }
+interface CostIn { total: string; input: string; cachedInput: string; cacheWrite: string; output: string; resources: string; currency: string
+  complete: boolean; unpricedTokens: number; unpricedQuantity: Quantity[] }
+const Fmt = new Function(`${DECIMAL_JS}; ${FORMAT_JS}; return Fmt`)() as { mergeCost(a: CostIn | null, b: CostIn): CostIn }
 
 t.test('GET / serves the page and every asset it names from this server, with its content type', async (t) => {
   await eachEngine(t, async (t, engine) => {
@@ -79,5 +84,30 @@ t.test('local midnight in a zone is the first instant of that local date, across
     // Always also the days whose midnight a DST change skips or repeats (Santiago changes at 00:00); a
     // random run found the skipped one.
     { numRuns: 200, examples: [['2026-09-06', 'America/Santiago'], ['2026-04-05', 'America/Santiago'], ['2025-10-26', 'Europe/London']] },
+  )
+})
+
+t.test('merging costs (the chart’s “Other” series and row totals) sums unpriced resource quantities exactly, per resource', async (t) => {
+  const amount = fc.tuple(fc.bigInt({ min: 0n, max: 10n ** 15n }), fc.integer({ min: 0, max: 8 }))
+    .map(([units, scale]) => new Decimal(units.toString()).div(new Decimal(10).pow(scale)).toFixed())
+  const cost = fc.record({
+    total: amount, resources: amount, complete: fc.boolean(), unpricedTokens: fc.nat({ max: 1e9 }),
+    unpricedQuantity: fc.uniqueArray(fc.record({ resource: fc.constantFrom('images', 'storage_bytes', 'web_search_calls'), quantity: amount }),
+      { selector: (q) => q.resource, maxLength: 3 }),
+  }).map((c) => ({ ...c, input: '0', cachedInput: '0', cacheWrite: '0', output: '0', currency: 'USD' }))
+  fc.assert(
+    fc.property(fc.array(cost, { minLength: 1, maxLength: 5 }), (costs) => {
+      const merged = costs.reduce<CostIn | null>((a, c) => Fmt.mergeCost(a, c), null)!
+      const sum = (f: (c: CostIn) => string) => costs.reduce((s, c) => s.plus(f(c)), new Decimal(0)).toFixed()
+      t.equal(merged.total, sum((c) => c.total))
+      t.equal(merged.resources, sum((c) => c.resources))
+      t.equal(merged.complete, costs.every((c) => c.complete))
+      const expected = new Map<string, InstanceType<typeof Decimal>>()
+      for (const q of costs.flatMap((c) => c.unpricedQuantity)) expected.set(q.resource, (expected.get(q.resource) ?? new Decimal(0)).plus(q.quantity))
+      const want = [...expected].sort(([a], [b]) => (a < b ? -1 : 1)).map(([resource, q]) => ({ resource, quantity: q.toFixed() }))
+      // A single cost is copied as the API listed it; merged ones come back in resource order.
+      t.same(costs.length === 1 ? [...merged.unpricedQuantity].sort((a, b) => (a.resource < b.resource ? -1 : 1)) : merged.unpricedQuantity, want)
+    }),
+    { numRuns: 200 },
   )
 })

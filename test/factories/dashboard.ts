@@ -1,3 +1,4 @@
+import { Decimal } from 'decimal.js'
 import type { FastifyInstance } from 'fastify'
 
 /**
@@ -65,7 +66,7 @@ export async function seedDashboard(
   app: FastifyInstance,
   adminToken: string,
   tenantId = 'acme-dashboard',
-): Promise<{ tenantId: string; readKey: string }> {
+): Promise<{ tenantId: string; readKey: string; ingestKey: string }> {
   const admin = { authorization: `Bearer ${adminToken}` }
   const call = async (url: string, payload: unknown, headers: Record<string, string> = admin) => {
     const res = await app.inject({ method: 'POST', url, headers, payload: payload as Record<string, unknown> })
@@ -76,5 +77,51 @@ export async function seedDashboard(
   const ingest = await call(`/v1/tenants/${tenantId}/api-keys`, { name: 'seed', scopes: ['ingest'] })
   await call('/v1/usage/buckets', { buckets: dashboardBuckets() }, { authorization: `Bearer ${String(ingest.key)}` })
   const read = await call(`/v1/tenants/${tenantId}/api-keys`, { name: 'dashboard', scopes: ['read'] })
-  return { tenantId, readKey: String(read.key) }
+  return { tenantId, readKey: String(read.key), ingestKey: String(ingest.key) }
+}
+
+export interface BilledDay {
+  /** The UTC date billed. */
+  day: string
+  /** The amount billed; default: what the ledger computes for the provider that day, plus `plus`. */
+  amount?: string
+  plus?: string
+}
+
+/**
+ * Bills days as a provider would: one OpenAI costs page (`organization.costs.result`, one day total per bucket)
+ * posted to POST /v1/billing/costs. A day's amount defaults to the ledger's own cost of that UTC day for the
+ * provider, asked of GraphQL `usage` (so a test makes a MATCH or a MISMATCH without writing any amount down).
+ */
+export async function billDays(app: FastifyInstance, ingestKey: string, readKey: string, days: BilledDay[], provider = 'openai') {
+  const amounts: Record<string, string> = {}
+  const query = `query($from: DateTime!, $to: DateTime!, $p: [String!]) { usage(from: $from, to: $to, window: TOTAL,
+    filter: { providers: $p }) { totals { cost { total } } } }`
+  for (const d of days) {
+    const from = `${d.day}T00:00:00Z`
+    const to = new Date(Date.parse(from) + 86_400_000).toISOString()
+    let amount = d.amount
+    if (amount === undefined) {
+      const res = await app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${readKey}` },
+        payload: { query, variables: { from, to, p: [provider] } } })
+      const body = res.json() as { data?: { usage: { totals: { cost: { total: string } } } }; errors?: unknown }
+      if (!body.data) throw new Error(`usage ${d.day}: ${res.body}`)
+      amount = new Decimal(body.data.usage.totals.cost.total).plus(d.plus ?? '0').toFixed()
+    }
+    amounts[d.day] = amount
+  }
+  const page = {
+    object: 'page',
+    data: days.map((d) => {
+      const start = Date.parse(`${d.day}T00:00:00Z`) / 1000
+      // A JSON number, as OpenAI sends it; the ledger reads its shortest round-trip decimal (exact here).
+      const results = [{ object: 'organization.costs.result', amount: { value: Number(amounts[d.day]), currency: 'usd' }, line_item: null, project_id: null }]
+      return { object: 'bucket', start_time: start, end_time: start + 86_400, results }
+    }),
+    has_more: false,
+    next_page: null,
+  }
+  const res = await app.inject({ method: 'POST', url: `/v1/billing/costs?provider=${provider}`, headers: { authorization: `Bearer ${ingestKey}` }, payload: page })
+  if (res.statusCode !== 200) throw new Error(`billing costs: ${res.statusCode} ${res.body}`)
+  return amounts
 }

@@ -10,12 +10,12 @@ var Api = (function () {
   // One page holds at most 1000 rows (the API's limit); a view follows cursors up to this many rows.
   var PAGE = 1000, MAX_ROWS = 20000;
 
-  var COST = 'cost { total input cachedInput cacheWrite output currency complete unpricedTokens }';
+  var COST = 'cost { total input cachedInput cacheWrite output resources currency complete unpricedTokens unpricedQuantity { resource quantity } }';
   var COUNTS = 'requests inputTokens outputTokens cachedInputTokens uncachedInputTokens cacheWriteTokens ' + COST;
   var USAGE_QUERY = 'query DashboardUsage($from: DateTime!, $to: DateTime!, $window: Window!, $timeZone: String!, ' +
     '$groupBy: [UsageDimension!], $first: Int, $after: String) {\n' +
     '  usage(from: $from, to: $to, window: $window, timeZone: $timeZone, groupBy: $groupBy, first: $first, after: $after) {\n' +
-    '    rows { windowStart windowEnd provider projectId apiKeyId model modality ' + COUNTS + ' }\n' +
+    '    rows { windowStart windowEnd provider projectId apiKeyId model modality resource quantity ' + COUNTS + ' }\n' +
     '    totals { ' + COUNTS + ' }\n' +
     '    pageInfo { hasNextPage endCursor }\n' +
     '  }\n}';

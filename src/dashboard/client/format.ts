@@ -28,16 +28,35 @@ var Fmt = (function () {
     var p = fixed.split('.');
     return (neg ? '-' : '') + symbol(currency) + group(p[0]) + (p[1] ? '.' + p[1] : '');
   }
+  /** A resource quantity as written: exact, integer part grouped; storage is in GiB-hours (as the API gives it). */
+  function quantity(q) {
+    var p = q.quantity.split('.');
+    var n = group(p[0]) + (p[1] ? '.' + p[1] : '');
+    return q.resource === 'storage_bytes' ? n + ' GiB-hours of storage' : n + ' ' + q.resource;
+  }
+  /** What has no price: "n tokens", "q images", … (empty when the cost is complete). */
+  function unpricedParts(c) {
+    var parts = c.unpricedTokens ? [int(c.unpricedTokens) + ' tokens'] : [];
+    return parts.concat((c.unpricedQuantity || []).map(quantity));
+  }
+  /** "n unpriced tokens, q unpriced images" */
+  function unpricedText(c) {
+    return unpricedParts(c).map(function (p) { return p.replace(/^(\S+) /, '$1 unpriced '); }).join(', ');
+  }
   /** A cost as the page writes it: unpriced usage is named, a cost with gaps says it is incomplete. */
   function cost(c) {
-    if (!c.complete && Dec.isZero(c.total)) return 'unpriced (' + int(c.unpricedTokens) + ' tokens)';
+    if (!c.complete && Dec.isZero(c.total)) return 'unpriced (' + unpricedParts(c).join(', ') + ')';
     var s = money(c.total, c.currency);
-    return c.complete ? s : s + ' + ' + int(c.unpricedTokens) + ' unpriced tokens';
+    return c.complete ? s : s + ' + ' + unpricedText(c);
+  }
+  /** unpricedQuantity as one attribute value ("images=12;web_search_calls=3"), for tests and CSV. */
+  function quantityList(c) {
+    return (c.unpricedQuantity || []).map(function (q) { return q.resource + '=' + q.quantity; }).join(';');
   }
   /** A table cell holding a cost, with the exact values as data attributes (what tests and CSV read). */
   function costCell(tag, c, extra) {
     var attrs = Object.assign({ class: 'num' + (c.complete ? '' : ' incomplete'), 'data-value': c.total,
-      'data-complete': String(c.complete), 'data-unpriced': String(c.unpricedTokens),
+      'data-complete': String(c.complete), 'data-unpriced': String(c.unpricedTokens), 'data-unpriced-quantity': quantityList(c),
       title: c.total + ' ' + c.currency + (c.complete ? '' : ' (incomplete)'), text: cost(c) }, extra || {});
     return el(tag, attrs);
   }
@@ -45,8 +64,15 @@ var Fmt = (function () {
     if (!a) return Object.assign({}, b);
     return { total: Dec.add(a.total, b.total), input: Dec.add(a.input, b.input),
       cachedInput: Dec.add(a.cachedInput, b.cachedInput), cacheWrite: Dec.add(a.cacheWrite, b.cacheWrite),
-      output: Dec.add(a.output, b.output), currency: a.currency, complete: a.complete && b.complete,
-      unpricedTokens: a.unpricedTokens + b.unpricedTokens };
+      output: Dec.add(a.output, b.output), resources: Dec.add(a.resources, b.resources), currency: a.currency,
+      complete: a.complete && b.complete, unpricedTokens: a.unpricedTokens + b.unpricedTokens,
+      unpricedQuantity: mergeQuantities(a.unpricedQuantity, b.unpricedQuantity) };
+  }
+  /** Two unpricedQuantity lists as one, summed per resource (exact), in resource order as the API lists them. */
+  function mergeQuantities(a, b) {
+    var by = {};
+    (a || []).concat(b || []).forEach(function (q) { by[q.resource] = by[q.resource] ? Dec.add(by[q.resource], q.quantity) : q.quantity; });
+    return Object.keys(by).sort().map(function (r) { return { resource: r, quantity: by[r] }; });
   }
   function csvField(v) {
     var s = v === null || v === undefined ? '' : String(v);
@@ -67,7 +93,8 @@ var Fmt = (function () {
       return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[ch];
     });
   }
-  return { el: el, int: int, money: money, cost: cost, costCell: costCell, mergeCost: mergeCost,
+  return { el: el, int: int, money: money, cost: cost, costCell: costCell, mergeCost: mergeCost, quantity: quantity,
+    unpricedText: unpricedText, quantityList: quantityList,
     downloadCsv: downloadCsv, escapeHtml: escapeHtml };
 })();
 `

@@ -1,10 +1,10 @@
 /**
  * Browser-side controller (plain ES2020, last part of dashboard.js): the read key, the controls (kept in the
  * URL's #fragment so a view can be linked — never the key), and the sections. Each section is
- * `{ id, load(ctx) → Promise, render(result, ctx), csv? }` with a <section id=…> in the page; reconciliation joins by adding one such object to SECTIONS and its markup to page.ts.
+ * `{ id, load(ctx) → Promise, render(result, ctx), csv? }` with a <section id=…> in the page.
  */
 export const MAIN_JS = String.raw`
-var SECTIONS = [overviewSection, topSection('PROJECT'), topSection('API_KEY'), topSection('MODEL'), classesSection, budgetsSection];
+var SECTIONS = [overviewSection, topSection('PROJECT'), topSection('API_KEY'), topSection('MODEL'), classesSection, budgetsSection, reconSection];
 var WINDOWS = ['HOUR', 'DAY', 'WEEK', 'MONTH'];
 var $ = function (id) { return document.getElementById(id); };
 var app = $('app');
@@ -79,7 +79,7 @@ function load() {
   var gen = ++generation;
   var ctx = { from: new Date(Zone.midnight(s.from, s.tz)).toISOString(),
     to: new Date(Zone.midnight(Zone.addDays(s.to, 1), s.tz)).toISOString(),
-    window: s.window, timeZone: s.tz, dimension: s.group, currency: 'USD' };
+    fromDate: s.from, toDate: s.to, window: s.window, timeZone: s.tz, dimension: s.group, currency: 'USD' };
   setState('loading');
   say('Loading usage from ' + s.from + ' to ' + s.to + ' (' + s.tz + ')…', 'info');
   var failures = [];

@@ -9,6 +9,8 @@ var DIMENSIONS = {
   PROJECT: { field: 'projectId', name: 'project', plural: 'projects', none: '(no project)' },
   API_KEY: { field: 'apiKeyId', name: 'API key', plural: 'API keys', none: '(no API key)' },
   PROVIDER: { field: 'provider', name: 'provider', plural: 'providers', none: '(no provider)' },
+  // Token usage is the series "tokens"; every other resource (images, storage, search calls, …) its own.
+  RESOURCE: { field: 'resource', name: 'resource', plural: 'resources', none: '(no resource)' },
 };
 // More series than this are unreadable as a stack: the smallest groups are merged into one "Other" series.
 var MAX_SERIES = 10;
@@ -51,14 +53,17 @@ function renderTotals(totals) {
   var box = document.getElementById('totals-body');
   box.textContent = '';
   var main = Fmt.el('p', { class: 'total-cost', id: 'total-cost', 'data-value': c.total, 'data-complete': String(c.complete),
-    'data-unpriced': String(c.unpricedTokens), title: c.total + ' ' + c.currency, text: Fmt.money(c.total, c.currency) });
+    'data-unpriced': String(c.unpricedTokens), 'data-unpriced-quantity': Fmt.quantityList(c), title: c.total + ' ' + c.currency,
+    text: Fmt.money(c.total, c.currency) });
   box.appendChild(main);
   box.appendChild(c.complete
-    ? Fmt.el('p', { id: 'completeness', class: 'complete', text: 'Complete: every token in range has a price.' })
+    ? Fmt.el('p', { id: 'completeness', class: 'complete', text: 'Complete: every token and resource in range has a price.' })
     : Fmt.el('p', { id: 'completeness', class: 'warning', 'data-unpriced': String(c.unpricedTokens),
-      text: Fmt.int(c.unpricedTokens) + ' unpriced tokens, total incomplete (the amount above is a lower bound).' }));
+      'data-unpriced-quantity': Fmt.quantityList(c),
+      text: Fmt.unpricedText(c) + ', total incomplete (the amount above is a lower bound).' }));
   var facts = [
     ['Uncached input', c.input], ['Cached input', c.cachedInput], ['Cache writes', c.cacheWrite], ['Output', c.output],
+    ['Resources', c.resources],
   ].map(function (f) {
     return [Fmt.el('dt', { text: f[0] + ' cost' }), Fmt.el('dd', { class: 'num', 'data-value': f[1], title: f[1], text: Fmt.money(f[1], c.currency) })];
   });
@@ -88,7 +93,7 @@ function renderChart(p, ctx) {
       }).filter(Boolean).join('<br>');
     } },
     legend: { type: 'scroll', top: 0 },
-    grid: { left: 8, right: 16, top: 40, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 16, top: 52, bottom: 8, containLabel: true }, // room for the axis name under the legend
     xAxis: { type: 'category', data: labels },
     yAxis: { type: 'value', name: ctx.currency, axisLabel: { formatter: function (v) { return Fmt.money(String(v), ctx.currency); } } },
     // Numbers here are geometry only; the exact amounts are in the tooltip and the table.
@@ -130,7 +135,7 @@ function renderSeriesTable(p, ctx) {
   var note = document.getElementById('chart-unpriced');
   note.hidden = !unpriced.length;
   note.textContent = unpriced.length ? 'No bar for usage without a price: ' + unpriced.map(function (s) {
-    return s.name + ' (' + Fmt.int(s.cost.unpricedTokens) + ' unpriced tokens)';
+    return s.name + ' (' + Fmt.unpricedText(s.cost) + ')';
   }).join(', ') + '.' : '';
 }
 
@@ -151,10 +156,11 @@ var overviewSection = {
       var dim = DIMENSIONS[ctx.dimension];
       Fmt.downloadCsv('tokenledger-cost-by-' + dim.field + '.csv',
         ['window_start', 'window_end', 'window_local', dim.field, 'cost', 'currency', 'complete', 'unpriced_tokens',
-          'requests', 'input_tokens', 'output_tokens'],
+          'requests', 'input_tokens', 'output_tokens', 'unpriced_quantity'],
         result.rows.map(function (r) {
           return [r.windowStart, r.windowEnd, Zone.label(r.windowStart, ctx.window, ctx.timeZone), r[dim.field], r.cost.total,
-            r.cost.currency, r.cost.complete, r.cost.unpricedTokens, r.requests, r.inputTokens, r.outputTokens];
+            r.cost.currency, r.cost.complete, r.cost.unpricedTokens, r.requests, r.inputTokens, r.outputTokens,
+            Fmt.quantityList(r.cost)];
         }));
     };
   },
