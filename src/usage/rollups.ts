@@ -67,12 +67,7 @@ export function bucketPath(q: RollupQuery): BucketPath {
   return dailyCandidate(q) ? 'daily' : 'base'
 }
 
-/**
- * One boolean (CTE body, column `ok`): the window boundaries and the card's price changes inside the
- * range all fall on whole hours. Windows are at least an hour long, so a boundary off the hour would
- * be the window start of some whole-hour instant of the range: checking those instants is exact.
- * Expects CTE `pts` (the card's price-change instants).
- */
+/** One boolean (CTE body, column `ok`): the chosen rollup gives the base table's answer. Expects CTE `pts`. */
 export function alignedSql(q: RollupQuery, path: Exclude<BucketPath, 'base'>): SQL {
   return path === 'hourly' ? hourAlignedSql(q) : dayAlignedSql(q)
 }
@@ -87,6 +82,11 @@ function dayAlignedSql(q: RollupQuery): SQL {
     ) as ok`
 }
 
+/**
+ * One boolean (CTE body, column `ok`): the window boundaries and the card's price changes inside the
+ * range all fall on whole hours. Windows are at least an hour long, so a boundary off the hour would
+ * be the window start of some whole-hour instant of the range: checking those instants is exact.
+ */
 function hourAlignedSql(q: RollupQuery): SQL {
   const from = sql`${q.from.toISOString()}::timestamptz`
   const to = sql`${q.to.toISOString()}::timestamptz`
