@@ -2,7 +2,7 @@
 // through GraphQL (all pages, priced with the default card) beside a raw GROUP BY of the same shape on
 // the base table in the same run, in UTC and in a zone whose offset is not a whole hour.
 import type { Dimension } from '../../src/usage/dimensions.js'
-import { rollupCandidate } from '../../src/usage/rollups.js'
+import { bucketPath } from '../../src/usage/rollups.js'
 import type { Window } from '../../src/usage/windows.js'
 import { RANGE } from './data.js'
 import type { Raw } from './database.js'
@@ -44,12 +44,14 @@ const col = (d: Dimension) => COLUMN[d] ?? (() => { throw new Error(`matrix: no 
 export const caseName = (c: MatrixCase) => `${c.window} × ${c.groupBy.length > 1 ? `(${c.groupBy.join(', ')})` : c.groupBy[0]}, ${c.timeZone}`
 
 /** Which relation the query layer reads for this case (src/usage/rollups.ts: the static rule, then the zone's alignment). */
-export function expectedPath(c: MatrixCase): 'rollup' | 'base table' {
+export function expectedPath(c: MatrixCase): 'hourly rollup' | 'daily rollup' | 'base table' {
   const q = { from: new Date(RANGE.from), to: new Date(RANGE.to), window: c.window, timeZone: c.timeZone, groupBy: c.groupBy, filter: {} }
-  if (!rollupCandidate(q)) return 'base table'
-  if (c.timeZone === 'UTC' || c.window === 'TOTAL') return 'rollup'
+  const path = bucketPath(q)
+  if (path === 'base') return 'base table'
+  if (path === 'daily') return 'daily rollup'
+  if (c.timeZone === 'UTC' || c.window === 'TOTAL') return 'hourly rollup'
   const offset = new Intl.DateTimeFormat('en-US', { timeZone: c.timeZone, timeZoneName: 'longOffset' }).format(q.from)
-  return /:(?!00)\d\d$/.test(offset) ? 'base table' : 'rollup'
+  return /:(?!00)\d\d$/.test(offset) ? 'base table' : 'hourly rollup'
 }
 
 /** One group as comparable text: window start (epoch ms), dimension values, input and output sums. */

@@ -194,6 +194,40 @@ export const usageBucketHourly = pgTable(
   (t) => [uniqueIndex('usage_bucket_hourly_key').on(t.tenantId, t.hour, t.keyHash)],
 )
 
+/**
+ * Daily rollup of usage_buckets that keeps EVERY bucket dimension (project, user and API key too, which
+ * the hourly rollup drops), summed per UTC day. Maintained by statement triggers like the hourly one
+ * (migration 0008); the query layer reads it for project/user/key groupings whose windows, range and
+ * rate changes fall on whole UTC days (src/usage/rollups.ts). `key_hash` = usage_natural_key over the
+ * grouped columns but tenant and day.
+ */
+export const usageBucketDaily = pgTable(
+  'usage_bucket_daily',
+  {
+    tenantId: text('tenant_id').notNull(),
+    day: ts('day').notNull(),
+    keyHash: bytea('key_hash').notNull(),
+    provider: text('provider').notNull(),
+    accountId: text('account_id'),
+    projectId: text('project_id'),
+    userId: text('user_id'),
+    apiKeyId: text('api_key_id'),
+    model: text('model'),
+    serviceTier: text('service_tier').notNull(),
+    batch: boolean('batch'),
+    source: text('source').notNull(),
+    usageType: text('usage_type').notNull(),
+    contextTier: text('context_tier'),
+    inferenceGeo: text('inference_geo'),
+    bucketCount: counter('bucket_count'),
+    requestsKnown: counter('requests_known'),
+    ...tokenClasses,
+    requests: counter('num_model_requests'),
+    cacheWrite1h: counter('cache_write_1h'),
+  },
+  (t) => [uniqueIndex('usage_bucket_daily_key').on(t.tenantId, t.day, t.keyHash)],
+)
+
 export const usageEvents = pgTable(
   'usage_events',
   {

@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import { PRICED_CLASSES } from '../pricing/token-classes.js'
 import { EVENT_ONLY_FILTERS, FILTER_COLUMNS } from './dimensions.js'
+import type { BucketPath } from './rollups.js'
 import type { UsageSpec } from './usage-sql.js'
 
 /**
@@ -46,21 +47,27 @@ const range = (spec: UsageSpec, time: string) => [
 const and = (parts: SQL[]) => sql.join(parts, sql` and `)
 const TOKEN_CONSTANTS = { resource: `'tokens'` }
 
-/** Provider-reported buckets (from the base table, the hourly rollup, or both gated) as facts. */
-function bucketFactsSql(spec: UsageSpec, bucketSources: string[], useRollup: boolean): SQL[] {
+/** Provider-reported buckets (from the base table, or a rollup and the base table gated) as facts. */
+function bucketFactsSql(spec: UsageSpec, bucketSources: string[], path: BucketPath): SQL[] {
   const where = (time: string) => [...range(spec, time), sql`source = any(${sql.param(bucketSources)}::text[])`, ...partFilters(spec, false, TOKEN_CONSTANTS)]
   const base = sql`select start_time as t, provider, account_id, project_id, user_id, api_key_id, model,
       service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels, num_model_requests as requests,
       ${raw(COUNTERS.join(', '))}, null::numeric as reported_cost, ${tokenResource}
     from usage_buckets where ${and(where('start_time'))}`
-  if (!useRollup) return [base]
+  if (path === 'base') return [base]
   // Both plans, gated by the one-time `aligned` check: exactly one of them reads anything.
-  const hourly = sql`select hour as t, provider, account_id, null::text as project_id, null::text as user_id,
+  const rollup = path === 'hourly'
+    ? sql`select hour as t, provider, account_id, null::text as project_id, null::text as user_id,
       null::text as api_key_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
       case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
       null::numeric as reported_cost, ${tokenResource}
     from usage_bucket_hourly where ${and(where('hour'))} and (select ok from aligned)`
-  return [hourly, sql`${base} and not (select ok from aligned)`]
+    : sql`select day as t, provider, account_id, project_id, user_id, api_key_id, model,
+      service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
+      case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
+      null::numeric as reported_cost, ${tokenResource}
+    from usage_bucket_daily where ${and(where('day'))} and (select ok from aligned)`
+  return [rollup, sql`${base} and not (select ok from aligned)`]
 }
 
 /**
@@ -101,10 +108,10 @@ function eventFactsSql(spec: UsageSpec): SQL[] {
 }
 
 /** Every fact of the query as one relation. */
-export function factsSql(spec: UsageSpec, useRollup: boolean): SQL {
+export function factsSql(spec: UsageSpec, path: BucketPath): SQL {
   const parts: SQL[] = []
   const bucketSources = spec.sources.filter((s) => s !== 'events')
-  if (bucketSources.length) parts.push(...bucketFactsSql(spec, bucketSources, useRollup), resourceFactsSql(spec, bucketSources))
+  if (bucketSources.length) parts.push(...bucketFactsSql(spec, bucketSources, path), resourceFactsSql(spec, bucketSources))
   if (spec.sources.includes('events')) parts.push(...eventFactsSql(spec))
   if (parts.length === 0) return sql`select * from (select null::timestamptz as t) x where false`
   return sql.join(parts, sql` union all `)

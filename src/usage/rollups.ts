@@ -14,9 +14,22 @@ import { windowStartSql, type Window } from './windows.js'
  *    bucket's rate segment is decided by its own start time.
  * The first three are known before the query runs; the last two are a one-time filter inside it, so
  * the statement carries both plans and PostgreSQL runs exactly one of them.
+ *
+ * Queries the hourly rollup cannot serve because they group or filter by project, user or API key may
+ * read the daily rollup (usage_bucket_daily), which keeps every bucket dimension per UTC day:
+ *  - windows DAY, WEEK, MONTH in UTC, or TOTAL in any zone (so every window starts on a UTC day);
+ *  - `from` and `to` on UTC midnights;
+ *  - every price change of the card inside the range on a UTC midnight — checked in SQL, as above.
+ * A zone off UTC (New York, Kolkata) keeps DAY windows off the UTC day, so those read the base table; a
+ * finer full-dimension rollup (15 minutes divides every zone's offset) would hold as many rows as the
+ * base table whenever buckets are hourly with distinct keys, as in the benchmark (docs/performance.md).
  */
 
 const HOUR_MS = 3_600_000
+const DAY_MS = 86_400_000
+
+/** Which relation provider buckets are read from (base table, or a rollup behind the `aligned` check). */
+export type BucketPath = 'base' | 'hourly' | 'daily'
 
 /** Bucket dimensions the rollup does not keep, as grouping dimensions and as list filters. */
 const BASE_ONLY_DIMENSIONS: readonly Dimension[] = ['PROJECT', 'USER', 'API_KEY']
@@ -41,13 +54,40 @@ export function rollupCandidate(q: RollupQuery): boolean {
   return !BASE_ONLY_FILTERS.some((f) => (q.filter[f] as unknown[] | undefined)?.length)
 }
 
+/** The daily rollup's static half: UTC-day windows (or TOTAL) over a range of whole UTC days. */
+export function dailyCandidate(q: RollupQuery): boolean {
+  if (q.rollups === false || !['DAY', 'WEEK', 'MONTH', 'TOTAL'].includes(q.window)) return false
+  if (q.timeZone !== 'UTC' && q.window !== 'TOTAL') return false
+  return q.from.getTime() % DAY_MS === 0 && q.to.getTime() % DAY_MS === 0
+}
+
+/** The path a query takes if its card's price changes are aligned (the hourly rollup when both could). */
+export function bucketPath(q: RollupQuery): BucketPath {
+  if (rollupCandidate(q)) return 'hourly'
+  return dailyCandidate(q) ? 'daily' : 'base'
+}
+
+/** One boolean (CTE body, column `ok`): the chosen rollup gives the base table's answer. Expects CTE `pts`. */
+export function alignedSql(q: RollupQuery, path: Exclude<BucketPath, 'base'>): SQL {
+  return path === 'hourly' ? hourAlignedSql(q) : dayAlignedSql(q)
+}
+
+/** As hourAlignedSql for the daily path, whose windows are on UTC days by the static rule. */
+function dayAlignedSql(q: RollupQuery): SQL {
+  const from = sql`${q.from.toISOString()}::timestamptz`
+  const to = sql`${q.to.toISOString()}::timestamptz`
+  return sql`select not exists (
+      select 1 from unnest((select arr from pts)) p
+      where p > ${from} and p < ${to} and p <> date_trunc('day', p, 'UTC')
+    ) as ok`
+}
+
 /**
  * One boolean (CTE body, column `ok`): the window boundaries and the card's price changes inside the
  * range all fall on whole hours. Windows are at least an hour long, so a boundary off the hour would
  * be the window start of some whole-hour instant of the range: checking those instants is exact.
- * Expects CTE `pts` (the card's price-change instants).
  */
-export function hourAlignedSql(q: RollupQuery): SQL {
+function hourAlignedSql(q: RollupQuery): SQL {
   const from = sql`${q.from.toISOString()}::timestamptz`
   const to = sql`${q.to.toISOString()}::timestamptz`
   const start = windowStartSql(q.window, sql`g`, q.timeZone, q.from)

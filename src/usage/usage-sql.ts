@@ -11,7 +11,7 @@ import { PRICED_CLASSES } from '../pricing/token-classes.js'
 import { resourceCostColumns, unitPriceJoinSql } from '../pricing/resource-cost-sql.js'
 import { DIMENSIONS, type ColumnDimension, type Dimension, type UsageFilter } from './dimensions.js'
 import { COUNTERS, factsSql } from './facts-sql.js'
-import { hourAlignedSql, rollupCandidate } from './rollups.js'
+import { alignedSql, bucketPath } from './rollups.js'
 import { windowEndSql, windowStartSql, type Window } from './windows.js'
 
 export interface UsageSpec {
@@ -65,7 +65,7 @@ export function grouping(spec: UsageSpec): Grouping {
 export function withGroupedSql(spec: UsageSpec): SQL {
   const g = grouping(spec)
   // Decided once: the `aligned` CTE exists exactly when the facts read the rollup behind it.
-  const useRollup = rollupCandidate(spec) && spec.sources.some((s) => s !== 'events')
+  const path = spec.sources.some((s) => s !== 'events') ? bucketPath(spec) : 'base'
   const w = windowStartSql(spec.window, sql`t`, spec.timeZone, spec.from)
   const labelExprs = spec.groupByLabels.map((key, i) => sql`labels ->> ${key} as ${raw(`label_${i}`)}`)
   const attrExprs = (spec.groupByAttributes ?? []).map((key, i) => sql`attributes ->> ${key} as ${raw(`attr_${i}`)}`)
@@ -93,9 +93,9 @@ export function withGroupedSql(spec: UsageSpec): SQL {
   if (spec.classes && g.modality) throw new Error('per-class breakdown cannot be combined with MODALITY')
   const rowsSql = g.modality ? modalityRowsSql(spec, g) : plainRowsSql(g, spec.classes ?? false)
   return sql`with eff as (${effectiveRatesSql(spec.pricing)}),
-    pts as (${ratePointsCte}),${useRollup ? sql`
-    aligned as (${hourAlignedSql(spec)}),` : sql``}
-    facts as (${factsSql(spec, useRollup)}),
+    pts as (${ratePointsCte}),${path !== 'base' ? sql`
+    aligned as (${alignedSql(spec, path)}),` : sql``}
+    facts as (${factsSql(spec, path)}),
     agg0 as (${agg}),
     agg as (select agg0.*, (select arr from pts)[seg] as t_rep from agg0),
     resolved as materialized (${resolvedRatesSql()}),

@@ -73,8 +73,8 @@ void t.test('the partitioning migration moves existing rows into month partition
     const [rollupBefore] = await db.query<{ rollup: string; base: string }>(ROLLUP_VS_BASE)
 
     const applied = await migrate(db)
-    t.equal(applied.length, 1, 'only the partitioning migration was pending')
-    t.match(applied[0], /_partition_by_month$/)
+    // Later migrations (connections, the daily rollup) are pending too; the partitioning one runs first.
+    t.match(applied[0], /_partition_by_month$/, 'the partitioning migration was the first pending')
 
     const placed = await db.query<{ part: string; n: number }>(
       `select tableoid::regclass::text as part, count(*)::int8 as n from usage_buckets group by 1 order by 1`,

@@ -7,8 +7,8 @@ import { seedResources, type SeedResource } from '../factories/resources.js'
 import { seedBuckets, seedCard, type SeedBucket } from '../factories/usage.js'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 
-// The hourly rollup of provider buckets: kept equal to the base table by triggers on every write
-// path, read by the query layer exactly when it gives the base table's answer, and never otherwise.
+// The hourly and daily rollups of provider buckets: kept equal to the base table by triggers on every
+// write path, read by the query layer exactly when they give the base table's answer, and never otherwise.
 
 const HOUR = 3_600_000
 const T0 = Date.parse('2025-10-25T00:00:00Z') // a window that spans the EU and US DST changes
@@ -80,6 +80,19 @@ const UNIT_PRICES = [
 const ROLLUP_COLUMNS = `bucket_count, requests_known, num_model_requests, input_tokens, output_tokens, in_text, in_audio,
   in_image, cached_text, cached_audio, cached_image, cache_write, cache_write_1h, out_text, out_audio, out_image`
 
+/** The daily rollup as stored, and as it must be by definition (every dimension, per UTC day). */
+async function dailyVsBase(db: DbClient): Promise<[unknown[], unknown[]]> {
+  const dims = `provider, account_id, project_id, user_id, api_key_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo`
+  const order = 'order by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14'
+  const stored = await db.query(`select tenant_id, day, ${dims}, ${ROLLUP_COLUMNS} from usage_bucket_daily ${order}`)
+  const expected = await db.query(`select tenant_id, date_trunc('day', start_time, 'UTC') as day, ${dims},
+      count(*)::int8 as bucket_count, count(num_model_requests)::int8 as requests_known,
+      coalesce(sum(num_model_requests), 0)::int8 as num_model_requests,
+      ${ROLLUP_COLUMNS.split(',').slice(3).map((c) => `sum(${c.trim()})::int8 as ${c.trim()}`).join(', ')}
+    from usage_buckets group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 ${order}`)
+  return [stored, expected]
+}
+
 /** The rollup as stored, and as it must be by definition (grouped from usage_buckets). */
 async function rollupVsBase(db: DbClient): Promise<[unknown[], unknown[]]> {
   const keys = `tenant_id, hour, provider, account_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo`
@@ -113,10 +126,13 @@ void eachEngine(t, async (t, engine) => {
     })
     await ingest([row(1, 'a', 100, 2), row(2, 'a', 50), row(61, 'b', 10, 1)])
     t.same(...(await rollupVsBase(db)), 'after creating buckets')
+    t.same(...(await dailyVsBase(db)), 'after creating buckets (daily)')
     await ingest([row(1, 'a', 100, 2), row(2, 'a', 51, 4), row(61, 'b', 10, 1)])
     t.same(...(await rollupVsBase(db)), 'after a re-upload that replaces one bucket and leaves two')
+    t.same(...(await dailyVsBase(db)), 'after a re-upload that replaces one bucket and leaves two (daily)')
     await seedBuckets(db, tenantId, buckets(7, 300))
     t.same(...(await rollupVsBase(db)), 'after bulk inserts')
+    t.same(...(await dailyVsBase(db)), 'after bulk inserts (daily)')
     const del = await app.inject({
       method: 'DELETE',
       url: `/v1/usage/buckets?start_time=${T0 / 1000}&end_time=${T0 / 1000 + 3 * 86_400}`,
@@ -124,14 +140,20 @@ void eachEngine(t, async (t, engine) => {
     })
     t.equal(del.statusCode, 200, del.body)
     t.same(...(await rollupVsBase(db)), 'after DELETE by range')
+    t.same(...(await dailyVsBase(db)), 'after DELETE by range (daily)')
     await db.query(sql`update usage_buckets set model = 'moved', start_time = start_time + interval '2 hours',
       end_time = end_time + interval '2 hours' where tenant_id = ${tenantId} and model is null`)
     t.same(...(await rollupVsBase(db)), 'after an UPDATE that moves buckets to other rollup rows')
+    t.same(...(await dailyVsBase(db)), 'after an UPDATE that moves buckets to other rollup rows (daily)')
     const [empty] = await db.query<{ n: number }>('select count(*)::int8 as n from usage_bucket_hourly where bucket_count = 0')
     t.equal(empty!.n, 0, 'no empty rollup rows are left behind')
+    const [emptyDaily] = await db.query<{ n: number }>('select count(*)::int8 as n from usage_bucket_daily where bucket_count = 0')
+    t.equal(emptyDaily!.n, 0, 'no empty daily rollup rows are left behind')
     await db.query('truncate usage_buckets')
     const [left] = await db.query<{ n: number }>('select count(*)::int8 as n from usage_bucket_hourly')
     t.equal(left!.n, 0, 'TRUNCATE empties the rollup too')
+    const [leftDaily] = await db.query<{ n: number }>('select count(*)::int8 as n from usage_bucket_daily')
+    t.equal(leftDaily!.n, 0, 'TRUNCATE empties the daily rollup too')
   })
 
   await t.test('queries read the rollup exactly when it gives the base answer', async (t) => {
@@ -146,6 +168,8 @@ void eachEngine(t, async (t, engine) => {
     const anyChange = (at: string) => ({ ...any, effectiveFrom: new Date(at), unitPrices: UNIT_PRICES.map((u) => ({ ...u, price: `${u.price}1` })) })
     await seedCard(db, `on-hour-${tenant}`, [base, change('2025-10-29T17:00:00Z'), any, anyChange('2025-10-30T05:00:00Z')])
     await seedCard(db, `off-hour-${tenant}`, [base, change('2025-10-29T17:30:00Z'), any, anyChange('2025-10-30T05:00:00Z')])
+    await seedCard(db, `on-day-${tenant}`, [base, change('2025-10-29T00:00:00Z'), any, anyChange('2025-10-30T00:00:00Z')])
+    const onDay = `on-day-${tenant}`
 
     const args = (over: Partial<UsageArgs> = {}): UsageArgs => ({
       tenantId: tenant,
@@ -162,22 +186,31 @@ void eachEngine(t, async (t, engine) => {
       ...over,
     })
     const run = (a: UsageArgs) => queryUsagePage(db, a, { maxGroups: 100_000 })
-    const cases: [string, Partial<UsageArgs>, boolean][] = [
-      ['UTC days by model', {}, true],
-      ['New York days (whole-hour offsets, across DST)', { timeZone: 'America/New_York' }, true],
-      ['Berlin weeks by tier and batch', { timeZone: 'Europe/Berlin', window: 'WEEK', groupBy: ['SERVICE_TIER', 'BATCH'] }, true],
-      ['hours, modality, source filter', { window: 'HOUR', groupBy: ['MODALITY', 'SOURCE'], filter: { sources: ['api', 'openai_csv'] } }, true],
-      ['month total with filters', { window: 'MONTH', groupBy: ['PROVIDER', 'ACCOUNT'], filter: { models: ['gpt-5-2025-08-07'], batch: false } }, true],
-      ['TOTAL in Kolkata', { window: 'TOTAL', timeZone: 'Asia/Kolkata' }, true],
-      ['days by resource, usage type, context tier and geo', { groupBy: ['RESOURCE', 'USAGE_TYPE', 'CONTEXT_TIER', 'INFERENCE_GEO'] }, true],
-      ['resources by attribute, filtered', { window: 'WEEK', groupBy: ['RESOURCE', 'MODEL'], groupByAttributes: ['size'], filter: { resources: ['tokens', 'images', 'storage_bytes', 'characters'], contextTiers: ['0-200k'] } }, true],
-      ['modality with resources', { window: 'TOTAL', groupBy: ['MODALITY', 'RESOURCE'] }, true],
-      ['Kolkata days (half-hour offset)', { timeZone: 'Asia/Kolkata' }, false],
-      ['a price change at 17:30', { rateCard: `off-hour-${tenant}` }, false],
-      ['grouped by project', { groupBy: ['PROJECT'] }, false],
-      ['filtered by user', { filter: { userIds: ['u1'] } }, false],
-      ['minutes', { window: 'MINUTE', to: new Date(T0 + 24 * HOUR) }, false],
-      ['from at half past', { from: new Date(T0 + HOUR / 2) }, false],
+    const cases: [string, Partial<UsageArgs>, Path][] = [
+      ['UTC days by model', {}, 'hourly'],
+      ['New York days (whole-hour offsets, across DST)', { timeZone: 'America/New_York' }, 'hourly'],
+      ['Berlin weeks by tier and batch', { timeZone: 'Europe/Berlin', window: 'WEEK', groupBy: ['SERVICE_TIER', 'BATCH'] }, 'hourly'],
+      ['hours, modality, source filter', { window: 'HOUR', groupBy: ['MODALITY', 'SOURCE'], filter: { sources: ['api', 'openai_csv'] } }, 'hourly'],
+      ['month total with filters', { window: 'MONTH', groupBy: ['PROVIDER', 'ACCOUNT'], filter: { models: ['gpt-5-2025-08-07'], batch: false } }, 'hourly'],
+      ['TOTAL in Kolkata', { window: 'TOTAL', timeZone: 'Asia/Kolkata' }, 'hourly'],
+      ['days by resource, usage type, context tier and geo', { groupBy: ['RESOURCE', 'USAGE_TYPE', 'CONTEXT_TIER', 'INFERENCE_GEO'] }, 'hourly'],
+      ['resources by attribute, filtered', { window: 'WEEK', groupBy: ['RESOURCE', 'MODEL'], groupByAttributes: ['size'], filter: { resources: ['tokens', 'images', 'storage_bytes', 'characters'], contextTiers: ['0-200k'] } }, 'hourly'],
+      ['modality with resources', { window: 'TOTAL', groupBy: ['MODALITY', 'RESOURCE'] }, 'hourly'],
+      ['UTC days by project, prices change at midnight', { groupBy: ['PROJECT'], rateCard: onDay }, 'daily'],
+      ['weeks by key and user, filtered by project', { window: 'WEEK', groupBy: ['API_KEY', 'USER'], filter: { projectIds: ['proj_a'] }, rateCard: onDay }, 'daily'],
+      ['month by project and model', { window: 'MONTH', groupBy: ['PROJECT', 'MODEL'], rateCard: onDay }, 'daily'],
+      ['TOTAL by key in Kolkata', { window: 'TOTAL', timeZone: 'Asia/Kolkata', groupBy: ['API_KEY'], rateCard: onDay }, 'daily'],
+      ['days filtered by user', { filter: { userIds: ['u1'] }, rateCard: onDay }, 'daily'],
+      ['project, modality and resources', { window: 'TOTAL', groupBy: ['PROJECT', 'MODALITY', 'RESOURCE'], rateCard: onDay }, 'daily'],
+      ['Kolkata days by project (half-hour offset)', { timeZone: 'Asia/Kolkata', groupBy: ['PROJECT'], rateCard: onDay }, 'base'],
+      ['hours by project', { window: 'HOUR', groupBy: ['PROJECT'], rateCard: onDay, to: new Date(T0 + 3 * 24 * HOUR) }, 'base'],
+      ['days by project from 01:00', { groupBy: ['PROJECT'], rateCard: onDay, from: new Date(T0 + HOUR) }, 'base'],
+      ['Kolkata days (half-hour offset)', { timeZone: 'Asia/Kolkata' }, 'base'],
+      ['a price change at 17:30', { rateCard: `off-hour-${tenant}` }, 'base'],
+      ['grouped by project, a price change at 17:00', { groupBy: ['PROJECT'] }, 'base'],
+      ['filtered by user, a price change at 17:00', { filter: { userIds: ['u1'] } }, 'base'],
+      ['minutes', { window: 'MINUTE', to: new Date(T0 + 24 * HOUR) }, 'base'],
+      ['from at half past', { from: new Date(T0 + HOUR / 2) }, 'base'],
     ]
     const before = new Map<string, unknown>()
     for (const [name, over] of cases) {
@@ -189,16 +222,18 @@ void eachEngine(t, async (t, engine) => {
       before.set(name, viaRollup.totals.inputTokens)
     }
 
-    // Which relation answered: skew the rollup (not the base table), and see who notices.
+    // Which relation answered: skew each rollup (not the base table) by its own amount, and see who notices.
     await db.query(sql`update usage_bucket_hourly set input_tokens = input_tokens + 1000, in_text = in_text + 1000
       where tenant_id = ${tenant}`)
-    const [{ n }] = (await db.query<{ n: number }>(sql`select count(*)::int8 as n from usage_bucket_hourly where tenant_id = ${tenant}`)) as [{ n: number }]
-    for (const [name, over, usesRollup] of cases) {
+    await db.query(sql`update usage_bucket_daily set input_tokens = input_tokens + 1000000, in_text = in_text + 1000000
+      where tenant_id = ${tenant}`)
+    for (const [name, over, path] of cases) {
       const now = (await run(args(over))).totals.inputTokens
-      const rolled = usesRollup ? (before.get(name) as number) + 1000 * (await rowsInScope(db, tenant, args(over))) : before.get(name)
-      t.equal(now, rolled, `${name}: ${usesRollup ? 'reads the rollup' : 'reads usage_buckets'}`)
+      const skew = path === 'hourly' ? 1000 : 1_000_000
+      const rolled = path === 'base' ? before.get(name) : (before.get(name) as number) + skew * (await rowsInScope(db, tenant, args(over), path))
+      t.equal(now, rolled, `${name}: reads ${path === 'base' ? 'usage_buckets' : `the ${path} rollup`}`)
+      if (path !== 'base') t.not(now, before.get(name), `${name}: the skew is visible`)
     }
-    t.ok(n > 0)
   })
 
   await t.test('GraphQL answers from the rollup match the base table through the API too', async (t) => {
@@ -225,11 +260,17 @@ void eachEngine(t, async (t, engine) => {
   })
 })
 
+type Path = 'hourly' | 'daily' | 'base'
+
 /** How many rollup rows of the tenant a query's range and filters cover (what the skew adds up to). */
-async function rowsInScope(db: DbClient, tenant: string, a: UsageArgs): Promise<number> {
+async function rowsInScope(db: DbClient, tenant: string, a: UsageArgs, path: 'hourly' | 'daily'): Promise<number> {
   const f = a.filter
-  const [row] = await db.query<{ n: number }>(sql`select count(*)::int8 as n from usage_bucket_hourly
-    where tenant_id = ${tenant} and hour >= ${a.from.toISOString()}::timestamptz and hour < ${a.to.toISOString()}::timestamptz
+  const [table, time] = path === 'hourly' ? [sql`usage_bucket_hourly`, sql`hour`] : [sql`usage_bucket_daily`, sql`day`]
+  const list = (column: string, values: string[] | undefined) =>
+    values?.length ? sql` and ${sql.raw(column)} = any(${sql.param(values)}::text[])` : sql``
+  const [row] = await db.query<{ n: number }>(sql`select count(*)::int8 as n from ${table}
+    where tenant_id = ${tenant} and ${time} >= ${a.from.toISOString()}::timestamptz and ${time} < ${a.to.toISOString()}::timestamptz
+      ${list('project_id', f.projectIds)}${list('user_id', f.userIds)}${list('api_key_id', f.apiKeyIds)}
       and source = any(${sql.param(f.sources ?? ['anthropic_api', 'api', 'openai_api', 'openai_csv'])}::text[])
       and (${sql.param(f.models ?? null)}::text[] is null or model = any(${sql.param(f.models ?? null)}::text[]))
       and (${f.batch ?? null}::bool is null or coalesce(batch, false) = ${f.batch ?? null}::bool)
