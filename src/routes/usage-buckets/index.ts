@@ -45,7 +45,8 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
         summary: 'Ingest provider-reported usage buckets (all-or-nothing)',
         description:
           'Rows sharing a natural key within a page set or CSV are summed; a stored bucket with the same key is ' +
-          'replaced; equal counters are left untouched. One bad row → 400 naming every bad row, nothing written.',
+          'replaced; equal counters are left untouched. One bad row → 400 naming every bad row, nothing written. With ' +
+          'RETENTION_MONTHS set, rows starting before the retention cutoff are bad rows (they would count twice).',
         consumes: ACCEPTED,
         querystring: IngestQuerySchema,
         body: IngestBodySchema,
@@ -75,6 +76,7 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
         tags: ['usage'],
         operationId: 'deleteUsageBuckets',
         summary: 'Delete stored buckets and resources inside a time range (to re-import at another granularity or shape)',
+        description: 'With RETENTION_MONTHS set, a range starting before the retention cutoff is refused (400): the hourly rollups keep those hours.',
         querystring: DeleteQuerySchema,
         response: { 200: DeleteResultSchema, ...problemResponses(400, 401, 403, 503) },
       },
@@ -84,7 +86,7 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
       // remove what the rollups count, and would only invite a re-import that retention refuses.
       const old = beforeRetention(retentionGuard(opts.config.RETENTION_MONTHS), req.query.start_time.getTime(), 'start_time is')
       if (old) throw problems.validation([{ path: 'querystring.start_time', message: old }])
-      return { deleted: await deleteBuckets(app.db, {
+      const deleted = await deleteBuckets(app.db, {
         tenantId: req.tenantId,
         start: req.query.start_time,
         end: req.query.end_time,
@@ -92,7 +94,8 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
         accountId: req.query.account_id,
         usageType: req.query.usage_type,
         resource: req.query.resource,
-      }) }
+      })
+      return { deleted }
     },
   )
 }

@@ -45,7 +45,8 @@ const usageEventRoutes: FastifyPluginAsyncZod<{ retentionMonths?: number | undef
         description:
           'Each event is `created`, `duplicate` (same id, same content: nothing changes) or `rejected` (invalid, or ' +
           'same id with different content). The whole request is refused only for invalid JSON, a missing `events` ' +
-          `array, more than ${MAX_EVENTS_PER_REQUEST} events, or a body over the size limit.`,
+          `array, more than ${MAX_EVENTS_PER_REQUEST} events, or a body over the size limit. With RETENTION_MONTHS set, an ` +
+          'event before the retention cutoff is rejected (the hourly rollups keep those hours; it would count twice).',
         body: EventsBodySchema,
         response: { 200: EventsResponseSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },
       },
