@@ -42,6 +42,16 @@ export function utcMonth(at: Date, offset = 0): Date {
   return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + offset, 1))
 }
 
+/**
+ * The retention cutoff: the first instant of the UTC month `retentionMonths` before now's (undefined:
+ * raw rows are kept forever). The one definition: retention drops what lies before it, and every write
+ * path refuses rows that start before it (src/ingest/retention.ts) — their raw rows may be gone while
+ * the hourly rollups still count them, so storing them again would count them twice.
+ */
+export function retentionCutoff(retentionMonths: number | undefined, now = new Date()): Date | undefined {
+  return retentionMonths === undefined ? undefined : utcMonth(now, -retentionMonths)
+}
+
 export interface RetentionPolicy {
   /** Raw buckets, resources and events: keep the current month and this many before it (undefined: forever). */
   retentionMonths?: number | undefined
@@ -100,8 +110,8 @@ export async function monthPartitions(db: Db, table: string): Promise<MonthParti
  */
 async function retain(tx: Db, policy: RetentionPolicy, now: Date): Promise<Omit<MaintenanceResult, 'created'>> {
   const result = { dropped: [] as string[], defaultRowsDeleted: 0, rollupRowsDeleted: 0 }
-  if (policy.retentionMonths !== undefined) {
-    const cutoff = utcMonth(now, -policy.retentionMonths)
+  const cutoff = retentionCutoff(policy.retentionMonths, now)
+  if (cutoff) {
     for (const { table, column } of PARTITIONED_TABLES) {
       for (const p of await monthPartitions(tx, table)) {
         if (utcMonth(p.month, 1) > cutoff) continue

@@ -20,8 +20,8 @@ import { maxWindows } from '../usage/windows.js'
  * only checked after each query had run. Two checks:
  * - `rootFieldLimit` (validation): at most N distinct root fields (aliases count) per request;
  * - `costLimit` (preExecution, where variables are known): the request's estimated cells — for each
- *   `usage`, windows × (1, or GROUP_ESTIMATE when grouped); for each `events`, its page size — must
- *   stay within MAX_RESULT_CELLS.
+ *   `usage` and `reconciliation`, windows × (1, or GROUP_ESTIMATE when grouped); for each `events`,
+ *   its page size — must stay within MAX_RESULT_CELLS.
  */
 
 /** Rows per window a grouped query is assumed to produce before it has run. */
@@ -83,16 +83,23 @@ function cellsOf(schema: GraphQLSchema, field: FieldNode, variables: Record<stri
   } catch {
     return 0
   }
-  if (field.name.value === 'usage') {
-    if (!(args.from instanceof Date) || !(args.to instanceof Date) || args.to <= args.from) return 0
-    const grouped = (args.groupBy?.length ?? 0) + (args.groupByLabels?.length ?? 0) + (args.groupByAttributes?.length ?? 0) > 0
-    const windows = maxWindows(args.window ?? 'DAY', args.from, args.to)
-    // Too many windows alone: the field's own check refuses it, with its message, before any database work.
-    if (windows > maxCells) return 0
-    return windows * (grouped ? GROUP_ESTIMATE : 1)
-  }
+  if (field.name.value === 'usage') return windowCells(args, maxCells)
+  // Reconciliation reads both sides per window and group; windows finer than a day are its own error.
+  if (field.name.value === 'reconciliation') return args.window && !RECON_WINDOWS.has(args.window) ? 0 : windowCells(args, maxCells)
   if (field.name.value === 'events') return args.first ?? 100
   return 0
+}
+
+const RECON_WINDOWS = new Set<Window>(['DAY', 'WEEK', 'MONTH', 'TOTAL'])
+
+/** windows × (1, or GROUP_ESTIMATE when grouped); the schema's defaults (window DAY, reconciliation's groupBy) are in `args`. */
+function windowCells(args: CostArgs, maxCells: number): number {
+  if (!(args.from instanceof Date) || !(args.to instanceof Date) || args.to <= args.from) return 0
+  const grouped = (args.groupBy?.length ?? 0) + (args.groupByLabels?.length ?? 0) + (args.groupByAttributes?.length ?? 0) > 0
+  const windows = maxWindows(args.window ?? 'DAY', args.from, args.to)
+  // Too many windows alone: the field's own check refuses it, with its message, before any database work.
+  if (windows > maxCells) return 0
+  return windows * (grouped ? GROUP_ESTIMATE : 1)
 }
 
 /** A request error that the GraphQL error pipeline formats as the GraphQL errors it carries. */

@@ -29,6 +29,7 @@ import { mergeRows, type IndexedBucket } from './merge.js'
 import { readUsageCsv } from './openai-csv.js'
 import { isOpenAIPageBody, OPENAI_RESOURCE_ATTRIBUTES, parseOpenAIPages } from './openai-page.js'
 import { describeResource, mergeResources, type IndexedResource } from './resource.js'
+import { beforeRetention, type RetentionGuard } from './retention.js'
 import { declaredShape } from './shapes.js'
 import { spoolToTempFile } from './spool.js'
 
@@ -254,7 +255,7 @@ export function jsonBodySource(body: unknown): BucketSource | undefined {
 }
 
 /** Forms 1 and 2 (and Anthropic reports): the JSON body is already in memory (bounded by BODY_LIMIT), so it is checked first. */
-export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, defaults: RowDefaults): Promise<IngestResult> {
+export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, defaults: RowDefaults, retention?: RetentionGuard): Promise<IngestResult> {
   let parsed: ParsedJsonRows
   const source = jsonBodySource(body)
   if (source === 'api') {
@@ -270,7 +271,11 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
       'the JSON body is not a bucket list or a usage page',
     )
   }
-  if (parsed.problems.length > 0) throw problems.validation(parsed.problems)
+  const tooOld = [
+    ...parsed.rows.flatMap(({ index, bucket }) => retentionProblem(retention, bucket.startMs, { index, path: 'start_time' })),
+    ...parsed.resources.flatMap(({ index, resource }) => retentionProblem(retention, resource.startMs, { index, path: 'resources.start_time' })),
+  ]
+  if (parsed.problems.length > 0 || tooOld.length > 0) throw problems.validation([...parsed.problems, ...tooOld])
   const seen = spanTracker()
   for (const row of parsed.rows) seen.see(row.bucket)
   for (const row of parsed.resources) seen.see(row.resource)
@@ -328,6 +333,11 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
     for (const row of merged.rows) await emit(row.index, row.bucket)
     return { received: parsed.received, skipped: parsed.skipped, problems: [] }
   })
+}
+
+function retentionProblem(guard: RetentionGuard | undefined, startMs: number, at: { index: number; path: string } | { line: number; path: string }): RowProblem[] {
+  const message = beforeRetention(guard, startMs)
+  return message ? [{ ...at, message: `${at.path} ${message}` }] : []
 }
 
 const sameShape = (r: IndexedResource, s: BucketShape) =>
@@ -401,15 +411,24 @@ export async function ingestCsvUpload(
   body: Readable,
   defaults: RowDefaults,
   limit: number,
+  retention?: RetentionGuard,
 ): Promise<IngestResult> {
   const spooled = await spoolToTempFile(body, limit)
   const seen = spanTracker()
   try {
     // The spooled file can be read again, so a transaction that lost a deadlock is simply retried.
     const result = await retryTransient(() =>
-      ingestBuckets(db, tenantId, 'openai_csv', 'line', (emit) =>
-        readUsageCsv(createReadStream(spooled.path), defaults, (bucket, line) => (seen.see(bucket), emit(line, bucket))),
-      ),
+      ingestBuckets(db, tenantId, 'openai_csv', 'line', async (emit) => {
+        // Rows before the retention cutoff are named, never staged; any one fails the whole upload.
+        const tooOld: RowProblem[] = []
+        const read = await readUsageCsv(createReadStream(spooled.path), defaults, (bucket, line) => {
+          const old = retentionProblem(retention, bucket.startMs, { line, path: 'start_time' })
+          if (old.length) return void tooOld.push(...old)
+          seen.see(bucket)
+          return emit(line, bucket)
+        })
+        return { ...read, problems: [...read.problems, ...tooOld] }
+      }),
     )
     return { ...result, span: seen.span() }
   } finally {

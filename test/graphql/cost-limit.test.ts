@@ -73,6 +73,24 @@ void eachEngine(t, async (t, engine) => {
     t.equal((vars.json() as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'BAD_USER_INPUT')
   })
 
+  t.test('reconciliation is estimated like usage (windows × groups) and bounded before execution', async (t) => {
+    const recon = (alias: string, groupBy = '') =>
+      `${alias}: reconciliation(from: "2025-01-01T00:00:00Z", to: "2025-04-01T00:00:00Z"${groupBy}) { totals { computed } }`
+    const before = statements.filter((s) => /billed_costs|usage_/.test(s)).length
+    // 90 days: at most ⌈90 × 86400 / 82800⌉ + 1 = 95 DAY windows (DST days are 23 h), × 10 groups (default groupBy [PROVIDER]).
+    const res = await gql(a.key, `{ ${recon('r0')} ${recon('r1')} }`)
+    const err = (res.json() as { errors: { message: string; extensions: { code: string } }[] }).errors[0]!
+    t.equal(err.extensions.code, 'BAD_USER_INPUT')
+    t.match(err.message, /estimated at 1900 result cells across 2 fields/)
+    t.equal(statements.filter((s) => /billed_costs|usage_/.test(s)).length, before, 'no statement ran')
+    const mixed = await gql(a.key, `{ ${recon('r0')} ${usageField('u', 'HOUR')} }`)
+    t.match((mixed.json() as { errors: { message: string }[] }).errors[0]!.message, /estimated at 1191 result cells across 2 fields/, '950 + 241 usage cells')
+    const ungrouped = await gql(a.key, `{ ${recon('r0', ', groupBy: []')} ${recon('r1', ', groupBy: []')} }`)
+    t.equal(ungrouped.json().errors, undefined, 'ungrouped: 2 × 95 cells run')
+    const finer = await gql(a.key, `{ r: reconciliation(from: "2025-01-01T00:00:00Z", to: "2025-04-01T00:00:00Z", window: HOUR) { totals { computed } } }`)
+    t.match((finer.json() as { errors: { message: string }[] }).errors[0]!.message, /DAY|WEEK|MONTH|TOTAL|UTC/, 'a window finer than a day is its own error, not an estimate')
+  })
+
   t.test('a tenant over its share waits, then gets RATE_LIMITED; another tenant is served at once', async (t) => {
     const release = await gate.acquire(a.tenantId) // tenant A's only slot is busy
     try {

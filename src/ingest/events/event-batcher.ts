@@ -1,6 +1,7 @@
 import type { Db } from '../../db/client.js'
 import { isConnectionError, isStatementTimeout } from '../../db/errors.js'
 import type { EventResult } from './event-schema.js'
+import type { RetentionGuard } from '../retention.js'
 import { finishEvents, prepareEvents, storeCandidates, type PreparedEvents } from './ingest-events.js'
 
 export interface EventBatcherOptions {
@@ -136,8 +137,8 @@ export function createEventBatcher(db: Db, opts: EventBatcherOptions = {}) {
 
   return {
     /** Validates and stores one request's events; resolves once they are committed. */
-    async ingest(tenantId: string, items: readonly unknown[]): Promise<EventResult[]> {
-      const prepared = prepareEvents(items)
+    async ingest(tenantId: string, items: readonly unknown[], retention?: RetentionGuard): Promise<EventResult[]> {
+      const prepared = prepareEvents(items, retention)
       const n = prepared.candidates.length
       if (n === 0) return finishEvents(prepared, [])
       if (n > maxRequestEvents) {

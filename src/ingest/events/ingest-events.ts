@@ -1,5 +1,6 @@
 import type { Db } from '../../db/client.js'
 import { claimAndInsertEvents, getEventHashes } from '../../db/queries/events.js'
+import { beforeRetention, type RetentionGuard } from '../retention.js'
 import type { FieldProblem } from '../token-classes.js'
 import type { EventResult } from './event-schema.js'
 import { normalizeEvent, type NormalizedEvent } from './normalize-event.js'
@@ -32,8 +33,11 @@ const CONFLICT: FieldProblem = {
   message: 'an event with this id and different content is already stored; an event is never counted twice',
 }
 
-/** Validates every item; a repeated id within the request is compared with its first occurrence. */
-export function prepareEvents(items: readonly unknown[]): PreparedEvents {
+/**
+ * Validates every item; a repeated id within the request is compared with its first occurrence. An
+ * event before the retention cutoff is rejected (src/ingest/retention.ts), the others stand.
+ */
+export function prepareEvents(items: readonly unknown[], retention?: RetentionGuard): PreparedEvents {
   const results: EventResult[] = new Array<EventResult>(items.length)
   const firstIndex = new Map<string, number>()
   const hashAt = new Map<number, string>()
@@ -41,7 +45,9 @@ export function prepareEvents(items: readonly unknown[]): PreparedEvents {
   const repeats: Repeat[] = []
 
   items.forEach((item, index) => {
-    const n = normalizeEvent(item)
+    const normalized = normalizeEvent(item)
+    const old = normalized.ok ? beforeRetention(retention, normalized.event.timestamp.getTime(), 'timestamp is') : undefined
+    const n: typeof normalized = old && normalized.ok ? { ok: false, id: normalized.event.id, errors: [{ path: 'timestamp', message: old }] } : normalized
     const id = n.ok ? n.event.id : n.id
     const first = id === null ? undefined : firstIndex.get(id)
     if (first !== undefined) {
@@ -133,8 +139,8 @@ export function finishEvents(prepared: PreparedEvents, outcomes: readonly StoreO
  * Validates every item, then stores the new ones with one statement. Each item stands alone: invalid
  * items are rejected, the rest stored. Results keep input order.
  */
-export async function ingestEvents(db: Db, tenantId: string, items: readonly unknown[]): Promise<EventResult[]> {
-  const prepared = prepareEvents(items)
+export async function ingestEvents(db: Db, tenantId: string, items: readonly unknown[], retention?: RetentionGuard): Promise<EventResult[]> {
+  const prepared = prepareEvents(items, retention)
   const [outcomes] = await storeCandidates(db, tenantId, [prepared.candidates])
   return finishEvents(prepared, outcomes!)
 }

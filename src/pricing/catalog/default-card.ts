@@ -5,6 +5,7 @@ import { canonicalUnitPrices, samePrices, type UnitPrice } from '../prices.js'
 import { keyOf, supersededIds } from '../rate-timeline.js'
 import { catalogVersion, providerRates, type CatalogRate } from './genai-prices.js'
 import { anthropicBatchRates } from './anthropic-batch.js'
+import { anthropicUsGeoRates } from './anthropic-geo.js'
 import { withOpenAIUnitPrices } from './openai-resources.js'
 import { openaiTierRates } from './openai-tiers.js'
 
@@ -16,11 +17,13 @@ const SEED_LOCK_KEY = 7_261_532_101
 
 /**
  * The default card's rates from the installed catalog, plus what it lacks: OpenAI's tier prices and
- * hand-entered per-unit prices, and Anthropic's batch discount.
+ * hand-entered per-unit prices, Anthropic's batch discount, and priceless US-only-geo Anthropic rates
+ * (that surcharge is unknown here: such usage is unpriced, never approximated).
  */
 export function defaultCardRates(version = catalogVersion()): CatalogRate[] {
   const standard = withOpenAIUnitPrices(CATALOG_PROVIDERS.flatMap((p) => providerRates(p, version)))
-  return [...standard, ...openaiTierRates(standard), ...anthropicBatchRates(standard)]
+  const batch = anthropicBatchRates(standard)
+  return [...standard, ...openaiTierRates(standard), ...batch, ...anthropicUsGeoRates([...standard, ...batch])]
 }
 
 const unitKey = (list: readonly UnitPrice[]) => JSON.stringify(canonicalUnitPrices(list))

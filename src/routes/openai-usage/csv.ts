@@ -18,6 +18,47 @@ export function isoSeconds(unix: number): string {
   return `${new Date(unix * 1000).toISOString().slice(0, 19)}+00:00`
 }
 
+/** The bucket's first four columns, as the export writes them. */
+export const TIME_COLUMNS = ['start_time', 'end_time', 'start_time_iso', 'end_time_iso'] as const
+
+/** The cost columns every usage CSV ends with (the JSON result's `cost`, exact). */
+export const COST_COLUMNS = ['cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens'] as const
+
+interface ResultCost {
+  value_exact: string
+  currency: string
+  complete: boolean
+  unpriced_tokens: number
+  unpriced_quantity?: { resource: string; quantity: string }[]
+}
+
+/**
+ * A JSON result as CSV cells: its fields as they are, `cost` as the cost columns (the exact decimal),
+ * `unpriced_quantity` as `resource:quantity` pairs joined by `;`.
+ */
+export function resultCells(result: Record<string, unknown> & { cost: ResultCost }): Record<string, unknown> {
+  const { cost, ...fields } = result
+  return {
+    ...fields,
+    cost_value: cost.value_exact,
+    cost_currency: cost.currency,
+    cost_complete: cost.complete ? 'true' : 'false',
+    unpriced_tokens: cost.unpriced_tokens,
+    ...(cost.unpriced_quantity ? { unpriced_quantity: cost.unpriced_quantity.map((u) => `${u.resource}:${u.quantity}`).join(';') } : {}),
+  }
+}
+
+/**
+ * CSV lines of one bucket, one per result, in `columns` (which start with TIME_COLUMNS); a bucket
+ * without results is one row of blank fields, as the export writes it.
+ */
+export function bucketCsvLines(bucket: { start: number; end: number }, columns: readonly string[], cells: Record<string, unknown>[]): string {
+  const times = [bucket.start, bucket.end, isoSeconds(bucket.start), isoSeconds(bucket.end)]
+  const rest = columns.slice(TIME_COLUMNS.length)
+  if (!cells.length) return csvLine([...times, ...rest.map(() => null)])
+  return cells.map((c) => csvLine([...times, ...rest.map((k) => c[k])])).join('')
+}
+
 export function wantsCsv(accept: string | undefined): boolean {
   return !!accept && /\btext\/csv\b/i.test(accept)
 }
@@ -44,4 +85,15 @@ export function sendCsv(
     // What JSON pages say in `sources`: a CSV must not hide which sources it counted.
     .header('x-usage-sources', sources.join(','))
     .send(Readable.from(body()))
+}
+
+/** A report streamed as CSV, each bucket's results (as cells) in `columns`. */
+export function csvReport(
+  reply: FastifyReply,
+  columns: readonly string[],
+  report: { sources: string[]; pages: AsyncGenerator<ReportPage> },
+  cells: (bucket: BucketRows, page: ReportPage) => Record<string, unknown>[],
+  filename: string,
+) {
+  return sendCsv(reply, columns, report, (b, p) => bucketCsvLines(b, columns, cells(b, p)), filename)
 }

@@ -1,11 +1,9 @@
 import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { z } from 'zod'
 import { getTenant } from '../../db/queries/tenants.js'
 import type { Dimension } from '../../usage/dimensions.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
-import { problemResponses } from '../shared-schemas.js'
 import { billedCostsCsv, billedCostsPage } from './billed-costs.js'
 import { costsCsvLines, costsResults, COSTS_CSV_COLUMNS } from './cost-results.js'
 import { sendCsv, wantsCsv } from './csv.js'
@@ -20,7 +18,7 @@ import {
   type UsageQuery,
 } from './params.js'
 import { allPages, firstPage, pageOf, type ReportRequest } from './report.js'
-import { CostsPageSchema, UsagePageSchema } from './schemas.js'
+import { CostsPageSchema, reportResponses as responses, UsagePageSchema } from './schemas.js'
 import resourceUsageRoutes from './resource-usage.js'
 import tokenUsageRoutes from './token-usage.js'
 import { completionsResult, usageCsvLines, USAGE_CSV_COLUMNS } from './usage-results.js'
@@ -47,14 +45,6 @@ const COSTS_DIMENSIONS: Record<NonNullable<CostsQuery['group_by']>[number], Dime
   api_key_id: ['API_KEY'],
   line_item: ['MODEL', 'SERVICE_TIER', 'BATCH', 'RESOURCE'],
 }
-
-const responses = (schema: z.ZodType, what: string) => ({
-  200: {
-    description: `${what}: JSON page of buckets (empty buckets have \`results: []\`), or with \`Accept: text/csv\` the whole range streamed as CSV`,
-    content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
-  },
-  ...problemResponses(400, 401, 403, 404, 503),
-})
 
 /**
  * OpenAI's admin usage and costs endpoints at OpenAI's paths, so OpenAI's SDKs work against

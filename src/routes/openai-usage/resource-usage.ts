@@ -4,10 +4,11 @@ import { disconnectSignal } from '../../http/disconnect-signal.js'
 import { normalizeDecimal } from '../../usage/decimal.js'
 import type { UsageFilter } from '../../usage/dimensions.js'
 import type { UsageRow } from '../../usage/run-usage.js'
-import { problemResponses } from '../shared-schemas.js'
 import type { OpenAIUsageOptions } from './index.js'
 import { BUCKET_WIDTHS, USAGE_LIMITS } from './params.js'
-import { firstPage, pageOf, type BucketRows } from './report.js'
+import { COST_COLUMNS, csvReport, resultCells, TIME_COLUMNS, wantsCsv } from './csv.js'
+import { allPages, firstPage, pageOf, type BucketRows, type ReportRequest } from './report.js'
+import { reportResponses } from './schemas.js'
 import {
   FIELD_SOURCES,
   filterField,
@@ -113,6 +114,14 @@ function planQuery(e: ResourceEndpoint, q: ResourceQuery) {
   return { query: { ...q, sources: usageSources.length ? usageSources : undefined }, groupBy, grouped, attrs, attrFilters, filter }
 }
 
+/**
+ * The CSV: the result's fields (its dimensions and attributes in OpenAI's order), the resource it
+ * reads, its quantity, then its cost with the unpriced quantity as `resource:quantity` pairs.
+ */
+const csvColumns = (e: ResourceEndpoint) => [
+  ...TIME_COLUMNS, ...e.fields, 'resource', e.quantity, ...(e.requests ? ['num_model_requests'] : []), ...COST_COLUMNS, 'unpriced_quantity',
+]
+
 const resourceUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, opts) => {
   for (const e of RESOURCE_ENDPOINTS) {
     app.get(
@@ -127,14 +136,15 @@ const resourceUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (ap
             (e.resource === 'storage_bytes'
               ? '`usage_bytes` is the time-weighted mean over each bucket, floored; a stored bucket longer than the requested width counts whole in the bucket of its start. '
               : '') +
-            (e.requests ? '`num_model_requests` is null: request counts are kept for token buckets only.' : ''),
+            (e.requests ? '`num_model_requests` is null: request counts are kept for token buckets only. ' : '') +
+            'With `Accept: text/csv` the whole range (`limit` does not apply) is streamed, one row per result with its `resource`, cost exact.',
           querystring: querySchema(e),
-          response: { 200: pageSchema(e), ...problemResponses(400, 401, 403, 404, 503) },
+          response: reportResponses(pageSchema(e), `${e.what} usage buckets`),
         },
       },
       async (req, reply) => {
         const { query, groupBy, grouped, attrs, attrFilters, filter } = planQuery(e, req.query as ResourceQuery)
-        const p = await firstPage(app.db, {
+        const r: ReportRequest = {
           tenantId: req.tenantId,
           query,
           width: BUCKET_WIDTHS[query.bucket_width],
@@ -146,8 +156,12 @@ const resourceUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (ap
           maxGroups: opts.maxGroups,
           gate: opts.gate,
           signal: disconnectSignal(reply),
-        })
-        return pageOf(p, (b) => mergeRows(b, grouped, attrs, attrFilters).map((m) => resultOf(e, m, b, p.currency)))
+        }
+        const results = (b: BucketRows, currency: string) => mergeRows(b, grouped, attrs, attrFilters).map((m) => resultOf(e, m, b, currency))
+        if (wantsCsv(req.headers.accept))
+          return csvReport(reply, csvColumns(e), await allPages(app.db, r), (b, p) => results(b, p.currency).map((x) => ({ ...resultCells(x), resource: e.resource })), `${e.path}_usage.csv`)
+        const p = await firstPage(app.db, r)
+        return pageOf(p, (b) => results(b, p.currency))
       },
     )
   }

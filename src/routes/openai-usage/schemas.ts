@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { COUNTER_FIELDS } from '../../ingest/token-classes.js'
+import { problemResponses } from '../shared-schemas.js'
 
 const counter = z.number().int().nullable()
 const counters = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, counter])) as Record<(typeof COUNTER_FIELDS)[number], typeof counter>
@@ -129,3 +130,12 @@ export const CostsPageSchema = page(CostsResultSchema, 'CostsPage', {
 })
 
 export const csvResponse = (description: string) => ({ description, schema: z.string() })
+
+/** A report's responses: its JSON page, or with `Accept: text/csv` the whole range streamed. */
+export const reportResponses = (schema: z.ZodType, what: string) => ({
+  200: {
+    description: `${what}: JSON page of buckets (empty buckets have \`results: []\`), or with \`Accept: text/csv\` the whole range streamed as CSV`,
+    content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
+  },
+  ...problemResponses(400, 401, 403, 404, 503),
+})

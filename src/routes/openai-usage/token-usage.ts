@@ -3,11 +3,11 @@ import { z } from 'zod'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
 import type { Dimension } from '../../usage/dimensions.js'
 import type { UsageRow } from '../../usage/run-usage.js'
-import { problemResponses } from '../shared-schemas.js'
 import type { OpenAIUsageOptions } from './index.js'
 import { BUCKET_WIDTHS, TokenUsageQuerySchema, USAGE_LIMITS, type TOKEN_GROUP_BY } from './params.js'
-import { firstPage, pageOf } from './report.js'
-import { CostSchema, page } from './schemas.js'
+import { COST_COLUMNS, csvReport, resultCells, TIME_COLUMNS, wantsCsv } from './csv.js'
+import { allPages, firstPage, pageOf, type ReportRequest } from './report.js'
+import { CostSchema, page, reportResponses } from './schemas.js'
 import { dimensionFields, usageCost } from './usage-results.js'
 
 /** OpenAI's embeddings and moderations usage endpoints: input tokens of one usage type each. */
@@ -41,6 +41,9 @@ function tokenResult(object: string, row: UsageRow, currency: string) {
   }
 }
 
+/** The CSV: the result's fields (dimensions first, as the completions export), then its cost. */
+const TOKEN_CSV_COLUMNS = [...TIME_COLUMNS, 'project_id', 'user_id', 'api_key_id', 'model', 'num_model_requests', 'input_tokens', ...COST_COLUMNS]
+
 const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, opts) => {
   for (const e of TOKEN_ENDPOINTS) {
     const object = `organization.usage.${e.usageType}.result`
@@ -56,14 +59,16 @@ const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, 
           tags: ['reports'],
           operationId: e.operationId,
           summary: `${e.what} usage in OpenAI’s page shape, priced (OpenAI-compatible)`,
-          description: `Token buckets of usage type \`${e.usageType}\` (input tokens only). OpenAI’s parameters, defaults and limits; each result adds \`cost\`.`,
+          description:
+            `Token buckets of usage type \`${e.usageType}\` (input tokens only). OpenAI’s parameters, defaults and limits; each result adds \`cost\`. ` +
+            'With `Accept: text/csv` the whole range (`limit` does not apply) is streamed, one row per result, cost exact.',
           querystring: TokenUsageQuerySchema,
-          response: { 200: schema, ...problemResponses(400, 401, 403, 404, 503) },
+          response: reportResponses(schema, `${e.what} usage buckets`),
         },
       },
       async (req, reply) => {
         const q = req.query
-        const p = await firstPage(app.db, {
+        const r: ReportRequest = {
           tenantId: req.tenantId,
           query: q,
           width: BUCKET_WIDTHS[q.bucket_width],
@@ -74,7 +79,10 @@ const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, 
           maxGroups: opts.maxGroups,
           gate: opts.gate,
           signal: disconnectSignal(reply),
-        })
+        }
+        if (wantsCsv(req.headers.accept))
+          return csvReport(reply, TOKEN_CSV_COLUMNS, await allPages(app.db, r), (b, p) => b.rows.map((row) => resultCells(tokenResult(object, row, p.currency))), `${e.path}_usage.csv`)
+        const p = await firstPage(app.db, r)
         return pageOf(p, (b) => b.rows.map((row) => tokenResult(object, row, p.currency)))
       },
     )

@@ -1,7 +1,7 @@
 import { toOpenAICounters, type CounterField } from '../../ingest/token-classes.js'
 import type { UsageRow } from '../../usage/run-usage.js'
 import type { BucketRows } from './report.js'
-import { csvLine, isoSeconds } from './csv.js'
+import { bucketCsvLines, COST_COLUMNS, resultCells, TIME_COLUMNS } from './csv.js'
 
 /** The dimension fields of a completions result, in OpenAI's order, with the usage row field each reads. */
 const DIM_FIELDS = [
@@ -79,29 +79,18 @@ export function completionsResult(row: UsageRow, currency: string): CompletionsR
  * ingest reads, absent from OpenAI's older export) and the cost.
  */
 export const USAGE_CSV_COLUMNS = [
-  'start_time', 'end_time', 'start_time_iso', 'end_time_iso', 'project_id', 'num_model_requests', 'user_id',
+  ...TIME_COLUMNS, 'project_id', 'num_model_requests', 'user_id',
   'api_key_id', 'model', 'batch', 'service_tier', 'input_tokens', 'output_tokens', 'input_cached_tokens',
   'input_uncached_tokens', 'input_text_tokens', 'output_text_tokens', 'input_cached_text_tokens', 'input_audio_tokens',
   'input_cached_audio_tokens', 'output_audio_tokens', 'input_image_tokens', 'input_cached_image_tokens',
-  'output_image_tokens', 'input_cache_write_tokens', 'cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens',
+  'output_image_tokens', 'input_cache_write_tokens', ...COST_COLUMNS,
 ] as const
 
-/** CSV lines of one bucket; a bucket without usage is one row of blank fields, as the export writes it. */
+/** CSV lines of one bucket (the export writes batch as TRUE/FALSE). */
 export function usageCsvLines(bucket: BucketRows, currency: string): string {
-  const times = [bucket.start, bucket.end, isoSeconds(bucket.start), isoSeconds(bucket.end)]
-  if (!bucket.rows.length) return csvLine([...times, ...USAGE_CSV_COLUMNS.slice(4).map(() => null)])
-  return bucket.rows
-    .map((row) => {
-      const r = completionsResult(row, currency)
-      const cell: Record<string, unknown> = {
-        ...r,
-        batch: r.batch === null ? null : r.batch ? 'TRUE' : 'FALSE',
-        cost_value: r.cost.value_exact,
-        cost_currency: r.cost.currency,
-        cost_complete: r.cost.complete ? 'true' : 'false',
-        unpriced_tokens: r.cost.unpriced_tokens,
-      }
-      return csvLine([...times, ...USAGE_CSV_COLUMNS.slice(4).map((c) => cell[c])])
-    })
-    .join('')
+  const cells = bucket.rows.map((row) => {
+    const r = completionsResult(row, currency)
+    return { ...resultCells(r), batch: r.batch === null ? null : r.batch ? 'TRUE' : 'FALSE' }
+  })
+  return bucketCsvLines(bucket, USAGE_CSV_COLUMNS, cells)
 }

@@ -6,6 +6,7 @@ import type { Config } from '../../config.js'
 import { deleteBuckets } from '../../db/queries/buckets.js'
 import { problems } from '../../errors.js'
 import { ingestCsvUpload, ingestJsonBody, jsonBodySource } from '../../ingest/ingest-buckets.js'
+import { beforeRetention, retentionGuard } from '../../ingest/retention.js'
 import { normaliseArrayParams } from '../openai-usage/params.js'
 import { problemResponses } from '../shared-schemas.js'
 import {
@@ -44,7 +45,8 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
         summary: 'Ingest provider-reported usage buckets (all-or-nothing)',
         description:
           'Rows sharing a natural key within a page set or CSV are summed; a stored bucket with the same key is ' +
-          'replaced; equal counters are left untouched. One bad row → 400 naming every bad row, nothing written.',
+          'replaced; equal counters are left untouched. One bad row → 400 naming every bad row, nothing written. With ' +
+          'RETENTION_MONTHS set, rows starting before the retention cutoff are bad rows (they would count twice).',
         consumes: ACCEPTED,
         querystring: IngestQuerySchema,
         body: IngestBodySchema,
@@ -54,9 +56,10 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
     async (req) => {
       const defaults = { provider: req.query.provider, accountId: req.query.account_id, groupBy: req.query.group_by }
       const body: unknown = req.body
+      const retention = retentionGuard(opts.config.RETENTION_MONTHS)
       let result
-      if (body instanceof Readable) result = await ingestCsvUpload(app.db, req.tenantId, body, defaults, opts.config.CSV_BODY_LIMIT)
-      else if (/^application\/json\b/i.test(req.headers['content-type'] ?? '')) result = await ingestJsonBody(app.db, req.tenantId, body, defaults)
+      if (body instanceof Readable) result = await ingestCsvUpload(app.db, req.tenantId, body, defaults, opts.config.CSV_BODY_LIMIT, retention)
+      else if (/^application\/json\b/i.test(req.headers['content-type'] ?? '')) result = await ingestJsonBody(app.db, req.tenantId, body, defaults, retention)
       else throw problems.unsupportedMediaType(req.headers['content-type'], ACCEPTED)
       const { span, ...counts } = result
       app.metrics.ingestedRows.inc({ source: body instanceof Readable ? 'openai_csv' : (jsonBodySource(body) ?? 'unknown') }, counts.received)
@@ -73,12 +76,17 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
         tags: ['usage'],
         operationId: 'deleteUsageBuckets',
         summary: 'Delete stored buckets and resources inside a time range (to re-import at another granularity or shape)',
+        description: 'With RETENTION_MONTHS set, a range starting before the retention cutoff is refused (400): the hourly rollups keep those hours.',
         querystring: DeleteQuerySchema,
         response: { 200: DeleteResultSchema, ...problemResponses(400, 401, 403, 503) },
       },
     },
-    async (req) => ({
-      deleted: await deleteBuckets(app.db, {
+    async (req) => {
+      // Below the cutoff the raw rows may be gone but the rollups keep them: a delete there could not
+      // remove what the rollups count, and would only invite a re-import that retention refuses.
+      const old = beforeRetention(retentionGuard(opts.config.RETENTION_MONTHS), req.query.start_time.getTime(), 'start_time is')
+      if (old) throw problems.validation([{ path: 'querystring.start_time', message: old }])
+      const deleted = await deleteBuckets(app.db, {
         tenantId: req.tenantId,
         start: req.query.start_time,
         end: req.query.end_time,
@@ -86,8 +94,9 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
         accountId: req.query.account_id,
         usageType: req.query.usage_type,
         resource: req.query.resource,
-      }),
-    }),
+      })
+      return { deleted }
+    },
   )
 }
 

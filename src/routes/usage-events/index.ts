@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { createdEventSpan } from '../../budgets/ingest-span.js'
 import { EventResultSchema, MAX_EVENTS_PER_REQUEST } from '../../ingest/events/event-schema.js'
 import { createEventBatcher } from '../../ingest/events/event-batcher.js'
+import { retentionGuard } from '../../ingest/retention.js'
 import { problemResponses } from '../shared-schemas.js'
 
 // Items are validated one by one after the body is accepted (a bad item is rejected on its own), so the
@@ -24,7 +25,8 @@ const EventsResponseSchema = z.object({
   results: z.array(EventResultSchema).describe('One result per event, in input order'),
 })
 
-const usageEventRoutes: FastifyPluginAsyncZod = async (app) => {
+/** `retentionMonths`: RETENTION_MONTHS — events before its cutoff are rejected (src/ingest/retention.ts). */
+const usageEventRoutes: FastifyPluginAsyncZod<{ retentionMonths?: number | undefined }> = async (app, opts) => {
   // Concurrent small requests of a tenant share one commit; each is still answered only after it.
   const batcher = createEventBatcher(app.db, {
     onFallback: (err, requests) =>
@@ -43,13 +45,14 @@ const usageEventRoutes: FastifyPluginAsyncZod = async (app) => {
         description:
           'Each event is `created`, `duplicate` (same id, same content: nothing changes) or `rejected` (invalid, or ' +
           'same id with different content). The whole request is refused only for invalid JSON, a missing `events` ' +
-          `array, more than ${MAX_EVENTS_PER_REQUEST} events, or a body over the size limit.`,
+          `array, more than ${MAX_EVENTS_PER_REQUEST} events, or a body over the size limit. With RETENTION_MONTHS set, an ` +
+          'event before the retention cutoff is rejected (the hourly rollups keep those hours; it would count twice).',
         body: EventsBodySchema,
         response: { 200: EventsResponseSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },
       },
     },
     async (req) => {
-      const results = await batcher.ingest(req.tenantId, req.body.events)
+      const results = await batcher.ingest(req.tenantId, req.body.events, retentionGuard(opts.retentionMonths))
       for (const r of results) app.metrics.events.inc({ status: r.status })
       app.budgets.afterIngest(req.tenantId, createdEventSpan(req.body.events, results), 'events')
       return { results }
