@@ -23,6 +23,7 @@ export default fp(
       log: app.log,
       policy: { timeoutMs: c.SYNC_REQUEST_TIMEOUT_MS, maxAttempts: c.SYNC_MAX_ATTEMPTS, baseDelayMs: c.SYNC_RETRY_BASE_MS, maxDelayMs: c.SYNC_RETRY_MAX_MS },
       leaseMs: c.SYNC_LEASE_MS,
+      retentionMonths: c.RETENTION_MONTHS,
       tickMs: c.TOKENLEDGER_SYNC === 'on' ? c.SYNC_TICK_MS : undefined,
       // Billed costs (src/billing); a test or bench may hand in another sink.
       costSink: opts.costSink ?? billedCostSink,

@@ -2,6 +2,7 @@ import type { Db } from '../db/client.js'
 import type { SecretBox } from '../crypto/secret-box.js'
 import { ProblemError } from '../errors.js'
 import { ingestJsonBody, type IngestResult } from '../ingest/ingest-buckets.js'
+import { retentionGuard } from '../ingest/retention.js'
 import type { BilledCostSink } from './cost-sink.js'
 import { finishRun, recordProgress, type ConnectionRow } from './connection-store.js'
 import { fetchPage, ProviderRefused, redact, RunInterrupted, type RetryPolicy } from './fetch-page.js'
@@ -20,6 +21,8 @@ export interface RunDeps {
   /** Told about every stored usage page (budgets, metrics), as the POST route does. */
   afterUsage?: ((tenantId: string, result: IngestResult, provider: ProviderName) => void) | undefined
   now?: () => number
+  /** RETENTION_MONTHS: windows start at the cutoff and usage is stored under the same guard as the POST route. */
+  retentionMonths?: number | undefined
 }
 
 export interface RunOutcome {
@@ -87,7 +90,9 @@ async function pullEndpoint(
   counts: { pages: number; rows: number },
 ): Promise<void> {
   const nowMs = (deps.now ?? Date.now)()
+  const retention = retentionGuard(deps.retentionMonths, new Date(nowMs))
   const window = syncWindow({
+    notBeforeMs: retention?.cutoff.getTime(),
     syncedUntil: conn.synced_until[endpoint.name],
     startDate: conn.start_date,
     lagHours: conn.lag_hours,
@@ -107,7 +112,7 @@ async function pullEndpoint(
       if (pageHasResults(page)) {
         const opts = { provider: providerName, accountId: conn.account_id ?? undefined, groupBy: endpoint.groupBy }
         if (endpoint.kind === 'usage') {
-          const result = await ingestJsonBody(deps.db, conn.tenant_id, page, opts)
+          const result = await ingestJsonBody(deps.db, conn.tenant_id, page, opts, retention)
           counts.rows += result.received
           deps.afterUsage?.(conn.tenant_id, result, providerName)
         } else {

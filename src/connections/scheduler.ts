@@ -21,6 +21,7 @@ export interface RunnerOptions {
   afterUsage?: (tenantId: string, result: IngestResult, provider: ProviderName) => void
   onOutcome?: (provider: string, outcome: RunOutcome) => void
   ready: () => boolean
+  retentionMonths?: number | undefined
 }
 
 /**
@@ -43,7 +44,7 @@ export function createConnectionRunner(opts: RunnerOptions) {
     const key = `${row.tenant_id}/${row.id}`
     const box = opts.secretBox
     const run = (box
-      ? pullConnection({ db: opts.db, secretBox: box, policy: opts.policy, leaseMs: opts.leaseMs, signal: stop.signal, costSink: opts.costSink, afterUsage: opts.afterUsage }, row, owner)
+      ? pullConnection({ db: opts.db, secretBox: box, policy: opts.policy, leaseMs: opts.leaseMs, signal: stop.signal, costSink: opts.costSink, afterUsage: opts.afterUsage, retentionMonths: opts.retentionMonths }, row, owner)
       : Promise.reject(new Error('no TOKENLEDGER_SECRET_KEY: the admin key cannot be opened'))
     )
       .then((outcome) => {

@@ -28,6 +28,7 @@ export const PARTITIONED_TABLES = [
  */
 export const ROLLUP_TABLES = [
   { table: 'usage_bucket_hourly', column: 'hour' },
+  { table: 'usage_bucket_daily', column: 'day' },
   { table: 'usage_event_rollups', column: 'hour' },
   { table: 'usage_event_ids', column: 'timestamp' },
   { table: 'usage_event_resources', column: 'timestamp' },
@@ -55,7 +56,7 @@ export function retentionCutoff(retentionMonths: number | undefined, now = new D
 export interface RetentionPolicy {
   /** Raw buckets, resources and events: keep the current month and this many before it (undefined: forever). */
   retentionMonths?: number | undefined
-  /** ROLLUP_TABLES (hourly rollups, the event id ledger, events' resources), counted the same way (undefined: forever). */
+  /** ROLLUP_TABLES (hourly and daily rollups, the event id ledger, events' resources), counted the same way (undefined: forever). */
   rollupRetentionMonths?: number | undefined
 }
 

@@ -205,7 +205,9 @@ void t.test('retention drops exactly the partitions before the cutoff and keeps 
     // Rollups kept 3 months: hours before 2035-12-01 go (Oct, Nov and the 2020 row); the id ledger with them.
     const r2 = await maintainPartitions(db, { monthsAhead: 0, retentionMonths: 2, rollupRetentionMonths: 3 }, at('2036-03-20T00:00:00Z'))
     t.same(r2.dropped, [], 'nothing more to drop')
-    t.equal(r2.rollupRowsDeleted, 12, 'three hours each of bucket rollups, event rollups, ids and event resources')
+    t.equal(r2.rollupRowsDeleted, 15, 'three rows each of hourly and daily bucket rollups, event rollups, ids and event resources')
+    const days = await db.query<{ d: Date }>(`select day as d from usage_bucket_daily where tenant_id = $1 order by 1`, [tenant])
+    t.same(days.map((x) => x.d.toISOString().slice(0, 7)), ['2035-12', '2036-01', '2036-02', '2036-03', '2040-01'], 'the daily rollup is trimmed like the hourly one')
     const hours = await db.query<{ h: Date }>(`select hour as h from usage_bucket_hourly where tenant_id = $1 order by 1`, [tenant])
     t.same(hours.map((x) => x.h.toISOString().slice(0, 7)), ['2035-12', '2036-01', '2036-02', '2036-03', '2040-01'])
     for (const table of ['usage_event_ids', 'usage_event_resources']) {
