@@ -47,7 +47,10 @@ function spanTracker() {
   let lo = Infinity
   let hi = -Infinity
   return {
-    see: (b: Pick<NormalisedBucket, 'startMs'>) => ((lo = Math.min(lo, b.startMs)), (hi = Math.max(hi, b.startMs))),
+    see: (b: Pick<NormalisedBucket, 'startMs'>) => {
+      lo = Math.min(lo, b.startMs)
+      hi = Math.max(hi, b.startMs)
+    },
     span: () => (lo <= hi ? { start: new Date(lo), end: new Date(hi) } : undefined),
   }
 }
@@ -296,14 +299,14 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
       mergedResources.rows.length === 0
         ? upsertInMemory(db, tenantId, source, merged.rows, bucketShapes)
         : db.transaction(async (tx) => {
-            // Resources follow the same rule under the same per-account locks, taken at once in key order.
-            await lockAccountsOf(tx, tenantId, [...merged.rows.map((r) => r.bucket), ...mergedResources.rows.map((r) => r.resource)])
-            const b = await upsertInMemory(tx, tenantId, source, merged.rows, bucketShapes)
-            if (!b) throw new BucketOverlap()
-            const r = await upsertResources(tx, tenantId, source, mergedResources.rows, resourceShapes.shapes)
-            if (r.conflict) throw await resourceOverlapStored(tx, tenantId, mergedResources.rows, resourceShapes.shapes)
-            return { created: b.created + r.created, replaced: b.replaced + r.replaced }
-          }),
+          // Resources follow the same rule under the same per-account locks, taken at once in key order.
+          await lockAccountsOf(tx, tenantId, [...merged.rows.map((r) => r.bucket), ...mergedResources.rows.map((r) => r.resource)])
+          const b = await upsertInMemory(tx, tenantId, source, merged.rows, bucketShapes)
+          if (!b) throw new BucketOverlap()
+          const r = await upsertResources(tx, tenantId, source, mergedResources.rows, resourceShapes.shapes)
+          if (r.conflict) throw await resourceOverlapStored(tx, tenantId, mergedResources.rows, resourceShapes.shapes)
+          return { created: b.created + r.created, replaced: b.replaced + r.replaced }
+        }),
     )
     if (counts) return { received: parsed.received, skipped: parsed.skipped, ...counts, unchanged: unchanged(counts.created, counts.replaced), span: seen.span() }
   } catch (err) {
@@ -408,7 +411,7 @@ export async function ingestCsvUpload(
     // The spooled file can be read again, so a transaction that lost a deadlock is simply retried.
     const result = await retryTransient(() =>
       ingestBuckets(db, tenantId, 'openai_csv', 'line', (emit) =>
-        readUsageCsv(createReadStream(spooled.path), defaults, (bucket, line) => (seen.see(bucket), emit(line, bucket))),
+        readUsageCsv(createReadStream(spooled.path), defaults, (bucket, line) => { seen.see(bucket); return emit(line, bucket) }),
       ),
     )
     return { ...result, span: seen.span() }

@@ -49,7 +49,6 @@ const COUNTERS = [
 
 const raw = (names: readonly string[], prefix = '') => sql.raw(names.map((n) => prefix + n).join(', '))
 
-
 /** A chunk of rows as one text array per column (postgres.js mis-types other arrays; SQL casts). */
 export class StageChunk {
   readonly ord: string[] = []
@@ -125,8 +124,8 @@ const castFor = (col: string): string =>
       : col === 'present'
         ? 'int4[]'
         : (COUNTERS as readonly string[]).includes(col)
-          ? 'int8[]'
-          : 'text[]'
+            ? 'int8[]'
+            : 'text[]'
 
 export async function createStage(tx: Db): Promise<void> {
   // Summing 100k+ staged rows by a 10-column key spills a 4 MB work_mem sort to disk; this

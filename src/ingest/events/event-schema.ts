@@ -10,7 +10,6 @@ export const MAX_METADATA_BYTES = 8 * 1024
 /** Resources one event may carry. */
 export const MAX_EVENT_RESOURCES = 100
 
-
 const Counter = z
   .number()
   .int()
