@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import type { AlertRow } from '../db/queries/budgets.js'
-import { normalizeDecimal } from '../usage/decimal.js'
+import { normalizeDecimal } from '../decimal/decimal-text.js'
 
 /** The contract's alert payload. */
 export function alertPayload(alert: AlertRow, budgetName: string): string {

@@ -1,3 +1,4 @@
+import { canonicalDecimal } from '../decimal/decimal-text.js'
 /**
  * Price classes of a rate, in USD per 1M tokens. The names are the wire names and the `rates` columns.
  * An absent class is unpriced (never 0): usage in it is counted in `unpricedTokens`.
@@ -19,20 +20,8 @@ export const PRICE_CLASSES = [
 export type PriceClass = (typeof PRICE_CLASSES)[number]
 export type Prices = Partial<Record<PriceClass, string>>
 
-/** Non-negative decimal in plain notation: no sign, no exponent, no bare dot. */
-export const PLAIN_DECIMAL = /^\d+(\.\d+)?$/
-
-/**
- * Canonical text of a plain non-negative decimal: no leading zeros, no trailing fractional zeros
- * (`"002.500"` → `"2.5"`, `"0.000"` → `"0"`). String work only, so nothing passes through a float.
- */
-export function canonicalDecimal(text: string): string {
-  if (!PLAIN_DECIMAL.test(text)) throw new Error(`not a plain non-negative decimal: ${text}`)
-  const [whole = '0', frac = ''] = text.split('.')
-  const int = whole.replace(/^0+(?=\d)/, '')
-  const f = frac.replace(/0+$/, '')
-  return f ? `${int}.${f}` : int
-}
+// Re-exported for src/pricing/catalog/*; new code imports src/decimal/decimal-text.ts directly.
+export { canonicalDecimal, PLAIN_DECIMAL } from '../decimal/decimal-text.js'
 
 /** Prices with every class canonicalised; absent classes stay absent. */
 export function canonicalPrices(prices: Prices): Prices {

@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js'
-import { normalizeDecimal } from '../usage/decimal.js'
+import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { RECON_DIMENSIONS, type ReconDimension, type ReconFact, type ReconRow, type ReconStatus, type ReconTotals } from './recon-types.js'
 
 /**

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.js'
 import { UsageInputError } from '../errors.js'
-import { PLAIN_DECIMAL } from '../pricing/prices.js'
+import { PLAIN_DECIMAL } from '../decimal/decimal-text.js'
 import { checkUsageArgs, decodeCursor, encodeCursor, queryHash, resolveCard, type UsageLimits } from '../usage/usage-service.js'
 import { billedFacts } from './billed-facts.js'
 import { computedFacts } from './computed-facts.js'

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
-import { canonicalDecimal, canonicalUnitPrices, PRICE_CLASSES, type Prices, type UnitPrice } from '../../pricing/prices.js'
+import { canonicalDecimal } from '../../decimal/decimal-text.js'
+import { canonicalUnitPrices, PRICE_CLASSES, type Prices, type UnitPrice } from '../../pricing/prices.js'
 import type { TimelineRate } from '../../pricing/rate-timeline.js'
 import type { Db } from '../client.js'
 

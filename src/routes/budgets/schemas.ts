@@ -4,7 +4,7 @@ import { PERIODS } from '../../budgets/periods.js'
 import type { BudgetStatus } from '../../budgets/status.js'
 import { ALL_SOURCES, type UsageFilter } from '../../usage/dimensions.js'
 import { isValidTimeZone } from '../../usage/windows.js'
-import { normalizeDecimal } from '../../usage/decimal.js'
+import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
 
 export const BudgetNameSchema = z
