@@ -14,7 +14,7 @@ export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
 export const FIXTURES = fileURLToPath(new URL('../../shared/fixtures/', import.meta.url))
 
 /** The engines this run covers: PGlite always, PostgreSQL when TEST_DATABASE_URL is set. */
-export function engines(): Engine[] {
+function engines(): Engine[] {
   return process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite']
 }
 

@@ -55,7 +55,7 @@ export interface DbClient extends Db {
 
 const dialect = new PgDialect()
 
-export function compile(query: SQL | string, params: unknown[] = []): { text: string; params: unknown[] } {
+function compile(query: SQL | string, params: unknown[] = []): { text: string; params: unknown[] } {
   if (typeof query === 'string') return { text: query, params }
   const compiled = dialect.sqlToQuery(query)
   return { text: compiled.sql, params: compiled.params }

@@ -1,4 +1,4 @@
-import { TOKEN_COUNTERS, type TokenCounterKey } from '../pricing/token-classes.js'
+import { TOKEN_COUNTERS, type TokenCounterKey } from '../db/token-columns.js'
 
 /**
  * Reduces a usage row's counters (OpenAI's names, any subset present) to the token classes that

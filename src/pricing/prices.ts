@@ -21,7 +21,7 @@ export type PriceClass = (typeof PRICE_CLASSES)[number]
 export type Prices = Partial<Record<PriceClass, string>>
 
 // Re-exported for src/pricing/catalog/*; new code imports src/decimal/decimal-text.ts directly.
-export { canonicalDecimal, PLAIN_DECIMAL } from '../decimal/decimal-text.js'
+export { canonicalDecimal } from '../decimal/decimal-text.js'
 
 /** Prices with every class canonicalised; absent classes stay absent. */
 export function canonicalPrices(prices: Prices): Prices {

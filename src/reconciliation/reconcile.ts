@@ -31,7 +31,7 @@ const FIELD: Record<ReconDimension, keyof ReconRow> = {
 }
 
 /** The grouped dimensions in collapse order; a line item is a model's item, so LINE_ITEM brings MODEL. */
-export function activeDimensions(groupBy: readonly ReconDimension[]): ReconDimension[] {
+function activeDimensions(groupBy: readonly ReconDimension[]): ReconDimension[] {
   const set = new Set(groupBy)
   if (set.has('LINE_ITEM')) set.add('MODEL')
   return RECON_DIMENSIONS.filter((d) => set.has(d))

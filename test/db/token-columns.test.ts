@@ -2,7 +2,7 @@ import { getTableColumns } from 'drizzle-orm'
 import t from 'tap'
 import { usageBucketHourly, usageBuckets, usageEventRollups, usageEvents } from '../../src/db/schema.js'
 import { TOKEN_CLASS_KEYS } from '../../src/ingest/token-classes.js'
-import { PRICED_CLASSES, TOKEN_COUNTERS } from '../../src/pricing/token-classes.js'
+import { PRICED_CLASSES, TOKEN_COUNTERS } from '../../src/db/token-columns.js'
 import { eachEngine, freshDb } from '../helpers.js'
 
 /**

@@ -3,7 +3,7 @@ import type { NormalisedBucket } from '../../ingest/bucket.js'
 import type { BucketShape } from '../../ingest/intervals.js'
 import type { Db } from '../client.js'
 import type { TokenClasses } from '../../ingest/token-classes.js'
-import { TOKEN_COUNTERS } from '../../pricing/token-classes.js'
+import { TOKEN_COUNTERS } from '../token-columns.js'
 
 /**
  * Bucket ingestion in set-based SQL. In-memory rows (JSON) go straight to `upsertChunk`. Streamed
@@ -179,7 +179,7 @@ export const UPSERT_STAMP = {
   returning: sql.raw('returning updated_at = now() as inserted'),
 }
 
-export const BUCKET_TARGET: ShapeTarget = { table: 'usage_buckets', kind: 'usage_type' }
+const BUCKET_TARGET: ShapeTarget = { table: 'usage_buckets', kind: 'usage_type' }
 export const RESOURCE_TARGET: ShapeTarget = { table: 'usage_resources', kind: 'resource' }
 
 /**

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../client.js'
-import { TOKEN_COUNTERS } from '../../pricing/token-classes.js'
+import { TOKEN_COUNTERS } from '../token-columns.js'
 import type { NormalizedEvent } from '../../ingest/events/normalize-event.js'
 
 // Every statement here is set-based: a batch is sent as one text[] per column and unnested in SQL,

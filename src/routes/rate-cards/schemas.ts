@@ -8,7 +8,7 @@ import { toDate } from '../../time/instant.js'
 
 /** The one instant parser (src/time/instant.ts): validated by the schema, converted with `parseTimestamp`. */
 export const parseTimestamp = toDate
-export const TimestampSchema = InstantInputSchema
+const TimestampSchema = InstantInputSchema
 
 export const CardNameSchema = z
   .string()
