@@ -6,7 +6,7 @@ import { canonicalDecimal, normalizeDecimal } from '../../src/decimal/decimal-te
 import { decodeCursor, encodeCursor, queryHash } from '../../src/pagination/cursor.js'
 import { decodePage, encodePage, paramsHash } from '../../src/routes/openai-usage/buckets.js'
 import { decodeCursor as decodeGraphqlCursor, encodeCursor as encodeGraphqlCursor, queryHash as graphqlQueryHash } from '../../src/usage/usage-service.js'
-import { admin, build, eachEngine } from '../helpers.js'
+import { admin, bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
 
 /**
  * One table of decimal texts fed to every entry point that normalises one (the normaliser, the rate-card
@@ -77,5 +77,17 @@ void eachEngine(t, async (t, engine) => {
     const res = await app.inject({ method: 'POST', url: `/v1/rate-cards/${card}/rates`, headers: admin, payload: { rates } })
     t.equal(res.statusCode, 201, res.body)
     t.same((res.json().rates as { prices: { input: string } }[]).map((r) => r.prices.input), priced.map(oracle))
+  })
+
+  t.test('GraphQL `after` and the REST `page` refuse every forged cursor of the table as 4xx', async (t) => {
+    const { key } = await tenantWithKey(app, ['read'])
+    const query = 'query($after: String) { usage(from: "2025-10-01T00:00:00Z", to: "2025-10-02T00:00:00Z", after: $after) { __typename } }'
+    for (const [what, text] of BAD_CURSORS) {
+      const gql = await app.inject({ method: 'POST', url: '/graphql', headers: bearer(key), payload: { query, variables: { after: text } } })
+      const errors = (gql.json() as { errors?: { extensions?: { code?: string } }[] }).errors
+      t.same(errors?.map((e) => e.extensions?.code), ['BAD_USER_INPUT'], `GraphQL refuses ${what}`)
+      const rest = await app.inject({ method: 'GET', url: `/v1/organization/usage/completions?start_time=1759276800&page=page_${text}`, headers: bearer(key) })
+      t.ok(rest.statusCode === 400 && isProblem(rest), `REST refuses ${what}: ${rest.statusCode} ${rest.body.slice(0, 200)}`)
+    }
   })
 })
