@@ -3,7 +3,7 @@ import { parseSecretKey } from './crypto/secret-box.js'
 
 const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true')
 
-export const ConfigSchema = z
+const ConfigSchema = z
   .object({
     DATABASE_URL: z
       .string()

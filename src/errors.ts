@@ -19,7 +19,7 @@ export interface ProblemBody {
 }
 
 /** At most this many problems are listed; `error_count` and `truncated` say how many there were. */
-export const MAX_LISTED_ERRORS = 1000
+const MAX_LISTED_ERRORS = 1000
 
 /** An error that becomes an RFC 9457 problem+json response. */
 export class ProblemError extends Error {

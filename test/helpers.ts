@@ -10,7 +10,6 @@ import { loadConfig, type Config } from '../src/config.js'
 import { createPgliteDb, createPostgresDb, type DbClient, type Engine } from '../src/db/client.js'
 import { ensurePgliteTemplate, ensurePostgresTemplate, withDatabase } from './setup/templates.js'
 
-
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
 export const FIXTURES = fileURLToPath(new URL('../../shared/fixtures/', import.meta.url))
 

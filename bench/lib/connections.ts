@@ -36,14 +36,19 @@ export async function benchBackfill(opts: { url: string; pid: number; adminToken
     const sampler = () => {
       const rss: number[] = []
       const timer = setInterval(() => void memoryOf(opts.pid).then((m) => rss.push(m.rssMb), () => {}), 50)
-      return { stop: () => (clearInterval(timer), rss.length ? Math.max(...rss) : NaN) }
+      return {
+        stop: () => {
+          clearInterval(timer)
+          return rss.length ? Math.max(...rss) : NaN
+        },
+      }
     }
     const spec = openai.endpoints.find((e) => e.name === 'completions')!
     const window = { startMs: stub.opts.dataStart, endMs: Math.ceil(Date.now() / HOUR) * HOUR, width: '1h' as const }
 
     // Direct: the same pages, fetched first (outside the clock), POSTed one by one with the same declared shape.
     const pages: string[] = []
-    for (let cursor: string | undefined; ; ) {
+    for (let cursor: string | undefined; ;) {
       const text = await (await fetch(openai.pageUrl(stub.url, spec, window, cursor), { headers: openai.authHeaders(KEY) })).text()
       pages.push(text)
       const page = JSON.parse(text) as { has_more: boolean; next_page: string | null }

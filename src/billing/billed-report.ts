@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { normalizeDecimal } from '../usage/decimal.js'
+import { normalizeDecimal } from '../decimal/decimal-text.js'
 
 /**
  * Billed costs in OpenAI's costs page shape (`GET /v1/organization/costs?cost_source=billed`): summed per

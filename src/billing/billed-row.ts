@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { Decimal } from 'decimal.js'
 import type { UsageDims } from '../ingest/bucket.js'
 import type { Parsed } from '../ingest/values.js'
-import { normalizeDecimal } from '../usage/decimal.js'
+import { normalizeDecimal } from '../decimal/decimal-text.js'
 
 /** One billed amount as every cost format is reduced to it (the ledger's `userId` is always null here). */
 export interface BilledRow extends UsageDims {
@@ -26,7 +26,7 @@ export interface IndexedBilledRow {
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
 const fail = (message: string): Parsed<never> => ({ ok: false, message })
 
-const SIGNED_DECIMAL = /^-?\d+(\.\d+)?$/
+import { SIGNED_PLAIN_DECIMAL as SIGNED_DECIMAL } from '../decimal/decimal-text.js'
 const MAX_DECIMAL_TEXT = 100
 // Enough digits that ÷ 100 of any accepted amount is exact (a decimal shift never needs more).
 const Exact = Decimal.clone({ precision: 2 * MAX_DECIMAL_TEXT })

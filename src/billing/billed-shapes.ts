@@ -6,7 +6,7 @@ import { SHAPE_BITS } from '../ingest/shapes.js'
  * Anthropic's cost_report `workspace_id` (→ project) and `description` (→ line item). The project and
  * key bits are the usage shapes' own; the line item has a bit no usage dimension uses.
  */
-export const LINE_ITEM_BIT = 1 << 12
+const LINE_ITEM_BIT = 1 << 12
 
 const BILLED_GROUP_BY: Record<string, number> = {
   project_id: SHAPE_BITS.project_id,

@@ -56,14 +56,14 @@ export function parseOpenAILineItem(text: string): OpenAILineItem | undefined {
 }
 
 /** OpenAI's name for a class of a model's usage, as the costs mirror writes it. */
-export function openAILineItem(model: string | null, column: ClassColumn, serviceTier: string | null, batch: boolean): string {
+function openAILineItem(model: string | null, column: ClassColumn, serviceTier: string | null, batch: boolean): string {
   const item = PRICED_CLASSES.find((c) => c.column === column)!.lineItem
   const tier = serviceTier && serviceTier !== 'default' ? `, ${serviceTier}` : ''
   return `${model ?? 'unknown model'}, ${item}${tier}${batch ? ', batch' : ''}`
 }
 
 /** Anthropic cost_report `token_type` ↔ class (contract v2 "Anthropic usage reports" maps the same counters). */
-export const ANTHROPIC_TOKEN_TYPES: Partial<Record<ClassColumn, string>> = {
+const ANTHROPIC_TOKEN_TYPES: Partial<Record<ClassColumn, string>> = {
   in_text: 'uncached_input_tokens',
   cached_text: 'cache_read_input_tokens',
   cache_write: 'cache_creation.ephemeral_5m_input_tokens',

@@ -135,6 +135,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     // After the current turn: the ingest reply is already on its way.
     await new Promise((resolve) => setImmediate(resolve))
     try {
+      // eslint-disable-next-line no-unmodified-loop-condition -- close() sets `closed` while this loop awaits
       for (let written = pending.get(tenantId); written && !closed; written = pending.get(tenantId)) {
         pending.delete(tenantId)
         await evaluateTenant(tenantId, written)

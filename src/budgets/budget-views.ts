@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.js'
 import { listBudgets } from '../db/queries/budgets.js'
-import { normalizeDecimal } from '../usage/decimal.js'
+import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { toBudget } from './budget-model.js'
 import { budgetStatus, type BudgetStatus } from './status.js'
 

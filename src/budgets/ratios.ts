@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js'
-import { normalizeDecimal } from '../usage/decimal.js'
+import { normalizeDecimal } from '../decimal/decimal-text.js'
 
 // Enough significant digits that a quotient is exact to far beyond the 12 places it is rounded to (a
 // terminating quotient, the only kind that can tie, is then exact and rounds half-even correctly).

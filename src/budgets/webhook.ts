@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import type { AlertRow } from '../db/queries/budgets.js'
-import { normalizeDecimal } from '../usage/decimal.js'
+import { normalizeDecimal } from '../decimal/decimal-text.js'
 
 /** The contract's alert payload. */
 export function alertPayload(alert: AlertRow, budgetName: string): string {
@@ -17,7 +17,7 @@ export function alertPayload(alert: AlertRow, budgetName: string): string {
 }
 
 /** `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`: the timestamp is signed so a captured delivery cannot be replayed later. */
-export function signature(secret: string, timestamp: number, body: string): string {
+function signature(secret: string, timestamp: number, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`
 }
 

@@ -3,11 +3,6 @@ import { usageError } from './errors.js'
 
 type Options = NonNullable<ParseArgsConfig['options']>
 
-export const SERVER_OPTIONS = {
-  url: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies Options
-
 /**
  * node:util parseArgs, strict, with `--help` on every command; a parse error is a usage error (exit 2)
  * that names the command's help.

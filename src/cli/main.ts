@@ -6,7 +6,7 @@ import { createKey, createTenant, KEYS_CREATE_HELP, TENANTS_CREATE_HELP } from '
 import { CliError, oneLine, usageError } from './errors.js'
 import type { ServerTarget } from './http.js'
 
-export const HELP = `Usage: tokenledger <command> [options]
+const HELP = `Usage: tokenledger <command> [options]
 
 Commands:
   import <file>                 stream a usage CSV export or JSON pages to the server

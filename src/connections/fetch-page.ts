@@ -40,8 +40,14 @@ function retryAfterMs(header: string | null, now: number): number | undefined {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new RunInterrupted('interrupted'))
-    const timer = setTimeout(() => (signal.removeEventListener('abort', stop), resolve()), ms)
-    const stop = () => (clearTimeout(timer), reject(new RunInterrupted('interrupted')))
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', stop)
+      resolve()
+    }, ms)
+    const stop = () => {
+      clearTimeout(timer)
+      reject(new RunInterrupted('interrupted'))
+    }
     signal.addEventListener('abort', stop, { once: true })
   })
 }

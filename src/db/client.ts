@@ -55,7 +55,7 @@ export interface DbClient extends Db {
 
 const dialect = new PgDialect()
 
-export function compile(query: SQL | string, params: unknown[] = []): { text: string; params: unknown[] } {
+function compile(query: SQL | string, params: unknown[] = []): { text: string; params: unknown[] } {
   if (typeof query === 'string') return { text: query, params }
   const compiled = dialect.sqlToQuery(query)
   return { text: compiled.sql, params: compiled.params }
@@ -108,7 +108,9 @@ function createGate(size: number, timeoutMs: number) {
       })
     let released = false
     return () => {
-      if (!released) (released = true), release()
+      if (released) return
+      released = true
+      release()
     }
   }
   return {
@@ -204,7 +206,7 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
   function createTxGuard() {
     let lost: unknown
     let onLost!: (err: unknown) => void
-    const lostSignal = new Promise<never>((_, reject) => (onLost = reject))
+    const lostSignal = new Promise<never>((_resolve, reject) => { onLost = reject })
     lostSignal.catch(() => {})
     const guard = {
       check() {
@@ -278,7 +280,7 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
 async function copyWriter(query: postgres.PendingQuery<postgres.Row[]>): Promise<CopyWriter> {
   let failure: unknown
   let fail!: (err: unknown) => void
-  const failed = new Promise<never>((_, reject) => (fail = reject))
+  const failed = new Promise<never>((_resolve, reject) => { fail = reject })
   failed.catch(() => {})
   const record = (err: unknown) => {
     if (failure !== undefined) return

@@ -7,10 +7,10 @@ import type { Db } from './client.js'
  * exact calls; test/db/distribution.test.ts reads the catalog and fails on any table or key that
  * breaks these rules, so a new table must be classified here.
  */
-export const REFERENCE_TABLES = ['tenants', 'admin_tokens', 'api_keys', 'rate_cards', 'rates'] as const
+const REFERENCE_TABLES = ['tenants', 'admin_tokens', 'api_keys', 'rate_cards', 'rates'] as const
 
 /** Tables that stay on the coordinator and are never distributed (bookkeeping, not tenant data). */
-export const LOCAL_TABLES = ['tokenledger_migrations'] as const
+const LOCAL_TABLES = ['tokenledger_migrations'] as const
 
 export const DISTRIBUTION_COLUMN = 'tenant_id'
 

@@ -45,7 +45,7 @@ export function isUniqueViolation(err: unknown): boolean {
  * A transaction PostgreSQL aborted because of another one (deadlock_detected, serialization_failure):
  * it wrote nothing, and running it again is the remedy.
  */
-export function isTransientConflict(err: unknown): boolean {
+function isTransientConflict(err: unknown): boolean {
   const code = !!err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined
   return code === '40P01' || code === '40001'
 }

@@ -85,7 +85,7 @@ export async function migrate(client: DbClient, dir = MIGRATIONS_DIR): Promise<s
 export async function isMigrated(db: Db): Promise<boolean> {
   const migrations = await loadMigrations()
   const rows = await db.query<{ n: number }>(
-    "select count(*)::int8 as n from tokenledger_migrations where tag = any($1::text[])",
+    'select count(*)::int8 as n from tokenledger_migrations where tag = any($1::text[])',
     [migrations.map((m) => m.tag)],
   )
   return rows[0]?.n === migrations.length

@@ -309,7 +309,6 @@ export const usageEventIds = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
 )
 
-
 /**
  * The dimensions of an event rollup row, hashed. Up to 15 text columns of 256 characters (4 bytes each
  * in UTF-8) plus the labels exceed PostgreSQL's btree limit (~2.7 kB per index row), so the unique key

@@ -31,7 +31,7 @@ const CODE_BY_STATUS: Record<number, string> = {
   503: 'SERVICE_UNAVAILABLE',
 }
 
-export function graphqlCode(problem: ProblemError): string {
+function graphqlCode(problem: ProblemError): string {
   // An argument or variable a person got wrong; a malformed request is BAD_REQUEST.
   if (problem instanceof UsageInputError || (problem.statusCode === 400 && problem.type.endsWith('/validation'))) return 'BAD_USER_INPUT'
   if (problem.type.endsWith('/query-timeout')) return 'QUERY_TIMEOUT'

@@ -3,7 +3,7 @@ import { asset, CSS, hashedName, HTML, IMMUTABLE, JS, packageFile, REVALIDATE, s
 import { BOOTSTRAP_JS, renderPage } from './graphiql-page.js'
 
 /** Where the page lives; its assets are under `${PAGE_PATH}/assets/`. */
-export const PAGE_PATH = '/graphiql'
+const PAGE_PATH = '/graphiql'
 
 /**
  * The page may load nothing but this origin: no CDN, no third-party requests (GraphiQL must work offline).
@@ -22,7 +22,7 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ')
 
-export function loadGraphiqlAssets(): { page: Asset; assets: Map<string, Asset> } {
+function loadGraphiqlAssets(): { page: Asset; assets: Map<string, Asset> } {
   const files = {
     css: ['graphiql.min.css', asset(packageFile('graphiql', 'graphiql.min.css'), CSS)],
     react: ['react.production.min.js', asset(packageFile('react', 'umd/react.production.min.js'), JS)],

@@ -12,7 +12,7 @@ import type { TenantGate } from '../usage/tenant-gate.js'
 import { costLimit, rootFieldLimit } from './cost-limit.js'
 import { resolvers } from './resolvers.js'
 
-export const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url))
+const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url))
 
 /** The SDL the server runs: the committed schema/*.graphql files, loaded as they are. */
 export function loadSchema(dir = SCHEMA_DIR): string {

@@ -48,7 +48,10 @@ function spanTracker() {
   let lo = Infinity
   let hi = -Infinity
   return {
-    see: (b: Pick<NormalisedBucket, 'startMs'>) => ((lo = Math.min(lo, b.startMs)), (hi = Math.max(hi, b.startMs))),
+    see: (b: Pick<NormalisedBucket, 'startMs'>) => {
+      lo = Math.min(lo, b.startMs)
+      hi = Math.max(hi, b.startMs)
+    },
     span: () => (lo <= hi ? { start: new Date(lo), end: new Date(hi) } : undefined),
   }
 }
@@ -301,14 +304,14 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
       mergedResources.rows.length === 0
         ? upsertInMemory(db, tenantId, source, merged.rows, bucketShapes)
         : db.transaction(async (tx) => {
-            // Resources follow the same rule under the same per-account locks, taken at once in key order.
-            await lockAccountsOf(tx, tenantId, [...merged.rows.map((r) => r.bucket), ...mergedResources.rows.map((r) => r.resource)])
-            const b = await upsertInMemory(tx, tenantId, source, merged.rows, bucketShapes)
-            if (!b) throw new BucketOverlap()
-            const r = await upsertResources(tx, tenantId, source, mergedResources.rows, resourceShapes.shapes)
-            if (r.conflict) throw await resourceOverlapStored(tx, tenantId, mergedResources.rows, resourceShapes.shapes)
-            return { created: b.created + r.created, replaced: b.replaced + r.replaced }
-          }),
+          // Resources follow the same rule under the same per-account locks, taken at once in key order.
+          await lockAccountsOf(tx, tenantId, [...merged.rows.map((r) => r.bucket), ...mergedResources.rows.map((r) => r.resource)])
+          const b = await upsertInMemory(tx, tenantId, source, merged.rows, bucketShapes)
+          if (!b) throw new BucketOverlap()
+          const r = await upsertResources(tx, tenantId, source, mergedResources.rows, resourceShapes.shapes)
+          if (r.conflict) throw await resourceOverlapStored(tx, tenantId, mergedResources.rows, resourceShapes.shapes)
+          return { created: b.created + r.created, replaced: b.replaced + r.replaced }
+        }),
     )
     if (counts) return { received: parsed.received, skipped: parsed.skipped, ...counts, unchanged: unchanged(counts.created, counts.replaced), span: seen.span() }
   } catch (err) {

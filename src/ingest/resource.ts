@@ -21,17 +21,6 @@ export interface IndexedResource {
   resource: NormalisedResource
 }
 
-/** The resource names OpenAI's usage endpoints report; clients may send any name matching RESOURCE_NAME. */
-export const KNOWN_RESOURCES = [
-  'images',
-  'characters',
-  'audio_seconds',
-  'storage_bytes',
-  'code_interpreter_sessions',
-  'file_search_calls',
-  'web_search_calls',
-] as const
-
 export const RESOURCE_NAME = /^[a-z0-9_]{1,64}$/
 const MAX_ATTRIBUTE_LENGTH = 256
 

@@ -1,3 +1,5 @@
+import { TOKEN_COUNTERS, type TokenCounterKey } from '../db/token-columns.js'
+
 /**
  * Reduces a usage row's counters (OpenAI's names, any subset present) to the token classes that
  * pricing needs. Counts only — cost is computed at query time. Rules (README "Token classes"):
@@ -52,21 +54,7 @@ export interface TokenClasses {
   outImage: number
 }
 
-export const TOKEN_CLASS_KEYS = [
-  'inputTokens',
-  'outputTokens',
-  'inText',
-  'inAudio',
-  'inImage',
-  'cachedText',
-  'cachedAudio',
-  'cachedImage',
-  'cacheWrite',
-  'cacheWrite1h',
-  'outText',
-  'outAudio',
-  'outImage',
-] as const satisfies readonly (keyof TokenClasses)[]
+export const TOKEN_CLASS_KEYS: readonly TokenCounterKey[] = TOKEN_COUNTERS.map((c) => c.key)
 
 export interface FieldProblem {
   path: string

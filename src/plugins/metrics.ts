@@ -9,7 +9,7 @@ import { problems } from '../errors.js'
  * increment them through `app.metrics`. Labels never carry tenant ids, keys or raw URLs: routes are
  * patterns, so a label's values stay few.
  */
-export function createMetrics(registry: Registry) {
+function createMetrics(registry: Registry) {
   const registers = [registry]
   return {
     registry,

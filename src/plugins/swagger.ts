@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
 
-export const OPENAPI_INFO = {
+const OPENAPI_INFO = {
   title: 'tokenledger',
   description:
     'LLM usage-and-cost ledger: exact usage buckets and per-request events, priced at query time from ' +

@@ -1,38 +1,12 @@
-/**
- * Price classes of a rate, in USD per 1M tokens. The names are the wire names and the `rates` columns.
- * An absent class is unpriced (never 0): usage in it is counted in `unpricedTokens`.
- */
-export const PRICE_CLASSES = [
-  'input',
-  'cached_input',
-  'cache_write',
-  'cache_write_1h',
-  'output',
-  'input_audio',
-  'cached_input_audio',
-  'output_audio',
-  'input_image',
-  'cached_input_image',
-  'output_image',
-] as const
+import { canonicalDecimal } from '../decimal/decimal-text.js'
+import { PRICE_CLASSES, type Prices, type UnitPrice } from '../db/rate-columns.js'
 
-export type PriceClass = (typeof PRICE_CLASSES)[number]
-export type Prices = Partial<Record<PriceClass, string>>
+// The price classes are the `rates` table's columns, so they live in the db layer (which never imports
+// pricing); they are re-exported here for pricing's importers.
+export { canonicalUnitPrices, PRICE_CLASSES, type PriceClass, type Prices, type UnitPrice } from '../db/rate-columns.js'
 
-/** Non-negative decimal in plain notation: no sign, no exponent, no bare dot. */
-export const PLAIN_DECIMAL = /^\d+(\.\d+)?$/
-
-/**
- * Canonical text of a plain non-negative decimal: no leading zeros, no trailing fractional zeros
- * (`"002.500"` → `"2.5"`, `"0.000"` → `"0"`). String work only, so nothing passes through a float.
- */
-export function canonicalDecimal(text: string): string {
-  if (!PLAIN_DECIMAL.test(text)) throw new Error(`not a plain non-negative decimal: ${text}`)
-  const [whole = '0', frac = ''] = text.split('.')
-  const int = whole.replace(/^0+(?=\d)/, '')
-  const f = frac.replace(/0+$/, '')
-  return f ? `${int}.${f}` : int
-}
+// Re-exported for src/pricing/catalog/*; new code imports src/decimal/decimal-text.ts directly.
+export { canonicalDecimal } from '../decimal/decimal-text.js'
 
 /** Prices with every class canonicalised; absent classes stay absent. */
 export function canonicalPrices(prices: Prices): Prices {
@@ -46,22 +20,6 @@ export function canonicalPrices(prices: Prices): Prices {
 
 export function samePrices(a: Prices, b: Prices): boolean {
   return PRICE_CLASSES.every((c) => (a[c] === undefined ? b[c] === undefined : b[c] !== undefined && canonicalDecimal(a[c]) === canonicalDecimal(b[c])))
-}
-
-/** A per-unit price of a resource (contract v2 "Pricing, extended"): matches rows whose attributes include all of its own. */
-export interface UnitPrice {
-  resource: string
-  attributes: Record<string, string>
-  price: string
-}
-
-/** Unit prices with canonical decimals and sorted attribute keys, in the order given (errors name positions). */
-export function canonicalUnitPrices(list: readonly UnitPrice[]): UnitPrice[] {
-  return list.map((u) => ({
-    resource: u.resource,
-    attributes: Object.fromEntries(Object.entries(u.attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
-    price: canonicalDecimal(u.price),
-  }))
 }
 
 /**

@@ -13,17 +13,17 @@ import { sql, type SQL } from 'drizzle-orm'
  * - A resource with no unit price adds nothing and its quantity is reported unpriced, never as $0.
  */
 
-export const STORAGE_RESOURCE = 'storage_bytes'
-export const GIB_DAY_DIVISOR = 2n ** 30n * 86_400n
-export const GIB_HOUR_DIVISOR = 2n ** 30n * 3_600n
-export const ROUNDED_PLACES = 18
+const STORAGE_RESOURCE = 'storage_bytes'
+const GIB_DAY_DIVISOR = 2n ** 30n * 86_400n
+const GIB_HOUR_DIVISOR = 2n ** 30n * 3_600n
+const ROUNDED_PLACES = 18
 
 /**
  * round_half_even(x ÷ divisor, 18) for a numeric x ≥ 0, exactly: PostgreSQL's division keeps only
  * about 16 significant digits and its round() goes half away from zero, so the quotient is taken as
  * an integer division of x × 10^18 (div/mod on numeric are exact) and the tie broken by hand.
  */
-export function roundedQuotientSql(x: SQL, divisor: bigint): SQL {
+function roundedQuotientSql(x: SQL, divisor: bigint): SQL {
   const d = sql.raw(`${divisor}::numeric`)
   const scale = sql.raw(`1${'0'.repeat(ROUNDED_PLACES)}::numeric`)
   const unit = sql.raw(`0.${'0'.repeat(ROUNDED_PLACES - 1)}1`)

@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js'
-import { normalizeDecimal } from '../usage/decimal.js'
+import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { RECON_DIMENSIONS, type ReconDimension, type ReconFact, type ReconRow, type ReconStatus, type ReconTotals } from './recon-types.js'
 
 /**
@@ -31,7 +31,7 @@ const FIELD: Record<ReconDimension, keyof ReconRow> = {
 }
 
 /** The grouped dimensions in collapse order; a line item is a model's item, so LINE_ITEM brings MODEL. */
-export function activeDimensions(groupBy: readonly ReconDimension[]): ReconDimension[] {
+function activeDimensions(groupBy: readonly ReconDimension[]): ReconDimension[] {
   const set = new Set(groupBy)
   if (set.has('LINE_ITEM')) set.add('MODEL')
   return RECON_DIMENSIONS.filter((d) => set.has(d))

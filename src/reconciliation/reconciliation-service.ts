@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.js'
 import { UsageInputError } from '../errors.js'
-import { PLAIN_DECIMAL } from '../pricing/prices.js'
+import { PLAIN_DECIMAL } from '../decimal/decimal-text.js'
 import { checkUsageArgs, decodeCursor, encodeCursor, queryHash, resolveCard, type UsageLimits } from '../usage/usage-service.js'
 import { billedFacts } from './billed-facts.js'
 import { computedFacts } from './computed-facts.js'
@@ -15,7 +15,7 @@ import { RECON_DIMENSIONS, RECON_WINDOWS, type ReconArgs, type ReconPage, type R
  */
 
 /** The checks that need no database; errors name GraphQL's argument (REST maps them to its parameters). */
-export function checkReconArgs(args: ReconArgs, maxGroups: number): ReconWindow {
+function checkReconArgs(args: ReconArgs, maxGroups: number): ReconWindow {
   if (!(RECON_WINDOWS as readonly string[]).includes(args.window))
     throw new UsageInputError('window', `reconciliation windows are ${RECON_WINDOWS.join(', ')} in UTC only (billed costs are UTC days); got ${args.window}`)
   const unknown = args.groupBy.filter((d) => !(RECON_DIMENSIONS as readonly string[]).includes(d))

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 
-export const ProblemSchema = z
+const ProblemSchema = z
   .object({
     type: z.string(),
     title: z.string(),

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type { Db } from '../db/client.js'
 import { findVisibleCard } from '../pricing/card-lookup.js'
 import { selectSources, ALL_SOURCES } from './dimensions.js'
@@ -8,7 +7,7 @@ import type { TenantGate } from './tenant-gate.js'
 import { isKnownTimeZone, maxWindows } from './windows.js'
 
 import { UsageInputError } from '../errors.js'
-import { MAX_UNIX_SECONDS } from '../time/instant.js'
+import { decodeCursor as decode, encodeCursor as encode, isInstantMs, queryHash as hashQuery } from '../pagination/cursor.js'
 
 // Defined with the error catalogue (one mapping to REST and GraphQL); re-exported for the query layer's callers.
 export { UsageInputError }
@@ -41,8 +40,7 @@ export interface UsagePage extends UsageResult {
 
 /** Identifies a query apart from its page arguments, so a cursor cannot be replayed on another query. */
 export function queryHash(args: { first: number; after?: string | null | undefined }): string {
-  const { first: _first, after: _after, ...rest } = args
-  return createHash('sha256').update(JSON.stringify(rest)).digest('base64url').slice(0, 16)
+  return hashQuery(args, ['first', 'after'])
 }
 
 /**
@@ -50,19 +48,14 @@ export function queryHash(args: { first: number; after?: string | null | undefin
  * its first page, so later pages are priced exactly like the first even if rates are added meanwhile.
  */
 export function encodeCursor(offset: number, hash: string, asOf: Date): string {
-  return Buffer.from(JSON.stringify({ o: offset, h: hash, a: asOf.getTime() })).toString('base64url')
+  return encode({ o: offset, h: hash, a: asOf.getTime() })
 }
 
 export function decodeCursor(cursor: string, hash: string): { offset: number; asOf: Date } {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { o?: unknown; h?: unknown; a?: unknown }
-    // The hash is not a secret (anyone can compute it), so a forged cursor must still hold sane numbers:
-    // an offset PostgreSQL's bigint takes and an instant Date can represent.
-    if (Number.isSafeInteger(v.o) && (v.o as number) >= 0 && v.h === hash && Number.isSafeInteger(v.a) && (v.a as number) >= 0 && (v.a as number) <= MAX_UNIX_SECONDS * 1000)
-      return { offset: v.o as number, asOf: new Date(v.a as number) }
-  } catch {
-    // falls through to the error below
-  }
+  const v = decode(cursor)
+  // A forged cursor must still hold sane numbers: an offset PostgreSQL's bigint takes, an instant a Date holds.
+  if (v && Number.isSafeInteger(v.o) && (v.o as number) >= 0 && v.h === hash && isInstantMs(v.a))
+    return { offset: v.o as number, asOf: new Date(v.a) }
   throw new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')
 }
 

@@ -93,8 +93,10 @@ export function withGroupedSql(spec: UsageSpec): SQL {
   if (spec.classes && g.modality) throw new Error('per-class breakdown cannot be combined with MODALITY')
   const rowsSql = g.modality ? modalityRowsSql(spec, g) : plainRowsSql(g, spec.classes ?? false)
   return sql`with eff as (${effectiveRatesSql(spec.pricing)}),
-    pts as (${ratePointsCte}),${path !== 'base' ? sql`
-    aligned as (${alignedSql(spec, path)}),` : sql``}
+    pts as (${ratePointsCte}),${path !== 'base'
+? sql`
+    aligned as (${alignedSql(spec, path)}),`
+: sql``}
     facts as (${factsSql(spec, path)}),
     agg0 as (${agg}),
     agg as (select agg0.*, (select arr from pts)[seg] as t_rep from agg0),

@@ -36,8 +36,7 @@ export function isValidTimeZone(tz: string): boolean {
   if (tz === 'UTC') return true
   if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2}$/.test(tz) || /^(Etc\/)?GMT[+-]/.test(tz)) return false
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz })
-    return true
+    return new Intl.DateTimeFormat('en-US', { timeZone: tz }) !== undefined
   } catch {
     return false
   }

@@ -49,7 +49,7 @@ void eachEngine(t, async (t, engine) => {
     let first = true
     const gated: Db = {
       ...db,
-      query: async <T,>(...args: Parameters<Db['query']>) => {
+      query: async <T>(...args: Parameters<Db['query']>) => {
         const rows = await db.query<T>(...args)
         if (first) {
           first = false
@@ -74,7 +74,7 @@ void eachEngine(t, async (t, engine) => {
     let calls = 0
     const flaky: Db = {
       ...db,
-      query: async <T,>(...args: Parameters<Db['query']>) => {
+      query: async <T>(...args: Parameters<Db['query']>) => {
         if (calls++ === 0) throw Object.assign(new Error('connection lost'), { code: 'ECONNRESET' })
         return db.query<T>(...args)
       },

@@ -120,7 +120,7 @@ t.test('on PostgreSQL without TOKENLEDGER_SECRET_KEY a secret cannot be stored: 
 
 t.test('the secret never reaches the logs', async (t) => {
   let logged = ''
-  const stream = new Writable({ write: (chunk: Buffer, _enc, cb) => ((logged += chunk.toString()), cb()) })
+  const stream = new Writable({ write: (chunk: Buffer, _enc, cb) => { logged += chunk.toString(); cb() } })
   const config = testConfig({ ...CONFIG, LOG_LEVEL: 'trace', BUDGET_WEBHOOK_MAX_ATTEMPTS: '1' })
   const db = await freshDb(t, 'pglite')
   const server = Fastify({ logger: { level: 'trace', stream } })

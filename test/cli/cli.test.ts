@@ -108,6 +108,7 @@ eachEngine(t, async (t, engine) => {
     t.match(run.stdout, `received: ${rows.length - 1}\n`)
     t.match(run.stdout, /created: \d+\n/)
     t.match(run.stderr, new RegExp(`^import: ${rows.length - 1} rows, .* \\(100%\\), \\d+ rows/s, ETA 0s$`, 'm'), 'plain progress line')
+    // eslint-disable-next-line no-control-regex -- the escape character is exactly what must be absent
     t.notMatch(run.stderr, /[\r\u001b]/, 'no bar, no escape codes when stderr is not a terminal')
 
     const got = await totals(app, key, '2025-10-05T00:00:00Z', '2025-10-13T00:00:00Z')

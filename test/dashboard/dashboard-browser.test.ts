@@ -113,8 +113,10 @@ async function putBudgetFor(app: FastifyInstance, tenantId: string, name: string
   if (res.statusCode !== 201) throw new Error(`budget ${name}: ${res.statusCode} ${res.body}`)
 }
 
-interface BudgetOut { name: string; amount: string; spent: string; forecast: string; percentUsed: string; periodStart: string
-  periodEnd: string; thresholds: number[]; crossed: number[]; complete: boolean; currency: string }
+interface BudgetOut {
+  name: string; amount: string; spent: string; forecast: string; percentUsed: string; periodStart: string
+  periodEnd: string; thresholds: number[]; crossed: number[]; complete: boolean; currency: string
+}
 
 /** The budgets section equals the API's `budgets` at the instant the test expects (the end of the shown range). */
 async function showsBudgets(t: Test, page: Page, app: FastifyInstance, key: string, tz: string, at: string, count: number) {

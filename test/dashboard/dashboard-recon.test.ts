@@ -85,9 +85,11 @@ async function showsRecon(t: Test, page: Page, app: FastifyInstance, key: string
   const shown = await shownRecon(page)
   const cell = (v: string | null) => [v ?? '', v === null ? '–' : money(v)] as const
   // Computed with unpriced tokens is a cost with gaps, as everywhere on the page.
-  const computedText = (r: { computed: string | null; unpricedTokens: number }) => r.computed === null || !r.unpricedTokens ? cell(r.computed)[1]
-    : new Decimal(r.computed).isZero() ? `unpriced (${r.unpricedTokens.toLocaleString('en-US')} tokens)`
-    : `${money(r.computed)} + ${r.unpricedTokens.toLocaleString('en-US')} unpriced tokens`
+  const computedText = (r: { computed: string | null; unpricedTokens: number }) => r.computed === null || !r.unpricedTokens
+    ? cell(r.computed)[1]
+    : new Decimal(r.computed).isZero()
+      ? `unpriced (${r.unpricedTokens.toLocaleString('en-US')} tokens)`
+      : `${money(r.computed)} + ${r.unpricedTokens.toLocaleString('en-US')} unpriced tokens`
   t.same(shown.slice(0, -1).map((r) => [r.window, r.provider, r.computed, r.billed, r.difference, r.status, r.statusText]),
     api.rows.map((r) => [r.windowStart, r.provider ?? '', cell(r.computed)[0], cell(r.billed)[0], cell(r.difference)[0], r.status,
       r.status + (r.status === 'UNPRICED' && r.unpricedTokens ? ` (${r.unpricedTokens.toLocaleString('en-US')} tokens)` : '')]),

@@ -21,11 +21,16 @@ interface ZoneApi {
 const Decimal = BaseDecimal.clone({ precision: 60 })
 
 // The browser code is plain JS in a string; Node runs the same text (it has BigInt and full ICU).
+// eslint-disable-next-line no-new-func -- runs the page's own script text, see above
 const Dec = new Function(`${DECIMAL_JS}; return Dec`)() as DecApi
+// eslint-disable-next-line no-new-func -- as above
 const Zone = new Function(`${TIME_JS}; return Zone`)() as ZoneApi
 interface Quantity { resource: string; quantity: string }
-interface CostIn { total: string; input: string; cachedInput: string; cacheWrite: string; output: string; resources: string; currency: string
-  complete: boolean; unpricedTokens: number; unpricedQuantity: Quantity[] }
+interface CostIn {
+  total: string; input: string; cachedInput: string; cacheWrite: string; output: string; resources: string; currency: string
+  complete: boolean; unpricedTokens: number; unpricedQuantity: Quantity[]
+}
+// eslint-disable-next-line no-new-func -- as above
 const Fmt = new Function(`${DECIMAL_JS}; ${FORMAT_JS}; return Fmt`)() as { mergeCost(a: CostIn | null, b: CostIn): CostIn }
 
 t.test('GET / serves the page and every asset it names from this server, with its content type', async (t) => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { bearer } from '../helpers.js'
 
-export const CLASS_COLUMNS = [
+const CLASS_COLUMNS = [
   'num_model_requests',
   'input_tokens',
   'output_tokens',

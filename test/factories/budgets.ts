@@ -6,7 +6,7 @@ import type { Test } from 'tap'
 import { admin, bearer } from '../helpers.js'
 
 export const SECRET = 'whsec_test_0123456789abcdef'
-export const MODEL = 'budget-test-model'
+const MODEL = 'budget-test-model'
 /** USD per 1M tokens on the test card: input costs $0.37 a token, output $1.15 — easy to cross, not round. */
 export const PRICES = { input: '370000', output: '1150000' }
 
@@ -88,7 +88,7 @@ export interface Delivery {
 }
 
 /** Verifies `X-Tokenledger-Signature` the way a receiver should: HMAC over "<timestamp>.<body>", constant-time compare. */
-export function verifySignature(secret: string, headers: IncomingHttpHeaders, body: string): boolean {
+function verifySignature(secret: string, headers: IncomingHttpHeaders, body: string): boolean {
   const ts = headers['x-tokenledger-timestamp']
   const sig = headers['x-tokenledger-signature']
   if (typeof ts !== 'string' || typeof sig !== 'string') return false

@@ -45,4 +45,3 @@ export function dataset(seed: number, n: number): SeedBucket[] {
   }
   return out
 }
-

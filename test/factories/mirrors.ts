@@ -58,7 +58,7 @@ export function mirrorDataset(seed: number, n: number): SeedBucket[] {
 }
 
 /** Token class → price field and OpenAI-style line item name, written out independently of src/. */
-export const CLASSES: [keyof SeedBucket, PriceField, string][] = [
+const CLASSES: [keyof SeedBucket, PriceField, string][] = [
   ['inText', 'input', 'input'],
   ['inAudio', 'input_audio', 'input audio'],
   ['inImage', 'input_image', 'input image'],

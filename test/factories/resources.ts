@@ -68,7 +68,7 @@ export interface OracleCost {
   tokens: number
 }
 
-export const emptyCost = (): OracleCost => ({ total: new D(0), resources: new D(0), unpricedTokens: 0, unpriced: new Map(), quantity: new Map(), tokens: 0 })
+const emptyCost = (): OracleCost => ({ total: new D(0), resources: new D(0), unpricedTokens: 0, unpriced: new Map(), quantity: new Map(), tokens: 0 })
 
 export function pickRate(row: OracleRow, rates: readonly TestRate[]): TestRate | undefined {
   const model = row.model
@@ -107,7 +107,7 @@ function add(m: Map<string, Dec>, k: string, v: Dec) {
 }
 
 /** Adds one row's cost into `acc`. */
-export function addRow(acc: OracleCost, row: OracleRow, rates: readonly TestRate[]): OracleCost {
+function addRow(acc: OracleCost, row: OracleRow, rates: readonly TestRate[]): OracleCost {
   const rate = pickRate(row, rates)
   if (row.classes) {
     for (const [cls, n] of Object.entries(row.classes) as [ClassName, number][]) {

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../../src/db/client.js'
+import type { PriceClass } from '../../src/pricing/prices.js'
 
 /** A stored bucket in token classes (what ingestion produces), for seeding query tests directly. */
 export interface SeedBucket {
@@ -80,19 +81,8 @@ export interface SeedRate {
   unitPrices?: { resource: string; attributes?: Record<string, string>; price: string }[]
 }
 
-export const PRICE_FIELDS = [
-  'input',
-  'cached_input',
-  'cache_write',
-  'output',
-  'input_audio',
-  'cached_input_audio',
-  'output_audio',
-  'input_image',
-  'cached_input_image',
-  'output_image',
-] as const
-export type PriceField = (typeof PRICE_FIELDS)[number]
+/** The price classes these factories seed (every one but the 1-hour cache write). */
+export type PriceField = Exclude<PriceClass, 'cache_write_1h'>
 
 /** A card with rates, written directly (the admin REST API has its own tests). Returns rate ids. */
 export async function seedCard(db: Db, name: string, rates: SeedRate[], tenantId: string | null = null): Promise<number[]> {

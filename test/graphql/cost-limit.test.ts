@@ -19,7 +19,7 @@ async function buildWith(t: Test, engine: Engine) {
   const db = await freshDb(t, engine)
   const statements: string[] = []
   // Records every statement the app sends, to prove a refused request did no database work.
-  const counting: DbClient = { ...db, query: (q, params, opts) => (statements.push(typeof q === 'string' ? q : JSON.stringify(q)), db.query(q, params, opts)) }
+  const counting: DbClient = { ...db, query: (q, params, opts) => { statements.push(typeof q === 'string' ? q : JSON.stringify(q)); return db.query(q, params, opts) } }
   const gate = createTenantGate({ perTenant: 1, maxWaitMs: 300 })
   const server = Fastify({ logger: false })
   await server.register(app, { config: testConfig({ MAX_RESULT_CELLS: '1000', GRAPHQL_MAX_ROOT_FIELDS: '10' }), db: counting, queryGate: gate })

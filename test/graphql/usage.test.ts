@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js'
 import t from 'tap'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
-import { addCost, expectedCost, findRate, localDate, rng, zeroCost, type ExpectedCost } from '../factories/expected.js'
+import { addCost, expectedCost, findRate, localDate, zeroCost, type ExpectedCost } from '../factories/expected.js'
 import { inputOf, outputOf, seedBuckets, seedCard } from '../factories/usage.js'
 import { dataset, RATES } from '../factories/dataset.js'
 

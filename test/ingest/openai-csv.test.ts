@@ -81,6 +81,6 @@ t.test('streams: a large generated file is read row by row without collecting it
 t.test('line numbers stay right across blank lines and newlines inside quoted fields', async (t) => {
   const csv = [HEADER, '1759622400,1759708800,,,"multi\nline",1,m,false,,1,1', '', '1759622400,1759708800,,,p,1,m,false,,-1,1'].join('\n')
   const r = await read(csv)
-  t.same(r.problems.map((p) => p.line), [5], "header 1, a two-line row 2–3, a blank line 4, the bad row 5")
+  t.same(r.problems.map((p) => p.line), [5], 'header 1, a two-line row 2–3, a blank line 4, the bad row 5')
   t.equal(r.received, 2)
 })

@@ -170,6 +170,7 @@ t.test('SIGKILLed PostgreSQL under CSV, JSON and event load: the server lives, a
   const workers = [
     async (w: number) => {
       // CSV uploads of 1,500 rows: long enough for a kill to land inside a COPY.
+      // eslint-disable-next-line no-unmodified-loop-condition -- the kill step clears `loading` while workers await
       for (let n = 0; loading; n++) {
         const account = `csv-${w}-${n}`
         const rows = Array.from({ length: 1500 }, (_, i) => `${hour(i)},${hour(i + 1)},m,${n + i + 1}`)
@@ -178,6 +179,7 @@ t.test('SIGKILLed PostgreSQL under CSV, JSON and event load: the server lives, a
       }
     },
     async (w: number) => {
+      // eslint-disable-next-line no-unmodified-loop-condition -- the kill step clears `loading` while workers await
       for (let n = 0; loading; n++) {
         const account = `json-${w}-${n}`
         const buckets = Array.from({ length: 50 }, (_, i) => ({
@@ -192,6 +194,7 @@ t.test('SIGKILLed PostgreSQL under CSV, JSON and event load: the server lives, a
       }
     },
     async (w: number) => {
+      // eslint-disable-next-line no-unmodified-loop-condition -- the kill step clears `loading` while workers await
       for (let n = 0; loading; n++) {
         const events = Array.from({ length: 20 }, (_, i) => ({
           id: `ev-${w}-${n}-${i}`,

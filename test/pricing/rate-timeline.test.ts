@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { canonicalDecimal, samePrices } from '../../src/pricing/prices.js'
+import { canonicalDecimal } from '../../src/decimal/decimal-text.js'
+import { samePrices } from '../../src/pricing/prices.js'
 import { modelMatches, overlaps, ratesInForce, resolveModel, type TimelineRate } from '../../src/pricing/rate-timeline.js'
 
 const d = (s: string) => new Date(`${s}T00:00:00Z`)

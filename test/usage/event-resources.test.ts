@@ -81,7 +81,7 @@ void eachEngine(t, async (t, engine) => {
 
     const { usage } = await gql<{ usage: { rows: (ApiRow & { requests: number | null })[]; totals: ApiRow } }>(
       app,
-      key,
+    key,
       `query($from: DateTime!, $to: DateTime!, $card: String!) {
         usage(from: $from, to: $to, window: TOTAL, groupBy: [RESOURCE], rateCard: $card, filter: { sources: ["events"] }) {
           rows { provider model resource quantity requests inputTokens outputTokens cost { ${COST_FIELDS} } }

@@ -277,4 +277,3 @@ async function rowsInScope(db: DbClient, tenant: string, a: UsageArgs, path: 'ho
       and (${sql.param(f.contextTiers ?? null)}::text[] is null or context_tier = any(${sql.param(f.contextTiers ?? null)}::text[]))`)
   return row!.n
 }
-

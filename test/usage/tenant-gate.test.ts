@@ -7,8 +7,8 @@ t.test('a tenant runs at most its share; waiters get slots in arrival order; oth
   const r1 = await gate.acquire('a')
   const r2 = await gate.acquire('a')
   const order: number[] = []
-  const w3 = gate.acquire('a').then((r) => (order.push(3), r))
-  const w4 = gate.acquire('a').then((r) => (order.push(4), r))
+  const w3 = gate.acquire('a').then((r) => { order.push(3); return r })
+  const w4 = gate.acquire('a').then((r) => { order.push(4); return r })
   const other = await gate.acquire('b')
   t.equal(gate.running('b'), 1, 'tenant b is not held up by a')
   r1()

@@ -2,6 +2,8 @@ import { sql, type SQL } from 'drizzle-orm'
 import type { NormalisedBucket } from '../../ingest/bucket.js'
 import type { BucketShape } from '../../ingest/intervals.js'
 import type { Db } from '../client.js'
+import type { TokenClasses } from '../../ingest/token-classes.js'
+import { TOKEN_COUNTERS } from '../token-columns.js'
 
 /**
  * Bucket ingestion in set-based SQL. In-memory rows (JSON) go straight to `upsertChunk`. Streamed
@@ -30,25 +32,9 @@ const DIMENSIONS = [
 ] as const
 /** Per staged row: the dimensions it reported, and its shape when already known (JSON rows). */
 const SHAPE_COLUMNS = ['present', 'shape'] as const
-const COUNTERS = [
-  'num_model_requests',
-  'input_tokens',
-  'output_tokens',
-  'in_text',
-  'in_audio',
-  'in_image',
-  'cached_text',
-  'cached_audio',
-  'cached_image',
-  'cache_write',
-  'cache_write_1h',
-  'out_text',
-  'out_audio',
-  'out_image',
-] as const
+const COUNTERS = ['num_model_requests', ...TOKEN_COUNTERS.map((c) => c.column)] as const
 
 const raw = (names: readonly string[], prefix = '') => sql.raw(names.map((n) => prefix + n).join(', '))
-
 
 /** A chunk of rows as one text array per column (postgres.js mis-types other arrays; SQL casts). */
 export class StageChunk {
@@ -80,8 +66,7 @@ export class StageChunk {
     c.present.push(String(b.present))
     c.shape.push(b.shape ?? null)
     c.num_model_requests.push(t.requests === null ? null : String(t.requests))
-    const counters = [t.inputTokens, t.outputTokens, t.inText, t.inAudio, t.inImage, t.cachedText, t.cachedAudio, t.cachedImage, t.cacheWrite, t.cacheWrite1h, t.outText, t.outAudio, t.outImage]
-    COUNTERS.slice(1).forEach((name, i) => c[name].push(String(counters[i])))
+    for (const { key, column } of TOKEN_COUNTERS) c[column].push(String(t[key]))
   }
 }
 
@@ -104,6 +89,13 @@ const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': 
 /** The staging table's columns in `copyLine` order. */
 export const STAGE_COLUMNS = ['ord', ...DIMENSIONS, ...SHAPE_COLUMNS, ...COUNTERS] as const
 
+/** The token counters of a row as COPY text, in TOKEN_COUNTERS order, each after a tab; ends the line. */
+function counterText(t: TokenClasses): string {
+  let line = ''
+  for (const { key } of TOKEN_COUNTERS) line += `\t${t[key]}`
+  return `${line}\n`
+}
+
 /** One staged row as a line of COPY text (PostgreSQL's streaming path; PGlite stages `StageChunk`s). */
 export function copyLine(ord: number, b: NormalisedBucket): string {
   const t = b.classes
@@ -111,9 +103,8 @@ export function copyLine(ord: number, b: NormalisedBucket): string {
     `${ord}\t${copyText(b.provider)}\t${copyText(b.accountId)}\t${iso(b.startMs)}\t${iso(b.endMs)}\t` +
     `${copyText(b.projectId)}\t${copyText(b.userId)}\t${copyText(b.apiKeyId)}\t${copyText(b.model)}\t${copyText(b.serviceTier)}\t` +
     `${b.batch === null ? '\\N' : b.batch ? 't' : 'f'}\t${b.usageType}\t${copyText(b.contextTier)}\t${copyText(b.inferenceGeo)}\t` +
-    `${b.present}\t${copyText(b.shape ?? null)}\t${t.requests === null ? '\\N' : t.requests}\t${t.inputTokens}\t${t.outputTokens}\t` +
-    `${t.inText}\t${t.inAudio}\t${t.inImage}\t${t.cachedText}\t${t.cachedAudio}\t${t.cachedImage}\t${t.cacheWrite}\t${t.cacheWrite1h}\t` +
-    `${t.outText}\t${t.outAudio}\t${t.outImage}\n`
+    `${b.present}\t${copyText(b.shape ?? null)}\t${t.requests === null ? '\\N' : t.requests}` +
+    counterText(t)
   )
 }
 
@@ -125,8 +116,8 @@ const castFor = (col: string): string =>
       : col === 'present'
         ? 'int4[]'
         : (COUNTERS as readonly string[]).includes(col)
-          ? 'int8[]'
-          : 'text[]'
+            ? 'int8[]'
+            : 'text[]'
 
 export async function createStage(tx: Db): Promise<void> {
   // Summing 100k+ staged rows by a 10-column key spills a 4 MB work_mem sort to disk; this
@@ -188,7 +179,7 @@ export const UPSERT_STAMP = {
   returning: sql.raw('returning updated_at = now() as inserted'),
 }
 
-export const BUCKET_TARGET: ShapeTarget = { table: 'usage_buckets', kind: 'usage_type' }
+const BUCKET_TARGET: ShapeTarget = { table: 'usage_buckets', kind: 'usage_type' }
 export const RESOURCE_TARGET: ShapeTarget = { table: 'usage_resources', kind: 'resource' }
 
 /**

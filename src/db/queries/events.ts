@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../client.js'
+import { TOKEN_COUNTERS } from '../token-columns.js'
 import type { NormalizedEvent } from '../../ingest/events/normalize-event.js'
 
 // Every statement here is set-based: a batch is sent as one text[] per column and unnested in SQL,
@@ -30,21 +31,7 @@ const DIMENSIONS: readonly Column[] = [
 ]
 
 /** Token-class columns, summed into the rollup. */
-const COUNTERS: readonly Column[] = [
-  ['input_tokens', 'int8', (e) => num(e.tokens.inputTokens)],
-  ['output_tokens', 'int8', (e) => num(e.tokens.outputTokens)],
-  ['in_text', 'int8', (e) => num(e.tokens.inText)],
-  ['in_audio', 'int8', (e) => num(e.tokens.inAudio)],
-  ['in_image', 'int8', (e) => num(e.tokens.inImage)],
-  ['cached_text', 'int8', (e) => num(e.tokens.cachedText)],
-  ['cached_audio', 'int8', (e) => num(e.tokens.cachedAudio)],
-  ['cached_image', 'int8', (e) => num(e.tokens.cachedImage)],
-  ['cache_write', 'int8', (e) => num(e.tokens.cacheWrite)],
-  ['cache_write_1h', 'int8', (e) => num(e.tokens.cacheWrite1h)],
-  ['out_text', 'int8', (e) => num(e.tokens.outText)],
-  ['out_audio', 'int8', (e) => num(e.tokens.outAudio)],
-  ['out_image', 'int8', (e) => num(e.tokens.outImage)],
-]
+const COUNTERS: readonly Column[] = TOKEN_COUNTERS.map(({ key, column }): Column => [column, 'int8', (e) => num(e.tokens[key])])
 
 const EVENT_ONLY: readonly Column[] = [
   ['id', 'text', (e) => e.id],

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
-import { canonicalDecimal, canonicalUnitPrices, PRICE_CLASSES, type Prices, type UnitPrice } from '../../pricing/prices.js'
-import type { TimelineRate } from '../../pricing/rate-timeline.js'
+import { canonicalDecimal } from '../../decimal/decimal-text.js'
+import { canonicalUnitPrices, PRICE_CLASSES, type Prices, type UnitPrice } from '../rate-columns.js'
 import type { Db } from '../client.js'
 
 export interface RateCardRow {
@@ -28,7 +28,10 @@ export interface NewRate {
   source: string | null
 }
 
-export interface StoredRate extends NewRate, TimelineRate {
+/** A stored rate; it is a pricing TimelineRate (checked where the pricing layer takes it). */
+export interface StoredRate extends NewRate {
+  id: number
+  recordedAt: Date
   cardId: number
 }
 

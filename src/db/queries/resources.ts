@@ -12,7 +12,6 @@ import { conflictProbe, RESOURCE_TARGET, shapeRows, storedClash, UPSERT_STAMP, t
 
 const CHUNK = 5000
 
-
 const COLUMNS = [
   ['provider', 'text'],
   ['account_id', 'text'],

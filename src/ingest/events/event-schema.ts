@@ -8,8 +8,7 @@ export const MAX_EVENTS_PER_REQUEST = 10_000
 /** `metadata` is stored with the event; its JSON text may not exceed this many UTF-8 bytes. */
 export const MAX_METADATA_BYTES = 8 * 1024
 /** Resources one event may carry. */
-export const MAX_EVENT_RESOURCES = 100
-
+const MAX_EVENT_RESOURCES = 100
 
 const Counter = z
   .number()

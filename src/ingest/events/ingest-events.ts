@@ -134,13 +134,3 @@ export function finishEvents(prepared: PreparedEvents, outcomes: readonly StoreO
   }
   return results
 }
-
-/**
- * Validates every item, then stores the new ones with one statement. Each item stands alone: invalid
- * items are rejected, the rest stored. Results keep input order.
- */
-export async function ingestEvents(db: Db, tenantId: string, items: readonly unknown[], retention?: RetentionGuard): Promise<EventResult[]> {
-  const prepared = prepareEvents(items, retention)
-  const [outcomes] = await storeCandidates(db, tenantId, [prepared.candidates])
-  return finishEvents(prepared, outcomes!)
-}

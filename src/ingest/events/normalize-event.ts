@@ -198,7 +198,7 @@ function hasNul(value: unknown): boolean {
 }
 
 /** JSON with object keys sorted at every depth: the same content always gives the same text. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (value instanceof Date) return JSON.stringify(value.toISOString())
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
   if (typeof value === 'object' && value !== null) {
@@ -211,6 +211,6 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value)
 }
 
-export function contentHash(event: NormalizedEvent): string {
+function contentHash(event: NormalizedEvent): string {
   return createHash('sha256').update(canonicalJson(event)).digest('hex')
 }

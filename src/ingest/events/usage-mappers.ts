@@ -104,14 +104,14 @@ function openAiShape(r: Reader): { counters: RawCounters; reasoning: number | nu
   return { path: 'usage', message: 'has no token counts (expected prompt_tokens/completion_tokens or input_tokens/output_tokens)' }
 }
 
-export function mapOpenAiUsage(usage: Obj): MapResult {
+function mapOpenAiUsage(usage: Obj): MapResult {
   const r = new Reader(usage)
   const shape = openAiShape(r)
   if ('path' in shape) return { ok: false, errors: [shape] }
   return r.result(shape.counters, shape.reasoning)
 }
 
-export function mapOpenRouterUsage(usage: Obj): MapResult {
+function mapOpenRouterUsage(usage: Obj): MapResult {
   const r = new Reader(usage)
   const shape = openAiShape(r)
   if ('path' in shape) return { ok: false, errors: [shape] }
@@ -124,7 +124,7 @@ export function mapOpenRouterUsage(usage: Obj): MapResult {
   return r.result({ ...shape.counters, input_cache_write_tokens: cacheWrite }, shape.reasoning, cost)
 }
 
-export function mapAnthropicUsage(usage: Obj): MapResult {
+function mapAnthropicUsage(usage: Obj): MapResult {
   const r = new Reader(usage)
   // Anthropic's input_tokens is only the uncached part; the total is the sum of the three.
   const uncached = r.count('input_tokens')
@@ -169,7 +169,7 @@ const MAPPERS: Record<string, (usage: Obj) => MapResult> = {
   anthropic: mapAnthropicUsage,
 }
 
-export const USAGE_PROVIDERS = Object.keys(MAPPERS)
+const USAGE_PROVIDERS = Object.keys(MAPPERS)
 
 export function mapUsage(provider: string, usage: unknown): MapResult {
   if (!isObj(usage)) return { ok: false, errors: [{ path: 'usage', message: 'must be an object' }] }

@@ -4,7 +4,7 @@ import { PERIODS } from '../../budgets/periods.js'
 import type { BudgetStatus } from '../../budgets/status.js'
 import { ALL_SOURCES, type UsageFilter } from '../../usage/dimensions.js'
 import { isValidTimeZone } from '../../usage/windows.js'
-import { normalizeDecimal } from '../../usage/decimal.js'
+import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
 
 export const BudgetNameSchema = z
@@ -32,7 +32,7 @@ const FILTER_FIELDS = {
   agent_ids: 'agentIds',
 } as const satisfies Record<string, keyof UsageFilter>
 
-export const BudgetFilterSchema = z
+const BudgetFilterSchema = z
   .strictObject({
     providers: values.optional(),
     account_ids: values.optional(),
@@ -63,7 +63,7 @@ export function filterIn(f: BudgetFilterInput): UsageFilter {
   return out as UsageFilter
 }
 
-export function filterOut(f: UsageFilter): BudgetFilterInput {
+function filterOut(f: UsageFilter): BudgetFilterInput {
   const out: Record<string, unknown> = {}
   for (const [rest, field] of Object.entries(FILTER_FIELDS)) if (f[field] !== undefined) out[rest] = f[field]
   return out as BudgetFilterInput

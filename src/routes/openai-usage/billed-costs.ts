@@ -28,15 +28,15 @@ async function read(db: Db, r: BilledRequest, start: number, end: number, width:
   const groupBy = new Set(r.query.group_by ?? [])
   const results = buckets.length
     ? await billedCostResults(db, {
-        tenantId: r.tenantId,
-        from: buckets[0]!.start,
-        to: buckets.at(-1)!.end,
-        width,
-        groupBy: { projectId: groupBy.has('project_id'), lineItem: groupBy.has('line_item'), apiKeyId: groupBy.has('api_key_id') },
-        projectIds: r.query.project_ids,
-        apiKeyIds: r.query.api_key_ids,
-        signal: r.signal,
-      })
+      tenantId: r.tenantId,
+      from: buckets[0]!.start,
+      to: buckets.at(-1)!.end,
+      width,
+      groupBy: { projectId: groupBy.has('project_id'), lineItem: groupBy.has('line_item'), apiKeyId: groupBy.has('api_key_id') },
+      projectIds: r.query.project_ids,
+      apiKeyIds: r.query.api_key_ids,
+      signal: r.signal,
+    })
     : new Map<number, BilledCostsResult[]>()
   return { buckets: buckets.map((b) => ({ ...b, results: results.get(b.start) ?? [] })), next }
 }

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
 import type { ProblemItem } from '../../errors.js'
-import { MAX_UNIX_SECONDS } from '../../time/instant.js'
+import { decodeCursor, encodeCursor, isInstantMs, queryHash } from '../../pagination/cursor.js'
 
 /**
  * OpenAI's bucket arithmetic: buckets are UTC-aligned to their width, except that the first one starts
@@ -52,27 +51,17 @@ export function bucketsFrom(start: number, end: number, width: number, count: nu
 
 /** Binds a cursor to the query it came from (every parameter except `page` and `limit`). */
 export function paramsHash(query: Record<string, unknown>): string {
-  const { page: _page, limit: _limit, ...rest } = query
-  return createHash('sha256').update(JSON.stringify(rest)).digest('base64url').slice(0, 16)
+  return queryHash(query, ['page', 'limit'])
 }
 
 export function encodePage(start: number, asOf: Date, hash: string): string {
-  return `page_${Buffer.from(JSON.stringify({ s: start, a: asOf.getTime(), h: hash })).toString('base64url')}`
+  return encodeCursor({ s: start, a: asOf.getTime(), h: hash }, 'page_')
 }
 
-const isInstantMs = (v: unknown, unit = 1): v is number =>
-  Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) * unit <= MAX_UNIX_SECONDS * 1000
-
 export function decodePage(page: string, hash: string): { start: number; asOf: Date } | undefined {
-  if (!page.startsWith('page_')) return undefined
-  try {
-    const v = JSON.parse(Buffer.from(page.slice(5), 'base64url').toString('utf8')) as { s?: unknown; a?: unknown; h?: unknown }
-    // The hash is computable by anyone: a forged cursor must still carry instants a Date can hold.
-    if (isInstantMs(v.s, 1000) && isInstantMs(v.a) && v.h === hash)
-      return { start: v.s, asOf: new Date(v.a) }
-  } catch {
-    // falls through: not one of our cursors
-  }
+  const v = decodeCursor(page, 'page_')
+  // The hash is computable by anyone: a forged cursor must still carry instants a Date can hold.
+  if (v && isInstantMs(v.s, 1000) && isInstantMs(v.a) && v.h === hash) return { start: v.s, asOf: new Date(v.a) }
   return undefined
 }
 

@@ -22,14 +22,14 @@ export interface UsageCost {
 }
 
 export type CompletionsResult = { object: 'organization.usage.completions.result' } & Record<CounterField, number | null> & {
-    project_id: string | null
-    user_id: string | null
-    api_key_id: string | null
-    model: string | null
-    batch: boolean | null
-    service_tier: string | null
-    cost: UsageCost
-  }
+  project_id: string | null
+  user_id: string | null
+  api_key_id: string | null
+  model: string | null
+  batch: boolean | null
+  service_tier: string | null
+  cost: UsageCost
+}
 
 /** The counters OpenAI would report for a row, from its per-class sums (the ingest mapping, reversed). */
 function counters(row: UsageRow): Record<CounterField, number | null> {

@@ -1,13 +1,14 @@
 import { z } from 'zod'
 import type { RateCardRow, StoredRate } from '../../db/queries/rate-cards.js'
-import { PLAIN_DECIMAL, PRICE_CLASSES, type PriceClass } from '../../pricing/prices.js'
+import { PLAIN_DECIMAL } from '../../decimal/decimal-text.js'
+import { PRICE_CLASSES, type PriceClass } from '../../pricing/prices.js'
 
 import { InstantInputSchema } from '../../time/instant-schema.js'
 import { toDate } from '../../time/instant.js'
 
 /** The one instant parser (src/time/instant.ts): validated by the schema, converted with `parseTimestamp`. */
 export const parseTimestamp = toDate
-export const TimestampSchema = InstantInputSchema
+const TimestampSchema = InstantInputSchema
 
 export const CardNameSchema = z
   .string()

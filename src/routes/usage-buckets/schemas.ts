@@ -11,7 +11,7 @@ const Time = z.union([z.number().int().min(0), z.string()]).describe('unix secon
 const Counter = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 const counters = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, Counter.nullable().optional()]))
 
-export const BucketSchema = z
+const BucketSchema = z
   .object({
     start_time: Time,
     end_time: Time.describe('exclusive; after start_time'),
@@ -46,7 +46,7 @@ export const BucketSchema = z
   })
 
 const PageResult = z.object({ object: z.string().optional() }).catchall(z.unknown())
-export const OpenAIPageSchema = z
+const OpenAIPageSchema = z
   .object({
     object: z.string().optional(),
     data: z.array(z.object({ start_time: Time, end_time: Time, results: z.array(PageResult) }).catchall(z.unknown())),
@@ -57,7 +57,7 @@ export const OpenAIPageSchema = z
     description: 'A page exactly as any of OpenAI’s GET /v1/organization/usage/* endpoints returns it (told apart by each result’s object)',
   })
 
-export const ResourceSchema = z
+const ResourceSchema = z
   .object({
     start_time: Time,
     end_time: Time.describe('exclusive; after start_time'),

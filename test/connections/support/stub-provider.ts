@@ -249,8 +249,14 @@ export class StubProvider {
         sum.completions.output += BigInt(r.output_tokens as number)
         sum.completions.requests += BigInt(r.num_model_requests as number)
       }
-      for (const r of this.openaiResults('embeddings', t)) (sum.embeddings.rows++, (sum.embeddings.input += BigInt(r.input_tokens as number)))
-      for (const r of this.openaiResults('images', t)) (sum.images.rows++, (sum.images.quantity += BigInt(r.images as number)))
+      for (const r of this.openaiResults('embeddings', t)) {
+        sum.embeddings.rows++
+        sum.embeddings.input += BigInt(r.input_tokens as number)
+      }
+      for (const r of this.openaiResults('images', t)) {
+        sum.images.rows++
+        sum.images.quantity += BigInt(r.images as number)
+      }
       for (const r of this.anthropicResults(t)) {
         sum.anthropic.rows++
         sum.anthropic.output += BigInt(r.output_tokens as number)

@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto'
+import { MAX_UNIX_SECONDS } from '../time/instant.js'
+
+/**
+ * The one cursor codec (GraphQL `after` and the REST mirrors' `page`). A cursor is opaque base64url JSON
+ * bound to the query it came from by `queryHash`. The hash is not a secret (anyone can compute it), so
+ * decoders must still check every field they read: see `isInstantMs`.
+ */
+
+/** Identifies a query apart from its page arguments, so a cursor cannot be replayed on another query. */
+export function queryHash(args: Record<string, unknown>, pageKeys: readonly string[]): string {
+  const rest = Object.fromEntries(Object.entries(args).filter(([k]) => !pageKeys.includes(k)))
+  return createHash('sha256').update(JSON.stringify(rest)).digest('base64url').slice(0, 16)
+}
+
+export function encodeCursor(fields: Record<string, number | string>, prefix = ''): string {
+  return `${prefix}${Buffer.from(JSON.stringify(fields)).toString('base64url')}`
+}
+
+/** The decoded fields, or undefined when the text is not one of our cursors (unchecked values). */
+export function decodeCursor(text: string, prefix = ''): Record<string, unknown> | undefined {
+  if (!text.startsWith(prefix)) return undefined
+  try {
+    const v: unknown = JSON.parse(Buffer.from(text.slice(prefix.length), 'base64url').toString('utf8'))
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A non-negative safe integer that, times `unit` milliseconds, is an instant a Date can hold. */
+export const isInstantMs = (v: unknown, unit = 1): v is number =>
+  Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) * unit <= MAX_UNIX_SECONDS * 1000
