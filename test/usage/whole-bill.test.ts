@@ -163,7 +163,7 @@ function expectedLineItems(rows: readonly OracleRow[], rs: readonly TestRate[]):
 interface CostsPage { data: { results: { line_item: string; amount: { value_exact: string | null }; quantity_exact: string; quantity_unit: string }[] }[]; has_more: boolean; next_page: string | null }
 
 /** Every page of the costs mirror by line item, summed per line item across the days. */
-async function costsLineItems(app: Awaited<ReturnType<typeof build>>, key: string, card: string): Promise<Map<string, Item>> {
+async function costsLineItems(app: Awaited<ReturnType<typeof build>>, key: string, card: string): Promise<{ items: Map<string, Item>; pages: number }> {
   const items = new Map<string, Item>()
   const base = `/v1/organization/costs?group_by=line_item&bucket_width=1d&rate_card=${card}&start_time=${RANGE.from}&end_time=${RANGE.to}`
   let cursor: string | null = null
@@ -176,7 +176,7 @@ async function costsLineItems(app: Awaited<ReturnType<typeof build>>, key: strin
     cursor = page.has_more ? page.next_page : null
     if (++pages > 10) throw new Error('costs: more than 10 pages')
   } while (cursor)
-  return items
+  return { items, pages }
 }
 
 /** Drops line items with nothing in them (a reported zero, e.g. a day without web searches). */
@@ -214,7 +214,8 @@ void eachEngine(t, async (t, engine) => {
       }
 
       // The same tenant through the costs mirror: every line item over the whole range, and the total.
-      const items = await costsLineItems(app, key, card)
+      const { items, pages } = await costsLineItems(app, key, card)
+      t.equal(pages, 2, 'nine days at the default 7 per page: two pages read')
       t.same(nonEmpty(items), nonEmpty(expectedLineItems(ORACLE_ROWS, rs)), 'GET /v1/organization/costs?group_by=line_item, every line item')
       const sum = (m: Map<string, Item>) => [...m.values()].reduce((a, i) => (i.amount === null ? a : a.plus(i.amount)), new D(0)).toFixed()
       t.equal(sum(items), costOf(ORACLE_ROWS, rs).total.toFixed(), 'the costs mirror total equals the oracle total')
