@@ -1,20 +1,24 @@
+import { Decimal } from 'decimal.js'
 import t from 'tap'
 import { queryUsagePage } from '../../src/usage/usage-service.js'
 import { postBuckets } from '../factories/buckets.js'
 import {
   apiRow,
+  CLASS_PRICES,
   costOf,
   createTestCard,
   expectedByProviderModelResource,
   expectedRow,
   gql,
+  pickRate,
   rowKey,
   USAGE_PMR,
   type ApiRow,
+  type ClassName,
   type OracleRow,
   type TestRate,
 } from '../factories/resources.js'
-import { build, eachEngine, tenantWithKey } from '../helpers.js'
+import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 
 // The issue's "Done when" tenant: OpenAI tokens + images + storage + web search, and Anthropic tokens
 // with both cache-write durations and a long-context day — ingested through the public endpoint,
@@ -111,6 +115,74 @@ function rates(withWebSearch: boolean): TestRate[] {
   ]
 }
 
+/** The contract's line-item name of each token class ("REST mirrors, extended"), written here, not imported. */
+const LINE_NAMES: Record<ClassName, string> = {
+  in_text: 'input', in_audio: 'input audio', in_image: 'input image', cached_text: 'cached input', cached_audio: 'cached input audio',
+  cached_image: 'cached input image', cache_write: 'cache write', cache_write_1h: 'cache write 1h', out_text: 'output',
+  out_audio: 'output audio', out_image: 'output image',
+}
+const D = Decimal.clone({ precision: 200 })
+interface Item { amount: string | null; quantity: string; unit: string }
+
+function addItem(items: Map<string, Item>, name: string, amount: string | null, quantity: string, unit: string) {
+  const prev = items.get(name)
+  if (!prev) return void items.set(name, { amount, quantity, unit })
+  prev.amount = prev.amount === null || amount === null ? null : new D(prev.amount).plus(amount).toFixed()
+  prev.quantity = new D(prev.quantity).plus(quantity).toFixed()
+}
+
+/**
+ * The oracle's line items over the whole range (summed across days): each priced token class is
+ * `"<model>, <class>"`, tokens no rate prices `"<model>, unpriced"` (no amount); a resource is
+ * `"<model>, <resource>"` (the resource alone without a model), its unpriced quantity `"…, unpriced"`.
+ */
+function expectedLineItems(rows: readonly OracleRow[], rs: readonly TestRate[]): Map<string, Item> {
+  const items = new Map<string, Item>()
+  for (const row of rows) {
+    if (row.classes) {
+      const rate = pickRate(row, rs)
+      for (const [cls, n] of Object.entries(row.classes) as [ClassName, number][]) {
+        if (!n) continue
+        const price = rate?.prices[CLASS_PRICES[cls]]
+        if (price === undefined) addItem(items, `${row.model}, unpriced`, null, String(n), 'tokens')
+        else addItem(items, `${row.model}, ${LINE_NAMES[cls]}`, new D(n).times(price).times('0.000001').toFixed(), String(n), 'tokens')
+      }
+      continue
+    }
+    const resource = row.resource!
+    const name = row.model === null ? resource : `${row.model}, ${resource}`
+    const unit = resource === 'storage_bytes' ? 'gibibyte_hours' : resource
+    const c = costOf([row], rs)
+    const qty = (c.quantity.get(resource) ?? new D(0)).toFixed()
+    if (c.unpriced.size) addItem(items, `${name}, unpriced`, null, qty, unit)
+    else addItem(items, name, c.total.toFixed(), qty, unit)
+  }
+  return items
+}
+
+interface CostsPage { data: { results: { line_item: string; amount: { value_exact: string | null }; quantity_exact: string; quantity_unit: string }[] }[]; has_more: boolean; next_page: string | null }
+
+/** Every page of the costs mirror by line item, summed per line item across the days. */
+async function costsLineItems(app: Awaited<ReturnType<typeof build>>, key: string, card: string): Promise<{ items: Map<string, Item>; pages: number }> {
+  const items = new Map<string, Item>()
+  const base = `/v1/organization/costs?group_by=line_item&bucket_width=1d&rate_card=${card}&start_time=${RANGE.from}&end_time=${RANGE.to}`
+  let cursor: string | null = null
+  let pages = 0
+  do {
+    const res: { statusCode: number; body: string } = await app.inject({ method: 'GET', url: cursor ? `${base}&page=${encodeURIComponent(cursor)}` : base, headers: bearer(key) })
+    if (res.statusCode !== 200) throw new Error(`costs ${res.statusCode}: ${res.body}`)
+    const page = JSON.parse(res.body) as CostsPage
+    for (const b of page.data) for (const r of b.results) addItem(items, r.line_item, r.amount.value_exact, r.quantity_exact, r.quantity_unit)
+    cursor = page.has_more ? page.next_page : null
+    if (++pages > 10) throw new Error('costs: more than 10 pages')
+  } while (cursor)
+  return { items, pages }
+}
+
+/** Drops line items with nothing in them (a reported zero, e.g. a day without web searches). */
+const nonEmpty = (items: Map<string, Item>) =>
+  Object.fromEntries([...items].filter(([, i]) => !new D(i.quantity).isZero() || (i.amount !== null && !new D(i.amount).isZero())))
+
 const RANGE = { from: '2026-02-01T00:00:00Z', to: '2026-02-10T00:00:00Z' }
 
 void eachEngine(t, async (t, engine) => {
@@ -140,6 +212,16 @@ void eachEngine(t, async (t, engine) => {
         t.same(search.cost.unpricedQuantity, [{ resource: 'web_search_calls', quantity: '12' }], 'unpriced, never $0')
         t.equal(search.cost.complete, false)
       }
+
+      // The same tenant through the costs mirror: every line item over the whole range, and the total.
+      const { items, pages } = await costsLineItems(app, key, card)
+      t.equal(pages, 2, 'nine days at the default 7 per page: two pages read')
+      t.same(nonEmpty(items), nonEmpty(expectedLineItems(ORACLE_ROWS, rs)), 'GET /v1/organization/costs?group_by=line_item, every line item')
+      const sum = (m: Map<string, Item>) => [...m.values()].reduce((a, i) => (i.amount === null ? a : a.plus(i.amount)), new D(0)).toFixed()
+      t.equal(sum(items), costOf(ORACLE_ROWS, rs).total.toFixed(), 'the costs mirror total equals the oracle total')
+      t.equal(sum(items), usage.totals.cost.total, 'and GraphQL usage')
+      if (!priced) t.same(items.get('gpt-4o-search-preview, web_search_calls, unpriced'), { amount: null, quantity: '12', unit: 'web_search_calls' }, 'unpriced there too, no amount')
+      else t.notOk([...items.keys()].some((k) => k.endsWith('unpriced')), 'nothing unpriced with the full card')
     })
 
   t.test('the query layer gives storage its exact byte-seconds beside the rounded GiB-hours', async (t) => {

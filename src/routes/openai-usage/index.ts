@@ -37,6 +37,8 @@ const USAGE_DIMENSIONS: Record<NonNullable<UsageQuery['group_by']>[number], Dime
   model: 'MODEL',
   batch: 'BATCH',
   service_tier: 'SERVICE_TIER',
+  context_tier: 'CONTEXT_TIER',
+  inference_geo: 'INFERENCE_GEO',
 }
 
 /** A line item is named by the keys that decide its rate, and by its resource. */
@@ -70,7 +72,8 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
               : 'Completions usage in OpenAI’s page shape, priced (OpenAI-compatible)',
           description:
             'OpenAI’s parameters, defaults and limits. Array parameters accept repeated, `name[]=`, `name[0]=` and ' +
-            'comma-separated forms. Each result adds `cost` (exact in `value_exact`). With `Accept: text/csv` the ' +
+            'comma-separated forms. Extensions: `group_by` `context_tier` / `inference_geo` (result fields, null unless grouped by) and ' +
+            'the filters `context_tiers` / `inference_geos`. Each result adds `cost` (exact in `value_exact`). With `Accept: text/csv` the ' +
             'whole range (from `start_time`, or the `page` cursor, to `end_time`; `limit` does not apply) is streamed in ' +
             'the dashboard export’s columns, re-ingestable by POST /v1/usage/buckets.',
           querystring: UsageQuerySchema,
@@ -86,7 +89,10 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           limits: USAGE_LIMITS[q.bucket_width],
           groupBy: [...new Set(q.group_by ?? [])].map((g) => USAGE_DIMENSIONS[g]),
           // Embeddings and moderations have their own endpoints (v2 usage types).
-          filter: { projectIds: q.project_ids, userIds: q.user_ids, apiKeyIds: q.api_key_ids, models: q.models, batch: q.batch, usageTypes: ['completions'] },
+          filter: {
+            projectIds: q.project_ids, userIds: q.user_ids, apiKeyIds: q.api_key_ids, models: q.models, batch: q.batch,
+            contextTiers: q.context_tiers, inferenceGeos: q.inference_geos, usageTypes: ['completions'],
+          },
           classes: true,
           maxGroups: opts.maxGroups,
           gate: opts.gate,

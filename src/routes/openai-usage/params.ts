@@ -15,7 +15,8 @@ export type BucketWidth = keyof typeof BUCKET_WIDTHS
 export const USAGE_LIMITS: Record<BucketWidth, [number, number]> = { '1d': [7, 31], '1h': [24, 168], '1m': [60, 1440] }
 export const COSTS_LIMITS: [number, number] = [7, 180]
 
-export const USAGE_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model', 'batch', 'service_tier'] as const
+/** OpenAI's completions group_by, then tokenledger's extensions (dimensions OpenAI does not report). */
+export const USAGE_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model', 'batch', 'service_tier', 'context_tier', 'inference_geo'] as const
 export const COSTS_GROUP_BY = ['project_id', 'line_item', 'api_key_id'] as const
 /** What OpenAI's embeddings, moderations and audio endpoints group by. */
 export const TOKEN_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model'] as const
@@ -23,6 +24,7 @@ export const TOKEN_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model'] a
 /** The parameters that take a list; each accepts `a=1&a=2`, `a[]=1`, `a[0]=1` and `a=1,2`. */
 export const ARRAY_PARAMS = [
   'group_by', 'project_ids', 'user_ids', 'api_key_ids', 'models', 'sources', 'sizes', 'vector_store_ids', 'context_levels',
+  'context_tiers', 'inference_geos',
 ] as const
 
 /**
@@ -93,6 +95,8 @@ export const UsageQuerySchema = z.object({
     .transform((v) => v === 'true')
     .optional()
     .describe('Only batch (true) or only non-batch (false) usage'),
+  context_tiers: idList('context-length tiers (e.g. `200k-1M`; tokenledger extension)'),
+  inference_geos: idList('inference geographies (e.g. `us`; tokenledger extension)'),
   limit: usageLimit,
 })
 export type UsageQuery = z.infer<typeof UsageQuerySchema>

@@ -25,6 +25,8 @@ const CompletionsResultSchema = z
     model: z.string().nullable(),
     batch: z.boolean().nullable(),
     service_tier: z.string().nullable(),
+    context_tier: z.string().nullable().describe('Context-length tier when grouped by `context_tier` (tokenledger extension)'),
+    inference_geo: z.string().nullable().describe('Inference geography when grouped by `inference_geo` (tokenledger extension)'),
     cost: CostSchema,
   })
   .meta({ id: 'CompletionsUsageResult', description: 'Fields not grouped by are null' })
@@ -62,6 +64,7 @@ export const UsagePageSchema = page(CompletionsResultSchema, 'CompletionsUsagePa
           input_cached_text_tokens: 0, input_cached_audio_tokens: 0, input_cached_image_tokens: 0,
           output_text_tokens: 274770, output_audio_tokens: 0, output_image_tokens: 0, num_model_requests: 21,
           project_id: null, user_id: null, api_key_id: null, model: 'gpt-5-mini-2025-08-07', batch: null, service_tier: null,
+          context_tier: null, inference_geo: null,
           cost: { value: 0.569788, value_exact: '0.569788', currency: 'usd', complete: true, unpriced_tokens: 0 },
         },
       ],

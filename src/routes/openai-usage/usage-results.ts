@@ -11,6 +11,9 @@ const DIM_FIELDS = [
   ['model', 'model'],
   ['batch', 'batch'],
   ['service_tier', 'serviceTier'],
+  // tokenledger's extensions: OpenAI reports neither, Anthropic does (context window, inference geo).
+  ['context_tier', 'contextTier'],
+  ['inference_geo', 'inferenceGeo'],
 ] as const
 
 export interface UsageCost {
@@ -28,6 +31,8 @@ export type CompletionsResult = { object: 'organization.usage.completions.result
   model: string | null
   batch: boolean | null
   service_tier: string | null
+  context_tier: string | null
+  inference_geo: string | null
   cost: UsageCost
 }
 
@@ -76,14 +81,15 @@ export function completionsResult(row: UsageRow, currency: string): CompletionsR
 /**
  * The dashboard export's columns in its order (see the sample `completions_usage_<from>_<to>.csv`), so
  * the file can be re-ingested by POST /v1/usage/buckets. Trailing extras: cache writes (a counter the
- * ingest reads, absent from OpenAI's older export) and the cost.
+ * ingest reads, absent from OpenAI's older export), the context tier and inference geo (tokenledger's
+ * group_by extensions, blank unless grouped by) and the cost.
  */
 export const USAGE_CSV_COLUMNS = [
   ...TIME_COLUMNS, 'project_id', 'num_model_requests', 'user_id',
   'api_key_id', 'model', 'batch', 'service_tier', 'input_tokens', 'output_tokens', 'input_cached_tokens',
   'input_uncached_tokens', 'input_text_tokens', 'output_text_tokens', 'input_cached_text_tokens', 'input_audio_tokens',
   'input_cached_audio_tokens', 'output_audio_tokens', 'input_image_tokens', 'input_cached_image_tokens',
-  'output_image_tokens', 'input_cache_write_tokens', ...COST_COLUMNS,
+  'output_image_tokens', 'input_cache_write_tokens', 'context_tier', 'inference_geo', ...COST_COLUMNS,
 ] as const
 
 /** CSV lines of one bucket (the export writes batch as TRUE/FALSE). */
