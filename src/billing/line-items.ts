@@ -1,4 +1,4 @@
-import { PRICED_CLASSES, type PricedClass } from '../pricing/token-classes.js'
+import { PRICED_CLASSES, type PricedClass } from '../db/token-columns.js'
 
 /**
  * Providers' billed line items ↔ the ledger's priced token classes. One table for both directions:

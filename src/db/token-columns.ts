@@ -1,5 +1,5 @@
 /**
- * THE token-class table (re-exported by src/pricing/token-classes.ts): every counter a usage row is
+ * THE token-class table (the one definition; src/db never imports pricing): every counter a usage row is
  * reduced to, by its TokenClasses key (JS) and its column (usage_buckets, usage_events, the rollups, staging, COPY). Staging, COPY encoding, the events
  * writer, merge and PRICED_CLASSES are generated from it; the drizzle schema and the (immutable)
  * migrations are checked against it by test/db/token-columns.test.ts.

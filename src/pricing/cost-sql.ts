@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm'
-import { PRICED_CLASSES } from './token-classes.js'
+import { PRICED_CLASSES } from '../db/token-columns.js'
 
 /**
  * Query-time pricing as SQL fragments, shared by GraphQL and the REST mirrors.

@@ -1,12 +1,7 @@
 import { canonicalDecimal } from '../decimal/decimal-text.js'
+// The price classes themselves are the `rates` table's columns (src/db/rate-columns.ts); these helpers
+// compare and check prices for the pricing layer.
 import { PRICE_CLASSES, type Prices, type UnitPrice } from '../db/rate-columns.js'
-
-// The price classes are the `rates` table's columns, so they live in the db layer (which never imports
-// pricing); they are re-exported here for pricing's importers.
-export { canonicalUnitPrices, PRICE_CLASSES, type PriceClass, type Prices, type UnitPrice } from '../db/rate-columns.js'
-
-// Re-exported for src/pricing/catalog/*; new code imports src/decimal/decimal-text.ts directly.
-export { canonicalDecimal } from '../decimal/decimal-text.js'
 
 /** Prices with every class canonicalised; absent classes stay absent. */
 export function canonicalPrices(prices: Prices): Prices {

@@ -1,4 +1,4 @@
-import type { Prices } from './prices.js'
+import type { Prices } from '../db/rate-columns.js'
 
 /** The identity of a rate timeline within one card. */
 export interface RateKey {

@@ -1,6 +1,6 @@
 import { computedLineItem, computedResourceItem, type ClassColumn } from '../billing/line-items.js'
 import type { Db } from '../db/client.js'
-import { PRICED_CLASSES } from '../pricing/token-classes.js'
+import { PRICED_CLASSES } from '../db/token-columns.js'
 import type { Dimension, UsageFilter } from '../usage/dimensions.js'
 import type { UsageRow } from '../usage/run-usage.js'
 import { MAX_PAGE_SIZE, queryUsagePage, type UsageLimits } from '../usage/usage-service.js'

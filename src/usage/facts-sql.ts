@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm'
-import { PRICED_CLASSES } from '../pricing/token-classes.js'
+import { PRICED_CLASSES } from '../db/token-columns.js'
 import { EVENT_ONLY_FILTERS, FILTER_COLUMNS } from './dimensions.js'
 import type { BucketPath } from './rollups.js'
 import type { UsageSpec } from './usage-sql.js'

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { normalizeDecimal } from './decimal.js'
-import { PRICED_CLASSES } from '../pricing/token-classes.js'
+import { normalizeDecimal } from '../decimal/decimal-text.js'
+import { PRICED_CLASSES } from '../db/token-columns.js'
 import { DIMENSIONS, type ColumnDimension } from './dimensions.js'
 import { orderBySql, pageSelectSql, withGroupedSql, type UsageSpec } from './usage-sql.js'
 

@@ -7,7 +7,7 @@ import {
   segmentSql,
   type PricingScope,
 } from '../pricing/cost-sql.js'
-import { PRICED_CLASSES } from '../pricing/token-classes.js'
+import { PRICED_CLASSES } from '../db/token-columns.js'
 import { resourceCostColumns, unitPriceJoinSql } from '../pricing/resource-cost-sql.js'
 import { DIMENSIONS, type ColumnDimension, type Dimension, type UsageFilter } from './dimensions.js'
 import { COUNTERS, factsSql } from './facts-sql.js'

@@ -6,7 +6,7 @@ import { PRICED_CLASSES, TOKEN_COUNTERS } from '../../src/db/token-columns.js'
 import { eachEngine, freshDb } from '../helpers.js'
 
 /**
- * The token-class table (src/pricing/token-classes.ts TOKEN_COUNTERS) is the one list of counters. Code
+ * The token-class table (src/db/token-columns.ts TOKEN_COUNTERS) is the one list of counters. Code
  * is generated from it; what cannot be — the drizzle schema (its types need literal columns) and the
  * migrations (immutable once applied) — is checked here against it, the migrations through the live
  * catalog: every table that stores token counters has all of them, and every trigger function that rolls

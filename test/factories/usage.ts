@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../../src/db/client.js'
-import type { PriceClass } from '../../src/pricing/prices.js'
+import type { PriceClass } from '../../src/db/rate-columns.js'
 
 /** A stored bucket in token classes (what ingestion produces), for seeding query tests directly. */
 export interface SeedBucket {

@@ -1,5 +1,6 @@
 import { Decimal } from 'decimal.js'
-import { canonicalDecimal, PRICE_CLASSES, type Prices } from '../prices.js'
+import { canonicalDecimal } from '../../decimal/decimal-text.js'
+import { PRICE_CLASSES, type Prices } from '../../db/rate-columns.js'
 import type { CatalogRate } from './genai-prices.js'
 
 export const ANTHROPIC_BATCH_SOURCE =

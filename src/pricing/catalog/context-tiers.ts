@@ -1,4 +1,4 @@
-import type { Prices, UnitPrice } from '../prices.js'
+import type { Prices, UnitPrice } from '../../db/rate-columns.js'
 import type { CatalogRate } from './genai-prices.js'
 
 /**

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url'
 import { findProvider, type MatchLogic, type ModelInfo, type ModelPrice } from '@pydantic/genai-prices'
 import { Decimal } from 'decimal.js'
 import type { NewRate } from '../../db/queries/rate-cards.js'
-import { canonicalDecimal, type PriceClass, type Prices, type UnitPrice } from '../prices.js'
+import { canonicalDecimal } from '../../decimal/decimal-text.js'
+import type { PriceClass, Prices, UnitPrice } from '../../db/rate-columns.js'
 import { CONTEXT_TIERS, contextTierRates, type TierSplit } from './context-tiers.js'
 
 /** A rate built from the catalog, remembering which catalog entry it came from. */

@@ -1,4 +1,4 @@
-import type { UnitPrice } from '../prices.js'
+import type { UnitPrice } from '../../db/rate-columns.js'
 import { CATALOG_EPOCH, type CatalogRate } from './genai-prices.js'
 
 /**

@@ -1,5 +1,6 @@
 import { Decimal } from 'decimal.js'
-import { canonicalDecimal, PRICE_CLASSES, type Prices } from '../prices.js'
+import { canonicalDecimal } from '../../decimal/decimal-text.js'
+import { PRICE_CLASSES, type Prices } from '../../db/rate-columns.js'
 import type { CatalogRate } from './genai-prices.js'
 
 // Tier prices the catalog lacks, from OpenAI's published pricing. Each rate's `source` names the page.

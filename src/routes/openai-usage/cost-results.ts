@@ -1,6 +1,6 @@
 import { Decimal } from 'decimal.js'
-import { PRICED_CLASSES } from '../../pricing/token-classes.js'
-import { normalizeDecimal } from '../../usage/decimal.js'
+import { PRICED_CLASSES } from '../../db/token-columns.js'
+import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import type { UsageRow } from '../../usage/run-usage.js'
 import { csvLine, isoSeconds } from './csv.js'
 import type { BucketRows } from './report.js'

@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
-import { normalizeDecimal } from '../../usage/decimal.js'
+import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import type { UsageFilter } from '../../usage/dimensions.js'
 import type { UsageRow } from '../../usage/run-usage.js'
 import type { OpenAIUsageOptions } from './index.js'

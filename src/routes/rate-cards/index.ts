@@ -14,7 +14,7 @@ import {
 import { getTenant } from '../../db/queries/tenants.js'
 import { problems } from '../../errors.js'
 import { canonicalPrices } from '../../pricing/prices.js'
-import { canonicalUnitPrices } from '../../pricing/prices.js'
+import { canonicalUnitPrices } from '../../db/rate-columns.js'
 import { checkNewRates } from '../../pricing/rate-checks.js'
 import { ratesInForce, resolveModel } from '../../pricing/rate-timeline.js'
 import { problemResponses } from '../shared-schemas.js'

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { RateCardRow, StoredRate } from '../../db/queries/rate-cards.js'
 import { PLAIN_DECIMAL } from '../../decimal/decimal-text.js'
-import { PRICE_CLASSES, type PriceClass } from '../../pricing/prices.js'
+import { PRICE_CLASSES, type PriceClass } from '../../db/rate-columns.js'
 
 import { InstantInputSchema } from '../../time/instant-schema.js'
 import { toDate } from '../../time/instant.js'
