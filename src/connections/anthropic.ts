@@ -5,9 +5,9 @@ import type { EndpointSpec, ProviderModule } from './provider.js'
  * `ending_at`), `group_by[]` repeated, pages of at most 31 days / 168 hours; cost_report in days
  * only (limit 31), grouped by workspace and description only.
  */
-export const ANTHROPIC_VERSION = '2023-06-01'
+const ANTHROPIC_VERSION = '2023-06-01'
 
-export const ANTHROPIC_ENDPOINTS: readonly EndpointSpec[] = [
+const ANTHROPIC_ENDPOINTS: readonly EndpointSpec[] = [
   {
     name: 'usage_report_messages',
     kind: 'usage',

@@ -10,7 +10,7 @@ const KEY_DIMS = ['project_id', 'user_id', 'api_key_id', 'model'] as const
 
 const usage = (name: string, groupBy: readonly string[]): EndpointSpec => ({ name, kind: 'usage', path: `/v1/organization/usage/${name}`, groupBy })
 
-export const OPENAI_ENDPOINTS: readonly EndpointSpec[] = [
+const OPENAI_ENDPOINTS: readonly EndpointSpec[] = [
   usage('completions', [...KEY_DIMS, 'batch', 'service_tier']),
   usage('embeddings', KEY_DIMS),
   usage('moderations', KEY_DIMS),

@@ -12,7 +12,7 @@ import { TIME_JS } from './client/time.js'
 import { DASHBOARD_CSS, renderDashboardPage } from './page.js'
 
 /** Where the dashboard's assets live (the page itself is `/`). */
-export const ASSET_PATH = '/dashboard/assets'
+const ASSET_PATH = '/dashboard/assets'
 
 /**
  * Nothing but this origin: no CDN, no third-party requests (the dashboard works offline). Styles allow
@@ -30,7 +30,7 @@ const CSP = [
 ].join('; ')
 
 /** The browser code: plain ES2020 parts sharing one function scope, in dependency order. */
-export const DASHBOARD_JS = `(function () {\n'use strict';\n${[DECIMAL_JS, TIME_JS, FORMAT_JS, API_JS, OVERVIEW_JS, TABLES_JS, BUDGETS_JS, RECON_JS, MAIN_JS].join('\n')}\n})();\n`
+const DASHBOARD_JS = `(function () {\n'use strict';\n${[DECIMAL_JS, TIME_JS, FORMAT_JS, API_JS, OVERVIEW_JS, TABLES_JS, BUDGETS_JS, RECON_JS, MAIN_JS].join('\n')}\n})();\n`
 
 export function loadDashboardAssets(): { page: Asset; assets: Map<string, Asset> } {
   const files = {

@@ -26,7 +26,7 @@ export const PARTITIONED_TABLES = [
  * Events' resources are read by `usage` beside the event rollups (there is no rollup of them), so they
  * live as long as the event rollups do, not as long as the raw events.
  */
-export const ROLLUP_TABLES = [
+const ROLLUP_TABLES = [
   { table: 'usage_bucket_hourly', column: 'hour' },
   { table: 'usage_bucket_daily', column: 'day' },
   { table: 'usage_event_rollups', column: 'hour' },

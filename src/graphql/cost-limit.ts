@@ -25,7 +25,7 @@ import { maxWindows } from '../usage/windows.js'
  */
 
 /** Rows per window a grouped query is assumed to produce before it has run. */
-export const GROUP_ESTIMATE = 10
+const GROUP_ESTIMATE = 10
 
 function rootFields(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen = new Set<string>()): FieldNode[] {
   return set.selections.flatMap((sel) => {

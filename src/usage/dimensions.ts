@@ -23,10 +23,9 @@ export const DIMENSIONS = {
 
 export type ColumnDimension = keyof typeof DIMENSIONS
 export type Dimension = ColumnDimension | 'MODALITY'
-export const DIMENSION_NAMES = [...Object.keys(DIMENSIONS), 'MODALITY'] as Dimension[]
 
 /** Dimensions only events carry; grouping or filtering by them selects source `events` by default. */
-export const EVENT_ONLY_DIMENSIONS: Dimension[] = ['ENDPOINT', 'REQUEST_TYPE', 'SESSION', 'EMPLOYEE', 'AGENT']
+const EVENT_ONLY_DIMENSIONS: Dimension[] = ['ENDPOINT', 'REQUEST_TYPE', 'SESSION', 'EMPLOYEE', 'AGENT']
 
 export interface UsageFilter {
   providers?: string[]
@@ -73,7 +72,7 @@ export const FILTER_COLUMNS = {
 
 export const EVENT_ONLY_FILTERS = ['endpoints', 'requestTypes', 'sessionIds', 'employeeIds', 'agentIds'] as const
 
-export const BUCKET_SOURCES = ['openai_api', 'openai_csv', 'anthropic_api', 'api'] as const
+const BUCKET_SOURCES = ['openai_api', 'openai_csv', 'anthropic_api', 'api'] as const
 export const ALL_SOURCES = [...BUCKET_SOURCES, 'events'] as const
 
 /**

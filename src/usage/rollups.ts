@@ -47,7 +47,7 @@ export interface RollupQuery {
 }
 
 /** The static half of the decision: what can be known without the database. */
-export function rollupCandidate(q: RollupQuery): boolean {
+function rollupCandidate(q: RollupQuery): boolean {
   if (q.rollups === false || q.window === 'MINUTE') return false
   if (q.from.getTime() % HOUR_MS !== 0 || q.to.getTime() % HOUR_MS !== 0) return false
   if (q.groupBy.some((d) => BASE_ONLY_DIMENSIONS.includes(d))) return false
@@ -55,7 +55,7 @@ export function rollupCandidate(q: RollupQuery): boolean {
 }
 
 /** The daily rollup's static half: UTC-day windows (or TOTAL) over a range of whole UTC days. */
-export function dailyCandidate(q: RollupQuery): boolean {
+function dailyCandidate(q: RollupQuery): boolean {
   if (q.rollups === false || !['DAY', 'WEEK', 'MONTH', 'TOTAL'].includes(q.window)) return false
   if (q.timeZone !== 'UTC' && q.window !== 'TOTAL') return false
   return q.from.getTime() % DAY_MS === 0 && q.to.getTime() % DAY_MS === 0

@@ -59,7 +59,7 @@ export function decodeCursor(cursor: string, hash: string): { offset: number; as
   throw new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')
 }
 
-export function validateRange(from: Date, to: Date): void {
+function validateRange(from: Date, to: Date): void {
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new UsageInputError('from', '`from` and `to` must be valid instants')
   if (to <= from) throw new UsageInputError('to', '`to` must be later than `from`')
 }

@@ -50,7 +50,7 @@ interface Grouping {
   modality: boolean
 }
 
-export function grouping(spec: UsageSpec): Grouping {
+function grouping(spec: UsageSpec): Grouping {
   const dimColumns = spec.groupBy
     .filter((d): d is ColumnDimension => d !== 'MODALITY')
     .map((d) => DIMENSIONS[d].column)

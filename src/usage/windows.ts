@@ -1,8 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 
-export const WINDOWS = ['MINUTE', 'HOUR', 'DAY', 'WEEK', 'MONTH', 'TOTAL'] as const
-export type Window = (typeof WINDOWS)[number]
+export type Window = 'MINUTE' | 'HOUR' | 'DAY' | 'WEEK' | 'MONTH' | 'TOTAL'
 
 const SECONDS: Partial<Record<Window, number>> = { MINUTE: 60, HOUR: 3600 }
 const CALENDAR: Partial<Record<Window, string>> = { DAY: 'day', WEEK: 'week', MONTH: 'month' }
@@ -14,7 +13,7 @@ const CALENDAR: Partial<Record<Window, string>> = { DAY: 'day', WEEK: 'week', MO
  */
 const zoneLists = new WeakMap<Db, Promise<ReadonlySet<string>>>()
 
-export function databaseTimeZones(db: Db): Promise<ReadonlySet<string>> {
+function databaseTimeZones(db: Db): Promise<ReadonlySet<string>> {
   let list = zoneLists.get(db)
   if (!list) {
     list = db.query<{ name: string }>('select name from pg_timezone_names').then((rows) => new Set(rows.map((r) => r.name)))

@@ -29,7 +29,7 @@ const LINES: Line[] = [
 ]
 
 /** Canonical buckets: for each day, one bucket per line at 02:00 UTC and one at 22:00 UTC. */
-export function dashboardBuckets(): Record<string, string | number>[] {
+function dashboardBuckets(): Record<string, string | number>[] {
   const buckets: Record<string, string | number>[] = []
   for (let day = 1; day <= 14; day++) {
     for (const [i, line] of LINES.entries()) {

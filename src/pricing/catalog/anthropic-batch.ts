@@ -3,7 +3,7 @@ import { canonicalDecimal } from '../../decimal/decimal-text.js'
 import { PRICE_CLASSES, type Prices } from '../../db/rate-columns.js'
 import type { CatalogRate } from './genai-prices.js'
 
-export const ANTHROPIC_BATCH_SOURCE =
+const ANTHROPIC_BATCH_SOURCE =
   'Anthropic Message Batches API: 50% of standard prices (https://docs.anthropic.com/en/docs/build-with-claude/batch-processing#pricing)'
 
 /** Models older than the Message Batches API (Claude 3 onwards) have no batch price. */

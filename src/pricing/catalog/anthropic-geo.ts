@@ -1,8 +1,8 @@
 import type { CatalogRate } from './genai-prices.js'
 
-export const US_GEO = 'us'
+const US_GEO = 'us'
 
-export const ANTHROPIC_US_GEO_SOURCE =
+const ANTHROPIC_US_GEO_SOURCE =
   'Priceless on purpose: Anthropic bills US-only inference (inference_geo "us") at a multiplier the catalog package ' +
   'does not carry and that could not be verified here, so such usage is unpriced rather than priced at the any-geo rate ' +
   '(docs/pricing-catalog.md)'

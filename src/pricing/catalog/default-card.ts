@@ -10,8 +10,8 @@ import { anthropicUsGeoRates } from './anthropic-geo.js'
 import { withOpenAIUnitPrices } from './openai-resources.js'
 import { openaiTierRates } from './openai-tiers.js'
 
-export const DEFAULT_CARD = 'default'
-export const CATALOG_PROVIDERS = ['openai', 'anthropic', 'google'] as const
+const DEFAULT_CARD = 'default'
+const CATALOG_PROVIDERS = ['openai', 'anthropic', 'google'] as const
 
 // Shared by every instance: seeding from several instances starting at once runs one after another.
 const SEED_LOCK_KEY = 7_261_532_101

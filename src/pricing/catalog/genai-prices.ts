@@ -12,7 +12,7 @@ export interface CatalogRate extends NewRate {
   catalogId: string
 }
 
-export const CATALOG_PACKAGE = '@pydantic/genai-prices'
+const CATALOG_PACKAGE = '@pydantic/genai-prices'
 
 /** The installed catalog version: refresh re-imports exactly what is installed, never the network. */
 export function catalogVersion(): string {
@@ -59,7 +59,7 @@ const WEB_SEARCH_NOT_FLAT = new Set(['gpt-4o', 'gpt-4o-2024-05-13', 'gpt-4o-mini
 export const CATALOG_EPOCH = new Date('1970-01-01T00:00:00Z')
 
 /** A catalog number as exact decimal text: decimal.js reads the number's shortest round-trip form. */
-export const decimalOf = (n: number): string => canonicalDecimal(new Decimal(n).toFixed())
+const decimalOf = (n: number): string => canonicalDecimal(new Decimal(n).toFixed())
 
 /** `n / per` as exact decimal text; a quotient that does not terminate is refused rather than rounded. */
 function exactPerUnit(n: number, per: number): string | undefined {
@@ -71,7 +71,7 @@ function exactPerUnit(n: number, per: number): string | undefined {
  * The model strings a catalog match covers: `equals` → the exact id, `starts_with` → a prefix pattern.
  * Regex, contains and ends_with matches cannot be expressed as ids or prefixes and are left out.
  */
-export function matchTargets(m: MatchLogic): string[] {
+function matchTargets(m: MatchLogic): string[] {
   if ('equals' in m) return [m.equals]
   if ('starts_with' in m) return [`${m.starts_with}*`]
   if ('or' in m) return m.or.flatMap(matchTargets)

@@ -7,10 +7,10 @@ import { CATALOG_EPOCH, type CatalogRate } from './genai-prices.js'
  * on something the usage does not carry — DALL·E 3 and gpt-image quality, container memory size beyond
  * the default, web_search vs web_search_preview — is left out and so stays unpriced.
  */
-export const OPENAI_PRICE_LIST_DATE = '2025-10'
-export const OPENAI_PRICE_LIST_SOURCE = `unverified — from OpenAI's published price list as of ${OPENAI_PRICE_LIST_DATE} (https://platform.openai.com/docs/pricing)`
+const OPENAI_PRICE_LIST_DATE = '2025-10'
+const OPENAI_PRICE_LIST_SOURCE = `unverified — from OpenAI's published price list as of ${OPENAI_PRICE_LIST_DATE} (https://platform.openai.com/docs/pricing)`
 
-export const OPENAI_UNIT_PRICES: Record<string, UnitPrice[]> = {
+const OPENAI_UNIT_PRICES: Record<string, UnitPrice[]> = {
   // Text to speech: $15 / $30 per 1M characters.
   'tts-1': [{ resource: 'characters', attributes: {}, price: '0.000015' }],
   'tts-1-hd': [{ resource: 'characters', attributes: {}, price: '0.00003' }],
@@ -31,8 +31,8 @@ export const OPENAI_UNIT_PRICES: Record<string, UnitPrice[]> = {
 }
 
 /** OpenAI's moderation models are free (the catalog lists them with no price): every class they bill is "0". */
-export const OPENAI_FREE_MODELS = ['omni-moderation-*', 'text-moderation-*']
-export const FREE_SOURCE = 'OpenAI moderation guide: the moderation endpoint is free (https://platform.openai.com/docs/guides/moderation)'
+const OPENAI_FREE_MODELS = ['omni-moderation-*', 'text-moderation-*']
+const FREE_SOURCE = 'OpenAI moderation guide: the moderation endpoint is free (https://platform.openai.com/docs/guides/moderation)'
 
 /**
  * The hand-entered unit prices as rates: added to the catalog's standard rates of the same model where

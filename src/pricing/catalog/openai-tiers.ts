@@ -4,12 +4,12 @@ import { PRICE_CLASSES, type Prices } from '../../db/rate-columns.js'
 import type { CatalogRate } from './genai-prices.js'
 
 // Tier prices the catalog lacks, from OpenAI's published pricing. Each rate's `source` names the page.
-export const BATCH_SOURCE = 'OpenAI Batch API: 50% of standard prices (https://platform.openai.com/docs/guides/batch)'
-export const FLEX_SOURCE = 'OpenAI Flex processing: Batch API rates (https://platform.openai.com/docs/guides/flex-processing)'
-export const PRIORITY_SOURCE = 'OpenAI Priority processing (https://openai.com/api-priority-processing/)'
+const BATCH_SOURCE = 'OpenAI Batch API: 50% of standard prices (https://platform.openai.com/docs/guides/batch)'
+const FLEX_SOURCE = 'OpenAI Flex processing: Batch API rates (https://platform.openai.com/docs/guides/flex-processing)'
+const PRIORITY_SOURCE = 'OpenAI Priority processing (https://openai.com/api-priority-processing/)'
 
 /** Catalog entry → the ids (aliases and dated snapshots) that OpenAI's Batch API serves. */
-export const BATCH_MODELS: Record<string, string[]> = {
+const BATCH_MODELS: Record<string, string[]> = {
   'gpt-5': ['gpt-5', 'gpt-5-2025-08-07'],
   'gpt-5-mini': ['gpt-5-mini', 'gpt-5-mini-2025-08-07'],
   'gpt-5-nano': ['gpt-5-nano', 'gpt-5-nano-*'],
@@ -32,7 +32,7 @@ export const BATCH_MODELS: Record<string, string[]> = {
 }
 
 /** Models OpenAI offers Flex processing for (priced at Batch rates). */
-export const FLEX_MODELS: Record<string, string[]> = {
+const FLEX_MODELS: Record<string, string[]> = {
   'gpt-5': BATCH_MODELS['gpt-5']!,
   'gpt-5-mini': BATCH_MODELS['gpt-5-mini']!,
   'gpt-5-nano': BATCH_MODELS['gpt-5-nano']!,
@@ -41,7 +41,7 @@ export const FLEX_MODELS: Record<string, string[]> = {
 }
 
 /** Priority processing prices (input, cached input, output per 1M; short context only). */
-export const PRIORITY_PRICES: Record<string, { ids: string[]; input: string; cached_input: string; output: string }> = {
+const PRIORITY_PRICES: Record<string, { ids: string[]; input: string; cached_input: string; output: string }> = {
   'gpt-5': { ids: BATCH_MODELS['gpt-5']!, input: '2.5', cached_input: '0.25', output: '20' },
   'gpt-5-mini': { ids: BATCH_MODELS['gpt-5-mini']!, input: '0.45', cached_input: '0.045', output: '3.6' },
   'gpt-5.1': { ids: BATCH_MODELS['gpt-5.1']!, input: '2.5', cached_input: '0.25', output: '20' },

@@ -74,7 +74,7 @@ export function foreignEndpoints(provider: ProviderName, endpoints: readonly str
 
 const Instant = z.iso.datetime()
 
-export const LastRunSchema = z.object({
+const LastRunSchema = z.object({
   started_at: Instant,
   finished_at: Instant.nullable(),
   status: z.enum(['running', 'succeeded', 'failed']),

@@ -33,7 +33,7 @@ export interface Plan {
   hash: string
 }
 
-export function nextBoundary(t: number, width: number): number {
+function nextBoundary(t: number, width: number): number {
   return Math.floor(t / width) * width + width
 }
 

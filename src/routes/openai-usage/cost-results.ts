@@ -26,11 +26,11 @@ const QUANTITY_UNITS: Record<string, string> = {
   images: 'images',
   characters: 'characters',
 }
-export const quantityUnit = (resource: string) => QUANTITY_UNITS[resource] ?? resource
+const quantityUnit = (resource: string) => QUANTITY_UNITS[resource] ?? resource
 const isTokens = (row: UsageRow) => row.resource === undefined || row.resource === null || row.resource === 'tokens'
 
 /** Name of usage whose model is unknown (OpenAI pages not grouped by model): always unpriced. */
-export const UNKNOWN_MODEL = 'unknown model'
+const UNKNOWN_MODEL = 'unknown model'
 
 /** `, flex` / `, batch` where the rate key is not the default one. */
 function suffix(row: UsageRow): string {

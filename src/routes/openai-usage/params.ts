@@ -16,13 +16,13 @@ export const USAGE_LIMITS: Record<BucketWidth, [number, number]> = { '1d': [7, 3
 export const COSTS_LIMITS: [number, number] = [7, 180]
 
 /** OpenAI's completions group_by, then tokenledger's extensions (dimensions OpenAI does not report). */
-export const USAGE_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model', 'batch', 'service_tier', 'context_tier', 'inference_geo'] as const
-export const COSTS_GROUP_BY = ['project_id', 'line_item', 'api_key_id'] as const
+const USAGE_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model', 'batch', 'service_tier', 'context_tier', 'inference_geo'] as const
+const COSTS_GROUP_BY = ['project_id', 'line_item', 'api_key_id'] as const
 /** What OpenAI's embeddings, moderations and audio endpoints group by. */
 export const TOKEN_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model'] as const
 
 /** The parameters that take a list; each accepts `a=1&a=2`, `a[]=1`, `a[0]=1` and `a=1,2`. */
-export const ARRAY_PARAMS = [
+const ARRAY_PARAMS = [
   'group_by', 'project_ids', 'user_ids', 'api_key_ids', 'models', 'sources', 'sizes', 'vector_store_ids', 'context_levels',
   'context_tiers', 'inference_geos',
 ] as const

@@ -58,7 +58,7 @@ const REST_FIELD: Record<string, string> = {
 }
 
 /** Validates everything that depends on more than one parameter or on stored data; throws a 400 listing it all. */
-export async function planReport(db: Db, r: ReportRequest, now = new Date()): Promise<Plan & { currency: string }> {
+async function planReport(db: Db, r: ReportRequest, now = new Date()): Promise<Plan & { currency: string }> {
   const { plan, problems: found } = planRange(r.query, paramsHash(r.query), r.width, r.limits, now)
   const all: ProblemItem[] = [...found]
   const card = await findVisibleCard(db, r.tenantId, r.query.rate_card)
@@ -110,7 +110,7 @@ async function fetchRows(db: Db, r: ReportRequest, from: Date, to: Date, asOf: D
 }
 
 /** One page of `count` buckets from `start`, empty buckets included. */
-export async function readPage(
+async function readPage(
   db: Db,
   r: ReportRequest,
   plan: Plan & { currency: string },

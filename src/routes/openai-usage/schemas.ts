@@ -132,8 +132,6 @@ export const CostsPageSchema = page(CostsResultSchema, 'CostsPage', {
   sources: ['anthropic_api', 'api', 'openai_api', 'openai_csv'],
 })
 
-export const csvResponse = (description: string) => ({ description, schema: z.string() })
-
 /** A report's responses: its JSON page, or with `Accept: text/csv` the whole range streamed. */
 export const reportResponses = (schema: z.ZodType, what: string) => ({
   200: {

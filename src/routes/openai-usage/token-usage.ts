@@ -16,7 +16,7 @@ const TOKEN_ENDPOINTS = [
   { path: 'moderations', usageType: 'moderations', operationId: 'getModerationsUsage', what: 'Moderations' },
 ] as const
 
-export const TOKEN_DIMENSIONS: Record<(typeof TOKEN_GROUP_BY)[number], Dimension> = {
+const TOKEN_DIMENSIONS: Record<(typeof TOKEN_GROUP_BY)[number], Dimension> = {
   project_id: 'PROJECT',
   user_id: 'USER',
   api_key_id: 'API_KEY',

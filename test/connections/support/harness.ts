@@ -3,7 +3,7 @@ import type { Test } from 'tap'
 import app from '../../../src/app.js'
 import type { BilledCostSink } from '../../../src/connections/cost-sink.js'
 import type { DbClient, Engine } from '../../../src/db/client.js'
-import { admin, freshDb, tenantWithKey, testConfig } from '../../helpers.js'
+import { freshDb, tenantWithKey, testConfig } from '../../helpers.js'
 import { StubProvider } from './stub-provider.js'
 
 export const OPENAI_KEY = 'sk-admin-OPENAI-test-key-0123456789wxyz'
@@ -103,5 +103,3 @@ export async function ledgerSnapshot(db: DbClient, tenantId: string) {
     [tenantId],
   )
 }
-
-export { admin }
