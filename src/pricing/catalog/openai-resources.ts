@@ -34,6 +34,25 @@ const OPENAI_UNIT_PRICES: Record<string, UnitPrice[]> = {
 const OPENAI_FREE_MODELS = ['omni-moderation-*', 'text-moderation-*']
 const FREE_SOURCE = 'OpenAI moderation guide: the moderation endpoint is free (https://platform.openai.com/docs/guides/moderation)'
 
+/** A hand-entered standard-tier OpenAI rate in force since the catalog epoch. */
+function handRate(model: string, prices: CatalogRate['prices'], unitPrices: UnitPrice[], source: string): CatalogRate {
+  return {
+    catalogId: model,
+    provider: 'openai',
+    model,
+    serviceTier: 'default',
+    batch: false,
+    contextTier: null,
+    inferenceGeo: null,
+    effectiveFrom: CATALOG_EPOCH,
+    effectiveTo: null,
+    prices,
+    unitPrices,
+    supersedes: null,
+    source,
+  }
+}
+
 /**
  * The hand-entered unit prices as rates: added to the catalog's standard rates of the same model where
  * the catalog has one (every segment), otherwise a rate with no token prices in force since the epoch.
@@ -50,39 +69,11 @@ export function withOpenAIUnitPrices(standard: readonly CatalogRate[]): CatalogR
       })
       continue
     }
-    out.push({
-      catalogId: model,
-      provider: 'openai',
-      model,
-      serviceTier: 'default',
-      batch: false,
-      contextTier: null,
-      inferenceGeo: null,
-      effectiveFrom: CATALOG_EPOCH,
-      effectiveTo: null,
-      prices: {},
-      unitPrices,
-      supersedes: null,
-      source: OPENAI_PRICE_LIST_SOURCE,
-    })
+    out.push(handRate(model, {}, unitPrices, OPENAI_PRICE_LIST_SOURCE))
   }
   for (const model of OPENAI_FREE_MODELS) {
     if (out.some((r) => r.provider === 'openai' && r.model === model)) continue
-    out.push({
-      catalogId: model,
-      provider: 'openai',
-      model,
-      serviceTier: 'default',
-      batch: false,
-      contextTier: null,
-      inferenceGeo: null,
-      effectiveFrom: CATALOG_EPOCH,
-      effectiveTo: null,
-      prices: { input: '0', input_image: '0' },
-      unitPrices: [],
-      supersedes: null,
-      source: FREE_SOURCE,
-    })
+    out.push(handRate(model, { input: '0', input_image: '0' }, [], FREE_SOURCE))
   }
   return out
 }
