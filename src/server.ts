@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import app from './app.js'
 import { loadConfig } from './config.js'
 import { problems } from './errors.js'
-import { requestIdFrom, sendProblem } from './plugins/errors.js'
+import { requestIdFrom, routerErrorOptions, sendProblem } from './plugins/errors.js'
 
 let config: ReturnType<typeof loadConfig>
 try {
@@ -14,6 +14,7 @@ try {
 }
 
 const server = Fastify({
+  ...routerErrorOptions,
   logger: {
     level: config.LOG_LEVEL,
     redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },

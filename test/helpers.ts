@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import app from '../src/app.js'
+import { routerErrorOptions } from '../src/plugins/errors.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { createPgliteDb, createPostgresDb, type DbClient, type Engine } from '../src/db/client.js'
 import { ensurePgliteTemplate, ensurePostgresTemplate, withDatabase } from './setup/templates.js'
@@ -62,7 +63,7 @@ export async function build(
   const config = testConfig(overrides)
   // The app is handed its database, so a STATEMENT_TIMEOUT_MS override has to reach the client here.
   const db = await freshDb(t, engine, overrides.STATEMENT_TIMEOUT_MS ? config.STATEMENT_TIMEOUT_MS : undefined)
-  const server = Fastify({ logger: false, bodyLimit: config.BODY_LIMIT, pluginTimeout: 120_000 })
+  const server = Fastify({ ...routerErrorOptions, logger: false, bodyLimit: config.BODY_LIMIT, pluginTimeout: 120_000 })
   await server.register(app, { config, db })
   await server.ready()
   t.teardown(() => server.close())

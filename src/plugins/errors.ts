@@ -93,6 +93,23 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, proble
     .send(problem.toBody(request.url, request.id))
 }
 
+/**
+ * Server options for the errors Fastify's router raises before any hook or error handler runs (a
+ * malformed percent-escape, an over-long path parameter): they become problems too. The parameter
+ * limit is far above the 256-character rule, so that rule — not the router — answers for long ids
+ * (256 four-byte characters percent-encoded are 3,072 bytes).
+ */
+export const routerErrorOptions = {
+  maxParamLength: 4096,
+  frameworkErrors: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const problem = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? problems.badRequest('a path parameter is longer than 4096 bytes')
+      : problems.badRequest(`the path is not a valid URL (${err.code})`)
+    logProblem(request, problem, err)
+    return sendProblem(reply, request, problem)
+  },
+}
+
 export default fp(
   async (app, opts: { retryAfterSeconds: number; bodyLimit: number }) => {
     // Every response names its request, so a client can quote it and an operator find it in the logs.
