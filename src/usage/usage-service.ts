@@ -73,9 +73,10 @@ interface SnapshotExtra {
 
 /**
  * The page snapshots of this process (docs/performance.md "Paging"): a query's first statement also
- * returns up to SNAPSHOT_ROWS rows after its page; they are kept here and serve the next pages.
+ * returns the next SNAPSHOT_PAGES pages (at most SNAPSHOT_ROWS rows); they are kept here and serve them.
  */
 export const pageSnapshots = new SnapshotCache<RawUsageRow, SnapshotExtra>()
+const SNAPSHOT_PAGES = 10
 const SNAPSHOT_ROWS = 10_000
 
 function validateRange(from: Date, to: Date): void {
@@ -175,7 +176,7 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
   const { following, ...result } = await runUsage(db, spec, {
     offset,
     first: args.first,
-    following: pageSnapshots.limits.maxBytes > 0 ? SNAPSHOT_ROWS : 0,
+    following: pageSnapshots.limits.maxBytes > 0 ? Math.min(SNAPSHOT_ROWS, SNAPSHOT_PAGES * args.first) : 0,
     maxGroups: limits.maxGroups,
     currency: card.currency,
     signal: limits.signal,
