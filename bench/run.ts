@@ -1,11 +1,15 @@
 // npm run bench [-- --smoke] [-- --size N] [-- --engine postgres|pglite|both] [-- --ingest-rows N] [-- --csv-rows N]
-//   [-- --rows 4,9] [-- --out FILE] [-- --debug]
+//   [-- --rows 4,9] [-- --out FILE] [-- --debug] [-- --database NAME]
 //
 // Issue #6's benchmark: every tokenledger metric beside its baseline, measured in the same run, on
 // PostgreSQL (BENCH_DATABASE_URL; the harness creates and drops its own database) and on PGlite. The
 // server under test is `src/server.ts` in its own process (as `npm start` runs it), the baselines'
 // servers (Fastify hello-world, PostGraphile) run in their own processes, and concurrent load comes
 // from autocannon in another. Prints a markdown table; writes bench/results.json unless --smoke.
+// --database NAME (PostgreSQL only): run on that existing database of the BENCH_DATABASE_URL server
+// instead of a fresh one — it is migrated, the buckets are generated only when tenant `bench` has none
+// (the run stops if it has a number other than --size), and it is never dropped; so a 10M run can
+// reuse a copy of a 10M database (`createdb -T tl_bench10m …`).
 import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
@@ -32,6 +36,7 @@ const { values: args } = parseArgs({
     'csv-rows': { type: 'string' },
     out: { type: 'string', default: 'bench/results.json' },
     rows: { type: 'string' },
+    database: { type: 'string' },
   },
 })
 /** The rows to run (--rows 4,9); all by default. Rows 1–2 and 4–5 run together. */
@@ -77,10 +82,15 @@ async function prepare(target: Target): Promise<Reference> {
     // The month partitions of the generated data, as a server running then would have created them
     // (otherwise every row would sit in the default partition).
     await maintainPartitions(setup, { monthsAhead: 1 }, new Date(RANGE.from))
-    log(`[${target.engine}] generating ${SIZE.toLocaleString('en-US')} buckets…`)
-    const ms = await timeIt(() => generateBuckets(setup, 'bench', SIZE))
-    log(`[${target.engine}] generated in ${(ms / 1000).toFixed(1)} s`)
-    await setup.query('vacuum analyze usage_buckets')
+    const [{ n }] = (await setup.query<{ n: number }>(`select count(*)::int8 as n from usage_buckets where tenant_id = 'bench'`)) as [{ n: number }]
+    if (n === SIZE) log(`[${target.engine}] tenant bench already has ${SIZE.toLocaleString('en-US')} buckets: not generating`)
+    else if (n !== 0) throw new Error(`tenant bench has ${n} buckets, not --size ${SIZE}: use another database or --size ${n}`)
+    else {
+      log(`[${target.engine}] generating ${SIZE.toLocaleString('en-US')} buckets…`)
+      const ms = await timeIt(() => generateBuckets(setup, 'bench', SIZE))
+      log(`[${target.engine}] generated in ${(ms / 1000).toFixed(1)} s`)
+      await setup.query('vacuum analyze usage_buckets')
+    }
   } finally {
     await setup.close()
   }
@@ -123,7 +133,7 @@ async function verifyStored(target: Target, expected: Record<string, { min: numb
 }
 
 async function runEngine(engine: Engine): Promise<Metric[]> {
-  const target = await createTarget(engine, BASE_URL)
+  const target = await createTarget(engine, BASE_URL, args.database)
   let server: Proc | undefined
   try {
     const ref = await prepare(target)
@@ -230,6 +240,8 @@ async function machine(): Promise<string> {
 }
 
 if (!['both', 'postgres', 'pglite'].includes(args.engine!)) throw new Error('--engine must be postgres, pglite or both')
+if (args.database !== undefined && (args.engine !== 'postgres' || !/^[a-z_][a-z0-9_]*$/.test(args.database)))
+  throw new Error('--database NAME needs --engine postgres and a plain lower-case database name')
 const engines: Engine[] = args.engine === 'both' ? ['postgres', 'pglite'] : [args.engine as Engine]
 const results: Metric[] = []
 for (const engine of engines) {

@@ -32,6 +32,7 @@ import openaiUsageRoutes from './routes/openai-usage/index.js'
 import tenantRoutes from './routes/tenants/index.js'
 import usageBucketRoutes from './routes/usage-buckets/index.js'
 import usageEventRoutes from './routes/usage-events/index.js'
+import { pageSnapshots } from './usage/usage-service.js'
 
 export interface AppOptions {
   config: Config
@@ -102,6 +103,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(budgetsPlugin, { config: opts.config })
   await fastify.register(connectionsPlugin, { config: opts.config, costSink: opts.costSink })
 
+  pageSnapshots.limits = { maxBytes: opts.config.USAGE_PAGE_CACHE_BYTES, ttlMs: opts.config.USAGE_PAGE_CACHE_TTL_MS }
   // mercurius brings its own JSON schemas, so GraphQL lives beside (not inside) the zod-typed REST API.
   await fastify.register(graphqlPlugin, {
     maxGroups: opts.config.MAX_RESULT_CELLS,

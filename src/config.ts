@@ -18,6 +18,9 @@ const ConfigSchema = z
     CSV_BODY_LIMIT: z.coerce.number().int().positive().default(4 * 1024 * 1024 * 1024),
     STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
     MAX_RESULT_CELLS: z.coerce.number().int().positive().default(200_000),
+    /** Page snapshots of paged `usage` reads kept in process memory (docs/performance.md "Paging"); 0 disables them. */
+    USAGE_PAGE_CACHE_BYTES: z.coerce.number().int().nonnegative().default(64 * 1024 * 1024),
+    USAGE_PAGE_CACHE_TTL_MS: z.coerce.number().int().positive().default(5 * 60_000),
     GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(8),
     DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
     DB_RETRY_MS: z.coerce.number().int().positive().default(2_000),

@@ -27,7 +27,18 @@ export interface Target {
   dispose(): Promise<void>
 }
 
-export async function createTarget(engine: Engine, adminUrl: string | undefined): Promise<Target> {
+/**
+ * `existing`: PostgreSQL only, the name of a database on the same server to run on as it is (e.g. a
+ * copy of a 10M-bucket profiling database): migrated by the run, never created or dropped.
+ */
+export async function createTarget(engine: Engine, adminUrl: string | undefined, existing?: string): Promise<Target> {
+  if (existing !== undefined && engine === 'postgres') {
+    if (!adminUrl) throw new Error('BENCH_DATABASE_URL is not set')
+    const u = new URL(adminUrl)
+    u.pathname = `/${existing}`
+    const url = u.toString()
+    return { engine, url, serverEnv: { DATABASE_URL: url }, dispose: async () => {} }
+  }
   if (engine === 'pglite') {
     const dataDir = await mkdtemp(join(tmpdir(), 'tokenledger-bench-pglite-'))
     return { engine, dataDir, serverEnv: { DATA_DIR: dataDir }, dispose: () => rm(dataDir, { recursive: true, force: true }) }

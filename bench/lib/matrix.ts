@@ -22,10 +22,18 @@ export const MATRIX_SHAPES: Shape[] = [
   { window: 'DAY', groupBy: ['USER'] },
   { window: 'HOUR', groupBy: ['MODEL'] },
   { window: 'MONTH', groupBy: ['PROJECT', 'MODEL'] },
+  { window: 'WEEK', groupBy: ['PROJECT'] },
+  { window: 'HOUR', groupBy: ['PROJECT'] },
+  { window: 'TOTAL', groupBy: ['MODEL', 'SERVICE_TIER', 'BATCH'] },
+  { window: 'TOTAL', groupBy: ['PROJECT', 'API_KEY', 'USER', 'MODEL'] },
+  { window: 'DAY', groupBy: ['PROVIDER', 'ACCOUNT', 'MODEL'] },
 ]
 
-/** UTC, and Kolkata (UTC+05:30): its window boundaries are off the hour, the hardest case for rollups. */
-export const MATRIX_ZONES = ['UTC', 'Asia/Kolkata'] as const
+/**
+ * UTC; New York (whole-hour offsets, with the DST change of 2 November outside the range's end); and
+ * Kolkata (UTC+05:30): its window boundaries are off the hour, the hardest case for rollups.
+ */
+export const MATRIX_ZONES = ['UTC', 'America/New_York', 'Asia/Kolkata'] as const
 
 export interface MatrixCase extends Shape {
   timeZone: string
@@ -33,11 +41,16 @@ export interface MatrixCase extends Shape {
 
 export const matrixCases = (): MatrixCase[] => MATRIX_ZONES.flatMap((timeZone) => MATRIX_SHAPES.map((s) => ({ ...s, timeZone })))
 
-const COLUMN: Partial<Record<Dimension, { sql: string; gql: 'projectId' | 'apiKeyId' | 'userId' | 'model' }>> = {
+type Field = 'projectId' | 'apiKeyId' | 'userId' | 'model' | 'provider' | 'accountId' | 'serviceTier' | 'batch'
+const COLUMN: Partial<Record<Dimension, { sql: string; gql: Field }>> = {
   PROJECT: { sql: 'project_id', gql: 'projectId' },
   API_KEY: { sql: 'api_key_id', gql: 'apiKeyId' },
   USER: { sql: 'user_id', gql: 'userId' },
   MODEL: { sql: 'model', gql: 'model' },
+  PROVIDER: { sql: 'provider', gql: 'provider' },
+  ACCOUNT: { sql: 'account_id', gql: 'accountId' },
+  SERVICE_TIER: { sql: 'service_tier', gql: 'serviceTier' },
+  BATCH: { sql: 'batch', gql: 'batch' },
 }
 const col = (d: Dimension) => COLUMN[d] ?? (() => { throw new Error(`matrix: no column for ${d}`) })()
 
@@ -73,15 +86,11 @@ export async function rawGroups(raw: Raw, tenant: string, c: MatrixCase): Promis
 
 const QUERY = `query($from: DateTime!, $to: DateTime!, $window: Window!, $tz: String!, $groupBy: [UsageDimension!], $after: String) {
   usage(from: $from, to: $to, window: $window, timeZone: $tz, groupBy: $groupBy, rateCard: "default", first: 1000, after: $after) {
-    rows { windowStart projectId apiKeyId userId model inputTokens outputTokens cost { total } }
+    rows { windowStart projectId apiKeyId userId model provider accountId serviceTier batch inputTokens outputTokens cost { total } }
     pageInfo { hasNextPage endCursor } } }`
 
-interface UsageRowOut {
+type UsageRowOut = { [F in Field]: string | boolean | null } & {
   windowStart: string
-  projectId: string | null
-  apiKeyId: string | null
-  userId: string | null
-  model: string | null
   inputTokens: number
   outputTokens: number
 }

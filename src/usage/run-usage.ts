@@ -137,9 +137,14 @@ export interface UsageResult {
   hasNextPage: boolean
 }
 
+/** A row as the statement returns it (JSON), before `toUsageRow`: what a page snapshot keeps. */
+export type RawUsageRow = SqlTotals & Record<string, unknown>
+
 export interface PageRequest {
   offset: number
   first: number
+  /** Also return up to this many rows after the page (unmapped, as `following`), for a page snapshot. */
+  following?: number | undefined
   /** Refuse the query (before reading a page) when it would produce more groups than this. */
   maxGroups: number
   currency: string
@@ -148,15 +153,15 @@ export interface PageRequest {
   signal?: AbortSignal | undefined
 }
 
-/** Runs a usage query: one statement for the totals (and group count), one for the page. */
 /**
  * Runs a usage query as ONE statement: the grouped usage is computed once and yields both the totals
  * (with the group count that enforces the windows × groups bound) and the requested page, shipped
  * back as JSON (money is already text there, so nothing is rounded).
  */
-export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Promise<UsageResult> {
+export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Promise<UsageResult & { following: RawUsageRow[] }> {
   const order = orderBySql(spec)
-  const [result] = await db.query<{ totals: SqlTotals & { groups: number }; rows: (SqlTotals & Record<string, unknown>)[] }>(sql`${withGroupedSql(spec)},
+  const limit = page.first + (page.first > 0 ? (page.following ?? 0) : 0)
+  const [result] = await db.query<{ totals: SqlTotals & { groups: number }; rows: RawUsageRow[] }>(sql`${withGroupedSql(spec)},
     totals as (select count(*)::int8 as groups,
       case when count(requests) = 0 then null else sum(requests)::int8 end as requests,
       sum(input_tokens)::int8 as input_tokens, sum(output_tokens)::int8 as output_tokens,
@@ -173,38 +178,40 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
     from grouped),
     page as (select row_number() over (order by ${order}) as ord, ${pageSelectSql(spec)} from grouped
       where (select groups from totals) <= ${page.maxGroups}
-      order by ${order} limit ${page.first} offset ${page.offset})
+      order by ${order} limit ${limit} offset ${page.offset})
     select (select row_to_json(t) from totals t) as totals,
       coalesce((select json_agg(p order by p.ord) from page p), '[]'::json) as rows`, [], { signal: page.signal })
   const totalsRow = result!.totals
   const groups = totalsRow.groups ?? 0
   if (groups > page.maxGroups) throw page.onTooLarge(groups)
   const totals = toTotals(totalsRow, page.currency)
-  const rows = result!.rows
-
-  const dims = spec.groupBy.filter((d): d is ColumnDimension => d !== 'MODALITY')
+  const rows = result!.rows.slice(0, page.first)
   return {
-    rows: rows.map((r) => {
-      const row: UsageRow = {
-        ...toTotals(r, page.currency),
-        windowStart: new Date(r.window_start as string),
-        windowEnd: new Date(r.window_end as string),
-        modality: (r.modality as string | undefined) ?? null,
-        quantity: typeof r.quantity === 'string' ? normalizeDecimal(r.quantity) : null,
-        storageByteSeconds: typeof r.storage_byte_seconds === 'string' ? normalizeDecimal(r.storage_byte_seconds) : null,
-        labels: spec.groupByLabels.length
-          ? spec.groupByLabels.map((key, i) => ({ key, value: (r[`label_${i}`] as string | null) ?? null }))
-          : null,
-        attributes: spec.groupByAttributes?.length
-          ? spec.groupByAttributes.map((key, i) => ({ key, value: (r[`attr_${i}`] as string | null) ?? null }))
-          : null,
-      }
-      for (const d of dims) row[DIMENSIONS[d].field] = r[DIMENSIONS[d].column] ?? null
-      if (spec.classes) row.classes = toClasses(r)
-      return row
-    }),
+    rows: rows.map((r) => toUsageRow(spec, r, page.currency)),
+    following: result!.rows.slice(page.first),
     totals,
     groupCount: groups,
     hasNextPage: page.offset + rows.length < groups,
   }
+}
+
+/** The fields of a statement row (run-usage's JSON) as a UsageRow of `spec`. */
+export function toUsageRow(spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes' | 'classes'>, r: RawUsageRow, currency: string): UsageRow {
+  const row: UsageRow = {
+    ...toTotals(r, currency),
+    windowStart: new Date(r.window_start as string),
+    windowEnd: new Date(r.window_end as string),
+    modality: (r.modality as string | undefined) ?? null,
+    quantity: typeof r.quantity === 'string' ? normalizeDecimal(r.quantity) : null,
+    storageByteSeconds: typeof r.storage_byte_seconds === 'string' ? normalizeDecimal(r.storage_byte_seconds) : null,
+    labels: spec.groupByLabels.length
+      ? spec.groupByLabels.map((key, i) => ({ key, value: (r[`label_${i}`] as string | null) ?? null }))
+      : null,
+    attributes: spec.groupByAttributes?.length
+      ? spec.groupByAttributes.map((key, i) => ({ key, value: (r[`attr_${i}`] as string | null) ?? null }))
+      : null,
+  }
+  for (const d of spec.groupBy.filter((x): x is ColumnDimension => x !== 'MODALITY')) row[DIMENSIONS[d].field] = r[DIMENSIONS[d].column] ?? null
+  if (spec.classes) row.classes = toClasses(r)
+  return row
 }

@@ -1,7 +1,8 @@
 import type { Db } from '../db/client.js'
 import { findVisibleCard } from '../pricing/card-lookup.js'
 import { selectSources, ALL_SOURCES } from './dimensions.js'
-import { runUsage, type UsageResult } from './run-usage.js'
+import { runUsage, toUsageRow, type RawUsageRow, type UsageResult, type UsageTotals } from './run-usage.js'
+import { SnapshotCache } from './page-snapshots.js'
 import type { UsageSpec } from './usage-sql.js'
 import type { TenantGate } from './tenant-gate.js'
 import { isKnownTimeZone, maxWindows } from './windows.js'
@@ -45,19 +46,38 @@ export function queryHash(args: { first: number; after?: string | null | undefin
 
 /**
  * Cursors are opaque: an offset bound to the exact query it came from, and to the pricing instant of
- * its first page, so later pages are priced exactly like the first even if rates are added meanwhile.
+ * its first page, so later pages are priced exactly like the first even if rates are added meanwhile;
+ * `snapshot` names the page snapshot that holds the rest of the result (usage only, see pageSnapshots).
  */
-export function encodeCursor(offset: number, hash: string, asOf: Date): string {
-  return encode({ o: offset, h: hash, a: asOf.getTime() })
+export function encodeCursor(offset: number, hash: string, asOf: Date, snapshot?: string): string {
+  return encode({ o: offset, h: hash, a: asOf.getTime(), ...(snapshot ? { s: snapshot } : {}) })
 }
 
-export function decodeCursor(cursor: string, hash: string): { offset: number; asOf: Date } {
+const SNAPSHOT_ID = /^[A-Za-z0-9_-]{22}$/
+
+export function decodeCursor(cursor: string, hash: string): { offset: number; asOf: Date; snapshot?: string | undefined } {
   const v = decode(cursor)
   // A forged cursor must still hold sane numbers: an offset PostgreSQL's bigint takes, an instant a Date holds.
-  if (v && Number.isSafeInteger(v.o) && (v.o as number) >= 0 && v.h === hash && isInstantMs(v.a))
-    return { offset: v.o as number, asOf: new Date(v.a) }
+  if (v && Number.isSafeInteger(v.o) && (v.o as number) >= 0 && v.h === hash && isInstantMs(v.a) && (v.s === undefined || (typeof v.s === 'string' && SNAPSHOT_ID.test(v.s))))
+    return { offset: v.o as number, asOf: new Date(v.a), snapshot: v.s as string | undefined }
   throw new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')
 }
+
+interface SnapshotExtra {
+  spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes' | 'classes'>
+  totals: UsageTotals
+  groupCount: number
+  currency: string
+  sources: string[]
+}
+
+/**
+ * The page snapshots of this process (docs/performance.md "Paging"): a query's first statement also
+ * returns the next SNAPSHOT_PAGES pages (at most SNAPSHOT_ROWS rows); they are kept here and serve them.
+ */
+export const pageSnapshots = new SnapshotCache<RawUsageRow, SnapshotExtra>()
+const SNAPSHOT_PAGES = 10
+const SNAPSHOT_ROWS = 10_000
 
 function validateRange(from: Date, to: Date): void {
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new UsageInputError('from', '`from` and `to` must be valid instants')
@@ -107,9 +127,32 @@ export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimit
   return limits.gate.run(args.tenantId, () => runUsagePage(db, args, limits))
 }
 
+/** The page from the cursor's snapshot, when it is still held and covers the whole page. */
+function snapshotPage(tenantId: string, hash: string, cursor: { offset: number; asOf: Date; snapshot?: string | undefined }, first: number): UsagePage | undefined {
+  if (!cursor.snapshot) return undefined
+  const snap = pageSnapshots.get(cursor.snapshot, tenantId, hash)
+  if (!snap) return undefined
+  const { spec, totals, groupCount, currency, sources } = snap.extra
+  const from = cursor.offset - snap.start
+  const end = Math.min(cursor.offset + first, groupCount)
+  if (from < 0 || end > snap.start + snap.rows.length) return undefined
+  const rows = snap.rows.slice(from, end - snap.start).map((r) => toUsageRow(spec, r, currency))
+  const next = cursor.offset + rows.length
+  return {
+    rows,
+    totals,
+    groupCount,
+    hasNextPage: next < groupCount,
+    sources,
+    endCursor: rows.length ? encodeCursor(next, hash, cursor.asOf, cursor.snapshot) : null,
+  }
+}
+
 async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<UsagePage> {
   const hash = queryHash(args)
   const cursor = args.after ? decodeCursor(args.after, hash) : undefined
+  const cached = cursor && snapshotPage(args.tenantId, hash, cursor, args.first)
+  if (cached) return cached
   const offset = cursor?.offset ?? 0
   const asOf = cursor?.asOf ?? args.pricingAsOf ?? new Date()
   await validateTimeZone(db, args.timeZone)
@@ -130,9 +173,10 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
     classes: args.classes ?? false,
     rollups: args.rollups ?? true,
   }
-  const result = await runUsage(db, spec, {
+  const { following, ...result } = await runUsage(db, spec, {
     offset,
     first: args.first,
+    following: pageSnapshots.limits.maxBytes > 0 ? Math.min(SNAPSHOT_ROWS, SNAPSHOT_PAGES * args.first) : 0,
     maxGroups: limits.maxGroups,
     currency: card.currency,
     signal: limits.signal,
@@ -143,5 +187,14 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
       ),
   })
   const next = offset + result.rows.length
-  return { ...result, sources, endCursor: result.rows.length ? encodeCursor(next, hash, asOf) : null }
+  const snapshot = following.length
+    ? pageSnapshots.put({
+      tenantId: args.tenantId,
+      hash,
+      start: next,
+      rows: following,
+      extra: { spec, totals: result.totals, groupCount: result.groupCount, currency: card.currency, sources },
+    })
+    : undefined
+  return { ...result, sources, endCursor: result.rows.length ? encodeCursor(next, hash, asOf, snapshot) : null }
 }

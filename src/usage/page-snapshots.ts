@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto'
+
+/**
+ * Paged usage reads as one snapshot (docs/performance.md "Paging"): the statement of a query's first
+ * page computes every group once and also returns the rows after the page; those rows, the totals and
+ * the group count are kept here, in process memory, under a random id that the page's cursor carries.
+ * Later pages with that cursor are served from the snapshot without touching the database. An entry
+ * is bound to its tenant and query hash (a cursor of another tenant or query never finds it), lives
+ * `ttlMs`, and the whole cache holds at most `maxBytes` (approximated by the rows' JSON length; the
+ * oldest entries go first). A miss — evicted, expired, another instance — is not an error: the caller
+ * recomputes the page (src/usage/usage-service.ts).
+ */
+
+export interface Snapshot<Row, Extra> {
+  tenantId: string
+  hash: string
+  /** Offset (in the whole result) of `rows[0]`. */
+  start: number
+  /** The rows from `start` on, in page order: up to the end of the result or the fetch bound. */
+  rows: Row[]
+  /** Everything a page needs besides its rows (totals, group count, currency, …). */
+  extra: Extra
+}
+
+interface Entry<Row, Extra> extends Snapshot<Row, Extra> {
+  bytes: number
+  expires: number
+}
+
+export interface SnapshotLimits {
+  /** Upper bound on the cache's size in bytes (JSON length of the kept rows); 0 disables it. */
+  maxBytes: number
+  ttlMs: number
+}
+
+const DEFAULT_SNAPSHOT_LIMITS: SnapshotLimits = { maxBytes: 64 * 1024 * 1024, ttlMs: 5 * 60_000 }
+
+export class SnapshotCache<Row, Extra> {
+  private readonly entries = new Map<string, Entry<Row, Extra>>()
+  private bytes = 0
+
+  constructor(
+    public limits: SnapshotLimits = DEFAULT_SNAPSHOT_LIMITS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Bytes held now (for tests and metrics). */
+  get size(): number {
+    return this.bytes
+  }
+
+  /** Keeps a snapshot; returns its id, or undefined when it is not kept (too large, cache disabled). */
+  put(snapshot: Snapshot<Row, Extra>): string | undefined {
+    const bytes = JSON.stringify(snapshot.rows).length + 256
+    // One query may take at most a quarter of the cache, so one huge read cannot flush everyone's.
+    if (this.limits.maxBytes <= 0 || bytes > this.limits.maxBytes / 4) return undefined
+    this.sweep()
+    while (this.bytes + bytes > this.limits.maxBytes) {
+      const oldest = this.entries.keys().next()
+      if (oldest.done) break
+      this.drop(oldest.value)
+    }
+    const id = randomBytes(16).toString('base64url')
+    this.entries.set(id, { ...snapshot, bytes, expires: this.now() + this.limits.ttlMs })
+    this.bytes += bytes
+    return id
+  }
+
+  /** The snapshot `id`, when it is still held and belongs to this tenant and query. */
+  get(id: string, tenantId: string, hash: string): Snapshot<Row, Extra> | undefined {
+    const e = this.entries.get(id)
+    if (!e) return undefined
+    if (e.expires <= this.now()) {
+      this.drop(id)
+      return undefined
+    }
+    return e.tenantId === tenantId && e.hash === hash ? e : undefined
+  }
+
+  clear(): void {
+    this.entries.clear()
+    this.bytes = 0
+  }
+
+  private drop(id: string): void {
+    const e = this.entries.get(id)
+    if (!e) return
+    this.entries.delete(id)
+    this.bytes -= e.bytes
+  }
+
+  /** Drops expired entries (insertion order is expiry order: every entry has the same TTL). */
+  private sweep(): void {
+    const now = this.now()
+    for (const [id, e] of this.entries) {
+      if (e.expires > now) break
+      this.drop(id)
+    }
+  }
+}

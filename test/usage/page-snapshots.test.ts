@@ -1,0 +1,130 @@
+import t from 'tap'
+import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { seedBuckets, seedCard } from '../factories/usage.js'
+import { dataset, RATES } from '../factories/dataset.js'
+import { SnapshotCache } from '../../src/usage/page-snapshots.js'
+import { pageSnapshots } from '../../src/usage/usage-service.js'
+
+// Paged usage reads as one snapshot (docs/performance.md "Paging"): later pages come from the first
+// statement's snapshot when it is held, and are recomputed identically when it is not.
+
+const QUERY = `query($from: DateTime!, $to: DateTime!, $window: Window, $groupBy: [UsageDimension!], $first: Int, $after: String, $card: String) {
+  usage(from: $from, to: $to, window: $window, groupBy: $groupBy, first: $first, after: $after, rateCard: $card) {
+    rows { windowStart windowEnd model projectId serviceTier requests inputTokens outputTokens
+      cost { total input cachedInput cacheWrite output complete unpricedTokens unpricedQuantity { resource quantity } } }
+    totals { requests inputTokens outputTokens cost { total complete unpricedTokens } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`
+
+interface Usage {
+  rows: Record<string, unknown>[]
+  totals: unknown
+  pageInfo: { hasNextPage: boolean; endCursor: string | null }
+}
+type Answer = { data?: { usage: Usage }; errors?: { message: string; extensions?: { code?: string } }[] }
+
+const base = { from: '2025-10-15T00:00:00Z', to: '2025-11-14T00:00:00Z', window: 'DAY', groupBy: ['MODEL', 'PROJECT'] }
+
+void eachEngine(t, async (t, engine) => {
+  const app = await build(t, engine)
+  const { tenantId, key } = await tenantWithKey(app, ['read'])
+  const other = await tenantWithKey(app, ['read'])
+  await seedBuckets(app.testDb, tenantId, dataset(11, 200))
+  await seedBuckets(app.testDb, other.tenantId, dataset(12, 200))
+  const card = `card-${tenantId}`
+  await seedCard(app.testDb, card, RATES.map((r) => ({ ...r, recordedAt: new Date('2025-01-01T00:00:00Z') })))
+  t.teardown(() => {
+    pageSnapshots.limits = { maxBytes: 64 * 1024 * 1024, ttlMs: 5 * 60_000 }
+    pageSnapshots.clear()
+  })
+
+  const gql = async (variables: Record<string, unknown>, k = key): Promise<Answer> => {
+    const res = await app.inject({ method: 'POST', url: '/graphql', headers: bearer(k), payload: { query: QUERY, variables: { card, ...base, ...variables } } })
+    return res.json() as Answer
+  }
+  /** Every page of `first` rows; `between` runs before each later page (to clear the cache). */
+  const allPages = async (first: number, between = () => {}) => {
+    const rows: Record<string, unknown>[] = []
+    const totals: unknown[] = []
+    let after: string | null = null
+    for (let guard = 0; guard < 1000; guard++) {
+      const res: Answer = await gql({ first, after })
+      if (res.errors) throw new Error(JSON.stringify(res.errors))
+      const u = res.data!.usage
+      rows.push(...u.rows)
+      totals.push(u.totals)
+      if (!u.pageInfo.hasNextPage) return { rows, totals }
+      after = u.pageInfo.endCursor
+      between()
+    }
+    throw new Error('pagination did not end')
+  }
+
+  const whole = (await gql({ first: 1000 })).data!.usage
+  t.ok(whole.rows.length > 20, `enough groups to page (${whole.rows.length})`)
+  t.equal(whole.pageInfo.hasNextPage, false)
+
+  t.test('concatenated pages equal one unpaged read; totals identical on every page (snapshot hits)', async (t) => {
+    pageSnapshots.clear()
+    const paged = await allPages(7)
+    t.same(paged.rows, whole.rows)
+    for (const totals of paged.totals) t.same(totals, whole.totals)
+    t.ok(pageSnapshots.size > 0, 'the first page kept a snapshot')
+  })
+
+  t.test('the miss path (cache cleared before every page) gives the identical rows and totals', async (t) => {
+    const paged = await allPages(7, () => pageSnapshots.clear())
+    t.same(paged.rows, whole.rows)
+    for (const totals of paged.totals) t.same(totals, whole.totals)
+  })
+
+  t.test('with the cache disabled, pages are recomputed and identical', async (t) => {
+    pageSnapshots.limits = { maxBytes: 0, ttlMs: 60_000 }
+    pageSnapshots.clear()
+    const paged = await allPages(5)
+    t.same(paged.rows, whole.rows)
+    t.equal(pageSnapshots.size, 0, 'nothing kept')
+    pageSnapshots.limits = { maxBytes: 64 * 1024 * 1024, ttlMs: 5 * 60_000 }
+  })
+
+  t.test('a paged read is one snapshot: later pages do not see rows written after the first', async (t) => {
+    pageSnapshots.clear()
+    const first = (await gql({ first: 5 })).data!.usage
+    await seedBuckets(app.testDb, tenantId, dataset(13, 20))
+    const second = (await gql({ first: 5, after: first.pageInfo.endCursor })).data!.usage
+    t.same(second.totals, first.totals, 'page 2 carries page 1’s totals')
+    t.same(second.rows, whole.rows.slice(5, 10))
+  })
+
+  t.test('a cursor of another query or another tenant is refused', async (t) => {
+    pageSnapshots.clear()
+    const first = (await gql({ first: 5 })).data!.usage
+    const cursor = first.pageInfo.endCursor
+    const otherQuery = await gql({ first: 5, after: cursor, groupBy: ['MODEL'] })
+    t.match(otherQuery.errors?.[0], { message: /cursor is not valid/, extensions: { code: 'BAD_USER_INPUT' } })
+    const otherTenant = await gql({ first: 5, after: cursor, card: 'default' }, other.key)
+    t.match(otherTenant.errors?.[0], { message: /cursor is not valid/, extensions: { code: 'BAD_USER_INPUT' } })
+    const decoded = JSON.parse(Buffer.from(cursor!, 'base64url').toString()) as Record<string, unknown>
+    const forged = Buffer.from(JSON.stringify({ ...decoded, s: '../../etc' })).toString('base64url')
+    t.match((await gql({ first: 5, after: forged })).errors?.[0], { message: /cursor is not valid/ })
+  })
+})
+
+t.test('the snapshot cache: bounded in bytes, expires, bound to tenant and query', async (t) => {
+  let now = 0
+  const cache = new SnapshotCache<{ v: string }, null>({ maxBytes: 10_000, ttlMs: 1_000 }, () => now)
+  const snap = (tenantId: string, n: number) => ({ tenantId, hash: 'h', start: 0, rows: Array.from({ length: n }, () => ({ v: 'x'.repeat(40) })), extra: null })
+  const ids = Array.from({ length: 20 }, () => cache.put(snap('a', 10)))
+  t.ok(ids.every((id) => typeof id === 'string'))
+  t.ok(cache.size <= 10_000, `size ${cache.size} within the bound`)
+  t.equal(cache.get(ids[0]!, 'a', 'h'), undefined, 'the oldest was evicted')
+  t.ok(cache.get(ids[19]!, 'a', 'h'), 'the newest is held')
+  t.equal(cache.get(ids[19]!, 'b', 'h'), undefined, 'another tenant does not find it')
+  t.equal(cache.get(ids[19]!, 'a', 'other'), undefined, 'another query does not find it')
+  t.equal(cache.put(snap('a', 100)), undefined, 'a snapshot over a quarter of the cache is not kept')
+  now = 1_000
+  t.equal(cache.get(ids[19]!, 'a', 'h'), undefined, 'expired')
+  cache.put(snap('a', 1))
+  t.ok(cache.size < 1_000, 'expired entries are swept')
+})
