@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm'
+import { cardVisibleTo, tenantViewer } from '../auth/access.js'
 import type { Db } from '../db/client.js'
 
 export interface VisibleCard {
@@ -7,11 +8,10 @@ export interface VisibleCard {
   currency: string
 }
 
-/** A rate card the tenant may price with: a global card or its own; another tenant's is invisible. */
+/** A rate card the tenant may price with (src/auth/access.ts: a global card or its own). */
 export async function findVisibleCard(db: Db, tenantId: string, name: string): Promise<VisibleCard | undefined> {
   const rows = await db.query<VisibleCard>(
-    sql`select id, name, currency from rate_cards
-        where name = ${name} and (tenant_id is null or tenant_id = ${tenantId})`,
+    sql`select id, name, currency from rate_cards where name = ${name} and ${cardVisibleTo(tenantViewer(tenantId))}`,
   )
   return rows[0]
 }

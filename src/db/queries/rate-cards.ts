@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import { canonicalDecimal } from '../../decimal/decimal-text.js'
 import { canonicalUnitPrices, PRICE_CLASSES, type Prices, type UnitPrice } from '../rate-columns.js'
 import type { Db } from '../client.js'
+import { cardListedFor, cardVisibleTo, type CardViewer } from '../../auth/access.js'
 
 export interface RateCardRow {
   id: number
@@ -35,21 +36,17 @@ export interface StoredRate extends NewRate {
   cardId: number
 }
 
-/** Who is looking: `all` (the admin without X-Tenant-Id) or one tenant (global cards + its own). */
-export type CardViewer = { kind: 'all' } | { kind: 'tenant'; tenantId: string }
-
 const CARD_COLUMNS = sql`id, name, tenant_id, description, currency, created_at, updated_at`
 
 export async function getCard(db: Db, name: string, viewer: CardViewer): Promise<RateCardRow | undefined> {
-  const scope = viewer.kind === 'all' ? sql`true` : sql`(tenant_id is null or tenant_id = ${viewer.tenantId})`
+  const scope = cardVisibleTo(viewer) ?? sql`true`
   const rows = await db.query<RateCardRow>(sql`select ${CARD_COLUMNS} from rate_cards where name = ${name} and ${scope}`)
   return rows[0]
 }
 
-/** Global cards, plus one tenant's private cards when `tenantId` is given. */
-export async function listCards(db: Db, tenantId: string | undefined): Promise<RateCardRow[]> {
-  const scope = tenantId === undefined ? sql`tenant_id is null` : sql`(tenant_id is null or tenant_id = ${tenantId})`
-  return db.query<RateCardRow>(sql`select ${CARD_COLUMNS} from rate_cards where ${scope} order by name`)
+/** The cards a viewer's list shows (src/auth/access.ts), by name. */
+export async function listCards(db: Db, viewer: CardViewer): Promise<RateCardRow[]> {
+  return db.query<RateCardRow>(sql`select ${CARD_COLUMNS} from rate_cards where ${cardListedFor(viewer)} order by name`)
 }
 
 /**

@@ -11,7 +11,7 @@ import {
   revokeApiKey,
 } from '../../db/queries/tenants.js'
 import { problems } from '../../errors.js'
-import { SCOPES } from '../../plugins/auth.js'
+import { SCOPES } from '../../auth/access.js'
 import { problemResponses, TenantIdParam } from '../shared-schemas.js'
 
 const TenantSchema = z
