@@ -70,8 +70,8 @@ export default fp(
       const adminHash = await adminTokenHash()
       if (adminHash && sameHash(hash, adminHash)) return (req.principal = { kind: 'admin' })
       const key = await keys.find(hash)
-      if (!key || !sameHash(hash, key.key_hash)) throw problems.unauthorized('the bearer token is not valid')
-      return (req.principal = { kind: 'tenant', tenantId: key.tenant_id, keyId: key.id, scopes: key.scopes })
+      if (!key || !sameHash(hash, key.keyHash)) throw problems.unauthorized('the bearer token is not valid')
+      return (req.principal = { kind: 'tenant', tenantId: key.tenantId, keyId: key.id, scopes: key.scopes })
     }
 
     // Every decision is src/auth/access.ts; this plugin only finds the principal and records the verdict.
