@@ -1,7 +1,5 @@
 import type { Db } from '../db/client.js'
-import { findActiveKeysByHashes, type ApiKeyRow } from '../db/queries/tenants.js'
-
-export type ActiveKey = ApiKeyRow & { key_hash: string }
+import { findActiveKeysByHashes, type ActiveKey } from '../db/queries/tenants.js'
 
 interface Waiter {
   resolve: (key: ActiveKey | undefined) => void
@@ -31,7 +29,7 @@ export function createKeyLookup(db: Db, opts: { maxInFlight?: number } = {}) {
     void findActiveKeysByHashes(db, [...batch.keys()])
       .then(
         (rows) => {
-          const byHash = new Map(rows.map((r) => [r.key_hash, r]))
+          const byHash = new Map(rows.map((r) => [r.keyHash, r]))
           for (const [hash, waiters] of batch) for (const w of waiters) w.resolve(byHash.get(hash))
         },
         (err: unknown) => {

@@ -1,4 +1,7 @@
+import { and, eq } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { orm } from '../db/orm.js'
+import { connections } from '../db/schema.js'
 
 /**
  * The connections table's queries. Run state (lease, progress, last run) is only ever changed by the
@@ -104,7 +107,12 @@ export async function updateConnection(db: Db, tenantId: string, id: string, pat
 }
 
 export async function deleteConnection(db: Db, tenantId: string, id: string): Promise<boolean> {
-  const rows = await db.query(`delete from connections where tenant_id = $1 and id = $2 returning id`, [tenantId, id])
+  const rows = await orm(db, (d) =>
+    d
+      .delete(connections)
+      .where(and(eq(connections.tenantId, tenantId), eq(connections.id, id)))
+      .returning({ id: connections.id }),
+  )
   return rows.length > 0
 }
 

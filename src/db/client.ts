@@ -22,6 +22,8 @@ export interface QueryOptions {
    * running statement; it ignores the signal.
    */
   signal?: AbortSignal | undefined
+  /** `array`: each row as an array of its values in column order (drizzle's builder maps them, src/db/orm.ts). */
+  rowMode?: 'array'
 }
 
 /**
@@ -152,9 +154,10 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
     async query<T>(query: SQL | string, params?: unknown[], opts?: QueryOptions) {
       const c = compile(query, params)
       guard?.check()
-      const pending = conn.unsafe(c.text, c.params as postgres.ParameterOrJSON<never>[], {
+      const statement = conn.unsafe(c.text, c.params as postgres.ParameterOrJSON<never>[], {
         prepare: opts?.prepare ?? false,
       })
+      const pending = opts?.rowMode === 'array' ? statement.values() : statement
       const signal = opts?.signal
       const cancel = () => void pending.cancel()
       if (signal?.aborted) cancel()
@@ -348,9 +351,9 @@ export async function createPgliteDb(opts: PgliteOptions): Promise<PgliteClient>
   type Queryable = Pick<PGlite, 'query'>
   const wrap = (conn: Queryable, inTx: boolean): Db => ({
     engine: 'pglite',
-    async query<T>(query: SQL | string, params?: unknown[]) {
+    async query<T>(query: SQL | string, params?: unknown[], opts?: QueryOptions) {
       const c = compile(query, params)
-      const res = await conn.query<T>(c.text, c.params)
+      const res = await conn.query<T>(c.text, c.params, opts?.rowMode === 'array' ? { rowMode: 'array' } : undefined)
       return res.rows
     },
     async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {

@@ -1,23 +1,19 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { actingTenant, cardViewer, requireScope, tenantHeader, type CardViewer, type Principal, type Scope } from '../auth/access.js'
 import { createKeyLookup } from '../auth/key-lookup.js'
 import { bearerToken, generateSecret, hashSecret, sameHash } from '../auth/tokens.js'
 import type { DbClient } from '../db/client.js'
 import { getAdminTokenHash, getTenant, insertAdminTokenHash } from '../db/queries/tenants.js'
 import { problems } from '../errors.js'
 
-export type Scope = 'ingest' | 'read'
-export const SCOPES = ['ingest', 'read'] as const
-
-export type Principal =
-  | { kind: 'admin' }
-  | { kind: 'tenant'; tenantId: string; keyId: string; scopes: string[] }
-
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal
     /** Set by `tenant(scope)`: the tenant this request acts for. */
     tenantId: string
+    /** Set by `cards(need)`: whose rate cards this request sees. */
+    cardViewer?: CardViewer
   }
   interface FastifyInstance {
     auth: {
@@ -26,6 +22,8 @@ declare module 'fastify' {
       admin: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
       /** A tenant key with `scope`, or the admin token acting for the tenant named in X-Tenant-Id. */
       tenant: (scope: Scope) => (req: FastifyRequest, reply: FastifyReply) => Promise<void>
+      /** The rate-card routes: reading (a `read` key or the admin token) or changing (the admin token). */
+      cards: (need: 'read' | 'admin') => (req: FastifyRequest, reply: FastifyReply) => Promise<void>
     }
   }
 }
@@ -72,35 +70,24 @@ export default fp(
       const adminHash = await adminTokenHash()
       if (adminHash && sameHash(hash, adminHash)) return (req.principal = { kind: 'admin' })
       const key = await keys.find(hash)
-      if (!key || !sameHash(hash, key.key_hash)) throw problems.unauthorized('the bearer token is not valid')
-      return (req.principal = { kind: 'tenant', tenantId: key.tenant_id, keyId: key.id, scopes: key.scopes })
+      if (!key || !sameHash(hash, key.keyHash)) throw problems.unauthorized('the bearer token is not valid')
+      return (req.principal = { kind: 'tenant', tenantId: key.tenantId, keyId: key.id, scopes: key.scopes })
     }
 
-    const tenantHeader = (req: FastifyRequest): string | undefined => {
-      const v = req.headers['x-tenant-id']
-      return typeof v === 'string' && v.length > 0 ? v : undefined
-    }
-
+    // Every decision is src/auth/access.ts; this plugin only finds the principal and records the verdict.
+    const tenantExists = async (id: string) => (await getTenant(app.db, id)) !== undefined
     app.decorate('auth', {
       authenticated: async (req: FastifyRequest) => {
         await resolve(req)
       },
       admin: async (req: FastifyRequest) => {
-        const p = await resolve(req)
-        if (p.kind !== 'admin') throw problems.forbidden('this route needs the admin token')
+        requireScope(await resolve(req), 'admin')
       },
       tenant: (scope: Scope) => async (req: FastifyRequest) => {
-        const p = await resolve(req)
-        const named = tenantHeader(req)
-        if (p.kind === 'admin') {
-          if (!named) throw problems.badRequest('the admin token must name a tenant with X-Tenant-Id on this route')
-          if (!(await getTenant(app.db, named))) throw problems.notFound(`tenant "${named}" does not exist`)
-          req.tenantId = named
-          return
-        }
-        if (named && named !== p.tenantId) throw problems.forbidden('this key cannot act for another tenant')
-        if (!p.scopes.includes(scope)) throw problems.forbidden(`this key lacks the "${scope}" scope`)
-        req.tenantId = p.tenantId
+        req.tenantId = await actingTenant(await resolve(req), tenantHeader(req.headers), scope, tenantExists)
+      },
+      cards: (need: 'read' | 'admin') => async (req: FastifyRequest) => {
+        req.cardViewer = await cardViewer(await resolve(req), tenantHeader(req.headers), need, tenantExists)
       },
     })
   },

@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.js'
+import { cardNotVisible } from '../auth/access.js'
 import { findVisibleCard } from '../pricing/card-lookup.js'
 import { selectSources, ALL_SOURCES } from './dimensions.js'
 import { runUsage, toUsageRow, type RawUsageRow, type UsageResult, type UsageTotals } from './run-usage.js'
@@ -97,7 +98,7 @@ export function validatePageSize(first: number): void {
 
 export async function resolveCard(db: Db, tenantId: string, name: string) {
   const card = await findVisibleCard(db, tenantId, name)
-  if (!card) throw new UsageInputError('rateCard', `rate card "${name}" does not exist or is not visible to this tenant`)
+  if (!card) throw new UsageInputError('rateCard', cardNotVisible(name))
   return card
 }
 

@@ -1,5 +1,7 @@
-import { sql } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../client.js'
+import { orm } from '../orm.js'
+import { budgets } from '../schema.js'
 
 export interface BudgetRow {
   tenant_id: string
@@ -70,7 +72,12 @@ export async function listAllBudgets(db: Db): Promise<BudgetRow[]> {
 }
 
 export async function deleteBudget(db: Db, tenantId: string, name: string): Promise<boolean> {
-  const rows = await db.query(sql`delete from budgets where tenant_id = ${tenantId} and name = ${name} returning id`)
+  const rows = await orm(db, (d) =>
+    d
+      .delete(budgets)
+      .where(and(eq(budgets.tenantId, tenantId), eq(budgets.name, name)))
+      .returning({ id: budgets.id }),
+  )
   return rows.length > 0
 }
 

@@ -1,17 +1,12 @@
-import { sql } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import { canonicalDecimal } from '../../decimal/decimal-text.js'
 import { canonicalUnitPrices, PRICE_CLASSES, type Prices, type UnitPrice } from '../rate-columns.js'
 import type { Db } from '../client.js'
+import { orm } from '../orm.js'
+import { rateCards } from '../schema.js'
+import { cardListedFor, cardVisibleTo, type CardViewer } from '../../auth/access.js'
 
-export interface RateCardRow {
-  id: number
-  name: string
-  tenant_id: string | null
-  description: string | null
-  currency: string
-  created_at: Date
-  updated_at: Date
-}
+export type RateCard = typeof rateCards.$inferSelect
 
 export interface NewRate {
   provider: string
@@ -35,21 +30,14 @@ export interface StoredRate extends NewRate {
   cardId: number
 }
 
-/** Who is looking: `all` (the admin without X-Tenant-Id) or one tenant (global cards + its own). */
-export type CardViewer = { kind: 'all' } | { kind: 'tenant'; tenantId: string }
-
-const CARD_COLUMNS = sql`id, name, tenant_id, description, currency, created_at, updated_at`
-
-export async function getCard(db: Db, name: string, viewer: CardViewer): Promise<RateCardRow | undefined> {
-  const scope = viewer.kind === 'all' ? sql`true` : sql`(tenant_id is null or tenant_id = ${viewer.tenantId})`
-  const rows = await db.query<RateCardRow>(sql`select ${CARD_COLUMNS} from rate_cards where name = ${name} and ${scope}`)
+export async function getCard(db: Db, name: string, viewer: CardViewer): Promise<RateCard | undefined> {
+  const rows = await orm(db, (d) => d.select().from(rateCards).where(and(eq(rateCards.name, name), cardVisibleTo(viewer))))
   return rows[0]
 }
 
-/** Global cards, plus one tenant's private cards when `tenantId` is given. */
-export async function listCards(db: Db, tenantId: string | undefined): Promise<RateCardRow[]> {
-  const scope = tenantId === undefined ? sql`tenant_id is null` : sql`(tenant_id is null or tenant_id = ${tenantId})`
-  return db.query<RateCardRow>(sql`select ${CARD_COLUMNS} from rate_cards where ${scope} order by name`)
+/** The cards a viewer's list shows (src/auth/access.ts), by name. */
+export async function listCards(db: Db, viewer: CardViewer): Promise<RateCard[]> {
+  return orm(db, (d) => d.select().from(rateCards).where(cardListedFor(viewer)).orderBy(rateCards.name))
 }
 
 /**
@@ -58,24 +46,24 @@ export async function listCards(db: Db, tenantId: string | undefined): Promise<R
  */
 export async function upsertCard(
   db: Db,
-  c: { name: string; tenantId: string | null; description: string | null; currency: string },
-): Promise<{ card: RateCardRow; created: boolean } | { clash: true }> {
-  const inserted = await db.query<RateCardRow>(
-    sql`insert into rate_cards (name, tenant_id, description, currency)
-        values (${c.name}, ${c.tenantId}, ${c.description}, ${c.currency})
-        on conflict (name) do nothing returning ${CARD_COLUMNS}`,
-  )
+  c: Pick<typeof rateCards.$inferInsert, 'name' | 'tenantId' | 'description' | 'currency'>,
+): Promise<{ card: RateCard; created: boolean } | { clash: true }> {
+  const card = { name: c.name, tenantId: c.tenantId ?? null, description: c.description ?? null, currency: c.currency }
+  const inserted = await orm(db, (d) => d.insert(rateCards).values(card).onConflictDoNothing({ target: rateCards.name }).returning())
   if (inserted[0]) return { card: inserted[0], created: true }
-  const updated = await db.query<RateCardRow>(
-    sql`update rate_cards set description = ${c.description}, currency = ${c.currency}, updated_at = now()
-        where name = ${c.name} and tenant_id is not distinct from ${c.tenantId} returning ${CARD_COLUMNS}`,
+  const updated = await orm(db, (d) =>
+    d
+      .update(rateCards)
+      .set({ description: card.description, currency: card.currency, updatedAt: sql`now()` })
+      .where(and(eq(rateCards.name, card.name), sql`${rateCards.tenantId} is not distinct from ${card.tenantId}`))
+      .returning(),
   )
   return updated[0] ? { card: updated[0], created: false } : { clash: true }
 }
 
 /** Takes the card's row lock so concurrent rate writers check overlaps one after another. */
 export async function lockCard(db: Db, cardId: number): Promise<void> {
-  await db.query(sql`select id from rate_cards where id = ${cardId} for update`)
+  await orm(db, (d) => d.select({ id: rateCards.id }).from(rateCards).where(eq(rateCards.id, cardId)).for('update'))
 }
 
 interface RateRow {

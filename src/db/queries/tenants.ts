@@ -1,83 +1,77 @@
-import { sql } from 'drizzle-orm'
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm'
 import type { Db } from '../client.js'
+import { orm } from '../orm.js'
+import { adminTokens, apiKeys, tenants } from '../schema.js'
 
-export interface TenantRow {
-  id: string
-  name: string
-  created_at: Date
+export type Tenant = typeof tenants.$inferSelect
+/** A key as listed: never its hash. */
+export type ApiKey = Omit<typeof apiKeys.$inferSelect, 'keyHash'>
+export type ActiveKey = typeof apiKeys.$inferSelect
+
+const KEY_COLUMNS = {
+  id: apiKeys.id,
+  tenantId: apiKeys.tenantId,
+  name: apiKeys.name,
+  scopes: apiKeys.scopes,
+  createdAt: apiKeys.createdAt,
+  revokedAt: apiKeys.revokedAt,
 }
 
-export interface ApiKeyRow {
-  id: string
-  tenant_id: string
-  name: string
-  scopes: string[]
-  created_at: Date
-  revoked_at: Date | null
-}
-
-export async function createTenant(db: Db, t: { id: string; name: string }): Promise<TenantRow | undefined> {
-  const rows = await db.query<TenantRow>(
-    sql`insert into tenants (id, name) values (${t.id}, ${t.name}) on conflict (id) do nothing returning id, name, created_at`,
-  )
+/** Undefined when the id is taken. */
+export async function createTenant(db: Db, t: Pick<typeof tenants.$inferInsert, 'id' | 'name'>): Promise<Tenant | undefined> {
+  const rows = await orm(db, (d) => d.insert(tenants).values({ id: t.id, name: t.name }).onConflictDoNothing({ target: tenants.id }).returning())
   return rows[0]
 }
 
-export async function getTenant(db: Db, id: string): Promise<TenantRow | undefined> {
-  const rows = await db.query<TenantRow>(sql`select id, name, created_at from tenants where id = ${id}`)
+export async function getTenant(db: Db, id: string): Promise<Tenant | undefined> {
+  const rows = await orm(db, (d) => d.select().from(tenants).where(eq(tenants.id, id)))
   return rows[0]
 }
 
-export async function listTenants(db: Db): Promise<TenantRow[]> {
-  return db.query<TenantRow>(sql`select id, name, created_at from tenants order by id`)
+export async function listTenants(db: Db): Promise<Tenant[]> {
+  return orm(db, (d) => d.select().from(tenants).orderBy(tenants.id))
 }
 
-export async function createApiKey(
-  db: Db,
-  k: { id: string; tenantId: string; name: string; keyHash: string; scopes: string[] },
-): Promise<ApiKeyRow> {
-  const rows = await db.query<ApiKeyRow>(
-    sql`insert into api_keys (id, tenant_id, name, key_hash, scopes)
-        values (${k.id}, ${k.tenantId}, ${k.name}, ${k.keyHash}, ${sql.param(k.scopes)}::text[])
-        returning id, tenant_id, name, scopes, created_at, revoked_at`,
-  )
+export async function createApiKey(db: Db, k: Pick<typeof apiKeys.$inferInsert, 'id' | 'tenantId' | 'name' | 'keyHash' | 'scopes'>): Promise<ApiKey> {
+  const rows = await orm(db, (d) => d
+    .insert(apiKeys)
+    .values({ id: k.id, tenantId: k.tenantId, name: k.name, keyHash: k.keyHash, scopes: k.scopes })
+    .returning(KEY_COLUMNS))
   return rows[0]!
 }
 
-export async function listApiKeys(db: Db, tenantId: string): Promise<ApiKeyRow[]> {
-  return db.query<ApiKeyRow>(
-    sql`select id, tenant_id, name, scopes, created_at, revoked_at from api_keys
-        where tenant_id = ${tenantId} order by created_at, id`,
-  )
+export async function listApiKeys(db: Db, tenantId: string): Promise<ApiKey[]> {
+  return orm(db, (d) => d.select(KEY_COLUMNS).from(apiKeys).where(eq(apiKeys.tenantId, tenantId)).orderBy(apiKeys.createdAt, apiKeys.id))
 }
 
 /** The active keys with any of these hashes; revoked keys never match, and nothing is cached. */
-export async function findActiveKeysByHashes(
-  db: Db,
-  keyHashes: readonly string[],
-): Promise<(ApiKeyRow & { key_hash: string })[]> {
-  return db.query<ApiKeyRow & { key_hash: string }>(
-    sql`select id, tenant_id, name, scopes, key_hash, created_at, revoked_at from api_keys
-        where key_hash = any(${sql.param([...keyHashes])}::text[]) and revoked_at is null`,
-  )
+export async function findActiveKeysByHashes(db: Db, keyHashes: readonly string[]): Promise<ActiveKey[]> {
+  return orm(db, (d) => d
+    .select()
+    .from(apiKeys)
+    .where(and(inArray(apiKeys.keyHash, [...keyHashes]), isNull(apiKeys.revokedAt))))
 }
 
 export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
-  const rows = await db.query(
-    sql`update api_keys set revoked_at = coalesce(revoked_at, now()) where id = ${id} returning id`,
-  )
+  const rows = await orm(db, (d) => d
+    .update(apiKeys)
+    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+    .where(eq(apiKeys.id, id))
+    .returning({ id: apiKeys.id }))
   return rows.length > 0
 }
 
 export async function getAdminTokenHash(db: Db): Promise<string | undefined> {
-  const rows = await db.query<{ token_hash: string }>(sql`select token_hash from admin_tokens where id = 1`)
-  return rows[0]?.token_hash
+  const rows = await orm(db, (d) => d.select({ tokenHash: adminTokens.tokenHash }).from(adminTokens).where(eq(adminTokens.id, 1)))
+  return rows[0]?.tokenHash
 }
 
 /** Stores the generated admin token's hash unless one exists; true only for the instance that wrote it. */
 export async function insertAdminTokenHash(db: Db, hash: string): Promise<boolean> {
-  const rows = await db.query(
-    sql`insert into admin_tokens (id, token_hash) values (1, ${hash}) on conflict (id) do nothing returning id`,
-  )
+  const rows = await orm(db, (d) => d
+    .insert(adminTokens)
+    .values({ id: 1, tokenHash: hash })
+    .onConflictDoNothing({ target: adminTokens.id })
+    .returning({ id: adminTokens.id }))
   return rows.length === 1
 }

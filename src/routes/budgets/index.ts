@@ -7,6 +7,7 @@ import { budgetStatus } from '../../budgets/status.js'
 import { deleteBudget, getBudget, listAlerts, listBudgets, upsertBudget, type BudgetRow } from '../../db/queries/budgets.js'
 import { problems, type ProblemItem } from '../../errors.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
+import { cardNotVisible } from '../../auth/access.js'
 import { findVisibleCard } from '../../pricing/card-lookup.js'
 import { problemResponses } from '../shared-schemas.js'
 import {
@@ -55,7 +56,7 @@ const budgetRoutes: FastifyPluginAsyncZod<{ maxGroups: number }> = async (app, o
         : parsed.error.issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }))
       const card = parsed.success ? parsed.data.rate_card : typeof (req.body as { rate_card?: unknown } | null)?.rate_card === 'string' ? (req.body as { rate_card: string }).rate_card : 'default'
       if (!(await findVisibleCard(app.db, req.tenantId, card)))
-        errors.push({ path: 'body.rate_card', message: `rate card "${card}" does not exist or is not visible to this tenant` })
+        errors.push({ path: 'body.rate_card', message: cardNotVisible(card) })
       if (!parsed.success || errors.length > 0) throw problems.validation(errors)
       const b = parsed.data
       const secret = b.webhook_secret === undefined || b.webhook_secret === null ? b.webhook_secret : app.requireSecretBox().seal(b.webhook_secret)

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { scopesOf } from '../../auth/access.js'
 import { problemResponses } from '../shared-schemas.js'
 
 const MeSchema = z.object({
@@ -25,8 +26,8 @@ const meRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req) => {
       const p = req.principal!
       return p.kind === 'admin'
-        ? { kind: 'admin' as const, tenant_id: null, key_id: null, scopes: ['admin'] }
-        : { kind: 'tenant' as const, tenant_id: p.tenantId, key_id: p.keyId, scopes: p.scopes }
+        ? { kind: 'admin' as const, tenant_id: null, key_id: null, scopes: scopesOf(p) }
+        : { kind: 'tenant' as const, tenant_id: p.tenantId, key_id: p.keyId, scopes: scopesOf(p) }
     },
   )
 }

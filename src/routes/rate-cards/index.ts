@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import {
@@ -8,10 +8,9 @@ import {
   listRates,
   lockCard,
   upsertCard,
-  type CardViewer,
   type NewRate,
 } from '../../db/queries/rate-cards.js'
-import { getTenant } from '../../db/queries/tenants.js'
+import type { CardViewer } from '../../auth/access.js'
 import { problems } from '../../errors.js'
 import { canonicalPrices } from '../../pricing/prices.js'
 import { canonicalUnitPrices } from '../../db/rate-columns.js'
@@ -30,49 +29,12 @@ import {
   rateOut,
 } from './schemas.js'
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Set by the rate-card routes: whose cards this request may see. */
-    cardViewer?: CardViewer
-  }
-}
-
-/** X-Tenant-Id sent with the admin token, checked to exist (404 otherwise). */
-async function adminTenant(app: FastifyInstance, req: FastifyRequest): Promise<string | undefined> {
-  const named = req.headers['x-tenant-id']
-  if (typeof named !== 'string' || named === '') return undefined
-  if (!(await getTenant(app.db, named))) throw problems.notFound(`tenant "${named}" does not exist`)
-  return named
-}
-
-/**
- * Reading cards: a tenant key with `read` sees global cards and its own; the admin token sees every
- * card, or exactly what one tenant sees when it names it with X-Tenant-Id.
- */
-function readerHook(app: FastifyInstance) {
-  return async (req: FastifyRequest, reply: FastifyReply) => {
-    await app.auth.authenticated(req, reply)
-    if (req.principal?.kind === 'admin') {
-      const tenantId = await adminTenant(app, req)
-      req.cardViewer = tenantId ? { kind: 'tenant', tenantId } : { kind: 'all' }
-      return
-    }
-    await app.auth.tenant('read')(req, reply)
-    req.cardViewer = { kind: 'tenant', tenantId: req.tenantId }
-  }
-}
-
-async function adminHook(this: FastifyInstance, req: FastifyRequest, reply: FastifyReply) {
-  await this.auth.admin(req, reply)
-  const tenantId = await adminTenant(this, req)
-  req.cardViewer = tenantId ? { kind: 'tenant', tenantId } : { kind: 'all' }
-}
-
 const CardParams = z.object({ card: CardNameSchema })
 const viewerOf = (req: FastifyRequest): CardViewer => req.cardViewer ?? { kind: 'tenant', tenantId: '' }
 
 const rateCardRoutes: FastifyPluginAsyncZod = async (app) => {
-  const reader = readerHook(app)
+  const reader = app.auth.cards('read')
+  const adminHook = app.auth.cards('admin')
 
   app.put(
     '/rate-cards/:card',
@@ -112,8 +74,7 @@ const rateCardRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req) => {
-      const viewer = viewerOf(req)
-      const cards = await listCards(app.db, viewer.kind === 'tenant' ? viewer.tenantId : undefined)
+      const cards = await listCards(app.db, viewerOf(req))
       return { data: cards.map(cardOut) }
     },
   )

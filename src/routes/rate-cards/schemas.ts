@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { RateCardRow, StoredRate } from '../../db/queries/rate-cards.js'
+import type { RateCard, StoredRate } from '../../db/queries/rate-cards.js'
 import { PLAIN_DECIMAL } from '../../decimal/decimal-text.js'
 import { PRICE_CLASSES, type PriceClass } from '../../db/rate-columns.js'
 
@@ -116,15 +116,15 @@ export const RatesQuerySchema = z.object({
   at: TimestampSchema.optional().describe('the instant whose rates are listed (default now)'),
 })
 
-export function cardOut(c: RateCardRow): z.infer<typeof RateCardSchema> {
+export function cardOut(c: RateCard): z.infer<typeof RateCardSchema> {
   return {
     name: c.name,
-    scope: c.tenant_id === null ? 'global' : 'tenant',
-    tenant_id: c.tenant_id,
+    scope: c.tenantId === null ? 'global' : 'tenant',
+    tenant_id: c.tenantId,
     description: c.description,
     currency: c.currency,
-    created_at: c.created_at,
-    updated_at: c.updated_at,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
   }
 }
 

@@ -9,9 +9,11 @@ import {
   listApiKeys,
   listTenants,
   revokeApiKey,
+  type ApiKey,
+  type Tenant,
 } from '../../db/queries/tenants.js'
 import { problems } from '../../errors.js'
-import { SCOPES } from '../../plugins/auth.js'
+import { SCOPES } from '../../auth/access.js'
 import { problemResponses, TenantIdParam } from '../shared-schemas.js'
 
 const TenantSchema = z
@@ -38,6 +40,16 @@ const CreatedKeySchema = z.object({
   scopes: z.array(z.string()),
 })
 
+const tenantOut = (t: Tenant) => ({ id: t.id, name: t.name, created_at: t.createdAt })
+const keyOut = (k: ApiKey) => ({
+  id: k.id,
+  name: k.name,
+  tenant_id: k.tenantId,
+  scopes: k.scopes,
+  created_at: k.createdAt,
+  revoked_at: k.revokedAt,
+})
+
 const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addHook('onRequest', app.auth.admin)
 
@@ -55,7 +67,7 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req, reply) => {
       const created = await createTenant(app.db, req.body)
       if (!created) throw problems.conflict(`tenant "${req.body.id}" already exists`)
-      return reply.status(201).send(created)
+      return reply.status(201).send(tenantOut(created))
     },
   )
 
@@ -69,7 +81,7 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.object({ data: z.array(TenantSchema) }), ...problemResponses(401, 403, 503) },
       },
     },
-    async () => ({ data: await listTenants(app.db) }),
+    async () => ({ data: (await listTenants(app.db)).map(tenantOut) }),
   )
 
   app.post(
@@ -97,7 +109,7 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
         if (isUniqueViolation(err)) throw problems.conflict('key collision; retry')
         throw err
       })
-      return reply.status(201).send({ id: row.id, key, name: row.name, tenant_id: row.tenant_id, scopes: row.scopes })
+      return reply.status(201).send({ id: row.id, key, name: row.name, tenant_id: row.tenantId, scopes: row.scopes })
     },
   )
 
@@ -114,7 +126,7 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req) => {
       if (!(await getTenant(app.db, req.params.id))) throw problems.notFound(`tenant "${req.params.id}" does not exist`)
-      return { data: await listApiKeys(app.db, req.params.id) }
+      return { data: (await listApiKeys(app.db, req.params.id)).map(keyOut) }
     },
   )
 

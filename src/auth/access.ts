@@ -1,0 +1,99 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import { eq, isNull, or, type SQL } from 'drizzle-orm'
+import { rateCards } from '../db/schema.js'
+import { problems } from '../errors.js'
+
+/**
+ * Who may do what, decided here and nowhere else: scopes, the tenant a request acts for (X-Tenant-Id),
+ * and which rate cards a tenant sees. The Fastify hooks (src/plugins/auth.ts) and therefore every REST
+ * route and GraphQL, the rate-card routes, and every card lookup (pricing, budgets, the reports) call
+ * these functions; the verdicts are checked entry point by entry point in test/auth/access.test.ts.
+ */
+
+/** The scopes a tenant key can hold. */
+export const SCOPES = ['ingest', 'read'] as const
+export type Scope = (typeof SCOPES)[number]
+/** What a route needs: a tenant scope, or the admin token. */
+export type Need = Scope | 'admin'
+
+export type Principal =
+  | { kind: 'admin' }
+  | { kind: 'tenant'; tenantId: string; keyId: string; scopes: string[] }
+
+/** Answers whether a tenant id exists (the admin token naming an unknown tenant gets a 404). */
+export type TenantExists = (tenantId: string) => Promise<boolean>
+
+/** The scopes a principal holds, as `GET /v1/me` reports them: the admin token holds `admin`. */
+export function scopesOf(p: Principal): string[] {
+  return p.kind === 'admin' ? ['admin'] : p.scopes
+}
+
+/** X-Tenant-Id: a non-empty header names a tenant; absent or empty names none. */
+export function tenantHeader(headers: IncomingHttpHeaders): string | undefined {
+  const v = headers['x-tenant-id']
+  return typeof v === 'string' && v.length > 0 ? v : undefined
+}
+
+/** 403 unless the principal holds `need` (the admin token holds every tenant scope). */
+export function requireScope(p: Principal, need: Need): void {
+  if (need === 'admin') {
+    if (p.kind !== 'admin') throw problems.forbidden('this route needs the admin token')
+    return
+  }
+  if (p.kind === 'tenant' && !p.scopes.includes(need)) throw problems.forbidden(`this key lacks the "${need}" scope`)
+}
+
+async function namedTenant(named: string, exists: TenantExists): Promise<string> {
+  if (!(await exists(named))) throw problems.notFound(`tenant "${named}" does not exist`)
+  return named
+}
+
+/**
+ * The tenant a request acts for. A tenant key acts for its own tenant and needs `scope`; naming
+ * another tenant is a 403 (checked before the scope). The admin token must name an existing tenant
+ * with X-Tenant-Id: none is a 400, an unknown one a 404.
+ */
+export async function actingTenant(p: Principal, header: string | undefined, scope: Scope, exists: TenantExists): Promise<string> {
+  if (p.kind === 'admin') {
+    if (!header) throw problems.badRequest('the admin token must name a tenant with X-Tenant-Id on this route')
+    return namedTenant(header, exists)
+  }
+  if (header && header !== p.tenantId) throw problems.forbidden('this key cannot act for another tenant')
+  requireScope(p, scope)
+  return p.tenantId
+}
+
+/** Whose rate cards a request sees: `all` (the admin without X-Tenant-Id) or one tenant's view. */
+export type CardViewer = { kind: 'all' } | { kind: 'tenant'; tenantId: string }
+
+/**
+ * The card viewer of a rate-card request. Reading (`read`) is open to a tenant key with `read` (its own
+ * view) and to the admin token; changing (`admin`) only to the admin token. The admin token sees every
+ * card, or exactly one tenant's view when it names the tenant with X-Tenant-Id (unknown → 404).
+ */
+export async function cardViewer(p: Principal, header: string | undefined, need: 'read' | 'admin', exists: TenantExists): Promise<CardViewer> {
+  if (p.kind === 'admin') return header ? { kind: 'tenant', tenantId: await namedTenant(header, exists) } : { kind: 'all' }
+  if (need === 'admin') requireScope(p, 'admin')
+  return { kind: 'tenant', tenantId: await actingTenant(p, header, 'read', exists) }
+}
+
+/** The viewer of a tenant's own requests (pricing, budgets, reports): global cards and its own. */
+export const tenantViewer = (tenantId: string): CardViewer => ({ kind: 'tenant', tenantId })
+
+/**
+ * The rate_cards rows a viewer may use by name: a tenant sees the global cards and its own, never
+ * another tenant's; `all` sees every card (undefined: no condition).
+ */
+export function cardVisibleTo(viewer: CardViewer): SQL | undefined {
+  return viewer.kind === 'all' ? undefined : or(isNull(rateCards.tenantId), eq(rateCards.tenantId, viewer.tenantId))
+}
+
+/** The rows a viewer's card list shows: as `cardVisibleTo`, except that `all` lists the global catalogue. */
+export function cardListedFor(viewer: CardViewer): SQL {
+  return cardVisibleTo(viewer) ?? isNull(rateCards.tenantId)
+}
+
+/** The one wording for a card a tenant may not use (REST 400 item, GraphQL BAD_USER_INPUT). */
+export function cardNotVisible(name: string): string {
+  return `rate card "${name}" does not exist or is not visible to this tenant`
+}
