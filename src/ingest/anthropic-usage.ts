@@ -1,8 +1,9 @@
-import { assembleBucket, assembleDims, readCounters, RowProblems, type RowDefaults, type RowProblem } from './bucket.js'
+import { assembleBucket, assembleDims, readCounters, RowProblems, type RowDefaults } from './bucket.js'
 import type { ParsedJsonRows } from './canonical.js'
 import type { IndexedResource } from './resource.js'
 import type { CounterField, RawCounters } from './token-classes.js'
-import { parseJsonCounter, parseJsonDimension, parseTime } from './values.js'
+import { walkUsagePages } from './usage-pages.js'
+import { parseJsonCounter, parseJsonDimension } from './values.js'
 
 /**
  * Anthropic Admin API usage reports (`GET /v1/organizations/usage_report/messages` pages), mapped as
@@ -24,6 +25,8 @@ export function isAnthropicUsageBody(body: unknown): boolean {
   )
 }
 
+const ANTHROPIC_TIMES = { start: 'starting_at', end: 'ending_at' }
+
 /** Anthropic's tiers as pricing sees them: batch is the batch flag; on-demand and discount variants fold. */
 export function tier(raw: string | null): { serviceTier: string | null; batch: boolean | null } {
   if (raw === null) return { serviceTier: null, batch: null }
@@ -33,89 +36,50 @@ export function tier(raw: string | null): { serviceTier: string | null; batch: b
 }
 
 export function parseAnthropicPages(body: unknown, defaults: RowDefaults): ParsedJsonRows {
-  const pages = Array.isArray(body) ? body : [body]
   const rows: ParsedJsonRows['rows'] = []
   const resources: IndexedResource[] = []
-  const problems: RowProblem[] = []
-  const seen = new Map<string, string>()
-  let index = 0
-  pages.forEach((page: unknown, pageNo) => {
-    const pagePath = Array.isArray(body) ? `${pageNo}.data` : 'data'
-    const data = isObject(page) ? page.data : undefined
-    if (!Array.isArray(data)) {
-      problems.push({ path: pagePath, message: 'a page must have a data array' })
-      return
+  const walked = walkUsagePages(body, ANTHROPIC_TIMES, ({ result, index, startMs, endMs, problems: p }) => {
+    const dim = (field: string) => p.take(parseJsonDimension(result[field]), field, null)
+    const cacheCreation = isObject(result.cache_creation) ? result.cache_creation : {}
+    const toolUse = isObject(result.server_tool_use) ? result.server_tool_use : {}
+    const raw: Record<string, unknown> = {
+      input_uncached_tokens: result.uncached_input_tokens,
+      input_text_tokens: result.uncached_input_tokens,
+      input_cached_tokens: result.cache_read_input_tokens,
+      input_cached_text_tokens: result.cache_read_input_tokens,
+      input_cache_write_tokens: cacheCreation.ephemeral_5m_input_tokens,
+      input_cache_write_1h_tokens: cacheCreation.ephemeral_1h_input_tokens,
+      output_tokens: result.output_tokens,
+      output_text_tokens: result.output_tokens,
     }
-    data.forEach((bucket: unknown, bucketNo) => {
-      const bucketPath = `${pagePath}.${bucketNo}`
-      if (!isObject(bucket) || !Array.isArray(bucket.results)) {
-        problems.push({ path: bucketPath, message: 'a bucket must be an object with a results array' })
-        return
-      }
-      const bp = new RowProblems({ index })
-      const startMs = bp.take<number | undefined>(parseTime(bucket.starting_at), `${bucketPath}.starting_at`, undefined)
-      const endMs = bp.take<number | undefined>(parseTime(bucket.ending_at), `${bucketPath}.ending_at`, undefined)
-      const timeKey = `${String(bucket.starting_at)}/${String(bucket.ending_at)}`
-      if (bucket.results.length > 0) {
-        const earlier = seen.get(timeKey)
-        if (earlier) bp.add(bucketPath, `bucket ${timeKey} appears twice: first at ${earlier}`)
-        else seen.set(timeKey, bucketPath)
-      }
-      if (bucket.results.length > 0) problems.push(...bp.items)
-      else problems.push(...bp.items.map(({ path, message }) => ({ path, message })))
-
-      for (const result of bucket.results as unknown[]) {
-        const p = new RowProblems({ index })
-        index++
-        if (!isObject(result)) {
-          p.add('', 'a result must be an object')
-          problems.push(...p.items)
-          continue
-        }
-        const dim = (field: string) => p.take(parseJsonDimension(result[field]), field, null)
-        const cacheCreation = isObject(result.cache_creation) ? result.cache_creation : {}
-        const toolUse = isObject(result.server_tool_use) ? result.server_tool_use : {}
-        const raw: Record<string, unknown> = {
-          input_uncached_tokens: result.uncached_input_tokens,
-          input_text_tokens: result.uncached_input_tokens,
-          input_cached_tokens: result.cache_read_input_tokens,
-          input_cached_text_tokens: result.cache_read_input_tokens,
-          input_cache_write_tokens: cacheCreation.ephemeral_5m_input_tokens,
-          input_cache_write_1h_tokens: cacheCreation.ephemeral_1h_input_tokens,
-          output_tokens: result.output_tokens,
-          output_text_tokens: result.output_tokens,
-        }
-        const counters: RawCounters = readCounters((f: CounterField) => raw[f], parseJsonCounter, p, Object.keys(raw) as CounterField[])
-        // A request count is never reported: null, whatever the counters say.
-        counters.num_model_requests = null
-        const { serviceTier, batch } = tier(dim('service_tier'))
-        const user = dim('account_id') ?? dim('service_account_id')
-        const dims = {
-          startMs,
-          endMs,
-          provider: defaults.provider ?? 'anthropic',
-          accountId: defaults.accountId ?? null,
-          projectId: dim('workspace_id'),
-          userId: user,
-          apiKeyId: dim('api_key_id'),
-          model: dim('model'),
-          serviceTier,
-          batch,
-          contextTier: dim('context_window'),
-          inferenceGeo: dim('inference_geo'),
-        }
-        const searches = p.take(parseJsonCounter(toolUse.web_search_requests), 'server_tool_use.web_search_requests', null)
-        const normalised = assembleBucket({ ...dims, counters }, p)
-        problems.push(...p.items)
-        if (!normalised) continue
-        rows.push({ index: index - 1, bucket: normalised })
-        // Stored even when 0 (if reported), so that a later report of 0 replaces an earlier count.
-        if (searches !== null) {
-          const d = assembleDims(dims, new RowProblems({ index: index - 1 }))!
-          resources.push({ index: index - 1, resource: { ...d, resource: 'web_search_calls', quantity: String(searches), attributes: {}, requests: null, reportedCost: null } })
-        }
-      }
-    })
+    const counters: RawCounters = readCounters((f: CounterField) => raw[f], parseJsonCounter, p, Object.keys(raw) as CounterField[])
+    // A request count is never reported: null, whatever the counters say.
+    counters.num_model_requests = null
+    const { serviceTier, batch } = tier(dim('service_tier'))
+    const user = dim('account_id') ?? dim('service_account_id')
+    const dims = {
+      startMs,
+      endMs,
+      provider: defaults.provider ?? 'anthropic',
+      accountId: defaults.accountId ?? null,
+      projectId: dim('workspace_id'),
+      userId: user,
+      apiKeyId: dim('api_key_id'),
+      model: dim('model'),
+      serviceTier,
+      batch,
+      contextTier: dim('context_window'),
+      inferenceGeo: dim('inference_geo'),
+    }
+    const searches = p.take(parseJsonCounter(toolUse.web_search_requests), 'server_tool_use.web_search_requests', null)
+    const normalised = assembleBucket({ ...dims, counters }, p)
+    if (!normalised) return
+    rows.push({ index, bucket: normalised })
+    // Stored even when 0 (if reported), so that a later report of 0 replaces an earlier count.
+    if (searches !== null) {
+      const d = assembleDims(dims, new RowProblems({ index }))!
+      resources.push({ index, resource: { ...d, resource: 'web_search_calls', quantity: String(searches), attributes: {}, requests: null, reportedCost: null } })
+    }
   })
-  return { received: index, skipped: 0, rows, resources, problems }
+  return { received: walked.received, skipped: 0, rows, resources, problems: walked.problems }
 }

@@ -109,7 +109,7 @@ export async function ingestBuckets(
         )
       }
     }
-    const { distinct, created, replaced, oversized } = await mergeAndUpsert(tx, tenantId, source)
+    const { distinct, created, replaced, oversized } = await mergeAndUpsert(tx, tenantId, source, produced.staged)
     if (oversized.length > 0) throw oversizedProblem(oversized)
     return { received: produced.received, skipped: produced.skipped, created, replaced, unchanged: distinct - created - replaced }
   }))
@@ -171,10 +171,12 @@ async function namingRejectedRow<T>(refKind: 'index' | 'line', produce: RowProdu
  * Streams the producer's rows into the staging table: COPY on PostgreSQL (parsing and the server's
  * inserts overlap), batched unnest inserts elsewhere. Memory stays bounded by one batch.
  */
-async function stageRows(tx: Db, produce: RowProducer): Promise<ProducedRows> {
+async function stageRows(tx: Db, produce: RowProducer): Promise<ProducedRows & { staged: number }> {
+  let staged = 0
   if (!tx.copyIn) {
     let chunk = new StageChunk()
     const produced = await produce((ref, bucket) => {
+      staged++
       chunk.push(ref, bucket)
       if (chunk.length < STAGE_CHUNK) return
       const full = chunk
@@ -182,7 +184,7 @@ async function stageRows(tx: Db, produce: RowProducer): Promise<ProducedRows> {
       return stageChunkNamingRow(tx, full)
     })
     await stageChunkNamingRow(tx, chunk)
-    return produced
+    return { ...produced, staged }
   }
   const copy = await tx.copyIn('bucket_stage', STAGE_COLUMNS)
   let batch = ''
@@ -190,6 +192,7 @@ async function stageRows(tx: Db, produce: RowProducer): Promise<ProducedRows> {
   try {
     try {
       produced = await produce((ref, bucket) => {
+        staged++
         batch += copyLine(ref, bucket)
         if (batch.length < COPY_BATCH_CHARS) return
         const full = batch
@@ -205,7 +208,7 @@ async function stageRows(tx: Db, produce: RowProducer): Promise<ProducedRows> {
     const at = isDataException(err) ? copyFailurePosition(err) : undefined
     throw at ? new StagedRowRejected({ staged: at.line, ...(at.column ? { column: at.column } : {}) }, err) : err
   }
-  return produced
+  return { ...produced, staged }
 }
 
 /**

@@ -1,8 +1,9 @@
-import { assembleBucket, assembleDims, readCounters, RowProblems, type DimFields, type RowDefaults, type RowProblem, type UsageType } from './bucket.js'
+import { assembleBucket, assembleDims, readCounters, type DimFields, type RowDefaults, type UsageType } from './bucket.js'
 import type { ParsedJsonRows } from './canonical.js'
 import { parseAttributes, type IndexedResource } from './resource.js'
 import type { CounterField } from './token-classes.js'
-import { parseJsonBatch, parseJsonCounter, parseJsonDimension, parseTime } from './values.js'
+import { walkUsagePages } from './usage-pages.js'
+import { parseJsonBatch, parseJsonCounter, parseJsonDimension } from './values.js'
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -54,112 +55,74 @@ export const OPENAI_RESOURCE_ATTRIBUTES: Record<string, readonly string[]> = Obj
   Object.values(RESULT_KINDS).flatMap((k) => ('resource' in k ? [[k.resource, k.attributes]] : [])),
 )
 
+/** What makes a repeated bucket the same page posted twice: pages of different usage endpoints share their time buckets. */
+const resultKinds = (results: unknown[]) => [...new Set(results.map((r) => (isObject(r) ? String(r.object ?? 'completions') : '')))].sort().join(',')
+
+const OPENAI_TIMES = { start: 'start_time', end: 'end_time' }
+
 /**
  * Form 2: OpenAI usage pages (`GET /v1/organization/usage/completions`), one or an array. `index` counts
  * results across pages in page order. Rows sharing a natural key are summed later, in SQL; a bucket
- * (start, end) that appears twice — typically the same page posted twice — is an error.
+ * (start, end) that appears twice with the same result kinds — typically the same page posted twice —
+ * is an error.
  */
 export function parseOpenAIPages(body: unknown, defaults: RowDefaults): ParsedJsonRows {
-  const pages = Array.isArray(body) ? body : [body]
   const rows: ParsedJsonRows['rows'] = []
   const resources: IndexedResource[] = []
-  const problems: RowProblem[] = []
-  const bucketsSeen = new Map<string, { path: string; index: number | undefined }>()
-  let index = 0
-  pages.forEach((page: unknown, pageNo) => {
-    const pagePath = Array.isArray(body) ? `${pageNo}.data` : 'data'
-    const data = isObject(page) ? page.data : undefined
-    if (!Array.isArray(data)) {
-      problems.push({ path: pagePath, message: 'a page must have a data array' })
-      return
-    }
-    data.forEach((bucket: unknown, bucketNo) => {
-      const bucketPath = `${pagePath}.${bucketNo}`
-      if (!isObject(bucket) || !Array.isArray(bucket.results)) {
-        problems.push({ path: bucketPath, message: 'a bucket must be an object with a results array' })
+  const walked = walkUsagePages(
+    body,
+    OPENAI_TIMES,
+    ({ result, index, startMs, endMs, problems: p }) => {
+      const kind = resultKind(result.object)
+      if (!kind) {
+        p.add('object', `unknown usage result object ${JSON.stringify(result.object)}: expected one of ${Object.keys(RESULT_KINDS).join(', ')}`)
         return
       }
-      const bp = new RowProblems({ index })
-      const startMs = bp.take<number | undefined>(parseTime(bucket.start_time), `${bucketPath}.start_time`, undefined)
-      const endMs = bp.take<number | undefined>(parseTime(bucket.end_time), `${bucketPath}.end_time`, undefined)
-      // Pages of different usage endpoints share their time buckets; a bucket repeated with the same
-      // result kinds is the same page posted twice. An empty bucket holds nothing to count twice.
-      const kinds = [...new Set((bucket.results as unknown[]).map((r) => (isObject(r) ? String(r.object ?? 'completions') : '')))].sort()
-      const timeKey = `${String(bucket.start_time)}/${String(bucket.end_time)}`
-      const firstIndex = bucket.results.length > 0 ? index : undefined
-      const earlier = firstIndex === undefined ? undefined : bucketsSeen.get(`${timeKey} ${kinds.join(',')}`)
-      if (earlier) {
-        bp.add(
-          bucketPath,
-          `bucket ${timeKey} appears twice: first at ${earlier.path}` +
-            (earlier.index !== undefined ? ` (index ${earlier.index})` : '') +
-            (firstIndex !== undefined ? `, again here (index ${firstIndex})` : ''),
-        )
-      } else if (firstIndex !== undefined) bucketsSeen.set(`${timeKey} ${kinds.join(',')}`, { path: bucketPath, index: firstIndex })
-      // Bucket-level problems belong to its first result (or to no index if it has none).
-      for (const item of bp.items) problems.push(firstIndex === undefined ? { path: item.path, message: item.message } : item)
-
-      for (const result of bucket.results as unknown[]) {
-        const p = new RowProblems({ index })
-        index++
-        if (!isObject(result)) {
-          p.add('', 'a result must be an object')
-          problems.push(...p.items)
-          continue
-        }
-        const kind = resultKind(result.object)
-        if (!kind) {
-          p.add('object', `unknown usage result object ${JSON.stringify(result.object)}: expected one of ${Object.keys(RESULT_KINDS).join(', ')}`)
-          problems.push(...p.items)
-          continue
-        }
-        const own = (field: 'provider' | 'account_id', fallback: string | undefined) =>
-          p.take(parseJsonDimension(result[field]), field, null) ?? fallback ?? null
-        const dims: DimFields = {
-          startMs,
-          endMs,
-          provider: own('provider', defaults.provider) ?? 'openai',
-          accountId: own('account_id', defaults.accountId),
-          projectId: p.take(parseJsonDimension(result.project_id), 'project_id', null),
-          userId: p.take(parseJsonDimension(result.user_id), 'user_id', null),
-          apiKeyId: p.take(parseJsonDimension(result.api_key_id), 'api_key_id', null),
-          model: p.take(parseJsonDimension(result.model), 'model', null),
-          serviceTier: p.take(parseJsonDimension(result.service_tier), 'service_tier', null),
-          batch: p.take(parseJsonBatch(result.batch), 'batch', null),
-        }
-        if ('resource' in kind) {
-          const quantity = p.take(parseJsonCounter(result[kind.quantity]), kind.quantity, null)
-          if (quantity === null && result[kind.quantity] == null) p.add(kind.quantity, `${kind.quantity} is required`)
-          const requests = p.take(parseJsonCounter(result.num_model_requests), 'num_model_requests', null)
-          const attributes = p.take(
-            parseAttributes(Object.fromEntries(kind.attributes.map((a) => [a, result[a]])), true),
-            kind.attributes.join(', '),
-            {},
-          )
-          const d = assembleDims(dims, p)
-          problems.push(...p.items)
-          if (d && p.items.length === 0 && quantity !== null)
-            resources.push({ index: index - 1, resource: { ...d, resource: kind.resource, quantity: String(quantity), attributes, requests, reportedCost: null } })
-          continue
-        }
-        const normalised = assembleBucket(
-          {
-            ...dims,
-            usageType: kind.tokens,
-            counters: readCounters(
-              (f: CounterField) => result[f],
-              parseJsonCounter,
-              p,
-              kind.tokens === 'completions' ? undefined : INPUT_ONLY_COUNTERS,
-            ),
-          },
-          p,
-        )
-        problems.push(...p.items)
-        // A result of a bucket with a bad time is rejected through the bucket's own problem.
-        if (normalised) rows.push({ index: index - 1, bucket: normalised })
+      const own = (field: 'provider' | 'account_id', fallback: string | undefined) =>
+        p.take(parseJsonDimension(result[field]), field, null) ?? fallback ?? null
+      const dims: DimFields = {
+        startMs,
+        endMs,
+        provider: own('provider', defaults.provider) ?? 'openai',
+        accountId: own('account_id', defaults.accountId),
+        projectId: p.take(parseJsonDimension(result.project_id), 'project_id', null),
+        userId: p.take(parseJsonDimension(result.user_id), 'user_id', null),
+        apiKeyId: p.take(parseJsonDimension(result.api_key_id), 'api_key_id', null),
+        model: p.take(parseJsonDimension(result.model), 'model', null),
+        serviceTier: p.take(parseJsonDimension(result.service_tier), 'service_tier', null),
+        batch: p.take(parseJsonBatch(result.batch), 'batch', null),
       }
-    })
-  })
-  return { received: index, skipped: 0, rows, resources, problems }
+      if ('resource' in kind) {
+        const quantity = p.take(parseJsonCounter(result[kind.quantity]), kind.quantity, null)
+        if (quantity === null && result[kind.quantity] == null) p.add(kind.quantity, `${kind.quantity} is required`)
+        const requests = p.take(parseJsonCounter(result.num_model_requests), 'num_model_requests', null)
+        const attributes = p.take(
+          parseAttributes(Object.fromEntries(kind.attributes.map((a) => [a, result[a]])), true),
+          kind.attributes.join(', '),
+          {},
+        )
+        const d = assembleDims(dims, p)
+        if (d && p.items.length === 0 && quantity !== null)
+          resources.push({ index, resource: { ...d, resource: kind.resource, quantity: String(quantity), attributes, requests, reportedCost: null } })
+        return
+      }
+      const normalised = assembleBucket(
+        {
+          ...dims,
+          usageType: kind.tokens,
+          counters: readCounters(
+            (f: CounterField) => result[f],
+            parseJsonCounter,
+            p,
+            kind.tokens === 'completions' ? undefined : INPUT_ONLY_COUNTERS,
+          ),
+        },
+        p,
+      )
+      // A result of a bucket with a bad time is rejected through the bucket's own problem.
+      if (normalised) rows.push({ index, bucket: normalised })
+    },
+    resultKinds,
+  )
+  return { received: walked.received, skipped: 0, rows, resources, problems: walked.problems }
 }

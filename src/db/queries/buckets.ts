@@ -144,6 +144,20 @@ export async function stageChunk(tx: Db, chunk: StageChunk): Promise<void> {
  */
 const SHAPED_STAGE = `(select *, coalesce(shape, (bit_or(present) over (partition by provider, account_id, usage_type, start_time, end_time))::text) as row_shape
   from bucket_stage) st`
+/** `SHAPED_STAGE` for the staged rows starting in [from, to] (a shape's rows share their start time). */
+const shapedStageBetween = (from: string, to: string) =>
+  sql`(select *, coalesce(shape, (bit_or(present) over (partition by provider, account_id, usage_type, start_time, end_time))::text) as row_shape
+  from bucket_stage where start_time between ${from}::timestamptz and ${to}::timestamptz) st`
+
+/**
+ * The distinct (provider, account, usage type, start, end, row_shape) of the stage, as `SHAPED_STAGE`
+ * would give them — but aggregated before the window, so a large stage is hashed once on its key
+ * columns instead of sorted whole.
+ */
+const STAGE_SHAPES = `(select distinct provider, account_id, usage_type, start_time, end_time,
+    coalesce(shape, (bit_or(present) over (partition by provider, account_id, usage_type, start_time, end_time))::text) as row_shape
+  from (select provider, account_id, usage_type, start_time, end_time, shape, bit_or(present) as present
+    from bucket_stage group by provider, account_id, usage_type, start_time, end_time, shape) g) d`
 
 /** Sums staged rows that share a natural key into a table (for `findOverlap`); returns the number of distinct keys. */
 export async function mergeStage(tx: Db): Promise<number> {
@@ -253,7 +267,8 @@ const ACCOUNT_LOCK_CLASS = 0x746c
 async function lockAccounts(tx: Db, tenantId: string, rows: SQL): Promise<void> {
   await tx.query(
     sql`select pg_advisory_xact_lock(${sql.raw(String(ACCOUNT_LOCK_CLASS))}, k) from (
-      select distinct hashtext(jsonb_build_array(${tenantId}::text, provider, account_id)::text) as k from (${rows}) r order by k) keys`,
+      select distinct hashtext(jsonb_build_array(${tenantId}::text, provider, account_id)::text) as k
+      from (select distinct provider, account_id from (${rows}) r0) r order by k) keys`,
   )
 }
 
@@ -377,7 +392,7 @@ export async function stagedOverlap(tx: Db, tenantId: string): Promise<boolean> 
     sql`with shapes as (
       select provider, account_id, usage_type, start_time, end_time, row_shape, max(end_time) over (partition by provider, account_id, usage_type
                order by start_time, end_time, row_shape rows between unbounded preceding and 1 preceding) as prev_end
-      from (select distinct provider, account_id, usage_type, start_time, end_time, row_shape from ${sql.raw(SHAPED_STAGE)}) d)
+      from ${sql.raw(STAGE_SHAPES)})
     select exists (select 1 from shapes where prev_end > start_time) as inner,
       exists (${conflictProbe(tenantId, sql`select provider, account_id, usage_type, start_time, end_time, row_shape, prev_end is distinct from start_time from shapes`)}) as stored`,
   )
@@ -391,15 +406,62 @@ export interface MergeCounts extends UpsertCounts {
 }
 
 /**
- * Sums staged rows by natural key and upserts the sums, in one statement: the sums are materialised
- * once and feed the 2^53 − 1 check, the count and the upsert (equal counters are left alone, as in
- * `upsertChunk`).
+ * Staged rows merged per statement. A statement's rows pass through both rollup triggers' transition
+ * tables and aggregates: at a million rows those spill to disk (hundreds of MB of temp files) and the
+ * merge ran at a few thousand rows/s; slices of this size stay in memory (work_mem, `createStage`).
  */
-export async function mergeAndUpsert(tx: Db, tenantId: string, source: string): Promise<MergeCounts> {
+const MERGE_SLICE_ROWS = 100_000
+
+/**
+ * Sums staged rows by natural key and upserts the sums. Up to MERGE_SLICE_ROWS staged rows in one
+ * statement (`mergeSlice`); a larger stage is merged in slices of consecutive start times — every row
+ * of a natural key, and of a report shape, has the same start time, so each slice sums and shapes
+ * exactly what one statement would. One start time with more rows than a slice is a slice of its own.
+ * Runs in the caller's transaction: a later slice's failure rolls back the earlier ones.
+ */
+export async function mergeAndUpsert(tx: Db, tenantId: string, source: string, staged: number, sliceRows = MERGE_SLICE_ROWS): Promise<MergeCounts> {
+  if (staged <= sliceRows) return mergeSlice(tx, tenantId, source)
+  await tx.query('create index bucket_stage_start on bucket_stage (start_time)')
+  await tx.query('analyze bucket_stage')
+  const times = await tx.query<{ t: string; n: number }>('select start_time::text as t, count(*)::int8 as n from bucket_stage group by start_time order by start_time')
+  const slices: { from: string; to: string; rows: number }[] = []
+  for (const { t, n } of times) {
+    const last = slices.at(-1)
+    if (last && last.rows + n <= sliceRows) Object.assign(last, { to: t, rows: last.rows + n })
+    else slices.push({ from: t, to: t, rows: n })
+  }
+  const total: MergeCounts = { distinct: 0, created: 0, replaced: 0, oversized: [] }
+  for (const { from, to } of slices) {
+    const part = await mergeSlice(tx, tenantId, source, [from, to])
+    // Nothing of this slice was written; name the oversized keys of the whole stage, as one statement would.
+    if (part.oversized.length > 0) return { ...total, oversized: await oversizedStaged(tx) }
+    total.distinct += part.distinct
+    total.created += part.created
+    total.replaced += part.replaced
+  }
+  return total
+}
+
+/** The first 1,000 keys (first ord) of the whole stage whose sums exceed 2^53 − 1. */
+async function oversizedStaged(tx: Db): Promise<number[]> {
+  const rows = await tx.query<{ ord: number }>(
+    `select min(ord) as ord from bucket_stage group by ${DIMENSIONS.join(', ')}
+     having greatest(${COUNTERS.map((c) => `coalesce(sum(${c}), 0)`).join(', ')}) > ${MAX_COUNTER} order by 1 limit 1000`,
+  )
+  return rows.map((r) => Number(r.ord))
+}
+
+/**
+ * One merge statement over the stage, or over the staged rows starting in [from, to]: the sums are
+ * materialised once and feed the 2^53 − 1 check, the count and the upsert (equal counters are left
+ * alone, as in `upsertChunk`).
+ */
+async function mergeSlice(tx: Db, tenantId: string, source: string, range?: [from: string, to: string]): Promise<MergeCounts> {
+  const stage = range ? shapedStageBetween(...range) : sql.raw(SHAPED_STAGE)
   const rows = await tx.query<{ distinct: number; oversized: string | null; created: number; replaced: number }>(
     sql`with m as materialized (
       select min(ord) as ord, ${raw(DIMENSIONS)}, min(row_shape) as shape, ${raw(COUNTERS.map((c) => `sum(${c}) as ${c}`))}
-      from ${sql.raw(SHAPED_STAGE)} group by ${raw(DIMENSIONS)}),
+      from ${stage} group by ${raw(DIMENSIONS)}),
     bad as (select ord from m where greatest(${raw(COUNTERS.map((c) => `coalesce(${c}, 0)`))}) > ${sql.raw(MAX_COUNTER)} order by ord limit 1000),
     up as (
       insert into usage_buckets (tenant_id, ${raw(DIMENSIONS)}, ${raw(COUNTERS)}, shape, source, updated_at)

@@ -1,0 +1,80 @@
+import { RowProblems, type RowProblem } from './bucket.js'
+import { parseTime } from './values.js'
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Where a provider's page buckets keep their times: OpenAI `start_time`/`end_time`, Anthropic `starting_at`/`ending_at`. */
+export interface PageTimes {
+  start: string
+  end: string
+}
+
+/** One result of a page bucket, as the walker hands it to the provider's mapper. */
+export interface PageResult {
+  result: Record<string, unknown>
+  /** The result's position across all pages' results, in page order (the `index` of its problems). */
+  index: number
+  /** The bucket's times; undefined when unreadable (the bucket's problem is already recorded). */
+  startMs: number | undefined
+  endMs: number | undefined
+  /** Problems of this result; the walker records them after `visit` returns. */
+  problems: RowProblems
+}
+
+/**
+ * The one rule for provider usage pages (OpenAI usage endpoints, Anthropic usage reports): a body is a
+ * page or an array of pages; a page has a `data` array of time buckets; a bucket has its two times and a
+ * `results` array; results are numbered across pages in page order. A bucket that appears twice (same
+ * times, and the same `kindOf` its results) is the same page posted twice → a problem of its first
+ * result; an empty bucket holds nothing to count twice, and its problems carry no index.
+ * `visit` maps each object result; a result that is not an object is a problem here.
+ */
+export function walkUsagePages(
+  body: unknown,
+  times: PageTimes,
+  visit: (r: PageResult) => void,
+  kindOf: (results: unknown[]) => string = () => '',
+): { received: number; problems: RowProblem[] } {
+  const pages = Array.isArray(body) ? body : [body]
+  const problems: RowProblem[] = []
+  const bucketsSeen = new Map<string, { path: string; index: number }>()
+  let index = 0
+  pages.forEach((page: unknown, pageNo) => {
+    const pagePath = Array.isArray(body) ? `${pageNo}.data` : 'data'
+    const data = isObject(page) ? page.data : undefined
+    if (!Array.isArray(data)) {
+      problems.push({ path: pagePath, message: 'a page must have a data array' })
+      return
+    }
+    data.forEach((bucket: unknown, bucketNo) => {
+      const bucketPath = `${pagePath}.${bucketNo}`
+      if (!isObject(bucket) || !Array.isArray(bucket.results)) {
+        problems.push({ path: bucketPath, message: 'a bucket must be an object with a results array' })
+        return
+      }
+      const results = bucket.results as unknown[]
+      const bp = new RowProblems({ index })
+      const startMs = bp.take<number | undefined>(parseTime(bucket[times.start]), `${bucketPath}.${times.start}`, undefined)
+      const endMs = bp.take<number | undefined>(parseTime(bucket[times.end]), `${bucketPath}.${times.end}`, undefined)
+      const timeKey = `${String(bucket[times.start])}/${String(bucket[times.end])}`
+      const firstIndex = results.length > 0 ? index : undefined
+      if (firstIndex !== undefined) {
+        const seenKey = `${timeKey} ${kindOf(results)}`
+        const earlier = bucketsSeen.get(seenKey)
+        if (earlier) bp.add(bucketPath, `bucket ${timeKey} appears twice: first at ${earlier.path} (index ${earlier.index}), again here (index ${firstIndex})`)
+        else bucketsSeen.set(seenKey, { path: bucketPath, index: firstIndex })
+      }
+      // Bucket-level problems belong to its first result (or to no index if it has none).
+      for (const item of bp.items) problems.push(firstIndex === undefined ? { path: item.path, message: item.message } : item)
+
+      for (const result of results) {
+        const p = new RowProblems({ index })
+        if (isObject(result)) visit({ result, index, startMs, endMs, problems: p })
+        else p.add('', 'a result must be an object')
+        problems.push(...p.items)
+        index++
+      }
+    })
+  })
+  return { received: index, problems }
+}
