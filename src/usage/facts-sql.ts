@@ -97,6 +97,7 @@ const EVENT_CONSTANTS = { usage_type: `'completions'`, context_tier: 'null::text
  * inside the statement, like the bucket rollups — and otherwise from the stored events themselves, each
  * at its own instant: an event at 18:45 UTC belongs to the next day in Asia/Kolkata and to minute 18:45,
  * not to its rollup hour's. A rollup row counts its events as requests (an event is one request).
+ * Hours whose stored events retention dropped are read from the rollup either way (below).
  */
 function eventFactsSql(spec: UsageSpec): SQL[] {
   const tokenFilters = (time: string) => and([...range(spec, time), ...partFilters(spec, true, { ...EVENT_CONSTANTS, ...TOKEN_CONSTANTS })])
@@ -113,10 +114,16 @@ function eventFactsSql(spec: UsageSpec): SQL[] {
       labels, null::int8 as requests, ${zeroCounters}, null::numeric as reported_cost, resource, attributes, quantity,
       0::numeric as secs, null::int8 as rid
     from usage_event_resources where ${and([...range(spec, 'timestamp'), ...partFilters(spec, true, { ...EVENT_CONSTANTS, usage_type: 'null::text' })])}`
-  if (!hourWindowCandidate(spec)) return [stored, resources]
-  // Uncorrelated, so evaluated once: exactly one of the two token parts reads anything.
+  // Retention drops raw events by whole UTC months and keeps their rollup rows (src/db/partitions.ts):
+  // rollup hours before the tenant's oldest stored event have lost their events, so those still come
+  // from the rollup, placed by their hour as before (exactness needs the raw rows). One index probe.
+  const firstStored = sql`(select date_trunc('hour', coalesce(min(timestamp), 'infinity'::timestamptz), 'UTC')
+    from usage_events where tenant_id = ${spec.tenantId})`
+  const dropped = sql`${rolled} and hour < ${firstStored}`
+  if (!hourWindowCandidate(spec)) return [stored, dropped, resources]
+  // Uncorrelated, so evaluated once: the rollup alone, or the stored events and the dropped hours.
   const hours = sql`(select ${wholeHoursSql(spec)})`
-  return [sql`${rolled} and ${hours}`, sql`${stored} and not ${hours}`, resources]
+  return [sql`${rolled} and ${hours}`, sql`${stored} and not ${hours}`, sql`${dropped} and not ${hours}`, resources]
 }
 
 /** Every fact of the query as one relation. */

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { sql } from 'drizzle-orm'
 import { queryUsagePage, type UsageArgs } from '../../src/usage/usage-service.js'
 import { seedCard } from '../factories/usage.js'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
@@ -71,6 +72,20 @@ void eachEngine(t, async (t, engine) => {
       { w: '2026-03-01T18:00:00.000Z', input: 2_000_000, requests: 2, cost: 4.07 },
       { w: '2026-03-01T19:00:00.000Z', input: 1_000_000, requests: 1, cost: 3 },
     ])
+  })
+
+  t.test('hours whose raw events retention dropped still count, by their rollup hour', async (t) => {
+    const before = await run({ window: 'TOTAL' })
+    // Retention drops whole months of raw events and keeps the rollup; an older month stands in for it.
+    const old = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: bearer(key), payload: { events: [event('old', '2026-02-10T08:45:00Z')] } })
+    t.equal(old.statusCode, 200, old.body)
+    await app.testDb.query(sql`delete from usage_events where tenant_id = ${tenantId} and id = 'old'`)
+    const month = { timeZone: 'Asia/Kolkata', from: at('2026-01-31T18:30:00Z'), to: at('2026-03-02T18:30:00Z') }
+    t.same(await run({ ...month, window: 'MONTH' }), [
+      { w: '2026-01-31T18:30:00.000Z', input: 1_000_000, requests: 1, cost: 1 },
+      { w: '2026-02-28T18:30:00.000Z', input: 3_000_000, requests: 3, cost: 3.03 },
+    ], 'the dropped event counts in February (its rollup hour 08:00 is 13:30 local, the same month)')
+    t.same(await run({ window: 'TOTAL' }), before, 'ranges with every event stored are unchanged')
   })
 
   t.test('windows on whole UTC hours still read the event rollup and agree', async (t) => {
