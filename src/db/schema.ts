@@ -188,10 +188,16 @@ export const usageBucketHourly = pgTable(
     ...tokenClasses,
     requests: counter('num_model_requests'),
     cacheWrite1h: counter('cache_write_1h'),
+    // Buckets of the row whose start_time is not on the whole hour (migration 0010): a row where it is 0
+    // stands exactly for buckets that all start at `hour`, so it serves windows in any zone.
+    offHourCount: counter('off_hour_count'),
     // In the database a NOT NULL stored generated column (migration 0003's hand-written part).
     keyHash: bytea('key_hash'),
   },
-  (t) => [uniqueIndex('usage_bucket_hourly_key').on(t.tenantId, t.hour, t.keyHash)],
+  (t) => [
+    uniqueIndex('usage_bucket_hourly_key').on(t.tenantId, t.hour, t.keyHash),
+    index('usage_bucket_hourly_off_hour').on(t.tenantId, t.hour).where(sql`off_hour_count > 0`),
+  ],
 )
 
 /**

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import { PRICED_CLASSES } from '../db/token-columns.js'
 import { EVENT_ONLY_FILTERS, FILTER_COLUMNS } from './dimensions.js'
-import type { BucketPath } from './rollups.js'
+import { hourWindowCandidate, wholeHoursSql, type BucketPath } from './rollups.js'
 import type { UsageSpec } from './usage-sql.js'
 
 /**
@@ -91,20 +91,39 @@ function resourceFactsSql(spec: UsageSpec, bucketSources: string[]): SQL {
 
 const EVENT_CONSTANTS = { usage_type: `'completions'`, context_tier: 'null::text', inference_geo: 'null::text' }
 
-/** Event rollups (tokens) and event resources (an event's `resources`, one row each) as facts. */
+/**
+ * Event tokens and event resources (an event's `resources`, one row each) as facts. Tokens come from the
+ * hourly event rollup when windows, range and price changes all fall on whole UTC hours — decided once
+ * inside the statement, like the bucket rollups — and otherwise from the stored events themselves, each
+ * at its own instant: an event at 18:45 UTC belongs to the next day in Asia/Kolkata and to minute 18:45,
+ * not to its rollup hour's. A rollup row counts its events as requests (an event is one request).
+ * Hours whose stored events retention dropped are read from the rollup either way (below).
+ */
 function eventFactsSql(spec: UsageSpec): SQL[] {
-  const tokens = sql`select hour as t, provider, account_id, project_id, user_id, api_key_id, model,
+  const tokenFilters = (time: string) => and([...range(spec, time), ...partFilters(spec, true, { ...EVENT_CONSTANTS, ...TOKEN_CONSTANTS })])
+  const tokenColumns = sql`provider, account_id, project_id, user_id, api_key_id, model,
       service_tier, batch, 'events'::text as source, 'completions'::text as usage_type, null::text as context_tier,
-      null::text as inference_geo, ${raw(EVENT_COLUMNS.join(', '))},
-      labels, num_model_requests as requests, ${raw(COUNTERS.join(', '))}, reported_cost, ${tokenResource}
-    from usage_event_rollups where ${and([...range(spec, 'hour'), ...partFilters(spec, true, { ...EVENT_CONSTANTS, ...TOKEN_CONSTANTS })])}`
+      null::text as inference_geo, ${raw(EVENT_COLUMNS.join(', '))}, labels`
+  const rolled = sql`select hour as t, ${tokenColumns}, num_model_requests as requests, ${raw(COUNTERS.join(', '))}, reported_cost, ${tokenResource}
+    from usage_event_rollups where ${tokenFilters('hour')}`
+  const stored = sql`select timestamp as t, ${tokenColumns}, 1::int8 as requests, ${raw(COUNTERS.join(', '))}, reported_cost, ${tokenResource}
+    from usage_events where ${tokenFilters('timestamp')}`
   const resources = sql`select timestamp as t, provider, account_id, project_id, user_id, api_key_id, model,
       service_tier, batch, 'events'::text as source, null::text as usage_type, null::text as context_tier,
       null::text as inference_geo, ${raw(EVENT_COLUMNS.join(', '))},
       labels, null::int8 as requests, ${zeroCounters}, null::numeric as reported_cost, resource, attributes, quantity,
       0::numeric as secs, null::int8 as rid
     from usage_event_resources where ${and([...range(spec, 'timestamp'), ...partFilters(spec, true, { ...EVENT_CONSTANTS, usage_type: 'null::text' })])}`
-  return [tokens, resources]
+  // Retention drops raw events by whole UTC months and keeps their rollup rows (src/db/partitions.ts):
+  // rollup hours before the tenant's oldest stored event have lost their events, so those still come
+  // from the rollup, placed by their hour as before (exactness needs the raw rows). One index probe.
+  const firstStored = sql`(select date_trunc('hour', coalesce(min(timestamp), 'infinity'::timestamptz), 'UTC')
+    from usage_events where tenant_id = ${spec.tenantId})`
+  const dropped = sql`${rolled} and hour < ${firstStored}`
+  if (!hourWindowCandidate(spec)) return [stored, dropped, resources]
+  // Uncorrelated, so evaluated once: the rollup alone, or the stored events and the dropped hours.
+  const hours = sql`(select ${wholeHoursSql(spec)})`
+  return [sql`${rolled} and ${hours}`, sql`${stored} and not ${hours}`, sql`${dropped} and not ${hours}`, resources]
 }
 
 /** Every fact of the query as one relation. */

@@ -7,13 +7,18 @@ import { windowStartSql, type Window } from './windows.js'
  * of usage_buckets. The rollup keeps every column that decides a price or a source, summed per UTC
  * hour, so it gives exactly the base table's answer whenever nothing the query distinguishes happens
  * inside an hour:
- *  - no grouping or filter on a dimension the rollup drops (project, user, API key);
- *  - `from` and `to` on whole hours, and windows no finer than an hour;
- *  - every window boundary on a whole UTC hour (so not in Asia/Kolkata, say) — checked in SQL;
- *  - every price change on the card inside the range on a whole hour — checked in SQL, since a
- *    bucket's rate segment is decided by its own start time.
- * The first three are known before the query runs; the last two are a one-time filter inside it, so
- * the statement carries both plans and PostgreSQL runs exactly one of them.
+ *  - no grouping or filter on a dimension the rollup drops (project, user, API key) — known before the
+ *    query runs; and then EITHER
+ *  - `from` and `to` on whole hours, windows no finer than an hour, every window boundary on a whole
+ *    UTC hour (so not in Asia/Kolkata, say) and every price change on the card inside the range on a
+ *    whole hour (a bucket's rate segment is decided by its own start time) — the last two checked in SQL;
+ *  - OR no rollup row of the range holds a bucket that starts off the whole hour (`off_hour_count`,
+ *    migration 0010) — checked in SQL through a partial index. Such a row stands exactly for buckets
+ *    that all start at `hour`, so it falls in the window (any zone, any window, MINUTE too), the range
+ *    and the rate segment of `hour`, as each of its buckets does. This serves hourly data in
+ *    Asia/Kolkata, Asia/Kathmandu or America/St_Johns, a range off the hour and off-hour price changes.
+ * The SQL checks are a one-time filter inside the statement, which carries both plans; PostgreSQL runs
+ * exactly one of them.
  *
  * Queries the hourly rollup cannot serve because they group or filter by project, user or API key may
  * read the daily rollup (usage_bucket_daily), which keeps every bucket dimension per UTC day:
@@ -48,10 +53,14 @@ export interface RollupQuery {
 
 /** The static half of the decision: what can be known without the database. */
 function rollupCandidate(q: RollupQuery): boolean {
-  if (q.rollups === false || q.window === 'MINUTE') return false
-  if (q.from.getTime() % HOUR_MS !== 0 || q.to.getTime() % HOUR_MS !== 0) return false
+  if (q.rollups === false) return false
   if (q.groupBy.some((d) => BASE_ONLY_DIMENSIONS.includes(d))) return false
   return !BASE_ONLY_FILTERS.some((f) => (q.filter[f] as unknown[] | undefined)?.length)
+}
+
+/** Whether the range and window length alone allow an hourly rollup whose parts start off the hour. */
+export function hourWindowCandidate(q: RollupQuery): boolean {
+  return q.window !== 'MINUTE' && q.from.getTime() % HOUR_MS === 0 && q.to.getTime() % HOUR_MS === 0
 }
 
 /** The daily rollup's static half: UTC-day windows (or TOTAL) over a range of whole UTC days. */
@@ -67,8 +76,11 @@ export function bucketPath(q: RollupQuery): BucketPath {
   return dailyCandidate(q) ? 'daily' : 'base'
 }
 
+/** A query as the SQL checks see it: the off-hour check reads the tenant's rollup rows. */
+type TenantRollupQuery = RollupQuery & { tenantId: string }
+
 /** One boolean (CTE body, column `ok`): the chosen rollup gives the base table's answer. Expects CTE `pts`. */
-export function alignedSql(q: RollupQuery, path: Exclude<BucketPath, 'base'>): SQL {
+export function alignedSql(q: TenantRollupQuery, path: Exclude<BucketPath, 'base'>): SQL {
   return path === 'hourly' ? hourAlignedSql(q) : dayAlignedSql(q)
 }
 
@@ -83,11 +95,23 @@ function dayAlignedSql(q: RollupQuery): SQL {
 }
 
 /**
- * One boolean (CTE body, column `ok`): the window boundaries and the card's price changes inside the
- * range all fall on whole hours. Windows are at least an hour long, so a boundary off the hour would
- * be the window start of some whole-hour instant of the range: checking those instants is exact.
+ * One boolean (CTE body, column `ok`): the hourly rollup gives the base table's answer, either because
+ * every rollup row of the range stands for buckets starting at its hour (onTheHourSql), or because the
+ * window boundaries and the card's price changes inside the range all fall on whole hours.
  */
-function hourAlignedSql(q: RollupQuery): SQL {
+function hourAlignedSql(q: TenantRollupQuery): SQL {
+  if (!hourWindowCandidate(q)) return sql`select ${onTheHourSql(q)} as ok`
+  return sql`select ${wholeHoursSql(q)} or ${onTheHourSql(q)} as ok`
+}
+
+/**
+ * A boolean expression: the window boundaries and the card's price changes inside the range all fall on
+ * whole UTC hours, so anything summed per UTC hour (the hourly bucket rollup, the event rollup) lands in
+ * the window and rate segment of each of its parts. Only for queries that pass hourWindowCandidate:
+ * windows are then at least an hour long, so a boundary off the hour would be the window start of some
+ * whole-hour instant of the range, and checking those instants is exact. Expects CTE `pts`.
+ */
+export function wholeHoursSql(q: RollupQuery): SQL {
   const from = sql`${q.from.toISOString()}::timestamptz`
   const to = sql`${q.to.toISOString()}::timestamptz`
   const start = windowStartSql(q.window, sql`g`, q.timeZone, q.from)
@@ -96,8 +120,18 @@ function hourAlignedSql(q: RollupQuery): SQL {
       ? sql`true`
       : sql`not exists (select 1 from generate_series(${from}, ${to} - interval '1 hour', interval '1 hour') g
           where ${start} <> date_trunc('hour', ${start}, 'UTC'))`
-  return sql`select ${windowsAligned} and not exists (
+  return sql`(${windowsAligned} and not exists (
       select 1 from unnest((select arr from pts)) p
       where p > ${from} and p < ${to} and p <> date_trunc('hour', p, 'UTC')
-    ) as ok`
+    ))`
+}
+
+/**
+ * True when no hourly rollup row that can hold a bucket of the range has one starting off the hour (so
+ * the rollup rows read, `from ≤ hour < to`, are exactly the range's buckets, each at its row's hour).
+ * One probe of the partial index usage_bucket_hourly_off_hour, empty for hourly data.
+ */
+function onTheHourSql(q: TenantRollupQuery): SQL {
+  return sql`not exists (select 1 from usage_bucket_hourly where tenant_id = ${q.tenantId} and off_hour_count > 0
+      and hour >= date_trunc('hour', ${q.from.toISOString()}::timestamptz, 'UTC') and hour < ${q.to.toISOString()}::timestamptz)`
 }

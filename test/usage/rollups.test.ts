@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
 import type { DbClient } from '../../src/db/client.js'
 import { queryUsagePage, type UsageArgs } from '../../src/usage/usage-service.js'
@@ -97,9 +97,11 @@ async function dailyVsBase(db: DbClient): Promise<[unknown[], unknown[]]> {
 async function rollupVsBase(db: DbClient): Promise<[unknown[], unknown[]]> {
   const keys = `tenant_id, hour, provider, account_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo`
   const order = 'order by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11'
-  const stored = await db.query(`select ${keys}, ${ROLLUP_COLUMNS} from usage_bucket_hourly ${order}`)
+  const stored = await db.query(`select ${keys}, off_hour_count, ${ROLLUP_COLUMNS} from usage_bucket_hourly ${order}`)
   const expected = await db.query(`select tenant_id, date_trunc('hour', start_time, 'UTC') as hour, provider, account_id,
-      model, service_tier, batch, source, usage_type, context_tier, inference_geo, count(*)::int8 as bucket_count, count(num_model_requests)::int8 as requests_known,
+      model, service_tier, batch, source, usage_type, context_tier, inference_geo,
+      count(*) filter (where start_time <> date_trunc('hour', start_time, 'UTC'))::int8 as off_hour_count,
+      count(*)::int8 as bucket_count, count(num_model_requests)::int8 as requests_known,
       coalesce(sum(num_model_requests), 0)::int8 as num_model_requests,
       ${ROLLUP_COLUMNS.split(',').slice(3).map((c) => `sum(${c.trim()})::int8 as ${c.trim()}`).join(', ')}
     from usage_buckets group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 ${order}`)
@@ -145,6 +147,13 @@ void eachEngine(t, async (t, engine) => {
       end_time = end_time + interval '2 hours' where tenant_id = ${tenantId} and model is null`)
     t.same(...(await rollupVsBase(db)), 'after an UPDATE that moves buckets to other rollup rows')
     t.same(...(await dailyVsBase(db)), 'after an UPDATE that moves buckets to other rollup rows (daily)')
+    await db.query(sql`update usage_buckets set start_time = date_trunc('hour', start_time, 'UTC'), end_time = date_trunc('hour', start_time, 'UTC') + interval '1 hour'
+      where tenant_id = ${tenantId} and api_key_id like 'key_%' and model = 'mystery'`)
+    t.same(...(await rollupVsBase(db)), 'after an UPDATE that moves off-hour buckets onto the hour')
+    t.same(...(await dailyVsBase(db)), 'after an UPDATE that moves off-hour buckets onto the hour (daily)')
+    await db.query(sql`update usage_buckets set start_time = start_time + interval '30 minutes', end_time = end_time + interval '30 minutes'
+      where tenant_id = ${tenantId} and api_key_id like 'key_%' and model = 'mystery' and service_tier = 'flex'`)
+    t.same(...(await rollupVsBase(db)), 'after an UPDATE that moves on-hour buckets off the hour')
     const [empty] = await db.query<{ n: number }>('select count(*)::int8 as n from usage_bucket_hourly where bucket_count = 0')
     t.equal(empty!.n, 0, 'no empty rollup rows are left behind')
     const [emptyDaily] = await db.query<{ n: number }>('select count(*)::int8 as n from usage_bucket_daily where bucket_count = 0')
@@ -185,8 +194,7 @@ void eachEngine(t, async (t, engine) => {
       pricingAsOf: new Date('2026-01-01T00:00:00Z'),
       ...over,
     })
-    const run = (a: UsageArgs) => queryUsagePage(db, a, { maxGroups: 100_000 })
-    const cases: [string, Partial<UsageArgs>, Path][] = [
+    const cases: Case[] = [
       ['UTC days by model', {}, 'hourly'],
       ['New York days (whole-hour offsets, across DST)', { timeZone: 'America/New_York' }, 'hourly'],
       ['Berlin weeks by tier and batch', { timeZone: 'Europe/Berlin', window: 'WEEK', groupBy: ['SERVICE_TIER', 'BATCH'] }, 'hourly'],
@@ -212,28 +220,60 @@ void eachEngine(t, async (t, engine) => {
       ['minutes', { window: 'MINUTE', to: new Date(T0 + 24 * HOUR) }, 'base'],
       ['from at half past', { from: new Date(T0 + HOUR / 2) }, 'base'],
     ]
-    const before = new Map<string, unknown>()
-    for (const [name, over] of cases) {
-      const viaRollup = await run(args(over))
-      const viaBase = await run(args({ ...over, rollups: false }))
-      t.same(viaRollup.rows, viaBase.rows, `${name}: same rows as the base table`)
-      t.same(viaRollup.totals, viaBase.totals, `${name}: same totals as the base table`)
-      t.ok(viaBase.rows.length > 0 && viaBase.totals.cost.total !== '0', `${name}: not vacuous (rows and priced cost)`)
-      before.set(name, viaRollup.totals.inputTokens)
-    }
+    await expectPaths(t, db, tenant, args, cases)
+  })
 
-    // Which relation answered: skew each rollup (not the base table) by its own amount, and see who notices.
-    await db.query(sql`update usage_bucket_hourly set input_tokens = input_tokens + 1000, in_text = in_text + 1000
-      where tenant_id = ${tenant}`)
-    await db.query(sql`update usage_bucket_daily set input_tokens = input_tokens + 1000000, in_text = in_text + 1000000
-      where tenant_id = ${tenant}`)
-    for (const [name, over, path] of cases) {
-      const now = (await run(args(over))).totals.inputTokens
-      const skew = path === 'hourly' ? 1000 : 1_000_000
-      const rolled = path === 'base' ? before.get(name) : (before.get(name) as number) + skew * (await rowsInScope(db, tenant, args(over), path))
-      t.equal(now, rolled, `${name}: reads ${path === 'base' ? 'usage_buckets' : `the ${path} rollup`}`)
-      if (path !== 'base') t.not(now, before.get(name), `${name}: the skew is visible`)
-    }
+  await t.test('hourly data serves zones off the hour from the hourly rollup, until a bucket starts off the hour', async (t) => {
+    const tenant = (await tenantWithKey(app)).tenantId
+    // Every bucket starts on a whole UTC hour, as OpenAI's and Anthropic's 1h buckets do.
+    const hourly = buckets(21, 500).map((b) => {
+      const start = new Date(Math.floor(b.start.getTime() / HOUR) * HOUR)
+      return { ...b, start, end: new Date(start.getTime() + HOUR) }
+    })
+    await seedBuckets(db, tenant, hourly)
+    await seedResources(db, tenant, resources(22, 100))
+    const base = { model: 'gpt-5*', recordedAt: new Date('2025-01-01T00:00:00Z'), effectiveFrom: new Date('2025-01-01T00:00:00Z'), prices: { input: '1.25', cached_input: '0.125', output: '10' } }
+    const any = { ...base, model: '*', prices: {}, unitPrices: UNIT_PRICES }
+    // A price change at 17:30 UTC (23:00 in Kolkata): off the hour and off every local midnight.
+    await seedCard(db, `half-${tenant}`, [base, { ...base, effectiveFrom: new Date('2025-10-29T17:30:00Z'), prices: { input: '0.75', cached_input: '0.075', output: '6' } }, any])
+    const args = (over: Partial<UsageArgs> = {}): UsageArgs => ({
+      tenantId: tenant,
+      from: new Date(T0),
+      to: new Date(T0 + 14 * 24 * HOUR),
+      window: 'DAY',
+      timeZone: 'Asia/Kolkata',
+      groupBy: ['MODEL'],
+      groupByLabels: [],
+      filter: {},
+      rateCard: `half-${tenant}`,
+      first: 1000,
+      pricingAsOf: new Date('2026-01-01T00:00:00Z'),
+      ...over,
+    })
+    const kolkataMidnight = new Date(T0 - 5.5 * HOUR)
+    const cases = (offHour: Path): Case[] => [
+      ['Kolkata days by model', {}, offHour],
+      ['Kolkata hours by model', { window: 'HOUR', to: new Date(T0 + 5 * 24 * HOUR) }, offHour],
+      ['Kolkata months by model and tier', { window: 'MONTH', groupBy: ['MODEL', 'SERVICE_TIER'] }, offHour],
+      ['Kolkata days from local midnight (range off the hour)', { from: kolkataMidnight, to: new Date(kolkataMidnight.getTime() + 7 * 24 * HOUR) }, offHour],
+      ['Kathmandu days by provider (+05:45)', { timeZone: 'Asia/Kathmandu', groupBy: ['PROVIDER'] }, offHour],
+      ["St John's hours (-03:30, across DST)", { timeZone: 'America/St_Johns', window: 'HOUR', from: new Date(T0 + 4 * 24 * HOUR), to: new Date(T0 + 11 * 24 * HOUR) }, offHour],
+      ['New York days across DST, modality', { timeZone: 'America/New_York', groupBy: ['MODALITY'] }, offHour],
+      ['UTC minutes', { timeZone: 'UTC', window: 'MINUTE', from: new Date(T0 + 4 * 24 * HOUR + 1800_000), to: new Date(T0 + 5 * 24 * HOUR) }, offHour],
+      ['Kolkata weeks by resource', { window: 'WEEK', groupBy: ['RESOURCE'] }, offHour],
+      ['Kolkata days by project (the hourly rollup has none)', { groupBy: ['PROJECT'] }, 'base'],
+    ]
+    t.same(...(await rollupVsBase(db)), 'the rollup holds no off-hour bucket')
+    await expectPaths(t, db, tenant, args, cases('hourly'))
+
+    // One bucket at 10:05 on day 4 (every range above covers it): each falls back to the base table …
+    const stray = { ...hourly[0]!, apiKeyId: 'stray', start: new Date(T0 + 4 * 24 * HOUR + 10 * HOUR + 300_000), end: new Date(T0 + 4 * 24 * HOUR + 11 * HOUR) }
+    await seedBuckets(db, tenant, [stray])
+    await expectPaths(t, db, tenant, args, cases('base'))
+    // … and a range that ends before it keeps the rollup.
+    await expectPaths(t, db, tenant, args, [['Kolkata days before the stray bucket', { to: new Date(T0 + 4 * 24 * HOUR) }, 'hourly']])
+    await db.query(sql`delete from usage_buckets where tenant_id = ${tenant} and api_key_id = 'stray'`)
+    await expectPaths(t, db, tenant, args, cases('hourly').slice(0, 2))
   })
 
   await t.test('GraphQL answers from the rollup match the base table through the API too', async (t) => {
@@ -261,6 +301,39 @@ void eachEngine(t, async (t, engine) => {
 })
 
 type Path = 'hourly' | 'daily' | 'base'
+type Case = [name: string, over: Partial<UsageArgs>, path: Path]
+
+/**
+ * Each case gives the base table's rows and totals, is not vacuous, and reads the relation it names:
+ * each rollup (not the base table) is skewed by its own amount to see who notices, then restored.
+ */
+async function expectPaths(t: Test, db: DbClient, tenant: string, args: (over?: Partial<UsageArgs>) => UsageArgs, cases: Case[]): Promise<void> {
+  const run = (a: UsageArgs) => queryUsagePage(db, a, { maxGroups: 100_000 })
+  const before = new Map<string, unknown>()
+  for (const [name, over] of cases) {
+    const viaRollup = await run(args(over))
+    const viaBase = await run(args({ ...over, rollups: false }))
+    t.same(viaRollup.rows, viaBase.rows, `${name}: same rows as the base table`)
+    t.same(viaRollup.totals, viaBase.totals, `${name}: same totals as the base table`)
+    t.ok(viaBase.rows.length > 0 && viaBase.totals.cost.total !== '0', `${name}: not vacuous (rows and priced cost)`)
+    before.set(name, viaRollup.totals.inputTokens)
+  }
+  const skew = async (sign: number) => {
+    await db.query(sql`update usage_bucket_hourly set input_tokens = input_tokens + ${sign * 1000}, in_text = in_text + ${sign * 1000}
+      where tenant_id = ${tenant}`)
+    await db.query(sql`update usage_bucket_daily set input_tokens = input_tokens + ${sign * 1_000_000}, in_text = in_text + ${sign * 1_000_000}
+      where tenant_id = ${tenant}`)
+  }
+  await skew(1)
+  for (const [name, over, path] of cases) {
+    const now = (await run(args(over))).totals.inputTokens
+    const amount = path === 'hourly' ? 1000 : 1_000_000
+    const rolled = path === 'base' ? before.get(name) : (before.get(name) as number) + amount * (await rowsInScope(db, tenant, args(over), path))
+    t.equal(now, rolled, `${name}: reads ${path === 'base' ? 'usage_buckets' : `the ${path} rollup`}`)
+    if (path !== 'base') t.not(now, before.get(name), `${name}: the skew is visible`)
+  }
+  await skew(-1)
+}
 
 /** How many rollup rows of the tenant a query's range and filters cover (what the skew adds up to). */
 async function rowsInScope(db: DbClient, tenant: string, a: UsageArgs, path: 'hourly' | 'daily'): Promise<number> {
