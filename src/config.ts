@@ -23,6 +23,8 @@ const ConfigSchema = z
     USAGE_PAGE_CACHE_TTL_MS: z.coerce.number().int().positive().default(5 * 60_000),
     GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(8),
     DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
+    /** PostgreSQL work_mem of the server's connections: usage statements hash-aggregate in memory up to it (docs/performance.md). */
+    DB_WORK_MEM: z.string().regex(/^[1-9][0-9]{0,6}(kB|MB|GB)$/, 'must be a PostgreSQL memory size such as 64MB').default('64MB'),
     DB_RETRY_MS: z.coerce.number().int().positive().default(2_000),
     DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
     DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),

@@ -152,7 +152,8 @@ const GROUP_BY = `
 
 export async function openRaw(t: Target): Promise<Raw> {
   if (t.engine === 'postgres') {
-    const sql = postgres(t.url!, { max: 4, onnotice: () => {}, connection: { statement_timeout: 3_600_000 } })
+    // The server's default DB_WORK_MEM, so the raw GROUP BYs aggregate under the same memory budget.
+    const sql = postgres(t.url!, { max: 4, onnotice: () => {}, connection: { statement_timeout: 3_600_000, work_mem: '64MB' } })
     return {
       async unnestUpsert(tenant, rows) {
         await sql.unsafe(UNNEST, unnestParams(tenant, rows) as postgres.ParameterOrJSON<never>[])

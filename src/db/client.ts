@@ -70,6 +70,12 @@ export interface PostgresOptions {
   url: string
   poolSize?: number
   statementTimeoutMs?: number
+  /**
+   * work_mem of every connection (a PostgreSQL memory size such as `64MB`; absent: the server's). The
+   * usage statement hash-aggregates a rollup's rows in memory when the planner expects them to fit;
+   * at the default 4MB it sorted them on disk instead, about twice as slow (docs/performance.md).
+   */
+  workMem?: string
   /** How long establishing a connection may take before the attempt fails (→ 503). */
   connectTimeoutMs?: number
   /** How long a query or transaction may wait for a free pooled connection before it fails (→ 503). */
@@ -140,7 +146,11 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
       backoff: (retries: number) => Math.min(0.01 * 2 ** retries, 0.2),
       // JIT off: usage statements are planned for the worst case (the base-table branch a one-time
       // filter then skips, a million-row estimate) and JIT spent 6 s compiling a 90 ms query.
-      connection: { jit: 'off', ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}) },
+      connection: {
+        jit: 'off',
+        ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
+        ...(opts.workMem ? { work_mem: opts.workMem } : {}),
+      },
       types: {
         int8: { to: INT8, from: [INT8], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) },
       },

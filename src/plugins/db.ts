@@ -113,6 +113,7 @@ export async function openDb(config: Config): Promise<{ client: DbClient; releas
       url: config.DATABASE_URL,
       poolSize: config.DB_POOL_SIZE,
       statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
+      workMem: config.DB_WORK_MEM,
       connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
       acquireTimeoutMs: config.DB_ACQUIRE_TIMEOUT_MS,
     })

@@ -47,27 +47,40 @@ const range = (spec: UsageSpec, time: string) => [
 const and = (parts: SQL[]) => sql.join(parts, sql` and `)
 const TOKEN_CONSTANTS = { resource: `'tokens'` }
 
+/**
+ * One part of the facts: its rows (the columns above), the one-time condition under which it is read at
+ * all (an uncorrelated boolean, evaluated once; absent: always), and whether it holds only token rows
+ * (resource `tokens`, no attributes, quantity or storage id), which the query layer need not group by.
+ */
+export interface FactPart {
+  sql: SQL
+  gate?: SQL
+  tokensOnly: boolean
+}
+
+const tokenPart = (rows: SQL, gate?: SQL): FactPart => (gate ? { sql: rows, gate, tokensOnly: true } : { sql: rows, tokensOnly: true })
+
 /** Provider-reported buckets (from the base table, or a rollup and the base table gated) as facts. */
-function bucketFactsSql(spec: UsageSpec, bucketSources: string[], path: BucketPath): SQL[] {
+function bucketFactsSql(spec: UsageSpec, bucketSources: string[], path: BucketPath): FactPart[] {
   const where = (time: string) => [...range(spec, time), sql`source = any(${sql.param(bucketSources)}::text[])`, ...partFilters(spec, false, TOKEN_CONSTANTS)]
   const base = sql`select start_time as t, provider, account_id, project_id, user_id, api_key_id, model,
       service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels, num_model_requests as requests,
       ${raw(COUNTERS.join(', '))}, null::numeric as reported_cost, ${tokenResource}
     from usage_buckets where ${and(where('start_time'))}`
-  if (path === 'base') return [base]
+  if (path === 'base') return [tokenPart(base)]
   // Both plans, gated by the one-time `aligned` check: exactly one of them reads anything.
   const rollup = path === 'hourly'
     ? sql`select hour as t, provider, account_id, null::text as project_id, null::text as user_id,
       null::text as api_key_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
       case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
       null::numeric as reported_cost, ${tokenResource}
-    from usage_bucket_hourly where ${and(where('hour'))} and (select ok from aligned)`
+    from usage_bucket_hourly where ${and(where('hour'))}`
     : sql`select day as t, provider, account_id, project_id, user_id, api_key_id, model,
       service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
       case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
       null::numeric as reported_cost, ${tokenResource}
-    from usage_bucket_daily where ${and(where('day'))} and (select ok from aligned)`
-  return [rollup, sql`${base} and not (select ok from aligned)`]
+    from usage_bucket_daily where ${and(where('day'))}`
+  return [tokenPart(rollup, sql`(select ok from aligned)`), tokenPart(base, sql`not (select ok from aligned)`)]
 }
 
 /**
@@ -99,7 +112,7 @@ const EVENT_CONSTANTS = { usage_type: `'completions'`, context_tier: 'null::text
  * not to its rollup hour's. A rollup row counts its events as requests (an event is one request).
  * Hours whose stored events retention dropped are read from the rollup either way (below).
  */
-function eventFactsSql(spec: UsageSpec): SQL[] {
+function eventFactsSql(spec: UsageSpec): FactPart[] {
   const tokenFilters = (time: string) => and([...range(spec, time), ...partFilters(spec, true, { ...EVENT_CONSTANTS, ...TOKEN_CONSTANTS })])
   const tokenColumns = sql`provider, account_id, project_id, user_id, api_key_id, model,
       service_tier, batch, 'events'::text as source, 'completions'::text as usage_type, null::text as context_tier,
@@ -120,18 +133,23 @@ function eventFactsSql(spec: UsageSpec): SQL[] {
   const firstStored = sql`(select date_trunc('hour', coalesce(min(timestamp), 'infinity'::timestamptz), 'UTC')
     from usage_events where tenant_id = ${spec.tenantId})`
   const dropped = sql`${rolled} and hour < ${firstStored}`
-  if (!hourWindowCandidate(spec)) return [stored, dropped, resources]
+  const resourcePart = { sql: resources, tokensOnly: false }
+  if (!hourWindowCandidate(spec)) return [tokenPart(stored), tokenPart(dropped), resourcePart]
   // Uncorrelated, so evaluated once: the rollup alone, or the stored events and the dropped hours.
   const hours = sql`(select ${wholeHoursSql(spec)})`
-  return [sql`${rolled} and ${hours}`, sql`${stored} and not ${hours}`, sql`${dropped} and not ${hours}`, resources]
+  return [tokenPart(rolled, hours), tokenPart(stored, sql`not ${hours}`), tokenPart(dropped, sql`not ${hours}`), resourcePart]
 }
 
-/** Every fact of the query as one relation. */
-export function factsSql(spec: UsageSpec, path: BucketPath): SQL {
-  const parts: SQL[] = []
+/**
+ * Every fact of the query, as the parts a `union all` of them would be. The query layer aggregates each
+ * part on its own (then sums the partial aggregates): a rollup part and the base-table part it is gated
+ * against are then planned apart, each with its own row estimate, instead of as one relation the planner
+ * sizes by the base table (docs/performance.md).
+ */
+export function factParts(spec: UsageSpec, path: BucketPath): FactPart[] {
+  const parts: FactPart[] = []
   const bucketSources = spec.sources.filter((s) => s !== 'events')
-  if (bucketSources.length) parts.push(...bucketFactsSql(spec, bucketSources, path), resourceFactsSql(spec, bucketSources))
+  if (bucketSources.length) parts.push(...bucketFactsSql(spec, bucketSources, path), { sql: resourceFactsSql(spec, bucketSources), tokensOnly: false })
   if (spec.sources.includes('events')) parts.push(...eventFactsSql(spec))
-  if (parts.length === 0) return sql`select * from (select null::timestamptz as t) x where false`
-  return sql.join(parts, sql` union all `)
+  return parts
 }

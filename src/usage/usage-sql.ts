@@ -10,7 +10,7 @@ import {
 import { PRICED_CLASSES } from '../db/token-columns.js'
 import { resourceCostColumns, unitPriceJoinSql } from '../pricing/resource-cost-sql.js'
 import { DIMENSIONS, type ColumnDimension, type Dimension, type UsageFilter } from './dimensions.js'
-import { COUNTERS, factsSql } from './facts-sql.js'
+import { COUNTERS, factParts, type FactPart } from './facts-sql.js'
 import { alignedSql, bucketPath } from './rollups.js'
 import { windowEndSql, windowStartSql, type Window } from './windows.js'
 
@@ -75,13 +75,32 @@ export function withGroupedSql(spec: UsageSpec): SQL {
   const sums = (cols: string[]) => raw(cols.map((c) => `sum(${c}) as ${c}`).join(', '))
   const extra = [...labelExprs, ...attrExprs]
 
-  // Storage rows are grouped apart per stored bucket (rid), so byte_seconds is one bucket's.
-  const agg = sql`select ${w} as w, ${raw(outDims.map((c) => `${c}, `).join(''))}${extra.length ? sql`${list(extra)}, ` : sql``}
+  // Storage rows are grouped apart per stored bucket (rid), so byte_seconds is one bucket's. Each part of
+  // the facts is aggregated on its own (then the partial rows flow on together): pricing is linear in
+  // every counter and storage is rounded per rid, which lives in one part, so the later stages, which sum
+  // per output group, give the same figures as one aggregate over the union. Apart, each part is planned
+  // with its own row estimate (a rollup is not sized like the base table it is gated against), a part
+  // of token rows is not grouped by the resource columns it does not have, and a gated part is behind a
+  // fence (offset 0) so its gate stops it before any parallel worker starts.
+  const aggOf = (part: FactPart) => {
+    const keys = part.tokensOnly ? aggKeys.filter((k) => !['resource', 'attributes', 'rid'].includes(k)) : aggKeys
+    const resourceCols = part.tokensOnly
+      ? sql`'tokens'::text as resource, '{}'::jsonb as attributes, null::int8 as rid,`
+      : sql`resource, attributes, rid,`
+    const amounts = part.tokensOnly
+      ? sql`null::numeric as quantity, null::numeric as byte_seconds`
+      : sql`sum(quantity) as quantity, sum(quantity * secs) as byte_seconds`
+    const groupBy = keys.map((k) => String(aggKeys.indexOf(k) + 1)).join(', ')
+    const body = sql`select ${w} as w, ${raw(outDims.map((c) => `${c}, `).join(''))}${extra.length ? sql`${list(extra)}, ` : sql``}
       provider as p_provider, model as p_model, service_tier as p_tier, coalesce(batch, false) as p_batch,
-      context_tier as p_ctx, inference_geo as p_geo, ${segmentSql(sql`t`)} as seg, resource, attributes, rid,
-      sum(requests) as requests, ${sums(COUNTERS)}, sum(reported_cost) as reported_cost,
-      sum(quantity) as quantity, sum(quantity * secs) as byte_seconds
-    from facts group by ${raw(aggKeys.map((_, i) => String(i + 1)).join(', '))}`
+      context_tier as p_ctx, inference_geo as p_geo, ${segmentSql(sql`t`)} as seg, ${resourceCols}
+      sum(requests) as requests, ${sums(COUNTERS)}, sum(reported_cost) as reported_cost, ${amounts}
+    from (${part.sql}) facts group by ${raw(groupBy)}`
+    return part.gate ? sql`select * from (${body} offset 0) gated where ${part.gate}` : body
+  }
+  const parts = factParts(spec, path)
+  if (parts.length === 0) throw new Error('a usage query reads at least one source')
+  const agg = sql.join(parts.map((p) => sql`(${aggOf(p)})`), sql` union all `)
 
   const priced = sql`select a.*, ${classCostColumns('a', 'r')}, ${resourceCostColumns('a', 'r')}
     from agg a
@@ -97,7 +116,6 @@ export function withGroupedSql(spec: UsageSpec): SQL {
 ? sql`
     aligned as (${alignedSql(spec, path)}),`
 : sql``}
-    facts as (${factsSql(spec, path)}),
     agg0 as (${agg}),
     agg as (select agg0.*, (select arr from pts)[seg] as t_rep from agg0),
     resolved as materialized (${resolvedRatesSql()}),
