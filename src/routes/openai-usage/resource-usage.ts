@@ -5,9 +5,11 @@ import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import type { UsageFilter } from '../../usage/dimensions.js'
 import type { UsageRow } from '../../usage/run-usage.js'
 import type { OpenAIUsageOptions } from './index.js'
-import { BUCKET_WIDTHS, USAGE_LIMITS } from './params.js'
-import { COST_COLUMNS, csvReport, resultCells, TIME_COLUMNS, wantsCsv } from './csv.js'
-import { allPages, firstPage, pageOf, type BucketRows, type ReportRequest } from './report.js'
+import { BUCKET_WIDTHS, USAGE_LIMITS } from '../../usage/report/buckets.js'
+import { COST_COLUMNS, resultCells, TIME_COLUMNS } from '../../usage/report/csv-lines.js'
+import { csvReport, wantsCsv } from './csv.js'
+import { allPages, firstPage, type BucketRows, type ReportRequest } from '../../usage/report/report.js'
+import { sendPage } from './json-page.js'
 import { reportResponses } from './schemas.js'
 import {
   FIELD_SOURCES,
@@ -124,6 +126,7 @@ const csvColumns = (e: ResourceEndpoint) => [
 
 const resourceUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, opts) => {
   for (const e of RESOURCE_ENDPOINTS) {
+    const schema = pageSchema(e)
     app.get(
       `/organization/usage/${e.path}`,
       {
@@ -139,7 +142,7 @@ const resourceUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (ap
             (e.requests ? '`num_model_requests` is null: request counts are kept for token buckets only. ' : '') +
             'With `Accept: text/csv` the whole range (`limit` does not apply) is streamed, one row per result with its `resource`, cost exact.',
           querystring: querySchema(e),
-          response: reportResponses(pageSchema(e), `${e.what} usage buckets`),
+          response: reportResponses(schema, `${e.what} usage buckets`),
         },
       },
       async (req, reply) => {
@@ -161,7 +164,7 @@ const resourceUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (ap
         if (wantsCsv(req.headers.accept))
           return csvReport(reply, csvColumns(e), await allPages(app.db, r), (b, p) => results(b, p.currency).map((x) => ({ ...resultCells(x), resource: e.resource })), `${e.path}_usage.csv`)
         const p = await firstPage(app.db, r)
-        return pageOf(p, (b) => results(b, p.currency))
+        return sendPage(reply, schema, p, (b) => results(b, p.currency))
       },
     )
   }

@@ -4,11 +4,14 @@ import { disconnectSignal } from '../../http/disconnect-signal.js'
 import type { Dimension } from '../../usage/dimensions.js'
 import type { UsageRow } from '../../usage/run-usage.js'
 import type { OpenAIUsageOptions } from './index.js'
-import { BUCKET_WIDTHS, TokenUsageQuerySchema, USAGE_LIMITS, type TOKEN_GROUP_BY } from './params.js'
-import { COST_COLUMNS, csvReport, resultCells, TIME_COLUMNS, wantsCsv } from './csv.js'
-import { allPages, firstPage, pageOf, type ReportRequest } from './report.js'
+import { TokenUsageQuerySchema, type TOKEN_GROUP_BY } from './params.js'
+import { BUCKET_WIDTHS, USAGE_LIMITS } from '../../usage/report/buckets.js'
+import { COST_COLUMNS, resultCells, TIME_COLUMNS } from '../../usage/report/csv-lines.js'
+import { csvReport, wantsCsv } from './csv.js'
+import { allPages, firstPage, type ReportRequest } from '../../usage/report/report.js'
+import { sendPage } from './json-page.js'
 import { CostSchema, page, reportResponses } from './schemas.js'
-import { dimensionFields, usageCost } from './usage-results.js'
+import { dimensionFields, usageCost } from '../../usage/report/usage-results.js'
 
 /** OpenAI's embeddings and moderations usage endpoints: input tokens of one usage type each. */
 const TOKEN_ENDPOINTS = [
@@ -83,7 +86,7 @@ const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, 
         if (wantsCsv(req.headers.accept))
           return csvReport(reply, TOKEN_CSV_COLUMNS, await allPages(app.db, r), (b, p) => b.rows.map((row) => resultCells(tokenResult(object, row, p.currency))), `${e.path}_usage.csv`)
         const p = await firstPage(app.db, r)
-        return pageOf(p, (b) => b.rows.map((row) => tokenResult(object, row, p.currency)))
+        return sendPage(reply, schema, p, (b) => b.rows.map((row) => tokenResult(object, row, p.currency)))
       },
     )
   }

@@ -1,7 +1,7 @@
 import { toOpenAICounters, type CounterField } from '../../ingest/token-classes.js'
-import type { UsageRow } from '../../usage/run-usage.js'
+import type { UsageRow } from '../run-usage.js'
 import type { BucketRows } from './report.js'
-import { bucketCsvLines, COST_COLUMNS, resultCells, TIME_COLUMNS } from './csv.js'
+import { bucketCsvLines, COST_COLUMNS, resultCells, TIME_COLUMNS } from './csv-lines.js'
 
 /** The dimension fields of a completions result, in OpenAI's order, with the usage row field each reads. */
 const DIM_FIELDS = [
