@@ -2,16 +2,15 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
 import type { Dimension } from '../../usage/dimensions.js'
-import type { UsageRow } from '../../usage/run-usage.js'
 import type { OpenAIUsageOptions } from './index.js'
 import { TokenUsageQuerySchema, type TOKEN_GROUP_BY } from './params.js'
 import { BUCKET_WIDTHS, USAGE_LIMITS } from '../../usage/report/buckets.js'
-import { COST_COLUMNS, resultCells, TIME_COLUMNS } from '../../usage/report/csv-lines.js'
+import { resultCells } from '../../usage/report/csv-lines.js'
 import { csvReport, wantsCsv } from './csv.js'
 import { allPages, firstPage, type ReportRequest } from '../../usage/report/report.js'
 import { sendPage } from './json-page.js'
 import { CostSchema, page, reportResponses } from './schemas.js'
-import { dimensionFields, usageCost } from '../../usage/report/usage-results.js'
+import { tokenResult, TOKEN_CSV_COLUMNS } from '../../usage/report/usage-results.js'
 
 /** OpenAI's embeddings and moderations usage endpoints: input tokens of one usage type each. */
 const TOKEN_ENDPOINTS = [
@@ -25,27 +24,7 @@ const TOKEN_DIMENSIONS: Record<(typeof TOKEN_GROUP_BY)[number], Dimension> = {
   api_key_id: 'API_KEY',
   model: 'MODEL',
 }
-const TOKEN_DIM_FIELDS = [
-  ['project_id', 'projectId'],
-  ['user_id', 'userId'],
-  ['api_key_id', 'apiKeyId'],
-  ['model', 'model'],
-] as const
-
 const dims = { project_id: z.string().nullable(), user_id: z.string().nullable(), api_key_id: z.string().nullable(), model: z.string().nullable() }
-
-function tokenResult(object: string, row: UsageRow, currency: string) {
-  return {
-    object,
-    input_tokens: row.inputTokens,
-    num_model_requests: row.requests,
-    ...(dimensionFields(row, TOKEN_DIM_FIELDS) as Record<keyof typeof dims, string | null>),
-    cost: usageCost(row, currency),
-  }
-}
-
-/** The CSV: the result's fields (dimensions first, as the completions export), then its cost. */
-const TOKEN_CSV_COLUMNS = [...TIME_COLUMNS, 'project_id', 'user_id', 'api_key_id', 'model', 'num_model_requests', 'input_tokens', ...COST_COLUMNS]
 
 const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, opts) => {
   for (const e of TOKEN_ENDPOINTS) {
