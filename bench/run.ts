@@ -22,6 +22,7 @@ import { createTarget, openRaw, openSetupDb, type Target } from './lib/database.
 import { type Metric, median, pool, table, timeIt } from './lib/metrics.js'
 import { benchMatrix, rawMatrix } from './lib/matrix.js'
 import { benchMatrixPostgraphile } from './lib/matrix-postgraphile.js'
+import { benchMirrors } from './lib/mirrors.js'
 import { type Proc, startTokenledger } from './lib/processes.js'
 import { backfillMetric, benchBackfill } from './lib/connections.js'
 import { type BenchOptions, benchCsvImport, benchEvents, benchIngest, benchPostgraphile, benchQuery, type Reference, setupTenants } from './lib/rows.js'
@@ -209,6 +210,7 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
     }
     // Row 10: 30 days of hourly usage pulled by a connection vs POSTed (smoke: 2 days, 20 rows an hour).
     const hours = SMOKE ? 48 : 720
+    if (wanted([11])) await attempt([11], () => benchMirrors(ctx, opts.matrixRepeats))
     if (wanted([10])) await attempt([10], async () => [backfillMetric(engine, hours, await benchBackfill({ url: server!.url, pid: server!.pid, adminToken: ADMIN, hours, rowsPerBucket: SMOKE ? 20 : 180 }))])
     await server.stop()
     server = undefined

@@ -4,7 +4,7 @@ import { parseAmount } from '../../src/billing/billed-row.js'
 import { UsageInputError } from '../../src/errors.js'
 import { canonicalDecimal, normalizeDecimal } from '../../src/decimal/decimal-text.js'
 import { decodeCursor, encodeCursor, queryHash } from '../../src/pagination/cursor.js'
-import { decodePage, encodePage, paramsHash } from '../../src/routes/openai-usage/buckets.js'
+import { decodePage, encodePage, paramsHash } from '../../src/usage/report/buckets.js'
 import { decodeCursor as decodeGraphqlCursor, encodeCursor as encodeGraphqlCursor, queryHash as graphqlQueryHash } from '../../src/usage/usage-service.js'
 import { admin, bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
 

@@ -1,82 +1,34 @@
 import { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
-import type { BucketRows, ReportPage } from './report.js'
-
-/** RFC 4180 field: quoted only when it must be; null/undefined is an empty field. */
-function field(v: unknown): string {
-  if (v === null || v === undefined) return ''
-  const s = String(v)
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
-}
-
-export function csvLine(values: unknown[]): string {
-  return `${values.map(field).join(',')}\n`
-}
-
-/** `2025-10-05T00:00:00+00:00`, the export's ISO form. */
-export function isoSeconds(unix: number): string {
-  return `${new Date(unix * 1000).toISOString().slice(0, 19)}+00:00`
-}
-
-/** The bucket's first four columns, as the export writes them. */
-export const TIME_COLUMNS = ['start_time', 'end_time', 'start_time_iso', 'end_time_iso'] as const
-
-/** The cost columns every usage CSV ends with (the JSON result's `cost`, exact). */
-export const COST_COLUMNS = ['cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens'] as const
-
-interface ResultCost {
-  value_exact: string
-  currency: string
-  complete: boolean
-  unpriced_tokens: number
-  unpriced_quantity?: { resource: string; quantity: string }[]
-}
-
-/**
- * A JSON result as CSV cells: its fields as they are, `cost` as the cost columns (the exact decimal),
- * `unpriced_quantity` as `resource:quantity` pairs joined by `;`.
- */
-export function resultCells(result: Record<string, unknown> & { cost: ResultCost }): Record<string, unknown> {
-  const { cost, ...fields } = result
-  return {
-    ...fields,
-    cost_value: cost.value_exact,
-    cost_currency: cost.currency,
-    cost_complete: cost.complete ? 'true' : 'false',
-    unpriced_tokens: cost.unpriced_tokens,
-    ...(cost.unpriced_quantity ? { unpriced_quantity: cost.unpriced_quantity.map((u) => `${u.resource}:${u.quantity}`).join(';') } : {}),
-  }
-}
-
-/**
- * CSV lines of one bucket, one per result, in `columns` (which start with TIME_COLUMNS); a bucket
- * without results is one row of blank fields, as the export writes it.
- */
-export function bucketCsvLines(bucket: { start: number; end: number }, columns: readonly string[], cells: Record<string, unknown>[]): string {
-  const times = [bucket.start, bucket.end, isoSeconds(bucket.start), isoSeconds(bucket.end)]
-  const rest = columns.slice(TIME_COLUMNS.length)
-  if (!cells.length) return csvLine([...times, ...rest.map(() => null)])
-  return cells.map((c) => csvLine([...times, ...rest.map((k) => c[k])])).join('')
-}
+import { bucketCsvLines, csvLine } from '../../usage/report/csv-lines.js'
+import { primed, type BucketRows, type ReportPage, type Stream } from '../../usage/report/report.js'
 
 export function wantsCsv(accept: string | undefined): boolean {
   return !!accept && /\btext\/csv\b/i.test(accept)
 }
 
-/** Streams the header, then each page's buckets as they are read (memory holds one page at a time). */
+/**
+ * Streams the header, then each page's buckets as their rows are read (memory holds one bucket at a
+ * time). The body is started before it is handed to the reply, so a client that leaves before the
+ * first byte still closes the statement.
+ */
 export function sendCsv(
   reply: FastifyReply,
   header: readonly string[],
-  { sources, pages }: { sources: string[]; pages: AsyncGenerator<ReportPage> },
+  { sources, pages }: { sources: string[]; pages: Stream<ReportPage> },
   lines: (bucket: BucketRows, page: ReportPage) => string,
   filename: string,
 ) {
   async function* body() {
-    yield csvLine([...header])
-    for await (const page of pages) {
-      let chunk = ''
-      for (const b of page.buckets) chunk += lines(b, page)
-      if (chunk) yield chunk
+    try {
+      yield csvLine([...header])
+      for await (const page of pages)
+        for await (const b of page.buckets) {
+          const chunk = lines(b, page)
+          if (chunk) yield chunk
+        }
+    } finally {
+      await pages.return()
     }
   }
   return reply
@@ -84,14 +36,14 @@ export function sendCsv(
     .header('content-disposition', `attachment; filename="${filename}"`)
     // What JSON pages say in `sources`: a CSV must not hide which sources it counted.
     .header('x-usage-sources', sources.join(','))
-    .send(Readable.from(body()))
+    .send(Readable.from(primed(body())))
 }
 
 /** A report streamed as CSV, each bucket's results (as cells) in `columns`. */
 export function csvReport(
   reply: FastifyReply,
   columns: readonly string[],
-  report: { sources: string[]; pages: AsyncGenerator<ReportPage> },
+  report: { sources: string[]; pages: Stream<ReportPage> },
   cells: (bucket: BucketRows, page: ReportPage) => Record<string, unknown>[],
   filename: string,
 ) {

@@ -4,24 +4,17 @@ import { getTenant } from '../../db/queries/tenants.js'
 import type { Dimension } from '../../usage/dimensions.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
-import { billedCostsCsv, billedCostsPage } from './billed-costs.js'
-import { costsCsvLines, costsResults, COSTS_CSV_COLUMNS } from './cost-results.js'
+import { billedCostsCsv, billedCostsPage } from '../../usage/report/billed-costs.js'
+import { BUCKET_WIDTHS, COSTS_LIMITS, USAGE_LIMITS } from '../../usage/report/buckets.js'
+import { costsCsvLines, costsResults, COSTS_CSV_COLUMNS } from '../../usage/report/cost-results.js'
 import { sendCsv, wantsCsv } from './csv.js'
-import {
-  BUCKET_WIDTHS,
-  COSTS_LIMITS,
-  CostsQuerySchema,
-  normaliseArrayParams,
-  USAGE_LIMITS,
-  UsageQuerySchema,
-  type CostsQuery,
-  type UsageQuery,
-} from './params.js'
-import { allPages, firstPage, pageOf, type ReportRequest } from './report.js'
+import { CostsQuerySchema, normaliseArrayParams, UsageQuerySchema, type CostsQuery, type UsageQuery } from './params.js'
+import { allPages, firstPage, type ReportRequest } from '../../usage/report/report.js'
+import { sendPage } from './json-page.js'
 import { CostsPageSchema, reportResponses as responses, UsagePageSchema } from './schemas.js'
 import resourceUsageRoutes from './resource-usage.js'
 import tokenUsageRoutes from './token-usage.js'
-import { completionsResult, usageCsvLines, USAGE_CSV_COLUMNS } from './usage-results.js'
+import { completionsResult, usageCsvLines, USAGE_CSV_COLUMNS } from '../../usage/report/usage-results.js'
 
 export interface OpenAIUsageOptions {
   /** Upper bound on windows × groups one query may produce (MAX_RESULT_CELLS). */
@@ -101,7 +94,7 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
         if (wantsCsv(req.headers.accept))
           return sendCsv(reply, USAGE_CSV_COLUMNS, await allPages(app.db, r), (b, p) => usageCsvLines(b, p.currency), 'completions_usage.csv')
         const page = await firstPage(app.db, r)
-        return pageOf(page, (b) => b.rows.map((row) => completionsResult(row, page.currency)))
+        return sendPage(reply, UsagePageSchema, page, (b) => b.rows.map((row) => completionsResult(row, page.currency)))
       },
     )
   }
@@ -154,13 +147,14 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           signal: disconnectSignal(reply),
         }
         if (wantsCsv(req.headers.accept)) {
-          const report = await allPages(app.db, r)
+          // Read before the report is opened: an open report holds a statement until it is sent.
           const tenant = await getTenant(app.db, req.tenantId)
+          const report = await allPages(app.db, r)
           const org = { id: req.tenantId, name: tenant?.name ?? req.tenantId }
           return sendCsv(reply, COSTS_CSV_COLUMNS, report, (b, p) => costsCsvLines(b, p.currency, byLineItem, org), 'costs.csv')
         }
         const page = await firstPage(app.db, r)
-        return pageOf(page, (b) => costsResults(b, page.currency, byLineItem))
+        return sendPage(reply, CostsPageSchema, page, (b) => costsResults(b, page.currency, byLineItem))
       },
     )
   }

@@ -8,13 +8,6 @@ import { ALL_SOURCES } from '../../usage/dimensions.js'
  * and limits, plus tokenledger's extras (`rate_card`, `pricing_as_of`, `sources`).
  */
 
-export const BUCKET_WIDTHS = { '1m': 60, '1h': 3600, '1d': 86_400 } as const
-export type BucketWidth = keyof typeof BUCKET_WIDTHS
-
-/** OpenAI's page sizes in buckets: [default, max] per width. */
-export const USAGE_LIMITS: Record<BucketWidth, [number, number]> = { '1d': [7, 31], '1h': [24, 168], '1m': [60, 1440] }
-export const COSTS_LIMITS: [number, number] = [7, 180]
-
 /** OpenAI's completions group_by, then tokenledger's extensions (dimensions OpenAI does not report). */
 const USAGE_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model', 'batch', 'service_tier', 'context_tier', 'inference_geo'] as const
 const COSTS_GROUP_BY = ['project_id', 'line_item', 'api_key_id'] as const

@@ -2,13 +2,15 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
 import type { Dimension } from '../../usage/dimensions.js'
-import type { UsageRow } from '../../usage/run-usage.js'
 import type { OpenAIUsageOptions } from './index.js'
-import { BUCKET_WIDTHS, TokenUsageQuerySchema, USAGE_LIMITS, type TOKEN_GROUP_BY } from './params.js'
-import { COST_COLUMNS, csvReport, resultCells, TIME_COLUMNS, wantsCsv } from './csv.js'
-import { allPages, firstPage, pageOf, type ReportRequest } from './report.js'
+import { TokenUsageQuerySchema, type TOKEN_GROUP_BY } from './params.js'
+import { BUCKET_WIDTHS, USAGE_LIMITS } from '../../usage/report/buckets.js'
+import { resultCells } from '../../usage/report/csv-lines.js'
+import { csvReport, wantsCsv } from './csv.js'
+import { allPages, firstPage, type ReportRequest } from '../../usage/report/report.js'
+import { sendPage } from './json-page.js'
 import { CostSchema, page, reportResponses } from './schemas.js'
-import { dimensionFields, usageCost } from './usage-results.js'
+import { tokenResult, TOKEN_CSV_COLUMNS } from '../../usage/report/usage-results.js'
 
 /** OpenAI's embeddings and moderations usage endpoints: input tokens of one usage type each. */
 const TOKEN_ENDPOINTS = [
@@ -22,27 +24,7 @@ const TOKEN_DIMENSIONS: Record<(typeof TOKEN_GROUP_BY)[number], Dimension> = {
   api_key_id: 'API_KEY',
   model: 'MODEL',
 }
-const TOKEN_DIM_FIELDS = [
-  ['project_id', 'projectId'],
-  ['user_id', 'userId'],
-  ['api_key_id', 'apiKeyId'],
-  ['model', 'model'],
-] as const
-
 const dims = { project_id: z.string().nullable(), user_id: z.string().nullable(), api_key_id: z.string().nullable(), model: z.string().nullable() }
-
-function tokenResult(object: string, row: UsageRow, currency: string) {
-  return {
-    object,
-    input_tokens: row.inputTokens,
-    num_model_requests: row.requests,
-    ...(dimensionFields(row, TOKEN_DIM_FIELDS) as Record<keyof typeof dims, string | null>),
-    cost: usageCost(row, currency),
-  }
-}
-
-/** The CSV: the result's fields (dimensions first, as the completions export), then its cost. */
-const TOKEN_CSV_COLUMNS = [...TIME_COLUMNS, 'project_id', 'user_id', 'api_key_id', 'model', 'num_model_requests', 'input_tokens', ...COST_COLUMNS]
 
 const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, opts) => {
   for (const e of TOKEN_ENDPOINTS) {
@@ -83,7 +65,7 @@ const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, 
         if (wantsCsv(req.headers.accept))
           return csvReport(reply, TOKEN_CSV_COLUMNS, await allPages(app.db, r), (b, p) => b.rows.map((row) => resultCells(tokenResult(object, row, p.currency))), `${e.path}_usage.csv`)
         const p = await firstPage(app.db, r)
-        return pageOf(p, (b) => b.rows.map((row) => tokenResult(object, row, p.currency)))
+        return sendPage(reply, schema, p, (b) => b.rows.map((row) => tokenResult(object, row, p.currency)))
       },
     )
   }

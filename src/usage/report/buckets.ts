@@ -7,6 +7,13 @@ import { decodeCursor, encodeCursor, isInstantMs, queryHash } from '../../pagina
  * one ends at `end_time`. A page is `limit` consecutive buckets, empty ones included.
  */
 
+export const BUCKET_WIDTHS = { '1m': 60, '1h': 3600, '1d': 86_400 } as const
+export type BucketWidth = keyof typeof BUCKET_WIDTHS
+
+/** OpenAI's page sizes in buckets: [default, max] per width. */
+export const USAGE_LIMITS: Record<BucketWidth, [number, number]> = { '1d': [7, 31], '1h': [24, 168], '1m': [60, 1440] }
+export const COSTS_LIMITS: [number, number] = [7, 180]
+
 export interface Bucket {
   start: number
   end: number

@@ -1,7 +1,7 @@
 import { toOpenAICounters, type CounterField } from '../../ingest/token-classes.js'
-import type { UsageRow } from '../../usage/run-usage.js'
+import type { UsageRow } from '../run-usage.js'
 import type { BucketRows } from './report.js'
-import { bucketCsvLines, COST_COLUMNS, resultCells, TIME_COLUMNS } from './csv.js'
+import { bucketCsvLines, COST_COLUMNS, resultCells, TIME_COLUMNS } from './csv-lines.js'
 
 /** The dimension fields of a completions result, in OpenAI's order, with the usage row field each reads. */
 const DIM_FIELDS = [
@@ -58,7 +58,7 @@ function counters(row: UsageRow): Record<CounterField, number | null> {
 }
 
 /** A result's `cost`: a JSON number for clients typed for OpenAI; the exact decimal is value_exact. */
-export function usageCost(row: UsageRow, currency: string): UsageCost {
+function usageCost(row: UsageRow, currency: string): UsageCost {
   return {
     value: Number(row.cost.total),
     value_exact: row.cost.total,
@@ -69,7 +69,7 @@ export function usageCost(row: UsageRow, currency: string): UsageCost {
 }
 
 /** A row's dimension fields under OpenAI's names (null when not grouped by). */
-export function dimensionFields<N extends string>(row: UsageRow, fields: readonly (readonly [N, string])[]): Record<N, string | boolean | null> {
+function dimensionFields<N extends string>(row: UsageRow, fields: readonly (readonly [N, string])[]): Record<N, string | boolean | null> {
   return Object.fromEntries(fields.map(([name, field]) => [name, (row[field] as string | boolean | null | undefined) ?? null])) as Record<N, string | boolean | null>
 }
 
@@ -100,3 +100,25 @@ export function usageCsvLines(bucket: BucketRows, currency: string): string {
   })
   return bucketCsvLines(bucket, USAGE_CSV_COLUMNS, cells)
 }
+
+/** Embeddings and moderations results (input tokens of one usage type): OpenAI's dimension fields. */
+const TOKEN_DIM_FIELDS = [
+  ['project_id', 'projectId'],
+  ['user_id', 'userId'],
+  ['api_key_id', 'apiKeyId'],
+  ['model', 'model'],
+] as const
+
+/** An embeddings or moderations result (`object` names which). */
+export function tokenResult(object: string, row: UsageRow, currency: string) {
+  return {
+    object,
+    input_tokens: row.inputTokens,
+    num_model_requests: row.requests,
+    ...(dimensionFields(row, TOKEN_DIM_FIELDS) as Record<(typeof TOKEN_DIM_FIELDS)[number][0], string | null>),
+    cost: usageCost(row, currency),
+  }
+}
+
+/** The CSV: the result's fields (dimensions first, as the completions export), then its cost. */
+export const TOKEN_CSV_COLUMNS = [...TIME_COLUMNS, 'project_id', 'user_id', 'api_key_id', 'model', 'num_model_requests', 'input_tokens', ...COST_COLUMNS]

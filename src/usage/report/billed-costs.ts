@@ -1,10 +1,9 @@
 import { billedCostResults, type BilledCostsResult } from '../../billing/billed-report.js'
 import type { Db } from '../../db/client.js'
 import { problems } from '../../errors.js'
-import { bucketsFrom, encodePage, paramsHash, planRange } from './buckets.js'
-import { csvLine, isoSeconds } from './csv.js'
+import { bucketsFrom, COSTS_LIMITS, encodePage, paramsHash, planRange, type RangeParams } from './buckets.js'
+import { csvLine, isoSeconds } from './csv-lines.js'
 import { COSTS_CSV_COLUMNS } from './cost-results.js'
-import { COSTS_LIMITS, type CostsQuery } from './params.js'
 
 /**
  * `cost_source=billed`: the provider's billed costs (POST /v1/billing/costs) in the costs page shape,
@@ -13,7 +12,8 @@ import { COSTS_LIMITS, type CostsQuery } from './params.js'
 
 interface BilledRequest {
   tenantId: string
-  query: CostsQuery
+  /** The costs endpoint's parameters (every one of them binds the cursor). */
+  query: RangeParams & Record<string, unknown> & { group_by?: string[] | undefined; project_ids?: string[] | undefined; api_key_ids?: string[] | undefined }
   signal?: AbortSignal | undefined
 }
 

@@ -1,8 +1,8 @@
 import { Decimal } from 'decimal.js'
 import { PRICED_CLASSES } from '../../db/token-columns.js'
 import { normalizeDecimal } from '../../decimal/decimal-text.js'
-import type { UsageRow } from '../../usage/run-usage.js'
-import { csvLine, isoSeconds } from './csv.js'
+import type { UsageRow } from '../run-usage.js'
+import { csvLine, isoSeconds } from './csv-lines.js'
 import type { BucketRows } from './report.js'
 
 export interface CostsResult {

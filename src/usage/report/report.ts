@@ -1,0 +1,240 @@
+import type { Db } from '../../db/client.js'
+import { problems, type ProblemItem } from '../../errors.js'
+import { findVisibleCard } from '../../pricing/card-lookup.js'
+import { selectSources, type Dimension, type UsageFilter } from '../dimensions.js'
+import type { UsageRow } from '../run-usage.js'
+import { streamUsage, type RowStream } from '../stream-usage.js'
+import { checkUsageArgs, UsageInputError } from '../usage-service.js'
+import type { UsageSpec } from '../usage-sql.js'
+import type { TenantGate } from '../tenant-gate.js'
+import type { Window } from '../windows.js'
+import { bucketsFrom, encodePage, paramsHash, planRange, type Bucket, type Plan, type RangeParams } from './buckets.js'
+
+/**
+ * The REST reports (OpenAI's usage and costs mirrors) on the shared usage query layer — the same
+ * grouped, priced usage as GraphQL's `usage`. A page is a range of buckets (OpenAI's `limit`, its
+ * `next_page` the next bucket's start: keyset, not offsets), read as ONE statement without totals and
+ * handed on bucket by bucket as the rows arrive. No HTTP here: the routes stream what this yields.
+ */
+
+export interface ReportRequest {
+  tenantId: string
+  query: RangeParams & { rate_card: string; sources?: string[] | undefined } & Record<string, unknown>
+  width: number
+  limits: [number, number]
+  groupBy: Dimension[]
+  /** Resource attributes to group by (`size`, `vector_store_id`, …); row.attributes in this order. */
+  groupByAttributes?: string[] | undefined
+  filter: UsageFilter
+  /** Ask the query layer for the per-class breakdown (token fields, line items). */
+  classes: boolean
+  maxGroups: number
+  gate?: TenantGate | undefined
+  /** Aborted when the client disconnects: its statements are cancelled. */
+  signal?: AbortSignal | undefined
+}
+
+export interface BucketRows {
+  start: number
+  end: number
+  rows: UsageRow[]
+}
+
+/** An iterator that must be finished or `return()`ed: that closes the statement behind it. */
+export type Stream<T> = AsyncIterableIterator<T> & { return(): Promise<IteratorResult<T>> }
+
+export interface ReportPage {
+  /** The page's buckets in order, empty ones included, each once its rows are read. */
+  buckets: Stream<BucketRows>
+  next: number | null
+  nextPage: string | null
+  sources: string[]
+  currency: string
+}
+
+const WINDOW: Record<number, Window> = { 60: 'MINUTE', 3600: 'HOUR', 86_400: 'DAY' }
+
+/** GraphQL argument names in UsageInputError → the REST parameter they come from. */
+const REST_FIELD: Record<string, string> = {
+  rateCard: 'rate_card',
+  'filter.sources': 'sources',
+  after: 'page',
+  window: 'limit',
+  groupBy: 'group_by',
+  from: 'start_time',
+  to: 'end_time',
+}
+
+/** Validates everything that depends on more than one parameter or on stored data; throws a 400 listing it all. */
+interface ReportPlan extends Plan {
+  cardId: number
+  /** The card's currency as stored (rows carry it) and as OpenAI writes it (lower case, on the page). */
+  cardCurrency: string
+  currency: string
+}
+
+async function planReport(db: Db, r: ReportRequest, now = new Date()): Promise<ReportPlan> {
+  const { plan, problems: found } = planRange(r.query, paramsHash(r.query), r.width, r.limits, now)
+  const all: ProblemItem[] = [...found]
+  const card = await findVisibleCard(db, r.tenantId, r.query.rate_card)
+  if (!card)
+    all.push({ path: 'querystring.rate_card', message: `rate card "${r.query.rate_card}" does not exist or is not visible to this tenant` })
+  if (all.length || !plan || !card)
+    throw problems.validation(all, `${all.length} problem${all.length === 1 ? '' : 's'} in the query parameters`)
+  return { ...plan, cardId: card.id, cardCurrency: card.currency, currency: card.currency.toLowerCase() }
+}
+
+function filterOf(r: ReportRequest): UsageFilter {
+  return { ...r.filter, ...(r.query.sources?.length ? { sources: r.query.sources } : {}) }
+}
+
+/** The spec of the range [from, to): the usage query's, with the REST report's fixed choices (UTC, no labels). */
+function specOf(r: ReportRequest, plan: ReportPlan, from: Date, to: Date): UsageSpec {
+  const filter = filterOf(r)
+  return {
+    tenantId: r.tenantId,
+    from,
+    to,
+    window: WINDOW[r.width]!,
+    timeZone: 'UTC',
+    groupBy: [...new Set(r.groupBy)],
+    groupByLabels: [],
+    groupByAttributes: [...new Set(r.groupByAttributes ?? [])],
+    filter,
+    sources: selectSources(filter, r.groupBy, []),
+    pricing: { cardId: plan.cardId, asOf: plan.asOf },
+    classes: r.classes,
+    rollups: true,
+  }
+}
+
+/** As the query layer words it for GraphQL (usage-service's runUsagePage). */
+const tooManyGroups = (groups: number, max: number) =>
+  new UsageInputError(
+    'groupBy',
+    `the query produces ${groups} rows (windows × groups), more than the limit of ${max}; narrow the range, use a larger window or fewer dimensions`,
+  )
+
+/** A UsageInputError in the REST parameter's name, as a 400 problem. */
+function restProblem(err: UsageInputError) {
+  return problems.validation([{ path: `querystring.${REST_FIELD[err.field] ?? err.field}`, message: err.message }])
+}
+
+/**
+ * Every row of the range [from, to) as ONE statement (the query layer's grouped usage, no totals),
+ * opened: its first batch is read, so a query over the windows × groups bound is a 400 here.
+ */
+async function openRows(db: Db, r: ReportRequest, plan: ReportPlan, from: Date, to: Date): Promise<RowStream> {
+  const spec = specOf(r, plan, from, to)
+  try {
+    checkUsageArgs({ from, to, first: 0, filter: spec.filter, window: spec.window }, r.maxGroups)
+    return await streamUsage(db, spec, {
+      maxGroups: r.maxGroups,
+      currency: plan.cardCurrency,
+      gate: r.gate,
+      signal: r.signal,
+      onTooLarge: (groups) => tooManyGroups(groups, r.maxGroups),
+    })
+  } catch (err) {
+    if (err instanceof UsageInputError) throw restProblem(err)
+    throw err
+  }
+}
+
+/**
+ * The buckets of a page in order, empty ones included, each with its rows: the rows arrive ordered by
+ * window, so a bucket is complete when a later one's rows begin (or the rows end).
+ */
+async function* bucketRows(rows: RowStream, buckets: Bucket[]): AsyncGenerator<BucketRows> {
+  const from = buckets[0]!.start
+  let i = 0
+  let current: BucketRows = { ...buckets[0]!, rows: [] }
+  try {
+    for await (const batch of rows)
+      for (const row of batch) {
+        // The query layer's windows are UTC-aligned; only the first bucket starts mid-window, at `from`.
+        const start = Math.max(Math.floor(row.windowStart.getTime() / 1000), from)
+        while (current.start < start && i + 1 < buckets.length) {
+          yield current
+          current = { ...buckets[++i]!, rows: [] }
+        }
+        if (current.start === start) current.rows.push(row)
+      }
+    yield current
+    while (i + 1 < buckets.length) yield { ...buckets[++i]!, rows: [] }
+  } finally {
+    await rows.return()
+  }
+}
+
+/** One page of `count` buckets from `start` (keyset: the page is the buckets, its cursor the next start). */
+async function readPage(db: Db, r: ReportRequest, plan: ReportPlan, start: number, count: number): Promise<ReportPage> {
+  const { buckets, next } = bucketsFrom(start, plan.end, plan.width, count)
+  const nextPage = next === null ? null : encodePage(next, plan.asOf, plan.hash)
+  // The same source selection the query layer applies, so an empty page still says what it counted.
+  const sources = selectSources(filterOf(r), r.groupBy, [])
+  const currency = plan.currency
+  if (!buckets.length) return { buckets: primed(emptyBuckets()), next, nextPage, sources, currency }
+  const rows = await openRows(db, r, plan, new Date(buckets[0]!.start * 1000), new Date(buckets.at(-1)!.end * 1000))
+  return { buckets: primed(bucketRows(rows, buckets)), next, nextPage, sources, currency }
+}
+
+async function* emptyBuckets(): AsyncGenerator<BucketRows> {}
+
+/**
+ * A started generator behind a plain iterator: `return()` reaches the generator's `finally` (which
+ * closes its cursor) even when nobody has pulled from it yet — a generator that never ran skips it.
+ */
+export function primed<T>(gen: AsyncGenerator<T>): Stream<T> {
+  let first: Promise<IteratorResult<T>> | undefined = gen.next()
+  // Not awaited here: a rejection is the first next()'s to report.
+  first.catch(() => {})
+  const it: Stream<T> = {
+    [Symbol.asyncIterator]: () => it,
+    next: () => {
+      const p = first ?? gen.next()
+      first = undefined
+      return p
+    },
+    return: async () => {
+      first = undefined
+      return gen.return(undefined)
+    },
+  }
+  return it
+}
+
+/** The page the JSON API answers: `limit` buckets from start_time or the cursor, streamed as they are read. */
+export async function firstPage(db: Db, r: ReportRequest, now = new Date()): Promise<ReportPage> {
+  const plan = await planReport(db, r, now)
+  return readPage(db, r, plan, plan.start, plan.limit)
+}
+
+/**
+ * Every page of the range for a streamed export, in chunks of the widest page (one statement each).
+ * The first chunk is opened before anything is sent, so bad parameters are still a 400 rather than a
+ * broken stream; close `pages` (iterate it to the end or return() it) to close its cursor.
+ */
+export async function allPages(db: Db, r: ReportRequest, now = new Date()): Promise<{ sources: string[]; pages: Stream<ReportPage> }> {
+  const plan = await planReport(db, r, now)
+  const chunk = r.limits[1]
+  const first = await readPage(db, r, plan, plan.start, chunk)
+  const pages = async function* () {
+    let page = first
+    try {
+      yield page
+      while (page.next !== null) {
+        page = await readPage(db, r, plan, page.next, chunk)
+        yield page
+      }
+    } finally {
+      await page.buckets.return()
+    }
+  }
+  return { sources: first.sources, pages: primed(pages()) }
+}
+
+/** OpenAI's page around its buckets, with tokenledger's `sources` beside it (the fields after `data`). */
+export function pageTail(p: ReportPage) {
+  return { has_more: p.next !== null, next_page: p.nextPage, sources: p.sources }
+}

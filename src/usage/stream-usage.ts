@@ -1,0 +1,214 @@
+import { sql, type SQL } from 'drizzle-orm'
+import type { Db, Row } from '../db/client.js'
+import { PRICED_CLASSES } from '../db/token-columns.js'
+import { normalizeDecimal } from '../decimal/decimal-text.js'
+import { DIMENSIONS, type ColumnDimension } from './dimensions.js'
+import type { ClassColumn, ClassUsage, ResourceQuantity, UsageRow } from './run-usage.js'
+import type { TenantGate } from './tenant-gate.js'
+import { orderBySql, pageSelectSql, withGroupedSql, type UsageSpec } from './usage-sql.js'
+
+/**
+ * Every group of a usage spec as ONE statement, without totals, in the query layer's order, read as it
+ * arrives: a server-side cursor on PostgreSQL (fetched in batches inside a read transaction), one query
+ * on PGlite (an in-process engine has no wire to stream over). For callers that want all the rows of a
+ * range rather than a page of them — the REST mirrors, whose pages are ranges of buckets.
+ */
+
+export interface StreamRequest {
+  /** Refuse the query (before any row is handed out) when it produces more groups than this. */
+  maxGroups: number
+  currency: string
+  onTooLarge: (groups: number) => Error
+  /** Holds one of the tenant's slots until the stream is closed. */
+  gate?: TenantGate | undefined
+  /** Cancels the statement when the client goes away (PostgreSQL). */
+  signal?: AbortSignal | undefined
+  /** Rows per FETCH (PostgreSQL). */
+  batch?: number | undefined
+}
+
+/** An opened stream: iterate it to the end, or `return()` it — either closes the cursor. */
+export type RowStream = AsyncIterableIterator<UsageRow[]> & { return(): Promise<IteratorResult<UsageRow[]>> }
+
+const BATCH = 2000
+/** A consumer that stops pulling for this long loses its cursor (the transaction must not stay open). */
+const IDLE_MS = 60_000
+
+/**
+ * Opens the stream: the statement has run and its first batch is read when this resolves, so a query
+ * over the windows × groups bound (or any database error) is thrown here, before a caller sends anything.
+ */
+export async function streamUsage(db: Db, spec: UsageSpec, req: StreamRequest): Promise<RowStream> {
+  const release = req.gate ? await req.gate.acquire(spec.tenantId) : () => {}
+  // The group count rides on every row (a window over the whole result; the sort needs all rows anyway).
+  const query = sql`${withGroupedSql(spec)}
+    select count(*) over () as group_count, ${pageSelectSql(spec)} from grouped
+    order by ${orderBySql(spec)} limit ${req.maxGroups + 1}`
+  const batches = db.engine === 'postgres' ? cursorBatches(db, query, req.batch ?? BATCH, req.signal) : oneQuery(db, query, req.signal)
+  let first: IteratorResult<Row[]>
+  try {
+    first = await batches.next()
+    const groups = first.done ? 0 : Number(first.value[0]?.group_count ?? 0)
+    if (groups > req.maxGroups) throw req.onTooLarge(groups)
+  } catch (err) {
+    await batches.return(undefined)
+    release()
+    throw err
+  }
+  const toRow = rowReader(spec, req.currency)
+  let pending: IteratorResult<Row[]> | undefined = first
+  let closed = false
+  const close = async () => {
+    if (closed) return
+    closed = true
+    try {
+      await batches.return(undefined)
+    } finally {
+      release()
+    }
+  }
+  const stream: RowStream = {
+    [Symbol.asyncIterator]() {
+      return stream
+    },
+    async next() {
+      if (closed) return { done: true, value: undefined }
+      let r: IteratorResult<Row[]>
+      try {
+        r = pending ?? (await batches.next())
+      } catch (err) {
+        await close()
+        throw err
+      }
+      pending = undefined
+      if (r.done) {
+        await close()
+        return { done: true, value: undefined }
+      }
+      return { done: false, value: r.value.map(toRow) }
+    },
+    async return() {
+      await close()
+      return { done: true, value: undefined }
+    },
+  }
+  return stream
+}
+
+async function* oneQuery(db: Db, query: SQL, signal: AbortSignal | undefined): AsyncGenerator<Row[]> {
+  const rows = await db.query(query, [], { signal })
+  if (rows.length) yield rows
+}
+
+/**
+ * The rows of `query` through `DECLARE … CURSOR` / `FETCH`, in a read transaction whose callback runs
+ * alongside the consumer: each batch is handed over, the next is fetched when it is asked for.
+ */
+async function* cursorBatches(db: Db, query: SQL, batch: number, signal: AbortSignal | undefined): AsyncGenerator<Row[]> {
+  type Message = { rows: Row[] } | { done: true } | { error: unknown }
+  const inbox: Message[] = []
+  let wake: (() => void) | undefined
+  let demand: ((go: boolean) => void) | undefined
+  let stopped = false
+  const post = (m: Message) => {
+    inbox.push(m)
+    wake?.()
+    wake = undefined
+  }
+  const asked = () =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), IDLE_MS)
+      demand = (go) => {
+        clearTimeout(timer)
+        resolve(go)
+      }
+    })
+  const answer = (go: boolean) => {
+    const d = demand
+    demand = undefined
+    d?.(go)
+  }
+  const producer = db
+    .transaction(async (tx) => {
+      await tx.query('set transaction read only')
+      // A cursor is planned for its first 10 % by default (fast-start plans); every row is read here.
+      await tx.query('set local cursor_tuple_fraction = 1')
+      await tx.query(sql`declare usage_rows no scroll cursor for ${query}`, [], { signal })
+      for (;;) {
+        const rows = await tx.query(`fetch ${batch} from usage_rows`, [], { signal })
+        if (stopped) return
+        post({ rows })
+        if (rows.length < batch) return
+        if (!(await asked()) || stopped) return
+      }
+    })
+    .then(
+      () => post({ done: true }),
+      (error: unknown) => post({ error }),
+    )
+  try {
+    for (;;) {
+      if (!inbox.length) await new Promise<void>((resolve) => (wake = resolve))
+      const m = inbox.shift()!
+      if ('error' in m) throw m.error
+      if ('done' in m) return
+      if (m.rows.length) yield m.rows
+      answer(true)
+    }
+  } finally {
+    stopped = true
+    answer(false)
+    await producer
+  }
+}
+
+/** Turns a statement row (the columns of pageSelectSql) into the query layer's UsageRow. */
+function rowReader(spec: UsageSpec, currency: string): (r: Row) => UsageRow {
+  const dims = spec.groupBy.filter((d): d is ColumnDimension => d !== 'MODALITY')
+  const money = (v: unknown) => normalizeDecimal((v as string | null) ?? '0')
+  const int = (v: unknown) => (v as number | null) ?? 0
+  return (r) => {
+    const unpricedTokens = int(r.unpriced_tokens)
+    const unpricedQuantity = ((r.unpriced_quantity as ResourceQuantity[] | null) ?? []).map((u) => ({ resource: u.resource, quantity: money(u.quantity) }))
+    const row: UsageRow = {
+      requests: r.requests as number | null,
+      inputTokens: int(r.input_tokens),
+      outputTokens: int(r.output_tokens),
+      cachedInputTokens: int(r.cached_input_tokens),
+      uncachedInputTokens: int(r.uncached_input_tokens),
+      cacheWriteTokens: int(r.cache_write_tokens),
+      cacheWrite1hTokens: int(r.cache_write_1h_tokens),
+      cost: {
+        total: money(r.cost_total),
+        input: money(r.cost_input),
+        cachedInput: money(r.cost_cached_input),
+        cacheWrite: money(r.cost_cache_write),
+        output: money(r.cost_output),
+        resources: money(r.cost_resources),
+        currency,
+        complete: unpricedTokens === 0 && unpricedQuantity.length === 0,
+        unpricedTokens,
+        unpricedQuantity,
+      },
+      reportedCost: r.reported_cost === null ? null : normalizeDecimal(r.reported_cost as string),
+      windowStart: new Date(r.window_start as Date | string),
+      windowEnd: new Date(r.window_end as Date | string),
+      modality: (r.modality as string | undefined) ?? null,
+      quantity: typeof r.quantity === 'string' ? normalizeDecimal(r.quantity) : null,
+      storageByteSeconds: typeof r.storage_byte_seconds === 'string' ? normalizeDecimal(r.storage_byte_seconds) : null,
+      labels: spec.groupByLabels.length ? spec.groupByLabels.map((key, i) => ({ key, value: (r[`label_${i}`] as string | null) ?? null })) : null,
+      attributes: spec.groupByAttributes?.length
+        ? spec.groupByAttributes.map((key, i) => ({ key, value: (r[`attr_${i}`] as string | null) ?? null }))
+        : null,
+    }
+    for (const d of dims) row[DIMENSIONS[d].field] = r[DIMENSIONS[d].column] ?? null
+    if (spec.classes)
+      row.classes = Object.fromEntries(
+        PRICED_CLASSES.map((c) => [
+          c.column,
+          { tokens: int(r[c.column]), cost: money(r[`c_${c.column}`]), unpricedTokens: int(r[`u_${c.column}`]) } satisfies ClassUsage,
+        ]),
+      ) as Record<ClassColumn, ClassUsage>
+    return row
+  }
+}
