@@ -1,4 +1,5 @@
 // npm run bench [-- --smoke] [-- --size N] [-- --engine postgres|pglite|both] [-- --ingest-rows N] [-- --csv-rows N]
+//   [-- --matrix-zones UTC,Asia/Kolkata] [-- --matrix-repeats N]
 //   [-- --rows 4,9] [-- --out FILE] [-- --debug] [-- --database NAME]
 //
 // Issue #6's benchmark: every tokenledger metric beside its baseline, measured in the same run, on
@@ -20,7 +21,7 @@ import { ensureDefaultCard } from '../src/pricing/catalog/default-card.js'
 import { bucketRows, csvChunk, generateBuckets, RANGE } from './lib/data.js'
 import { createTarget, openRaw, openSetupDb, type Target } from './lib/database.js'
 import { type Metric, median, pool, table, timeIt } from './lib/metrics.js'
-import { benchMatrix, rawMatrix } from './lib/matrix.js'
+import { benchMatrix, limitMatrixZones, rawMatrix } from './lib/matrix.js'
 import { benchMatrixPostgraphile } from './lib/matrix-postgraphile.js'
 import { benchMirrors } from './lib/mirrors.js'
 import { type Proc, startTokenledger } from './lib/processes.js'
@@ -38,6 +39,8 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: 'bench/results.json' },
     rows: { type: 'string' },
     database: { type: 'string' },
+    'matrix-zones': { type: 'string' },
+    'matrix-repeats': { type: 'string' },
   },
 })
 /** The rows to run (--rows 4,9); all by default. Rows 1–2 and 4–5 run together. */
@@ -50,6 +53,8 @@ if (args['ingest-rows'] && !(Number(args['ingest-rows']) >= 1000 && Number(args[
   throw new Error('--ingest-rows must be a multiple of 1,000')
 const CSV_ROWS = Number(args['csv-rows'] ?? (SMOKE ? SIZE : 1_000_000))
 if (!Number.isInteger(CSV_ROWS) || CSV_ROWS < 1000) throw new Error('--csv-rows must be an integer ≥ 1,000')
+if (args['matrix-zones']) limitMatrixZones(args['matrix-zones'].split(','))
+if (args['matrix-repeats'] && !(Number(args['matrix-repeats']) >= 1)) throw new Error('--matrix-repeats must be ≥ 1')
 const opts: BenchOptions = {
   size: SIZE,
   smoke: SMOKE,
@@ -59,7 +64,7 @@ const opts: BenchOptions = {
   /** Rows 4–6: timed repetitions (after one warm-up) whose median is reported. */
   repeats: SMOKE ? 2 : 7,
   /** Row 9: timed repetitions per case (each may page through several GraphQL requests). */
-  matrixRepeats: SMOKE ? 1 : 3,
+  matrixRepeats: Number(args['matrix-repeats'] ?? (SMOKE ? 1 : 3)),
   /** Row 3: seconds of load against each server. */
   loadSeconds: SMOKE ? 1 : 10,
   /** Row 7: the export's rows (the issue's 1M whatever --size is) and the early step (a tenth). */

@@ -1,9 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db, Row } from '../db/client.js'
-import { PRICED_CLASSES } from '../db/token-columns.js'
-import { normalizeDecimal } from '../decimal/decimal-text.js'
-import { DIMENSIONS, type ColumnDimension } from './dimensions.js'
-import type { ClassColumn, ClassUsage, ResourceQuantity, UsageRow } from './run-usage.js'
+import { toUsageRow, type RawUsageRow, type UsageRow } from './run-usage.js'
 import type { TenantGate } from './tenant-gate.js'
 import { orderBySql, pageSelectSql, withGroupedSql, type UsageSpec } from './usage-sql.js'
 
@@ -55,7 +52,8 @@ export async function streamUsage(db: Db, spec: UsageSpec, req: StreamRequest): 
     release()
     throw err
   }
-  const toRow = rowReader(spec, req.currency)
+  // Driver rows carry the same columns as run-usage's JSON rows (money as text, counts as numbers).
+  const toRow = (r: Row) => toUsageRow(spec, r as RawUsageRow, req.currency)
   let pending: IteratorResult<Row[]> | undefined = first
   let closed = false
   const close = async () => {
@@ -159,56 +157,5 @@ async function* cursorBatches(db: Db, query: SQL, batch: number, signal: AbortSi
     stopped = true
     answer(false)
     await producer
-  }
-}
-
-/** Turns a statement row (the columns of pageSelectSql) into the query layer's UsageRow. */
-function rowReader(spec: UsageSpec, currency: string): (r: Row) => UsageRow {
-  const dims = spec.groupBy.filter((d): d is ColumnDimension => d !== 'MODALITY')
-  const money = (v: unknown) => normalizeDecimal((v as string | null) ?? '0')
-  const int = (v: unknown) => (v as number | null) ?? 0
-  return (r) => {
-    const unpricedTokens = int(r.unpriced_tokens)
-    const unpricedQuantity = ((r.unpriced_quantity as ResourceQuantity[] | null) ?? []).map((u) => ({ resource: u.resource, quantity: money(u.quantity) }))
-    const row: UsageRow = {
-      requests: r.requests as number | null,
-      inputTokens: int(r.input_tokens),
-      outputTokens: int(r.output_tokens),
-      cachedInputTokens: int(r.cached_input_tokens),
-      uncachedInputTokens: int(r.uncached_input_tokens),
-      cacheWriteTokens: int(r.cache_write_tokens),
-      cacheWrite1hTokens: int(r.cache_write_1h_tokens),
-      cost: {
-        total: money(r.cost_total),
-        input: money(r.cost_input),
-        cachedInput: money(r.cost_cached_input),
-        cacheWrite: money(r.cost_cache_write),
-        output: money(r.cost_output),
-        resources: money(r.cost_resources),
-        currency,
-        complete: unpricedTokens === 0 && unpricedQuantity.length === 0,
-        unpricedTokens,
-        unpricedQuantity,
-      },
-      reportedCost: r.reported_cost === null ? null : normalizeDecimal(r.reported_cost as string),
-      windowStart: new Date(r.window_start as Date | string),
-      windowEnd: new Date(r.window_end as Date | string),
-      modality: (r.modality as string | undefined) ?? null,
-      quantity: typeof r.quantity === 'string' ? normalizeDecimal(r.quantity) : null,
-      storageByteSeconds: typeof r.storage_byte_seconds === 'string' ? normalizeDecimal(r.storage_byte_seconds) : null,
-      labels: spec.groupByLabels.length ? spec.groupByLabels.map((key, i) => ({ key, value: (r[`label_${i}`] as string | null) ?? null })) : null,
-      attributes: spec.groupByAttributes?.length
-        ? spec.groupByAttributes.map((key, i) => ({ key, value: (r[`attr_${i}`] as string | null) ?? null }))
-        : null,
-    }
-    for (const d of dims) row[DIMENSIONS[d].field] = r[DIMENSIONS[d].column] ?? null
-    if (spec.classes)
-      row.classes = Object.fromEntries(
-        PRICED_CLASSES.map((c) => [
-          c.column,
-          { tokens: int(r[c.column]), cost: money(r[`c_${c.column}`]), unpricedTokens: int(r[`u_${c.column}`]) } satisfies ClassUsage,
-        ]),
-      ) as Record<ClassColumn, ClassUsage>
-    return row
   }
 }

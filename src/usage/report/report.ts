@@ -1,5 +1,6 @@
 import type { Db } from '../../db/client.js'
 import { problems, type ProblemItem } from '../../errors.js'
+import { cardNotVisible } from '../../auth/access.js'
 import { findVisibleCard } from '../../pricing/card-lookup.js'
 import { selectSources, type Dimension, type UsageFilter } from '../dimensions.js'
 import type { UsageRow } from '../run-usage.js'
@@ -78,7 +79,7 @@ async function planReport(db: Db, r: ReportRequest, now = new Date()): Promise<R
   const all: ProblemItem[] = [...found]
   const card = await findVisibleCard(db, r.tenantId, r.query.rate_card)
   if (!card)
-    all.push({ path: 'querystring.rate_card', message: `rate card "${r.query.rate_card}" does not exist or is not visible to this tenant` })
+    all.push({ path: 'querystring.rate_card', message: cardNotVisible(r.query.rate_card) })
   if (all.length || !plan || !card)
     throw problems.validation(all, `${all.length} problem${all.length === 1 ? '' : 's'} in the query parameters`)
   return { ...plan, cardId: card.id, cardCurrency: card.currency, currency: card.currency.toLowerCase() }
