@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
@@ -107,6 +108,21 @@ export const routerErrorOptions = {
       : problems.badRequest(`the path is not a valid URL (${err.code})`)
     logProblem(request, problem, err)
     return sendProblem(reply, request, problem)
+  },
+  /**
+   * Errors Node's HTTP parser raises before Fastify sees a request (a request line or headers over the
+   * size limit, a malformed request, a timeout): answered as problems on the raw socket — Fastify's
+   * default wrote plain JSON.
+   */
+  clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy()
+    const problem = err.code === 'HPE_HEADER_OVERFLOW'
+      ? problems.headersTooLarge()
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? problems.requestTimeout()
+        : problems.badRequest('the request is not valid HTTP')
+    const body = JSON.stringify(problem.toBody())
+    socket.end(`HTTP/1.1 ${problem.statusCode} ${problem.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
   },
 }
 

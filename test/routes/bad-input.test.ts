@@ -1,3 +1,5 @@
+import { connect } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { admin, bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
 
@@ -109,4 +111,29 @@ void eachEngine(t, async (t, engine) => {
   t.test('nothing was written by any of them', async (t) => {
     t.same(await counts(), before)
   })
+})
+
+t.test('errors of the HTTP parser (before Fastify routes a request) are problems too, on a real socket', async (t) => {
+  const app = await build(t, 'pglite')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const raw = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = []
+      const s = connect(port, '127.0.0.1', () => s.end(request))
+      s.on('data', (c: Buffer) => chunks.push(c))
+      s.on('error', reject)
+      s.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    })
+  const cases = [
+    { name: 'a request line over the header size limit', request: `GET /v1/organization/usage/completions?page=${'A'.repeat(200_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, status: 431 },
+    { name: 'a request that is not HTTP', request: 'NOT HTTP AT ALL\r\n\r\n', status: 400 },
+  ]
+  for (const c of cases) {
+    const res = await raw(c.request)
+    const [head = '', body = ''] = res.split('\r\n\r\n')
+    t.match(head, new RegExp(`^HTTP/1\\.1 ${c.status} `), `${c.name}: ${c.status}`)
+    t.match(head, /content-type: application\/problem\+json/i, `${c.name}: problem+json`)
+    t.equal((JSON.parse(body) as { status: number }).status, c.status, `${c.name}: the body names the status`)
+  }
 })
