@@ -63,13 +63,46 @@ export async function insertConnection(db: Db, c: NewConnection): Promise<Connec
   return rows[0]
 }
 
+/** A connection as its callers read it (snake_case); the JSON columns typed as the puller writes them. */
+const CONNECTION_SELECT = {
+  tenant_id: connections.tenantId,
+  id: connections.id,
+  name: connections.name,
+  provider: connections.provider,
+  admin_key_sealed: connections.adminKeySealed,
+  admin_key_last4: connections.adminKeyLast4,
+  account_id: connections.accountId,
+  base_url: connections.baseUrl,
+  start_date: connections.startDate,
+  interval_minutes: connections.intervalMinutes,
+  lag_hours: connections.lagHours,
+  bucket_width: connections.bucketWidth,
+  endpoints: connections.endpoints,
+  enabled: connections.enabled,
+  synced_until: connections.syncedUntil,
+  next_run_at: connections.nextRunAt,
+  last_run: connections.lastRun,
+  lease_owner: connections.leaseOwner,
+  lease_until: connections.leaseUntil,
+  created_at: connections.createdAt,
+  updated_at: connections.updatedAt,
+}
+
+/** The builder types bucket_width as text and last_run as JSON; the store only ever writes these shapes. */
+const asConnectionRow = (r: { bucket_width: string; last_run: unknown }) => r as unknown as ConnectionRow
+
 export async function listConnections(db: Db, tenantId: string): Promise<ConnectionRow[]> {
-  return db.query<ConnectionRow>(`select ${COLUMNS} from connections where tenant_id = $1 order by created_at, id`, [tenantId])
+  const rows = await orm(db, (d) =>
+    d.select(CONNECTION_SELECT).from(connections).where(eq(connections.tenantId, tenantId)).orderBy(connections.createdAt, connections.id),
+  )
+  return rows.map(asConnectionRow)
 }
 
 export async function getConnection(db: Db, tenantId: string, id: string): Promise<ConnectionRow | undefined> {
-  const rows = await db.query<ConnectionRow>(`select ${COLUMNS} from connections where tenant_id = $1 and id = $2`, [tenantId, id])
-  return rows[0]
+  const rows = await orm(db, (d) =>
+    d.select(CONNECTION_SELECT).from(connections).where(and(eq(connections.tenantId, tenantId), eq(connections.id, id))),
+  )
+  return rows[0] && asConnectionRow(rows[0])
 }
 
 export interface ConnectionPatch {

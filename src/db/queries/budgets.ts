@@ -57,18 +57,37 @@ export async function upsertBudget(db: Db, b: BudgetInput): Promise<{ budget: Bu
   return { budget, created }
 }
 
+/** A budget as its callers read it (snake_case, as the REST shape and the evaluator use it). */
+const BUDGET_SELECT = {
+  tenant_id: budgets.tenantId,
+  id: budgets.id,
+  name: budgets.name,
+  amount: budgets.amount,
+  period: budgets.period,
+  time_zone: budgets.timeZone,
+  filter: budgets.filter,
+  rate_card: budgets.rateCard,
+  thresholds: budgets.thresholds,
+  webhook_url: budgets.webhookUrl,
+  webhook_secret_sealed: budgets.webhookSecretSealed,
+  created_at: budgets.createdAt,
+  updated_at: budgets.updatedAt,
+}
+
 export async function getBudget(db: Db, tenantId: string, name: string): Promise<BudgetRow | undefined> {
-  const rows = await db.query<BudgetRow>(sql`select ${BUDGET_COLUMNS} from budgets where tenant_id = ${tenantId} and name = ${name}`)
+  const rows = await orm(db, (d) =>
+    d.select(BUDGET_SELECT).from(budgets).where(and(eq(budgets.tenantId, tenantId), eq(budgets.name, name))),
+  )
   return rows[0]
 }
 
 export async function listBudgets(db: Db, tenantId: string): Promise<BudgetRow[]> {
-  return db.query<BudgetRow>(sql`select ${BUDGET_COLUMNS} from budgets where tenant_id = ${tenantId} order by name`)
+  return orm(db, (d) => d.select(BUDGET_SELECT).from(budgets).where(eq(budgets.tenantId, tenantId)).orderBy(budgets.name))
 }
 
 /** Every tenant's budgets, for the timer (one instance-wide pass per interval). */
 export async function listAllBudgets(db: Db): Promise<BudgetRow[]> {
-  return db.query<BudgetRow>(sql`select ${BUDGET_COLUMNS} from budgets order by tenant_id, name`)
+  return orm(db, (d) => d.select(BUDGET_SELECT).from(budgets).orderBy(budgets.tenantId, budgets.name))
 }
 
 export async function deleteBudget(db: Db, tenantId: string, name: string): Promise<boolean> {
