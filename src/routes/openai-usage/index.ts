@@ -3,12 +3,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { getTenant } from '../../db/queries/tenants.js'
 import type { Dimension } from '../../usage/dimensions.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
-import { disconnectSignal } from '../../http/disconnect-signal.js'
 import { billedCostsCsv, billedCostsPage } from '../../usage/report/billed-costs.js'
-import { BUCKET_WIDTHS, COSTS_LIMITS, USAGE_LIMITS } from '../../usage/report/buckets.js'
+import { disconnectSignal } from '../../http/disconnect-signal.js'
+import { COSTS_LIMITS, USAGE_LIMITS } from '../../usage/report/buckets.js'
 import { costsCsvLines, costsResults, COSTS_CSV_COLUMNS } from '../../usage/report/cost-results.js'
 import { sendCsv, wantsCsv } from './csv.js'
 import { CostsQuerySchema, normaliseArrayParams, UsageQuerySchema, type CostsQuery, type UsageQuery } from './params.js'
+import { reportContext } from './report-request.js'
 import { allPages, firstPage, type ReportRequest } from '../../usage/report/report.js'
 import { sendPage } from './json-page.js'
 import { CostsPageSchema, reportResponses as responses, UsagePageSchema } from './schemas.js'
@@ -76,9 +77,7 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
       async (req, reply) => {
         const q = req.query
         const r: ReportRequest = {
-          tenantId: req.tenantId,
-          query: q,
-          width: BUCKET_WIDTHS[q.bucket_width],
+          ...reportContext(req, reply, opts, q),
           limits: USAGE_LIMITS[q.bucket_width],
           groupBy: [...new Set(q.group_by ?? [])].map((g) => USAGE_DIMENSIONS[g]),
           // Embeddings and moderations have their own endpoints (v2 usage types).
@@ -87,9 +86,6 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
             contextTiers: q.context_tiers, inferenceGeos: q.inference_geos, usageTypes: ['completions'],
           },
           classes: true,
-          maxGroups: opts.maxGroups,
-          gate: opts.gate,
-          signal: disconnectSignal(reply),
         }
         if (wantsCsv(req.headers.accept))
           return sendCsv(reply, USAGE_CSV_COLUMNS, await allPages(app.db, r), (b, p) => usageCsvLines(b, p.currency), 'completions_usage.csv')
@@ -134,17 +130,12 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
         const groupBy = [...new Set(q.group_by ?? [])]
         const byLineItem = groupBy.includes('line_item')
         const r: ReportRequest = {
-          tenantId: req.tenantId,
-          query: q,
-          width: BUCKET_WIDTHS[q.bucket_width],
+          ...reportContext(req, reply, opts, q),
           limits: COSTS_LIMITS,
           // Always by resource: a result's quantity is in one unit, or null when it mixes units.
           groupBy: [...new Set([...groupBy.flatMap((g) => COSTS_DIMENSIONS[g]), 'RESOURCE' as const])],
           filter: { projectIds: q.project_ids, apiKeyIds: q.api_key_ids },
           classes: byLineItem,
-          maxGroups: opts.maxGroups,
-          gate: opts.gate,
-          signal: disconnectSignal(reply),
         }
         if (wantsCsv(req.headers.accept)) {
           // Read before the report is opened: an open report holds a statement until it is sent.

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { disconnectSignal } from '../../http/disconnect-signal.js'
 import type { OpenAIUsageOptions } from './index.js'
-import { BUCKET_WIDTHS, USAGE_LIMITS } from '../../usage/report/buckets.js'
+import { USAGE_LIMITS } from '../../usage/report/buckets.js'
 import { resultCells } from '../../usage/report/csv-lines.js'
 import { csvReport, wantsCsv } from './csv.js'
+import { reportContext } from './report-request.js'
 import { allPages, firstPage, type BucketRows, type ReportRequest } from '../../usage/report/report.js'
 import { RESOURCE_ENDPOINTS } from '../../usage/report/resource-endpoints.js'
 import { csvColumns, mergeRows, planQuery, resultOf } from '../../usage/report/resource-results.js'
@@ -35,17 +35,12 @@ const resourceUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (ap
       async (req, reply) => {
         const { query, groupBy, grouped, attrs, attrFilters, filter } = planQuery(e, req.query as ResourceQuery)
         const r: ReportRequest = {
-          tenantId: req.tenantId,
-          query,
-          width: BUCKET_WIDTHS[query.bucket_width],
+          ...reportContext(req, reply, opts, query),
           limits: USAGE_LIMITS[query.bucket_width],
           groupBy,
           groupByAttributes: attrs,
           filter,
           classes: false,
-          maxGroups: opts.maxGroups,
-          gate: opts.gate,
-          signal: disconnectSignal(reply),
         }
         const results = (b: BucketRows, currency: string) => mergeRows(b, grouped, attrs, attrFilters).map((m) => resultOf(e, m, b, currency))
         if (wantsCsv(req.headers.accept))

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { disconnectSignal } from '../../http/disconnect-signal.js'
 import type { Dimension } from '../../usage/dimensions.js'
 import type { OpenAIUsageOptions } from './index.js'
 import { TokenUsageQuerySchema, type TOKEN_GROUP_BY } from './params.js'
-import { BUCKET_WIDTHS, USAGE_LIMITS } from '../../usage/report/buckets.js'
+import { USAGE_LIMITS } from '../../usage/report/buckets.js'
 import { resultCells } from '../../usage/report/csv-lines.js'
 import { csvReport, wantsCsv } from './csv.js'
+import { reportContext } from './report-request.js'
 import { allPages, firstPage, type ReportRequest } from '../../usage/report/report.js'
 import { sendPage } from './json-page.js'
 import { CostSchema, page, reportResponses } from './schemas.js'
@@ -51,16 +51,11 @@ const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, 
       async (req, reply) => {
         const q = req.query
         const r: ReportRequest = {
-          tenantId: req.tenantId,
-          query: q,
-          width: BUCKET_WIDTHS[q.bucket_width],
+          ...reportContext(req, reply, opts, q),
           limits: USAGE_LIMITS[q.bucket_width],
           groupBy: [...new Set(q.group_by ?? [])].map((g) => TOKEN_DIMENSIONS[g]),
           filter: { projectIds: q.project_ids, userIds: q.user_ids, apiKeyIds: q.api_key_ids, models: q.models, usageTypes: [e.usageType] },
           classes: false,
-          maxGroups: opts.maxGroups,
-          gate: opts.gate,
-          signal: disconnectSignal(reply),
         }
         if (wantsCsv(req.headers.accept))
           return csvReport(reply, TOKEN_CSV_COLUMNS, await allPages(app.db, r), (b, p) => b.rows.map((row) => resultCells(tokenResult(object, row, p.currency))), `${e.path}_usage.csv`)
