@@ -50,19 +50,6 @@ export type NewConnection = Pick<
   'tenant_id' | 'id' | 'name' | 'provider' | 'admin_key_sealed' | 'admin_key_last4' | 'account_id' | 'base_url' | 'start_date' | 'interval_minutes' | 'lag_hours' | 'bucket_width' | 'endpoints'
 >
 
-/** Inserts; undefined when the tenant already has a connection of that name. */
-export async function insertConnection(db: Db, c: NewConnection): Promise<ConnectionRow | undefined> {
-  const rows = await db.query<ConnectionRow>(
-    `insert into connections (tenant_id, id, name, provider, admin_key_sealed, admin_key_last4, account_id, base_url,
-       start_date, interval_minutes, lag_hours, bucket_width, endpoints)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb)
-     on conflict (tenant_id, name) do nothing
-     returning ${COLUMNS}`,
-    [c.tenant_id, c.id, c.name, c.provider, c.admin_key_sealed, c.admin_key_last4, c.account_id, c.base_url, c.start_date, c.interval_minutes, c.lag_hours, c.bucket_width, JSON.stringify(c.endpoints)],
-  )
-  return rows[0]
-}
-
 /** A connection as its callers read it (snake_case); the JSON columns typed as the puller writes them. */
 const CONNECTION_SELECT = {
   tenant_id: connections.tenantId,
@@ -90,6 +77,32 @@ const CONNECTION_SELECT = {
 
 /** The builder types bucket_width as text and last_run as JSON; the store only ever writes these shapes. */
 const asConnectionRow = (r: { bucket_width: string; last_run: unknown }) => r as unknown as ConnectionRow
+
+/** Inserts; undefined when the tenant already has a connection of that name. */
+export async function insertConnection(db: Db, c: NewConnection): Promise<ConnectionRow | undefined> {
+  const rows = await orm(db, (d) =>
+    d
+      .insert(connections)
+      .values({
+        tenantId: c.tenant_id,
+        id: c.id,
+        name: c.name,
+        provider: c.provider,
+        adminKeySealed: c.admin_key_sealed,
+        adminKeyLast4: c.admin_key_last4,
+        accountId: c.account_id,
+        baseUrl: c.base_url,
+        startDate: c.start_date,
+        intervalMinutes: c.interval_minutes,
+        lagHours: c.lag_hours,
+        bucketWidth: c.bucket_width,
+        endpoints: c.endpoints,
+      })
+      .onConflictDoNothing({ target: [connections.tenantId, connections.name] })
+      .returning(CONNECTION_SELECT),
+  )
+  return rows[0] && asConnectionRow(rows[0])
+}
 
 export async function listConnections(db: Db, tenantId: string): Promise<ConnectionRow[]> {
   const rows = await orm(db, (d) =>

@@ -64,6 +64,8 @@ function compile(query: SQL | string, params: unknown[] = []): { text: string; p
 }
 
 const INT8 = 20
+const JSON_OID = 114
+const JSONB_OID = 3802
 const NUMERIC = 1700
 
 export interface PostgresOptions {
@@ -153,6 +155,10 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
       },
       types: {
         int8: { to: INT8, from: [INT8], serialize: (v: unknown) => String(v), parse: (v: string) => Number(v) },
+        // A json/jsonb parameter given as a string is JSON text already, as PGlite takes it; postgres.js
+        // would encode it again (a jsonb string scalar). drizzle's jsonb columns hand the driver such
+        // text, so without this the typed builder stored `["a"]` as the string "[\"a\"]" on PostgreSQL.
+        json: { to: JSON_OID, from: [JSON_OID, JSONB_OID], serialize: (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v)), parse: (v: string) => JSON.parse(v) as unknown },
       },
     })
   const poolSize = opts.poolSize ?? 10

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm'
 import t from 'tap'
 import { orm } from '../../src/db/orm.js'
-import { budgets, rateCards, tenants } from '../../src/db/schema.js'
+import { budgets, connections, rateCards, tenants } from '../../src/db/schema.js'
 import { eachEngine, freshDb, uniqueId } from '../helpers.js'
 
 void eachEngine(t, async (t, engine) => {
@@ -22,6 +22,31 @@ void eachEngine(t, async (t, engine) => {
     )
     t.equal(budget!.amount, amount, 'exact, never a float')
     t.same(budget!.thresholds, [50, 100])
+  })
+
+  t.test('jsonb written through the builder is stored as JSON, not as a JSON string (both engines)', async (t) => {
+    const id = uniqueId('c')
+    const endpoints = ['completions', 'costs']
+    const [row] = await orm(db, (d) =>
+      d
+        .insert(connections)
+        .values({
+          tenantId, id, name: id, provider: 'openai', adminKeySealed: 'sealed', adminKeyLast4: 'abcd', baseUrl: 'http://127.0.0.1:1',
+          startDate: new Date('2026-01-01T00:00:00Z'), intervalMinutes: 60, lagHours: 2, bucketWidth: '1h', endpoints, lastRun: { status: 'x "quoted"' },
+        })
+        .returning(),
+    )
+    t.same(row!.endpoints, endpoints)
+    const [stored] = await db.query<{ e: string; l: string; first: string; status: string }>(
+      `select jsonb_typeof(endpoints) as e, jsonb_typeof(last_run) as l, endpoints ->> 0 as first, last_run ->> 'status' as status
+       from connections where tenant_id = $1 and id = $2`,
+      [tenantId, id],
+    )
+    t.same(stored, { e: 'array', l: 'object', first: 'completions', status: 'x "quoted"' })
+    // A JSON text given as a parameter to a jsonb column is the value it spells, on both engines.
+    await db.query(`update connections set synced_until = $3 where tenant_id = $1 and id = $2`, [tenantId, id, '{"completions":null}'])
+    const [again] = await db.query<{ t: string }>(`select jsonb_typeof(synced_until) as t from connections where tenant_id = $1 and id = $2`, [tenantId, id])
+    t.equal(again!.t, 'object')
   })
 
   t.test('a failed statement rejects with the driver’s error (SQLSTATE kept), not drizzle’s wrapper', async (t) => {
