@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
+import type { CostsResult } from './costs-result.js'
 
 /**
  * Billed costs in OpenAI's costs page shape (`GET /v1/organization/costs?cost_source=billed`): summed per
@@ -8,15 +9,9 @@ import { normalizeDecimal } from '../decimal/decimal-text.js'
  * arithmetic (the caller's): UTC days, the first one starting at `from`.
  */
 
-export interface BilledCostsResult {
-  object: 'organization.costs.result'
+/** Billed amounts are always known: exact, complete, with no unpriced tokens. */
+export interface BilledCostsResult extends CostsResult {
   amount: { value: number; value_exact: string; currency: string }
-  line_item: string | null
-  project_id: string | null
-  api_key_id: string | null
-  quantity: number | null
-  quantity_exact: string | null
-  quantity_unit: string | null
   complete: true
   unpriced_tokens: 0
 }

@@ -1,23 +1,10 @@
 import { Decimal } from 'decimal.js'
 import { PRICED_CLASSES } from '../../db/token-columns.js'
 import { normalizeDecimal } from '../../decimal/decimal-text.js'
+import type { CostsResult } from '../../billing/costs-result.js'
 import type { UsageRow } from '../run-usage.js'
 import { csvLine, isoSeconds } from './csv-lines.js'
 import type { BucketRows } from './report.js'
-
-export interface CostsResult {
-  object: 'organization.costs.result'
-  amount: { value: number | null; value_exact: string | null; currency: string }
-  line_item: string | null
-  project_id: string | null
-  api_key_id: string | null
-  /** null when the result mixes units (tokens and a resource, or two resources). */
-  quantity: number | null
-  quantity_exact: string | null
-  quantity_unit: string | null
-  complete: boolean
-  unpriced_tokens: number
-}
 
 /** OpenAI's `quantity_unit` for a resource (contract v2); other resources are their own unit. */
 const QUANTITY_UNITS: Record<string, string> = {
