@@ -1,11 +1,12 @@
 import { sql, type SQL } from 'drizzle-orm'
 import { PRICED_CLASSES } from '../db/token-columns.js'
 import { EVENT_ONLY_FILTERS, FILTER_COLUMNS } from './dimensions.js'
-import { hourWindowCandidate, wholeHoursSql, type BucketPath } from './rollups.js'
+import { dailyZone, hourWindowCandidate, wholeHoursSql, type BucketPath } from './rollups.js'
 import type { UsageSpec } from './usage-sql.js'
 
 /**
- * The facts a usage query aggregates: provider-reported token buckets (base table or hourly rollup),
+ * The facts a usage query aggregates: provider-reported token buckets (base table, hourly rollup, or the
+ * daily rollup's rows of one zone, placed at their local day's first instant),
  * event rollups, and resource rows (provider-reported and from events), as ONE relation with the same
  * columns. Token facts are resource `tokens` with no quantity; resource facts have zero tokens, no
  * request count (`requests` counts token rows only), and carry `quantity`, the bucket's length in
@@ -79,7 +80,7 @@ function bucketFactsSql(spec: UsageSpec, bucketSources: string[], path: BucketPa
       service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
       case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
       null::numeric as reported_cost, ${tokenResource}
-    from usage_bucket_daily where ${and(where('day'))}`
+    from usage_bucket_daily where time_zone = ${dailyZone(spec)} and ${and(where('day'))}`
   return [tokenPart(rollup, sql`(select ok from aligned)`), tokenPart(base, sql`not (select ok from aligned)`)]
 }
 

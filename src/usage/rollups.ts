@@ -21,13 +21,16 @@ import { windowStartSql, type Window } from './windows.js'
  * exactly one of them.
  *
  * Queries the hourly rollup cannot serve because they group or filter by project, user or API key may
- * read the daily rollup (usage_bucket_daily), which keeps every bucket dimension per UTC day:
- *  - windows DAY, WEEK, MONTH in UTC, or TOTAL in any zone (so every window starts on a UTC day);
- *  - `from` and `to` on UTC midnights;
- *  - every price change of the card inside the range on a UTC midnight — checked in SQL, as above.
- * A zone off UTC (New York, Kolkata) keeps DAY windows off the UTC day, so those read the base table; a
- * finer full-dimension rollup (15 minutes divides every zone's offset) would hold as many rows as the
- * base table whenever buckets are hourly with distinct keys, as in the benchmark (docs/performance.md).
+ * read the daily rollup (usage_bucket_daily), which keeps every bucket dimension per local day of each
+ * zone it is kept for (UTC, and ROLLUP_TIME_ZONES: migration 0011, src/db/rollup-zones.ts). A row of
+ * zone Z stands for buckets whose start_time lies in its local day, so it gives the base table's answer
+ * for windows DAY, WEEK, MONTH in Z (or TOTAL) when:
+ *  - Z is kept (listed in rollup_time_zones, which happens only once its rows are complete);
+ *  - `from` and `to` are Z-local midnights (each bucket then falls in the range iff its day does);
+ *  - every price change of the card inside the range is a Z-local midnight (a bucket's rate segment is
+ *    decided by its start_time, and then equals its day's).
+ * The first is known in JS for UTC; the rest are checked in SQL, as above. A TOTAL over UTC days reads
+ * the UTC rows whatever the query's zone (a TOTAL window is the range in every zone).
  */
 
 const HOUR_MS = 3_600_000
@@ -63,17 +66,21 @@ export function hourWindowCandidate(q: RollupQuery): boolean {
   return q.window !== 'MINUTE' && q.from.getTime() % HOUR_MS === 0 && q.to.getTime() % HOUR_MS === 0
 }
 
-/** The daily rollup's static half: UTC-day windows (or TOTAL) over a range of whole UTC days. */
-function dailyCandidate(q: RollupQuery): boolean {
-  if (q.rollups === false || !['DAY', 'WEEK', 'MONTH', 'TOTAL'].includes(q.window)) return false
-  if (q.timeZone !== 'UTC' && q.window !== 'TOTAL') return false
-  return q.from.getTime() % DAY_MS === 0 && q.to.getTime() % DAY_MS === 0
+/**
+ * The daily rollup's static half: the zone whose rows may serve the query (windows of whole local days,
+ * or TOTAL), or undefined. UTC rows always exist; another zone's are checked in SQL (dayAlignedSql).
+ */
+export function dailyZone(q: RollupQuery): string | undefined {
+  if (q.rollups === false || !['DAY', 'WEEK', 'MONTH', 'TOTAL'].includes(q.window)) return undefined
+  const utcDays = q.from.getTime() % DAY_MS === 0 && q.to.getTime() % DAY_MS === 0
+  if (utcDays && (q.timeZone === 'UTC' || q.window === 'TOTAL')) return 'UTC'
+  return q.timeZone === 'UTC' ? undefined : q.timeZone
 }
 
 /** The path a query takes if its card's price changes are aligned (the hourly rollup when both could). */
 export function bucketPath(q: RollupQuery): BucketPath {
   if (rollupCandidate(q)) return 'hourly'
-  return dailyCandidate(q) ? 'daily' : 'base'
+  return dailyZone(q) !== undefined ? 'daily' : 'base'
 }
 
 /** A query as the SQL checks see it: the off-hour check reads the tenant's rollup rows. */
@@ -84,13 +91,25 @@ export function alignedSql(q: TenantRollupQuery, path: Exclude<BucketPath, 'base
   return path === 'hourly' ? hourAlignedSql(q) : dayAlignedSql(q)
 }
 
-/** As hourAlignedSql for the daily path, whose windows are on UTC days by the static rule. */
+/**
+ * As hourAlignedSql for the daily path: the zone's rows are complete, and the range bounds and the card's
+ * price changes inside the range are the zone's local midnights (windows are whole local days by the
+ * static rule). For UTC the first two hold by construction; checking them anyway keeps one definition.
+ */
 function dayAlignedSql(q: RollupQuery): SQL {
+  const zone = dailyZone(q)
+  if (zone === undefined) throw new Error('the daily path needs a zone (bucketPath)')
   const from = sql`${q.from.toISOString()}::timestamptz`
   const to = sql`${q.to.toISOString()}::timestamptz`
-  return sql`select not exists (
+  // A local midnight that is also no earlier instant's day start: where a fall-back repeats the hour after
+  // midnight (America/Havana, Atlantic/Azores), PostgreSQL starts the day at the second 00:00, so the
+  // buckets of the first hour belong to a day that starts after them and would cross the boundary.
+  const midnight = (p: SQL) => sql`(${p} = date_trunc('day', ${p}, ${zone}) and date_trunc('day', ${p} - interval '1 microsecond', ${zone}) < ${p})`
+  return sql`select exists (select 1 from rollup_time_zones where time_zone = ${zone})
+    and ${midnight(from)} and ${midnight(to)}
+    and not exists (
       select 1 from unnest((select arr from pts)) p
-      where p > ${from} and p < ${to} and p <> date_trunc('day', p, 'UTC')
+      where p > ${from} and p < ${to} and not ${midnight(sql`p`)}
     ) as ok`
 }
 
