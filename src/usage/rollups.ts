@@ -23,12 +23,14 @@ import { windowStartSql, type Window } from './windows.js'
  * Queries the hourly rollup cannot serve because they group or filter by project, user or API key may
  * read the daily rollup (usage_bucket_daily), which keeps every bucket dimension per local day of each
  * zone it is kept for (UTC, and ROLLUP_TIME_ZONES: migration 0011, src/db/rollup-zones.ts). A row of
- * zone Z stands for buckets whose start_time lies in its local day, so it gives the base table's answer
- * for windows DAY, WEEK, MONTH in Z (or TOTAL) when:
+ * zone Z stands for the buckets whose start_time lies in its local day, so for windows DAY, WEEK, MONTH in
+ * Z (or TOTAL) the rows of the whole local days inside the range, plus the base table's buckets of the
+ * partial days at the range's ends (`dailySpan`: from `from` to the first Z-midnight, and from the last
+ * Z-midnight to `to`), give the base table's answer when:
  *  - Z is kept (listed in rollup_time_zones, which happens only once its rows are complete);
- *  - `from` and `to` are Z-local midnights (each bucket then falls in the range iff its day does);
- *  - every price change of the card inside the range is a Z-local midnight (a bucket's rate segment is
- *    decided by its start_time, and then equals its day's).
+ *  - every price change of the card between those two midnights is a Z-local midnight (a bucket's rate
+ *    segment is decided by its start_time, and then equals its day's);
+ *  - the two midnights are in order (the range holds a whole local day, or none and they meet).
  * The first is known in JS for UTC; the rest are checked in SQL, as above. A TOTAL over UTC days reads
  * the UTC rows whatever the query's zone (a TOTAL window is the range in every zone).
  */
@@ -70,11 +72,28 @@ export function hourWindowCandidate(q: RollupQuery): boolean {
  * The daily rollup's static half: the zone whose rows may serve the query (windows of whole local days,
  * or TOTAL), or undefined. UTC rows always exist; another zone's are checked in SQL (dayAlignedSql).
  */
-export function dailyZone(q: RollupQuery): string | undefined {
+function dailyZone(q: RollupQuery): string | undefined {
   if (q.rollups === false || !['DAY', 'WEEK', 'MONTH', 'TOTAL'].includes(q.window)) return undefined
-  const utcDays = q.from.getTime() % DAY_MS === 0 && q.to.getTime() % DAY_MS === 0
-  if (utcDays && (q.timeZone === 'UTC' || q.window === 'TOTAL')) return 'UTC'
-  return q.timeZone === 'UTC' ? undefined : q.timeZone
+  if (q.window === 'TOTAL' && q.from.getTime() % DAY_MS === 0 && q.to.getTime() % DAY_MS === 0) return 'UTC'
+  return q.timeZone
+}
+
+/**
+ * The whole local days of the daily path's zone inside the range (SQL timestamptz): `from` the first
+ * local midnight at or after the range's start, `to` the last at or before its end. Buckets before and
+ * after them come from the base table. Both may be any instant here; dayAlignedSql checks that they are
+ * safe midnights in order before either part is read.
+ */
+export function dailySpan(q: RollupQuery): { zone: string; from: SQL; to: SQL } {
+  const zone = dailyZone(q)
+  if (zone === undefined) throw new Error('the daily path needs a zone (bucketPath)')
+  const from = sql`${q.from.toISOString()}::timestamptz`
+  const start = sql`date_trunc('day', ${from}, ${zone})`
+  return {
+    zone,
+    from: sql`(case when ${from} = ${start} then ${from} else ((${start} at time zone ${zone}) + interval '1 day') at time zone ${zone} end)`,
+    to: sql`date_trunc('day', ${q.to.toISOString()}::timestamptz, ${zone})`,
+  }
 }
 
 /** The path a query takes if its card's price changes are aligned (the hourly rollup when both could). */
@@ -92,21 +111,18 @@ export function alignedSql(q: TenantRollupQuery, path: Exclude<BucketPath, 'base
 }
 
 /**
- * As hourAlignedSql for the daily path: the zone's rows are complete, and the range bounds and the card's
- * price changes inside the range are the zone's local midnights (windows are whole local days by the
- * static rule). For UTC the first two hold by construction; checking them anyway keeps one definition.
+ * As hourAlignedSql for the daily path: the zone's rows are complete, the span of whole local days is
+ * bounded by safe midnights in order, and the card's price changes inside it are the zone's midnights.
+ * For UTC the first holds by construction; checking it anyway keeps one definition.
  */
 function dayAlignedSql(q: RollupQuery): SQL {
-  const zone = dailyZone(q)
-  if (zone === undefined) throw new Error('the daily path needs a zone (bucketPath)')
-  const from = sql`${q.from.toISOString()}::timestamptz`
-  const to = sql`${q.to.toISOString()}::timestamptz`
+  const { zone, from, to } = dailySpan(q)
   // A local midnight that is also no earlier instant's day start: where a fall-back repeats the hour after
   // midnight (America/Havana, Atlantic/Azores), PostgreSQL starts the day at the second 00:00, so the
   // buckets of the first hour belong to a day that starts after them and would cross the boundary.
   const midnight = (p: SQL) => sql`(${p} = date_trunc('day', ${p}, ${zone}) and date_trunc('day', ${p} - interval '1 microsecond', ${zone}) < ${p})`
   return sql`select exists (select 1 from rollup_time_zones where time_zone = ${zone})
-    and ${midnight(from)} and ${midnight(to)}
+    and ${from} <= ${to} and ${midnight(from)} and ${midnight(to)}
     and not exists (
       select 1 from unnest((select arr from pts)) p
       where p > ${from} and p < ${to} and not ${midnight(sql`p`)}

@@ -152,7 +152,9 @@ void eachEngine(t, async (t, engine) => {
       ['UTC days by project', { timeZone: 'UTC', from: new Date(T0), to: new Date(T0 + 14 * DAY), rateCard: utcCard }, 'UTC'],
       ['Kolkata TOTAL by project over UTC days', { window: 'TOTAL', from: new Date(T0), to: new Date(T0 + 14 * DAY), rateCard: utcCard }, 'UTC'],
       ['Kolkata days, a price change at UTC midnight', { rateCard: utcCard }, undefined],
-      ['Kolkata days, range on UTC midnights', { from: new Date(T0), to: new Date(T0 + 14 * DAY) }, undefined],
+      ['Kolkata days, range on UTC midnights (partial local days from the base table)', { from: new Date(T0), to: new Date(T0 + 14 * DAY) }, 'Asia/Kolkata'],
+      ['Kolkata weeks by key from 03:17 UTC to 21:50 UTC', { window: 'WEEK', groupBy: ['API_KEY'], from: new Date(T0 + 197 * 60_000), to: new Date(T0 + 12 * DAY + 1310 * 60_000) }, 'Asia/Kolkata'],
+      ['Kolkata, twelve hours inside one local day', { from: new Date(T0), to: new Date(T0 + 12 * HOUR) }, undefined],
       ['New York days, a price change at the EDT midnight after DST ended', { ...newYork, rateCard: await card('edt', NEW_YORK + 9 * DAY) }, undefined],
       ['Berlin days (a zone not kept)', { timeZone: 'Europe/Berlin', from: new Date(T0 - 2 * HOUR), to: new Date(T0 + 13 * DAY - HOUR) }, undefined],
       ['Kolkata hours by project', { window: 'HOUR', to: new Date(KOLKATA + 2 * DAY) }, undefined],
@@ -180,7 +182,7 @@ void eachEngine(t, async (t, engine) => {
 /**
  * The query gives the base table's rows and totals, is not vacuous, and reads `zone`'s rollup rows (or,
  * undefined, none): every zone's rows are skewed and only the expected zone's skew may show, by exactly
- * its amount per row in scope.
+ * its amount per row of a whole local day inside the range.
  */
 async function expectZone(t: Test, db: DbClient, a: UsageArgs, name: string, zone: string | undefined): Promise<void> {
   const run = (x: UsageArgs) => queryUsagePage(db, x, { maxGroups: 100_000 })
@@ -194,7 +196,8 @@ async function expectZone(t: Test, db: DbClient, a: UsageArgs, name: string, zon
   await skew(-1_000_000)
   const list = (column: string, values: string[] | undefined) => (values?.length ? sql` and ${sql.raw(column)} = any(${sql.param(values)}::text[])` : sql``)
   const [scope] = await db.query<{ n: number }>(sql`select count(*)::int8 as n from usage_bucket_daily where tenant_id = ${a.tenantId}
-      and time_zone = ${zone ?? ''} and day >= ${a.from.toISOString()}::timestamptz and day < ${a.to.toISOString()}::timestamptz
+      and time_zone = ${zone ?? ''} and day >= ${a.from.toISOString()}::timestamptz
+      and ((day at time zone time_zone) + interval '1 day') at time zone time_zone <= ${a.to.toISOString()}::timestamptz
       ${list('user_id', a.filter.userIds)}`)
   t.ok(zone === undefined || scope!.n > 0, `${name}: the zone has rows in range`)
   t.equal(now, viaRollup.totals.inputTokens + 1_000_000 * scope!.n, `${name}: reads ${zone ? `the ${zone} rollup rows` : 'usage_buckets'}`)
