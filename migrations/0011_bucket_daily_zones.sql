@@ -21,19 +21,29 @@ CREATE FUNCTION "usage_bucket_daily_upsert_sql"(delta text, zones text) RETURNS 
       model, service_tier, batch, source, usage_type, context_tier, inference_geo,
       bucket_count, requests_known, num_model_requests, input_tokens, output_tokens, in_text, in_audio, in_image,
       cached_text, cached_audio, cached_image, cache_write, cache_write_1h, out_text, out_audio, out_image)
-    select tenant_id, z.zone, l.local_day,
-      usage_natural_key(l.local_day, l.local_day, provider, account_id,
+    select tenant_id, zone, local_day,
+      usage_natural_key(local_day, local_day, provider, account_id,
         project_id, user_id, api_key_id, model, service_tier, batch::text, source, usage_type, context_tier, inference_geo),
-      min(provider), min(account_id), min(project_id), min(user_id), min(api_key_id), min(model), min(service_tier),
-      bool_and(batch), min(source), min(usage_type), min(context_tier), min(inference_geo),
-      sum(n), sum(n * (num_model_requests is not null)::int), sum(n * coalesce(num_model_requests, 0)),
-      sum(n * input_tokens), sum(n * output_tokens), sum(n * in_text), sum(n * in_audio), sum(n * in_image),
-      sum(n * cached_text), sum(n * cached_audio), sum(n * cached_image), sum(n * cache_write), sum(n * cache_write_1h),
-      sum(n * out_text), sum(n * out_audio), sum(n * out_image)
-    from (%s) d
-      cross join (%s) z(zone)
-      cross join lateral (select date_trunc('day', d.start_time, z.zone) as local_day) l
-    group by 1, 2, 3, 4
+      provider, account_id, project_id, user_id, api_key_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo,
+      bucket_count, requests_known, num_model_requests, input_tokens, output_tokens, in_text, in_audio, in_image,
+      cached_text, cached_audio, cached_image, cache_write, cache_write_1h, out_text, out_audio, out_image
+    from (
+      -- Grouped by the key's columns first (nulls equal, as in the key), so the key is hashed once per
+      -- rollup row rather than once per bucket and zone: for hourly buckets a day's row has 24.
+      select tenant_id, z.zone, l.local_day, provider, account_id, project_id, user_id, api_key_id, model, service_tier, batch,
+        source, usage_type, context_tier, inference_geo,
+        sum(n) as bucket_count, sum(n * (num_model_requests is not null)::int) as requests_known,
+        sum(n * coalesce(num_model_requests, 0)) as num_model_requests,
+        sum(n * input_tokens) as input_tokens, sum(n * output_tokens) as output_tokens, sum(n * in_text) as in_text,
+        sum(n * in_audio) as in_audio, sum(n * in_image) as in_image, sum(n * cached_text) as cached_text,
+        sum(n * cached_audio) as cached_audio, sum(n * cached_image) as cached_image, sum(n * cache_write) as cache_write,
+        sum(n * cache_write_1h) as cache_write_1h, sum(n * out_text) as out_text, sum(n * out_audio) as out_audio,
+        sum(n * out_image) as out_image
+      from (%s) d
+        cross join (%s) z(zone)
+        cross join lateral (select date_trunc('day', d.start_time, z.zone) as local_day) l
+      group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    ) g
     order by 1, 2, 3, 4
     on conflict (tenant_id, time_zone, day, key_hash) do update set
       bucket_count = r.bucket_count + excluded.bucket_count,
