@@ -6,7 +6,7 @@ import { syncRollupTimeZones } from '../../src/db/rollup-zones.js'
 import { queryUsagePage, type UsageArgs } from '../../src/usage/usage-service.js'
 import { rng } from '../factories/expected.js'
 import { seedBuckets, seedCard, type SeedBucket } from '../factories/usage.js'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { bearer, build, eachEngine, tenantWithKey, testConfig } from '../helpers.js'
 
 // The daily rollup kept per local day of each zone of ROLLUP_TIME_ZONES (migration 0011): equal to the
 // base table grouped by that zone's days after every kind of write, and read for a zone's DAY/WEEK/MONTH
@@ -65,6 +65,12 @@ async function zonedVsBase(db: DbClient): Promise<[unknown[], unknown[]]> {
 }
 
 const listed = async (db: DbClient) => (await db.query<{ z: string }>('select time_zone as z from rollup_time_zones order by 1')).map((r) => r.z)
+
+t.test('ROLLUP_TIME_ZONES is a comma-separated list of IANA zones, UTC implied', async (t) => {
+  t.same(testConfig().ROLLUP_TIME_ZONES, [])
+  t.same(testConfig({ ROLLUP_TIME_ZONES: ' Asia/Kolkata, UTC,America/New_York,Asia/Kolkata,' }).ROLLUP_TIME_ZONES, ['Asia/Kolkata', 'America/New_York'])
+  t.throws(() => testConfig({ ROLLUP_TIME_ZONES: 'Asia/Kolkata,+05:30' }), /ROLLUP_TIME_ZONES: must be IANA zone names/)
+})
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine, { ROLLUP_TIME_ZONES: ZONES.join(', ') })
