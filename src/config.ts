@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { parseSecretKey } from './crypto/secret-box.js'
+import { isValidTimeZone } from './usage/windows.js'
 
 const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true')
 
@@ -55,6 +56,16 @@ const ConfigSchema = z
     RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
     /** Hourly rollups, the event id ledger and events' resources, counted the same way; at least RETENTION_MONTHS. Unset: kept forever. */
     ROLLUP_RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
+    /**
+     * Zones besides UTC whose local days the daily rollup is also kept for (comma-separated IANA names), so
+     * DAY/WEEK/MONTH × project, user or key in those zones read it (docs/performance.md "Zones"). Each zone
+     * adds one more upsert of the day's keys to every bucket write; a zone added is backfilled at start-up.
+     */
+    ROLLUP_TIME_ZONES: z
+      .string()
+      .default('')
+      .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'UTC'))])
+      .refine((zones) => zones.every(isValidTimeZone), 'must be IANA zone names separated by commas'),
     /** Month partitions created ahead of the current one (src/db/partitions.ts). */
     PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(0).max(24).default(3),
     /** How often partitions are created ahead and retention applied (also once at start-up); `off` disables the timer. */

@@ -48,6 +48,9 @@ export function limitMatrixZones(only: string[]): void {
   zones = only
 }
 
+/** The zones row 9 runs in (all of MATRIX_ZONES unless --matrix-zones). */
+export const matrixZones = (): readonly string[] => zones
+
 export const matrixCases = (): MatrixCase[] => zones.flatMap((timeZone) => MATRIX_SHAPES.map((s) => ({ ...s, timeZone })))
 
 type Field = 'projectId' | 'apiKeyId' | 'userId' | 'model' | 'provider' | 'accountId' | 'serviceTier' | 'batch'

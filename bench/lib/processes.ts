@@ -106,8 +106,8 @@ export async function startNode(opts: {
 }
 
 /** Runs the tokenledger server exactly as `npm start` does (src/server.ts through tsx). */
-export function startTokenledger(env: Record<string, string>): Promise<Proc> {
-  return startNode({ name: 'tokenledger', script: 'src/server.ts', nodeArgs: ['--import', 'tsx'], env, readyPath: '/readyz' })
+export function startTokenledger(env: Record<string, string>, timeoutMs?: number): Promise<Proc> {
+  return startNode({ name: 'tokenledger', script: 'src/server.ts', nodeArgs: ['--import', 'tsx'], env, readyPath: '/readyz', ...(timeoutMs ? { timeoutMs } : {}) })
 }
 
 export interface Memory {

@@ -7,7 +7,7 @@ import type { Db } from './client.js'
  * exact calls; test/db/distribution.test.ts reads the catalog and fails on any table or key that
  * breaks these rules, so a new table must be classified here.
  */
-const REFERENCE_TABLES = ['tenants', 'admin_tokens', 'api_keys', 'rate_cards', 'rates'] as const
+const REFERENCE_TABLES = ['tenants', 'admin_tokens', 'api_keys', 'rate_cards', 'rates', 'rollup_time_zones'] as const
 
 /** Tables that stay on the coordinator and are never distributed (bookkeeping, not tenant data). */
 const LOCAL_TABLES = ['tokenledger_migrations'] as const

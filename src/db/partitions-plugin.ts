@@ -1,11 +1,15 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
 import { maintainPartitions } from './partitions.js'
+import { syncRollupTimeZones } from './rollup-zones.js'
 
 /**
  * Runs partition maintenance (src/db/partitions.ts) once the database is migrated and then on a timer:
  * month partitions ahead of time, and retention when RETENTION_MONTHS is set. A failure is logged and
  * retried on the next tick: writes never depend on it (the default partition takes any month).
+ * The same start-up work keeps the daily rollup's zones equal to ROLLUP_TIME_ZONES (src/db/rollup-zones.ts;
+ * a no-op on later ticks). Until a zone is backfilled its queries read the base table, so a failure
+ * there costs speed, never correctness.
  */
 export default fp(
   async (app, opts: { config: Config }) => {
@@ -27,6 +31,12 @@ export default fp(
         if (r.created.length + r.dropped.length + r.defaultRowsDeleted + r.rollupRowsDeleted > 0) app.log.info(r, 'partition maintenance')
       } catch (err) {
         app.log.error({ err }, 'partition maintenance failed; retrying on the next tick')
+      }
+      try {
+        const z = await syncRollupTimeZones(app.db, config.ROLLUP_TIME_ZONES)
+        if (z.added.length + z.removed.length > 0) app.log.info(z, 'daily rollup zones')
+      } catch (err) {
+        app.log.error({ err }, 'daily rollup zones not synced (their queries read the base table); retrying on the next tick')
       }
       if (config.PARTITION_MAINTENANCE_INTERVAL_MS !== 'off') schedule(config.PARTITION_MAINTENANCE_INTERVAL_MS)
     }

@@ -28,7 +28,9 @@ export const PARTITIONED_TABLES = [
  */
 const ROLLUP_TABLES = [
   { table: 'usage_bucket_hourly', column: 'hour' },
-  { table: 'usage_bucket_daily', column: 'day' },
+  // A local day of a zone east of UTC starts before the UTC month holding most of it (Kolkata's 1st starts
+  // at 18:30 UTC on the last day before): a row goes once its whole local day lies before the cutoff.
+  { table: 'usage_bucket_daily', column: 'day', end: `(("day" at time zone time_zone) + interval '1 day') at time zone time_zone` },
   { table: 'usage_event_rollups', column: 'hour' },
   { table: 'usage_event_ids', column: 'timestamp' },
   { table: 'usage_event_resources', column: 'timestamp' },
@@ -125,15 +127,20 @@ async function retain(tx: Db, policy: RetentionPolicy, now: Date): Promise<Omit<
   }
   if (policy.rollupRetentionMonths !== undefined) {
     const cutoff = utcMonth(now, -policy.rollupRetentionMonths)
-    for (const { table, column } of ROLLUP_TABLES) result.rollupRowsDeleted += await deleteBefore(tx, table, column, cutoff)
+    for (const r of ROLLUP_TABLES) result.rollupRowsDeleted += await deleteBefore(tx, r.table, r.column, cutoff, 'end' in r ? r.end : undefined)
   }
   return result
 }
 
-/** Table and column names here are constants of this module, never input. */
-async function deleteBefore(tx: Db, table: string, column: string, cutoff: Date): Promise<number> {
+/**
+ * Rows whose `column` (the start of the hour, day or instant they stand for) is before the cutoff, or
+ * with `end` (the end of the period they stand for), those whose period ends by it. Table, column and
+ * end expression are constants of this module, never input.
+ */
+async function deleteBefore(tx: Db, table: string, column: string, cutoff: Date, end?: string): Promise<number> {
+  const before = end ? `"${column}" < $1 and ${end} <= $1` : `"${column}" < $1`
   const [row] = await tx.query<{ n: number }>(
-    `with d as (delete from "${table}" where "${column}" < $1 returning 1) select count(*)::int8 as n from d`,
+    `with d as (delete from "${table}" where ${before} returning 1) select count(*)::int8 as n from d`,
     [cutoff],
   )
   return row?.n ?? 0

@@ -202,15 +202,18 @@ export const usageBucketHourly = pgTable(
 
 /**
  * Daily rollup of usage_buckets that keeps EVERY bucket dimension (project, user and API key too, which
- * the hourly rollup drops), summed per UTC day. Maintained by statement triggers like the hourly one
- * (migration 0008); the query layer reads it for project/user/key groupings whose windows, range and
- * rate changes fall on whole UTC days (src/usage/rollups.ts). `key_hash` = usage_natural_key over the
- * grouped columns but tenant and day.
+ * the hourly rollup drops), summed per local day of each zone in rollup_time_zones ('UTC' always; the
+ * others from ROLLUP_TIME_ZONES, src/db/rollup-zones.ts). `day` is the instant the zone's local day
+ * starts that holds the buckets' start_time. Maintained by statement triggers like the hourly one
+ * (migrations 0009, 0011); the query layer reads it for project/user/key groupings whose windows, range
+ * and rate changes fall on that zone's midnights (src/usage/rollups.ts). `key_hash` = usage_natural_key
+ * over the grouped columns but tenant, zone and day.
  */
 export const usageBucketDaily = pgTable(
   'usage_bucket_daily',
   {
     tenantId: text('tenant_id').notNull(),
+    timeZone: text('time_zone').notNull().default('UTC'),
     day: ts('day').notNull(),
     keyHash: bytea('key_hash').notNull(),
     provider: text('provider').notNull(),
@@ -231,8 +234,18 @@ export const usageBucketDaily = pgTable(
     requests: counter('num_model_requests'),
     cacheWrite1h: counter('cache_write_1h'),
   },
-  (t) => [uniqueIndex('usage_bucket_daily_key').on(t.tenantId, t.day, t.keyHash)],
+  (t) => [uniqueIndex('usage_bucket_daily_key').on(t.tenantId, t.timeZone, t.day, t.keyHash)],
 )
+
+/**
+ * The zones usage_bucket_daily is kept for: the trigger writes one row set per zone listed here, and a
+ * zone is listed only once its rows are complete (the server adds and backfills it, or deletes it with
+ * its rows, in one transaction: src/db/rollup-zones.ts). 'UTC' is always listed (migration 0011).
+ */
+export const rollupTimeZones = pgTable('rollup_time_zones', {
+  timeZone: text('time_zone').primaryKey(),
+  addedAt: ts('added_at').notNull().defaultNow(),
+})
 
 export const usageEvents = pgTable(
   'usage_events',

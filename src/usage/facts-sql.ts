@@ -1,11 +1,12 @@
 import { sql, type SQL } from 'drizzle-orm'
 import { PRICED_CLASSES } from '../db/token-columns.js'
 import { EVENT_ONLY_FILTERS, FILTER_COLUMNS } from './dimensions.js'
-import { hourWindowCandidate, wholeHoursSql, type BucketPath } from './rollups.js'
+import { dailySpan, hourWindowCandidate, wholeHoursSql, type BucketPath } from './rollups.js'
 import type { UsageSpec } from './usage-sql.js'
 
 /**
- * The facts a usage query aggregates: provider-reported token buckets (base table or hourly rollup),
+ * The facts a usage query aggregates: provider-reported token buckets (base table, hourly rollup, or the
+ * daily rollup's rows of one zone, placed at their local day's first instant),
  * event rollups, and resource rows (provider-reported and from events), as ONE relation with the same
  * columns. Token facts are resource `tokens` with no quantity; resource facts have zero tokens, no
  * request count (`requests` counts token rows only), and carry `quantity`, the bucket's length in
@@ -62,25 +63,39 @@ const tokenPart = (rows: SQL, gate?: SQL): FactPart => (gate ? { sql: rows, gate
 
 /** Provider-reported buckets (from the base table, or a rollup and the base table gated) as facts. */
 function bucketFactsSql(spec: UsageSpec, bucketSources: string[], path: BucketPath): FactPart[] {
-  const where = (time: string) => [...range(spec, time), sql`source = any(${sql.param(bucketSources)}::text[])`, ...partFilters(spec, false, TOKEN_CONSTANTS)]
-  const base = sql`select start_time as t, provider, account_id, project_id, user_id, api_key_id, model,
+  const filters = [sql`source = any(${sql.param(bucketSources)}::text[])`, ...partFilters(spec, false, TOKEN_CONSTANTS)]
+  const where = (time: string) => [...range(spec, time), ...filters]
+  const baseSql = (times: SQL) => sql`select start_time as t, provider, account_id, project_id, user_id, api_key_id, model,
       service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels, num_model_requests as requests,
       ${raw(COUNTERS.join(', '))}, null::numeric as reported_cost, ${tokenResource}
-    from usage_buckets where ${and(where('start_time'))}`
+    from usage_buckets where tenant_id = ${spec.tenantId} and ${times} and ${and(filters)}`
+  const from = sql`${spec.from.toISOString()}::timestamptz`
+  const to = sql`${spec.to.toISOString()}::timestamptz`
+  const base = baseSql(sql`start_time >= ${from} and start_time < ${to}`)
   if (path === 'base') return [tokenPart(base)]
   // Both plans, gated by the one-time `aligned` check: exactly one of them reads anything.
-  const rollup = path === 'hourly'
-    ? sql`select hour as t, provider, account_id, null::text as project_id, null::text as user_id,
+  const aligned = sql`(select ok from aligned)`
+  const fallback = tokenPart(base, sql`not (select ok from aligned)`)
+  if (path === 'hourly') {
+    const rollup = sql`select hour as t, provider, account_id, null::text as project_id, null::text as user_id,
       null::text as api_key_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
       case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
       null::numeric as reported_cost, ${tokenResource}
     from usage_bucket_hourly where ${and(where('hour'))}`
-    : sql`select day as t, provider, account_id, project_id, user_id, api_key_id, model,
+    return [tokenPart(rollup, aligned), fallback]
+  }
+  // The zone's rows of the whole local days in range, each at its day's first instant; the partial days
+  // at either end from the base table (empty ranges when the range is on the zone's midnights).
+  const span = dailySpan(spec)
+  const days = sql`select day as t, provider, account_id, project_id, user_id, api_key_id, model,
       service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
       case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
       null::numeric as reported_cost, ${tokenResource}
-    from usage_bucket_daily where ${and(where('day'))}`
-  return [tokenPart(rollup, sql`(select ok from aligned)`), tokenPart(base, sql`not (select ok from aligned)`)]
+    from usage_bucket_daily where tenant_id = ${spec.tenantId} and time_zone = ${span.zone}
+      and day >= ${span.from} and day < ${span.to} and ${and(filters)}`
+  const ends = sql`${baseSql(sql`start_time >= ${from} and start_time < ${span.from}`)}
+    union all ${baseSql(sql`start_time >= ${span.to} and start_time < ${to}`)}`
+  return [tokenPart(days, aligned), tokenPart(ends, aligned), fallback]
 }
 
 /**

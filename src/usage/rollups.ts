@@ -21,13 +21,18 @@ import { windowStartSql, type Window } from './windows.js'
  * exactly one of them.
  *
  * Queries the hourly rollup cannot serve because they group or filter by project, user or API key may
- * read the daily rollup (usage_bucket_daily), which keeps every bucket dimension per UTC day:
- *  - windows DAY, WEEK, MONTH in UTC, or TOTAL in any zone (so every window starts on a UTC day);
- *  - `from` and `to` on UTC midnights;
- *  - every price change of the card inside the range on a UTC midnight — checked in SQL, as above.
- * A zone off UTC (New York, Kolkata) keeps DAY windows off the UTC day, so those read the base table; a
- * finer full-dimension rollup (15 minutes divides every zone's offset) would hold as many rows as the
- * base table whenever buckets are hourly with distinct keys, as in the benchmark (docs/performance.md).
+ * read the daily rollup (usage_bucket_daily), which keeps every bucket dimension per local day of each
+ * zone it is kept for (UTC, and ROLLUP_TIME_ZONES: migration 0011, src/db/rollup-zones.ts). A row of
+ * zone Z stands for the buckets whose start_time lies in its local day, so for windows DAY, WEEK, MONTH in
+ * Z (or TOTAL) the rows of the whole local days inside the range, plus the base table's buckets of the
+ * partial days at the range's ends (`dailySpan`: from `from` to the first Z-midnight, and from the last
+ * Z-midnight to `to`), give the base table's answer when:
+ *  - Z is kept (listed in rollup_time_zones, which happens only once its rows are complete);
+ *  - every price change of the card between those two midnights is a Z-local midnight (a bucket's rate
+ *    segment is decided by its start_time, and then equals its day's);
+ *  - the two midnights are in order (the range holds a whole local day, or none and they meet).
+ * The first is known in JS for UTC; the rest are checked in SQL, as above. A TOTAL over UTC days reads
+ * the UTC rows whatever the query's zone (a TOTAL window is the range in every zone).
  */
 
 const HOUR_MS = 3_600_000
@@ -63,17 +68,38 @@ export function hourWindowCandidate(q: RollupQuery): boolean {
   return q.window !== 'MINUTE' && q.from.getTime() % HOUR_MS === 0 && q.to.getTime() % HOUR_MS === 0
 }
 
-/** The daily rollup's static half: UTC-day windows (or TOTAL) over a range of whole UTC days. */
-function dailyCandidate(q: RollupQuery): boolean {
-  if (q.rollups === false || !['DAY', 'WEEK', 'MONTH', 'TOTAL'].includes(q.window)) return false
-  if (q.timeZone !== 'UTC' && q.window !== 'TOTAL') return false
-  return q.from.getTime() % DAY_MS === 0 && q.to.getTime() % DAY_MS === 0
+/**
+ * The daily rollup's static half: the zone whose rows may serve the query (windows of whole local days,
+ * or TOTAL), or undefined. UTC rows always exist; another zone's are checked in SQL (dayAlignedSql).
+ */
+function dailyZone(q: RollupQuery): string | undefined {
+  if (q.rollups === false || !['DAY', 'WEEK', 'MONTH', 'TOTAL'].includes(q.window)) return undefined
+  if (q.window === 'TOTAL' && q.from.getTime() % DAY_MS === 0 && q.to.getTime() % DAY_MS === 0) return 'UTC'
+  return q.timeZone
+}
+
+/**
+ * The whole local days of the daily path's zone inside the range (SQL timestamptz): `from` the first
+ * local midnight at or after the range's start, `to` the last at or before its end. Buckets before and
+ * after them come from the base table. Both may be any instant here; dayAlignedSql checks that they are
+ * safe midnights in order before either part is read.
+ */
+export function dailySpan(q: RollupQuery): { zone: string; from: SQL; to: SQL } {
+  const zone = dailyZone(q)
+  if (zone === undefined) throw new Error('the daily path needs a zone (bucketPath)')
+  const from = sql`${q.from.toISOString()}::timestamptz`
+  const start = sql`date_trunc('day', ${from}, ${zone})`
+  return {
+    zone,
+    from: sql`(case when ${from} = ${start} then ${from} else ((${start} at time zone ${zone}) + interval '1 day') at time zone ${zone} end)`,
+    to: sql`date_trunc('day', ${q.to.toISOString()}::timestamptz, ${zone})`,
+  }
 }
 
 /** The path a query takes if its card's price changes are aligned (the hourly rollup when both could). */
 export function bucketPath(q: RollupQuery): BucketPath {
   if (rollupCandidate(q)) return 'hourly'
-  return dailyCandidate(q) ? 'daily' : 'base'
+  return dailyZone(q) !== undefined ? 'daily' : 'base'
 }
 
 /** A query as the SQL checks see it: the off-hour check reads the tenant's rollup rows. */
@@ -84,13 +110,22 @@ export function alignedSql(q: TenantRollupQuery, path: Exclude<BucketPath, 'base
   return path === 'hourly' ? hourAlignedSql(q) : dayAlignedSql(q)
 }
 
-/** As hourAlignedSql for the daily path, whose windows are on UTC days by the static rule. */
+/**
+ * As hourAlignedSql for the daily path: the zone's rows are complete, the span of whole local days is
+ * bounded by safe midnights in order, and the card's price changes inside it are the zone's midnights.
+ * For UTC the first holds by construction; checking it anyway keeps one definition.
+ */
 function dayAlignedSql(q: RollupQuery): SQL {
-  const from = sql`${q.from.toISOString()}::timestamptz`
-  const to = sql`${q.to.toISOString()}::timestamptz`
-  return sql`select not exists (
+  const { zone, from, to } = dailySpan(q)
+  // A local midnight that is also no earlier instant's day start: where a fall-back repeats the hour after
+  // midnight (America/Havana, Atlantic/Azores), PostgreSQL starts the day at the second 00:00, so the
+  // buckets of the first hour belong to a day that starts after them and would cross the boundary.
+  const midnight = (p: SQL) => sql`(${p} = date_trunc('day', ${p}, ${zone}) and date_trunc('day', ${p} - interval '1 microsecond', ${zone}) < ${p})`
+  return sql`select exists (select 1 from rollup_time_zones where time_zone = ${zone})
+    and ${from} <= ${to} and ${midnight(from)} and ${midnight(to)}
+    and not exists (
       select 1 from unnest((select arr from pts)) p
-      where p > ${from} and p < ${to} and p <> date_trunc('day', p, 'UTC')
+      where p > ${from} and p < ${to} and not ${midnight(sql`p`)}
     ) as ok`
 }
 

@@ -47,10 +47,12 @@ void eachEngine(t, async (t, engine) => {
   })
 
   t.test('every trigger function over token counters names each counter as often as in_text', async (t) => {
+    // Trigger functions, and the functions that build a trigger's statement (usage_bucket_daily_upsert_sql).
     const fns = await db.query<{ name: string; body: string }>(
       `select distinct p.proname as name, p.prosrc as body
-         from pg_trigger g join pg_proc p on p.oid = g.tgfoid
-        where not g.tgisinternal and p.prosrc ~ '\\min_text\\M'`,
+         from pg_proc p
+        where p.prosrc ~ '\\min_text\\M'
+          and (p.oid in (select tgfoid from pg_trigger where not tgisinternal) or p.proname like 'usage\\_%\\_sql')`,
     )
     t.ok(fns.length >= 1, `rollup trigger functions found: ${fns.map((f) => f.name).join(', ')}`)
     for (const fn of fns) {

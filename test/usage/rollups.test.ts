@@ -212,7 +212,7 @@ void eachEngine(t, async (t, engine) => {
       ['project, modality and resources', { window: 'TOTAL', groupBy: ['PROJECT', 'MODALITY', 'RESOURCE'], rateCard: onDay }, 'daily'],
       ['Kolkata days by project (half-hour offset)', { timeZone: 'Asia/Kolkata', groupBy: ['PROJECT'], rateCard: onDay }, 'base'],
       ['hours by project', { window: 'HOUR', groupBy: ['PROJECT'], rateCard: onDay, to: new Date(T0 + 3 * 24 * HOUR) }, 'base'],
-      ['days by project from 01:00', { groupBy: ['PROJECT'], rateCard: onDay, from: new Date(T0 + HOUR) }, 'base'],
+      ['days by project from 01:00 (the first, partial day from the base table)', { groupBy: ['PROJECT'], rateCard: onDay, from: new Date(T0 + HOUR) }, 'daily'],
       ['Kolkata days (half-hour offset)', { timeZone: 'Asia/Kolkata' }, 'base'],
       ['a price change at 17:30', { rateCard: `off-hour-${tenant}` }, 'base'],
       ['grouped by project, a price change at 17:00', { groupBy: ['PROJECT'] }, 'base'],
