@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto'
 
 /**
  * Paged usage reads as one snapshot (docs/performance.md "Paging"): the statement of a query's first
- * page computes every group once and also returns the rows after the page; those rows, the totals and
- * the group count are kept here, in process memory, under a random id that the page's cursor carries.
- * Later pages with that cursor are served from the snapshot without touching the database. An entry
- * is bound to its tenant and query hash (a cursor of another tenant or query never finds it), lives
- * `ttlMs`, and the whole cache holds at most `maxBytes` (approximated by the rows' JSON length; the
- * oldest entries go first). A miss — evicted, expired, another instance — is not an error: the caller
- * recomputes the page (src/usage/usage-service.ts).
+ * page computes every group once and also returns the rows after the page, as many as fit in one
+ * entry's share of the cache (`entryBudget`); those rows, the totals and the group count are kept
+ * here, in process memory, under a random id that the page's cursor carries. Later pages with that
+ * cursor are served from the snapshot without touching the database. An entry is bound to its tenant
+ * and query hash (a cursor of another tenant or query never finds it), lives `ttlMs`, and the whole
+ * cache holds at most `maxBytes` (approximated by the rows' JSON length, as the statement measured it
+ * or else JSON.stringify; the oldest entries go first). A miss — evicted, expired, another instance —
+ * is not an error: the caller recomputes the page (src/usage/usage-service.ts).
  */
 
 export interface Snapshot<Row, Extra> {
@@ -33,6 +34,9 @@ export interface SnapshotLimits {
   ttlMs: number
 }
 
+/** Bytes counted per entry besides its rows (ids, totals, bookkeeping). */
+const ENTRY_OVERHEAD = 256
+
 const DEFAULT_SNAPSHOT_LIMITS: SnapshotLimits = { maxBytes: 64 * 1024 * 1024, ttlMs: 5 * 60_000 }
 
 export class SnapshotCache<Row, Extra> {
@@ -49,10 +53,20 @@ export class SnapshotCache<Row, Extra> {
     return this.bytes
   }
 
-  /** Keeps a snapshot; returns its id, or undefined when it is not kept (too large, cache disabled). */
-  put(snapshot: Snapshot<Row, Extra>): string | undefined {
-    const bytes = JSON.stringify(snapshot.rows).length + 256
-    // One query may take at most a quarter of the cache, so one huge read cannot flush everyone's.
+  /**
+   * The row bytes one entry may hold: one query may take at most a quarter of the cache, so one huge
+   * read cannot flush everyone's. A statement that fills a snapshot fetches at most this many (0: none).
+   */
+  get entryBudget(): number {
+    return Math.max(0, Math.floor(this.limits.maxBytes / 4) - ENTRY_OVERHEAD)
+  }
+
+  /**
+   * Keeps a snapshot; returns its id, or undefined when it is not kept (too large, cache disabled).
+   * `rowBytes`: the rows' JSON length when the caller already knows it (the statement measured it).
+   */
+  put(snapshot: Snapshot<Row, Extra>, rowBytes?: number): string | undefined {
+    const bytes = (rowBytes ?? JSON.stringify(snapshot.rows).length) + ENTRY_OVERHEAD
     if (this.limits.maxBytes <= 0 || bytes > this.limits.maxBytes / 4) return undefined
     this.sweep()
     while (this.bytes + bytes > this.limits.maxBytes) {

@@ -2,7 +2,7 @@ import type { Db } from '../db/client.js'
 import { cardNotVisible } from '../auth/access.js'
 import { findVisibleCard } from '../pricing/card-lookup.js'
 import { selectSources, ALL_SOURCES } from './dimensions.js'
-import { runUsage, toUsageRow, type RawUsageRow, type UsageResult, type UsageTotals } from './run-usage.js'
+import { rowFromValues, runUsage, toUsageRow, type RowValues, type UsageResult, type UsageTotals } from './run-usage.js'
 import { SnapshotCache } from './page-snapshots.js'
 import type { UsageSpec } from './usage-sql.js'
 import type { TenantGate } from './tenant-gate.js'
@@ -66,6 +66,8 @@ export function decodeCursor(cursor: string, hash: string): { offset: number; as
 
 interface SnapshotExtra {
   spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes' | 'classes'>
+  /** Column names of the kept rows' values. */
+  columns: string[]
   totals: UsageTotals
   groupCount: number
   currency: string
@@ -74,11 +76,10 @@ interface SnapshotExtra {
 
 /**
  * The page snapshots of this process (docs/performance.md "Paging"): a query's first statement also
- * returns the next SNAPSHOT_PAGES pages (at most SNAPSHOT_ROWS rows); they are kept here and serve them.
+ * returns every row after its page that fits in one entry's share of the cache; they are kept here
+ * and serve the later pages.
  */
-export const pageSnapshots = new SnapshotCache<RawUsageRow, SnapshotExtra>()
-const SNAPSHOT_PAGES = 10
-const SNAPSHOT_ROWS = 10_000
+export const pageSnapshots = new SnapshotCache<RowValues, SnapshotExtra>()
 
 function validateRange(from: Date, to: Date): void {
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new UsageInputError('from', '`from` and `to` must be valid instants')
@@ -133,11 +134,11 @@ function snapshotPage(tenantId: string, hash: string, cursor: { offset: number; 
   if (!cursor.snapshot) return undefined
   const snap = pageSnapshots.get(cursor.snapshot, tenantId, hash)
   if (!snap) return undefined
-  const { spec, totals, groupCount, currency, sources } = snap.extra
+  const { spec, columns, totals, groupCount, currency, sources } = snap.extra
   const from = cursor.offset - snap.start
   const end = Math.min(cursor.offset + first, groupCount)
   if (from < 0 || end > snap.start + snap.rows.length) return undefined
-  const rows = snap.rows.slice(from, end - snap.start).map((r) => toUsageRow(spec, r, currency))
+  const rows = snap.rows.slice(from, end - snap.start).map((r) => toUsageRow(spec, rowFromValues(columns, r), currency))
   const next = cursor.offset + rows.length
   return {
     rows,
@@ -174,10 +175,10 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
     classes: args.classes ?? false,
     rollups: args.rollups ?? true,
   }
-  const { following, ...result } = await runUsage(db, spec, {
+  const { following, followingBytes, columns, ...result } = await runUsage(db, spec, {
     offset,
     first: args.first,
-    following: pageSnapshots.limits.maxBytes > 0 ? Math.min(SNAPSHOT_ROWS, SNAPSHOT_PAGES * args.first) : 0,
+    followingBytes: pageSnapshots.entryBudget,
     maxGroups: limits.maxGroups,
     currency: card.currency,
     signal: limits.signal,
@@ -194,8 +195,8 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
       hash,
       start: next,
       rows: following,
-      extra: { spec, totals: result.totals, groupCount: result.groupCount, currency: card.currency, sources },
-    })
+      extra: { spec, columns, totals: result.totals, groupCount: result.groupCount, currency: card.currency, sources },
+    }, followingBytes)
     : undefined
   return { ...result, sources, endCursor: result.rows.length ? encodeCursor(next, hash, asOf, snapshot) : null }
 }

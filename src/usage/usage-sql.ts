@@ -102,15 +102,24 @@ export function withGroupedSql(spec: UsageSpec): SQL {
   if (parts.length === 0) throw new Error('a usage query reads at least one source')
   const agg = sql.join(parts.map((p) => sql`(${aggOf(p)})`), sql` union all `)
 
-  const priced = sql`select a.*, ${classCostColumns('a', 'r')}, ${resourceCostColumns('a', 'r')}
+  // Priced partial rows; `where` picks token or resource rows (the plain path prices them apart).
+  const pricedOf = (where?: SQL) => sql`select a.*, ${classCostColumns('a', 'r')}, ${resourceCostColumns('a', 'r')}
     from agg a
     left join resolved r on r.p_provider = a.p_provider and r.p_model is not distinct from a.p_model
       and r.p_tier = a.p_tier and r.p_batch = a.p_batch and r.p_ctx is not distinct from a.p_ctx
       and r.p_geo is not distinct from a.p_geo and r.t_rep = a.t_rep
-    ${unitPriceJoinSql('a', 'r')}`
+    ${unitPriceJoinSql('a', 'r')}${where ? sql` where ${where}` : sql``}`
 
   if (spec.classes && g.modality) throw new Error('per-class breakdown cannot be combined with MODALITY')
-  const rowsSql = g.modality ? modalityRowsSql(spec, g) : plainRowsSql(g, spec.classes ?? false)
+  // MODALITY: per-class sums per (group, resource) in `byres`, then one row per modality. Otherwise the
+  // token rows go straight to the output groups and only resource rows are summed per resource.
+  const stages = g.modality
+    ? sql`priced as (${pricedOf()}),
+    byres as (${byResourceSql(g)}),
+    grouped as (${groupedSql(g, modalityRowsSql(spec, g), false)})`
+    : sql`priced_tokens as (${pricedOf(sql`a.resource = 'tokens'`)}),
+    priced as (${pricedOf(sql`a.resource <> 'tokens'`)}),
+    grouped as (${groupedSql(g, plainRowsSql(g, spec.classes ?? false), spec.classes ?? false)})`
   return sql`with eff as (${effectiveRatesSql(spec.pricing)}),
     pts as (${ratePointsCte}),${path !== 'base'
 ? sql`
@@ -119,9 +128,7 @@ export function withGroupedSql(spec: UsageSpec): SQL {
     agg0 as (${agg}),
     agg as (select agg0.*, (select arr from pts)[seg] as t_rep from agg0),
     resolved as materialized (${resolvedRatesSql()}),
-    priced as (${priced}),
-    byres as (${byResourceSql(g)}),
-    grouped as (${groupedSql(g, rowsSql, spec.classes ?? false)})`
+    ${stages}`
 }
 
 function costSum(columns: readonly string[]): string {
@@ -131,7 +138,7 @@ function costSum(columns: readonly string[]): string {
 /** Key columns without modality (it is made later, from the token classes). */
 const baseKeys = (g: Grouping) => g.keys.filter((k) => k !== 'modality' && k !== 'resource')
 
-/** Priced rows summed per output group and resource: the level at which unpriced quantities are listed. */
+/** Priced rows summed per output group and resource, per class (the MODALITY rows are made from it). */
 function byResourceSql(g: Grouping): SQL {
   const keys = [...baseKeys(g), 'resource']
   const cols = [
@@ -152,18 +159,44 @@ function byResourceSql(g: Grouping): SQL {
 const byCost = (field: string) => PRICED_CLASSES.filter((c) => c.cost === field).map((c) => c.column)
 const sumOf = (xs: readonly string[]) => (xs.length ? xs.join(' + ') : '0')
 
-/** One row per (group, resource): the shared per-row figures, without modality. */
+/**
+ * The rows the output groups are summed from, without modality: each priced token row as it is (its
+ * class families added up: every counter and cost is non-null and exact, so this equals summing per
+ * class first), and the resource rows summed per (group, resource), the level at which unpriced
+ * quantities are listed. Token rows are never summed per resource first: that aggregate (41 numeric
+ * sums per group, spilling to disk at 36,000 groups) was most of a large result's pricing time.
+ */
 function plainRowsSql(g: Grouping, classes: boolean): SQL {
   const keys = g.keys.filter((k) => k !== 'resource')
-  return raw(`select ${[...keys, 'resource'].join(', ')}, resource as r_name, requests, n_req, input_tokens, output_tokens,
-      ${sumOf(byCost('cachedInput'))} as cached_input_tokens, ${sumOf(byCost('input'))} as uncached_input_tokens,
-      ${sumOf(byCost('cacheWrite'))} as cache_write_tokens, cache_write_1h as cache_write_1h_tokens,
-      ${costSum(byCost('input'))} as cost_input, ${costSum(byCost('cachedInput'))} as cost_cached_input,
-      ${costSum(byCost('cacheWrite'))} as cost_cache_write, ${costSum(byCost('output'))} as cost_output, c_res as cost_resources,
-      ${CLASS_COLUMNS.map((c) => `u_${c}`).join(' + ')} as unpriced_tokens, qty, u_q, bsec, reported_cost
-      ${classes ? CLASS_COLUMNS.map((c) => `, ${c}, c_${c}, u_${c}`).join('') : ''}
-    from byres`)
+  const cols = (agg: (expr: string) => string) => [
+    `${agg('requests')} as requests`,
+    `${agg === same ? 'case when requests is null then 0 else 1 end' : 'count(requests)'} as n_req`,
+    `${agg('input_tokens')} as input_tokens`,
+    `${agg('output_tokens')} as output_tokens`,
+    `${agg(sumOf(byCost('cachedInput')))} as cached_input_tokens`,
+    `${agg(sumOf(byCost('input')))} as uncached_input_tokens`,
+    `${agg(sumOf(byCost('cacheWrite')))} as cache_write_tokens`,
+    `${agg('cache_write_1h')} as cache_write_1h_tokens`,
+    `${agg(costSum(byCost('input')))} as cost_input`,
+    `${agg(costSum(byCost('cachedInput')))} as cost_cached_input`,
+    `${agg(costSum(byCost('cacheWrite')))} as cost_cache_write`,
+    `${agg(costSum(byCost('output')))} as cost_output`,
+    `${agg('c_res')} as cost_resources`,
+    `${agg(CLASS_COLUMNS.map((c) => `u_${c}`).join(' + '))} as unpriced_tokens`,
+    `${agg('qty')} as qty`,
+    `${agg('u_q')} as u_q`,
+    `${agg(`case when resource = 'storage_bytes' then byte_seconds end`)} as bsec`,
+    `${agg('reported_cost')} as reported_cost`,
+    ...(classes ? CLASS_COLUMNS.map((c) => `${agg(c)} as ${c}, ${agg(`coalesce(c_${c}, 0)`)} as c_${c}, ${agg(`u_${c}`)} as u_${c}`) : []),
+  ].join(', ')
+  const groupKeys = [...keys, 'resource'].join(', ')
+  return raw(`select ${groupKeys}, resource as r_name, ${cols(same)} from priced_tokens
+    union all
+    select ${groupKeys}, resource as r_name, ${cols(sum)} from priced group by ${groupKeys}`)
 }
+
+const same = (expr: string) => `(${expr})`
+const sum = (expr: string) => `sum(${expr})`
 
 /**
  * One row per modality (text, audio, image) of the token rows (cache writes, both durations, count on
@@ -211,23 +244,36 @@ function groupedSql(g: Grouping, rowsSql: SQL, classes: boolean): SQL {
     from (${rowsSql}) x group by ${raw(g.keys.join(', '))}`
 }
 
-/** Selected output columns of a page, with window end and exact totals as text. */
-export function pageSelectSql(spec: UsageSpec): SQL {
+/**
+ * The output columns of a page, in order, as (name, expression): window end and exact totals as text.
+ * run-usage ships them as one JSON array per row; the REST stream selects them as named columns.
+ */
+export function pageColumns(spec: UsageSpec): { name: string; expr: SQL }[] {
   const g = grouping(spec)
-  const end = windowEndSql(spec.window, sql`w`, spec.timeZone, spec.to)
-  const dims = g.keys.filter((k) => k !== 'w')
+  const col = (name: string, expr = name) => ({ name, expr: raw(expr) })
   const classCols = spec.classes
-    ? raw(CLASS_COLUMNS.map((c) => `${c}::int8 as ${c}, c_${c}::text as c_${c}, u_${c}::int8 as u_${c}, `).join(''))
-    : sql``
-  return sql`${classCols}w as window_start, ${end} as window_end, ${raw(dims.map((d) => `${d}, `).join(''))}
-    requests::int8 as requests, input_tokens::int8 as input_tokens, output_tokens::int8 as output_tokens,
-    cached_input_tokens::int8 as cached_input_tokens, uncached_input_tokens::int8 as uncached_input_tokens,
-    cache_write_tokens::int8 as cache_write_tokens, cache_write_1h_tokens::int8 as cache_write_1h_tokens,
-    (cost_input + cost_cached_input + cost_cache_write + cost_output + cost_resources)::text as cost_total,
-    cost_input::text as cost_input, cost_cached_input::text as cost_cached_input,
-    cost_cache_write::text as cost_cache_write, cost_output::text as cost_output, cost_resources::text as cost_resources,
-    unpriced_tokens::int8 as unpriced_tokens, unpriced_quantity, quantity::text as quantity,
-    storage_byte_seconds::text as storage_byte_seconds, reported_cost::text as reported_cost`
+    ? CLASS_COLUMNS.flatMap((c) => [col(c, `${c}::int8`), col(`c_${c}`, `c_${c}::text`), col(`u_${c}`, `u_${c}::int8`)])
+    : []
+  return [
+    ...classCols,
+    col('window_start', 'w'),
+    { name: 'window_end', expr: windowEndSql(spec.window, sql`w`, spec.timeZone, spec.to) },
+    ...g.keys.filter((k) => k !== 'w').map((d) => col(d)),
+    ...['requests', 'input_tokens', 'output_tokens', 'cached_input_tokens', 'uncached_input_tokens', 'cache_write_tokens', 'cache_write_1h_tokens']
+      .map((c) => col(c, `${c}::int8`)),
+    col('cost_total', '(cost_input + cost_cached_input + cost_cache_write + cost_output + cost_resources)::text'),
+    ...['cost_input', 'cost_cached_input', 'cost_cache_write', 'cost_output', 'cost_resources'].map((c) => col(c, `${c}::text`)),
+    col('unpriced_tokens', 'unpriced_tokens::int8'),
+    col('unpriced_quantity'),
+    col('quantity', 'quantity::text'),
+    col('storage_byte_seconds', 'storage_byte_seconds::text'),
+    col('reported_cost', 'reported_cost::text'),
+  ]
+}
+
+/** Selected output columns of a page (pageColumns, each under its name). */
+export function pageSelectSql(spec: UsageSpec): SQL {
+  return list(pageColumns(spec).map((c) => sql`${c.expr} as ${raw(c.name)}`))
 }
 
 export function orderBySql(spec: UsageSpec): SQL {

@@ -97,6 +97,23 @@ void eachEngine(t, async (t, engine) => {
     t.same(second.rows, whole.rows.slice(5, 10))
   })
 
+  t.test('a snapshot keeps only the rows that fit one entry’s share of the cache; the read stays exact', async (t) => {
+    // Room for a few rows after the page: the statement cuts its rows at the byte budget, later pages
+    // recompute and start new snapshots.
+    const current = (await gql({ first: 1000 })).data!.usage // an earlier test added rows
+    pageSnapshots.limits = { maxBytes: 4 * (256 + 1200), ttlMs: 60_000 }
+    pageSnapshots.clear()
+    const first = (await gql({ first: 2 })).data!.usage
+    t.ok(pageSnapshots.size > 256, 'some rows were kept')
+    t.ok(pageSnapshots.size <= pageSnapshots.limits.maxBytes / 4, `size ${pageSnapshots.size} within a quarter of the cache`)
+    t.same(first.rows, current.rows.slice(0, 2))
+    pageSnapshots.clear()
+    const paged = await allPages(2)
+    t.same(paged.rows, current.rows)
+    for (const totals of paged.totals) t.same(totals, current.totals)
+    pageSnapshots.limits = { maxBytes: 64 * 1024 * 1024, ttlMs: 5 * 60_000 }
+  })
+
   t.test('a cursor of another query or another tenant is refused', async (t) => {
     pageSnapshots.clear()
     const first = (await gql({ first: 5 })).data!.usage
@@ -108,6 +125,28 @@ void eachEngine(t, async (t, engine) => {
     const decoded = JSON.parse(Buffer.from(cursor!, 'base64url').toString()) as Record<string, unknown>
     const forged = Buffer.from(JSON.stringify({ ...decoded, s: '../../etc' })).toString('base64url')
     t.match((await gql({ first: 5, after: forged })).errors?.[0], { message: /cursor is not valid/ })
+  })
+
+  // Last: it deletes this tenant's buckets.
+  t.test('page 1’s statement serves every page that fits the cache: later pages survive deleting the data', async (t) => {
+    const current = (await gql({ first: 1000 })).data!.usage // earlier tests added rows
+    pageSnapshots.clear()
+    const first = Math.max(1, Math.floor(current.rows.length / 13))
+    const rows: Record<string, unknown>[] = []
+    let page = (await gql({ first })).data!.usage
+    rows.push(...page.rows)
+    await app.testDb.query('delete from usage_buckets where tenant_id = $1', [tenantId])
+    t.equal((await gql({ first: 1000 })).data!.usage.rows.length, 0, 'a new read sees no buckets')
+    let pages = 1
+    while (page.pageInfo.hasNextPage) {
+      const res: Answer = await gql({ first, after: page.pageInfo.endCursor })
+      t.equal(res.errors, undefined)
+      page = res.data!.usage
+      t.same(page.totals, current.totals, `page ${++pages} carries page 1’s totals`)
+      rows.push(...page.rows)
+    }
+    t.ok(pages > 11, `${pages} pages, more than page 1 and ten after it`)
+    t.same(rows, current.rows, 'every page came from the first statement')
   })
 })
 
