@@ -159,9 +159,20 @@ export function dimsKey(b: UsageDims): unknown[] {
   return [b.provider, b.accountId, b.startMs, b.endMs, b.projectId, b.userId, b.apiKeyId, b.model, b.serviceTier, b.batch, b.contextTier, b.inferenceGeo]
 }
 
-/** The natural key (without tenant) as one string: equal keys ⇔ equal strings, nulls equal. */
+/** A text dimension in a key string: length-prefixed (so no value can imitate a separator), `-` for null. */
+const keyPart = (v: string | null): string => (v === null ? '-' : `${v.length}:${v}`)
+
+/**
+ * The natural key (without tenant) as one string: equal keys ⇔ equal strings, nulls equal. Built by
+ * concatenation (every part in a fixed place, texts length-prefixed): JSON.stringify of the key as an
+ * array cost a third of the JSON form's per-row parsing time.
+ */
 export function naturalKey(b: NormalisedBucket): string {
-  return JSON.stringify([...dimsKey(b), b.usageType])
+  return (
+    `${keyPart(b.provider)}${keyPart(b.accountId)}${b.startMs}/${b.endMs}/${keyPart(b.projectId)}${keyPart(b.userId)}` +
+    `${keyPart(b.apiKeyId)}${keyPart(b.model)}${keyPart(b.serviceTier)}${String(b.batch)}/${keyPart(b.contextTier)}` +
+    `${keyPart(b.inferenceGeo)}${b.usageType}`
+  )
 }
 
 export function describeBucket(b: NormalisedBucket): string {

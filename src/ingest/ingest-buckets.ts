@@ -8,6 +8,7 @@ import {
   lockAccountsOf,
   lockStagedAccounts,
   mergeAndUpsert,
+  mergesInOneStatement,
   mergeStage,
   oversizedSums,
   STAGE_CHUNK,
@@ -77,6 +78,9 @@ function describeSide(s: OverlapSide, refKind: 'index' | 'line'): string {
 /**
  * One all-or-nothing ingestion: stage every row, sum rows sharing a natural key, enforce the
  * overlap rule, upsert. Any problem throws, which rolls the transaction (and the staging) back.
+ * `sharedIfStored`: take the accounts' locks shared when every staged shape is already stored
+ * (`lockAccounts`, src/db/queries/buckets.ts); when that no longer holds under the lock, nothing is
+ * written and the ingestion runs again with exclusive locks (the producer reads its source afresh).
  */
 export async function ingestBuckets(
   db: Db,
@@ -84,17 +88,21 @@ export async function ingestBuckets(
   source: BucketSource,
   refKind: 'index' | 'line',
   produce: RowProducer,
+  sharedIfStored = false,
 ): Promise<IngestResult> {
-  return namingRejectedRow(refKind, produce, () => db.transaction(async (tx) => {
+  const attempt = (shareable: boolean) => namingRejectedRow(refKind, produce, () => db.transaction(async (tx) => {
     await createStage(tx)
     const produced = await stageRows(tx, produce)
     if (produced.problems.length > 0) throw problems.validation(produced.problems)
     // Check and write under the accounts' locks, so a concurrent writer's buckets are seen (or wait).
-    await lockStagedAccounts(tx, tenantId)
+    // Shared only for a merge in one statement (see ROW_LOCK_ORDER).
+    const shared = await lockStagedAccounts(tx, tenantId, shareable && mergesInOneStatement(produced.staged))
 
     const oversizedProblem = (refs: number[]) =>
       problems.validation(refs.map((ref) => ({ [refKind]: ref, path: '', message: 'the sum of the rows sharing this natural key exceeds 2^53 − 1' })))
-    if (await stagedOverlap(tx, tenantId)) {
+    const checked = await stagedOverlap(tx, tenantId, shared)
+    if (checked.unstored) throw new SharedLockLapsed()
+    if (checked.overlap) {
       // Rare: materialise the sums to report as before (an oversized sum first, then the pair).
       await mergeStage(tx)
       const oversized = await oversizedSums(tx)
@@ -113,7 +121,16 @@ export async function ingestBuckets(
     if (oversized.length > 0) throw oversizedProblem(oversized)
     return { received: produced.received, skipped: produced.skipped, created, replaced, unchanged: distinct - created - replaced }
   }))
+  try {
+    return await attempt(sharedIfStored)
+  } catch (err) {
+    if (!(err instanceof SharedLockLapsed)) throw err
+    return attempt(false)
+  }
 }
+
+/** A writer holding its accounts' locks shared found a shape no longer stored: it wrote nothing and starts again exclusively. */
+class SharedLockLapsed extends Error {}
 
 /**
  * PostgreSQL refused a staged value (SQLSTATE class 22: a NUL byte, a date out of its range): the
@@ -305,7 +322,7 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   try {
     const counts = await retryTransient(() =>
       mergedResources.rows.length === 0
-        ? upsertInMemory(db, tenantId, source, merged.rows, bucketShapes)
+        ? upsertInMemory(db, tenantId, source, merged.rows, bucketShapes, true)
         : db.transaction(async (tx) => {
           // Resources follow the same rule under the same per-account locks, taken at once in key order.
           await lockAccountsOf(tx, tenantId, [...merged.rows.map((r) => r.bucket), ...mergedResources.rows.map((r) => r.resource)])
@@ -382,8 +399,19 @@ async function resourceOverlapStored(tx: Db, tenantId: string, rows: readonly In
  * The fast path for rows already in memory, merged and shaped: no staging table, the overlap rule
  * checked in memory among the rows (`check`) and by index probes against stored buckets, under the
  * accounts' locks. Returns undefined, having written nothing, when the overlap rule is broken.
+ * `sharedFirst`: try with the accounts' locks shared (`lockAccounts`, src/db/queries/buckets.ts): the
+ * write statement then writes only if every shape is already stored exactly — a re-post, or more rows
+ * of the shapes stored — and otherwise nothing, stopping at the first shape it does not find; the rows
+ * are then written in one more transaction under exclusive locks.
  */
-async function upsertInMemory(db: Db, tenantId: string, source: BucketSource, rows: IndexedBucket[], check: ShapeCheck): Promise<{ created: number; replaced: number } | undefined> {
+async function upsertInMemory(
+  db: Db,
+  tenantId: string,
+  source: BucketSource,
+  rows: IndexedBucket[],
+  check: ShapeCheck,
+  sharedFirst = false,
+): Promise<{ created: number; replaced: number } | undefined> {
   if (rows.length === 0) return { created: 0, replaced: 0 }
   const { shapes, overlapping } = check
   if (overlapping) return undefined
@@ -393,10 +421,11 @@ async function upsertInMemory(db: Db, tenantId: string, source: BucketSource, ro
     for (const r of rows.slice(lo, lo + STAGE_CHUNK)) chunk.push(r.index, r.bucket)
     chunks.push(chunk)
   }
-  const run = async (tx: Db) => {
+  const run = (shared: boolean) => async (tx: Db) => {
     // Check and write under the accounts' locks, so a concurrent writer's buckets are seen (or wait).
-    await lockAccountsOf(tx, tenantId, rows.map((r) => r.bucket))
-    const first = await upsertChunk(tx, tenantId, source, chunks[0]!, shapes)
+    await lockAccountsOf(tx, tenantId, rows.map((r) => r.bucket), shared)
+    const first = await upsertChunk(tx, tenantId, source, chunks[0]!, shapes, shared)
+    if (first.unstored) return 'lapsed' as const
     if (first.conflict) return undefined
     let { created, replaced } = first
     for (const chunk of chunks.slice(1)) {
@@ -407,7 +436,10 @@ async function upsertInMemory(db: Db, tenantId: string, source: BucketSource, ro
     return { created, replaced }
   }
   // The locks last until the transaction ends: even one chunk needs it.
-  return db.transaction(run)
+  // Shared only for one statement (see ROW_LOCK_ORDER in src/db/queries/buckets.ts).
+  const result = await db.transaction(run(sharedFirst && chunks.length === 1))
+  // Nothing was written under the shared locks: again, exclusively.
+  return result === 'lapsed' ? ((await db.transaction(run(false))) as Exclude<typeof result, 'lapsed'>) : result
 }
 
 /** Form 3: the CSV is spooled to a temp file first, then parsed as a stream inside the transaction. */
@@ -434,7 +466,7 @@ export async function ingestCsvUpload(
           return emit(line, bucket)
         })
         return { ...read, problems: [...read.problems, ...tooOld] }
-      }),
+      }, true),
     )
     return { ...result, span: seen.span() }
   } finally {

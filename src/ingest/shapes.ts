@@ -22,11 +22,12 @@ export const SHAPE_BITS = {
 
 export type ShapeDimension = keyof typeof SHAPE_BITS
 
+const SHAPE_BIT_ENTRIES = Object.entries(SHAPE_BITS) as [ShapeDimension, number][]
+
 /** The dimensions a row reports (non-null as sent, before defaults such as the tier `default`). */
 export function presentMask(values: Partial<Record<ShapeDimension, unknown>>): number {
   let mask = 0
-  for (const [dim, bit] of Object.entries(SHAPE_BITS) as [ShapeDimension, number][])
-    if (values[dim] !== undefined && values[dim] !== null) mask |= bit
+  for (const [dim, bit] of SHAPE_BIT_ENTRIES) if (values[dim] !== undefined && values[dim] !== null) mask |= bit
   return mask
 }
 

@@ -263,17 +263,57 @@ const ACCOUNT_LOCK_CLASS = 0x746c
  * ascending order, so requests touching several accounts cannot deadlock on the locks themselves (a
  * hash collision only serialises two accounts more than needed). `rows` yields (provider,
  * account_id): the staging table or an unnest of in-memory rows.
+ *
+ * `shared`: the locks are taken SHARED — `true`, or (an SQL row source of shapes, as `conflictProbe`
+ * reads them) when every one of those shapes is already stored exactly: same provider, account,
+ * kind, start, end and shape; otherwise EXCLUSIVE, as DELETE and every other writer takes them.
+ * Writers that only add rows of shapes already stored cannot break the rule, among themselves or
+ * against stored rows: each of their rows has the start, end and shape of a stored row, and the
+ * stored rows obey the rule. So such writers may run side by side. That must hold of what is stored
+ * once the lock is held: a shared writer confirms it in a statement after this one (`unstoredShapes`)
+ * and, when it does not hold, writes nothing and starts again exclusively. Returns whether the locks
+ * were taken shared.
  */
-async function lockAccounts(tx: Db, tenantId: string, rows: SQL): Promise<void> {
-  await tx.query(
-    sql`select pg_advisory_xact_lock(${sql.raw(String(ACCOUNT_LOCK_CLASS))}, k) from (
-      select distinct hashtext(jsonb_build_array(${tenantId}::text, provider, account_id)::text) as k
-      from (select distinct provider, account_id from (${rows}) r0) r order by k) keys`,
+async function lockAccounts(tx: Db, tenantId: string, rows: SQL, shared: boolean | SQL = false): Promise<boolean> {
+  const lock = (fn: string) => sql.raw(`${fn}(${String(ACCOUNT_LOCK_CLASS)}, k)::text`)
+  const mode = typeof shared === 'boolean' ? sql.raw(String(shared)) : sql`not exists (${unstoredShapes(tenantId, shared)})`
+  const taken = await tx.query<{ shared: boolean | null }>(
+    sql`with mode as (select ${mode} as shared)
+    select bool_and(shared) as shared from (
+      select (select shared from mode) as shared,
+        case when (select shared from mode) then ${lock('pg_advisory_xact_lock_shared')} else ${lock('pg_advisory_xact_lock')} end as locked
+      from (select distinct hashtext(jsonb_build_array(${tenantId}::text, provider, account_id)::text) as k
+        from (select distinct provider, account_id from (${rows}) r0) r order by k) keys) taken`,
   )
+  return taken[0]?.shared === true
 }
 
-/** `lockAccounts` for the provider accounts of in-memory rows (JSON bodies). */
-export async function lockAccountsOf(tx: Db, tenantId: string, buckets: readonly Pick<NormalisedBucket, 'provider' | 'accountId'>[]): Promise<void> {
+/**
+ * Selects one row if any shape (`conflictProbe`'s row source: provider, account_id, kind, start_time,
+ * end_time, shape, …) has no stored bucket with exactly its provider, account, kind, start, end and
+ * shape: one index probe per shape, written for a null account and for `=` as in `storedNeighbours`
+ * (inside a CASE, so that the planner keeps them per-shape probes instead of anti-joining the tenant's
+ * null-account rows).
+ */
+function unstoredShapes(tenantId: string, shapes: SQL): SQL {
+  const stored = (account: string) =>
+    sql`select 1 from usage_buckets s where s.tenant_id = ${tenantId} and s.provider = iv.provider and ${sql.raw(account)}
+      and s.usage_type = iv.kind and s.start_time = iv.start_time and s.end_time = iv.end_time and s.shape = iv.shape`
+  return sql`select 1 from (${shapes}) as iv(provider, account_id, kind, start_time, end_time, shape)
+    where case when iv.account_id is null then not exists (${stored('s.account_id is null')}) else not exists (${stored('s.account_id = iv.account_id')}) end
+    limit 1`
+}
+
+/**
+ * `lockAccounts` for the provider accounts of in-memory rows (JSON bodies); `shared`: take them shared
+ * (the caller then confirms its shapes are stored: `upsertChunk`'s `requireStored`).
+ */
+export async function lockAccountsOf(
+  tx: Db,
+  tenantId: string,
+  buckets: readonly Pick<NormalisedBucket, 'provider' | 'accountId'>[],
+  shared = false,
+): Promise<void> {
   const seen = new Map<string, [string, string | null]>()
   for (const b of buckets) seen.set(JSON.stringify([b.provider, b.accountId]), [b.provider, b.accountId])
   const pairs = [...seen.values()]
@@ -281,41 +321,74 @@ export async function lockAccountsOf(tx: Db, tenantId: string, buckets: readonly
     tx,
     tenantId,
     sql`select * from unnest(${sql.param(pairs.map((p) => p[0]))}::text[], ${sql.param(pairs.map((p) => p[1]))}::text[]) as u(provider, account_id)`,
+    shared,
   )
 }
 
-/** `lockAccounts` for the provider accounts of the staged rows. */
-export async function lockStagedAccounts(tx: Db, tenantId: string): Promise<void> {
-  await lockAccounts(tx, tenantId, sql`select provider, account_id from bucket_stage`)
+/**
+ * `lockAccounts` for the provider accounts of the staged rows; with `sharedIfStored`, shared when
+ * every staged shape is stored. Returns whether the locks were taken shared.
+ */
+export async function lockStagedAccounts(tx: Db, tenantId: string, sharedIfStored = false): Promise<boolean> {
+  return lockAccounts(
+    tx,
+    tenantId,
+    sql`select provider, account_id from bucket_stage`,
+    sharedIfStored && sql`select provider, account_id, usage_type, start_time, end_time, row_shape from ${sql.raw(STAGE_SHAPES)}`,
+  )
 }
+
+/**
+ * The order in which every upsert statement writes (and so locks) its bucket rows. Writers holding
+ * their accounts' locks shared may write the same rows at once (re-posts of overlapping pages): in one
+ * order, and each in ONE statement (`mergesInOneStatement`, a single chunk) whose rollup triggers also
+ * write in key order, they wait for each other but cannot deadlock.
+ */
+const ROW_LOCK_ORDER = raw(DIMENSIONS)
 
 export interface ChunkResult extends UpsertCounts {
   /** The shapes broke the overlap rule against stored buckets; nothing was written. */
   conflict: boolean
+  /** With `requireStored`: a shape is not stored exactly (see `lockAccounts`); nothing was written. */
+  unstored?: boolean
 }
 
 /**
  * Upserts one in-memory chunk in a single statement, with no staging table. When `shapes` is given,
- * the same statement first probes them against stored buckets and writes nothing on a conflict.
+ * the same statement first probes them against stored buckets and writes nothing on a conflict — nor,
+ * with `requireStored` (a writer holding its account locks shared), when one of them is not stored.
  * Equal counters leave the stored row alone: the DO UPDATE's WHERE skips it (source and updated_at
  * untouched), so it is neither returned nor rewritten.
  */
-export async function upsertChunk(db: Db, tenantId: string, source: string, chunk: StageChunk, shapes?: readonly BucketShape[]): Promise<ChunkResult> {
+export async function upsertChunk(
+  db: Db,
+  tenantId: string,
+  source: string,
+  chunk: StageChunk,
+  shapes?: readonly BucketShape[],
+  requireStored = false,
+): Promise<ChunkResult> {
   const cols = [...DIMENSIONS, ...COUNTERS, 'shape'] as const
   const arrays = cols.map((col) => sql`${sql.param(chunk.cols[col])}::text[]::${sql.raw(castFor(col))}`)
-  const conflict = shapes && shapes.length > 0 ? conflictProbe(tenantId, shapeRows(shapes)) : sql`select 1 where false`
+  const probed = shapes && shapes.length > 0
+  // Shapes that are all stored exactly cannot clash with stored rows (their stored twins do not): a
+  // shared writer needs only the one probe per shape.
+  const none = sql`select 1 where false`
+  const conflict = probed && !requireStored ? conflictProbe(tenantId, shapeRows(shapes)) : none
+  const unstored = probed && requireStored ? unstoredShapes(tenantId, shapeRows(shapes)) : none
   const rows = await db.query<ChunkResult>(
-    sql`with conflict as (${conflict}),
+    sql`with conflict as (${conflict}), unstored as (${unstored}),
     up as (
       insert into usage_buckets (tenant_id, ${raw(cols)}, source, updated_at)
       select ${tenantId}, ${raw(cols)}, ${source}, now()
       from unnest(${sql.join(arrays, sql`, `)}) as u(${raw(cols)})
-      where not exists (select 1 from conflict)
+      where not exists (select 1 from conflict) and not exists (select 1 from unstored)
+      order by ${ROW_LOCK_ORDER}
       on conflict (tenant_id, start_time, key_hash) do update set
         ${raw(COUNTERS.map((c) => `${c} = excluded.${c}`))}, source = excluded.source, ${UPSERT_STAMP.set}
       where (${raw(COUNTERS, 'usage_buckets.')}) is distinct from (${raw(COUNTERS, 'excluded.')})
       ${UPSERT_STAMP.returning})
-    select exists (select 1 from conflict) as conflict,
+    select exists (select 1 from conflict) as conflict, exists (select 1 from unstored) as unstored,
       count(*) filter (where inserted)::int8 as created, count(*) filter (where not inserted)::int8 as replaced from up`,
   )
   return rows[0]!
@@ -385,9 +458,18 @@ export async function findOverlap(tx: Db, tenantId: string): Promise<[OverlapSid
 /**
  * The overlap rule for staged rows, as a yes/no: incoming shapes against each other (sorted, with
  * the running latest end) and against stored buckets (`conflictProbe`). Only on a yes is the
- * costlier `findOverlap` run, to name the pair.
+ * costlier `findOverlap` run, to name the pair. With `requireStored` (a writer holding its account
+ * locks shared) it asks only whether a staged shape is not stored exactly (`unstored`, see
+ * `lockAccounts`): shapes that all are cannot clash with each other or with stored rows, since the
+ * stored rows they equal do not.
  */
-export async function stagedOverlap(tx: Db, tenantId: string): Promise<boolean> {
+export async function stagedOverlap(tx: Db, tenantId: string, requireStored = false): Promise<{ overlap: boolean; unstored: boolean }> {
+  if (requireStored) {
+    const rows = await tx.query<{ unstored: boolean }>(
+      sql`select exists (${unstoredShapes(tenantId, sql`select provider, account_id, usage_type, start_time, end_time, row_shape from ${sql.raw(STAGE_SHAPES)}`)}) as unstored`,
+    )
+    return { overlap: false, unstored: rows[0]!.unstored }
+  }
   const rows = await tx.query<{ inner: boolean; stored: boolean }>(
     sql`with shapes as (
       select provider, account_id, usage_type, start_time, end_time, row_shape, max(end_time) over (partition by provider, account_id, usage_type
@@ -396,7 +478,7 @@ export async function stagedOverlap(tx: Db, tenantId: string): Promise<boolean> 
     select exists (select 1 from shapes where prev_end > start_time) as inner,
       exists (${conflictProbe(tenantId, sql`select provider, account_id, usage_type, start_time, end_time, row_shape, prev_end is distinct from start_time from shapes`)}) as stored`,
   )
-  return rows[0]!.inner || rows[0]!.stored
+  return { overlap: rows[0]!.inner || rows[0]!.stored, unstored: false }
 }
 
 export interface MergeCounts extends UpsertCounts {
@@ -411,6 +493,9 @@ export interface MergeCounts extends UpsertCounts {
  * merge ran at a few thousand rows/s; slices of this size stay in memory (work_mem, `createStage`).
  */
 const MERGE_SLICE_ROWS = 100_000
+
+/** Whether `mergeAndUpsert` writes this many staged rows in one statement. */
+export const mergesInOneStatement = (staged: number): boolean => staged <= MERGE_SLICE_ROWS
 
 /**
  * Sums staged rows by natural key and upserts the sums. Up to MERGE_SLICE_ROWS staged rows in one
@@ -467,6 +552,7 @@ async function mergeSlice(tx: Db, tenantId: string, source: string, range?: [fro
       insert into usage_buckets (tenant_id, ${raw(DIMENSIONS)}, ${raw(COUNTERS)}, shape, source, updated_at)
       select ${tenantId}, ${raw(DIMENSIONS)}, ${raw(COUNTERS.map((c) => `${c}::int8`))}, shape, ${source}, now()
       from m where not exists (select 1 from bad)
+      order by ${ROW_LOCK_ORDER}
       on conflict (tenant_id, start_time, key_hash) do update set
         ${raw(COUNTERS.map((c) => `${c} = excluded.${c}`))}, source = excluded.source, ${UPSERT_STAMP.set}
       where (${raw(COUNTERS, 'usage_buckets.')}) is distinct from (${raw(COUNTERS, 'excluded.')})
