@@ -12,7 +12,7 @@ void t.test('429 with Retry-After, a 500 and a response past the timeout are ret
     const conn = await createConnection(app, headers, { name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: stub.url, start_date: new Date(stub.opts.dataStart).toISOString(), endpoints: ['completions'] })
     stub.fault('429', { skip: 0, retryAfter: 1 })
     stub.fault('500', { skip: 2 })
-    stub.fault('slow', { skip: 4, ms: 1500 })
+    stub.fault('slow', { skip: 4, ms: 4500 }) // past SYNC_REQUEST_TIMEOUT_MS (3 s)
     const state = await syncAndWait(app, headers, conn.id)
     t.equal(state.last_run?.status, 'succeeded', `succeeded (${state.last_run?.error ?? ''})`)
     const times = stub.requests.map((r) => r.query.page ?? 'first')
