@@ -38,6 +38,17 @@ const AdminKeySchema = z.string().min(8, 'must be the provider admin key').max(1
 
 const ALL_ENDPOINTS = [...new Set(PROVIDER_NAMES.flatMap(endpointNames))]
 
+/** A non-empty list of endpoint names, each at most once (a repeat is named at its index). */
+const EndpointsSchema = z
+  .array(z.enum(ALL_ENDPOINTS))
+  .min(1)
+  .superRefine((list, ctx) => {
+    list.forEach((e, i) => {
+      const first = list.indexOf(e)
+      if (first !== i) ctx.addIssue({ code: 'custom', path: [i], message: `repeats "${e}" (already at index ${first})` })
+    })
+  })
+
 export const ConnectionInputSchema = z.object({
   name: dimensionText(),
   provider: z.enum(PROVIDER_NAMES),
@@ -48,7 +59,7 @@ export const ConnectionInputSchema = z.object({
   interval_minutes: z.number().int().min(1).max(7 * 24 * 60).default(60),
   lag_hours: z.number().int().min(0).max(24 * 90).default(48),
   bucket_width: z.enum(['1h', '1d']).default('1h'),
-  endpoints: z.array(z.enum(ALL_ENDPOINTS)).min(1).optional().describe('Default: every endpoint of the provider'),
+  endpoints: EndpointsSchema.optional().describe('Default: every endpoint of the provider'),
 })
 
 export const ConnectionPatchSchema = z
@@ -58,7 +69,7 @@ export const ConnectionPatchSchema = z
     base_url: BaseUrlSchema,
     interval_minutes: z.number().int().min(1).max(7 * 24 * 60),
     lag_hours: z.number().int().min(0).max(24 * 90),
-    endpoints: z.array(z.enum(ALL_ENDPOINTS)).min(1),
+    endpoints: EndpointsSchema,
     enabled: z.boolean(),
   })
   .partial()
