@@ -3,16 +3,18 @@ import { eachEngine } from '../helpers.js'
 import { buildWith, createConnection, ledgerTotals, OPENAI_KEY, startStub, syncAndWait, tenant } from './support/harness.js'
 
 const HOUR = 3_600_000
+/** The request timeout of the timeout test, and a response that outlives it. */
+const SLOW_FAULT = { timeoutMs: 3000, responseMs: 4500 }
 
 void t.test('429 with Retry-After, a 500 and a response past the timeout are retried; the run completes exactly', (t) =>
   eachEngine(t, async (t, engine) => {
     const stub = await startStub(t, 12)
-    const app = await buildWith(t, engine, { config: { SYNC_RETRY_MAX_MS: '3000' } })
+    const app = await buildWith(t, engine, { config: { SYNC_RETRY_MAX_MS: '3000', SYNC_REQUEST_TIMEOUT_MS: String(SLOW_FAULT.timeoutMs) } })
     const { tenantId, headers } = await tenant(app)
     const conn = await createConnection(app, headers, { name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: stub.url, start_date: new Date(stub.opts.dataStart).toISOString(), endpoints: ['completions'] })
     stub.fault('429', { skip: 0, retryAfter: 1 })
     stub.fault('500', { skip: 2 })
-    stub.fault('slow', { skip: 4, ms: 4500 }) // past SYNC_REQUEST_TIMEOUT_MS (3 s)
+    stub.fault('slow', { skip: 4, ms: SLOW_FAULT.responseMs }) // past the request timeout
     const state = await syncAndWait(app, headers, conn.id)
     t.equal(state.last_run?.status, 'succeeded', `succeeded (${state.last_run?.error ?? ''})`)
     const times = stub.requests.map((r) => r.query.page ?? 'first')

@@ -38,15 +38,13 @@ void eachEngine(t, async (t, engine) => {
   t.test('30 aliases are refused before execution, without database work', async (t) => {
     await gql(a.key, '{ __typename }') // warm: the key lookup is not what is measured
     const before = queryWork()
-    const started = performance.now()
     const res = await gql(a.key, `{ ${Array.from({ length: 30 }, (_, i) => usageField(`a${i}`)).join(' ')} }`)
-    const ms = performance.now() - started
     t.equal(res.statusCode, 400)
     const body = res.json() as { data: unknown; errors: { message: string; extensions: { code: string } }[] }
     t.equal(body.errors[0]!.extensions.code, 'GRAPHQL_VALIDATION_FAILED')
     t.match(body.errors[0]!.message, /30 root fields.*limit is 10/)
-    // Generous for a loaded 2-core CI machine; running them took 3.5–5.2 s in the issue's report.
-    t.ok(ms < 3000, `answered in ${ms.toFixed(0)} ms`)
+    // Refused before execution: not one usage statement ran (running them took 3.5–5.2 s in the
+    // issue's report). Counting statements proves it where a stopwatch on a loaded machine would not.
     t.equal(queryWork(), before, 'no usage statement ran')
   })
 

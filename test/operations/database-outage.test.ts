@@ -104,6 +104,9 @@ t.test('PostgreSQL outage: 503 with Retry-After while down, recovery without a r
 
   // It goes down again mid-flight, repeatedly: every request is a prompt 503 (postgres.js's
   // reconnect backoff used to hold them 7–15 s), and the first request after it returns is served.
+  // "Prompt" is bounded at 3 s: far below that backoff, and wide enough for a loaded 2-core CI
+  // machine running two test files beside each other (typically 10–50 ms here).
+  const PROMPT_MS = 3000
   const tenants = () => server.inject({ url: '/v1/tenants', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
   for (let round = 0; round < 3; round++) {
     await proxy.down()
@@ -114,14 +117,14 @@ t.test('PostgreSQL outage: 503 with Retry-After while down, recovery without a r
       t.equal(during.statusCode, 503, `round ${round}: a query during the outage is 503`)
       t.ok(during.headers['retry-after'])
       t.equal(ready.statusCode, 503)
-      t.ok(ms < 1000, `round ${round}: answered within 1 s (${ms} ms)`)
+      t.ok(ms < PROMPT_MS, `round ${round}: answered promptly (${ms} ms)`)
     }
     await proxy.up()
     const started = Date.now()
     let back = 0
     while (back !== 200 && Date.now() - started < 5000) back = (await tenants()).statusCode
     t.equal(back, 200, `round ${round}: recovers without a restart`)
-    t.ok(Date.now() - started < 1000, `round ${round}: within 1 s of the database's return (${Date.now() - started} ms)`)
+    t.ok(Date.now() - started < PROMPT_MS, `round ${round}: promptly after the database's return (${Date.now() - started} ms)`)
   }
 })
 
@@ -163,7 +166,9 @@ t.test('a hung database: requests that cannot get a connection answer 503 within
     t.match(res.headers['content-type'], /application\/problem\+json/)
   }
   t.equal(ready.statusCode, 503, '/readyz is 503')
-  t.ok(ms < 1500, `within the acquire timeout, not never (${ms} ms)`)
+  // The acquire timeout is 400 ms; the bound leaves a loaded CI machine room and still tells "after the
+  // timeout" from "never" (a hung pool holds requests until the client's own timeout).
+  t.ok(ms < 3000, `within the acquire timeout, not never (${ms} ms)`)
 
   // The network comes back (the hung connections are cut): the hung requests fail, service resumes.
   await proxy.down()

@@ -27,7 +27,9 @@ void eachEngine(t, async (t, engine) => {
     t.match(shed!.json(), { status: 503, type: 'https://tokenledger.dev/problems/overloaded' })
     t.match(shed!.headers['retry-after'], /^\d+$/)
     t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
-    const recovered = await eventually(5000, async () => (await app.inject({ method: 'GET', url: '/v1/me', headers: admin })).statusCode === 200)
+    // Polls stop as soon as it holds; the long bound is for a loaded CI machine, where the sampled
+    // delay can stay above the 20 ms limit for several seconds after the block.
+    const recovered = await eventually(15_000, async () => (await app.inject({ method: 'GET', url: '/v1/me', headers: admin })).statusCode === 200)
     t.ok(recovered, 'serves again once the loop recovers')
   })
 
