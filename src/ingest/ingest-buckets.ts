@@ -117,7 +117,7 @@ export async function ingestBuckets(
         )
       }
     }
-    const { distinct, created, replaced, oversized } = await mergeAndUpsert(tx, tenantId, source, produced.staged)
+    const { distinct, created, replaced, oversized } = await mergeAndUpsert(tx, tenantId, source, produced.staged, { exclusive: !shared })
     if (oversized.length > 0) throw oversizedProblem(oversized)
     return { received: produced.received, skipped: produced.skipped, created, replaced, unchanged: distinct - created - replaced }
   }))

@@ -76,17 +76,22 @@ function split(
   remainderTo: string,
   errors: FieldProblem[],
 ): { total: number; parts: Record<string, number> } {
-  const known = Object.entries(parts).filter(([, v]) => present(v)) as [string, number][]
-  const knownSum = known.reduce((s, [, v]) => s + v, 0)
-  const allPresent = known.length === Object.keys(parts).length
+  // One pass, no intermediate arrays: this runs three times per row of a million-row import.
   const out: Record<string, number> = {}
-  for (const k of Object.keys(parts)) out[k] = parts[k] ?? 0
+  let knownSum = 0
+  let allPresent = true
+  for (const k in parts) {
+    const v = parts[k]
+    if (present(v)) knownSum += v
+    else allPresent = false
+    out[k] = v ?? 0
+  }
   if (!present(total)) return { total: knownSum, parts: out }
-  const names = Object.keys(parts).join(' + ')
+  const names = () => Object.keys(parts).join(' + ')
   if (allPresent && knownSum !== total) {
-    errors.push({ path: totalField, message: `${totalField} (${total}) must equal ${names} (${knownSum})` })
+    errors.push({ path: totalField, message: `${totalField} (${total}) must equal ${names()} (${knownSum})` })
   } else if (knownSum > total) {
-    errors.push({ path: totalField, message: `${names} (${knownSum}) exceed ${totalField} (${total})` })
+    errors.push({ path: totalField, message: `${names()} (${knownSum}) exceed ${totalField} (${total})` })
   } else if (!allPresent) {
     out[remainderTo] = (parts[remainderTo] ?? 0) + (total - knownSum)
   }

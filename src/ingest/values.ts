@@ -56,6 +56,9 @@ const CSV_INTEGER = /^(\d+)(?:\.0*)?$/
 
 /** A CSV counter: empty → null; `10` and `10.0` → 10; fractions, signs, words → a problem. */
 export function parseCsvCounter(s: string): Parsed<number | null> {
+  // The common cell (`1234` or `1234.0`, up to 15 digits: below 2^53 − 1) without trim, regex or replace.
+  const fast = plainCount(s)
+  if (fast !== undefined) return ok(fast)
   const text = s.trim()
   if (text === '') return ok(null)
   const m = CSV_INTEGER.exec(text)
@@ -68,6 +71,22 @@ export function parseCsvCounter(s: string): Parsed<number | null> {
   // Compare as text first: Number() silently rounds integers beyond 2^53.
   if (digits.length > 16 || Number(digits) > MAX_COUNTER) return fail(`must be ≤ 2^53 − 1 (got ${text})`)
   return ok(Number(digits))
+}
+
+/** `s` as a count when it is 1–15 digits, optionally followed by `.` and zeros; else undefined. */
+function plainCount(s: string): number | undefined {
+  let end = s.length
+  const dot = s.indexOf('.')
+  if (dot !== -1) {
+    for (let i = dot + 1; i < end; i++) if (s.charCodeAt(i) !== 48) return undefined
+    end = dot
+  }
+  if (end === 0 || end > 15) return undefined
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 48 || c > 57) return undefined
+  }
+  return Number(s.slice(0, end))
 }
 
 /** A time: unix seconds (number or digit string) or an RFC 3339 string → epoch milliseconds (the one parser). */

@@ -503,9 +503,17 @@ export const mergesInOneStatement = (staged: number): boolean => staged <= MERGE
  * of a natural key, and of a report shape, has the same start time, so each slice sums and shapes
  * exactly what one statement would. One start time with more rows than a slice is a slice of its own.
  * Runs in the caller's transaction: a later slice's failure rolls back the earlier ones.
+ * `exclusive`: the caller holds its accounts' locks exclusively (`lockAccounts`), so a slice may be
+ * written as a plain insert when it is new (`mergeSlice`).
  */
-export async function mergeAndUpsert(tx: Db, tenantId: string, source: string, staged: number, sliceRows = MERGE_SLICE_ROWS): Promise<MergeCounts> {
-  if (staged <= sliceRows) return mergeSlice(tx, tenantId, source)
+export async function mergeAndUpsert(
+  tx: Db,
+  tenantId: string,
+  source: string,
+  staged: number,
+  { sliceRows = MERGE_SLICE_ROWS, exclusive = false }: { sliceRows?: number; exclusive?: boolean } = {},
+): Promise<MergeCounts> {
+  if (staged <= sliceRows) return mergeSlice(tx, tenantId, source, exclusive)
   await tx.query('create index bucket_stage_start on bucket_stage (start_time)')
   await tx.query('analyze bucket_stage')
   const times = await tx.query<{ t: string; n: number }>('select start_time::text as t, count(*)::int8 as n from bucket_stage group by start_time order by start_time')
@@ -517,7 +525,7 @@ export async function mergeAndUpsert(tx: Db, tenantId: string, source: string, s
   }
   const total: MergeCounts = { distinct: 0, created: 0, replaced: 0, oversized: [] }
   for (const { from, to } of slices) {
-    const part = await mergeSlice(tx, tenantId, source, [from, to])
+    const part = await mergeSlice(tx, tenantId, source, exclusive, [from, to])
     // Nothing of this slice was written; name the oversized keys of the whole stage, as one statement would.
     if (part.oversized.length > 0) return { ...total, oversized: await oversizedStaged(tx) }
     total.distinct += part.distinct
@@ -537,12 +545,52 @@ async function oversizedStaged(tx: Db): Promise<number[]> {
 }
 
 /**
+ * Whether the tenant stores no bucket starting in the stage's range, or in [from, to]: one probe of
+ * the primary key (tenant_id, start_time, id).
+ */
+async function freshRange(tx: Db, tenantId: string, range?: [from: string, to: string]): Promise<boolean> {
+  const bounds = range
+    ? sql`select ${range[0]}::timestamptz as lo, ${range[1]}::timestamptz as hi`
+    : sql`select min(start_time) as lo, max(start_time) as hi from bucket_stage`
+  const rows = await tx.query<{ fresh: boolean }>(
+    sql`select not exists (select 1 from usage_buckets s, (${bounds}) r where s.tenant_id = ${tenantId} and s.start_time >= r.lo and s.start_time <= r.hi) as fresh`,
+  )
+  return rows[0]!.fresh
+}
+
+/**
  * One merge statement over the stage, or over the staged rows starting in [from, to]: the sums are
  * materialised once and feed the 2^53 − 1 check, the count and the upsert (equal counters are left
  * alone, as in `upsertChunk`).
+ *
+ * `exclusive` and no stored bucket of the tenant starts in the slice's range (`freshRange`): a plain
+ * INSERT instead of the upsert. Every stored row a merged row could conflict with has its start
+ * time (the natural key holds it), and under the accounts' exclusive locks no other writer can store
+ * one of these keys meanwhile (a writer of another account cannot store any). The upsert's
+ * speculative insertion probes the natural key once more per row before inserting: about a tenth of
+ * a first import's write time (docs/performance.md "Ingest, round 7"). A writer that bypasses the
+ * locks (psql) could still store a key first: the insert then fails on the unique key, in a
+ * savepoint, and the slice runs again as an upsert.
  */
-async function mergeSlice(tx: Db, tenantId: string, source: string, range?: [from: string, to: string]): Promise<MergeCounts> {
+async function mergeSlice(tx: Db, tenantId: string, source: string, exclusive: boolean, range?: [from: string, to: string]): Promise<MergeCounts> {
+  if (exclusive && (await freshRange(tx, tenantId, range))) {
+    const inserted = await tx
+      .transaction((sp) => mergeStatement(sp, tenantId, source, false, range))
+      .catch((err: unknown) => (isUniqueViolation(err) ? undefined : Promise.reject(err)))
+    if (inserted) return inserted
+  }
+  return mergeStatement(tx, tenantId, source, true, range)
+}
+
+const isUniqueViolation = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === '23505'
+
+async function mergeStatement(tx: Db, tenantId: string, source: string, upsert: boolean, range?: [from: string, to: string]): Promise<MergeCounts> {
   const stage = range ? shapedStageBetween(...range) : sql.raw(SHAPED_STAGE)
+  const onConflict = upsert
+    ? sql`on conflict (tenant_id, start_time, key_hash) do update set
+        ${raw(COUNTERS.map((c) => `${c} = excluded.${c}`))}, source = excluded.source, ${UPSERT_STAMP.set}
+      where (${raw(COUNTERS, 'usage_buckets.')}) is distinct from (${raw(COUNTERS, 'excluded.')})`
+    : sql``
   const rows = await tx.query<{ distinct: number; oversized: string | null; created: number; replaced: number }>(
     sql`with m as materialized (
       select min(ord) as ord, ${raw(DIMENSIONS)}, min(row_shape) as shape, ${raw(COUNTERS.map((c) => `sum(${c}) as ${c}`))}
@@ -553,9 +601,7 @@ async function mergeSlice(tx: Db, tenantId: string, source: string, range?: [fro
       select ${tenantId}, ${raw(DIMENSIONS)}, ${raw(COUNTERS.map((c) => `${c}::int8`))}, shape, ${source}, now()
       from m where not exists (select 1 from bad)
       order by ${ROW_LOCK_ORDER}
-      on conflict (tenant_id, start_time, key_hash) do update set
-        ${raw(COUNTERS.map((c) => `${c} = excluded.${c}`))}, source = excluded.source, ${UPSERT_STAMP.set}
-      where (${raw(COUNTERS, 'usage_buckets.')}) is distinct from (${raw(COUNTERS, 'excluded.')})
+      ${onConflict}
       ${UPSERT_STAMP.returning})
     select (select count(*) from m)::int8 as distinct, (select string_agg(ord::text, ',' order by ord) from bad) as oversized,
       count(*) filter (where inserted)::int8 as created, count(*) filter (where not inserted)::int8 as replaced from up`,
