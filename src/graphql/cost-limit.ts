@@ -27,14 +27,21 @@ import { maxWindows } from '../usage/windows.js'
 /** Rows per window a grouped query is assumed to produce before it has run. */
 const GROUP_ESTIMATE = 10
 
-function rootFields(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen = new Set<string>()): FieldNode[] {
+/**
+ * The root fields of a selection set, fragments expanded. Each named fragment is expanded once: every
+ * spread of it at the root selects the same fields, so a repeat adds nothing (response keys merge), and a
+ * document spreading fragments in a doubling chain (`F1 { ...F0 ...F0 } … F50 { ...F49 ...F49 }`, 2 KB)
+ * stays linear to check instead of 2^50 expansions — the attack that froze the server.
+ */
+function rootFields(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, expanded = new Set<string>()): FieldNode[] {
   return set.selections.flatMap((sel) => {
     if (sel.kind === Kind.FIELD) return [sel]
-    if (sel.kind === Kind.INLINE_FRAGMENT) return rootFields(sel.selectionSet, fragments, seen)
+    if (sel.kind === Kind.INLINE_FRAGMENT) return rootFields(sel.selectionSet, fragments, expanded)
     const fragment = fragments.get(sel.name.value)
     // Unknown and cyclic spreads are reported by graphql-js's own rules.
-    if (!fragment || seen.has(sel.name.value)) return []
-    return rootFields(fragment.selectionSet, fragments, new Set([...seen, sel.name.value]))
+    if (!fragment || expanded.has(sel.name.value)) return []
+    expanded.add(sel.name.value)
+    return rootFields(fragment.selectionSet, fragments, expanded)
   })
 }
 

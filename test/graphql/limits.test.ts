@@ -38,6 +38,25 @@ void eachEngine(t, async (t, engine) => {
     expectBadInput(t, { ...base, to: '2025-10-03T00:00:00Z', window: 'MINUTE' }, /windows, more than the limit of 50/))
   t.test('a forged cursor is BAD_USER_INPUT', (t) => expectBadInput(t, { ...base, after: 'bm9wZQ' }, /cursor is not valid/))
 
+  // A doubling chain of fragments (F1 spreads F0 twice, … F50 spreads F49 twice): 2 KB that expands to
+  // 2^50 selections. Expanding it froze the server (event loop blocked for minutes, 2.8 GB); every
+  // check must treat a fragment once. Each query is sent twice: the second request compiles it (jit).
+  const chain = (on: string, depth: number, leaf: string) =>
+    Array.from({ length: depth }, (_, i) => `fragment F${i + 1} on ${on} { ...F${i} ...F${i} }`).join(' ') + ` fragment F0 on ${on} { ${leaf} }`
+  t.test('a fragment bomb at the root is answered, not expanded', async (t) => {
+    for (const round of [1, 2]) {
+      const res = await ask({}, `{ ...F50 } ${chain('Query', 50, '__typename')}`)
+      t.same(res, { data: { __typename: 'Query' } }, `request ${round}`)
+    }
+  })
+  t.test('a fragment bomb inside usage rows is answered, not expanded', async (t) => {
+    const query = `query($from: DateTime!, $to: DateTime!, $card: String) { usage(from: $from, to: $to, window: DAY, rateCard: $card) { rows { ...F40 } } } ${chain('UsageRow', 40, 'inputTokens')}`
+    for (const round of [1, 2]) {
+      const res = await ask(base, query)
+      t.same(res, { data: { usage: { rows: [] } } }, `request ${round}: validated and compiled in linear time`)
+    }
+  })
+
   t.test('queries deeper than the limit are refused', async (t) => {
     const res = await ask(base, `query($from: DateTime!, $to: DateTime!, $card: String) { usage(from: $from, to: $to, rateCard: $card) { rows { cost { total } } } }`)
     t.ok(res.errors?.length, 'depth error')
