@@ -43,6 +43,10 @@ void eachEngine(t, async (t, engine) => {
     for (const amount of ['0', '0.000', '-5', '1e3', ' 5', ''])
       t.equal((await put('bad', { amount, period: 'day' })).json().errors?.[0]?.path, 'body.amount', `amount ${JSON.stringify(amount)}`)
     t.equal((await put('bad', { amount: '5', period: 'day', rate_card: 'default', filter: { sources: ['nope'] } })).statusCode, 400)
+    const credentials = await put('bad', { amount: '5', period: 'day', webhook_url: 'http://user:pass@127.0.0.1:9/hook' })
+    t.equal(credentials.statusCode, 400, 'a webhook URL with a user name and password is refused: fetch never sends to one')
+    t.match(credentials.json().errors, [{ path: 'body.webhook_url', message: /user name or password/ }])
+    t.notMatch(credentials.body, /pass@/, 'and the URL is not echoed')
     t.equal((await server.inject({ method: 'GET', url: '/v1/budgets/bad', headers: bearer(key) })).statusCode, 404, 'nothing written')
   })
 

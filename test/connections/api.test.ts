@@ -64,6 +64,16 @@ void t.test('bad input → 400 naming every problem, nothing stored', (t) =>
     t.match(versioned.json().errors, [{ path: 'body.base_url', message: /without a version/ }])
     const endpoints = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid({ endpoints: ['completions', 'cost_report'] }) })
     t.match(endpoints.json().errors, [{ path: 'body.endpoints.1', message: /openai has no endpoint "cost_report"/ }])
+    const credentials = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid({ base_url: 'https://user:pass@api.openai.com' }) })
+    t.match(credentials.json().errors, [{ path: 'body.base_url', message: /user name or password/ }], 'a base_url with credentials is refused')
+    t.notMatch(credentials.body, /pass@/, 'and not echoed')
+    // (Labels, not the keys, in the messages: a raw U+2028 would break the TAP stream.)
+    for (const [label, adminKey] of [['CR LF', 'sk-admin-key\r\nX-Injected: 1'], ['U+2028', 'sk-admin-key\u2028tail'], ['spaces', 'sk admin key with spaces']]) {
+      const bad = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid({ admin_key: adminKey }) })
+      t.equal(bad.statusCode, 400, `an admin key that cannot be an HTTP header value is refused (${label!})`)
+      t.match(bad.json().errors, [{ path: 'body.admin_key', message: /printable ASCII/ }])
+      t.notMatch(bad.body, /sk-admin-key|admin key with/, 'the key is not echoed')
+    }
     const repeated = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid({ endpoints: ['completions', 'costs', 'completions'] }) })
     t.equal(repeated.statusCode, 400, 'an endpoint listed twice is refused')
     t.match(repeated.json().errors, [{ path: 'body.endpoints.2', message: /repeats "completions" \(already at index 0\)/ }])

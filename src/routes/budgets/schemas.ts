@@ -6,6 +6,7 @@ import { ALL_SOURCES, type UsageFilter } from '../../usage/dimensions.js'
 import { isValidTimeZone } from '../../usage/windows.js'
 import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
+import { outboundUrl } from '../outbound-url.js'
 
 export const BudgetNameSchema = z
   .string()
@@ -90,9 +91,7 @@ export const BudgetInputSchema = z
       .max(50)
       .default([50, 80, 100])
       .describe('percent of amount; each crossing alerts once per period'),
-    webhook_url: z
-      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-      .max(2000)
+    webhook_url: outboundUrl('https://hooks.example.com/tokenledger')
       .nullable()
       .optional(),
     webhook_secret: z

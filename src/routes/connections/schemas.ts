@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { ConnectionRow } from '../../connections/connection-store.js'
 import { endpointNames, PROVIDER_NAMES, type ProviderName } from '../../connections/providers.js'
 import { dimensionText } from '../../ingest/text-schema.js'
+import { outboundUrl } from '../outbound-url.js'
 import { INSTANT_FORMAT, parseInstant } from '../../time/instant.js'
 
 /**
@@ -27,14 +28,17 @@ const StartDateSchema = z
 const urlOf = (u: string) => (URL.canParse(u) ? new URL(u) : undefined)
 
 /** The API root without a version (`https://api.openai.com`); the provider's paths are appended to it. */
-const BaseUrlSchema = z
-  .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://api.openai.com' })
-  .max(2000)
-  // zod runs these even when the URL check failed: they must not throw on a malformed URL.
+const BaseUrlSchema = outboundUrl('https://api.openai.com')
   .refine((u) => !/\/v1\/?$/.test(urlOf(u)?.pathname ?? ''), 'is the API root without a version: drop the trailing /v1')
   .refine((u) => !urlOf(u)?.search && !urlOf(u)?.hash, 'must not carry a query or fragment')
 
-const AdminKeySchema = z.string().min(8, 'must be the provider admin key').max(1000).describe('The provider admin key; stored sealed, never returned')
+const AdminKeySchema = z
+  .string()
+  .min(8, 'must be the provider admin key')
+  .max(1000)
+  // Sent as an HTTP header value: a key with spaces, control or non-ASCII characters can never work.
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces, as provider admin keys are')
+  .describe('The provider admin key; stored sealed, never returned')
 
 const ALL_ENDPOINTS = [...new Set(PROVIDER_NAMES.flatMap(endpointNames))]
 
