@@ -155,6 +155,11 @@ export async function maintainPartitions(
   return db.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [PARTITION_LOCK_KEY])
     const created = await createMonths(tx, now, policy.monthsAhead ?? 3)
-    return { created, ...(await retain(tx, policy, now)) }
+    const retained = await retain(tx, policy, now)
+    // The parent's statistics, with the extended statistics object of migration 0013 (the group counts
+    // of base-table usage statements): autovacuum analyzes partitions, never a partitioned parent, so
+    // without this they would never be built. Also refreshes each partition's (PostgreSQL recurses).
+    await tx.query('analyze usage_buckets')
+    return { created, ...retained }
   })
 }

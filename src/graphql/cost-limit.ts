@@ -112,9 +112,9 @@ function windowCells(args: CostArgs, maxCells: number): number {
 /** A request error that the GraphQL error pipeline formats as the GraphQL errors it carries. */
 class RequestRefused extends Error {
   readonly errors: GraphQLError[]
-  constructor(error: GraphQLError) {
-    super(error.message)
-    this.errors = [error]
+  constructor(...errors: GraphQLError[]) {
+    super(errors[0]!.message)
+    this.errors = errors
   }
 }
 
@@ -127,7 +127,9 @@ export function costLimit(opts: { maxCells: number }) {
       if (def.kind !== Kind.OPERATION_DEFINITION || def.operation !== 'query') continue
       // The hook sees the variables as sent; arguments are computed from their coerced values (Dates).
       const coerced = getVariableValues(schema, def.variableDefinitions ?? [], variables ?? {})
-      if (coerced.errors) continue // execution reports them
+      // mercurius refuses such variables before this hook, except on the request that compiles the query
+      // (graphql-jit, `jit` in ./index.ts), which skips that check: refused here alike (400, same errors).
+      if (coerced.errors) throw new RequestRefused(...coerced.errors)
       const byKey = new Map(rootFields(def.selectionSet, fragments).map((f) => [f.alias?.value ?? f.name.value, f]))
       for (const f of byKey.values()) {
         const c = cellsOf(schema, f, coerced.coerced, opts.maxCells)

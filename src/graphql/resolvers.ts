@@ -4,7 +4,7 @@ import { listBudgetViews } from '../budgets/budget-views.js'
 import type { Db } from '../db/client.js'
 import type { Dimension, UsageFilter } from '../usage/dimensions.js'
 import { queryEventsPage, type EventArgs } from '../usage/events-service.js'
-import { queryUsagePage } from '../usage/usage-service.js'
+import { queryUsageViews } from '../usage/usage-service.js'
 import type { TenantGate } from '../usage/tenant-gate.js'
 import type { Window } from '../usage/windows.js'
 import { reconciliationResolvers } from './reconciliation-resolvers.js'
@@ -59,7 +59,8 @@ export const resolvers: IResolvers = {
   Query: {
     ...reconciliationResolvers,
     usage: async (_root: unknown, args: UsageQueryArgs, ctx: MercuriusContext) => {
-      const page = await queryUsagePage(
+      // Rows as views: only the fields the query selects are mapped (src/usage/row-views.ts).
+      const page = await queryUsageViews(
         ctx.db,
         {
           tenantId: ctx.tenantId,

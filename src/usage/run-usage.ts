@@ -190,7 +190,7 @@ const MIN_VALUE_BYTES = 6
  * back as JSON (money is already text there, so nothing is rounded). Each row is a JSON array of the
  * page columns' values (no repeated key names: about half the bytes of an object).
  */
-export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Promise<UsageResult & Following> {
+export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Promise<Omit<UsageResult, 'rows'> & Following & { values: RowValues[] }> {
   const order = orderBySql(spec)
   const cols = pageColumns(spec)
   const chunks: SQL[] = []
@@ -231,7 +231,8 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
   const columns = cols.map((c) => c.name)
   const rows = all.slice(0, page.first)
   return {
-    rows: rows.map((r) => toUsageRow(spec, rowFromValues(columns, r), page.currency)),
+    // Unmapped: the caller maps the page as it needs it (usage-service: objects, or views for GraphQL).
+    values: rows,
     columns,
     following: all.slice(page.first),
     followingBytes: result!.following_bytes ?? 0,

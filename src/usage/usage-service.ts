@@ -3,6 +3,7 @@ import { cardNotVisible } from '../auth/access.js'
 import { findVisibleCard } from '../pricing/card-lookup.js'
 import { selectSources, ALL_SOURCES } from './dimensions.js'
 import { rowFromValues, runUsage, toUsageRow, type RowValues, type UsageResult, type UsageTotals } from './run-usage.js'
+import { usageRowViews, type UsageRowView } from './row-views.js'
 import { SnapshotCache } from './page-snapshots.js'
 import type { UsageSpec } from './usage-sql.js'
 import type { TenantGate } from './tenant-gate.js'
@@ -122,15 +123,38 @@ export function checkUsageArgs(args: Pick<UsageArgs, 'from' | 'to' | 'first' | '
   return windows
 }
 
+/** A page before its rows are mapped: the shipped values, and what maps them. */
+interface ValuesPage extends Omit<UsagePage, 'rows'> {
+  values: RowValues[]
+  spec: SnapshotExtra['spec']
+  columns: string[]
+  currency: string
+}
+
 /** Validates the arguments, then runs the usage query for one page (holding one of the tenant's slots). */
-export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<UsagePage> {
+async function queryValuesPage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<ValuesPage> {
   checkUsageArgs(args, limits.maxGroups)
   if (!limits.gate) return runUsagePage(db, args, limits)
   return limits.gate.run(args.tenantId, () => runUsagePage(db, args, limits))
 }
 
+/** One page of usage, its rows as plain UsageRow objects (`toUsageRow`). */
+export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<UsagePage> {
+  const { values, spec, columns, currency, ...page } = await queryValuesPage(db, args, limits)
+  return { ...page, rows: values.map((v) => toUsageRow(spec, rowFromValues(columns, v), currency)) }
+}
+
+/**
+ * As queryUsagePage, its rows as views that map a field only when it is read (src/usage/row-views.ts):
+ * for GraphQL, which reads the fields a query selects and nothing else.
+ */
+export async function queryUsageViews(db: Db, args: UsageArgs, limits: UsageLimits): Promise<Omit<UsagePage, 'rows'> & { rows: UsageRowView[] }> {
+  const { values, spec, columns, currency, ...page } = await queryValuesPage(db, args, limits)
+  return { ...page, rows: values.map(usageRowViews(spec, columns, currency)) }
+}
+
 /** The page from the cursor's snapshot, when it is still held and covers the whole page. */
-function snapshotPage(tenantId: string, hash: string, cursor: { offset: number; asOf: Date; snapshot?: string | undefined }, first: number): UsagePage | undefined {
+function snapshotPage(tenantId: string, hash: string, cursor: { offset: number; asOf: Date; snapshot?: string | undefined }, first: number): ValuesPage | undefined {
   if (!cursor.snapshot) return undefined
   const snap = pageSnapshots.get(cursor.snapshot, tenantId, hash)
   if (!snap) return undefined
@@ -138,19 +162,22 @@ function snapshotPage(tenantId: string, hash: string, cursor: { offset: number; 
   const from = cursor.offset - snap.start
   const end = Math.min(cursor.offset + first, groupCount)
   if (from < 0 || end > snap.start + snap.rows.length) return undefined
-  const rows = snap.rows.slice(from, end - snap.start).map((r) => toUsageRow(spec, rowFromValues(columns, r), currency))
-  const next = cursor.offset + rows.length
+  const values = snap.rows.slice(from, end - snap.start)
+  const next = cursor.offset + values.length
   return {
-    rows,
+    values,
+    spec,
+    columns,
+    currency,
     totals,
     groupCount,
     hasNextPage: next < groupCount,
     sources,
-    endCursor: rows.length ? encodeCursor(next, hash, cursor.asOf, cursor.snapshot) : null,
+    endCursor: values.length ? encodeCursor(next, hash, cursor.asOf, cursor.snapshot) : null,
   }
 }
 
-async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<UsagePage> {
+async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<ValuesPage> {
   const hash = queryHash(args)
   const cursor = args.after ? decodeCursor(args.after, hash) : undefined
   const cached = cursor && snapshotPage(args.tenantId, hash, cursor, args.first)
@@ -188,7 +215,7 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
         `the query produces ${groups} rows (windows × groups), more than the limit of ${limits.maxGroups}; narrow the range, use a larger window or fewer dimensions`,
       ),
   })
-  const next = offset + result.rows.length
+  const next = offset + result.values.length
   const snapshot = following.length
     ? pageSnapshots.put({
       tenantId: args.tenantId,
@@ -198,5 +225,5 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
       extra: { spec, columns, totals: result.totals, groupCount: result.groupCount, currency: card.currency, sources },
     }, followingBytes)
     : undefined
-  return { ...result, sources, endCursor: result.rows.length ? encodeCursor(next, hash, asOf, snapshot) : null }
+  return { ...result, spec, columns, currency: card.currency, sources, endCursor: result.values.length ? encodeCursor(next, hash, asOf, snapshot) : null }
 }

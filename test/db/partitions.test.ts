@@ -89,6 +89,23 @@ void t.test('the server creates the current month and the months ahead, once', (
   }),
 )
 
+void t.test('maintenance builds the extended statistics of usage_buckets (autovacuum never analyzes the parent)', (t) =>
+  eachEngine(t, async (t, engine) => {
+    const db = await freshDb(t, engine)
+    const tenant = await seedTenant(db)
+    for (let h = 0; h < 48; h++) await addBucket(db, tenant, new Date(Date.parse('2031-05-01T00:00:00Z') + h * 3_600_000).toISOString(), 10, `m${h % 3}`)
+    const built = () =>
+      db.query<{ n: number }>(
+        `select count(*)::int8 as n from pg_statistic_ext e join pg_statistic_ext_data d on d.stxoid = e.oid
+         where e.stxname = 'usage_buckets_group_ndistinct' and d.stxdinherit and d.stxdndistinct is not null`,
+      )
+    const [defined] = await db.query<{ n: number }>(`select count(*)::int8 as n from pg_statistic_ext where stxname = 'usage_buckets_group_ndistinct'`)
+    t.equal(defined!.n, 1, 'migration 0013 defines it on the parent')
+    await maintainPartitions(db, { monthsAhead: 1 }, at('2031-05-20T12:00:00Z'))
+    t.equal((await built())[0]!.n, 1, 'built for the whole partitioned table after maintenance')
+  }),
+)
+
 void t.test('the server creates the partitions of this month and the configured months ahead when it starts', (t) =>
   eachEngine(t, async (t, engine) => {
     const app = await build(t, engine, { PARTITION_MONTHS_AHEAD: '2' })

@@ -62,6 +62,30 @@ void eachEngine(t, async (t, engine) => {
     })
   }
 
+  t.test('bad variables get the same 400 on every request of a query, also the one that compiles it (jit)', async (t) => {
+    const query = 'query($from: DateTime!, $to: DateTime!, $first: Int) { usage(from: $from, to: $to, first: $first) { rows { windowStart cost { total } } } }'
+    const good = { from: '2025-10-01T00:00:00Z', to: '2025-10-02T00:00:00Z', first: 5 }
+    const bad = [{ ...good, from: '2025-02-30T00:00:00Z' }, { ...good, first: 'five' }, { to: good.to }]
+    const answers: { status: number; errors: unknown }[] = []
+    // Each query text is compiled on its second request; every bad variable set is sent as the first,
+    // the second (compiling) and a later request of its own query text.
+    for (const [i, variables] of bad.entries()) {
+      const text = `${query} # ${i}`
+      for (const v of [variables, variables, good, variables]) {
+        const res = await post({ query: text, variables: v })
+        if (v === good) {
+          t.equal(res.statusCode, 200, res.body)
+          continue
+        }
+        answers.push({ status: res.statusCode, errors: (res.json() as { errors: unknown }).errors })
+      }
+      const [first, ...rest] = answers.splice(0)
+      t.equal(first!.status, 400, JSON.stringify(first))
+      t.match(first!.errors, [{ message: String, extensions: { code: /^(BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED)$/ } }])
+      for (const a of rest) t.same(a, first, `variables ${JSON.stringify(variables)}: the same answer`)
+    }
+  })
+
   t.test('UsageInputError: BAD_USER_INPUT in GraphQL, a 400 problem naming the parameter in REST', async (t) => {
     const gql = await post({ query: '{ usage(from: "2025-10-02T00:00:00Z", to: "2025-10-01T00:00:00Z") { totals { inputTokens } } }' })
     t.same(errorOf(gql).extensions, { code: 'BAD_USER_INPUT', argument: 'to' })

@@ -1,0 +1,103 @@
+import t from 'tap'
+import { buildSchema, getNamedType, GraphQLObjectType } from 'graphql'
+import { loadSchema } from '../../src/graphql/index.js'
+import type { Dimension } from '../../src/usage/dimensions.js'
+import { usageRowViews } from '../../src/usage/row-views.js'
+import { rowFromValues, toUsageRow, type RowValues } from '../../src/usage/run-usage.js'
+import { queryUsagePage, queryUsageViews, type UsageArgs } from '../../src/usage/usage-service.js'
+import { pageColumns, type UsageSpec } from '../../src/usage/usage-sql.js'
+import { dataset } from '../factories/dataset.js'
+import { seedResources, type SeedResource } from '../factories/resources.js'
+import { seedBuckets } from '../factories/usage.js'
+import { build, eachEngine, tenantWithKey } from '../helpers.js'
+
+// GraphQL reads usage rows as views that map a field when it is read (src/usage/row-views.ts); REST,
+// budgets and reconciliation read `toUsageRow`'s objects. Every field GraphQL serves must be the same
+// either way: compared field by field (the schema's UsageRow and Cost fields) on real query results and
+// on hand-made rows with the values a query rarely ships (labels, attributes, quantities, reported cost).
+
+const schema = buildSchema(loadSchema())
+const fieldsOf = (name: string) => Object.keys((schema.getType(name) as GraphQLObjectType).getFields())
+const ROW_FIELDS = fieldsOf('UsageRow')
+const COST_FIELDS = fieldsOf('Cost')
+t.ok(getNamedType((schema.getType('UsageRow') as GraphQLObjectType).getFields().cost!.type).name === 'Cost')
+
+/** What GraphQL would read of a row: every schema field (a missing one is null, as GraphQL answers it). */
+function asGraphql(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const f of ROW_FIELDS) {
+    const v = row[f]
+    if (f === 'cost') {
+      const cost = v as Record<string, unknown>
+      out.cost = Object.fromEntries(COST_FIELDS.map((c) => [c, cost[c] ?? null]))
+    } else out[f] = v instanceof Date ? v.toISOString() : (v ?? null)
+  }
+  return out
+}
+
+t.test('hand-made rows: every field equals toUsageRow', async (t) => {
+  const spec = {
+    tenantId: 't', from: new Date('2025-10-01T00:00:00Z'), to: new Date('2025-10-02T00:00:00Z'), window: 'DAY', timeZone: 'UTC',
+    groupBy: ['PROJECT', 'MODALITY', 'RESOURCE', 'BATCH'], groupByLabels: ['team', 'env'], groupByAttributes: ['size'], filter: {},
+    sources: ['events'], pricing: { cardId: 1, asOf: new Date() }, classes: false, rollups: true,
+  } satisfies UsageSpec
+  const columns = pageColumns(spec).map((c) => c.name)
+  const base: Record<string, unknown> = {
+    window_start: '2025-10-01T00:00:00+00:00', window_end: '2025-10-02T02:00:00+02:00', project_id: 'p1', batch: true,
+    resource: 'storage_bytes', label_0: 'core', label_1: null, attr_0: '1024x1024', modality: 'text',
+    requests: 7, input_tokens: 100, output_tokens: 50, cached_input_tokens: 10, uncached_input_tokens: 90,
+    cache_write_tokens: 3, cache_write_1h_tokens: 1, cost_total: '0012.50000', cost_input: '1.000', cost_cached_input: '0',
+    cost_cache_write: null, cost_output: '-0.000', cost_resources: '11.5', unpriced_tokens: 0,
+    unpriced_quantity: [{ resource: 'characters', quantity: '3.1400' }], quantity: '002.5000', storage_byte_seconds: '10',
+    reported_cost: '4.20',
+  }
+  const variants: Record<string, unknown>[] = [
+    base,
+    { ...base, unpriced_quantity: [], unpriced_tokens: 12, reported_cost: null, quantity: null, requests: null, project_id: null, label_0: null, attr_0: null, modality: null },
+    { ...base, unpriced_quantity: null, unpriced_tokens: null, input_tokens: null, cost_total: null, batch: false },
+  ]
+  const view = usageRowViews(spec, columns, 'EUR')
+  for (const [i, named] of variants.entries()) {
+    const values: RowValues = columns.map((c) => named[c] ?? null)
+    t.same(asGraphql(view(values) as unknown as Record<string, unknown>), asGraphql(toUsageRow(spec, rowFromValues(columns, values), 'EUR')), `variant ${i}`)
+  }
+})
+
+void eachEngine(t, async (t, engine) => {
+  const app = await build(t, engine)
+  const db = app.testDb
+  const { tenantId } = await tenantWithKey(app, ['read'])
+  await seedBuckets(db, tenantId, dataset(3, 200))
+  const resources: SeedResource[] = ['images', 'storage_bytes', 'characters', 'web_search_calls'].flatMap((resource, i) => [
+    { start: new Date(Date.parse('2025-10-20T00:00:00Z') + i * 3_600_000), end: new Date(Date.parse('2025-10-20T01:00:00Z') + i * 3_600_000), model: i % 2 ? null : 'gpt-5-2025-08-07', resource, attributes: { size: '1024x1024' }, quantity: resource === 'storage_bytes' ? '5000000001' : '7.25' },
+    { start: new Date(Date.parse('2025-10-21T00:00:00Z') + i * 60_000), end: new Date(Date.parse('2025-10-21T00:07:13Z') + i * 60_000), model: 'gpt-5-mini-2025-08-07', resource, quantity: '3' },
+  ])
+  await seedResources(db, tenantId, resources)
+
+  const shapes: { window: UsageArgs['window']; groupBy: Dimension[]; groupByAttributes?: string[] }[] = [
+    { window: 'DAY', groupBy: ['MODEL'] },
+    { window: 'TOTAL', groupBy: ['PROJECT', 'API_KEY', 'USER', 'BATCH'] },
+    { window: 'HOUR', groupBy: ['MODALITY', 'SERVICE_TIER'] },
+    { window: 'WEEK', groupBy: ['RESOURCE', 'MODEL'], groupByAttributes: ['size'] },
+    { window: 'MONTH', groupBy: [] },
+  ]
+  for (const shape of shapes) {
+    await t.test(`${shape.window} × [${shape.groupBy.join(', ')}]: views equal toUsageRow, page by page`, async (t) => {
+      const args: UsageArgs = {
+        tenantId, from: new Date('2025-10-14T00:00:00Z'), to: new Date('2025-11-15T00:00:00Z'), timeZone: 'Europe/Berlin',
+        groupByLabels: [], filter: {}, rateCard: 'default', first: 37, ...shape,
+      }
+      let after: string | undefined
+      let rows = 0
+      for (let page = 0; page < 100; page++) {
+        const [objects, views] = [await queryUsagePage(db, { ...args, after }, { maxGroups: 100_000 }), await queryUsageViews(db, { ...args, after }, { maxGroups: 100_000 })]
+        t.same(views.rows.map((r) => asGraphql(r as unknown as Record<string, unknown>)), objects.rows.map((r) => asGraphql(r)), `page ${page}`)
+        t.same({ ...views, rows: null, endCursor: !!views.endCursor }, { ...objects, rows: null, endCursor: !!objects.endCursor }, `page ${page}: everything but the rows (each first page has its own snapshot)`)
+        rows += objects.rows.length
+        if (!objects.hasNextPage) break
+        after = objects.endCursor ?? undefined
+      }
+      t.ok(rows > 0, `${rows} rows compared`)
+    })
+  }
+})
