@@ -111,6 +111,10 @@ export const problems = {
   methodNotAllowed: (detail: string) => new ProblemError(405, 'method-not-allowed', 'Method not allowed', detail),
   tooManyRequests: (retryAfterSeconds: number, detail: string) =>
     new ProblemError(429, 'too-many-requests', 'Too many requests', detail, { headers: { 'retry-after': String(retryAfterSeconds) } }),
+  /** A count past what the ledger carries exactly; the default detail is a read's (see src/usage/exact-counts.ts). */
+  countOutOfRange: (
+    detail = 'a token or request count of this result exceeds 9007199254740991 (2^53 − 1), the largest integer a JSON client reads exactly; narrow the range or group by more dimensions',
+  ) => new ProblemError(422, 'count-out-of-range', 'Count out of exact range', detail),
   timeout: () =>
     new ProblemError(503, 'query-timeout', 'Query timed out', 'the query exceeded the statement timeout; narrow the range or grouping', {
       headers: { 'retry-after': '1' },

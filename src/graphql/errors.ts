@@ -35,6 +35,7 @@ function graphqlCode(problem: ProblemError): string {
   // An argument or variable a person got wrong; a malformed request is BAD_REQUEST.
   if (problem instanceof UsageInputError || (problem.statusCode === 400 && problem.type.endsWith('/validation'))) return 'BAD_USER_INPUT'
   if (problem.type.endsWith('/query-timeout')) return 'QUERY_TIMEOUT'
+  if (problem.type.endsWith('/count-out-of-range')) return 'COUNT_OUT_OF_RANGE'
   return CODE_BY_STATUS[problem.statusCode] ?? (problem.statusCode < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR')
 }
 

@@ -35,17 +35,27 @@ export function parseResourceName(v: unknown): Parsed<string> {
 }
 
 const DECIMAL_TEXT = /^\d+(\.\d+)?$/
+const MAX_QUANTITY = new Decimal('1e30')
 
-/** A quantity: a decimal string or JSON number ≥ 0 → canonical plain decimal text (exact). */
+/**
+ * A quantity: a decimal string or JSON number ≥ 0 and below 10^30 → canonical plain decimal text
+ * (exact). The OpenAI mirrors also show quantities as JSON numbers (`quantity`, beside the exact
+ * `quantity_exact`): a quantity of 400 digits, stored once, was Infinity there and cut off every later
+ * read of its range. 10^30 keeps any sum of them a finite number and is far above real usage.
+ */
 export function parseQuantity(v: unknown): Parsed<string> {
+  let d: Decimal
   if (typeof v === 'number') {
     if (!Number.isFinite(v) || v < 0) return fail(`must be a number ≥ 0 (got ${v})`)
     // The shortest round-trip text of the number, in plain notation.
-    return ok(new Decimal(String(v)).toFixed())
+    d = new Decimal(String(v))
+  } else {
+    if (typeof v !== 'string') return fail('is required: a decimal string or number ≥ 0')
+    if (!DECIMAL_TEXT.test(v)) return fail(`must be a plain decimal ≥ 0 such as "12.5" (got ${JSON.stringify(v.slice(0, 40))})`)
+    d = new Decimal(v)
   }
-  if (typeof v !== 'string') return fail('is required: a decimal string or number ≥ 0')
-  if (!DECIMAL_TEXT.test(v)) return fail(`must be a plain decimal ≥ 0 such as "12.5" (got ${JSON.stringify(v.slice(0, 40))})`)
-  return ok(new Decimal(v).toFixed())
+  if (d.gte(MAX_QUANTITY)) return fail('must be below 10^30')
+  return ok(d.toFixed())
 }
 
 /** A reported cost: null, or a decimal string/number ≥ 0. */

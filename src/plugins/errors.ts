@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { isConnectionError, isStatementTimeout } from '../db/errors.js'
+import { isConnectionError, isNumericOutOfRange, isStatementTimeout } from '../db/errors.js'
 import { ProblemError, problems, type ProblemItem } from '../errors.js'
 
 /**
@@ -57,6 +57,9 @@ export function toProblem(err: FastifyError | Error, retryAfterSeconds: number, 
     return problems.badRequest(`malformed JSON body: ${e.message}`)
   if (isConnectionError(err)) return problems.unavailable(retryAfterSeconds)
   if (isStatementTimeout(err)) return problems.timeout()
+  // A write whose sums (a rollup's, a merged bucket's) would pass int8: the transaction wrote nothing.
+  if (isNumericOutOfRange(err))
+    return problems.countOutOfRange('the token or request counts this request adds up exceed the largest integer the ledger stores (2^63 − 1); nothing was written')
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500)
     return new ProblemError(e.statusCode, 'request', 'Bad request', e.message)
   return problems.internal()

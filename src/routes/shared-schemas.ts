@@ -43,6 +43,7 @@ function describeStatus(status: number): string {
       409: 'Conflict with stored data',
       413: 'Body larger than the configured limit',
       415: 'Unsupported content type',
+      422: 'A token or request count of the result exceeds 2^53 − 1, which a JSON number cannot carry exactly: narrow the range or group by more dimensions',
       503: 'Database unavailable; retry after `Retry-After` seconds',
     }[status] ?? 'Error'
   )

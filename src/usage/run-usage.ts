@@ -3,6 +3,7 @@ import type { Db } from '../db/client.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { PRICED_CLASSES } from '../db/token-columns.js'
 import { DIMENSIONS, type ColumnDimension } from './dimensions.js'
+import { assertExactCounts, COUNT_COLUMNS, countRangeError } from './exact-counts.js'
 import { orderBySql, pageColumns, withGroupedSql, type UsageSpec } from './usage-sql.js'
 
 export interface Cost {
@@ -200,7 +201,8 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
   const budget = page.first > 0 ? Math.max(0, Math.floor(page.followingBytes ?? 0)) : 0
   const limit = page.first + Math.floor(budget / (MIN_VALUE_BYTES * cols.length))
   const pageEnd = page.offset + page.first
-  const [result] = await db.query<{ totals: SqlTotals & { groups: number }; rows: unknown[][]; following_bytes: number | null }>(sql`${withGroupedSql(spec)},
+  const [result] = await db
+    .query<{ totals: SqlTotals & { groups: number }; rows: unknown[][]; following_bytes: number | null }>(sql`${withGroupedSql(spec)},
     totals as (select count(*)::int8 as groups,
       case when count(requests) = 0 then null else sum(requests)::int8 end as requests,
       sum(input_tokens)::int8 as input_tokens, sum(output_tokens)::int8 as output_tokens,
@@ -223,9 +225,14 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
     select (select row_to_json(t) from totals t) as totals,
       coalesce((select json_agg(j order by ord) from kept), '[]'::json) as rows,
       (select max(bytes) from kept)::int8 as following_bytes`, [], { signal: page.signal })
+    .catch((err: unknown) => {
+      throw countRangeError(err)
+    })
   const totalsRow = result!.totals
   const groups = totalsRow.groups ?? 0
   if (groups > page.maxGroups) throw page.onTooLarge(groups)
+  // Counts are never negative, so no row's count exceeds the totals' (which GraphQL serves too).
+  assertExactCounts(COUNT_COLUMNS.map((c) => totalsRow[c]))
   const totals = toTotals(totalsRow, page.currency)
   const all: RowValues[] = nested ? result!.rows.map((r) => (r as unknown[][]).flat(1)) : result!.rows
   const columns = cols.map((c) => c.name)

@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db, Row } from '../db/client.js'
 import { toUsageRow, type RawUsageRow, type UsageRow } from './run-usage.js'
+import { assertExactCounts, COUNT_COLUMNS, countRangeError } from './exact-counts.js'
 import type { TenantGate } from './tenant-gate.js'
 import { orderBySql, pageSelectSql, withGroupedSql, type UsageSpec } from './usage-sql.js'
 
@@ -37,16 +38,22 @@ const IDLE_MS = 60_000
  */
 export async function streamUsage(db: Db, spec: UsageSpec, req: StreamRequest): Promise<RowStream> {
   const release = req.gate ? await req.gate.acquire(spec.tenantId) : () => {}
-  // The group count rides on every row (a window over the whole result; the sort needs all rows anyway).
+  // The group count and the largest count of any row ride on every row (windows over the whole result;
+  // the sort needs all rows anyway), so both bounds are checked before a caller sends anything.
   const query = sql`${withGroupedSql(spec)}
-    select count(*) over () as group_count, ${pageSelectSql(spec)} from grouped
+    select count(*) over () as group_count,
+      max(greatest(${sql.raw(COUNT_COLUMNS.map((c) => `coalesce(${c}, 0)`).join(', '))})) over ()::text as max_count,
+      ${pageSelectSql(spec)} from grouped
     order by ${orderBySql(spec)} limit ${req.maxGroups + 1}`
   const batches = db.engine === 'postgres' ? cursorBatches(db, query, req.batch ?? BATCH, req.signal) : oneQuery(db, query, req.signal)
   let first: IteratorResult<Row[]>
   try {
-    first = await batches.next()
+    first = await batches.next().catch((err: unknown) => {
+      throw countRangeError(err)
+    })
     const groups = first.done ? 0 : Number(first.value[0]?.group_count ?? 0)
     if (groups > req.maxGroups) throw req.onTooLarge(groups)
+    if (!first.done) assertExactCounts([first.value[0]?.max_count])
   } catch (err) {
     await batches.return(undefined)
     release()

@@ -138,5 +138,5 @@ export const reportResponses = (schema: z.ZodType, what: string) => ({
     description: `${what}: JSON page of buckets (empty buckets have \`results: []\`), or with \`Accept: text/csv\` the whole range streamed as CSV`,
     content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
   },
-  ...problemResponses(400, 401, 403, 404, 503),
+  ...problemResponses(400, 401, 403, 404, 422, 503),
 })

@@ -99,7 +99,7 @@ const reconciliationRoutes: FastifyPluginAsyncZod<{ maxGroups: number; gate?: Te
         querystring: ReconQuerySchema,
         response: {
           200: { description: 'A page of rows, or the whole range as CSV', content: { 'application/json': { schema: ReconPageSchema }, 'text/csv': { schema: z.string() } } },
-          ...problemResponses(400, 401, 403, 503),
+          ...problemResponses(400, 401, 403, 422, 503),
         },
       },
     },
