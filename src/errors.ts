@@ -85,6 +85,8 @@ export const problems = {
   headersTooLarge: () =>
     new ProblemError(431, 'headers-too-large', 'Request header fields too large', 'the request line and headers exceed the server\'s limit; send long filters in fewer, shorter parameters'),
   requestTimeout: () => new ProblemError(408, 'request-timeout', 'Request timeout', 'the request was not received in time'),
+  clientClosed: () =>
+    new ProblemError(400, 'client-closed', 'Client closed the request', 'the client closed the connection before the request body was complete; nothing was written'),
   unauthorized: (detail = 'a valid bearer token is required') =>
     new ProblemError(401, 'unauthorized', 'Unauthorized', detail, { headers: { 'www-authenticate': 'Bearer' } }),
   forbidden: (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail),

@@ -136,7 +136,11 @@ export default fp(
       reply.header('x-request-id', request.id)
     })
     app.setErrorHandler((err: FastifyError, request, reply) => {
-      const problem = toProblem(err, opts.retryAfterSeconds, request.routeOptions.bodyLimit ?? opts.bodyLimit)
+      // A client that hangs up mid-body makes the body stream fail with ECONNRESET/"aborted", which
+      // reads like the database's own connection errors: it was logged as a database outage (503).
+      const problem = request.raw.readableAborted
+        ? problems.clientClosed()
+        : toProblem(err, opts.retryAfterSeconds, request.routeOptions.bodyLimit ?? opts.bodyLimit)
       logProblem(request, problem, err)
       return sendProblem(reply, request, problem)
     })
