@@ -11,6 +11,10 @@ import { formatExecution, handleRequestError, type GraphqlErrorOptions } from '.
 import type { TenantGate } from '../usage/tenant-gate.js'
 import { costLimit, rootFieldLimit } from './cost-limit.js'
 import { resolvers } from './resolvers.js'
+import { selectionLimit } from './selection-limit.js'
+
+/** Fields an operation may select with its fragments expanded (GraphiQL's introspection query: 220). */
+const MAX_SELECTIONS = 1000
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url))
 
@@ -52,7 +56,7 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlOptions> = async (app, opts) => {
     jit: 1,
     path: '/graphql',
     // Not mercurius's queryDepth: it refuses GraphiQL's introspection query (see depth-limit.ts).
-    validationRules: [depthLimit(opts.maxDepth), rootFieldLimit(opts.maxRootFields), noNulStrings],
+    validationRules: [depthLimit(opts.maxDepth), selectionLimit(MAX_SELECTIONS), rootFieldLimit(opts.maxRootFields), noNulStrings],
     context: (req, reply) => ({
       tenantId: req.tenantId,
       db: app.db,

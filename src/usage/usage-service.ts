@@ -7,7 +7,7 @@ import { usageRowViews, type UsageRowView } from './row-views.js'
 import { SnapshotCache } from './page-snapshots.js'
 import type { UsageSpec } from './usage-sql.js'
 import type { TenantGate } from './tenant-gate.js'
-import { isKnownTimeZone, maxWindows } from './windows.js'
+import { isKnownTimeZone, maxWindows, unknownZoneMessage } from './windows.js'
 
 import { UsageInputError } from '../errors.js'
 import { decodeCursor as decode, encodeCursor as encode, isInstantMs, queryHash as hashQuery } from '../pagination/cursor.js'
@@ -90,7 +90,7 @@ function validateRange(from: Date, to: Date): void {
 /** IANA names that this PostgreSQL knows (pg_timezone_names, read once); POSIX strings are refused. */
 export async function validateTimeZone(db: Db, timeZone: string): Promise<void> {
   if (!(await isKnownTimeZone(db, timeZone)))
-    throw new UsageInputError('timeZone', `${JSON.stringify(timeZone.slice(0, 64))} is not an IANA time zone name this database knows (e.g. "Europe/Berlin", "UTC")`)
+    throw new UsageInputError('timeZone', unknownZoneMessage(timeZone))
 }
 
 export function validatePageSize(first: number): void {

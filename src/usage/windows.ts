@@ -24,6 +24,10 @@ function databaseTimeZones(db: Db): Promise<ReadonlySet<string>> {
   return list
 }
 
+/** Why `tz` is not a usable zone (the one wording for every entry point). */
+export const unknownZoneMessage = (tz: string) =>
+  `${JSON.stringify(tz.slice(0, 64))} is not an IANA time zone name this database knows (e.g. "Europe/Berlin", "UTC")`
+
 /** A usable zone: an IANA name (or UTC) that both Intl and this PostgreSQL know. */
 export async function isKnownTimeZone(db: Db, tz: string): Promise<boolean> {
   return isValidTimeZone(tz) && (await databaseTimeZones(db)).has(tz)

@@ -9,6 +9,7 @@ import { problems, type ProblemItem } from '../../errors.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
 import { cardNotVisible } from '../../auth/access.js'
 import { findVisibleCard } from '../../pricing/card-lookup.js'
+import { isKnownTimeZone, unknownZoneMessage } from '../../usage/windows.js'
 import { problemResponses } from '../shared-schemas.js'
 import {
   AlertSchema,
@@ -57,6 +58,10 @@ const budgetRoutes: FastifyPluginAsyncZod<{ maxGroups: number }> = async (app, o
       const card = parsed.success ? parsed.data.rate_card : typeof (req.body as { rate_card?: unknown } | null)?.rate_card === 'string' ? (req.body as { rate_card: string }).rate_card : 'default'
       if (!(await findVisibleCard(app.db, req.tenantId, card)))
         errors.push({ path: 'body.rate_card', message: cardNotVisible(card) })
+      // The name passed the schema's check (Intl's, case-insensitive); the database must know it too, or
+      // every evaluation of the stored budget fails ("asia/kolkata" was stored, then answered 400).
+      if (parsed.success && !(await isKnownTimeZone(app.db, parsed.data.time_zone)))
+        errors.push({ path: 'body.time_zone', message: unknownZoneMessage(parsed.data.time_zone) })
       if (!parsed.success || errors.length > 0) throw problems.validation(errors)
       const b = parsed.data
       const secret = b.webhook_secret === undefined || b.webhook_secret === null ? b.webhook_secret : app.requireSecretBox().seal(b.webhook_secret)
