@@ -33,11 +33,26 @@ function characters(s: string, limit: number): number {
   return n
 }
 
-/** Why `s` cannot be a stored dimension/label text, or undefined: too long, or holding NUL (PostgreSQL text cannot). */
+/** NUL, or any UTF-16 surrogate: one scan finds the strings that need a closer look. */
+const SUSPECT_UNITS = /[\0\uD800-\uDFFF]/
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/**
+ * Why `s` cannot be a stored dimension/label text, or undefined: too long, holding NUL (PostgreSQL text
+ * cannot), or a lone UTF-16 surrogate (`"\ud800"` in JSON: no character, stored as U+FFFD — not what
+ * was sent).
+ */
 export function textProblem(s: string, max = MAX_DIMENSION_LENGTH): string | undefined {
   // A string of at most `max` UTF-16 units has at most `max` characters: most strings stop here.
   if (s.length > max && characters(s, max) > max) return `must be at most ${max} characters`
+  return unstorableText(s)
+}
+
+/** Why `s` cannot be stored as sent, whatever its length (NUL, a lone surrogate), or undefined. */
+export function unstorableText(s: string): string | undefined {
+  if (!SUSPECT_UNITS.test(s)) return undefined
   if (s.includes('\0')) return 'may not contain the NUL character (\\u0000)'
+  if (LONE_SURROGATE.test(s)) return 'may not contain a lone UTF-16 surrogate (\\ud800–\\udfff without its pair): it is no character'
   return undefined
 }
 

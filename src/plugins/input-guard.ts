@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream'
 import fp from 'fastify-plugin'
 import { problems, type ProblemItem } from '../errors.js'
+import { unstorableText } from '../ingest/values.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -11,16 +12,18 @@ declare module 'fastify' {
 
 const MAX_LISTED = 100
 
-/** Every path in `value` whose string (or object key) contains NUL, up to MAX_LISTED. */
+/** Every path in `value` whose string (or object key) cannot be stored as sent (`unstorableText`), up to MAX_LISTED. */
 function nulPaths(value: unknown, path: string[], out: ProblemItem[]): void {
   if (out.length >= MAX_LISTED) return
   if (typeof value === 'string') {
-    if (value.includes('\u0000')) out.push({ path: path.join('.'), message: 'may not contain the NUL character (\\u0000)' })
+    const problem = unstorableText(value)
+    if (problem) out.push({ path: path.join('.'), message: problem })
   } else if (Array.isArray(value)) {
     value.forEach((v, i) => nulPaths(v, [...path, String(i)], out))
   } else if (value !== null && typeof value === 'object' && !(value instanceof Readable) && !Buffer.isBuffer(value)) {
     for (const [k, v] of Object.entries(value)) {
-      if (k.includes('\u0000')) out.push({ path: [...path, JSON.stringify(k)].join('.'), message: 'has a key containing NUL' })
+      const problem = unstorableText(k)
+      if (problem) out.push({ path: [...path, JSON.stringify(k)].join('.'), message: `has a key that ${problem}` })
       nulPaths(v, [...path, k], out)
     }
   }
@@ -29,13 +32,14 @@ function nulPaths(value: unknown, path: string[], out: ProblemItem[]): void {
 function refuse(items: ProblemItem[]): never {
   throw problems.validation(
     items,
-    `${items.length} value${items.length === 1 ? '' : 's'} contain the NUL character, which PostgreSQL text cannot hold; nothing was written`,
+    `${items.length} value${items.length === 1 ? '' : 's'} hold text PostgreSQL cannot store as sent (the NUL character, or a lone UTF-16 surrogate); nothing was written`,
   )
 }
 
 /**
  * PostgreSQL text cannot hold NUL: a NUL anywhere in a header, a parameter or a JSON body used to reach
- * the driver and come back as a 500. Refused here, once, for every route: headers, query and path
+ * the driver and come back as a 500. A lone UTF-16 surrogate (`"\ud800"` in JSON) is no character and was
+ * stored as U+FFFD: not what was sent, so refused alike. Refused here, once, for every route: headers, query and path
  * parameters before authentication (X-Tenant-Id is looked up), JSON bodies once parsed. Bodies of
  * routes that reject items one by one (`nulCheckedPerItem`) and streamed bodies (CSV) are left to them.
  */

@@ -54,6 +54,9 @@ void eachEngine(t, async (t, engine) => {
     { name: 'NUL in the rates model filter', method: 'GET', url: '/v1/rate-cards/default/rates?model=a%00b', headers: h },
     { name: 'an impossible rates `at`', method: 'GET', url: '/v1/rate-cards/default/rates?at=2025-02-30T00:00:00Z', headers: h },
     { name: 'NUL in a bucket model', method: 'POST', url: '/v1/usage/buckets', headers: h, payload: { buckets: [{ start_time: 0, end_time: 3600, model: NUL, input_tokens: 1 }] } },
+    { name: 'a lone surrogate in a bucket model', method: 'POST', url: '/v1/usage/buckets', headers: h, payload: { buckets: [{ start_time: 0, end_time: 3600, model: '\ud800x', input_tokens: 1 }] } },
+    { name: 'a lone low surrogate in a page’s project', method: 'POST', url: '/v1/usage/buckets', headers: h, payload: { data: [{ start_time: 0, end_time: 3600, results: [{ model: 'm', project_id: 'x\udc00', input_tokens: 1 }] }] } },
+    { name: 'a lone surrogate in a tenant name', method: 'POST', url: '/v1/tenants', headers: admin, payload: { id: 'lone-name', name: 'a\ud83d' } },
     { name: 'NUL in the ingest provider parameter', method: 'POST', url: '/v1/usage/buckets?provider=a%00b', headers: h, payload: { data: [] } },
     { name: 'NUL in a page’s result', method: 'POST', url: '/v1/usage/buckets', headers: h, payload: { data: [{ start_time: 0, end_time: 3600, results: [{ model: NUL, input_tokens: 1 }] }] } },
     { name: 'year 0000 in a bucket', method: 'POST', url: '/v1/usage/buckets', headers: h, payload: { buckets: [{ start_time: '0000-01-01T00:00:00Z', end_time: 3600, model: 'm', input_tokens: 1 }] } },
@@ -107,6 +110,18 @@ void eachEngine(t, async (t, engine) => {
     t.same((res.json() as { results: { status: string }[] }).results.map((r) => r.status), ['rejected', 'created'])
     await app.testDb.query(`delete from usage_events where id = 'ok-1'`)
     await app.testDb.query(`delete from usage_event_ids where id = 'ok-1'`)
+  })
+  t.test('an event with a lone surrogate is rejected alone, naming the field', async (t) => {
+    const res = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: h, payload: { events: [{ id: 'lone-1', timestamp: 0, model: 'm', metadata: { k: 'x\ud800' } }] } })
+    t.equal(res.statusCode, 200)
+    t.match(res.json(), { results: [{ status: 'rejected', errors: [{ path: 'metadata', message: /lone UTF-16 surrogate/ }] }] })
+  })
+  t.test('a pair of surrogates (an emoji) is one character and is stored as sent', async (t) => {
+    const res = await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: h, payload: { buckets: [{ start_time: 7200, end_time: 10800, model: 'm\ud83d\ude00', input_tokens: 1 }] } })
+    t.equal(res.statusCode, 200, res.body)
+    const [row] = await app.testDb.query<{ model: string }>(`select model from usage_buckets where start_time = to_timestamp(7200)`)
+    t.equal(row?.model, 'm😀')
+    await app.testDb.query(`delete from usage_buckets where start_time = to_timestamp(7200)`)
   })
   t.test('nothing was written by any of them', async (t) => {
     t.same(await counts(), before)

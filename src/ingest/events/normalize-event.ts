@@ -8,6 +8,7 @@ import {
   type RawCounters,
   type TokenClasses,
 } from '../token-classes.js'
+import { unstorableText } from '../values.js'
 import { parseAttributes, parseQuantity, parseResourceName, sortedAttributes } from '../resource.js'
 import { EventSchema, MAX_METADATA_BYTES, type EventInput } from './event-schema.js'
 import { parseTimestamp } from './timestamp.js'
@@ -180,21 +181,32 @@ export function normalizeEvent(item: unknown): Normalized {
 }
 
 /**
- * PostgreSQL text and jsonb cannot hold NUL; finding it here keeps one bad item from failing the batch.
- * Fields the schema already reported (its texts refuse NUL themselves) are not named twice.
+ * PostgreSQL text and jsonb cannot hold NUL, and a lone UTF-16 surrogate would be stored as U+FFFD
+ * (`unstorableText`); finding them here keeps one bad item from failing the batch. Fields the schema
+ * already reported (its texts refuse both themselves) are not named twice.
  */
 function nulProblems(item: Record<string, unknown>, errors: FieldProblem[]): void {
   const reported = new Set(errors.map((e) => e.path.split('.')[0]))
-  for (const [key, value] of Object.entries(item))
-    if (!reported.has(key) && hasNul(value)) errors.push({ path: key, message: 'may not contain the NUL character (\\u0000)' })
+  for (const [key, value] of Object.entries(item)) {
+    const problem = reported.has(key) ? undefined : unstorable(value)
+    if (problem) errors.push({ path: key, message: problem })
+  }
 }
 
-function hasNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\0')
-  if (Array.isArray(value)) return value.some(hasNul)
-  if (typeof value === 'object' && value !== null)
-    return Object.entries(value).some(([k, v]) => k.includes('\0') || hasNul(v))
-  return false
+function unstorable(value: unknown): string | undefined {
+  if (typeof value === 'string') return unstorableText(value)
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const p = unstorable(v)
+      if (p) return p
+    }
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      const p = unstorableText(k) ?? unstorable(v)
+      if (p) return p
+    }
+  }
+  return undefined
 }
 
 /** JSON with object keys sorted at every depth: the same content always gives the same text. */
