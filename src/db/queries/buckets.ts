@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm'
 import type { NormalisedBucket } from '../../ingest/bucket.js'
 import type { BucketShape } from '../../ingest/intervals.js'
 import type { Db } from '../client.js'
+import { isUniqueViolation } from '../errors.js'
 import type { TokenClasses } from '../../ingest/token-classes.js'
 import { TOKEN_COUNTERS } from '../token-columns.js'
 
@@ -581,8 +582,6 @@ async function mergeSlice(tx: Db, tenantId: string, source: string, exclusive: b
   }
   return mergeStatement(tx, tenantId, source, true, range)
 }
-
-const isUniqueViolation = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === '23505'
 
 async function mergeStatement(tx: Db, tenantId: string, source: string, upsert: boolean, range?: [from: string, to: string]): Promise<MergeCounts> {
   const stage = range ? shapedStageBetween(...range) : sql.raw(SHAPED_STAGE)
