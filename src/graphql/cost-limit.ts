@@ -12,6 +12,7 @@ import {
   type ValidationRule,
 } from 'graphql'
 import type { Window } from '../usage/windows.js'
+import { fragmentsOf } from './fragments.js'
 import { maxWindows } from '../usage/windows.js'
 
 /**
@@ -43,12 +44,6 @@ function rootFields(set: SelectionSetNode, fragments: Map<string, FragmentDefini
     expanded.add(sel.name.value)
     return rootFields(fragment.selectionSet, fragments, expanded)
   })
-}
-
-function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinitionNode> {
-  const map = new Map<string, FragmentDefinitionNode>()
-  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) map.set(def.name.value, def)
-  return map
 }
 
 /** Fields with the same response key are merged by GraphQL and run once; `__typename` costs nothing. */

@@ -1,11 +1,11 @@
 import {
   GraphQLError,
   Kind,
-  type FragmentDefinitionNode,
   type SelectionSetNode,
   type ValidationContext,
   type ValidationRule,
 } from 'graphql'
+import { fragmentsOf } from './fragments.js'
 
 /**
  * A query-depth limit that GraphiQL's own introspection query passes. mercurius's `queryDepth` counts every
@@ -16,9 +16,7 @@ import {
  */
 export function depthLimit(maxDepth: number): ValidationRule {
   return (context: ValidationContext) => {
-    const fragments = new Map<string, FragmentDefinitionNode>()
-    for (const def of context.getDocument().definitions)
-      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def)
+    const fragments = fragmentsOf(context.getDocument())
 
     // Memoised per fragment so that a document spreading fragments many times stays linear to check.
     const fragmentDepth = new Map<string, number>()

@@ -1,4 +1,5 @@
-import { GraphQLError, Kind, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql'
+import { GraphQLError, Kind, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql'
+import { fragmentsOf } from './fragments.js'
 
 /**
  * A bound on how many fields an operation selects once its fragments are expanded. A 2 KB document can
@@ -9,8 +10,7 @@ import { GraphQLError, Kind, type FragmentDefinitionNode, type SelectionSetNode,
  */
 export function selectionLimit(max: number): ValidationRule {
   return (context: ValidationContext) => {
-    const fragments = new Map<string, FragmentDefinitionNode>()
-    for (const def of context.getDocument().definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def)
+    const fragments = fragmentsOf(context.getDocument())
     const fragmentSize = new Map<string, number>()
     const sizeOf = (set: SelectionSetNode | undefined, seen: ReadonlySet<string>): number => {
       let size = 0
