@@ -9,7 +9,9 @@ import { syncRollupTimeZones } from './rollup-zones.js'
  * retried on the next tick: writes never depend on it (the default partition takes any month).
  * The same start-up work keeps the daily rollup's zones equal to ROLLUP_TIME_ZONES (src/db/rollup-zones.ts;
  * a no-op on later ticks). Until a zone is backfilled its queries read the base table, so a failure
- * there costs speed, never correctness.
+ * there costs speed, never correctness — and the server is ready before it ends: a backfill reads every
+ * stored bucket (minutes at 10M), which held start-up past Fastify's plugin timeout, so the server
+ * never started. Readiness waits for the partitions only.
  */
 export default fp(
   async (app, opts: { config: Config }) => {
@@ -22,16 +24,22 @@ export default fp(
     let timer: NodeJS.Timeout | undefined
     let running: Promise<void> | undefined
     let closed = false
+    let partitionsDone = () => {}
+    const firstPartitions = new Promise<void>((resolve) => (partitionsDone = resolve))
 
     const tick = async () => {
       // Until the database is migrated (it may still be unreachable), try again at the db retry pace.
-      if (!app.dbState.isMigrated()) return schedule(config.DB_RETRY_MS)
+      if (!app.dbState.isMigrated()) {
+        partitionsDone()
+        return schedule(config.DB_RETRY_MS)
+      }
       try {
         const r = await maintainPartitions(app.db, policy)
         if (r.created.length + r.dropped.length + r.defaultRowsDeleted + r.rollupRowsDeleted > 0) app.log.info(r, 'partition maintenance')
       } catch (err) {
         app.log.error({ err }, 'partition maintenance failed; retrying on the next tick')
       }
+      partitionsDone()
       try {
         const z = await syncRollupTimeZones(app.db, config.ROLLUP_TIME_ZONES)
         if (z.added.length + z.removed.length > 0) app.log.info(z, 'daily rollup zones')
@@ -47,7 +55,7 @@ export default fp(
     // Registered after the db plugin, so its onReady (which migrates) has run by now.
     app.addHook('onReady', async () => {
       running = tick()
-      await running
+      await firstPartitions
     })
     app.addHook('onClose', async () => {
       closed = true

@@ -10,7 +10,7 @@ import type { Db } from './client.js'
 
 // Arbitrary constant shared by every tokenledger instance (the partition lock is 7_261_532_010), so two
 // servers starting at once do not backfill the same zone twice.
-const ROLLUP_ZONES_LOCK_KEY = 7_261_532_011
+export const ROLLUP_ZONES_LOCK_KEY = 7_261_532_011
 
 export interface RollupZonesChange {
   added: string[]

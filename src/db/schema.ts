@@ -162,8 +162,11 @@ export const usageResources = pgTable(
 
 /**
  * Hourly rollup of usage_buckets by the dimensions that decide a price (provider, model, tier, batch,
- * context tier, inference geo) plus account, usage type and source. Maintained by statement-level
- * triggers on usage_buckets in the writing transaction (migrations 0001, 0003), so it always equals
+ * context tier, inference geo) plus account, project, user, usage type and source — every bucket
+ * dimension but the API key, which is as fine as the buckets themselves in typical data (one bucket per
+ * key and hour), so keeping it would make the rollup as large as its base (migration 0015 added project
+ * and user). Maintained by statement-level
+ * triggers on usage_buckets in the writing transaction (migrations 0001, 0003, 0015), so it always equals
  * `group by date_trunc('hour', start_time), …` over the base table; the query layer reads it instead
  * when a query's windows, dimensions and rate changes all fall on whole hours (src/usage/rollups.ts).
  * `requests_known` counts the buckets that reported a request count, so a group of buckets that all
@@ -177,6 +180,8 @@ export const usageBucketHourly = pgTable(
     hour: ts('hour').notNull(),
     provider: text('provider').notNull(),
     accountId: text('account_id'),
+    projectId: text('project_id'),
+    userId: text('user_id'),
     model: text('model'),
     serviceTier: text('service_tier').notNull(),
     batch: boolean('batch'),
@@ -192,12 +197,17 @@ export const usageBucketHourly = pgTable(
     // Buckets of the row whose start_time is not on the whole hour (migration 0010): a row where it is 0
     // stands exactly for buckets that all start at `hour`, so it serves windows in any zone.
     offHourCount: counter('off_hour_count'),
+    // false only on rows migration 0015 kept from before it for hours whose buckets retention had already
+    // dropped: they could not be split by project and user, so they hold those as null and the query layer
+    // does not read them for a query that distinguishes project or user (src/usage/rollups.ts).
+    detailed: boolean('detailed').notNull().default(true),
     // In the database a NOT NULL stored generated column (migration 0003's hand-written part).
     keyHash: bytea('key_hash'),
   },
   (t) => [
     uniqueIndex('usage_bucket_hourly_key').on(t.tenantId, t.hour, t.keyHash),
     index('usage_bucket_hourly_off_hour').on(t.tenantId, t.hour).where(sql`off_hour_count > 0`),
+    index('usage_bucket_hourly_coarse').on(t.tenantId, t.hour).where(sql`not detailed`),
   ],
 )
 

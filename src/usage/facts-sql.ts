@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import { PRICED_CLASSES } from '../db/token-columns.js'
 import { EVENT_ONLY_FILTERS, FILTER_COLUMNS } from './dimensions.js'
-import { dailySpan, hourWindowCandidate, wholeHoursSql, type BucketPath } from './rollups.js'
+import { dailyFallback, dailySpan, hourWindowCandidate, wholeHoursSql, type BucketPath } from './rollups.js'
 import type { UsageSpec } from './usage-sql.js'
 
 /**
@@ -73,29 +73,36 @@ function bucketFactsSql(spec: UsageSpec, bucketSources: string[], path: BucketPa
   const to = sql`${spec.to.toISOString()}::timestamptz`
   const base = baseSql(sql`start_time >= ${from} and start_time < ${to}`)
   if (path === 'base') return [tokenPart(base)]
-  // Both plans, gated by the one-time `aligned` check: exactly one of them reads anything.
+  // The plans, gated by the one-time `aligned` check: exactly one of them reads anything.
   const aligned = sql`(select ok from aligned)`
   const fallback = tokenPart(base, sql`not (select ok from aligned)`)
-  if (path === 'hourly') {
-    const rollup = sql`select hour as t, provider, account_id, null::text as project_id, null::text as user_id,
-      null::text as api_key_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
-      case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
-      null::numeric as reported_cost, ${tokenResource}
-    from usage_bucket_hourly where ${and(where('hour'))}`
-    return [tokenPart(rollup, aligned), fallback]
-  }
   // The zone's rows of the whole local days in range, each at its day's first instant; the partial days
   // at either end from the base table (empty ranges when the range is on the zone's midnights).
-  const span = dailySpan(spec)
-  const days = sql`select day as t, provider, account_id, project_id, user_id, api_key_id, model,
+  const daily = (gate: SQL): FactPart[] => {
+    const span = dailySpan(spec)
+    const days = sql`select day as t, provider, account_id, project_id, user_id, api_key_id, model,
       service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
       case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
       null::numeric as reported_cost, ${tokenResource}
     from usage_bucket_daily where tenant_id = ${spec.tenantId} and time_zone = ${span.zone}
       and day >= ${span.from} and day < ${span.to} and ${and(filters)}`
-  const ends = sql`${baseSql(sql`start_time >= ${from} and start_time < ${span.from}`)}
+    const ends = sql`${baseSql(sql`start_time >= ${from} and start_time < ${span.from}`)}
     union all ${baseSql(sql`start_time >= ${span.to} and start_time < ${to}`)}`
-  return [tokenPart(days, aligned), tokenPart(ends, aligned), fallback]
+    return [tokenPart(days, gate), tokenPart(ends, gate)]
+  }
+  if (path === 'daily') return [...daily(aligned), fallback]
+  const rollup = sql`select hour as t, provider, account_id, project_id, user_id,
+      null::text as api_key_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo, ${eventNulls}, '{}'::jsonb as labels,
+      case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
+      null::numeric as reported_cost, ${tokenResource}
+    from usage_bucket_hourly where ${and(where('hour'))}`
+  if (!dailyFallback(spec)) return [tokenPart(rollup, aligned), fallback]
+  // A project or user query the hourly rollup could not serve may still be served by the daily one.
+  return [
+    tokenPart(rollup, aligned),
+    ...daily(sql`(select not ok and daily_ok from aligned)`),
+    tokenPart(base, sql`(select not ok and not daily_ok from aligned)`),
+  ]
 }
 
 /**

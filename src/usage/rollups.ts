@@ -4,11 +4,14 @@ import { windowStartSql, type Window } from './windows.js'
 
 /**
  * When a usage query may read provider buckets from the hourly rollup (usage_bucket_hourly) instead
- * of usage_buckets. The rollup keeps every column that decides a price or a source, summed per UTC
- * hour, so it gives exactly the base table's answer whenever nothing the query distinguishes happens
- * inside an hour:
- *  - no grouping or filter on a dimension the rollup drops (project, user, API key) — known before the
- *    query runs; and then EITHER
+ * of usage_buckets. The rollup keeps every bucket dimension but the API key (every column that decides a
+ * price or a source, and account, project and user), summed per UTC hour, so it gives exactly the base
+ * table's answer whenever nothing the query distinguishes happens inside an hour:
+ *  - no grouping or filter by API key — known before the query runs;
+ *  - for a query that groups or filters by project or user: no rollup row of the range is one that
+ *    migration 0015 kept undivided (`detailed = false`: an hour whose buckets retention had dropped
+ *    before project and user entered the rollup) — checked in SQL through a partial index, empty on an
+ *    installation that never dropped buckets before that migration; and then EITHER
  *  - `from` and `to` on whole hours, windows no finer than an hour, every window boundary on a whole
  *    UTC hour (so not in Asia/Kolkata, say) and every price change on the card inside the range on a
  *    whole hour (a bucket's rate segment is decided by its own start time) — the last two checked in SQL;
@@ -20,7 +23,7 @@ import { windowStartSql, type Window } from './windows.js'
  * The SQL checks are a one-time filter inside the statement, which carries both plans; PostgreSQL runs
  * exactly one of them.
  *
- * Queries the hourly rollup cannot serve because they group or filter by project, user or API key may
+ * Queries the hourly rollup cannot serve (they group or filter by API key, or its SQL checks fail) may
  * read the daily rollup (usage_bucket_daily), which keeps every bucket dimension per local day of each
  * zone it is kept for (UTC, and ROLLUP_TIME_ZONES: migration 0011, src/db/rollup-zones.ts). A row of
  * zone Z stands for the buckets whose start_time lies in its local day, so for windows DAY, WEEK, MONTH in
@@ -41,9 +44,12 @@ const DAY_MS = 86_400_000
 /** Which relation provider buckets are read from (base table, or a rollup behind the `aligned` check). */
 export type BucketPath = 'base' | 'hourly' | 'daily'
 
-/** Bucket dimensions the rollup does not keep, as grouping dimensions and as list filters. */
-const BASE_ONLY_DIMENSIONS: readonly Dimension[] = ['PROJECT', 'USER', 'API_KEY']
-const BASE_ONLY_FILTERS: readonly (keyof UsageFilter)[] = ['projectIds', 'userIds', 'apiKeyIds']
+/** Bucket dimensions the hourly rollup does not keep, as grouping dimensions and as list filters. */
+const BASE_ONLY_DIMENSIONS: readonly Dimension[] = ['API_KEY']
+const BASE_ONLY_FILTERS: readonly (keyof UsageFilter)[] = ['apiKeyIds']
+/** Dimensions the hourly rollup keeps since migration 0015 (rows kept from before it hold them as null). */
+const DETAIL_DIMENSIONS: readonly Dimension[] = ['PROJECT', 'USER']
+const DETAIL_FILTERS: readonly (keyof UsageFilter)[] = ['projectIds', 'userIds']
 
 export interface RollupQuery {
   from: Date
@@ -56,12 +62,16 @@ export interface RollupQuery {
   rollups?: boolean | undefined
 }
 
+const distinguishes = (q: RollupQuery, dimensions: readonly Dimension[], filters: readonly (keyof UsageFilter)[]) =>
+  q.groupBy.some((d) => dimensions.includes(d)) || filters.some((f) => (q.filter[f] as unknown[] | undefined)?.length)
+
 /** The static half of the decision: what can be known without the database. */
 function rollupCandidate(q: RollupQuery): boolean {
-  if (q.rollups === false) return false
-  if (q.groupBy.some((d) => BASE_ONLY_DIMENSIONS.includes(d))) return false
-  return !BASE_ONLY_FILTERS.some((f) => (q.filter[f] as unknown[] | undefined)?.length)
+  return q.rollups !== false && !distinguishes(q, BASE_ONLY_DIMENSIONS, BASE_ONLY_FILTERS)
 }
+
+/** Whether the hourly path must check for undivided rows (a project or user grouping or filter). */
+const needsDetail = (q: RollupQuery) => distinguishes(q, DETAIL_DIMENSIONS, DETAIL_FILTERS)
 
 /** Whether the range and window length alone allow an hourly rollup whose parts start off the hour. */
 export function hourWindowCandidate(q: RollupQuery): boolean {
@@ -102,16 +112,40 @@ export function bucketPath(q: RollupQuery): BucketPath {
   return dailyZone(q) !== undefined ? 'daily' : 'base'
 }
 
-/** A query as the SQL checks see it: the off-hour check reads the tenant's rollup rows. */
+/**
+ * Whether a query on the hourly path reads the daily rollup when the hourly checks fail (rather than
+ * going straight to the base table): it groups or filters by project or user, so undivided rows may stop
+ * the hourly path, and its windows are ones the daily rollup can serve.
+ */
+export function dailyFallback(q: RollupQuery): boolean {
+  return rollupCandidate(q) && needsDetail(q) && dailyZone(q) !== undefined
+}
+
+/** A query as the SQL checks see it: the off-hour and detail checks read the tenant's rollup rows. */
 type TenantRollupQuery = RollupQuery & { tenantId: string }
 
-/** One boolean (CTE body, column `ok`): the chosen rollup gives the base table's answer. Expects CTE `pts`. */
+/**
+ * The CTE body `aligned`: column `ok`, the chosen rollup gives the base table's answer; on the hourly path
+ * with a daily fallback also `daily_ok`, the daily rollup would. Expects CTE `pts`.
+ */
 export function alignedSql(q: TenantRollupQuery, path: Exclude<BucketPath, 'base'>): SQL {
-  return path === 'hourly' ? hourAlignedSql(q) : dayAlignedSql(q)
+  if (path === 'daily') return sql`select ${dayAlignedSql(q)} as ok`
+  const hourly = needsDetail(q) ? sql`(${hourAlignedSql(q)} and ${detailedSql(q)})` : hourAlignedSql(q)
+  return dailyFallback(q) ? sql`select ${hourly} as ok, ${dayAlignedSql(q)} as daily_ok` : sql`select ${hourly} as ok`
 }
 
 /**
- * As hourAlignedSql for the daily path: the zone's rows are complete, the span of whole local days is
+ * True when no hourly rollup row of the range is one migration 0015 kept undivided (project and user
+ * unknown). One probe of the partial index usage_bucket_hourly_coarse, empty unless retention had dropped
+ * buckets before that migration.
+ */
+function detailedSql(q: TenantRollupQuery): SQL {
+  return sql`(not exists (select 1 from usage_bucket_hourly where tenant_id = ${q.tenantId} and not detailed
+      and hour >= date_trunc('hour', ${q.from.toISOString()}::timestamptz, 'UTC') and hour < ${q.to.toISOString()}::timestamptz))`
+}
+
+/**
+ * A boolean expression, as hourAlignedSql for the daily path: the zone's rows are complete, the span of whole local days is
  * bounded by safe midnights in order, and the card's price changes inside it are the zone's midnights.
  * For UTC the first holds by construction; checking it anyway keeps one definition.
  */
@@ -121,22 +155,22 @@ function dayAlignedSql(q: RollupQuery): SQL {
   // midnight (America/Havana, Atlantic/Azores), PostgreSQL starts the day at the second 00:00, so the
   // buckets of the first hour belong to a day that starts after them and would cross the boundary.
   const midnight = (p: SQL) => sql`(${p} = date_trunc('day', ${p}, ${zone}) and date_trunc('day', ${p} - interval '1 microsecond', ${zone}) < ${p})`
-  return sql`select exists (select 1 from rollup_time_zones where time_zone = ${zone})
+  return sql`(exists (select 1 from rollup_time_zones where time_zone = ${zone})
     and ${from} <= ${to} and ${midnight(from)} and ${midnight(to)}
     and not exists (
       select 1 from unnest((select arr from pts)) p
       where p > ${from} and p < ${to} and not ${midnight(sql`p`)}
-    ) as ok`
+    ))`
 }
 
 /**
- * One boolean (CTE body, column `ok`): the hourly rollup gives the base table's answer, either because
+ * A boolean expression: the hourly rollup gives the base table's answer, either because
  * every rollup row of the range stands for buckets starting at its hour (onTheHourSql), or because the
  * window boundaries and the card's price changes inside the range all fall on whole hours.
  */
 function hourAlignedSql(q: TenantRollupQuery): SQL {
-  if (!hourWindowCandidate(q)) return sql`select ${onTheHourSql(q)} as ok`
-  return sql`select ${wholeHoursSql(q)} or ${onTheHourSql(q)} as ok`
+  if (!hourWindowCandidate(q)) return onTheHourSql(q)
+  return sql`(${wholeHoursSql(q)} or ${onTheHourSql(q)})`
 }
 
 /**
@@ -167,6 +201,6 @@ export function wholeHoursSql(q: RollupQuery): SQL {
  * One probe of the partial index usage_bucket_hourly_off_hour, empty for hourly data.
  */
 function onTheHourSql(q: TenantRollupQuery): SQL {
-  return sql`not exists (select 1 from usage_bucket_hourly where tenant_id = ${q.tenantId} and off_hour_count > 0
-      and hour >= date_trunc('hour', ${q.from.toISOString()}::timestamptz, 'UTC') and hour < ${q.to.toISOString()}::timestamptz)`
+  return sql`(not exists (select 1 from usage_bucket_hourly where tenant_id = ${q.tenantId} and off_hour_count > 0
+      and hour >= date_trunc('hour', ${q.from.toISOString()}::timestamptz, 'UTC') and hour < ${q.to.toISOString()}::timestamptz))`
 }

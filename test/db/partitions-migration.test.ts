@@ -1,51 +1,13 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { Test } from 'tap'
 import t from 'tap'
-import { createPgliteDb, createPostgresDb, type DbClient, type Engine } from '../../src/db/client.js'
-import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js'
+import { migrate } from '../../src/db/migrate.js'
 import { eachEngine } from '../helpers.js'
-import { withDatabase } from '../setup/templates.js'
+import { emptyDb, migrationsBefore } from '../setup/migration-dbs.js'
 
 /**
  * The partitioning migration on a database that already holds data: rows, ids and the id sequence
  * carry over into month partitions (the months that have rows) and the hourly rollup still equals the
  * aggregate of the buckets. The migration is found by name, since the lead renumbers migrations.
  */
-
-/** A copy of migrations/ whose journal stops before the partitioning migration. */
-function migrationsBeforePartitioning(t: Test): string {
-  const dir = `${mkdtempSync(join(tmpdir(), 'tl-migrations-'))}/`
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  cpSync(MIGRATIONS_DIR, dir, { recursive: true })
-  const journal = JSON.parse(readFileSync(`${dir}meta/_journal.json`, 'utf8')) as { entries: { tag: string }[] }
-  const at = journal.entries.findIndex((e) => e.tag.endsWith('_partition_by_month'))
-  t.ok(at > 0, 'the partitioning migration is in the journal')
-  journal.entries = journal.entries.slice(0, at)
-  writeFileSync(`${dir}meta/_journal.json`, JSON.stringify(journal))
-  return dir
-}
-
-async function emptyDb(t: Test, engine: Engine): Promise<DbClient> {
-  if (engine === 'pglite') {
-    const db = await createPgliteDb({ dataDir: 'memory://' })
-    t.teardown(() => db.close())
-    return db
-  }
-  const base = process.env.TEST_DATABASE_URL!
-  const name = `${new URL(base).pathname.slice(1)}_partmig_${process.pid}`
-  const admin = createPostgresDb({ url: base, poolSize: 1 })
-  await admin.query(`drop database if exists "${name}" with (force)`)
-  await admin.query(`create database "${name}"`)
-  const db = createPostgresDb({ url: withDatabase(base, name), poolSize: 2 })
-  t.teardown(async () => {
-    await db.close()
-    await admin.query(`drop database if exists "${name}" with (force)`)
-    await admin.close()
-  })
-  return db
-}
 
 const ROLLUP_VS_BASE = `
   select (select json_agg(r order by r.hour, r.model) from (
@@ -56,8 +18,8 @@ const ROLLUP_VS_BASE = `
 
 void t.test('the partitioning migration moves existing rows into month partitions and keeps the rollup exact', (t) =>
   eachEngine(t, async (t, engine) => {
-    const db = await emptyDb(t, engine)
-    await migrate(db, migrationsBeforePartitioning(t))
+    const db = await emptyDb(t, engine, 'partmig')
+    await migrate(db, migrationsBefore(t, '_partition_by_month'))
     // 90 hourly buckets from the last days of January into February, a resource and an event.
     await db.query(
       `insert into usage_buckets (tenant_id, provider, start_time, end_time, model, service_tier, source, input_tokens)

@@ -95,16 +95,16 @@ async function dailyVsBase(db: DbClient): Promise<[unknown[], unknown[]]> {
 
 /** The rollup as stored, and as it must be by definition (grouped from usage_buckets). */
 async function rollupVsBase(db: DbClient): Promise<[unknown[], unknown[]]> {
-  const keys = `tenant_id, hour, provider, account_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo`
-  const order = 'order by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11'
+  const keys = `tenant_id, hour, provider, account_id, project_id, user_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo`
+  const order = 'order by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13'
   const stored = await db.query(`select ${keys}, off_hour_count, ${ROLLUP_COLUMNS} from usage_bucket_hourly ${order}`)
   const expected = await db.query(`select tenant_id, date_trunc('hour', start_time, 'UTC') as hour, provider, account_id,
-      model, service_tier, batch, source, usage_type, context_tier, inference_geo,
+      project_id, user_id, model, service_tier, batch, source, usage_type, context_tier, inference_geo,
       count(*) filter (where start_time <> date_trunc('hour', start_time, 'UTC'))::int8 as off_hour_count,
       count(*)::int8 as bucket_count, count(num_model_requests)::int8 as requests_known,
       coalesce(sum(num_model_requests), 0)::int8 as num_model_requests,
       ${ROLLUP_COLUMNS.split(',').slice(3).map((c) => `sum(${c.trim()})::int8 as ${c.trim()}`).join(', ')}
-    from usage_buckets group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 ${order}`)
+    from usage_buckets group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 ${order}`)
   return [stored, expected]
 }
 
@@ -204,19 +204,24 @@ void eachEngine(t, async (t, engine) => {
       ['days by resource, usage type, context tier and geo', { groupBy: ['RESOURCE', 'USAGE_TYPE', 'CONTEXT_TIER', 'INFERENCE_GEO'] }, 'hourly'],
       ['resources by attribute, filtered', { window: 'WEEK', groupBy: ['RESOURCE', 'MODEL'], groupByAttributes: ['size'], filter: { resources: ['tokens', 'images', 'storage_bytes', 'characters'], contextTiers: ['0-200k'] } }, 'hourly'],
       ['modality with resources', { window: 'TOTAL', groupBy: ['MODALITY', 'RESOURCE'] }, 'hourly'],
-      ['UTC days by project, prices change at midnight', { groupBy: ['PROJECT'], rateCard: onDay }, 'daily'],
+      // Project and user are in the hourly rollup (migration 0015); the API key only in the daily one.
+      ['UTC days by project, prices change at midnight', { groupBy: ['PROJECT'], rateCard: onDay }, 'hourly'],
       ['weeks by key and user, filtered by project', { window: 'WEEK', groupBy: ['API_KEY', 'USER'], filter: { projectIds: ['proj_a'] }, rateCard: onDay }, 'daily'],
-      ['month by project and model', { window: 'MONTH', groupBy: ['PROJECT', 'MODEL'], rateCard: onDay }, 'daily'],
+      ['month by project and model', { window: 'MONTH', groupBy: ['PROJECT', 'MODEL'], rateCard: onDay }, 'hourly'],
       ['TOTAL by key in Kolkata', { window: 'TOTAL', timeZone: 'Asia/Kolkata', groupBy: ['API_KEY'], rateCard: onDay }, 'daily'],
-      ['days filtered by user', { filter: { userIds: ['u1'] }, rateCard: onDay }, 'daily'],
-      ['project, modality and resources', { window: 'TOTAL', groupBy: ['PROJECT', 'MODALITY', 'RESOURCE'], rateCard: onDay }, 'daily'],
+      ['days by key, filtered by user', { groupBy: ['API_KEY'], filter: { userIds: ['u1'] }, rateCard: onDay }, 'daily'],
+      ['days filtered by user', { filter: { userIds: ['u1'] }, rateCard: onDay }, 'hourly'],
+      ['project, modality and resources', { window: 'TOTAL', groupBy: ['PROJECT', 'MODALITY', 'RESOURCE'], rateCard: onDay }, 'hourly'],
       ['Kolkata days by project (half-hour offset)', { timeZone: 'Asia/Kolkata', groupBy: ['PROJECT'], rateCard: onDay }, 'base'],
-      ['hours by project', { window: 'HOUR', groupBy: ['PROJECT'], rateCard: onDay, to: new Date(T0 + 3 * 24 * HOUR) }, 'base'],
-      ['days by project from 01:00 (the first, partial day from the base table)', { groupBy: ['PROJECT'], rateCard: onDay, from: new Date(T0 + HOUR) }, 'daily'],
+      ['hours by project and user', { window: 'HOUR', groupBy: ['PROJECT', 'USER'], rateCard: onDay, to: new Date(T0 + 3 * 24 * HOUR) }, 'hourly'],
+      ['hours by key', { window: 'HOUR', groupBy: ['API_KEY'], rateCard: onDay, to: new Date(T0 + 3 * 24 * HOUR) }, 'base'],
+      ['days by key from 01:00 (the first, partial day from the base table)', { groupBy: ['API_KEY'], rateCard: onDay, from: new Date(T0 + HOUR) }, 'daily'],
+      ['days by project from half past (not the hourly rollup: the daily one and the base table)', { groupBy: ['PROJECT'], rateCard: onDay, from: new Date(T0 + HOUR / 2) }, 'daily'],
       ['Kolkata days (half-hour offset)', { timeZone: 'Asia/Kolkata' }, 'base'],
       ['a price change at 17:30', { rateCard: `off-hour-${tenant}` }, 'base'],
-      ['grouped by project, a price change at 17:00', { groupBy: ['PROJECT'] }, 'base'],
-      ['filtered by user, a price change at 17:00', { filter: { userIds: ['u1'] } }, 'base'],
+      ['grouped by project, a price change at 17:00', { groupBy: ['PROJECT'] }, 'hourly'],
+      ['filtered by user, a price change at 17:00', { filter: { userIds: ['u1'] } }, 'hourly'],
+      ['grouped by key, a price change at 17:00', { groupBy: ['API_KEY'] }, 'base'],
       ['minutes', { window: 'MINUTE', to: new Date(T0 + 24 * HOUR) }, 'base'],
       ['from at half past', { from: new Date(T0 + HOUR / 2) }, 'base'],
     ]
@@ -261,7 +266,9 @@ void eachEngine(t, async (t, engine) => {
       ['New York days across DST, modality', { timeZone: 'America/New_York', groupBy: ['MODALITY'] }, offHour],
       ['UTC minutes', { timeZone: 'UTC', window: 'MINUTE', from: new Date(T0 + 4 * 24 * HOUR + 1800_000), to: new Date(T0 + 5 * 24 * HOUR) }, offHour],
       ['Kolkata weeks by resource', { window: 'WEEK', groupBy: ['RESOURCE'] }, offHour],
-      ['Kolkata days by project (the hourly rollup has none)', { groupBy: ['PROJECT'] }, 'base'],
+      ['Kolkata days by project and user', { groupBy: ['PROJECT', 'USER'] }, offHour],
+      ['Kolkata hours by project', { window: 'HOUR', groupBy: ['PROJECT'], to: new Date(T0 + 5 * 24 * HOUR) }, offHour],
+      ['Kolkata days by key (the hourly rollup has none)', { groupBy: ['API_KEY'] }, 'base'],
     ]
     t.same(...(await rollupVsBase(db)), 'the rollup holds no off-hour bucket')
     await expectPaths(t, db, tenant, args, cases('hourly'))
