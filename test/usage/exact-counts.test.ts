@@ -44,10 +44,10 @@ void eachEngine(t, async (t, engine) => {
   t.test('sums past the database integer (2^63 − 1): a 422 on write, a 422 on read, not a 500', async (t) => {
     const { key } = await tenantWithKey(app, ['ingest', 'read'])
     // 1,025 × (2^53 − 1) > 2^63 − 1.
-    const buckets = Array.from({ length: 1025 }, (_, i) => ({ ...day, model: 'gpt-4o', project_id: `p${i}`, input_tokens: MAX }))
+    const buckets = Array.from({ length: 1025 }, (_, i) => ({ ...day, model: 'gpt-4o', api_key_id: `k${i}`, input_tokens: MAX }))
     const first = await postBuckets(app, key, { buckets: buckets.slice(0, 1000) })
     t.equal(first.statusCode, 200, 'the first 1,000: each rollup sum is within the database integer')
-    // The hourly rollup keeps one row for all projects: 1,025 of them pass 2^63 − 1 (once a 500).
+    // The hourly rollup keeps one row for all API keys: 1,025 of them pass 2^63 − 1 (once a 500).
     const over = await postBuckets(app, key, { buckets })
     t.equal(over.statusCode, 422, 'a write whose sums would pass the database integer')
     t.ok(isProblem(over))
