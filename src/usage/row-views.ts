@@ -1,160 +1,217 @@
 import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { DIMENSIONS, type ColumnDimension } from './dimensions.js'
-import type { Cost, ResourceQuantity, RowValues, UsageRow } from './run-usage.js'
+import type { Cost, ResourceQuantity, RowValues, UsageRow, UsageTotals } from './run-usage.js'
 import type { UsageSpec } from './usage-sql.js'
 
 /**
- * Usage rows for GraphQL, mapped on demand (docs/performance.md "Per-page output"). A page of 1,000 rows
- * mapped every figure of every row (`toUsageRow`: Dates, seven decimal normalisations, a Cost object)
- * whether the query selected it or not; that was the largest part of a snapshot-served page. A view
- * keeps the row's shipped values (`pageColumns` order) and computes a field only when GraphQL reads it,
- * with exactly `toUsageRow`'s mapping (test/usage/row-views.test.ts compares every field on real results).
+ * The one mapping from what the usage statement returns (columns: counts as numbers, money as text) to
+ * the fields of a UsageRow, its Cost and the totals: each field once, in the tables below, with how its
+ * value is read. GraphQL reads rows as views that apply a field's mapping only when it reads the field
+ * (docs/performance.md "Per-page output": mapping every figure of a 1,000-row page whether a query
+ * selected it or not was the largest part of a snapshot-served page); everything else (REST, budgets,
+ * reconciliation) and the totals read plain objects, which are views with every field read once
+ * (`materialize`). So the two cannot disagree.
  *
  * Views are read through their properties only: the fields are prototype getters, so spreading one or
- * `JSON.stringify` sees nothing. Everything else (REST, budgets, reconciliation) keeps `toUsageRow`.
+ * `JSON.stringify` sees nothing.
  */
 
 /** The fields of a usage row that GraphQL serves (UsageRow in schema/usage.graphql). */
 export type UsageRowView = Readonly<Omit<UsageRow, 'classes' | 'storageByteSeconds'>>
 
-const money = (v: unknown) => normalizeDecimal((v as string | null) ?? '0')
+/** Reads one returned value (undefined when the column is not returned) as a field's value. */
+type Read = (v: unknown) => unknown
+const count: Read = (v) => (v as number | null | undefined) ?? 0
+const nullable: Read = (v) => v ?? null
+/** Money is never absent: a sum over nothing is 0. */
+export const money = (v: unknown): string => normalizeDecimal((v as string | null | undefined) ?? '0')
+const decimal: Read = (v) => (typeof v === 'string' ? normalizeDecimal(v) : null)
+const instant: Read = (v) => new Date(v as string)
+const quantities: Read = (v) => ((v as ResourceQuantity[] | null | undefined) ?? []).map((u) => ({ resource: u.resource, quantity: money(u.quantity) }))
 
-/** Where one page's values sit: an index into RowValues per column, -1 when the column is not shipped. */
-class Layout {
-  readonly windowStart: number
-  readonly windowEnd: number
-  readonly modality: number
-  readonly quantity: number
-  readonly requests: number
-  readonly inputTokens: number
-  readonly outputTokens: number
-  readonly cachedInputTokens: number
-  readonly uncachedInputTokens: number
-  readonly cacheWriteTokens: number
-  readonly cacheWrite1hTokens: number
-  readonly reportedCost: number
-  readonly costTotal: number
-  readonly costInput: number
-  readonly costCachedInput: number
-  readonly costCacheWrite: number
-  readonly costOutput: number
-  readonly costResources: number
-  readonly unpricedTokens: number
-  readonly unpricedQuantity: number
-  /** Row field → value index, for the grouped column dimensions only (the others are null). */
-  readonly dimensions: Map<string, number>
-  readonly labels: { key: string; index: number }[] | null
-  readonly attributes: { key: string; index: number }[] | null
+type Fields = Record<string, readonly [column: string, read: Read]>
+
+/** UsageTotals' fields but `cost` (a row has them too). */
+const TOTAL_FIELDS = {
+  requests: ['requests', nullable],
+  inputTokens: ['input_tokens', count],
+  outputTokens: ['output_tokens', count],
+  cachedInputTokens: ['cached_input_tokens', count],
+  uncachedInputTokens: ['uncached_input_tokens', count],
+  cacheWriteTokens: ['cache_write_tokens', count],
+  cacheWrite1hTokens: ['cache_write_1h_tokens', count],
+  reportedCost: ['reported_cost', decimal],
+} as const satisfies Fields
+
+/** Cost's fields but `currency` and `complete` (derived below). */
+const COST_FIELDS = {
+  total: ['cost_total', money],
+  input: ['cost_input', money],
+  cachedInput: ['cost_cached_input', money],
+  cacheWrite: ['cost_cache_write', money],
+  output: ['cost_output', money],
+  resources: ['cost_resources', money],
+  unpricedTokens: ['unpriced_tokens', count],
+  unpricedQuantity: ['unpriced_quantity', quantities],
+} as const satisfies Fields
+
+/** A row's own fields besides the totals' (dimensions, labels and attributes depend on the query). */
+const ROW_FIELDS = {
+  windowStart: ['window_start', instant],
+  windowEnd: ['window_end', instant],
+  modality: ['modality', nullable],
+  quantity: ['quantity', decimal],
+} as const satisfies Fields
+
+/** What a query returns where: the grouped dimensions, labels and attributes, and the currency. */
+class Shape {
+  /** Row field → column, for the grouped column dimensions only (the others are null). */
+  readonly dimensions: Map<string, string>
+  readonly labels: { key: string; column: string }[] | null
+  readonly attributes: { key: string; column: string }[] | null
 
   constructor(
     spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes'>,
-    columns: readonly string[],
     readonly currency: string,
   ) {
-    const at = (name: string) => columns.indexOf(name)
-    this.windowStart = at('window_start')
-    this.windowEnd = at('window_end')
-    this.modality = at('modality')
-    this.quantity = at('quantity')
-    this.requests = at('requests')
-    this.inputTokens = at('input_tokens')
-    this.outputTokens = at('output_tokens')
-    this.cachedInputTokens = at('cached_input_tokens')
-    this.uncachedInputTokens = at('uncached_input_tokens')
-    this.cacheWriteTokens = at('cache_write_tokens')
-    this.cacheWrite1hTokens = at('cache_write_1h_tokens')
-    this.reportedCost = at('reported_cost')
-    this.costTotal = at('cost_total')
-    this.costInput = at('cost_input')
-    this.costCachedInput = at('cost_cached_input')
-    this.costCacheWrite = at('cost_cache_write')
-    this.costOutput = at('cost_output')
-    this.costResources = at('cost_resources')
-    this.unpricedTokens = at('unpriced_tokens')
-    this.unpricedQuantity = at('unpriced_quantity')
     this.dimensions = new Map(
-      spec.groupBy.filter((d): d is ColumnDimension => d !== 'MODALITY').map((d) => [DIMENSIONS[d].field, at(DIMENSIONS[d].column)]),
+      spec.groupBy.filter((d): d is ColumnDimension => d !== 'MODALITY').map((d) => [DIMENSIONS[d].field, DIMENSIONS[d].column]),
     )
-    this.labels = spec.groupByLabels.length ? spec.groupByLabels.map((key, i) => ({ key, index: at(`label_${i}`) })) : null
-    this.attributes = spec.groupByAttributes?.length ? spec.groupByAttributes.map((key, i) => ({ key, index: at(`attr_${i}`) })) : null
+    this.labels = spec.groupByLabels.length ? spec.groupByLabels.map((key, i) => ({ key, column: `label_${i}` })) : null
+    this.attributes = spec.groupByAttributes?.length ? spec.groupByAttributes.map((key, i) => ({ key, column: `attr_${i}` })) : null
   }
 }
 
-/** A value of the row; undefined when the column is not shipped (as a missing key of a RawUsageRow). */
-const value = (v: RowValues, i: number): unknown => (i < 0 ? undefined : v[i])
+/** Where a view's values come from: a returned column's value (undefined when it is not returned). */
+interface Source {
+  get(column: string): unknown
+  readonly currency: string
+}
 
-class CostView implements Cost {
+/** One page's returned rows (values in `columns` order), read by column name. */
+class ValuesSource implements Source {
   constructor(
-    private readonly v: RowValues,
-    private readonly l: Layout,
+    private readonly values: RowValues,
+    private readonly index: ReadonlyMap<string, number>,
+    readonly currency: string,
   ) {}
 
-  get total() { return money(value(this.v, this.l.costTotal)) }
-  get input() { return money(value(this.v, this.l.costInput)) }
-  get cachedInput() { return money(value(this.v, this.l.costCachedInput)) }
-  get cacheWrite() { return money(value(this.v, this.l.costCacheWrite)) }
-  get output() { return money(value(this.v, this.l.costOutput)) }
-  get resources() { return money(value(this.v, this.l.costResources)) }
-  get currency() { return this.l.currency }
-  get unpricedTokens() { return (value(this.v, this.l.unpricedTokens) as number | null | undefined) ?? 0 }
-  get unpricedQuantity(): ResourceQuantity[] {
-    const list = (value(this.v, this.l.unpricedQuantity) as ResourceQuantity[] | null | undefined) ?? []
-    return list.map((u) => ({ resource: u.resource, quantity: money(u.quantity) }))
+  get(column: string): unknown {
+    const i = this.index.get(column)
+    return i === undefined ? undefined : this.values[i]
   }
+}
 
+/** A row or the totals as an object by column name (the driver's rows, the totals' JSON). */
+class RecordSource implements Source {
+  constructor(
+    private readonly record: Record<string, unknown>,
+    readonly currency: string,
+  ) {}
+
+  get(column: string): unknown {
+    return this.record[column]
+  }
+}
+
+/** A getter per field of `fields` on `proto`, reading its column through the view's source. */
+function defineFields(proto: object, fields: Fields): void {
+  for (const [field, [column, read]] of Object.entries(fields)) {
+    Object.defineProperty(proto, field, {
+      get(this: { s: Source }) {
+        return read(this.s.get(column))
+      },
+      enumerable: false,
+    })
+  }
+}
+
+class CostView {
+  constructor(readonly s: Source) {}
+
+  get currency() { return this.s.currency }
   get complete() {
-    const list = value(this.v, this.l.unpricedQuantity) as unknown[] | null | undefined
-    return this.unpricedTokens === 0 && (list ?? []).length === 0
+    const self = this as unknown as Cost
+    return self.unpricedTokens === 0 && self.unpricedQuantity.length === 0
   }
 }
+defineFields(CostView.prototype, COST_FIELDS)
 
-const count = (v: RowValues, i: number) => (value(v, i) as number | null | undefined) ?? 0
-const dimensionGetter = (field: string) =>
-  function (this: RowView) {
-    const i = this.l.dimensions.get(field)
-    return i === undefined ? null : (value(this.v, i) ?? null)
-  }
+class TotalsView {
+  constructor(readonly s: Source) {}
 
-class RowView {
+  get cost(): Cost { return new CostView(this.s) as unknown as Cost }
+}
+defineFields(TotalsView.prototype, TOTAL_FIELDS)
+
+class RowView extends TotalsView {
   constructor(
-    readonly v: RowValues,
-    readonly l: Layout,
-  ) {}
-
-  get windowStart() { return new Date(value(this.v, this.l.windowStart) as string) }
-  get windowEnd() { return new Date(value(this.v, this.l.windowEnd) as string) }
-  get modality() { return (value(this.v, this.l.modality) as string | null | undefined) ?? null }
-  get quantity() {
-    const q = value(this.v, this.l.quantity)
-    return typeof q === 'string' ? normalizeDecimal(q) : null
+    s: Source,
+    readonly shape: Shape,
+  ) {
+    super(s)
   }
 
-  get labels() { return this.l.labels?.map(({ key, index }) => ({ key, value: (value(this.v, index) as string | null | undefined) ?? null })) ?? null }
-  get attributes() { return this.l.attributes?.map(({ key, index }) => ({ key, value: (value(this.v, index) as string | null | undefined) ?? null })) ?? null }
-  get requests() { return value(this.v, this.l.requests) as number | null }
-  get inputTokens() { return count(this.v, this.l.inputTokens) }
-  get outputTokens() { return count(this.v, this.l.outputTokens) }
-  get cachedInputTokens() { return count(this.v, this.l.cachedInputTokens) }
-  get uncachedInputTokens() { return count(this.v, this.l.uncachedInputTokens) }
-  get cacheWriteTokens() { return count(this.v, this.l.cacheWriteTokens) }
-  get cacheWrite1hTokens() { return count(this.v, this.l.cacheWrite1hTokens) }
-  get reportedCost() {
-    const c = value(this.v, this.l.reportedCost)
-    return c === null ? null : normalizeDecimal(c as string)
-  }
-
-  get cost(): Cost { return new CostView(this.v, this.l) }
+  get labels() { return this.shape.labels?.map(({ key, column }) => ({ key, value: nullable(this.s.get(column)) as string | null })) ?? null }
+  get attributes() { return this.shape.attributes?.map(({ key, column }) => ({ key, value: nullable(this.s.get(column)) as string | null })) ?? null }
+}
+defineFields(RowView.prototype, ROW_FIELDS)
+// One getter per dimension field on the prototype (one hidden class for every page's views).
+for (const { field } of Object.values(DIMENSIONS)) {
+  Object.defineProperty(RowView.prototype, field, {
+    get(this: RowView) {
+      const column = this.shape.dimensions.get(field)
+      return column === undefined ? null : nullable(this.s.get(column))
+    },
+    enumerable: false,
+  })
 }
 
-// One getter per dimension field on the prototype (one hidden class for every page's views).
-for (const { field } of Object.values(DIMENSIONS)) Object.defineProperty(RowView.prototype, field, { get: dimensionGetter(field), enumerable: false })
-
-/** Maps one page's shipped rows (values in `columns` order) to views; build it once per page. */
+/** Maps one page's returned rows (values in `columns` order) to views; build it once per page. */
 export function usageRowViews(
   spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes'>,
   columns: readonly string[],
   currency: string,
 ): (values: RowValues) => UsageRowView {
-  const layout = new Layout(spec, columns, currency)
-  return (values) => new RowView(values, layout) as unknown as UsageRowView
+  const shape = new Shape(spec, currency)
+  const index = new Map(columns.map((c, i) => [c, i]))
+  return (values) => new RowView(new ValuesSource(values, index, currency), shape) as unknown as UsageRowView
+}
+
+const COST_KEYS = [...Object.keys(COST_FIELDS), 'currency', 'complete'] as (keyof Cost)[]
+const TOTAL_KEYS = Object.keys(TOTAL_FIELDS) as (keyof UsageTotals)[]
+
+/** A view's fields read once into a plain object (the cost too). */
+function materialize<T extends object>(view: object, keys: readonly string[]): T {
+  const v = view as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (const k of keys) out[k] = v[k]
+  const cost = v.cost as Record<string, unknown>
+  out.cost = Object.fromEntries(COST_KEYS.map((k) => [k, cost[k]]))
+  return out as T
+}
+
+/** The totals' columns (the statement's `totals` JSON) as UsageTotals. */
+export function toTotals(r: Record<string, unknown>, currency: string): UsageTotals {
+  return materialize(new TotalsView(new RecordSource(r, currency)), TOTAL_KEYS)
+}
+
+/**
+ * Maps rows by column name (the driver's rows; a page's values under their names) to plain UsageRow
+ * objects: every field of the view, plus `storageByteSeconds` (REST) and, when the spec asks, the per-class
+ * breakdown (`classes`, mapped by `toClasses`).
+ */
+export function usageRowMapper<S extends Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes' | 'classes'>>(
+  spec: S,
+  currency: string,
+  toClasses: (r: Record<string, unknown>) => UsageRow['classes'],
+): (r: Record<string, unknown>) => UsageRow {
+  const shape = new Shape(spec, currency)
+  const keys = [...TOTAL_KEYS, ...Object.keys(ROW_FIELDS), 'labels', 'attributes', ...shape.dimensions.keys()]
+  return (r) => {
+    const row = materialize<UsageRow>(new RowView(new RecordSource(r, currency), shape), keys)
+    row.storageByteSeconds = decimal(r.storage_byte_seconds) as string | null
+    if (spec.classes) row.classes = toClasses(r)
+    return row
+  }
 }

@@ -1,9 +1,8 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { PRICED_CLASSES } from '../db/token-columns.js'
-import { DIMENSIONS, type ColumnDimension } from './dimensions.js'
 import { assertExactCounts, COUNT_COLUMNS, countRangeError } from './exact-counts.js'
+import { money, toTotals, usageRowMapper } from './row-views.js'
 import { orderBySql, pageColumns, withGroupedSql, type UsageSpec } from './usage-sql.js'
 
 export interface Cost {
@@ -101,35 +100,6 @@ interface SqlTotals {
   reported_cost: string | null
 }
 
-const money = (v: string | null) => normalizeDecimal(v ?? '0')
-
-function toTotals(r: SqlTotals, currency: string): UsageTotals {
-  const unpriced = r.unpriced_tokens ?? 0
-  const unpricedQuantity = (r.unpriced_quantity ?? []).map((u) => ({ resource: u.resource, quantity: money(u.quantity) }))
-  return {
-    requests: r.requests,
-    inputTokens: r.input_tokens ?? 0,
-    outputTokens: r.output_tokens ?? 0,
-    cachedInputTokens: r.cached_input_tokens ?? 0,
-    uncachedInputTokens: r.uncached_input_tokens ?? 0,
-    cacheWriteTokens: r.cache_write_tokens ?? 0,
-    cacheWrite1hTokens: r.cache_write_1h_tokens ?? 0,
-    cost: {
-      total: money(r.cost_total),
-      input: money(r.cost_input),
-      cachedInput: money(r.cost_cached_input),
-      cacheWrite: money(r.cost_cache_write),
-      output: money(r.cost_output),
-      resources: money(r.cost_resources),
-      currency,
-      complete: unpriced === 0 && unpricedQuantity.length === 0,
-      unpricedTokens: unpriced,
-      unpricedQuantity,
-    },
-    reportedCost: r.reported_cost === null ? null : normalizeDecimal(r.reported_cost),
-  }
-}
-
 export interface UsageResult {
   rows: UsageRow[]
   totals: UsageTotals
@@ -138,7 +108,7 @@ export interface UsageResult {
   hasNextPage: boolean
 }
 
-/** A row as the statement returns it, by column name, before `toUsageRow`. */
+/** A row as the statement returns it, by column name, before `usageRows` maps it. */
 export type RawUsageRow = SqlTotals & Record<string, unknown>
 
 /** A row as run-usage's statement ships it: the values of `pageColumns(spec)`, in that order (compact JSON). */
@@ -233,7 +203,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
   if (groups > page.maxGroups) throw page.onTooLarge(groups)
   // Counts are never negative, so no row's count exceeds the totals' (which GraphQL serves too).
   assertExactCounts(COUNT_COLUMNS.map((c) => totalsRow[c]))
-  const totals = toTotals(totalsRow, page.currency)
+  const totals = toTotals(totalsRow as unknown as Record<string, unknown>, page.currency)
   const all: RowValues[] = nested ? result!.rows.map((r) => (r as unknown[][]).flat(1)) : result!.rows
   const columns = cols.map((c) => c.name)
   const rows = all.slice(0, page.first)
@@ -249,23 +219,10 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
   }
 }
 
-/** The fields of a statement row (run-usage's JSON) as a UsageRow of `spec`. */
-export function toUsageRow(spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes' | 'classes'>, r: RawUsageRow, currency: string): UsageRow {
-  const row: UsageRow = {
-    ...toTotals(r, currency),
-    windowStart: new Date(r.window_start as string),
-    windowEnd: new Date(r.window_end as string),
-    modality: (r.modality as string | undefined) ?? null,
-    quantity: typeof r.quantity === 'string' ? normalizeDecimal(r.quantity) : null,
-    storageByteSeconds: typeof r.storage_byte_seconds === 'string' ? normalizeDecimal(r.storage_byte_seconds) : null,
-    labels: spec.groupByLabels.length
-      ? spec.groupByLabels.map((key, i) => ({ key, value: (r[`label_${i}`] as string | null) ?? null }))
-      : null,
-    attributes: spec.groupByAttributes?.length
-      ? spec.groupByAttributes.map((key, i) => ({ key, value: (r[`attr_${i}`] as string | null) ?? null }))
-      : null,
-  }
-  for (const d of spec.groupBy.filter((x): x is ColumnDimension => x !== 'MODALITY')) row[DIMENSIONS[d].field] = r[DIMENSIONS[d].column] ?? null
-  if (spec.classes) row.classes = toClasses(r)
-  return row
+/**
+ * Maps statement rows by column name (run-usage's values under their names, the stream's driver rows) to
+ * UsageRow objects of `spec`: the one mapping of src/usage/row-views.ts, every field read once.
+ */
+export function usageRows(spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes' | 'classes'>, currency: string): (r: RawUsageRow) => UsageRow {
+  return usageRowMapper(spec, currency, toClasses)
 }

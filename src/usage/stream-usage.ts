@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db, Row } from '../db/client.js'
-import { toUsageRow, type RawUsageRow, type UsageRow } from './run-usage.js'
+import { usageRows, type RawUsageRow, type UsageRow } from './run-usage.js'
 import { assertExactCounts, COUNT_COLUMNS, countRangeError } from './exact-counts.js'
 import type { TenantGate } from './tenant-gate.js'
 import { orderBySql, pageSelectSql, withGroupedSql, type UsageSpec } from './usage-sql.js'
@@ -60,7 +60,8 @@ export async function streamUsage(db: Db, spec: UsageSpec, req: StreamRequest): 
     throw err
   }
   // Driver rows carry the same columns as run-usage's JSON rows (money as text, counts as numbers).
-  const toRow = (r: Row) => toUsageRow(spec, r as RawUsageRow, req.currency)
+  const mapRow = usageRows(spec, req.currency)
+  const toRow = (r: Row) => mapRow(r as RawUsageRow)
   let pending: IteratorResult<Row[]> | undefined = first
   let closed = false
   const close = async () => {

@@ -2,7 +2,7 @@ import type { Db } from '../db/client.js'
 import { cardNotVisible } from '../auth/access.js'
 import { findVisibleCard } from '../pricing/card-lookup.js'
 import { selectSources, ALL_SOURCES } from './dimensions.js'
-import { rowFromValues, runUsage, toUsageRow, type RowValues, type UsageResult, type UsageTotals } from './run-usage.js'
+import { rowFromValues, runUsage, usageRows, type RowValues, type UsageResult, type UsageTotals } from './run-usage.js'
 import { usageRowViews, type UsageRowView } from './row-views.js'
 import { SnapshotCache } from './page-snapshots.js'
 import type { UsageSpec } from './usage-sql.js'
@@ -138,10 +138,11 @@ async function queryValuesPage(db: Db, args: UsageArgs, limits: UsageLimits): Pr
   return limits.gate.run(args.tenantId, () => runUsagePage(db, args, limits))
 }
 
-/** One page of usage, its rows as plain UsageRow objects (`toUsageRow`). */
+/** One page of usage, its rows as plain UsageRow objects (`usageRows`). */
 export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<UsagePage> {
   const { values, spec, columns, currency, ...page } = await queryValuesPage(db, args, limits)
-  return { ...page, rows: values.map((v) => toUsageRow(spec, rowFromValues(columns, v), currency)) }
+  const toRow = usageRows(spec, currency)
+  return { ...page, rows: values.map((v) => toRow(rowFromValues(columns, v))) }
 }
 
 /**

@@ -3,7 +3,7 @@ import { buildSchema, getNamedType, GraphQLObjectType } from 'graphql'
 import { loadSchema } from '../../src/graphql/index.js'
 import type { Dimension } from '../../src/usage/dimensions.js'
 import { usageRowViews } from '../../src/usage/row-views.js'
-import { rowFromValues, toUsageRow, type RowValues } from '../../src/usage/run-usage.js'
+import { rowFromValues, usageRows, type RowValues } from '../../src/usage/run-usage.js'
 import { queryUsagePage, queryUsageViews, type UsageArgs } from '../../src/usage/usage-service.js'
 import { pageColumns, type UsageSpec } from '../../src/usage/usage-sql.js'
 import { dataset } from '../factories/dataset.js'
@@ -12,7 +12,7 @@ import { seedBuckets } from '../factories/usage.js'
 import { build, eachEngine, tenantWithKey } from '../helpers.js'
 
 // GraphQL reads usage rows as views that map a field when it is read (src/usage/row-views.ts); REST,
-// budgets and reconciliation read `toUsageRow`'s objects. Every field GraphQL serves must be the same
+// budgets and reconciliation read `usageRows`' plain objects (views read once). Every field GraphQL serves must be the same
 // either way: compared field by field (the schema's UsageRow and Cost fields) on real query results and
 // on hand-made rows with the values a query rarely ships (labels, attributes, quantities, reported cost).
 
@@ -35,7 +35,7 @@ function asGraphql(row: Record<string, unknown>): Record<string, unknown> {
   return out
 }
 
-t.test('hand-made rows: every field equals toUsageRow', async (t) => {
+t.test('hand-made rows: every field equals usageRows', async (t) => {
   const spec = {
     tenantId: 't', from: new Date('2025-10-01T00:00:00Z'), to: new Date('2025-10-02T00:00:00Z'), window: 'DAY', timeZone: 'UTC',
     groupBy: ['PROJECT', 'MODALITY', 'RESOURCE', 'BATCH'], groupByLabels: ['team', 'env'], groupByAttributes: ['size'], filter: {},
@@ -59,7 +59,7 @@ t.test('hand-made rows: every field equals toUsageRow', async (t) => {
   const view = usageRowViews(spec, columns, 'EUR')
   for (const [i, named] of variants.entries()) {
     const values: RowValues = columns.map((c) => named[c] ?? null)
-    t.same(asGraphql(view(values) as unknown as Record<string, unknown>), asGraphql(toUsageRow(spec, rowFromValues(columns, values), 'EUR')), `variant ${i}`)
+    t.same(asGraphql(view(values) as unknown as Record<string, unknown>), asGraphql(usageRows(spec, 'EUR')(rowFromValues(columns, values))), `variant ${i}`)
   }
 })
 
@@ -82,7 +82,7 @@ void eachEngine(t, async (t, engine) => {
     { window: 'MONTH', groupBy: [] },
   ]
   for (const shape of shapes) {
-    await t.test(`${shape.window} × [${shape.groupBy.join(', ')}]: views equal toUsageRow, page by page`, async (t) => {
+    await t.test(`${shape.window} × [${shape.groupBy.join(', ')}]: views equal usageRows, page by page`, async (t) => {
       const args: UsageArgs = {
         tenantId, from: new Date('2025-10-14T00:00:00Z'), to: new Date('2025-11-15T00:00:00Z'), timeZone: 'Europe/Berlin',
         groupByLabels: [], filter: {}, rateCard: 'default', first: 37, ...shape,
