@@ -68,6 +68,30 @@ function describe(status: number, statusText: string, body: string, secret: stri
 
 export const redact = (text: string, secret: string) => (secret.length >= 4 ? text.split(secret).join('[admin key]') : text)
 
+/**
+ * The signal of one attempt: aborted by the run's signal or after `timeoutMs`. A controller of our own,
+ * held by its timer until `release`, not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: fetch
+ * (undici) follows the signal it is given through a weak reference, and once a garbage collection
+ * dropped the composite, neither the timeout nor a shutdown reached the request — a provider that
+ * never answered held the pull for ever (test/connections/fetch-timeout-gc.test.ts).
+ */
+function attemptAbort(run: AbortSignal, timeoutMs: number) {
+  const controller = new AbortController()
+  const state = { signal: controller.signal, timedOut: false, release }
+  const timer = setTimeout(() => {
+    state.timedOut = true
+    controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError'))
+  }, timeoutMs)
+  const forward = () => controller.abort(run.reason)
+  run.addEventListener('abort', forward, { once: true })
+  if (run.aborted) forward()
+  function release() {
+    clearTimeout(timer)
+    run.removeEventListener('abort', forward)
+  }
+  return state
+}
+
 const pathOf = (url: URL) => `${url.origin}${url.pathname}`
 
 export async function fetchPage(req: PageRequest, policy: RetryPolicy): Promise<ProviderPage> {
@@ -75,11 +99,9 @@ export async function fetchPage(req: PageRequest, policy: RetryPolicy): Promise<
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     if (req.signal.aborted) throw new RunInterrupted('interrupted')
     let waitMs: number | undefined
+    const attemptSignal = attemptAbort(req.signal, policy.timeoutMs)
     try {
-      const res = await fetch(req.url, {
-        headers: { accept: 'application/json', ...req.headers },
-        signal: AbortSignal.any([req.signal, AbortSignal.timeout(policy.timeoutMs)]),
-      })
+      const res = await fetch(req.url, { headers: { accept: 'application/json', ...req.headers }, signal: attemptSignal.signal })
       const text = await res.text()
       if (res.ok) {
         const page = JSON.parse(text) as ProviderPage
@@ -94,7 +116,9 @@ export async function fetchPage(req: PageRequest, policy: RetryPolicy): Promise<
       if (err instanceof ProviderRefused) throw err
       if (req.signal.aborted) throw new RunInterrupted('interrupted')
       const e = err as Error
-      lastProblem = e.name === 'TimeoutError' ? `no answer within ${policy.timeoutMs} ms` : e instanceof SyntaxError ? 'a body that is not JSON' : redact(`${e.message}${e.cause instanceof Error ? ` (${e.cause.message})` : ''}`, req.secret)
+      lastProblem = attemptSignal.timedOut ? `no answer within ${policy.timeoutMs} ms` : e instanceof SyntaxError ? 'a body that is not JSON' : redact(`${e.message}${e.cause instanceof Error ? ` (${e.cause.message})` : ''}`, req.secret)
+    } finally {
+      attemptSignal.release()
     }
     if (attempt === policy.maxAttempts) break
     const backoff = Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1))
