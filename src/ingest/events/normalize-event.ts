@@ -210,7 +210,7 @@ function unstorable(value: unknown): string | undefined {
 }
 
 /** JSON with object keys sorted at every depth: the same content always gives the same text. */
-function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown): string {
   if (value instanceof Date) return JSON.stringify(value.toISOString())
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
   if (typeof value === 'object' && value !== null) {
@@ -223,6 +223,6 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value)
 }
 
-function contentHash(event: NormalizedEvent): string {
+export function contentHash(event: NormalizedEvent): string {
   return createHash('sha256').update(canonicalJson(event)).digest('hex')
 }
