@@ -214,15 +214,60 @@ export function canonicalJson(value: unknown): string {
   if (value instanceof Date) return JSON.stringify(value.toISOString())
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
   if (typeof value === 'object' && value !== null) {
-    const entries = Object.keys(value)
-      .sort()
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
-    return `{${entries.join(',')}}`
+    // One string built in place (no filtered and mapped copies of the keys): the text is the same.
+    const o = value as Record<string, unknown>
+    let out = ''
+    for (const k of Object.keys(o).sort()) {
+      const v = o[k]
+      if (v !== undefined) out += `${out === '' ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`
+    }
+    return `{${out}}`
   }
   return JSON.stringify(value)
 }
 
+/** `,"key":value` for one scalar member of the event, nothing when undefined (as canonicalJson omits it). */
+function member(quotedKey: string, value: string | number | boolean | null | undefined): string {
+  return value === undefined ? '' : `,${quotedKey}:${JSON.stringify(value)}`
+}
+
+function objectMember(quotedKey: string, value: unknown): string {
+  return value === undefined ? '' : `,${quotedKey}:${canonicalJson(value)}`
+}
+
+/**
+ * canonicalJson(event), byte for byte, with the event's own members written in their sorted order
+ * (the order `Object.keys(…).sort()` gives) instead of sorting them per event; the objects inside
+ * (labels, metadata, resources, tokens) go through canonicalJson. Stored hashes decide idempotency,
+ * so the text must never change: test/ingest/events/content-hash.test.ts compares the two.
+ */
+function canonicalEventJson(e: NormalizedEvent): string {
+  const text =
+    member('"account_id"', e.account_id) +
+    member('"agent_id"', e.agent_id) +
+    member('"api_key_id"', e.api_key_id) +
+    member('"batch"', e.batch) +
+    member('"employee_id"', e.employee_id) +
+    member('"endpoint"', e.endpoint) +
+    member('"id"', e.id) +
+    objectMember('"labels"', e.labels) +
+    objectMember('"metadata"', e.metadata) +
+    member('"model"', e.model) +
+    member('"project_id"', e.project_id) +
+    member('"provider"', e.provider) +
+    member('"reasoning_tokens"', e.reasoning_tokens) +
+    member('"reported_cost"', e.reported_cost) +
+    member('"request_type"', e.request_type) +
+    objectMember('"resources"', e.resources) +
+    member('"service_tier"', e.service_tier) +
+    member('"session_id"', e.session_id) +
+    objectMember('"timestamp"', e.timestamp) +
+    objectMember('"tokens"', e.tokens) +
+    member('"user_id"', e.user_id)
+  return `{${text.slice(1)}}`
+}
+
+/** SHA-256 of the event's canonical JSON: what a repeated id is compared by. */
 export function contentHash(event: NormalizedEvent): string {
-  return createHash('sha256').update(canonicalJson(event)).digest('hex')
+  return createHash('sha256').update(canonicalEventJson(event)).digest('hex')
 }
