@@ -109,3 +109,14 @@ t.test('the pre-2026-07 example shape: cached 800 of 1000', async (t) => {
   const d = deriveTokenClasses({ input_tokens: 1000, output_tokens: 500, input_cached_tokens: 800, input_audio_tokens: 0, output_audio_tokens: 0 })
   t.match(d, { ok: true, value: { inText: 200, cachedText: 800, outText: 500 } })
 })
+
+t.test('a broken identity names its total and its parts, in both wordings', async (t) => {
+  t.same(deriveTokenClasses({ output_tokens: 10, output_text_tokens: 4, output_audio_tokens: 3, output_image_tokens: 2 }), {
+    ok: false,
+    errors: [{ path: 'output_tokens', message: 'output_tokens (10) must equal output_text_tokens + output_audio_tokens + output_image_tokens (9)' }],
+  })
+  t.same(deriveTokenClasses({ input_tokens: 5, input_cached_tokens: 2, input_uncached_tokens: 1, input_text_tokens: 4 }), {
+    ok: false,
+    errors: [{ path: 'input_uncached_tokens', message: 'input_text_tokens + input_audio_tokens + input_image_tokens (4) exceed input_uncached_tokens (1)' }],
+  })
+})
