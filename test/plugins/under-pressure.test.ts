@@ -14,15 +14,22 @@ async function eventually(ms: number, check: () => Promise<boolean>): Promise<bo
 }
 
 /**
- * Polls like `eventually` while the loop stays saturated: 150 ms blocked before each check. The plugin
- * sheds on the mean delay of its last one-second sample, so one long block (the test's first version)
- * could fall between two samples and average below the limit on a loaded machine (a CI run never shed).
+ * Polls until `check` holds (or `ms` pass) while the loop stays saturated: 200 ms blocked before each
+ * check, and only one turn of the loop between. The plugin sheds on the mean of its histogram's one-second
+ * sample (10 ms resolution), so idle time dilutes a block: one 1.5 s block (the test's first version)
+ * could fall between two samples, and 150 ms blocks with 100 ms pauses averaged about 13 ms, below the
+ * 20 ms limit — a CI run on PostgreSQL never shed. With blocks back to back, each sample's mean is near
+ * the block's length; the turn of the loop (a timer) is needed, or neither the histogram nor the
+ * sampler, both timers, would ever run between checks that resolve in microtasks.
  */
-function whileSaturated(ms: number, check: () => Promise<boolean>): Promise<boolean> {
-  return eventually(ms, async () => {
-    blockEventLoop(150)
-    return check()
-  })
+async function whileSaturated(ms: number, check: () => Promise<boolean>): Promise<boolean> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    blockEventLoop(200)
+    await sleep(1) // one turn of the loop, so the histogram and the sampler (timers) run
+    if (await check()) return true
+  }
+  return false
 }
 
 void eachEngine(t, async (t, engine) => {
