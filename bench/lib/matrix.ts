@@ -106,11 +106,16 @@ type UsageRowOut = { [F in Field]: string | boolean | null } & {
   outputTokens: number
 }
 
-/** Every page of the case through GraphQL, as a client would fetch it; returns the groups and the page count. */
-export async function graphqlGroups(ctx: Ctx, c: MatrixCase): Promise<{ groups: Group[]; pages: number }> {
+/**
+ * Every page of the case through GraphQL, as a client would fetch it; returns the groups, the page count
+ * and how long the first page took (its statement computes every group; later pages come from its snapshot).
+ */
+export async function graphqlGroups(ctx: Ctx, c: MatrixCase): Promise<{ groups: Group[]; pages: number; firstPageMs: number }> {
   const groups: Group[] = []
   let after: string | null = null
   let pages = 0
+  let firstPageMs = 0
+  const started = performance.now()
   for (;;) {
     const res = await fetch(`${ctx.server.url}/graphql`, {
       method: 'POST',
@@ -119,13 +124,13 @@ export async function graphqlGroups(ctx: Ctx, c: MatrixCase): Promise<{ groups: 
     })
     const body = (await res.json()) as { errors?: unknown; data?: { usage: { rows: UsageRowOut[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } }
     if (body.errors || !body.data) throw new Error(`GraphQL ${caseName(c)}: ${res.status} ${JSON.stringify(body.errors).slice(0, 500)}`)
-    pages++
+    if (++pages === 1) firstPageMs = performance.now() - started
     for (const r of body.data.usage.rows)
       groups.push([String(new Date(r.windowStart).getTime()), ...c.groupBy.map((d) => String(r[col(d).gql])), String(r.inputTokens), String(r.outputTokens)].join('|'))
     if (!body.data.usage.pageInfo.hasNextPage) break
     after = body.data.usage.pageInfo.endCursor
   }
-  return { groups: groups.sort(), pages }
+  return { groups: groups.sort(), pages, firstPageMs }
 }
 
 /** Row 9's raw side when the database cannot be shared with the server (PGlite): measured before it starts. */
@@ -158,9 +163,12 @@ export async function benchMatrix(ctx: Ctx, repeats: number, reference: Map<stri
       throw new Error(`row 9 ${name}: GraphQL (${first.groups.length} groups) differs from the raw GROUP BY (${expected.length}), e.g. ${diff.join('; ')}`)
     }
     const ours: number[] = []
+    const firstPages: number[] = []
     const theirs: number[] = []
     for (let i = 0; i < repeats; i++) {
-      ours.push(await timeIt(() => graphqlGroups(ctx, c)))
+      const started = performance.now()
+      firstPages.push((await graphqlGroups(ctx, c)).firstPageMs)
+      ours.push(performance.now() - started)
       if (raw) theirs.push(await timeIt(() => rawGroups(raw, 'bench', c)))
     }
     const o = median(ours)
@@ -168,7 +176,7 @@ export async function benchMatrix(ctx: Ctx, repeats: number, reference: Map<stri
     metrics.push({
       row: 9,
       engine: ctx.engine,
-      name: `GraphQL usage 30 d ${name} (${expectedPath(c)}; ${expected.length} groups, ${first.pages} page${first.pages === 1 ? '' : 's'}), priced, p50`,
+      name: `GraphQL usage 30 d ${name} (${expectedPath(c)}; ${expected.length} groups, ${first.pages === 1 ? '1 page' : `${first.pages} pages, the first ${Math.round(median(firstPages)).toLocaleString('en-US')} ms`}), priced, p50`,
       value: o,
       unit: 'ms',
       baseline: t,
@@ -176,7 +184,7 @@ export async function benchMatrix(ctx: Ctx, repeats: number, reference: Map<stri
       ratio: o / t,
       target: '≤ 0.2×',
       met: o / t <= 0.2,
-      details: { groups: expected.length, pages: first.pages, path: expectedPath(c) },
+      details: { groups: expected.length, pages: first.pages, path: expectedPath(c), firstPageMs: median(firstPages) },
     })
   }
   return metrics
