@@ -81,25 +81,6 @@ function toClasses(r: Record<string, unknown>): Record<ClassColumn, ClassUsage> 
   ) as Record<ClassColumn, ClassUsage>
 }
 
-interface SqlTotals {
-  requests: number | null
-  input_tokens: number | null
-  output_tokens: number | null
-  cached_input_tokens: number | null
-  uncached_input_tokens: number | null
-  cache_write_tokens: number | null
-  cache_write_1h_tokens: number | null
-  cost_total: string | null
-  cost_input: string | null
-  cost_cached_input: string | null
-  cost_cache_write: string | null
-  cost_output: string | null
-  cost_resources: string | null
-  unpriced_tokens: number | null
-  unpriced_quantity: ResourceQuantity[] | null
-  reported_cost: string | null
-}
-
 export interface UsageResult {
   rows: UsageRow[]
   totals: UsageTotals
@@ -109,7 +90,7 @@ export interface UsageResult {
 }
 
 /** A row as the statement returns it, by column name, before `usageRows` maps it. */
-export type RawUsageRow = SqlTotals & Record<string, unknown>
+export type RawUsageRow = Record<string, unknown>
 
 /** A row as run-usage's statement ships it: the values of `pageColumns(spec)`, in that order (compact JSON). */
 export type RowValues = unknown[]
@@ -172,7 +153,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
   const limit = page.first + Math.floor(budget / (MIN_VALUE_BYTES * cols.length))
   const pageEnd = page.offset + page.first
   const [result] = await db
-    .query<{ totals: SqlTotals & { groups: number }; rows: unknown[][]; following_bytes: number | null }>(sql`${withGroupedSql(spec)},
+    .query<{ totals: RawUsageRow & { groups: number | null }; rows: unknown[][]; following_bytes: number | null }>(sql`${withGroupedSql(spec)},
     totals as (select count(*)::int8 as groups,
       case when count(requests) = 0 then null else sum(requests)::int8 end as requests,
       sum(input_tokens)::int8 as input_tokens, sum(output_tokens)::int8 as output_tokens,
@@ -203,7 +184,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
   if (groups > page.maxGroups) throw page.onTooLarge(groups)
   // Counts are never negative, so no row's count exceeds the totals' (which GraphQL serves too).
   assertExactCounts(COUNT_COLUMNS.map((c) => totalsRow[c]))
-  const totals = toTotals(totalsRow as unknown as Record<string, unknown>, page.currency)
+  const totals = toTotals(totalsRow, page.currency)
   const all: RowValues[] = nested ? result!.rows.map((r) => (r as unknown[][]).flat(1)) : result!.rows
   const columns = cols.map((c) => c.name)
   const rows = all.slice(0, page.first)
