@@ -18,6 +18,7 @@ import { createTenantGate, type TenantGate } from './usage/tenant-gate.js'
 import inputGuardPlugin from './plugins/input-guard.js'
 import metricsPlugin from './plugins/metrics.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
+import requestEncodingPlugin from './plugins/request-encoding.js'
 import underPressurePlugin from './plugins/under-pressure.js'
 import swaggerPlugin from './plugins/swagger.js'
 import { ensureDefaultCard } from './pricing/catalog/default-card.js'
@@ -73,6 +74,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     bodyLimit: opts.config.BODY_LIMIT,
   })
   await fastify.register(inputGuardPlugin)
+  await fastify.register(requestEncodingPlugin)
   await fastify.register(dbPlugin, {
     config: opts.config,
     ...(opts.db ? { db: opts.db } : {}),

@@ -102,6 +102,10 @@ export const problems = {
       'Unsupported media type',
       `content type ${type ? `"${type}"` : '(none)'} is not accepted here; send ${accepted.join(' or ')}`,
     ),
+  unsupportedEncoding: (detail: string, accepted: string[]) =>
+    new ProblemError(415, 'unsupported-encoding', 'Unsupported content encoding', `${detail}; send the body with Content-Encoding ${accepted.join(', ')}`, {
+      headers: { 'accept-encoding': accepted.join(', ') },
+    }),
   unavailable: (retryAfterSeconds: number, detail = 'the database is not reachable; try again shortly') =>
     new ProblemError(503, 'unavailable', 'Service unavailable', detail, {
       headers: { 'retry-after': String(retryAfterSeconds) },
@@ -110,7 +114,8 @@ export const problems = {
     new ProblemError(503, 'overloaded', 'Service unavailable', 'the server is overloaded; try again shortly', {
       headers: { 'retry-after': String(retryAfterSeconds) },
     }),
-  methodNotAllowed: (detail: string) => new ProblemError(405, 'method-not-allowed', 'Method not allowed', detail),
+  methodNotAllowed: (detail: string, allowed?: string[]) =>
+    new ProblemError(405, 'method-not-allowed', 'Method not allowed', detail, allowed ? { headers: { allow: allowed.join(', ') } } : {}),
   tooManyRequests: (retryAfterSeconds: number, detail: string) =>
     new ProblemError(429, 'too-many-requests', 'Too many requests', detail, { headers: { 'retry-after': String(retryAfterSeconds) } }),
   /** A count past what the ledger carries exactly; the default detail is a read's (see src/usage/exact-counts.ts). */

@@ -65,6 +65,31 @@ export function toProblem(err: FastifyError | Error, retryAfterSeconds: number, 
   return problems.internal()
 }
 
+/** A route path of Fastify's syntax as a regular expression over request paths (`:id` one segment, `*` the rest). */
+function pathPattern(url: string): RegExp {
+  const segment = (s: string) =>
+    s.startsWith(':') ? '[^/]+' : s === '*' ? '.*' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return new RegExp(`^${url.split('/').map(segment).join('/')}$`)
+}
+
+/** The methods registered per route path, to tell a wrong method (405) from a missing path (404). */
+function routeMethods() {
+  const byUrl = new Map<string, { pattern: RegExp; methods: Set<string> }>()
+  return {
+    add(url: string, method: string | string[]) {
+      const entry = byUrl.get(url) ?? { pattern: pathPattern(url), methods: new Set<string>() }
+      for (const m of [method].flat()) entry.methods.add(m.toUpperCase())
+      byUrl.set(url, entry)
+    },
+    /** The methods of every route whose path matches, sorted; empty when none does. */
+    allowed(path: string): string[] {
+      const out = new Set<string>()
+      for (const { pattern, methods } of byUrl.values()) if (pattern.test(path)) for (const m of methods) out.add(m)
+      return [...out].sort()
+    },
+  }
+}
+
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 /**
@@ -144,9 +169,18 @@ export default fp(
       logProblem(request, problem, err)
       return sendProblem(reply, request, problem)
     })
-    app.setNotFoundHandler((request, reply) =>
-      sendProblem(reply, request, problems.notFound(`no route for ${request.method} ${request.url.split('?')[0]}`)),
-    )
+    // A path that exists under other methods is a 405 naming them (RFC 9110 §15.5.6), not a 404.
+    const routes = routeMethods()
+    app.addHook('onRoute', (route) => routes.add(route.url ?? route.path, route.method))
+    app.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0]!
+      const allowed = routes.allowed(path)
+      // A route of this method that answered "not found" itself (a missing asset) is a 404.
+      const problem = allowed.length && !allowed.includes(request.method)
+        ? problems.methodNotAllowed(`${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`, allowed)
+        : problems.notFound(`no route for ${request.method} ${path}`)
+      return sendProblem(reply, request, problem)
+    })
   },
   { name: 'errors' },
 )
