@@ -28,10 +28,10 @@ import { parseCanonical, type ParsedJsonRows } from './canonical.js'
 import { checkShapes, type BucketShape, type ShapeCheck } from './intervals.js'
 import { mergeRows, type IndexedBucket } from './merge.js'
 import { readUsageCsv } from './openai-csv.js'
-import { isOpenAIPageBody, OPENAI_RESOURCE_ATTRIBUTES, parseOpenAIPages } from './openai-page.js'
+import { isOpenAIPageBody, OPENAI_ATTRIBUTE_KEYS, OPENAI_RESOURCE_ATTRIBUTES, parseOpenAIPages } from './openai-page.js'
 import { describeResource, mergeResources, type IndexedResource } from './resource.js'
 import { beforeRetention, type RetentionGuard } from './retention.js'
-import { declaredShape } from './shapes.js'
+import { declaredShape, GROUP_BY_DIMENSIONS, unknownGroupBy } from './shapes.js'
 import { spoolToTempFile } from './spool.js'
 
 export interface IngestResult {
@@ -306,6 +306,17 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   const mergedResources = mergeResources(parsed.resources)
   if (merged.problems.length > 0 || mergedResources.problems.length > 0) throw problems.validation([...merged.problems, ...mergedResources.problems])
   const declared = declaredShape(defaults.groupBy)
+  // Only when there are rows: an empty page may declare its endpoint's attributes (a puller's `group_by`).
+  const unknownNames = merged.rows.length + mergedResources.rows.length === 0
+    ? []
+    : unknownGroupBy(declared, mergedResources.rows.flatMap((r) => Object.keys(r.resource.attributes)), OPENAI_ATTRIBUTE_KEYS)
+  if (unknownNames.length)
+    throw problems.validation(
+      unknownNames.map((name) => ({
+        path: 'query.group_by',
+        message: `"${name}" is neither a dimension (${GROUP_BY_DIMENSIONS.join(', ')}) nor an attribute of any resource row in the request`,
+      })),
+    )
   const bucketShapes = checkShapes(
     merged.rows.map((r) => ({ dims: r.bucket, kind: r.bucket.usageType })),
     declared,

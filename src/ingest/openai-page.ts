@@ -55,6 +55,9 @@ export const OPENAI_RESOURCE_ATTRIBUTES: Record<string, readonly string[]> = Obj
   Object.values(RESULT_KINDS).flatMap((k) => ('resource' in k ? [[k.resource, k.attributes]] : [])),
 )
 
+/** Every attribute key OpenAI's resource results report (what a declared `group_by` may name besides dimensions). */
+export const OPENAI_ATTRIBUTE_KEYS: readonly string[] = [...new Set(Object.values(OPENAI_RESOURCE_ATTRIBUTES).flat())]
+
 /** What makes a repeated bucket the same page posted twice: pages of different usage endpoints share their time buckets. */
 const resultKinds = (results: unknown[]) => [...new Set(results.map((r) => (isObject(r) ? String(r.object ?? 'completions') : '')))].sort().join(',')
 

@@ -57,6 +57,20 @@ export function declaredShape(groupBy: readonly string[] | undefined): DeclaredS
   return { mask, attributes: [...attributes].sort() }
 }
 
+/**
+ * The declared names that can be neither: not a dimension (or a provider's name for one), not an attribute
+ * key of any resource row of the request, nor one the providers' resources report (`knownAttributes`).
+ * A typo (`projetc_id`) would otherwise declare an attribute no row has, silently changing the shape.
+ */
+export function unknownGroupBy(declared: DeclaredShape | undefined, rowAttributeKeys: Iterable<string>, knownAttributes: Iterable<string>): string[] {
+  if (!declared?.attributes.length) return []
+  const known = new Set([...rowAttributeKeys, ...knownAttributes])
+  return declared.attributes.filter((a) => !known.has(a))
+}
+
+/** Every name `group_by` accepts as a dimension (the ledger's and the providers'), for messages. */
+export const GROUP_BY_DIMENSIONS: readonly string[] = [...Object.keys(SHAPE_BITS), ...Object.keys(GROUP_BY_ALIASES)]
+
 /** The stored text of a shape. */
 export function shapeText(mask: number, attributeKeys?: Iterable<string>): string {
   const keys = attributeKeys ? [...new Set(attributeKeys)].sort() : []

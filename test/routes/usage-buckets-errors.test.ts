@@ -28,6 +28,27 @@ void eachEngine(t, async (t, engine) => {
   )
   rejects('an empty CSV → 400', 400, '', 'text/csv')
 
+  // A misspelled ?group_by= name was taken as an attribute key no row has, silently changing the shape.
+  t.test('a group_by name that is neither a dimension nor an attribute → 400 naming it; known names pass', async (t) => {
+    const { key, tenantId } = await tenantWithKey(app, ['ingest'])
+    const bad = await postBuckets(app, key, { buckets: [good] }, 'application/json', '?group_by=model,projetc_id')
+    t.equal(bad.statusCode, 400, bad.body)
+    t.ok(isProblem(bad))
+    t.match(bad.json(), { errors: [{ path: 'query.group_by', message: /"projetc_id" is neither a dimension \(project_id, .*workspace_id/ }] })
+    t.equal(await rowCount(app, tenantId), 0, 'nothing written')
+    const image = { start_time: good.start_time, end_time: good.end_time, model: 'gpt-image-1', resource: 'images', quantity: '2', attributes: { size: '1024x1024' } }
+    for (const [query, payload] of [
+      ['?group_by=model,workspace_id,context_window', { buckets: [good] }],
+      ['?group_by=model,size', { buckets: [], resources: [image] }],
+      ['?group_by=model,source', { buckets: [], resources: [{ ...image, attributes: { size: '1024x1024', source: 'image.generation' } }] }],
+      ['?group_by=model,my_own_key', { buckets: [], resources: [{ ...image, attributes: { my_own_key: 'x' } }] }],
+    ] as const) {
+      const ok = await postBuckets(app, (await tenantWithKey(app, ['ingest'])).key, payload, 'application/json', query)
+      t.equal(ok.statusCode, 200, `${query}: ${ok.body}`)
+    }
+    t.equal((await postBuckets(app, key, { buckets: [] }, 'application/json', '?group_by=anything_at_all')).statusCode, 200, 'an empty body declares nothing')
+  })
+
   rejects('wrong types: every bad field of every bad bucket is listed by index', 400, {
     buckets: [good, { ...good, model: 5, input_tokens: '10' }, { ...good, model: undefined, batch: 'yes', input_token: 3 }],
   }, 'application/json', (b) => {

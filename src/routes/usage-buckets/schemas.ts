@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { SOURCES, USAGE_TYPES } from '../../ingest/bucket.js'
+import { OPENAI_ATTRIBUTE_KEYS } from '../../ingest/openai-page.js'
 import { RESOURCE_NAME } from '../../ingest/resource.js'
 import { dimensionText } from '../../ingest/text-schema.js'
 import { COUNTER_FIELDS } from '../../ingest/token-classes.js'
@@ -113,7 +114,8 @@ export const IngestQuerySchema = z.object({
     .optional()
     .describe(
       'the report shape: the dimensions (OpenAI’s or Anthropic’s names) the pages were requested with; default: those non-null in any row. ' +
-        'Repeated, `[]` or comma-separated',
+        'A name that is not a dimension must be an attribute key of a resource row in the request or of a provider resource ' +
+        `(${OPENAI_ATTRIBUTE_KEYS.join(', ')}), else 400. Repeated, \`[]\` or comma-separated`,
     ),
 })
 
