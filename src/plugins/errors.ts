@@ -129,7 +129,7 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, proble
  * (256 four-byte characters percent-encoded are 3,072 bytes).
  */
 export const routerErrorOptions = {
-  maxParamLength: 4096,
+  routerOptions: { maxParamLength: 4096 },
   frameworkErrors: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const problem = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? problems.badRequest('a path parameter is longer than 4096 bytes')

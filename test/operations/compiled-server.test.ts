@@ -63,4 +63,8 @@ t.test('node dist/server.js: migrates from migrations/, serves GraphQL from sche
 
   child.kill('SIGTERM')
   t.equal(await exit, 0, 'SIGTERM drains and exits 0')
+  // Fastify 5's deprecations (top-level maxParamLength, disableRequestLogging) printed on every start.
+  t.notMatch(err, /FSTDEP|DeprecationWarning|FastifyWarning/, 'no deprecation warnings on start')
+  const requestLines = out.split('\n').filter((l) => l.includes('"url":"/readyz"'))
+  t.equal(requestLines.length, 1, 'one access line per request (Fastify\'s own request logging stays off)')
 })
