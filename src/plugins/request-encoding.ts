@@ -13,12 +13,13 @@ import { problems } from '../errors.js'
  * valid in its coding is a 400.
  */
 
-const DECODERS: Record<string, () => Transform> = {
-  gzip: createGunzip,
-  'x-gzip': createGunzip,
-  deflate: createInflate,
-  br: createBrotliDecompress,
-}
+// A Map, not an object: `Content-Encoding: constructor` must not find Object's own members.
+const DECODERS = new Map<string, () => Transform>([
+  ['gzip', createGunzip],
+  ['x-gzip', createGunzip],
+  ['deflate', createInflate],
+  ['br', createBrotliDecompress],
+])
 const ACCEPTED = ['gzip', 'deflate', 'br', 'identity']
 
 /** The codings of the header, in the order they were applied; identity is no coding. */
@@ -39,7 +40,7 @@ function hasBody(req: FastifyRequest): boolean {
  * Content-Length, while its body limit counts what it reads, the decoded bytes.
  */
 function decoded(payload: Readable, coding: string): Readable & { receivedEncodedLength: number } {
-  const decoder = DECODERS[coding]!()
+  const decoder = DECODERS.get(coding)!()
   const out = Object.assign(new PassThrough(), { receivedEncodedLength: 0 })
   payload.on('data', (chunk: Buffer) => {
     out.receivedEncodedLength += chunk.length
@@ -61,7 +62,7 @@ export default fp(
     app.addHook('preParsing', async (req, _reply, payload) => {
       const list = codings(req.headers['content-encoding'])
       if (list.length === 0 || !hasBody(req)) return payload
-      const unknown = list.filter((c) => !(c in DECODERS))
+      const unknown = list.filter((c) => !DECODERS.has(c))
       if (unknown.length || list.length > 1)
         throw problems.unsupportedEncoding(
           unknown.length ? `Content-Encoding ${unknown.join(', ')} is not accepted` : 'one Content-Encoding at most is accepted',

@@ -47,6 +47,7 @@ void eachEngine(t, async (t, engine) => {
 
     await t.test(`${type}: an unknown coding → 415 naming the accepted ones, nothing written`, async (t) => {
       const { key, tenantId } = await tenantWithKey(app, ['ingest'])
+      for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) t.equal((await post(key, plain, type, name)).status, 415, name)
       const res = await post(key, plain, type, 'compress')
       t.equal(res.status, 415)
       t.match(res.headers.get('content-type'), /application\/problem\+json/)
