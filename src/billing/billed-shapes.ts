@@ -1,4 +1,5 @@
 import { SHAPE_BITS } from '../ingest/shapes.js'
+import { ownValue } from '../own-key.js'
 
 /**
  * The report shape of billed costs (contract v2 "Report shapes", applied to costs): the dimensions a
@@ -26,5 +27,5 @@ export function billedPresent(r: { projectId: string | null; apiKeyId: string | 
 /** A request's declared `?group_by=` as shape bits (undefined: none declared, shapes come from the rows). */
 export function declaredBilledShape(groupBy: readonly string[] | undefined): { mask: number; attributes: string[] } | undefined {
   if (!groupBy?.length) return undefined
-  return { mask: groupBy.reduce((m, name) => m | (BILLED_GROUP_BY[name] ?? 0), 0), attributes: [] }
+  return { mask: groupBy.reduce((m, name) => m | (ownValue(BILLED_GROUP_BY, name) ?? 0), 0), attributes: [] }
 }

@@ -1,4 +1,5 @@
 import { PRICED_CLASSES, type PricedClass } from '../db/token-columns.js'
+import { ownValue } from '../own-key.js'
 
 /**
  * Providers' billed line items ↔ the ledger's priced token classes. One table for both directions:
@@ -83,7 +84,7 @@ export function anthropicClass(tokenType: string | null): ClassColumn | undefine
 const ANTHROPIC_RESOURCE_COSTS: Record<string, string> = { web_search: 'web_search_calls' }
 
 export function anthropicResource(costType: string | null): string | undefined {
-  return costType === null ? undefined : ANTHROPIC_RESOURCE_COSTS[costType]
+  return costType === null ? undefined : ownValue(ANTHROPIC_RESOURCE_COSTS, costType)
 }
 
 /** The provider's name for a computed resource: `"<model>, <resource>"` (the resource alone without a model); Anthropic's cost_type. */

@@ -33,6 +33,7 @@ import { describeResource, mergeResources, type IndexedResource } from './resour
 import { beforeRetention, type RetentionGuard } from './retention.js'
 import { declaredShape, GROUP_BY_DIMENSIONS, unknownGroupBy } from './shapes.js'
 import { spoolToTempFile } from './spool.js'
+import { ownValue } from '../own-key.js'
 
 export interface IngestResult {
   received: number
@@ -324,7 +325,7 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   const resourceShapes = checkShapes(
     mergedResources.rows.map((r) => ({ dims: r.resource, kind: r.resource.resource, attributeKeys: Object.keys(r.resource.attributes) })),
     declared,
-    (resource) => OPENAI_RESOURCE_ATTRIBUTES[resource],
+    (resource) => ownValue(OPENAI_RESOURCE_ATTRIBUTES, resource),
   )
   if (resourceShapes.overlapping) throw resourceOverlapWithin(mergedResources.rows)
   const unchanged = (created: number, replaced: number) => merged.rows.length + mergedResources.rows.length - created - replaced

@@ -4,6 +4,7 @@ import { parseAttributes, type IndexedResource } from './resource.js'
 import type { CounterField } from './token-classes.js'
 import { walkUsagePages } from './usage-pages.js'
 import { parseJsonBatch, parseJsonCounter, parseJsonDimension } from './values.js'
+import { ownValue } from '../own-key.js'
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -47,7 +48,7 @@ const RESULT_KINDS: Record<string, ResultKind> = {
 /** The kind of a result; a result with no `object` is a completions result (v1.1). */
 function resultKind(object: unknown): ResultKind | undefined {
   if (object === undefined || object === null) return { tokens: 'completions' }
-  return typeof object === 'string' ? RESULT_KINDS[object] : undefined
+  return typeof object === 'string' ? ownValue(RESULT_KINDS, object) : undefined
 }
 
 /** The resource names the OpenAI usage endpoints report, with their attribute keys (for declared shapes). */

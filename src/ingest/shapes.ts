@@ -1,3 +1,5 @@
+import { ownValue } from '../own-key.js'
+
 /**
  * Report shapes (contract v2 "Report shapes"): within one request, the rows of one (provider, account,
  * usage type or resource, start, end) form a shape, whose grouped dimensions are those non-null in any
@@ -50,7 +52,7 @@ export function declaredShape(groupBy: readonly string[] | undefined): DeclaredS
   let mask = 0
   const attributes = new Set<string>()
   for (const name of groupBy) {
-    const dim = GROUP_BY_ALIASES[name] ?? (name in SHAPE_BITS ? (name as ShapeDimension) : undefined)
+    const dim = ownValue(GROUP_BY_ALIASES, name) ?? (Object.hasOwn(SHAPE_BITS, name) ? (name as ShapeDimension) : undefined)
     if (dim) mask |= SHAPE_BITS[dim]
     else attributes.add(name)
   }

@@ -97,7 +97,7 @@ t.test('merging costs (the chart’s “Other” series and row totals) sums unp
     .map(([units, scale]) => new Decimal(units.toString()).div(new Decimal(10).pow(scale)).toFixed())
   const cost = fc.record({
     total: amount, resources: amount, complete: fc.boolean(), unpricedTokens: fc.nat({ max: 1e9 }),
-    unpricedQuantity: fc.uniqueArray(fc.record({ resource: fc.constantFrom('images', 'storage_bytes', 'web_search_calls'), quantity: amount }),
+    unpricedQuantity: fc.uniqueArray(fc.record({ resource: fc.constantFrom('images', 'storage_bytes', 'web_search_calls', 'constructor', '__proto__'), quantity: amount }),
       { selector: (q) => q.resource, maxLength: 3 }),
   }).map((c) => ({ ...c, input: '0', cachedInput: '0', cacheWrite: '0', output: '0', currency: 'USD' }))
   fc.assert(

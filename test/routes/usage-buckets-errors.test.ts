@@ -36,6 +36,9 @@ void eachEngine(t, async (t, engine) => {
     t.ok(isProblem(bad))
     t.match(bad.json(), { errors: [{ path: 'query.group_by', message: /"projetc_id" is neither a dimension \(project_id, .*workspace_id/ }] })
     t.equal(await rowCount(app, tenantId), 0, 'nothing written')
+    const inherited = await postBuckets(app, key, { buckets: [good] }, 'application/json', '?group_by=model,constructor,toString')
+    t.equal(inherited.statusCode, 400, 'names of Object\'s own members are not dimensions either')
+    t.match(inherited.json(), { errors: [{ message: /"constructor"/ }, { message: /"toString"/ }] })
     const image = { start_time: good.start_time, end_time: good.end_time, model: 'gpt-image-1', resource: 'images', quantity: '2', attributes: { size: '1024x1024' } }
     for (const [query, payload] of [
       ['?group_by=model,workspace_id,context_window', { buckets: [good] }],

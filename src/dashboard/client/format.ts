@@ -70,7 +70,7 @@ var Fmt = (function () {
   }
   /** Two unpricedQuantity lists as one, summed per resource (exact), in resource order as the API lists them. */
   function mergeQuantities(a, b) {
-    var by = {};
+    var by = Object.create(null);
     (a || []).concat(b || []).forEach(function (q) { by[q.resource] = by[q.resource] ? Dec.add(by[q.resource], q.quantity) : q.quantity; });
     return Object.keys(by).sort().map(function (r) { return { resource: r, quantity: by[r] }; });
   }

@@ -22,7 +22,7 @@ function groupLabel(row, dim) {
 
 /** rows (window × group) → windows, series sorted by cost (exact), each with its cost per window. */
 function pivot(rows, dim) {
-  var windows = [], byWindow = {}, groups = {};
+  var windows = [], byWindow = Object.create(null), groups = Object.create(null);
   rows.forEach(function (r) {
     if (!byWindow[r.windowStart]) { byWindow[r.windowStart] = true; windows.push({ start: r.windowStart, end: r.windowEnd }); }
     var name = groupLabel(r, dim);

@@ -5,6 +5,7 @@ import type { CostsResult } from '../../billing/costs-result.js'
 import type { UsageRow } from '../run-usage.js'
 import { csvLine, isoSeconds } from './csv-lines.js'
 import type { BucketRows } from './report.js'
+import { ownValue } from '../../own-key.js'
 
 /** OpenAI's `quantity_unit` for a resource (contract v2); other resources are their own unit. */
 const QUANTITY_UNITS: Record<string, string> = {
@@ -13,7 +14,7 @@ const QUANTITY_UNITS: Record<string, string> = {
   images: 'images',
   characters: 'characters',
 }
-const quantityUnit = (resource: string) => QUANTITY_UNITS[resource] ?? resource
+const quantityUnit = (resource: string) => ownValue(QUANTITY_UNITS, resource) ?? resource
 const isTokens = (row: UsageRow) => row.resource === undefined || row.resource === null || row.resource === 'tokens'
 
 /** Name of usage whose model is unknown (OpenAI pages not grouped by model): always unpriced. */
