@@ -21,6 +21,12 @@ export async function spoolToTempFile(body: Readable, limit: number): Promise<Sp
   const dir = await mkdtemp(join(tmpdir(), 'tokenledger-upload-'))
   const path = join(dir, 'body.csv')
   const cleanup = () => rm(dir, { recursive: true, force: true })
+  // A body that failed before anyone read it (a Content-Encoding decoder that met a corrupt header while
+  // the route was still authenticating) has already emitted its error: it would be waited on for ever.
+  if (body.errored) {
+    await cleanup()
+    throw body.errored
+  }
   let bytes = 0
   const out = createWriteStream(path, { mode: 0o600 })
   try {

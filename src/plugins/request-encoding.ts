@@ -47,6 +47,9 @@ function decoded(payload: Readable, coding: string): Readable & { receivedEncode
   })
   // The client's own failure (a hang-up) passes through as it is: the error pipeline reads it as such.
   payload.on('error', (err) => out.destroy(err))
+  // Its reader may attach later (the CSV route spools the body in its handler): until then a failure is
+  // kept on the stream (`errored`, which the spool checks) instead of being an uncaught 'error' event.
+  out.on('error', () => {})
   decoder.on('error', (err) => out.destroy(problems.badRequest(`the body is not valid ${coding} (Content-Encoding: ${coding}): ${err.message}`)))
   // A consumer that stops early (a limit, a bad row) must not leave the decoder inflating the rest.
   out.on('close', () => {
