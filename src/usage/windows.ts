@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { MAX_UNIX_SECONDS } from '../time/instant.js'
 
 export type Window = 'MINUTE' | 'HOUR' | 'DAY' | 'WEEK' | 'MONTH' | 'TOTAL'
 
@@ -64,12 +65,22 @@ export function windowStartSql(window: Window, t: SQL, tz: string, from: Date): 
   return sql`date_trunc(${CALENDAR[window]!}, ${t}, ${tz})`
 }
 
+/**
+ * The last instant any entry point accepts (9999-12-31T23:59:59.999Z): no range reaches past it, so a
+ * window ending there holds everything its real end would. The real end of the last windows of 9999 is
+ * in year 10000, which RFC 3339 cannot write and JavaScript's Date parser (and so the GraphQL, REST and
+ * budget code reading it back) cannot read.
+ */
+const END_OF_TIME = new Date(MAX_UNIX_SECONDS * 1000 + 999).toISOString()
+
 /** SQL for the end of a window given its start: absolute for MINUTE/HOUR, local calendar otherwise. */
 export function windowEndSql(window: Window, start: SQL, tz: string, to: Date): SQL {
   if (window === 'TOTAL') return sql`${to.toISOString()}::timestamptz`
   const seconds = SECONDS[window]
-  if (seconds) return sql`${start} + make_interval(secs => ${seconds})`
-  return sql`((${start} at time zone ${tz}) + ${`1 ${CALENDAR[window]!}`}::interval) at time zone ${tz}`
+  const end = seconds
+    ? sql`${start} + make_interval(secs => ${seconds})`
+    : sql`((${start} at time zone ${tz}) + ${`1 ${CALENDAR[window]!}`}::interval) at time zone ${tz}`
+  return sql`least(${end}, ${END_OF_TIME}::timestamptz)`
 }
 
 /** An upper bound on the number of windows a range spans (used to refuse runaway queries early). */
