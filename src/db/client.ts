@@ -57,6 +57,11 @@ export interface DbClient extends Db {
 
 const dialect = new PgDialect()
 
+/** What postgres.js answers for a cancelled statement (query_canceled), for one never sent. */
+function cancelledByClient(): Error {
+  return Object.assign(new Error('canceling statement due to user request'), { code: '57014' })
+}
+
 function compile(query: SQL | string, params: unknown[] = []): { text: string; params: unknown[] } {
   if (typeof query === 'string') return { text: query, params }
   const compiled = dialect.sqlToQuery(query)
@@ -170,14 +175,18 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
     async query<T>(query: SQL | string, params?: unknown[], opts?: QueryOptions) {
       const c = compile(query, params)
       guard?.check()
+      const signal = opts?.signal
+      // Refused before postgres.js sees it: a query cancelled before it is sent is skipped by
+      // postgres.js (3.4.9), which still marks its connection busy — waiting for a reply that never
+      // comes. A request whose client had left lost a pooled connection for good, or held its
+      // transaction open (the CSV exports open each chunk's cursor after the client may have gone).
+      if (signal?.aborted) throw cancelledByClient()
       const statement = conn.unsafe(c.text, c.params as postgres.ParameterOrJSON<never>[], {
         prepare: opts?.prepare ?? false,
       })
       const pending = opts?.rowMode === 'array' ? statement.values() : statement
-      const signal = opts?.signal
       const cancel = () => void pending.cancel()
-      if (signal?.aborted) cancel()
-      else signal?.addEventListener('abort', cancel, { once: true })
+      signal?.addEventListener('abort', cancel, { once: true })
       try {
         return (await pending) as unknown as T[]
       } catch (err) {
