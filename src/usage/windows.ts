@@ -58,12 +58,23 @@ export function windowStartSql(window: Window, t: SQL, tz: string, from: Date): 
   // base-table statement that computes it once per bucket (HOUR × PROJECT reads every bucket).
   if (seconds && tz === 'UTC') return sql`date_trunc(${window === 'HOUR' ? 'hour' : 'minute'}, ${t}, 'UTC')`
   if (seconds) {
-    const local = sql`extract(epoch from (${t} at time zone ${tz}))`
+    const local = localEpoch(t, tz)
     const utc = sql`extract(epoch from ${t})`
-    return sql`to_timestamp(floor(${local} / ${seconds}) * ${seconds} - (${local} - ${utc}))`
+    // The local hour (minute) start in the offset in force at t — unless the offset changed since
+    // then: a change by a part of the window (Australia/Lord_Howe's 30-minute DST, America/Caracas
+    // in 2007, Asia/Pyongyang in 2015) made that instant an hour of the old offset's windows, and the
+    // two windows overlapped. The window then starts at the change, which falls on the old offset's
+    // next boundary (windowEndSql of that instant).
+    const first = sql`(floor(${local} / ${seconds}) * ${seconds} - (${local} - ${utc}))`
+    const localFirst = localEpoch(sql`to_timestamp(${first})`, tz)
+    return sql`to_timestamp(${first} + case when ${localFirst} - ${first} = ${local} - ${utc} then 0
+      else ${seconds} - (${localFirst} - floor(${localFirst} / ${seconds}) * ${seconds}) end)`
   }
   return sql`date_trunc(${CALENDAR[window]!}, ${t}, ${tz})`
 }
+
+/** Seconds since the epoch of the local wall-clock time of `t` in `tz`. */
+const localEpoch = (t: SQL, tz: string) => sql`extract(epoch from (${t} at time zone ${tz}))`
 
 /**
  * The last instant any entry point accepts (9999-12-31T23:59:59.999Z): no range reaches past it, so a
@@ -77,8 +88,12 @@ const END_OF_TIME = new Date(MAX_UNIX_SECONDS * 1000 + 999).toISOString()
 export function windowEndSql(window: Window, start: SQL, tz: string, to: Date): SQL {
   if (window === 'TOTAL') return sql`${to.toISOString()}::timestamptz`
   const seconds = SECONDS[window]
+  // The next local boundary: a window that starts at an offset change off the boundary is shorter.
+  const local = localEpoch(start, tz)
   const end = seconds
-    ? sql`${start} + make_interval(secs => ${seconds})`
+    ? tz === 'UTC'
+      ? sql`${start} + make_interval(secs => ${seconds})`
+      : sql`${start} + make_interval(secs => ${seconds} - (${local} - floor(${local} / ${seconds}) * ${seconds}))`
     : sql`((${start} at time zone ${tz}) + ${`1 ${CALENDAR[window]!}`}::interval) at time zone ${tz}`
   return sql`least(${end}, ${END_OF_TIME}::timestamptz)`
 }

@@ -1,0 +1,77 @@
+import t from 'tap'
+import { queryUsagePage, type UsageArgs } from '../../src/usage/usage-service.js'
+import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+
+// MINUTE and HOUR windows start on the local boundary in the offset in force at each bucket. Where the
+// offset changes by part of an hour (Australia/Lord_Howe's 30-minute DST, America/Caracas on
+// 2007-12-09) that boundary lay before the change, inside the previous window: the windows overlapped
+// ([14:30, 15:30) then [15:00, 16:00) on Lord Howe's spring-forward day) and the first one after the
+// change did not start at a local hour. A window now starts at the change and ends at the next local
+// boundary, so windows tile the range.
+
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z')
+
+void eachEngine(t, async (t, engine) => {
+  const app = await build(t, engine)
+  const { key, tenantId } = await tenantWithKey(app)
+  // A 10-minute bucket of 1 input token every 10 minutes over three hours from each `start`.
+  const buckets = (start: string) =>
+    Array.from({ length: 18 }, (_, i) => {
+      const s = Date.parse(start) + i * 600_000
+      return { start_time: iso(s), end_time: iso(s + 600_000), model: 'gpt-4o-mini', num_model_requests: 1, input_tokens: 1, output_tokens: 0 }
+    })
+  const res = await app.inject({
+    method: 'POST', url: '/v1/usage/buckets', headers: bearer(key),
+    payload: { buckets: [...buckets('2025-10-04T14:00:00Z'), ...buckets('2026-04-04T13:30:00Z'), ...buckets('2007-12-09T06:00:00Z')] },
+  })
+  t.equal(res.statusCode, 200, res.body)
+
+  const windows = async (from: string, to: string, timeZone: string, over: Partial<UsageArgs> = {}) => {
+    const page = await queryUsagePage(app.testDb, {
+      tenantId, from: new Date(from), to: new Date(to), window: 'HOUR', timeZone, groupBy: [], groupByLabels: [], filter: {},
+      rateCard: 'default', first: 1000, ...over,
+    }, { maxGroups: 10_000 })
+    return page.rows.map((r) => [iso(r.windowStart.getTime()), iso(r.windowEnd.getTime()), r.inputTokens])
+  }
+
+  t.test('Lord Howe spring-forward (+10:30 → +11 at 02:00 local): the 02:30 hour is half an hour', async (t) => {
+    const expected = [
+      ['2025-10-04T13:30:00Z', '2025-10-04T14:30:00Z', 3],
+      ['2025-10-04T14:30:00Z', '2025-10-04T15:30:00Z', 6],
+      ['2025-10-04T15:30:00Z', '2025-10-04T16:00:00Z', 3],
+      ['2025-10-04T16:00:00Z', '2025-10-04T17:00:00Z', 6],
+    ]
+    t.same(await windows('2025-10-04T14:00:00Z', '2025-10-04T17:00:00Z', 'Australia/Lord_Howe'), expected)
+    t.same(await windows('2025-10-04T14:00:00Z', '2025-10-04T17:00:00Z', 'Australia/Lord_Howe', { groupBy: ['API_KEY'] }), expected, 'from the base table too')
+  })
+
+  t.test('Lord Howe fall-back (+11 → +10:30 at 02:00 local): the repeated half hour is its own window', async (t) => {
+    t.same(await windows('2026-04-04T13:30:00Z', '2026-04-04T16:30:00Z', 'Australia/Lord_Howe'), [
+      ['2026-04-04T13:00:00Z', '2026-04-04T14:00:00Z', 3],
+      ['2026-04-04T14:00:00Z', '2026-04-04T15:00:00Z', 6],
+      ['2026-04-04T15:00:00Z', '2026-04-04T15:30:00Z', 3],
+      ['2026-04-04T15:30:00Z', '2026-04-04T16:30:00Z', 6],
+    ])
+  })
+
+  t.test('Caracas moved from −04:00 to −04:30 at 03:00 local on 2007-12-09', async (t) => {
+    t.same(await windows('2007-12-09T06:00:00Z', '2007-12-09T09:00:00Z', 'America/Caracas'), [
+      ['2007-12-09T06:00:00Z', '2007-12-09T07:00:00Z', 6],
+      ['2007-12-09T07:00:00Z', '2007-12-09T07:30:00Z', 3],
+      ['2007-12-09T07:30:00Z', '2007-12-09T08:30:00Z', 6],
+      ['2007-12-09T08:30:00Z', '2007-12-09T09:30:00Z', 3],
+    ])
+  })
+
+  t.test('whole-hour changes are unchanged (Europe/Berlin, 2025-03-30)', async (t) => {
+    const res = await app.inject({
+      method: 'POST', url: '/v1/usage/buckets', headers: bearer(key), payload: { buckets: buckets('2025-03-30T00:00:00Z') },
+    })
+    t.equal(res.statusCode, 200, res.body)
+    t.same(await windows('2025-03-30T00:00:00Z', '2025-03-30T03:00:00Z', 'Europe/Berlin'), [
+      ['2025-03-30T00:00:00Z', '2025-03-30T01:00:00Z', 6],
+      ['2025-03-30T01:00:00Z', '2025-03-30T02:00:00Z', 6],
+      ['2025-03-30T02:00:00Z', '2025-03-30T03:00:00Z', 6],
+    ])
+  })
+})
