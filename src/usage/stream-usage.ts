@@ -23,6 +23,8 @@ export interface StreamRequest {
   signal?: AbortSignal | undefined
   /** Rows per FETCH (PostgreSQL). */
   batch?: number | undefined
+  /** How long the consumer may stop pulling before the cursor is closed (PostgreSQL; default IDLE_MS). */
+  idleMs?: number | undefined
 }
 
 /** An opened stream: iterate it to the end, or `return()` it — either closes the cursor. */
@@ -45,7 +47,9 @@ export async function streamUsage(db: Db, spec: UsageSpec, req: StreamRequest): 
       max(greatest(${sql.raw(COUNT_COLUMNS.map((c) => `coalesce(${c}, 0)`).join(', '))})) over ()::text as max_count,
       ${pageSelectSql(spec)} from grouped
     order by ${orderBySql(spec)} limit ${req.maxGroups + 1}`
-  const batches = db.engine === 'postgres' ? cursorBatches(db, query, req.batch ?? BATCH, req.signal) : oneQuery(db, query, req.signal)
+  const batches = db.engine === 'postgres'
+    ? cursorBatches(db, query, req.batch ?? BATCH, req.signal, req.idleMs ?? IDLE_MS)
+    : oneQuery(db, query, req.signal)
   let first: IteratorResult<Row[]>
   try {
     first = await batches.next().catch((err: unknown) => {
@@ -110,7 +114,7 @@ async function* oneQuery(db: Db, query: SQL, signal: AbortSignal | undefined): A
  * The rows of `query` through `DECLARE … CURSOR` / `FETCH`, in a read transaction whose callback runs
  * alongside the consumer: each batch is handed over, the next is fetched when it is asked for.
  */
-async function* cursorBatches(db: Db, query: SQL, batch: number, signal: AbortSignal | undefined): AsyncGenerator<Row[]> {
+async function* cursorBatches(db: Db, query: SQL, batch: number, signal: AbortSignal | undefined, idleMs: number): AsyncGenerator<Row[]> {
   type Message = { rows: Row[] } | { done: true } | { error: unknown }
   const inbox: Message[] = []
   let wake: (() => void) | undefined
@@ -123,7 +127,7 @@ async function* cursorBatches(db: Db, query: SQL, batch: number, signal: AbortSi
   }
   const asked = () =>
     new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), IDLE_MS)
+      const timer = setTimeout(() => resolve(false), idleMs)
       demand = (go) => {
         clearTimeout(timer)
         resolve(go)
@@ -145,7 +149,11 @@ async function* cursorBatches(db: Db, query: SQL, batch: number, signal: AbortSi
         if (stopped) return
         post({ rows })
         if (rows.length < batch) return
-        if (!(await asked()) || stopped) return
+        const go = await asked()
+        if (stopped) return
+        // Not the end of the rows: a consumer that pulls again after its cursor was closed must fail
+        // (a CSV export breaks off) rather than take the rows it never got for the end of the result.
+        if (!go) throw new Error(`the reader pulled no rows for ${idleMs} ms; its cursor was closed`)
       }
     })
     .then(

@@ -1,0 +1,47 @@
+import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { selectSources } from '../../src/usage/dimensions.js'
+import { streamUsage } from '../../src/usage/stream-usage.js'
+import { resolveCard } from '../../src/usage/usage-service.js'
+import type { UsageSpec } from '../../src/usage/usage-sql.js'
+import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+
+// The REST exports read a usage statement through a cursor (PostgreSQL) that is closed when the reader
+// stops pulling for a while (a slow client behind a full socket). The closed cursor used to end the
+// stream as if the rows had run out: the CSV export went on with empty buckets and ended normally,
+// silently missing rows. A reader that pulls again after its cursor was closed now gets an error.
+
+void eachEngine(t, async (t, engine) => {
+  const app = await build(t, engine)
+  const { key, tenantId } = await tenantWithKey(app)
+  const bucket = (project: string) => ({
+    start_time: '2026-03-01T00:00:00Z', end_time: '2026-03-01T01:00:00Z', model: 'gpt-4o-mini', project_id: project, num_model_requests: 1, input_tokens: 10, output_tokens: 1,
+  })
+  const res = await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: bearer(key), payload: { buckets: ['p1', 'p2', 'p3'].map(bucket) } })
+  t.equal(res.statusCode, 200, res.body)
+
+  t.test('a reader that pauses past the idle limit never gets a short result', async (t) => {
+    const card = await resolveCard(app.testDb, tenantId, 'default')
+    const spec: UsageSpec = {
+      tenantId, from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-02T00:00:00Z'), window: 'TOTAL', timeZone: 'UTC',
+      groupBy: ['PROJECT'], groupByLabels: [], filter: {}, sources: selectSources({}, ['PROJECT'], []),
+      pricing: { cardId: card.id, asOf: new Date() },
+    }
+    // One row per FETCH, and a cursor closed after 200 ms without a pull.
+    const stream = await streamUsage(app.testDb, spec, { maxGroups: 1000, currency: 'USD', onTooLarge: () => new Error('too large'), batch: 1, idleMs: 200 })
+    const projects: unknown[] = []
+    let failed: unknown
+    try {
+      const first = await stream.next()
+      if (!first.done) projects.push(...first.value.map((r) => r.projectId))
+      await sleep(600)
+      for await (const rows of stream) projects.push(...rows.map((r) => r.projectId))
+    } catch (err) {
+      failed = err
+    } finally {
+      await stream.return()
+    }
+    if (engine === 'postgres') t.match(failed, { message: /cursor was closed/ }, 'the reader is told its cursor is gone')
+    else t.same(projects, ['p1', 'p2', 'p3'], 'PGlite reads the whole result at once')
+  })
+})
