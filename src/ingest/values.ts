@@ -56,6 +56,15 @@ export function unstorableText(s: string): string | undefined {
   return undefined
 }
 
+/**
+ * JSON arrays and objects nested deeper than this are refused (a 4xx naming the field). Every walk of a
+ * JSON value — the NUL scan, JSON.stringify, an event's content hash, PostgreSQL's jsonb parser —
+ * recurses once per level: an 8 KiB event metadata nested 4,000 deep overflowed the stack, a 500 for
+ * the whole request. Real payloads nest a handful of levels.
+ */
+export const MAX_JSON_DEPTH = 64
+export const TOO_DEEP = `nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels`
+
 /** A JSON counter: absent/null → null; otherwise an integer in [0, 2^53 − 1]. */
 export function parseJsonCounter(v: unknown): Parsed<number | null> {
   if (v === undefined || v === null) return ok(null)

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import fp from 'fastify-plugin'
 import { problems, type ProblemItem } from '../errors.js'
-import { unstorableText } from '../ingest/values.js'
+import { MAX_JSON_DEPTH, TOO_DEEP, unstorableText } from '../ingest/values.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -12,19 +12,26 @@ declare module 'fastify' {
 
 const MAX_LISTED = 100
 
-/** Every path in `value` whose string (or object key) cannot be stored as sent (`unstorableText`), up to MAX_LISTED. */
-function nulPaths(value: unknown, path: string[], out: ProblemItem[]): void {
+/**
+ * Every path in `value` whose string (or object key) cannot be stored as sent (`unstorableText`), up to
+ * MAX_LISTED; and where it nests deeper than MAX_JSON_DEPTH, which is not walked (the recursion would overflow).
+ */
+function nulPaths(value: unknown, path: string[], out: ProblemItem[], depth = 0): void {
   if (out.length >= MAX_LISTED) return
+  if (depth >= MAX_JSON_DEPTH && typeof value === 'object' && value !== null) {
+    out.push({ path: path.join('.'), message: TOO_DEEP })
+    return
+  }
   if (typeof value === 'string') {
     const problem = unstorableText(value)
     if (problem) out.push({ path: path.join('.'), message: problem })
   } else if (Array.isArray(value)) {
-    value.forEach((v, i) => nulPaths(v, [...path, String(i)], out))
+    value.forEach((v, i) => nulPaths(v, [...path, String(i)], out, depth + 1))
   } else if (value !== null && typeof value === 'object' && !(value instanceof Readable) && !Buffer.isBuffer(value)) {
     for (const [k, v] of Object.entries(value)) {
       const problem = unstorableText(k)
       if (problem) out.push({ path: [...path, JSON.stringify(k)].join('.'), message: `has a key that ${problem}` })
-      nulPaths(v, [...path, k], out)
+      nulPaths(v, [...path, k], out, depth + 1)
     }
   }
 }
@@ -32,7 +39,7 @@ function nulPaths(value: unknown, path: string[], out: ProblemItem[]): void {
 function refuse(items: ProblemItem[]): never {
   throw problems.validation(
     items,
-    `${items.length} value${items.length === 1 ? '' : 's'} hold text PostgreSQL cannot store as sent (the NUL character, or a lone UTF-16 surrogate); nothing was written`,
+    `${items.length} value${items.length === 1 ? '' : 's'} cannot be stored as sent (text holding the NUL character or a lone UTF-16 surrogate, or JSON nested deeper than ${MAX_JSON_DEPTH} levels); nothing was written`,
   )
 }
 

@@ -116,6 +116,25 @@ void eachEngine(t, async (t, engine) => {
     t.equal(res.statusCode, 200)
     t.match(res.json(), { results: [{ status: 'rejected', errors: [{ path: 'metadata', message: /lone UTF-16 surrogate/ }] }] })
   })
+  // 4,000 levels: 8,000 bytes, under the 8 KiB metadata limit; it overflowed the stack (a 500 for the batch).
+  const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`
+  t.test('an event whose metadata nests thousands deep is rejected alone; the others stand', async (t) => {
+    const payload = `{"events":[{"id":"deep-1","timestamp":0,"model":"m","metadata":{"a":${nested(4000)}}},{"id":"ok-2","timestamp":0,"model":"m"}]}`
+    const res = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: { ...h, 'content-type': 'application/json' }, payload })
+    t.equal(res.statusCode, 200, res.body.slice(0, 300))
+    t.match(res.json(), { results: [{ id: 'deep-1', status: 'rejected', errors: [{ path: 'metadata', message: /deeper than 64 levels/ }] }, { id: 'ok-2', status: 'created' }] })
+    const shallow = `{"events":[{"id":"deep-ok","timestamp":0,"model":"m","metadata":{"a":${nested(60)}}}]}`
+    const ok = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: { ...h, 'content-type': 'application/json' }, payload: shallow })
+    t.match(ok.json(), { results: [{ status: 'created' }] }, 'nesting within the limit is stored')
+    await app.testDb.query(`delete from usage_events where id in ('ok-2', 'deep-ok')`)
+    await app.testDb.query(`delete from usage_event_ids where id in ('ok-2', 'deep-ok')`)
+  })
+  t.test('a JSON body nested thousands deep is a 400 naming where, not a 500', async (t) => {
+    const res = await app.inject({ method: 'PUT', url: '/v1/budgets/deep', headers: { ...h, 'content-type': 'application/json' }, payload: `{"amount":"5","period":"day","filter":${nested(20_000)}}` })
+    t.equal(res.statusCode, 400, res.body.slice(0, 300))
+    t.ok(isProblem(res), 'problem+json')
+    t.match(res.json(), { errors: [{ path: /^body\.filter(\.0)+$/, message: /deeper than 64 levels/ }] })
+  })
   t.test('a pair of surrogates (an emoji) is one character and is stored as sent', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: h, payload: { buckets: [{ start_time: 7200, end_time: 10800, model: 'm\ud83d\ude00', input_tokens: 1 }] } })
     t.equal(res.statusCode, 200, res.body)

@@ -8,7 +8,7 @@ import {
   type RawCounters,
   type TokenClasses,
 } from '../token-classes.js'
-import { unstorableText } from '../values.js'
+import { MAX_JSON_DEPTH, TOO_DEEP, unstorableText } from '../values.js'
 import { parseAttributes, parseQuantity, parseResourceName, sortedAttributes } from '../resource.js'
 import { EventSchema, MAX_METADATA_BYTES, type EventInput } from './event-schema.js'
 import { parseTimestamp } from './timestamp.js'
@@ -144,12 +144,13 @@ export function normalizeEvent(item: unknown): Normalized {
   const resources = [...c.resources, ...eventResources(e.resources ?? [], errors)]
   const derived = deriveTokenClasses({ ...c.raw, num_model_requests: 1 })
   if (!derived.ok) errors.push(...derived.errors)
-  if (e.metadata) {
+  nulProblems(e, errors)
+  // Metadata nested too deep is named by nulProblems; measuring it would overflow the stack.
+  if (e.metadata && !errors.some((x) => x.path === 'metadata')) {
     const bytes = Buffer.byteLength(JSON.stringify(e.metadata), 'utf8')
     if (bytes > MAX_METADATA_BYTES)
       errors.push({ path: 'metadata', message: `is ${bytes} bytes serialised; the limit is ${MAX_METADATA_BYTES}` })
   }
-  nulProblems(e, errors)
   if (errors.length > 0 || !derived.ok || !timestamp) return { ok: false, id: e.id, errors }
 
   // An explicit reported_cost wins over a cost found inside the raw usage object.
@@ -182,7 +183,8 @@ export function normalizeEvent(item: unknown): Normalized {
 
 /**
  * PostgreSQL text and jsonb cannot hold NUL, and a lone UTF-16 surrogate would be stored as U+FFFD
- * (`unstorableText`); finding them here keeps one bad item from failing the batch. Fields the schema
+ * (`unstorableText`); finding them here keeps one bad item from failing the batch. JSON nested deeper
+ * than MAX_JSON_DEPTH is named here too, before anything walks it recursively. Fields the schema
  * already reported (its texts refuse both themselves) are not named twice.
  */
 function nulProblems(item: Record<string, unknown>, errors: FieldProblem[]): void {
@@ -193,16 +195,18 @@ function nulProblems(item: Record<string, unknown>, errors: FieldProblem[]): voi
   }
 }
 
-function unstorable(value: unknown): string | undefined {
+function unstorable(value: unknown, depth = 0): string | undefined {
   if (typeof value === 'string') return unstorableText(value)
+  // Deeper is refused before any recursive walk (this one, JSON.stringify, the content hash) can overflow.
+  if (typeof value === 'object' && value !== null && depth >= MAX_JSON_DEPTH) return TOO_DEEP
   if (Array.isArray(value)) {
     for (const v of value) {
-      const p = unstorable(v)
+      const p = unstorable(v, depth + 1)
       if (p) return p
     }
   } else if (typeof value === 'object' && value !== null) {
     for (const [k, v] of Object.entries(value)) {
-      const p = unstorableText(k) ?? unstorable(v)
+      const p = unstorableText(k) ?? unstorable(v, depth + 1)
       if (p) return p
     }
   }
