@@ -119,10 +119,13 @@ export function parseCostPages(body: unknown, defaults: CostDefaults): ParsedCos
       if (!isObject(bucket) || !Array.isArray(bucket.results))
         return void out.problems.push({ path: bucketPath, message: 'a bucket must be an object with a results array' })
       const timeKey = `${String(bucket[startField])}/${String(bucket[endField])}`
-      const earlier = bucketsSeen.get(timeKey)
+      // The instants, not their text: 1759276800 and "2025-10-01T00:00:00Z" are the same bucket.
+      const [start, end] = [parseTime(bucket[startField]), parseTime(bucket[endField])]
+      const seenKey = start.ok && end.ok ? `${start.value}-${end.value}` : timeKey
+      const earlier = bucketsSeen.get(seenKey)
       if (earlier !== undefined && bucket.results.length > 0)
         out.problems.push({ index, path: bucketPath, message: `the bucket ${timeKey} appears twice (also at ${earlier}): is a page posted twice?` })
-      else if (bucket.results.length > 0) bucketsSeen.set(timeKey, bucketPath)
+      else if (bucket.results.length > 0) bucketsSeen.set(seenKey, bucketPath)
       bucket.results.forEach((result: unknown, resultNo) => {
         const path = `${bucketPath}.results.${resultNo}`
         const p = new RowProblems({ index })

@@ -59,7 +59,8 @@ export function walkUsagePages(
       const timeKey = `${String(bucket[times.start])}/${String(bucket[times.end])}`
       const firstIndex = results.length > 0 ? index : undefined
       if (firstIndex !== undefined) {
-        const seenKey = `${timeKey} ${kindOf(results)}`
+        // The instants, not their text: 1759276800 and "2025-10-01T00:00:00Z" are the same bucket.
+        const seenKey = `${startMs === undefined || endMs === undefined ? timeKey : `${startMs}-${endMs}`} ${kindOf(results)}`
         const earlier = bucketsSeen.get(seenKey)
         if (earlier) bp.add(bucketPath, `bucket ${timeKey} appears twice: first at ${earlier.path} (index ${earlier.index}), again here (index ${firstIndex})`)
         else bucketsSeen.set(seenKey, { path: bucketPath, index: firstIndex })

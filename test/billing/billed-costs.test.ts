@@ -137,6 +137,14 @@ void eachEngine(t, async (t, engine) => {
     await clear()
   })
 
+  await t.test('the same bucket in two pages, its times written differently → 400, not summed', async (t) => {
+    const again = { ...page(D0, [result('0.5', null)]), data: [{ object: 'bucket', start_time: '2025-10-07T00:00:00Z', end_time: '2025-10-08T00:00:00.000Z', results: [result('0.5', null)] }] }
+    const res = await post([page(D0, [result('0.5', null)]), again])
+    t.equal(res.statusCode, 400, res.body)
+    t.match(res.json(), { errors: [{ index: 1, path: '1.data.0', message: /appears twice/ }] })
+    t.same(await stored(), [])
+  })
+
   await t.test('a different report shape overlapping stored costs → 409 naming the stored row; DELETE clears the range', async (t) => {
     t.equal((await post(page(D0, [result('1', null)]), '?account_id=acct')).statusCode, 200)
     const res = await post(page(D0, [result('0.6', 'gpt-5, input'), result('0.4', 'gpt-5, output')]), '?account_id=acct')

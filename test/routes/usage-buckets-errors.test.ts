@@ -97,6 +97,17 @@ void eachEngine(t, async (t, engine) => {
     'application/json',
     (b) => t.match(b.errors, [{ index: 1, message: /index 0.*index 1/ }]),
   )
+  // The same instants in other notation were not recognised: the bucket was summed, counted twice.
+  rejects(
+    'the same bucket in two pages, its times written differently, names both indexes',
+    400,
+    [
+      { object: 'page', data: [{ start_time: 1735689600, end_time: 1735776000, results: [{ model: 'm', input_tokens: 1 }] }] },
+      { object: 'page', data: [{ start_time: '2025-01-01T00:00:00Z', end_time: '2025-01-02T00:00:00+00:00', results: [{ model: 'm', input_tokens: 1 }] }] },
+    ],
+    'application/json',
+    (b) => t.match(b.errors, [{ index: 1, message: /index 0.*index 1/ }]),
+  )
   rejects('text/plain → 415', 415, 'hello', 'text/plain')
   rejects('application/xml → 415', 415, '<x/>', 'application/xml')
 
