@@ -26,8 +26,7 @@ export interface IndexedBilledRow {
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
 const fail = (message: string): Parsed<never> => ({ ok: false, message })
 
-import { SIGNED_PLAIN_DECIMAL as SIGNED_DECIMAL } from '../decimal/decimal-text.js'
-const MAX_DECIMAL_TEXT = 100
+import { MAX_DECIMAL_TEXT, SIGNED_PLAIN_DECIMAL as SIGNED_DECIMAL } from '../decimal/decimal-text.js'
 // Enough digits that ÷ 100 of any accepted amount is exact (a decimal shift never needs more).
 const Exact = Decimal.clone({ precision: 2 * MAX_DECIMAL_TEXT })
 

@@ -7,6 +7,13 @@
 /** Signed decimal in plain notation: no exponent, no bare dot, no `+`. */
 export const SIGNED_PLAIN_DECIMAL = /^-?\d+(\.\d+)?$/
 
+/**
+ * The longest decimal text an ingest accepts (billed amounts, resource quantities, reported costs).
+ * Longer text can overflow PostgreSQL's numeric (16,383 fractional digits): the whole request failed
+ * with a 422 about token counts that named no row. Real amounts have a few dozen digits at most.
+ */
+export const MAX_DECIMAL_TEXT = 100
+
 /** Non-negative decimal in plain notation (prices, amounts on a rate card). */
 export const PLAIN_DECIMAL = /^\d+(\.\d+)?$/
 

@@ -1,4 +1,5 @@
 import { Decimal } from 'decimal.js'
+import { MAX_DECIMAL_TEXT } from '../decimal/decimal-text.js'
 import { dimsKey, type RowProblem, type UsageDims } from './bucket.js'
 import { MAX_COUNTER, type Parsed } from './values.js'
 
@@ -51,6 +52,7 @@ export function parseQuantity(v: unknown): Parsed<string> {
     d = new Decimal(String(v))
   } else {
     if (typeof v !== 'string') return fail('is required: a decimal string or number ≥ 0')
+    if (v.length > MAX_DECIMAL_TEXT) return fail(`must be at most ${MAX_DECIMAL_TEXT} characters (got ${v.length})`)
     if (!DECIMAL_TEXT.test(v)) return fail(`must be a plain decimal ≥ 0 such as "12.5" (got ${JSON.stringify(v.slice(0, 40))})`)
     d = new Decimal(v)
   }

@@ -35,6 +35,19 @@ void eachEngine(t, async (t, engine) => {
     t.equal(await rowCount(app, tenantId), 0)
   })
 
+  // 17,000 fractional digits overflow PostgreSQL's numeric: a 422 about token counts that named no row.
+  t.test('an over-long resource quantity or reported_cost is a 400 naming the row and field; nothing is written', async (t) => {
+    const { key, tenantId } = await tenantWithKey(app, ['ingest'])
+    const long = `0.${'0'.repeat(17_000)}1`
+    const resource = (over: Record<string, unknown>) => ({ start_time: T0, end_time: T0 + 3600, resource: 'images', quantity: '1', ...over })
+    const res = await postBuckets(app, key, { resources: [resource({ quantity: long }), resource({ model: 'm', reported_cost: long })] })
+    t.equal(res.statusCode, 400, res.body.slice(0, 300))
+    t.ok(isProblem(res))
+    t.match(res.json(), { errors: [{ index: 0, path: 'resources.quantity', message: /at most 100 characters/ }, { index: 1, path: 'resources.reported_cost' }] })
+    const [stored] = await app.testDb.query<{ n: number }>('select count(*)::int as n from usage_resources where tenant_id = $1', [tenantId])
+    t.equal(stored!.n, 0)
+  })
+
   t.test('a dimension of 256 four-byte characters stores as sent', async (t) => {
     const { key, tenantId } = await tenantWithKey(app, ['ingest'])
     const long = FOUR_BYTES.repeat(256)

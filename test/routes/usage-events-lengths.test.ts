@@ -89,4 +89,20 @@ void eachEngine(t, async (t, engine) => {
     t.match(out[8]!.errors![0]!.message, /NUL/)
     t.equal((await count('usage_events')) - before, 2, 'the two valid events are stored')
   })
+
+  // 17,000 fractional digits overflow PostgreSQL's numeric: the whole batch was a 422 about token counts.
+  t.test('an over-long decimal (reported_cost, a resource quantity) rejects only its event, naming the field', async (t) => {
+    const before = await count('usage_events')
+    const long = `0.${'0'.repeat(17_000)}1`
+    const base = { timestamp: '2026-03-03T10:15:00Z', model: 'gpt-4o-mini', input_tokens: 1 }
+    const out = await results([
+      { id: 'dec-cost', ...base, reported_cost: long },
+      { id: 'dec-quantity', ...base, resources: [{ resource: 'images', quantity: long }] },
+      { id: 'dec-ok', ...base, reported_cost: `0.${'0'.repeat(97)}1` },
+      { id: 'dec-raw', timestamp: base.timestamp, model: 'm', provider: 'openrouter', usage: { prompt_tokens: 1, completion_tokens: 1, cost: 1e300 } },
+    ])
+    t.same(out.map((r) => [r.status, r.errors?.map((e) => e.path).join(',')]), [['rejected', 'reported_cost'], ['rejected', 'resources.0.quantity'], ['created', undefined], ['rejected', 'usage.cost']])
+    t.match(out[0]!.errors![0]!.message, /at most 100 characters/)
+    t.equal((await count('usage_events')) - before, 1, 'the valid event is stored')
+  })
 })

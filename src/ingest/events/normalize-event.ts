@@ -9,7 +9,7 @@ import {
   type TokenClasses,
 } from '../token-classes.js'
 import { MAX_JSON_DEPTH, TOO_DEEP, unstorableText } from '../values.js'
-import { parseAttributes, parseQuantity, parseResourceName, sortedAttributes } from '../resource.js'
+import { parseAttributes, parseQuantity, parseReportedCost, parseResourceName, sortedAttributes } from '../resource.js'
 import { EventSchema, MAX_METADATA_BYTES, type EventInput } from './event-schema.js'
 import { parseTimestamp } from './timestamp.js'
 import { mapUsage } from './usage-mappers.js'
@@ -144,6 +144,10 @@ export function normalizeEvent(item: unknown): Normalized {
   const resources = [...c.resources, ...eventResources(e.resources ?? [], errors)]
   const derived = deriveTokenClasses({ ...c.raw, num_model_requests: 1 })
   if (!derived.ok) errors.push(...derived.errors)
+  // The one reported-cost rule of every entry point (bounded text, below 10^30).
+  const explicit = e.reported_cost !== undefined && e.reported_cost !== null
+  const reported = parseReportedCost(explicit ? e.reported_cost : c.cost)
+  if (!reported.ok) errors.push({ path: explicit ? 'reported_cost' : 'usage.cost', message: reported.message })
   nulProblems(e, errors)
   // Metadata nested too deep is named by nulProblems; measuring it would overflow the stack.
   if (e.metadata && !errors.some((x) => x.path === 'metadata')) {
