@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { Readable } from 'node:stream'
 import fp from 'fastify-plugin'
 import { problems, type ProblemItem } from '../errors.js'
@@ -52,6 +53,14 @@ function refuse(items: ProblemItem[]): never {
  */
 export default fp(
   async (app) => {
+    // Fastify's JSON parser decodes the body leniently: bytes that are not UTF-8 (a Latin-1 "é") became
+    // U+FFFD and were stored, not what was sent. The same parser, on a body checked to be UTF-8.
+    const parseJson = app.getDefaultJsonParser('error', 'error')
+    app.removeContentTypeParser('application/json')
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body: Buffer, done) => {
+      if (!isUtf8(body)) return done(problems.badRequest('the JSON body is not valid UTF-8 (RFC 8259 §8.1); nothing was written'), undefined)
+      parseJson(req, body.toString('utf8'), done)
+    })
     app.addHook('onRequest', async (req) => {
       const found: ProblemItem[] = []
       for (const [name, value] of Object.entries(req.headers)) nulPaths(value, ['headers', name], found)

@@ -135,6 +135,26 @@ void eachEngine(t, async (t, engine) => {
     t.ok(isProblem(res), 'problem+json')
     t.match(res.json(), { errors: [{ path: /^body\.filter(\.0)+$/, message: /deeper than 64 levels/ }] })
   })
+  // A Latin-1 "é" (0xE9) was decoded as U+FFFD and stored: not what was sent (a CSV's is already refused).
+  t.test('a JSON body that is not UTF-8 is a 400, on every route', async (t) => {
+    const bodies = [
+      ['/v1/usage/buckets', '{"buckets":[{"start_time":0,"end_time":3600,"model":"café","input_tokens":1}]}'],
+      ['/v1/usage/events', '{"events":[{"id":"latin1","timestamp":0,"model":"café","input_tokens":1}]}'],
+      ['/v1/billing/costs', '{"data":[{"start_time":0,"end_time":86400,"results":[{"amount":{"value":1,"currency":"usd"},"line_item":"café"}]}]}'],
+    ] as const
+    for (const [url, json] of bodies) {
+      const res = await app.inject({ method: 'POST', url, headers: { ...h, 'content-type': 'application/json; charset=latin1' }, payload: Buffer.from(json, 'latin1') })
+      t.equal(res.statusCode, 400, `${url}: ${res.body.slice(0, 200)}`)
+      t.ok(isProblem(res), 'problem+json')
+      t.match(res.json(), { detail: /not valid UTF-8/ })
+    }
+    const utf8 = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: { ...h, 'content-type': 'application/json' }, payload: Buffer.from(bodies[1][1].replace('latin1', 'utf8'), 'utf8') })
+    t.match(utf8.json(), { results: [{ status: 'created' }] }, 'the same body in UTF-8 is stored')
+    const [row] = await app.testDb.query<{ model: string }>(`select model from usage_events where id = 'utf8'`)
+    t.equal(row?.model, 'café')
+    await app.testDb.query(`delete from usage_events where id = 'utf8'`)
+    await app.testDb.query(`delete from usage_event_ids where id = 'utf8'`)
+  })
   t.test('a pair of surrogates (an emoji) is one character and is stored as sent', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: h, payload: { buckets: [{ start_time: 7200, end_time: 10800, model: 'm\ud83d\ude00', input_tokens: 1 }] } })
     t.equal(res.statusCode, 200, res.body)
