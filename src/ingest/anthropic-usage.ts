@@ -40,8 +40,15 @@ export function parseAnthropicPages(body: unknown, defaults: RowDefaults): Parse
   const resources: IndexedResource[] = []
   const walked = walkUsagePages(body, ANTHROPIC_TIMES, ({ result, index, startMs, endMs, problems: p }) => {
     const dim = (field: string) => p.take(parseJsonDimension(result[field]), field, null)
-    const cacheCreation = isObject(result.cache_creation) ? result.cache_creation : {}
-    const toolUse = isObject(result.server_tool_use) ? result.server_tool_use : {}
+    // Absent or null is "not reported"; anything else but an object is bad input (its counts would be lost).
+    const nested = (field: string): Record<string, unknown> => {
+      const v = result[field]
+      if (isObject(v)) return v
+      if (v !== undefined && v !== null) p.add(field, `${field} must be an object or null`)
+      return {}
+    }
+    const cacheCreation = nested('cache_creation')
+    const toolUse = nested('server_tool_use')
     const raw: Record<string, unknown> = {
       input_uncached_tokens: result.uncached_input_tokens,
       input_text_tokens: result.uncached_input_tokens,

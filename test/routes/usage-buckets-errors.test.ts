@@ -108,6 +108,23 @@ void eachEngine(t, async (t, engine) => {
     'application/json',
     (b) => t.match(b.errors, [{ index: 1, message: /index 0.*index 1/ }]),
   )
+  // Read as "not reported": the cache writes and web searches were dropped and the rest stored (200).
+  rejects(
+    'an Anthropic result whose cache_creation or server_tool_use is not an object names both',
+    400,
+    {
+      data: [{
+        starting_at: '2025-08-01T00:00:00Z',
+        ending_at: '2025-08-02T00:00:00Z',
+        results: [
+          { model: 'claude-sonnet-4-20250514', uncached_input_tokens: 10, output_tokens: 4, cache_creation: [500, 1000] },
+          { model: 'claude-opus-4-20250514', uncached_input_tokens: 10, output_tokens: 4, server_tool_use: 10 },
+        ],
+      }],
+    },
+    'application/json',
+    (b) => t.match(b.errors, [{ index: 0, path: 'cache_creation' }, { index: 1, path: 'server_tool_use' }]),
+  )
   rejects('text/plain → 415', 415, 'hello', 'text/plain')
   rejects('application/xml → 415', 415, '<x/>', 'application/xml')
 
