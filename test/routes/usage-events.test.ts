@@ -102,6 +102,12 @@ void eachEngine(t, async (t, engine) => {
     t.same(out.map((r) => r.errors?.map((e) => e.path)), [['timestamp'], ['batch']])
   })
 
+  t.test('a raw Anthropic usage whose cache_creation is not an object rejects its item', async (t) => {
+    const raw = (id: string, cc: unknown) => ({ id, timestamp: 1772359200, provider: 'anthropic', model: 'claude-sonnet-4-20250514', usage: { input_tokens: 10, output_tokens: 1, cache_creation: cc } })
+    const out = await results([raw('cc-array', [500, 1000]), raw('cc-number', 5), raw('cc-null', null)])
+    t.same(out.map((r) => [r.status, r.errors?.map((e) => e.path).join(',')]), [['rejected', 'usage.cache_creation'], ['rejected', 'usage.cache_creation'], ['created', undefined]])
+  })
+
   t.test('a NUL character rejects only its item instead of failing the batch in the database', async (t) => {
     const out = await results([ev('nul-\u0000'), ev('nul-ok', { metadata: { note: 'x\u0000' } }), ev('nul-fine')])
     t.same(out.map((r) => r.status), ['rejected', 'rejected', 'created'])

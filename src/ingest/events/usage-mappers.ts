@@ -133,6 +133,8 @@ function mapAnthropicUsage(usage: Obj): MapResult {
   const output = r.count('output_tokens')
   // The split by cache duration, where the response has it; otherwise every write is a 5-minute one.
   const cc = usage.cache_creation
+  // Read as "no split", an array or a number here lost every write it held.
+  if (cc !== undefined && cc !== null && !isObj(cc)) r.errors.push({ path: 'usage.cache_creation', message: 'must be an object' })
   const split = isObj(cc) && [cc.ephemeral_5m_input_tokens, cc.ephemeral_1h_input_tokens].some((v) => v !== undefined && v !== null)
   const write5m = split ? r.count('cache_creation.ephemeral_5m_input_tokens') : write
   const write1h = split ? r.count('cache_creation.ephemeral_1h_input_tokens') : null
