@@ -104,6 +104,8 @@ async function pullEndpoint(
   const providerName = provider.provider
   const cursors = new Set<string>()
   let cursor: string | undefined
+  // The end of the latest bucket stored so far in this window: every page that says has_more must move it.
+  let progress = window.startMs
   for (;;) {
     if (deps.signal.aborted) throw new RunInterrupted('interrupted')
     const url = provider.pageUrl(conn.base_url, endpoint, window, cursor)
@@ -132,6 +134,11 @@ async function pullEndpoint(
     // Buckets come whole within a page, so everything up to the page's last bucket is stored; the
     // bucket still in progress (its end is after now) is re-pulled next time.
     const reached = more ? lastBucketEnd(page) : window.endMs
+    // Pages are cut between buckets, in time order: a page that says has_more without a bucket past the
+    // previous page's (empty or repeated pages under ever new cursors) would be followed for ever.
+    if (more && (reached === undefined || reached <= progress || reached > window.endMs))
+      throw new Error(`${endpoint.name}: the provider said has_more on a page with no new bucket inside the window; stopped to avoid a loop`)
+    if (reached !== undefined) progress = reached
     const syncedUntil = reached === undefined ? undefined : new Date(Math.min(reached, nowMs))
     const kept = await recordProgress(deps.db, { tenantId: conn.tenant_id, id: conn.id, owner, leaseMs: deps.leaseMs, ...counts, endpoint: endpoint.name, ...(syncedUntil ? { syncedUntil } : {}) })
     if (!kept) throw new LeaseLost('the run lost its lease (the connection was deleted or another instance took over)')

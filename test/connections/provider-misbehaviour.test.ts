@@ -1,0 +1,49 @@
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import t, { type Test } from 'tap'
+import { eachEngine } from '../helpers.js'
+import { buildWith, createConnection, OPENAI_KEY, syncAndWait, tenant } from './support/harness.js'
+
+const HOUR = 3600
+
+/**
+ * A provider that misbehaves in the way each test sets: a real HTTP server answering OpenAI's
+ * completions path with whatever `answer` returns for a request's window and cursor.
+ */
+async function misbehaving(t: Test, answer: (q: { start: number; end: number; page: number }, reply: FastifyReply) => unknown) {
+  const app = Fastify({ logger: false, forceCloseConnections: true })
+  const requests: string[] = []
+  app.get('/v1/organization/usage/completions', (req: FastifyRequest, reply) => {
+    requests.push(req.url)
+    const q = req.query as Record<string, string>
+    return answer({ start: Number(q.start_time), end: Number(q.end_time), page: Number(q.page ?? 0) }, reply)
+  })
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  return { url, requests }
+}
+
+const bucket = (start: number, results: unknown[] = []) => ({ object: 'bucket', start_time: start, end_time: start + HOUR, results })
+const usage = { object: 'organization.usage.completions.result', input_tokens: 100, output_tokens: 10, num_model_requests: 1, project_id: 'p', user_id: null, api_key_id: null, model: 'gpt-4o', batch: false, service_tier: 'default' }
+
+async function pull(t: Test, engine: Parameters<typeof buildWith>[1], url: string) {
+  const app = await buildWith(t, engine)
+  const { headers } = await tenant(app)
+  const start = new Date(Date.now() - 6 * HOUR * 1000).toISOString()
+  const conn = await createConnection(app, headers, { name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: url, start_date: start, lag_hours: 0, endpoints: ['completions'] })
+  return syncAndWait(app, headers, conn.id, 15_000)
+}
+
+void t.test('a provider that pages for ever (has_more, a new cursor, nothing new) is stopped after one page', (t) =>
+  eachEngine(t, async (t, engine) => {
+    for (const [what, data] of [
+      ['empty pages', () => []],
+      ['the same bucket again', (start: number) => [bucket(start, [usage])]],
+    ] as const) {
+      const provider = await misbehaving(t, (q) => ({ object: 'page', data: data(q.start), has_more: true, next_page: String(q.page + 1) }))
+      const state = await pull(t, engine, provider.url)
+      t.equal(state.last_run?.status, 'failed', what)
+      t.match(state.last_run?.error, /has_more on a page with no new bucket inside the window; stopped to avoid a loop/, what)
+      t.ok(provider.requests.length <= 2, `${what}: ${provider.requests.length} requests, not an endless stream`)
+    }
+  }),
+)
