@@ -57,7 +57,11 @@ export function lastBucketEnd(page: ProviderPage): number | undefined {
   return last
 }
 
-/** True when some bucket of the page has results (empty windows are not handed to ingest). */
+/**
+ * False only when every bucket of the page is a well-formed empty one (nothing to store). Anything else
+ * is handed to ingest, which stores it or refuses it: a garbled bucket must fail the run, never be
+ * taken for an empty one that `synced_until` then moves past.
+ */
 export function pageHasResults(page: ProviderPage): boolean {
-  return page.data.some((b) => typeof b === 'object' && b !== null && Array.isArray((b as { results?: unknown }).results) && (b as { results: unknown[] }).results.length > 0)
+  return !page.data.every((b) => typeof b === 'object' && b !== null && Array.isArray((b as { results?: unknown }).results) && (b as { results: unknown[] }).results.length === 0)
 }

@@ -47,3 +47,19 @@ void t.test('a provider that pages for ever (has_more, a new cursor, nothing new
     }
   }),
 )
+
+void t.test('a garbled bucket fails the run; it is never taken for an empty one and skipped', (t) =>
+  eachEngine(t, async (t, engine) => {
+    for (const [what, garbled] of [
+      ['results not an array', (start: number) => ({ ...bucket(start), results: 'x' })],
+      ['no results', (start: number) => ({ object: 'bucket', start_time: start, end_time: start + HOUR })],
+      ['not an object', () => 5],
+    ] as const) {
+      const provider = await misbehaving(t, (q) => ({ object: 'page', data: [bucket(q.start), garbled(q.start + HOUR)], has_more: false, next_page: null }))
+      const state = await pull(t, engine, provider.url)
+      t.equal(state.last_run?.status, 'failed', what)
+      t.match(state.last_run?.error, /^400 .*data\.1: a bucket must be an object with a results array/, `${what}: the ingest's 400 names it`)
+      t.equal(state.synced_until.completions, null, `${what}: synced_until stays`)
+    }
+  }),
+)
