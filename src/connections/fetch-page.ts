@@ -62,7 +62,8 @@ function describe(status: number, statusText: string, body: string, secret: stri
   } catch {
     // not JSON: keep the text
   }
-  reason = redact(reason.replace(/\s+/g, ' ').trim().slice(0, 300), secret)
+  // Blanked out before the text is cut: a cut through the key would keep its first characters.
+  reason = redact(reason, secret).replace(/\s+/g, ' ').trim().slice(0, 300)
   return `${status} ${statusText}${reason ? `: ${reason}` : ''}`
 }
 

@@ -63,3 +63,15 @@ void t.test('a garbled bucket fails the run; it is never taken for an empty one 
     }
   }),
 )
+
+void t.test('a provider echoing the admin key where its error text is cut never leaves a piece of the key', (t) =>
+  eachEngine(t, async (t, engine) => {
+    // The error text is cut to 300 characters; the key starts 285 characters in, so a cut before
+    // blanking it out would keep its first 15 characters.
+    const provider = await misbehaving(t, (_q, reply) => reply.status(401).send({ error: { message: `${'x'.repeat(270)} key given: ${OPENAI_KEY}.` } }))
+    const state = await pull(t, engine, provider.url)
+    t.equal(state.last_run?.status, 'failed')
+    t.match(state.last_run?.error, /answered 401 Unauthorized: x+ key given: \[admin/)
+    t.notMatch(state.last_run?.error, OPENAI_KEY.slice(0, 10), 'no prefix of the key')
+  }),
+)
