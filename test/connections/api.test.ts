@@ -77,6 +77,16 @@ void t.test('bad input → 400 naming every problem, nothing stored', (t) =>
     const repeated = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid({ endpoints: ['completions', 'costs', 'completions'] }) })
     t.equal(repeated.statusCode, 400, 'an endpoint listed twice is refused')
     t.match(repeated.json().errors, [{ path: 'body.endpoints.2', message: /repeats "completions" \(already at index 0\)/ }])
+    const together = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid({ name: '', endpoints: ['cost_report', 'completions', 'nope'] }) })
+    t.same(
+      (together.json().errors as { path: string }[]).map((e) => e.path).sort(),
+      ['body.endpoints.0', 'body.endpoints.2', 'body.name'],
+      "another provider's endpoint is named in the same 400 as the body's other problems",
+    )
+    const kept = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid({ name: 'kept' }) })
+    const patchBoth = await app.inject({ method: 'PATCH', url: `/v1/connections/${kept.json().id}`, headers, payload: { interval_minutes: 0, endpoints: ['cost_report'] } })
+    t.same((patchBoth.json().errors as { path: string }[]).map((e) => e.path).sort(), ['body.endpoints.0', 'body.interval_minutes'], 'and in a PATCH')
+    t.equal((await app.inject({ method: 'DELETE', url: `/v1/connections/${kept.json().id}`, headers })).statusCode, 204)
     const badDate = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid({ start_date: '2026-02-30' }) })
     t.equal(badDate.statusCode, 400, 'the one instant parser refuses 2026-02-30')
     t.same((await app.inject({ method: 'GET', url: '/v1/connections', headers })).json(), [], 'nothing stored')

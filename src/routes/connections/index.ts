@@ -17,6 +17,9 @@ function documentOnlyBody<S>(route: FastifyRouteSchemaDef<S>): FastifyValidation
 const issuesOf = (issues: readonly { path: PropertyKey[]; message: string }[]): ProblemItem[] =>
   issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }))
 
+/** The fields of a body as sent (before its schema), for checks that need two of them. */
+const bodyFields = (body: unknown): { provider?: unknown; endpoints?: unknown } => (typeof body === 'object' && body !== null ? body : {})
+
 const last4 = (key: string) => key.slice(-4)
 const notFound = (id: string) => problems.notFound(`connection ${id} does not exist`)
 
@@ -38,10 +41,10 @@ const connectionRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const parsed = ConnectionInputSchema.safeParse(req.body)
-      if (!parsed.success) throw problems.validation(issuesOf(parsed.error.issues))
+      const raw = bodyFields(req.body)
+      const errors = [...(parsed.success ? [] : issuesOf(parsed.error.issues)), ...foreignEndpoints(raw.provider, raw.endpoints)]
+      if (!parsed.success || errors.length > 0) throw problems.validation(errors)
       const c = parsed.data
-      const wrong = foreignEndpoints(c.provider, c.endpoints)
-      if (wrong.length > 0) throw problems.validation(wrong)
       const sealed = app.requireSecretBox().seal(c.admin_key)
       const row = await insertConnection(app.db, {
         tenant_id: req.tenantId,
@@ -113,12 +116,11 @@ const connectionRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req) => {
       const parsed = ConnectionPatchSchema.safeParse(req.body)
       const current = await getConnection(app.db, req.tenantId, req.params.id)
-      if (!parsed.success) throw problems.validation(issuesOf(parsed.error.issues))
+      const errors = [...(parsed.success ? [] : issuesOf(parsed.error.issues)), ...foreignEndpoints(current?.provider, bodyFields(req.body).endpoints)]
+      if (!parsed.success || errors.length > 0) throw problems.validation(errors)
       if (!current) throw notFound(req.params.id)
       const p = parsed.data
       const provider = current.provider as keyof typeof PROVIDERS
-      const wrong = foreignEndpoints(provider, p.endpoints)
-      if (wrong.length > 0) throw problems.validation(wrong)
       const updated = await updateConnection(app.db, req.tenantId, req.params.id, {
         name: p.name,
         base_url: p.base_url,

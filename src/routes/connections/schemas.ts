@@ -79,11 +79,18 @@ export const ConnectionPatchSchema = z
   .partial()
   .strict()
 
-/** Endpoint names the provider does not have, as problems at `body.endpoints.<i>`. */
-export function foreignEndpoints(provider: ProviderName, endpoints: readonly string[] | undefined) {
-  const own = new Set(endpointNames(provider))
-  return (endpoints ?? []).flatMap((e, i) =>
-    own.has(e) ? [] : [{ path: `body.endpoints.${i}`, message: `${provider} has no endpoint "${e}"; it has ${[...own].join(', ')}` }],
+/**
+ * Endpoint names of a raw body that exist, but not for this provider, as problems at `body.endpoints.<i>`.
+ * Read from the body as sent, so they are listed beside the schema's own problems in one 400 (a name no
+ * provider has is the schema's to report).
+ */
+export function foreignEndpoints(provider: unknown, endpoints: unknown) {
+  if (!PROVIDER_NAMES.includes(provider as ProviderName) || !Array.isArray(endpoints)) return []
+  const own = new Set(endpointNames(provider as ProviderName))
+  return endpoints.flatMap((e: unknown, i) =>
+    typeof e !== 'string' || !ALL_ENDPOINTS.includes(e) || own.has(e)
+      ? []
+      : [{ path: `body.endpoints.${i}`, message: `${String(provider)} has no endpoint "${e}"; it has ${[...own].join(', ')}` }],
   )
 }
 
