@@ -21,6 +21,8 @@ export interface BudgetEngineOptions {
   now?: () => Date
   /** The timer skips its pass while this is false (database not reachable or not migrated yet). */
   ready?: () => boolean
+  /** Told the outcome of every delivery attempt (metrics): delivered, retried (another attempt follows) or failed (gave up). */
+  onDelivery?: (outcome: 'delivered' | 'retried' | 'failed') => void
 }
 
 /** What an ingest wrote: provider-reported buckets or an application's events. */
@@ -113,6 +115,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
       status,
       nextAttemptAt: status === 'pending' ? new Date(now().getTime() + delay) : null,
     })
+    opts.onDelivery?.(status === 'pending' ? 'retried' : status)
     if (status === 'pending') deliverLater(claimed, delay)
     else if (status === 'failed') log.warn({ alert: alertId, attempts: attempt }, 'budgets: webhook delivery gave up')
   }

@@ -21,11 +21,12 @@ export default fp(
       maxAttempts: opts.config.BUDGET_WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: opts.config.BUDGET_WEBHOOK_RETRY_BASE_MS,
       ready: () => app.dbState.isMigrated(),
+      onDelivery: (outcome) => app.metrics.alertDeliveries.inc({ channel: 'webhook', outcome }),
     })
     app.decorate('budgets', engine)
     app.addHook('onReady', async () => engine.start())
     // Registered after the db plugin, so this runs before the database is closed.
     app.addHook('onClose', async () => engine.close())
   },
-  { name: 'budgets', dependencies: ['db', 'secrets'] },
+  { name: 'budgets', dependencies: ['db', 'secrets', 'metrics'] },
 )

@@ -90,6 +90,11 @@ void eachEngine(t, async (t, engine) => {
     await waitFor('the delivered state', async () => (await alerts(app, key, 'retry'))[0]?.delivery_status === 'delivered')
     const [alert] = await alerts(app, key, 'retry')
     t.same(alert!.deliveries.map((d) => [d.attempt, d.status_code, d.error]), [[1, 500, 'HTTP 500'], [2, 500, 'HTTP 500'], [3, 200, null]])
+    // One app serves every test of this file: the counts include the earlier tests' deliveries.
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+    const count = (outcome: string) => Number(new RegExp(`^tokenledger_alert_deliveries_total\\{channel="webhook",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0)
+    t.ok(count('retried') >= 2, `the two 500s are counted as retried deliveries (${count('retried')})`)
+    t.ok(count('delivered') >= 1, `the accepted attempt is counted as delivered (${count('delivered')})`)
   })
 
   t.test('a receiver that is down never blocks ingest; attempts stop at the bound', async (t) => {
