@@ -52,6 +52,9 @@ void eachEngine(t, async (t, engine) => {
     t.match(credentials.json().errors, [{ path: 'body.webhook_url', message: /user name or password/ }])
     t.notMatch(credentials.body, /pass@/, 'and the URL is not echoed')
     t.equal((await server.inject({ method: 'GET', url: '/v1/budgets/bad', headers: bearer(key) })).statusCode, 404, 'nothing written')
+    const badName = await server.inject({ method: 'PUT', url: '/v1/budgets/bad%20name', headers: bearer(key), payload: { amount: '-1', period: 'year' } })
+    t.equal(badName.statusCode, 400)
+    t.same((badName.json().errors as { path: string }[]).map((e) => e.path).sort(), ['body.amount', 'body.period', 'params.name'], 'a bad name is named with the body’s problems')
   })
 
   t.test('another tenant’s private card is unknown; names are per tenant', async (t) => {

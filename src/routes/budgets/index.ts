@@ -23,10 +23,10 @@ import {
   filterIn,
 } from './schemas.js'
 
-// The body is checked in the handler, together with the rate card (which needs the database), so
-// that one 400 lists every problem.
+// The body and the name are checked in the handler, together with the rate card (which needs the
+// database), so that one 400 lists every problem.
 function documentOnlyBody<S>(route: FastifyRouteSchemaDef<S>): FastifyValidationResult {
-  if (route.httpPart === 'body') return (data: unknown) => ({ value: data })
+  if (route.httpPart === 'body' || route.httpPart === 'params') return (data: unknown) => ({ value: data })
   return validatorCompiler(route as unknown as FastifyRouteSchemaDef<ZodType>)
 }
 
@@ -52,9 +52,11 @@ const budgetRoutes: FastifyPluginAsyncZod<{ maxGroups: number }> = async (app, o
     },
     async (req, reply) => {
       const parsed = BudgetInputSchema.safeParse(req.body)
-      const errors: ProblemItem[] = parsed.success
-        ? []
-        : parsed.error.issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }))
+      const name = NameParams.safeParse(req.params)
+      const errors: ProblemItem[] = [
+        ...(name.success ? [] : name.error.issues.map((i) => ({ path: ['params', ...i.path.map(String)].join('.'), message: i.message }))),
+        ...(parsed.success ? [] : parsed.error.issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }))),
+      ]
       const card = parsed.success ? parsed.data.rate_card : typeof (req.body as { rate_card?: unknown } | null)?.rate_card === 'string' ? (req.body as { rate_card: string }).rate_card : 'default'
       if (!(await findVisibleCard(app.db, req.tenantId, card)))
         errors.push({ path: 'body.rate_card', message: cardNotVisible(card) })
@@ -62,13 +64,13 @@ const budgetRoutes: FastifyPluginAsyncZod<{ maxGroups: number }> = async (app, o
       // every evaluation of the stored budget fails ("asia/kolkata" was stored, then answered 400).
       if (parsed.success && !(await isKnownTimeZone(app.db, parsed.data.time_zone)))
         errors.push({ path: 'body.time_zone', message: unknownZoneMessage(parsed.data.time_zone) })
-      if (!parsed.success || errors.length > 0) throw problems.validation(errors)
+      if (!parsed.success || !name.success || errors.length > 0) throw problems.validation(errors)
       const b = parsed.data
       const secret = b.webhook_secret === undefined || b.webhook_secret === null ? b.webhook_secret : app.requireSecretBox().seal(b.webhook_secret)
       const { budget, created } = await upsertBudget(app.db, {
         tenantId: req.tenantId,
         id: randomUUID(),
-        name: req.params.name,
+        name: name.data.name,
         amount: b.amount,
         period: b.period,
         timeZone: b.time_zone,
