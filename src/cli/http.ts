@@ -1,4 +1,4 @@
-import { CliError, oneLine } from './errors.js'
+import { CliError, oneLine, usageError } from './errors.js'
 
 export interface ServerTarget {
   url: string
@@ -65,5 +65,11 @@ export async function callServer<T>(
   return (text ? JSON.parse(text) : {}) as T
 }
 
-/** Path segments are user input: encoded, so an id cannot reach another route. */
-export const segment = (s: string) => encodeURIComponent(s)
+/**
+ * Path segments are user input: encoded, so an id cannot reach another route. `.` and `..` (which no
+ * encoding hides: URLs resolve `%2e` as a dot too) would drop path segments, so they are refused.
+ */
+export function segment(s: string): string {
+  if (s === '.' || s === '..') throw usageError(`"${s}" is not an id`)
+  return encodeURIComponent(s)
+}
