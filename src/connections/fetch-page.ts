@@ -32,8 +32,13 @@ const RETRYABLE = (status: number) => status === 429 || status === 408 || status
 
 function retryAfterMs(header: string | null, now: number): number | undefined {
   if (!header) return undefined
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000
-  const at = Date.parse(header)
+  const h = header.trim()
+  // Seconds; a fraction ("1.5", which some services send) is read as one too, never as a date.
+  if (/^\d+(\.\d+)?$/.test(h)) return Math.ceil(Number(h) * 1000)
+  // An HTTP date starts with the day's name. Date.parse alone would read "-1" or "1.5" as a date in
+  // 2001, long past: no wait at all, every attempt at once.
+  if (!/^[A-Za-z]{3}/.test(h)) return undefined
+  const at = Date.parse(h)
   return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
 

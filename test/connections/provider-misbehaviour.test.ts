@@ -25,8 +25,8 @@ async function misbehaving(t: Test, answer: (q: { start: number; end: number; pa
 const bucket = (start: number, results: unknown[] = []) => ({ object: 'bucket', start_time: start, end_time: start + HOUR, results })
 const usage = { object: 'organization.usage.completions.result', input_tokens: 100, output_tokens: 10, num_model_requests: 1, project_id: 'p', user_id: null, api_key_id: null, model: 'gpt-4o', batch: false, service_tier: 'default' }
 
-async function pull(t: Test, engine: Parameters<typeof buildWith>[1], url: string) {
-  const app = await buildWith(t, engine)
+async function pull(t: Test, engine: Parameters<typeof buildWith>[1], url: string, config: Record<string, string> = {}) {
+  const app = await buildWith(t, engine, { config })
   const { headers } = await tenant(app)
   const start = new Date(Date.now() - 6 * HOUR * 1000).toISOString()
   const conn = await createConnection(app, headers, { name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: url, start_date: start, lag_hours: 0, endpoints: ['completions'] })
@@ -73,5 +73,20 @@ void t.test('a provider echoing the admin key where its error text is cut never 
     t.equal(state.last_run?.status, 'failed')
     t.match(state.last_run?.error, /answered 401 Unauthorized: x+ key given: \[admin/)
     t.notMatch(state.last_run?.error, OPENAI_KEY.slice(0, 10), 'no prefix of the key')
+  }),
+)
+
+void t.test('a Retry-After written as a fraction of seconds is waited, not read as a date long past', (t) =>
+  eachEngine(t, async (t, engine) => {
+    const times: number[] = []
+    const provider = await misbehaving(t, (_q, reply) => {
+      times.push(Date.now())
+      if (times.length === 1) return reply.status(429).header('retry-after', '1.5').send({ error: { message: 'Rate limit reached' } })
+      return { object: 'page', data: [], has_more: false, next_page: null }
+    })
+    const state = await pull(t, engine, provider.url, { SYNC_RETRY_MAX_MS: '3000' })
+    t.equal(state.last_run?.status, 'succeeded')
+    const waited = times[1]! - times[0]!
+    t.ok(waited >= 1480, `the retry waited the 1.5 s asked for (${waited} ms)`)
   }),
 )
