@@ -81,6 +81,8 @@ const ConfigSchema = z
     /** First backoff delay without Retry-After; doubled per attempt, with full jitter, capped at SYNC_RETRY_MAX_MS. */
     SYNC_RETRY_BASE_MS: z.coerce.number().int().nonnegative().default(1_000),
     SYNC_RETRY_MAX_MS: z.coerce.number().int().nonnegative().default(60_000),
+    /** The largest provider response body a run reads (bytes); a larger one fails the run instead of filling memory. */
+    SYNC_MAX_PAGE_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
     /** A run holds its connection's lease this long and renews it after every page; a dead instance's lease lapses. */
     SYNC_LEASE_MS: z.coerce.number().int().positive().default(5 * 60_000),
   })

@@ -11,6 +11,8 @@ export interface RetryPolicy {
   baseDelayMs: number
   /** Caps both backoff and Retry-After, so a run never sleeps longer than this between attempts. */
   maxDelayMs: number
+  /** The largest response body read (bytes): a provider (or anything posing as it) cannot fill memory. */
+  maxBodyBytes: number
 }
 
 /** A request the provider refused for good (401, 403, 400…): retrying cannot help. */
@@ -100,6 +102,29 @@ function attemptAbort(run: AbortSignal, timeoutMs: number) {
 
 const pathOf = (url: URL) => `${url.origin}${url.pathname}`
 
+/**
+ * The response's text, read only up to `limit` bytes: a larger body (declared or streamed) is refused for
+ * good — the same page would be as large again — and the rest of it is never read.
+ */
+async function boundedText(res: Response, limit: number, url: URL): Promise<string> {
+  const tooLarge = () => new ProviderRefused(`GET ${pathOf(url)} answered a body larger than ${limit} bytes (SYNC_MAX_PAGE_BYTES)`)
+  const declared = Number(res.headers.get('content-length'))
+  if (declared > limit) {
+    await res.body?.cancel()
+    throw tooLarge()
+  }
+  if (!res.body) return ''
+  const chunks: Uint8Array[] = []
+  let bytes = 0
+  for await (const chunk of res.body) {
+    bytes += chunk.byteLength
+    // Leaving the loop cancels the stream: the rest of the body is never read.
+    if (bytes > limit) throw tooLarge()
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks, bytes).toString('utf8')
+}
+
 export async function fetchPage(req: PageRequest, policy: RetryPolicy): Promise<ProviderPage> {
   let lastProblem = ''
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
@@ -108,7 +133,7 @@ export async function fetchPage(req: PageRequest, policy: RetryPolicy): Promise<
     const attemptSignal = attemptAbort(req.signal, policy.timeoutMs)
     try {
       const res = await fetch(req.url, { headers: { accept: 'application/json', ...req.headers }, signal: attemptSignal.signal })
-      const text = await res.text()
+      const text = await boundedText(res, policy.maxBodyBytes, req.url)
       if (res.ok) {
         const page = JSON.parse(text) as ProviderPage
         if (typeof page !== 'object' || page === null || !Array.isArray(page.data))

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import t, { type Test } from 'tap'
 import { eachEngine } from '../helpers.js'
@@ -88,5 +89,33 @@ void t.test('a Retry-After written as a fraction of seconds is waited, not read 
     t.equal(state.last_run?.status, 'succeeded')
     const waited = times[1]! - times[0]!
     t.ok(waited >= 1480, `the retry waited the 1.5 s asked for (${waited} ms)`)
+  }),
+)
+
+void t.test('a response body larger than SYNC_MAX_PAGE_BYTES fails the run, declared or streamed, and is not read on', (t) =>
+  eachEngine(t, async (t, engine) => {
+    const pad = 'x'.repeat(64 * 1024)
+    for (const [what, streamed] of [['with a content-length', false], ['chunked, no length', true]] as const) {
+      let written = 0
+      const provider = await misbehaving(t, (_q, reply) => {
+        const head = '{"object":"page","data":[],"has_more":false,"next_page":null,"pad":"'
+        if (!streamed) return reply.type('application/json').send(`${head}${pad.repeat(32)}"}`)
+        // 2 MiB and more, produced only as fast as it is read: the run must stop reading it.
+        const body = Readable.from((function* () {
+          yield head
+          for (let i = 0; i < 4096; i++) {
+            written += pad.length
+            yield pad
+          }
+          yield '"}'
+        })())
+        return reply.type('application/json').send(body)
+      })
+      const state = await pull(t, engine, provider.url, { SYNC_MAX_PAGE_BYTES: '1000000', SYNC_MAX_ATTEMPTS: '3' })
+      t.equal(state.last_run?.status, 'failed', what)
+      t.match(state.last_run?.error, /answered a body larger than 1000000 bytes \(SYNC_MAX_PAGE_BYTES\)/, what)
+      t.equal(provider.requests.length, 1, `${what}: refused for good, not retried`)
+      if (streamed) t.ok(written < 64 * 1024 * 1024, `${what}: the provider was not read to its end (${written} bytes produced)`)
+    }
   }),
 )
