@@ -51,5 +51,5 @@ export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: U
   const page = rows.slice(offset, offset + args.first)
   const next = offset + page.length
   const hasNextPage = next < rows.length
-  return { rows: page, totals, hasNextPage, endCursor: page.length ? encodeCursor(next, hash, asOf) : null, sources: computed.sources, pricingAsOf: asOf }
+  return { rows: page, totals, hasNextPage, endCursor: page.length || hasNextPage ? encodeCursor(next, hash, asOf) : null, sources: computed.sources, pricingAsOf: asOf }
 }

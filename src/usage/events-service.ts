@@ -174,7 +174,8 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
     })),
     totals,
     hasNextPage: offset + rows.length < count,
-    endCursor: rows.length ? encodeCursor(offset + rows.length, hash, asOf) : null,
+    // A page with rows after it always has a cursor to them, even an empty one (`first: 0`).
+    endCursor: rows.length || offset < count ? encodeCursor(offset + rows.length, hash, asOf) : null,
   }
 }
 

@@ -174,7 +174,7 @@ function snapshotPage(tenantId: string, hash: string, cursor: { offset: number; 
     groupCount,
     hasNextPage: next < groupCount,
     sources,
-    endCursor: values.length ? encodeCursor(next, hash, cursor.asOf, cursor.snapshot) : null,
+    endCursor: values.length || next < groupCount ? encodeCursor(next, hash, cursor.asOf, cursor.snapshot) : null,
   }
 }
 
@@ -226,5 +226,5 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
       extra: { spec, columns, totals: result.totals, groupCount: result.groupCount, currency: card.currency, sources },
     }, followingBytes)
     : undefined
-  return { ...result, spec, columns, currency: card.currency, sources, endCursor: result.values.length ? encodeCursor(next, hash, asOf, snapshot) : null }
+  return { ...result, spec, columns, currency: card.currency, sources, endCursor: result.values.length || result.hasNextPage ? encodeCursor(next, hash, asOf, snapshot) : null }
 }

@@ -106,6 +106,12 @@ void eachEngine(t, async (t, engine) => {
     t.same(top3.events.rows.map((r: { id: string }) => r.id), expected.slice(0, 3))
     t.ok(top3.events.pageInfo.hasNextPage)
     t.equal(top3.events.totals.requests, 12, 'totals cover every event, not the page')
+    // first: 0 is the totals alone, with a cursor to the first event (it was null, beside hasNextPage).
+    const none = await gql(LIST, { order: 'COST_DESC', first: 0, period: 'ALL' })
+    t.same(none.events.rows, [])
+    t.equal(none.events.totals.requests, 12)
+    t.ok(none.events.pageInfo.hasNextPage)
+    t.type(none.events.pageInfo.endCursor, 'string', 'first: 0 has a cursor to what follows')
   })
 
   t.test('a session is a filter: its totals equal the sum of its events', async (t) => {

@@ -98,6 +98,15 @@ void eachEngine(t, async (t, engine) => {
       after = page.pageInfo.endCursor
     }
     t.same(seen, all)
+    // first: 0 is the totals alone, with a cursor to the first row (it was null beside hasNextPage).
+    const none = await gql({ card: 'wrong', first: 0 })
+    t.same(none.rows, [])
+    t.ok(none.pageInfo.hasNextPage)
+    t.same((await gql({ card: 'wrong', first: 4, after: none.pageInfo.endCursor })).rows, all.slice(0, 4))
+    const rest = await app.inject({ method: 'GET', url: '/v1/reconciliation?from=2025-10-07T00:00:00Z&to=2025-10-08T00:00:00Z&group_by=line_item&rate_card=wrong&first=0', headers: bearer(key) })
+    const page = rest.json() as { data: unknown[]; has_more: boolean; next_page: string | null }
+    t.same([page.data, page.has_more], [[], true])
+    t.type(page.next_page, 'string', 'REST: has_more comes with a next_page')
   })
 
   await t.test('REST: JSON page in snake_case and the same rows as CSV', async (t) => {

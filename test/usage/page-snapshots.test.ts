@@ -73,6 +73,20 @@ void eachEngine(t, async (t, engine) => {
     t.ok(pageSnapshots.size > 0, 'the first page kept a snapshot')
   })
 
+  t.test('first: 0 answers the totals and a cursor to the first row (it was null beside hasNextPage)', async (t) => {
+    for (const [what, between] of [['snapshot', () => {}], ['miss', () => pageSnapshots.clear()]] as const) {
+      pageSnapshots.clear()
+      const none = (await gql({ first: 0 })).data!.usage
+      t.same(none.rows, [], what)
+      t.same(none.totals, whole.totals, what)
+      t.ok(none.pageInfo.hasNextPage, what)
+      t.type(none.pageInfo.endCursor, 'string', what)
+      between()
+      const next = (await gql({ first: 5, after: none.pageInfo.endCursor })).data!.usage
+      t.same(next.rows, whole.rows.slice(0, 5), `${what}: the cursor leads to the first rows`)
+    }
+  })
+
   t.test('the miss path (cache cleared before every page) gives the identical rows and totals', async (t) => {
     const paged = await allPages(7, () => pageSnapshots.clear())
     t.same(paged.rows, whole.rows)
