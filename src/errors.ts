@@ -57,16 +57,36 @@ export class ProblemError extends Error {
   }
 }
 
+/** One argument a person got wrong, by GraphQL's argument name (`from`, `filter.sources`, `rateCard`…). */
+export interface ArgProblem {
+  field: string
+  message: string
+}
+
 /**
- * A query argument a person got wrong (range, time zone, cursor, page size, rate card): a 400 problem
- * naming the field in REST, BAD_USER_INPUT with `argument` in GraphQL — one class, one mapping
- * (src/plugins/errors.ts → src/graphql/errors.ts). `field` uses GraphQL's argument names.
+ * The query arguments a person got wrong (range, time zone, cursor, page size, rate card…), every one
+ * of them: a 400 problem listing each field in REST, BAD_USER_INPUT with `argument` (the first) and
+ * `errors` (all) in GraphQL — one class, one mapping (src/plugins/errors.ts → src/graphql/errors.ts).
+ * Fields use GraphQL's argument names; `inQuery` renames them to a REST route's parameters.
  */
 export class UsageInputError extends ProblemError {
+  /** The first field named, for callers that report one. */
   readonly field: string
-  constructor(field: string, message: string) {
-    super(400, 'validation', 'Invalid request', message, { errors: [{ path: field, message }] })
-    this.field = field
+  readonly problems: readonly ArgProblem[]
+  constructor(field: string, message: string)
+  constructor(problems: readonly [ArgProblem, ...ArgProblem[]])
+  constructor(first: string | readonly [ArgProblem, ...ArgProblem[]], message = '') {
+    const list = typeof first === 'string' ? [{ field: first, message }] : first
+    super(400, 'validation', 'Invalid request', list.map((p) => p.message).join('; '), {
+      errors: list.map((p) => ({ path: p.field, message: p.message })),
+    })
+    this.field = list[0]!.field
+    this.problems = list
+  }
+
+  /** The same problems as a REST route's 400, each named by its query parameter (`names`: argument → parameter). */
+  inQuery(names: Readonly<Record<string, string>>): ProblemError {
+    return problems.validation(this.problems.map((p) => ({ path: `querystring.${names[p.field] ?? p.field}`, message: p.message })))
   }
 }
 

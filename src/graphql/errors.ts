@@ -41,8 +41,9 @@ function graphqlCode(problem: ProblemError): string {
 
 function extensionsOf(problem: ProblemError): Record<string, unknown> {
   const ext: Record<string, unknown> = { code: graphqlCode(problem) }
+  // Every argument found wrong is in `errors`; `argument` names the first, for clients that read one.
   if (problem instanceof UsageInputError) ext.argument = problem.field
-  else if (problem.errors?.length) ext.errors = problem.errors.slice(0, 100)
+  if (problem.errors?.length) ext.errors = problem.errors.slice(0, 100)
   const retry = problem.headers['retry-after']
   if (retry) ext.retryAfter = Number(retry)
   return ext

@@ -1,7 +1,8 @@
 import type { Db } from '../db/client.js'
 import { UsageInputError } from '../errors.js'
 import { PLAIN_DECIMAL } from '../decimal/decimal-text.js'
-import { checkUsageArgs, decodeCursor, encodeCursor, queryHash, resolveCard, type UsageLimits } from '../usage/usage-service.js'
+import { checkCursor, encodeCursor, findUsageArgProblems, lookupCard, queryHash, type UsageLimits } from '../usage/usage-service.js'
+import { ArgProblems } from '../usage/arg-problems.js'
 import { billedFacts } from './billed-facts.js'
 import { computedFacts } from './computed-facts.js'
 import { reconcile } from './reconcile.js'
@@ -14,26 +15,28 @@ import { RECON_DIMENSIONS, RECON_WINDOWS, type ReconArgs, type ReconPage, type R
  * every billed row of its window, so the comparison cannot be paged in SQL.
  */
 
-/** The checks that need no database; errors name GraphQL's argument (REST maps them to its parameters). */
-function checkReconArgs(args: ReconArgs, maxGroups: number): ReconWindow {
-  if (!(RECON_WINDOWS as readonly string[]).includes(args.window))
-    throw new UsageInputError('window', `reconciliation windows are ${RECON_WINDOWS.join(', ')} in UTC only (billed costs are UTC days); got ${args.window}`)
+/** The checks that need no database, adding every problem to `found` (by GraphQL's argument names). */
+function findReconArgProblems(args: ReconArgs, maxGroups: number, found: ArgProblems): ReconWindow | undefined {
+  const window = (RECON_WINDOWS as readonly string[]).includes(args.window) ? (args.window as ReconWindow) : undefined
+  if (!window) found.add('window', `reconciliation windows are ${RECON_WINDOWS.join(', ')} in UTC only (billed costs are UTC days); got ${args.window}`)
   const unknown = args.groupBy.filter((d) => !(RECON_DIMENSIONS as readonly string[]).includes(d))
-  if (unknown.length) throw new UsageInputError('groupBy', `unknown dimension(s) ${unknown.join(', ')}; known: ${RECON_DIMENSIONS.join(', ')}`)
+  if (unknown.length) found.add('groupBy', `unknown dimension(s) ${unknown.join(', ')}; known: ${RECON_DIMENSIONS.join(', ')}`)
   if (typeof args.tolerance !== 'string' || !PLAIN_DECIMAL.test(args.tolerance))
-    throw new UsageInputError('tolerance', '`tolerance` must be a decimal ≥ 0 in plain notation, such as "0.000001"')
-  checkUsageArgs({ from: args.from, to: args.to, first: args.first, filter: args.filter, window: args.window as ReconWindow }, maxGroups)
-  return args.window as ReconWindow
+    found.add('tolerance', '`tolerance` must be a decimal ≥ 0 in plain notation, such as "0.000001"')
+  findUsageArgProblems({ from: args.from, to: args.to, first: args.first, filter: args.filter, window }, maxGroups, found)
+  return window
 }
 
 export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: UsageLimits): Promise<ReconPage> {
-  const window = checkReconArgs(args, limits.maxGroups)
+  const found = new ArgProblems()
+  const checkedWindow = findReconArgProblems(args, limits.maxGroups, found)
   const hashed = { ...args, query: 'reconciliation' }
   const hash = queryHash(hashed)
-  const cursor = args.after ? decodeCursor(args.after, hash) : undefined
+  const cursor = checkCursor(args.after, hash, found)
+  await lookupCard(db, args.tenantId, args.rateCard, found)
+  const window = found.orThrow(checkedWindow)
   const offset = cursor?.offset ?? 0
   const asOf = cursor?.asOf ?? args.pricingAsOf ?? new Date()
-  await resolveCard(db, args.tenantId, args.rateCard)
   const groupBy = [...new Set(args.groupBy)]
   const computed = await computedFacts(db, { ...args, window, groupBy, asOf }, limits)
   const billed = await billedFacts(db, {

@@ -7,7 +7,8 @@ import { PRICED_CLASSES } from '../db/token-columns.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { FILTER_COLUMNS, type UsageFilter } from './dimensions.js'
 import type { Cost, ResourceQuantity, UsageTotals } from './run-usage.js'
-import { decodeCursor, encodeCursor, queryHash, resolveCard, UsageInputError, validatePageSize, validateTimeZone } from './usage-service.js'
+import { checkCursor, checkPageSize, checkTimeZone, encodeCursor, lookupCard, queryHash } from './usage-service.js'
+import { ArgProblems } from './arg-problems.js'
 
 export interface EventArgs {
   tenantId: string
@@ -30,7 +31,6 @@ const ALL = PRICED_CLASSES.map((c) => c.column)
 /** [from, to) as SQL: explicit bounds win; otherwise the period in the caller's time zone. */
 function rangeSql(args: EventArgs): { lower: SQL; upper: SQL } {
   if (args.from || args.to) {
-    if (args.from && args.to && args.to <= args.from) throw new UsageInputError('to', '`to` must be later than `from`')
     return {
       lower: args.from ? sql`${args.from.toISOString()}::timestamptz` : sql`'-infinity'::timestamptz`,
       upper: args.to ? sql`${args.to.toISOString()}::timestamptz` : sql`'infinity'::timestamptz`,
@@ -66,13 +66,15 @@ export async function queryEventsPage(db: Db, args: EventArgs, gate?: TenantGate
 }
 
 async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | undefined) {
-  await validateTimeZone(db, args.timeZone)
-  validatePageSize(args.first)
+  const found = new ArgProblems()
+  await checkTimeZone(db, args.timeZone, found)
+  checkPageSize(args.first, found)
+  if (args.from && args.to && args.to <= args.from) found.add('to', '`to` must be later than `from`')
   const hash = queryHash(args)
-  const cursor = args.after ? decodeCursor(args.after, hash) : undefined
+  const cursor = checkCursor(args.after, hash, found)
+  const card = found.orThrow(await lookupCard(db, args.tenantId, args.rateCard, found))
   const offset = cursor?.offset ?? 0
   const asOf = cursor?.asOf ?? new Date()
-  const card = await resolveCard(db, args.tenantId, args.rateCard)
   const { lower, upper } = rangeSql(args)
 
   const where: SQL[] = [sql`tenant_id = ${args.tenantId}`, sql`timestamp >= ${lower}`, sql`timestamp < ${upper}`]

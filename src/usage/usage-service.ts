@@ -7,7 +7,8 @@ import { usageRowViews, type UsageRowView } from './row-views.js'
 import { SnapshotCache } from './page-snapshots.js'
 import type { UsageSpec } from './usage-sql.js'
 import type { TenantGate } from './tenant-gate.js'
-import { isKnownTimeZone, maxWindows, unknownZoneMessage } from './windows.js'
+import { isKnownTimeZone, maxWindows, unknownZoneMessage, type Window } from './windows.js'
+import { ArgProblems } from './arg-problems.js'
 
 import { UsageInputError } from '../errors.js'
 import { decodeCursor as decode, encodeCursor as encode, isInstantMs, queryHash as hashQuery } from '../pagination/cursor.js'
@@ -82,44 +83,69 @@ interface SnapshotExtra {
  */
 export const pageSnapshots = new SnapshotCache<RowValues, SnapshotExtra>()
 
-function validateRange(from: Date, to: Date): void {
-  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new UsageInputError('from', '`from` and `to` must be valid instants')
-  if (to <= from) throw new UsageInputError('to', '`to` must be later than `from`')
+/** Adds what is wrong with [from, to) to `found`; answers whether the range holds. */
+function checkRange(from: Date, to: Date, found: ArgProblems): boolean {
+  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) found.add('from', '`from` and `to` must be valid instants')
+  else if (to <= from) found.add('to', '`to` must be later than `from`')
+  else return true
+  return false
 }
 
 /** IANA names that this PostgreSQL knows (pg_timezone_names, read once); POSIX strings are refused. */
-export async function validateTimeZone(db: Db, timeZone: string): Promise<void> {
-  if (!(await isKnownTimeZone(db, timeZone)))
-    throw new UsageInputError('timeZone', unknownZoneMessage(timeZone))
+export async function checkTimeZone(db: Db, timeZone: string, found: ArgProblems): Promise<void> {
+  if (!(await isKnownTimeZone(db, timeZone))) found.add('timeZone', unknownZoneMessage(timeZone))
 }
 
-export function validatePageSize(first: number): void {
-  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE)
-    throw new UsageInputError('first', `\`first\` must be between 0 and ${MAX_PAGE_SIZE}`)
+export function checkPageSize(first: number, found: ArgProblems): void {
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) found.add('first', `\`first\` must be between 0 and ${MAX_PAGE_SIZE}`)
 }
 
-export async function resolveCard(db: Db, tenantId: string, name: string) {
+/** The rate card the caller may price with, by name; undefined (and a problem in `found`) when there is none. */
+export async function lookupCard(db: Db, tenantId: string, name: string, found: ArgProblems) {
   const card = await findVisibleCard(db, tenantId, name)
-  if (!card) throw new UsageInputError('rateCard', cardNotVisible(name))
+  if (!card) found.add('rateCard', cardNotVisible(name))
   return card
 }
 
+/** The cursor of `after`, when it belongs to the query of `hash`; a problem in `found` when not. */
+export function checkCursor(after: string | null | undefined, hash: string, found: ArgProblems) {
+  return after ? found.try(() => decodeCursor(after, hash)) : undefined
+}
+
+/** The answer to a query whose windows × groups are over the limit (usage in GraphQL and REST alike). */
+export const tooManyGroups = (groups: number, max: number) =>
+  new UsageInputError(
+    'groupBy',
+    `the query produces ${groups} rows (windows × groups), more than the limit of ${max}; narrow the range, use a larger window or fewer dimensions`,
+  )
+
+type CheckedArgs = Pick<UsageArgs, 'from' | 'to' | 'first' | 'filter'> & { window: Window | undefined }
+
 /**
- * The checks that need no database, in the order users meet them; returns the number of windows.
- * Also run by the GraphQL cost rule before any resolver (src/graphql/cost-limit.ts).
+ * The checks that need no database, adding every problem to `found`; answers the number of windows
+ * (0 when the range or window is unusable). A window of undefined is one already found wrong.
  */
-export function checkUsageArgs(args: Pick<UsageArgs, 'from' | 'to' | 'first' | 'filter' | 'window'>, maxGroups: number): number {
-  validateRange(args.from, args.to)
-  validatePageSize(args.first)
+export function findUsageArgProblems(args: CheckedArgs, maxGroups: number, found: ArgProblems): number {
+  const rangeHolds = checkRange(args.from, args.to, found)
+  checkPageSize(args.first, found)
   const unknownSources = (args.filter.sources ?? []).filter((s) => !(ALL_SOURCES as readonly string[]).includes(s))
   if (unknownSources.length)
-    throw new UsageInputError('filter.sources', `unknown source(s) ${unknownSources.join(', ')}; known: ${ALL_SOURCES.join(', ')}`)
+    found.add('filter.sources', `unknown source(s) ${unknownSources.join(', ')}; known: ${ALL_SOURCES.join(', ')}`)
+  if (!rangeHolds || !args.window) return 0
   const windows = maxWindows(args.window, args.from, args.to)
   if (windows > maxGroups)
-    throw new UsageInputError(
-      'window',
-      `the range spans up to ${windows} ${args.window} windows, more than the limit of ${maxGroups}; use a larger window or a shorter range`,
-    )
+    found.add('window', `the range spans up to ${windows} ${args.window} windows, more than the limit of ${maxGroups}; use a larger window or a shorter range`)
+  return windows
+}
+
+/**
+ * As findUsageArgProblems, throwing one UsageInputError that names them all.
+ * Also run by the GraphQL cost rule before any resolver (src/graphql/cost-limit.ts).
+ */
+export function checkUsageArgs(args: CheckedArgs, maxGroups: number): number {
+  const found = new ArgProblems()
+  const windows = findUsageArgProblems(args, maxGroups, found)
+  found.throwIfAny()
   return windows
 }
 
@@ -133,7 +159,15 @@ interface ValuesPage extends Omit<UsagePage, 'rows'> {
 
 /** Validates the arguments, then runs the usage query for one page (holding one of the tenant's slots). */
 async function queryValuesPage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<ValuesPage> {
-  checkUsageArgs(args, limits.maxGroups)
+  const found = new ArgProblems()
+  findUsageArgProblems(args, limits.maxGroups, found)
+  if (found.any) {
+    // Name the cursor, time zone and card too, when they are wrong as well: one answer lists every problem.
+    checkCursor(args.after, queryHash(args), found)
+    await checkTimeZone(db, args.timeZone, found)
+    await lookupCard(db, args.tenantId, args.rateCard, found)
+    found.throwIfAny()
+  }
   if (!limits.gate) return runUsagePage(db, args, limits)
   return limits.gate.run(args.tenantId, () => runUsagePage(db, args, limits))
 }
@@ -180,13 +214,14 @@ function snapshotPage(tenantId: string, hash: string, cursor: { offset: number; 
 
 async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<ValuesPage> {
   const hash = queryHash(args)
-  const cursor = args.after ? decodeCursor(args.after, hash) : undefined
+  const found = new ArgProblems()
+  const cursor = checkCursor(args.after, hash, found)
   const cached = cursor && snapshotPage(args.tenantId, hash, cursor, args.first)
   if (cached) return cached
   const offset = cursor?.offset ?? 0
   const asOf = cursor?.asOf ?? args.pricingAsOf ?? new Date()
-  await validateTimeZone(db, args.timeZone)
-  const card = await resolveCard(db, args.tenantId, args.rateCard)
+  await checkTimeZone(db, args.timeZone, found)
+  const card = found.orThrow(await lookupCard(db, args.tenantId, args.rateCard, found))
   const sources = selectSources(args.filter, args.groupBy, args.groupByLabels)
   const spec: UsageSpec = {
     tenantId: args.tenantId,
@@ -210,11 +245,7 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
     maxGroups: limits.maxGroups,
     currency: card.currency,
     signal: limits.signal,
-    onTooLarge: (groups) =>
-      new UsageInputError(
-        'groupBy',
-        `the query produces ${groups} rows (windows × groups), more than the limit of ${limits.maxGroups}; narrow the range, use a larger window or fewer dimensions`,
-      ),
+    onTooLarge: (groups) => tooManyGroups(groups, limits.maxGroups),
   })
   const next = offset + result.values.length
   const snapshot = following.length

@@ -88,7 +88,7 @@ void eachEngine(t, async (t, engine) => {
 
   t.test('UsageInputError: BAD_USER_INPUT in GraphQL, a 400 problem naming the parameter in REST', async (t) => {
     const gql = await post({ query: '{ usage(from: "2025-10-02T00:00:00Z", to: "2025-10-01T00:00:00Z") { totals { inputTokens } } }' })
-    t.same(errorOf(gql).extensions, { code: 'BAD_USER_INPUT', argument: 'to' })
+    t.same(errorOf(gql).extensions, { code: 'BAD_USER_INPUT', argument: 'to', errors: [{ path: 'to', message: '`to` must be later than `from`' }] })
     const rest = await server.inject({ url: '/v1/organization/usage/completions?start_time=1759276800&rate_card=no-such-card', headers: h })
     t.equal(rest.statusCode, 400)
     t.ok(isProblem(rest))

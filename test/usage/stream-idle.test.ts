@@ -2,7 +2,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { selectSources } from '../../src/usage/dimensions.js'
 import { streamUsage } from '../../src/usage/stream-usage.js'
-import { resolveCard } from '../../src/usage/usage-service.js'
+import { findVisibleCard } from '../../src/pricing/card-lookup.js'
 import type { UsageSpec } from '../../src/usage/usage-sql.js'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 
@@ -21,7 +21,8 @@ void eachEngine(t, async (t, engine) => {
   t.equal(res.statusCode, 200, res.body)
 
   t.test('a reader that pauses past the idle limit never gets a short result', async (t) => {
-    const card = await resolveCard(app.testDb, tenantId, 'default')
+    const card = await findVisibleCard(app.testDb, tenantId, 'default')
+    if (!card) throw new Error('the default card is visible to every tenant')
     const spec: UsageSpec = {
       tenantId, from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-02T00:00:00Z'), window: 'TOTAL', timeZone: 'UTC',
       groupBy: ['PROJECT'], groupByLabels: [], filter: {}, sources: selectSources({}, ['PROJECT'], []),

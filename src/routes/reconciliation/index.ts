@@ -2,12 +2,12 @@ import { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { problems } from '../../errors.js'
+import { UsageInputError } from '../../errors.js'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
 import { queryReconciliationPage } from '../../reconciliation/reconciliation-service.js'
 import type { ReconArgs, ReconDimension, ReconPage, ReconRow } from '../../reconciliation/recon-types.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
-import { MAX_PAGE_SIZE, UsageInputError, type UsageLimits } from '../../usage/usage-service.js'
+import { MAX_PAGE_SIZE, type UsageLimits } from '../../usage/usage-service.js'
 import { csvLine } from '../../usage/report/csv-lines.js'
 import { wantsCsv } from '../openai-usage/csv.js'
 import { normaliseArrayParams } from '../openai-usage/params.js'
@@ -70,7 +70,7 @@ async function page(run: () => Promise<ReconPage>): Promise<ReconPage> {
     return await run()
   } catch (err) {
     if (!(err instanceof UsageInputError)) throw err
-    throw problems.validation([{ path: `querystring.${REST_FIELD[err.field] ?? err.field}`, message: err.message }])
+    throw err.inQuery(REST_FIELD)
   }
 }
 

@@ -5,7 +5,7 @@ import { findVisibleCard } from '../../pricing/card-lookup.js'
 import { selectSources, type Dimension, type UsageFilter } from '../dimensions.js'
 import type { UsageRow } from '../run-usage.js'
 import { streamUsage, type RowStream } from '../stream-usage.js'
-import { checkUsageArgs, UsageInputError } from '../usage-service.js'
+import { checkUsageArgs, tooManyGroups, UsageInputError } from '../usage-service.js'
 import type { UsageSpec } from '../usage-sql.js'
 import type { TenantGate } from '../tenant-gate.js'
 import type { Window } from '../windows.js'
@@ -109,18 +109,6 @@ function specOf(r: ReportRequest, plan: ReportPlan, from: Date, to: Date): Usage
   }
 }
 
-/** As the query layer words it for GraphQL (usage-service's runUsagePage). */
-const tooManyGroups = (groups: number, max: number) =>
-  new UsageInputError(
-    'groupBy',
-    `the query produces ${groups} rows (windows × groups), more than the limit of ${max}; narrow the range, use a larger window or fewer dimensions`,
-  )
-
-/** A UsageInputError in the REST parameter's name, as a 400 problem. */
-function restProblem(err: UsageInputError) {
-  return problems.validation([{ path: `querystring.${REST_FIELD[err.field] ?? err.field}`, message: err.message }])
-}
-
 /**
  * Every row of the range [from, to) as ONE statement (the query layer's grouped usage, no totals),
  * opened: its first batch is read, so a query over the windows × groups bound is a 400 here.
@@ -137,7 +125,7 @@ async function openRows(db: Db, r: ReportRequest, plan: ReportPlan, from: Date, 
       onTooLarge: (groups) => tooManyGroups(groups, r.maxGroups),
     })
   } catch (err) {
-    if (err instanceof UsageInputError) throw restProblem(err)
+    if (err instanceof UsageInputError) throw err.inQuery(REST_FIELD)
     throw err
   }
 }
