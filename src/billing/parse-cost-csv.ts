@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream'
 import { problems as problemCatalogue } from '../errors.js'
 import { readCsvRecords } from '../ingest/csv-records.js'
 import { assembleDims, RowProblems } from '../ingest/bucket.js'
-import { parseCsvDimension, parseTime } from '../ingest/values.js'
+import { parseCsvDimension, parseCsvTime } from '../ingest/values.js'
 import { parseAmount } from './billed-row.js'
 import { billedPresent } from './billed-shapes.js'
 import { parseOpenAILineItem } from './line-items.js'
@@ -44,8 +44,8 @@ export async function parseCostCsv(input: Readable, defaults: CostDefaults): Pro
     if (amountText === '') return void out.skipped++
     const dim = (name: string) => p.take(parseCsvDimension(cell(name)), name, null)
     const time = (name: 'start_time' | 'end_time') => {
-      const path = cell(name).trim() !== '' ? name : `${name}_iso`
-      return p.take<number | undefined>(parseTime(cell(path).trim()), path, undefined)
+      const { path, parsed } = parseCsvTime(cell, name)
+      return p.take<number | undefined>(parsed, path, undefined)
     }
     const lineItem = dim('line_item')
     const item = lineItem === null ? undefined : parseOpenAILineItem(lineItem)

@@ -3,7 +3,7 @@ import { problems as problemCatalogue } from '../errors.js'
 import { readCsvRecords } from './csv-records.js'
 import { assembleBucket, readCounters, RowProblems, type NormalisedBucket, type RowDefaults, type RowProblem } from './bucket.js'
 import { COUNTER_FIELDS, type CounterField } from './token-classes.js'
-import { parseCsvBatch, parseCsvCounter, parseCsvDimension, parseTime } from './values.js'
+import { parseCsvBatch, parseCsvCounter, parseCsvDimension, parseCsvTime } from './values.js'
 
 export interface CsvSummary {
   /** Data rows (the header is not one), including skipped ones. */
@@ -55,9 +55,8 @@ function readRow(
     text[name] = raw === undefined ? null : p.take(parseCsvDimension(raw), name, null)
   }
   const time = (name: 'start_time' | 'end_time'): number | undefined => {
-    const unix = cell(name)
-    const path = unix !== undefined && unix.trim() !== '' ? name : `${name}_iso`
-    return p.take<number | undefined>(parseTime(path === name ? unix : cell(path)), path, undefined)
+    const { path, parsed } = parseCsvTime(cell, name)
+    return p.take<number | undefined>(parsed, path, undefined)
   }
   const batchCell = cell('batch')
   return assembleBucket(

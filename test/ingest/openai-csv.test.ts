@@ -41,6 +41,24 @@ t.test('uses the _iso columns when the unix ones are absent, and applies default
   ])
 })
 
+t.test('start_time and start_time_iso must name the same instant when both are given', async (t) => {
+  const csv = [
+    HEADER,
+    // Agree, in another notation of the same instant.
+    '1759622400,1759708800,2025-10-05T02:00:00+02:00,2025-10-06T00:00:00Z,p,1,m,FALSE,,1,1',
+    // start_time says Oct 5, start_time_iso Oct 6: one of them is wrong.
+    '1759622400,1759708800,2025-10-06T00:00:00+00:00,2025-10-06T00:00:00+00:00,p,1,m,FALSE,,1,1',
+    // A valid unix time beside an unreadable _iso: refused too, not ignored.
+    '1759622400,1759708800,2025-10-05T00:00:00+00:00,2025-10-06T25:00:00+00:00,p,1,m,FALSE,,1,1',
+    // Only the _iso of the end: used.
+    '1759622400,,2025-10-05T00:00:00+00:00,2025-10-06T00:00:00+00:00,p,1,m,FALSE,,1,1',
+  ].join('\n')
+  const r = await read(csv)
+  t.same(r.problems.map((p) => [p.line, p.path]), [[3, 'start_time'], [4, 'end_time_iso']], JSON.stringify(r.problems))
+  t.match(r.problems[0]!.message, /^start_time and start_time_iso are different instants \(1759622400 is 2025-10-05T00:00:00\.000Z; "2025-10-06T00:00:00\+00:00" is 2025-10-06T00:00:00\.000Z\)/)
+  t.same(r.rows.map((x) => [x.line, x.bucket.startMs, x.bucket.endMs]), [[2, 1759622400000, 1759708800000], [5, 1759622400000, 1759708800000]])
+})
+
 t.test('names each bad row by line and keeps going', async (t) => {
   const csv = [HEADER, '1759622400,1759708800,,,p,1,m,FALSE,,10.5,1', '1759622400,1759708800,,,p,1', '1759708800,1759622400,,,p,1,m,,,1,1'].join('\n')
   const r = await read(csv)
