@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { Decimal } from 'decimal.js'
 import type { z } from 'zod'
 import {
   COUNTER_FIELDS,
@@ -144,10 +143,12 @@ export function normalizeEvent(item: unknown): Normalized {
   const resources = [...c.resources, ...eventResources(e.resources ?? [], errors)]
   const derived = deriveTokenClasses({ ...c.raw, num_model_requests: 1 })
   if (!derived.ok) errors.push(...derived.errors)
-  // The one reported-cost rule of every entry point (bounded text, below 10^30).
+  // The one reported-cost rule of every entry point (bounded text, below 10^30). An explicit
+  // reported_cost wins over a cost found inside the raw usage object.
   const explicit = e.reported_cost !== undefined && e.reported_cost !== null
   const reported = parseReportedCost(explicit ? e.reported_cost : c.cost)
   if (!reported.ok) errors.push({ path: explicit ? 'reported_cost' : 'usage.cost', message: reported.message })
+  const cost = reported.ok ? reported.value : null
   nulProblems(e, errors)
   // Metadata nested too deep is named by nulProblems; measuring it would overflow the stack.
   if (e.metadata && !errors.some((x) => x.path === 'metadata')) {
@@ -157,8 +158,6 @@ export function normalizeEvent(item: unknown): Normalized {
   }
   if (errors.length > 0 || !derived.ok || !timestamp) return { ok: false, id: e.id, errors }
 
-  // An explicit reported_cost wins over a cost found inside the raw usage object.
-  const cost = e.reported_cost ?? c.cost
   const event: NormalizedEvent = {
     id: e.id,
     timestamp,
@@ -177,7 +176,7 @@ export function normalizeEvent(item: unknown): Normalized {
     agent_id: e.agent_id ?? null,
     labels: e.labels ?? {},
     metadata: e.metadata ?? null,
-    reported_cost: cost === null ? null : new Decimal(cost).toFixed(),
+    reported_cost: cost,
     reasoning_tokens: c.reasoning,
     tokens: derived.value,
     ...(resources.length ? { resources } : {}),
