@@ -40,6 +40,15 @@ const ROLLUP_TABLES = [
 // drop partitions one after the other (the migration lock is 7_261_532_001, the test templates' 7_261_532_002).
 const PARTITION_LOCK_KEY = 7_261_532_010
 
+/**
+ * How long maintenance waits for a table lock. Creating, detaching or dropping a partition takes an
+ * ACCESS EXCLUSIVE lock on the partitioned table; while it waits behind a long transaction (a CSV
+ * import, an export read by a slow client) every later statement on the table — every tenant's reads
+ * and writes — queues behind it, until the statement timeout. Giving up is harmless: the default
+ * partition takes any month, and the next tick tries again.
+ */
+const PARTITION_LOCK_TIMEOUT_MS = 1_000
+
 /** The first instant of the UTC month `offset` months from the one holding `at`. */
 export function utcMonth(at: Date, offset = 0): Date {
   return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + offset, 1))
@@ -154,6 +163,8 @@ export async function maintainPartitions(
 ): Promise<MaintenanceResult> {
   return db.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [PARTITION_LOCK_KEY])
+    // After the advisory lock: a second maintainer waits for the first one as before.
+    await tx.query(`set local lock_timeout = ${PARTITION_LOCK_TIMEOUT_MS}`)
     const created = await createMonths(tx, now, policy.monthsAhead ?? 3)
     const retained = await retain(tx, policy, now)
     // The parent's statistics, with the extended statistics object of migration 0013 (the group counts

@@ -1,0 +1,66 @@
+import t from 'tap'
+import { createPostgresDb } from '../../src/db/client.js'
+import { maintainPartitions } from '../../src/db/partitions.js'
+import { withDatabase } from '../setup/templates.js'
+import { eachEngine, freshDb } from '../helpers.js'
+
+// Creating a month partition (and dropping one for retention) needs an ACCESS EXCLUSIVE lock on the
+// partitioned table. While a long transaction reads or writes it (a CSV import, an export read by a
+// slow client), that request waits — and every later statement on the table, reads included, queues
+// behind it. Maintenance must give up quickly rather than hold every tenant's ingest and reads.
+void t.test('partition maintenance waiting for a long transaction does not stall reads and writes of usage', (t) =>
+  eachEngine(t, async (t, engine) => {
+    const db = await freshDb(t, engine, 30_000)
+    const tenant = 'lockq'
+    await db.query('insert into tenants (id, name) values ($1, $1)', [tenant])
+    if (engine === 'pglite') {
+      // One statement at a time: nothing can wait on a lock (the lock timeout is accepted and unused).
+      const r = await maintainPartitions(db, { monthsAhead: 0 }, new Date('2033-03-10T00:00:00Z'))
+      t.ok(r.created.includes('usage_buckets_p203303'))
+      return
+    }
+    const name = (await db.query<{ d: string }>('select current_database() as d'))[0]!.d
+    const other = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, name), poolSize: 1 })
+    t.teardown(() => other.close())
+
+    // A long transaction holding the weakest lock on usage_buckets (as an open export cursor does).
+    let release!: () => void
+    const released = new Promise<void>((r) => (release = r))
+    let holding!: () => void
+    const isHolding = new Promise<void>((r) => (holding = r))
+    const long = other.transaction(async (tx) => {
+      await tx.query('select count(*) from usage_buckets')
+      holding()
+      await released
+    })
+    await isHolding
+
+    const maintenance = maintainPartitions(db, { monthsAhead: 0 }, new Date('2033-03-10T00:00:00Z')).then(
+      (r) => r,
+      (err: unknown) => err as Error,
+    )
+    await new Promise((r) => setTimeout(r, 300))
+    const started = Date.now()
+    const read = db.query(`select count(*)::int8 as n from usage_buckets where tenant_id = $1`, [tenant])
+    const write = db.query(
+      `insert into usage_buckets (tenant_id, provider, start_time, end_time, model, service_tier, source, input_tokens, num_model_requests)
+       values ($1, 'openai', '2033-03-01T00:00:00Z', '2033-03-01T01:00:00Z', 'gpt-4o', 'default', 'api', 10, 1)`,
+      [tenant],
+    )
+    const settled = await Promise.race([
+      Promise.allSettled([read, write]).then(() => 'served'),
+      new Promise((r) => setTimeout(() => r('stalled'), 5_000)),
+    ])
+    t.equal(settled, 'served', `a read and a write of usage_buckets are served while maintenance waits (${Date.now() - started} ms)`)
+    release()
+    await long
+    await Promise.allSettled([read, write])
+    const outcome = await maintenance
+    t.match(outcome, { code: '55P03' }, 'maintenance gave up on the lock (lock_not_available; the next tick tries again)')
+    // Nothing was lost: a later run creates the month, with the row written meanwhile moved into it.
+    const again = await maintainPartitions(db, { monthsAhead: 0 }, new Date('2033-03-10T00:00:00Z'))
+    t.ok(again.created.includes('usage_buckets_p203303'), 'created once nothing holds the table')
+    const [n] = await db.query<{ n: number }>(`select count(*)::int8 as n from usage_buckets_p203303 where tenant_id = $1`, [tenant])
+    t.equal(n!.n, 1, 'the row written meanwhile is in its month')
+  }),
+)
