@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Db } from '../db/client.js'
+import { isConnectionError, isStatementTimeout } from '../db/errors.js'
 import { claimDelivery, dueDeliveries, listAllBudgets, listBudgets, recordAttempt, type AlertRow } from '../db/queries/budgets.js'
 import type { SecretBox } from '../crypto/secret-box.js'
 import { selectSources } from '../usage/dimensions.js'
@@ -40,6 +41,12 @@ function countsAny(budget: Budget, kinds: Set<IngestKind>): boolean {
 }
 
 const EVALUATION_GAP_MS = 250
+/** An evaluation after ingest that the database failed is run again after this, doubling per failure up to EVALUATION_RETRY_MAX_MS. */
+const EVALUATION_RETRY_MS = 1_000
+const EVALUATION_RETRY_MAX_MS = 5 * 60_000
+
+/** The database was unreachable, saturated or too slow: the same evaluation can succeed later. */
+const isTransient = (err: unknown) => isConnectionError(err) || isStatementTimeout(err)
 const MAX_RETRY_DELAY_MS = 10 * 60_000
 const DUE_BATCH = 100
 
@@ -58,6 +65,8 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
   const draining = new Set<string>()
   const tasks = new Set<Promise<unknown>>()
   const retries = new Set<NodeJS.Timeout>()
+  /** Tenants whose evaluations after ingest failed in a row (the database), for the retry's backoff. */
+  const failedInARow = new Map<string, number>()
   let interval: NodeJS.Timeout | undefined
   let ticking = false
   let closed = false
@@ -120,8 +129,18 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     else if (status === 'failed') log.warn({ alert: alertId, attempts: attempt }, 'budgets: webhook delivery gave up')
   }
 
-  async function evaluateTenant(tenantId: string, written: Written): Promise<void> {
-    for (const row of await listBudgets(db, tenantId)) {
+  /** Evaluates the tenant's budgets that count what was written; false when the database failed any of them. */
+  async function evaluateTenant(tenantId: string, written: Written): Promise<boolean> {
+    let ok = true
+    let rows
+    try {
+      rows = await listBudgets(db, tenantId)
+    } catch (err) {
+      if (!isTransient(err)) throw err
+      log.warn({ err, tenant: tenantId }, 'budgets: evaluation failed')
+      return false
+    }
+    for (const row of rows) {
       const budget = toBudget(row)
       // A budget that does not count what was written cannot have moved.
       if (!countsAny(budget, written.kinds)) continue
@@ -129,9 +148,28 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
         const recorded = await evaluateBudget(db, budget, now(), opts.maxGroups, written.span)
         for (const alert of recorded) if (alert.delivery_status === 'pending') track(() => deliver(alert.tenant_id, alert.id), 'webhook delivery')
       } catch (err) {
+        if (isTransient(err)) ok = false
         log.warn({ err, tenant: tenantId, budget: row.name }, 'budgets: evaluation failed')
       }
     }
+    return ok
+  }
+
+  /**
+   * The span of a failed evaluation goes back into the queue later. The timer evaluates only current
+   * periods, so a crossing in an earlier period (a backfill, a connection's lag window reaching into
+   * last month) that the database failed to evaluate after its ingest was never recorded.
+   */
+  function evaluateLater(tenantId: string, written: Written) {
+    const failures = (failedInARow.get(tenantId) ?? 0) + 1
+    failedInARow.set(tenantId, failures)
+    const delay = Math.min(EVALUATION_RETRY_MS * 2 ** (failures - 1), EVALUATION_RETRY_MAX_MS)
+    if (closed) return
+    const timer = setTimeout(() => {
+      retries.delete(timer)
+      for (const kind of written.kinds) engine.afterIngest(tenantId, written.span, kind)
+    }, delay).unref()
+    retries.add(timer)
   }
 
   async function drain(tenantId: string): Promise<void> {
@@ -141,7 +179,8 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
       // eslint-disable-next-line no-unmodified-loop-condition -- close() sets `closed` while this loop awaits
       for (let written = pending.get(tenantId); written && !closed; written = pending.get(tenantId)) {
         pending.delete(tenantId)
-        await evaluateTenant(tenantId, written)
+        if (await evaluateTenant(tenantId, written)) failedInARow.delete(tenantId)
+        else evaluateLater(tenantId, written)
         // Under sustained ingest, a tenant's next evaluation waits EVALUATION_GAP_MS after the last one; what
         // arrives meanwhile is merged into the next one, so the cost per ingest falls as the rate rises.
         if (pending.has(tenantId)) await new Promise((resolve) => setTimeout(resolve, EVALUATION_GAP_MS).unref())
@@ -171,7 +210,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     }
   }
 
-  return {
+  const engine = {
     /**
      * Called by the ingest routes once their write committed, with the span of the written rows'
      * start times. Returns at once; evaluation runs after the reply.
@@ -210,6 +249,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
       while (tasks.size > 0) await Promise.allSettled([...tasks])
     },
   }
+  return engine
 }
 
 export type BudgetEngine = ReturnType<typeof createBudgetEngine>
