@@ -27,6 +27,15 @@ export type Dimension = ColumnDimension | 'MODALITY'
 /** Dimensions only events carry; grouping or filtering by them selects source `events` by default. */
 const EVENT_ONLY_DIMENSIONS: Dimension[] = ['ENDPOINT', 'REQUEST_TYPE', 'SESSION', 'EMPLOYEE', 'AGENT']
 
+/** The most values one list filter holds, on every surface (GraphQL, the REST reports, reconciliation, budgets). */
+export const MAX_FILTER_VALUES = 1000
+
+/**
+ * The most label and attribute keys one `usage` query groups by, together: each is a column of the
+ * statement, several times over (PostgreSQL allows 1,664 per select list).
+ */
+export const MAX_GROUP_BY_KEYS = 64
+
 export interface UsageFilter {
   providers?: string[]
   accountIds?: string[]

@@ -7,7 +7,7 @@ import { PRICED_CLASSES } from '../db/token-columns.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { FILTER_COLUMNS, type UsageFilter } from './dimensions.js'
 import type { Cost, ResourceQuantity, UsageTotals } from './run-usage.js'
-import { checkCursor, checkPageSize, checkTimeZone, encodeCursor, lookupCard, queryHash } from './usage-service.js'
+import { checkCursor, checkListSizes, checkPageSize, checkTimeZone, encodeCursor, lookupCard, queryHash } from './usage-service.js'
 import { ArgProblems } from './arg-problems.js'
 
 export interface EventArgs {
@@ -69,6 +69,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
   const found = new ArgProblems()
   await checkTimeZone(db, args.timeZone, found)
   checkPageSize(args.first, found)
+  checkListSizes(args, found)
   if (args.from && args.to && args.to <= args.from) found.add('to', '`to` must be later than `from`')
   const hash = queryHash(args)
   const cursor = checkCursor(args.after, hash, found)

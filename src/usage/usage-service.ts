@@ -1,7 +1,7 @@
 import type { Db } from '../db/client.js'
 import { cardNotVisible } from '../auth/access.js'
 import { findVisibleCard } from '../pricing/card-lookup.js'
-import { selectSources, ALL_SOURCES } from './dimensions.js'
+import { selectSources, ALL_SOURCES, MAX_FILTER_VALUES, MAX_GROUP_BY_KEYS } from './dimensions.js'
 import { rowFromValues, runUsage, usageRows, type RowValues, type UsageResult, type UsageTotals } from './run-usage.js'
 import { usageRowViews, type UsageRowView } from './row-views.js'
 import { SnapshotCache } from './page-snapshots.js'
@@ -119,7 +119,21 @@ export const tooManyGroups = (groups: number, max: number) =>
     `the query produces ${groups} rows (windows × groups), more than the limit of ${max}; narrow the range, use a larger window or fewer dimensions`,
   )
 
-type CheckedArgs = Pick<UsageArgs, 'from' | 'to' | 'first' | 'filter'> & { window: Window | undefined }
+/**
+ * List arguments are bounded like the REST parameters: unbounded, 200,000 models in four filters held a
+ * PostgreSQL backend at 2 GB for 20 s, and 3,000 label keys passed PostgreSQL's column limit (54011).
+ */
+export function checkListSizes(args: Pick<UsageArgs, 'filter'> & Partial<Pick<UsageArgs, 'groupByLabels' | 'groupByAttributes'>>, found: ArgProblems): void {
+  for (const [name, values] of Object.entries(args.filter))
+    if (Array.isArray(values) && values.length > MAX_FILTER_VALUES) found.add(`filter.${name}`, `filter.${name} lists ${values.length} values; at most ${MAX_FILTER_VALUES}`)
+  const labels = args.groupByLabels?.length ?? 0
+  const keys = labels + (args.groupByAttributes?.length ?? 0)
+  if (keys > MAX_GROUP_BY_KEYS)
+    found.add(labels ? 'groupByLabels' : 'groupByAttributes', `groupByLabels and groupByAttributes name ${keys} keys together; at most ${MAX_GROUP_BY_KEYS}`)
+}
+
+type CheckedArgs = Pick<UsageArgs, 'from' | 'to' | 'first' | 'filter'> &
+  Partial<Pick<UsageArgs, 'groupByLabels' | 'groupByAttributes'>> & { window: Window | undefined }
 
 /**
  * The checks that need no database, adding every problem to `found`; answers the number of windows
@@ -128,6 +142,7 @@ type CheckedArgs = Pick<UsageArgs, 'from' | 'to' | 'first' | 'filter'> & { windo
 export function findUsageArgProblems(args: CheckedArgs, maxGroups: number, found: ArgProblems): number {
   const rangeHolds = checkRange(args.from, args.to, found)
   checkPageSize(args.first, found)
+  checkListSizes(args, found)
   const unknownSources = (args.filter.sources ?? []).filter((s) => !(ALL_SOURCES as readonly string[]).includes(s))
   if (unknownSources.length)
     found.add('filter.sources', `unknown source(s) ${unknownSources.join(', ')}; known: ${ALL_SOURCES.join(', ')}`)

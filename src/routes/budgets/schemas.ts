@@ -2,7 +2,7 @@ import { z } from 'zod'
 import type { BudgetRow, DeliveryRow, AlertRow } from '../../db/queries/budgets.js'
 import { PERIODS } from '../../budgets/periods.js'
 import type { BudgetStatus } from '../../budgets/status.js'
-import { ALL_SOURCES, type UsageFilter } from '../../usage/dimensions.js'
+import { ALL_SOURCES, MAX_FILTER_VALUES, type UsageFilter } from '../../usage/dimensions.js'
 import { isValidTimeZone } from '../../usage/windows.js'
 import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
@@ -12,7 +12,7 @@ export const BudgetNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ".", "-" or "_", 1–128 characters')
 
-const values = z.array(z.string().min(1).max(256)).max(1000)
+const values = z.array(z.string().min(1).max(256)).max(MAX_FILTER_VALUES)
 
 /** `usage`'s UsageFilter in snake_case: REST name → query-layer name. */
 const FILTER_FIELDS = {

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { InstantParamSchema } from '../../time/instant-schema.js'
-import { ALL_SOURCES } from '../../usage/dimensions.js'
+import { ALL_SOURCES, MAX_FILTER_VALUES } from '../../usage/dimensions.js'
 
 /**
  * Query parameters of the OpenAI-compatible reports, in OpenAI's names and with OpenAI's defaults
@@ -46,7 +46,7 @@ export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
 // A fraction of a second is dropped: buckets are whole seconds.
 const unixSeconds = InstantParamSchema.transform((d) => Math.floor(d.getTime() / 1000))
 export const idList = (what: string) =>
-  z.array(z.string().min(1).max(200)).max(1000).optional().describe(`Only these ${what}; repeated, \`[]\`, \`[0]\` or comma-separated`)
+  z.array(z.string().min(1).max(200)).max(MAX_FILTER_VALUES).optional().describe(`Only these ${what}; repeated, \`[]\`, \`[0]\` or comma-separated`)
 const instant = InstantParamSchema
 
 export const bucketWidth = z.enum(['1m', '1h', '1d']).default('1d').describe('Bucket width: 1m, 1h or 1d (UTC-aligned)')
