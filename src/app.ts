@@ -55,7 +55,7 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(tenantRoutes, { prefix: '/v1' })
   await f.register(meRoutes, { prefix: '/v1' })
   await f.register(usageBucketRoutes, { prefix: '/v1', config: opts.config })
-  await f.register(usageEventRoutes, { prefix: '/v1', retentionMonths: opts.config.RETENTION_MONTHS })
+  await f.register(usageEventRoutes, { prefix: '/v1', retentionMonths: opts.config.RETENTION_MONTHS, maxWaitMs: opts.config.DB_ACQUIRE_TIMEOUT_MS })
   await f.register(rateCardRoutes, { prefix: '/v1' })
   await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })
   await f.register(budgetRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS })

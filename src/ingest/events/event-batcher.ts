@@ -1,5 +1,5 @@
 import type { Db } from '../../db/client.js'
-import { isConnectionError, isStatementTimeout } from '../../db/errors.js'
+import { AcquireTimeoutError, isConnectionError, isStatementTimeout } from '../../db/errors.js'
 import type { EventResult } from './event-schema.js'
 import type { RetentionGuard } from '../retention.js'
 import { finishEvents, prepareEvents, storeCandidates, type PreparedEvents } from './ingest-events.js'
@@ -11,6 +11,11 @@ export interface EventBatcherOptions {
   maxGroupEvents?: number
   /** Groups of one tenant in flight at once. */
   maxInFlight?: number
+  /**
+   * Longest a request waits in its tenant's queue for a group to take it (DB_ACQUIRE_TIMEOUT_MS, as for
+   * a pooled connection); past it the request is taken out, unwritten, and answered 503 + Retry-After.
+   */
+  maxWaitMs?: number
   /** Called once per group statement that failed and was retried request by request. */
   onFallback?: (err: unknown, requests: number) => void
   /** Called after each group is settled (observability, tests). */
@@ -21,6 +26,8 @@ interface Waiting {
   prepared: PreparedEvents
   resolve: (results: EventResult[]) => void
   reject: (err: unknown) => void
+  /** Fires when the request has waited maxWaitMs without being taken into a group. */
+  timer?: NodeJS.Timeout | undefined
 }
 
 interface TenantQueue {
@@ -49,6 +56,9 @@ interface TenantQueue {
  * - any other error may come from one request's data (e.g. a rollup sum out of the int8 range), so
  *   the requests are stored again one by one: each gets exactly the outcome it would have had alone,
  *   and only a guilty request fails.
+ * A request waits in the queue at most maxWaitMs: a group that does not return (a database that
+ * stopped answering mid-statement, a lock held elsewhere) must not hold every later request of the
+ * tenant, and their bodies, for ever.
  * A request is never answered before the statement that stored its events returned, i.e. committed.
  * If a connection drops after COMMIT was sent, the outcome is unknown and the group gets 503; a
  * client's retry then finds its ids stored with the same content (`duplicate`): counted once.
@@ -57,6 +67,7 @@ export function createEventBatcher(db: Db, opts: EventBatcherOptions = {}) {
   const maxRequestEvents = opts.maxRequestEvents ?? 100
   const maxGroupEvents = opts.maxGroupEvents ?? 5_000
   const maxInFlight = opts.maxInFlight ?? 1
+  const maxWaitMs = opts.maxWaitMs ?? 5_000
   const queues = new Map<string, TenantQueue>()
   // Observers must never leave a request unanswered.
   const notify = <A extends unknown[]>(fn: ((...args: A) => void) | undefined, ...args: A) => {
@@ -117,7 +128,9 @@ export function createEventBatcher(db: Db, opts: EventBatcherOptions = {}) {
       events += n
       take++
     }
-    return queue.waiting.splice(0, take)
+    const group = queue.waiting.splice(0, take)
+    for (const w of group) clearTimeout(w.timer)
+    return group
   }
 
   /** Sends waiting requests to the database, up to maxInFlight groups at a time. */
@@ -149,7 +162,17 @@ export function createEventBatcher(db: Db, opts: EventBatcherOptions = {}) {
       let queue = queues.get(tenantId)
       if (!queue) queues.set(tenantId, (queue = { waiting: [], inFlight: 0, scheduled: false }))
       const q = queue
-      const done = new Promise<EventResult[]>((resolve, reject) => q.waiting.push({ prepared, resolve, reject }))
+      const done = new Promise<EventResult[]>((resolve, reject) => {
+        const w: Waiting = { prepared, resolve, reject }
+        w.timer = setTimeout(() => {
+          const at = q.waiting.indexOf(w)
+          if (at < 0) return
+          q.waiting.splice(at, 1)
+          reject(new AcquireTimeoutError(maxWaitMs))
+        }, maxWaitMs)
+        w.timer.unref()
+        q.waiting.push(w)
+      })
       if (q.inFlight < maxInFlight && !q.scheduled) {
         // Wait one turn so that the requests whose bodies are parsed in this turn join the group.
         q.scheduled = true

@@ -26,9 +26,10 @@ const EventsResponseSchema = z.object({
 })
 
 /** `retentionMonths`: RETENTION_MONTHS — events before its cutoff are rejected (src/ingest/retention.ts). */
-const usageEventRoutes: FastifyPluginAsyncZod<{ retentionMonths?: number | undefined }> = async (app, opts) => {
+const usageEventRoutes: FastifyPluginAsyncZod<{ retentionMonths?: number | undefined; maxWaitMs?: number | undefined }> = async (app, opts) => {
   // Concurrent small requests of a tenant share one commit; each is still answered only after it.
   const batcher = createEventBatcher(app.db, {
+    maxWaitMs: opts.maxWaitMs,
     onFallback: (err, requests) =>
       app.log.warn({ err, requests }, 'grouped event insert failed; storing its requests one by one'),
   })

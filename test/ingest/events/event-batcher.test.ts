@@ -1,7 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createPostgresDb, type Db } from '../../../src/db/client.js'
+import { createPostgresDb, type Db, type DbClient } from '../../../src/db/client.js'
 import { createTenant } from '../../../src/db/queries/tenants.js'
 import { createEventBatcher, type EventBatcherOptions } from '../../../src/ingest/events/event-batcher.js'
+import { withDatabase } from '../../setup/templates.js'
 import { eachEngine, freshDb, uniqueId } from '../../helpers.js'
 
 type Ev = Record<string, unknown>
@@ -155,6 +157,43 @@ void eachEngine(t, async (t, engine) => {
     ])
     t.same(groups.map((g) => g.requests), [2, 1])
     t.same(await stored(tenantId), { events: 4, rollup_requests: 4, rollup_input: 400 })
+  })
+
+  t.test('behind a group that does not return, a request waits at most maxWaitMs, then fails unwritten', async (t) => {
+    const tenantId = await tenant()
+    const { batcher } = recorded(db, { maxWaitMs: 300 })
+    // What the group statement needs is held elsewhere: on PostgreSQL a lock on usage_events taken by
+    // another connection; PGlite runs one statement at a time, so an open transaction holds it all.
+    let blocker: DbClient | undefined
+    if (engine === 'postgres') {
+      const [{ d }] = (await db.query<{ d: string }>('select current_database() as d')) as [{ d: string }]
+      blocker = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, d), poolSize: 1 })
+      t.teardown(() => blocker!.close())
+    }
+    let release!: () => void
+    const released = new Promise<void>((r) => (release = r))
+    let held!: () => void
+    const holding = new Promise<void>((r) => (held = r))
+    const hold = (blocker ?? db).transaction(async (tx) => {
+      if (engine === 'postgres') await tx.query('lock table usage_events in access exclusive mode')
+      held()
+      await released
+    })
+    await holding
+    const stuck = batcher.ingest(tenantId, [event('stuck-1')])
+    await sleep(50) // its group is in flight, waiting for what is held
+    const started = Date.now()
+    const late = await Promise.allSettled([batcher.ingest(tenantId, [event('late-1')]), batcher.ingest(tenantId, [event('late-2')])])
+    const waited = Date.now() - started
+    t.same(late.map((s) => s.status), ['rejected', 'rejected'], 'the requests behind it are answered')
+    t.match((late[0] as PromiseRejectedResult).reason, { code: 'DB_ACQUIRE_TIMEOUT' }, 'as a saturated database (503 + Retry-After)')
+    t.ok(waited >= 250 && waited < 5_000, `after ~300 ms (${waited} ms)`)
+    release()
+    await hold
+    t.same(statuses(await stuck), ['created'], 'the group in flight is stored once what it waited for is free')
+    t.same(await stored(tenantId), { events: 1, rollup_requests: 1, rollup_input: 100 }, 'and the requests that gave up wrote nothing')
+    const again = await batcher.ingest(tenantId, [event('late-1')])
+    t.same(statuses(again), ['created'], 'a retry of one that gave up is stored')
   })
 })
 
