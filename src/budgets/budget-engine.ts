@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Db } from '../db/client.js'
-import { isConnectionError, isStatementTimeout } from '../db/errors.js'
+import { isUnavailable } from '../db/errors.js'
 import { claimDelivery, dueDeliveries, listAllBudgets, listBudgets, recordAttempt, type AlertRow } from '../db/queries/budgets.js'
 import type { SecretBox } from '../crypto/secret-box.js'
 import { selectSources } from '../usage/dimensions.js'
@@ -45,8 +45,6 @@ const EVALUATION_GAP_MS = 250
 const EVALUATION_RETRY_MS = 1_000
 const EVALUATION_RETRY_MAX_MS = 5 * 60_000
 
-/** The database was unreachable, saturated or too slow: the same evaluation can succeed later. */
-const isTransient = (err: unknown) => isConnectionError(err) || isStatementTimeout(err)
 const MAX_RETRY_DELAY_MS = 10 * 60_000
 const DUE_BATCH = 100
 
@@ -136,7 +134,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     try {
       rows = await listBudgets(db, tenantId)
     } catch (err) {
-      if (!isTransient(err)) throw err
+      if (!isUnavailable(err)) throw err
       log.warn({ err, tenant: tenantId }, 'budgets: evaluation failed')
       return false
     }
@@ -148,7 +146,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
         const recorded = await evaluateBudget(db, budget, now(), opts.maxGroups, written.span)
         for (const alert of recorded) if (alert.delivery_status === 'pending') track(() => deliver(alert.tenant_id, alert.id), 'webhook delivery')
       } catch (err) {
-        if (isTransient(err)) ok = false
+        if (isUnavailable(err)) ok = false
         log.warn({ err, tenant: tenantId, budget: row.name }, 'budgets: evaluation failed')
       }
     }

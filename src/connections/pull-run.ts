@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Db } from '../db/client.js'
+import { isUnavailable } from '../db/errors.js'
 import type { SecretBox } from '../crypto/secret-box.js'
 import { ProblemError } from '../errors.js'
 import { ingestJsonBody, type IngestResult } from '../ingest/ingest-buckets.js'
@@ -58,8 +60,29 @@ export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: 
     if (err instanceof LeaseLost) return { status: 'failed', ...counts, error: err.message }
     outcome = { status: 'failed', ...counts, error: redact(describeFailure(err), adminKey) }
   }
-  await finishRun(deps.db, { tenantId: conn.tenant_id, id: conn.id, owner, ...outcome })
+  await recordOutcome(deps, { tenantId: conn.tenant_id, id: conn.id, owner, ...outcome })
   return outcome
+}
+
+/** The first pause before recording an outcome again; it doubles per failure, the whole within the lease. */
+const RECORD_RETRY_MS = 1_000
+
+/**
+ * Ends the run in the database. When the database fails that (unreachable, saturated, a lock held past
+ * the statement timeout) — often the very failure that ended the run — it is tried again, doubling the
+ * pause, for as long as the lease would have lasted: otherwise the connection showed `running` and
+ * refused syncs (409) until its lease lapsed, with nothing running. Shutdown stops the retries.
+ */
+async function recordOutcome(deps: RunDeps, p: Parameters<typeof finishRun>[1]): Promise<void> {
+  const deadline = Date.now() + deps.leaseMs
+  for (let pause = RECORD_RETRY_MS; ; pause *= 2) {
+    try {
+      return await finishRun(deps.db, p)
+    } catch (err) {
+      if (!isUnavailable(err) || deps.signal.aborted || Date.now() + pause > deadline) throw err
+      await sleep(pause, undefined, { signal: deps.signal }).catch(() => undefined)
+    }
+  }
 }
 
 function openKey(box: SecretBox, sealed: string): string {

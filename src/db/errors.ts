@@ -37,6 +37,11 @@ export function isStatementTimeout(err: unknown): boolean {
   return !!err && typeof err === 'object' && (err as { code?: unknown }).code === '57014'
 }
 
+/** The database was unreachable, saturated or too slow (→ 503/504): the same work can succeed later. */
+export function isUnavailable(err: unknown): boolean {
+  return isConnectionError(err) || isStatementTimeout(err)
+}
+
 /** PostgreSQL's numeric_value_out_of_range: a sum past int8 (2^63 − 1), in a query or a rollup trigger. */
 export function isNumericOutOfRange(err: unknown): boolean {
   return !!err && typeof err === 'object' && (err as { code?: unknown }).code === '22003'

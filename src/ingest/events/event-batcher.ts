@@ -1,5 +1,5 @@
 import type { Db } from '../../db/client.js'
-import { AcquireTimeoutError, isConnectionError, isStatementTimeout } from '../../db/errors.js'
+import { AcquireTimeoutError, isUnavailable } from '../../db/errors.js'
 import type { EventResult } from './event-schema.js'
 import type { RetentionGuard } from '../retention.js'
 import { finishEvents, prepareEvents, storeCandidates, type PreparedEvents } from './ingest-events.js'
@@ -99,7 +99,7 @@ export function createEventBatcher(db: Db, opts: EventBatcherOptions = {}) {
         notify(opts.onFlush, { requests: group.length, events, fallback: false })
       }
     } catch (err) {
-      if (group.length === 1 || isConnectionError(err) || isStatementTimeout(err)) {
+      if (group.length === 1 || isUnavailable(err)) {
         return () => {
           for (const w of group) w.reject(err)
           notify(opts.onFlush, { requests: group.length, events, fallback: false })

@@ -1,0 +1,43 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { createPostgresDb } from '../../src/db/client.js'
+import { withDatabase } from '../setup/templates.js'
+import { freshDb } from '../helpers.js'
+import { buildWith, createConnection, getState, OPENAI_KEY, startStub, tenant, waitForRun } from './support/harness.js'
+
+// A run whose end the database failed to record (the database unreachable, or a lock held past the
+// statement timeout — often the very failure that ended the run) left the connection `running`, its
+// lease held: every sync was refused with 409 until the lease lapsed (SYNC_LEASE_MS, 5 min by default),
+// with nothing running. The outcome is now recorded again once the database answers. Here a lock on
+// `connections` held by another session makes the run's progress and its end time out; PGlite runs one
+// statement at a time, so nothing can hold such a lock there.
+t.test('a run whose end the database failed to record is recorded once the database answers', { skip: !process.env.TEST_DATABASE_URL && 'needs TEST_DATABASE_URL (PGlite cannot fail a statement on a lock)' }, async (t) => {
+  const stub = await startStub(t, 2)
+  const db = await freshDb(t, 'postgres', 300)
+  const app = await buildWith(t, 'postgres', { db })
+  const { headers } = await tenant(app)
+  const conn = await createConnection(app, headers, { name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: stub.url, start_date: new Date(stub.opts.dataStart).toISOString(), endpoints: ['completions'] })
+
+  const [{ d }] = (await db.query<{ d: string }>('select current_database() as d')) as [{ d: string }]
+  const blocker = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, d), poolSize: 1 })
+  t.teardown(() => blocker.close())
+  // The provider answers the first page after the lock is taken, so every later write of the run meets it.
+  stub.fault('slow', { ms: 600 })
+  const started = await app.inject({ method: 'POST', url: `/v1/connections/${conn.id}/sync`, headers })
+  t.equal(started.statusCode, 202, 'the run starts')
+  await blocker.transaction(async (tx) => {
+    await tx.query('lock table connections in access exclusive mode')
+    // The page arrives, is stored, and recording its progress and then the run's end time out (300 ms).
+    await sleep(2_500)
+  })
+
+  const state = await waitForRun(app, headers, conn.id, 20_000)
+  t.equal(state.last_run?.status, 'failed', 'the run is recorded as ended, not left running')
+  t.match(state.last_run?.error, /timeout|cancel/i, `naming what ended it (${state.last_run?.error ?? ''})`)
+  t.notOk(JSON.stringify(state).includes(OPENAI_KEY), 'without the admin key')
+  const again = await app.inject({ method: 'POST', url: `/v1/connections/${conn.id}/sync`, headers })
+  t.equal(again.statusCode, 202, 'the lease is free: the next sync starts')
+  const next = await waitForRun(app, headers, conn.id, 20_000)
+  t.equal(next.last_run?.status, 'succeeded', `and completes (${next.last_run?.error ?? ''})`)
+  t.ok((await getState(app, headers, conn.id)).synced_until.completions, 'synced_until moved')
+})
