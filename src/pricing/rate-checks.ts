@@ -27,8 +27,13 @@ export function checkNewRates(stored: readonly StoredRate[], incoming: readonly 
   const gone = supersededIds(stored)
   const supersededBy = new Map(stored.flatMap((s) => (s.supersedes === null ? [] : [[s.supersedes, s.id] as const])))
   const claimed = new Map<number, number>()
+  // Overlaps only happen within one timeline, so each rate is compared with its own timeline's rates:
+  // comparing every pair (and serialising both keys each time) took 80 s of event loop for 10,000 rates.
+  const storedByKey = groupByKey(stored.filter((s) => !gone.has(s.id)))
+  const earlierByKey = new Map<string, { rate: NewRate; index: number }[]>()
 
   incoming.forEach((r, index) => {
+    const key = keyOf(r)
     for (const [a, b] of ambiguousUnitPrices(r.unitPrices))
       conflicts.push({
         index,
@@ -53,23 +58,36 @@ export function checkNewRates(stored: readonly StoredRate[], incoming: readonly 
         claimed.set(target.id, index)
       }
     }
-    for (const s of stored) {
-      if (s.id === r.supersedes || gone.has(s.id) || keyOf(s) !== keyOf(r) || !overlaps(s, r)) continue
+    for (const s of storedByKey.get(key) ?? []) {
+      if (s.id === r.supersedes || !overlaps(s, r)) continue
       conflicts.push({
         index,
         path: 'effective_from',
         message: `${describeKey(r)} ${describeRange(r)} overlaps stored rate ${s.id} ${describeRange(s)}`,
       })
     }
-    for (let j = 0; j < index; j++) {
-      const o = incoming[j]!
-      if (keyOf(o) !== keyOf(r) || !overlaps(o, r)) continue
+    const earlier = earlierByKey.get(key) ?? []
+    if (earlier.length === 0) earlierByKey.set(key, earlier)
+    for (const { rate: o, index: j } of earlier) {
+      if (!overlaps(o, r)) continue
       conflicts.push({
         index,
         path: 'effective_from',
         message: `${describeKey(r)} ${describeRange(r)} overlaps rates[${j}] ${describeRange(o)}`,
       })
     }
+    earlier.push({ rate: r, index })
   })
   return { invalid, conflicts }
+}
+
+function groupByKey<T extends RateKey>(rates: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>()
+  for (const r of rates) {
+    const key = keyOf(r)
+    const list = out.get(key)
+    if (list) list.push(r)
+    else out.set(key, [r])
+  }
+  return out
 }
