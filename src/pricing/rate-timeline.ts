@@ -67,18 +67,32 @@ export function modelMatches(pattern: string, model: string): boolean {
 }
 
 /**
- * Resolves a usage model id against rates the way pricing does, separately for each
- * (provider, service_tier, batch): the exact id wins, then the longest matching prefix pattern.
+ * Resolves a usage model id against rates the way pricing does (src/pricing/cost-sql.ts
+ * `resolvedRatesSql`): a usage row of (provider, service_tier, batch, context_tier, inference_geo) is
+ * priced by ONE rate — by model first (the exact id, then the longest prefix pattern), then a rate for
+ * its context tier over one for any tier, then one for its inference geo over one for any geo. The
+ * result is every rate that prices some such row of this model; a tiered pattern that the exact id's
+ * rate for any tier outranks prices no row of it and is not listed.
  */
 export function resolveModel<T extends RateKey>(rates: readonly T[], model: string): T[] {
-  const best = new Map<string, { rate: T; score: number }>()
-  for (const r of rates) {
-    if (!modelMatches(r.model, model)) continue
-    // An exact id outranks any pattern; among patterns, the longer prefix is more specific.
-    const score = r.model.endsWith('*') ? r.model.length - 1 : Number.MAX_SAFE_INTEGER
-    const k = JSON.stringify([r.provider, r.serviceTier, r.batch, r.contextTier, r.inferenceGeo])
-    const cur = best.get(k)
-    if (!cur || score > cur.score) best.set(k, { rate: r, score })
-  }
-  return [...best.values()].map((b) => b.rate)
+  const matching = rates.filter((r) => modelMatches(r.model, model))
+  // An exact id outranks any pattern; among patterns, the longer prefix is more specific.
+  const modelScore = (r: T) => (r.model.endsWith('*') ? r.model.length - 1 : Number.MAX_SAFE_INTEGER)
+  const better = (a: T, b: T) =>
+    modelScore(a) - modelScore(b) || Number(a.contextTier !== null) - Number(b.contextTier !== null) || Number(a.inferenceGeo !== null) - Number(b.inferenceGeo !== null)
+  // A row's tier or geo that no rate names is priced as an unnamed one (only "any" rates apply).
+  const values = (f: (r: T) => string | null) => [null, ...new Set(matching.map(f).filter((v) => v !== null))]
+  const picked = new Set<T>()
+  for (const contextTier of values((r) => r.contextTier))
+    for (const inferenceGeo of values((r) => r.inferenceGeo)) {
+      const best = new Map<string, T>()
+      for (const r of matching) {
+        if ((r.contextTier !== null && r.contextTier !== contextTier) || (r.inferenceGeo !== null && r.inferenceGeo !== inferenceGeo)) continue
+        const k = JSON.stringify([r.provider, r.serviceTier, r.batch])
+        const cur = best.get(k)
+        if (!cur || better(r, cur) > 0) best.set(k, r)
+      }
+      for (const r of best.values()) picked.add(r)
+    }
+  return matching.filter((r) => picked.has(r))
 }

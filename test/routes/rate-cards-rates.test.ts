@@ -178,4 +178,44 @@ void eachEngine(t, async (t, engine) => {
     t.same(await resolve('gpt-5'), ['gpt-5'])
     t.same(await resolve('gpt-4o'), [])
   })
+
+  t.test('?model= lists only the rates pricing would use: the model outranks a context tier', async (t) => {
+    const card = await newCard()
+    const from = '2025-01-01T00:00:00Z'
+    t.equal(
+      (await post(card, [
+        { model: 'm-1', effective_from: from, prices: { input: '1' } },
+        { model: 'm-*', context_tier: '200k-1M', effective_from: from, prices: { input: '9' } },
+        { model: 'm-*', effective_from: from, prices: { input: '5' } },
+        { model: 'm-2', context_tier: '0-200k', effective_from: from, prices: { input: '3' } },
+      ])).statusCode,
+      201,
+    )
+    const listed = async (model: string) =>
+      ((await get(card, `?model=${model}&at=${from}`)).json().data as { model: string; context_tier: string | null; prices: { input: string } }[])
+        .map((r) => `${r.model} ${r.context_tier ?? 'any'} ${r.prices.input}`).sort()
+    // m-1's rate for any tier prices its 200k-1M usage too (it was listed beside m-*'s 200k-1M rate at 9).
+    t.same(await listed('m-1'), ['m-1 any 1'])
+    t.same(await listed('m-2'), ['m-* 200k-1M 9', 'm-* any 5', 'm-2 0-200k 3'])
+    const tenant = await tenantWithKey(app)
+    const bucket = (model: string, tier: string | null) => ({ start_time: from, end_time: '2025-01-01T01:00:00Z', model, context_tier: tier, input_tokens: 1_000_000 })
+    const ingest = await app.inject({
+      method: 'POST',
+      url: '/v1/usage/buckets',
+      headers: bearer(tenant.key),
+      payload: { buckets: [bucket('m-1', '200k-1M'), bucket('m-2', null), bucket('m-2', '0-200k'), bucket('m-2', '200k-1M')] },
+    })
+    t.equal(ingest.statusCode, 200, ingest.body)
+    const usage = await app.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: bearer(tenant.key),
+      payload: { query: `{ usage(from: "${from}", to: "2025-01-02T00:00:00Z", window: TOTAL, groupBy: [MODEL, CONTEXT_TIER], rateCard: "${card}") { rows { model contextTier cost { total } } } }` },
+    })
+    t.same(
+      (usage.json().data.usage.rows as { model: string; contextTier: string | null; cost: { total: string } }[]).map((r) => `${r.model} ${r.contextTier ?? 'any'} ${r.cost.total}`),
+      ['m-1 200k-1M 1', 'm-2 0-200k 3', 'm-2 200k-1M 9', 'm-2 any 5'],
+      'pricing uses exactly the listed rates',
+    )
+  })
 })
