@@ -91,10 +91,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     maxEventLoopDelayMs: opts.config.MAX_EVENT_LOOP_DELAY_MS,
     retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
   })
-  await fastify.register(rateLimitPlugin, {
-    perMinute: opts.config.RATE_LIMIT_PER_MINUTE,
-    adminToken: opts.config.TOKENLEDGER_ADMIN_TOKEN,
-  })
+  await fastify.register(rateLimitPlugin, { perMinute: opts.config.RATE_LIMIT_PER_MINUTE })
   await fastify.register(metricsPlugin, {
     enabled: opts.config.METRICS === 'on',
     token: opts.config.METRICS_TOKEN,

@@ -17,8 +17,8 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     auth: {
-      /** Any valid token. */
-      authenticated: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
+      /** Any valid token (sets `req.principal`; the rate limiter calls it before the route's hooks). */
+      authenticated: (req: FastifyRequest) => Promise<void>
       admin: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
       /** A tenant key with `scope`, or the admin token acting for the tenant named in X-Tenant-Id. */
       tenant: (scope: Scope) => (req: FastifyRequest, reply: FastifyReply) => Promise<void>
