@@ -143,6 +143,12 @@ const UNNEST_COLUMNS = ['provider', 'model', 'service_tier', 'batch', 'context_t
 /**
  * Appends rates in one statement (arrays unnested in input order). Rates are never updated: a change
  * is a new rate, a correction a rate that supersedes another.
+ *
+ * `recorded_at` is this statement's start, not the column default now() (the transaction's start): a
+ * writer's transaction starts before it waits for the card's lock and checks its rates, and until it
+ * commits a query priced as of a later instant cannot see the rates — which, stamped with the earlier
+ * instant, then changed the answer of that very `pricingAsOf` (and the pages of one REST listing)
+ * once they were committed. Call it as the writer's last statement.
  */
 export async function insertRates(db: Db, cardId: number, rates: readonly NewRate[]): Promise<StoredRate[]> {
   if (rates.length === 0) return []
@@ -150,8 +156,8 @@ export async function insertRates(db: Db, cardId: number, rates: readonly NewRat
   const priceArrays = PRICE_CLASSES.map((c) => sql`${col((r) => r.prices[c] ?? null)}::text[]::numeric[]`)
   const rows = await db.query<RateRow>(
     sql`insert into rates (card_id, provider, model, service_tier, batch, context_tier, inference_geo, effective_from, effective_to,
-          ${sql.raw(PRICE_CLASSES.join(', '))}, unit_prices, supersedes, source)
-        select ${cardId}::int8, ${sql.raw(UNNEST_COLUMNS.join(', '))} from unnest(
+          ${sql.raw(PRICE_CLASSES.join(', '))}, unit_prices, supersedes, source, recorded_at)
+        select ${cardId}::int8, ${sql.raw(UNNEST_COLUMNS.join(', '))}, statement_timestamp() from unnest(
           ${col((r) => r.provider)}::text[],
           ${col((r) => r.model)}::text[],
           ${col((r) => r.serviceTier)}::text[],
