@@ -102,6 +102,26 @@ void eachEngine(t, async (t, engine) => {
     })
   }
 
+  t.test('Accept picks CSV only when text/csv is acceptable and not below JSON', async (t) => {
+    // Any mention of text/csv used to answer CSV, also `text/csv;q=0` ("not acceptable").
+    const cases: [string, 'csv' | 'json'][] = [
+      ['text/csv', 'csv'],
+      ['text/csv; charset=utf-8', 'csv'],
+      ['application/json, text/csv', 'csv'],
+      ['text/csv, */*;q=0.1', 'csv'],
+      ['text/csv;q=0', 'json'],
+      ['application/json, text/csv;q=0.1', 'json'],
+      ['text/csv;q=0.5, */*', 'json'],
+      ['*/*', 'json'],
+    ]
+    for (const path of [`/v1/organization/usage/images?start_time=${T0}&end_time=${T0 + DAY}`, `/v1/organization/costs?start_time=${T0}&end_time=${T0 + DAY}`, '/v1/reconciliation?from=2025-10-01T00:00:00Z&to=2025-10-02T00:00:00Z'])
+      for (const [accept, want] of cases) {
+        const r = await app.inject({ method: 'GET', url: path, headers: { ...bearer(key), accept } })
+        t.equal(r.statusCode, 200, r.body)
+        t.match(r.headers['content-type'], want === 'csv' ? /^text\/csv/ : /^application\/json/, `${path.split('?')[0]} Accept: ${accept} → ${want}`)
+      }
+  })
+
   t.test('a bad parameter is still a 400 problem, not a broken stream', async (t) => {
     const r = await app.inject({ method: 'GET', url: `/v1/organization/usage/images?start_time=${T0}&bucket_width=1w`, headers: { ...bearer(key), accept: 'text/csv' } })
     t.equal(r.statusCode, 400)
