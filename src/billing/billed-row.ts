@@ -39,6 +39,10 @@ export function parseAmount(v: unknown, opts: { nonNegative?: boolean } = {}): P
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return fail('must be a finite number')
     text = new Exact(String(v)).toFixed()
+    // The text form's bound holds for numbers too: 1e120 or 1e-120 written out is longer, and summed
+    // under one natural key (at 2 × MAX_DECIMAL_TEXT digits) the smaller amount was silently lost.
+    if (text.length > MAX_DECIMAL_TEXT)
+      return fail(`must be at most ${MAX_DECIMAL_TEXT} characters in plain notation, as a string would be; got ${String(v)} (${text.length})`)
   } else if (typeof v === 'string') {
     text = v.trim()
     if (text.length > MAX_DECIMAL_TEXT || !SIGNED_DECIMAL.test(text))

@@ -79,6 +79,20 @@ void eachEngine(t, async (t, engine) => {
     t.same((res.json().rates as { prices: { input: string } }[]).map((r) => r.prices.input), priced.map(oracle))
   })
 
+  t.test('a billed amount as a JSON number has the bound of its decimal text', async (t) => {
+    // 1e120 and 1e-120 under one natural key were stored as exactly 1e120: the second was lost in the sum.
+    const { key } = await tenantWithKey(app, ['ingest'])
+    const result = (value: number) => ({ object: 'organization.costs.result', amount: { value, currency: 'usd' }, line_item: 'gpt-4o, input' })
+    const page = (...values: number[]) => ({ object: 'page', data: [{ object: 'bucket', start_time: 1730419200, end_time: 1730505600, results: values.map(result) }] })
+    const res = await app.inject({ method: 'POST', url: '/v1/billing/costs', headers: bearer(key), payload: page(1e120, 1e-120, 0.06) })
+    t.equal(res.statusCode, 400, res.body)
+    t.same((res.json().errors as { index: number; path: string }[]).map((e) => [e.index, e.path]), [[0, 'data.0.results.0.amount.value'], [1, 'data.0.results.1.amount.value']])
+    t.equal(parseAmount(1e120).ok, false)
+    t.same(parseAmount(1e99), { ok: true, value: `1${'0'.repeat(99)}` }, 'a number whose plain text fits is read exactly')
+    const ok = await app.inject({ method: 'POST', url: '/v1/billing/costs', headers: bearer(key), payload: page(0.06, 1e-20) })
+    t.equal(ok.statusCode, 200, ok.body)
+  })
+
   t.test('GraphQL `after` and the REST `page` refuse every forged cursor of the table as 4xx', async (t) => {
     const { key } = await tenantWithKey(app, ['read'])
     const query = 'query($after: String) { usage(from: "2025-10-01T00:00:00Z", to: "2025-10-02T00:00:00Z", after: $after) { __typename } }'
