@@ -45,9 +45,10 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
   const rows = await db.query<Aggregate>(
     sql`select ${bucket} as bucket, ${col(q.groupBy.lineItem, 'line_item')}, ${col(q.groupBy.projectId, 'project_id')},
         ${col(q.groupBy.apiKeyId, 'api_key_id')}, sum(amount)::text as amount,
-        -- a quantity only where every summed row reported one, in one unit
-        case when count(quantity) = count(*) and count(distinct quantity_unit) = 1 then sum(quantity)::text end as quantity,
-        case when count(distinct quantity_unit) = 1 then min(quantity_unit) end as quantity_unit
+        -- a quantity only where every summed row reported one, in one unit; its unit only beside it (as the
+        -- computed side: a result mixing units, or lacking a quantity, has neither)
+        case when count(quantity) = count(*) and count(quantity_unit) = count(*) and count(distinct quantity_unit) = 1 then sum(quantity)::text end as quantity,
+        case when count(quantity) = count(*) and count(quantity_unit) = count(*) and count(distinct quantity_unit) = 1 then min(quantity_unit) end as quantity_unit
       from billed_costs
       where tenant_id = ${q.tenantId} and start_time >= to_timestamp(${q.from}) and start_time < to_timestamp(${q.to})
         ${q.projectIds?.length ? sql`and project_id = any(${sql.param(q.projectIds)}::text[])` : sql``}

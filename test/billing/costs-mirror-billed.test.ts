@@ -59,6 +59,26 @@ void eachEngine(t, async (t, engine) => {
       },
     ],
   })
+  // Summed without line items: a quantity (and its unit) only when every part has one in one unit. The
+  // sample export's rows have none: the unit stayed "tokens" beside a null quantity.
+  const both = await app.inject({
+    method: 'POST',
+    url: '/v1/billing/costs?account_id=org-3',
+    headers: bearer(key),
+    payload: { data: [{ start_time: D0 + 86_400 * 30, end_time: D0 + 86_400 * 31, results: [
+      { amount: { value: 0.5, currency: 'usd' }, line_item: 'gpt-5, input', quantity: 10, quantity_unit: 'tokens' },
+      { amount: { value: 0.25, currency: 'usd' }, line_item: 'gpt-5, output' },
+      { amount: { value: 0.125, currency: 'usd' }, line_item: 'gpt-5, cached input', quantity: 3 },
+    ] }] },
+  })
+  t.equal(both.statusCode, 200, both.body)
+  const summed = await get(`start_time=${D0 + 86_400 * 30}&end_time=${D0 + 86_400 * 31}&cost_source=billed`)
+  t.match(summed.json().data[0].results, [{ amount: { value_exact: '0.875' }, quantity: null, quantity_exact: null, quantity_unit: null }])
+  const each = await get(`start_time=${D0 + 86_400 * 30}&end_time=${D0 + 86_400 * 31}&cost_source=billed&group_by=line_item`)
+  t.same(
+    (each.json().data[0].results as { line_item: string; quantity: number | null; quantity_unit: string | null }[]).map((r) => [r.line_item, r.quantity, r.quantity_unit]),
+    [['gpt-5, cached input', null, null], ['gpt-5, input', 10, 'tokens'], ['gpt-5, output', null, null]],
+  )
   const csv = await get(`start_time=${D0}&end_time=${D0 + 3 * 86_400}&cost_source=billed`, { accept: 'text/csv' })
   t.equal(csv.statusCode, 200)
   const lines = csv.body.trim().split('\n')
