@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { problems } from '../errors.js'
+import { ProblemError, problems } from '../errors.js'
 
 export interface RateLimitOptions {
   perMinute: number | 'off'
@@ -36,10 +36,15 @@ export default fp(
       timeWindow: 60_000,
       keyGenerator: async (req) => {
         if (EXEMPT_ROUTES.has(req.routeOptions.url ?? '')) return 'exempt'
-        // A refusal (401, or 503 while the database is away) is the route's to answer; here it only means "no key".
+        // A missing or invalid token is counted by address below (the route then answers 401). Anything
+        // else (the database away) is answered now, as the route would: looking the key up twice would
+        // double the wait for that 503.
         const principal = await app.auth.authenticated(req).then(
           () => req.principal,
-          () => undefined,
+          (err: unknown) => {
+            if (err instanceof ProblemError && err.statusCode === 401) return undefined
+            throw err
+          },
         )
         return principal?.kind === 'tenant' ? `key:${principal.keyId}:${scopeClass(req)}` : `ip:${req.ip}`
       },
