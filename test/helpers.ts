@@ -123,3 +123,34 @@ export function fixturePath(t: Test, relative: string): string | undefined {
   else t.test(`fixture missing: ${path}`, { skip: true }, () => {})
   return undefined
 }
+
+/**
+ * Runs `statement` in a transaction of another session of `db`'s database and keeps it open, with its
+ * locks, until `release()` — how a test makes the server's statements wait or time out. PGlite runs one
+ * statement at a time, so there the open transaction (on `db` itself) holds the whole database.
+ */
+export async function holdLocks(t: Test, db: DbClient, statement: string): Promise<{ release: () => Promise<void> }> {
+  let holder: DbClient = db
+  if (db.engine === 'postgres') {
+    const name = (await db.query<{ d: string }>('select current_database() as d'))[0]!.d
+    const other = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, name), poolSize: 1 })
+    t.teardown(() => other.close())
+    holder = other
+  }
+  let free!: () => void
+  const freed = new Promise<void>((r) => (free = r))
+  let held!: () => void
+  const holding = new Promise<void>((r) => (held = r))
+  const done = holder.transaction(async (tx) => {
+    await tx.query(statement)
+    held()
+    await freed
+  })
+  await Promise.race([holding, done])
+  return {
+    release: async () => {
+      free()
+      await done
+    },
+  }
+}

@@ -1,8 +1,6 @@
 import t from 'tap'
-import { createPostgresDb } from '../../src/db/client.js'
-import { withDatabase } from '../setup/templates.js'
 import { alerts, bucket, createCard, postBuckets, putBudget, waitFor } from '../factories/budgets.js'
-import { build, tenantWithKey } from '../helpers.js'
+import { build, holdLocks, tenantWithKey } from '../helpers.js'
 
 // The timer evaluates only current periods; a crossing in an earlier one (a backfill, a connection's
 // lag window reaching into last month) is found only by the evaluation after its ingest. When the
@@ -17,25 +15,12 @@ t.test('an evaluation after ingest that the database failed runs again', { skip:
   // $100 a month; 150 input tokens at $0.37 = $55.50 in January 2026, a closed period.
   await putBudget(app, key, 'backfill', { amount: '100', period: 'month', rate_card: card, thresholds: [50] })
 
-  const name = (await app.testDb.query<{ d: string }>('select current_database() as d'))[0]!.d
-  const blocker = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, name), poolSize: 1 })
-  t.teardown(() => blocker.close())
-  let release!: () => void
-  const released = new Promise<void>((r) => (release = r))
-  let locked!: () => void
-  const isLocked = new Promise<void>((r) => (locked = r))
-  const holding = blocker.transaction(async (tx) => {
-    await tx.query('lock table budget_alerts in access exclusive mode')
-    locked()
-    await released
-  })
-  await isLocked
+  const lock = await holdLocks(t, app.testDb, 'lock table budget_alerts in access exclusive mode')
 
   await postBuckets(app, key, [bucket(new Date('2026-01-10T12:00:00Z'), 150)])
   // The evaluation after the ingest meets the lock and times out (300 ms).
   await new Promise((r) => setTimeout(r, 700))
-  release()
-  await holding
+  await lock.release()
 
   await waitFor('the January crossing to be recorded', async () => (await alerts(app, key, 'backfill')).length > 0, 10_000).catch(() => {})
   const recorded = await alerts(app, key, 'backfill')

@@ -1,8 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createPostgresDb } from '../../src/db/client.js'
-import { withDatabase } from '../setup/templates.js'
-import { freshDb } from '../helpers.js'
+import { freshDb, holdLocks } from '../helpers.js'
 import { buildWith, createConnection, getState, OPENAI_KEY, startStub, tenant, waitForRun } from './support/harness.js'
 
 // A run whose end the database failed to record (the database unreachable, or a lock held past the
@@ -18,18 +16,14 @@ t.test('a run whose end the database failed to record is recorded once the datab
   const { headers } = await tenant(app)
   const conn = await createConnection(app, headers, { name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: stub.url, start_date: new Date(stub.opts.dataStart).toISOString(), endpoints: ['completions'] })
 
-  const [{ d }] = (await db.query<{ d: string }>('select current_database() as d')) as [{ d: string }]
-  const blocker = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, d), poolSize: 1 })
-  t.teardown(() => blocker.close())
   // The provider answers the first page after the lock is taken, so every later write of the run meets it.
   stub.fault('slow', { ms: 600 })
   const started = await app.inject({ method: 'POST', url: `/v1/connections/${conn.id}/sync`, headers })
   t.equal(started.statusCode, 202, 'the run starts')
-  await blocker.transaction(async (tx) => {
-    await tx.query('lock table connections in access exclusive mode')
-    // The page arrives, is stored, and recording its progress and then the run's end time out (300 ms).
-    await sleep(2_500)
-  })
+  const lock = await holdLocks(t, db, 'lock table connections in access exclusive mode')
+  // The page arrives, is stored, and recording its progress and then the run's end time out (300 ms).
+  await sleep(2_500)
+  await lock.release()
 
   const state = await waitForRun(app, headers, conn.id, 20_000)
   t.equal(state.last_run?.status, 'failed', 'the run is recorded as ended, not left running')

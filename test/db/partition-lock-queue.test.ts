@@ -1,8 +1,6 @@
 import t from 'tap'
-import { createPostgresDb } from '../../src/db/client.js'
 import { maintainPartitions } from '../../src/db/partitions.js'
-import { withDatabase } from '../setup/templates.js'
-import { eachEngine, freshDb } from '../helpers.js'
+import { eachEngine, freshDb, holdLocks } from '../helpers.js'
 
 // Creating a month partition (and dropping one for retention) needs an ACCESS EXCLUSIVE lock on the
 // partitioned table. While a long transaction reads or writes it (a CSV import, an export read by a
@@ -19,21 +17,8 @@ void t.test('partition maintenance waiting for a long transaction does not stall
       t.ok(r.created.includes('usage_buckets_p203303'))
       return
     }
-    const name = (await db.query<{ d: string }>('select current_database() as d'))[0]!.d
-    const other = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, name), poolSize: 1 })
-    t.teardown(() => other.close())
-
     // A long transaction holding the weakest lock on usage_buckets (as an open export cursor does).
-    let release!: () => void
-    const released = new Promise<void>((r) => (release = r))
-    let holding!: () => void
-    const isHolding = new Promise<void>((r) => (holding = r))
-    const long = other.transaction(async (tx) => {
-      await tx.query('select count(*) from usage_buckets')
-      holding()
-      await released
-    })
-    await isHolding
+    const long = await holdLocks(t, db, 'select count(*) from usage_buckets')
 
     const maintenance = maintainPartitions(db, { monthsAhead: 0 }, new Date('2033-03-10T00:00:00Z')).then(
       (r) => r,
@@ -52,8 +37,7 @@ void t.test('partition maintenance waiting for a long transaction does not stall
       new Promise((r) => setTimeout(() => r('stalled'), 5_000)),
     ])
     t.equal(settled, 'served', `a read and a write of usage_buckets are served while maintenance waits (${Date.now() - started} ms)`)
-    release()
-    await long
+    await long.release()
     await Promise.allSettled([read, write])
     const outcome = await maintenance
     t.match(outcome, { code: '55P03' }, 'maintenance gave up on the lock (lock_not_available; the next tick tries again)')

@@ -1,7 +1,5 @@
 import t from 'tap'
-import { createPostgresDb } from '../../src/db/client.js'
-import { withDatabase } from '../setup/templates.js'
-import { bearer, build, tenantWithKey } from '../helpers.js'
+import { bearer, build, holdLocks, tenantWithKey } from '../helpers.js'
 
 // STATEMENT_TIMEOUT_MS bounds every statement on PostgreSQL (PGlite ignores it; see README). A usage
 // query that waits on a lock held elsewhere is a deterministic way to exceed it: GraphQL answers
@@ -9,20 +7,7 @@ import { bearer, build, tenantWithKey } from '../helpers.js'
 t.test('a query over the statement timeout', { skip: !process.env.TEST_DATABASE_URL && 'TEST_DATABASE_URL is not set' }, async (t) => {
   const app = await build(t, 'postgres', { STATEMENT_TIMEOUT_MS: '300' })
   const { key } = await tenantWithKey(app, ['read'])
-  const name = (await app.testDb.query<{ d: string }>('select current_database() as d'))[0]!.d
-  const blocker = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, name), poolSize: 1 })
-  t.teardown(() => blocker.close())
-
-  let release!: () => void
-  const released = new Promise<void>((r) => (release = r))
-  let locked!: () => void
-  const isLocked = new Promise<void>((r) => (locked = r))
-  const holding = blocker.transaction(async (tx) => {
-    await tx.query('lock table usage_buckets, usage_bucket_hourly in access exclusive mode')
-    locked()
-    await released
-  })
-  await isLocked
+  const lock = await holdLocks(t, app.testDb, 'lock table usage_buckets, usage_bucket_hourly in access exclusive mode')
 
   const started = Date.now()
   const gql = await app.inject({
@@ -39,8 +24,7 @@ t.test('a query over the statement timeout', { skip: !process.env.TEST_DATABASE_
   t.equal(rest.headers['retry-after'], '1')
   t.match(rest.json(), { title: 'Query timed out' })
 
-  release()
-  await holding
+  await lock.release()
   const after = await app.inject({
     method: 'POST', url: '/graphql', headers: bearer(key),
     payload: { query: '{ usage(from: "2025-10-01T00:00:00Z", to: "2025-10-02T00:00:00Z") { totals { inputTokens } } }' },

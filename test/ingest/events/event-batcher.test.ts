@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createPostgresDb, type Db, type DbClient } from '../../../src/db/client.js'
+import { createPostgresDb, type Db } from '../../../src/db/client.js'
 import { createTenant } from '../../../src/db/queries/tenants.js'
 import { createEventBatcher, type EventBatcherOptions } from '../../../src/ingest/events/event-batcher.js'
-import { withDatabase } from '../../setup/templates.js'
-import { eachEngine, freshDb, uniqueId } from '../../helpers.js'
+import { eachEngine, freshDb, holdLocks, uniqueId } from '../../helpers.js'
 
 type Ev = Record<string, unknown>
 const event = (id: string, extra: Ev = {}): Ev => ({
@@ -163,23 +162,8 @@ void eachEngine(t, async (t, engine) => {
     const tenantId = await tenant()
     const { batcher } = recorded(db, { maxWaitMs: 300 })
     // What the group statement needs is held elsewhere: on PostgreSQL a lock on usage_events taken by
-    // another connection; PGlite runs one statement at a time, so an open transaction holds it all.
-    let blocker: DbClient | undefined
-    if (engine === 'postgres') {
-      const [{ d }] = (await db.query<{ d: string }>('select current_database() as d')) as [{ d: string }]
-      blocker = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, d), poolSize: 1 })
-      t.teardown(() => blocker!.close())
-    }
-    let release!: () => void
-    const released = new Promise<void>((r) => (release = r))
-    let held!: () => void
-    const holding = new Promise<void>((r) => (held = r))
-    const hold = (blocker ?? db).transaction(async (tx) => {
-      if (engine === 'postgres') await tx.query('lock table usage_events in access exclusive mode')
-      held()
-      await released
-    })
-    await holding
+    // another session; PGlite runs one statement at a time, so an open transaction holds it all.
+    const lock = await holdLocks(t, db, 'lock table usage_events in access exclusive mode')
     const stuck = batcher.ingest(tenantId, [event('stuck-1')])
     await sleep(50) // its group is in flight, waiting for what is held
     const started = Date.now()
@@ -188,8 +172,7 @@ void eachEngine(t, async (t, engine) => {
     t.same(late.map((s) => s.status), ['rejected', 'rejected'], 'the requests behind it are answered')
     t.match((late[0] as PromiseRejectedResult).reason, { code: 'DB_ACQUIRE_TIMEOUT' }, 'as a saturated database (503 + Retry-After)')
     t.ok(waited >= 250 && waited < 5_000, `after ~300 ms (${waited} ms)`)
-    release()
-    await hold
+    await lock.release()
     t.same(statuses(await stuck), ['created'], 'the group in flight is stored once what it waited for is free')
     t.same(await stored(tenantId), { events: 1, rollup_requests: 1, rollup_input: 100 }, 'and the requests that gave up wrote nothing')
     const again = await batcher.ingest(tenantId, [event('late-1')])
