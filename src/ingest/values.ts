@@ -143,11 +143,13 @@ function parseIsoCell(text: string): Parsed<number> {
  */
 export function parseCsvTime(cell: (name: string) => string | undefined, name: 'start_time' | 'end_time'): { path: string; parsed: Parsed<number> } {
   const iso = `${name}_iso`
-  const unixText = cell(name)?.trim() ?? ''
-  const isoText = cell(iso)?.trim() ?? ''
-  if (unixText === '') return { path: iso, parsed: parseIsoCell(isoText) }
+  // A blank cell is "not given"; a given one is parsed as written (surrounding space is refused, as
+  // by every other entry point of the one instant parser).
+  const unixText = cell(name) ?? ''
+  const isoText = cell(iso) ?? ''
+  if (unixText.trim() === '') return { path: iso, parsed: parseIsoCell(isoText) }
   const unix = parseTime(unixText)
-  if (isoText === '' || !unix.ok) return { path: name, parsed: unix }
+  if (isoText.trim() === '' || !unix.ok) return { path: name, parsed: unix }
   const other = parseIsoCell(isoText)
   if (!other.ok) return { path: iso, parsed: other }
   if (other.value !== unix.value)
