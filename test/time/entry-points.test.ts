@@ -69,6 +69,26 @@ void eachEngine(t, async (t, engine) => {
         }),
         'start_time',
       ),
+    'bucket start_time_iso (CSV, start_time blank)': async (v) =>
+      restVerdict(
+        await app.inject({
+          method: 'POST',
+          url: `/v1/usage/buckets?account_id=${uniqueId('a')}`,
+          headers: { ...h, 'content-type': 'text/csv' },
+          payload: `start_time,start_time_iso,end_time,model,input_tokens\n,${String(v)},253392451200,m,1\n`,
+        }),
+        'start_time_iso',
+      ),
+    'billed cost start_time (CSV)': async (v) =>
+      restVerdict(
+        await app.inject({
+          method: 'POST',
+          url: `/v1/billing/costs?account_id=${uniqueId('a')}`,
+          headers: { ...h, 'content-type': 'text/csv' },
+          payload: `start_time,end_time,amount_value\n${String(v)},253392451200,1\n`,
+        }),
+        'start_time',
+      ),
     'event timestamp': async (v) => {
       const res = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: h, payload: { events: [{ id: uniqueId('e'), timestamp: v, model: 'm', input_tokens: 1 }] } })
       const r = (res.json() as { results?: { status: string; errors?: { path: string }[] }[] }).results?.[0]
