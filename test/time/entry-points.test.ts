@@ -38,6 +38,13 @@ void eachEngine(t, async (t, engine) => {
   const graphql = (query: string, variables: Record<string, unknown> = {}) =>
     app.inject({ method: 'POST', url: '/graphql', headers: h, payload: { query, variables } })
 
+  /** A CSV upload of one row to `path` (a fresh account each, so no two probes share a natural key). */
+  const csvVerdict = async (path: string, csv: string, field: string) =>
+    restVerdict(
+      await app.inject({ method: 'POST', url: `${path}?account_id=${uniqueId('a')}`, headers: { ...h, 'content-type': 'text/csv' }, payload: csv }),
+      field,
+    )
+
   const entryPoints: Record<string, (v: string | number) => Promise<Verdict>> = {
     'bucket start_time (JSON)': async (v) =>
       restVerdict(
@@ -59,36 +66,10 @@ void eachEngine(t, async (t, engine) => {
         }),
         'end_time',
       ),
-    'bucket start_time (CSV)': async (v) =>
-      restVerdict(
-        await app.inject({
-          method: 'POST',
-          url: `/v1/usage/buckets?account_id=${uniqueId('a')}`,
-          headers: { ...h, 'content-type': 'text/csv' },
-          payload: `start_time,end_time,model,input_tokens\n${String(v)},253392451200,m,1\n`,
-        }),
-        'start_time',
-      ),
-    'bucket start_time_iso (CSV, start_time blank)': async (v) =>
-      restVerdict(
-        await app.inject({
-          method: 'POST',
-          url: `/v1/usage/buckets?account_id=${uniqueId('a')}`,
-          headers: { ...h, 'content-type': 'text/csv' },
-          payload: `start_time,start_time_iso,end_time,model,input_tokens\n,${String(v)},253392451200,m,1\n`,
-        }),
-        'start_time_iso',
-      ),
-    'billed cost start_time (CSV)': async (v) =>
-      restVerdict(
-        await app.inject({
-          method: 'POST',
-          url: `/v1/billing/costs?account_id=${uniqueId('a')}`,
-          headers: { ...h, 'content-type': 'text/csv' },
-          payload: `start_time,end_time,amount_value\n${String(v)},253392451200,1\n`,
-        }),
-        'start_time',
-      ),
+    'bucket start_time (CSV)': (v) => csvVerdict('/v1/usage/buckets', `start_time,end_time,model,input_tokens\n${String(v)},253392451200,m,1\n`, 'start_time'),
+    'bucket start_time_iso (CSV, start_time blank)': (v) =>
+      csvVerdict('/v1/usage/buckets', `start_time,start_time_iso,end_time,model,input_tokens\n,${String(v)},253392451200,m,1\n`, 'start_time_iso'),
+    'billed cost start_time (CSV)': (v) => csvVerdict('/v1/billing/costs', `start_time,end_time,amount_value\n${String(v)},253392451200,1\n`, 'start_time'),
     'event timestamp': async (v) => {
       const res = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: h, payload: { events: [{ id: uniqueId('e'), timestamp: v, model: 'm', input_tokens: 1 }] } })
       const r = (res.json() as { results?: { status: string; errors?: { path: string }[] }[] }).results?.[0]
