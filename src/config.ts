@@ -29,6 +29,11 @@ const ConfigSchema = z
     DB_RETRY_MS: z.coerce.number().int().positive().default(2_000),
     DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
     DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+    /**
+     * A pooled connection that sent PostgreSQL a request and heard nothing back for this long is closed
+     * (src/db/response-deadline.ts); unset: STATEMENT_TIMEOUT_MS + 15 s. Must exceed STATEMENT_TIMEOUT_MS.
+     */
+    DB_RESPONSE_TIMEOUT_MS: z.union([z.literal('off'), z.coerce.number().int().positive()]).optional(),
     GRACE_MS: z.coerce.number().int().positive().default(10_000),
     TRUST_PROXY: booleanString.default(false),
     METRICS: z.enum(['on', 'off']).default('on'),
@@ -93,7 +98,20 @@ const ConfigSchema = z
     path: ['ROLLUP_RETENTION_MONTHS'],
   })
 
+  // PostgreSQL answers a statement at STATEMENT_TIMEOUT_MS at the latest; a shorter deadline would close
+  // connections that are only waiting for a slow statement's answer.
+  .refine((c) => typeof c.DB_RESPONSE_TIMEOUT_MS !== 'number' || c.DB_RESPONSE_TIMEOUT_MS > c.STATEMENT_TIMEOUT_MS, {
+    message: 'must be greater than STATEMENT_TIMEOUT_MS (or off)',
+    path: ['DB_RESPONSE_TIMEOUT_MS'],
+  })
+
 export type Config = z.infer<typeof ConfigSchema>
+
+/** DB_RESPONSE_TIMEOUT_MS as the database client takes it: undefined when off. */
+export function responseTimeoutMs(c: Pick<Config, 'DB_RESPONSE_TIMEOUT_MS' | 'STATEMENT_TIMEOUT_MS'>): number | undefined {
+  if (c.DB_RESPONSE_TIMEOUT_MS === 'off') return undefined
+  return c.DB_RESPONSE_TIMEOUT_MS ?? c.STATEMENT_TIMEOUT_MS + 15_000
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return parseEnv(ConfigSchema, env, 'invalid configuration')

@@ -5,6 +5,7 @@ import type { SQL } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core'
 import postgres from 'postgres'
 import { AcquireTimeoutError, isConnectionError } from './errors.js'
+import { createSocketWatch } from './response-deadline.js'
 
 export type Row = Record<string, unknown>
 export type Engine = 'pglite' | 'postgres'
@@ -87,6 +88,11 @@ export interface PostgresOptions {
   connectTimeoutMs?: number
   /** How long a query or transaction may wait for a free pooled connection before it fails (→ 503). */
   acquireTimeoutMs?: number
+  /**
+   * A pooled connection that sent a request and heard nothing back for this long is closed
+   * (src/db/response-deadline.ts); set it above statementTimeoutMs. Absent: no deadline.
+   */
+  responseTimeoutMs?: number
   onNotice?: (notice: unknown) => void
 }
 
@@ -142,9 +148,11 @@ function createGate(size: number, timeoutMs: number) {
 }
 
 export function createPostgresDb(opts: PostgresOptions): DbClient {
-  const make = (max: number) =>
+  const watch = opts.responseTimeoutMs ? createSocketWatch(opts.responseTimeoutMs) : undefined
+  const make = (max: number, watched: boolean) =>
     postgres(opts.url, {
       max,
+      ...(watched && watch ? { socket: watch.socket } : {}),
       onnotice: opts.onNotice ?? (() => {}),
       connect_timeout: (opts.connectTimeoutMs ?? 2_000) / 1000,
       // postgres.js delays each reconnect by 0.5–1 × min(3^failures / 100, 20) s: after a short outage
@@ -167,7 +175,7 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
       },
     })
   const poolSize = opts.poolSize ?? 10
-  const sql = make(poolSize)
+  const sql = make(poolSize, true)
   const gate = createGate(poolSize, opts.acquireTimeoutMs ?? 5_000)
 
   const wrap = (conn: postgres.Sql | postgres.TransactionSql, guard?: TxGuard): Db => ({
@@ -284,10 +292,12 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
     },
     async close() {
       await sql.end({ timeout: 5 })
+      watch?.close()
     },
     async dedicated(fn) {
-      // max: 1 keeps every statement (and a session advisory lock) on one connection.
-      const one = make(1)
+      // max: 1 keeps every statement (and a session advisory lock) on one connection. Not watched for
+      // a response deadline: migrations and the rollup backfill may run for minutes without a reply.
+      const one = make(1, false)
       try {
         return await fn(wrap(one))
       } finally {

@@ -41,7 +41,8 @@ export default fp(
       }
       partitionsDone()
       try {
-        const z = await syncRollupTimeZones(app.db, config.ROLLUP_TIME_ZONES)
+        // On its own connection: a backfill may run for minutes without a reply, past the pool's response deadline.
+        const z = await app.db.dedicated((db) => syncRollupTimeZones(db, config.ROLLUP_TIME_ZONES))
         if (z.added.length + z.removed.length > 0) app.log.info(z, 'daily rollup zones')
       } catch (err) {
         app.log.error({ err }, 'daily rollup zones not synced (their queries read the base table); retrying on the next tick')

@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import fp from 'fastify-plugin'
-import type { Config } from '../config.js'
+import { responseTimeoutMs, type Config } from '../config.js'
 import { createPgliteDb, createPostgresDb, type DbClient } from '../db/client.js'
 import { migrate } from '../db/migrate.js'
 import { problems } from '../errors.js'
@@ -116,6 +116,7 @@ export async function openDb(config: Config): Promise<{ client: DbClient; releas
       workMem: config.DB_WORK_MEM,
       connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
       acquireTimeoutMs: config.DB_ACQUIRE_TIMEOUT_MS,
+      responseTimeoutMs: responseTimeoutMs(config),
     })
     return { client, release: () => {} }
   }

@@ -180,3 +180,73 @@ t.test('a hung database: requests that cannot get a connection answer 503 within
   t.equal(back, 200, 'served again')
   t.ok(Date.now() - resumed < 1000, `promptly (${Date.now() - resumed} ms)`)
 })
+
+t.test('a hung network: statements already sent end in 503 at the response deadline, not when TCP gives up', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
+  const template = await ensurePostgresTemplate(base!)
+  const name = `${template.replace(/_tpl_.*/, '')}_deadline_${process.pid}`
+  const adminDb = createPostgresDb({ url: base!, poolSize: 1 })
+  await adminDb.query(`create database "${name}" template "${template}"`)
+  t.teardown(async () => {
+    await adminDb.query(`drop database if exists "${name}" with (force)`)
+    await adminDb.close()
+  })
+  const target = new URL(withDatabase(base!, name))
+  const proxy = outageProxy(target)
+  await proxy.reserve()
+  await proxy.up()
+  t.teardown(() => proxy.down())
+  const viaProxy = new URL(target)
+  viaProxy.hostname = '127.0.0.1'
+  viaProxy.port = String(proxy.port)
+  const server = Fastify({ logger: false })
+  const config = {
+    DATABASE_URL: viaProxy.toString(),
+    DB_POOL_SIZE: '2',
+    STATEMENT_TIMEOUT_MS: '500',
+    DB_RESPONSE_TIMEOUT_MS: '1500',
+    DB_CONNECT_TIMEOUT_MS: '400',
+    DB_RETRY_MS: '1000',
+  }
+  await server.register(app, { config: testConfig(config) })
+  await server.ready()
+  t.teardown(() => server.close())
+  const tenants = () => server.inject({ url: '/v1/tenants', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  t.equal((await tenants()).statusCode, 200)
+
+  // Idle connections are waiting for nothing: they outlive the deadline.
+  const backends = async () =>
+    (await adminDb.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and backend_type = $2 order by pid', [name, 'client backend'])).map((r) => r.pid)
+  // Once start-up's own connection (partition maintenance, rollup zones) has gone: two reads agree.
+  let before = await backends()
+  for (let now = before; ; before = now) {
+    await new Promise((r) => setTimeout(r, 300))
+    now = await backends()
+    if (now.join() === before.join()) break
+  }
+  await new Promise((r) => setTimeout(r, 3_500))
+  t.same(await backends(), before, 'the idle pooled connections were not closed')
+  t.equal((await tenants()).statusCode, 200)
+
+  // The network hangs with the statements already sent: without a deadline they waited until TCP gave
+  // up (about 15 minutes; in this test until the proxy closed them).
+  proxy.stall()
+  const started = Date.now()
+  const hung = await Promise.all([tenants(), tenants()])
+  const ms = Date.now() - started
+  for (const res of hung) {
+    t.equal(res.statusCode, 503, 'a statement with no answer ends in 503')
+    t.ok(res.headers['retry-after'], 'with Retry-After')
+    t.match(res.headers['content-type'], /application\/problem\+json/)
+    t.notMatch(res.body, /CONNECTION_CLOSED|postgres/i, 'no driver detail leaks')
+  }
+  // The deadline is 1.5 s; the bound leaves a loaded machine room and still tells it from "never".
+  t.ok(ms >= 1_400 && ms < 10_000, `at the deadline (${ms} ms)`)
+
+  // The network comes back: service resumes on new connections.
+  await proxy.down()
+  await proxy.up()
+  let back = 0
+  const resumed = Date.now()
+  while (back !== 200 && Date.now() - resumed < 5000) back = (await tenants()).statusCode
+  t.equal(back, 200, 'served again')
+})

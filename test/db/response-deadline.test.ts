@@ -1,0 +1,71 @@
+import t from 'tap'
+import { createPostgresDb } from '../../src/db/client.js'
+import { loadConfig, responseTimeoutMs } from '../../src/config.js'
+import { ensurePostgresTemplate, withDatabase } from '../setup/templates.js'
+
+// The response deadline (src/db/response-deadline.ts) closes a connection that wrote and has heard
+// nothing back for longer than the deadline. What it must not close: a statement that answers within
+// it, a COPY whose data keeps flowing for longer than it, and a transaction left idle by its caller (an
+// export cursor waiting for a slow client). The hung network itself is test/operations/database-outage.
+// PGlite has no sockets. The client here has no statement timeout (the server's is below its deadline):
+// the COPY below is one statement lasting longer than the deadline.
+const base = process.env.TEST_DATABASE_URL
+const DEADLINE_MS = 600
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+t.test('the response deadline closes only connections that wait for an answer', { skip: base ? false : 'needs TEST_DATABASE_URL (PGlite has no sockets)' }, async (t) => {
+  const template = await ensurePostgresTemplate(base!)
+  const name = `${template.replace(/_tpl_.*/, '')}_deadline_${process.pid}`
+  const admin = createPostgresDb({ url: base!, poolSize: 1 })
+  await admin.query(`create database "${name}"`)
+  const db = createPostgresDb({ url: withDatabase(base!, name), poolSize: 2, responseTimeoutMs: DEADLINE_MS })
+  t.teardown(async () => {
+    await db.close()
+    await admin.query(`drop database if exists "${name}" with (force)`)
+    await admin.close()
+  })
+  const pids = async () => (await db.query<{ pid: number }>('select pg_backend_pid() as pid'))[0]!.pid
+
+  t.test('a statement answered within the deadline', async (t) => {
+    t.same(await db.query('select pg_sleep(0.4)::text as slept'), [{ slept: '' }])
+  })
+
+  t.test('a COPY whose data flows for longer than the deadline', async (t) => {
+    await db.query('create table copied (n int4)')
+    const copy = await db.copyIn!('copied', ['n'])
+    for (let i = 0; i < 10; i++) {
+      await copy.write(`${i}\n`)
+      await sleep(DEADLINE_MS / 4)
+    }
+    await copy.end()
+    t.same(await db.query('select count(*)::int4 as n from copied'), [{ n: 10 }], 'every row arrived, 1.5 s after the first')
+  })
+
+  t.test('a transaction idle in its caller for longer than the deadline', async (t) => {
+    const out = await db.transaction(async (tx) => {
+      const before = (await tx.query<{ pid: number }>('select pg_backend_pid() as pid'))[0]!.pid
+      await sleep(DEADLINE_MS * 2.5)
+      const after = (await tx.query<{ pid: number }>('select pg_backend_pid() as pid'))[0]!.pid
+      return { before, after }
+    })
+    t.equal(out.after, out.before, 'the same connection answered after the pause')
+  })
+
+  t.test('idle pooled connections are kept', async (t) => {
+    const first = new Set(await Promise.all([pids(), pids()]))
+    await sleep(DEADLINE_MS * 2.5)
+    const later = await Promise.all([pids(), pids()])
+    t.ok(later.every((p) => first.has(p)), `the same backends answer (${[...first].join(', ')} → ${later.join(', ')})`)
+  })
+})
+
+t.test('DB_RESPONSE_TIMEOUT_MS: above STATEMENT_TIMEOUT_MS, off, or derived from it', async (t) => {
+  const base = { DATA_DIR: 'memory://' }
+  t.equal(responseTimeoutMs(loadConfig(base)), 45_000, 'unset: the statement timeout + 15 s')
+  t.equal(responseTimeoutMs(loadConfig({ ...base, STATEMENT_TIMEOUT_MS: '5000' })), 20_000)
+  t.equal(responseTimeoutMs(loadConfig({ ...base, DB_RESPONSE_TIMEOUT_MS: '90000' })), 90_000)
+  t.equal(responseTimeoutMs(loadConfig({ ...base, DB_RESPONSE_TIMEOUT_MS: 'off' })), undefined, 'off: no deadline')
+  // A deadline at or below the statement timeout would close connections only waiting for a slow statement.
+  t.throws(() => loadConfig({ ...base, DB_RESPONSE_TIMEOUT_MS: '30000' }), /DB_RESPONSE_TIMEOUT_MS: must be greater than STATEMENT_TIMEOUT_MS/)
+  t.throws(() => loadConfig({ ...base, STATEMENT_TIMEOUT_MS: '60000', DB_RESPONSE_TIMEOUT_MS: '45000' }), /DB_RESPONSE_TIMEOUT_MS/)
+})
