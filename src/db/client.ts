@@ -5,6 +5,7 @@ import type { SQL } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core'
 import postgres from 'postgres'
 import { AcquireTimeoutError, isConnectionError } from './errors.js'
+import { createGate } from './gate.js'
 import { createSocketWatch } from './response-deadline.js'
 
 export type Row = Record<string, unknown>
@@ -96,57 +97,6 @@ export interface PostgresOptions {
   onNotice?: (notice: unknown) => void
 }
 
-/**
- * The pool's admission: at most `size` operations (a query, or a whole transaction) hold a connection,
- * the rest wait in arrival order, each at most `timeoutMs`. postgres.js itself queues without a bound:
- * with every connection taken (long queries, a hung network) requests waited for ever instead of
- * answering 503.
- */
-function createGate(size: number, timeoutMs: number) {
-  let active = 0
-  const waiting = new Set<() => void>()
-  const release = () => {
-    const next = waiting.values().next()
-    if (next.done) active--
-    else {
-      waiting.delete(next.value)
-      next.value()
-    }
-  }
-  const acquire = async (): Promise<() => void> => {
-    if (active < size) active++
-    else
-      await new Promise<void>((resolve, reject) => {
-        const grant = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-        const timer = setTimeout(() => {
-          waiting.delete(grant)
-          reject(new AcquireTimeoutError(timeoutMs))
-        }, timeoutMs)
-        waiting.add(grant)
-      })
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      release()
-    }
-  }
-  return {
-    acquire,
-    async run<T>(fn: () => Promise<T>): Promise<T> {
-      const done = await acquire()
-      try {
-        return await fn()
-      } finally {
-        done()
-      }
-    },
-  }
-}
-
 export function createPostgresDb(opts: PostgresOptions): DbClient {
   const watch = opts.responseTimeoutMs ? createSocketWatch(opts.responseTimeoutMs) : undefined
   const make = (max: number, watched: boolean) =>
@@ -176,7 +126,11 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
     })
   const poolSize = opts.poolSize ?? 10
   const sql = make(poolSize, true)
-  const gate = createGate(poolSize, opts.acquireTimeoutMs ?? 5_000)
+  // The pool's admission: at most poolSize operations (a query, or a whole transaction) hold a
+  // connection, the rest wait in arrival order. postgres.js itself queues without a bound: with every
+  // connection taken (long queries, a hung network) requests waited for ever instead of answering 503.
+  const acquireTimeoutMs = opts.acquireTimeoutMs ?? 5_000
+  const gate = createGate({ size: poolSize, maxWaitMs: acquireTimeoutMs, onTimeout: () => new AcquireTimeoutError(acquireTimeoutMs) })
 
   const wrap = (conn: postgres.Sql | postgres.TransactionSql, guard?: TxGuard): Db => ({
     engine: 'postgres',

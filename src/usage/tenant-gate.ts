@@ -1,3 +1,4 @@
+import { createGate, type Gate } from '../db/gate.js'
 import { problems } from '../errors.js'
 
 /**
@@ -11,60 +12,37 @@ export interface TenantGateOptions {
   maxWaitMs: number
 }
 
-interface Waiter {
-  grant: () => void
-  timer: NodeJS.Timeout
-}
-
 export function createTenantGate(opts: TenantGateOptions) {
-  const running = new Map<string, number>()
-  const queues = new Map<string, Waiter[]>()
-
-  const release = (tenant: string) => {
-    const next = queues.get(tenant)?.shift()
-    if (next) {
-      // The slot passes straight to the oldest waiter, so a newcomer cannot overtake it.
-      clearTimeout(next.timer)
-      next.grant()
-      return
-    }
-    queues.delete(tenant)
-    const n = (running.get(tenant) ?? 1) - 1
-    if (n > 0) running.set(tenant, n)
-    else running.delete(tenant)
+  const gates = new Map<string, Gate>()
+  const tooMany = () =>
+    problems.tooManyRequests(
+      1,
+      `this tenant already runs ${opts.perTenant} expensive queries; the next waited ${opts.maxWaitMs} ms — retry shortly or send fewer at once`,
+    )
+  const gateOf = (tenant: string) => {
+    let gate = gates.get(tenant)
+    if (!gate) gates.set(tenant, (gate = createGate({ size: opts.perTenant, maxWaitMs: opts.maxWaitMs, onTimeout: tooMany })))
+    return gate
+  }
+  // A tenant's gate is dropped once nobody holds or waits for it, so the map holds active tenants only.
+  const forget = (tenant: string, gate: Gate) => {
+    if (gate.idle() && gates.get(tenant) === gate) gates.delete(tenant)
   }
 
-  /** Waits for a slot; resolves to the function that gives it back (call it exactly once). */
+  /** Waits for a slot; resolves to the function that gives it back (a second call does nothing). */
   async function acquire(tenant: string): Promise<() => void> {
-    let released = false
-    const done = () => {
-      if (released) return
-      released = true
-      release(tenant)
+    const gate = gateOf(tenant)
+    let done: () => void
+    try {
+      done = await gate.acquire()
+    } catch (err) {
+      forget(tenant, gate)
+      throw err
     }
-    const n = running.get(tenant) ?? 0
-    if (n < opts.perTenant) {
-      running.set(tenant, n + 1)
-      return done
+    return () => {
+      done()
+      forget(tenant, gate)
     }
-    await new Promise<void>((resolve, reject) => {
-      const queue = queues.get(tenant) ?? []
-      queues.set(tenant, queue)
-      const waiter: Waiter = {
-        grant: resolve,
-        timer: setTimeout(() => {
-          queue.splice(queue.indexOf(waiter), 1)
-          reject(
-            problems.tooManyRequests(
-              1,
-              `this tenant already runs ${opts.perTenant} expensive queries; the next waited ${opts.maxWaitMs} ms — retry shortly or send fewer at once`,
-            ),
-          )
-        }, opts.maxWaitMs),
-      }
-      queue.push(waiter)
-    })
-    return done
   }
 
   /** Runs `fn` holding one of the tenant's slots. */
@@ -77,7 +55,7 @@ export function createTenantGate(opts: TenantGateOptions) {
     }
   }
 
-  return { acquire, run, running: (tenant: string) => running.get(tenant) ?? 0 }
+  return { acquire, run, running: (tenant: string) => gates.get(tenant)?.held() ?? 0 }
 }
 
 export type TenantGate = ReturnType<typeof createTenantGate>
