@@ -14,6 +14,7 @@ import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import partitionsPlugin from './db/partitions-plugin.js'
 import errorsPlugin from './plugins/errors.js'
+import { createExportGate } from './usage/export-gate.js'
 import { createTenantGate, type TenantGate } from './usage/tenant-gate.js'
 import inputGuardPlugin from './plugins/input-guard.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -57,7 +58,13 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(usageBucketRoutes, { prefix: '/v1', config: opts.config })
   await f.register(usageEventRoutes, { prefix: '/v1', retentionMonths: opts.config.RETENTION_MONTHS, maxWaitMs: opts.config.DB_ACQUIRE_TIMEOUT_MS })
   await f.register(rateCardRoutes, { prefix: '/v1' })
-  await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })
+  // One share of the pool for streamed reads, server-wide: slow readers in several tenants cannot take it all.
+  const exportGate = createExportGate({
+    size: opts.config.EXPORT_CONCURRENCY,
+    maxWaitMs: opts.config.DB_ACQUIRE_TIMEOUT_MS,
+    retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
+  })
+  await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate, exportGate })
   await f.register(budgetRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS })
   await f.register(billingRoutes, { prefix: '/v1', config: opts.config })
   await f.register(reconciliationRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })

@@ -46,6 +46,12 @@ const ConfigSchema = z
     MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().positive().default(1_000),
     TENANT_QUERY_CONCURRENCY: z.coerce.number().int().positive().default(4),
     TENANT_QUERY_WAIT_MS: z.coerce.number().int().nonnegative().default(5_000),
+    /**
+     * Streamed REST reads (the usage and costs mirrors' pages and CSV exports) that may hold a pooled
+     * connection at once, server-wide, while their clients read (src/usage/export-gate.ts). Unset: half
+     * of DB_POOL_SIZE (at least 1).
+     */
+    EXPORT_CONCURRENCY: z.coerce.number().int().positive().optional(),
     GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().positive().default(10),
     TOKENLEDGER_SECRET_KEY: z
       .string()
@@ -96,6 +102,14 @@ const ConfigSchema = z
   .refine((c) => c.ROLLUP_RETENTION_MONTHS === undefined || (c.RETENTION_MONTHS !== undefined && c.ROLLUP_RETENTION_MONTHS >= c.RETENTION_MONTHS), {
     message: 'must be set together with RETENTION_MONTHS and be at least RETENTION_MONTHS',
     path: ['ROLLUP_RETENTION_MONTHS'],
+  })
+  .transform((c) => ({ ...c, EXPORT_CONCURRENCY: c.EXPORT_CONCURRENCY ?? Math.max(1, Math.floor(c.DB_POOL_SIZE / 2)) }))
+  // Refused rather than clamped: a slow reader holds its connection for as long as it reads, so exports
+  // allowed the whole pool would let slow readers answer every other request with 503 again. PGlite has
+  // no pool (one connection, and an export holds it only for its statement): the rule is PostgreSQL's.
+  .refine((c) => c.DATABASE_URL === undefined || c.EXPORT_CONCURRENCY < c.DB_POOL_SIZE, {
+    message: 'must be less than DB_POOL_SIZE (a streamed export holds a pooled connection while its client reads, and at least one must stay for every other request; with DB_POOL_SIZE=1 there is none to spare — use at least 2)',
+    path: ['EXPORT_CONCURRENCY'],
   })
 
   // PostgreSQL answers a statement at STATEMENT_TIMEOUT_MS at the latest; a shorter deadline would close

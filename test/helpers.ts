@@ -19,8 +19,16 @@ export function engines(): Engine[] {
   return process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite']
 }
 
-/** A fresh, migrated database: PGlite from the dumped template, PostgreSQL cloned from the template DB. */
-export async function freshDb(t: Test, engine: Engine, statementTimeoutMs = 60_000): Promise<DbClient> {
+/**
+ * A fresh, migrated database: PGlite from the dumped template, PostgreSQL cloned from the template DB
+ * (a pool of 4 unless `pool` says otherwise).
+ */
+export async function freshDb(
+  t: Test,
+  engine: Engine,
+  statementTimeoutMs = 60_000,
+  pool: { size?: number | undefined; acquireTimeoutMs?: number | undefined } = {},
+): Promise<DbClient> {
   if (engine === 'pglite') {
     const tarball = await readFile(await ensurePgliteTemplate())
     const db = await createPgliteDb({ dataDir: 'memory://', loadDataDir: new Blob([tarball]) })
@@ -35,7 +43,13 @@ export async function freshDb(t: Test, engine: Engine, statementTimeoutMs = 60_0
   // A 10 s connect budget (the server's default is 2 s): on a loaded 2-core CI machine forking a backend
   // took longer than 2 s and 64-client tests got 503s that said nothing about what they test (the
   // fault tests that exercise the connect timeout configure their own servers).
-  const db = createPostgresDb({ url: withDatabase(base, name), poolSize: 4, statementTimeoutMs, connectTimeoutMs: 10_000 })
+  const db = createPostgresDb({
+    url: withDatabase(base, name),
+    poolSize: pool.size ?? 4,
+    statementTimeoutMs,
+    connectTimeoutMs: 10_000,
+    ...(pool.acquireTimeoutMs ? { acquireTimeoutMs: pool.acquireTimeoutMs } : {}),
+  })
   t.teardown(async () => {
     await db.close()
     await admin.query(`drop database if exists "${name}" with (force)`)
@@ -64,8 +78,11 @@ export async function build(
   overrides: Record<string, string> = {},
 ): Promise<FastifyInstance & { testDb: DbClient }> {
   const config = testConfig(overrides)
-  // The app is handed its database, so a STATEMENT_TIMEOUT_MS override has to reach the client here.
-  const db = await freshDb(t, engine, overrides.STATEMENT_TIMEOUT_MS ? config.STATEMENT_TIMEOUT_MS : undefined)
+  // The app is handed its database, so overrides of the client's settings have to reach it here.
+  const db = await freshDb(t, engine, overrides.STATEMENT_TIMEOUT_MS ? config.STATEMENT_TIMEOUT_MS : undefined, {
+    size: overrides.DB_POOL_SIZE ? config.DB_POOL_SIZE : undefined,
+    acquireTimeoutMs: overrides.DB_ACQUIRE_TIMEOUT_MS ? config.DB_ACQUIRE_TIMEOUT_MS : undefined,
+  })
   const server = Fastify({ ...routerErrorOptions, logger: false, bodyLimit: config.BODY_LIMIT, pluginTimeout: 120_000 })
   await server.register(app, { config, db })
   await server.ready()

@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm'
 import type { Db, Row } from '../db/client.js'
 import { usageRows, type RawUsageRow, type UsageRow } from './run-usage.js'
 import { assertExactCounts, COUNT_COLUMNS, countRangeError } from './exact-counts.js'
+import type { ExportGate } from './export-gate.js'
 import type { TenantGate } from './tenant-gate.js'
 import { orderBySql, pageSelectSql, withGroupedSql, type UsageSpec } from './usage-sql.js'
 
@@ -19,6 +20,12 @@ export interface StreamRequest {
   onTooLarge: (groups: number) => Error
   /** Holds one of the tenant's slots until the stream is closed. */
   gate?: TenantGate | undefined
+  /**
+   * Holds one of the server's export slots while the statement holds its connection: on PostgreSQL until
+   * the cursor's last row is fetched (or the stream is closed, or its reader idles past `idleMs`), not
+   * while the rows already fetched are still being sent; on PGlite for the one query.
+   */
+  exportGate?: ExportGate | undefined
   /** Cancels the statement when the client goes away (PostgreSQL). */
   signal?: AbortSignal | undefined
   /** Rows per FETCH (PostgreSQL). */
@@ -26,6 +33,9 @@ export interface StreamRequest {
   /** How long the consumer may stop pulling before the cursor is closed (PostgreSQL; default IDLE_MS). */
   idleMs?: number | undefined
 }
+
+/** Runs a statement's use of its connection (see `StreamRequest.exportGate`). */
+type Holding = <T>(fn: () => Promise<T>) => Promise<T>
 
 /** An opened stream: iterate it to the end, or `return()` it — either closes the cursor. */
 export type RowStream = AsyncIterableIterator<UsageRow[]> & { return(): Promise<IteratorResult<UsageRow[]>> }
@@ -47,9 +57,10 @@ export async function streamUsage(db: Db, spec: UsageSpec, req: StreamRequest): 
       max(greatest(${sql.raw(COUNT_COLUMNS.map((c) => `coalesce(${c}, 0)`).join(', '))})) over ()::text as max_count,
       ${pageSelectSql(spec)} from grouped
     order by ${orderBySql(spec)} limit ${req.maxGroups + 1}`
+  const holding: Holding = (fn) => (req.exportGate ? req.exportGate.run(fn) : fn())
   const batches = db.engine === 'postgres'
-    ? cursorBatches(db, query, req.batch ?? BATCH, req.signal, req.idleMs ?? IDLE_MS)
-    : oneQuery(db, query, req.signal)
+    ? cursorBatches(db, query, req.batch ?? BATCH, req.signal, req.idleMs ?? IDLE_MS, holding)
+    : oneQuery(db, query, req.signal, holding)
   let first: IteratorResult<Row[]>
   try {
     first = await batches.next().catch((err: unknown) => {
@@ -105,16 +116,17 @@ export async function streamUsage(db: Db, spec: UsageSpec, req: StreamRequest): 
   return stream
 }
 
-async function* oneQuery(db: Db, query: SQL, signal: AbortSignal | undefined): AsyncGenerator<Row[]> {
-  const rows = await db.query(query, [], { signal })
+async function* oneQuery(db: Db, query: SQL, signal: AbortSignal | undefined, holding: Holding): AsyncGenerator<Row[]> {
+  const rows = await holding(() => db.query(query, [], { signal }))
   if (rows.length) yield rows
 }
 
 /**
  * The rows of `query` through `DECLARE … CURSOR` / `FETCH`, in a read transaction whose callback runs
- * alongside the consumer: each batch is handed over, the next is fetched when it is asked for.
+ * alongside the consumer: each batch is handed over, the next is fetched when it is asked for. The
+ * transaction runs inside `holding`, which is left however it ends.
  */
-async function* cursorBatches(db: Db, query: SQL, batch: number, signal: AbortSignal | undefined, idleMs: number): AsyncGenerator<Row[]> {
+async function* cursorBatches(db: Db, query: SQL, batch: number, signal: AbortSignal | undefined, idleMs: number, holding: Holding): AsyncGenerator<Row[]> {
   type Message = { rows: Row[] } | { done: true } | { error: unknown }
   const inbox: Message[] = []
   let wake: (() => void) | undefined
@@ -138,8 +150,8 @@ async function* cursorBatches(db: Db, query: SQL, batch: number, signal: AbortSi
     demand = undefined
     d?.(go)
   }
-  const producer = db
-    .transaction(async (tx) => {
+  const producer = holding(() =>
+    db.transaction(async (tx) => {
       await tx.query('set transaction read only')
       // A cursor is planned for its first 10 % by default (fast-start plans); every row is read here.
       await tx.query('set local cursor_tuple_fraction = 1')
@@ -155,11 +167,11 @@ async function* cursorBatches(db: Db, query: SQL, batch: number, signal: AbortSi
         // (a CSV export breaks off) rather than take the rows it never got for the end of the result.
         if (!go) throw new Error(`the reader pulled no rows for ${idleMs} ms; its cursor was closed`)
       }
-    })
-    .then(
-      () => post({ done: true }),
-      (error: unknown) => post({ error }),
-    )
+    }),
+  ).then(
+    () => post({ done: true }),
+    (error: unknown) => post({ error }),
+  )
   try {
     for (;;) {
       if (!inbox.length) await new Promise<void>((resolve) => (wake = resolve))

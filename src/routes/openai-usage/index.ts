@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { getTenant } from '../../db/queries/tenants.js'
 import type { Dimension } from '../../usage/dimensions.js'
+import type { ExportGate } from '../../usage/export-gate.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
 import { billedCostsCsv, billedCostsPage } from '../../usage/report/billed-costs.js'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
@@ -22,6 +23,8 @@ export interface OpenAIUsageOptions {
   maxGroups: number
   /** The per-tenant share of expensive queries. */
   gate?: TenantGate | undefined
+  /** The server's share of the pool for streamed reads (every report here is one). */
+  exportGate?: ExportGate | undefined
 }
 
 const USAGE_DIMENSIONS: Record<NonNullable<UsageQuery['group_by']>[number], Dimension> = {
@@ -151,8 +154,9 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
   }
 
   // Not `opts`: it carries the `/v1` prefix, which the children inherit already.
-  await app.register(tokenUsageRoutes, { maxGroups: opts.maxGroups, gate: opts.gate })
-  await app.register(resourceUsageRoutes, { maxGroups: opts.maxGroups, gate: opts.gate })
+  const shared = { maxGroups: opts.maxGroups, gate: opts.gate, exportGate: opts.exportGate }
+  await app.register(tokenUsageRoutes, shared)
+  await app.register(resourceUsageRoutes, shared)
 }
 
 export default openaiUsageRoutes

@@ -8,6 +8,7 @@ import { streamUsage, type RowStream } from '../stream-usage.js'
 import { checkUsageArgs, tooManyGroups, UsageInputError } from '../usage-service.js'
 import type { UsageSpec } from '../usage-sql.js'
 import type { TenantGate } from '../tenant-gate.js'
+import type { ExportGate } from '../export-gate.js'
 import type { Window } from '../windows.js'
 import { bucketsFrom, encodePage, paramsHash, planRange, type Bucket, type Plan, type RangeParams } from './buckets.js'
 
@@ -31,6 +32,8 @@ export interface ReportRequest {
   classes: boolean
   maxGroups: number
   gate?: TenantGate | undefined
+  /** The server's share of the pool for streamed reads (EXPORT_CONCURRENCY). */
+  exportGate?: ExportGate | undefined
   /** Aborted when the client disconnects: its statements are cancelled. */
   signal?: AbortSignal | undefined
 }
@@ -121,6 +124,7 @@ async function openRows(db: Db, r: ReportRequest, plan: ReportPlan, from: Date, 
       maxGroups: r.maxGroups,
       currency: plan.cardCurrency,
       gate: r.gate,
+      exportGate: r.exportGate,
       signal: r.signal,
       onTooLarge: (groups) => tooManyGroups(groups, r.maxGroups),
     })
