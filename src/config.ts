@@ -4,99 +4,103 @@ import { isValidTimeZone } from './usage/windows.js'
 
 const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true')
 
-const ConfigSchema = z
-  .object({
-    DATABASE_URL: z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
-      .optional(),
-    DATA_DIR: z.string().min(1).default('./data'),
-    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    HOST: z.string().min(1).default('127.0.0.1'),
-    TOKENLEDGER_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    BODY_LIMIT: z.coerce.number().int().positive().default(32 * 1024 * 1024),
-    CSV_BODY_LIMIT: z.coerce.number().int().positive().default(4 * 1024 * 1024 * 1024),
-    STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
-    MAX_RESULT_CELLS: z.coerce.number().int().positive().default(200_000),
-    /** Page snapshots of paged `usage` reads kept in process memory (docs/performance.md "Paging"); 0 disables them. */
-    USAGE_PAGE_CACHE_BYTES: z.coerce.number().int().nonnegative().default(64 * 1024 * 1024),
-    USAGE_PAGE_CACHE_TTL_MS: z.coerce.number().int().positive().default(5 * 60_000),
-    GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(8),
-    DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
-    /** PostgreSQL work_mem of the server's connections: usage statements hash-aggregate in memory up to it (docs/performance.md). */
-    DB_WORK_MEM: z.string().regex(/^[1-9][0-9]{0,6}(kB|MB|GB)$/, 'must be a PostgreSQL memory size such as 64MB').default('64MB'),
-    DB_RETRY_MS: z.coerce.number().int().positive().default(2_000),
-    DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
-    DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
-    /**
+const ConfigFields = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  TOKENLEDGER_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BODY_LIMIT: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+  CSV_BODY_LIMIT: z.coerce.number().int().positive().default(4 * 1024 * 1024 * 1024),
+  STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  MAX_RESULT_CELLS: z.coerce.number().int().positive().default(200_000),
+  /** Page snapshots of paged `usage` reads kept in process memory (docs/performance.md "Paging"); 0 disables them. */
+  USAGE_PAGE_CACHE_BYTES: z.coerce.number().int().nonnegative().default(64 * 1024 * 1024),
+  USAGE_PAGE_CACHE_TTL_MS: z.coerce.number().int().positive().default(5 * 60_000),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(8),
+  DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
+  /** PostgreSQL work_mem of the server's connections: usage statements hash-aggregate in memory up to it (docs/performance.md). */
+  DB_WORK_MEM: z.string().regex(/^[1-9][0-9]{0,6}(kB|MB|GB)$/, 'must be a PostgreSQL memory size such as 64MB').default('64MB'),
+  DB_RETRY_MS: z.coerce.number().int().positive().default(2_000),
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
+  DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /**
      * A pooled connection that sent PostgreSQL a request and heard nothing back for this long is closed
      * (src/db/response-deadline.ts); unset: STATEMENT_TIMEOUT_MS + 15 s. Must exceed STATEMENT_TIMEOUT_MS.
      */
-    DB_RESPONSE_TIMEOUT_MS: z.union([z.literal('off'), z.coerce.number().int().positive()]).optional(),
-    GRACE_MS: z.coerce.number().int().positive().default(10_000),
-    TRUST_PROXY: booleanString.default(false),
-    METRICS: z.enum(['on', 'off']).default('on'),
-    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-    RATE_LIMIT_PER_MINUTE: z
-      .union([z.literal('off'), z.coerce.number().int().positive()])
-      .default(1200)
-      .describe('requests per minute per key and scope class (ingest, read); off disables'),
-    UNDER_PRESSURE: z.enum(['auto', 'on', 'off']).default('auto'),
-    MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().positive().default(1_000),
-    TENANT_QUERY_CONCURRENCY: z.coerce.number().int().positive().default(4),
-    TENANT_QUERY_WAIT_MS: z.coerce.number().int().nonnegative().default(5_000),
-    /**
+  DB_RESPONSE_TIMEOUT_MS: z.union([z.literal('off'), z.coerce.number().int().positive()]).optional(),
+  GRACE_MS: z.coerce.number().int().positive().default(10_000),
+  TRUST_PROXY: booleanString.default(false),
+  METRICS: z.enum(['on', 'off']).default('on'),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  RATE_LIMIT_PER_MINUTE: z
+    .union([z.literal('off'), z.coerce.number().int().positive()])
+    .default(1200)
+    .describe('requests per minute per key and scope class (ingest, read); off disables'),
+  UNDER_PRESSURE: z.enum(['auto', 'on', 'off']).default('auto'),
+  MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().positive().default(1_000),
+  TENANT_QUERY_CONCURRENCY: z.coerce.number().int().positive().default(4),
+  TENANT_QUERY_WAIT_MS: z.coerce.number().int().nonnegative().default(5_000),
+  /**
      * Streamed REST reads (the usage and costs mirrors' pages and CSV exports) that may hold a pooled
      * connection at once, server-wide, while their clients read (src/usage/export-gate.ts). Unset: half
      * of DB_POOL_SIZE (at least 1).
      */
-    EXPORT_CONCURRENCY: z.coerce.number().int().positive().optional(),
-    GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().positive().default(10),
-    TOKENLEDGER_SECRET_KEY: z
-      .string()
-      .refine((v) => parseSecretKey(v) !== undefined, 'must be 32 bytes written as 64 hex digits or base64')
-      .optional(),
-    /** How often every budget's current period is evaluated (besides after each ingest); `off` disables the timer. */
-    BUDGET_EVALUATION_INTERVAL_MS: z.union([z.literal('off'), z.coerce.number().int().positive()]).default(60_000),
-    BUDGET_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
-    BUDGET_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
-    /** First retry delay; each further retry waits twice as long (capped at 10 minutes). */
-    BUDGET_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().positive().default(2_000),
-    /** Raw buckets, resources and events: the current month and this many before it are kept; older month partitions are dropped. Unset: kept forever. */
-    RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
-    /** Hourly rollups, the event id ledger and events' resources, counted the same way; at least RETENTION_MONTHS. Unset: kept forever. */
-    ROLLUP_RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
-    /**
+  EXPORT_CONCURRENCY: z.coerce.number().int().positive().optional(),
+  GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().positive().default(10),
+  TOKENLEDGER_SECRET_KEY: z
+    .string()
+    .refine((v) => parseSecretKey(v) !== undefined, 'must be 32 bytes written as 64 hex digits or base64')
+    .optional(),
+  /** How often every budget's current period is evaluated (besides after each ingest); `off` disables the timer. */
+  BUDGET_EVALUATION_INTERVAL_MS: z.union([z.literal('off'), z.coerce.number().int().positive()]).default(60_000),
+  BUDGET_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  BUDGET_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
+  /** First retry delay; each further retry waits twice as long (capped at 10 minutes). */
+  BUDGET_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().positive().default(2_000),
+  /** Raw buckets, resources and events: the current month and this many before it are kept; older month partitions are dropped. Unset: kept forever. */
+  RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
+  /** Hourly rollups, the event id ledger and events' resources, counted the same way; at least RETENTION_MONTHS. Unset: kept forever. */
+  ROLLUP_RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
+  /**
      * Zones besides UTC whose local days the daily rollup is also kept for (comma-separated IANA names), so
      * DAY/WEEK/MONTH × project, user or key in those zones read it (docs/performance.md "Zones"). Each zone
      * adds one more upsert of the day's keys to every bucket write; a zone added is backfilled at start-up.
      */
-    ROLLUP_TIME_ZONES: z
-      .string()
-      .default('')
-      .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'UTC'))])
-      .refine((zones) => zones.every(isValidTimeZone), 'must be IANA zone names separated by commas'),
-    /** Month partitions created ahead of the current one (src/db/partitions.ts). */
-    PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(0).max(24).default(3),
-    /** How often partitions are created ahead and retention applied (also once at start-up); `off` disables the timer. */
-    PARTITION_MAINTENANCE_INTERVAL_MS: z.union([z.literal('off'), z.coerce.number().int().positive()]).default(3_600_000),
-    /** Connections (contract v2): `off` disables the scheduler; runs then start only on POST …/sync or the CLI. */
-    TOKENLEDGER_SYNC: z.enum(['on', 'off']).default('on'),
-    /** How often the scheduler looks for connections whose next run is due. */
-    SYNC_TICK_MS: z.coerce.number().int().positive().default(30_000),
-    /** One provider request may take this long before it is aborted (and retried). */
-    SYNC_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
-    /** Attempts per provider request (429, 5xx, timeouts, network errors) before the run fails. */
-    SYNC_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
-    /** First backoff delay without Retry-After; doubled per attempt, with full jitter, capped at SYNC_RETRY_MAX_MS. */
-    SYNC_RETRY_BASE_MS: z.coerce.number().int().nonnegative().default(1_000),
-    SYNC_RETRY_MAX_MS: z.coerce.number().int().nonnegative().default(60_000),
-    /** The largest provider response body a run reads (bytes); a larger one fails the run instead of filling memory. */
-    SYNC_MAX_PAGE_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
-    /** A run holds its connection's lease this long and renews it after every page; a dead instance's lease lapses. */
-    SYNC_LEASE_MS: z.coerce.number().int().positive().default(5 * 60_000),
-  })
+  ROLLUP_TIME_ZONES: z
+    .string()
+    .default('')
+    .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'UTC'))])
+    .refine((zones) => zones.every(isValidTimeZone), 'must be IANA zone names separated by commas'),
+  /** Month partitions created ahead of the current one (src/db/partitions.ts). */
+  PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(0).max(24).default(3),
+  /** How often partitions are created ahead and retention applied (also once at start-up); `off` disables the timer. */
+  PARTITION_MAINTENANCE_INTERVAL_MS: z.union([z.literal('off'), z.coerce.number().int().positive()]).default(3_600_000),
+  /** Connections (contract v2): `off` disables the scheduler; runs then start only on POST …/sync or the CLI. */
+  TOKENLEDGER_SYNC: z.enum(['on', 'off']).default('on'),
+  /** How often the scheduler looks for connections whose next run is due. */
+  SYNC_TICK_MS: z.coerce.number().int().positive().default(30_000),
+  /** One provider request may take this long before it is aborted (and retried). */
+  SYNC_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  /** Attempts per provider request (429, 5xx, timeouts, network errors) before the run fails. */
+  SYNC_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
+  /** First backoff delay without Retry-After; doubled per attempt, with full jitter, capped at SYNC_RETRY_MAX_MS. */
+  SYNC_RETRY_BASE_MS: z.coerce.number().int().nonnegative().default(1_000),
+  SYNC_RETRY_MAX_MS: z.coerce.number().int().nonnegative().default(60_000),
+  /** The largest provider response body a run reads (bytes); a larger one fails the run instead of filling memory. */
+  SYNC_MAX_PAGE_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  /** A run holds its connection's lease this long and renews it after every page; a dead instance's lease lapses. */
+  SYNC_LEASE_MS: z.coerce.number().int().positive().default(5 * 60_000),
+})
+
+/** Every server setting's environment variable name (the README's configuration table lists each: test/docs.test.ts). */
+export const CONFIG_NAMES: readonly string[] = Object.keys(ConfigFields.shape)
+
+const ConfigSchema = ConfigFields
   // Rollups answer for hours whose raw rows are gone, never the other way round: a rollup dropped
   // while its raw rows stay would make the rollup path and the raw path disagree.
   .refine((c) => c.ROLLUP_RETENTION_MONTHS === undefined || (c.RETENTION_MONTHS !== undefined && c.ROLLUP_RETENTION_MONTHS >= c.RETENTION_MONTHS), {
