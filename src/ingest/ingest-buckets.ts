@@ -204,6 +204,11 @@ async function stageRows(tx: Db, produce: RowProducer): Promise<ProducedRows & {
     await stageChunkNamingRow(tx, chunk)
     return { ...produced, staged }
   }
+  // The COPY lasts as long as the file takes to parse (minutes for a 10M-row export), so it is exempt
+  // from STATEMENT_TIMEOUT_MS, which bounds every other statement of the import: an export whose COPY
+  // outlasted it failed as "Query timed out". Its data keeps flowing, so the response deadline
+  // (src/db/response-deadline.ts) still closes it if PostgreSQL stops answering.
+  await tx.query('set local statement_timeout = 0')
   const copy = await tx.copyIn('bucket_stage', STAGE_COLUMNS)
   let batch = ''
   let produced: ProducedRows
@@ -226,6 +231,7 @@ async function stageRows(tx: Db, produce: RowProducer): Promise<ProducedRows & {
     const at = isDataException(err) ? copyFailurePosition(err) : undefined
     throw at ? new StagedRowRejected({ staged: at.line, ...(at.column ? { column: at.column } : {}) }, err) : err
   }
+  await tx.query('set local statement_timeout to default')
   return { ...produced, staged }
 }
 
