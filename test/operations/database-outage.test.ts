@@ -1,6 +1,6 @@
 import { createServer, Socket, type Server } from 'node:net'
 import Fastify from 'fastify'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import app from '../../src/app.js'
 import { ADMIN_TOKEN, testConfig } from '../helpers.js'
 import { ensurePostgresTemplate, withDatabase } from '../setup/templates.js'
@@ -128,9 +128,10 @@ t.test('PostgreSQL outage: 503 with Retry-After while down, recovery without a r
   }
 })
 
-t.test('a hung database: requests that cannot get a connection answer 503 within the acquire timeout', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
+/** A migrated database of its own, reached through an outage proxy that is up; dropped at the end. */
+async function proxiedCopy(t: Test, label: string) {
   const template = await ensurePostgresTemplate(base!)
-  const name = `${template.replace(/_tpl_.*/, '')}_hung_${process.pid}`
+  const name = `${template.replace(/_tpl_.*/, '')}_${label}_${process.pid}`
   const adminDb = createPostgresDb({ url: base!, poolSize: 1 })
   await adminDb.query(`create database "${name}" template "${template}"`)
   t.teardown(async () => {
@@ -145,6 +146,11 @@ t.test('a hung database: requests that cannot get a connection answer 503 within
   const viaProxy = new URL(target)
   viaProxy.hostname = '127.0.0.1'
   viaProxy.port = String(proxy.port)
+  return { proxy, viaProxy, name, adminDb }
+}
+
+t.test('a hung database: requests that cannot get a connection answer 503 within the acquire timeout', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
+  const { proxy, viaProxy } = await proxiedCopy(t, 'hung')
   const server = Fastify({ logger: false })
   const config = { DATABASE_URL: viaProxy.toString(), DB_POOL_SIZE: '2', DB_ACQUIRE_TIMEOUT_MS: '400', DB_CONNECT_TIMEOUT_MS: '400', DB_RETRY_MS: '1000' }
   await server.register(app, { config: testConfig(config) })
@@ -182,22 +188,7 @@ t.test('a hung database: requests that cannot get a connection answer 503 within
 })
 
 t.test('a hung network: statements already sent end in 503 at the response deadline, not when TCP gives up', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
-  const template = await ensurePostgresTemplate(base!)
-  const name = `${template.replace(/_tpl_.*/, '')}_deadline_${process.pid}`
-  const adminDb = createPostgresDb({ url: base!, poolSize: 1 })
-  await adminDb.query(`create database "${name}" template "${template}"`)
-  t.teardown(async () => {
-    await adminDb.query(`drop database if exists "${name}" with (force)`)
-    await adminDb.close()
-  })
-  const target = new URL(withDatabase(base!, name))
-  const proxy = outageProxy(target)
-  await proxy.reserve()
-  await proxy.up()
-  t.teardown(() => proxy.down())
-  const viaProxy = new URL(target)
-  viaProxy.hostname = '127.0.0.1'
-  viaProxy.port = String(proxy.port)
+  const { proxy, viaProxy, name, adminDb } = await proxiedCopy(t, 'deadline')
   const server = Fastify({ logger: false })
   const config = {
     DATABASE_URL: viaProxy.toString(),
