@@ -73,6 +73,11 @@ export async function migrate(client: DbClient, dir = MIGRATIONS_DIR): Promise<s
   const migrations = await loadMigrations(dir)
   if (client.engine === 'pglite') return applyPending(client, migrations)
   return client.dedicated(async (conn) => {
+    // No statement timeout on this connection (its own, closed afterwards): a migration may rewrite or
+    // backfill a whole table (0015 builds the hourly rollup from every bucket, minutes at 10M), and an
+    // instance waits here for another's migration. Under STATEMENT_TIMEOUT_MS such an upgrade failed
+    // and the server stayed unready, failing again at every retry.
+    await conn.query('set statement_timeout = 0')
     await conn.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
     try {
       return await applyPending(conn, migrations)

@@ -44,3 +44,26 @@ t.test('an applied migration whose file was edited afterwards stops the migrator
   await t.rejects(migrate(db, dir), new MigrationEditedError([first!.tag]), 'names the edited migration')
   t.same(await migrate(db), [], 'the unedited files still migrate as a no-op')
 })
+
+t.test('a migration longer than the statement timeout is applied', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
+  const name = `${new URL(base!).pathname.slice(1)}_migslow_${process.pid}`
+  const admin = createPostgresDb({ url: base!, poolSize: 1 })
+  await admin.query(`create database "${name}"`)
+  const db = createPostgresDb({ url: withDatabase(base!, name), poolSize: 2, statementTimeoutMs: 300 })
+  t.teardown(async () => {
+    await db.close()
+    await admin.query(`drop database if exists "${name}" with (force)`)
+    await admin.close()
+  })
+  // The migrations as shipped, then one that runs for 0.6 s, as a backfill at 10M buckets runs for minutes.
+  const dir = `${mkdtempSync(join(tmpdir(), 'tl-migrations-'))}/`
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  cpSync(MIGRATIONS_DIR, dir, { recursive: true })
+  const journal = JSON.parse(readFileSync(`${dir}meta/_journal.json`, 'utf8')) as { entries: { tag: string }[] }
+  journal.entries.push({ ...journal.entries.at(-1)!, tag: '9999_slow' })
+  writeFileSync(`${dir}meta/_journal.json`, JSON.stringify(journal))
+  writeFileSync(`${dir}9999_slow.sql`, 'select pg_sleep(0.6);')
+  const applied = await migrate(db, dir)
+  t.equal(applied.at(-1), '9999_slow', 'applied under a 300 ms statement timeout')
+  t.same(await db.query('show statement_timeout'), [{ statement_timeout: '300ms' }], 'the pool keeps its timeout')
+})
