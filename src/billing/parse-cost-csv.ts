@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import { problems as problemCatalogue } from '../errors.js'
+import { ProblemList, problems as problemCatalogue } from '../errors.js'
 import { readCsvRecords } from '../ingest/csv-records.js'
 import { assembleDims, RowProblems } from '../ingest/bucket.js'
 import { parseCsvDimension, parseCsvTime } from '../ingest/values.js'
@@ -16,7 +16,7 @@ import type { CostDefaults, ParsedCosts } from './parse-cost-pages.js'
  * `organization_id` is the account unless `?account_id=` names one. Lines are 1-based, header = 1.
  */
 export async function parseCostCsv(input: Readable, defaults: CostDefaults): Promise<ParsedCosts> {
-  const out: ParsedCosts = { rows: [], received: 0, skipped: 0, problems: [] }
+  const out: ParsedCosts = { rows: [], received: 0, skipped: 0, problems: new ProblemList() }
   let columns: Map<string, number> | undefined
   await readCsvRecords(input, (record, line) => {
     if (record.length === 1 && record[0] === '') return
@@ -80,7 +80,7 @@ export async function parseCostCsv(input: Readable, defaults: CostDefaults): Pro
       },
       p,
     )
-    if (p.items.length || !dims) return void out.problems.push(...p.items)
+    if (p.length || !dims) return void out.problems.append(p)
     out.rows.push({ ref: line, row: { ...row, ...dims, present: billedPresent({ projectId, apiKeyId, lineItem }) } })
   })
   if (!columns) throw problemCatalogue.validation([{ line: 1, path: '', message: 'the CSV is empty' }], 'the CSV has no header')

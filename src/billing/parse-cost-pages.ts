@@ -1,5 +1,6 @@
+import { ProblemList } from '../errors.js'
 import { tier as anthropicTier } from '../ingest/anthropic-usage.js'
-import { assembleDims, RowProblems, type RowProblem } from '../ingest/bucket.js'
+import { assembleDims, RowProblems } from '../ingest/bucket.js'
 import { parseJsonDimension, parseTime, textProblem, type Parsed } from '../ingest/values.js'
 import { centsToDollars, parseAmount, type BilledRow, type IndexedBilledRow } from './billed-row.js'
 import { billedPresent } from './billed-shapes.js'
@@ -15,7 +16,7 @@ export interface ParsedCosts {
   rows: IndexedBilledRow[]
   received: number
   skipped: number
-  problems: RowProblem[]
+  problems: ProblemList
 }
 
 export interface CostDefaults {
@@ -106,7 +107,7 @@ export function parseCostPages(body: unknown, defaults: CostDefaults): ParsedCos
   const [startField, endField] = anthropic ? ['starting_at', 'ending_at'] : ['start_time', 'end_time']
   const provider = defaults.provider ?? (anthropic ? 'anthropic' : 'openai')
   const read = anthropic ? readAnthropicResult : readOpenAIResult
-  const out: ParsedCosts = { rows: [], received: 0, skipped: 0, problems: [] }
+  const out: ParsedCosts = { rows: [], received: 0, skipped: 0, problems: new ProblemList() }
   const bucketsSeen = new Map<string, string>()
   const pages = Array.isArray(body) ? body : [body]
   let index = 0
@@ -136,8 +137,8 @@ export function parseCostPages(body: unknown, defaults: CostDefaults): ParsedCos
         const endMs = p.take<number | undefined>(parseTime(bucket[endField]), `${bucketPath}.${endField}`, undefined)
         const fields = read(result, path, p)
         if (fields === 'skipped') {
-          if (!p.items.length) return void out.skipped++
-          return void out.problems.push(...p.items)
+          if (!p.length) return void out.skipped++
+          return void out.problems.append(p)
         }
         const { tier, ...rest } = fields
         const dims = assembleDims(
@@ -146,7 +147,7 @@ export function parseCostPages(body: unknown, defaults: CostDefaults): ParsedCos
         )
         const providerProblem = textProblem(provider)
         if (providerProblem) p.add('provider', `provider ${providerProblem}`)
-        if (p.items.length || !dims) return void out.problems.push(...p.items)
+        if (p.length || !dims) return void out.problems.append(p)
         out.rows.push({ ref: index - 1, row: { ...rest, ...dims, userId: null, present: billedPresent(rest) } })
       })
     })

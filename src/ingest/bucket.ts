@@ -1,3 +1,4 @@
+import { ProblemList } from '../errors.js'
 import { COUNTER_FIELDS, deriveTokenClasses, type CounterField, type RawCounters, type TokenClasses } from './token-classes.js'
 import { presentMask } from './shapes.js'
 import { normaliseTier, type Parsed } from './values.js'
@@ -50,20 +51,24 @@ export interface RowDefaults {
   groupBy?: readonly string[] | undefined
 }
 
-/** Collects a row's field problems under one `index` or `line`. */
-export class RowProblems {
-  readonly items: RowProblem[] = []
-  constructor(private readonly where: { index: number } | { line: number }) {}
+/**
+ * Collects a row's field problems under one `index` or `line` (bounded like any ProblemList: one object
+ * with 300,000 unknown fields is one row, and spreading its problems into a call overflowed the stack).
+ */
+export class RowProblems extends ProblemList {
+  constructor(private readonly where: { index: number } | { line: number }) {
+    super()
+  }
 
   /** The parsed value, or `fallback` after recording the problem at `path`. */
   take<T>(parsed: Parsed<T>, path: string, fallback: T): T {
     if (parsed.ok) return parsed.value
-    this.items.push({ ...this.where, path, message: `${path} ${parsed.message}` })
+    this.push({ ...this.where, path, message: `${path} ${parsed.message}` })
     return fallback
   }
 
   add(path: string, message: string): void {
-    this.items.push({ ...this.where, path, message })
+    this.push({ ...this.where, path, message })
   }
 }
 
@@ -133,7 +138,7 @@ export function assembleBucket(f: BucketFields, problems: RowProblems): Normalis
   const dims = assembleDims(f, problems)
   const derived = deriveTokenClasses(f.counters)
   if (!derived.ok) for (const e of derived.errors) problems.add(e.path, e.message)
-  if (problems.items.length > 0 || !derived.ok || !dims) return undefined
+  if (problems.length > 0 || !derived.ok || !dims) return undefined
   return { ...dims, usageType: f.usageType ?? 'completions', classes: derived.value }
 }
 

@@ -7,9 +7,9 @@ import {
   RowProblems,
   USAGE_TYPES,
   type NormalisedBucket,
-  type RowProblem,
   type UsageType,
 } from './bucket.js'
+import { ProblemList } from '../errors.js'
 import {
   describeResource,
   parseAttributes,
@@ -30,7 +30,7 @@ export interface ParsedJsonRows {
   rows: { index: number; bucket: NormalisedBucket }[]
   /** Resource rows (`index` as for buckets: the position in the request's array of them or of results). */
   resources: IndexedResource[]
-  problems: RowProblem[]
+  problems: ProblemList
 }
 
 const KNOWN_FIELDS = new Set<string>([
@@ -94,16 +94,18 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export function parseCanonical(body: { buckets?: unknown; resources?: unknown }): ParsedJsonRows {
   const resources = parseCanonicalResources(body.resources)
   if (body.buckets === undefined) return { received: resources.received, skipped: 0, rows: [], resources: resources.rows, problems: resources.problems }
-  if (!Array.isArray(body.buckets))
-    return { received: 0, skipped: 0, rows: [], resources: [], problems: [{ path: 'buckets', message: 'buckets must be an array' }, ...resources.problems] }
+  const problems = new ProblemList()
+  if (!Array.isArray(body.buckets)) {
+    problems.push({ path: 'buckets', message: 'buckets must be an array' })
+    return { received: 0, skipped: 0, rows: [], resources: [], problems: ProblemList.of(problems, resources.problems) }
+  }
   const rows: ParsedJsonRows['rows'] = []
-  const problems: RowProblem[] = []
   const seen = new Map<string, number>()
   body.buckets.forEach((item: unknown, index) => {
     const p = new RowProblems({ index })
     if (!isObject(item)) {
       p.add('', 'a bucket must be an object')
-      problems.push(...p.items)
+      problems.append(p)
       return
     }
     for (const k of Object.keys(item)) if (!KNOWN_FIELDS.has(k)) p.add(k, `unknown field "${k}"`)
@@ -130,7 +132,7 @@ export function parseCanonical(body: { buckets?: unknown; resources?: unknown })
       },
       p,
     )
-    problems.push(...p.items)
+    problems.append(p)
     if (!bucket) return
     const key = naturalKey(bucket)
     const first = seen.get(key)
@@ -150,7 +152,7 @@ export function parseCanonical(body: { buckets?: unknown; resources?: unknown })
     skipped: 0,
     rows,
     resources: resources.rows,
-    problems: [...problems, ...resources.problems],
+    problems: ProblemList.of(problems, resources.problems),
   }
 }
 
@@ -158,18 +160,21 @@ export function parseCanonical(body: { buckets?: unknown; resources?: unknown })
  * `{"resources":[…]}` (beside or instead of `buckets`): strict like buckets. Problems carry the
  * row's index in `resources` and a path starting with `resources.`.
  */
-function parseCanonicalResources(list: unknown): { received: number; rows: IndexedResource[]; problems: RowProblem[] } {
-  if (list === undefined) return { received: 0, rows: [], problems: [] }
-  if (!Array.isArray(list)) return { received: 0, rows: [], problems: [{ path: 'resources', message: 'resources must be an array' }] }
+function parseCanonicalResources(list: unknown): { received: number; rows: IndexedResource[]; problems: ProblemList } {
+  const problems = new ProblemList()
+  if (list === undefined) return { received: 0, rows: [], problems }
+  if (!Array.isArray(list)) {
+    problems.push({ path: 'resources', message: 'resources must be an array' })
+    return { received: 0, rows: [], problems }
+  }
   const rows: IndexedResource[] = []
-  const problems: RowProblem[] = []
   const seen = new Map<string, number>()
   list.forEach((item: unknown, index) => {
     const p = new RowProblems({ index })
     const at = (field: string) => `resources.${field}`
     if (!isObject(item)) {
       p.add('resources', 'a resource must be an object')
-      problems.push(...p.items)
+      problems.append(p)
       return
     }
     for (const k of Object.keys(item)) if (!RESOURCE_FIELDS.has(k)) p.add(at(k), `unknown field "${k}"`)
@@ -195,8 +200,8 @@ function parseCanonicalResources(list: unknown): { received: number; rows: Index
     const attributes = p.take(parseAttributes(item.attributes), at('attributes'), {})
     const requests = p.take(parseRequests(item.num_model_requests), at('num_model_requests'), null)
     const reportedCost = p.take(parseReportedCost(item.reported_cost), at('reported_cost'), null)
-    problems.push(...p.items)
-    if (!dims || p.items.length > 0) return
+    problems.append(p)
+    if (!dims || p.length > 0) return
     const row = { ...dims, resource, quantity, attributes, requests, reportedCost }
     const key = resourceKey(row)
     const first = seen.get(key)

@@ -21,9 +21,9 @@ import {
   type OverlapSide,
 } from '../db/queries/buckets.js'
 import { findResourceClash, upsertResources } from '../db/queries/resources.js'
-import { problems } from '../errors.js'
+import { ProblemList, problems, type ProblemItem } from '../errors.js'
 import { isAnthropicUsageBody, parseAnthropicPages } from './anthropic-usage.js'
-import type { BucketSource, NormalisedBucket, RowDefaults, RowProblem } from './bucket.js'
+import type { BucketSource, NormalisedBucket, RowDefaults } from './bucket.js'
 import { parseCanonical, type ParsedJsonRows } from './canonical.js'
 import { checkShapes, type BucketShape, type ShapeCheck } from './intervals.js'
 import { mergeRows, type IndexedBucket } from './merge.js'
@@ -61,7 +61,7 @@ function spanTracker() {
 export interface ProducedRows {
   received: number
   skipped: number
-  problems: RowProblem[]
+  problems: ProblemList
 }
 
 /**
@@ -301,17 +301,16 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
       'the JSON body is not a bucket list or a usage page',
     )
   }
-  const tooOld = [
-    ...parsed.rows.flatMap(({ index, bucket }) => retentionProblem(retention, bucket.startMs, { index, path: 'start_time' })),
-    ...parsed.resources.flatMap(({ index, resource }) => retentionProblem(retention, resource.startMs, { index, path: 'resources.start_time' })),
-  ]
-  if (parsed.problems.length > 0 || tooOld.length > 0) throw problems.validation([...parsed.problems, ...tooOld])
+  const all = ProblemList.of(parsed.problems)
+  for (const { index, bucket } of parsed.rows) all.push(...retentionProblem(retention, bucket.startMs, { index, path: 'start_time' }))
+  for (const { index, resource } of parsed.resources) all.push(...retentionProblem(retention, resource.startMs, { index, path: 'resources.start_time' }))
+  if (all.length > 0) throw problems.validation(all)
   const seen = spanTracker()
   for (const row of parsed.rows) seen.see(row.bucket)
   for (const row of parsed.resources) seen.see(row.resource)
   const merged = mergeRows(parsed.rows)
   const mergedResources = mergeResources(parsed.resources)
-  if (merged.problems.length > 0 || mergedResources.problems.length > 0) throw problems.validation([...merged.problems, ...mergedResources.problems])
+  if (merged.problems.length > 0 || mergedResources.problems.length > 0) throw problems.validation(ProblemList.of(merged.problems, mergedResources.problems))
   const declared = declaredShape(defaults.groupBy)
   // Only when there are rows: an empty page may declare its endpoint's attributes (a puller's `group_by`).
   const unknownNames = merged.rows.length + mergedResources.rows.length === 0
@@ -363,7 +362,7 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
       .transaction(async (tx) => {
         await ingestBuckets(tx, tenantId, source, 'index', async (emit) => {
           for (const row of merged.rows) await emit(row.index, row.bucket)
-          return { received: parsed.received, skipped: parsed.skipped, problems: [] }
+          return { received: parsed.received, skipped: parsed.skipped, problems: new ProblemList() }
         })
         throw new BucketOverlap()
       })
@@ -372,11 +371,11 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   }
   return ingestBuckets(db, tenantId, source, 'index', async (emit) => {
     for (const row of merged.rows) await emit(row.index, row.bucket)
-    return { received: parsed.received, skipped: parsed.skipped, problems: [] }
+    return { received: parsed.received, skipped: parsed.skipped, problems: new ProblemList() }
   })
 }
 
-function retentionProblem(guard: RetentionGuard | undefined, startMs: number, at: { index: number; path: string } | { line: number; path: string }): RowProblem[] {
+function retentionProblem(guard: RetentionGuard | undefined, startMs: number, at: { index: number; path: string } | { line: number; path: string }): ProblemItem[] {
   const message = beforeRetention(guard, startMs)
   return message ? [{ ...at, message: `${at.path} ${message}` }] : []
 }
@@ -476,14 +475,14 @@ export async function ingestCsvUpload(
     const result = await retryTransient(() =>
       ingestBuckets(db, tenantId, 'openai_csv', 'line', async (emit) => {
         // Rows before the retention cutoff are named, never staged; any one fails the whole upload.
-        const tooOld: RowProblem[] = []
+        const tooOld = new ProblemList()
         const read = await readUsageCsv(createReadStream(spooled.path), defaults, (bucket, line) => {
           const old = retentionProblem(retention, bucket.startMs, { line, path: 'start_time' })
           if (old.length) return void tooOld.push(...old)
           seen.see(bucket)
           return emit(line, bucket)
         })
-        return { ...read, problems: [...read.problems, ...tooOld] }
+        return { ...read, problems: ProblemList.of(read.problems, tooOld) }
       }, true),
     )
     return { ...result, span: seen.span() }

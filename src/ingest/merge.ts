@@ -1,4 +1,5 @@
-import { naturalKey, type NormalisedBucket, type RowProblem } from './bucket.js'
+import { ProblemList } from '../errors.js'
+import { naturalKey, type NormalisedBucket } from './bucket.js'
 import { TOKEN_CLASS_KEYS } from './token-classes.js'
 import { MAX_COUNTER } from './values.js'
 
@@ -11,7 +12,7 @@ export interface MergedRows {
   /** One row per natural key, in order of first appearance, indexed by its first row. */
   rows: IndexedBucket[]
   /** Keys whose summed counters exceed 2^53 − 1. */
-  problems: RowProblem[]
+  problems: ProblemList
 }
 
 const add = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : a + b)
@@ -36,7 +37,7 @@ export function mergeRows(rows: readonly IndexedBucket[]): MergedRows {
     byKey.set(key, { index: first.index, bucket: { ...first.bucket, classes } })
   }
   const merged = [...byKey.values()]
-  const problems: RowProblem[] = []
+  const problems = new ProblemList()
   for (const { index, bucket } of merged) {
     const c = bucket.classes
     // Each part is ≤ 2^53 − 1, so an inexact float sum still lands above the limit.

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
-import { problems as problemCatalogue } from '../errors.js'
+import { ProblemList, problems as problemCatalogue } from '../errors.js'
 import { readCsvRecords } from './csv-records.js'
-import { assembleBucket, readCounters, RowProblems, type NormalisedBucket, type RowDefaults, type RowProblem } from './bucket.js'
+import { assembleBucket, readCounters, RowProblems, type NormalisedBucket, type RowDefaults } from './bucket.js'
 import { COUNTER_FIELDS, type CounterField } from './token-classes.js'
 import { parseCsvBatch, parseCsvCounter, parseCsvDimension, parseCsvTime } from './values.js'
 
@@ -10,7 +10,7 @@ export interface CsvSummary {
   received: number
   /** Rows with no usage: every counter blank (the export writes a day without usage that way). */
   skipped: number
-  problems: RowProblem[]
+  problems: ProblemList
 }
 
 type Columns = Map<string, number>
@@ -19,7 +19,7 @@ const TEXT_COLUMNS = ['provider', 'account_id', 'project_id', 'user_id', 'api_ke
 
 function readHeader(record: string[]): Columns {
   const columns: Columns = new Map()
-  const problems: RowProblem[] = []
+  const problems = new ProblemList()
   record.forEach((name, i) => {
     const key = name.trim().replace(/^\uFEFF/, '')
     if (columns.has(key)) problems.push({ line: 1, path: key, message: `column "${key}" appears twice` })
@@ -88,7 +88,7 @@ export async function readUsageCsv(
   onRow: (bucket: NormalisedBucket, line: number) => void | Promise<void>,
 ): Promise<CsvSummary> {
   let columns: Columns | undefined
-  const summary: CsvSummary = { received: 0, skipped: 0, problems: [] }
+  const summary: CsvSummary = { received: 0, skipped: 0, problems: new ProblemList() }
   await readCsvRecords(input, (record, line) => {
     if (record.length === 1 && record[0] === '') return
     if (!columns) {
@@ -100,7 +100,7 @@ export async function readUsageCsv(
     const row = readRow(record, columns, defaults, p)
     if (row === 'skipped') summary.skipped++
     else if (row) return onRow(row, line)
-    else summary.problems.push(...p.items)
+    else summary.problems.append(p)
   })
   if (!columns) throw problemCatalogue.validation([{ line: 1, path: '', message: 'the CSV is empty' }], 'the CSV has no header')
   return summary

@@ -106,7 +106,7 @@ export function parseOpenAIPages(body: unknown, defaults: RowDefaults): ParsedJs
           {},
         )
         const d = assembleDims(dims, p)
-        if (d && p.items.length === 0 && quantity !== null)
+        if (d && p.length === 0 && quantity !== null)
           resources.push({ index, resource: { ...d, resource: kind.resource, quantity: String(quantity), attributes, requests, reportedCost: null } })
         return
       }

@@ -1,6 +1,7 @@
 import { Decimal } from 'decimal.js'
 import { MAX_DECIMAL_TEXT } from '../decimal/decimal-text.js'
-import { dimsKey, type RowProblem, type UsageDims } from './bucket.js'
+import { ProblemList } from '../errors.js'
+import { dimsKey, type UsageDims } from './bucket.js'
 import { MAX_COUNTER, type Parsed } from './values.js'
 
 /**
@@ -108,7 +109,7 @@ const addNullable = (a: number | null, b: number | null) => (a === null ? b : b 
 const addDecimal = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : new Decimal(a).plus(b).toFixed())
 
 /** Sums resources sharing a natural key (provider reports split rows by what they do not show). */
-export function mergeResources(rows: readonly IndexedResource[]): { rows: IndexedResource[]; problems: RowProblem[] } {
+export function mergeResources(rows: readonly IndexedResource[]): { rows: IndexedResource[]; problems: ProblemList } {
   const byKey = new Map<string, IndexedResource>()
   for (const row of rows) {
     const key = resourceKey(row.resource)
@@ -130,7 +131,7 @@ export function mergeResources(rows: readonly IndexedResource[]): { rows: Indexe
     })
   }
   const merged = [...byKey.values()]
-  const problems: RowProblem[] = []
+  const problems = new ProblemList()
   for (const { index, resource } of merged)
     if ((resource.requests ?? 0) > MAX_COUNTER)
       problems.push({ index, path: 'num_model_requests', message: 'the sum of the rows sharing this natural key exceeds 2^53 − 1' })

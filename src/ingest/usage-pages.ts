@@ -1,4 +1,5 @@
-import { RowProblems, type RowProblem } from './bucket.js'
+import { ProblemList } from '../errors.js'
+import { RowProblems } from './bucket.js'
 import { parseTime } from './values.js'
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -34,9 +35,9 @@ export function walkUsagePages(
   times: PageTimes,
   visit: (r: PageResult) => void,
   kindOf: (results: unknown[]) => string = () => '',
-): { received: number; problems: RowProblem[] } {
+): { received: number; problems: ProblemList } {
   const pages = Array.isArray(body) ? body : [body]
-  const problems: RowProblem[] = []
+  const problems = new ProblemList()
   const bucketsSeen = new Map<string, { path: string; index: number }>()
   let index = 0
   pages.forEach((page: unknown, pageNo) => {
@@ -72,7 +73,7 @@ export function walkUsagePages(
         const p = new RowProblems({ index })
         if (isObject(result)) visit({ result, index, startMs, endMs, problems: p })
         else p.add('', 'a result must be an object')
-        problems.push(...p.items)
+        problems.append(p)
         index++
       }
     })

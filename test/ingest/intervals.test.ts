@@ -129,5 +129,5 @@ t.test('merging sums rows of one natural key under the first index, and flags su
       [3, 'big', 1 + 1, 2 * Number.MAX_SAFE_INTEGER],
     ],
   )
-  t.same(r.problems, [{ index: 3, path: '', message: 'the sum of the rows sharing this natural key exceeds 2^53 − 1' }])
+  t.same(r.problems.items, [{ index: 3, path: '', message: 'the sum of the rows sharing this natural key exceeds 2^53 − 1' }])
 })

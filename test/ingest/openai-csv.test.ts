@@ -24,7 +24,7 @@ t.test('reads rows with their 1-based lines (header = 1), skipping rows with no 
   const r = await read(csv)
   t.equal(r.received, 3)
   t.equal(r.skipped, 1)
-  t.same(r.problems, [])
+  t.same(r.problems.items, [])
   t.same(r.rows.map((x) => x.line), [2, 4])
   t.match(r.rows[0]!.bucket, { projectId: 'proj_1', model: 'gpt-4o', batch: false, serviceTier: 'default', classes: { requests: 10, inputTokens: 59200, inText: 59200 } })
   t.match(r.rows[1]!.bucket, { batch: true, serviceTier: 'default', startMs: 1759708800000 })
@@ -54,21 +54,21 @@ t.test('start_time and start_time_iso must name the same instant when both are g
     '1759622400,,2025-10-05T00:00:00+00:00,2025-10-06T00:00:00+00:00,p,1,m,FALSE,,1,1',
   ].join('\n')
   const r = await read(csv)
-  t.same(r.problems.map((p) => [p.line, p.path]), [[3, 'start_time'], [4, 'end_time_iso']], JSON.stringify(r.problems))
-  t.match(r.problems[0]!.message, /^start_time and start_time_iso are different instants \(1759622400 is 2025-10-05T00:00:00\.000Z; "2025-10-06T00:00:00\+00:00" is 2025-10-06T00:00:00\.000Z\)/)
+  t.same(r.problems.items.map((p) => [p.line, p.path]), [[3, 'start_time'], [4, 'end_time_iso']], JSON.stringify(r.problems.items))
+  t.match(r.problems.items[0]!.message, /^start_time and start_time_iso are different instants \(1759622400 is 2025-10-05T00:00:00\.000Z; "2025-10-06T00:00:00\+00:00" is 2025-10-06T00:00:00\.000Z\)/)
   t.same(r.rows.map((x) => [x.line, x.bucket.startMs, x.bucket.endMs]), [[2, 1759622400000, 1759708800000], [5, 1759622400000, 1759708800000]])
 })
 
 t.test('names each bad row by line and keeps going', async (t) => {
   const csv = [HEADER, '1759622400,1759708800,,,p,1,m,FALSE,,10.5,1', '1759622400,1759708800,,,p,1', '1759708800,1759622400,,,p,1,m,,,1,1'].join('\n')
   const r = await read(csv)
-  t.same(r.problems.map((p) => [p.line, p.path]), [[2, 'input_tokens'], [3, ''], [4, 'end_time']])
+  t.same(r.problems.items.map((p) => [p.line, p.path]), [[2, 'input_tokens'], [3, ''], [4, 'end_time']])
   t.same(r.rows, [])
 })
 
 t.test('a BOM and a trailing blank line are tolerated; a quoted field may hold commas', async (t) => {
   const r = await read(`\uFEFF${HEADER}\n1759622400,1759708800,,,"p,1",1,m,false,,1,1\n\n`)
-  t.same(r.problems, [])
+  t.same(r.problems.items, [])
   t.equal(r.rows[0]!.bucket.projectId, 'p,1')
 })
 
@@ -99,6 +99,6 @@ t.test('streams: a large generated file is read row by row without collecting it
 t.test('line numbers stay right across blank lines and newlines inside quoted fields', async (t) => {
   const csv = [HEADER, '1759622400,1759708800,,,"multi\nline",1,m,false,,1,1', '', '1759622400,1759708800,,,p,1,m,false,,-1,1'].join('\n')
   const r = await read(csv)
-  t.same(r.problems.map((p) => p.line), [5], 'header 1, a two-line row 2–3, a blank line 4, the bad row 5')
+  t.same(r.problems.items.map((p) => p.line), [5], 'header 1, a two-line row 2–3, a blank line 4, the bad row 5')
   t.equal(r.received, 2)
 })

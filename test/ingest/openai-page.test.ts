@@ -19,7 +19,7 @@ t.test('indexes count results across pages in page order; empty buckets add none
   const r = parseOpenAIPages(pages, {})
   t.equal(r.received, 3)
   t.same(r.rows.map((x) => [x.index, x.bucket.model]), [[0, 'a'], [1, 'b']])
-  t.match(r.problems, [{ index: 2, path: 'input_tokens' }])
+  t.match(r.problems.items, [{ index: 2, path: 'input_tokens' }])
 })
 
 t.test('embeddings and moderations are input-only tokens; other usage types are resources; an unknown object is refused', async (t) => {
@@ -46,7 +46,7 @@ t.test('embeddings and moderations are input-only tokens; other usage types are 
       [3, 'images', '3', { source: 'image.generation' }],
     ],
   )
-  t.match(r.problems, [{ index: 4, path: 'object', message: /unknown usage result object "organization.usage.unknown.result"/ }])
+  t.match(r.problems.items, [{ index: 4, path: 'object', message: /unknown usage result object "organization.usage.unknown.result"/ }])
 })
 
 t.test('query defaults fill provider/account; a result’s own value wins; model may be null', async (t) => {
@@ -57,7 +57,7 @@ t.test('query defaults fill provider/account; a result’s own value wins; model
 t.test('the same bucket in two pages names both indexes', async (t) => {
   const page = { data: [bucket(0, [{ model: 'a', input_tokens: 1 }])] }
   const r = parseOpenAIPages([page, page], {})
-  t.match(r.problems, [{ index: 1, path: '1.data.0', message: /index 0.*index 1/ }])
+  t.match(r.problems.items, [{ index: 1, path: '1.data.0', message: /index 0.*index 1/ }])
 })
 
 t.test('canonical buckets: model is required, unknown fields are errors, provider defaults to openai', async (t) => {
@@ -68,6 +68,6 @@ t.test('canonical buckets: model is required, unknown fields are errors, provide
     ],
   })
   t.equal(r.rows[0]!.bucket.provider, 'openai')
-  t.same(r.problems.map((p) => [p.index, p.path]).sort(), [[1, 'inputs'], [1, 'model']])
-  t.match(parseCanonical({ buckets: 'no' }).problems, [{ path: 'buckets' }])
+  t.same(r.problems.items.map((p) => [p.index, p.path]).sort(), [[1, 'inputs'], [1, 'model']])
+  t.match(parseCanonical({ buckets: 'no' }).problems.items, [{ path: 'buckets' }])
 })
