@@ -16,6 +16,11 @@ const ConfigFields = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT: z.coerce.number().int().positive().default(32 * 1024 * 1024),
   CSV_BODY_LIMIT: z.coerce.number().int().positive().default(4 * 1024 * 1024 * 1024),
+  /**
+   * A billed-cost CSV is parsed into rows held in memory, unlike the usage CSV spooled to disk under
+   * CSV_BODY_LIMIT (docs/reliability.md "Round 12"): 8 MiB is ~40,000 export rows.
+   */
+  BILLED_CSV_BODY_LIMIT: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   MAX_RESULT_CELLS: z.coerce.number().int().positive().default(200_000),
   /** Page snapshots of paged `usage` reads kept in process memory (docs/performance.md "Paging"); 0 disables them. */
@@ -29,9 +34,9 @@ const ConfigFields = z.object({
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
   DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   /**
-     * A pooled connection that sent PostgreSQL a request and heard nothing back for this long is closed
-     * (src/db/response-deadline.ts); unset: STATEMENT_TIMEOUT_MS + 15 s. Must exceed STATEMENT_TIMEOUT_MS.
-     */
+   * A pooled connection that sent PostgreSQL a request and heard nothing back for this long is closed
+   * (src/db/response-deadline.ts); unset: STATEMENT_TIMEOUT_MS + 15 s. Must exceed STATEMENT_TIMEOUT_MS.
+   */
   DB_RESPONSE_TIMEOUT_MS: z.union([z.literal('off'), z.coerce.number().int().positive()]).optional(),
   GRACE_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: booleanString.default(false),
@@ -46,10 +51,10 @@ const ConfigFields = z.object({
   TENANT_QUERY_CONCURRENCY: z.coerce.number().int().positive().default(4),
   TENANT_QUERY_WAIT_MS: z.coerce.number().int().nonnegative().default(5_000),
   /**
-     * Streamed REST reads (the usage and costs mirrors' pages and CSV exports) that may hold a pooled
-     * connection at once, server-wide, while their clients read (src/usage/export-gate.ts). Unset: half
-     * of DB_POOL_SIZE (at least 1).
-     */
+   * Streamed REST reads (the usage and costs mirrors' pages and CSV exports) that may hold a pooled
+   * connection at once, server-wide, while their clients read (src/usage/export-gate.ts). Unset: half
+   * of DB_POOL_SIZE (at least 1).
+   */
   EXPORT_CONCURRENCY: z.coerce.number().int().positive().optional(),
   GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().positive().default(10),
   TOKENLEDGER_SECRET_KEY: z
@@ -67,10 +72,10 @@ const ConfigFields = z.object({
   /** Hourly rollups, the event id ledger and events' resources, counted the same way; at least RETENTION_MONTHS. Unset: kept forever. */
   ROLLUP_RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
   /**
-     * Zones besides UTC whose local days the daily rollup is also kept for (comma-separated IANA names), so
-     * DAY/WEEK/MONTH × project, user or key in those zones read it (docs/performance.md "Zones"). Each zone
-     * adds one more upsert of the day's keys to every bucket write; a zone added is backfilled at start-up.
-     */
+   * Zones besides UTC whose local days the daily rollup is also kept for (comma-separated IANA names), so
+   * DAY/WEEK/MONTH × project, user or key in those zones read it (docs/performance.md "Zones"). Each zone
+   * adds one more upsert of the day's keys to every bucket write; a zone added is backfilled at start-up.
+   */
   ROLLUP_TIME_ZONES: z
     .string()
     .default('')

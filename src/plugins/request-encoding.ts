@@ -8,8 +8,9 @@ import { problems } from '../errors.js'
  * Request bodies sent with `Content-Encoding` (docs/reliability.md "Compressed request bodies"): gzip, deflate
  * and br are decoded before any parser sees the body; identity (or no header) is the body as sent;
  * anything else is a 415 problem naming what is accepted. Every body limit applies to the decoded
- * bytes, so a small compressed body that inflates past BODY_LIMIT (JSON) or CSV_BODY_LIMIT (CSV) is a
- * 413 like any other oversize body, found while it streams, never inflated whole. A body that is not
+ * bytes, so a small compressed body that inflates past BODY_LIMIT (JSON), CSV_BODY_LIMIT (usage CSV) or
+ * BILLED_CSV_BODY_LIMIT (cost CSV) is a 413 like any other oversize body, found while it streams, never
+ * inflated whole. A body that is not
  * valid in its coding is a 400.
  */
 

@@ -6,6 +6,7 @@ import type { Config } from '../../config.js'
 import { ingestBilledCosts } from '../../billing/ingest-billed-costs.js'
 import { deleteBilledCosts } from '../../db/queries/billed-costs.js'
 import { problems } from '../../errors.js'
+import { boundedBody } from '../../http/bounded-body.js'
 import { normaliseArrayParams } from '../openai-usage/params.js'
 import { problemResponses } from '../shared-schemas.js'
 import { BilledCostsBodySchema, BilledCostsQuerySchema, BilledCostsResultSchema, DeleteBilledQuerySchema, DeleteBilledResultSchema } from './schemas.js'
@@ -20,10 +21,12 @@ function documentOnlyBody<S>(route: FastifyRouteSchemaDef<S>): FastifyValidation
 
 /** What providers billed: POST stores cost reports, DELETE removes a range (contract v2 "Billed costs"). */
 const billingRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, opts) => {
-  // Cost exports are a row per day and line item: read whole (within CSV_BODY_LIMIT) as bytes, which the
-  // CSV reader decodes strictly (invalid UTF-8 is a 400 naming the line, never U+FFFD stored).
-  app.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'buffer', bodyLimit: opts.config.CSV_BODY_LIMIT }, (_req, body, done) =>
-    done(null, Readable.from([body])),
+  // A cost export's rows are held in memory (summed and shape-checked before the transaction opens), so it
+  // has its own limit, BILLED_CSV_BODY_LIMIT, far below the spooled usage CSV's. The CSV reader takes the
+  // body as it arrives and decodes it strictly (invalid UTF-8 is a 400 naming the line): never a whole
+  // Buffer and string of it, and the parsing interleaves with other requests instead of holding the loop.
+  app.addContentTypeParser(['text/csv', 'application/csv'], (_req, payload, done) =>
+    done(null, boundedBody(payload, opts.config.BILLED_CSV_BODY_LIMIT)),
   )
 
   app.post(

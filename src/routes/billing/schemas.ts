@@ -68,7 +68,8 @@ export const BilledCostsBodySchema = z
   .union([OpenAICostsPage, z.array(OpenAICostsPage), AnthropicCostReportPage, z.array(AnthropicCostReportPage)])
   .describe(
     'application/json: an OpenAI costs page or an Anthropic cost_report page, or an array of pages. text/csv: an OpenAI dashboard cost ' +
-      'export (start_time,end_time,start_time_iso,end_time_iso,amount_value,amount_currency,line_item,project_id,organization_id,organization_name).',
+      'export (start_time,end_time,start_time_iso,end_time_iso,amount_value,amount_currency,line_item,project_id,organization_id,organization_name), ' +
+      'up to BILLED_CSV_BODY_LIMIT bytes.',
   )
 
 export const BilledCostsQuerySchema = z.object({
