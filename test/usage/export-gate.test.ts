@@ -64,14 +64,20 @@ async function observer(t: Test, db: DbClient) {
   t.teardown(() => own.close())
   const held = async () =>
     Number((await own.query<{ n: number }>(
-      `select count(*)::int8 as n from pg_stat_activity where datname = current_database() and state = 'idle in transaction' and query like 'fetch % from usage_rows'`,
+      // In a transaction, whatever its state: a cursor whose reader's socket buffers are still filling
+      // is 'active' during each fetch and 'idle in transaction' between them.
+      `select count(*)::int8 as n from pg_stat_activity where datname = current_database() and xact_start is not null and query like 'fetch % from usage_rows'`,
     ))[0]!.n)
   return {
     held,
-    /** Waits (at most 20 s) until `n` cursors are held. */
+    /** Waits (at most 20 s) until `n` cursors are held; the count last seen. */
     async until(n: number) {
-      for (let i = 0; i < 200 && (await held()) !== n; i++) await new Promise((r) => setTimeout(r, 100))
-      return held()
+      let seen = await held()
+      for (let i = 0; i < 200 && seen !== n; i++) {
+        await new Promise((r) => setTimeout(r, 100))
+        seen = await held()
+      }
+      return seen
     },
   }
 }
@@ -120,6 +126,7 @@ void eachEngine(t, async (t, engine) => {
     }
     await otherRequests(t, 'four slow readers')
     for (const r of [...first, ...more]) r.socket.destroy()
+    if (cursors) t.equal(await cursors.until(0), 0, 'the readers that left hold nothing')
   })
 
   t.test('a slot comes back when its client goes away', async (t) => {
