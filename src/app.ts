@@ -11,6 +11,7 @@ import dashboardPlugin from './dashboard/index.js'
 import graphiqlPlugin from './graphql/graphiql.js'
 import graphqlPlugin from './graphql/index.js'
 import authPlugin, { bootstrapAdminToken } from './plugins/auth.js'
+import bodyBudgetPlugin from './plugins/body-budget.js'
 import dbPlugin from './plugins/db.js'
 import partitionsPlugin from './db/partitions-plugin.js'
 import errorsPlugin from './plugins/errors.js'
@@ -82,6 +83,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   })
   await fastify.register(inputGuardPlugin)
   await fastify.register(requestEncodingPlugin)
+  await fastify.register(bodyBudgetPlugin, { limit: opts.config.BODY_BYTES_IN_FLIGHT, retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000) })
   await fastify.register(dbPlugin, {
     config: opts.config,
     ...(opts.db ? { db: opts.db } : {}),

@@ -15,6 +15,11 @@ const ConfigFields = z.object({
   TOKENLEDGER_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+  /**
+   * The request-body bytes all requests in flight may hold in memory at once (src/plugins/body-budget.ts,
+   * docs/reliability.md "Round 12"); unset: two bodies of BODY_LIMIT.
+   */
+  BODY_BYTES_IN_FLIGHT: z.coerce.number().int().positive().optional(),
   CSV_BODY_LIMIT: z.coerce.number().int().positive().default(4 * 1024 * 1024 * 1024),
   /**
    * A billed-cost CSV is parsed into rows held in memory, unlike the usage CSV spooled to disk under
@@ -112,7 +117,11 @@ const ConfigSchema = ConfigFields
     message: 'must be set together with RETENTION_MONTHS and be at least RETENTION_MONTHS',
     path: ['ROLLUP_RETENTION_MONTHS'],
   })
-  .transform((c) => ({ ...c, EXPORT_CONCURRENCY: c.EXPORT_CONCURRENCY ?? Math.max(1, Math.floor(c.DB_POOL_SIZE / 2)) }))
+  .transform((c) => ({
+    ...c,
+    EXPORT_CONCURRENCY: c.EXPORT_CONCURRENCY ?? Math.max(1, Math.floor(c.DB_POOL_SIZE / 2)),
+    BODY_BYTES_IN_FLIGHT: c.BODY_BYTES_IN_FLIGHT ?? 2 * c.BODY_LIMIT,
+  }))
   // Refused rather than clamped: a slow reader holds its connection for as long as it reads, so exports
   // allowed the whole pool would let slow readers answer every other request with 503 again. PGlite has
   // no pool (one connection, and an export holds it only for its statement): the rule is PostgreSQL's.

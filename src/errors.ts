@@ -165,8 +165,8 @@ export const problems = {
     new ProblemError(503, 'unavailable', 'Service unavailable', detail, {
       headers: { 'retry-after': String(retryAfterSeconds) },
     }),
-  overloaded: (retryAfterSeconds: number) =>
-    new ProblemError(503, 'overloaded', 'Service unavailable', 'the server is overloaded; try again shortly', {
+  overloaded: (retryAfterSeconds: number, detail = 'the server is overloaded; try again shortly') =>
+    new ProblemError(503, 'overloaded', 'Service unavailable', detail, {
       headers: { 'retry-after': String(retryAfterSeconds) },
     }),
   methodNotAllowed: (detail: string, allowed?: string[]) =>

@@ -59,6 +59,11 @@ function createMetrics(registry: Registry) {
     }),
     dbPoolMax: new Gauge({ name: 'tokenledger_db_pool_max', help: 'Database connections the pool may open (PGlite: 1)', labelNames: ['engine'] as const, registers }),
     dbReady: new Gauge({ name: 'tokenledger_db_ready', help: '1 when the database answers and is migrated, else 0', registers }),
+    bodyBytesHeld: new Gauge({
+      name: 'tokenledger_request_body_bytes_held',
+      help: 'Request-body bytes (weighted) held in memory by requests in flight, against BODY_BYTES_IN_FLIGHT',
+      registers,
+    }),
   }
 }
 
@@ -111,8 +116,9 @@ export default fp(
         if (!given || !sameHash(hashSecret(given), tokenHash)) throw problems.unauthorized('GET /metrics needs METRICS_TOKEN as a bearer token')
       }
       metrics.dbReady.set(app.dbState.isMigrated() ? 1 : 0)
+      metrics.bodyBytesHeld.set(app.bodyBytesHeld())
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
     })
   },
-  { name: 'metrics', dependencies: ['db'] },
+  { name: 'metrics', dependencies: ['db', 'body-budget'] },
 )

@@ -30,7 +30,7 @@ function codings(header: string | string[] | undefined): string[] {
 }
 
 /** Whether the request carries a body at all (GET and HEAD bodies are never read). */
-function hasBody(req: FastifyRequest): boolean {
+export function hasBody(req: FastifyRequest): boolean {
   if (req.method === 'GET' || req.method === 'HEAD') return false
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0
 }
@@ -59,6 +59,11 @@ function decoded(payload: Readable, coding: string): Readable & { receivedEncode
   })
   payload.pipe(decoder).pipe(out)
   return out
+}
+
+/** Whether the body is sent with a Content-Encoding (it is decoded here; its length on the wire is not its size). */
+export function isEncoded(req: FastifyRequest): boolean {
+  return codings(req.headers['content-encoding']).length > 0
 }
 
 export default fp(

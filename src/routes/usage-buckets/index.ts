@@ -35,8 +35,9 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
     {
       onRequest: app.auth.tenant('ingest'),
       preValidation: normaliseArrayParams,
-      // The bucket parsers refuse NUL themselves, naming the row by index/line (textProblem).
-      config: { nulCheckedPerItem: true },
+      // The bucket parsers refuse NUL themselves, naming the row by index/line (textProblem). A CSV body
+      // goes to a temp file, not memory: it takes nothing from BODY_BYTES_IN_FLIGHT.
+      config: { nulCheckedPerItem: true, bodyWeight: { 'text/csv': 0, 'application/csv': 0 } },
       bodyLimit: opts.config.BODY_LIMIT,
       validatorCompiler: documentOnlyBody,
       schema: {
