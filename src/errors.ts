@@ -148,8 +148,8 @@ export const problems = {
   notFound: (detail: string) => new ProblemError(404, 'not-found', 'Not found', detail),
   conflict: (detail: string, errors?: ProblemItem[]) =>
     new ProblemError(409, 'conflict', 'Conflict', detail, errors ? { errors } : {}),
-  payloadTooLarge: (limit: number) =>
-    new ProblemError(413, 'payload-too-large', 'Payload too large', `the request body exceeds the limit of ${limit} bytes`),
+  payloadTooLarge: (limit: number, detail = `the request body exceeds the limit of ${limit} bytes`) =>
+    new ProblemError(413, 'payload-too-large', 'Payload too large', detail),
   unsupportedMediaType: (type: string | undefined, accepted: string[]) =>
     new ProblemError(
       415,

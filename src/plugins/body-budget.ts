@@ -45,12 +45,15 @@ export default fp(
       if (!hasBody(req)) return payload
       const weight = req.routeOptions.config?.bodyWeight?.[mediaType(req)] ?? 1
       if (weight === 0) return payload
-      // A body that can never fit is too large for this server: named by the smaller of this bound and
-      // the route's own limit (BODY_LIMIT for what Fastify reads itself), as Fastify's own 413 would be.
+      // A body that can never fit is too large: named by the route's own limit when that is the smaller
+      // (BODY_LIMIT, for the JSON Fastify reads itself), as Fastify's own 413 would be, else by this one.
+      const most = Math.floor(opts.limit / weight)
       const refusal = (need: number) =>
-        need > opts.limit
-          ? problems.payloadTooLarge(Math.min(Math.floor(opts.limit / weight), weight === 1 ? (req.routeOptions.bodyLimit ?? Infinity) : Infinity))
-          : problems.overloaded(opts.retryAfterSeconds, 'the server holds as many request bodies as it may at once; try again shortly')
+        need <= opts.limit
+          ? problems.overloaded(opts.retryAfterSeconds, 'the server holds as many request bodies as it may at once; try again shortly')
+          : weight === 1 && req.routeOptions.bodyLimit < most
+            ? problems.payloadTooLarge(req.routeOptions.bodyLimit)
+            : problems.payloadTooLarge(most, `the request body exceeds the ${most} bytes of such bodies this server holds at once (BODY_BYTES_IN_FLIGHT)`)
       let taken = 0
       let answered = false
       const take = (bytes: number) => {

@@ -120,10 +120,13 @@ void eachEngine(t, async (t, engine) => {
     t.equal((await post('/v1/billing/costs', costs, 'text/csv')).status, 200)
   })
 
-  await t.test('a body that could never fit is a 413 naming the bytes it may have', async (t) => {
+  await t.test('a body that could never fit is a 413 naming the tighter limit', async (t) => {
     const res = await post('/v1/billing/costs', costCsv(60 * KiB), 'text/csv')
     t.equal(res.status, 413)
-    t.match(await res.json(), { type: /payload-too-large/, detail: `the request body exceeds the limit of ${BUDGET / 2} bytes` })
+    t.match(await res.json(), { type: /payload-too-large/, detail: `the request body exceeds the ${BUDGET / 2} bytes of such bodies this server holds at once (BODY_BYTES_IN_FLIGHT)` })
+    const json = await post('/v1/usage/buckets', bucketsJson(120 * KiB))
+    t.equal(json.status, 413)
+    t.match(await json.json(), { detail: `the request body exceeds the limit of ${64 * KiB} bytes` }, 'JSON: BODY_LIMIT, as Fastify names it')
   })
 
   await t.test('every request gives back what it took, however it ends', async (t) => {
