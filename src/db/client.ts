@@ -94,11 +94,13 @@ export interface PostgresOptions {
    * (src/db/response-deadline.ts); set it above statementTimeoutMs. Absent: no deadline.
    */
   responseTimeoutMs?: number
+  /** Called when a connection is closed for want of an answer (the statements on it end in 503). */
+  onNoResponse?: () => void
   onNotice?: (notice: unknown) => void
 }
 
 export function createPostgresDb(opts: PostgresOptions): DbClient {
-  const watch = opts.responseTimeoutMs ? createSocketWatch(opts.responseTimeoutMs) : undefined
+  const watch = opts.responseTimeoutMs ? createSocketWatch(opts.responseTimeoutMs, opts.onNoResponse) : undefined
   const make = (max: number, watched: boolean) =>
     postgres(opts.url, {
       max,

@@ -27,7 +27,7 @@ interface SocketTarget {
  * its writes and reads no longer pass through this socket's events, so a TLS connection is never taken
  * for dead here (their hang stays bounded by TCP; docs/reliability.md).
  */
-export function createSocketWatch(deadlineMs: number) {
+export function createSocketWatch(deadlineMs: number, onClose?: () => void) {
   /** Each watched socket, with when it last wrote without hearing back since. */
   const waiting = new Map<net.Socket, number>()
   let next = 0
@@ -38,6 +38,7 @@ export function createSocketWatch(deadlineMs: number) {
       if (now - since > deadlineMs) {
         waiting.delete(socket)
         socket.destroy()
+        onClose?.()
       }
   }, Math.max(20, Math.min(1_000, deadlineMs / 4)))
   timer.unref()

@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import fp from 'fastify-plugin'
+import type { FastifyBaseLogger } from 'fastify'
 import { responseTimeoutMs, type Config } from '../config.js'
 import { createPgliteDb, createPostgresDb, type DbClient } from '../db/client.js'
 import { migrate } from '../db/migrate.js'
@@ -107,7 +108,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-export async function openDb(config: Config): Promise<{ client: DbClient; release: () => void }> {
+export async function openDb(config: Config, log?: Pick<FastifyBaseLogger, 'warn'>): Promise<{ client: DbClient; release: () => void }> {
   if (config.DATABASE_URL) {
     const client = createPostgresDb({
       url: config.DATABASE_URL,
@@ -117,6 +118,8 @@ export async function openDb(config: Config): Promise<{ client: DbClient; releas
       connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
       acquireTimeoutMs: config.DB_ACQUIRE_TIMEOUT_MS,
       responseTimeoutMs: responseTimeoutMs(config),
+      // The statements on it answer 503 like any lost connection; this line says why it was lost.
+      onNoResponse: () => log?.warn(`closed a PostgreSQL connection that sent nothing back within ${responseTimeoutMs(config)} ms of a statement (DB_RESPONSE_TIMEOUT_MS)`),
     })
     return { client, release: () => {} }
   }
@@ -141,7 +144,7 @@ declare module 'fastify' {
 
 export default fp(
   async (app, opts: DbPluginOptions) => {
-    const owned = opts.db ? undefined : await openDb(opts.config)
+    const owned = opts.db ? undefined : await openDb(opts.config, app.log)
     const client = opts.db ?? owned!.client
     const state = createDbState(
       client,

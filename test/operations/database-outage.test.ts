@@ -189,7 +189,8 @@ t.test('a hung database: requests that cannot get a connection answer 503 within
 
 t.test('a hung network: statements already sent end in 503 at the response deadline, not when TCP gives up', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
   const { proxy, viaProxy, name, adminDb } = await proxiedCopy(t, 'deadline')
-  const server = Fastify({ logger: false })
+  const logged: string[] = []
+  const server = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => void logged.push(line) } } })
   const config = {
     DATABASE_URL: viaProxy.toString(),
     DB_POOL_SIZE: '2',
@@ -232,6 +233,10 @@ t.test('a hung network: statements already sent end in 503 at the response deadl
   }
   // The deadline is 1.5 s; the bound leaves a loaded machine room and still tells it from "never".
   t.ok(ms >= 1_400 && ms < 10_000, `at the deadline (${ms} ms)`)
+  t.ok(
+    logged.some((line) => line.includes('"level":40') && line.includes('sent nothing back within 1500 ms') && line.includes('DB_RESPONSE_TIMEOUT_MS')),
+    'a warning says why the connection was closed',
+  )
 
   // The network comes back: service resumes on new connections.
   await proxy.down()
