@@ -149,7 +149,7 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
         prepare: opts?.prepare ?? false,
       })
       const pending = opts?.rowMode === 'array' ? statement.values() : statement
-      const cancel = () => void pending.cancel()
+      const cancel = () => cancelQuietly(pending)
       signal?.addEventListener('abort', cancel, { once: true })
       try {
         return (await pending) as unknown as T[]
@@ -261,6 +261,21 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
       }
     },
   }
+}
+
+/**
+ * Cancels a statement as postgres.js's `query.cancel()` does, keeping the outcome. The cancel request
+ * goes over a new connection; `cancel()` (3.4.9, src/query.js) drops the promise of that attempt, so when
+ * no connection can be made — the database unreachable while a client leaves — it rejected unobserved:
+ * an unhandled rejection, which ends a Node process (found in the fresh-clone CI). The statement then
+ * ends with its own connection; a cancel that cannot be sent changes nothing.
+ */
+function cancelQuietly(query: object): void {
+  const q = query as { canceller?: ((q: object) => Promise<unknown>) | null }
+  const canceller = q.canceller
+  if (!canceller) return
+  q.canceller = null
+  canceller(query).catch(() => {})
 }
 
 /**
