@@ -31,6 +31,11 @@ export interface ParsedJsonRows {
   /** Resource rows (`index` as for buckets: the position in the request's array of them or of results). */
   resources: IndexedResource[]
   problems: ProblemList
+  /**
+   * True when no two rows, and no two resources, share a natural key, so there is nothing to sum: the
+   * canonical form refuses a repeated key, while usage pages may split one key over several results.
+   */
+  distinctKeys?: true
 }
 
 const KNOWN_FIELDS = new Set<string>([
@@ -93,11 +98,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 export function parseCanonical(body: { buckets?: unknown; resources?: unknown }): ParsedJsonRows {
   const resources = parseCanonicalResources(body.resources)
-  if (body.buckets === undefined) return { received: resources.received, skipped: 0, rows: [], resources: resources.rows, problems: resources.problems }
+  if (body.buckets === undefined) return { received: resources.received, skipped: 0, rows: [], resources: resources.rows, problems: resources.problems, distinctKeys: true }
   const problems = new ProblemList()
   if (!Array.isArray(body.buckets)) {
     problems.push({ path: 'buckets', message: 'buckets must be an array' })
-    return { received: 0, skipped: 0, rows: [], resources: [], problems: ProblemList.of(problems, resources.problems) }
+    return { received: 0, skipped: 0, rows: [], resources: [], problems: ProblemList.of(problems, resources.problems), distinctKeys: true }
   }
   const rows: ParsedJsonRows['rows'] = []
   const seen = new Map<string, number>()
@@ -153,6 +158,7 @@ export function parseCanonical(body: { buckets?: unknown; resources?: unknown })
     rows,
     resources: resources.rows,
     problems: ProblemList.of(problems, resources.problems),
+    distinctKeys: true,
   }
 }
 

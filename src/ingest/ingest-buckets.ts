@@ -308,8 +308,9 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   const seen = spanTracker()
   for (const row of parsed.rows) seen.see(row.bucket)
   for (const row of parsed.resources) seen.see(row.resource)
-  const merged = mergeRows(parsed.rows)
-  const mergedResources = mergeResources(parsed.resources)
+  // Summing by natural key builds each row's key again: a quarter of the canonical form's parsing time.
+  const merged = parsed.distinctKeys ? { rows: parsed.rows, problems: new ProblemList() } : mergeRows(parsed.rows)
+  const mergedResources = parsed.distinctKeys ? { rows: parsed.resources, problems: new ProblemList() } : mergeResources(parsed.resources)
   if (merged.problems.length > 0 || mergedResources.problems.length > 0) throw problems.validation(ProblemList.of(merged.problems, mergedResources.problems))
   const declared = declaredShape(defaults.groupBy)
   // Only when there are rows: an empty page may declare its endpoint's attributes (a puller's `group_by`).
