@@ -74,7 +74,7 @@ function overlapWithin(rows: readonly IndexedBilledRow[], refKind: 'index' | 'li
 async function store(db: Db, target: BilledCostsTarget, source: string, refKind: 'index' | 'line', parsed: ParsedCosts): Promise<BilledCostsResult> {
   if (parsed.problems.length) throw problems.validation(parsed.problems)
   const rows = mergeByKey(parsed.rows)
-  const check = checkShapes(
+  const check = await checkShapes(
     rows.map((r) => ({ dims: r.row, kind: 'costs' })),
     declaredBilledShape(target.groupBy),
   )

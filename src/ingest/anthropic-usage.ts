@@ -35,10 +35,10 @@ export function tier(raw: string | null): { serviceTier: string | null; batch: b
   return { serviceTier: folded, batch: false }
 }
 
-export function parseAnthropicPages(body: unknown, defaults: RowDefaults): ParsedJsonRows {
+export async function parseAnthropicPages(body: unknown, defaults: RowDefaults): Promise<ParsedJsonRows> {
   const rows: ParsedJsonRows['rows'] = []
   const resources: IndexedResource[] = []
-  const walked = walkUsagePages(body, ANTHROPIC_TIMES, ({ result, index, startMs, endMs, problems: p }) => {
+  const walked = await walkUsagePages(body, ANTHROPIC_TIMES, ({ result, index, startMs, endMs, problems: p }) => {
     const dim = (field: string) => p.take(parseJsonDimension(result[field]), field, null)
     // Absent or null is "not reported"; anything else but an object is bad input (its counts would be lost).
     const nested = (field: string): Record<string, unknown> => {

@@ -21,6 +21,7 @@ import {
   type IndexedResource,
 } from './resource.js'
 import { COUNTER_FIELDS, type CounterField } from './token-classes.js'
+import { eachRow } from './turns.js'
 import { parseJsonBatch, parseJsonCounter, parseJsonDimension, parseTime, type Parsed } from './values.js'
 
 /** What a JSON form yields: the normalised rows in request order, or every problem found. */
@@ -96,8 +97,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * typo such as `input_token` would otherwise lose data silently), `model` is required, and a natural
  * key repeated within the request is an error rather than summed.
  */
-export function parseCanonical(body: { buckets?: unknown; resources?: unknown }): ParsedJsonRows {
-  const resources = parseCanonicalResources(body.resources)
+export async function parseCanonical(body: { buckets?: unknown; resources?: unknown }): Promise<ParsedJsonRows> {
+  const resources = await parseCanonicalResources(body.resources)
   if (body.buckets === undefined) return { received: resources.received, skipped: 0, rows: [], resources: resources.rows, problems: resources.problems, distinctKeys: true }
   const problems = new ProblemList()
   if (!Array.isArray(body.buckets)) {
@@ -106,7 +107,7 @@ export function parseCanonical(body: { buckets?: unknown; resources?: unknown })
   }
   const rows: ParsedJsonRows['rows'] = []
   const seen = new Map<string, number>()
-  body.buckets.forEach((item: unknown, index) => {
+  const visit = (item: unknown, index: number): void => {
     const p = new RowProblems({ index })
     if (!isObject(item)) {
       p.add('', 'a bucket must be an object')
@@ -151,7 +152,8 @@ export function parseCanonical(body: { buckets?: unknown; resources?: unknown })
     }
     seen.set(key, index)
     rows.push({ index, bucket })
-  })
+  }
+  await eachRow(body.buckets, visit)
   return {
     received: body.buckets.length + resources.received,
     skipped: 0,
@@ -166,7 +168,7 @@ export function parseCanonical(body: { buckets?: unknown; resources?: unknown })
  * `{"resources":[…]}` (beside or instead of `buckets`): strict like buckets. Problems carry the
  * row's index in `resources` and a path starting with `resources.`.
  */
-function parseCanonicalResources(list: unknown): { received: number; rows: IndexedResource[]; problems: ProblemList } {
+async function parseCanonicalResources(list: unknown): Promise<{ received: number; rows: IndexedResource[]; problems: ProblemList }> {
   const problems = new ProblemList()
   if (list === undefined) return { received: 0, rows: [], problems }
   if (!Array.isArray(list)) {
@@ -175,7 +177,7 @@ function parseCanonicalResources(list: unknown): { received: number; rows: Index
   }
   const rows: IndexedResource[] = []
   const seen = new Map<string, number>()
-  list.forEach((item: unknown, index) => {
+  const visit = (item: unknown, index: number): void => {
     const p = new RowProblems({ index })
     const at = (field: string) => `resources.${field}`
     if (!isObject(item)) {
@@ -217,6 +219,7 @@ function parseCanonicalResources(list: unknown): { received: number; rows: Index
     }
     seen.set(key, index)
     rows.push({ index, resource: row })
-  })
+  }
+  await eachRow(list, visit)
   return { received: list.length, rows, problems }
 }

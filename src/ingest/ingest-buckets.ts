@@ -33,6 +33,7 @@ import { describeResource, mergeResources, type IndexedResource } from './resour
 import { beforeRetention, type RetentionGuard } from './retention.js'
 import { declaredShape, GROUP_BY_DIMENSIONS, unknownGroupBy } from './shapes.js'
 import { spoolToTempFile } from './spool.js'
+import { eachRow } from './turns.js'
 import { ownValue } from '../own-key.js'
 
 export interface IngestResult {
@@ -290,11 +291,11 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   const source = jsonBodySource(body)
   if (source === 'api') {
     const rows = body as { buckets?: unknown; resources?: unknown }
-    parsed = parseCanonical({ buckets: rows.buckets, resources: rows.resources })
+    parsed = await parseCanonical({ buckets: rows.buckets, resources: rows.resources })
   } else if (source === 'anthropic_api') {
-    parsed = parseAnthropicPages(body as Parameters<typeof parseAnthropicPages>[0], defaults)
+    parsed = await parseAnthropicPages(body as Parameters<typeof parseAnthropicPages>[0], defaults)
   } else if (source === 'openai_api') {
-    parsed = parseOpenAIPages(body as Parameters<typeof parseOpenAIPages>[0], defaults)
+    parsed = await parseOpenAIPages(body as Parameters<typeof parseOpenAIPages>[0], defaults)
   } else {
     throw problems.validation(
       [{ path: '', message: 'expected {"buckets":[…], "resources":[…]}, a usage page (an object with a data array) or an array of pages' }],
@@ -309,8 +310,8 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   for (const row of parsed.rows) seen.see(row.bucket)
   for (const row of parsed.resources) seen.see(row.resource)
   // Summing by natural key builds each row's key again: a quarter of the canonical form's parsing time.
-  const merged = parsed.distinctKeys ? { rows: parsed.rows, problems: new ProblemList() } : mergeRows(parsed.rows)
-  const mergedResources = parsed.distinctKeys ? { rows: parsed.resources, problems: new ProblemList() } : mergeResources(parsed.resources)
+  const merged = parsed.distinctKeys ? { rows: parsed.rows, problems: new ProblemList() } : await mergeRows(parsed.rows)
+  const mergedResources = parsed.distinctKeys ? { rows: parsed.resources, problems: new ProblemList() } : await mergeResources(parsed.resources)
   if (merged.problems.length > 0 || mergedResources.problems.length > 0) throw problems.validation(ProblemList.of(merged.problems, mergedResources.problems))
   const declared = declaredShape(defaults.groupBy)
   // Only when there are rows: an empty page may declare its endpoint's attributes (a puller's `group_by`).
@@ -324,11 +325,11 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
         message: `"${name}" is neither a dimension (${GROUP_BY_DIMENSIONS.join(', ')}) nor an attribute of any resource row in the request`,
       })),
     )
-  const bucketShapes = checkShapes(
+  const bucketShapes = await checkShapes(
     merged.rows.map((r) => ({ dims: r.bucket, kind: r.bucket.usageType })),
     declared,
   )
-  const resourceShapes = checkShapes(
+  const resourceShapes = await checkShapes(
     mergedResources.rows.map((r) => ({ dims: r.resource, kind: r.resource.resource, attributeKeys: Object.keys(r.resource.attributes) })),
     declared,
     (resource) => ownValue(OPENAI_RESOURCE_ATTRIBUTES, resource),
@@ -434,11 +435,10 @@ async function upsertInMemory(
   const { shapes, overlapping } = check
   if (overlapping) return undefined
   const chunks: StageChunk[] = []
-  for (let lo = 0; lo < rows.length; lo += STAGE_CHUNK) {
-    const chunk = new StageChunk()
-    for (const r of rows.slice(lo, lo + STAGE_CHUNK)) chunk.push(r.index, r.bucket)
-    chunks.push(chunk)
-  }
+  await eachRow(rows, (r, i) => {
+    if (i % STAGE_CHUNK === 0) chunks.push(new StageChunk())
+    chunks[chunks.length - 1]!.push(r.index, r.bucket)
+  })
   const run = (shared: boolean) => async (tx: Db) => {
     // Check and write under the accounts' locks, so a concurrent writer's buckets are seen (or wait).
     await lockAccountsOf(tx, tenantId, rows.map((r) => r.bucket), shared)

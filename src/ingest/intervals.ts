@@ -1,5 +1,6 @@
 import type { UsageDims } from './bucket.js'
 import { shapeText, type DeclaredShape } from './shapes.js'
+import { Turns } from './turns.js'
 
 /**
  * The report-shape rule in memory, for requests whose rows are all in memory (the JSON forms): each
@@ -47,11 +48,12 @@ const accountKey = (d: UsageDims, kind: string) =>
  * against each other: O(n log n). `declared` is the request's `?group_by=`; `declaredAttributes`
  * says which declared attribute names apply to a resource (all, when it returns undefined).
  */
-export function checkShapes(
+export async function checkShapes(
   rows: readonly ShapedRow[],
   declared?: DeclaredShape,
   declaredAttributes?: (kind: string) => readonly string[] | undefined,
-): ShapeCheck {
+): Promise<ShapeCheck> {
+  const turns = new Turns()
   const groups = new Map<string, Map<string, { shape: BucketShape; mask: number; keys: Set<string>; members: UsageDims[]; resource: boolean }>>()
   for (const r of rows) {
     const d = r.dims
@@ -71,6 +73,7 @@ export function checkShapes(
     g.mask |= d.present
     for (const k of r.attributeKeys ?? []) g.keys.add(k)
     g.members.push(d)
+    if (turns.due()) await turns.take()
   }
   const all: BucketShape[] = []
   let overlapping = false

@@ -1,6 +1,7 @@
 import { ProblemList } from '../errors.js'
 import { naturalKey, type NormalisedBucket } from './bucket.js'
 import { TOKEN_CLASS_KEYS } from './token-classes.js'
+import { Turns } from './turns.js'
 import { MAX_COUNTER } from './values.js'
 
 export interface IndexedBucket {
@@ -21,9 +22,11 @@ const add = (a: number | null, b: number | null): number | null => (a === null ?
  * Sums in-memory rows that share a natural key (SQL `sum` semantics: null requests stay null only if
  * every part is null). For the JSON forms, whose rows are in memory anyway; CSV sums in SQL.
  */
-export function mergeRows(rows: readonly IndexedBucket[]): MergedRows {
+export async function mergeRows(rows: readonly IndexedBucket[]): Promise<MergedRows> {
+  const turns = new Turns()
   const byKey = new Map<string, IndexedBucket>()
   for (const row of rows) {
+    if (turns.due()) await turns.take()
     const key = naturalKey(row.bucket)
     const first = byKey.get(key)
     if (!first) {

@@ -70,10 +70,10 @@ const OPENAI_TIMES = { start: 'start_time', end: 'end_time' }
  * (start, end) that appears twice with the same result kinds — typically the same page posted twice —
  * is an error.
  */
-export function parseOpenAIPages(body: unknown, defaults: RowDefaults): ParsedJsonRows {
+export async function parseOpenAIPages(body: unknown, defaults: RowDefaults): Promise<ParsedJsonRows> {
   const rows: ParsedJsonRows['rows'] = []
   const resources: IndexedResource[] = []
-  const walked = walkUsagePages(
+  const walked = await walkUsagePages(
     body,
     OPENAI_TIMES,
     ({ result, index, startMs, endMs, problems: p }) => {

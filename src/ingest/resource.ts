@@ -2,6 +2,7 @@ import { Decimal } from 'decimal.js'
 import { MAX_DECIMAL_TEXT } from '../decimal/decimal-text.js'
 import { ProblemList } from '../errors.js'
 import { dimsKey, type UsageDims } from './bucket.js'
+import { Turns } from './turns.js'
 import { MAX_COUNTER, type Parsed } from './values.js'
 
 /**
@@ -109,9 +110,11 @@ const addNullable = (a: number | null, b: number | null) => (a === null ? b : b 
 const addDecimal = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : new Decimal(a).plus(b).toFixed())
 
 /** Sums resources sharing a natural key (provider reports split rows by what they do not show). */
-export function mergeResources(rows: readonly IndexedResource[]): { rows: IndexedResource[]; problems: ProblemList } {
+export async function mergeResources(rows: readonly IndexedResource[]): Promise<{ rows: IndexedResource[]; problems: ProblemList }> {
+  const turns = new Turns()
   const byKey = new Map<string, IndexedResource>()
   for (const row of rows) {
+    if (turns.due()) await turns.take()
     const key = resourceKey(row.resource)
     const first = byKey.get(key)
     if (!first) {

@@ -1,6 +1,7 @@
 import { ProblemList } from '../errors.js'
 import { RowProblems } from './bucket.js'
 import { parseTime } from './values.js'
+import { Turns } from './turns.js'
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -30,28 +31,29 @@ export interface PageResult {
  * result; an empty bucket holds nothing to count twice, and its problems carry no index.
  * `visit` maps each object result; a result that is not an object is a problem here.
  */
-export function walkUsagePages(
+export async function walkUsagePages(
   body: unknown,
   times: PageTimes,
   visit: (r: PageResult) => void,
   kindOf: (results: unknown[]) => string = () => '',
-): { received: number; problems: ProblemList } {
+): Promise<{ received: number; problems: ProblemList }> {
+  const turns = new Turns()
   const pages = Array.isArray(body) ? body : [body]
   const problems = new ProblemList()
   const bucketsSeen = new Map<string, { path: string; index: number }>()
   let index = 0
-  pages.forEach((page: unknown, pageNo) => {
+  for (const [pageNo, page] of (pages as unknown[]).entries()) {
     const pagePath = Array.isArray(body) ? `${pageNo}.data` : 'data'
     const data = isObject(page) ? page.data : undefined
     if (!Array.isArray(data)) {
       problems.push({ path: pagePath, message: 'a page must have a data array' })
-      return
+      continue
     }
-    data.forEach((bucket: unknown, bucketNo) => {
+    for (const [bucketNo, bucket] of (data as unknown[]).entries()) {
       const bucketPath = `${pagePath}.${bucketNo}`
       if (!isObject(bucket) || !Array.isArray(bucket.results)) {
         problems.push({ path: bucketPath, message: 'a bucket must be an object with a results array' })
-        return
+        continue
       }
       const results = bucket.results as unknown[]
       const bp = new RowProblems({ index })
@@ -75,8 +77,9 @@ export function walkUsagePages(
         else p.add('', 'a result must be an object')
         problems.append(p)
         index++
+        if (turns.due()) await turns.take()
       }
-    })
-  })
+    }
+  }
   return { received: index, problems }
 }

@@ -29,7 +29,7 @@ const checkShapes = (rows: NormalisedBucket[]) => checkRows(rows.map((b) => ({ d
 
 t.test('rows sharing start and end are one shape: the dimensions any of them reports, and they do not overlap', async (t) => {
   const rows = [bucket(0, 1), bucket(0, 1, { model: 'n', projectId: 'p' }), bucket(0, 1, { serviceTier: 'flex', present: 8 + 32 })]
-  const r = checkShapes(rows)
+  const r = await checkShapes(rows)
   t.equal(r.overlapping, false)
   t.equal(r.shapes.length, 1)
   t.equal(r.shapes[0]!.shape, String(1 + 8 + 32))
@@ -38,14 +38,14 @@ t.test('rows sharing start and end are one shape: the dimensions any of them rep
 
 t.test('a declared group_by is the shape, with what rows report; other usage types are shapes of their own', async (t) => {
   const rows = [bucket(0, 1), bucket(0, 1, { usageType: 'embeddings' })]
-  const r = checkRows(rows.map((b) => ({ dims: b, kind: b.usageType })), declaredShape(['workspace_id', 'api_key_id']))
+  const r = await checkRows(rows.map((b) => ({ dims: b, kind: b.usageType })), declaredShape(['workspace_id', 'api_key_id']))
   t.equal(r.overlapping, false)
   t.same(r.shapes.map((s) => [s.kind, s.shape]), [['completions', String(1 + 4 + 8)], ['embeddings', String(1 + 4 + 8)]])
 })
 
 t.test('resources: attribute keys are part of the shape; declared attributes apply only where the resource has them', async (t) => {
   const img = { ...bucket(0, 1), attributes: {} }
-  const r = checkRows(
+  const r = await checkRows(
     [
       { dims: { ...img }, kind: 'images', attributeKeys: ['size'] },
       { dims: { ...img }, kind: 'web_search_calls', attributeKeys: [] },
@@ -57,24 +57,24 @@ t.test('resources: attribute keys are part of the shape; declared attributes app
 })
 
 t.test('a day and an hour inside it overlap, whatever their order; adjacent hours do not', async (t) => {
-  t.equal(checkShapes([bucket(13, 14), bucket(0, 24)]).overlapping, true)
-  t.equal(checkShapes([bucket(0, 24), bucket(0, 1)]).overlapping, true)
-  t.equal(checkShapes([bucket(0, 1), bucket(1, 2), bucket(3, 4)]).overlapping, false)
+  t.equal((await checkShapes([bucket(13, 14), bucket(0, 24)])).overlapping, true)
+  t.equal((await checkShapes([bucket(0, 24), bucket(0, 1)])).overlapping, true)
+  t.equal((await checkShapes([bucket(0, 1), bucket(1, 2), bucket(3, 4)])).overlapping, false)
 })
 
 t.test('a long bucket is remembered past the shorter ones after it', async (t) => {
-  t.equal(checkShapes([bucket(0, 10), bucket(10, 11), bucket(2, 3)]).overlapping, true)
-  t.equal(checkShapes([bucket(0, 10), bucket(1, 2), bucket(10, 11)]).overlapping, true)
+  t.equal((await checkShapes([bucket(0, 10), bucket(10, 11), bucket(2, 3)])).overlapping, true)
+  t.equal((await checkShapes([bucket(0, 10), bucket(1, 2), bucket(10, 11)])).overlapping, true)
 })
 
 t.test('other accounts and providers never overlap each other', async (t) => {
-  const r = checkShapes([bucket(0, 24), bucket(0, 1, { accountId: 'a' }), bucket(0, 1, { provider: 'anthropic' })])
+  const r = await checkShapes([bucket(0, 24), bucket(0, 1, { accountId: 'a' }), bucket(0, 1, { provider: 'anthropic' })])
   t.equal(r.overlapping, false)
   t.equal(r.shapes.length, 3)
 })
 
 t.test('only a shape that does not start where the previous one ends leads a run', async (t) => {
-  const r = checkShapes([bucket(1, 2), bucket(0, 1), bucket(3, 4), bucket(2, 3, { accountId: 'a' })])
+  const r = await checkShapes([bucket(1, 2), bucket(0, 1), bucket(3, 4), bucket(2, 3, { accountId: 'a' })])
   t.same(
     r.shapes.map((s) => [s.accountId, s.startMs / H, s.leads]),
     [
@@ -93,8 +93,8 @@ t.test('agrees with a pairwise check on random rows', async () => {
     account: fc.constantFrom(null, 'a'),
     project: fc.constantFrom(null, 'p'),
   })
-  fc.assert(
-    fc.property(fc.array(row, { maxLength: 8 }), (rows) => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(row, { maxLength: 8 }), async (rows) => {
       const buckets = rows.map((r) => bucket(r.start, r.start + r.len, { accountId: r.account, projectId: r.project }))
       const pairwise = buckets.some((a, i) =>
         buckets.some(
@@ -106,7 +106,7 @@ t.test('agrees with a pairwise check on random rows', async () => {
             !(a.startMs === b.startMs && a.endMs === b.endMs),
         ),
       )
-      return checkShapes(buckets).overlapping === pairwise
+      return (await checkShapes(buckets)).overlapping === pairwise
     }),
     { numRuns: 500 },
   )
@@ -114,7 +114,7 @@ t.test('agrees with a pairwise check on random rows', async () => {
 
 t.test('merging sums rows of one natural key under the first index, and flags sums above 2^53 − 1', async (t) => {
   const big = { ...classes, inputTokens: Number.MAX_SAFE_INTEGER, inText: Number.MAX_SAFE_INTEGER }
-  const r = mergeRows([
+  const r = await mergeRows([
     { index: 0, bucket: bucket(0, 1) },
     { index: 1, bucket: bucket(0, 1, { model: 'n', classes: { ...classes, requests: null } }) },
     { index: 2, bucket: bucket(0, 1, { classes: { ...classes, requests: null } }) },

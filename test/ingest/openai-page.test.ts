@@ -16,14 +16,14 @@ t.test('indexes count results across pages in page order; empty buckets add none
     { data: [bucket(0, [{ model: 'a', input_tokens: 1 }, { model: 'b', input_tokens: 2 }]), bucket(86400, [])] },
     { data: [bucket(172800, [{ model: 'c', input_tokens: -1 }])] },
   ]
-  const r = parseOpenAIPages(pages, {})
+  const r = await parseOpenAIPages(pages, {})
   t.equal(r.received, 3)
   t.same(r.rows.map((x) => [x.index, x.bucket.model]), [[0, 'a'], [1, 'b']])
   t.match(r.problems.items, [{ index: 2, path: 'input_tokens' }])
 })
 
 t.test('embeddings and moderations are input-only tokens; other usage types are resources; an unknown object is refused', async (t) => {
-  const r = parseOpenAIPages(
+  const r = await parseOpenAIPages(
     {
       data: [
         bucket(0, [
@@ -50,18 +50,18 @@ t.test('embeddings and moderations are input-only tokens; other usage types are 
 })
 
 t.test('query defaults fill provider/account; a result’s own value wins; model may be null', async (t) => {
-  const r = parseOpenAIPages({ data: [bucket(0, [{ model: null, input_tokens: 1 }, { model: 'm', account_id: 'own', input_tokens: 1 }])] }, { provider: 'azure', accountId: 'org' })
+  const r = await parseOpenAIPages({ data: [bucket(0, [{ model: null, input_tokens: 1 }, { model: 'm', account_id: 'own', input_tokens: 1 }])] }, { provider: 'azure', accountId: 'org' })
   t.same(r.rows.map((x) => [x.bucket.provider, x.bucket.accountId, x.bucket.model]), [['azure', 'org', null], ['azure', 'own', 'm']])
 })
 
 t.test('the same bucket in two pages names both indexes', async (t) => {
   const page = { data: [bucket(0, [{ model: 'a', input_tokens: 1 }])] }
-  const r = parseOpenAIPages([page, page], {})
+  const r = await parseOpenAIPages([page, page], {})
   t.match(r.problems.items, [{ index: 1, path: '1.data.0', message: /index 0.*index 1/ }])
 })
 
 t.test('canonical buckets: model is required, unknown fields are errors, provider defaults to openai', async (t) => {
-  const r = parseCanonical({
+  const r = await parseCanonical({
     buckets: [
       { start_time: 0, end_time: 60, model: 'm', input_tokens: 1 },
       { start_time: 0, end_time: 60, input_tokens: 1, inputs: 3 },
@@ -69,5 +69,5 @@ t.test('canonical buckets: model is required, unknown fields are errors, provide
   })
   t.equal(r.rows[0]!.bucket.provider, 'openai')
   t.same(r.problems.items.map((p) => [p.index, p.path]).sort(), [[1, 'inputs'], [1, 'model']])
-  t.match(parseCanonical({ buckets: 'no' }).problems.items, [{ path: 'buckets' }])
+  t.match((await parseCanonical({ buckets: 'no' })).problems.items, [{ path: 'buckets' }])
 })
