@@ -39,14 +39,38 @@ export function asset(body: Buffer | string, type: string): Asset {
 /** Content-addressed file name: a new package version gets a new URL, so assets can be cached forever. */
 export const hashedName = (name: string, a: Asset) => name.replace(/(\.min)?\.(js|css)$/, `.${a.etag.slice(1, 13)}$&`)
 
-/** Sends an asset with its ETag (304 on a match), gzipped when the client accepts it. */
+/**
+ * Whether a response may be gzipped for this Accept-Encoding (RFC 9110 §12.5.3). A coding with q=0 is
+ * "not acceptable", not merely least preferred: `gzip;q=0`, `*;q=0` and a header naming only `identity`
+ * get the asset as it is. `x-gzip` is gzip; `*` stands for every coding the header does not name, identity
+ * included. Gzip is chosen when acceptable and not weighted below identity. No header at all gets the
+ * asset as it is too: that client may not decode anything.
+ */
+function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false
+  const weights = new Map<string, number>()
+  for (const entry of header.split(',')) {
+    const [name = '', ...params] = entry.split(';')
+    const coding = name.trim().toLowerCase()
+    if (!coding) continue
+    const q = params.map((p) => /^\s*q\s*=\s*(\S*)\s*$/i.exec(p)?.[1]).find((v) => v !== undefined)
+    // A weight that is not a qvalue (0 … 1, at most three decimals) counts as "not acceptable".
+    const weight = q === undefined ? 1 : /^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(q) ? Number(q) : 0
+    weights.set(coding === 'x-gzip' ? 'gzip' : coding, weight)
+  }
+  const gzip = weights.get('gzip') ?? weights.get('*') ?? 0
+  const identity = weights.get('identity') ?? weights.get('*')
+  return gzip > 0 && (identity === undefined || gzip >= identity)
+}
+
+/** Sends an asset with its ETag (304 on a match), gzipped when the client accepts it (acceptsGzip). */
 export async function sendAsset(req: FastifyRequest, reply: FastifyReply, a: Asset, cacheControl: string) {
   reply.header('cache-control', cacheControl).header('etag', a.etag).header('x-content-type-options', 'nosniff')
   reply.header('vary', 'accept-encoding')
   if (req.headers['if-none-match'] === a.etag) return reply.code(304).send()
   reply.type(a.type)
   // Library bundles are megabytes; each is compressed once, on first use, so app start stays cheap.
-  if (a.body.length > 1024 && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+  if (a.body.length > 1024 && acceptsGzip(req.headers['accept-encoding'])) {
     a.gzipped ??= gzipAsync(a.body)
     return reply.header('content-encoding', 'gzip').send(await a.gzipped)
   }
