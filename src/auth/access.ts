@@ -49,18 +49,26 @@ async function namedTenant(named: string, exists: TenantExists): Promise<string>
 }
 
 /**
+ * The tenant a request names, before any scope: a tenant key's own (naming another tenant is a 403), the
+ * admin token's X-Tenant-Id (an unknown tenant is a 404), or none — the admin token without the header.
+ * `GET /v1/me` answers with it, so a client can check a credential and header before using them.
+ */
+export async function namedOrOwnTenant(p: Principal, header: string | undefined, exists: TenantExists): Promise<string | undefined> {
+  if (p.kind === 'admin') return header ? namedTenant(header, exists) : undefined
+  if (header && header !== p.tenantId) throw problems.forbidden('this key cannot act for another tenant')
+  return p.tenantId
+}
+
+/**
  * The tenant a request acts for. A tenant key acts for its own tenant and needs `scope`; naming
  * another tenant is a 403 (checked before the scope). The admin token must name an existing tenant
  * with X-Tenant-Id: none is a 400, an unknown one a 404.
  */
 export async function actingTenant(p: Principal, header: string | undefined, scope: Scope, exists: TenantExists): Promise<string> {
-  if (p.kind === 'admin') {
-    if (!header) throw problems.badRequest('the admin token must name a tenant with X-Tenant-Id on this route')
-    return namedTenant(header, exists)
-  }
-  if (header && header !== p.tenantId) throw problems.forbidden('this key cannot act for another tenant')
+  if (p.kind === 'admin' && !header) throw problems.badRequest('the admin token must name a tenant with X-Tenant-Id on this route')
+  const tenant = (await namedOrOwnTenant(p, header, exists))!
   requireScope(p, scope)
-  return p.tenantId
+  return tenant
 }
 
 /** Whose rate cards a request sees: `all` (the admin without X-Tenant-Id) or one tenant's view. */

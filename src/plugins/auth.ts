@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { actingTenant, cardViewer, requireScope, tenantHeader, type CardViewer, type Principal, type Scope } from '../auth/access.js'
+import { actingTenant, cardViewer, namedOrOwnTenant, requireScope, tenantHeader, type CardViewer, type Principal, type Scope } from '../auth/access.js'
 import { createKeyLookup } from '../auth/key-lookup.js'
 import { bearerToken, generateSecret, hashSecret, sameHash } from '../auth/tokens.js'
 import type { DbClient } from '../db/client.js'
@@ -20,6 +20,11 @@ declare module 'fastify' {
       /** Any valid token (sets `req.principal`; the rate limiter calls it before the route's hooks). */
       authenticated: (req: FastifyRequest) => Promise<void>
       admin: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
+      /**
+       * Any valid token, with X-Tenant-Id checked as tenant routes check it but no scope needed (`GET /v1/me`):
+       * `req.tenantId` is the key's tenant or the admin token's named one, '' when the admin names none.
+       */
+      named: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
       /** A tenant key with `scope`, or the admin token acting for the tenant named in X-Tenant-Id. */
       tenant: (scope: Scope) => (req: FastifyRequest, reply: FastifyReply) => Promise<void>
       /** The rate-card routes: reading (a `read` key or the admin token) or changing (the admin token). */
@@ -82,6 +87,9 @@ export default fp(
       },
       admin: async (req: FastifyRequest) => {
         requireScope(await resolve(req), 'admin')
+      },
+      named: async (req: FastifyRequest) => {
+        req.tenantId = (await namedOrOwnTenant(await resolve(req), tenantHeader(req.headers), tenantExists)) ?? ''
       },
       tenant: (scope: Scope) => async (req: FastifyRequest) => {
         req.tenantId = await actingTenant(await resolve(req), tenantHeader(req.headers), scope, tenantExists)

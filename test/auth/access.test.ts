@@ -9,8 +9,11 @@ import { admin, bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
  */
 
 type Verdict = 'ok' | 'unauthorized' | 'forbidden' | 'no-tenant' | 'unknown-tenant' | 'card'
-/** What the entry point needs: a tenant scope, or reading rate cards (any tenant's `read` or the admin). */
-type Need = 'read' | 'ingest' | 'cards'
+/**
+ * What the entry point needs: a tenant scope, reading rate cards (any tenant's `read` or the admin), or any
+ * valid token with its X-Tenant-Id checked (`GET /v1/me`).
+ */
+type Need = 'read' | 'ingest' | 'cards' | 'me'
 type Credential = 'none' | 'bogus' | 'admin' | 'read' | 'ingest' | 'both'
 type Header = 'A' | 'B' | 'ghost' | undefined
 type Card = 'default' | 'a-card' | 'b-card' | 'missing'
@@ -22,23 +25,23 @@ interface Case {
   expect: Record<Need, Verdict>
 }
 
-const all = (v: Verdict): Record<Need, Verdict> => ({ read: v, ingest: v, cards: v })
+const all = (v: Verdict): Record<Need, Verdict> => ({ read: v, ingest: v, cards: v, me: v })
 
 const CASES: Case[] = [
   { credential: 'none', header: undefined, card: 'default', expect: all('unauthorized') },
   { credential: 'bogus', header: undefined, card: 'default', expect: all('unauthorized') },
   { credential: 'none', header: 'A', card: 'b-card', expect: all('unauthorized') },
-  { credential: 'read', header: undefined, card: 'default', expect: { read: 'ok', ingest: 'forbidden', cards: 'ok' } },
-  { credential: 'ingest', header: undefined, card: 'default', expect: { read: 'forbidden', ingest: 'ok', cards: 'forbidden' } },
-  { credential: 'ingest', header: undefined, card: 'b-card', expect: { read: 'forbidden', ingest: 'card', cards: 'forbidden' } },
+  { credential: 'read', header: undefined, card: 'default', expect: { read: 'ok', ingest: 'forbidden', cards: 'ok', me: 'ok' } },
+  { credential: 'ingest', header: undefined, card: 'default', expect: { read: 'forbidden', ingest: 'ok', cards: 'forbidden', me: 'ok' } },
+  { credential: 'ingest', header: undefined, card: 'b-card', expect: { read: 'forbidden', ingest: 'card', cards: 'forbidden', me: 'ok' } },
   { credential: 'both', header: undefined, card: 'a-card', expect: all('ok') },
   { credential: 'both', header: undefined, card: 'b-card', expect: all('card') },
   { credential: 'both', header: undefined, card: 'missing', expect: all('card') },
   { credential: 'both', header: 'A', card: 'default', expect: all('ok') },
   { credential: 'both', header: 'B', card: 'default', expect: all('forbidden') },
   { credential: 'read', header: 'B', card: 'default', expect: all('forbidden') },
-  { credential: 'admin', header: undefined, card: 'default', expect: { read: 'no-tenant', ingest: 'no-tenant', cards: 'ok' } },
-  { credential: 'admin', header: undefined, card: 'b-card', expect: { read: 'no-tenant', ingest: 'no-tenant', cards: 'ok' } },
+  { credential: 'admin', header: undefined, card: 'default', expect: { read: 'no-tenant', ingest: 'no-tenant', cards: 'ok', me: 'ok' } },
+  { credential: 'admin', header: undefined, card: 'b-card', expect: { read: 'no-tenant', ingest: 'no-tenant', cards: 'ok', me: 'ok' } },
   { credential: 'admin', header: 'A', card: 'a-card', expect: all('ok') },
   { credential: 'admin', header: 'A', card: 'b-card', expect: all('card') },
   { credential: 'admin', header: 'ghost', card: 'default', expect: all('unknown-tenant') },
@@ -108,6 +111,7 @@ const ENTRIES: Entry[] = [
     isCardRefusal: (res) => res.statusCode === 404 && res.json().detail === `rate card "${card(res)}" does not exist`,
   },
   { name: 'REST GET /v1/rate-cards', need: 'cards', usesCard: false, request: () => ({ method: 'GET', url: '/v1/rate-cards' }), isCardRefusal: never },
+  { name: 'REST GET /v1/me', need: 'me', usesCard: false, request: () => ({ method: 'GET', url: '/v1/me' }), isCardRefusal: never },
 ]
 
 /** The card named in a rate-card route's URL. */
