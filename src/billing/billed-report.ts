@@ -14,6 +14,8 @@ export interface BilledCostsResult extends CostsResult {
   amount: { value: number; value_exact: string; currency: string }
   complete: true
   unpriced_tokens: 0
+  /** The provider account the costs were billed to: only when grouped by it (the cost export's organization_id). */
+  account_id?: string | null
 }
 
 export interface BilledReportQuery {
@@ -22,7 +24,8 @@ export interface BilledReportQuery {
   from: number
   to: number
   width: number
-  groupBy: { projectId: boolean; lineItem: boolean; apiKeyId: boolean }
+  /** `accountId`: not a costs API group_by; the cost export always splits by it (its organization_id). */
+  groupBy: { projectId: boolean; lineItem: boolean; apiKeyId: boolean; accountId?: boolean }
   projectIds?: string[] | undefined
   apiKeyIds?: string[] | undefined
   signal?: AbortSignal | undefined
@@ -33,6 +36,7 @@ interface Aggregate {
   line_item: string | null
   project_id: string | null
   api_key_id: string | null
+  account_id: string | null
   amount: string
   quantity: string | null
   quantity_unit: string | null
@@ -44,7 +48,7 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
   const bucket = sql`greatest(${q.from}::int8, floor(extract(epoch from start_time) / ${q.width})::int8 * ${q.width})`
   const rows = await db.query<Aggregate>(
     sql`select ${bucket} as bucket, ${col(q.groupBy.lineItem, 'line_item')}, ${col(q.groupBy.projectId, 'project_id')},
-        ${col(q.groupBy.apiKeyId, 'api_key_id')}, sum(amount)::text as amount,
+        ${col(q.groupBy.apiKeyId, 'api_key_id')}, ${col(q.groupBy.accountId === true, 'account_id')}, sum(amount)::text as amount,
         -- a quantity only where every summed row reported one, in one unit; its unit only beside it (as the
         -- computed side: a result mixing units, or lacking a quantity, has neither)
         case when count(quantity) = count(*) and count(quantity_unit) = count(*) and count(distinct quantity_unit) = 1 then sum(quantity)::text end as quantity,
@@ -53,7 +57,7 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
       where tenant_id = ${q.tenantId} and start_time >= to_timestamp(${q.from}) and start_time < to_timestamp(${q.to})
         ${q.projectIds?.length ? sql`and project_id = any(${sql.param(q.projectIds)}::text[])` : sql``}
         ${q.apiKeyIds?.length ? sql`and api_key_id = any(${sql.param(q.apiKeyIds)}::text[])` : sql``}
-      group by 1, 2, 3, 4 order by 1, 2 nulls last, 3 nulls last, 4 nulls last`,
+      group by 1, 2, 3, 4, 5 order by 1, 5 nulls last, 2 nulls last, 3 nulls last, 4 nulls last`,
     [],
     { signal: q.signal },
   )
@@ -72,6 +76,7 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
       quantity_unit: r.quantity_unit,
       complete: true,
       unpriced_tokens: 0,
+      ...(q.groupBy.accountId ? { account_id: r.account_id } : {}),
     })
     out.set(Number(r.bucket), list)
   }

@@ -126,8 +126,7 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
         if (q.cost_source === 'billed') {
           const billed = { tenantId: req.tenantId, query: q, signal: disconnectSignal(reply) }
           if (!wantsCsv(req.headers.accept)) return billedCostsPage(app.db, billed)
-          const tenant = await getTenant(app.db, req.tenantId)
-          const csv = billedCostsCsv(app.db, billed, { id: req.tenantId, name: tenant?.name ?? req.tenantId })
+          const csv = billedCostsCsv(app.db, billed)
           return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="costs.csv"').send(Readable.from(csv))
         }
         const groupBy = [...new Set(q.group_by ?? [])]

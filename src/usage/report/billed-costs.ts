@@ -23,7 +23,7 @@ function plan(r: BilledRequest, now: Date) {
   return plan
 }
 
-async function read(db: Db, r: BilledRequest, start: number, end: number, width: number, count: number) {
+async function read(db: Db, r: BilledRequest, start: number, end: number, width: number, count: number, byAccount = false) {
   const { buckets, next } = bucketsFrom(start, end, width, count)
   const groupBy = new Set(r.query.group_by ?? [])
   const results = buckets.length
@@ -32,7 +32,7 @@ async function read(db: Db, r: BilledRequest, start: number, end: number, width:
       from: buckets[0]!.start,
       to: buckets.at(-1)!.end,
       width,
-      groupBy: { projectId: groupBy.has('project_id'), lineItem: groupBy.has('line_item'), apiKeyId: groupBy.has('api_key_id') },
+      groupBy: { projectId: groupBy.has('project_id'), lineItem: groupBy.has('line_item'), apiKeyId: groupBy.has('api_key_id'), accountId: byAccount },
       projectIds: r.query.project_ids,
       apiKeyIds: r.query.api_key_ids,
       signal: r.signal,
@@ -53,21 +53,27 @@ export async function billedCostsPage(db: Db, r: BilledRequest, now = new Date()
   }
 }
 
-/** The whole range as the cost export's CSV, a chunk of days at a time. */
-export function billedCostsCsv(db: Db, r: BilledRequest, org: { id: string; name: string }, now = new Date()): AsyncGenerator<string> {
+/**
+ * The whole range as the cost export's CSV, a chunk of days at a time, so that it can be posted back to
+ * POST /v1/billing/costs and store the same costs: `organization_id` is the provider account each row was
+ * billed to (the import reads it as the account; empty when unknown — never the tenant, whose id re-imported
+ * would become an account), so rows are split by account as well as by the `group_by` fields;
+ * `organization_name` is empty (the ledger keeps no provider organization names); `quantity` is exact.
+ */
+export function billedCostsCsv(db: Db, r: BilledRequest, now = new Date()): AsyncGenerator<string> {
   // Planned before the first byte is sent, so bad parameters are still a 400.
-  return csvChunks(db, r, plan(r, now), org)
+  return csvChunks(db, r, plan(r, now))
 }
 
-async function* csvChunks(db: Db, r: BilledRequest, p: ReturnType<typeof plan>, org: { id: string; name: string }): AsyncGenerator<string> {
+async function* csvChunks(db: Db, r: BilledRequest, p: ReturnType<typeof plan>): AsyncGenerator<string> {
   yield csvLine([...COSTS_CSV_COLUMNS])
   let start: number | null = p.start
   while (start !== null) {
-    const { buckets, next } = await read(db, r, start, p.end, p.width, COSTS_LIMITS[1])
+    const { buckets, next } = await read(db, r, start, p.end, p.width, COSTS_LIMITS[1], true)
     let chunk = ''
     for (const b of buckets)
       for (const x of b.results)
-        chunk += csvLine([b.start, b.end, isoSeconds(b.start), isoSeconds(b.end), x.amount.value_exact, 'usd', x.line_item, x.project_id, org.id, org.name, x.api_key_id, x.quantity, x.quantity_unit, 'true', 0])
+        chunk += csvLine([b.start, b.end, isoSeconds(b.start), isoSeconds(b.end), x.amount.value_exact, 'usd', x.line_item, x.project_id, x.account_id ?? null, null, x.api_key_id, x.quantity_exact, x.quantity_unit, 'true', 0])
     if (chunk) yield chunk
     start = next
   }
