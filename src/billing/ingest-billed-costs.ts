@@ -111,5 +111,5 @@ export async function ingestBilledCosts(db: Db, target: BilledCostsTarget, body:
       [{ path: '', message: 'expected an OpenAI costs page, an Anthropic cost_report page (objects with a data array), an array of pages, or a text/csv cost export' }],
       'the body is not a cost report',
     )
-  return store(db, target, isAnthropicCostBody(body) ? 'anthropic_api' : 'openai_api', 'index', parseCostPages(body, defaults))
+  return store(db, target, isAnthropicCostBody(body) ? 'anthropic_api' : 'openai_api', 'index', await parseCostPages(body, defaults))
 }

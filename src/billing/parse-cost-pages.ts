@@ -1,6 +1,7 @@
 import { ProblemList } from '../errors.js'
 import { tier as anthropicTier } from '../ingest/anthropic-usage.js'
 import { assembleDims, RowProblems } from '../ingest/bucket.js'
+import { Turns } from '../ingest/turns.js'
 import { parseJsonDimension, parseTime, textProblem, type Parsed } from '../ingest/values.js'
 import { centsToDollars, parseAmount, type BilledRow, type IndexedBilledRow } from './billed-row.js'
 import { billedPresent } from './billed-shapes.js'
@@ -102,7 +103,7 @@ const readAnthropicResult: ResultReader = (r, path, p) => {
 }
 
 /** Parses cost pages of either provider; the provider is `anthropic` for cost_report pages unless `?provider=` says otherwise. */
-export function parseCostPages(body: unknown, defaults: CostDefaults): ParsedCosts {
+export async function parseCostPages(body: unknown, defaults: CostDefaults): Promise<ParsedCosts> {
   const anthropic = isAnthropicCostBody(body)
   const [startField, endField] = anthropic ? ['starting_at', 'ending_at'] : ['start_time', 'end_time']
   const provider = defaults.provider ?? (anthropic ? 'anthropic' : 'openai')
@@ -111,14 +112,20 @@ export function parseCostPages(body: unknown, defaults: CostDefaults): ParsedCos
   const bucketsSeen = new Map<string, string>()
   const pages = Array.isArray(body) ? body : [body]
   let index = 0
-  pages.forEach((page: unknown, pageNo) => {
+  const turns = new Turns()
+  for (const [pageNo, page] of (pages as unknown[]).entries()) {
     const pagePath = Array.isArray(body) ? `${pageNo}.data` : 'data'
     const data = isObject(page) ? page.data : undefined
-    if (!Array.isArray(data)) return void out.problems.push({ path: pagePath, message: 'a page must have a data array' })
-    data.forEach((bucket: unknown, bucketNo) => {
+    if (!Array.isArray(data)) {
+      out.problems.push({ path: pagePath, message: 'a page must have a data array' })
+      continue
+    }
+    for (const [bucketNo, bucket] of (data as unknown[]).entries()) {
       const bucketPath = `${pagePath}.${bucketNo}`
-      if (!isObject(bucket) || !Array.isArray(bucket.results))
-        return void out.problems.push({ path: bucketPath, message: 'a bucket must be an object with a results array' })
+      if (!isObject(bucket) || !Array.isArray(bucket.results)) {
+        out.problems.push({ path: bucketPath, message: 'a bucket must be an object with a results array' })
+        continue
+      }
       const timeKey = `${String(bucket[startField])}/${String(bucket[endField])}`
       // The instants, not their text: 1759276800 and "2025-10-01T00:00:00Z" are the same bucket.
       const [start, end] = [parseTime(bucket[startField]), parseTime(bucket[endField])]
@@ -127,7 +134,7 @@ export function parseCostPages(body: unknown, defaults: CostDefaults): ParsedCos
       if (earlier !== undefined && bucket.results.length > 0)
         out.problems.push({ index, path: bucketPath, message: `the bucket ${timeKey} appears twice (also at ${earlier}): is a page posted twice?` })
       else if (bucket.results.length > 0) bucketsSeen.set(seenKey, bucketPath)
-      bucket.results.forEach((result: unknown, resultNo) => {
+      const visit = (result: unknown, resultNo: number): void => {
         const path = `${bucketPath}.results.${resultNo}`
         const p = new RowProblems({ index })
         index++
@@ -149,8 +156,12 @@ export function parseCostPages(body: unknown, defaults: CostDefaults): ParsedCos
         if (providerProblem) p.add('provider', `provider ${providerProblem}`)
         if (p.length || !dims) return void out.problems.append(p)
         out.rows.push({ ref: index - 1, row: { ...rest, ...dims, userId: null, present: billedPresent(rest) } })
-      })
-    })
-  })
+      }
+      for (const [resultNo, result] of (bucket.results as unknown[]).entries()) {
+        visit(result, resultNo)
+        if (turns.due()) await turns.take()
+      }
+    }
+  }
   return out
 }

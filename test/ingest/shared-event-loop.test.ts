@@ -3,6 +3,7 @@
 // long loop now gives the event loop a turn every slice (src/ingest/turns.ts). A timer stands for
 // the other requests: with the loops synchronous it cannot fire before they return (checked).
 import t from 'tap'
+import { parseCostPages } from '../../src/billing/parse-cost-pages.js'
 import { parseCanonical } from '../../src/ingest/canonical.js'
 import { checkShapes } from '../../src/ingest/intervals.js'
 import { mergeRows } from '../../src/ingest/merge.js'
@@ -50,6 +51,14 @@ t.test(`the loops over ${ROWS.toLocaleString('en')} rows let timers run while th
   t.ok((await timerTicksDuring(() => parseOpenAIPages(page, {}))) > 0, 'parseOpenAIPages (walkUsagePages: OpenAI and Anthropic pages)')
   t.ok((await timerTicksDuring(() => mergeRows(canonical!.rows))) > 0, 'mergeRows')
   t.ok((await timerTicksDuring(() => mergeResources(parsedResources!.resources))) > 0, 'mergeResources')
+  const costs = {
+    data: [{ object: 'bucket', start_time: 1_759_276_800, end_time: 1_759_276_800 + 86_400, results: canonicalRows.map((r) => ({
+      object: 'organization.costs.result', amount: { value: '0.0123', currency: 'usd' }, line_item: `${r.model}, input`, project_id: r.project_id, api_key_id: r.api_key_id,
+    })) }],
+  }
+  let billed: Awaited<ReturnType<typeof parseCostPages>> | undefined
+  t.ok((await timerTicksDuring(async () => (billed = await parseCostPages(costs, {})))) > 0, 'parseCostPages')
+  t.equal(billed!.rows.length, ROWS, 'every cost parsed')
   t.ok((await timerTicksDuring(() => checkShapes(canonical!.rows.map((r) => ({ dims: r.bucket, kind: r.bucket.usageType }))))) > 0, 'checkShapes')
 })
 
