@@ -1,4 +1,6 @@
 import t from 'tap'
+import { MAX_EVENT_LABELS } from '../../src/ingest/events/event-schema.js'
+import { MAX_EVENT_PROBLEMS } from '../../src/ingest/events/normalize-event.js'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 
 // Contract v2: dimensions, ids and label keys/values are at most 256 characters, any combination of
@@ -88,6 +90,30 @@ void eachEngine(t, async (t, engine) => {
     t.match(out[4]!.errors![0]!.message, /^key "k+"… must be at most 256 characters/)
     t.match(out[8]!.errors![0]!.message, /NUL/)
     t.equal((await count('usage_events')) - before, 2, 'the two valid events are stored')
+  })
+
+  // One event of BODY_LIMIT could carry 300,000 labels (stored with it) or name as many problems: its
+  // result's errors list was 25 MB. Labels are bounded like resources, and the list like a request's.
+  t.test(`labels are at most ${MAX_EVENT_LABELS}; a rejected event lists at most ${MAX_EVENT_PROBLEMS} problems and counts the rest`, async (t) => {
+    const before = await count('usage_events')
+    const base = { timestamp: '2026-03-04T10:15:00Z', model: 'gpt-4o-mini', input_tokens: 1 }
+    const labels = (n: number, value = 'v') => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, value]))
+    const unknown = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`field_${i}`, 1]))
+    const out = await results([
+      { id: 'labels-max', ...base, labels: labels(MAX_EVENT_LABELS) },
+      { id: 'labels-over', ...base, labels: labels(MAX_EVENT_LABELS + 1) },
+      { id: 'labels-bad', ...base, labels: labels(20_000, FOUR_BYTES.repeat(257)) },
+      { id: 'fields-unknown', ...base, ...unknown },
+    ])
+    t.same(out.map((r) => r.status), ['created', 'rejected', 'rejected', 'rejected'])
+    t.same(out[1]!.errors, [{ path: 'labels', message: `at most ${MAX_EVENT_LABELS} labels` }])
+    // 20,000 over-long label values and the number of labels; 20,000 unknown fields.
+    for (const [r, first, problems] of [[out[2]!, 'labels.k0', 20_001], [out[3]!, 'field_0', 20_000]] as const) {
+      t.equal(r.errors!.length, MAX_EVENT_PROBLEMS + 1, `${r.id}: the first ${MAX_EVENT_PROBLEMS} problems and a count`)
+      t.equal(r.errors![0]!.path, first)
+      t.same(r.errors!.at(-1), { path: '(event)', message: `and ${problems - MAX_EVENT_PROBLEMS} more problems, not listed` })
+    }
+    t.equal((await count('usage_events')) - before, 1, 'the event with the most labels allowed is stored')
   })
 
   // 17,000 fractional digits overflow PostgreSQL's numeric: the whole batch was a 422 about token counts.

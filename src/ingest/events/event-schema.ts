@@ -9,6 +9,8 @@ export const MAX_EVENTS_PER_REQUEST = 10_000
 export const MAX_METADATA_BYTES = 8 * 1024
 /** Resources one event may carry. */
 const MAX_EVENT_RESOURCES = 100
+/** Labels one event may carry (each key and value a bounded text): they are stored with the event, like metadata. */
+export const MAX_EVENT_LABELS = 100
 
 const Counter = z
   .number()
@@ -59,7 +61,12 @@ export const EventSchema = z
     session_id: Dimension('Conversation or session id'),
     employee_id: Dimension('Employee the call is attributed to'),
     agent_id: Dimension('Agent the call is attributed to'),
-    labels: z.record(dimensionText(), dimensionText({ allowEmpty: true })).nullable().optional(),
+    labels: z
+      .record(dimensionText(), dimensionText({ allowEmpty: true }))
+      .check(z.refine((labels) => Object.keys(labels).length <= MAX_EVENT_LABELS, { message: `at most ${MAX_EVENT_LABELS} labels` }))
+      .nullable()
+      .optional()
+      .describe(`Application-defined labels, string → string, at most ${MAX_EVENT_LABELS}`),
     metadata: z
       .record(z.string(), z.unknown())
       .nullable()

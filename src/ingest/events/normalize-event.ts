@@ -75,6 +75,16 @@ export type Normalized =
   | { ok: true; event: NormalizedEvent; hash: string }
   | { ok: false; id: string | null; errors: FieldProblem[] }
 
+/** Problems listed per rejected event: one event of BODY_LIMIT could otherwise name millions (every unknown field, every bad label). */
+export const MAX_EVENT_PROBLEMS = 100
+
+/** The first MAX_EVENT_PROBLEMS problems, and one more item counting those not listed. */
+function listed(errors: FieldProblem[]): FieldProblem[] {
+  if (errors.length <= MAX_EVENT_PROBLEMS) return errors
+  const more = errors.length - MAX_EVENT_PROBLEMS
+  return [...errors.slice(0, MAX_EVENT_PROBLEMS), { path: '(event)', message: `and ${more} more problem${more === 1 ? '' : 's'}, not listed` }]
+}
+
 function zodProblems(error: z.ZodError): FieldProblem[] {
   return error.issues.flatMap((i) => {
     const path = i.path.map(String).join('.')
@@ -131,7 +141,7 @@ export function normalizeEvent(item: unknown): Normalized {
     if (typeof raw.service_tier === 'string' && typeof raw.batch === 'boolean')
       tierAndBatch({ service_tier: raw.service_tier, batch: raw.batch }, errors)
     nulProblems(raw, errors)
-    return { ok: false, id: typeof raw.id === 'string' ? raw.id : null, errors }
+    return { ok: false, id: typeof raw.id === 'string' ? raw.id : null, errors: listed(errors) }
   }
   const e = parsed.data
   const errors: FieldProblem[] = []
@@ -156,7 +166,7 @@ export function normalizeEvent(item: unknown): Normalized {
     if (bytes > MAX_METADATA_BYTES)
       errors.push({ path: 'metadata', message: `is ${bytes} bytes serialised; the limit is ${MAX_METADATA_BYTES}` })
   }
-  if (errors.length > 0 || !derived.ok || !timestamp) return { ok: false, id: e.id, errors }
+  if (errors.length > 0 || !derived.ok || !timestamp) return { ok: false, id: e.id, errors: listed(errors) }
 
   const event: NormalizedEvent = {
     id: e.id,
