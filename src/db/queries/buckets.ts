@@ -178,10 +178,13 @@ export async function oversizedSums(tx: Db): Promise<number[]> {
   return rows.map((r) => r.ord)
 }
 
-/** Where the report-shape rule looks: token buckets by usage type, resources by resource name. */
+/**
+ * Where the report-shape rule looks: token buckets by usage type, resources by resource name, billed
+ * costs by provider account alone (one kind).
+ */
 export interface ShapeTarget {
-  table: 'usage_buckets' | 'usage_resources'
-  kind: 'usage_type' | 'resource'
+  table: 'usage_buckets' | 'usage_resources' | 'billed_costs'
+  kind?: 'usage_type' | 'resource'
 }
 /**
  * The tail of an upsert into a partitioned table that tells inserted rows from replaced ones. PostgreSQL
@@ -196,6 +199,7 @@ export const UPSERT_STAMP = {
 
 const BUCKET_TARGET: ShapeTarget = { table: 'usage_buckets', kind: 'usage_type' }
 export const RESOURCE_TARGET: ShapeTarget = { table: 'usage_resources', kind: 'resource' }
+export const BILLED_TARGET: ShapeTarget = { table: 'billed_costs' }
 
 /**
  * Selects one row if any shape `iv` (provider, account_id, kind, start_time, end_time, shape, leads)
@@ -205,20 +209,21 @@ export const RESOURCE_TARGET: ShapeTarget = { table: 'usage_resources', kind: 'r
  * rows of the same shape. Hence it suffices to look at the first stored row starting in [start, end)
  * — it must be exactly this shape — and at the last one starting before `start` — it must end by
  * `start` (only for shapes that lead a run: see `BucketShape.leads`). Each probe is one ordered scan
- * of the overlap index (tenant, provider, account_id, kind, start_time), written once for a null
- * account (`is null`) and once for `=`, because `is not distinct from` cannot use the index and the
- * planner then sorts the tenant's history.
+ * of the overlap index (tenant, provider, account_id, kind, start_time; billed_costs has no kind),
+ * written once for a null account (`is null`) and once for `=`, because `is not distinct from` cannot
+ * use the index and the planner then sorts the tenant's history.
  */
 function storedNeighbours(tenantId: string, cols: string, leadsOnly: boolean, target: ShapeTarget): SQL {
   const table = sql.raw(target.table)
-  const kind = target.kind
+  const kind = sql.raw(target.kind ? ` and s.${target.kind} = iv.kind` : '')
+  const order = (dir: string) => sql.raw(['s.provider', 's.account_id', ...(target.kind ? [`s.${target.kind}`] : []), 's.start_time'].map((c) => `${c}${dir}`).join(', '))
   const branch = (account: string) => {
-    const same = sql`s.tenant_id = ${tenantId} and s.provider = iv.provider and ${sql.raw(account)} and s.${sql.raw(kind)} = iv.kind`
+    const same = sql`s.tenant_id = ${tenantId} and s.provider = iv.provider and ${sql.raw(account)}${kind}`
     return sql`(select ${sql.raw(cols)} from ${table} s where ${same} and s.start_time >= iv.start_time and s.start_time < iv.end_time
-        order by s.provider, s.account_id, s.${sql.raw(kind)}, s.start_time limit 1)
+        order by ${order('')} limit 1)
       union all
       (select ${sql.raw(cols)} from ${table} s where ${same} and ${sql.raw(leadsOnly ? 'iv.leads and ' : '')}s.start_time < iv.start_time
-        order by s.provider desc, s.account_id desc, s.${sql.raw(kind)} desc, s.start_time desc limit 1)`
+        order by ${order(' desc')} limit 1)`
   }
   return sql`${branch('iv.account_id is null and s.account_id is null')} union all ${branch('s.account_id = iv.account_id')}`
 }
@@ -241,12 +246,16 @@ export function shapeRows(shapes: readonly BucketShape[]): SQL {
     ${sql.param(shapes.map((s) => s.shape))}::text[], ${sql.param(shapes.map((s) => String(s.leads)))}::text[]::bool[])`
 }
 
-/** The stored row that `shape` clashes with, if any (to name it in a 409). */
+/**
+ * The first shape (1-based `shape_no`) that clashes with a stored row, and that row (to name it in a
+ * 409): of the two neighbours that can clash, the earlier-starting one — the stored row that overlaps
+ * the shape first.
+ */
 export async function storedClash<T>(db: Db, tenantId: string, shapes: readonly BucketShape[], target: ShapeTarget, cols: string): Promise<(T & { shape_no: number }) | undefined> {
   const rows = await db.query<T & { shape_no: number }>(
     sql`select iv.n as shape_no, c.* from (select *, row_number() over () as n from (${shapeRows(shapes)}) x) as iv(provider, account_id, kind, start_time, end_time, shape, leads, n)
       cross join lateral (${storedNeighbours(tenantId, `${cols}, s.start_time, s.end_time, s.shape`, false, target)}) c
-      where ${sql.raw(CLASH)} order by iv.n limit 1`,
+      where ${sql.raw(CLASH)} order by iv.n, c.start_time limit 1`,
   )
   return rows[0]
 }
