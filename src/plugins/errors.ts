@@ -107,9 +107,16 @@ export function isFault(problem: ProblemError): boolean {
   return problem.statusCode >= 500 && problem.statusCode !== 503
 }
 
-/** One log line per failed request: `error` with the stack for faults, `info` without one for the rest. */
+/**
+ * One log line per failed request: `error` with the stack for faults, `warn` for refusals (503), `info`
+ * without a stack for the rest. A statement cancelled because its client left (src/db/client.ts cancels
+ * it, or refuses to send it, on the request's disconnect signal) is query_canceled, which reads as a
+ * statement timeout: logged at `warn` it was a false 503 for whoever alerts on them, and nobody gets
+ * the answer.
+ */
 export function logProblem(request: FastifyRequest, problem: ProblemError, err: unknown): void {
-  if (isFault(problem)) request.log.error({ err }, 'request failed')
+  if (isStatementTimeout(err) && request.raw.socket?.destroyed) request.log.info({ status: problem.statusCode }, 'request abandoned: the client left and its statement was cancelled')
+  else if (isFault(problem)) request.log.error({ err }, 'request failed')
   else if (problem.statusCode >= 500) request.log.warn({ status: problem.statusCode, detail: problem.message }, 'request refused')
   else request.log.info({ status: problem.statusCode, title: problem.title, detail: problem.message }, 'request rejected')
 }
