@@ -85,7 +85,7 @@ export async function parseAnthropicPages(body: unknown, defaults: RowDefaults):
     // Stored even when 0 (if reported), so that a later report of 0 replaces an earlier count.
     if (searches !== null) {
       const d = assembleDims(dims, new RowProblems({ index }))!
-      resources.push({ index, resource: { ...d, resource: 'web_search_calls', quantity: String(searches), attributes: {}, requests: null, reportedCost: null } })
+      resources.push({ index, resource: Object.assign(d, { resource: 'web_search_calls', quantity: String(searches), attributes: {}, requests: null, reportedCost: null }) })
     }
   })
   return { received: walked.received, skipped: 0, rows, resources, problems: walked.problems }

@@ -210,7 +210,8 @@ async function parseCanonicalResources(list: unknown): Promise<{ received: numbe
     const reportedCost = p.take(parseReportedCost(item.reported_cost), at('reported_cost'), null)
     problems.append(p)
     if (!dims || p.length > 0) return
-    const row = { ...dims, resource, quantity, attributes, requests, reportedCost }
+    // Completes the fresh dims, never a spread with more properties: see assembleBucket.
+    const row = Object.assign(dims, { resource, quantity, attributes, requests, reportedCost })
     const key = resourceKey(row)
     const first = seen.get(key)
     if (first !== undefined) {

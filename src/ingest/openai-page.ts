@@ -107,7 +107,7 @@ export async function parseOpenAIPages(body: unknown, defaults: RowDefaults): Pr
         )
         const d = assembleDims(dims, p)
         if (d && p.length === 0 && quantity !== null)
-          resources.push({ index, resource: { ...d, resource: kind.resource, quantity: String(quantity), attributes, requests, reportedCost: null } })
+          resources.push({ index, resource: Object.assign(d, { resource: kind.resource, quantity: String(quantity), attributes, requests, reportedCost: null }) })
         return
       }
       const normalised = assembleBucket(

@@ -151,7 +151,8 @@ export function normalizeEvent(item: unknown): Normalized {
   const { tier, batch } = tierAndBatch(e, errors)
   const c = counters(e, provider, errors)
   const resources = [...c.resources, ...eventResources(e.resources ?? [], errors)]
-  const derived = deriveTokenClasses({ ...c.raw, num_model_requests: 1 })
+  // Completes the counters object, never `{ ...c.raw, num_model_requests: 1 }`: see assembleBucket (src/ingest/bucket.ts).
+  const derived = deriveTokenClasses(Object.assign(c.raw, { num_model_requests: 1 }))
   if (!derived.ok) errors.push(...derived.errors)
   // The one reported-cost rule of every entry point (bounded text, below 10^30). An explicit
   // reported_cost wins over a cost found inside the raw usage object.
