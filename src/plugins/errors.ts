@@ -14,13 +14,22 @@ import { ProblemError, problems, type ProblemItem } from '../errors.js'
 
 function validationItems(err: FastifyError): ProblemItem[] {
   const where = err.validationContext ?? 'body'
-  return (err.validation ?? []).map((v) => {
+  return (err.validation ?? []).flatMap((v) => {
     const segments = v.instancePath.split('/').filter(Boolean)
-    const item: ProblemItem = { path: [where, ...segments].join('.'), message: v.message ?? 'is invalid' }
+    // zod reports every key a strict object does not know in one issue on the object: each is named apart.
+    const keys = v.keyword === 'unrecognized_keys' && Array.isArray(v.params.keys) ? v.params.keys : []
+    const items: ProblemItem[] = keys.length
+      ? keys.map((k) => ({ path: [where, ...segments, String(k)].join('.'), message: unknownKeyMessage(v.message, k) }))
+      : [{ path: [where, ...segments].join('.'), message: v.message ?? 'is invalid' }]
     // For array bodies ({buckets: [...]}, {events: [...]}) the contract names the item by index.
-    if (where === 'body' && segments.length >= 2 && /^\d+$/.test(segments[1]!)) item.index = Number(segments[1])
-    return item
+    if (where === 'body' && segments.length >= 2 && /^\d+$/.test(segments[1]!)) for (const item of items) item.index = Number(segments[1])
+    return items
   })
+}
+
+/** A schema's own message (strictQuery's names the route's parameters); zod's default lists every key, so one is said per key. */
+function unknownKeyMessage(message: string | undefined, key: unknown): string {
+  return !message || /^Unrecognized keys?:/.test(message) ? `unrecognized key ${JSON.stringify(String(key))}` : message
 }
 
 /** mercurius checks a /graphql body against its own JSON schema and wraps the failures (`errors`). */

@@ -45,7 +45,7 @@ void eachEngine(t, async (t, engine) => {
     const errors = res.json().errors as Item[]
     const at = (i: number) => errors.filter((e) => e.index === i).map((e) => e.path).sort()
     t.same(at(0), [])
-    t.same(at(1), ['body.rates.1.prices', 'body.rates.1.prices.cached_input', 'body.rates.1.prices.input', 'body.rates.1.prices.output'])
+    t.same(at(1), ['body.rates.1.prices.bogus', 'body.rates.1.prices.cached_input', 'body.rates.1.prices.input', 'body.rates.1.prices.output'])
     t.same(at(2), ['body.rates.2.effective_from', 'body.rates.2.model'])
     t.same(at(3), ['body.rates.3.effective_to'])
     t.same(at(4), ['body.rates.4.effective_to'])

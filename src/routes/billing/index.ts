@@ -47,7 +47,7 @@ const billingRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, opt
           'OpenAI Costs API pages (numeric amounts read as their shortest round-trip decimal), the OpenAI cost export CSV (rows ' +
           'without an amount skipped), Anthropic cost_report pages (cents ÷ 100, exactly). A stored cost with the same natural key is ' +
           'replaced; rows sharing a key within the request are summed. Costs of one account overlapping in time with another report ' +
-          'shape → 409.',
+          'shape → 409. An unknown query parameter is a 400 naming it (a misspelled account_id would file the costs under another account).',
         consumes: ACCEPTED,
         querystring: BilledCostsQuerySchema,
         body: BilledCostsBodySchema,
@@ -71,6 +71,7 @@ const billingRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, opt
         tags: ['billing'],
         operationId: 'deleteBilledCosts',
         summary: 'Delete stored billed costs starting inside a time range (to re-import at another granularity or shape)',
+        description: 'An unknown query parameter is a 400 naming it, nothing deleted (a misspelled filter would widen the delete).',
         querystring: DeleteBilledQuerySchema,
         response: { 200: DeleteBilledResultSchema, ...problemResponses(400, 401, 403, 503) },
       },

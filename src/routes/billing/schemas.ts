@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { BILLED_GROUP_BY_NAMES } from '../../billing/billed-shapes.js'
 import { dimensionText } from '../../ingest/text-schema.js'
 import { InstantParamSchema } from '../../time/instant-schema.js'
+import { strictQuery } from '../shared-schemas.js'
 
 // Documentation of the accepted bodies; rows are checked in src/billing so that every bad row is named.
 const Time = z.union([z.number().int().min(0), z.string()]).describe('unix seconds or an RFC 3339 time')
@@ -72,7 +73,7 @@ export const BilledCostsBodySchema = z
       'up to BILLED_CSV_BODY_LIMIT bytes.',
   )
 
-export const BilledCostsQuerySchema = z.object({
+export const BilledCostsQuerySchema = strictQuery({
   provider: dimensionText().optional().describe('the provider of every row (default openai; anthropic for cost_report pages)'),
   account_id: dimensionText().optional().describe('the provider account (organization) of every row; wins over a CSV’s organization_id'),
   group_by: z
@@ -91,12 +92,11 @@ export const BilledCostsResultSchema = z
   })
   .meta({ id: 'BilledCostsResult', examples: [{ received: 8, skipped: 2, created: 6, replaced: 0, unchanged: 0 }] })
 
-export const DeleteBilledQuerySchema = z
-  .object({
-    start_time: InstantParamSchema.describe('unix seconds or RFC 3339; costs starting at or after it'),
-    end_time: InstantParamSchema.describe('unix seconds or RFC 3339; costs starting before it'),
-    account_id: z.string().min(1).optional(),
-  })
+export const DeleteBilledQuerySchema = strictQuery({
+  start_time: InstantParamSchema.describe('unix seconds or RFC 3339; costs starting at or after it'),
+  end_time: InstantParamSchema.describe('unix seconds or RFC 3339; costs starting before it'),
+  account_id: z.string().min(1).optional(),
+})
   .refine((q) => q.end_time > q.start_time, { message: 'end_time must be after start_time', path: ['end_time'] })
 
 export const DeleteBilledResultSchema = z.object({ deleted: z.number().int() }).meta({ id: 'DeleteBilledCostsResult', examples: [{ deleted: 6 }] })

@@ -47,7 +47,8 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
         description:
           'Rows sharing a natural key within a page set or CSV are summed; a stored bucket with the same key is ' +
           'replaced; equal counters are left untouched. One bad row → 400 naming every bad row, nothing written. With ' +
-          'RETENTION_MONTHS set, rows starting before the retention cutoff are bad rows (they would count twice).',
+          'RETENTION_MONTHS set, rows starting before the retention cutoff are bad rows (they would count twice). An unknown query ' +
+          'parameter is a 400 naming it (a misspelled account_id would file the rows under no account).',
         consumes: ACCEPTED,
         querystring: IngestQuerySchema,
         body: IngestBodySchema,
@@ -77,7 +78,9 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
         tags: ['usage'],
         operationId: 'deleteUsageBuckets',
         summary: 'Delete stored buckets and resources inside a time range (to re-import at another granularity or shape)',
-        description: 'With RETENTION_MONTHS set, a range starting before the retention cutoff is refused (400): the hourly rollups keep those hours.',
+        description:
+          'With RETENTION_MONTHS set, a range starting before the retention cutoff is refused (400): the hourly rollups keep those hours. ' +
+          'An unknown query parameter is a 400 naming it, nothing deleted (a misspelled filter would widen the delete).',
         querystring: DeleteQuerySchema,
         response: { 200: DeleteResultSchema, ...problemResponses(400, 401, 403, 503) },
       },

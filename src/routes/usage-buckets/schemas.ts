@@ -5,6 +5,7 @@ import { RESOURCE_NAME } from '../../ingest/resource.js'
 import { dimensionText } from '../../ingest/text-schema.js'
 import { COUNTER_FIELDS } from '../../ingest/token-classes.js'
 import { InstantParamSchema } from '../../time/instant-schema.js'
+import { strictQuery } from '../shared-schemas.js'
 
 // These schemas document the JSON bodies; the route parses them itself (src/ingest), because the
 // contract wants every bad row named by index and summing/normalising that zod cannot express.
@@ -105,7 +106,7 @@ export const IngestBodySchema = z
       'streamed, up to CSV_BODY_LIMIT bytes.',
   )
 
-export const IngestQuerySchema = z.object({
+export const IngestQuerySchema = strictQuery({
   provider: dimensionText().optional().describe('for pages and CSV: the provider of rows that name none'),
   account_id: dimensionText().optional().describe('for pages and CSV: the account of rows that name none'),
   group_by: z
@@ -131,15 +132,14 @@ export const IngestResultSchema = z
 
 const QueryTime = InstantParamSchema
 
-export const DeleteQuerySchema = z
-  .object({
-    start_time: QueryTime.describe('unix seconds or RFC 3339; buckets starting at or after it'),
-    end_time: QueryTime.describe('unix seconds or RFC 3339; buckets ending at or before it'),
-    source: z.enum(SOURCES).optional(),
-    account_id: z.string().min(1).optional(),
-    usage_type: z.enum(USAGE_TYPES).optional().describe('only token buckets of this usage type (resources are kept)'),
-    resource: z.string().regex(RESOURCE_NAME).optional().describe('only resources of this name (token buckets are kept)'),
-  })
+export const DeleteQuerySchema = strictQuery({
+  start_time: QueryTime.describe('unix seconds or RFC 3339; buckets starting at or after it'),
+  end_time: QueryTime.describe('unix seconds or RFC 3339; buckets ending at or before it'),
+  source: z.enum(SOURCES).optional(),
+  account_id: z.string().min(1).optional(),
+  usage_type: z.enum(USAGE_TYPES).optional().describe('only token buckets of this usage type (resources are kept)'),
+  resource: z.string().regex(RESOURCE_NAME).optional().describe('only resources of this name (token buckets are kept)'),
+})
   .refine((q) => q.usage_type === undefined || q.resource === undefined, { message: 'give usage_type or resource, not both', path: ['resource'] })
   .refine((q) => q.end_time > q.start_time, { message: 'end_time must be after start_time', path: ['end_time'] })
 
