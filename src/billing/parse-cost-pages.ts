@@ -2,7 +2,7 @@ import { ProblemList } from '../errors.js'
 import { tier as anthropicTier } from '../ingest/anthropic-usage.js'
 import { assembleDims, RowProblems } from '../ingest/bucket.js'
 import { Turns } from '../ingest/turns.js'
-import { parseJsonDimension, parseTime, textProblem, type Parsed } from '../ingest/values.js'
+import { parseJsonDimension, parseTime, type Parsed } from '../ingest/values.js'
 import { centsToDollars, parseAmount, type BilledRow, type IndexedBilledRow } from './billed-row.js'
 import { billedPresent } from './billed-shapes.js'
 import { parseOpenAILineItem } from './line-items.js'
@@ -152,8 +152,6 @@ export async function parseCostPages(body: unknown, defaults: CostDefaults): Pro
           { startMs, endMs, provider, accountId: defaults.accountId ?? null, projectId: rest.projectId, userId: null, apiKeyId: rest.apiKeyId, model: rest.model, serviceTier: tier, batch: rest.batch, contextTier: rest.contextTier, inferenceGeo: rest.inferenceGeo },
           p,
         )
-        const providerProblem = textProblem(provider)
-        if (providerProblem) p.add('provider', `provider ${providerProblem}`)
         if (p.length || !dims) return void out.problems.append(p)
         out.rows.push({ ref: index - 1, row: { ...rest, ...dims, userId: null, present: billedPresent(rest) } })
       }

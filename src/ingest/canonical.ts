@@ -22,7 +22,7 @@ import {
 } from './resource.js'
 import { COUNTER_FIELDS, type CounterField } from './token-classes.js'
 import { eachRow } from './turns.js'
-import { parseJsonBatch, parseJsonCounter, parseJsonDimension, parseTime, type Parsed } from './values.js'
+import { parseJsonBatch, parseJsonCounter, parseJsonDimension, parseProviderId, parseTime, type Parsed } from './values.js'
 
 /** What a JSON form yields: the normalised rows in request order, or every problem found. */
 export interface ParsedJsonRows {
@@ -83,11 +83,7 @@ function parseUsageType(v: unknown): Parsed<UsageType> {
 }
 
 function parseProvider(item: Record<string, unknown>, p: RowProblems, path = 'provider'): string {
-  if (item.provider === undefined) return 'openai'
-  // Length and characters are checked as for every dimension.
-  if (typeof item.provider === 'string' && item.provider.length > 0) return p.take(parseJsonDimension(item.provider), path, null) ?? 'openai'
-  p.add(path, `${path} must be a non-empty string (default "openai")`)
-  return 'openai'
+  return p.take(parseProviderId(item.provider), path, null) ?? 'openai'
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)

@@ -3,7 +3,7 @@ import { ProblemList, problems as problemCatalogue } from '../errors.js'
 import { readCsvRecords } from './csv-records.js'
 import { assembleBucket, readCounters, RowProblems, type NormalisedBucket, type RowDefaults } from './bucket.js'
 import { COUNTER_FIELDS, type CounterField } from './token-classes.js'
-import { parseCsvBatch, parseCsvCounter, parseCsvDimension, parseCsvTime } from './values.js'
+import { parseCsvBatch, parseCsvCounter, parseCsvDimension, parseCsvTime, parseProviderId } from './values.js'
 
 export interface CsvSummary {
   /** Data rows (the header is not one), including skipped ones. */
@@ -15,7 +15,7 @@ export interface CsvSummary {
 
 type Columns = Map<string, number>
 
-const TEXT_COLUMNS = ['provider', 'account_id', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier'] as const
+const TEXT_COLUMNS = ['account_id', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier'] as const
 
 function readHeader(record: string[]): Columns {
   const columns: Columns = new Map()
@@ -63,7 +63,7 @@ function readRow(
     {
       startMs: time('start_time'),
       endMs: time('end_time'),
-      provider: text.provider ?? defaults.provider ?? 'openai',
+      provider: p.take(parseProviderId(cell('provider') || null), 'provider', null) ?? defaults.provider ?? 'openai',
       accountId: text.account_id ?? defaults.accountId ?? null,
       projectId: text.project_id ?? null,
       userId: text.user_id ?? null,

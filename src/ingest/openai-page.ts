@@ -3,7 +3,7 @@ import type { ParsedJsonRows } from './canonical.js'
 import { parseAttributes, type IndexedResource } from './resource.js'
 import type { CounterField } from './token-classes.js'
 import { walkUsagePages } from './usage-pages.js'
-import { parseJsonBatch, parseJsonCounter, parseJsonDimension } from './values.js'
+import { parseJsonBatch, parseJsonCounter, parseJsonDimension, parseProviderId } from './values.js'
 import { ownValue } from '../own-key.js'
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -82,12 +82,12 @@ export async function parseOpenAIPages(body: unknown, defaults: RowDefaults): Pr
         p.add('object', `unknown usage result object ${JSON.stringify(result.object)}: expected one of ${Object.keys(RESULT_KINDS).join(', ')}`)
         return
       }
-      const own = (field: 'provider' | 'account_id', fallback: string | undefined) =>
+      const own = (field: 'account_id', fallback: string | undefined) =>
         p.take(parseJsonDimension(result[field]), field, null) ?? fallback ?? null
       const dims: DimFields = {
         startMs,
         endMs,
-        provider: own('provider', defaults.provider) ?? 'openai',
+        provider: p.take(parseProviderId(result.provider), 'provider', null) ?? defaults.provider ?? 'openai',
         accountId: own('account_id', defaults.accountId),
         projectId: p.take(parseJsonDimension(result.project_id), 'project_id', null),
         userId: p.take(parseJsonDimension(result.user_id), 'user_id', null),

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MAX_DIMENSION_LENGTH, textProblem } from './values.js'
+import { foldProvider, MAX_DIMENSION_LENGTH, PROVIDER_ID, PROVIDER_ID_RULE, textProblem } from './values.js'
 
 /**
  * A dimension, id or label text in a zod schema: non-empty (unless `allowEmpty`), at most
@@ -15,4 +15,9 @@ export function dimensionText(opts: { allowEmpty?: boolean } = {}) {
       if (problem) ctx.addIssue({ code: 'custom', message: problem })
     })
     .meta({ maxLength: MAX_DIMENSION_LENGTH })
+}
+
+/** A provider id in a zod schema (`parseProviderId`'s rule), folded to lower case. */
+export function providerIdText() {
+  return z.string().regex(PROVIDER_ID, PROVIDER_ID_RULE).overwrite(foldProvider)
 }

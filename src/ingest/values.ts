@@ -57,6 +57,24 @@ export function unstorableText(s: string): string | undefined {
 }
 
 /**
+ * A provider id: what a rate card names (`openai`, `anthropic`, `openrouter`, `azure`, …): ASCII letters,
+ * digits, `.`, `_` and `-`, starting with a letter or digit, at most 63 characters. Case does not matter:
+ * every entry point stores an id folded to lower case, so `OpenAI` and `openai` are one provider — one
+ * natural key, one rate, one filter value (docs/consistency.md; migration 0016 folded stored rows).
+ */
+export const PROVIDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
+export const PROVIDER_ID_RULE = 'must be a provider id such as "openai": letters, digits, ".", "_" or "-", starting with a letter or digit, at most 63 characters (case does not matter)'
+
+/** A provider name as stored and compared: ASCII capitals folded (the only letters an id has), nothing else changed. */
+export const foldProvider = (s: string): string => s.replace(/[A-Z]+/g, (m) => m.toLowerCase())
+
+/** A provider id from any entry point, folded; absent (undefined or null) is null: the caller's default applies. */
+export function parseProviderId(v: unknown): Parsed<string | null> {
+  if (v === undefined || v === null) return ok(null)
+  return typeof v === 'string' && PROVIDER_ID.test(v) ? ok(foldProvider(v)) : fail(PROVIDER_ID_RULE)
+}
+
+/**
  * JSON arrays and objects nested deeper than this are refused (a 4xx naming the field). Every walk of a
  * JSON value — the NUL scan, JSON.stringify, an event's content hash, PostgreSQL's jsonb parser —
  * recurses once per level: an 8 KiB event metadata nested 4,000 deep overflowed the stack, a 500 for

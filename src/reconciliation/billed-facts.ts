@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import { anthropicClass, anthropicItemText, anthropicResource, parseOpenAILineItem } from '../billing/line-items.js'
 import type { Db } from '../db/client.js'
-import type { UsageFilter } from '../usage/dimensions.js'
+import { filterValues, type UsageFilter } from '../usage/dimensions.js'
 import { windowEndSql, windowStartSql, type Window } from '../usage/windows.js'
 import { itemKey, resourceKey } from './computed-facts.js'
 import type { ReconFact } from './recon-types.js'
@@ -71,7 +71,7 @@ export async function billedFacts(
     sql`start_time < ${q.to.toISOString()}::timestamptz`,
   ]
   for (const [field, column] of FILTERS) {
-    const values = q.filter[field]
+    const values = filterValues(q.filter, field)
     if (values?.length) where.push(sql`${sql.raw(column)} = any(${sql.param(values)}::text[])`)
   }
   const start = windowStartSql(q.window, sql`start_time`, 'UTC', q.from)

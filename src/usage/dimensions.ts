@@ -1,3 +1,5 @@
+import { foldProvider } from '../ingest/values.js'
+
 /** Grouping dimensions of `usage`: GraphQL enum value → fact column → row field. */
 export const DIMENSIONS = {
   PROVIDER: { column: 'provider', field: 'provider' },
@@ -78,6 +80,15 @@ export const FILTER_COLUMNS = {
   employeeIds: 'employee_id',
   agentIds: 'agent_id',
 } as const satisfies Partial<Record<keyof UsageFilter, string>>
+
+/**
+ * A list filter's values as the facts hold them: a provider name is compared folded (`foldProvider`,
+ * the rule of every entry point), so `providers: ["OpenAI"]` finds openai's usage; the rest exactly.
+ */
+export function filterValues(filter: UsageFilter, key: keyof typeof FILTER_COLUMNS): string[] | undefined {
+  const values = filter[key]
+  return key === 'providers' && values ? values.map(foldProvider) : values
+}
 
 export const EVENT_ONLY_FILTERS = ['endpoints', 'requestTypes', 'sessionIds', 'employeeIds', 'agentIds'] as const
 

@@ -5,7 +5,7 @@ import { classCostColumns, effectiveRatesSql, ratePointsCte, resolvedRatesSql } 
 import { resourceCostColumns, unitPriceJoinSql } from '../pricing/resource-cost-sql.js'
 import { PRICED_CLASSES } from '../db/token-columns.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
-import { FILTER_COLUMNS, type UsageFilter } from './dimensions.js'
+import { FILTER_COLUMNS, filterValues, type UsageFilter } from './dimensions.js'
 import type { Cost, ResourceQuantity, UsageTotals } from './run-usage.js'
 import { checkCursor, checkListSizes, checkPageSize, checkTimeZone, encodeCursor, lookupCard, queryHash } from './usage-service.js'
 import { ArgProblems } from './arg-problems.js'
@@ -80,7 +80,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
 
   const where: SQL[] = [sql`tenant_id = ${args.tenantId}`, sql`timestamp >= ${lower}`, sql`timestamp < ${upper}`]
   for (const [key, column] of Object.entries(FILTER_COLUMNS)) {
-    const values = args.filter[key as keyof typeof FILTER_COLUMNS]
+    const values = filterValues(args.filter, key as keyof typeof FILTER_COLUMNS)
     // Events are completions usage with no context tier or inference geo.
     const eventColumn = EVENT_CONSTANTS[column] ?? column
     if (!values?.length) continue

@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm'
 import { PRICED_CLASSES } from '../db/token-columns.js'
-import { EVENT_ONLY_FILTERS, FILTER_COLUMNS } from './dimensions.js'
+import { EVENT_ONLY_FILTERS, FILTER_COLUMNS, filterValues } from './dimensions.js'
 import { dailyFallback, dailySpan, hourWindowCandidate, wholeHoursSql, type BucketPath } from './rollups.js'
 import type { UsageSpec } from './usage-sql.js'
 
@@ -31,7 +31,7 @@ const tokenResource = raw(`'tokens'::text as resource, '{}'::jsonb as attributes
 function partFilters(spec: UsageSpec, eventPart: boolean, constants: Record<string, string>): SQL[] {
   const where: SQL[] = []
   for (const [key, column] of Object.entries(FILTER_COLUMNS) as [keyof typeof FILTER_COLUMNS, string][]) {
-    const values = spec.filter[key]
+    const values = filterValues(spec.filter, key)
     if (!values?.length) continue
     if (!eventPart && (EVENT_ONLY_FILTERS as readonly string[]).includes(key)) where.push(sql`false`)
     else where.push(sql`${raw(constants[column] ?? column)} = any(${sql.param(values)}::text[])`)

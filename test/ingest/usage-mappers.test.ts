@@ -170,3 +170,10 @@ t.test('bad raw usage objects are reported field by field', async (t) => {
   const notObject = mapUsage('openai', [1, 2])
   t.notOk(notObject.ok)
 })
+
+t.test('a provider named after an Object property has no mapper (was a TypeError, a 500)', async (t) => {
+  for (const provider of ['constructor', '__proto__', 'hasOwnProperty', 'toString', 'valueOf']) {
+    const r = mapUsage(provider, openAiChat)
+    t.match(r, { ok: false, errors: [{ path: 'usage', message: /no usage mapper for provider/ }] }, provider)
+  }
+})

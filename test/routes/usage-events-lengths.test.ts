@@ -9,7 +9,9 @@ import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 // failed with a 500 and the valid events were lost.
 const FOUR_BYTES = '\u{1F600}' // 😀: 4 bytes in UTF-8, 2 UTF-16 units, 1 character
 const max = (tag: string) => tag + FOUR_BYTES.repeat(256 - tag.length)
-const TEXT_FIELDS = ['provider', 'account_id', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier', 'endpoint', 'request_type', 'session_id', 'employee_id', 'agent_id'] as const
+// A provider is an id of at most 63 ASCII characters (docs/consistency.md), not free text: the longest is used.
+const LONGEST_PROVIDER = 'p'.repeat(63)
+const TEXT_FIELDS = ['account_id', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier', 'endpoint', 'request_type', 'session_id', 'employee_id', 'agent_id'] as const
 
 interface Result {
   id: string | null
@@ -34,6 +36,7 @@ void eachEngine(t, async (t, engine) => {
       id,
       timestamp: '2026-03-01T10:15:00Z',
       ...Object.fromEntries(TEXT_FIELDS.map((f) => [f, max(f.slice(0, 3))])),
+      provider: LONGEST_PROVIDER,
       batch: true,
       labels,
       input_tokens: 100,
@@ -46,6 +49,7 @@ void eachEngine(t, async (t, engine) => {
     const stored = await app.testDb.query<Record<string, unknown>>('select * from usage_events where tenant_id = $1 and id = $2', [tenantId, first.id])
     t.equal(stored.length, 1)
     for (const f of TEXT_FIELDS) t.equal(stored[0]![f], (first as Record<string, unknown>)[f], `${f} stored as sent`)
+    t.equal(stored[0]!.provider, LONGEST_PROVIDER, 'provider stored as sent')
     t.same(stored[0]!.labels, labels)
 
     // Same dimensions → the same rollup row; one label value differing in its last character → another.

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { dimensionText } from '../text-schema.js'
+import { dimensionText, providerIdText } from '../text-schema.js'
 import { COUNTER_FIELDS, type CounterField } from '../token-classes.js'
 import { InstantInputSchema } from '../../time/instant-schema.js'
 
@@ -32,7 +32,7 @@ export const EventSchema = z
     id: dimensionText().describe("The client's idempotency key, unique per tenant"),
     timestamp: InstantInputSchema.describe('When the request was made: RFC 3339, or unix seconds'),
     model: dimensionText(),
-    provider: dimensionText().optional().describe('Default "openai"; also selects the `usage` mapper'),
+    provider: providerIdText().optional().describe('Default "openai"; folded to lower case; also selects the `usage` mapper'),
     account_id: Dimension('Provider account (organization) id'),
     project_id: Dimension('Project id'),
     user_id: Dimension('User id'),

@@ -147,7 +147,8 @@ export function normalizeEvent(item: unknown): Normalized {
   const errors: FieldProblem[] = []
   const timestamp = parseTimestamp(e.timestamp)
   if (!timestamp) errors.push({ path: 'timestamp', message: 'is not a valid date-time' })
-  const provider = e.provider?.toLowerCase() ?? 'openai'
+  // Folded by the schema (providerIdText), as at every entry point.
+  const provider = e.provider ?? 'openai'
   const { tier, batch } = tierAndBatch(e, errors)
   const c = counters(e, provider, errors)
   const resources = [...c.resources, ...eventResources(e.resources ?? [], errors)]

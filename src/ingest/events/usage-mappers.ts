@@ -164,18 +164,20 @@ function mapAnthropicUsage(usage: Obj): MapResult {
   return result
 }
 
-const MAPPERS: Record<string, (usage: Obj) => MapResult> = {
-  openai: mapOpenAiUsage,
-  azure: mapOpenAiUsage,
-  openrouter: mapOpenRouterUsage,
-  anthropic: mapAnthropicUsage,
-}
+// A Map, not an object literal: a provider id such as `constructor` must find nothing, not Object's own.
+const MAPPERS = new Map<string, (usage: Obj) => MapResult>([
+  ['openai', mapOpenAiUsage],
+  ['azure', mapOpenAiUsage],
+  ['openrouter', mapOpenRouterUsage],
+  ['anthropic', mapAnthropicUsage],
+])
 
-const USAGE_PROVIDERS = Object.keys(MAPPERS)
+const USAGE_PROVIDERS = [...MAPPERS.keys()]
 
 export function mapUsage(provider: string, usage: unknown): MapResult {
   if (!isObj(usage)) return { ok: false, errors: [{ path: 'usage', message: 'must be an object' }] }
-  const mapper = MAPPERS[provider.toLowerCase()]
+  // `provider` is an id, folded at the entry point (parseProviderId).
+  const mapper = MAPPERS.get(provider)
   if (!mapper)
     return {
       ok: false,

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { BILLED_GROUP_BY_NAMES } from '../../billing/billed-shapes.js'
-import { dimensionText } from '../../ingest/text-schema.js'
+import { dimensionText, providerIdText } from '../../ingest/text-schema.js'
 import { InstantParamSchema } from '../../time/instant-schema.js'
 import { strictQuery } from '../shared-schemas.js'
 
@@ -74,7 +74,7 @@ export const BilledCostsBodySchema = z
   )
 
 export const BilledCostsQuerySchema = strictQuery({
-  provider: dimensionText().optional().describe('the provider of every row (default openai; anthropic for cost_report pages)'),
+  provider: providerIdText().optional().describe('the provider of every row (default openai; anthropic for cost_report pages; folded to lower case)'),
   account_id: dimensionText().optional().describe('the provider account (organization) of every row; wins over a CSV’s organization_id'),
   group_by: z
     .array(z.enum(BILLED_GROUP_BY_NAMES as [string, ...string[]]))

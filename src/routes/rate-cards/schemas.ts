@@ -3,6 +3,8 @@ import type { RateCard, StoredRate } from '../../db/queries/rate-cards.js'
 import { PLAIN_DECIMAL } from '../../decimal/decimal-text.js'
 import { PRICE_CLASSES, type PriceClass } from '../../db/rate-columns.js'
 
+import { providerIdText } from '../../ingest/text-schema.js'
+import { foldProvider } from '../../ingest/values.js'
 import { InstantInputSchema } from '../../time/instant-schema.js'
 import { toDate } from '../../time/instant.js'
 
@@ -50,7 +52,7 @@ const UnitPriceSchema = z
 
 export const RateInputSchema = z
   .strictObject({
-    provider: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a lowercase provider id such as "openai"').default('openai'),
+    provider: providerIdText().default('openai').describe('a provider id such as "openai"; folded to lower case, as usage is'),
     model: ModelSchema,
     service_tier: TierSchema.default('default'),
     batch: z.boolean().default(false),
@@ -111,7 +113,7 @@ export const RateSchema = z
   .meta({ id: 'Rate' })
 
 export const RatesQuerySchema = z.object({
-  provider: z.string().min(1).max(63).optional().describe('only this provider’s rates'),
+  provider: z.string().min(1).max(63).overwrite(foldProvider).optional().describe('only this provider’s rates (any case)'),
   model: z.string().min(1).max(200).optional().describe('resolve like pricing: the exact id wins, then the longest prefix pattern'),
   at: TimestampSchema.optional().describe('the instant whose rates are listed (default now)'),
 })

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { SOURCES, USAGE_TYPES } from '../../ingest/bucket.js'
 import { OPENAI_ATTRIBUTE_KEYS } from '../../ingest/openai-page.js'
 import { RESOURCE_NAME } from '../../ingest/resource.js'
-import { dimensionText } from '../../ingest/text-schema.js'
+import { dimensionText, providerIdText } from '../../ingest/text-schema.js'
 import { COUNTER_FIELDS } from '../../ingest/token-classes.js'
 import { InstantParamSchema } from '../../time/instant-schema.js'
 import { strictQuery } from '../shared-schemas.js'
@@ -18,7 +18,7 @@ const BucketSchema = z
     start_time: Time,
     end_time: Time.describe('exclusive; after start_time'),
     model: z.string(),
-    provider: z.string().default('openai').optional(),
+    provider: providerIdText().default('openai').optional(),
     account_id: z.string().nullable().optional(),
     project_id: z.string().nullable().optional(),
     user_id: z.string().nullable().optional(),
@@ -67,7 +67,7 @@ const ResourceSchema = z
     quantity: z.union([z.string(), z.number().min(0)]).describe('decimal string or number ≥ 0, stored exactly (storage_bytes: bytes held over the bucket)'),
     attributes: z.record(z.string(), z.string()).optional().describe('string → string, part of the natural key (e.g. size, vector_store_id)'),
     model: z.string().nullable().optional(),
-    provider: z.string().default('openai').optional(),
+    provider: providerIdText().default('openai').optional(),
     account_id: z.string().nullable().optional(),
     project_id: z.string().nullable().optional(),
     user_id: z.string().nullable().optional(),
@@ -107,7 +107,7 @@ export const IngestBodySchema = z
   )
 
 export const IngestQuerySchema = strictQuery({
-  provider: dimensionText().optional().describe('for pages and CSV: the provider of rows that name none'),
+  provider: providerIdText().optional().describe('for pages and CSV: the provider of rows that name none (folded to lower case)'),
   account_id: dimensionText().optional().describe('for pages and CSV: the account of rows that name none'),
   group_by: z
     .array(z.string().min(1).max(256))
