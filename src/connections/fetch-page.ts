@@ -32,6 +32,18 @@ export interface PageRequest {
 
 const RETRYABLE = (status: number) => status === 429 || status === 408 || status >= 500
 
+const pathOf = (url: URL) => `${url.origin}${url.pathname}`
+
+/**
+ * Where a redirect points (origin and path; its query may carry anything), for the error. Redirects are
+ * never followed: fetch would repeat the request to any origin with the provider's own auth headers
+ * (only Authorization is dropped across origins; Anthropic's x-api-key is sent on).
+ */
+function redirectTarget(location: string | null, from: URL): string {
+  const to = location && URL.canParse(location, from.href) ? new URL(location, from) : undefined
+  return to ? pathOf(to) : 'nowhere (no Location)'
+}
+
 function retryAfterMs(header: string | null, now: number): number | undefined {
   if (!header) return undefined
   const h = header.trim()
@@ -100,8 +112,6 @@ function attemptAbort(run: AbortSignal, timeoutMs: number) {
   return state
 }
 
-const pathOf = (url: URL) => `${url.origin}${url.pathname}`
-
 /**
  * The response's text, read only up to `limit` bytes: a larger body (declared or streamed) is refused for
  * good — the same page would be as large again — and the rest of it is never read.
@@ -132,7 +142,13 @@ export async function fetchPage(req: PageRequest, policy: RetryPolicy): Promise<
     let waitMs: number | undefined
     const attemptSignal = attemptAbort(req.signal, policy.timeoutMs)
     try {
-      const res = await fetch(req.url, { headers: { accept: 'application/json', ...req.headers }, signal: attemptSignal.signal })
+      const res = await fetch(req.url, { headers: { accept: 'application/json', ...req.headers }, signal: attemptSignal.signal, redirect: 'manual' })
+      if (res.status >= 300 && res.status < 400) {
+        await res.body?.cancel()
+        throw new ProviderRefused(
+          `GET ${pathOf(req.url)} answered ${res.status} ${res.statusText}, a redirect to ${redirectTarget(res.headers.get('location'), req.url)}; not followed, so the admin key goes only to base_url: set base_url to the API root it should be`,
+        )
+      }
       const text = await boundedText(res, policy.maxBodyBytes, req.url)
       if (res.ok) {
         const page = JSON.parse(text) as ProviderPage
