@@ -37,6 +37,41 @@ export interface RunOutcome {
 /** Stops the run when the lease is gone (deleted connection, lapsed lease): not our run any more. */
 class LeaseLost extends Error {}
 
+const LEASE_LOST = 'the run lost its lease (the connection was deleted or another instance took over)'
+
+/**
+ * Renews the lease every third of its length while the run lasts, not only after each page: one page
+ * can take longer than the lease (attempts that time out, Retry-After waits), and a lapsed lease let a
+ * second run of the connection start beside this one (POST …/sync answered 202, not 409). When the
+ * lease is found gone, the run's signal aborts it (the request in flight and any wait).
+ */
+function holdLease(deps: RunDeps, conn: ConnectionRow, owner: string, counts: { pages: number; rows: number }) {
+  const controller = new AbortController()
+  let gone = false
+  const forward = () => controller.abort(deps.signal.reason)
+  deps.signal.addEventListener('abort', forward, { once: true })
+  if (deps.signal.aborted) forward()
+  const timer = setInterval(() => {
+    recordProgress(deps.db, { tenantId: conn.tenant_id, id: conn.id, owner, leaseMs: deps.leaseMs, ...counts })
+      .then((kept) => {
+        if (kept) return
+        gone = true
+        controller.abort(new LeaseLost(LEASE_LOST))
+      })
+      // The database is away: the page's own progress statement will tell (or the lease lapses).
+      .catch(() => undefined)
+  }, Math.max(1, Math.floor(deps.leaseMs / 3)))
+  timer.unref()
+  return {
+    signal: controller.signal,
+    lost: () => gone,
+    release() {
+      clearInterval(timer)
+      deps.signal.removeEventListener('abort', forward)
+    },
+  }
+}
+
 /**
  * One run of one connection, holding its lease: each endpoint's window page by page, each page
  * stored (one all-or-nothing ingest) before `synced_until` moves past it. Memory holds one page at a
@@ -48,17 +83,20 @@ export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: 
   const counts = { pages: 0, rows: 0 }
   let outcome: RunOutcome
   let adminKey = ''
+  const lease = holdLease(deps, conn, owner, counts)
   try {
     adminKey = openKey(deps.secretBox, conn.admin_key_sealed)
     for (const endpoint of provider.endpoints) {
       if (!conn.endpoints.includes(endpoint.name)) continue
       if (endpoint.kind === 'costs' && !deps.costSink) continue
-      await pullEndpoint(deps, conn, provider, endpoint, adminKey, owner, counts)
+      await pullEndpoint({ ...deps, signal: lease.signal }, conn, provider, endpoint, adminKey, owner, counts)
     }
     outcome = { status: 'succeeded', ...counts, error: null }
   } catch (err) {
-    if (err instanceof LeaseLost) return { status: 'failed', ...counts, error: err.message }
+    if (err instanceof LeaseLost || lease.lost()) return { status: 'failed', ...counts, error: LEASE_LOST }
     outcome = { status: 'failed', ...counts, error: redact(describeFailure(err), adminKey) }
+  } finally {
+    lease.release()
   }
   await recordOutcome(deps, { tenantId: conn.tenant_id, id: conn.id, owner, ...outcome })
   return outcome
@@ -164,7 +202,7 @@ async function pullEndpoint(
     if (reached !== undefined) progress = reached
     const syncedUntil = reached === undefined ? undefined : new Date(Math.min(reached, nowMs))
     const kept = await recordProgress(deps.db, { tenantId: conn.tenant_id, id: conn.id, owner, leaseMs: deps.leaseMs, ...counts, endpoint: endpoint.name, ...(syncedUntil ? { syncedUntil } : {}) })
-    if (!kept) throw new LeaseLost('the run lost its lease (the connection was deleted or another instance took over)')
+    if (!kept) throw new LeaseLost(LEASE_LOST)
     if (!more) return
     cursors.add(next!)
     cursor = next
