@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.js'
 import { UsageInputError } from '../errors.js'
 import { PLAIN_DECIMAL } from '../decimal/decimal-text.js'
+import { MAX_UNIX_SECONDS } from '../time/instant.js'
 import { checkCursor, encodeCursor, findUsageArgProblems, lookupCard, queryHash, type UsageLimits } from '../usage/usage-service.js'
 import { ArgProblems } from '../usage/arg-problems.js'
 import { billedFacts } from './billed-facts.js'
@@ -27,6 +28,21 @@ function findReconArgProblems(args: ReconArgs, maxGroups: number, found: ArgProb
   return window
 }
 
+const DAY_MS = 86_400_000
+
+/**
+ * The range widened to the whole UTC days it touches. Billed costs are UTC days placed by their start: a
+ * range starting mid-day left that day's bill out while its usage after `from` was counted (a false
+ * COMPUTED_ONLY), and one ending mid-day set a whole day's bill against part of its usage (a false
+ * MISMATCH). The end is capped at the last instant any entry point accepts.
+ */
+function wholeUtcDays(from: Date, to: Date): { from: Date; to: Date } {
+  return {
+    from: new Date(Math.floor(from.getTime() / DAY_MS) * DAY_MS),
+    to: new Date(Math.min(Math.ceil(to.getTime() / DAY_MS) * DAY_MS, MAX_UNIX_SECONDS * 1000 + 999)),
+  }
+}
+
 export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: UsageLimits): Promise<ReconPage> {
   const found = new ArgProblems()
   const checkedWindow = findReconArgProblems(args, limits.maxGroups, found)
@@ -38,11 +54,11 @@ export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: U
   const offset = cursor?.offset ?? 0
   const asOf = cursor?.asOf ?? args.pricingAsOf ?? new Date()
   const groupBy = [...new Set(args.groupBy)]
-  const computed = await computedFacts(db, { ...args, window, groupBy, asOf }, limits)
+  const range = wholeUtcDays(args.from, args.to)
+  const computed = await computedFacts(db, { ...args, ...range, window, groupBy, asOf }, limits)
   const billed = await billedFacts(db, {
     tenantId: args.tenantId,
-    from: args.from,
-    to: args.to,
+    ...range,
     window,
     filter: args.filter,
     maxGroups: limits.maxGroups,

@@ -16,8 +16,8 @@ const lowerCase = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v)
 const lower = <T extends readonly string[]>(values: T) => values.map((v) => v.toLowerCase()) as unknown as [string, ...string[]]
 
 export const ReconQuerySchema = z.object({
-  from: InstantParamSchema.describe('Start of the range (unix seconds or RFC 3339), inclusive'),
-  to: InstantParamSchema.describe('End of the range, exclusive'),
+  from: InstantParamSchema.describe('Start of the range (unix seconds or RFC 3339), inclusive; widened to its UTC midnight (billed costs are whole UTC days)'),
+  to: InstantParamSchema.describe('End of the range, exclusive; widened to the next UTC midnight when it falls inside a day'),
   window: z
     .preprocess(lowerCase, z.enum(lower(RECON_WINDOWS)))
     .default('day')
