@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { SecretBox } from '../crypto/secret-box.js'
+import { SECRET_KEY_MISSING, type SecretBox } from '../crypto/secret-box.js'
 import type { Db } from '../db/client.js'
 import type { IngestResult } from '../ingest/ingest-buckets.js'
 import { claimLease, dueConnections, getConnection, type ConnectionRow } from './connection-store.js'
@@ -40,13 +40,9 @@ export function createConnectionRunner(opts: RunnerOptions) {
   let timer: NodeJS.Timeout | undefined
   let ticking = false
 
-  function launch(row: ConnectionRow, owner: string): Promise<RunOutcome | undefined> {
+  function launch(row: ConnectionRow, owner: string, box: SecretBox): Promise<RunOutcome | undefined> {
     const key = `${row.tenant_id}/${row.id}`
-    const box = opts.secretBox
-    const run = (box
-      ? pullConnection({ db: opts.db, secretBox: box, policy: opts.policy, leaseMs: opts.leaseMs, signal: stop.signal, costSink: opts.costSink, afterUsage: opts.afterUsage, retentionMonths: opts.retentionMonths }, row, owner)
-      : Promise.reject(new Error('no TOKENLEDGER_SECRET_KEY: the admin key cannot be opened'))
-    )
+    const run = pullConnection({ db: opts.db, secretBox: box, policy: opts.policy, leaseMs: opts.leaseMs, signal: stop.signal, costSink: opts.costSink, afterUsage: opts.afterUsage, retentionMonths: opts.retentionMonths }, row, owner)
       .then((outcome) => {
         opts.onOutcome?.(row.provider, outcome)
         if (outcome.status === 'failed') opts.log.warn({ connection: row.id, tenant: row.tenant_id, error: outcome.error }, 'connection sync failed')
@@ -62,14 +58,21 @@ export function createConnectionRunner(opts: RunnerOptions) {
     return run
   }
 
+  /**
+   * Without a secret box no admin key can be opened, so nothing is claimed: a claimed run that could not
+   * start held the lease and showed `running` with no error, and a keyless instance among several kept
+   * taking due connections from the others. The route answers 409 saying what to set (requireSecretBox).
+   */
   async function claim(tenantId: string, id: string, dueOnly: boolean) {
+    const box = opts.secretBox
+    if (!box) throw new Error(SECRET_KEY_MISSING)
     const owner = `${instance}/${randomUUID()}`
     const row = await claimLease(opts.db, tenantId, id, owner, opts.leaseMs, dueOnly)
-    return row ? { row, done: launch(row, owner) } : undefined
+    return row ? { row, done: launch(row, owner, box) } : undefined
   }
 
   async function tick() {
-    if (ticking || stop.signal.aborted || !opts.ready()) return
+    if (ticking || stop.signal.aborted || !opts.ready() || !opts.secretBox) return
     ticking = true
     try {
       const room = MAX_SCHEDULED_RUNS - running.size
@@ -88,6 +91,7 @@ export function createConnectionRunner(opts: RunnerOptions) {
   return {
     start() {
       if (opts.tickMs === undefined || timer) return
+      if (!opts.secretBox) opts.log.warn(`connections are not pulled by this instance: ${SECRET_KEY_MISSING}`)
       timer = setInterval(() => void tick(), opts.tickMs)
       timer.unref()
       void tick()

@@ -161,12 +161,14 @@ const connectionRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['connections'],
         operationId: 'syncConnection',
-        summary: 'Start a run now (202); 409 while a run of this connection is in progress on any instance',
+        summary: 'Start a run now (202); 409 while a run of this connection is in progress on any instance, or when this instance has no TOKENLEDGER_SECRET_KEY',
         params: ConnectionIdParams,
         response: { 202: ConnectionSchema, ...problemResponses(401, 403, 404, 409, 503) },
       },
     },
     async (req, reply) => {
+      // An instance that cannot open admin keys says what to set instead of claiming a run it cannot do.
+      app.requireSecretBox()
       const started = await app.connections.runNow(req.tenantId, req.params.id)
       if (started === 'missing') throw notFound(req.params.id)
       if (started === 'running') throw problems.conflict(`connection ${req.params.id} has a run in progress; see last_run in GET /v1/connections/${req.params.id}`)
