@@ -14,8 +14,12 @@ function documentOnlyBody<S>(route: FastifyRouteSchemaDef<S>): FastifyValidation
   return validatorCompiler(route as unknown as FastifyRouteSchemaDef<ZodType>)
 }
 
-const issuesOf = (issues: readonly { path: PropertyKey[]; message: string }[]): ProblemItem[] =>
-  issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }))
+/** Every issue at its body path; each unknown field apart (zod reports them all in one issue on the object). */
+const issuesOf = (issues: readonly z.core.$ZodIssue[]): ProblemItem[] =>
+  issues.flatMap((i) => {
+    const at = ['body', ...i.path.map(String)]
+    return i.code === 'unrecognized_keys' ? i.keys.map((k) => ({ path: [...at, k].join('.'), message: i.message })) : [{ path: at.join('.'), message: i.message }]
+  })
 
 /** The fields of a body as sent (before its schema), for checks that need two of them. */
 const bodyFields = (body: unknown): { provider?: unknown; endpoints?: unknown } => (typeof body === 'object' && body !== null ? body : {})

@@ -53,7 +53,19 @@ const EndpointsSchema = z
     })
   })
 
-export const ConnectionInputSchema = z.object({
+/**
+ * A body field the schema does not know is a problem named at its own path: silently dropped, a create
+ * with `"enabled": false` (a field GET shows and PATCH takes) started pulling at once, and `"lag_hour": 0`
+ * kept the 48-hour default.
+ */
+const strictBody = <Shape extends z.ZodRawShape>(shape: Shape) => {
+  const known = Object.keys(shape).join(', ')
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? `is not a field of this body; its fields are ${known}` : undefined),
+  })
+}
+
+export const ConnectionInputSchema = strictBody({
   name: dimensionText(),
   provider: z.enum(PROVIDER_NAMES),
   admin_key: AdminKeySchema,
@@ -66,18 +78,15 @@ export const ConnectionInputSchema = z.object({
   endpoints: EndpointsSchema.optional().describe('Default: every endpoint of the provider'),
 })
 
-export const ConnectionPatchSchema = z
-  .object({
-    name: dimensionText(),
-    admin_key: AdminKeySchema,
-    base_url: BaseUrlSchema,
-    interval_minutes: z.number().int().min(1).max(7 * 24 * 60),
-    lag_hours: z.number().int().min(0).max(24 * 90),
-    endpoints: EndpointsSchema,
-    enabled: z.boolean(),
-  })
-  .partial()
-  .strict()
+export const ConnectionPatchSchema = strictBody({
+  name: dimensionText().optional(),
+  admin_key: AdminKeySchema.optional(),
+  base_url: BaseUrlSchema.optional(),
+  interval_minutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
+  lag_hours: z.number().int().min(0).max(24 * 90).optional(),
+  endpoints: EndpointsSchema.optional(),
+  enabled: z.boolean().optional(),
+})
 
 /**
  * Endpoint names of a raw body that exist, but not for this provider, as problems at `body.endpoints.<i>`.
