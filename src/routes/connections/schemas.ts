@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { ConnectionRow } from '../../connections/connection-store.js'
+import type { ConnectionRow, LastRun } from '../../connections/connection-store.js'
 import { endpointNames, PROVIDER_NAMES, type ProviderName } from '../../connections/providers.js'
 import { dimensionText } from '../../ingest/text-schema.js'
 import { outboundUrl } from '../outbound-url.js'
@@ -140,9 +140,24 @@ export type ConnectionView = z.infer<typeof ConnectionSchema>
 
 const iso = (v: Date | string) => new Date(v).toISOString()
 
+const ABANDONED = 'the instance running it stopped before recording an outcome (its lease lapsed); the next run resumes from synced_until'
+
+/**
+ * The last run as it stands. A `running` run whose lease has lapsed has no instance any more (killed,
+ * out of memory, its host gone): nothing would ever record its end, so it showed `running` until the
+ * next run — for ever with TOKENLEDGER_SYNC=off. It is shown failed, ended when its lease did.
+ */
+function lastRun(row: ConnectionRow): LastRun | null {
+  const run = row.last_run
+  if (run?.status !== 'running') return run
+  const leaseEnd = row.lease_until === null ? undefined : new Date(row.lease_until)
+  if (leaseEnd && leaseEnd.getTime() > Date.now()) return run
+  return { ...run, status: 'failed', finished_at: (leaseEnd ?? new Date()).toISOString(), error: ABANDONED }
+}
+
 /** The public view of a stored connection: an allowlist (the sealed key never leaves). */
 export function connectionOut(row: ConnectionRow): ConnectionView {
-  const run = row.last_run
+  const run = lastRun(row)
   return {
     id: row.id,
     name: row.name,
