@@ -86,12 +86,18 @@ export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: 
   const lease = holdLease(deps, conn, owner, counts)
   try {
     adminKey = openKey(deps.secretBox, conn.admin_key_sealed)
+    const failures: string[] = []
     for (const endpoint of provider.endpoints) {
       if (!conn.endpoints.includes(endpoint.name)) continue
       if (endpoint.kind === 'costs' && !deps.costSink) continue
-      await pullEndpoint({ ...deps, signal: lease.signal }, conn, provider, endpoint, adminKey, owner, counts)
+      try {
+        await pullEndpoint({ ...deps, signal: lease.signal }, conn, provider, endpoint, adminKey, owner, counts)
+      } catch (err) {
+        if (endsTheRun(err)) throw err
+        failures.push(describeFailure(err))
+      }
     }
-    outcome = { status: 'succeeded', ...counts, error: null }
+    outcome = failures.length ? { status: 'failed', ...counts, error: redact(failures.join('; '), adminKey) } : { status: 'succeeded', ...counts, error: null }
   } catch (err) {
     if (err instanceof LeaseLost || lease.lost()) return { status: 'failed', ...counts, error: LEASE_LOST }
     outcome = { status: 'failed', ...counts, error: redact(describeFailure(err), adminKey) }
@@ -129,6 +135,19 @@ function openKey(box: SecretBox, sealed: string): string {
   } catch {
     throw new Error('the stored admin key cannot be opened with this TOKENLEDGER_SECRET_KEY: restore the key it was sealed with, or PATCH a new admin_key')
   }
+}
+
+/**
+ * Failures that end the whole run. Any other (a provider refusing one endpoint's request, a page ingest
+ * refuses, a report-shape 409, retries exhausted) fails that endpoint only: the run goes on to the next
+ * and fails at the end naming each. Before, the first such failure ended the run, so an endpoint failing
+ * for good (a group_by the provider rejects, a shape conflict with an earlier import) kept every endpoint
+ * after it — costs last of all — from ever syncing again.
+ */
+function endsTheRun(err: unknown): boolean {
+  if (err instanceof LeaseLost || err instanceof RunInterrupted || isUnavailable(err)) return true
+  // A key the provider refuses is refused by every endpoint.
+  return err instanceof ProviderRefused && / answered 401 /.test(err.message)
 }
 
 function describeFailure(err: unknown): string {
