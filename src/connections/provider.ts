@@ -41,7 +41,7 @@ export interface ProviderModule {
 /** The pagination envelope both providers share. */
 export interface ProviderPage {
   data: unknown[]
-  has_more?: boolean
+  has_more?: unknown
   next_page?: string | null
 }
 

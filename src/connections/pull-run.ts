@@ -190,6 +190,10 @@ async function pullEndpoint(
     if (deps.signal.aborted) throw new RunInterrupted('interrupted')
     const url = provider.pageUrl(conn.base_url, endpoint, window, cursor)
     const page = await fetchPage({ url, headers, signal: deps.signal, secret: adminKey }, deps.policy)
+    // Only has_more: false ends a window. A page without it (a proxy that drops the field, a string
+    // "true") was taken for the last one: synced_until moved to now past the pages never read.
+    if (typeof page.has_more !== 'boolean')
+      throw new Error(`${endpoint.name}: the provider's page says neither has_more: true nor false; stopped rather than take it for the last page`)
     try {
       if (pageHasResults(page)) {
         const opts = { provider: providerName, accountId: conn.account_id ?? undefined, groupBy: endpoint.groupBy }

@@ -119,3 +119,16 @@ void t.test('a response body larger than SYNC_MAX_PAGE_BYTES fails the run, decl
     }
   }),
 )
+
+void t.test('a page without has_more is never taken for the last one: the run fails and nothing is marked synced', (t) =>
+  eachEngine(t, async (t, engine) => {
+    for (const [what, hasMore] of [['absent', undefined], ['a string', 'true'], ['null', null]] as const) {
+      // Two pages of one bucket each; the first names its successor but does not say has_more: true.
+      const provider = await misbehaving(t, (q) => ({ object: 'page', data: [bucket(q.start + q.page * HOUR, [usage])], has_more: q.page === 0 ? hasMore : false, next_page: q.page === 0 ? '1' : null }))
+      const state = await pull(t, engine, provider.url)
+      t.equal(state.last_run?.status, 'failed', `has_more ${what}: the run fails`)
+      t.match(state.last_run?.error, /completions: the provider's page says neither has_more: true nor false/, what)
+      t.equal(state.synced_until.completions, null, `has_more ${what}: synced_until does not move past the pages never read`)
+    }
+  }),
+)
