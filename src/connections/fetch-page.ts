@@ -9,7 +9,7 @@ export interface RetryPolicy {
   timeoutMs: number
   maxAttempts: number
   baseDelayMs: number
-  /** Caps both backoff and Retry-After, so a run never sleeps longer than this between attempts. */
+  /** Caps backoff; a longer Retry-After ends the attempts (the next run tries again), so a run never sleeps longer than this. */
   maxDelayMs: number
   /** The largest response body read (bytes): a provider (or anything posing as it) cannot fill memory. */
   maxBodyBytes: number
@@ -159,6 +159,11 @@ export async function fetchPage(req: PageRequest, policy: RetryPolicy): Promise<
       lastProblem = describe(res.status, res.statusText, text, req.secret)
       if (!RETRYABLE(res.status)) throw new ProviderRefused(`GET ${pathOf(req.url)} answered ${lastProblem}`)
       waitMs = retryAfterMs(res.headers.get('retry-after'), Date.now())
+      // Asked to wait longer than a run waits: retrying at the cap would only ask too early, again.
+      if (waitMs !== undefined && waitMs > policy.maxDelayMs)
+        throw new ProviderRefused(
+          `GET ${pathOf(req.url)} answered ${lastProblem}; asked to wait ${Math.ceil(waitMs / 1000)} s before another request, longer than SYNC_RETRY_MAX_MS (${policy.maxDelayMs} ms): left for the next run`,
+        )
     } catch (err) {
       if (err instanceof ProviderRefused) throw err
       if (req.signal.aborted) throw new RunInterrupted('interrupted')

@@ -132,3 +132,14 @@ void t.test('a page without has_more is never taken for the last one: the run fa
     }
   }),
 )
+
+void t.test('a Retry-After longer than SYNC_RETRY_MAX_MS is honoured: no earlier retry, the page is left for the next run', (t) =>
+  eachEngine(t, async (t, engine) => {
+    const provider = await misbehaving(t, (_q, reply) => reply.status(429).header('retry-after', '120').send({ error: { message: 'Rate limit reached' } }))
+    const state = await pull(t, engine, provider.url, { SYNC_RETRY_MAX_MS: '200', SYNC_MAX_ATTEMPTS: '4' })
+    t.equal(state.last_run?.status, 'failed')
+    t.match(state.last_run?.error, /asked to wait 120 s before another request, longer than SYNC_RETRY_MAX_MS \(200 ms\)/)
+    t.equal(provider.requests.length, 1, 'asked once: never again before the 120 s it asked for')
+    t.equal(state.synced_until.completions, null)
+  }),
+)
