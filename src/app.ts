@@ -66,7 +66,11 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
   })
   await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate, exportGate })
-  await f.register(budgetRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS })
+  await f.register(budgetRoutes, {
+    prefix: '/v1',
+    maxGroups: opts.config.MAX_RESULT_CELLS,
+    allowPrivateWebhooks: opts.config.BUDGET_WEBHOOK_PRIVATE_ADDRESSES === 'allow',
+  })
   await f.register(billingRoutes, { prefix: '/v1', config: opts.config })
   await f.register(reconciliationRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })
   await f.register(connectionRoutes, { prefix: '/v1' })

@@ -72,6 +72,11 @@ const ConfigFields = z.object({
   BUDGET_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
   /** First retry delay; each further retry waits twice as long (capped at 10 minutes). */
   BUDGET_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().positive().default(2_000),
+  /**
+   * Whether budget webhooks may be delivered to loopback, private, link-local and other reserved
+   * addresses. Denied by default: a webhook URL is tenant input (src/http/private-addresses.ts).
+   */
+  BUDGET_WEBHOOK_PRIVATE_ADDRESSES: z.enum(['deny', 'allow']).default('deny'),
   /** Raw buckets, resources and events: the current month and this many before it are kept; older month partitions are dropped. Unset: kept forever. */
   RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
   /** Hourly rollups, the event id ledger and events' resources, counted the same way; at least RETENTION_MONTHS. Unset: kept forever. */

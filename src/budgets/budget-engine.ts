@@ -19,6 +19,8 @@ export interface BudgetEngineOptions {
   webhookTimeoutMs: number
   maxAttempts: number
   retryBaseMs: number
+  /** Deliver to private and reserved addresses too (BUDGET_WEBHOOK_PRIVATE_ADDRESSES=allow). */
+  allowPrivateAddresses: boolean
   now?: () => Date
   /** The timer skips its pass while this is false (database not reachable or not migrated yet). */
   ready?: () => boolean
@@ -108,7 +110,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
       }
       result = secretError
         ? { statusCode: null, error: secretError, durationMs: 0, ok: false }
-        : await postAlert(claimed.webhook_url, alertPayload(claimed, claimed.budget_name), secret, opts.webhookTimeoutMs, attemptedAt)
+        : await postAlert(claimed.webhook_url, alertPayload(claimed, claimed.budget_name), secret, opts.webhookTimeoutMs, attemptedAt, opts.allowPrivateAddresses)
     }
     const attempt = claimed.attempts
     const status = result.ok ? 'delivered' : attempt >= opts.maxAttempts ? 'failed' : 'pending'

@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto'
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import type { AlertRow } from '../db/queries/budgets.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
+import { privateHostOf, publicOnlyLookup, PrivateAddressError } from '../http/private-addresses.js'
 
 /** The contract's alert payload. */
 export function alertPayload(alert: AlertRow, budgetName: string): string {
@@ -28,25 +31,45 @@ export interface AttemptResult {
   ok: boolean
 }
 
-/** One POST; never throws. A 2xx is delivered; anything else (or no answer within the timeout) is retried. */
-export async function postAlert(url: string, body: string, secret: string | null, timeoutMs: number, at: Date): Promise<AttemptResult> {
+/**
+ * One POST; never throws. A 2xx is delivered; anything else (or no answer within the timeout) is retried.
+ * Redirects are not followed. Unless `allowPrivate`, a URL that names or resolves to a private address
+ * is refused before anything is sent (src/http/private-addresses.ts).
+ */
+export async function postAlert(url: string, body: string, secret: string | null, timeoutMs: number, at: Date, allowPrivate: boolean): Promise<AttemptResult> {
   const timestamp = Math.floor(at.getTime() / 1000)
   const headers: Record<string, string> = {
     'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
     'user-agent': 'tokenledger-budgets',
     'x-tokenledger-timestamp': String(timestamp),
   }
   if (secret !== null) headers['x-tokenledger-signature'] = signature(secret, timestamp, body)
   const started = performance.now()
-  try {
-    const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) })
-    // The receiver's body is not needed; read it so the connection is released.
-    await res.arrayBuffer().catch(() => undefined)
-    const ok = res.status >= 200 && res.status < 300
-    return { statusCode: res.status, error: ok ? null : `HTTP ${res.status}`, durationMs: Math.round(performance.now() - started), ok }
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string } }
-    const reason = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.message)
-    return { statusCode: null, error: reason, durationMs: Math.round(performance.now() - started), ok: false }
-  }
+  const done = (statusCode: number | null, error: string | null): AttemptResult => ({
+    statusCode,
+    error,
+    durationMs: Math.round(performance.now() - started),
+    ok: error === null,
+  })
+  const literal = allowPrivate ? undefined : privateHostOf(url)
+  if (literal) return done(null, `refused: ${literal} is a private or reserved address (BUDGET_WEBHOOK_PRIVATE_ADDRESSES=allow permits it)`)
+  return new Promise((resolve) => {
+    const u = new URL(url)
+    const send = u.protocol === 'https:' ? httpsRequest : httpRequest
+    const req = send(u, { method: 'POST', headers, ...(allowPrivate ? {} : { lookup: publicOnlyLookup }) }, (res) => {
+      clearTimeout(timer)
+      // The receiver's body is not needed: the status says it all, and a body that never ends must not hold the attempt.
+      res.destroy()
+      const code = res.statusCode ?? 0
+      resolve(done(code, code >= 200 && code < 300 ? null : `HTTP ${code}`))
+    })
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+    req.on('error', (err: Error & { code?: string }) => {
+      clearTimeout(timer)
+      const reason = err instanceof PrivateAddressError ? `refused: ${err.message} (BUDGET_WEBHOOK_PRIVATE_ADDRESSES=allow permits it)` : (err.code ?? err.message)
+      resolve(done(null, reason))
+    })
+    req.end(body)
+  })
 }

@@ -93,7 +93,8 @@ export const BudgetInputSchema = z
       .describe('percent of amount; each crossing alerts once per period'),
     webhook_url: outboundUrl('https://hooks.example.com/tokenledger')
       .nullable()
-      .optional(),
+      .optional()
+      .describe('receives alerts (POST); redirects are not followed; private and reserved addresses are refused unless BUDGET_WEBHOOK_PRIVATE_ADDRESSES=allow'),
     webhook_secret: z
       .string()
       .min(16, 'must be at least 16 characters')

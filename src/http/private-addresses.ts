@@ -1,0 +1,71 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns'
+import { BlockList, isIP, type LookupFunction } from 'node:net'
+
+/**
+ * Addresses a tenant-supplied URL (a budget's webhook) must not reach unless the operator allows it:
+ * loopback, private, link-local (cloud metadata at 169.254.169.254), carrier-grade NAT, unspecified,
+ * multicast and reserved ranges. A tenant key could otherwise make the server POST into its own network
+ * (the database port, an admin API) and read the outcome back from the delivery log.
+ */
+const PRIVATE = new BlockList()
+for (const [net, bits] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 3], // multicast, reserved and broadcast
+] as const)
+  PRIVATE.addSubnet(net, bits, 'ipv4')
+// IPv4-mapped addresses (::ffff:a.b.c.d) are checked against the IPv4 rules by BlockList itself.
+for (const [net, bits] of [
+  ['::', 128],
+  ['::1', 128],
+  ['64:ff9b::', 96], // NAT64: reaches the IPv4 address in its last 32 bits
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const)
+  PRIVATE.addSubnet(net, bits, 'ipv6')
+
+/** Whether `address` (an IP literal, IPv6 with or without brackets) is in a private or reserved range. */
+export function isPrivateAddress(address: string): boolean {
+  const ip = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address
+  const family = isIP(ip)
+  return family !== 0 && PRIVATE.check(ip, family === 6 ? 'ipv6' : 'ipv4')
+}
+
+/** The URL's host when it names a private address outright (an IP literal or `localhost`), else undefined. */
+export function privateHostOf(url: string): string | undefined {
+  if (!URL.canParse(url)) return undefined
+  const host = new URL(url).hostname.toLowerCase()
+  const bare = host.endsWith('.') ? host.slice(0, -1) : host
+  return isPrivateAddress(host) || bare === 'localhost' || bare.endsWith('.localhost') ? host : undefined
+}
+
+export class PrivateAddressError extends Error {
+  readonly code = 'PRIVATE_ADDRESS'
+  constructor(host: string, address: string) {
+    super(`${host} resolves to ${address}, a private or reserved address`)
+  }
+}
+
+/**
+ * A `lookup` for node:http(s) that refuses private addresses. The check runs on the addresses the socket
+ * then connects to, so a name that resolves to a public address when checked and a private one when
+ * connecting (DNS rebinding) cannot get through.
+ */
+export const publicOnlyLookup: LookupFunction = (hostname, options: LookupOptions, callback) => {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+    if (err) return callback(err, '', 0)
+    const blocked = addresses.find((a) => isPrivateAddress(a.address))
+    if (blocked) return callback(new PrivateAddressError(hostname, blocked.address), '', 0)
+    if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses)
+    const first = addresses[0]!
+    callback(null, first.address, first.family)
+  })
+}
