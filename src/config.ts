@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { parseSecretKey } from './crypto/secret-box.js'
+import { outboundUrl } from './http/outbound-url.js'
 import { isValidTimeZone } from './usage/windows.js'
 
 const booleanString = z.enum(['true', 'false']).transform((v) => v === 'true')
@@ -167,7 +168,7 @@ function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, what: 
 
 /** The CLI's environment (`tokenledger …`); flags override it. Server commands read only these. */
 export const CliConfigSchema = z.object({
-  TOKENLEDGER_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
+  TOKENLEDGER_URL: outboundUrl('http://127.0.0.1:3000').default('http://127.0.0.1:3000'),
   TOKENLEDGER_KEY: z.string().min(1).optional(),
   TOKENLEDGER_ADMIN_TOKEN: z.string().min(1).optional(),
 })

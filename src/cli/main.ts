@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import { loadCliConfig, CliConfigSchema, type CliConfig } from '../config.js'
 import { parseCommand, positionals } from './args.js'
 import { IMPORT_HELP, parseKind, runImport } from './commands/import.js'
@@ -24,14 +25,25 @@ export interface Io {
   stderr: NodeJS.WriteStream
 }
 
-/** Flags win over the environment; a missing token is a usage error naming both. */
+/**
+ * What an Authorization header can carry and the server can match (`Bearer <non-space>`), once the
+ * leading and trailing whitespace that fetch strips anyway is gone. Anything else inside (two lines of
+ * a key file) made fetch throw with the whole header, the secret included, in its message.
+ */
+const BearerTokenSchema = z
+  .string()
+  .transform((s) => s.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, ''))
+  .pipe(z.string().regex(/^[\x21-\x7e\xa1-\xff]+$/, 'contains whitespace or control characters, so it cannot be sent (it is not shown here)'))
+
+/** Flags win over the environment; a missing token is a usage error naming both. Neither a URL nor a token is echoed (both may hold secrets). */
 function server(env: CliConfig, url: string | undefined, token: { flag: string | undefined; env: string | undefined; name: string; variable: string }): ServerTarget {
-  const checked = url === undefined ? env.TOKENLEDGER_URL : CliConfigSchema.shape.TOKENLEDGER_URL.safeParse(url)
-  const base = typeof checked === 'string' ? checked : checked.success ? checked.data : undefined
-  if (!base) throw usageError(`--url must be an http(s) URL, not "${url}"`)
-  const secret = token.flag ?? token.env
-  if (!secret) throw usageError(`no ${token.name}: pass --${token.name} or set ${token.variable}`)
-  return { url: base, token: secret }
+  const checked = url === undefined ? { success: true as const, data: env.TOKENLEDGER_URL } : CliConfigSchema.shape.TOKENLEDGER_URL.safeParse(url)
+  if (!checked.success) throw usageError(`--url ${checked.error.issues.map((i) => i.message).join('; ')}`)
+  const given = token.flag ?? token.env
+  if (!given) throw usageError(`no ${token.name}: pass --${token.name} or set ${token.variable}`)
+  const secret = BearerTokenSchema.safeParse(given)
+  if (!secret.success) throw usageError(`${token.flag !== undefined ? `--${token.name}` : token.variable} ${secret.error.issues[0]!.message}`)
+  return { url: checked.data, token: secret.data }
 }
 
 const KEY_OPTION = { key: { type: 'string' }, url: { type: 'string' } } as const

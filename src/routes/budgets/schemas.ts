@@ -6,7 +6,7 @@ import { ALL_SOURCES, MAX_FILTER_VALUES, type UsageFilter } from '../../usage/di
 import { isValidTimeZone } from '../../usage/windows.js'
 import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
-import { outboundUrl } from '../outbound-url.js'
+import { outboundUrl } from '../../http/outbound-url.js'
 
 export const BudgetNameSchema = z
   .string()

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import type { ConnectionRow, LastRun } from '../../connections/connection-store.js'
 import { endpointNames, PROVIDER_NAMES, type ProviderName } from '../../connections/providers.js'
 import { dimensionText } from '../../ingest/text-schema.js'
-import { outboundUrl } from '../outbound-url.js'
+import { outboundUrl } from '../../http/outbound-url.js'
 import { INSTANT_FORMAT, parseInstant } from '../../time/instant.js'
 
 /**
