@@ -89,12 +89,15 @@ export function windowEndSql(window: Window, start: SQL, tz: string, to: Date): 
   if (window === 'TOTAL') return sql`${to.toISOString()}::timestamptz`
   const seconds = SECONDS[window]
   // The next local boundary: a window that starts at an offset change off the boundary is shorter.
+  // Calendar ends are truncated again: a window that starts where local midnight does not exist (DST
+  // at 00:00 in America/Havana, America/Santiago, America/Asuncion, …) starts at 01:00 local, and a day,
+  // week or month later is 01:00 again — an hour into the next window, which then overlapped this one.
   const local = localEpoch(start, tz)
   const end = seconds
     ? tz === 'UTC'
       ? sql`${start} + make_interval(secs => ${seconds})`
       : sql`${start} + make_interval(secs => ${seconds} - (${local} - floor(${local} / ${seconds}) * ${seconds}))`
-    : sql`((${start} at time zone ${tz}) + ${`1 ${CALENDAR[window]!}`}::interval) at time zone ${tz}`
+    : sql`date_trunc(${CALENDAR[window]!}, (${start} at time zone ${tz}) + ${`1 ${CALENDAR[window]!}`}::interval) at time zone ${tz}`
   return sql`least(${end}, ${END_OF_TIME}::timestamptz)`
 }
 
