@@ -24,12 +24,12 @@ export async function evaluateBudget(db: Db, budget: Budget, now: Date, maxGroup
   const window = CALENDAR_WINDOW[budget.period]
   if (window) {
     const range = written ? await windowsCovering(db, window, budget.timeZone, written.start, written.end) : await periodAt(db, budget.period, budget.timeZone, now)
-    for (const w of await spendByWindow(db, budget, window, range, maxGroups)) add(w, w.spent)
+    for (const w of await spendByWindow(db, budget, window, range.rows, maxGroups)) add(w, w.spent)
   } else {
     const days = ROLLING_DAYS[budget.period]!
     // Rows that all start before the rolling window (or after now) cannot move it.
     if (written && (written.end.getTime() < now.getTime() - days * 86_400_000 || written.start > now)) return []
-    const total = await spendOver(db, budget, await periodAt(db, budget.period, budget.timeZone, now), maxGroups)
+    const total = await spendOver(db, budget, (await periodAt(db, budget.period, budget.timeZone, now)).rows, maxGroups)
     if (thresholdsMet(total.spent, budget.amount, budget.thresholds).length > 0)
       add(await windowsCovering(db, 'DAY', budget.timeZone, now, now), total.spent)
   }

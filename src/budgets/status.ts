@@ -20,7 +20,7 @@ export interface BudgetStatus {
 /** A budget as it stands at `at` (default now): computed from the ledger, nothing kept. */
 export async function budgetStatus(db: Db, budget: Budget, at: Date, maxGroups: number): Promise<BudgetStatus> {
   const period = await periodAt(db, budget.period, budget.timeZone, at)
-  const total = await spendOver(db, budget, period, maxGroups)
+  const total = await spendOver(db, budget, period.rows, maxGroups)
   const rolling = CALENDAR_WINDOW[budget.period] === undefined
   // Alerts of a rolling budget are keyed by the local day they were detected.
   const alertPeriod = rolling ? (await windowsCovering(db, 'DAY', budget.timeZone, at, at)).start : period.start

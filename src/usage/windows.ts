@@ -101,6 +101,19 @@ export function windowEndSql(window: Window, start: SQL, tz: string, to: Date): 
   return sql`least(${end}, ${END_OF_TIME}::timestamptz)`
 }
 
+/**
+ * The first instant whose rows belong to the calendar window starting at `boundary` (a windowStartSql or
+ * windowEndSql value). Usually `boundary` itself; but where a fall-back repeats the hour after local
+ * midnight (America/Havana: 01:00 → 00:00), PostgreSQL starts the day at the second 00:00, and the rows of
+ * the first 00:00–01:00 — which date_trunc puts in that day — start an hour before it. A range over
+ * [first instant of a window, first instant of the next) then holds exactly the rows the window groups.
+ */
+export function firstInstantSql(boundary: SQL, tz: string): SQL {
+  const before = sql`(${boundary} - interval '3 hours')`
+  const early = sql`(${before} + ((${boundary} at time zone ${tz}) - (${before} at time zone ${tz})))`
+  return sql`(case when ${early} < ${boundary} and (${early} at time zone ${tz}) = (${boundary} at time zone ${tz}) then ${early} else ${boundary} end)`
+}
+
 /** An upper bound on the number of windows a range spans (used to refuse runaway queries early). */
 export function maxWindows(window: Window, from: Date, to: Date): number {
   const span = (to.getTime() - from.getTime()) / 1000
