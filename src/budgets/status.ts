@@ -23,7 +23,7 @@ export async function budgetStatus(db: Db, budget: Budget, at: Date, maxGroups: 
   const total = await spendOver(db, budget, period.rows, maxGroups)
   const rolling = CALENDAR_WINDOW[budget.period] === undefined
   // Alerts of a rolling budget are keyed by the local day they were detected.
-  const alertPeriod = rolling ? (await windowsCovering(db, 'DAY', budget.timeZone, at, at)).start : period.start
+  const alertPeriod = rolling ? await windowsCovering(db, 'DAY', budget.timeZone, at, at) : period
   const recorded = await recordedThresholds(db, budget.tenantId, budget.id, alertPeriod)
   const crossed = [...new Set([...recorded, ...thresholdsMet(total.spent, budget.amount, budget.thresholds)])].sort((a, b) => a - b)
   return {

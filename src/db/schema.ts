@@ -488,7 +488,7 @@ export const budgetAlerts = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
-    unique('budget_alerts_once_key').on(t.tenantId, t.budgetId, t.periodStart, t.threshold),
+    unique('budget_alerts_once_key').on(t.tenantId, t.budgetId, t.periodStart, t.periodEnd, t.threshold),
     foreignKey({ columns: [t.tenantId, t.budgetId], foreignColumns: [budgets.tenantId, budgets.id] }).onDelete('cascade'),
     index('budget_alerts_due_idx').on(t.nextAttemptAt).where(sql`delivery_status = 'pending'`),
   ],

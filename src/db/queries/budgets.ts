@@ -129,7 +129,7 @@ const ALERT_COLUMNS = sql.raw(
 
 /**
  * Records the crossings that were not recorded before, in one statement. The unique key (tenant, budget,
- * period, threshold) decides: of any number of concurrent evaluations, exactly one inserts each alert
+ * period start and end, threshold) decides: of any number of concurrent evaluations, exactly one inserts each alert
  * and sees it returned; the others insert nothing.
  */
 export async function recordAlerts(
@@ -148,15 +148,18 @@ export async function recordAlerts(
       ${sql.param(candidates.map((c) => c.periodEnd.toISOString()))}::timestamptz[], ${sql.param(candidates.map((c) => c.threshold))}::int[],
       ${sql.param(candidates.map((c) => c.spent))}::numeric[]) as c(id, period_start, period_end, threshold, spent)
     order by c.period_start, c.threshold
-    on conflict (tenant_id, budget_id, period_start, threshold) do nothing
+    on conflict (tenant_id, budget_id, period_start, period_end, threshold) do nothing
     returning ${ALERT_COLUMNS}`)
 }
 
-/** The thresholds already recorded for one period of a budget. */
-export async function recordedThresholds(db: Db, tenantId: string, budgetId: string, periodStart: Date): Promise<number[]> {
+/**
+ * The thresholds already recorded for one period of a budget. A period is its start and its end: a budget
+ * switched from month to day on the 1st has two periods that start together.
+ */
+export async function recordedThresholds(db: Db, tenantId: string, budgetId: string, period: { start: Date; end: Date }): Promise<number[]> {
   const rows = await db.query<{ threshold: number }>(
     sql`select threshold from budget_alerts where tenant_id = ${tenantId} and budget_id = ${budgetId}
-        and period_start = ${periodStart.toISOString()}::timestamptz order by threshold`,
+        and period_start = ${period.start.toISOString()}::timestamptz and period_end = ${period.end.toISOString()}::timestamptz order by threshold`,
   )
   return rows.map((r) => r.threshold)
 }
@@ -174,7 +177,7 @@ export interface DeliveryRow {
 export async function listAlerts(db: Db, tenantId: string, budgetId: string, limit: number): Promise<(AlertRow & { deliveries: DeliveryRow[] })[]> {
   const alerts = await db.query<AlertRow>(
     sql`select ${ALERT_COLUMNS} from budget_alerts where tenant_id = ${tenantId} and budget_id = ${budgetId}
-        order by period_start desc, threshold desc limit ${limit}`,
+        order by period_start desc, period_end desc, threshold desc limit ${limit}`,
   )
   if (alerts.length === 0) return []
   const deliveries = await db.query<DeliveryRow>(
