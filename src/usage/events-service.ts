@@ -78,7 +78,14 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
   const asOf = cursor?.asOf ?? new Date()
   const { lower, upper } = rangeSql(args)
 
-  const where: SQL[] = [sql`tenant_id = ${args.tenantId}`, sql`timestamp >= ${lower}`, sql`timestamp < ${upper}`]
+  // Every page lists the events received by the first page's instant: events arrive all the time, and
+  // newest first (the default) an offset into a growing list repeated rows and moved the totals.
+  const where: SQL[] = [
+    sql`tenant_id = ${args.tenantId}`,
+    sql`timestamp >= ${lower}`,
+    sql`timestamp < ${upper}`,
+    sql`received_at <= ${asOf.toISOString()}::timestamptz`,
+  ]
   for (const [key, column] of Object.entries(FILTER_COLUMNS)) {
     const values = filterValues(args.filter, key as keyof typeof FILTER_COLUMNS)
     // Events are completions usage with no context tier or inference geo.
