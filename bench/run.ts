@@ -179,6 +179,8 @@ async function runEngine(engine: Engine): Promise<Metric[]> {
       // Row 10 stores a connection's admin key (PostgreSQL has no generated key).
       TOKENLEDGER_SECRET_KEY: 'ab'.repeat(32),
       TOKENLEDGER_SYNC: 'off',
+      // Row 10's stub provider listens on 127.0.0.1.
+      OUTBOUND_PRIVATE_ADDRESSES: 'allow',
       // Throughput is measured, not the per-key limit or load shedding.
       RATE_LIMIT_PER_MINUTE: 'off',
       UNDER_PRESSURE: 'off',

@@ -69,11 +69,11 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await f.register(budgetRoutes, {
     prefix: '/v1',
     maxGroups: opts.config.MAX_RESULT_CELLS,
-    allowPrivateWebhooks: opts.config.BUDGET_WEBHOOK_PRIVATE_ADDRESSES === 'allow',
+    allowPrivateWebhooks: opts.config.OUTBOUND_PRIVATE_ADDRESSES === 'allow',
   })
   await f.register(billingRoutes, { prefix: '/v1', config: opts.config })
   await f.register(reconciliationRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })
-  await f.register(connectionRoutes, { prefix: '/v1' })
+  await f.register(connectionRoutes, { prefix: '/v1', allowPrivate: opts.config.OUTBOUND_PRIVATE_ADDRESSES === 'allow' })
 }
 
 /** The whole application as one plugin: shared infrastructure first, then one plugin per surface. */

@@ -74,10 +74,11 @@ const ConfigFields = z.object({
   /** First retry delay; each further retry waits twice as long (capped at 10 minutes). */
   BUDGET_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().positive().default(2_000),
   /**
-   * Whether budget webhooks may be delivered to loopback, private, link-local and other reserved
-   * addresses. Denied by default: a webhook URL is tenant input (src/http/private-addresses.ts).
+   * Whether the URLs a tenant gives the server to call — budget webhooks, a connection's base_url — may
+   * reach loopback, private, link-local and other reserved addresses. Denied by default: such a URL is
+   * tenant input, and the outcome comes back to the tenant (src/http/private-addresses.ts).
    */
-  BUDGET_WEBHOOK_PRIVATE_ADDRESSES: z.enum(['deny', 'allow']).default('deny'),
+  OUTBOUND_PRIVATE_ADDRESSES: z.enum(['deny', 'allow']).default('deny'),
   /** Raw buckets, resources and events: the current month and this many before it are kept; older month partitions are dropped. Unset: kept forever. */
   RETENTION_MONTHS: z.coerce.number().int().positive().optional(),
   /** Hourly rollups, the event id ledger and events' resources, counted the same way; at least RETENTION_MONTHS. Unset: kept forever. */

@@ -19,7 +19,7 @@ export interface BudgetEngineOptions {
   webhookTimeoutMs: number
   maxAttempts: number
   retryBaseMs: number
-  /** Deliver to private and reserved addresses too (BUDGET_WEBHOOK_PRIVATE_ADDRESSES=allow). */
+  /** Deliver to private and reserved addresses too (OUTBOUND_PRIVATE_ADDRESSES=allow). */
   allowPrivateAddresses: boolean
   now?: () => Date
   /** The timer skips its pass while this is false (database not reachable or not migrated yet). */

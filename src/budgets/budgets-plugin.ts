@@ -20,7 +20,7 @@ export default fp(
       webhookTimeoutMs: opts.config.BUDGET_WEBHOOK_TIMEOUT_MS,
       maxAttempts: opts.config.BUDGET_WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: opts.config.BUDGET_WEBHOOK_RETRY_BASE_MS,
-      allowPrivateAddresses: opts.config.BUDGET_WEBHOOK_PRIVATE_ADDRESSES === 'allow',
+      allowPrivateAddresses: opts.config.OUTBOUND_PRIVATE_ADDRESSES === 'allow',
       ready: () => app.dbState.isMigrated(),
       onDelivery: (outcome) => app.metrics.alertDeliveries.inc({ channel: 'webhook', outcome }),
     })

@@ -53,7 +53,7 @@ export async function postAlert(url: string, body: string, secret: string | null
     ok: error === null,
   })
   const literal = allowPrivate ? undefined : privateHostOf(url)
-  if (literal) return done(null, `refused: ${literal} is a private or reserved address (BUDGET_WEBHOOK_PRIVATE_ADDRESSES=allow permits it)`)
+  if (literal) return done(null, `refused: ${literal} is a private or reserved address (OUTBOUND_PRIVATE_ADDRESSES=allow permits it)`)
   return new Promise((resolve) => {
     const u = new URL(url)
     const send = u.protocol === 'https:' ? httpsRequest : httpRequest
@@ -67,7 +67,7 @@ export async function postAlert(url: string, body: string, secret: string | null
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
     req.on('error', (err: Error & { code?: string }) => {
       clearTimeout(timer)
-      const reason = err instanceof PrivateAddressError ? `refused: ${err.message} (BUDGET_WEBHOOK_PRIVATE_ADDRESSES=allow permits it)` : (err.code ?? err.message)
+      const reason = err instanceof PrivateAddressError ? `refused: ${err.message} (OUTBOUND_PRIVATE_ADDRESSES=allow permits it)` : (err.code ?? err.message)
       resolve(done(null, reason))
     })
     req.end(body)

@@ -21,7 +21,7 @@ export default fp(
       db: app.db,
       secretBox: app.secretBox,
       log: app.log,
-      policy: { timeoutMs: c.SYNC_REQUEST_TIMEOUT_MS, maxAttempts: c.SYNC_MAX_ATTEMPTS, baseDelayMs: c.SYNC_RETRY_BASE_MS, maxDelayMs: c.SYNC_RETRY_MAX_MS, maxBodyBytes: c.SYNC_MAX_PAGE_BYTES },
+      policy: { timeoutMs: c.SYNC_REQUEST_TIMEOUT_MS, maxAttempts: c.SYNC_MAX_ATTEMPTS, baseDelayMs: c.SYNC_RETRY_BASE_MS, maxDelayMs: c.SYNC_RETRY_MAX_MS, maxBodyBytes: c.SYNC_MAX_PAGE_BYTES, allowPrivate: c.OUTBOUND_PRIVATE_ADDRESSES === 'allow' },
       leaseMs: c.SYNC_LEASE_MS,
       retentionMonths: c.RETENTION_MONTHS,
       tickMs: c.TOKENLEDGER_SYNC === 'on' ? c.SYNC_TICK_MS : undefined,

@@ -1,3 +1,4 @@
+import { privateHostOf, PrivateAddressError, publicOnlyAgent } from '../http/private-addresses.js'
 import type { ProviderPage } from './provider.js'
 
 /**
@@ -13,7 +14,11 @@ export interface RetryPolicy {
   maxDelayMs: number
   /** The largest response body read (bytes): a provider (or anything posing as it) cannot fill memory. */
   maxBodyBytes: number
+  /** Requests may reach private and reserved addresses (OUTBOUND_PRIVATE_ADDRESSES=allow): base_url is tenant input. */
+  allowPrivate: boolean
 }
+
+const PRIVATE_HINT = 'OUTBOUND_PRIVATE_ADDRESSES=allow permits it'
 
 /** A request the provider refused for good (401, 403, 400…): retrying cannot help. */
 export class ProviderRefused extends Error {}
@@ -136,13 +141,17 @@ async function boundedText(res: Response, limit: number, url: URL): Promise<stri
 }
 
 export async function fetchPage(req: PageRequest, policy: RetryPolicy): Promise<ProviderPage> {
+  const literal = policy.allowPrivate ? undefined : privateHostOf(req.url.href)
+  if (literal) throw new ProviderRefused(`GET ${pathOf(req.url)} refused: ${literal} is a private or reserved address (${PRIVATE_HINT})`)
+  // Node's fetch takes an undici dispatcher; its RequestInit type does not name the option.
+  const dispatcher = policy.allowPrivate ? {} : ({ dispatcher: publicOnlyAgent } as object)
   let lastProblem = ''
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     if (req.signal.aborted) throw new RunInterrupted('interrupted')
     let waitMs: number | undefined
     const attemptSignal = attemptAbort(req.signal, policy.timeoutMs)
     try {
-      const res = await fetch(req.url, { headers: { accept: 'application/json', ...req.headers }, signal: attemptSignal.signal, redirect: 'manual' })
+      const res = await fetch(req.url, { headers: { accept: 'application/json', ...req.headers }, signal: attemptSignal.signal, redirect: 'manual', ...dispatcher })
       if (res.status >= 300 && res.status < 400) {
         await res.body?.cancel()
         throw new ProviderRefused(
@@ -168,6 +177,7 @@ export async function fetchPage(req: PageRequest, policy: RetryPolicy): Promise<
       if (err instanceof ProviderRefused) throw err
       if (req.signal.aborted) throw new RunInterrupted('interrupted')
       const e = err as Error
+      if (e.cause instanceof PrivateAddressError) throw new ProviderRefused(`GET ${pathOf(req.url)} refused: ${e.cause.message} (${PRIVATE_HINT})`)
       lastProblem = attemptSignal.timedOut ? `no answer within ${policy.timeoutMs} ms` : e instanceof SyntaxError ? 'a body that is not JSON' : redact(`${e.message}${e.cause instanceof Error ? ` (${e.cause.message})` : ''}`, req.secret)
     } finally {
       attemptSignal.release()

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
+import { Agent } from 'undici'
 
 /**
  * Addresses a tenant-supplied URL (a budget's webhook) must not reach unless the operator allows it:
@@ -47,6 +48,15 @@ export function privateHostOf(url: string): string | undefined {
   return isPrivateAddress(host) || bare === 'localhost' || bare.endsWith('.localhost') ? host : undefined
 }
 
+/**
+ * Why `url` (tenant input: a webhook, a connection's base_url) may not be stored for the server to call —
+ * it names a private host outright — or undefined. A name that resolves to one is refused when called.
+ */
+export function privateUrlProblem(url: unknown, allowPrivate: boolean): string | undefined {
+  const host = typeof url === 'string' && !allowPrivate ? privateHostOf(url) : undefined
+  return host && `${host} is a private or reserved address; the server calls public addresses only unless OUTBOUND_PRIVATE_ADDRESSES=allow`
+}
+
 export class PrivateAddressError extends Error {
   readonly code = 'PRIVATE_ADDRESS'
   constructor(host: string, address: string) {
@@ -69,3 +79,9 @@ export const publicOnlyLookup: LookupFunction = (hostname, options: LookupOption
     callback(null, first.address, first.family)
   })
 }
+
+/**
+ * A dispatcher for `fetch` whose connections go through publicOnlyLookup (a provider connection's
+ * base_url). fetch does not look up an IP literal: check privateHostOf first.
+ */
+export const publicOnlyAgent = new Agent({ connect: { lookup: publicOnlyLookup } })

@@ -6,7 +6,7 @@ import { getBudget } from '../../src/db/queries/budgets.js'
 import { admin, bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 import { alerts, bucket, createCard, postBuckets, PRICES, putBudget, SECRET, settle, startReceiver, waitFor } from '../factories/budgets.js'
 
-const CONFIG = { BUDGET_EVALUATION_INTERVAL_MS: 'off', BUDGET_WEBHOOK_PRIVATE_ADDRESSES: 'allow', BUDGET_WEBHOOK_RETRY_BASE_MS: '50', BUDGET_WEBHOOK_TIMEOUT_MS: '15000', BUDGET_WEBHOOK_MAX_ATTEMPTS: '3' }
+const CONFIG = { BUDGET_EVALUATION_INTERVAL_MS: 'off', OUTBOUND_PRIVATE_ADDRESSES: 'allow', BUDGET_WEBHOOK_RETRY_BASE_MS: '50', BUDGET_WEBHOOK_TIMEOUT_MS: '15000', BUDGET_WEBHOOK_MAX_ATTEMPTS: '3' }
 // A month in the past, so nothing but these tests' rows is in it.
 const JAN = new Date('2026-01-10T12:00:00Z')
 // The receiver shares this process with PGlite, which blocks the event loop while a query runs: a

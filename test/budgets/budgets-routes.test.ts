@@ -5,7 +5,7 @@ import app from '../../src/app.js'
 import { admin, bearer, build, eachEngine, freshDb, isProblem, tenantWithKey, testConfig } from '../helpers.js'
 import { bucket, createCard, postBuckets, SECRET } from '../factories/budgets.js'
 
-const CONFIG = { BUDGET_EVALUATION_INTERVAL_MS: 'off', BUDGET_WEBHOOK_PRIVATE_ADDRESSES: 'allow' }
+const CONFIG = { BUDGET_EVALUATION_INTERVAL_MS: 'off', OUTBOUND_PRIVATE_ADDRESSES: 'allow' }
 const JAN = new Date('2026-01-10T12:00:00Z')
 
 void eachEngine(t, async (t, engine) => {

@@ -8,7 +8,7 @@ import { isPrivateAddress, privateHostOf, publicOnlyLookup } from '../../src/htt
 import { bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
 import { alerts, bucket, createCard, postBuckets, startReceiver, waitFor } from '../factories/budgets.js'
 
-// Default configuration: BUDGET_WEBHOOK_PRIVATE_ADDRESSES=deny.
+// Default configuration: OUTBOUND_PRIVATE_ADDRESSES=deny.
 const CONFIG = { BUDGET_EVALUATION_INTERVAL_MS: 'off', BUDGET_WEBHOOK_RETRY_BASE_MS: '50', BUDGET_WEBHOOK_MAX_ATTEMPTS: '2' }
 const JAN = new Date('2026-01-10T12:00:00Z')
 
@@ -65,7 +65,7 @@ void eachEngine(t, async (t, engine) => {
     const { tenantId, key } = await tenantWithKey(app)
     const card = await createCard(app, tenantId, `card-${tenantId}`)
     const receiver = await startReceiver(t)
-    // Stored while BUDGET_WEBHOOK_PRIVATE_ADDRESSES was allow (or before the check existed).
+    // Stored while OUTBOUND_PRIVATE_ADDRESSES was allow (or before the check existed).
     await upsertBudget(app.testDb, {
       tenantId,
       id: randomUUID(),

@@ -11,7 +11,7 @@ import { fetchPage, RunInterrupted } from '../../src/connections/fetch-page.js'
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
-const POLICY = { timeoutMs: 400, maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxBodyBytes: 1_000_000 }
+const POLICY = { timeoutMs: 400, maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxBodyBytes: 1_000_000, allowPrivate: true }
 
 async function silentProvider(t: Test): Promise<URL> {
   const server: Server = createServer(() => {}) // never answers

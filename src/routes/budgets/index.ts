@@ -6,7 +6,7 @@ import { toBudget } from '../../budgets/budget-model.js'
 import { budgetStatus } from '../../budgets/status.js'
 import { deleteBudget, getBudget, listAlerts, listBudgets, upsertBudget, type BudgetRow } from '../../db/queries/budgets.js'
 import { problems, type ProblemItem } from '../../errors.js'
-import { privateHostOf } from '../../http/private-addresses.js'
+import { privateUrlProblem } from '../../http/private-addresses.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
 import { cardNotVisible } from '../../auth/access.js'
 import { findVisibleCard } from '../../pricing/card-lookup.js'
@@ -66,10 +66,8 @@ const budgetRoutes: FastifyPluginAsyncZod<{ maxGroups: number; allowPrivateWebho
       if (parsed.success && !(await isKnownTimeZone(app.db, parsed.data.time_zone)))
         errors.push({ path: 'body.time_zone', message: unknownZoneMessage(parsed.data.time_zone) })
       // Names that resolve to a private address are refused at delivery; a literal one is refused here, at once.
-      const url = (req.body as { webhook_url?: unknown } | null)?.webhook_url
-      const privateHost = typeof url === 'string' && !opts.allowPrivateWebhooks ? privateHostOf(url) : undefined
-      if (privateHost && !errors.some((e) => e.path === 'body.webhook_url'))
-        errors.push({ path: 'body.webhook_url', message: `${privateHost} is a private or reserved address; webhooks go to public addresses unless BUDGET_WEBHOOK_PRIVATE_ADDRESSES=allow` })
+      const privateUrl = privateUrlProblem((req.body as { webhook_url?: unknown } | null)?.webhook_url, opts.allowPrivateWebhooks)
+      if (privateUrl && !errors.some((e) => e.path === 'body.webhook_url')) errors.push({ path: 'body.webhook_url', message: privateUrl })
       if (!parsed.success || !name.success || errors.length > 0) throw problems.validation(errors)
       const b = parsed.data
       const secret = b.webhook_secret === undefined || b.webhook_secret === null ? b.webhook_secret : app.requireSecretBox().seal(b.webhook_secret)

@@ -94,7 +94,7 @@ export const BudgetInputSchema = z
     webhook_url: outboundUrl('https://hooks.example.com/tokenledger')
       .nullable()
       .optional()
-      .describe('receives alerts (POST); redirects are not followed; private and reserved addresses are refused unless BUDGET_WEBHOOK_PRIVATE_ADDRESSES=allow'),
+      .describe('receives alerts (POST); redirects are not followed; private and reserved addresses are refused unless OUTBOUND_PRIVATE_ADDRESSES=allow'),
     webhook_secret: z
       .string()
       .min(16, 'must be at least 16 characters')

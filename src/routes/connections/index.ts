@@ -5,6 +5,7 @@ import { z, type ZodType } from 'zod'
 import { deleteConnection, getConnection, insertConnection, listConnections, updateConnection } from '../../connections/connection-store.js'
 import { endpointNames, PROVIDERS } from '../../connections/providers.js'
 import { problems, type ProblemItem } from '../../errors.js'
+import { privateUrlProblem } from '../../http/private-addresses.js'
 import { problemResponses } from '../shared-schemas.js'
 import { ConnectionIdParams, ConnectionInputSchema, ConnectionPatchSchema, ConnectionSchema, connectionOut, foreignEndpoints } from './schemas.js'
 
@@ -22,12 +23,18 @@ const issuesOf = (issues: readonly z.core.$ZodIssue[]): ProblemItem[] =>
   })
 
 /** The fields of a body as sent (before its schema), for checks that need two of them. */
-const bodyFields = (body: unknown): { provider?: unknown; endpoints?: unknown } => (typeof body === 'object' && body !== null ? body : {})
+const bodyFields = (body: unknown): { provider?: unknown; endpoints?: unknown; base_url?: unknown } => (typeof body === 'object' && body !== null ? body : {})
+
+/** base_url naming a private host outright, unless allowed (a name resolving to one is refused per request). */
+function privateBaseUrl(raw: { base_url?: unknown }, schemaErrors: ProblemItem[], allowPrivate: boolean): ProblemItem[] {
+  const problem = privateUrlProblem(raw.base_url, allowPrivate)
+  return problem && !schemaErrors.some((e) => e.path === 'body.base_url') ? [{ path: 'body.base_url', message: problem }] : []
+}
 
 const last4 = (key: string) => key.slice(-4)
 const notFound = (id: string) => problems.notFound(`connection ${id} does not exist`)
 
-const connectionRoutes: FastifyPluginAsyncZod = async (app) => {
+const connectionRoutes: FastifyPluginAsyncZod<{ allowPrivate: boolean }> = async (app, opts) => {
   const auth = app.auth.tenant('ingest')
 
   app.post(
@@ -46,7 +53,8 @@ const connectionRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req, reply) => {
       const parsed = ConnectionInputSchema.safeParse(req.body)
       const raw = bodyFields(req.body)
-      const errors = [...(parsed.success ? [] : issuesOf(parsed.error.issues)), ...foreignEndpoints(raw.provider, raw.endpoints)]
+      const schemaErrors = parsed.success ? [] : issuesOf(parsed.error.issues)
+      const errors = [...schemaErrors, ...foreignEndpoints(raw.provider, raw.endpoints), ...privateBaseUrl(raw, schemaErrors, opts.allowPrivate)]
       if (!parsed.success || errors.length > 0) throw problems.validation(errors)
       const c = parsed.data
       const sealed = app.requireSecretBox().seal(c.admin_key)
@@ -120,7 +128,9 @@ const connectionRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req) => {
       const parsed = ConnectionPatchSchema.safeParse(req.body)
       const current = await getConnection(app.db, req.tenantId, req.params.id)
-      const errors = [...(parsed.success ? [] : issuesOf(parsed.error.issues)), ...foreignEndpoints(current?.provider, bodyFields(req.body).endpoints)]
+      const raw = bodyFields(req.body)
+      const schemaErrors = parsed.success ? [] : issuesOf(parsed.error.issues)
+      const errors = [...schemaErrors, ...foreignEndpoints(current?.provider, raw.endpoints), ...privateBaseUrl(raw, schemaErrors, opts.allowPrivate)]
       if (!parsed.success || errors.length > 0) throw problems.validation(errors)
       if (!current) throw notFound(req.params.id)
       const p = parsed.data

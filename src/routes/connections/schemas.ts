@@ -31,6 +31,7 @@ const urlOf = (u: string) => (URL.canParse(u) ? new URL(u) : undefined)
 const BaseUrlSchema = outboundUrl('https://api.openai.com')
   .refine((u) => !/\/v1\/?$/.test(urlOf(u)?.pathname ?? ''), 'is the API root without a version: drop the trailing /v1')
   .refine((u) => !urlOf(u)?.search && !urlOf(u)?.hash, 'must not carry a query or fragment')
+  .describe('The API root (default the provider’s); private and reserved addresses are refused unless OUTBOUND_PRIVATE_ADDRESSES=allow')
 
 const AdminKeySchema = z
   .string()

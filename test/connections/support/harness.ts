@@ -24,6 +24,8 @@ export const SYNC_CONFIG = {
   SYNC_MAX_ATTEMPTS: '3',
   // PostgreSQL needs a configured key (PGlite would generate one per process for memory://).
   TOKENLEDGER_SECRET_KEY: '0f'.repeat(32),
+  // The stub providers listen on loopback, which a connection may reach only when allowed.
+  OUTBOUND_PRIVATE_ADDRESSES: 'allow',
 }
 
 export async function buildWith(t: Test, engine: Engine, opts: { db?: DbClient; costSink?: BilledCostSink; config?: Record<string, string>; logStream?: { write(line: string): void } } = {}) {
