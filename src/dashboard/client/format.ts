@@ -74,8 +74,14 @@ var Fmt = (function () {
     (a || []).concat(b || []).forEach(function (q) { by[q.resource] = by[q.resource] ? Dec.add(by[q.resource], q.quantity) : q.quantity; });
     return Object.keys(by).sort().map(function (r) { return { resource: r, quantity: by[r] }; });
   }
+  /**
+   * One CSV cell (RFC 4180). These files are for spreadsheets, and names come from ingested data: text that
+   * a spreadsheet would run as a formula (=, +, -, @, tab or CR first) gets a leading apostrophe; numbers,
+   * negative amounts included, are written as they are.
+   */
   function csvField(v) {
     var s = v === null || v === undefined ? '' : String(v);
+    if (/^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s)) s = "'" + s;
     return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   }
   /** Offers a CSV file of the given header and rows for download (client-side: exactly what is shown). */
@@ -95,6 +101,6 @@ var Fmt = (function () {
   }
   return { el: el, int: int, money: money, cost: cost, costCell: costCell, mergeCost: mergeCost, quantity: quantity,
     unpricedText: unpricedText, quantityList: quantityList,
-    downloadCsv: downloadCsv, escapeHtml: escapeHtml };
+    csvField: csvField, downloadCsv: downloadCsv, escapeHtml: escapeHtml };
 })();
 `
