@@ -7,7 +7,8 @@ import { PRICED_CLASSES } from '../db/token-columns.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { FILTER_COLUMNS, filterValues, type UsageFilter } from './dimensions.js'
 import type { Cost, ResourceQuantity, UsageTotals } from './run-usage.js'
-import { checkCursor, checkListSizes, checkPageSize, checkTimeZone, encodeCursor, lookupCard, queryHash } from './usage-service.js'
+import { checkListSizes, checkPageSize, checkTimeZone, lookupCard, queryHash } from './usage-service.js'
+import { afterKey, decodeEventsCursor, encodeEventsCursor, EVENT_KEY_COLUMNS, EVENT_ORDER_SQL, type EventOrder, keyOf } from './events-cursor.js'
 import { ArgProblems } from './arg-problems.js'
 
 export interface EventArgs {
@@ -17,7 +18,7 @@ export interface EventArgs {
   period?: 'TODAY' | 'MONTH' | 'ALL' | null
   timeZone: string
   filter: UsageFilter
-  orderBy: 'TIME_DESC' | 'TIME_ASC' | 'COST_DESC'
+  orderBy: EventOrder
   rateCard: string
   first: number
   after?: string | null
@@ -42,16 +43,14 @@ function rangeSql(args: EventArgs): { lower: SQL; upper: SQL } {
   return { lower: start, upper: sql`((${start} at time zone ${args.timeZone}) + ${`1 ${unit}`}::interval) at time zone ${args.timeZone}` }
 }
 
-const ORDER = {
-  TIME_DESC: 'timestamp desc, id desc',
-  TIME_ASC: 'timestamp asc, id asc',
-  COST_DESC: `(unpriced_tokens > 0 or unpriced_quantity <> '[]'::jsonb) asc, cost_total desc, timestamp desc, id desc`,
-}
-
 interface EventSqlRow {
   id: string
   timestamp: Date
   labels: Record<string, string>
+  /** The row's sort key (EVENT_KEY_COLUMNS). */
+  k_time: string
+  k_unpriced: boolean
+  k_cost: string
   [column: string]: unknown
 }
 
@@ -72,14 +71,13 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
   checkListSizes(args, found)
   if (args.from && args.to && args.to <= args.from) found.add('to', '`to` must be later than `from`')
   const hash = queryHash(args)
-  const cursor = checkCursor(args.after, hash, found)
+  const cursor = args.after ? found.try(() => decodeEventsCursor(args.after!, hash, args.orderBy)) : undefined
   const card = found.orThrow(await lookupCard(db, args.tenantId, args.rateCard, found))
-  const offset = cursor?.offset ?? 0
   const asOf = cursor?.asOf ?? new Date()
   const { lower, upper } = rangeSql(args)
 
-  // Every page lists the events received by the first page's instant: events arrive all the time, and
-  // newest first (the default) an offset into a growing list repeated rows and moved the totals.
+  // Every page lists the events received by the first page's instant (events arrive all the time), each
+  // page after the last row of the one before (events-cursor.ts).
   const where: SQL[] = [
     sql`tenant_id = ${args.tenantId}`,
     sql`timestamp >= ${lower}`,
@@ -137,10 +135,10 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       sum(reported_cost)::text as reported_cost
     from priced`, [], { signal })
   const count = Number(t!.requests)
-  const rows =
-    args.first === 0 || offset >= count
-      ? []
-      : await db.query<EventSqlRow>(sql`${withClause}
+  // One row more than the page says whether another follows (with `first: 0`, whether any does).
+  const fetched = count === 0
+    ? []
+    : await db.query<EventSqlRow>(sql`${withClause}
           select id, timestamp, model, provider, project_id, user_id, api_key_id, service_tier, endpoint,
             request_type, session_id, employee_id, agent_id, batch, labels, metadata, input_tokens, output_tokens,
             (select coalesce(json_agg(json_build_object('resource', x.resource, 'quantity', x.quantity::text, 'attributes', x.attributes)
@@ -150,8 +148,11 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
             cache_write + cache_write_1h as cache_write_tokens, cache_write_1h as cache_write_1h_tokens, cost_total::text as cost_total, cost_input::text as cost_input,
             cost_cached_input::text as cost_cached_input, cost_cache_write::text as cost_cache_write,
             cost_output::text as cost_output, unpriced_tokens::int8 as unpriced_tokens, reported_cost::text as reported_cost,
-            cost_resources::text as cost_resources, unpriced_quantity
-          from priced order by ${raw(ORDER[args.orderBy])} limit ${args.first} offset ${offset}`, [], { signal })
+            cost_resources::text as cost_resources, unpriced_quantity, ${raw(EVENT_KEY_COLUMNS)}
+          from priced ${cursor?.key ? sql`where ${afterKey(args.orderBy, cursor.key)}` : sql``}
+          order by ${raw(EVENT_ORDER_SQL[args.orderBy])} limit ${args.first + 1}`, [], { signal })
+  const rows = fetched.slice(0, args.first)
+  const last = rows.at(-1)
 
   const totals: UsageTotals = { ...countsOf(t!), requests: count, cost: costOf(t!, card.currency) }
   return {
@@ -183,9 +184,11 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       cost: costOf(r, card.currency),
     })),
     totals,
-    hasNextPage: offset + rows.length < count,
+    hasNextPage: fetched.length > rows.length,
     // A page with rows after it always has a cursor to them, even an empty one (`first: 0`).
-    endCursor: rows.length || offset < count ? encodeCursor(offset + rows.length, hash, asOf) : null,
+    endCursor: last
+      ? encodeEventsCursor(hash, asOf, keyOf(args.orderBy, last))
+      : fetched.length ? encodeEventsCursor(hash, asOf, cursor?.key) : null,
   }
 }
 

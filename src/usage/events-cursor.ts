@@ -1,0 +1,80 @@
+import { sql, type SQL } from 'drizzle-orm'
+import { UsageInputError } from '../errors.js'
+import { decodeCursor, encodeCursor, isInstantMs } from '../pagination/cursor.js'
+
+/**
+ * The order and the cursors of `events` pages. A cursor holds the query's hash, the first page's instant
+ * (`asOf`: every page lists events received by then, priced as of then) and the sort key of the last row
+ * listed: the next page starts after that row (keyset), not at an offset. An event's `received_at` is its
+ * writing transaction's start, so a write that began before the first page and committed after it has
+ * `received_at <= asOf` and appears from the second page on: with offsets, newest first, it pushed a row
+ * of page 1 onto page 2 (listed twice). With a key it is listed once if it sorts after the page it
+ * arrived behind, else not at all; no other row moves.
+ */
+export type EventOrder = 'TIME_DESC' | 'TIME_ASC' | 'COST_DESC'
+
+const UNPRICED = `(unpriced_tokens > 0 or unpriced_quantity <> '[]'::jsonb)`
+
+/** ORDER BY of each order (over the priced events); unpriced events sort last under COST_DESC. */
+export const EVENT_ORDER_SQL: Record<EventOrder, string> = {
+  TIME_DESC: 'timestamp desc, id desc',
+  TIME_ASC: 'timestamp asc, id asc',
+  COST_DESC: `${UNPRICED} asc, cost_total desc, timestamp desc, id desc`,
+}
+
+/** The sort key columns the rows statement selects beside each row: exact text, the time to the microsecond. */
+export const EVENT_KEY_COLUMNS = `to_char(timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as k_time,
+  ${UNPRICED} as k_unpriced, cost_total::text as k_cost`
+
+/** Where a page ended: [time, id]; under COST_DESC [unpriced, cost, time, id]. */
+export type EventKey = [time: string, id: string] | [unpriced: boolean, cost: string, time: string, id: string]
+
+export function keyOf(order: EventOrder, row: { id: string; k_time: string; k_unpriced: boolean; k_cost: string }): EventKey {
+  return order === 'COST_DESC' ? [row.k_unpriced, row.k_cost, row.k_time, row.id] : [row.k_time, row.id]
+}
+
+/** The rows after `key` in `order` (row comparisons use the column's collation, as ORDER BY does). */
+export function afterKey(order: EventOrder, key: EventKey): SQL {
+  const time = (k: EventKey) => sql`${k[k.length - 2] as string}::timestamptz`
+  const id = (k: EventKey) => sql`${k[k.length - 1] as string}::text`
+  if (order === 'TIME_ASC') return sql`(timestamp, id) > (${time(key)}, ${id(key)})`
+  if (order === 'TIME_DESC') return sql`(timestamp, id) < (${time(key)}, ${id(key)})`
+  const [unpriced, cost] = key as [boolean, string, string, string]
+  const u = sql.raw(UNPRICED)
+  return sql`((${u} and not ${unpriced}::boolean) or (${u} = ${unpriced}::boolean and (cost_total < ${cost}::numeric
+    or (cost_total = ${cost}::numeric and (timestamp, id) < (${time(key)}, ${id(key)})))))`
+}
+
+export function encodeEventsCursor(hash: string, asOf: Date, key?: EventKey): string {
+  return encodeCursor({ h: hash, a: asOf.getTime(), ...(key ? { k: JSON.stringify(key) } : {}) })
+}
+
+const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
+const COST = /^-?\d{1,60}(\.\d{1,60})?$/
+// A forged key must still be values PostgreSQL takes: a real instant, no NUL, a bounded decimal.
+const isTime = (v: unknown): v is string =>
+  typeof v === 'string' && TIME.test(v) && new Date(`${v.slice(0, 23)}Z`).toISOString() === `${v.slice(0, 23)}Z`
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 10_000 && !v.includes('\u0000')
+
+function parseKey(text: unknown, order: EventOrder): EventKey | undefined {
+  if (typeof text !== 'string') return undefined
+  let k: unknown
+  try {
+    k = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(k)) return undefined
+  if (order !== 'COST_DESC') return k.length === 2 && isTime(k[0]) && isId(k[1]) ? [k[0], k[1]] : undefined
+  return k.length === 4 && typeof k[0] === 'boolean' && typeof k[1] === 'string' && COST.test(k[1]) && isTime(k[2]) && isId(k[3])
+    ? [k[0], k[1], k[2], k[3]]
+    : undefined
+}
+
+/** The cursor's instant and key, when it belongs to the query of `hash`; a 400 otherwise. */
+export function decodeEventsCursor(text: string, hash: string, order: EventOrder): { asOf: Date; key?: EventKey } {
+  const v = decodeCursor(text)
+  const key = v?.k === undefined ? undefined : parseKey(v.k, order)
+  if (v && v.h === hash && isInstantMs(v.a) && (v.k === undefined || key)) return { asOf: new Date(v.a), ...(key ? { key } : {}) }
+  throw new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')
+}
