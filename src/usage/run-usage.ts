@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js'
 import { PRICED_CLASSES } from '../db/token-columns.js'
 import { assertExactCounts, COUNT_COLUMNS, countRangeError } from './exact-counts.js'
 import { money, toTotals, usageRowMapper } from './row-views.js'
-import { orderBySql, pageColumns, withGroupedSql, type UsageSpec } from './usage-sql.js'
+import { afterKeySql, orderBySql, pageColumns, withGroupedSql, type RowKey, type UsageSpec } from './usage-sql.js'
 
 export interface Cost {
   total: string
@@ -103,7 +103,14 @@ export function rowFromValues(columns: readonly string[], values: RowValues): Ra
 }
 
 export interface PageRequest {
+  /** Rows before the page, when it is not read after a key. */
   offset: number
+  /**
+   * The key of the row before the page (a cursor's): the page is the rows after it, however many rows now
+   * come before it. Pages read at an offset shifted when groups were added or removed between them (a
+   * group listed twice, or one left out); `offset` then only numbers the rows.
+   */
+  after?: RowKey | undefined
   first: number
   /**
    * Also return the rows after the page, in order, as many as fit in this many bytes of JSON (the
@@ -150,10 +157,12 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
   const nested = chunks.length > 1
   const rowJson = nested ? sql`json_build_array(${sql.join(chunks, sql`, `)})` : chunks[0]!
   const budget = page.first > 0 ? Math.max(0, Math.floor(page.followingBytes ?? 0)) : 0
-  const limit = page.first + Math.floor(budget / (MIN_VALUE_BYTES * cols.length))
-  const pageEnd = page.offset + page.first
+  // After a key, one row more than the page says whether another follows.
+  const limit = Math.max(page.first + Math.floor(budget / (MIN_VALUE_BYTES * cols.length)), page.after ? page.first + 1 : 0)
+  // row_number counts from the first row the page statement reads: after the key, or the first of all.
+  const pageEnd = page.after ? page.first : page.offset + page.first
   const [result] = await db
-    .query<{ totals: RawUsageRow & { groups: number | null }; rows: unknown[][]; following_bytes: number | null }>(sql`${withGroupedSql(spec)},
+    .query<{ totals: RawUsageRow & { groups: number | null }; rows: unknown[][]; following_bytes: number | null; more: boolean }>(sql`${withGroupedSql(spec)},
     totals as (select count(*)::int8 as groups,
       case when count(requests) = 0 then null else sum(requests)::int8 end as requests,
       sum(input_tokens)::int8 as input_tokens, sum(output_tokens)::int8 as output_tokens,
@@ -169,13 +178,14 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
           from grouped, jsonb_array_elements(grouped.unpriced_quantity) e group by 1) u) as unpriced_quantity
     from grouped),
     page as (select row_number() over (order by ${order}) as ord, ${rowJson} as j from grouped
-      where (select groups from totals) <= ${page.maxGroups}
-      order by ${order} limit ${limit} offset ${page.offset}),
+      where (select groups from totals) <= ${page.maxGroups} ${page.after ? sql`and ${afterKeySql(spec, page.after)}` : sql``}
+      order by ${order} limit ${limit} offset ${page.after ? 0 : page.offset}),
     sized as (select ord, j, sum(case when ord > ${pageEnd} then octet_length(j::text) + 1 else 0 end) over (order by ord) as bytes from page),
     kept as (select ord, j, bytes from sized where bytes <= ${budget})
     select (select row_to_json(t) from totals t) as totals,
       coalesce((select json_agg(j order by ord) from kept), '[]'::json) as rows,
-      (select max(bytes) from kept)::int8 as following_bytes`, [], { signal: page.signal })
+      (select max(bytes) from kept)::int8 as following_bytes,
+      exists (select 1 from page where ord > ${pageEnd}) as more`, [], { signal: page.signal })
     .catch((err: unknown) => {
       throw countRangeError(err)
     })
@@ -196,7 +206,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
     followingBytes: result!.following_bytes ?? 0,
     totals,
     groupCount: groups,
-    hasNextPage: page.offset + rows.length < groups,
+    hasNextPage: page.after ? result!.more : page.offset + rows.length < groups,
   }
 }
 

@@ -5,7 +5,7 @@ import { selectSources, ALL_SOURCES, MAX_FILTER_VALUES, MAX_GROUP_BY_KEYS } from
 import { rowFromValues, runUsage, usageRows, type RowValues, type UsageResult, type UsageTotals } from './run-usage.js'
 import { usageRowViews, type UsageRowView } from './row-views.js'
 import { SnapshotCache } from './page-snapshots.js'
-import type { UsageSpec } from './usage-sql.js'
+import { isRowKey, keyColumns, type RowKey, type UsageSpec } from './usage-sql.js'
 import type { TenantGate } from './tenant-gate.js'
 import { isKnownTimeZone, maxWindows, unknownZoneMessage, type Window } from './windows.js'
 import { ArgProblems } from './arg-problems.js'
@@ -52,18 +52,54 @@ export function queryHash(args: { first: number; after?: string | null | undefin
  * its first page, so later pages are priced exactly like the first even if rates are added meanwhile;
  * `snapshot` names the page snapshot that holds the rest of the result (usage only, see pageSnapshots).
  */
-export function encodeCursor(offset: number, hash: string, asOf: Date, snapshot?: string): string {
-  return encode({ o: offset, h: hash, a: asOf.getTime(), ...(snapshot ? { s: snapshot } : {}) })
+export function encodeCursor(offset: number, hash: string, asOf: Date, snapshot?: string, key?: RowKey): string {
+  return encode({ o: offset, h: hash, a: asOf.getTime(), ...(snapshot ? { s: snapshot } : {}), ...(key ? { k: JSON.stringify(key) } : {}) })
 }
 
 const SNAPSHOT_ID = /^[A-Za-z0-9_-]{22}$/
 
-export function decodeCursor(cursor: string, hash: string): { offset: number; asOf: Date; snapshot?: string | undefined } {
+interface Cursor {
+  offset: number
+  asOf: Date
+  snapshot?: string | undefined
+  /** The key of the page's last row (usage; checked against the query's key columns by `cursorKey`). */
+  key?: unknown[] | undefined
+}
+
+const badCursor = () => new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')
+
+function parseKey(v: unknown): unknown[] | undefined {
+  if (typeof v !== 'string') return undefined
+  try {
+    const k: unknown = JSON.parse(v)
+    return Array.isArray(k) ? k : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function decodeCursor(cursor: string, hash: string): Cursor {
   const v = decode(cursor)
+  const key = v?.k === undefined ? undefined : parseKey(v.k)
   // A forged cursor must still hold sane numbers: an offset PostgreSQL's bigint takes, an instant a Date holds.
-  if (v && Number.isSafeInteger(v.o) && (v.o as number) >= 0 && v.h === hash && isInstantMs(v.a) && (v.s === undefined || (typeof v.s === 'string' && SNAPSHOT_ID.test(v.s))))
-    return { offset: v.o as number, asOf: new Date(v.a), snapshot: v.s as string | undefined }
-  throw new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')
+  if (v && Number.isSafeInteger(v.o) && (v.o as number) >= 0 && v.h === hash && isInstantMs(v.a) && (v.s === undefined || (typeof v.s === 'string' && SNAPSHOT_ID.test(v.s))) && (v.k === undefined || key))
+    return { offset: v.o as number, asOf: new Date(v.a), snapshot: v.s as string | undefined, key }
+  throw badCursor()
+}
+
+/** The cursor's row key, when it has the types of the query's key columns; a 400 when it does not. */
+function cursorKey(spec: UsageSpec, cursor: Cursor | undefined): RowKey | undefined {
+  if (!cursor?.key) return undefined
+  if (isRowKey(spec, cursor.key)) return cursor.key
+  throw badCursor()
+}
+
+/** The key of a shipped row (its values in `columns` order): the window start as epoch ms. */
+function keyOfValues(spec: SnapshotExtra['spec'], columns: readonly string[], values: RowValues): RowKey {
+  return keyColumns(spec).map((name) => {
+    const v = values[columns.indexOf(name)] as string | boolean | null
+    return name === 'window_start' ? new Date(v as string).getTime() : v
+  })
 }
 
 interface SnapshotExtra {
@@ -204,7 +240,7 @@ export async function queryUsageViews(db: Db, args: UsageArgs, limits: UsageLimi
 }
 
 /** The page from the cursor's snapshot, when it is still held and covers the whole page. */
-function snapshotPage(tenantId: string, hash: string, cursor: { offset: number; asOf: Date; snapshot?: string | undefined }, first: number): ValuesPage | undefined {
+function snapshotPage(tenantId: string, hash: string, cursor: Cursor, first: number): ValuesPage | undefined {
   if (!cursor.snapshot) return undefined
   const snap = pageSnapshots.get(cursor.snapshot, tenantId, hash)
   if (!snap) return undefined
@@ -223,8 +259,14 @@ function snapshotPage(tenantId: string, hash: string, cursor: { offset: number; 
     groupCount,
     hasNextPage: next < groupCount,
     sources,
-    endCursor: values.length || next < groupCount ? encodeCursor(next, hash, cursor.asOf, cursor.snapshot) : null,
+    endCursor: values.length || next < groupCount ? encodeCursor(next, hash, cursor.asOf, cursor.snapshot, lastKey(spec, columns, values, cursor)) : null,
   }
+}
+
+/** The key for the next page's cursor: the last row's, or the cursor's own after an empty page. */
+function lastKey(spec: SnapshotExtra['spec'], columns: readonly string[], values: RowValues[], cursor: Cursor | undefined): RowKey | undefined {
+  const last = values.at(-1)
+  return last ? keyOfValues(spec, columns, last) : (cursor?.key as RowKey | undefined)
 }
 
 async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<ValuesPage> {
@@ -255,6 +297,7 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
   }
   const { following, followingBytes, columns, ...result } = await runUsage(db, spec, {
     offset,
+    after: cursorKey(spec, cursor),
     first: args.first,
     followingBytes: pageSnapshots.entryBudget,
     maxGroups: limits.maxGroups,
@@ -272,5 +315,8 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
       extra: { spec, columns, totals: result.totals, groupCount: result.groupCount, currency: card.currency, sources },
     }, followingBytes)
     : undefined
-  return { ...result, spec, columns, currency: card.currency, sources, endCursor: result.values.length || result.hasNextPage ? encodeCursor(next, hash, asOf, snapshot) : null }
+  return {
+    ...result, spec, columns, currency: card.currency, sources,
+    endCursor: result.values.length || result.hasNextPage ? encodeCursor(next, hash, asOf, snapshot, lastKey(spec, columns, result.values, cursor)) : null,
+  }
 }

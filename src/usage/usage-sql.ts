@@ -13,6 +13,7 @@ import { DIMENSIONS, type ColumnDimension, type Dimension, type UsageFilter } fr
 import { COUNTERS, factParts, type FactPart } from './facts-sql.js'
 import { alignedSql, bucketPath } from './rollups.js'
 import { windowEndSql, windowStartSql, type Window } from './windows.js'
+import { isInstantMs } from '../pagination/cursor.js'
 
 export interface UsageSpec {
   tenantId: string
@@ -50,13 +51,16 @@ interface Grouping {
   modality: boolean
 }
 
-function grouping(spec: UsageSpec): Grouping {
+/** What a row's key depends on. */
+type KeySpec = Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes'>
+
+function grouping(spec: KeySpec & Partial<Pick<UsageSpec, 'filter'>>): Grouping {
   const dimColumns = spec.groupBy
     .filter((d): d is ColumnDimension => d !== 'MODALITY')
     .map((d) => DIMENSIONS[d].column)
   const labelColumns = spec.groupByLabels.map((_, i) => `label_${i}`)
   const attributeColumns = (spec.groupByAttributes ?? []).map((_, i) => `attr_${i}`)
-  const modality = spec.groupBy.includes('MODALITY') || !!spec.filter.modalities?.length
+  const modality = spec.groupBy.includes('MODALITY') || !!spec.filter?.modalities?.length
   const keys = ['w', ...dimColumns, ...labelColumns, ...attributeColumns, ...(spec.groupBy.includes('MODALITY') ? ['modality'] : [])]
   return { keys, dimColumns, labelColumns, attributeColumns, modality }
 }
@@ -278,4 +282,41 @@ export function pageSelectSql(spec: UsageSpec): SQL {
 
 export function orderBySql(spec: UsageSpec): SQL {
   return raw(grouping(spec).keys.map((k) => `${k} asc nulls last`).join(', '))
+}
+
+/** A row's sort key, in orderBySql's order: the window start in epoch ms, then the grouped values. */
+export type RowKey = (number | string | boolean | null)[]
+
+/** The page columns (pageColumns' names) that make up a row's key, in orderBySql's order. */
+export function keyColumns(spec: KeySpec): string[] {
+  return grouping(spec).keys.map((k) => (k === 'w' ? 'window_start' : k))
+}
+
+/** Whether `key` has the types of `spec`'s key columns (a forged cursor must not reach SQL otherwise). */
+export function isRowKey(spec: KeySpec, key: unknown[]): key is RowKey {
+  const keys = grouping(spec).keys
+  return key.length === keys.length && keys.every((k, i) => {
+    const v = key[i]
+    if (k === 'w') return isInstantMs(v)
+    if (v === null) return true
+    return k === 'batch' ? typeof v === 'boolean' : typeof v === 'string' && v.length <= 100_000 && !v.includes('\u0000')
+  })
+}
+
+/**
+ * The grouped rows after `key` in orderBySql's order (ascending, nulls last): equal on every key before
+ * one column and after on that one. Groups are unique by their key, so no row equals it.
+ */
+export function afterKeySql(spec: KeySpec, key: RowKey): SQL {
+  const keys = grouping(spec).keys
+  const value = (k: string, v: RowKey[number]) =>
+    k === 'w' ? sql`('epoch'::timestamptz + ${v as number} * interval '1 millisecond')` : k === 'batch' ? sql`${v}::boolean` : sql`${v}::text`
+  const terms = keys.flatMap((k, i) => {
+    const v = key[i]!
+    // After a null (last in its column) nothing differs in this column alone.
+    if (v === null) return []
+    const equal = keys.slice(0, i).map((p, j) => (key[j] === null ? sql`${raw(p)} is null` : sql`${raw(p)} = ${value(p, key[j]!)}`))
+    return [sql.join([...equal, sql`(${raw(k)} > ${value(k, v)} or ${raw(k)} is null)`], sql` and `)]
+  })
+  return terms.length ? sql`(${sql.join(terms.map((t) => sql`(${t})`), sql` or `)})` : sql`false`
 }

@@ -93,6 +93,27 @@ void eachEngine(t, async (t, engine) => {
     for (const totals of paged.totals) t.same(totals, whole.totals)
   })
 
+  t.test('the miss path reads after the last row’s key: nulls, booleans and every page size', async (t) => {
+    // Project and batch hold nulls (sorted last) and batch is a boolean: page boundaries fall on them.
+    for (const groupBy of [['PROJECT', 'MODEL'], ['BATCH', 'SERVICE_TIER'], ['PROJECT', 'BATCH']]) {
+      const all = (await gql({ first: 1000, groupBy })).data!.usage
+      for (const first of [1, 3]) {
+        const rows: Record<string, unknown>[] = []
+        let after: string | null = null
+        for (let n = 0; n < 1000; n++) {
+          pageSnapshots.clear()
+          const res: Answer = await gql({ first, after, groupBy })
+          t.equal(res.errors, undefined)
+          rows.push(...res.data!.usage.rows)
+          t.same(res.data!.usage.totals, all.totals)
+          if (!res.data!.usage.pageInfo.hasNextPage) break
+          after = res.data!.usage.pageInfo.endCursor
+        }
+        t.same(rows, all.rows, `${groupBy.join(', ')}, pages of ${first}`)
+      }
+    }
+  })
+
   t.test('with the cache disabled, pages are recomputed and identical', async (t) => {
     pageSnapshots.limits = { maxBytes: 0, ttlMs: 60_000 }
     pageSnapshots.clear()
@@ -139,6 +160,44 @@ void eachEngine(t, async (t, engine) => {
     const decoded = JSON.parse(Buffer.from(cursor!, 'base64url').toString()) as Record<string, unknown>
     const forged = Buffer.from(JSON.stringify({ ...decoded, s: '../../etc' })).toString('base64url')
     t.match((await gql({ first: 5, after: forged })).errors?.[0], { message: /cursor is not valid/ })
+  })
+
+  // Near the end: it changes this tenant's buckets.
+  t.test('groups added or removed before the cursor neither repeat nor skip a row on a miss', async (t) => {
+    // A page that is not in the cache is recomputed. At an offset, a group added before the cursor's
+    // position pushed page 1's last row onto page 2 (listed twice — a client summing pages counted it
+    // twice), and one removed made page 2 skip a row; after the last row's key neither happens.
+    const current = (await gql({ first: 1000 })).data!.usage // earlier tests added rows
+    const firstDay = new Date(base.from)
+    pageSnapshots.clear()
+    const first = (await gql({ first: 5 })).data!.usage
+    t.same(first.rows, current.rows.slice(0, 5))
+    pageSnapshots.clear()
+    await seedBuckets(app.testDb, tenantId, [{ start: firstDay, end: new Date(firstDay.getTime() + 3_600_000), model: 'aaa-sorts-first', projectId: 'proj_new', inText: 5, outText: 1 }])
+    const second = (await gql({ first: 5, after: first.pageInfo.endCursor })).data!.usage
+    t.same(second.rows, current.rows.slice(5, 10), 'page 2 after an added group: the rows after page 1, once')
+    pageSnapshots.clear()
+    // The added group and page 1's first group go: one group fewer before the cursor than page 2 saw.
+    const gone = first.rows[0]!
+    await app.testDb.query(`delete from usage_buckets where tenant_id = $1 and (model = 'aaa-sorts-first' or (model = $2
+      and project_id is not distinct from $3 and start_time >= $4::timestamptz and start_time < $4::timestamptz + interval '1 day'))`,
+    [tenantId, gone.model, gone.projectId, gone.windowStart])
+    const third = (await gql({ first: 5, after: second.pageInfo.endCursor })).data!.usage
+    t.same(third.rows, current.rows.slice(10, 15), 'page 3 after a group before it was removed: no row skipped')
+  })
+
+  t.test('a forged cursor key is refused, never a 500', async (t) => {
+    pageSnapshots.clear()
+    const first = (await gql({ first: 5 })).data!.usage
+    const decoded = JSON.parse(Buffer.from(first.pageInfo.endCursor!, 'base64url').toString()) as Record<string, unknown>
+    for (const k of ['[1.5,"m","p"]', '[-9007199254740991,"m","p"]', '["x","m","p"]', '[0,"m"]', '[0,"a\\u0000b","p"]', '[0,7,"p"]', '[0,"m",false]', 'not json', '{"a":1}', 5]) {
+      const forged = Buffer.from(JSON.stringify({ ...decoded, s: undefined, k })).toString('base64url')
+      t.match((await gql({ first: 5, after: forged })).errors?.[0], { message: /cursor is not valid/, extensions: { code: 'BAD_USER_INPUT' } }, String(k))
+    }
+    // A well-typed key of rows that do not exist is a valid position: the rows after it.
+    const k = JSON.stringify([Date.parse(base.from), 'gpt-4o', 'proj_b'])
+    const res = await gql({ first: 5, after: Buffer.from(JSON.stringify({ ...decoded, s: undefined, k })).toString('base64url') })
+    t.equal(res.errors, undefined)
   })
 
   // Last: it deletes this tenant's buckets.
