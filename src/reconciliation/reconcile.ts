@@ -91,6 +91,38 @@ function unitPrices(g: Group): void {
 
 const compareNullable = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1)
 
+/** A row's place in the order of the rows: its window start (epoch ms), then every dimension's value. */
+export type ReconKey = [number, ...(string | null)[]]
+
+export const reconKey = (row: ReconRow): ReconKey => [row.windowStart.getTime(), ...RECON_DIMENSIONS.map((d) => row[FIELD[d]] as string | null)]
+
+/** Whether `key` has a ReconKey's shape and types (a cursor's key is client input). */
+export const isReconKey = (key: unknown[]): key is ReconKey =>
+  key.length === RECON_DIMENSIONS.length + 1 && Number.isSafeInteger(key[0]) && key.slice(1).every((v) => v === null || typeof v === 'string')
+
+/** Rows order by window start, then by each dimension, nulls last. */
+function compareKeys(a: ReconKey, b: ReconKey): number {
+  const byTime = a[0] - b[0]
+  if (byTime) return byTime
+  for (let i = 1; i < a.length; i++) {
+    const c = compareNullable(a[i] as string | null, b[i] as string | null)
+    if (c) return c
+  }
+  return 0
+}
+
+/** The index of the first row (of rows in reconcile's order) after `key`. */
+export function firstAfter(rows: readonly ReconRow[], key: ReconKey): number {
+  let lo = 0
+  let hi = rows.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (compareKeys(reconKey(rows[mid]!), key) <= 0) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
 export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDimension[], tolerance: string): { rows: ReconRow[]; totals: ReconTotals } {
   const dims = activeDimensions(groupBy)
   const lineItems = dims.includes('LINE_ITEM')
@@ -169,14 +201,6 @@ export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDi
     unpriced += g.row.unpricedTokens
     rows.push(g.row)
   }
-  rows.sort((a, b) => {
-    const byTime = a.windowStart.getTime() - b.windowStart.getTime()
-    if (byTime) return byTime
-    for (const d of RECON_DIMENSIONS) {
-      const c = compareNullable(a[FIELD[d]] as string | null, b[FIELD[d]] as string | null)
-      if (c) return c
-    }
-    return 0
-  })
+  rows.sort((a, b) => compareKeys(reconKey(a), reconKey(b)))
   return { rows, totals: { computed: text(computed), billed: text(billed), difference: text(computed.minus(billed)), unpricedTokens: unpriced } }
 }

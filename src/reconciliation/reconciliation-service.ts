@@ -2,11 +2,11 @@ import type { Db } from '../db/client.js'
 import { UsageInputError } from '../errors.js'
 import { PLAIN_DECIMAL } from '../decimal/decimal-text.js'
 import { MAX_UNIX_SECONDS } from '../time/instant.js'
-import { checkCursor, encodeCursor, findUsageArgProblems, lookupCard, queryHash, type UsageLimits } from '../usage/usage-service.js'
+import { badCursor, checkCursor, encodeCursor, findUsageArgProblems, lookupCard, queryHash, type UsageLimits } from '../usage/usage-service.js'
 import { ArgProblems } from '../usage/arg-problems.js'
 import { billedFacts } from './billed-facts.js'
 import { computedFacts } from './computed-facts.js'
-import { reconcile } from './reconcile.js'
+import { firstAfter, isReconKey, reconcile, reconKey, type ReconKey } from './reconcile.js'
 import { RECON_DIMENSIONS, RECON_WINDOWS, type ReconArgs, type ReconPage, type ReconWindow } from './recon-types.js'
 
 /**
@@ -43,6 +43,11 @@ function wholeUtcDays(from: Date, to: Date): { from: Date; to: Date } {
   }
 }
 
+function cursorKey(key: unknown[]): ReconKey {
+  if (isReconKey(key)) return key
+  throw badCursor()
+}
+
 export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: UsageLimits): Promise<ReconPage> {
   const found = new ArgProblems()
   const checkedWindow = findReconArgProblems(args, limits.maxGroups, found)
@@ -67,8 +72,13 @@ export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: U
       new UsageInputError('groupBy', `the range holds ${n} billed groups, more than the limit of ${limits.maxGroups}; narrow the range or use a larger window`),
   })
   const { rows, totals } = reconcile([...computed.facts, ...billed], groupBy, args.tolerance)
-  const page = rows.slice(offset, offset + args.first)
+  // Every page is computed afresh: it starts after the previous page's last row, so rows added or removed
+  // before it meanwhile neither repeat a row nor skip one (as an offset did).
+  const start = cursor?.key ? firstAfter(rows, cursorKey(cursor.key)) : offset
+  const page = rows.slice(start, start + args.first)
   const next = offset + page.length
-  const hasNextPage = next < rows.length
-  return { rows: page, totals, hasNextPage, endCursor: page.length || hasNextPage ? encodeCursor(next, hash, asOf) : null, sources: computed.sources, pricingAsOf: asOf }
+  const hasNextPage = start + page.length < rows.length
+  const last = page.at(-1)
+  const key = last ? reconKey(last) : (cursor?.key as ReconKey | undefined)
+  return { rows: page, totals, hasNextPage, endCursor: page.length || hasNextPage ? encodeCursor(next, hash, asOf, undefined, key) : null, sources: computed.sources, pricingAsOf: asOf }
 }

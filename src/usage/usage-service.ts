@@ -66,7 +66,7 @@ interface Cursor {
   key?: unknown[] | undefined
 }
 
-const badCursor = () => new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')
+export const badCursor = () => new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')
 
 function parseKey(v: unknown): unknown[] | undefined {
   if (typeof v !== 'string') return undefined
