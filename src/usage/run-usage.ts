@@ -149,7 +149,7 @@ const MIN_VALUE_BYTES = 6
  * back as JSON (money is already text there, so nothing is rounded). Each row is a JSON array of the
  * page columns' values (no repeated key names: about half the bytes of an object).
  */
-export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Promise<Omit<UsageResult, 'rows'> & Following & { values: RowValues[] }> {
+export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Promise<Omit<UsageResult, 'rows'> & Following & { values: RowValues[]; start: number }> {
   const order = orderBySql(spec)
   const cols = pageColumns(spec)
   const chunks: SQL[] = []
@@ -162,7 +162,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
   // row_number counts from the first row the page statement reads: after the key, or the first of all.
   const pageEnd = page.after ? page.first : page.offset + page.first
   const [result] = await db
-    .query<{ totals: RawUsageRow & { groups: number | null }; rows: unknown[][]; following_bytes: number | null; more: boolean }>(sql`${withGroupedSql(spec)},
+    .query<{ totals: RawUsageRow & { groups: number | null }; rows: unknown[][]; following_bytes: number | null; more: boolean; after_groups: number | null }>(sql`${withGroupedSql(spec)},
     totals as (select count(*)::int8 as groups,
       case when count(requests) = 0 then null else sum(requests)::int8 end as requests,
       sum(input_tokens)::int8 as input_tokens, sum(output_tokens)::int8 as output_tokens,
@@ -185,7 +185,8 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
     select (select row_to_json(t) from totals t) as totals,
       coalesce((select json_agg(j order by ord) from kept), '[]'::json) as rows,
       (select max(bytes) from kept)::int8 as following_bytes,
-      exists (select 1 from page where ord > ${pageEnd}) as more`, [], { signal: page.signal })
+      exists (select 1 from page where ord > ${pageEnd}) as more,
+      ${page.after ? sql`(select count(*) from grouped where ${afterKeySql(spec, page.after)})` : sql`null`}::int8 as after_groups`, [], { signal: page.signal })
     .catch((err: unknown) => {
       throw countRangeError(err)
     })
@@ -201,6 +202,9 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
   return {
     // Unmapped: the caller maps the page as it needs it (usage-service: objects, or views for GraphQL).
     values: rows,
+    // The page's position in this result: after a key, the groups before it now (not the cursor's offset,
+    // which numbered an earlier result), so a snapshot of the rows after the page is numbered like groupCount.
+    start: page.after ? groups - Number(result!.after_groups) : page.offset,
     columns,
     following: all.slice(page.first),
     followingBytes: result!.following_bytes ?? 0,

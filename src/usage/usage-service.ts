@@ -305,7 +305,8 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
     signal: limits.signal,
     onTooLarge: (groups) => tooManyGroups(groups, limits.maxGroups),
   })
-  const next = offset + result.values.length
+  const { start, ...rest } = result
+  const next = start + result.values.length
   const snapshot = following.length
     ? pageSnapshots.put({
       tenantId: args.tenantId,
@@ -316,7 +317,7 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
     }, followingBytes)
     : undefined
   return {
-    ...result, spec, columns, currency: card.currency, sources,
+    ...rest, spec, columns, currency: card.currency, sources,
     endCursor: result.values.length || result.hasNextPage ? encodeCursor(next, hash, asOf, snapshot, lastKey(spec, columns, result.values, cursor)) : null,
   }
 }

@@ -13,7 +13,7 @@ import { DIMENSIONS, type ColumnDimension, type Dimension, type UsageFilter } fr
 import { COUNTERS, factParts, type FactPart } from './facts-sql.js'
 import { alignedSql, bucketPath } from './rollups.js'
 import { windowEndSql, windowStartSql, type Window } from './windows.js'
-import { isInstantMs } from '../pagination/cursor.js'
+import { MAX_UNIX_SECONDS } from '../time/instant.js'
 
 export interface UsageSpec {
   tenantId: string
@@ -292,12 +292,20 @@ export function keyColumns(spec: KeySpec): string[] {
   return grouping(spec).keys.map((k) => (k === 'w' ? 'window_start' : k))
 }
 
+/**
+ * Window starts a key may hold (epoch ms). Instants start at 1970-01-01T00:00Z, but the local window
+ * holding one can start earlier (Asia/Kolkata's 1970-01-01 at 1969-12-31T18:30Z; its week days before):
+ * a month back covers every window, and stays far inside PostgreSQL's range.
+ */
+const isWindowStartMs = (v: unknown): v is number =>
+  Number.isSafeInteger(v) && (v as number) >= -31 * 86_400_000 && (v as number) <= MAX_UNIX_SECONDS * 1000 + 999
+
 /** Whether `key` has the types of `spec`'s key columns (a forged cursor must not reach SQL otherwise). */
 export function isRowKey(spec: KeySpec, key: unknown[]): key is RowKey {
   const keys = grouping(spec).keys
   return key.length === keys.length && keys.every((k, i) => {
     const v = key[i]
-    if (k === 'w') return isInstantMs(v)
+    if (k === 'w') return isWindowStartMs(v)
     if (v === null) return true
     return k === 'batch' ? typeof v === 'boolean' : typeof v === 'string' && v.length <= 100_000 && !v.includes('\u0000')
   })
