@@ -91,14 +91,22 @@ function unitPrices(g: Group): void {
 
 const compareNullable = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1)
 
-/** A row's place in the order of the rows: its window start (epoch ms), then every dimension's value. */
+/**
+ * The line item match key of each row that groups by one (reconcile's groups are keyed by it). The item's
+ * text leaves parts of it out (the context tier): two rows can show the same text, and only this tells
+ * them apart in the order and in a cursor.
+ */
+const itemKeys = new WeakMap<ReconRow, string>()
+
+/** A row's place in the order of the rows: its window start (epoch ms), every dimension's value, then its line item's match key. */
 export type ReconKey = [number, ...(string | null)[]]
 
-export const reconKey = (row: ReconRow): ReconKey => [row.windowStart.getTime(), ...RECON_DIMENSIONS.map((d) => row[FIELD[d]] as string | null)]
+export const reconKey = (row: ReconRow): ReconKey =>
+  [row.windowStart.getTime(), ...RECON_DIMENSIONS.map((d) => row[FIELD[d]] as string | null), itemKeys.get(row) ?? null]
 
 /** Whether `key` has a ReconKey's shape and types (a cursor's key is client input). */
 export const isReconKey = (key: unknown[]): key is ReconKey =>
-  key.length === RECON_DIMENSIONS.length + 1 && Number.isSafeInteger(key[0]) && key.slice(1).every((v) => v === null || typeof v === 'string')
+  key.length === RECON_DIMENSIONS.length + 2 && Number.isSafeInteger(key[0]) && key.slice(1).every((v) => v === null || typeof v === 'string')
 
 /** Rows order by window start, then by each dimension, nulls last. */
 function compareKeys(a: ReconKey, b: ReconKey): number {
@@ -163,6 +171,7 @@ export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDi
         cardUnitPrice: null,
       }
       g = { row, computed: null, billed: null, priced: new Exact(0), unpricedQuantity: false, perUnit: f.item?.perUnit === true, quantity: null, quantityKnown: true, quantityUnit: null, pricedItem: v.LINE_ITEM != null && f.item?.priced === true, itemFromBilled: false }
+      if (v.LINE_ITEM != null) itemKeys.set(row, v.LINE_ITEM)
       groups.set(prefix[i]!, g)
     }
     // The billed side names the item as the provider wrote it; the computed side only when nothing was billed.
