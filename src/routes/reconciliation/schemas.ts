@@ -37,7 +37,9 @@ export const ReconQuerySchema = z.object({
   pricing_as_of: InstantParamSchema.optional().describe('Price as the card stood at this instant'),
   tolerance: z.string().max(100).default('0.000001').describe('MATCH when |computed − billed| ≤ tolerance'),
   first: z.coerce.number().int().min(0).max(1000).default(100).describe('Rows per page (JSON)'),
-  after: z.string().max(500).optional().describe('The `next_page` cursor of the previous page'),
+  // A cursor holds the last row's dimension values (six of up to 256 characters, and the line item's key),
+  // escaped twice: 3.3 kB in plain ASCII, 12–17 kB for values of emoji or quotes.
+  after: z.string().max(32_768).optional().describe('The `next_page` cursor of the previous page'),
 })
 export type ReconQuery = z.infer<typeof ReconQuerySchema>
 
