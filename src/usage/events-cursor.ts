@@ -51,9 +51,10 @@ export function encodeEventsCursor(hash: string, asOf: Date, key?: EventKey): st
 
 const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
 const COST = /^-?\d{1,60}(\.\d{1,60})?$/
-// A forged key must still be values PostgreSQL takes: a real instant, no NUL, a bounded decimal.
+// A forged key must still be values PostgreSQL takes: a real instant, no NUL, a bounded decimal. Year
+// 0000 is a Date (1 BC) but no timestamptz.
 const isTime = (v: unknown): v is string =>
-  typeof v === 'string' && TIME.test(v) && new Date(`${v.slice(0, 23)}Z`).toISOString() === `${v.slice(0, 23)}Z`
+  typeof v === 'string' && TIME.test(v) && !v.startsWith('0000') && new Date(`${v.slice(0, 23)}Z`).toISOString() === `${v.slice(0, 23)}Z`
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 10_000 && !v.includes('\u0000')
 
 function parseKey(text: unknown, order: EventOrder): EventKey | undefined {
