@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { UsageInputError } from '../errors.js'
 import { MAX_UNIX_SECONDS } from '../time/instant.js'
 
 /**
@@ -31,3 +32,23 @@ export function decodeCursor(text: string, prefix = ''): Record<string, unknown>
 /** A non-negative safe integer that, times `unit` milliseconds, is an instant a Date can hold. */
 export const isInstantMs = (v: unknown, unit = 1): v is number =>
   Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) * unit <= MAX_UNIX_SECONDS * 1000
+
+/**
+ * A cursor's key field: the sort key of the last row listed (keyset paging), as JSON text of an array.
+ * Its elements are client input: each pager checks them against its own key's types before use.
+ */
+export const encodeKey = (key: readonly unknown[]): string => JSON.stringify(key)
+
+/** The key's elements, or undefined when the field is not a JSON array. */
+export function decodeKey(v: unknown): unknown[] | undefined {
+  if (typeof v !== 'string') return undefined
+  try {
+    const k: unknown = JSON.parse(v)
+    return Array.isArray(k) ? k : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The one answer to a cursor that is not valid for the query it is sent with. */
+export const badCursor = () => new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')

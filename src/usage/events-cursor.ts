@@ -1,6 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm'
-import { UsageInputError } from '../errors.js'
-import { decodeCursor, encodeCursor, isInstantMs } from '../pagination/cursor.js'
+import { badCursor, decodeCursor, decodeKey, encodeCursor, encodeKey, isInstantMs } from '../pagination/cursor.js'
 
 /**
  * The order and the cursors of `events` pages. A cursor holds the query's hash, the first page's instant
@@ -46,7 +45,7 @@ export function afterKey(order: EventOrder, key: EventKey): SQL {
 }
 
 export function encodeEventsCursor(hash: string, asOf: Date, key?: EventKey): string {
-  return encodeCursor({ h: hash, a: asOf.getTime(), ...(key ? { k: JSON.stringify(key) } : {}) })
+  return encodeCursor({ h: hash, a: asOf.getTime(), ...(key ? { k: encodeKey(key) } : {}) })
 }
 
 const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
@@ -58,14 +57,8 @@ const isTime = (v: unknown): v is string =>
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 10_000 && !v.includes('\u0000')
 
 function parseKey(text: unknown, order: EventOrder): EventKey | undefined {
-  if (typeof text !== 'string') return undefined
-  let k: unknown
-  try {
-    k = JSON.parse(text)
-  } catch {
-    return undefined
-  }
-  if (!Array.isArray(k)) return undefined
+  const k = decodeKey(text)
+  if (!k) return undefined
   if (order !== 'COST_DESC') return k.length === 2 && isTime(k[0]) && isId(k[1]) ? [k[0], k[1]] : undefined
   return k.length === 4 && typeof k[0] === 'boolean' && typeof k[1] === 'string' && COST.test(k[1]) && isTime(k[2]) && isId(k[3])
     ? [k[0], k[1], k[2], k[3]]
@@ -77,5 +70,5 @@ export function decodeEventsCursor(text: string, hash: string, order: EventOrder
   const v = decodeCursor(text)
   const key = v?.k === undefined ? undefined : parseKey(v.k, order)
   if (v && v.h === hash && isInstantMs(v.a) && (v.k === undefined || key)) return { asOf: new Date(v.a), ...(key ? { key } : {}) }
-  throw new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')
+  throw badCursor()
 }

@@ -11,7 +11,7 @@ import { isKnownTimeZone, maxWindows, unknownZoneMessage, type Window } from './
 import { ArgProblems } from './arg-problems.js'
 
 import { UsageInputError } from '../errors.js'
-import { decodeCursor as decode, encodeCursor as encode, isInstantMs, queryHash as hashQuery } from '../pagination/cursor.js'
+import { badCursor, decodeCursor as decode, decodeKey, encodeCursor as encode, encodeKey, isInstantMs, queryHash as hashQuery } from '../pagination/cursor.js'
 
 // Defined with the error catalogue (one mapping to REST and GraphQL); re-exported for the query layer's callers.
 export { UsageInputError }
@@ -53,7 +53,7 @@ export function queryHash(args: { first: number; after?: string | null | undefin
  * `snapshot` names the page snapshot that holds the rest of the result (usage only, see pageSnapshots).
  */
 export function encodeCursor(offset: number, hash: string, asOf: Date, snapshot?: string, key?: RowKey): string {
-  return encode({ o: offset, h: hash, a: asOf.getTime(), ...(snapshot ? { s: snapshot } : {}), ...(key ? { k: JSON.stringify(key) } : {}) })
+  return encode({ o: offset, h: hash, a: asOf.getTime(), ...(snapshot ? { s: snapshot } : {}), ...(key ? { k: encodeKey(key) } : {}) })
 }
 
 const SNAPSHOT_ID = /^[A-Za-z0-9_-]{22}$/
@@ -66,21 +66,9 @@ interface Cursor {
   key?: unknown[] | undefined
 }
 
-export const badCursor = () => new UsageInputError('after', 'the cursor is not valid for this query; start again without `after`')
-
-function parseKey(v: unknown): unknown[] | undefined {
-  if (typeof v !== 'string') return undefined
-  try {
-    const k: unknown = JSON.parse(v)
-    return Array.isArray(k) ? k : undefined
-  } catch {
-    return undefined
-  }
-}
-
 export function decodeCursor(cursor: string, hash: string): Cursor {
   const v = decode(cursor)
-  const key = v?.k === undefined ? undefined : parseKey(v.k)
+  const key = v?.k === undefined ? undefined : decodeKey(v.k)
   // A forged cursor must still hold sane numbers: an offset PostgreSQL's bigint takes, an instant a Date holds.
   if (v && Number.isSafeInteger(v.o) && (v.o as number) >= 0 && v.h === hash && isInstantMs(v.a) && (v.s === undefined || (typeof v.s === 'string' && SNAPSHOT_ID.test(v.s))) && (v.k === undefined || key))
     return { offset: v.o as number, asOf: new Date(v.a), snapshot: v.s as string | undefined, key }
