@@ -210,6 +210,7 @@ export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDi
     unpriced += g.row.unpricedTokens
     rows.push(g.row)
   }
-  rows.sort((a, b) => compareKeys(reconKey(a), reconKey(b)))
-  return { rows, totals: { computed: text(computed), billed: text(billed), difference: text(computed.minus(billed)), unpricedTokens: unpriced } }
+  // Each row's key built once, not twice per comparison.
+  const sorted = rows.map((row) => ({ row, key: reconKey(row) })).sort((a, b) => compareKeys(a.key, b.key)).map((r) => r.row)
+  return { rows: sorted, totals: { computed: text(computed), billed: text(billed), difference: text(computed.minus(billed)), unpricedTokens: unpriced } }
 }
