@@ -135,8 +135,10 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       sum(reported_cost)::text as reported_cost
     from priced`, [], { signal })
   const count = Number(t!.requests)
-  // One row more than the page says whether another follows (with `first: 0`, whether any does).
-  const fetched = count === 0
+  // One row more than the page says whether another follows (with `first: 0`, whether any does). From
+  // the start, `first: 0` needs no row: every counted event follows.
+  const totalsOnly = args.first === 0 && !cursor?.key
+  const fetched = count === 0 || totalsOnly
     ? []
     : await db.query<EventSqlRow>(sql`${withClause}
           select id, timestamp, model, provider, project_id, user_id, api_key_id, service_tier, endpoint,
@@ -153,6 +155,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
           order by ${raw(EVENT_ORDER_SQL[args.orderBy])} limit ${args.first + 1}`, [], { signal })
   const rows = fetched.slice(0, args.first)
   const last = rows.at(-1)
+  const hasNextPage = totalsOnly ? count > 0 : fetched.length > rows.length
 
   const totals: UsageTotals = { ...countsOf(t!), requests: count, cost: costOf(t!, card.currency) }
   return {
@@ -184,11 +187,11 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       cost: costOf(r, card.currency),
     })),
     totals,
-    hasNextPage: fetched.length > rows.length,
+    hasNextPage,
     // A page with rows after it always has a cursor to them, even an empty one (`first: 0`).
     endCursor: last
       ? encodeEventsCursor(hash, asOf, keyOf(args.orderBy, last))
-      : fetched.length ? encodeEventsCursor(hash, asOf, cursor?.key) : null,
+      : hasNextPage ? encodeEventsCursor(hash, asOf, cursor?.key) : null,
   }
 }
 
