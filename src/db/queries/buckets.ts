@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { NormalisedBucket } from '../../ingest/bucket.js'
 import type { BucketShape } from '../../ingest/intervals.js'
+import { arrayParam } from '../array-literal.js'
 import type { Db } from '../client.js'
 import { isUniqueViolation } from '../errors.js'
 import type { TokenClasses } from '../../ingest/token-classes.js'
@@ -37,7 +38,7 @@ const COUNTERS = ['num_model_requests', ...TOKEN_COUNTERS.map((c) => c.column)] 
 
 const raw = (names: readonly string[], prefix = '') => sql.raw(names.map((n) => prefix + n).join(', '))
 
-/** A chunk of rows as one text array per column (postgres.js mis-types other arrays; SQL casts). */
+/** A chunk of rows as one array of text per column, each sent as an array literal and cast in SQL. */
 export class StageChunk {
   readonly ord: string[] = []
   readonly cols: Record<(typeof DIMENSIONS)[number] | (typeof SHAPE_COLUMNS)[number] | (typeof COUNTERS)[number], (string | null)[]> =
@@ -120,6 +121,9 @@ const castFor = (col: string): string =>
             ? 'int8[]'
             : 'text[]'
 
+/** One column of a chunk as a parameter of the column's array type. */
+const columnArray = (chunk: StageChunk, col: keyof StageChunk['cols']): SQL => arrayParam(chunk.cols[col], castFor(col))
+
 export async function createStage(tx: Db): Promise<void> {
   // Summing 100k+ staged rows by a 10-column key spills a 4 MB work_mem sort to disk; this
   // transaction only may hash in memory instead.
@@ -133,8 +137,8 @@ export async function createStage(tx: Db): Promise<void> {
 
 export async function stageChunk(tx: Db, chunk: StageChunk): Promise<void> {
   if (chunk.length === 0) return
-  const arrays: SQL[] = [sql`${sql.param(chunk.ord)}::text[]::int8[]`]
-  for (const col of [...DIMENSIONS, ...SHAPE_COLUMNS, ...COUNTERS]) arrays.push(sql`${sql.param(chunk.cols[col])}::text[]::${sql.raw(castFor(col))}`)
+  const arrays: SQL[] = [arrayParam(chunk.ord, 'int8[]')]
+  for (const col of [...DIMENSIONS, ...SHAPE_COLUMNS, ...COUNTERS]) arrays.push(columnArray(chunk, col))
   await tx.query(sql`insert into bucket_stage (ord, ${raw(DIMENSIONS)}, ${raw(SHAPE_COLUMNS)}, ${raw(COUNTERS)}) select * from unnest(${sql.join(arrays, sql`, `)})`)
 }
 
@@ -240,10 +244,10 @@ export function conflictProbe(tenantId: string, shapes: SQL, target: ShapeTarget
 
 /** Shapes computed in memory, as the row source `conflictProbe` expects. */
 export function shapeRows(shapes: readonly BucketShape[]): SQL {
-  return sql`select * from unnest(${sql.param(shapes.map((s) => s.provider))}::text[], ${sql.param(shapes.map((s) => s.accountId))}::text[],
-    ${sql.param(shapes.map((s) => s.kind))}::text[],
-    ${sql.param(shapes.map((s) => iso(s.startMs)))}::text[]::timestamptz[], ${sql.param(shapes.map((s) => iso(s.endMs)))}::text[]::timestamptz[],
-    ${sql.param(shapes.map((s) => s.shape))}::text[], ${sql.param(shapes.map((s) => String(s.leads)))}::text[]::bool[])`
+  return sql`select * from unnest(${arrayParam(shapes.map((s) => s.provider), 'text[]')}, ${arrayParam(shapes.map((s) => s.accountId), 'text[]')},
+    ${arrayParam(shapes.map((s) => s.kind), 'text[]')},
+    ${arrayParam(shapes.map((s) => iso(s.startMs)), 'timestamptz[]')}, ${arrayParam(shapes.map((s) => iso(s.endMs)), 'timestamptz[]')},
+    ${arrayParam(shapes.map((s) => s.shape), 'text[]')}, ${arrayParam(shapes.map((s) => String(s.leads)), 'bool[]')})`
 }
 
 /**
@@ -379,7 +383,7 @@ export async function upsertChunk(
   requireStored = false,
 ): Promise<ChunkResult> {
   const cols = [...DIMENSIONS, ...COUNTERS, 'shape'] as const
-  const arrays = cols.map((col) => sql`${sql.param(chunk.cols[col])}::text[]::${sql.raw(castFor(col))}`)
+  const arrays = cols.map((col) => columnArray(chunk, col))
   const probed = shapes && shapes.length > 0
   // Shapes that are all stored exactly cannot clash with stored rows (their stored twins do not): a
   // shared writer needs only the one probe per shape.

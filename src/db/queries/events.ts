@@ -1,11 +1,11 @@
 import { sql } from 'drizzle-orm'
+import { arrayLiteral } from '../array-literal.js'
 import type { Db } from '../client.js'
 import { TOKEN_COUNTERS } from '../token-columns.js'
 import type { NormalizedEvent } from '../../ingest/events/normalize-event.js'
 
-// Every statement here is set-based: a batch is sent as one text[] per column and unnested in SQL,
-// so a request of 10,000 events is a handful of round trips. postgres.js mis-types bool, timestamp
-// and int8 arrays, so everything travels as text[] and is cast in SQL.
+// Every statement here is set-based: a batch is sent as one array literal per column (arrayLiteral)
+// and unnested in SQL, so a request of 10,000 events is a handful of round trips.
 
 type Cell = string | null
 type Column = readonly [name: string, pgType: string, get: (e: NormalizedEvent) => Cell]
@@ -51,13 +51,13 @@ export interface NewEvent {
 
 const q = (name: string) => `"${name}"`
 const names = (cols: readonly Column[], prefix = '') => cols.map(([n]) => prefix + q(n)).join(', ')
-const cast = (type: string) => (type === 'text' ? '::text[]' : `::text[]::${type}[]`)
+const cast = (type: string) => `::${type}[]`
 // $1 is the tenant, $2… one array per column, then the content hashes.
 const unnestArgs = ALL.map(([, type], i) => `$${i + 2}${cast(type)}`).join(', ')
 const HASHES = `$${ALL.length + 2}::text[]`
 // The events' resources, one array per field, one element per resource (event id, position in its list).
 const R = ALL.length + 3
-const RESOURCES = `unnest($${R}::text[], $${R + 1}::text[]::int4[], $${R + 2}::text[], $${R + 3}::text[]::jsonb[], $${R + 4}::text[]::numeric[])
+const RESOURCES = `unnest($${R}::text[], $${R + 1}::int4[], $${R + 2}::text[], $${R + 3}::jsonb[], $${R + 4}::numeric[])
     as r(event_id, position, resource, attributes, quantity)`
 // Positions 1 and 2 of the rollup select are tenant and hour; the dimensions follow.
 const KEY_POSITIONS = Array.from({ length: DIMENSIONS.length + 1 }, (_, i) => i + 2).join(', ')
@@ -112,8 +112,8 @@ const CLAIM_AND_INSERT = `
 
 function claimAndInsertParams(tenantId: string, rows: readonly NewEvent[]): unknown[] {
   const res = rows.flatMap((r) => (r.event.resources ?? []).map((x, i) => [r.event.id, String(i), x.resource, JSON.stringify(x.attributes), x.quantity] as const))
-  const column = (k: number) => res.map((x) => x[k])
-  return [tenantId, ...ALL.map(([, , get]) => rows.map((r) => get(r.event))), rows.map((r) => r.hash), ...[0, 1, 2, 3, 4].map(column)]
+  const column = (k: 0 | 1 | 2 | 3 | 4) => arrayLiteral(res.map((x) => x[k]))
+  return [tenantId, ...ALL.map(([, , get]) => arrayLiteral(rows.map((r) => get(r.event)))), arrayLiteral(rows.map((r) => r.hash)), ...([0, 1, 2, 3, 4] as const).map(column)]
 }
 
 /**
