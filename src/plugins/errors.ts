@@ -143,8 +143,13 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, proble
  * malformed percent-escape, an over-long path parameter): they become problems too. The parameter
  * limit is far above the 256-character rule, so that rule — not the router — answers for long ids
  * (256 four-byte characters percent-encoded are 3,072 bytes).
+ *
+ * The request line and headers may take 64 KiB (Node's default is 16 KiB): a cursor the server hands
+ * out must fit in the URL that sends it back, and a reconciliation `next_page` over keys of long
+ * emoji ids reached 12–17 kB (its `after` takes up to 32,768 characters) — page 2 was a 431.
  */
 export const routerErrorOptions = {
+  http: { maxHeaderSize: 65_536 },
   routerOptions: { maxParamLength: 4096 },
   frameworkErrors: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const problem = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
