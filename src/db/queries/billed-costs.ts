@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import type { BilledRow, IndexedBilledRow } from '../../billing/billed-row.js'
 import { naturalKeyHash } from '../../billing/billed-row.js'
 import type { BucketShape } from '../../ingest/intervals.js'
+import { arrayParam } from '../array-literal.js'
 import type { Db } from '../client.js'
 import { BILLED_TARGET, storedClash } from './buckets.js'
 
@@ -64,8 +65,10 @@ export async function upsertBilledCosts(tx: Db, tenantId: string, source: string
   for (let lo = 0; lo < rows.length; lo += CHUNK) {
     const cols: (string | null)[][] = COLUMNS.map(() => [])
     for (const { row } of rows.slice(lo, lo + CHUNK)) values(row).forEach((v, i) => cols[i]!.push(v))
+    // One array literal per column (arrayParam): a JS array would be serialised element by element by
+    // the driver's type serializer, and postgres.js's boolean one stored the text "true" as false.
     const unnest = sql.join(
-      COLUMNS.map(([, type], i) => sql`${sql.param(cols[i])}::${sql.raw(type)}[]`),
+      COLUMNS.map(([, type], i) => arrayParam(cols[i]!, `${type}[]`)),
       sql`, `,
     )
     const names = COLUMNS.map(([n]) => n)
