@@ -3,7 +3,7 @@ import { MAX_DECIMAL_TEXT } from '../decimal/decimal-text.js'
 import { ProblemList } from '../errors.js'
 import { dimsKey, type UsageDims } from './bucket.js'
 import { Turns } from './turns.js'
-import { MAX_COUNTER, type Parsed } from './values.js'
+import { MAX_COUNTER, unstorableText, type Parsed } from './values.js'
 
 /**
  * Non-token usage (contract v2 "resources"): one resource row = the usual dimensions + `resource`, an
@@ -87,9 +87,12 @@ export function parseAttributes(v: unknown, dropNulls = false): Parsed<Record<st
   for (const [k, value] of Object.entries(v as Record<string, unknown>)) {
     // Absent is absent; null is "not grouped by" in provider pages (and an error in our own format).
     if (value === undefined || (value === null && dropNulls)) continue
+    // Stored as jsonb, which holds neither NUL nor a lone surrogate: the database would refuse the whole request.
+    const unstorable = unstorableText(k) ?? (typeof value === 'string' ? unstorableText(value) : undefined)
     if (typeof value !== 'string') bad.push(`"${k.slice(0, 40)}" is not a string`)
     else if (k.length === 0 || k.length > MAX_ATTRIBUTE_LENGTH || value.length > MAX_ATTRIBUTE_LENGTH)
       bad.push(`"${k.slice(0, 40)}": keys and values must be 1–${MAX_ATTRIBUTE_LENGTH} characters`)
+    else if (unstorable) bad.push(`${JSON.stringify(k.slice(0, 40))}: ${unstorable}`)
     else out[k] = value
   }
   if (bad.length) return fail(`must be an object of string → string: ${bad.join('; ')}`)
