@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { Decimal } from 'decimal.js'
 import type { UsageDims } from '../ingest/bucket.js'
 import type { Parsed } from '../ingest/values.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
@@ -27,8 +26,7 @@ const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
 const fail = (message: string): Parsed<never> => ({ ok: false, message })
 
 import { MAX_DECIMAL_TEXT, SIGNED_PLAIN_DECIMAL as SIGNED_DECIMAL } from '../decimal/decimal-text.js'
-// Enough digits that ÷ 100 of any accepted amount is exact (a decimal shift never needs more).
-const Exact = Decimal.clone({ precision: 2 * MAX_DECIMAL_TEXT })
+import { Exact } from '../decimal/exact.js'
 
 /**
  * A money value: a decimal string taken as written, or a JSON number read as its shortest round-trip
@@ -56,11 +54,6 @@ export function parseAmount(v: unknown, opts: { nonNegative?: boolean } = {}): P
 /** Anthropic's cost_report amounts are cents: ÷ 100, exactly. */
 export function centsToDollars(cents: string): string {
   return normalizeDecimal(new Exact(cents).div(100).toFixed())
-}
-
-/** Sums two exact amounts. */
-export function addAmounts(a: string, b: string): string {
-  return normalizeDecimal(new Exact(a).plus(b).toFixed())
 }
 
 /**

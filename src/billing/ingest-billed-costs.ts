@@ -5,7 +5,8 @@ import { lockAccountsOf } from '../db/queries/buckets.js'
 import { findBilledClash, upsertBilledCosts } from '../db/queries/billed-costs.js'
 import { problems } from '../errors.js'
 import { checkShapes } from '../ingest/intervals.js'
-import { addAmounts, naturalKeyHash, type IndexedBilledRow } from './billed-row.js'
+import { addDecimals } from '../decimal/exact.js'
+import { naturalKeyHash, type IndexedBilledRow } from './billed-row.js'
 import { declaredBilledShape } from './billed-shapes.js'
 import { parseCostCsv } from './parse-cost-csv.js'
 import { isAnthropicCostBody, isCostPagesBody, parseCostPages, type ParsedCosts } from './parse-cost-pages.js'
@@ -46,8 +47,8 @@ function mergeByKey(rows: readonly IndexedBilledRow[]): IndexedBilledRow[] {
     const prev = byKey.get(key)
     if (!prev) byKey.set(key, { ref: r.ref, row: { ...r.row } })
     else {
-      prev.row.amount = addAmounts(prev.row.amount, r.row.amount)
-      prev.row.quantity = prev.row.quantity === null || r.row.quantity === null ? null : addAmounts(prev.row.quantity, r.row.quantity)
+      prev.row.amount = addDecimals(prev.row.amount, r.row.amount)
+      prev.row.quantity = prev.row.quantity === null || r.row.quantity === null ? null : addDecimals(prev.row.quantity, r.row.quantity)
     }
   }
   return [...byKey.values()]

@@ -1,5 +1,6 @@
 import { Decimal } from 'decimal.js'
 import { MAX_DECIMAL_TEXT } from '../decimal/decimal-text.js'
+import { addDecimals } from '../decimal/exact.js'
 import { ProblemList } from '../errors.js'
 import { dimsKey, type UsageDims } from './bucket.js'
 import { Turns } from './turns.js'
@@ -110,7 +111,7 @@ export function resourceKey(r: NormalisedResource): string {
 }
 
 const addNullable = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : a + b)
-const addDecimal = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : new Decimal(a).plus(b).toFixed())
+const addDecimal = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : addDecimals(a, b))
 
 /** Sums resources sharing a natural key (provider reports split rows by what they do not show). */
 export async function mergeResources(rows: readonly IndexedResource[]): Promise<{ rows: IndexedResource[]; problems: ProblemList }> {
@@ -130,7 +131,7 @@ export async function mergeResources(rows: readonly IndexedResource[]): Promise<
       index: first.index,
       resource: {
         ...a,
-        quantity: new Decimal(a.quantity).plus(b.quantity).toFixed(),
+        quantity: addDecimals(a.quantity, b.quantity),
         requests: addNullable(a.requests, b.requests),
         reportedCost: addDecimal(a.reportedCost, b.reportedCost),
       },
