@@ -49,7 +49,11 @@ export interface ComputedFacts {
   sources: string[]
 }
 
-function rowFacts(row: UsageRow, lineItems: boolean): ReconFact[] {
+/**
+ * `modalities`: with LINE_ITEM, the modality filter applied to the rows' token classes (the query layer
+ * cannot split a row by class and by modality at once); as with `usage`, resources then have none.
+ */
+function rowFacts(row: UsageRow, lineItems: boolean, modalities?: readonly string[]): ReconFact[] {
   const base = {
     side: 'computed' as const,
     windowStart: row.windowStart,
@@ -68,12 +72,13 @@ function rowFacts(row: UsageRow, lineItems: boolean): ReconFact[] {
   const batch = row.batch === true
   const context = (row.contextTier as string | null | undefined) ?? null
   const resource = row.resource as string
+  if (resource !== 'tokens' && modalities) return []
   if (resource !== 'tokens') {
     const key = resourceKey(base.model, resource, tier, batch)
     const text = computedResourceItem(base.provider, base.model, resource, tier, batch)
     return [{ ...base, item: { key, text, priced: true, perUnit: true }, amount: row.cost.resources, unpricedTokens: 0, unpricedQuantity, priced: unpricedQuantity ? null : row.quantity }]
   }
-  return PRICED_CLASSES.filter((c) => row.classes![c.column].tokens > 0).map((c) => {
+  return PRICED_CLASSES.filter((c) => row.classes![c.column].tokens > 0 && (!modalities || modalities.includes(c.modality))).map((c) => {
     const u = row.classes![c.column]
     return {
       ...base,
@@ -91,6 +96,11 @@ export async function computedFacts(db: Db, q: ComputedQuery, limits: UsageLimit
   const lineItems = q.groupBy.includes('LINE_ITEM')
   // Always by provider: a line item's name depends on it, and billed rows always carry it.
   const groupBy = [...new Set<Dimension>(['PROVIDER', ...q.groupBy.flatMap((d) => USAGE_DIMENSIONS[d])])]
+  // A per-class breakdown does not combine with the query layer's modality split: the filter is applied
+  // to the classes here instead (a 500 before).
+  const { modalities: listed, ...unsplit } = q.filter
+  const modalities = lineItems && listed?.length ? listed : undefined
+  const filter = modalities ? unsplit : q.filter
   const facts: ReconFact[] = []
   let after: string | undefined
   for (;;) {
@@ -104,7 +114,7 @@ export async function computedFacts(db: Db, q: ComputedQuery, limits: UsageLimit
         timeZone: 'UTC',
         groupBy,
         groupByLabels: [],
-        filter: q.filter,
+        filter,
         rateCard: q.rateCard,
         pricingAsOf: q.asOf,
         first: MAX_PAGE_SIZE,
@@ -113,7 +123,7 @@ export async function computedFacts(db: Db, q: ComputedQuery, limits: UsageLimit
       },
       limits,
     )
-    for (const row of page.rows) facts.push(...rowFacts(row, lineItems))
+    for (const row of page.rows) facts.push(...rowFacts(row, lineItems, modalities))
     if (!page.hasNextPage || !page.endCursor) return { facts, sources: page.sources }
     after = page.endCursor
   }
