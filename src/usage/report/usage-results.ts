@@ -80,8 +80,9 @@ export function completionsResult(row: UsageRow, currency: string): CompletionsR
 
 /**
  * The dashboard export's columns in its order (see the sample `completions_usage_<from>_<to>.csv`), so
- * the file can be re-ingested by POST /v1/usage/buckets. Trailing extras: cache writes (a counter the
- * ingest reads, absent from OpenAI's older export), the context tier and inference geo (tokenledger's
+ * the file can be re-ingested by POST /v1/usage/buckets. Trailing extras: cache writes, 5-minute and 1-hour
+ * (counters the ingest reads, absent from OpenAI's older export; without the 1-hour column a row holding
+ * them did not add up and the file was refused), the context tier and inference geo (tokenledger's
  * group_by extensions, blank unless grouped by) and the cost.
  */
 export const USAGE_CSV_COLUMNS = [
@@ -89,7 +90,7 @@ export const USAGE_CSV_COLUMNS = [
   'api_key_id', 'model', 'batch', 'service_tier', 'input_tokens', 'output_tokens', 'input_cached_tokens',
   'input_uncached_tokens', 'input_text_tokens', 'output_text_tokens', 'input_cached_text_tokens', 'input_audio_tokens',
   'input_cached_audio_tokens', 'output_audio_tokens', 'input_image_tokens', 'input_cached_image_tokens',
-  'output_image_tokens', 'input_cache_write_tokens', 'context_tier', 'inference_geo', ...COST_COLUMNS,
+  'output_image_tokens', 'input_cache_write_tokens', 'input_cache_write_1h_tokens', 'context_tier', 'inference_geo', ...COST_COLUMNS,
 ] as const
 
 /** CSV lines of one bucket (the export writes batch as TRUE/FALSE). */
