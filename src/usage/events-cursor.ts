@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm'
 import { badCursor, decodeCursor, decodeKey, encodeCursor, encodeKey, isInstantMs } from '../pagination/cursor.js'
+import { SIGNED_PLAIN_DECIMAL } from '../decimal/decimal-text.js'
 
 /**
  * The order and the cursors of `events` pages. A cursor holds the query's hash, the first page's instant
@@ -49,7 +50,13 @@ export function encodeEventsCursor(hash: string, asOf: Date, key?: EventKey): st
 }
 
 const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
-const COST = /^-?\d{1,60}(\.\d{1,60})?$/
+/**
+ * The longest cost text a key may hold. A cost is exact: quantity (≤ 100 characters) × unit price (≤ 40)
+ * has up to 140 digits on either side of the point, so the 60 digits a side taken before refused the
+ * cursors of finely priced resources. A bound still keeps a forged key small.
+ */
+const MAX_COST_TEXT = 1000
+const isCost = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_COST_TEXT && SIGNED_PLAIN_DECIMAL.test(v)
 // A forged key must still be values PostgreSQL takes: a real instant, no NUL, a bounded decimal. Year
 // 0000 is a Date (1 BC) but no timestamptz.
 const isTime = (v: unknown): v is string =>
@@ -60,7 +67,7 @@ function parseKey(text: unknown, order: EventOrder): EventKey | undefined {
   const k = decodeKey(text)
   if (!k) return undefined
   if (order !== 'COST_DESC') return k.length === 2 && isTime(k[0]) && isId(k[1]) ? [k[0], k[1]] : undefined
-  return k.length === 4 && typeof k[0] === 'boolean' && typeof k[1] === 'string' && COST.test(k[1]) && isTime(k[2]) && isId(k[3])
+  return k.length === 4 && typeof k[0] === 'boolean' && isCost(k[1]) && isTime(k[2]) && isId(k[3])
     ? [k[0], k[1], k[2], k[3]]
     : undefined
 }
