@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { InstantParamSchema } from '../../time/instant-schema.js'
+import { dimensionText } from '../../ingest/text-schema.js'
 import { ALL_SOURCES, MAX_FILTER_VALUES } from '../../usage/dimensions.js'
 
 /**
@@ -45,8 +46,10 @@ export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
 // OpenAI's clients send unix seconds; RFC 3339 is accepted too, as at every entry point (one parser).
 // A fraction of a second is dropped: buckets are whole seconds.
 const unixSeconds = InstantParamSchema.transform((d) => Math.floor(d.getTime() / 1000))
+// Any value a dimension can be stored with (up to 256 characters) can be filtered for: at 200, longer
+// stored ids were a 400.
 export const idList = (what: string) =>
-  z.array(z.string().min(1).max(200)).max(MAX_FILTER_VALUES).optional().describe(`Only these ${what}; repeated, \`[]\`, \`[0]\` or comma-separated`)
+  z.array(dimensionText()).max(MAX_FILTER_VALUES).optional().describe(`Only these ${what}; repeated, \`[]\`, \`[0]\` or comma-separated`)
 const instant = InstantParamSchema
 
 export const bucketWidth = z.enum(['1m', '1h', '1d']).default('1d').describe('Bucket width: 1m, 1h or 1d (UTC-aligned)')

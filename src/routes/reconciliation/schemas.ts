@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { RECON_DIMENSIONS, RECON_STATUSES, RECON_WINDOWS } from '../../reconciliation/recon-types.js'
 import { InstantParamSchema } from '../../time/instant-schema.js'
+import { dimensionText } from '../../ingest/text-schema.js'
 import { ALL_SOURCES, MAX_FILTER_VALUES } from '../../usage/dimensions.js'
 
 /** `a=1&a=2`, `a[]=1` and `a=1,2` (the array forms are folded by normaliseArrayParams where it knows the name). */
@@ -8,7 +9,8 @@ const list = (what: string) =>
   z
     .union([z.string(), z.array(z.string())])
     .transform((v) => [v].flat().flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== ''))
-    .pipe(z.array(z.string().min(1).max(256)).max(MAX_FILTER_VALUES))
+    // Stored dimensions count characters, not UTF-16 units (256 emoji were a 400 here).
+    .pipe(z.array(dimensionText()).max(MAX_FILTER_VALUES))
     .optional()
     .describe(`Only these ${what}; repeated or comma-separated`)
 
