@@ -53,7 +53,10 @@ export function createConnectionRunner(opts: RunnerOptions) {
         opts.log.error({ err, connection: row.id }, 'connection sync could not record its outcome')
         return undefined
       })
-      .finally(() => running.delete(key))
+      // Only this run's entry: once its lease is released, the next run of the connection may already be listed.
+      .finally(() => {
+        if (running.get(key) === run) running.delete(key)
+      })
     running.set(key, run)
     return run
   }
