@@ -82,10 +82,14 @@ export interface MetricsOptions {
   poolSize: number
 }
 
+/** The REST routes that answer usage and cost queries: OpenAI's paths, their aliases and reconciliation. */
+const REST_QUERY_ROUTE = /^\/v1\/(organization\/|usage$|costs$|reconciliation$)/
+
 function querySurface(req: FastifyRequest): 'graphql' | 'rest' | undefined {
   const route = req.routeOptions.url
   if (route === '/graphql') return 'graphql'
-  if (req.method === 'GET' && route?.startsWith('/v1/organization/')) return 'rest'
+  // GET only: /v1/usage/buckets and /v1/usage/events are writes.
+  if (req.method === 'GET' && route !== undefined && REST_QUERY_ROUTE.test(route)) return 'rest'
   return undefined
 }
 

@@ -73,6 +73,25 @@ void eachEngine(t, async (t, engine) => {
     t.notMatch(res.body, key.slice(-12), 'no key')
   })
 
+  await t.test('every REST usage and cost query is measured: OpenAI\'s paths, their aliases and reconciliation', async (t) => {
+    const app = await build(t, engine)
+    const { key } = await tenantWithKey(app)
+    const range = 'start_time=1772323200&end_time=1772409600'
+    const queries = [
+      `/v1/organization/usage/completions?${range}`,
+      `/v1/usage?${range}`,
+      `/v1/organization/costs?${range}`,
+      `/v1/costs?${range}`,
+      '/v1/reconciliation?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z',
+    ]
+    for (const url of queries) t.equal((await app.inject({ method: 'GET', url, headers: bearer(key) })).statusCode, 200, url)
+    // Not queries: a write under /v1/usage, and the rate cards.
+    t.equal((await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: bearer(key), payload: { buckets } })).statusCode, 200)
+    t.equal((await app.inject({ method: 'GET', url: '/v1/rate-cards', headers: bearer(key) })).statusCode, 200)
+    const families = parse((await app.inject({ method: 'GET', url: '/metrics' })).body)
+    t.equal(sample(family(families, 'tokenledger_query_duration_seconds_count'), { surface: 'rest' })?.value, String(queries.length))
+  })
+
   await t.test('METRICS_TOKEN protects /metrics; METRICS=off removes it', async (t) => {
     const token = 'metrics-token-0123456789'
     const app = await build(t, engine, { METRICS_TOKEN: token })
