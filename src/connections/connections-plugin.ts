@@ -48,7 +48,8 @@ export default fp(
 /** A low-cardinality label for the failure metric (no tenant ids, no provider text). */
 function failureReason(error: string | null): string {
   if (!error) return 'unknown'
-  if (error.startsWith('interrupted')) return 'interrupted'
+  // A shutdown is named after any endpoint failures that came before it (pull-run.ts).
+  if (/(^|; )interrupted: /.test(error)) return 'interrupted'
   if (/answered 40[13]\b/.test(error)) return 'unauthorized'
   if (/^409 |409 Conflict/.test(error)) return 'shape_conflict'
   if (/ 4\d\d /.test(error)) return 'refused'

@@ -83,10 +83,11 @@ export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: 
   const counts = { pages: 0, rows: 0 }
   let outcome: RunOutcome
   let adminKey = ''
+  // Each endpoint that failed, in order; a failure that stops the run at once is added to them, never in their place.
+  const failures: string[] = []
   const lease = holdLease(deps, conn, owner, counts)
   try {
     adminKey = openKey(deps.secretBox, conn.admin_key_sealed)
-    const failures: string[] = []
     for (const endpoint of provider.endpoints) {
       if (!conn.endpoints.includes(endpoint.name)) continue
       if (endpoint.kind === 'costs' && !deps.costSink) continue
@@ -100,7 +101,7 @@ export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: 
     outcome = failures.length ? { status: 'failed', ...counts, error: redact(failures.join('; '), adminKey) } : { status: 'succeeded', ...counts, error: null }
   } catch (err) {
     if (err instanceof LeaseLost || lease.lost()) return { status: 'failed', ...counts, error: LEASE_LOST }
-    outcome = { status: 'failed', ...counts, error: redact(describeFailure(err), adminKey) }
+    outcome = { status: 'failed', ...counts, error: redact([...failures, describeFailure(err)].join('; '), adminKey) }
   } finally {
     lease.release()
   }
