@@ -50,6 +50,7 @@ function failureReason(error: string | null): string {
   if (!error) return 'unknown'
   // A shutdown is named after any endpoint failures that came before it (pull-run.ts).
   if (/(^|; )interrupted: /.test(error)) return 'interrupted'
+  if (/(^|; )database: /.test(error)) return 'database'
   if (/answered 40[13]\b/.test(error)) return 'unauthorized'
   if (/^409 |409 Conflict/.test(error)) return 'shape_conflict'
   if (/ 4\d\d /.test(error)) return 'refused'

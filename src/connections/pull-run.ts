@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Db } from '../db/client.js'
-import { isUnavailable } from '../db/errors.js'
+import { isDatabaseError, isUnavailable } from '../db/errors.js'
 import type { SecretBox } from '../crypto/secret-box.js'
 import { ProblemError } from '../errors.js'
 import { ingestJsonBody, type IngestResult } from '../ingest/ingest-buckets.js'
@@ -32,6 +32,8 @@ export interface RunOutcome {
   pages: number
   rows: number
   error: string | null
+  /** The database errors `error` names without their text (for the server log only; never stored or sent). */
+  causes?: unknown[]
 }
 
 /** Stops the run when the lease is gone (deleted connection, lapsed lease): not our run any more. */
@@ -85,6 +87,11 @@ export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: 
   let adminKey = ''
   // Each endpoint that failed, in order; a failure that stops the run at once is added to them, never in their place.
   const failures: string[] = []
+  const causes: unknown[] = []
+  const describe = (err: unknown) => {
+    if (isUnavailable(err) || isDatabaseError(err)) causes.push(err)
+    return describeFailure(err)
+  }
   const lease = holdLease(deps, conn, owner, counts)
   try {
     adminKey = openKey(deps.secretBox, conn.admin_key_sealed)
@@ -95,18 +102,18 @@ export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: 
         await pullEndpoint({ ...deps, signal: lease.signal }, conn, provider, endpoint, adminKey, owner, counts)
       } catch (err) {
         if (endsTheRun(err)) throw err
-        failures.push(describeFailure(err))
+        failures.push(describe(err))
       }
     }
     outcome = failures.length ? { status: 'failed', ...counts, error: redact(failures.join('; '), adminKey) } : { status: 'succeeded', ...counts, error: null }
   } catch (err) {
     if (err instanceof LeaseLost || lease.lost()) return { status: 'failed', ...counts, error: LEASE_LOST }
-    outcome = { status: 'failed', ...counts, error: redact([...failures, describeFailure(err)].join('; '), adminKey) }
+    outcome = { status: 'failed', ...counts, error: redact([...failures, describe(err)].join('; '), adminKey) }
   } finally {
     lease.release()
   }
   await recordOutcome(deps, { tenantId: conn.tenant_id, id: conn.id, owner, ...outcome })
-  return outcome
+  return causes.length ? { ...outcome, causes } : outcome
 }
 
 /** The first pause before recording an outcome again; it doubles per failure, the whole within the lease. */
@@ -157,6 +164,10 @@ function describeFailure(err: unknown): string {
     const first = err.errors?.slice(0, 3).map((e) => `${e.path}: ${e.message}`).join('; ')
     return `${err.statusCode} ${err.title}: ${err.message}${first ? ` (${first})` : ''}`
   }
+  // The tenant reads last_run.error: the database's own text (its host and port, table and constraint
+  // names) stays in the server log (RunOutcome.cause), as it does for a 5xx response.
+  if (isUnavailable(err)) return 'database: unavailable or too slow; the next run resumes from synced_until'
+  if (isDatabaseError(err)) return `database: a statement failed (SQLSTATE ${err.code}); the server log has the details`
   if (err instanceof ProviderRefused || err instanceof Error) return err.message
   return String(err)
 }

@@ -46,6 +46,7 @@ export function createConnectionRunner(opts: RunnerOptions) {
       .then((outcome) => {
         opts.onOutcome?.(row.provider, outcome)
         if (outcome.status === 'failed') opts.log.warn({ connection: row.id, tenant: row.tenant_id, error: outcome.error }, 'connection sync failed')
+        for (const err of outcome.causes ?? []) opts.log.warn({ err, connection: row.id, tenant: row.tenant_id }, 'connection sync: database error')
         return outcome
       })
       .catch((err: unknown) => {

@@ -32,6 +32,11 @@ export function isConnectionError(err: unknown): boolean {
   return Array.isArray(errors) && errors.some(isConnectionError)
 }
 
+/** An error PostgreSQL (or PGlite) raised for a statement: its text may name tables, constraints and values. */
+export function isDatabaseError(err: unknown): err is { code: string } {
+  return !!err && typeof err === 'object' && typeof (err as { severity?: unknown }).severity === 'string' && typeof (err as { code?: unknown }).code === 'string'
+}
+
 /** PostgreSQL's query_canceled, raised by statement_timeout. */
 export function isStatementTimeout(err: unknown): boolean {
   return !!err && typeof err === 'object' && (err as { code?: unknown }).code === '57014'
