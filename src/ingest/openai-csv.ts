@@ -15,7 +15,9 @@ export interface CsvSummary {
 
 type Columns = Map<string, number>
 
-const TEXT_COLUMNS = ['account_id', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier'] as const
+// context_tier and inference_geo are not in OpenAI's export; our usage export writes them (blank unless
+// grouped by) so that its file re-ingests with the same natural keys.
+const TEXT_COLUMNS = ['account_id', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier', 'context_tier', 'inference_geo'] as const
 
 function readHeader(record: string[]): Columns {
   const columns: Columns = new Map()
@@ -70,6 +72,8 @@ function readRow(
       apiKeyId: text.api_key_id ?? null,
       model: text.model ?? null,
       serviceTier: text.service_tier ?? null,
+      contextTier: text.context_tier ?? null,
+      inferenceGeo: text.inference_geo ?? null,
       batch: batchCell === undefined ? null : p.take(parseCsvBatch(batchCell), 'batch', null),
       counters: readCounters((f: CounterField) => cell(f), (v) => parseCsvCounter(v as string), p),
     },
