@@ -15,16 +15,22 @@ const COSTS_GROUP_BY = ['project_id', 'line_item', 'api_key_id'] as const
 /** What OpenAI's embeddings, moderations and audio endpoints group by. */
 export const TOKEN_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model'] as const
 
-/** The parameters that take a list; each accepts `a=1&a=2`, `a[]=1`, `a[0]=1` and `a=1,2`. */
+/**
+ * The parameters that take a list (the mirrors' and GET /v1/reconciliation's); each accepts `a=1&a=2`,
+ * `a[]=1`, `a[0]=1` and `a=1,2`.
+ */
 const ARRAY_PARAMS = [
   'group_by', 'project_ids', 'user_ids', 'api_key_ids', 'models', 'sources', 'sizes', 'vector_store_ids', 'context_levels',
-  'context_tiers', 'inference_geos',
+  'context_tiers', 'inference_geos', 'providers', 'account_ids',
 ] as const
 
 /**
  * preValidation hook: folds every array form clients send into one array per parameter, so the
  * schema sees `group_by: ['model', 'project_id']` whichever way it was written. (Fastify's
  * querystring parser is a server-wide option; doing it here keeps the change inside this plugin.)
+ * Only the plain form is split at commas: a bracketed value is one element as the client listed it
+ * (the official SDK sends `project_ids[]=a%2Cb` for the id "a,b", which was split into "a" and "b"
+ * and answered for other projects).
  */
 export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
   const query = req.query as Record<string, unknown>
@@ -34,7 +40,8 @@ export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
     const values = Array.isArray(value) ? value.map(String) : [String(value)]
     if ((ARRAY_PARAMS as readonly string[]).includes(key)) {
       const prev = (out[key] as string[] | undefined) ?? []
-      out[key] = [...prev, ...values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '')]
+      const listed = key === rawKey ? values.flatMap((v) => v.split(',')) : values
+      out[key] = [...prev, ...listed.map((v) => v.trim()).filter((v) => v !== '')]
     } else if (key in out) {
       // A scalar given twice stays a list, so validation names it instead of silently picking one.
       out[key] = [...[out[key]].flat(), ...values]

@@ -4,11 +4,11 @@ import { InstantParamSchema } from '../../time/instant-schema.js'
 import { dimensionText } from '../../ingest/text-schema.js'
 import { ALL_SOURCES, MAX_FILTER_VALUES } from '../../usage/dimensions.js'
 
-/** `a=1&a=2`, `a[]=1` and `a=1,2` (the array forms are folded by normaliseArrayParams where it knows the name). */
+/** `a=1&a=2`, `a[]=1` and `a=1,2`: normaliseArrayParams folds the forms (and splits only the plain one). */
 const list = (what: string) =>
   z
     .union([z.string(), z.array(z.string())])
-    .transform((v) => [v].flat().flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== ''))
+    .transform((v) => [v].flat())
     // Stored dimensions count characters, not UTF-16 units (256 emoji were a 400 here).
     .pipe(z.array(dimensionText()).max(MAX_FILTER_VALUES))
     .optional()
