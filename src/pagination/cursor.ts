@@ -8,10 +8,21 @@ import { MAX_UNIX_SECONDS } from '../time/instant.js'
  * decoders must still check every field they read: see `isInstantMs`.
  */
 
-/** Identifies a query apart from its page arguments, so a cursor cannot be replayed on another query. */
+/**
+ * Identifies a query apart from its page arguments, so a cursor cannot be replayed on another query.
+ * Objects are hashed with their keys sorted: the same arguments arrive in different key orders (GraphQL
+ * arguments as graphql-js coerces them on a query's first request, as graphql-jit does from its second),
+ * and a cursor of the first page was refused on the second.
+ */
 export function queryHash(args: Record<string, unknown>, pageKeys: readonly string[]): string {
   const rest = Object.fromEntries(Object.entries(args).filter(([k]) => !pageKeys.includes(k)))
-  return createHash('sha256').update(JSON.stringify(rest)).digest('base64url').slice(0, 16)
+  return createHash('sha256').update(JSON.stringify(rest, sortedKeys)).digest('base64url').slice(0, 16)
+}
+
+/** A JSON.stringify replacer writing every plain object's keys in sorted order (arrays keep theirs). */
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }
 
 export function encodeCursor(fields: Record<string, number | string>, prefix = ''): string {
