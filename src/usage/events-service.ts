@@ -29,8 +29,12 @@ const sumOf = (cols: string[], prefix: string) => cols.map((c) => `${prefix}${c}
 const byCost = (cost: string) => PRICED_CLASSES.filter((c) => c.cost === cost).map((c) => c.column)
 const ALL = PRICED_CLASSES.map((c) => c.column)
 
-/** [from, to) as SQL: explicit bounds win; otherwise the period in the caller's time zone. */
-function rangeSql(args: EventArgs): { lower: SQL; upper: SQL } {
+/**
+ * [from, to) as SQL: explicit bounds win; otherwise the period in the caller's time zone around `asOf`,
+ * the first page's instant: every page of a listing is of one day (month), also when a later page is
+ * read after midnight — then it listed the next day's events after the previous day's.
+ */
+function rangeSql(args: EventArgs, asOf: Date): { lower: SQL; upper: SQL } {
   if (args.from || args.to) {
     return {
       lower: args.from ? sql`${args.from.toISOString()}::timestamptz` : sql`'-infinity'::timestamptz`,
@@ -39,7 +43,7 @@ function rangeSql(args: EventArgs): { lower: SQL; upper: SQL } {
   }
   const unit = { TODAY: 'day', MONTH: 'month' }[args.period as 'TODAY' | 'MONTH']
   if (!unit) return { lower: sql`'-infinity'::timestamptz`, upper: sql`'infinity'::timestamptz` }
-  const start = sql`date_trunc(${unit}, now(), ${args.timeZone})`
+  const start = sql`date_trunc(${unit}, ${asOf.toISOString()}::timestamptz, ${args.timeZone})`
   return { lower: start, upper: sql`((${start} at time zone ${args.timeZone}) + ${`1 ${unit}`}::interval) at time zone ${args.timeZone}` }
 }
 
@@ -74,7 +78,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
   const cursor = args.after ? found.try(() => decodeEventsCursor(args.after!, hash, args.orderBy)) : undefined
   const card = found.orThrow(await lookupCard(db, args.tenantId, args.rateCard, found))
   const asOf = cursor?.asOf ?? new Date()
-  const { lower, upper } = rangeSql(args)
+  const { lower, upper } = rangeSql(args, asOf)
 
   // Every page lists the events received by the first page's instant (events arrive all the time), each
   // page after the last row of the one before (events-cursor.ts).
