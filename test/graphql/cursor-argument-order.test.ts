@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 
 // A cursor is bound to its query by a hash of the arguments. graphql-js hands a resolver the arguments
@@ -49,5 +49,3 @@ void eachEngine(t, async (t, engine) => {
     t.equal(await pages(t, USAGE, 'usage', { models: ['gpt-4o-mini'] }), 3)
   })
 })
-
-type Test = Parameters<Parameters<typeof t.test>[1]>[0]
