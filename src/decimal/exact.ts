@@ -1,12 +1,14 @@
 import { Decimal } from 'decimal.js'
-import { MAX_DECIMAL_TEXT, normalizeDecimal } from './decimal-text.js'
+import { normalizeDecimal } from './decimal-text.js'
 
 /**
- * decimal.js with room for every sum and decimal shift of accepted values (each at most
- * MAX_DECIMAL_TEXT characters). Its default precision, 20 significant digits, rounds longer results:
- * a sum of page results' quantities was stored rounded.
+ * decimal.js with room for every sum, product and decimal shift of accepted values and of the costs the
+ * database computes from them (each a few hundred digits at most), and for the quotients reconciliation
+ * rounds to 12 places. Its default precision, 20 significant digits, rounds longer results: a sum of page
+ * results' quantities was stored rounded, and the REST mirrors' sums of costs were answered rounded.
+ * Every exact sum in the code uses this one.
  */
-export const Exact = Decimal.clone({ precision: 2 * MAX_DECIMAL_TEXT })
+export const Exact = Decimal.clone({ precision: 1000 })
 
 /** The exact sum of two decimal texts, as canonical text (normalizeDecimal). */
 export function addDecimals(a: string, b: string): string {

@@ -1,5 +1,6 @@
 import { Decimal } from 'decimal.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
+import { Exact } from '../decimal/exact.js'
 import { RECON_DIMENSIONS, type ReconDimension, type ReconFact, type ReconRow, type ReconStatus, type ReconTotals } from './recon-types.js'
 
 /**
@@ -13,7 +14,6 @@ import { RECON_DIMENSIONS, type ReconDimension, type ReconFact, type ReconRow, t
  */
 
 // Sums of exact decimals stay exact: far more digits than any stored amount has.
-const Exact = Decimal.clone({ precision: 1000 })
 const text = (d: Decimal) => normalizeDecimal(d.toFixed())
 
 /** Ratios (derived unit prices) are rounded half-even to 12 places (contract v2 "Pricing, extended"). */

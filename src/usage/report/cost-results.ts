@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js'
+import { Exact } from '../../decimal/exact.js'
 import { PRICED_CLASSES } from '../../db/token-columns.js'
 import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import type { CostsResult } from '../../billing/costs-result.js'
@@ -60,8 +60,8 @@ function resourceItems(row: UsageRow, currency: string): CostsResult[] {
   const resource = row.resource as string
   const name = `${row.model ? `${row.model as string}, ` : ''}${resource}`
   const unit = quantityUnit(resource)
-  const all = new Decimal(row.quantity ?? 0)
-  const unpriced = row.cost.unpricedQuantity.filter((u) => u.resource === resource).reduce((a, u) => a.plus(u.quantity), new Decimal(0))
+  const all = new Exact(row.quantity ?? 0)
+  const unpriced = row.cost.unpricedQuantity.filter((u) => u.resource === resource).reduce((a, u) => a.plus(u.quantity), new Exact(0))
   const priced = all.minus(unpriced)
   const out: CostsResult[] = []
   if (priced.gt(0) || unpriced.isZero())
@@ -104,10 +104,10 @@ function merge(items: CostsResult[]): CostsResult[] {
     const exact =
       prev.amount.value_exact === null || item.amount.value_exact === null
         ? null
-        : normalizeDecimal(new Decimal(prev.amount.value_exact).plus(item.amount.value_exact).toFixed())
+        : normalizeDecimal(new Exact(prev.amount.value_exact).plus(item.amount.value_exact).toFixed())
     prev.amount = { value: exact === null ? null : Number(exact), value_exact: exact, currency: prev.amount.currency }
     if (prev.quantity_unit !== null && prev.quantity_unit === item.quantity_unit && prev.quantity_exact !== null && item.quantity_exact !== null) {
-      prev.quantity_exact = normalizeDecimal(new Decimal(prev.quantity_exact).plus(item.quantity_exact).toFixed())
+      prev.quantity_exact = normalizeDecimal(new Exact(prev.quantity_exact).plus(item.quantity_exact).toFixed())
       prev.quantity = Number(prev.quantity_exact)
     } else Object.assign(prev, { quantity: null, quantity_exact: null, quantity_unit: null })
     prev.unpriced_tokens += item.unpriced_tokens

@@ -1,4 +1,5 @@
-import { Decimal } from 'decimal.js'
+import type { Decimal } from 'decimal.js'
+import { Exact } from '../../decimal/exact.js'
 import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import type { UsageFilter } from '../dimensions.js'
 import type { UsageRow } from '../run-usage.js'
@@ -40,11 +41,11 @@ export function mergeRows(b: BucketRows, grouped: ResultField[], attrs: string[]
     if (!attrFilters.every(([f, values]) => values.includes(fieldValue(row, f, attrs) ?? '\u0000'))) continue
     const fields = Object.fromEntries(grouped.map((f) => [f, fieldValue(row, f, attrs)]))
     const key = JSON.stringify(grouped.map((f) => fields[f]))
-    const m = out.get(key) ?? { fields, quantity: new Decimal(0), byteSeconds: new Decimal(0), total: new Decimal(0), unpriced: new Map(), complete: true }
+    const m = out.get(key) ?? { fields, quantity: new Exact(0), byteSeconds: new Exact(0), total: new Exact(0), unpriced: new Map(), complete: true }
     m.quantity = m.quantity.plus(row.quantity ?? 0)
     m.byteSeconds = m.byteSeconds.plus(row.storageByteSeconds ?? 0)
     m.total = m.total.plus(row.cost.total)
-    for (const u of row.cost.unpricedQuantity) m.unpriced.set(u.resource, (m.unpriced.get(u.resource) ?? new Decimal(0)).plus(u.quantity))
+    for (const u of row.cost.unpricedQuantity) m.unpriced.set(u.resource, (m.unpriced.get(u.resource) ?? new Exact(0)).plus(u.quantity))
     m.complete &&= row.cost.complete
     out.set(key, m)
   }
