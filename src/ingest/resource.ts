@@ -42,8 +42,8 @@ const DECIMAL_TEXT = /^\d+(\.\d+)?$/
 const MAX_QUANTITY = new Decimal('1e30')
 
 /**
- * A quantity: a decimal string or JSON number ≥ 0 and below 10^30 → canonical plain decimal text
- * (exact). The OpenAI mirrors also show quantities as JSON numbers (`quantity`, beside the exact
+ * A quantity: a decimal string or JSON number ≥ 0 and below 10^30, at most MAX_DECIMAL_TEXT characters
+ * as a plain decimal → canonical plain decimal text (exact). The OpenAI mirrors also show quantities as JSON numbers (`quantity`, beside the exact
  * `quantity_exact`): a quantity of 400 digits, stored once, was Infinity there and cut off every later
  * read of its range. 10^30 keeps any sum of them a finite number and is far above real usage.
  */
@@ -60,7 +60,10 @@ export function parseQuantity(v: unknown): Parsed<string> {
     d = new Decimal(v)
   }
   if (d.gte(MAX_QUANTITY)) return fail('must be below 10^30')
-  return ok(d.toFixed())
+  // The same bound as the text form: a JSON number such as 5e-324 is 326 characters written out.
+  const text = d.toFixed()
+  if (text.length > MAX_DECIMAL_TEXT) return fail(`must be at most ${MAX_DECIMAL_TEXT} characters written as a plain decimal (got ${text.length})`)
+  return ok(text)
 }
 
 /** A reported cost: null, or a decimal string/number ≥ 0. */

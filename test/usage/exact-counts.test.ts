@@ -78,6 +78,11 @@ void eachEngine(t, async (t, engine) => {
       t.equal(res.statusCode, 400, `${quantity.length} characters`)
       t.match(res.json().errors, [{ index: 0, path: 'resources.quantity', message }])
     }
+    // A JSON number is held to the same length as the text it stands for (5e-324 is 326 characters).
+    const tiny = await postBuckets(app, key, { resources: [{ ...at, quantity: 5e-324 }] })
+    t.equal(tiny.statusCode, 400, 'a JSON number of 326 characters written out')
+    t.match(tiny.json().errors, [{ index: 0, path: 'resources.quantity', message: /must be at most 100 characters written as a plain decimal \(got 326\)/ }])
+    t.equal((await postBuckets(app, key, { resources: [{ ...at, quantity: 1e-90 }] })).statusCode, 200, '1e-90 (92 characters) is stored')
     const ok = await postBuckets(app, key, { resources: [{ ...at, quantity: `${'9'.repeat(30)}.5` }] })
     t.equal(ok.statusCode, 200, 'just below the bound is stored')
     const mirror = await app.inject({ method: 'GET', url: usage.replace('completions', 'images'), headers: bearer(key) })
