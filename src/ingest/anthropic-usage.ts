@@ -3,7 +3,7 @@ import type { ParsedJsonRows } from './canonical.js'
 import type { IndexedResource } from './resource.js'
 import type { CounterField, RawCounters } from './token-classes.js'
 import { walkUsagePages } from './usage-pages.js'
-import { parseJsonCounter, parseJsonDimension } from './values.js'
+import { foldCapitals, parseJsonCounter, parseJsonDimension } from './values.js'
 
 /**
  * Anthropic Admin API usage reports (`GET /v1/organizations/usage_report/messages` pages), mapped as
@@ -30,9 +30,9 @@ const ANTHROPIC_TIMES = { start: 'starting_at', end: 'ending_at' }
 /** Anthropic's tiers as pricing sees them: batch is the batch flag; on-demand and discount variants fold. */
 export function tier(raw: string | null): { serviceTier: string | null; batch: boolean | null } {
   if (raw === null) return { serviceTier: null, batch: null }
-  if (raw === 'batch') return { serviceTier: 'batch', batch: true }
-  const folded = raw === 'priority_on_demand' ? 'priority' : raw === 'flex_discount' ? 'flex' : raw
-  return { serviceTier: folded, batch: false }
+  const t = foldCapitals(raw)
+  if (t === 'batch') return { serviceTier: 'batch', batch: true }
+  return { serviceTier: t === 'priority_on_demand' ? 'priority' : t === 'flex_discount' ? 'flex' : t, batch: false }
 }
 
 export async function parseAnthropicPages(body: unknown, defaults: RowDefaults): Promise<ParsedJsonRows> {

@@ -65,8 +65,15 @@ export function unstorableText(s: string): string | undefined {
 export const PROVIDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
 export const PROVIDER_ID_RULE = 'must be a provider id such as "openai": letters, digits, ".", "_" or "-", starting with a letter or digit, at most 63 characters (case does not matter)'
 
-/** A provider name as stored and compared: ASCII capitals folded (the only letters an id has), nothing else changed. */
-export const foldProvider = (s: string): string => s.replace(/[A-Z]+/g, (m) => m.toLowerCase())
+/**
+ * ASCII capitals folded to lower case, nothing else changed: how provider ids and service tiers are stored and
+ * compared. Not `toLowerCase`: the migrations fold stored rows with `translate`, which is locale-independent,
+ * and the two must agree on every text.
+ */
+export const foldCapitals = (s: string): string => s.replace(/[A-Z]+/g, (m) => m.toLowerCase())
+
+/** A provider name as stored and compared: ASCII capitals folded (the only letters an id has). */
+export const foldProvider = foldCapitals
 
 /** A provider id from any entry point, folded; absent (undefined or null) is null: the caller's default applies. */
 export function parseProviderId(v: unknown): Parsed<string | null> {
@@ -208,11 +215,13 @@ export function parseCsvDimension(s: string): Parsed<string | null> {
 }
 
 /**
- * Service tiers as pricing sees them: no tier, `standard` and `auto` are `default`; OpenAI reports
- * batch usage as tier `batch`, which is the batch flag on the default tier.
+ * Service tiers as pricing sees them, at every entry point (buckets, resources, events, billed costs, filters):
+ * case does not matter (`foldCapitals`; rate cards name tiers in lower case); no tier, `standard` and `auto` are
+ * `default`; OpenAI reports batch usage as tier `batch`, which is the batch flag on the default tier.
  */
 export function normaliseTier(tier: string | null, batch: boolean | null): { serviceTier: string; batch: boolean | null } {
-  if (tier === null || tier === 'standard' || tier === 'auto') return { serviceTier: 'default', batch }
-  if (tier === 'batch') return { serviceTier: 'default', batch: true }
-  return { serviceTier: tier, batch }
+  const folded = tier === null ? null : foldCapitals(tier)
+  if (folded === null || folded === 'standard' || folded === 'auto') return { serviceTier: 'default', batch }
+  if (folded === 'batch') return { serviceTier: 'default', batch: true }
+  return { serviceTier: folded, batch }
 }

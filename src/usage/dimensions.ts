@@ -1,4 +1,4 @@
-import { foldProvider } from '../ingest/values.js'
+import { foldCapitals } from '../ingest/values.js'
 
 /** Grouping dimensions of `usage`: GraphQL enum value → fact column → row field. */
 export const DIMENSIONS = {
@@ -82,12 +82,13 @@ export const FILTER_COLUMNS = {
 } as const satisfies Partial<Record<keyof UsageFilter, string>>
 
 /**
- * A list filter's values as the facts hold them: a provider name is compared folded (`foldProvider`,
- * the rule of every entry point), so `providers: ["OpenAI"]` finds openai's usage; the rest exactly.
+ * A list filter's values as the facts hold them: provider names and service tiers are compared folded
+ * (`foldCapitals`, the rule of every entry point), so `providers: ["OpenAI"]` finds openai's usage and
+ * `serviceTiers: ["Flex"]` flex usage; the rest exactly.
  */
 export function filterValues(filter: UsageFilter, key: keyof typeof FILTER_COLUMNS): string[] | undefined {
   const values = filter[key]
-  return key === 'providers' && values ? values.map(foldProvider) : values
+  return (key === 'providers' || key === 'serviceTiers') && values ? values.map(foldCapitals) : values
 }
 
 export const EVENT_ONLY_FILTERS = ['endpoints', 'requestTypes', 'sessionIds', 'employeeIds', 'agentIds'] as const

@@ -1,9 +1,9 @@
 import t from 'tap'
-import { sql } from 'drizzle-orm'
-import { naturalKeyHash, type BilledRow } from '../../src/billing/billed-row.js'
+import type { BilledRow } from '../../src/billing/billed-row.js'
 import type { DbClient } from '../../src/db/client.js'
 import { migrate } from '../../src/db/migrate.js'
 import { maintainPartitions } from '../../src/db/partitions.js'
+import { serverKeyOf, storeBilled, storedBilled } from '../factories/billed-stored.js'
 import { seedResources } from '../factories/resources.js'
 import { dailyVsBase, rollupVsBase } from '../factories/rollups.js'
 import { seedBuckets, type SeedBucket } from '../factories/usage.js'
@@ -25,15 +25,6 @@ const bucket = (h: number, provider: string, inText: number, over: Partial<SeedB
 
 async function setUpdated(db: DbClient, table: string, provider: string, iso: string): Promise<void> {
   await db.query(`update ${table} set updated_at = $1::timestamptz where provider = $2`, [iso, provider])
-}
-
-/** A billed cost stored as the server stored it before: its key hashed from the row as sent. */
-async function storeBilled(db: DbClient, tenantId: string, r: BilledRow, amount: string): Promise<void> {
-  await db.query(sql`insert into billed_costs (tenant_id, provider, account_id, start_time, end_time, project_id, api_key_id,
-      line_item, model, token_type, cost_type, service_tier, batch, context_tier, inference_geo, amount, currency, shape, key_hash, source)
-    values (${tenantId}, ${r.provider}, ${r.accountId}, ${new Date(r.startMs).toISOString()}::timestamptz, ${new Date(r.endMs).toISOString()}::timestamptz,
-      ${r.projectId}, ${r.apiKeyId}, ${r.lineItem}, ${r.model}, ${r.tokenType}, ${r.costType}, ${r.serviceTier}, ${r.batch}, ${r.contextTier},
-      ${r.inferenceGeo}, ${amount}, 'USD', '', ${naturalKeyHash(r)}, 'openai_api')`)
 }
 
 const billed = (provider: string, over: Partial<BilledRow> = {}): BilledRow => ({
@@ -108,38 +99,11 @@ void t.test('migration 0016 folds stored provider ids and keeps one row per fold
       { provider: 'openai', size: '512x512', quantity: '5' },
     ], 'resources: the later report of the key stays; another attribute is another key')
 
-    const costs = await db.query<BilledStored>(`select provider, account_id, start_time, end_time, project_id, api_key_id, line_item, model,
-        token_type, cost_type, service_tier, batch, context_tier, inference_geo, amount::text as amount, key_hash from billed_costs order by amount`)
+    const costs = await storedBilled(db)
     t.same(costs.map((c) => [c.provider, c.amount]), [['openai', '1.50'], ['anthropic', '2.25'], ['openai', '3.00']], 'billed: the later of the two spellings stays')
-    for (const c of costs) t.same(Buffer.from(c.key_hash), naturalKeyHash(billedRowOf(c)), `billed ${c.amount}: the key is the server's key of the folded row`)
+    for (const c of costs) t.same(Buffer.from(c.key_hash), serverKeyOf(c), `billed ${c.amount}: the key is the server's key of the folded row`)
 
     // The keys hold: the bucket of hour 3 stored again in lower case (as the server now stores it) is the stored one's key.
     await t.rejects(seedBuckets(db, 'acme', [bucket(3, 'openai', 41)]), { code: '23505' }, 'a folded bucket meets the stored one on its natural key')
   }),
 )
-
-interface BilledStored {
-  provider: string
-  account_id: string | null
-  start_time: Date | string
-  end_time: Date | string
-  project_id: string | null
-  api_key_id: string | null
-  line_item: string | null
-  model: string | null
-  token_type: string | null
-  cost_type: string | null
-  service_tier: string | null
-  batch: boolean | null
-  context_tier: string | null
-  inference_geo: string | null
-  amount: string
-  key_hash: Uint8Array
-}
-
-const billedRowOf = (c: BilledStored): BilledRow => ({
-  startMs: new Date(c.start_time).getTime(), endMs: new Date(c.end_time).getTime(), provider: c.provider, accountId: c.account_id,
-  projectId: c.project_id, userId: null, apiKeyId: c.api_key_id, model: c.model, serviceTier: c.service_tier!, batch: c.batch,
-  contextTier: c.context_tier, inferenceGeo: c.inference_geo, present: 0, lineItem: c.line_item, tokenType: c.token_type, costType: c.cost_type,
-  amount: c.amount, currency: 'USD', quantity: null, quantityUnit: null,
-})

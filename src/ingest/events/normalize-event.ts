@@ -7,7 +7,7 @@ import {
   type RawCounters,
   type TokenClasses,
 } from '../token-classes.js'
-import { MAX_JSON_DEPTH, TOO_DEEP, unstorableText } from '../values.js'
+import { MAX_JSON_DEPTH, normaliseTier, TOO_DEEP, unstorableText } from '../values.js'
 import { parseAttributes, parseQuantity, parseReportedCost, parseResourceName, sortedAttributes } from '../resource.js'
 import { EventSchema, MAX_METADATA_BYTES, type EventInput } from './event-schema.js'
 import { parseTimestamp } from './timestamp.js'
@@ -100,14 +100,11 @@ function zodProblems(error: z.ZodError): FieldProblem[] {
   })
 }
 
-/** Tiers as pricing knows them: null/standard/auto → "default"; "batch" is a flag, not a tier. */
+/** The tier as every entry point stores it (`normaliseTier`); an event may not contradict tier "batch" with batch: false. */
 function tierAndBatch(e: Pick<EventInput, 'service_tier' | 'batch'>, errors: FieldProblem[]): { tier: string; batch: boolean | null } {
-  const tier = e.service_tier?.toLowerCase() ?? null
-  if (tier === 'batch') {
-    if (e.batch === false) errors.push({ path: 'batch', message: 'is false but service_tier is "batch"' })
-    return { tier: 'default', batch: true }
-  }
-  return { tier: tier === null || tier === 'standard' || tier === 'auto' ? 'default' : tier, batch: e.batch ?? null }
+  const { serviceTier, batch } = normaliseTier(e.service_tier ?? null, e.batch ?? null)
+  if (batch === true && e.batch === false) errors.push({ path: 'batch', message: 'is false but service_tier is "batch"' })
+  return { tier: serviceTier, batch }
 }
 
 function counters(e: EventInput, provider: string, errors: FieldProblem[]) {

@@ -4,7 +4,7 @@ import { PLAIN_DECIMAL } from '../../decimal/decimal-text.js'
 import { PRICE_CLASSES, type PriceClass } from '../../db/rate-columns.js'
 
 import { providerIdText } from '../../ingest/text-schema.js'
-import { foldProvider } from '../../ingest/values.js'
+import { foldCapitals, foldProvider } from '../../ingest/values.js'
 import { InstantInputSchema } from '../../time/instant-schema.js'
 import { toDate } from '../../time/instant.js'
 
@@ -27,7 +27,8 @@ const PricesSchema = z
 
 const TierSchema = z
   .string()
-  .regex(/^[a-z0-9_-]{1,50}$/, 'lowercase letters, digits, "-" or "_"')
+  .regex(/^[A-Za-z0-9_-]{1,50}$/, 'letters, digits, "-" or "_" (case does not matter: stored in lower case, as usage tiers are)')
+  .overwrite(foldCapitals)
   .refine((t) => !['standard', 'auto', 'batch'].includes(t), {
     message: 'usage with this tier is stored as "default" (batch usage as batch: true); use "default" and batch',
   })
