@@ -18,6 +18,17 @@ void eachEngine(t, async (t, engine) => {
   const count = async (card: string) =>
     (await app.testDb.query<{ n: number }>('select count(*)::int8 as n from rates r join rate_cards c on c.id = r.card_id where c.name = $1', [card]))[0]!.n
 
+  t.test('texts an array literal must quote are stored verbatim', async (t) => {
+    const card = await newCard()
+    const texts = ['a"b', 'back\\slash', 'comma, {brace}', 'NULL', ' spaced ', 'é 😀']
+    const rates = texts.map((text, i) => ({ model: `m-${i}-${text}`, effective_from: 1735689600, prices: { input: '1' }, source: text,
+      unit_prices: [{ resource: 'images', attributes: { size: text }, price: '0.5' }] }))
+    const res = await post(card, rates)
+    t.equal(res.statusCode, 201, res.body.slice(0, 300))
+    const stored = (res.json() as { rates: { model: string; source: string; unit_prices: { attributes: { size: string } }[] }[] }).rates
+    t.same(stored.map((r) => [r.model, r.source, r.unit_prices[0]!.attributes.size]), texts.map((text, i) => [`m-${i}-${text}`, text, text]))
+  })
+
   t.test('stores rates with defaults, canonical prices, id and recorded_at', async (t) => {
     const card = await newCard()
     const before = Date.now()

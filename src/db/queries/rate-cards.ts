@@ -2,6 +2,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import { canonicalDecimal } from '../../decimal/decimal-text.js'
 import { canonicalUnitPrices, PRICE_CLASSES, type Prices, type UnitPrice } from '../rate-columns.js'
 import type { Db } from '../client.js'
+import { arrayParam } from '../array-literal.js'
 import { orm } from '../orm.js'
 import { rateCards } from '../schema.js'
 import { cardListedFor, cardVisibleTo, type CardViewer } from '../../auth/access.js'
@@ -152,24 +153,25 @@ const UNNEST_COLUMNS = ['provider', 'model', 'service_tier', 'batch', 'context_t
  */
 export async function insertRates(db: Db, cardId: number, rates: readonly NewRate[]): Promise<StoredRate[]> {
   if (rates.length === 0) return []
-  const col = <T>(f: (r: NewRate) => T) => sql.param(rates.map(f))
-  const priceArrays = PRICE_CLASSES.map((c) => sql`${col((r) => r.prices[c] ?? null)}::text[]::numeric[]`)
+  // Each column one array literal, cast straight to its type (arrayParam: the one way a set-based write sends a column).
+  const col = (f: (r: NewRate) => string | null, type: string) => arrayParam(rates.map(f), type)
+  const priceArrays = PRICE_CLASSES.map((c) => col((r) => r.prices[c] ?? null, 'numeric[]'))
   const rows = await db.query<RateRow>(
     sql`insert into rates (card_id, provider, model, service_tier, batch, context_tier, inference_geo, effective_from, effective_to,
           ${sql.raw(PRICE_CLASSES.join(', '))}, unit_prices, supersedes, source, recorded_at)
         select ${cardId}::int8, ${sql.raw(UNNEST_COLUMNS.join(', '))}, statement_timestamp() from unnest(
-          ${col((r) => r.provider)}::text[],
-          ${col((r) => r.model)}::text[],
-          ${col((r) => r.serviceTier)}::text[],
-          ${col((r) => String(r.batch))}::text[]::bool[],
-          ${col((r) => r.contextTier)}::text[],
-          ${col((r) => r.inferenceGeo)}::text[],
-          ${col((r) => r.effectiveFrom.toISOString())}::text[]::timestamptz[],
-          ${col((r) => r.effectiveTo?.toISOString() ?? null)}::text[]::timestamptz[],
+          ${col((r) => r.provider, 'text[]')},
+          ${col((r) => r.model, 'text[]')},
+          ${col((r) => r.serviceTier, 'text[]')},
+          ${col((r) => String(r.batch), 'bool[]')},
+          ${col((r) => r.contextTier, 'text[]')},
+          ${col((r) => r.inferenceGeo, 'text[]')},
+          ${col((r) => r.effectiveFrom.toISOString(), 'timestamptz[]')},
+          ${col((r) => r.effectiveTo?.toISOString() ?? null, 'timestamptz[]')},
           ${sql.join(priceArrays, sql`, `)},
-          ${col((r) => JSON.stringify(canonicalUnitPrices(r.unitPrices)))}::text[]::jsonb[],
-          ${col((r) => (r.supersedes === null ? null : String(r.supersedes)))}::text[]::int8[],
-          ${col((r) => r.source)}::text[]
+          ${col((r) => JSON.stringify(canonicalUnitPrices(r.unitPrices)), 'jsonb[]')},
+          ${col((r) => (r.supersedes === null ? null : String(r.supersedes)), 'int8[]')},
+          ${col((r) => r.source, 'text[]')}
         ) with ordinality as u(${sql.raw(UNNEST_COLUMNS.join(', '))}, ord)
         order by ord
         returning ${RATE_COLUMNS}`,
