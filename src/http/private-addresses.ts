@@ -57,10 +57,15 @@ export function privateUrlProblem(url: unknown, allowPrivate: boolean): string |
   return host && `${host} is a private or reserved address; the server calls public addresses only unless OUTBOUND_PRIVATE_ADDRESSES=allow`
 }
 
+/**
+ * The message names the host, not the address it resolved to: it reaches the tenant who configured the URL
+ * (a delivery's or a sync's error), and which internal address a name resolves to is the server's network's
+ * business, not a map for tenants to draw.
+ */
 export class PrivateAddressError extends Error {
   readonly code = 'PRIVATE_ADDRESS'
-  constructor(host: string, address: string) {
-    super(`${host} resolves to ${address}, a private or reserved address`)
+  constructor(host: string) {
+    super(`${host} resolves to a private or reserved address`)
   }
 }
 
@@ -73,7 +78,7 @@ export const publicOnlyLookup: LookupFunction = (hostname, options: LookupOption
   dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
     if (err) return callback(err, '', 0)
     const blocked = addresses.find((a) => isPrivateAddress(a.address))
-    if (blocked) return callback(new PrivateAddressError(hostname, blocked.address), '', 0)
+    if (blocked) return callback(new PrivateAddressError(hostname), '', 0)
     if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses)
     const first = addresses[0]!
     callback(null, first.address, first.family)

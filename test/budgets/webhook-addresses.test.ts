@@ -24,7 +24,8 @@ t.test('private and reserved addresses, and only those, are private', async (t) 
 
 t.test('the delivery lookup refuses a name that resolves to a private address, in both callback forms', async (t) => {
   const one = await new Promise<Error | null>((resolve) => publicOnlyLookup('localhost', {}, (err) => resolve(err)))
-  t.match(one?.message, /localhost resolves to .*private or reserved/)
+  t.match(one?.message, /localhost resolves to a private or reserved address/)
+  t.notMatch(one?.message, /127\.0\.0\.1|::1/, 'the address it resolved to is not told (it is the server network\'s, not the tenant\'s)')
   const all = await new Promise<Error | null>((resolve) => publicOnlyLookup('localhost', { all: true }, (err) => resolve(err)))
   t.match(all?.message, /private or reserved/)
 })
@@ -38,7 +39,8 @@ t.test('postAlert sends nothing to a private address unless allowed', async (t) 
   const resolved = await lookup(name).catch(() => undefined)
   if (resolved && isPrivateAddress(resolved.address)) {
     const viaDns = await postAlert(receiver.url.replace('127.0.0.1', name), '{}', null, 5_000, new Date(), false)
-    t.match(viaDns, { ok: false, statusCode: null, error: /^refused: .* resolves to .*private or reserved/ })
+    t.match(viaDns, { ok: false, statusCode: null, error: /^refused: .* resolves to a private or reserved address/ })
+    t.notMatch(viaDns.error, resolved.address, 'the resolved address is not in the delivery error')
   }
   t.equal(receiver.deliveries.length, 0, 'the receiver on loopback got nothing')
   const allowed = await postAlert(receiver.url, '{}', null, 5_000, new Date(), true)
