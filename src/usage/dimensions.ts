@@ -61,6 +61,47 @@ export interface UsageFilter {
   agentIds?: string[]
 }
 
+/** The values of the `modalities` filter. */
+export const MODALITIES = ['text', 'audio', 'image'] as const
+
+/**
+ * `UsageFilter` in snake_case, as the REST surfaces name it (a budget's filter, GET /v1/reconciliation's
+ * parameters): REST name → filter field.
+ */
+export const FILTER_PARAMS = {
+  providers: 'providers',
+  account_ids: 'accountIds',
+  project_ids: 'projectIds',
+  api_key_ids: 'apiKeyIds',
+  user_ids: 'userIds',
+  models: 'models',
+  service_tiers: 'serviceTiers',
+  modalities: 'modalities',
+  sources: 'sources',
+  usage_types: 'usageTypes',
+  context_tiers: 'contextTiers',
+  inference_geos: 'inferenceGeos',
+  resources: 'resources',
+  batch: 'batch',
+  endpoints: 'endpoints',
+  request_types: 'requestTypes',
+  session_ids: 'sessionIds',
+  employee_ids: 'employeeIds',
+  agent_ids: 'agentIds',
+} as const satisfies Record<string, keyof UsageFilter>
+
+export type FilterParams = { [K in keyof typeof FILTER_PARAMS]?: UsageFilter[(typeof FILTER_PARAMS)[K]] | undefined }
+
+/** The filter a REST request's snake_case parameters name (those given). */
+export function filterFromParams(params: FilterParams): UsageFilter {
+  const out: Record<string, unknown> = {}
+  for (const [rest, field] of Object.entries(FILTER_PARAMS)) {
+    const v = params[rest as keyof FilterParams]
+    if (v !== undefined) out[field] = v
+  }
+  return out as UsageFilter
+}
+
 /** Filter field → fact column, for the list filters. */
 export const FILTER_COLUMNS = {
   providers: 'provider',

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import type { BudgetRow, DeliveryRow, AlertRow } from '../../db/queries/budgets.js'
 import { PERIODS } from '../../budgets/periods.js'
 import type { BudgetStatus } from '../../budgets/status.js'
-import { ALL_SOURCES, MAX_FILTER_VALUES, type UsageFilter } from '../../usage/dimensions.js'
+import { ALL_SOURCES, FILTER_PARAMS, filterFromParams, MAX_FILTER_VALUES, MODALITIES, type UsageFilter } from '../../usage/dimensions.js'
 import { isValidTimeZone } from '../../usage/windows.js'
 import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
@@ -14,29 +14,6 @@ export const BudgetNameSchema = z
 
 const values = z.array(z.string().min(1).max(256)).max(MAX_FILTER_VALUES)
 
-/** `usage`'s UsageFilter in snake_case: REST name → query-layer name. */
-const FILTER_FIELDS = {
-  providers: 'providers',
-  account_ids: 'accountIds',
-  project_ids: 'projectIds',
-  api_key_ids: 'apiKeyIds',
-  user_ids: 'userIds',
-  models: 'models',
-  service_tiers: 'serviceTiers',
-  modalities: 'modalities',
-  sources: 'sources',
-  usage_types: 'usageTypes',
-  context_tiers: 'contextTiers',
-  inference_geos: 'inferenceGeos',
-  resources: 'resources',
-  batch: 'batch',
-  endpoints: 'endpoints',
-  request_types: 'requestTypes',
-  session_ids: 'sessionIds',
-  employee_ids: 'employeeIds',
-  agent_ids: 'agentIds',
-} as const satisfies Record<string, keyof UsageFilter>
-
 const BudgetFilterSchema = z
   .strictObject({
     providers: values.optional(),
@@ -46,7 +23,7 @@ const BudgetFilterSchema = z
     user_ids: values.optional(),
     models: values.optional(),
     service_tiers: values.optional(),
-    modalities: z.array(z.enum(['text', 'audio', 'image'])).optional(),
+    modalities: z.array(z.enum(MODALITIES)).optional(),
     sources: z.array(z.enum(ALL_SOURCES)).optional().describe('default as for `usage`: every source except events (events when an event-only field is filtered)'),
     usage_types: values.optional().describe('token usage types: completions, embeddings, moderations'),
     context_tiers: values.optional(),
@@ -64,17 +41,12 @@ const BudgetFilterSchema = z
 export type BudgetFilterInput = z.infer<typeof BudgetFilterSchema>
 
 export function filterIn(f: BudgetFilterInput): UsageFilter {
-  const out: Record<string, unknown> = {}
-  for (const [rest, field] of Object.entries(FILTER_FIELDS)) {
-    const v = f[rest as keyof BudgetFilterInput]
-    if (v !== undefined) out[field] = v
-  }
-  return out as UsageFilter
+  return filterFromParams(f)
 }
 
 function filterOut(f: UsageFilter): BudgetFilterInput {
   const out: Record<string, unknown> = {}
-  for (const [rest, field] of Object.entries(FILTER_FIELDS)) if (f[field] !== undefined) out[rest] = f[field]
+  for (const [rest, field] of Object.entries(FILTER_PARAMS)) if (f[field] !== undefined) out[rest] = f[field]
   return out as BudgetFilterInput
 }
 

@@ -21,7 +21,8 @@ export const TOKEN_GROUP_BY = ['project_id', 'user_id', 'api_key_id', 'model'] a
  */
 const ARRAY_PARAMS = [
   'group_by', 'project_ids', 'user_ids', 'api_key_ids', 'models', 'sources', 'sizes', 'vector_store_ids', 'context_levels',
-  'context_tiers', 'inference_geos', 'providers', 'account_ids',
+  'context_tiers', 'inference_geos', 'providers', 'account_ids', 'service_tiers', 'modalities', 'usage_types', 'resources',
+  'endpoints', 'request_types', 'session_ids', 'employee_ids', 'agent_ids',
 ] as const
 
 /**

@@ -6,6 +6,7 @@ import { UsageInputError } from '../../errors.js'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
 import { queryReconciliationPage } from '../../reconciliation/reconciliation-service.js'
 import type { ReconArgs, ReconDimension, ReconPage, ReconRow } from '../../reconciliation/recon-types.js'
+import { FILTER_PARAMS, filterFromParams } from '../../usage/dimensions.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
 import { MAX_PAGE_SIZE, type UsageLimits } from '../../usage/usage-service.js'
 import { csvLine } from '../../usage/report/csv-lines.js'
@@ -18,8 +19,8 @@ import { RECON_CSV_COLUMNS, ReconPageSchema, ReconQuerySchema, type ReconQuery }
 const REST_FIELD: Record<string, string> = {
   groupBy: 'group_by',
   rateCard: 'rate_card',
-  'filter.sources': 'sources',
   pricingAsOf: 'pricing_as_of',
+  ...Object.fromEntries(Object.entries(FILTER_PARAMS).map(([rest, field]) => [`filter.${field}`, rest])),
 }
 
 const snake = (r: ReconRow) => ({
@@ -47,15 +48,7 @@ function argsOf(tenantId: string, q: ReconQuery): ReconArgs {
     to: q.to,
     window: q.window.toUpperCase(),
     groupBy: [...new Set(q.group_by)].map((d) => d.toUpperCase() as ReconDimension),
-    filter: {
-      providers: q.providers,
-      accountIds: q.account_ids,
-      projectIds: q.project_ids,
-      apiKeyIds: q.api_key_ids,
-      userIds: q.user_ids,
-      models: q.models,
-      sources: q.sources,
-    },
+    filter: filterFromParams(q),
     rateCard: q.rate_card,
     pricingAsOf: q.pricing_as_of,
     tolerance: q.tolerance,

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { RECON_DIMENSIONS, RECON_STATUSES, RECON_WINDOWS } from '../../reconciliation/recon-types.js'
 import { InstantParamSchema } from '../../time/instant-schema.js'
 import { dimensionText } from '../../ingest/text-schema.js'
-import { ALL_SOURCES, MAX_FILTER_VALUES } from '../../usage/dimensions.js'
+import { ALL_SOURCES, MAX_FILTER_VALUES, MODALITIES } from '../../usage/dimensions.js'
 
 /** `a=1&a=2`, `a[]=1` and `a=1,2`: normaliseArrayParams folds the forms (and splits only the plain one). */
 const list = (what: string) =>
@@ -34,6 +34,19 @@ export const ReconQuerySchema = z.object({
   api_key_ids: list('API key ids'),
   user_ids: list('user ids (usage only)'),
   models: list('models'),
+  // The rest of GraphQL's UsageFilter (usage only: billed costs are filtered by the lists above).
+  service_tiers: list('service tiers (usage only)'),
+  modalities: z.array(z.enum(MODALITIES)).optional().describe('Only these modalities (usage only)'),
+  usage_types: list('token usage types (usage only)'),
+  context_tiers: list('context tiers (usage only)'),
+  inference_geos: list('inference geos (usage only)'),
+  resources: list('resources, `tokens` for the token usage (usage only)'),
+  batch: z.enum(['true', 'false']).transform((v) => v === 'true').optional().describe('true: batch usage only; false: non-batch (usage only)'),
+  endpoints: list('application endpoints (events only)'),
+  request_types: list('request types (events only)'),
+  session_ids: list('session ids (events only)'),
+  employee_ids: list('employee ids (events only)'),
+  agent_ids: list('agent ids (events only)'),
   sources: z.array(z.enum(ALL_SOURCES)).optional().describe('Which usage sources the computed side counts; default every source except events'),
   rate_card: z.string().min(1).max(200).default('default'),
   pricing_as_of: InstantParamSchema.optional().describe('Price as the card stood at this instant'),
