@@ -83,12 +83,12 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
       return runImport(target, opts, io.stdout, io.stderr)
     }
     case 'sync': {
-      const { values, positionals: pos } = parseCommand(args, { ...KEY_OPTION, json: { type: 'boolean' }, detach: { type: 'boolean' } }, 'sync')
+      const { values, positionals: pos } = parseCommand(args, { ...KEY_OPTION, json: { type: 'boolean' }, detach: { type: 'boolean' }, from: { type: 'string' } }, 'sync')
       if (values.help) return void help(SYNC_HELP)
       const [id] = positionals(pos, ['connection-id'], 'sync')
       const c = env()
       const target = server(c, values.url, { flag: values.key, env: c.TOKENLEDGER_KEY, name: 'key', variable: 'TOKENLEDGER_KEY' })
-      return runSync(target, id!, { json: values.json ?? false, detach: values.detach ?? false }, io.stdout)
+      return runSync(target, id!, { json: values.json ?? false, detach: values.detach ?? false, from: values.from }, io.stdout)
     }
     case 'tenants create': {
       const { values, positionals: pos } = parseCommand(args, { ...ADMIN_OPTION, name: { type: 'string' } }, 'tenants create')

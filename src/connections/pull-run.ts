@@ -80,7 +80,13 @@ function holdLease(deps: RunDeps, conn: ConnectionRow, owner: string, counts: { 
  * time, whatever the history. Any failure ends the run with what was stored kept; the next run
  * re-pulls from `synced_until`.
  */
-export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: string): Promise<RunOutcome> {
+/** What one run was asked for beyond the connection's own state. */
+export interface RunRequest {
+  /** Re-pull from this instant (every endpoint), when earlier than where the connection's windows would start. */
+  repullFromMs?: number | undefined
+}
+
+export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: string, request: RunRequest = {}): Promise<RunOutcome> {
   const provider = PROVIDERS[conn.provider as ProviderName]
   const counts = { pages: 0, rows: 0 }
   let outcome: RunOutcome
@@ -99,7 +105,7 @@ export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: 
       if (!conn.endpoints.includes(endpoint.name)) continue
       if (endpoint.kind === 'costs' && !deps.costSink) continue
       try {
-        await pullEndpoint({ ...deps, signal: lease.signal }, conn, provider, endpoint, adminKey, owner, counts)
+        await pullEndpoint({ ...deps, signal: lease.signal }, conn, provider, endpoint, adminKey, owner, counts, request)
       } catch (err) {
         if (endsTheRun(err)) throw err
         failures.push(describe(err))
@@ -180,6 +186,7 @@ async function pullEndpoint(
   adminKey: string,
   owner: string,
   counts: { pages: number; rows: number },
+  request: RunRequest,
 ): Promise<void> {
   const nowMs = (deps.now ?? Date.now)()
   const retention = retentionGuard(deps.retentionMonths, new Date(nowMs))
@@ -190,6 +197,7 @@ async function pullEndpoint(
     lagHours: conn.lag_hours,
     width: endpoint.fixedWidth ?? conn.bucket_width,
     nowMs,
+    repullFromMs: request.repullFromMs,
   })
   if (!window) return
   const headers = provider.authHeaders(adminKey)

@@ -6,7 +6,7 @@ import type { IngestResult } from '../ingest/ingest-buckets.js'
 import { claimLease, dueConnections, getConnection, type ConnectionRow } from './connection-store.js'
 import type { BilledCostSink } from './cost-sink.js'
 import type { RetryPolicy } from './fetch-page.js'
-import { pullConnection, type RunOutcome } from './pull-run.js'
+import { pullConnection, type RunOutcome, type RunRequest } from './pull-run.js'
 import type { ProviderName } from './providers.js'
 
 export interface RunnerOptions {
@@ -40,9 +40,9 @@ export function createConnectionRunner(opts: RunnerOptions) {
   let timer: NodeJS.Timeout | undefined
   let ticking = false
 
-  function launch(row: ConnectionRow, owner: string, box: SecretBox): Promise<RunOutcome | undefined> {
+  function launch(row: ConnectionRow, owner: string, box: SecretBox, request: RunRequest): Promise<RunOutcome | undefined> {
     const key = `${row.tenant_id}/${row.id}`
-    const run = pullConnection({ db: opts.db, secretBox: box, policy: opts.policy, leaseMs: opts.leaseMs, signal: stop.signal, costSink: opts.costSink, afterUsage: opts.afterUsage, retentionMonths: opts.retentionMonths }, row, owner)
+    const run = pullConnection({ db: opts.db, secretBox: box, policy: opts.policy, leaseMs: opts.leaseMs, signal: stop.signal, costSink: opts.costSink, afterUsage: opts.afterUsage, retentionMonths: opts.retentionMonths }, row, owner, request)
       .then((outcome) => {
         opts.onOutcome?.(row.provider, outcome)
         if (outcome.status === 'failed') opts.log.warn({ connection: row.id, tenant: row.tenant_id, error: outcome.error }, 'connection sync failed')
@@ -67,12 +67,12 @@ export function createConnectionRunner(opts: RunnerOptions) {
    * start held the lease and showed `running` with no error, and a keyless instance among several kept
    * taking due connections from the others. The route answers 409 saying what to set (requireSecretBox).
    */
-  async function claim(tenantId: string, id: string, dueOnly: boolean) {
+  async function claim(tenantId: string, id: string, dueOnly: boolean, request: RunRequest = {}) {
     const box = opts.secretBox
     if (!box) throw new Error(SECRET_KEY_MISSING)
     const owner = `${instance}/${randomUUID()}`
     const row = await claimLease(opts.db, tenantId, id, owner, opts.leaseMs, dueOnly)
-    return row ? { row, done: launch(row, owner, box) } : undefined
+    return row ? { row, done: launch(row, owner, box, request) } : undefined
   }
 
   async function tick() {
@@ -101,8 +101,8 @@ export function createConnectionRunner(opts: RunnerOptions) {
       void tick()
     },
     /** Starts a run now: the connection as it is at the start, 'running' when a run holds it, 'missing' when there is none. */
-    async runNow(tenantId: string, id: string): Promise<ConnectionRow | 'running' | 'missing'> {
-      const claimed = await claim(tenantId, id, false)
+    async runNow(tenantId: string, id: string, request: RunRequest = {}): Promise<ConnectionRow | 'running' | 'missing'> {
+      const claimed = await claim(tenantId, id, false, request)
       if (claimed) return claimed.row
       return (await getConnection(opts.db, tenantId, id)) ? 'running' : 'missing'
     },

@@ -33,6 +33,13 @@ void t.test('tokenledger sync <id> runs a pull now, waits for it and reports it;
     t.match(ran.stdout, /^rows: \d+\n/m)
     t.equal((await ledgerTotals(app.testDb, tenantId)).buckets[0]?.input, String(stub.expected().completions.input), 'the pull stored everything before the CLI returned')
 
+    const repull = await cli(['sync', good.id, '--from', new Date(stub.opts.dataStart).toISOString().slice(0, 10)], env)
+    t.equal(repull.code, 0, repull.stderr)
+    t.equal((await ledgerTotals(app.testDb, tenantId)).buckets[0]?.input, String(stub.expected().completions.input), '--from re-pulled: stored once')
+    const badFrom = await cli(['sync', good.id, '--from', 'last tuesday'], env)
+    t.equal(badFrom.code, 1, 'a --from the server refuses exits 1')
+    t.match(badFrom.stderr, /body\.from/, 'naming the field')
+
     const bad = await createConnection(app, headers, { name: 'bad', provider: 'openai', admin_key: 'sk-admin-wrong-0000000000', base_url: stub.url, start_date: new Date(stub.opts.dataStart).toISOString() })
     const failed = await cli(['sync', bad.id], env)
     t.equal(failed.code, 1)

@@ -9,6 +9,8 @@ to finish and prints its summary (last_run: status, pages, rows, error; synced_u
 Exits 1 when the run failed.
 
 Options:
+  --from WHEN   re-pull every endpoint from WHEN (YYYY-MM-DD or an instant; not before the connection's
+                start date), e.g. after deleting a range of pulled usage
   --detach      return once the run has started (202) instead of waiting for it
   --json        print the server's answer as JSON
   --url URL     server (env TOKENLEDGER_URL, default http://127.0.0.1:3000)
@@ -20,11 +22,12 @@ interface ConnectionState {
   synced_until: Record<string, string | null>
 }
 
-export async function runSync(target: ServerTarget, connectionId: string, opts: { json: boolean; detach: boolean; pollMs?: number }, out: NodeJS.WriteStream) {
+export async function runSync(target: ServerTarget, connectionId: string, opts: { json: boolean; detach: boolean; from?: string | undefined; pollMs?: number }, out: NodeJS.WriteStream) {
   const path = `/v1/connections/${segment(connectionId)}`
   let state: ConnectionState
   try {
-    state = await callServer<ConnectionState>(target, 'POST', `${path}/sync`, { body: '{}', headers: { 'content-type': 'application/json' } })
+    const body = JSON.stringify(opts.from === undefined ? {} : { from: opts.from })
+    state = await callServer<ConnectionState>(target, 'POST', `${path}/sync`, { body, headers: { 'content-type': 'application/json' } })
   } catch (e) {
     if (e instanceof MissingRouteError)
       throw new CliError(`sync: this server has no provider connections yet (POST /v1/connections/{id}/sync answered 404)`)

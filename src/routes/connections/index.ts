@@ -7,7 +7,7 @@ import { endpointNames, PROVIDERS } from '../../connections/providers.js'
 import { problems, type ProblemItem } from '../../errors.js'
 import { privateUrlProblem } from '../../http/private-addresses.js'
 import { problemResponses } from '../shared-schemas.js'
-import { ConnectionIdParams, ConnectionInputSchema, ConnectionPatchSchema, ConnectionSchema, connectionOut, foreignEndpoints } from './schemas.js'
+import { ConnectionIdParams, ConnectionInputSchema, ConnectionPatchSchema, ConnectionSchema, connectionOut, foreignEndpoints, SyncBodySchema } from './schemas.js'
 
 // Bodies are checked in the handler, so one 400 lists every problem, the provider's endpoint names included.
 function documentOnlyBody<S>(route: FastifyRouteSchemaDef<S>): FastifyValidationResult {
@@ -172,18 +172,22 @@ const connectionRoutes: FastifyPluginAsyncZod<{ allowPrivate: boolean }> = async
     '/connections/:id/sync',
     {
       onRequest: auth,
+      validatorCompiler: documentOnlyBody,
       schema: {
         tags: ['connections'],
         operationId: 'syncConnection',
-        summary: 'Start a run now (202); 409 while a run of this connection is in progress on any instance, or when this instance has no TOKENLEDGER_SECRET_KEY',
+        summary: 'Start a run now (202), optionally re-pulling from `from`; 409 while a run of this connection is in progress on any instance, or when this instance has no TOKENLEDGER_SECRET_KEY',
         params: ConnectionIdParams,
-        response: { 202: ConnectionSchema, ...problemResponses(401, 403, 404, 409, 503) },
+        body: SyncBodySchema.optional(),
+        response: { 202: ConnectionSchema, ...problemResponses(400, 401, 403, 404, 409, 503) },
       },
     },
     async (req, reply) => {
+      const parsed = SyncBodySchema.optional().safeParse(req.body ?? undefined)
+      if (!parsed.success) throw problems.validation(issuesOf(parsed.error.issues))
       // An instance that cannot open admin keys says what to set instead of claiming a run it cannot do.
       app.requireSecretBox()
-      const started = await app.connections.runNow(req.tenantId, req.params.id)
+      const started = await app.connections.runNow(req.tenantId, req.params.id, { repullFromMs: parsed.data?.from?.getTime() })
       if (started === 'missing') throw notFound(req.params.id)
       if (started === 'running') throw problems.conflict(`connection ${req.params.id} has a run in progress; see last_run in GET /v1/connections/${req.params.id}`)
       return reply.status(202).send(connectionOut(started))

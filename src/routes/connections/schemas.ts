@@ -90,6 +90,16 @@ export const ConnectionPatchSchema = strictBody({
 })
 
 /**
+ * `POST …/sync`'s optional body. `from` re-pulls every endpoint from that instant (on its bucket grid, not
+ * before `start_date`, which it takes the rule of), when that is earlier than where the run would start: after
+ * `DELETE /v1/usage/buckets` of a range, or to pick up a revision older than `lag_hours`. `synced_until` only
+ * moves forward, so a re-pull never makes the next scheduled run start earlier.
+ */
+export const SyncBodySchema = strictBody({
+  from: StartDateSchema.optional().describe('Re-pull every endpoint from here: YYYY-MM-DD (UTC midnight) or an instant; not in the future'),
+})
+
+/**
  * Endpoint names of a raw body that exist, but not for this provider, as problems at `body.endpoints.<i>`.
  * Read from the body as sent, so they are listed beside the schema's own problems in one 400 (a name no
  * provider has is the schema's to report).
