@@ -16,7 +16,13 @@ export interface BilledCostsResult extends CostsResult {
   unpriced_tokens: 0
   /** The provider account the costs were billed to: only when grouped by it (the cost export's organization_id). */
   account_id?: string | null
+  /** The rest of a billed cost's natural key: only when grouped by it (the cost export's trailing columns). */
+  detail?: BilledDetail
 }
+
+/** What a billed cost stores beyond OpenAI's cost fields (Anthropic's token type, tiers…), as text. */
+export const BILLED_DETAIL_COLUMNS = ['provider', 'model', 'token_type', 'cost_type', 'service_tier', 'batch', 'context_tier', 'inference_geo'] as const
+export type BilledDetail = Record<(typeof BILLED_DETAIL_COLUMNS)[number], string | null>
 
 export interface BilledReportQuery {
   tenantId: string
@@ -24,14 +30,17 @@ export interface BilledReportQuery {
   from: number
   to: number
   width: number
-  /** `accountId`: not a costs API group_by; the cost export always splits by it (its organization_id). */
-  groupBy: { projectId: boolean; lineItem: boolean; apiKeyId: boolean; accountId?: boolean }
+  /**
+   * `accountId` and `detail`: not costs API group_bys; the cost export always splits by them (its
+   * organization_id and trailing columns), so that posted back it stores the same costs under the same keys.
+   */
+  groupBy: { projectId: boolean; lineItem: boolean; apiKeyId: boolean; accountId?: boolean; detail?: boolean }
   projectIds?: string[] | undefined
   apiKeyIds?: string[] | undefined
   signal?: AbortSignal | undefined
 }
 
-interface Aggregate {
+interface Aggregate extends Partial<BilledDetail> {
   bucket: number
   line_item: string | null
   project_id: string | null
@@ -46,9 +55,13 @@ interface Aggregate {
 export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<Map<number, BilledCostsResult[]>> {
   const col = (on: boolean, name: string) => sql.raw(on ? name : `null::text as ${name.split('.').pop()}`)
   const bucket = sql`greatest(${q.from}::int8, floor(extract(epoch from start_time) / ${q.width})::int8 * ${q.width})`
+  const detail = q.groupBy.detail === true
+  const detailKeys = detail ? BILLED_DETAIL_COLUMNS.map((c) => (c === 'batch' ? 'batch::text as batch' : c)) : []
+  const detailOrder = detail ? sql.raw(BILLED_DETAIL_COLUMNS.map((_, i) => `, ${i + 6} nulls last`).join('')) : sql``
   const rows = await db.query<Aggregate>(
     sql`select ${bucket} as bucket, ${col(q.groupBy.lineItem, 'line_item')}, ${col(q.groupBy.projectId, 'project_id')},
-        ${col(q.groupBy.apiKeyId, 'api_key_id')}, ${col(q.groupBy.accountId === true, 'account_id')}, sum(amount)::text as amount,
+        ${col(q.groupBy.apiKeyId, 'api_key_id')}, ${col(q.groupBy.accountId === true, 'account_id')},
+        ${sql.raw(detailKeys.map((k) => `${k}, `).join(''))}sum(amount)::text as amount,
         -- a quantity only where every summed row reported one, in one unit; its unit only beside it (as the
         -- computed side: a result mixing units, or lacking a quantity, has neither)
         case when count(quantity) = count(*) and count(quantity_unit) = count(*) and count(distinct quantity_unit) = 1 then sum(quantity)::text end as quantity,
@@ -57,7 +70,8 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
       where tenant_id = ${q.tenantId} and start_time >= to_timestamp(${q.from}) and start_time < to_timestamp(${q.to})
         ${q.projectIds?.length ? sql`and project_id = any(${sql.param(q.projectIds)}::text[])` : sql``}
         ${q.apiKeyIds?.length ? sql`and api_key_id = any(${sql.param(q.apiKeyIds)}::text[])` : sql``}
-      group by 1, 2, 3, 4, 5 order by 1, 5 nulls last, 2 nulls last, 3 nulls last, 4 nulls last`,
+      group by 1, 2, 3, 4, 5${sql.raw(detail ? BILLED_DETAIL_COLUMNS.map((_, i) => `, ${i + 6}`).join('') : '')}
+      order by 1, 5 nulls last, 2 nulls last, 3 nulls last, 4 nulls last${detailOrder}`,
     [],
     { signal: q.signal },
   )
@@ -77,6 +91,7 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
       complete: true,
       unpriced_tokens: 0,
       ...(q.groupBy.accountId ? { account_id: r.account_id } : {}),
+      ...(detail ? { detail: Object.fromEntries(BILLED_DETAIL_COLUMNS.map((c) => [c, r[c] ?? null])) as BilledDetail } : {}),
     })
     out.set(Number(r.bucket), list)
   }

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream'
 import { ProblemList, problems as problemCatalogue } from '../errors.js'
 import { readCsvRecords } from '../ingest/csv-records.js'
 import { assembleDims, RowProblems } from '../ingest/bucket.js'
-import { parseCsvDimension, parseCsvTime } from '../ingest/values.js'
+import { parseCsvBatch, parseCsvDimension, parseCsvTime, parseProviderId } from '../ingest/values.js'
 import { parseAmount } from './billed-row.js'
 import { billedPresent } from './billed-shapes.js'
 import { parseOpenAILineItem } from './line-items.js'
@@ -14,6 +14,9 @@ import type { CostDefaults, ParsedCosts } from './parse-cost-pages.js'
  * extra columns `api_key_id,quantity,quantity_unit`). Amounts are exact decimal text however long
  * (`0.8958740000000000`); a row with an empty amount is a day without cost and is skipped;
  * `organization_id` is the account unless `?account_id=` names one. Lines are 1-based, header = 1.
+ * The ledger's own export adds the rest of each cost's key (BILLED_DETAIL_COLUMNS): with a `token_type`
+ * column, model, tiers and token type are read from their columns, as stored, instead of from the line
+ * item's text; a `provider` cell names the row's provider (else `?provider=`, else openai).
  */
 export async function parseCostCsv(input: Readable, defaults: CostDefaults): Promise<ParsedCosts> {
   const out: ParsedCosts = { rows: [], received: 0, skipped: 0, problems: new ProblemList() }
@@ -48,7 +51,8 @@ export async function parseCostCsv(input: Readable, defaults: CostDefaults): Pro
       return p.take<number | undefined>(parsed, path, undefined)
     }
     const lineItem = dim('line_item')
-    const item = lineItem === null ? undefined : parseOpenAILineItem(lineItem)
+    const detailed = columns!.has('token_type')
+    const item = lineItem === null || detailed ? undefined : parseOpenAILineItem(lineItem)
     const currency = cell('amount_currency').trim()
     if (currency !== '' && currency.toUpperCase() !== 'USD')
       p.add('amount_currency', `amount_currency must be USD (rate cards are USD only); got ${JSON.stringify(currency.slice(0, 16))}`)
@@ -58,8 +62,8 @@ export async function parseCostCsv(input: Readable, defaults: CostDefaults): Pro
     const orgId = dim('organization_id')
     const row = {
       lineItem,
-      tokenType: null,
-      costType: null,
+      tokenType: detailed ? dim('token_type') : null,
+      costType: detailed ? dim('cost_type') : null,
       amount: p.take(parseAmount(amountText), 'amount_value', '0'),
       currency: 'USD',
       quantity: quantityText === '' ? null : p.take(parseAmount(quantityText, { nonNegative: true }), 'quantity', null),
@@ -69,14 +73,20 @@ export async function parseCostCsv(input: Readable, defaults: CostDefaults): Pro
       {
         startMs: time('start_time'),
         endMs: time('end_time'),
-        provider: defaults.provider ?? 'openai',
+        provider: p.take(parseProviderId(cell('provider') || null), 'provider', null) ?? defaults.provider ?? 'openai',
         accountId: defaults.accountId ?? orgId,
         projectId,
         userId: null,
         apiKeyId,
-        model: item?.model ?? null,
-        serviceTier: item?.serviceTier ?? null,
-        batch: item ? item.batch : null,
+        ...(detailed
+          ? {
+              model: dim('model'),
+              serviceTier: dim('service_tier'),
+              batch: p.take(parseCsvBatch(cell('batch')), 'batch', null),
+              contextTier: dim('context_tier'),
+              inferenceGeo: dim('inference_geo'),
+            }
+          : { model: item?.model ?? null, serviceTier: item?.serviceTier ?? null, batch: item ? item.batch : null }),
       },
       p,
     )

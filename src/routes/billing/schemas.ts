@@ -70,11 +70,12 @@ export const BilledCostsBodySchema = z
   .describe(
     'application/json: an OpenAI costs page or an Anthropic cost_report page, or an array of pages. text/csv: an OpenAI dashboard cost ' +
       'export (start_time,end_time,start_time_iso,end_time_iso,amount_value,amount_currency,line_item,project_id,organization_id,organization_name), ' +
-      'up to BILLED_CSV_BODY_LIMIT bytes.',
+      'or the ledger’s own billed-cost export (GET /v1/organization/costs?cost_source=billed as text/csv), whose trailing columns ' +
+      '(provider,model,token_type,cost_type,service_tier,batch,context_tier,inference_geo) are read as stored; up to BILLED_CSV_BODY_LIMIT bytes.',
   )
 
 export const BilledCostsQuerySchema = strictQuery({
-  provider: providerIdText().optional().describe('the provider of every row (default openai; anthropic for cost_report pages; folded to lower case)'),
+  provider: providerIdText().optional().describe('the provider of every row (default openai; anthropic for cost_report pages; a CSV’s provider cell wins; folded to lower case)'),
   account_id: dimensionText().optional().describe('the provider account (organization) of every row; wins over a CSV’s organization_id'),
   group_by: z
     .array(z.enum(BILLED_GROUP_BY_NAMES as [string, ...string[]]))

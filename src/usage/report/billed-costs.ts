@@ -1,4 +1,4 @@
-import { billedCostResults, type BilledCostsResult } from '../../billing/billed-report.js'
+import { BILLED_DETAIL_COLUMNS, billedCostResults, type BilledCostsResult } from '../../billing/billed-report.js'
 import type { Db } from '../../db/client.js'
 import { problems } from '../../errors.js'
 import { bucketsFrom, COSTS_LIMITS, encodePage, paramsHash, planRange, type RangeParams } from './buckets.js'
@@ -23,7 +23,7 @@ function plan(r: BilledRequest, now: Date) {
   return plan
 }
 
-async function read(db: Db, r: BilledRequest, start: number, end: number, width: number, count: number, byAccount = false) {
+async function read(db: Db, r: BilledRequest, start: number, end: number, width: number, count: number, forExport = false) {
   const { buckets, next } = bucketsFrom(start, end, width, count)
   const groupBy = new Set(r.query.group_by ?? [])
   const results = buckets.length
@@ -32,7 +32,7 @@ async function read(db: Db, r: BilledRequest, start: number, end: number, width:
       from: buckets[0]!.start,
       to: buckets.at(-1)!.end,
       width,
-      groupBy: { projectId: groupBy.has('project_id'), lineItem: groupBy.has('line_item'), apiKeyId: groupBy.has('api_key_id'), accountId: byAccount },
+      groupBy: { projectId: groupBy.has('project_id'), lineItem: groupBy.has('line_item'), apiKeyId: groupBy.has('api_key_id'), accountId: forExport, detail: forExport },
       projectIds: r.query.project_ids,
       apiKeyIds: r.query.api_key_ids,
       signal: r.signal,
@@ -59,6 +59,9 @@ export async function billedCostsPage(db: Db, r: BilledRequest, now = new Date()
  * billed to (the import reads it as the account; empty when unknown — never the tenant, whose id re-imported
  * would become an account), so rows are split by account as well as by the `group_by` fields;
  * `organization_name` is empty (the ledger keeps no provider organization names); `quantity` is exact.
+ * The trailing columns (`provider`, `model`, `token_type`, `cost_type`, `service_tier`, `batch`,
+ * `context_tier`, `inference_geo`) are the rest of each cost's natural key, which OpenAI's columns cannot
+ * carry: without them an Anthropic cost came back as an OpenAI one with no model or token type.
  */
 export function billedCostsCsv(db: Db, r: BilledRequest, now = new Date()): AsyncGenerator<string> {
   // Planned before the first byte is sent, so bad parameters are still a 400.
@@ -66,14 +69,15 @@ export function billedCostsCsv(db: Db, r: BilledRequest, now = new Date()): Asyn
 }
 
 async function* csvChunks(db: Db, r: BilledRequest, p: ReturnType<typeof plan>): AsyncGenerator<string> {
-  yield csvLine([...COSTS_CSV_COLUMNS])
+  yield csvLine([...COSTS_CSV_COLUMNS, ...BILLED_DETAIL_COLUMNS])
   let start: number | null = p.start
   while (start !== null) {
     const { buckets, next } = await read(db, r, start, p.end, p.width, COSTS_LIMITS[1], true)
     let chunk = ''
     for (const b of buckets)
       for (const x of b.results)
-        chunk += csvLine([b.start, b.end, isoSeconds(b.start), isoSeconds(b.end), x.amount.value_exact, 'usd', x.line_item, x.project_id, x.account_id ?? null, null, x.api_key_id, x.quantity_exact, x.quantity_unit, 'true', 0])
+        chunk += csvLine([b.start, b.end, isoSeconds(b.start), isoSeconds(b.end), x.amount.value_exact, 'usd', x.line_item, x.project_id, x.account_id ?? null, null, x.api_key_id, x.quantity_exact, x.quantity_unit, 'true', 0,
+          ...BILLED_DETAIL_COLUMNS.map((c) => x.detail?.[c] ?? null)])
     if (chunk) yield chunk
     start = next
   }
