@@ -38,6 +38,9 @@ const FILTERS = [
   ['projectIds', 'project_id'],
   ['apiKeyIds', 'api_key_id'],
   ['models', 'model'],
+  ['serviceTiers', 'service_tier'],
+  ['contextTiers', 'context_tier'],
+  ['inferenceGeos', 'inference_geo'],
 ] as const
 
 const KEYS = 'provider, account_id, project_id, api_key_id, model, line_item, token_type, cost_type, service_tier, batch, context_tier, quantity_unit'
@@ -74,6 +77,8 @@ export async function billedFacts(
     const values = filterValues(q.filter, field)
     if (values?.length) where.push(sql`${sql.raw(column)} = any(${sql.param(values)}::text[])`)
   }
+  // As the usage side reads it (facts-sql.ts): a cost whose line item says nothing of batch is not batch.
+  if (q.filter.batch !== undefined) where.push(sql`coalesce(batch, false) = ${q.filter.batch}`)
   const start = windowStartSql(q.window, sql`start_time`, 'UTC', q.from)
   const rows = await db.query<BilledAggregate>(
     sql`with g as (select ${start} as w, ${sql.raw(KEYS)}, sum(amount) as amount,
