@@ -149,7 +149,9 @@ const UNNEST_COLUMNS = ['provider', 'model', 'service_tier', 'batch', 'context_t
  * writer's transaction starts before it waits for the card's lock and checks its rates, and until it
  * commits a query priced as of a later instant cannot see the rates — which, stamped with the earlier
  * instant, then changed the answer of that very `pricingAsOf` (and the pages of one REST listing)
- * once they were committed. Call it as the writer's last statement.
+ * once they were committed. Call it as the writer's last statement. It is kept to the millisecond, the
+ * precision every instant is written and read with: stamped to the microsecond, a rate answered as
+ * recorded at T was recorded after T, and `pricingAsOf: T` left it out.
  */
 export async function insertRates(db: Db, cardId: number, rates: readonly NewRate[]): Promise<StoredRate[]> {
   if (rates.length === 0) return []
@@ -159,7 +161,7 @@ export async function insertRates(db: Db, cardId: number, rates: readonly NewRat
   const rows = await db.query<RateRow>(
     sql`insert into rates (card_id, provider, model, service_tier, batch, context_tier, inference_geo, effective_from, effective_to,
           ${sql.raw(PRICE_CLASSES.join(', '))}, unit_prices, supersedes, source, recorded_at)
-        select ${cardId}::int8, ${sql.raw(UNNEST_COLUMNS.join(', '))}, statement_timestamp() from unnest(
+        select ${cardId}::int8, ${sql.raw(UNNEST_COLUMNS.join(', '))}, date_trunc('milliseconds', statement_timestamp()) from unnest(
           ${col((r) => r.provider, 'text[]')},
           ${col((r) => r.model, 'text[]')},
           ${col((r) => r.serviceTier, 'text[]')},
