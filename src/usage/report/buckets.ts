@@ -56,6 +56,11 @@ export function bucketsFrom(start: number, end: number, width: number, count: nu
   return { buckets, next: s < end ? s : null }
 }
 
+/** How many buckets [start, end) holds: the first from `start` to its width's next boundary, then whole ones. */
+export function bucketCount(start: number, end: number, width: number): number {
+  return end > start ? Math.ceil((end - Math.floor(start / width) * width) / width) : 0
+}
+
 /** Binds a cursor to the query it came from (every parameter except `page` and `limit`). */
 export function paramsHash(query: Record<string, unknown>): string {
   return queryHash(query, ['page', 'limit'])

@@ -10,7 +10,7 @@ import type { UsageSpec } from '../usage-sql.js'
 import type { TenantGate } from '../tenant-gate.js'
 import type { ExportGate } from '../export-gate.js'
 import type { Window } from '../windows.js'
-import { bucketsFrom, encodePage, paramsHash, planRange, type Bucket, type Plan, type RangeParams } from './buckets.js'
+import { bucketCount, bucketsFrom, encodePage, paramsHash, planRange, type Bucket, type Plan, type RangeParams } from './buckets.js'
 
 /**
  * The REST reports (OpenAI's usage and costs mirrors) on the shared usage query layer — the same
@@ -69,7 +69,6 @@ const REST_FIELD: Record<string, string> = {
   to: 'end_time',
 }
 
-/** Validates everything that depends on more than one parameter or on stored data; throws a 400 listing it all. */
 interface ReportPlan extends Plan {
   cardId: number
   /** The card's currency as stored (rows carry it) and as OpenAI writes it (lower case, on the page). */
@@ -77,9 +76,21 @@ interface ReportPlan extends Plan {
   currency: string
 }
 
-async function planReport(db: Db, r: ReportRequest, now = new Date()): Promise<ReportPlan> {
+/**
+ * Validates everything that depends on more than one parameter or on stored data; throws a 400 listing it all.
+ * `whole`: the request reads every bucket of its range (a CSV export), not a page of them — so the range
+ * itself is bounded by the windows limit, as GraphQL's windows are: unbounded, a `1m` export from 1970
+ * streamed 29 million empty buckets for an hour and more (to 9999: weeks), one statement per 1,440.
+ */
+async function planReport(db: Db, r: ReportRequest, now = new Date(), whole = false): Promise<ReportPlan> {
   const { plan, problems: found } = planRange(r.query, paramsHash(r.query), r.width, r.limits, now)
   const all: ProblemItem[] = [...found]
+  const buckets = plan && whole ? bucketCount(plan.start, plan.end, plan.width) : 0
+  if (buckets > r.maxGroups)
+    all.push({
+      path: 'querystring.end_time',
+      message: `the export spans ${buckets} buckets of ${plan!.width} seconds, more than the limit of ${r.maxGroups}; use a wider bucket_width or a shorter range`,
+    })
   const card = await findVisibleCard(db, r.tenantId, r.query.rate_card)
   if (!card)
     all.push({ path: 'querystring.rate_card', message: cardNotVisible(r.query.rate_card) })
@@ -209,7 +220,7 @@ export async function firstPage(db: Db, r: ReportRequest, now = new Date()): Pro
  * broken stream; close `pages` (iterate it to the end or return() it) to close its cursor.
  */
 export async function allPages(db: Db, r: ReportRequest, now = new Date()): Promise<{ sources: string[]; pages: Stream<ReportPage> }> {
-  const plan = await planReport(db, r, now)
+  const plan = await planReport(db, r, now, true)
   const chunk = r.limits[1]
   const first = await readPage(db, r, plan, plan.start, chunk)
   const pages = async function* () {
