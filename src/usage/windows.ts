@@ -7,6 +7,9 @@ export type Window = 'MINUTE' | 'HOUR' | 'DAY' | 'WEEK' | 'MONTH' | 'TOTAL'
 const SECONDS: Partial<Record<Window, number>> = { MINUTE: 60, HOUR: 3600 }
 const CALENDAR: Partial<Record<Window, string>> = { DAY: 'day', WEEK: 'week', MONTH: 'month' }
 
+/** The calendar unit of a DAY, WEEK or MONTH window (`day`, `week`, `month`); undefined for the others. */
+export const calendarUnit = (window: Window): string | undefined => CALENDAR[window]
+
 /**
  * The zone names this database knows (`pg_timezone_names`), read once per database and kept: the list
  * changes only with the server's tzdata. JavaScript's Intl knows aliases PostgreSQL does not
