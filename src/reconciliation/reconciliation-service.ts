@@ -3,6 +3,7 @@ import { UsageInputError } from '../errors.js'
 import { PLAIN_DECIMAL } from '../decimal/decimal-text.js'
 import { MAX_UNIX_SECONDS } from '../time/instant.js'
 import { badCursor } from '../pagination/cursor.js'
+import { pricingInstant } from '../pricing/as-of.js'
 import { checkCursor, encodeCursor, findUsageArgProblems, lookupCard, queryHash, type UsageLimits } from '../usage/usage-service.js'
 import { ArgProblems } from '../usage/arg-problems.js'
 import { billedFacts } from './billed-facts.js'
@@ -58,7 +59,7 @@ export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: U
   await lookupCard(db, args.tenantId, args.rateCard, found)
   const window = found.orThrow(checkedWindow)
   const offset = cursor?.offset ?? 0
-  const asOf = cursor?.asOf ?? args.pricingAsOf ?? new Date()
+  const asOf = cursor?.asOf ?? pricingInstant(args.pricingAsOf, new Date())
   const groupBy = [...new Set(args.groupBy)]
   const range = wholeUtcDays(args.from, args.to)
   const computed = await computedFacts(db, { ...args, ...range, window, groupBy, asOf }, limits)

@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.js'
 import { cardNotVisible } from '../auth/access.js'
 import { findVisibleCard } from '../pricing/card-lookup.js'
+import { pricingInstant } from '../pricing/as-of.js'
 import { selectSources, ALL_SOURCES, MAX_FILTER_VALUES, MAX_GROUP_BY_KEYS } from './dimensions.js'
 import { rowFromValues, runUsage, usageRows, type RowValues, type UsageResult, type UsageTotals } from './run-usage.js'
 import { usageRowViews, type UsageRowView } from './row-views.js'
@@ -264,7 +265,7 @@ async function runUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promi
   const cached = cursor && snapshotPage(args.tenantId, hash, cursor, args.first)
   if (cached) return cached
   const offset = cursor?.offset ?? 0
-  const asOf = cursor?.asOf ?? args.pricingAsOf ?? new Date()
+  const asOf = cursor?.asOf ?? pricingInstant(args.pricingAsOf, new Date())
   await checkTimeZone(db, args.timeZone, found)
   const card = found.orThrow(await lookupCard(db, args.tenantId, args.rateCard, found))
   const sources = selectSources(args.filter, args.groupBy, args.groupByLabels)

@@ -1,4 +1,5 @@
 import type { ProblemItem } from '../../errors.js'
+import { pricingInstant } from '../../pricing/as-of.js'
 import { decodeCursor, encodeCursor, isInstantMs, queryHash } from '../../pagination/cursor.js'
 
 /**
@@ -93,7 +94,7 @@ export function planRange(
     problems.push({ path: 'querystring.end_time', message: 'must be later than start_time' })
   const end = q.end_time ?? nextBoundary(Math.floor(now.getTime() / 1000), width)
   let start = q.start_time
-  let asOf = q.pricing_as_of ?? now
+  let asOf = pricingInstant(q.pricing_as_of, now)
   if (q.page !== undefined) {
     const cursor = decodePage(q.page, hash)
     if (!cursor || cursor.start < q.start_time || (q.end_time !== undefined && cursor.start >= q.end_time))
