@@ -10,6 +10,7 @@ import type { Cost, ResourceQuantity, UsageTotals } from './run-usage.js'
 import { checkListSizes, checkPageSize, checkTimeZone, lookupCard, queryHash } from './usage-service.js'
 import { afterKey, decodeEventsCursor, encodeEventsCursor, EVENT_KEY_COLUMNS, EVENT_ORDER_SQL, type EventOrder, keyOf } from './events-cursor.js'
 import { ArgProblems } from './arg-problems.js'
+import { firstInstantSql, windowEndSql, windowStartSql } from './windows.js'
 
 export interface EventArgs {
   tenantId: string
@@ -41,10 +42,15 @@ function rangeSql(args: EventArgs, asOf: Date): { lower: SQL; upper: SQL } {
       upper: args.to ? sql`${args.to.toISOString()}::timestamptz` : sql`'infinity'::timestamptz`,
     }
   }
-  const unit = { TODAY: 'day', MONTH: 'month' }[args.period as 'TODAY' | 'MONTH']
-  if (!unit) return { lower: sql`'-infinity'::timestamptz`, upper: sql`'infinity'::timestamptz` }
-  const start = sql`date_trunc(${unit}, ${asOf.toISOString()}::timestamptz, ${args.timeZone})`
-  return { lower: start, upper: sql`((${start} at time zone ${args.timeZone}) + ${`1 ${unit}`}::interval) at time zone ${args.timeZone}` }
+  const window = ({ TODAY: 'DAY', MONTH: 'MONTH' } as const)[args.period as 'TODAY' | 'MONTH']
+  if (!window) return { lower: sql`'-infinity'::timestamptz`, upper: sql`'infinity'::timestamptz` }
+  // The usage window holding asOf, and the rows it holds: from its first instant, which is an hour before
+  // its start where a fall-back repeats the hour after midnight (America/Havana), to the next one's.
+  const start = windowStartSql(window, sql`${asOf.toISOString()}::timestamptz`, args.timeZone, asOf)
+  return {
+    lower: firstInstantSql(start, args.timeZone),
+    upper: firstInstantSql(windowEndSql(window, start, args.timeZone, asOf), args.timeZone),
+  }
 }
 
 interface EventSqlRow {
