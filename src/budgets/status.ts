@@ -11,7 +11,7 @@ export interface BudgetStatus {
   percentUsed: string
   periodStart: Date
   periodEnd: Date
-  /** Thresholds crossed in this period: recorded as alerts, or reached by the spend computed now. */
+  /** The budget's thresholds crossed in this period: recorded as alerts that stand at its amount, or reached by the spend computed now. */
   crossed: number[]
   complete: boolean
   currency: string
@@ -24,8 +24,10 @@ export async function budgetStatus(db: Db, budget: Budget, at: Date, maxGroups: 
   const rolling = CALENDAR_WINDOW[budget.period] === undefined
   // Alerts of a rolling budget are keyed by the local day they were detected.
   const alertPeriod = rolling ? await windowsCovering(db, 'DAY', budget.timeZone, at, at) : period
-  const recorded = await recordedThresholds(db, budget.tenantId, budget.id, alertPeriod)
-  const crossed = [...new Set([...recorded, ...thresholdsMet(total.spent, budget.amount, budget.thresholds)])].sort((a, b) => a - b)
+  const recorded = new Set(await recordedThresholds(db, { tenant_id: budget.tenantId, id: budget.id, amount: budget.amount }, alertPeriod))
+  const met = new Set(thresholdsMet(total.spent, budget.amount, budget.thresholds))
+  // The budget's own thresholds only: one removed from it is no longer crossed, whatever was recorded.
+  const crossed = budget.thresholds.filter((t) => recorded.has(t) || met.has(t))
   return {
     spent: total.spent,
     forecast: forecast(total.spent, period, at, rolling),

@@ -465,8 +465,9 @@ export const budgets = pgTable(
 )
 
 /**
- * One row per (budget, period, threshold) ever crossed: the unique key is what makes an alert happen
- * exactly once under concurrent evaluations. Rows are facts: later re-pricing never changes them.
+ * One row per (budget, period, threshold, amount) ever crossed: the unique key is what makes an alert happen
+ * exactly once under concurrent evaluations (the amount: a budget raised mid-period is re-armed, see
+ * recordAlerts). Rows are facts: later re-pricing never changes them.
  * Delivery state lives here so any instance can pick up a retry that is due.
  */
 export const budgetAlerts = pgTable(
@@ -488,7 +489,7 @@ export const budgetAlerts = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
-    unique('budget_alerts_once_key').on(t.tenantId, t.budgetId, t.periodStart, t.periodEnd, t.threshold),
+    unique('budget_alerts_once_key').on(t.tenantId, t.budgetId, t.periodStart, t.periodEnd, t.threshold, t.amount),
     foreignKey({ columns: [t.tenantId, t.budgetId], foreignColumns: [budgets.tenantId, budgets.id] }).onDelete('cascade'),
     index('budget_alerts_due_idx').on(t.nextAttemptAt).where(sql`delivery_status = 'pending'`),
   ],

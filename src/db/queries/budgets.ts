@@ -127,10 +127,17 @@ const ALERT_COLUMNS = sql.raw(
   'tenant_id, id, budget_id, period_start, period_end, threshold, amount::text as amount, spent::text as spent, crossed_at, delivery_status, attempts, next_attempt_at',
 )
 
+/** Whether alert `a` (of the same budget, period and threshold) still stands at the budget's current amount. */
+const alertStands = (currentAmount: string) => sql`a.amount >= ${currentAmount}::numeric`
+
 /**
  * Records the crossings that were not recorded before, in one statement. The unique key (tenant, budget,
- * period start and end, threshold) decides: of any number of concurrent evaluations, exactly one inserts each alert
- * and sees it returned; the others insert nothing.
+ * period start and end, threshold, amount) decides: of any number of concurrent evaluations, exactly one inserts
+ * each alert and sees it returned; the others insert nothing.
+ *
+ * An alert stands for its threshold at the amount it was recorded with (alertStands): one recorded at
+ * an amount at least the budget's current one covers the threshold (the spend passed that level too), so
+ * lowering the amount re-sends nothing; a raised amount re-arms every threshold.
  */
 export async function recordAlerts(
   db: Db,
@@ -147,19 +154,28 @@ export async function recordAlerts(
     from unnest(${sql.param(candidates.map((c) => c.id))}::text[], ${sql.param(candidates.map((c) => c.periodStart.toISOString()))}::timestamptz[],
       ${sql.param(candidates.map((c) => c.periodEnd.toISOString()))}::timestamptz[], ${sql.param(candidates.map((c) => c.threshold))}::int[],
       ${sql.param(candidates.map((c) => c.spent))}::numeric[]) as c(id, period_start, period_end, threshold, spent)
+    where not exists (select from budget_alerts a where a.tenant_id = ${budget.tenant_id} and a.budget_id = ${budget.id}
+      and a.period_start = c.period_start and a.period_end = c.period_end and a.threshold = c.threshold
+      and ${alertStands(budget.amount)})
     order by c.period_start, c.threshold
-    on conflict (tenant_id, budget_id, period_start, period_end, threshold) do nothing
+    on conflict (tenant_id, budget_id, period_start, period_end, threshold, amount) do nothing
     returning ${ALERT_COLUMNS}`)
 }
 
 /**
- * The thresholds already recorded for one period of a budget. A period is its start and its end: a budget
- * switched from month to day on the 1st has two periods that start together.
+ * The thresholds already recorded for one period of a budget that still stand at its current amount
+ * (recordAlerts). A period is its start and its end: a budget switched from month to day on the 1st has
+ * two periods that start together.
  */
-export async function recordedThresholds(db: Db, tenantId: string, budgetId: string, period: { start: Date; end: Date }): Promise<number[]> {
+export async function recordedThresholds(
+  db: Db,
+  budget: Pick<BudgetRow, 'tenant_id' | 'id' | 'amount'>,
+  period: { start: Date; end: Date },
+): Promise<number[]> {
   const rows = await db.query<{ threshold: number }>(
-    sql`select threshold from budget_alerts where tenant_id = ${tenantId} and budget_id = ${budgetId}
-        and period_start = ${period.start.toISOString()}::timestamptz and period_end = ${period.end.toISOString()}::timestamptz order by threshold`,
+    sql`select distinct threshold from budget_alerts a where tenant_id = ${budget.tenant_id} and budget_id = ${budget.id}
+        and period_start = ${period.start.toISOString()}::timestamptz and period_end = ${period.end.toISOString()}::timestamptz
+        and ${alertStands(budget.amount)} order by threshold`,
   )
   return rows.map((r) => r.threshold)
 }
@@ -173,11 +189,11 @@ export interface DeliveryRow {
   duration_ms: number
 }
 
-/** A budget's alerts, newest first, with every delivery attempt. */
+/** A budget's alerts, newest period first (within one, highest threshold, then latest crossing: a raised amount re-arms), with every delivery attempt. */
 export async function listAlerts(db: Db, tenantId: string, budgetId: string, limit: number): Promise<(AlertRow & { deliveries: DeliveryRow[] })[]> {
   const alerts = await db.query<AlertRow>(
     sql`select ${ALERT_COLUMNS} from budget_alerts where tenant_id = ${tenantId} and budget_id = ${budgetId}
-        order by period_start desc, period_end desc, threshold desc limit ${limit}`,
+        order by period_start desc, period_end desc, threshold desc, crossed_at desc, id limit ${limit}`,
   )
   if (alerts.length === 0) return []
   const deliveries = await db.query<DeliveryRow>(
