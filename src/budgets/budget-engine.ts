@@ -190,7 +190,12 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     }
   }
 
-  /** The timer's pass: every budget's current period, then the deliveries that are due. */
+  /**
+   * The timer's pass: every budget's current period, then the deliveries that are due. Deliveries run
+   * beside the pass, not in it: awaited one by one, a receiver that never answers held every later budget
+   * and every other tenant's alerts for the webhook timeout per alert (claimDelivery's lease keeps the
+   * next pass from starting an attempt that is still running).
+   */
   async function tick(): Promise<void> {
     if (ticking || closed || opts.ready?.() === false) return
     ticking = true
@@ -199,12 +204,12 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
         if (closed) return
         try {
           const recorded = await evaluateBudget(db, toBudget(row), now(), opts.maxGroups)
-          for (const alert of recorded) if (alert.delivery_status === 'pending') await deliver(alert.tenant_id, alert.id)
+          for (const alert of recorded) if (alert.delivery_status === 'pending') track(() => deliver(alert.tenant_id, alert.id), 'webhook delivery')
         } catch (err) {
           log.warn({ err, tenant: row.tenant_id, budget: row.name }, 'budgets: evaluation failed')
         }
       }
-      for (const due of await dueDeliveries(db, now(), DUE_BATCH)) if (!closed) await deliver(due.tenant_id, due.id)
+      for (const due of await dueDeliveries(db, now(), DUE_BATCH)) if (!closed) track(() => deliver(due.tenant_id, due.id), 'webhook delivery')
     } finally {
       ticking = false
     }

@@ -1,0 +1,70 @@
+import { createServer, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import t, { type Test } from 'tap'
+import { createBudgetEngine } from '../../src/budgets/budget-engine.js'
+import { build, eachEngine, tenantWithKey, uniqueId } from '../helpers.js'
+import { bucket, createCard, postBuckets, putBudget, settle, startReceiver, waitFor } from '../factories/budgets.js'
+
+// The timer's pass delivered one alert at a time, waiting for each answer: a tenant whose receiver
+// never answers held every other tenant's alerts (and retries) for the webhook timeout once per alert.
+
+const TIMEOUT_MS = 3000
+
+/** A receiver that accepts connections and never answers. */
+async function silentReceiver(t: Test) {
+  const sockets = new Set<Socket>()
+  const server = createServer((s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const s of sockets) s.destroy()
+    return new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+}
+
+void eachEngine(t, async (t, engine) => {
+  const app = await build(t, engine, { BUDGET_EVALUATION_INTERVAL_MS: 'off', OUTBOUND_PRIVATE_ADDRESSES: 'allow' })
+
+  t.test("a receiver that never answers does not hold another tenant's alert", async (t) => {
+    // The timer walks tenants in id order: the silent one comes first.
+    const [first, second] = [uniqueId('tenant'), uniqueId('tenant')].sort()
+    const silent = await tenantWithKey(app, ['ingest', 'read'], first)
+    const other = await tenantWithKey(app, ['ingest', 'read'], second)
+    const hour = new Date(Math.floor(Date.now() / 3600_000) * 3600_000 - 3600_000)
+    // Usage first, budgets after: only the timer's pass evaluates them.
+    for (const { tenantId, key } of [silent, other]) {
+      await createCard(app, tenantId, `card-${tenantId}`)
+      await postBuckets(app, key, [bucket(hour, 1000)]) // $370 this month
+    }
+    await settle()
+    const hook = await silentReceiver(t)
+    for (const name of ['a', 'b', 'c'])
+      await putBudget(app, silent.key, name, { amount: '1', period: 'month', rate_card: `card-${silent.tenantId}`, thresholds: [50, 100], webhook_url: hook })
+    const receiver = await startReceiver(t)
+    await putBudget(app, other.key, 'team', { amount: '1', period: 'month', rate_card: `card-${other.tenantId}`, thresholds: [50], webhook_url: receiver.url })
+    // The timer's engine, as the app runs it (the app's own timer is off and is not reachable from here).
+    const engine = createBudgetEngine({
+      db: app.testDb,
+      secretBox: undefined,
+      log: app.log,
+      maxGroups: 100_000,
+      intervalMs: 'off',
+      webhookTimeoutMs: TIMEOUT_MS,
+      maxAttempts: 1,
+      retryBaseMs: 1000,
+      allowPrivateAddresses: true,
+    })
+    t.teardown(() => engine.close())
+
+    const started = Date.now()
+    const pass = engine.tick()
+    await waitFor('the other tenant’s delivery', () => receiver.deliveries.length === 1, 6 * TIMEOUT_MS * 2)
+    const waited = Date.now() - started
+    t.ok(waited < TIMEOUT_MS, `delivered after ${waited} ms, less than one webhook timeout (${TIMEOUT_MS} ms)`)
+    await pass
+    await engine.idle()
+  })
+})
