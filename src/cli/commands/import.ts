@@ -35,17 +35,24 @@ export interface ImportOptions {
   json: boolean
 }
 
+/** The one reason for a file that cannot be read, wherever the read failed (before or while streaming). */
+const cannotRead = (file: string, e: NodeJS.ErrnoException) => new CliError(`cannot read ${file}: ${e.code ?? e.message}`)
+
 /** CSV or JSON: by extension, else by the first non-blank byte ({ or [ is JSON). */
 async function contentType(file: string): Promise<string> {
   if (/\.csv$/i.test(file)) return 'text/csv'
   if (/\.json$/i.test(file)) return 'application/json'
-  const fh = await open(file, 'r')
   try {
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(256), 0, 256, 0)
-    const first = buffer.subarray(0, bytesRead).toString('utf8').trimStart()[0]
-    return first === '{' || first === '[' ? 'application/json' : 'text/csv'
-  } finally {
-    await fh.close()
+    const fh = await open(file, 'r')
+    try {
+      const { buffer, bytesRead } = await fh.read(Buffer.alloc(256), 0, 256, 0)
+      const first = buffer.subarray(0, bytesRead).toString('utf8').trimStart()[0]
+      return first === '{' || first === '[' ? 'application/json' : 'text/csv'
+    } finally {
+      await fh.close()
+    }
+  } catch (e) {
+    throw cannotRead(file, e as NodeJS.ErrnoException)
   }
 }
 
@@ -75,7 +82,7 @@ export async function runImport(target: ServerTarget, opts: ImportOptions, out: 
   const size = await stat(opts.file).then(
     (s) => s.size,
     (e: NodeJS.ErrnoException) => {
-      throw new CliError(`cannot read ${opts.file}: ${e.code ?? e.message}`)
+      throw cannotRead(opts.file, e)
     },
   )
   const type = await contentType(opts.file)
@@ -88,7 +95,15 @@ export async function runImport(target: ServerTarget, opts: ImportOptions, out: 
   const path = `${ROUTES[opts.kind]}${query.size ? `?${query}` : ''}`
 
   const progress = createProgress(err, size)
-  const body = createReadStream(opts.file).pipe(counter(type === 'text/csv', progress.update, progress.sent))
+  const source = createReadStream(opts.file)
+  const body = source.pipe(counter(type === 'text/csv', progress.update, progress.sent))
+  // pipe() does not pass a read error on: unhandled, it ended the process with a stack trace (a directory
+  // named x.csv, a file that went away). It ends the request instead, and is the reason given.
+  let readError: NodeJS.ErrnoException | undefined
+  source.on('error', (e) => {
+    readError = e
+    body.destroy(e)
+  })
   let summary: unknown
   try {
     summary = await callServer<unknown>(target, 'POST', path, {
@@ -96,6 +111,7 @@ export async function runImport(target: ServerTarget, opts: ImportOptions, out: 
       headers: { 'content-type': type },
     })
   } catch (e) {
+    if (readError) throw cannotRead(opts.file, readError)
     if (e instanceof MissingRouteError && opts.kind === 'costs')
       throw new CliError(`import --kind costs: this server does not accept cost imports yet (POST ${ROUTES.costs} answered 404)`)
     throw e
