@@ -5,6 +5,22 @@ import type { Budget } from './budget-model.js'
 import { CALENDAR_WINDOW, periodAt, ROLLING_DAYS, windowsCovering, type Span } from './periods.js'
 import { thresholdsMet } from './ratios.js'
 import { spendByWindow, spendOver } from './spend.js'
+import { SHORTEST_WINDOW_SECONDS, type Window } from '../usage/windows.js'
+
+/**
+ * The written span in consecutive pieces whose covering windows one usage query may span (maxGroups). One
+ * row far from the others (a year-9999 typo beside today's usage) made the span more day windows than
+ * that, and the whole evaluation failed. A piece is covered by whole windows, at most one more on each side.
+ */
+function pieces(window: Window, written: Span, maxGroups: number): Span[] {
+  const step = Math.max(1, maxGroups - 5) * SHORTEST_WINDOW_SECONDS[window] * 1000
+  const out: Span[] = []
+  for (let start = written.start.getTime(); ; start += step) {
+    const end = Math.min(start + step, written.end.getTime())
+    out.push({ start: new Date(start), end: new Date(end) })
+    if (end >= written.end.getTime()) return out
+  }
+}
 
 /**
  * Records the alerts `budget` owes and returns the ones this call recorded (the others were recorded
@@ -23,8 +39,16 @@ export async function evaluateBudget(db: Db, budget: Budget, now: Date, maxGroup
   }
   const window = CALENDAR_WINDOW[budget.period]
   if (window) {
-    const range = written ? await windowsCovering(db, window, budget.timeZone, written.start, written.end) : await periodAt(db, budget.period, budget.timeZone, now)
-    for (const w of await spendByWindow(db, budget, window, range.rows, maxGroups)) add(w, w.spent)
+    const seen = new Set<string>()
+    for (const part of written ? pieces(window, written, maxGroups) : [undefined]) {
+      const range = part ? await windowsCovering(db, window, budget.timeZone, part.start, part.end) : await periodAt(db, budget.period, budget.timeZone, now)
+      for (const w of await spendByWindow(db, budget, window, range.rows, maxGroups)) {
+        // Neighbouring pieces can share the window at their boundary.
+        const key = `${w.start.getTime()}/${w.end.getTime()}`
+        if (!seen.has(key)) add(w, w.spent)
+        seen.add(key)
+      }
+    }
   } else {
     const days = ROLLING_DAYS[budget.period]!
     // Rows that all start before the rolling window (or after now) cannot move it.

@@ -117,9 +117,11 @@ export function firstInstantSql(boundary: SQL, tz: string): SQL {
   return sql`(case when ${early} < ${boundary} and (${early} at time zone ${tz}) = (${boundary} at time zone ${tz}) then ${early} else ${boundary} end)`
 }
 
+/** The shortest a window can be, in seconds (a local day or week losing a DST hour, a February doing so). */
+export const SHORTEST_WINDOW_SECONDS: Record<Window, number> = { MINUTE: 60, HOUR: 3600, DAY: 82_800, WEEK: 601_200, MONTH: 2_415_600, TOTAL: Infinity }
+
 /** An upper bound on the number of windows a range spans (used to refuse runaway queries early). */
 export function maxWindows(window: Window, from: Date, to: Date): number {
   const span = (to.getTime() - from.getTime()) / 1000
-  const size = { MINUTE: 60, HOUR: 3600, DAY: 82_800, WEEK: 601_200, MONTH: 2_415_600, TOTAL: Infinity }[window]
-  return Math.ceil(span / size) + 1
+  return Math.ceil(span / SHORTEST_WINDOW_SECONDS[window]) + 1
 }
