@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Db } from '../db/client.js'
 import { isUnavailable } from '../db/errors.js'
-import { claimDelivery, dueDeliveries, listAllBudgets, listBudgets, recordAttempt, type AlertRow } from '../db/queries/budgets.js'
+import { claimDelivery, dropDelivery, dueDeliveries, listAllBudgets, listBudgets, recordAttempt, type AlertRow } from '../db/queries/budgets.js'
 import type { SecretBox } from '../crypto/secret-box.js'
 import { selectSources } from '../usage/dimensions.js'
 import { toBudget, type Budget } from './budget-model.js'
@@ -93,25 +93,23 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     if (closed) return
     const claimed = await claimDelivery(db, tenantId, alertId, now(), opts.webhookTimeoutMs + 5_000)
     if (!claimed) return
+    // The webhook was removed while the alert waited: nothing to deliver, and no receiver failed.
+    if (!claimed.webhook_url) return dropDelivery(db, tenantId, alertId)
     const attemptedAt = now()
-    let result: { statusCode: number | null; error: string | null; durationMs: number; ok: boolean }
-    if (!claimed.webhook_url) result = { statusCode: null, error: 'the budget has no webhook_url any more', durationMs: 0, ok: false }
-    else {
-      let secret: string | null = null
-      let secretError: string | undefined
-      if (claimed.webhook_secret_sealed) {
-        try {
-          if (!opts.secretBox) throw new Error('no key')
-          secret = opts.secretBox.open(claimed.webhook_secret_sealed)
-        } catch {
-          // Never send unsigned what was meant to be signed.
-          secretError = 'the webhook secret cannot be opened with the configured TOKENLEDGER_SECRET_KEY'
-        }
+    let secret: string | null = null
+    let secretError: string | undefined
+    if (claimed.webhook_secret_sealed) {
+      try {
+        if (!opts.secretBox) throw new Error('no key')
+        secret = opts.secretBox.open(claimed.webhook_secret_sealed)
+      } catch {
+        // Never send unsigned what was meant to be signed.
+        secretError = 'the webhook secret cannot be opened with the configured TOKENLEDGER_SECRET_KEY'
       }
-      result = secretError
-        ? { statusCode: null, error: secretError, durationMs: 0, ok: false }
-        : await postAlert(claimed.webhook_url, alertPayload(claimed, claimed.budget_name), secret, opts.webhookTimeoutMs, attemptedAt, opts.allowPrivateAddresses)
     }
+    const result = secretError
+      ? { statusCode: null, error: secretError, durationMs: 0, ok: false }
+      : await postAlert(claimed.webhook_url, alertPayload(claimed, claimed.budget_name), secret, opts.webhookTimeoutMs, attemptedAt, opts.allowPrivateAddresses)
     const attempt = claimed.attempts
     const status = result.ok ? 'delivered' : attempt >= opts.maxAttempts ? 'failed' : 'pending'
     const delay = backoff(attempt)

@@ -225,6 +225,12 @@ export async function claimDelivery(db: Db, tenantId: string, alertId: string, n
   return rows[0]
 }
 
+/** An alert whose budget has no webhook any more: `none`, as if recorded without one (the claim's attempt is given back). */
+export async function dropDelivery(db: Db, tenantId: string, alertId: string): Promise<void> {
+  await db.query(sql`update budget_alerts set delivery_status = 'none', next_attempt_at = null, attempts = attempts - 1
+    where tenant_id = ${tenantId} and id = ${alertId} and delivery_status = 'pending'`)
+}
+
 /** Alerts whose delivery is due (first attempts and retries), oldest first. */
 export async function dueDeliveries(db: Db, now: Date, limit: number): Promise<{ tenant_id: string; id: string }[]> {
   return db.query(
