@@ -97,3 +97,17 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
   }
   return out
 }
+
+/**
+ * The start (unix seconds) of the UTC-grid bucket of `width` holding the tenant's first billed cost in
+ * [from, to), not before `from`; null when there is none. Lets a whole-range export skip what holds no cost.
+ */
+export async function firstBilledBucket(db: Db, q: { tenantId: string; from: number; to: number; width: number; signal?: AbortSignal | undefined }): Promise<number | null> {
+  const [row] = await db.query<{ first: string | null }>(
+    sql`select (floor(extract(epoch from min(start_time)) / ${q.width})::int8 * ${q.width})::text as first from billed_costs
+      where tenant_id = ${q.tenantId} and start_time >= to_timestamp(${q.from}) and start_time < to_timestamp(${q.to})`,
+    [],
+    { signal: q.signal },
+  )
+  return row?.first == null ? null : Math.max(q.from, Number(row.first))
+}
