@@ -74,18 +74,18 @@ function holdLease(deps: RunDeps, conn: ConnectionRow, owner: string, counts: { 
   }
 }
 
-/**
- * One run of one connection, holding its lease: each endpoint's window page by page, each page
- * stored (one all-or-nothing ingest) before `synced_until` moves past it. Memory holds one page at a
- * time, whatever the history. Any failure ends the run with what was stored kept; the next run
- * re-pulls from `synced_until`.
- */
 /** What one run was asked for beyond the connection's own state. */
 export interface RunRequest {
   /** Re-pull from this instant (every endpoint), when earlier than where the connection's windows would start. */
   repullFromMs?: number | undefined
 }
 
+/**
+ * One run of one connection, holding its lease: each endpoint's window page by page, each page
+ * stored (one all-or-nothing ingest) before `synced_until` moves past it. Memory holds one page at a
+ * time, whatever the history. Any failure ends the run with what was stored kept; the next run
+ * re-pulls from `synced_until` (or from `request.repullFromMs`, when asked).
+ */
 export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: string, request: RunRequest = {}): Promise<RunOutcome> {
   const provider = PROVIDERS[conn.provider as ProviderName]
   const counts = { pages: 0, rows: 0 }
