@@ -1,3 +1,4 @@
+import type { Modality } from '../db/token-columns.js'
 import { foldCapitals } from '../ingest/values.js'
 
 /** Grouping dimensions of `usage`: GraphQL enum value → fact column → row field. */
@@ -61,8 +62,8 @@ export interface UsageFilter {
   agentIds?: string[]
 }
 
-/** The values of the `modalities` filter. */
-export const MODALITIES = ['text', 'audio', 'image'] as const
+/** The values of the `modalities` filter: the modalities of the token classes. */
+export const MODALITIES = ['text', 'audio', 'image'] as const satisfies readonly Modality[]
 
 /**
  * `UsageFilter` in snake_case, as the REST surfaces name it (a budget's filter, GET /v1/reconciliation's

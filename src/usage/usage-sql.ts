@@ -9,7 +9,7 @@ import {
 } from '../pricing/cost-sql.js'
 import { PRICED_CLASSES } from '../db/token-columns.js'
 import { resourceCostColumns, unitPriceJoinSql } from '../pricing/resource-cost-sql.js'
-import { DIMENSIONS, type ColumnDimension, type Dimension, type UsageFilter } from './dimensions.js'
+import { DIMENSIONS, MODALITIES, type ColumnDimension, type Dimension, type UsageFilter } from './dimensions.js'
 import { COUNTERS, factParts, type FactPart } from './facts-sql.js'
 import { alignedSql, bucketPath } from './rollups.js'
 import { windowEndSql, windowStartSql, type Window } from './windows.js'
@@ -207,7 +207,7 @@ const sum = (expr: string) => `sum(${expr})`
  * the text row), and the resource rows with no modality — unless a modality filter keeps only tokens.
  */
 function modalityRowsSql(spec: UsageSpec, g: Grouping): SQL {
-  const values = (['text', 'audio', 'image'] as const).map((m) => {
+  const values = MODALITIES.map((m) => {
     const of = (cost: string) => PRICED_CLASSES.filter((c) => c.modality === m && c.cost === cost).map((c) => c.column)
     const cols = PRICED_CLASSES.filter((c) => c.modality === m).map((c) => c.column)
     const inputCols = [...of('input'), ...of('cachedInput'), ...of('cacheWrite')]
