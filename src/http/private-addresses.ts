@@ -24,8 +24,7 @@ for (const [net, bits] of [
   PRIVATE.addSubnet(net, bits, 'ipv4')
 // IPv4-mapped addresses (::ffff:a.b.c.d) are checked against the IPv4 rules by BlockList itself.
 for (const [net, bits] of [
-  ['::', 128],
-  ['::1', 128],
+  ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d (::7f00:1 is ::127.0.0.1)
   ['64:ff9b::', 96], // NAT64: reaches the IPv4 address in its last 32 bits
   ['fc00::', 7],
   ['fe80::', 10],

@@ -17,7 +17,7 @@ t.test('private and reserved addresses, and only those, are private', async (t) 
   for (const a of blocked) t.ok(isPrivateAddress(a), `${a} is private`)
   for (const a of ['8.8.8.8', '172.32.0.1', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', 'example.com']) t.notOk(isPrivateAddress(a), `${a} is not`)
   // Every spelling the URL parser turns into a loopback literal, and localhost.
-  for (const u of ['http://127.0.0.1:5432/', 'http://0x7f.1/', 'http://2130706433/', 'http://[::ffff:127.0.0.1]/', 'http://[::1]:8080/x', 'http://LOCALHOST/', 'http://localhost./', 'http://a.localhost/', 'http://169.254.169.254/latest/meta-data'])
+  for (const u of ['http://127.0.0.1:5432/', 'http://0x7f.1/', 'http://2130706433/', 'http://[::ffff:127.0.0.1]/', 'http://[::1]:8080/x', 'http://[::7f00:1]/', 'http://[::a9fe:a9fe]/', 'http://LOCALHOST/', 'http://localhost./', 'http://a.localhost/', 'http://169.254.169.254/latest/meta-data'])
     t.ok(privateHostOf(u), `${u} names a private host`)
   t.equal(privateHostOf('https://hooks.example.com/x'), undefined)
 })
