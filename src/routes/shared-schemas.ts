@@ -52,10 +52,11 @@ function describeStatus(status: number): string {
 export const TenantIdParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" or "_", 1–63 characters')
 
 /**
- * The query of a route that writes or deletes: a parameter it does not know is a 400 naming it. The
- * read routes ignore unknown parameters as OpenAI's API does (docs/rest-mirrors.md); here a misspelled
- * filter (`acount_id=` for `account_id=`) would widen a delete to every account, or file an import under
- * no account. The root error handler lists each unknown key as its own problem (`querystring.<name>`).
+ * The query of a route that writes or deletes, or of one of tokenledger's own read routes: a parameter it
+ * does not know is a 400 naming it. Only the OpenAI mirrors ignore unknown parameters, as OpenAI's API does
+ * (docs/rest-mirrors.md); elsewhere a misspelled filter (`acount_id=` for `account_id=`) would widen a
+ * delete to every account, file an import under no account, or answer a reconciliation for every project.
+ * The root error handler lists each unknown key as its own problem (`querystring.<name>`).
  */
 export function strictQuery<Shape extends z.ZodRawShape>(shape: Shape) {
   const known = Object.keys(shape).join(', ')

@@ -5,7 +5,7 @@ import { admin, bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 // The routes that write or delete by query parameters refuse a parameter they do not know, over a real
 // socket: a misspelled filter (`acount_id=` for `account_id=`) deleted every account's buckets or costs in
 // the range, and on an import filed the rows under no account. Each unknown parameter is its own problem
-// (`querystring.<name>`), and nothing is written or deleted. The read routes stay lenient (docs/rest-mirrors.md).
+// (`querystring.<name>`), and nothing is written or deleted. The OpenAI mirrors stay lenient (docs/rest-mirrors.md).
 
 const D0 = '2025-10-06T00:00:00Z'
 const D1 = '2025-10-07T00:00:00Z'

@@ -7,6 +7,7 @@ import { isValidTimeZone } from '../../usage/windows.js'
 import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
 import { outboundUrl } from '../../http/outbound-url.js'
+import { strictQuery } from '../shared-schemas.js'
 
 export const BudgetNameSchema = z
   .string()
@@ -138,7 +139,7 @@ export function budgetOut(row: BudgetRow, s: BudgetStatus): z.infer<typeof Budge
   }
 }
 
-export const AtQuerySchema = z.object({
+export const AtQuerySchema = strictQuery({
   at: z
     .string()
     .refine((v) => parseTimestamp(v) !== undefined, 'must be an RFC 3339 date-time or unix seconds')
@@ -146,7 +147,7 @@ export const AtQuerySchema = z.object({
     .describe('the instant whose period is shown, and the elapsed time of the forecast (default now)'),
 })
 
-export const AlertsQuerySchema = z.object({
+export const AlertsQuerySchema = strictQuery({
   limit: z.coerce.number().int().min(1).max(1000).default(100).describe('newest first'),
 })
 

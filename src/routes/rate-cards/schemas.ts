@@ -7,6 +7,7 @@ import { providerIdText } from '../../ingest/text-schema.js'
 import { foldCapitals, foldProvider } from '../../ingest/values.js'
 import { InstantInputSchema } from '../../time/instant-schema.js'
 import { toDate } from '../../time/instant.js'
+import { strictQuery } from '../shared-schemas.js'
 
 /** The one instant parser (src/time/instant.ts): validated by the schema, converted with `parseTimestamp`. */
 export const parseTimestamp = toDate
@@ -113,7 +114,7 @@ export const RateSchema = z
   })
   .meta({ id: 'Rate' })
 
-export const RatesQuerySchema = z.object({
+export const RatesQuerySchema = strictQuery({
   provider: z.string().min(1).max(63).overwrite(foldProvider).optional().describe('only this provider’s rates (any case)'),
   model: z.string().min(1).max(200).optional().describe('resolve like pricing: the exact id wins, then the longest prefix pattern'),
   at: TimestampSchema.optional().describe('the instant whose rates are listed (default now)'),

@@ -3,6 +3,7 @@ import { RECON_DIMENSIONS, RECON_STATUSES, RECON_WINDOWS } from '../../reconcili
 import { InstantParamSchema } from '../../time/instant-schema.js'
 import { dimensionText } from '../../ingest/text-schema.js'
 import { ALL_SOURCES, MAX_FILTER_VALUES, MODALITIES } from '../../usage/dimensions.js'
+import { strictQuery } from '../shared-schemas.js'
 
 /** `a=1&a=2`, `a[]=1` and `a=1,2`: normaliseArrayParams folds the forms (and splits only the plain one). */
 const list = (what: string) =>
@@ -17,7 +18,7 @@ const list = (what: string) =>
 const lowerCase = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v)
 const lower = <T extends readonly string[]>(values: T) => values.map((v) => v.toLowerCase()) as unknown as [string, ...string[]]
 
-export const ReconQuerySchema = z.object({
+export const ReconQuerySchema = strictQuery({
   from: InstantParamSchema.describe('Start of the range (unix seconds or RFC 3339), inclusive; widened to its UTC midnight (billed costs are whole UTC days)'),
   to: InstantParamSchema.describe('End of the range, exclusive; widened to the next UTC midnight when it falls inside a day'),
   window: z
