@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs'
 import { Readable, Transform } from 'node:stream'
 import { CliError, usageError } from '../errors.js'
 import { callServer, MissingRouteError, type ServerTarget } from '../http.js'
+import { csvRowCounter } from '../csv-rows.js'
 import { createProgress } from '../progress.js'
 import { formatSummary } from '../summary.js'
 
@@ -56,17 +57,15 @@ async function contentType(file: string): Promise<string> {
   }
 }
 
-/** Counts bytes and, for CSV, data rows (newlines after the header) as the file streams past. */
+/** Counts bytes and, for CSV, data rows (records after the header) as the file streams past. */
 function counter(csv: boolean, onCount: (bytes: number, rows: number | undefined) => void, onEnd: () => void) {
   let bytes = 0
-  let newlines = 0
-  let lastByte = 0x0a
-  const rows = () => (csv ? Math.max(0, newlines - 1 + (lastByte === 0x0a ? 0 : 1)) : undefined)
+  const counted = csv ? csvRowCounter() : undefined
+  const rows = () => counted?.rows()
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       bytes += chunk.length
-      for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) newlines++
-      lastByte = chunk[chunk.length - 1] ?? lastByte
+      counted?.push(chunk)
       onCount(bytes, rows())
       done(null, chunk)
     },
