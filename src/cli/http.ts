@@ -62,7 +62,14 @@ export async function callServer<T>(
     const Err = res.status === 404 && /no route for/.test(text) ? MissingRouteError : CliError
     throw new Err(oneLine(line))
   }
-  return (text ? JSON.parse(text) : {}) as T
+  if (!text) return {} as T
+  try {
+    return JSON.parse(text) as T
+  } catch {
+    // A proxy's login page or another service at the URL: say what answered, not the parser's complaint.
+    const type = res.headers.get('content-type') || 'no content type'
+    throw new CliError(`${url.origin} answered ${method} ${url.pathname} with ${res.status} (${oneLine(type).slice(0, 100)}) that is not JSON: is it a tokenledger server?`)
+  }
 }
 
 /**

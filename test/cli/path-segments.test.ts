@@ -1,15 +1,6 @@
 import t from 'tap'
-import { main, type Io } from '../../src/cli/main.js'
 import { ADMIN_TOKEN, build, eachEngine, tenantWithKey } from '../helpers.js'
-
-/** Runs the CLI in this process, capturing its output. */
-async function cli(argv: string[]) {
-  let stdout = ''
-  let stderr = ''
-  const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } } as unknown as Io
-  const code = await main(argv, io)
-  return { code, stdout, stderr }
-}
+import { runCli as cli } from './run-cli.js'
 
 void t.test('an id of "." or ".." is refused: a URL would drop it and call another path', (t) =>
   eachEngine(t, async (t, engine) => {

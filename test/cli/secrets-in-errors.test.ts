@@ -1,26 +1,9 @@
 import type { AddressInfo } from 'node:net'
 import { createServer } from 'node:net'
 import t from 'tap'
-import { main, type Io } from '../../src/cli/main.js'
+import { runCli as cli } from './run-cli.js'
 
 const SECRET = 'tl_key_s3cretValueThatMustNotBePrinted'
-
-/** Runs the CLI in this process with only the TOKENLEDGER_* variables given, capturing its output. */
-async function cli(argv: string[], env: Record<string, string> = {}) {
-  const saved = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('TOKENLEDGER_')))
-  for (const k of Object.keys(saved)) delete process.env[k]
-  Object.assign(process.env, env)
-  let stdout = ''
-  let stderr = ''
-  const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } } as unknown as Io
-  try {
-    const code = await main(argv, io)
-    return { code, stdout, stderr }
-  } finally {
-    for (const k of Object.keys(env)) delete process.env[k]
-    Object.assign(process.env, saved)
-  }
-}
 
 /** A port with nothing listening on it: bound, then closed. */
 async function closedPort(): Promise<number> {
