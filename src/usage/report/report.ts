@@ -127,7 +127,7 @@ function specOf(r: ReportRequest, plan: ReportPlan, from: Date, to: Date): Usage
  * Every row of the range [from, to) as ONE statement (the query layer's grouped usage, no totals),
  * opened: its first batch is read, so a query over the windows × groups bound is a 400 here.
  */
-async function openRows(db: Db, r: ReportRequest, plan: ReportPlan, from: Date, to: Date): Promise<RowStream> {
+async function openRows(db: Db, r: ReportRequest, plan: ReportPlan, from: Date, to: Date, onTooLarge: (groups: number) => Error): Promise<RowStream> {
   const spec = specOf(r, plan, from, to)
   try {
     checkUsageArgs({ from, to, first: 0, filter: spec.filter, window: spec.window }, r.maxGroups)
@@ -137,7 +137,7 @@ async function openRows(db: Db, r: ReportRequest, plan: ReportPlan, from: Date, 
       gate: r.gate,
       exportGate: r.exportGate,
       signal: r.signal,
-      onTooLarge: (groups) => tooManyGroups(groups, r.maxGroups),
+      onTooLarge,
     })
   } catch (err) {
     if (err instanceof UsageInputError) throw err.inQuery(REST_FIELD)
@@ -171,15 +171,25 @@ async function* bucketRows(rows: RowStream, buckets: Bucket[]): AsyncGenerator<B
   }
 }
 
-/** One page of `count` buckets from `start` (keyset: the page is the buckets, its cursor the next start). */
-async function readPage(db: Db, r: ReportRequest, plan: ReportPlan, start: number, count: number): Promise<ReportPage> {
+/**
+ * One page of `count` buckets from `start` (keyset: the page is the buckets, its cursor the next start).
+ * More rows than `maxGroups` is the 400 of `tooManyGroups` unless the caller says otherwise (`onTooLarge`).
+ */
+async function readPage(
+  db: Db,
+  r: ReportRequest,
+  plan: ReportPlan,
+  start: number,
+  count: number,
+  onTooLarge: (groups: number) => Error = (groups) => tooManyGroups(groups, r.maxGroups),
+): Promise<ReportPage> {
   const { buckets, next } = bucketsFrom(start, plan.end, plan.width, count)
   const nextPage = next === null ? null : encodePage(next, plan.asOf, plan.hash)
   // The same source selection the query layer applies, so an empty page still says what it counted.
   const sources = selectSources(filterOf(r), r.groupBy, [])
   const currency = plan.currency
   if (!buckets.length) return { buckets: primed(emptyBuckets()), next, nextPage, sources, currency }
-  const rows = await openRows(db, r, plan, new Date(buckets[0]!.start * 1000), new Date(buckets.at(-1)!.end * 1000))
+  const rows = await openRows(db, r, plan, new Date(buckets[0]!.start * 1000), new Date(buckets.at(-1)!.end * 1000), onTooLarge)
   return { buckets: primed(bucketRows(rows, buckets)), next, nextPage, sources, currency }
 }
 
@@ -214,21 +224,48 @@ export async function firstPage(db: Db, r: ReportRequest, now = new Date()): Pro
   return readPage(db, r, plan, plan.start, plan.limit)
 }
 
+/** A chunk of an export over the rows bound: read again as fewer buckets (its statement is done, nothing was sent). */
+class ChunkTooLarge extends Error {
+  constructor(readonly groups: number) {
+    super(`${groups} rows`)
+  }
+}
+
 /**
  * Every page of the range for a streamed export, in chunks of the widest page (one statement each).
  * The first chunk is opened before anything is sent, so bad parameters are still a 400 rather than a
  * broken stream; close `pages` (iterate it to the end or return() it) to close its cursor.
+ *
+ * A chunk is held to `maxGroups` rows like any statement of the query layer. One over it is read again as
+ * half as many buckets, down to one (then the 400 of `tooManyGroups`), and the chunk after one that fit
+ * doubles again: the bound was applied to the first chunk only, so a later, denser month broke the stream
+ * off after its 200 (docs/rest-mirrors.md). Only one bucket over the bound on its own still can, late in
+ * an export — the JSON page of that bucket is a 400 too.
  */
 export async function allPages(db: Db, r: ReportRequest, now = new Date()): Promise<{ sources: string[]; pages: Stream<ReportPage> }> {
   const plan = await planReport(db, r, now, true)
-  const chunk = r.limits[1]
-  const first = await readPage(db, r, plan, plan.start, chunk)
+  const widest = r.limits[1]
+  let count = widest
+  const fitting = async (start: number): Promise<ReportPage> => {
+    for (;;) {
+      try {
+        const page = await readPage(db, r, plan, start, count, (groups) => new ChunkTooLarge(groups))
+        count = Math.min(widest, count * 2)
+        return page
+      } catch (err) {
+        if (!(err instanceof ChunkTooLarge)) throw err
+        if (count === 1) throw tooManyGroups(err.groups, r.maxGroups).inQuery(REST_FIELD)
+        count = Math.ceil(count / 2)
+      }
+    }
+  }
+  const first = await fitting(plan.start)
   const pages = async function* () {
     let page = first
     try {
       yield page
       while (page.next !== null) {
-        page = await readPage(db, r, plan, page.next, chunk)
+        page = await fitting(page.next)
         yield page
       }
     } finally {
