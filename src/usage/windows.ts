@@ -99,9 +99,21 @@ export function windowEndSql(window: Window, start: SQL, tz: string, to: Date): 
   const end = seconds
     ? tz === 'UTC'
       ? sql`${start} + make_interval(secs => ${seconds})`
-      : sql`${start} + make_interval(secs => ${seconds} - (${local} - floor(${local} / ${seconds}) * ${seconds}))`
+      : nextWindowStartSql(window, sql`(${start} + make_interval(secs => ${seconds} - (${local} - floor(${local} / ${seconds}) * ${seconds})))`, start, tz, to)
     : sql`date_trunc(${CALENDAR[window]!}, (${start} at time zone ${tz}) + ${`1 ${CALENDAR[window]!}`}::interval) at time zone ${tz}`
   return sql`least(${end}, ${END_OF_TIME}::timestamptz)`
+}
+
+/**
+ * The start of the MINUTE or HOUR window after the one starting at `start`, given `boundary`, the next local
+ * boundary in the offset in force at `start`. Usually `boundary` itself; but where the offset moves forward
+ * by part of the window inside it (America/Caracas on 2016-05-01, −04:30 → −04:00 at 02:30 local;
+ * Asia/Pyongyang on 2018-05-04), the next window starts at the change (windowStartSql of `boundary`), before
+ * `boundary`: this window ends there, or the two overlapped ([06:30, 07:30) beside [07:00, 08:00) UTC).
+ */
+function nextWindowStartSql(window: Window, boundary: SQL, start: SQL, tz: string, to: Date): SQL {
+  const next = windowStartSql(window, boundary, tz, to)
+  return sql`(case when ${next} > ${start} and ${next} < ${boundary} then ${next} else ${boundary} end)`
 }
 
 /**

@@ -7,7 +7,9 @@ import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 // 2007-12-09) that boundary lay before the change, inside the previous window: the windows overlapped
 // ([14:30, 15:30) then [15:00, 16:00) on Lord Howe's spring-forward day) and the first one after the
 // change did not start at a local hour. A window now starts at the change and ends at the next local
-// boundary, so windows tile the range.
+// boundary, so windows tile the range. Where the offset moves forward by part of an hour in the middle of
+// a window (America/Caracas on 2016-05-01, Asia/Pyongyang on 2018-05-04), that window ends at the change,
+// where the next one starts: it used to end a whole local hour after its start, over the next window.
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z')
 
@@ -22,7 +24,8 @@ void eachEngine(t, async (t, engine) => {
     })
   const res = await app.inject({
     method: 'POST', url: '/v1/usage/buckets', headers: bearer(key),
-    payload: { buckets: [...buckets('2025-10-04T14:00:00Z'), ...buckets('2026-04-04T13:30:00Z'), ...buckets('2007-12-09T06:00:00Z')] },
+    payload: { buckets: [...buckets('2025-10-04T14:00:00Z'), ...buckets('2026-04-04T13:30:00Z'), ...buckets('2007-12-09T06:00:00Z'),
+      ...buckets('2016-05-01T06:00:00Z'), ...buckets('2018-05-04T14:00:00Z')] },
   })
   t.equal(res.statusCode, 200, res.body)
 
@@ -60,6 +63,24 @@ void eachEngine(t, async (t, engine) => {
       ['2007-12-09T07:00:00Z', '2007-12-09T07:30:00Z', 3],
       ['2007-12-09T07:30:00Z', '2007-12-09T08:30:00Z', 6],
       ['2007-12-09T08:30:00Z', '2007-12-09T09:30:00Z', 3],
+    ])
+  })
+
+  t.test('Caracas moved from −04:30 to −04:00 at 02:30 local on 2016-05-01: the 02:00 hour ends at the change', async (t) => {
+    t.same(await windows('2016-05-01T06:00:00Z', '2016-05-01T09:00:00Z', 'America/Caracas'), [
+      ['2016-05-01T05:30:00Z', '2016-05-01T06:30:00Z', 3],
+      ['2016-05-01T06:30:00Z', '2016-05-01T07:00:00Z', 3],
+      ['2016-05-01T07:00:00Z', '2016-05-01T08:00:00Z', 6],
+      ['2016-05-01T08:00:00Z', '2016-05-01T09:00:00Z', 6],
+    ])
+  })
+
+  t.test('Pyongyang moved from +08:30 to +09:00 at 23:30 local on 2018-05-04: the 23:00 hour ends at the change', async (t) => {
+    t.same(await windows('2018-05-04T14:00:00Z', '2018-05-04T17:00:00Z', 'Asia/Pyongyang'), [
+      ['2018-05-04T13:30:00Z', '2018-05-04T14:30:00Z', 3],
+      ['2018-05-04T14:30:00Z', '2018-05-04T15:00:00Z', 3],
+      ['2018-05-04T15:00:00Z', '2018-05-04T16:00:00Z', 6],
+      ['2018-05-04T16:00:00Z', '2018-05-04T17:00:00Z', 6],
     ])
   })
 
