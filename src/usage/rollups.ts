@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Dimension, UsageFilter } from './dimensions.js'
-import { calendarUnit, windowStartSql, type Window } from './windows.js'
+import { calendarUnit, windowEndSql, windowStartSql, type Window } from './windows.js'
 
 /**
  * When a usage query may read provider buckets from the hourly rollup (usage_bucket_hourly) instead
@@ -191,7 +191,7 @@ export function wholeHoursSql(q: RollupQuery): SQL {
 
 /**
  * A boolean expression: every window start of the range is a whole UTC hour. HOUR windows are checked at
- * each whole hour of the range (as many as the windows, which the windows limit bounds). DAY, WEEK and
+ * each whole hour of the range, start and end (as many as the windows, which the windows limit bounds). DAY, WEEK and
  * MONTH windows start at a local calendar unit's start (date_trunc in the zone: the local start taken back
  * to an instant), so each unit start from the range's first to its last is checked — a few hours' margin
  * either side covers local times that a fall-back moves back across a boundary; checking more starts only
@@ -202,9 +202,12 @@ function windowsAlignedSql(q: RollupQuery, from: SQL, to: SQL): SQL {
   if (q.timeZone === 'UTC' || q.window === 'TOTAL') return sql`true`
   const unit = calendarUnit(q.window)
   if (!unit) {
+    // The window's end too: a window may be shorter than an hour (one minute where the offset changed at
+    // 00:01 local, America/Goose_Bay in 1988), and the one after it then holds no whole hour to be seen at.
     const start = windowStartSql(q.window, sql`g`, q.timeZone, q.from)
+    const end = windowEndSql(q.window, start, q.timeZone, q.to)
     return sql`not exists (select 1 from generate_series(${from}, ${to} - interval '1 hour', interval '1 hour') g
-      where ${start} <> date_trunc('hour', ${start}, 'UTC'))`
+      where ${start} <> date_trunc('hour', ${start}, 'UTC') or ${end} <> date_trunc('hour', ${end}, 'UTC'))`
   }
   const local = (t: SQL) => sql`((${t}) at time zone ${q.timeZone})`
   const start = sql`(s at time zone ${q.timeZone})`

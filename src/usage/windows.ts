@@ -66,18 +66,32 @@ export function windowStartSql(window: Window, t: SQL, tz: string, from: Date): 
     // The local hour (minute) start in the offset in force at t — unless the offset changed since
     // then: a change by a part of the window (Australia/Lord_Howe's 30-minute DST, America/Caracas
     // in 2007, Asia/Pyongyang in 2015) made that instant an hour of the old offset's windows, and the
-    // two windows overlapped. The window then starts at the change, which falls on the old offset's
-    // next boundary (windowEndSql of that instant).
-    const first = sql`(floor(${local} / ${seconds}) * ${seconds} - (${local} - ${utc}))`
-    const localFirst = localEpoch(sql`to_timestamp(${first})`, tz)
-    return sql`to_timestamp(${first} + case when ${localFirst} - ${first} = ${local} - ${utc} then 0
-      else ${seconds} - (${localFirst} - floor(${localFirst} / ${seconds}) * ${seconds}) end)`
+    // two windows overlapped; a change a minute past the hour (America/St_Johns and America/Goose_Bay
+    // until 2011) is not on any boundary. The window then starts at the change.
+    const first = sql`to_timestamp(floor(${local} / ${seconds}) * ${seconds} - (${local} - ${utc}))`
+    return sql`(case when ${offsetSql(first, tz)} = ${local} - ${utc} then ${first} else ${offsetChangeSql(first, t, tz)} end)`
   }
   return sql`date_trunc(${CALENDAR[window]!}, ${t}, ${tz})`
 }
 
 /** Seconds since the epoch of the local wall-clock time of `t` in `tz`. */
 const localEpoch = (t: SQL, tz: string) => sql`extract(epoch from (${t} at time zone ${tz}))`
+
+/** The UTC offset in force at `t` in `tz`, in seconds. */
+const offsetSql = (t: SQL, tz: string) => sql`(${localEpoch(t, tz)} - extract(epoch from ${t}))`
+
+/**
+ * The first instant after `after` and no later than `until` whose offset differs from the offset at `after`
+ * (the caller knows there is one): a minute-step scan, then a second-step scan of the minute found
+ * (Africa/Monrovia's offset was −00:44:30 until 1972). Only reached near an offset change, at most 60 + 60
+ * offsets per value.
+ */
+function offsetChangeSql(after: SQL, until: SQL, tz: string): SQL {
+  const changed = (p: SQL) => sql`${offsetSql(p, tz)} <> ${offsetSql(after, tz)}`
+  return sql`(select (select min(s) from generate_series(mm.m - interval '59 seconds', mm.m, interval '1 second') s where ${changed(sql`s`)})
+    from (select min(m) as m from generate_series(${after} + interval '1 minute', ${until} + interval '1 minute', interval '1 minute') m
+      where ${changed(sql`m`)}) mm)`
+}
 
 /**
  * The last instant any entry point accepts (9999-12-31T23:59:59.999Z): no range reaches past it, so a
@@ -99,21 +113,22 @@ export function windowEndSql(window: Window, start: SQL, tz: string, to: Date): 
   const end = seconds
     ? tz === 'UTC'
       ? sql`${start} + make_interval(secs => ${seconds})`
-      : nextWindowStartSql(window, sql`(${start} + make_interval(secs => ${seconds} - (${local} - floor(${local} / ${seconds}) * ${seconds})))`, start, tz, to)
+      : nextWindowStartSql(sql`(${start} + make_interval(secs => ${seconds} - (${local} - floor(${local} / ${seconds}) * ${seconds})))`, start, tz)
     : sql`date_trunc(${CALENDAR[window]!}, (${start} at time zone ${tz}) + ${`1 ${CALENDAR[window]!}`}::interval) at time zone ${tz}`
   return sql`least(${end}, ${END_OF_TIME}::timestamptz)`
 }
 
 /**
  * The start of the MINUTE or HOUR window after the one starting at `start`, given `boundary`, the next local
- * boundary in the offset in force at `start`. Usually `boundary` itself; but where the offset moves forward
- * by part of the window inside it (America/Caracas on 2016-05-01, −04:30 → −04:00 at 02:30 local;
- * Asia/Pyongyang on 2018-05-04), the next window starts at the change (windowStartSql of `boundary`), before
- * `boundary`: this window ends there, or the two overlapped ([06:30, 07:30) beside [07:00, 08:00) UTC).
+ * boundary in the offset in force at `start`. Usually `boundary` itself; but where the offset changes inside
+ * the window — forward by part of it (America/Caracas on 2016-05-01, −04:30 → −04:00 at 02:30 local;
+ * Asia/Pyongyang on 2018-05-04) or a minute past the hour (America/Goose_Bay on 1988-04-03) — the next
+ * window starts at the change (windowStartSql), before `boundary`: this one ends there, or the two
+ * overlapped ([06:30, 07:30) beside [07:00, 08:00) UTC).
  */
-function nextWindowStartSql(window: Window, boundary: SQL, start: SQL, tz: string, to: Date): SQL {
-  const next = windowStartSql(window, boundary, tz, to)
-  return sql`(case when ${next} > ${start} and ${next} < ${boundary} then ${next} else ${boundary} end)`
+function nextWindowStartSql(boundary: SQL, start: SQL, tz: string): SQL {
+  const before = sql`(${boundary} - interval '1 microsecond')`
+  return sql`(case when ${offsetSql(before, tz)} = ${offsetSql(start, tz)} then ${boundary} else ${offsetChangeSql(start, before, tz)} end)`
 }
 
 /**

@@ -10,6 +10,9 @@ import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 // boundary, so windows tile the range. Where the offset moves forward by part of an hour in the middle of
 // a window (America/Caracas on 2016-05-01, Asia/Pyongyang on 2018-05-04), that window ends at the change,
 // where the next one starts: it used to end a whole local hour after its start, over the next window.
+// Where the offset changes a minute past the hour (America/St_Johns and America/Goose_Bay changed at
+// 00:01 local until 2011), the window after the change starts at the change, not at the old offset's
+// next hour: usage of 04:01–05:00 UTC used to sit in a window starting at 05:00, after its own start.
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z')
 
@@ -25,7 +28,8 @@ void eachEngine(t, async (t, engine) => {
   const res = await app.inject({
     method: 'POST', url: '/v1/usage/buckets', headers: bearer(key),
     payload: { buckets: [...buckets('2025-10-04T14:00:00Z'), ...buckets('2026-04-04T13:30:00Z'), ...buckets('2007-12-09T06:00:00Z'),
-      ...buckets('2016-05-01T06:00:00Z'), ...buckets('2018-05-04T14:00:00Z')] },
+      ...buckets('2016-05-01T06:00:00Z'), ...buckets('2018-05-04T14:00:00Z'), ...buckets('2006-04-02T03:00:00Z'),
+      ...buckets('1988-04-03T03:00:00Z')] },
   })
   t.equal(res.statusCode, 200, res.body)
 
@@ -82,6 +86,27 @@ void eachEngine(t, async (t, engine) => {
       ['2018-05-04T15:00:00Z', '2018-05-04T16:00:00Z', 6],
       ['2018-05-04T16:00:00Z', '2018-05-04T17:00:00Z', 6],
     ])
+  })
+
+  t.test('St John’s moved from −03:30 to −02:30 at 00:01 local on 2006-04-02: the window after it starts at the change', async (t) => {
+    t.same(await windows('2006-04-02T03:00:00Z', '2006-04-02T06:00:00Z', 'America/St_Johns'), [
+      ['2006-04-02T02:30:00Z', '2006-04-02T03:30:00Z', 3],
+      ['2006-04-02T03:30:00Z', '2006-04-02T03:31:00Z', 1],
+      ['2006-04-02T03:31:00Z', '2006-04-02T04:30:00Z', 5],
+      ['2006-04-02T04:30:00Z', '2006-04-02T05:30:00Z', 6],
+      ['2006-04-02T05:30:00Z', '2006-04-02T06:30:00Z', 3],
+    ])
+  })
+
+  t.test('Goose Bay moved from −04:00 to −02:00 at 00:01 local on 1988-04-03: the hourly rollup does not serve it', async (t) => {
+    const expected = [
+      ['1988-04-03T03:00:00Z', '1988-04-03T04:00:00Z', 6],
+      ['1988-04-03T04:00:00Z', '1988-04-03T04:01:00Z', 1],
+      ['1988-04-03T04:01:00Z', '1988-04-03T05:00:00Z', 5],
+      ['1988-04-03T05:00:00Z', '1988-04-03T06:00:00Z', 6],
+    ]
+    t.same(await windows('1988-04-03T03:00:00Z', '1988-04-03T06:00:00Z', 'America/Goose_Bay'), expected)
+    t.same(await windows('1988-04-03T03:00:00Z', '1988-04-03T06:00:00Z', 'America/Goose_Bay', { groupBy: ['API_KEY'] }), expected, 'from the base table too')
   })
 
   t.test('whole-hour changes are unchanged (Europe/Berlin, 2025-03-30)', async (t) => {
