@@ -1,6 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { bearerToken } from '../auth/tokens.js'
 import { ProblemError, problems } from '../errors.js'
 
 export interface RateLimitOptions {
@@ -23,7 +24,8 @@ function scopeClass(req: FastifyRequest): 'ingest' | 'read' {
  * address, so rotating random tokens cannot dodge the limit, and such requests never use up the
  * budget of a key that has not been seen yet (they did: keyed by address until its first success, a
  * new key — or every key after a restart, behind a proxy — got 429 for another client's bad tokens).
- * The admin token is exempt.
+ * The admin token is exempt. A request without a token is keyed by address at once: authenticating it
+ * would wait for the database, and the public pages answered 503 while it was away.
  */
 export default fp(
   async (app, opts: RateLimitOptions) => {
@@ -36,7 +38,10 @@ export default fp(
       timeWindow: 60_000,
       keyGenerator: async (req) => {
         if (EXEMPT_ROUTES.has(req.routeOptions.url ?? '')) return 'exempt'
-        // A missing or invalid token is counted by address below (the route then answers 401). Anything
+        // No token: nothing to look up, so no database either — the pages that need none (the dashboard,
+        // /docs, GraphiQL) are served while it is away; a route that needs a token answers for itself.
+        if (!bearerToken(req.headers.authorization)) return `ip:${req.ip}`
+        // An invalid token is counted by address below (the route then answers 401). Anything
         // else (the database away) is answered now, as the route would: looking the key up twice would
         // double the wait for that 503.
         const principal = await app.auth.authenticated(req).then(

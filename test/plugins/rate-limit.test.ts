@@ -1,5 +1,8 @@
+import Fastify from 'fastify'
 import t from 'tap'
-import { admin, bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
+import app from '../../src/app.js'
+import { routerErrorOptions } from '../../src/plugins/errors.js'
+import { admin, bearer, build, eachEngine, freshDb, isProblem, tenantWithKey, testConfig } from '../helpers.js'
 
 const LIMIT = 3
 const bucket = { start_time: '2026-03-01T00:00:00Z', end_time: '2026-03-01T01:00:00Z', model: 'gpt-4o', input_tokens: 1 }
@@ -49,6 +52,26 @@ void eachEngine(t, async (t, engine) => {
     const revoked = await tenantWithKey(app)
     t.equal((await app.inject({ method: 'DELETE', url: `/v1/api-keys/${revoked.keyId}`, headers: admin })).statusCode, 204)
     t.equal((await app.inject({ method: 'GET', url: '/v1/me', headers: bearer(revoked.key) })).statusCode, 429, 'a revoked key counts as a bad token')
+  })
+
+  await t.test('pages that need no token are served while the database is not ready', async (t) => {
+    // The limiter authenticated every request, public pages included, and authenticating waits for a
+    // migrated database: with it unreachable (or a migration refused) the dashboard, /docs and GraphiQL
+    // answered 503, though they touch no database. A migration edited after it was applied keeps the
+    // server unmigrated on either engine.
+    const db = await freshDb(t, engine)
+    await db.query(`update tokenledger_migrations set hash = 'edited' where tag = (select min(tag) from tokenledger_migrations)`)
+    const server = Fastify({ ...routerErrorOptions, logger: false, pluginTimeout: 120_000 })
+    await server.register(app, { config: testConfig({ RATE_LIMIT_PER_MINUTE: String(LIMIT) }), db })
+    await server.ready()
+    t.teardown(() => server.close())
+    for (const url of ['/', '/docs/json', '/graphiql']) t.equal((await server.inject(url)).statusCode, 200, `${url} is served`)
+    const me = await server.inject({ url: '/v1/me', headers: admin })
+    t.equal(me.statusCode, 503, 'a route that needs the database still answers 503')
+    t.ok(me.headers['retry-after'])
+    const codes: number[] = []
+    for (let i = 0; i <= LIMIT; i++) codes.push((await server.inject({ url: '/v1/tenants', remoteAddress: '192.0.2.7' })).statusCode)
+    t.same(codes, [...Array(LIMIT).fill(503), 429], 'requests without a token are still limited by address')
   })
 
   await t.test('RATE_LIMIT_PER_MINUTE=off disables the limit', async (t) => {
