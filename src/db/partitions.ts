@@ -155,25 +155,32 @@ async function deleteBefore(tx: Db, table: string, column: string, cutoff: Date,
   return row?.n ?? 0
 }
 
-/** Start-up and timer work: partitions ahead, then retention, in one transaction under the lock. */
+/**
+ * Start-up and timer work: partitions ahead, then retention, in one transaction under the lock; then the
+ * statistics, after it commits.
+ */
 export async function maintainPartitions(
   db: Db,
   policy: RetentionPolicy & { monthsAhead?: number },
   now = new Date(),
 ): Promise<MaintenanceResult> {
-  return db.transaction(async (tx) => {
+  const result = await db.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [PARTITION_LOCK_KEY])
     // After the advisory lock: a second maintainer waits for the first one as before.
     await tx.query(`set local lock_timeout = ${PARTITION_LOCK_TIMEOUT_MS}`)
     const created = await createMonths(tx, now, policy.monthsAhead ?? 3)
     const retained = await retain(tx, policy, now)
-    // The parent's statistics, with the extended statistics object of migration 0013 (the group counts
-    // of base-table usage statements): autovacuum analyzes partitions, never a partitioned parent, so
-    // without this they would never be built. Also refreshes each partition's (PostgreSQL recurses).
-    // The rollups too (migration 0014's object on the daily one): a server whose PostgreSQL runs without
-    // autovacuum had never analyzed them, and a 10M-bucket daily read sorted 416,670 rows on disk that
-    // it hash-aggregates once they are (docs/performance.md).
-    await tx.query('analyze usage_buckets, usage_bucket_daily, usage_bucket_hourly')
     return { created, ...retained }
   })
+  // The parent's statistics, with the extended statistics object of migration 0013 (the group counts
+  // of base-table usage statements): autovacuum analyzes partitions, never a partitioned parent, so
+  // without this they would never be built. Also refreshes each partition's (PostgreSQL recurses).
+  // The rollups too (migration 0014's object on the daily one): a server whose PostgreSQL runs without
+  // autovacuum had never analyzed them, and a 10M-bucket daily read sorted 416,670 rows on disk that
+  // it hash-aggregates once they are (docs/performance.md). Outside the transaction: there it held the
+  // ACCESS EXCLUSIVE lock of a created or dropped partition while it sampled every partition (every
+  // tenant's usage reads and writes waited), and a rollup being vacuumed made it miss the lock timeout
+  // and roll the new months and the retention back. Its own lock conflicts with no read or write.
+  await db.query('analyze usage_buckets, usage_bucket_daily, usage_bucket_hourly')
+  return result
 }
