@@ -30,8 +30,9 @@ function describeProblem(status: number, text: string, contentType: string): str
 }
 
 /**
- * One request to the server; a non-2xx answer becomes a CliError carrying the problem's detail on
- * one line. `body` may be a stream (`duplex: 'half'` lets fetch send it as it is read).
+ * One request to the server at `path` (`/v1/…`) under the server URL, prefix included; a non-2xx answer
+ * becomes a CliError carrying the problem's detail on one line. `body` may be a stream (`duplex: 'half'`
+ * lets fetch send it as it is read).
  */
 export async function callServer<T>(
   target: ServerTarget,
@@ -39,7 +40,9 @@ export async function callServer<T>(
   path: string,
   init: { body?: string | ReadableStream<Uint8Array>; headers?: Record<string, string> } = {},
 ): Promise<T> {
-  const url = new URL(path, target.url.endsWith('/') ? target.url : `${target.url}/`)
+  // Relative to the server URL, whose path may be a prefix (a proxy serving tokenledger under /tl/): an
+  // absolute "/v1/…" resolved against it dropped that prefix and called the proxy's own path.
+  const url = new URL(path.replace(/^\/+/, ''), target.url.endsWith('/') ? target.url : `${target.url}/`)
   let res: Response
   try {
     res = await fetch(url, {
