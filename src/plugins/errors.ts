@@ -130,10 +130,15 @@ export function logProblem(request: FastifyRequest, problem: ProblemError, err: 
   else request.log.info({ status: problem.statusCode, title: problem.title, detail: problem.message }, 'request rejected')
 }
 
+/**
+ * Sends a problem, with the request's id in the body and in `x-request-id`: the errors plugin's hook sets
+ * the header on every routed request, but the router's own errors and the shutdown 503 answer before it.
+ */
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, problem: ProblemError) {
   return reply
     .status(problem.statusCode)
     .headers(problem.headers)
+    .header('x-request-id', request.id)
     .type('application/problem+json')
     .send(problem.toBody(request.url, request.id))
 }
@@ -170,8 +175,13 @@ export const routerErrorOptions = {
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? problems.requestTimeout()
         : problems.badRequest('the request is not valid HTTP')
-    const body = JSON.stringify(problem.toBody())
-    socket.end(`HTTP/1.1 ${problem.statusCode} ${problem.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+    // No request was parsed, so no id was read or made: one is made here, as for every other answer.
+    const id = randomUUID()
+    const body = JSON.stringify(problem.toBody(undefined, id))
+    socket.end(
+      `HTTP/1.1 ${problem.statusCode} ${problem.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
+    )
   },
 }
 

@@ -123,6 +123,10 @@ t.test('SIGTERM: an idle keep-alive client does not hold the exit; a request arr
   t.match(responses[1], /content-type: application\/problem\+json/i, 'as problem+json')
   t.match(responses[1], /retry-after: \d+/i, 'with Retry-After')
   t.match(responses[1], /"status":503/)
+  // Answered before the hook that sets it on routed requests: it was missing here.
+  const id = /^x-request-id: *(\S+)/im.exec(responses[1] ?? '')?.[1]
+  t.ok(id, 'with x-request-id')
+  t.match(responses[1], `"request_id":"${id}"`, 'equal to the body\'s request_id')
 })
 
 t.test('a socket that never sends a request is closed by the server after the connection timeout', async (t) => {
