@@ -23,12 +23,23 @@ const issuesOf = (issues: readonly z.core.$ZodIssue[]): ProblemItem[] =>
   })
 
 /** The fields of a body as sent (before its schema), for checks that need two of them. */
-const bodyFields = (body: unknown): { provider?: unknown; endpoints?: unknown; base_url?: unknown } => (typeof body === 'object' && body !== null ? body : {})
+const bodyFields = (body: unknown): { provider?: unknown; endpoints?: unknown; base_url?: unknown; admin_key?: unknown } => (typeof body === 'object' && body !== null ? body : {})
 
 /** base_url naming a private host outright, unless allowed (a name resolving to one is refused per request). */
 function privateBaseUrl(raw: { base_url?: unknown }, schemaErrors: ProblemItem[], allowPrivate: boolean): ProblemItem[] {
   const problem = privateUrlProblem(raw.base_url, allowPrivate)
   return problem && !schemaErrors.some((e) => e.path === 'body.base_url') ? [{ path: 'body.base_url', message: problem }] : []
+}
+
+/**
+ * A PATCH moving the connection to another host without its admin key. The stored key goes to whatever
+ * base_url says on the next run, so whoever may PATCH (an `ingest` key) could have it sent to a host of
+ * their own — the key that is "never returned" handed out by the sync. A new host needs the key again.
+ */
+function keyLeftBehind(raw: { base_url?: unknown; admin_key?: unknown }, current: { base_url: string } | undefined, errors: ProblemItem[]): ProblemItem[] {
+  if (!current || raw.base_url === undefined || raw.base_url === current.base_url || raw.admin_key !== undefined) return []
+  if (errors.some((e) => e.path === 'body.base_url')) return []
+  return [{ path: 'body.base_url', message: 'a new base_url needs admin_key in the same request: the stored key is only sent to the host it was given for' }]
 }
 
 const last4 = (key: string) => key.slice(-4)
@@ -131,6 +142,7 @@ const connectionRoutes: FastifyPluginAsyncZod<{ allowPrivate: boolean }> = async
       const raw = bodyFields(req.body)
       const schemaErrors = parsed.success ? [] : issuesOf(parsed.error.issues)
       const errors = [...schemaErrors, ...foreignEndpoints(current?.provider, raw.endpoints), ...privateBaseUrl(raw, schemaErrors, opts.allowPrivate)]
+      errors.push(...keyLeftBehind(raw, current, errors))
       if (!parsed.success || errors.length > 0) throw problems.validation(errors)
       if (!current) throw notFound(req.params.id)
       const p = parsed.data
