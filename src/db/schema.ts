@@ -272,6 +272,8 @@ export const usageEvents = pgTable(
     model: text('model').notNull(),
     serviceTier: text('service_tier').notNull(),
     batch: boolean('batch'),
+    contextTier: text('context_tier'),
+    inferenceGeo: text('inference_geo'),
     endpoint: text('endpoint'),
     requestType: text('request_type'),
     sessionId: text('session_id'),
@@ -311,6 +313,8 @@ export const usageEventResources = pgTable(
     model: text('model').notNull(),
     serviceTier: text('service_tier').notNull(),
     batch: boolean('batch'),
+    contextTier: text('context_tier'),
+    inferenceGeo: text('inference_geo'),
     endpoint: text('endpoint'),
     requestType: text('request_type'),
     sessionId: text('session_id'),
@@ -340,19 +344,22 @@ export const usageEventIds = pgTable(
 )
 
 /**
- * The dimensions of an event rollup row, hashed. Up to 15 text columns of 256 characters (4 bytes each
+ * The dimensions of an event rollup row, hashed. Up to 17 text columns of 256 characters (4 bytes each
  * in UTF-8) plus the labels exceed PostgreSQL's btree limit (~2.7 kB per index row), so the unique key
  * is (tenant, hour, this hash). Each text field is length-prefixed (or `-` for null), so distinct
  * dimensions always hash distinct text; jsonb prints equal labels identically. `decode(…, 'escape')`
  * with backslashes doubled is an immutable text → bytes conversion, as a generated column requires.
  */
 const EVENT_ROLLUP_TEXT_KEYS = ['provider', 'account_id', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier'] as const
+/** Pricing dimensions of contract v2, hashed after `batch` (migration event_tier_geo). */
+const EVENT_ROLLUP_TIER_KEYS = ['context_tier', 'inference_geo'] as const
 const EVENT_ROLLUP_ATTRIBUTION_KEYS = ['endpoint', 'request_type', 'session_id', 'employee_id', 'agent_id'] as const
 const lengthPrefixed = (c: string) => `coalesce(length("${c}")::text || ':' || "${c}", '-')`
 const eventRollupKeyHash = sql.raw(
   `sha256(decode(replace(${[
     ...EVENT_ROLLUP_TEXT_KEYS.map(lengthPrefixed),
     `coalesce("batch"::text, '-')`,
+    ...EVENT_ROLLUP_TIER_KEYS.map(lengthPrefixed),
     ...EVENT_ROLLUP_ATTRIBUTION_KEYS.map(lengthPrefixed),
     `"labels"::text`,
   ].join(' || ')}, '\\', '\\\\'), 'escape'))`,
@@ -372,6 +379,8 @@ export const usageEventRollups = pgTable(
     model: text('model').notNull(),
     serviceTier: text('service_tier').notNull(),
     batch: boolean('batch'),
+    contextTier: text('context_tier'),
+    inferenceGeo: text('inference_geo'),
     endpoint: text('endpoint'),
     requestType: text('request_type'),
     sessionId: text('session_id'),

@@ -64,7 +64,7 @@ interface EventSqlRow {
   [column: string]: unknown
 }
 
-const EVENT_CONSTANTS: Record<string, string> = { usage_type: `'completions'::text`, context_tier: 'null::text', inference_geo: 'null::text' }
+const EVENT_CONSTANTS: Record<string, string> = { usage_type: `'completions'::text` }
 
 /**
  * One page of events, holding one of the tenant's slots for expensive queries when a gate is given;
@@ -96,7 +96,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
   ]
   for (const [key, column] of Object.entries(FILTER_COLUMNS)) {
     const values = filterValues(args.filter, key as keyof typeof FILTER_COLUMNS)
-    // Events are completions usage with no context tier or inference geo.
+    // Events are completions usage.
     const eventColumn = EVENT_CONSTANTS[column] ?? column
     if (!values?.length) continue
     // An event is listed for `resources` when it has tokens and `tokens` is asked, or carries one of them.
@@ -111,13 +111,14 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
   const withClause = sql`with eff as (${effectiveRatesSql({ cardId: card.id, asOf })}),
     pts as (${ratePointsCte}),
     agg as (select e.*, provider as p_provider, model as p_model, service_tier as p_tier,
-        coalesce(batch, false) as p_batch, null::text as p_ctx, null::text as p_geo,
+        coalesce(batch, false) as p_batch, context_tier as p_ctx, inference_geo as p_geo,
         (select arr from pts)[width_bucket(timestamp, (select arr from pts))] as t_rep
       from usage_events e where ${sql.join(where, sql` and `)}),
     resolved as materialized (${resolvedRatesSql()}),
     priced0 as (select a.*, ${classCostColumns('a', 'r')}, er.cost_resources, er.unpriced_quantity from agg a
       left join resolved r on r.p_provider = a.p_provider and r.p_model = a.p_model and r.p_tier = a.p_tier
-        and r.p_batch = a.p_batch and r.t_rep is not distinct from a.t_rep
+        and r.p_batch = a.p_batch and r.p_ctx is not distinct from a.p_ctx and r.p_geo is not distinct from a.p_geo
+        and r.t_rep is not distinct from a.t_rep
       left join lateral (${eventResourcesCostSql()}) er on true),
     priced as (select priced0.*,
         ${raw(sumOf(byCost('input'), 'c_'))} as cost_input, ${raw(sumOf(byCost('cachedInput'), 'c_'))} as cost_cached_input,

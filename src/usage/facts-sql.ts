@@ -124,7 +124,7 @@ function resourceFactsSql(spec: UsageSpec, bucketSources: string[]): SQL {
     from usage_resources where ${and(where)}`
 }
 
-const EVENT_CONSTANTS = { usage_type: `'completions'`, context_tier: 'null::text', inference_geo: 'null::text' }
+const EVENT_CONSTANTS = { usage_type: `'completions'` }
 
 /**
  * Event tokens and event resources (an event's `resources`, one row each) as facts. Tokens come from the
@@ -137,15 +137,15 @@ const EVENT_CONSTANTS = { usage_type: `'completions'`, context_tier: 'null::text
 function eventFactsSql(spec: UsageSpec): FactPart[] {
   const tokenFilters = (time: string) => and([...range(spec, time), ...partFilters(spec, true, { ...EVENT_CONSTANTS, ...TOKEN_CONSTANTS })])
   const tokenColumns = sql`provider, account_id, project_id, user_id, api_key_id, model,
-      service_tier, batch, 'events'::text as source, 'completions'::text as usage_type, null::text as context_tier,
-      null::text as inference_geo, ${raw(EVENT_COLUMNS.join(', '))}, labels`
+      service_tier, batch, 'events'::text as source, 'completions'::text as usage_type, context_tier,
+      inference_geo, ${raw(EVENT_COLUMNS.join(', '))}, labels`
   const rolled = sql`select hour as t, ${tokenColumns}, num_model_requests as requests, ${raw(COUNTERS.join(', '))}, reported_cost, ${tokenResource}
     from usage_event_rollups where ${tokenFilters('hour')}`
   const stored = sql`select timestamp as t, ${tokenColumns}, 1::int8 as requests, ${raw(COUNTERS.join(', '))}, reported_cost, ${tokenResource}
     from usage_events where ${tokenFilters('timestamp')}`
   const resources = sql`select timestamp as t, provider, account_id, project_id, user_id, api_key_id, model,
-      service_tier, batch, 'events'::text as source, null::text as usage_type, null::text as context_tier,
-      null::text as inference_geo, ${raw(EVENT_COLUMNS.join(', '))},
+      service_tier, batch, 'events'::text as source, null::text as usage_type, context_tier,
+      inference_geo, ${raw(EVENT_COLUMNS.join(', '))},
       labels, null::int8 as requests, ${zeroCounters}, null::numeric as reported_cost, resource, attributes, quantity,
       0::numeric as secs, null::int8 as rid
     from usage_event_resources where ${and([...range(spec, 'timestamp'), ...partFilters(spec, true, { ...EVENT_CONSTANTS, usage_type: 'null::text' })])}`

@@ -22,6 +22,8 @@ const DIMENSIONS: readonly Column[] = [
   ['model', 'text', (e) => e.model],
   ['service_tier', 'text', (e) => e.service_tier],
   ['batch', 'bool', (e) => (e.batch === null ? null : String(e.batch))],
+  ['context_tier', 'text', (e) => e.context_tier ?? null],
+  ['inference_geo', 'text', (e) => e.inference_geo ?? null],
   ['endpoint', 'text', (e) => str(e.endpoint)],
   ['request_type', 'text', (e) => str(e.request_type)],
   ['session_id', 'text', (e) => str(e.session_id)],

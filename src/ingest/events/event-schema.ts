@@ -42,6 +42,8 @@ export const EventSchema = z
       .optional()
       .describe('null, "standard" and "auto" are stored as "default"; "batch" means batch: true'),
     batch: z.boolean().nullable().optional(),
+    context_tier: Dimension('Context-length tier the call was billed at, e.g. "0-200k" or "200k-1M", as Anthropic reports context_window'),
+    inference_geo: Dimension('Where the call was served, e.g. "global" or "us"'),
     ...counterShape,
     usage: z
       .record(z.string(), z.unknown())

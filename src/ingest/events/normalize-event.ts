@@ -25,6 +25,9 @@ export interface NormalizedEvent {
   model: string
   service_tier: string
   batch: boolean | null
+  /** Present only when reported, so events without them hash as they always did. */
+  context_tier?: string
+  inference_geo?: string
   endpoint: string | null
   request_type: string | null
   session_id: string | null
@@ -178,6 +181,8 @@ export function normalizeEvent(item: unknown): Normalized {
     model: e.model,
     service_tier: tier,
     batch,
+    ...(e.context_tier == null ? {} : { context_tier: e.context_tier }),
+    ...(e.inference_geo == null ? {} : { inference_geo: e.inference_geo }),
     endpoint: e.endpoint ?? null,
     request_type: e.request_type ?? null,
     session_id: e.session_id ?? null,
@@ -263,9 +268,11 @@ function canonicalEventJson(e: NormalizedEvent): string {
     member('"agent_id"', e.agent_id) +
     member('"api_key_id"', e.api_key_id) +
     member('"batch"', e.batch) +
+    member('"context_tier"', e.context_tier) +
     member('"employee_id"', e.employee_id) +
     member('"endpoint"', e.endpoint) +
     member('"id"', e.id) +
+    member('"inference_geo"', e.inference_geo) +
     objectMember('"labels"', e.labels) +
     objectMember('"metadata"', e.metadata) +
     member('"model"', e.model) +
