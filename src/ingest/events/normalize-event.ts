@@ -164,6 +164,10 @@ export function normalizeEvent(item: unknown): Normalized {
   nulProblems(e, errors)
   // Metadata nested too deep is named by nulProblems; measuring it would overflow the stack.
   if (e.metadata && !errors.some((x) => x.path === 'metadata')) {
+    // JSON.parse reads a number beyond a double's range (1e400) as ±Infinity, which JSON text and jsonb
+    // cannot hold: it was stored (and hashed) as null, another value than the one sent.
+    if (hasNonFinite(e.metadata))
+      errors.push({ path: 'metadata', message: 'holds a number beyond the range of a double (such as 1e400): send it as a string' })
     const bytes = Buffer.byteLength(JSON.stringify(e.metadata), 'utf8')
     if (bytes > MAX_METADATA_BYTES)
       errors.push({ path: 'metadata', message: `is ${bytes} bytes serialised; the limit is ${MAX_METADATA_BYTES}` })
@@ -228,6 +232,13 @@ function unstorable(value: unknown, depth = 0): string | undefined {
     }
   }
   return undefined
+}
+
+/** Whether a parsed JSON value holds ±Infinity anywhere (its depth is bounded by nulProblems first). */
+function hasNonFinite(value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value)
+  if (typeof value !== 'object' || value === null) return false
+  return (Array.isArray(value) ? value : Object.values(value)).some(hasNonFinite)
 }
 
 /** JSON with object keys sorted at every depth: the same content always gives the same text. */
