@@ -31,7 +31,7 @@ import { readUsageCsv } from './openai-csv.js'
 import { isOpenAIPageBody, OPENAI_ATTRIBUTE_KEYS, OPENAI_RESOURCE_ATTRIBUTES, parseOpenAIPages } from './openai-page.js'
 import { describeResource, mergeResources, type IndexedResource } from './resource.js'
 import { beforeRetention, type RetentionGuard } from './retention.js'
-import { declaredShape, GROUP_BY_DIMENSIONS, unknownGroupBy } from './shapes.js'
+import { declaredShape, GROUP_BY_DIMENSIONS, unknownGroupBy, type DeclaredShape } from './shapes.js'
 import { spoolToTempFile } from './spool.js'
 import { eachRow } from './turns.js'
 import { ownValue } from '../own-key.js'
@@ -315,16 +315,8 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   if (merged.problems.length > 0 || mergedResources.problems.length > 0) throw problems.validation(ProblemList.of(merged.problems, mergedResources.problems))
   const declared = declaredShape(defaults.groupBy)
   // Only when there are rows: an empty page may declare its endpoint's attributes (a puller's `group_by`).
-  const unknownNames = merged.rows.length + mergedResources.rows.length === 0
-    ? []
-    : unknownGroupBy(declared, mergedResources.rows.flatMap((r) => Object.keys(r.resource.attributes)), OPENAI_ATTRIBUTE_KEYS)
-  if (unknownNames.length)
-    throw problems.validation(
-      unknownNames.map((name) => ({
-        path: 'query.group_by',
-        message: `"${name}" is neither a dimension (${GROUP_BY_DIMENSIONS.join(', ')}) nor an attribute of any resource row in the request`,
-      })),
-    )
+  if (merged.rows.length + mergedResources.rows.length > 0)
+    refuseUnknownGroupBy(declared, mergedResources.rows.flatMap((r) => Object.keys(r.resource.attributes)))
   const bucketShapes = await checkShapes(
     merged.rows.map((r) => ({ dims: r.bucket, kind: r.bucket.usageType })),
     declared,
@@ -375,6 +367,18 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
     for (const row of merged.rows) await emit(row.index, row.bucket)
     return { received: parsed.received, skipped: parsed.skipped, problems: new ProblemList() }
   })
+}
+
+/** A declared `?group_by=` name that is no dimension nor attribute (a typo would silently change the shape) → 400. */
+function refuseUnknownGroupBy(declared: DeclaredShape | undefined, rowAttributeKeys: Iterable<string>): void {
+  const unknownNames = unknownGroupBy(declared, rowAttributeKeys, OPENAI_ATTRIBUTE_KEYS)
+  if (unknownNames.length)
+    throw problems.validation(
+      unknownNames.map((name) => ({
+        path: 'query.group_by',
+        message: `"${name}" is neither a dimension (${GROUP_BY_DIMENSIONS.join(', ')}) nor an attribute of any resource row in the request`,
+      })),
+    )
 }
 
 function retentionProblem(guard: RetentionGuard | undefined, startMs: number, at: { index: number; path: string } | { line: number; path: string }): ProblemItem[] {
@@ -469,6 +473,10 @@ export async function ingestCsvUpload(
   limit: number,
   retention?: RetentionGuard,
 ): Promise<IngestResult> {
+  // The declared shape is the floor of every row's reported dimensions: the staged shape (bit_or of
+  // `present` per provider, account, usage type, start, end) is then the JSON forms' (checkShapes).
+  const declared = declaredShape(defaults.groupBy)
+  refuseUnknownGroupBy(declared, [])
   const spooled = await spoolToTempFile(body, limit)
   const seen = spanTracker()
   try {
@@ -481,6 +489,7 @@ export async function ingestCsvUpload(
           const old = retentionProblem(retention, bucket.startMs, { line, path: 'start_time' })
           if (old.length) return void tooOld.push(...old)
           seen.see(bucket)
+          if (declared) bucket.present |= declared.mask
           return emit(line, bucket)
         })
         return { ...read, problems: ProblemList.of(read.problems, tooOld) }
