@@ -93,7 +93,22 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * typo such as `input_token` would otherwise lose data silently), `model` is required, and a natural
  * key repeated within the request is an error rather than summed.
  */
+/**
+ * The canonical form: `buckets` and `resources` are its only members. Another one (a misspelled
+ * `resource`, a usage page's `data` beside them) is named: ignored, it answered 200 having stored only
+ * part of what was sent.
+ */
 export async function parseCanonical(body: { buckets?: unknown; resources?: unknown }): Promise<ParsedJsonRows> {
+  const parsed = await parseCanonicalRows(body)
+  const others = Object.keys(body).filter((k) => k !== 'buckets' && k !== 'resources')
+  if (!others.length) return parsed
+  const problems = new ProblemList()
+  for (const k of others)
+    problems.push({ path: k, message: `"${k}" is not a member of {"buckets":[…], "resources":[…]}${k === 'data' ? ' (post a usage page on its own)' : ''}` })
+  return { ...parsed, problems: ProblemList.of(problems, parsed.problems) }
+}
+
+async function parseCanonicalRows(body: { buckets?: unknown; resources?: unknown }): Promise<ParsedJsonRows> {
   const resources = await parseCanonicalResources(body.resources)
   if (body.buckets === undefined) return { received: resources.received, skipped: 0, rows: [], resources: resources.rows, problems: resources.problems, distinctKeys: true }
   const problems = new ProblemList()

@@ -290,8 +290,7 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   let parsed: ParsedJsonRows
   const source = jsonBodySource(body)
   if (source === 'api') {
-    const rows = body as { buckets?: unknown; resources?: unknown }
-    parsed = await parseCanonical({ buckets: rows.buckets, resources: rows.resources })
+    parsed = await parseCanonical(body as { buckets?: unknown; resources?: unknown })
   } else if (source === 'anthropic_api') {
     parsed = await parseAnthropicPages(body as Parameters<typeof parseAnthropicPages>[0], defaults)
   } else if (source === 'openai_api') {
