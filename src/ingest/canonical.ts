@@ -89,11 +89,6 @@ function parseProvider(item: Record<string, unknown>, p: RowProblems, path = 'pr
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /**
- * Form 1, `{"buckets":[Bucket, …]}`: our own format, so it is strict — unknown fields are errors (a
- * typo such as `input_token` would otherwise lose data silently), `model` is required, and a natural
- * key repeated within the request is an error rather than summed.
- */
-/**
  * The canonical form: `buckets` and `resources` are its only members. Another one (a misspelled
  * `resource`, a usage page's `data` beside them) is named: ignored, it answered 200 having stored only
  * part of what was sent.
@@ -108,6 +103,11 @@ export async function parseCanonical(body: { buckets?: unknown; resources?: unkn
   return { ...parsed, problems: ProblemList.of(problems, parsed.problems) }
 }
 
+/**
+ * Form 1, `{"buckets":[Bucket, …]}`: our own format, so it is strict — unknown fields are errors (a
+ * typo such as `input_token` would otherwise lose data silently), `model` is required, and a natural
+ * key repeated within the request is an error rather than summed.
+ */
 async function parseCanonicalRows(body: { buckets?: unknown; resources?: unknown }): Promise<ParsedJsonRows> {
   const resources = await parseCanonicalResources(body.resources)
   if (body.buckets === undefined) return { received: resources.received, skipped: 0, rows: [], resources: resources.rows, problems: resources.problems, distinctKeys: true }
