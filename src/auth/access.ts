@@ -34,13 +34,16 @@ export function tenantHeader(headers: IncomingHttpHeaders): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined
 }
 
+/** Whether the principal holds a tenant scope (the admin token holds every one). */
+export const holdsScope = (p: Principal | undefined, scope: Scope): boolean => p !== undefined && (p.kind === 'admin' || p.scopes.includes(scope))
+
 /** 403 unless the principal holds `need` (the admin token holds every tenant scope). */
 export function requireScope(p: Principal, need: Need): void {
   if (need === 'admin') {
     if (p.kind !== 'admin') throw problems.forbidden('this route needs the admin token')
     return
   }
-  if (p.kind === 'tenant' && !p.scopes.includes(need)) throw problems.forbidden(`this key lacks the "${need}" scope`)
+  if (!holdsScope(p, need)) throw problems.forbidden(`this key lacks the "${need}" scope`)
 }
 
 async function namedTenant(named: string, exists: TenantExists): Promise<string> {

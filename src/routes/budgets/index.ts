@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
 import type { FastifyRouteSchemaDef, FastifyValidationResult } from 'fastify/types/schema.js'
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z, type ZodType } from 'zod'
@@ -8,7 +9,7 @@ import { deleteBudget, getBudget, listAlerts, listBudgets, upsertBudget, type Bu
 import { problems, type ProblemItem } from '../../errors.js'
 import { privateUrlProblem } from '../../http/private-addresses.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
-import { cardNotVisible } from '../../auth/access.js'
+import { cardNotVisible, holdsScope } from '../../auth/access.js'
 import { findVisibleCard } from '../../pricing/card-lookup.js'
 import { isKnownTimeZone, unknownZoneMessage } from '../../usage/windows.js'
 import { problemResponses } from '../shared-schemas.js'
@@ -34,8 +35,8 @@ function documentOnlyBody<S>(route: FastifyRouteSchemaDef<S>): FastifyValidation
 const NameParams = z.object({ name: BudgetNameSchema })
 
 const budgetRoutes: FastifyPluginAsyncZod<{ maxGroups: number; allowPrivateWebhooks: boolean }> = async (app, opts) => {
-  const view = async (row: BudgetRow, at?: string) =>
-    budgetOut(row, await budgetStatus(app.db, toBudget(row), at === undefined ? new Date() : parseTimestamp(at)!, opts.maxGroups))
+  const view = async (req: FastifyRequest, row: BudgetRow, at?: string) =>
+    budgetOut(row, await budgetStatus(app.db, toBudget(row), at === undefined ? new Date() : parseTimestamp(at)!, opts.maxGroups), holdsScope(req.principal, 'ingest'))
 
   app.put(
     '/budgets/:name',
@@ -84,7 +85,7 @@ const budgetRoutes: FastifyPluginAsyncZod<{ maxGroups: number; allowPrivateWebho
         webhookUrl: b.webhook_url ?? null,
         webhookSecretSealed: b.webhook_url ? secret : null,
       })
-      return reply.status(created ? 201 : 200).send(await view(budget))
+      return reply.status(created ? 201 : 200).send(await view(req, budget))
     },
   )
 
@@ -103,7 +104,7 @@ const budgetRoutes: FastifyPluginAsyncZod<{ maxGroups: number; allowPrivateWebho
     async (req) => {
       const rows = await listBudgets(app.db, req.tenantId)
       const data = []
-      for (const row of rows) data.push(await view(row, req.query.at))
+      for (const row of rows) data.push(await view(req, row, req.query.at))
       return { data }
     },
   )
@@ -124,7 +125,7 @@ const budgetRoutes: FastifyPluginAsyncZod<{ maxGroups: number; allowPrivateWebho
     async (req) => {
       const row = await getBudget(app.db, req.tenantId, req.params.name)
       if (!row) throw problems.notFound(`budget "${req.params.name}" does not exist`)
-      return view(row, req.query.at)
+      return view(req, row, req.query.at)
     },
   )
 

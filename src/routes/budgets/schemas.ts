@@ -101,7 +101,10 @@ export const BudgetSchema = z
     filter: BudgetFilterSchema,
     rate_card: z.string(),
     thresholds: z.array(z.number().int()),
-    webhook_url: z.string().nullable(),
+    webhook_url: z
+      .string()
+      .nullable()
+      .describe('the receiver; a key without the `ingest` scope sees its origin only (`https://hooks.example.com/…`): a Slack- or Teams-style URL is itself the credential'),
     webhook_secret_set: z.boolean().describe('whether deliveries are signed; the secret itself is never returned'),
     spent: z.string().describe('spend in the current period, priced like `usage`'),
     forecast: z.string().describe('calendar: spent × period length ÷ elapsed time; rolling: spent'),
@@ -115,7 +118,17 @@ export const BudgetSchema = z
   })
   .meta({ id: 'Budget' })
 
-export function budgetOut(row: BudgetRow, s: BudgetStatus): z.infer<typeof BudgetSchema> {
+/**
+ * A webhook URL as a reader without the `ingest` scope sees it: the origin, its path and query left out.
+ * Chat webhooks (Slack, Teams, Discord) carry their secret in the path, and a read key is the one handed
+ * to dashboards; whoever may set the URL (`ingest`) sees it whole.
+ */
+function originOnly(url: string): string {
+  const u = new URL(url)
+  return u.pathname === '/' && !u.search ? `${u.origin}/` : `${u.origin}/…`
+}
+
+export function budgetOut(row: BudgetRow, s: BudgetStatus, wholeWebhookUrl: boolean): z.infer<typeof BudgetSchema> {
   return {
     name: row.name,
     amount: normalizeDecimal(row.amount),
@@ -125,7 +138,7 @@ export function budgetOut(row: BudgetRow, s: BudgetStatus): z.infer<typeof Budge
     filter: filterOut(row.filter as UsageFilter),
     rate_card: row.rate_card,
     thresholds: [...row.thresholds].sort((a, b) => a - b),
-    webhook_url: row.webhook_url,
+    webhook_url: row.webhook_url === null || wholeWebhookUrl ? row.webhook_url : originOnly(row.webhook_url),
     webhook_secret_set: row.webhook_secret_sealed !== null,
     spent: s.spent,
     forecast: s.forecast,
