@@ -6,6 +6,13 @@ import { normaliseTier, type Parsed } from './values.js'
 export const USAGE_TYPES = ['completions', 'embeddings', 'moderations'] as const
 export type UsageType = (typeof USAGE_TYPES)[number]
 
+/** A row's usage type: absent is `completions`. */
+export function parseUsageType(v: unknown): Parsed<UsageType> {
+  if (v === undefined || v === null) return { ok: true, value: 'completions' }
+  if (typeof v === 'string' && (USAGE_TYPES as readonly string[]).includes(v)) return { ok: true, value: v as UsageType }
+  return { ok: false, message: `must be one of ${USAGE_TYPES.join(', ')}` }
+}
+
 /** The dimensions every stored usage row has (token buckets and resources alike). */
 export interface UsageDims {
   provider: string

@@ -3,11 +3,10 @@ import {
   assembleDims,
   describeBucket,
   naturalKey,
+  parseUsageType,
   readCounters,
   RowProblems,
-  USAGE_TYPES,
   type NormalisedBucket,
-  type UsageType,
 } from './bucket.js'
 import { ProblemList } from '../errors.js'
 import {
@@ -22,7 +21,7 @@ import {
 } from './resource.js'
 import { COUNTER_FIELDS, type CounterField } from './token-classes.js'
 import { eachRow } from './turns.js'
-import { parseJsonBatch, parseJsonCounter, parseJsonDimension, parseProviderId, parseTime, type Parsed } from './values.js'
+import { parseJsonBatch, parseJsonCounter, parseJsonDimension, parseProviderId, parseTime } from './values.js'
 
 /** What a JSON form yields: the normalised rows in request order, or every problem found. */
 export interface ParsedJsonRows {
@@ -75,12 +74,6 @@ const RESOURCE_FIELDS = new Set<string>([
   'num_model_requests',
   'reported_cost',
 ])
-
-function parseUsageType(v: unknown): Parsed<UsageType> {
-  if (v === undefined || v === null) return { ok: true, value: 'completions' }
-  if (typeof v === 'string' && (USAGE_TYPES as readonly string[]).includes(v)) return { ok: true, value: v as UsageType }
-  return { ok: false, message: `must be one of ${USAGE_TYPES.join(', ')}` }
-}
 
 function parseProvider(item: Record<string, unknown>, p: RowProblems, path = 'provider'): string {
   return p.take(parseProviderId(item.provider), path, null) ?? 'openai'

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import { ProblemList, problems as problemCatalogue } from '../errors.js'
 import { readCsvRecords } from './csv-records.js'
-import { assembleBucket, readCounters, RowProblems, type NormalisedBucket, type RowDefaults } from './bucket.js'
+import { assembleBucket, parseUsageType, readCounters, RowProblems, type NormalisedBucket, type RowDefaults } from './bucket.js'
 import { COUNTER_FIELDS, type CounterField } from './token-classes.js'
 import { parseCsvBatch, parseCsvCounter, parseCsvDimension, parseCsvTime, parseProviderId } from './values.js'
 
@@ -75,6 +75,8 @@ function readRow(
       contextTier: text.context_tier ?? null,
       inferenceGeo: text.inference_geo ?? null,
       batch: batchCell === undefined ? null : p.take(parseCsvBatch(batchCell), 'batch', null),
+      // Not in OpenAI's export (completions only); ours of embeddings and moderations write it, so they re-ingest as what they are.
+      usageType: p.take(parseUsageType(cell('usage_type')?.trim() || undefined), 'usage_type', 'completions'),
       counters: readCounters((f: CounterField) => cell(f), (v) => parseCsvCounter(v as string), p),
     },
     p,

@@ -73,7 +73,9 @@ void eachEngine(t, async (t, engine) => {
       const rows = parse(csv.body, { columns: true }) as Record<string, string>[]
       const header = Object.keys(rows[0]!)
       t.same(header.slice(0, 4), ['start_time', 'end_time', 'start_time_iso', 'end_time_iso'])
-      t.same(header.slice(header.indexOf('cost_value')), ['cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens', ...(resource ? ['unpriced_quantity'] : [])])
+      // The token endpoints' files end with their usage type, so that they re-ingest as it (usage-csv-usage-type.test.ts).
+      const usageType = ['embeddings', 'moderations'].includes(path) ? path : null
+      t.same(header.slice(header.indexOf('cost_value')), ['cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens', ...(resource ? ['unpriced_quantity'] : []), ...(usageType ? ['usage_type'] : [])])
       t.equal(header.includes('resource'), resource !== null, 'a resource column where the endpoint reads a resource')
 
       const results = buckets.flatMap((b) => b.results.map((r) => ({ b, r })))
@@ -87,6 +89,7 @@ void eachEngine(t, async (t, engine) => {
           Object.assign(cells, { cost_value: cost.value_exact, cost_currency: cost.currency, cost_complete: String(cost.complete), unpriced_tokens: String(cost.unpriced_tokens) })
           if (cost.unpriced_quantity) cells.unpriced_quantity = cost.unpriced_quantity.map((u) => `${u.resource}:${u.quantity}`).join(';')
           if (resource) cells.resource = resource
+          if (usageType) cells.usage_type = usageType
           return cells
         }),
         ...buckets.filter((b) => !b.results.length).map((b) => ({ start_time: String(b.start_time), end_time: String(b.end_time) })),

@@ -58,7 +58,14 @@ const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, 
           classes: false,
         }
         if (wantsCsv(req.headers.accept))
-          return csvReport(reply, TOKEN_CSV_COLUMNS, await allPages(app.db, r), (b, p) => b.rows.map((row) => resultCells(tokenResult(object, row, p.currency))), `${e.path}_usage.csv`)
+          return csvReport(
+            reply,
+            [...TOKEN_CSV_COLUMNS, 'usage_type'],
+            await allPages(app.db, r),
+            // usage_type last: without it the file posted back to /v1/usage/buckets was stored as completions.
+            (b, p) => b.rows.map((row) => ({ ...resultCells(tokenResult(object, row, p.currency)), usage_type: e.usageType })),
+            `${e.path}_usage.csv`,
+          )
         const p = await firstPage(app.db, r)
         return sendPage(reply, schema, p, (b) => b.rows.map((row) => tokenResult(object, row, p.currency)))
       },
