@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
@@ -170,4 +171,15 @@ export async function holdLocks(t: Test, db: DbClient, statement: string): Promi
       await done
     },
   }
+}
+
+/** Sends `request` as raw bytes on a new socket and resolves with everything the server wrote back. */
+export function rawHttp(port: number, request: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    const s = connect(port, '127.0.0.1', () => s.end(request))
+    s.on('data', (c: Buffer) => chunks.push(c))
+    s.on('error', reject)
+    s.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
+  })
 }

@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net'
-import { connect } from 'node:net'
 import t from 'tap'
-import { build, eachEngine } from '../helpers.js'
+import { build, eachEngine, rawHttp } from '../helpers.js'
 
 // "Every response carries x-request-id; every problem body carries the same value as request_id." The
 // answers given before any route hook runs — the router's (a malformed percent-escape, an over-long path
@@ -12,14 +11,7 @@ void t.test('problems answered before any hook carry x-request-id, equal to requ
     const app = await build(t, engine)
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as AddressInfo
-    const raw = (request: string) =>
-      new Promise<string>((resolve, reject) => {
-        const chunks: Buffer[] = []
-        const s = connect(port, '127.0.0.1', () => s.end(request))
-        s.on('data', (c: Buffer) => chunks.push(c))
-        s.on('error', reject)
-        s.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
-      })
+    const raw = (request: string) => rawHttp(port, request)
     const cases = [
       { name: 'a malformed percent-escape in the path', request: 'GET /v1/tenants/%ED%A0%80/api-keys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', status: 400 },
       { name: 'a path parameter over the router limit', request: `GET /v1/tenants/${'a'.repeat(5000)}/api-keys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, status: 400 },

@@ -1,7 +1,6 @@
-import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { admin, bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
+import { admin, bearer, build, eachEngine, isProblem, rawHttp, tenantWithKey } from '../helpers.js'
 
 /**
  * Hostile input on every route: NUL bytes in parameters, headers, JSON strings and GraphQL variables and
@@ -171,14 +170,7 @@ t.test('errors of the HTTP parser (before Fastify routes a request) are problems
   const app = await build(t, 'pglite')
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
-  const raw = (request: string) =>
-    new Promise<string>((resolve, reject) => {
-      const chunks: Buffer[] = []
-      const s = connect(port, '127.0.0.1', () => s.end(request))
-      s.on('data', (c: Buffer) => chunks.push(c))
-      s.on('error', reject)
-      s.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    })
+  const raw = (request: string) => rawHttp(port, request)
   const cases = [
     { name: 'a request line over the header size limit', request: `GET /v1/organization/usage/completions?page=${'A'.repeat(200_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, status: 431 },
     { name: 'a request that is not HTTP', request: 'NOT HTTP AT ALL\r\n\r\n', status: 400 },
