@@ -311,3 +311,24 @@ t.test('dashboard in Chromium: a refused key asks for a key, an unreachable serv
   t.match(await downPage.textContent('#message'), /^The database is unavailable \(HTTP 503\).*try again in 2 s\.$/)
   t.same(other.foreign, [])
 })
+
+t.test('dashboard in Chromium: a link naming a key every object inherits (#group=constructor) shows the default view', { skip }, async (t) => {
+  const app = await build(t, 'pglite')
+  const { readKey } = await seedDashboard(app, ADMIN_TOKEN)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const browser = await offlineBrowser(origin)
+  t.teardown(browser.close)
+  const page = await browser.context.newPage()
+  page.setDefaultTimeout(60_000)
+  const problems: string[] = []
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
+  // `group` and `constructor` passed the dashboard's `in` and truthiness checks: the view broke loading.
+  await page.goto(`${origin}/#${new URLSearchParams({ ...DASHBOARD_RANGE, tz: 'UTC', group: 'constructor', constructor: 'x', toString: 'y' })}`)
+  await page.fill('#key', readKey)
+  await page.click('#key-save')
+  await page.waitForSelector('#app[data-state="ready"]')
+  t.equal(await page.inputValue('#group'), 'MODEL', 'the default grouping')
+  t.match(await page.textContent('#over-time-title'), /by model/i)
+  t.same(problems, [], 'no script errors')
+})

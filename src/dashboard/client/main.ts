@@ -17,9 +17,12 @@ function defaults() {
 }
 function readHash() {
   var s = defaults();
-  new URLSearchParams(location.hash.slice(1)).forEach(function (v, k) { if (k in s && v) s[k] = v; });
+  // Own keys only: a link with #group=constructor (any name every object inherits) passed these checks and
+  // broke the view.
+  var own = function (o, k) { return Object.prototype.hasOwnProperty.call(o, k); };
+  new URLSearchParams(location.hash.slice(1)).forEach(function (v, k) { if (own(s, k) && v) s[k] = v; });
   if (WINDOWS.indexOf(s.window) < 0) s.window = 'DAY';
-  if (!DIMENSIONS[s.group]) s.group = 'MODEL';
+  if (!own(DIMENSIONS, s.group)) s.group = 'MODEL';
   return s;
 }
 function showControls(s) {
