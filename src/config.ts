@@ -45,6 +45,11 @@ const ConfigFields = z.object({
    */
   DB_RESPONSE_TIMEOUT_MS: z.union([z.literal('off'), z.coerce.number().int().positive()]).optional(),
   GRACE_MS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * The longest a request may take to arrive, headers and body (Node's requestTimeout → 408): bounds a
+   * body trickled slowly. An upload of a large usage CSV on a slow link needs it raised.
+   */
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(300_000),
   TRUST_PROXY: booleanString.default(false),
   METRICS: z.enum(['on', 'off']).default('on'),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),

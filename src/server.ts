@@ -28,11 +28,19 @@ const server = Fastify({
   // requests a second, logging was a tenth of the server's CPU.
   logController: new LogController({ disableRequestLogging: true }),
   // A socket may stay silent this long before its first request (it lived for ever at 0); the limit
-  // is lifted while a request is handled (below), so a long import is never cut. Slow bodies are
-  // bounded by requestTimeout, idle keep-alive sockets by keepAliveTimeout.
+  // is lifted while a request is handled (below), so a long import is never cut. Idle keep-alive
+  // sockets are bounded by keepAliveTimeout, a request still arriving by requestTimeout.
   connectionTimeout: 10_000,
-  requestTimeout: 120_000,
   keepAliveTimeout: 72_000,
+  requestTimeout: config.REQUEST_TIMEOUT_MS,
+  // Given to Node when the server is made, not only set on it afterwards as Fastify does: Node enforces
+  // requestTimeout only if headersTimeout is not larger (its default, 60 s, is), and checks both only
+  // every connectionsCheckingInterval (30 s by default, more than a short timeout).
+  http: {
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    headersTimeout: Math.min(60_000, config.REQUEST_TIMEOUT_MS),
+    connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.REQUEST_TIMEOUT_MS / 4)),
+  },
   // At shutdown idle keep-alive sockets are closed (they held close() until the grace period ended
   // and the process exited 1); requests still arriving are answered by the hook below.
   forceCloseConnections: 'idle',

@@ -169,7 +169,7 @@ export const routerErrorOptions = {
    * default wrote plain JSON.
    */
   clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => {
-    if (!socket.writable) return socket.destroy()
+    if (!socket.writable || answeredAlready(socket)) return socket.destroy()
     const problem = err.code === 'HPE_HEADER_OVERFLOW'
       ? problems.headersTooLarge()
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
@@ -183,6 +183,17 @@ export const routerErrorOptions = {
         `X-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
     )
   },
+}
+
+/**
+ * Whether the request this socket is receiving was already answered: one refused by its Content-Length
+ * is drained after the answer and may time out meanwhile, and a second answer on the connection would be
+ * read as the next response. Node's own fields (its socketOnError checks `_httpMessage` the same way):
+ * the response in progress, else the request whose headers were parsed — its response has finished.
+ */
+function answeredAlready(socket: Duplex): boolean {
+  const s = socket as Duplex & { _httpMessage?: { headersSent: boolean } | null; parser?: { incoming?: object | null } | null }
+  return s._httpMessage ? s._httpMessage.headersSent : Boolean(s.parser?.incoming)
 }
 
 export default fp(

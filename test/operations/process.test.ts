@@ -147,3 +147,65 @@ t.test('a socket that never sends a request is closed by the server after the co
   const health = await fetch(`http://127.0.0.1:${port}/healthz`)
   t.equal(health.status, 200, 'and keeps serving')
 })
+
+t.test('a request still arriving after REQUEST_TIMEOUT_MS is answered 408 and its connection closed', async (t) => {
+  const admin = 'process-test-admin-token-0123456789'
+  const server = start({ DATA_DIR: 'memory://', TOKENLEDGER_ADMIN_TOKEN: admin, REQUEST_TIMEOUT_MS: '2000' })
+  t.teardown(() => server.child.kill('SIGKILL'))
+  const port = await server.port
+
+  /** Sends `head`, then `body` a byte every 200 ms; resolves with what came back and when the socket closed. */
+  const trickle = async (head: string, body: string) => {
+    const socket = connect(port, '127.0.0.1')
+    t.teardown(() => socket.destroy())
+    await once(socket, 'connect')
+    let received = ''
+    socket.on('data', (d: Buffer) => (received += d.toString()))
+    socket.on('error', () => {})
+    const opened = performance.now()
+    socket.write(head)
+    let sent = 0
+    const timer = setInterval(() => {
+      if (sent < body.length && socket.writable) socket.write(body[sent++]!)
+    }, 200)
+    const closed = await Promise.race([
+      once(socket, 'close').then(() => performance.now() - opened),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000).unref()),
+    ])
+    clearInterval(timer)
+    return { received, closed, sent }
+  }
+
+  // A body of 60 bytes at five a second would take 12 s: with the timeout set after the server was made
+  // (and Node's 60 s headersTimeout larger), it was never cut.
+  const body = JSON.stringify({ id: 'slow-tenant', name: 'Slow tenant, sent a byte at a time' })
+  const slow = await trickle(
+    `POST /v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    body,
+  )
+  t.ok(slow.closed !== undefined && slow.closed < 6_000, `the connection was closed after ${slow.closed?.toFixed(0)} ms`)
+  t.ok(slow.sent < body.length, `before the body was complete (${slow.sent} of ${body.length} bytes)`)
+  t.match(slow.received, /^HTTP\/1\.1 408 /, 'answered 408')
+  t.match(slow.received, /content-type: application\/problem\+json/i, 'as problem+json')
+  t.match(slow.received, /x-request-id: \S+/i, 'with x-request-id')
+  const tenants = await fetch(`http://127.0.0.1:${port}/v1/tenants`, { headers: { authorization: `Bearer ${admin}` } })
+  t.notMatch(await tenants.text(), 'slow-tenant', 'and nothing was written')
+
+  // Headers sent as slowly: cut after the same time (headersTimeout is never larger), answered 408.
+  const headers = await trickle('GET /v1/me HTTP/1.1\r\nHost: x\r\n', 'X-Slow: ' + 'a'.repeat(60))
+  t.ok(headers.closed !== undefined && headers.closed < 6_000, `slow headers: closed after ${headers.closed?.toFixed(0)} ms`)
+  t.match(headers.received, /^HTTP\/1\.1 408 /, 'answered 408')
+
+  // A body refused by its declared length is drained after the 413; when the timeout came while it was
+  // still arriving, a raw 408 was written after the 413 on the same connection.
+  const refused = await trickle(
+    `POST /v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin}\r\nContent-Type: application/json\r\nContent-Length: ${200 * 1024 * 1024}\r\n\r\n`,
+    'x'.repeat(100),
+  )
+  t.ok(refused.closed !== undefined && refused.closed < 6_000, `the draining connection was closed after ${refused.closed?.toFixed(0)} ms`)
+  t.match(refused.received, /^HTTP\/1\.1 413 /, 'the refusal came first')
+  t.equal(refused.received.match(/HTTP\/1\.1 \d{3} /g)?.length, 1, 'and no second answer on the same connection')
+
+  const health = await fetch(`http://127.0.0.1:${port}/healthz`)
+  t.equal(health.status, 200, 'the server keeps serving')
+})
