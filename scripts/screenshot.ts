@@ -9,13 +9,13 @@ import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import app from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { hasChromium, offlineBrowser, CHROMIUM } from '../test/factories/chromium.js'
+import { offlineBrowser, skipWithoutChromium } from '../test/factories/chromium.js'
 import { billDays, DASHBOARD_RANGE, seedDashboard } from '../test/factories/dashboard.js'
 
 const OUT = fileURLToPath(new URL('../docs/dashboard.png', import.meta.url))
 
 async function main() {
-  if (!hasChromium()) throw new Error(`${CHROMIUM} is not installed (apt-get install -y chromium)`)
+  if (skipWithoutChromium) throw new Error(skipWithoutChromium)
   const adminToken = randomBytes(24).toString('hex')
   const config = loadConfig({ DATA_DIR: 'memory://', LOG_LEVEL: 'silent', TOKENLEDGER_ADMIN_TOKEN: adminToken })
   const server = Fastify({ logger: false, pluginTimeout: 120_000 })

@@ -1,5 +1,4 @@
 import { mkdir, readFile } from 'node:fs/promises'
-import type { AddressInfo } from 'node:net'
 import { Decimal } from 'decimal.js'
 import type { FastifyInstance } from 'fastify'
 import type { Page } from 'playwright-core'
@@ -7,12 +6,12 @@ import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import app_ from '../../src/app.js'
 import { admin, ADMIN_TOKEN, bearer, build, eachEngine, testConfig } from '../helpers.js'
-import { CHROMIUM, hasChromium, offlineBrowser } from '../factories/chromium.js'
+import { servedPage, skipWithoutChromium } from '../factories/chromium.js'
 import { DASHBOARD_RANGE, seedDashboard } from '../factories/dashboard.js'
 
 // Screenshots land here for CI to keep as artefacts (gitignored).
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url)
-const skip = hasChromium() ? false : `${CHROMIUM} is not installed (apt-get install -y chromium)`
+const skip = skipWithoutChromium
 
 interface Cost { total: string; currency: string; complete: boolean; unpricedTokens: number }
 interface Row {
@@ -172,15 +171,7 @@ t.test('dashboard in Chromium: a pasted key shows the API’s numbers; the time 
   await eachEngine(t, async (t, engine) => {
     const app = await build(t, engine)
     const { readKey, tenantId } = await seedDashboard(app, ADMIN_TOKEN)
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-    const browser = await offlineBrowser(origin)
-    t.teardown(browser.close)
-    const page = await browser.context.newPage()
-    page.setDefaultTimeout(60_000)
-    const problems: string[] = []
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
-    page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`) })
+    const { origin, page, problems, foreign } = await servedPage(t, app)
 
     const view = new URLSearchParams({ ...DASHBOARD_RANGE, window: 'DAY', tz: 'UTC', group: 'MODEL' })
     await page.goto(`${origin}/#${view}`)
@@ -253,19 +244,14 @@ t.test('dashboard in Chromium: a pasted key shows the API’s numbers; the time 
     t.notMatch(page.url(), new RegExp(readKey))
     await page.screenshot({ path: new URL(`dashboard-${engine}-auckland.png`, ARTIFACTS).pathname, fullPage: true })
 
-    t.same(browser.foreign, [], 'nothing loaded from elsewhere')
+    t.same(foreign, [], 'nothing loaded from elsewhere')
     t.same(problems, [], 'no script errors or CSP violations')
   })
 })
 
 t.test('dashboard in Chromium: a refused key asks for a key, an unreachable server and a down database say so', { skip }, async (t) => {
   const app = await build(t, 'pglite')
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  const browser = await offlineBrowser(origin)
-  t.teardown(browser.close)
-  const page = await browser.context.newPage()
-  page.setDefaultTimeout(60_000)
+  const { origin, page, foreign } = await servedPage(t, app)
 
   await page.goto(`${origin}/#${new URLSearchParams({ ...DASHBOARD_RANGE, tz: 'UTC' })}`)
   await page.fill('#key', 'tl_not_a_real_key')
@@ -291,38 +277,26 @@ t.test('dashboard in Chromium: a refused key asks for a key, an unreachable serv
   t.equal(await page.textContent('#message'), 'Too many requests for this key (HTTP 429); try again in 7 s.')
   await page.unroute('**/graphql')
 
-  t.same(browser.foreign, [])
+  t.same(foreign, [])
 
   // The database is down (a server whose PostgreSQL does not answer): /graphql is 503 problem+json with
   // Retry-After, and the page says the database is down.
   const down = Fastify({ logger: false })
   await down.register(app_, { config: testConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:9/none', DB_RETRY_MS: '2000' }) })
-  await down.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => down.close())
-  const downOrigin = `http://127.0.0.1:${(down.server.address() as AddressInfo).port}`
-  const other = await offlineBrowser(downOrigin)
-  t.teardown(other.close)
-  const downPage = await other.context.newPage()
-  downPage.setDefaultTimeout(60_000)
+  const { origin: downOrigin, page: downPage, foreign: downForeign } = await servedPage(t, down)
   await downPage.goto(`${downOrigin}/#${new URLSearchParams({ ...DASHBOARD_RANGE, tz: 'UTC' })}`)
   await downPage.fill('#key', 'tl_any_key')
   await downPage.click('#key-save')
   await downPage.waitForSelector('#app[data-state="error"]')
   t.match(await downPage.textContent('#message'), /^The database is unavailable \(HTTP 503\).*try again in 2 s\.$/)
-  t.same(other.foreign, [])
+  t.same(downForeign, [])
 })
 
 t.test('dashboard in Chromium: a link naming a key every object inherits (#group=constructor) shows the default view', { skip }, async (t) => {
   const app = await build(t, 'pglite')
   const { readKey } = await seedDashboard(app, ADMIN_TOKEN)
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  const browser = await offlineBrowser(origin)
-  t.teardown(browser.close)
-  const page = await browser.context.newPage()
-  page.setDefaultTimeout(60_000)
-  const problems: string[] = []
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
+  const { origin, page, problems } = await servedPage(t, app)
   // `group` and `constructor` passed the dashboard's `in` and truthiness checks: the view broke loading.
   await page.goto(`${origin}/#${new URLSearchParams({ ...DASHBOARD_RANGE, tz: 'UTC', group: 'constructor', constructor: 'x', toString: 'y' })}`)
   await page.fill('#key', readKey)

@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises'
-import type { AddressInfo } from 'node:net'
 import { Decimal } from 'decimal.js'
 import type { FastifyInstance } from 'fastify'
 import type { Page } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
-import { CHROMIUM, hasChromium, offlineBrowser } from '../factories/chromium.js'
+import { servedPage, skipWithoutChromium } from '../factories/chromium.js'
 import { billDays } from '../factories/dashboard.js'
 
 /**
@@ -15,7 +14,7 @@ import { billDays } from '../factories/dashboard.js'
  * compared with the GraphQL answer to the same question, asked by the test.
  */
 
-const skip = hasChromium() ? false : `${CHROMIUM} is not installed (apt-get install -y chromium)`
+const skip = skipWithoutChromium
 const DAYS = ['2026-11-02', '2026-11-03', '2026-11-04']
 const RANGE = { from: '2026-11-02T00:00:00Z', to: '2026-11-05T00:00:00Z' }
 const MODEL = 'gpt-4o-mini-2024-07-18'
@@ -110,15 +109,7 @@ t.test('dashboard in Chromium: reconciliation by day, resource stacking and unpr
     t.equal(posted.statusCode, 200, posted.body)
     await billDays(app, key, key, [{ day: DAYS[0]! }, { day: DAYS[1]!, plus: '0.25' }, { day: DAYS[2]!, amount: '1.5' }])
 
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-    const browser = await offlineBrowser(origin)
-    t.teardown(browser.close)
-    const page = await browser.context.newPage()
-    page.setDefaultTimeout(60_000)
-    const problems: string[] = []
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
-    page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`) })
+    const { origin, page, problems, foreign } = await servedPage(t, app)
 
     await page.goto(`${origin}/#${new URLSearchParams({ from: DAYS[0]!, to: DAYS[2]!, window: 'DAY', tz: 'UTC', group: 'RESOURCE' })}`)
     await page.fill('#key', key)
@@ -185,7 +176,7 @@ t.test('dashboard in Chromium: reconciliation by day, resource stacking and unpr
     t.equal(await page.isVisible('#recon-table'), false)
     t.equal((await apiRecon(app, key)).rows.every((r) => r.billed === null), true, 'the API agrees: nothing billed')
 
-    t.same(browser.foreign, [], 'nothing loaded from elsewhere')
+    t.same(foreign, [], 'nothing loaded from elsewhere')
     t.same(problems, [], 'no script errors or CSP violations')
   })
 })

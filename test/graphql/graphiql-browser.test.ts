@@ -1,47 +1,14 @@
-import { existsSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
-import { chromium, type Browser } from 'playwright-core'
 import t from 'tap'
 import { build, tenantWithKey } from '../helpers.js'
-
-// Debian's chromium (`apt-get install chromium`; .ci/run installs it). Without it this test skips visibly.
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-]
+import { servedPage, skipWithoutChromium } from '../factories/chromium.js'
 
 t.test('GraphiQL in a real browser: enter a token, run { __typename }, nothing loaded from elsewhere', {
-  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install -y chromium)`,
+  skip: skipWithoutChromium,
 }, async (t) => {
   const app = await build(t, 'pglite')
   const { key } = await tenantWithKey(app, ['read'])
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 })
-  t.teardown(() => browser.close())
-  const context = await browser.newContext()
-  const page = await context.newPage()
-  page.setDefaultTimeout(60_000)
-
   // Offline: any request that leaves the server is recorded and refused.
-  const foreign: string[] = []
-  await context.route('**/*', (route) => {
-    const url = route.request().url()
-    if (url.startsWith(`${origin}/`) || url.startsWith('data:')) return route.continue()
-    foreign.push(url)
-    return route.abort()
-  })
-  const problems: string[] = []
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`)
-  })
+  const { origin, page, problems, foreign } = await servedPage(t, app)
   const graphqlCalls: { authorization?: string; body: string | null }[] = []
   page.on('response', async (res) => {
     if (res.url() === `${origin}/graphql` && res.status() !== 200 && res.status() !== 401)
