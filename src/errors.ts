@@ -136,6 +136,9 @@ export const problems = {
       detail ?? `${errors.length} problem${errors.length === 1 ? '' : 's'} found; nothing was written`,
       { errors },
     ),
+  /** Invalid query parameters (or path parameters, headers): a read writes nothing, so that is not said. */
+  invalidParameters: (errors: ProblemItem[] | ProblemList, part = 'query parameters') =>
+    new ProblemError(400, 'validation', 'Invalid request', `${errors.length} problem${errors.length === 1 ? '' : 's'} in the ${part}`, { errors }),
   badRequest: (detail: string) => new ProblemError(400, 'bad-request', 'Bad request', detail),
   headersTooLarge: () =>
     new ProblemError(431, 'headers-too-large', 'Request header fields too large', 'the request line and headers exceed the server\'s limit; send long filters in fewer, shorter parameters'),

@@ -40,11 +40,17 @@ function graphqlBodyProblem(err: FastifyError & { errors?: unknown[] }): Problem
   return new ProblemError(400, 'bad-request', 'Bad request', `not a GraphQL request: send {"query": "…", "variables"?: {…}} (one operation per request)`, { errors: items })
 }
 
+const PARTS: Record<string, string> = { querystring: 'query parameters', params: 'path parameters', headers: 'headers' }
+
 /** Maps every error to a ProblemError; 5xx bodies never carry driver messages or SQL. */
 export function toProblem(err: FastifyError | Error, retryAfterSeconds: number, bodyLimit: number): ProblemError {
   if (err instanceof ProblemError) return err
   const e = err as FastifyError
-  if (e.validation) return problems.validation(validationItems(e))
+  if (e.validation) {
+    const items = validationItems(e)
+    // "Nothing was written" is said of a body: a GET's query was never a write.
+    return e.validationContext === 'body' ? problems.validation(items) : problems.invalidParameters(items, PARTS[e.validationContext ?? ''])
+  }
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       // Fastify's error does not carry the limit; the route's own (or the server's) limit applies.

@@ -31,6 +31,8 @@ void eachEngine(t, async (t, engine) => {
     t.match(res.type, /^application\/problem\+json/)
     t.same((res.body.errors ?? []).map((e) => e.path).sort(), unknown.map((u) => `querystring.${u}`).sort(), 'every unknown parameter named')
     for (const e of res.body.errors ?? []) t.match(e.message, /^is not a parameter of this route; its parameters are /)
+    // A read wrote nothing to begin with: the detail said "nothing was written" of a GET.
+    t.equal(res.body.detail, `${unknown.length} problem${unknown.length === 1 ? '' : 's'} in the query parameters`)
   }
 
   t.equal((await send('PUT', '/v1/budgets/team', { amount: '100', period: 'month', thresholds: [50] })).status, 201)

@@ -19,7 +19,7 @@ interface BilledRequest {
 
 function plan(r: BilledRequest, now: Date) {
   const { plan, problems: found } = planRange(r.query, paramsHash(r.query), 86_400, COSTS_LIMITS, now)
-  if (!plan) throw problems.validation(found, `${found.length} problem${found.length === 1 ? '' : 's'} in the query parameters`)
+  if (!plan) throw problems.invalidParameters(found)
   return plan
 }
 

@@ -95,7 +95,7 @@ async function planReport(db: Db, r: ReportRequest, now = new Date(), whole = fa
   if (!card)
     all.push({ path: 'querystring.rate_card', message: cardNotVisible(r.query.rate_card) })
   if (all.length || !plan || !card)
-    throw problems.validation(all, `${all.length} problem${all.length === 1 ? '' : 's'} in the query parameters`)
+    throw problems.invalidParameters(all)
   return { ...plan, cardId: card.id, cardCurrency: card.currency, currency: card.currency.toLowerCase() }
 }
 
