@@ -39,7 +39,14 @@ const RULE =
   'billed costs of one provider account may overlap in time only with the same start, end and report shape ' +
   '(DELETE /v1/billing/costs to re-import at another granularity or shape)'
 
-/** Sums rows that share a natural key (a report may split one key by dimensions it does not show). */
+/**
+ * Sums rows that share a natural key (a report may split one key by dimensions it does not show). What the
+ * key leaves out and the parts disagree on — Anthropic's inference_geo (a cost_report splits a description
+ * by it), the cost type, the quantity's unit — is null on the sum, never the first part's: that made the
+ * stored geo depend on the rows' order (the same report posted again in another order was `replaced`, and
+ * an `inferenceGeos` filter gave one geo the whole sum and the other nothing), and quantities of two units
+ * were added up.
+ */
 function mergeByKey(rows: readonly IndexedBilledRow[]): IndexedBilledRow[] {
   const byKey = new Map<string, IndexedBilledRow>()
   for (const r of rows) {
@@ -47,8 +54,13 @@ function mergeByKey(rows: readonly IndexedBilledRow[]): IndexedBilledRow[] {
     const prev = byKey.get(key)
     if (!prev) byKey.set(key, { ref: r.ref, row: { ...r.row } })
     else {
-      prev.row.amount = addDecimals(prev.row.amount, r.row.amount)
-      prev.row.quantity = prev.row.quantity === null || r.row.quantity === null ? null : addDecimals(prev.row.quantity, r.row.quantity)
+      const p = prev.row
+      const oneUnit = p.quantityUnit === r.row.quantityUnit
+      p.amount = addDecimals(p.amount, r.row.amount)
+      p.quantity = p.quantity === null || r.row.quantity === null || !oneUnit ? null : addDecimals(p.quantity, r.row.quantity)
+      if (!oneUnit) p.quantityUnit = null
+      if (p.inferenceGeo !== r.row.inferenceGeo) p.inferenceGeo = null
+      if (p.costType !== r.row.costType) p.costType = null
     }
   }
   return [...byKey.values()]
