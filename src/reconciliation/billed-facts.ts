@@ -9,7 +9,8 @@ import type { ReconFact } from './recon-types.js'
 /**
  * The billed side: stored billed costs in [from, to) by their start_time, in the same UTC windows as the
  * usage query layer (its window SQL), summed per window and stored dimensions. Filters that billed
- * costs carry (providers, accounts, projects, API keys, models) apply; the others concern usage only.
+ * costs carry (providers, accounts, projects, API keys, models, tiers, batch, context tiers, geos) apply;
+ * the others concern usage only.
  */
 
 interface BilledAggregate {

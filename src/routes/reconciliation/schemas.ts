@@ -35,14 +35,15 @@ export const ReconQuerySchema = strictQuery({
   api_key_ids: list('API key ids'),
   user_ids: list('user ids (usage only)'),
   models: list('models'),
-  // The rest of GraphQL's UsageFilter (usage only: billed costs are filtered by the lists above).
-  service_tiers: list('service tiers (usage only)'),
+  // Billed costs carry a tier, a batch flag, a context tier and a geo too (from OpenAI's line item, from
+  // Anthropic's columns), so these four filter both sides; the rest of GraphQL's UsageFilter usage only.
+  service_tiers: list('service tiers (usage and billed costs: a billed cost’s tier is its line item’s or Anthropic’s service_tier)'),
   modalities: z.array(z.enum(MODALITIES)).optional().describe('Only these modalities (usage only)'),
   usage_types: list('token usage types (usage only)'),
-  context_tiers: list('context tiers (usage only)'),
-  inference_geos: list('inference geos (usage only)'),
+  context_tiers: list('context tiers (usage and billed costs)'),
+  inference_geos: list('inference geos (usage and billed costs)'),
   resources: list('resources, `tokens` for the token usage (usage only)'),
-  batch: z.enum(['true', 'false']).transform((v) => v === 'true').optional().describe('true: batch usage only; false: non-batch (usage only)'),
+  batch: z.enum(['true', 'false']).transform((v) => v === 'true').optional().describe('true: batch usage and costs only; false: non-batch (both sides; a billed cost whose line item says nothing of batch is not batch)'),
   endpoints: list('application endpoints (events only)'),
   request_types: list('request types (events only)'),
   session_ids: list('session ids (events only)'),
