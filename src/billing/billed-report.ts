@@ -18,6 +18,8 @@ export interface BilledCostsResult extends CostsResult {
   account_id?: string | null
   /** The rest of a billed cost's natural key: only when grouped by it (the cost export's trailing columns). */
   detail?: BilledDetail
+  /** With `detail`: the costs' own start and end (unix seconds), which a cost longer than a day does not share with its bucket. */
+  span?: { start: number; end: number }
 }
 
 /** What a billed cost stores beyond OpenAI's cost fields (Anthropic's token type, tiers…), as text. */
@@ -42,6 +44,8 @@ export interface BilledReportQuery {
 
 interface Aggregate extends Partial<BilledDetail> {
   bucket: number
+  span_start?: string
+  span_end?: string
   line_item: string | null
   project_id: string | null
   api_key_id: string | null
@@ -56,8 +60,12 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
   const col = (on: boolean, name: string) => sql.raw(on ? name : `null::text as ${name.split('.').pop()}`)
   const bucket = sql`greatest(${q.from}::int8, floor(extract(epoch from start_time) / ${q.width})::int8 * ${q.width})`
   const detail = q.groupBy.detail === true
-  const detailKeys = detail ? BILLED_DETAIL_COLUMNS.map((c) => (c === 'batch' ? 'batch::text as batch' : c)) : []
-  const detailOrder = detail ? sql.raw(BILLED_DETAIL_COLUMNS.map((_, i) => `, ${i + 6} nulls last`).join('')) : sql``
+  // The export also keeps each cost's own (start, end): a week's cost written as its first day's bucket was
+  // posted back as a one-day cost (a 409 beside the stored week, or a day's cost where a week was billed).
+  const detailKeys = detail
+    ? [...BILLED_DETAIL_COLUMNS.map((c) => (c === 'batch' ? 'batch::text as batch' : c)), 'extract(epoch from start_time)::text as span_start', 'extract(epoch from end_time)::text as span_end']
+    : []
+  const detailOrder = detail ? sql.raw(detailKeys.map((_, i) => `, ${i + 6} nulls last`).join('')) : sql``
   const rows = await db.query<Aggregate>(
     sql`select ${bucket} as bucket, ${col(q.groupBy.lineItem, 'line_item')}, ${col(q.groupBy.projectId, 'project_id')},
         ${col(q.groupBy.apiKeyId, 'api_key_id')}, ${col(q.groupBy.accountId === true, 'account_id')},
@@ -70,7 +78,7 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
       where tenant_id = ${q.tenantId} and start_time >= to_timestamp(${q.from}) and start_time < to_timestamp(${q.to})
         ${q.projectIds?.length ? sql`and project_id = any(${sql.param(q.projectIds)}::text[])` : sql``}
         ${q.apiKeyIds?.length ? sql`and api_key_id = any(${sql.param(q.apiKeyIds)}::text[])` : sql``}
-      group by 1, 2, 3, 4, 5${sql.raw(detail ? BILLED_DETAIL_COLUMNS.map((_, i) => `, ${i + 6}`).join('') : '')}
+      group by 1, 2, 3, 4, 5${sql.raw(detailKeys.map((_, i) => `, ${i + 6}`).join(''))}
       order by 1, 5 nulls last, 2 nulls last, 3 nulls last, 4 nulls last${detailOrder}`,
     [],
     { signal: q.signal },
@@ -91,7 +99,7 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
       complete: true,
       unpriced_tokens: 0,
       ...(q.groupBy.accountId ? { account_id: r.account_id } : {}),
-      ...(detail ? { detail: Object.fromEntries(BILLED_DETAIL_COLUMNS.map((c) => [c, r[c] ?? null])) as BilledDetail } : {}),
+      ...(detail ? { detail: Object.fromEntries(BILLED_DETAIL_COLUMNS.map((c) => [c, r[c] ?? null])) as BilledDetail, span: { start: Number(r.span_start), end: Number(r.span_end) } } : {}),
     })
     out.set(Number(r.bucket), list)
   }

@@ -68,6 +68,17 @@ export function billedCostsCsv(db: Db, r: BilledRequest, now = new Date()): Asyn
   return csvChunks(db, r, plan(r, now))
 }
 
+/**
+ * A cost's own start and end in the export's four time columns. The unix columns take whole seconds only
+ * (the import reads digits), so a cost stored to the millisecond is written in the ISO columns alone.
+ */
+function spanCells(span: { start: number; end: number }): (number | string | null)[] {
+  const whole = Number.isInteger(span.start) && Number.isInteger(span.end)
+  if (whole) return [span.start, span.end, isoSeconds(span.start), isoSeconds(span.end)]
+  const iso = (s: number) => new Date(Math.round(s * 1000)).toISOString()
+  return [null, null, iso(span.start), iso(span.end)]
+}
+
 async function* csvChunks(db: Db, r: BilledRequest, p: ReturnType<typeof plan>): AsyncGenerator<string> {
   yield csvLine([...COSTS_CSV_COLUMNS, ...BILLED_DETAIL_COLUMNS])
   // Days without costs write no line, so the range is read from one stored cost to the next: unskipped, an
@@ -79,7 +90,7 @@ async function* csvChunks(db: Db, r: BilledRequest, p: ReturnType<typeof plan>):
     let chunk = ''
     for (const b of buckets)
       for (const x of b.results)
-        chunk += csvLine([b.start, b.end, isoSeconds(b.start), isoSeconds(b.end), x.amount.value_exact, 'usd', x.line_item, x.project_id, x.account_id ?? null, null, x.api_key_id, x.quantity_exact, x.quantity_unit, 'true', 0,
+        chunk += csvLine([...spanCells(x.span ?? b), x.amount.value_exact, 'usd', x.line_item, x.project_id, x.account_id ?? null, null, x.api_key_id, x.quantity_exact, x.quantity_unit, 'true', 0,
           ...BILLED_DETAIL_COLUMNS.map((c) => x.detail?.[c] ?? null)])
     if (chunk) yield chunk
     start = await nextFrom(next)
