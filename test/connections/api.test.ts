@@ -106,6 +106,12 @@ void t.test('the admin key never appears in logs, errors, responses or GraphQL',
     bodies.push(JSON.stringify(await syncAndWait(app, headers, ok.id)), JSON.stringify(await syncAndWait(app, headers, bad.id)))
     const badPatch = await app.inject({ method: 'PATCH', url: `/v1/connections/${bad.id}`, headers, payload: { admin_key: 'short', base_url: wrong } })
     bodies.push(badPatch.body)
+    // A key sent unquoted is malformed JSON: V8 quotes the characters around such an error (Fastify says less).
+    const unquoted = 'sk-admin-UNQUOTED-secret-in-broken-json-1234'
+    const broken = await app.inject({ method: 'POST', url: '/v1/connections', headers: { ...headers, 'content-type': 'application/json' }, payload: `{"name":"x","admin_key":${unquoted}}` })
+    t.equal(broken.statusCode, 400)
+    t.match(broken.json(), { detail: /^malformed JSON body: / })
+    bodies.push(broken.body)
     const gql = await app.inject({ method: 'POST', url: '/graphql', headers, payload: { query: '{ connections { id name adminKeyLast4 lastRun { status error rows } syncedUntil { endpoint syncedUntil } } }' } })
     t.equal(gql.json().errors, undefined)
     t.equal(gql.json().data.connections.length, 2)
@@ -116,6 +122,8 @@ void t.test('the admin key never appears in logs, errors, responses or GraphQL',
     t.ok(lines.length > 0, 'logs were captured')
     t.notOk(everything.includes(OPENAI_KEY), 'the good key appears nowhere (logs, responses, GraphQL, stored rows)')
     t.notOk(everything.includes(wrong), 'the wrong key — which the provider echoed in its 401 — appears nowhere')
+    const fragments = Array.from({ length: unquoted.length - 5 }, (_, i) => unquoted.slice(i, i + 6)).filter((f) => everything.includes(f))
+    t.same(fragments, [], 'no six characters of a key sent unquoted appear anywhere')
   }),
 )
 
