@@ -16,11 +16,12 @@ export const MAX_UNIX_SECONDS = 253_402_300_799
 
 export const INSTANT_FORMAT = 'an RFC 3339 date-time such as "2025-10-01T00:00:00Z" or unix seconds (0–253402300799)'
 
-// T and Z may be lower case (RFC 3339 §5.6). The length guard keeps a pathological input from reaching
+// T and Z may be lower case (RFC 3339 §5.6). A fraction has any number of digits (§5.6 `time-secfrac`), of
+// which the first three count (milliseconds). The length guard keeps a pathological input from reaching
 // the regex and the error message.
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/
 const DIGITS = /^\d{1,12}$/
-const MAX_TEXT = 40
+const MAX_TEXT = 64
 
 const fail = (message: string): InstantResult => ({ ok: false, message })
 const shown = (v: string) => JSON.stringify(v.length > MAX_TEXT ? `${v.slice(0, MAX_TEXT)}…` : v)
@@ -43,7 +44,7 @@ function fromText(v: string): InstantResult {
   const offH = m[9] ? Number(m[9]) : 0
   const offM = m[10] ? Number(m[10]) : 0
   if (offH > 23 || offM > 59) return fail(`${shown(v)} has an impossible UTC offset`)
-  const fractionMs = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0
+  const fractionMs = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0
   const sign = m[8] === '-' ? -1 : 1
   const ms = Date.UTC(y, mo - 1, d, h, mi, s, fractionMs) - sign * (offH * 60 + offM) * 60_000
   if (ms < 0 || ms > MAX_UNIX_SECONDS * 1000 + 999) return fail(`${shown(v)} is outside 1970-01-01T00:00:00Z–9999-12-31T23:59:59Z`)

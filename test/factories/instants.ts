@@ -15,6 +15,8 @@ export const INSTANT_CASES: InstantCase[] = [
   { input: '2025-10-01T02:00:00+02:00', ms: Date.UTC(2025, 9, 1), why: 'with an offset' },
   { input: '2025-09-30T19:30:00-04:30', ms: Date.UTC(2025, 9, 1), why: 'negative offset with minutes' },
   { input: '2025-10-01T00:00:00.250Z', ms: Date.UTC(2025, 9, 1) + 250, why: 'a fraction' },
+  { input: '2025-10-01T00:00:00.2509999999Z', ms: Date.UTC(2025, 9, 1) + 250, why: 'a fraction of 10 digits (RFC 3339 sets no bound)' },
+  { input: '2025-10-01T01:59:59.99999999999999999+02:00', ms: Date.UTC(2025, 9, 1) - 1, why: 'a fraction of 17 digits, never rounded up' },
   { input: '2025-10-01t00:00:00z', ms: Date.UTC(2025, 9, 1), why: 'lower-case t and z (RFC 3339 §5.6)' },
   { input: '2024-02-29T12:00:00Z', ms: Date.UTC(2024, 1, 29, 12), why: 'a leap day' },
   { input: 1759276800, ms: 1759276800_000, why: 'unix seconds as a JSON integer' },
