@@ -4,7 +4,7 @@ import { addDecimals } from '../decimal/exact.js'
 import { ProblemList } from '../errors.js'
 import { dimsKey, type UsageDims } from './bucket.js'
 import { Turns } from './turns.js'
-import { MAX_COUNTER, unstorableText, type Parsed } from './values.js'
+import { longerThan, MAX_COUNTER, MAX_DIMENSION_LENGTH, unstorableText, type Parsed } from './values.js'
 
 /**
  * Non-token usage (contract v2 "resources"): one resource row = the usual dimensions + `resource`, an
@@ -26,7 +26,7 @@ export interface IndexedResource {
 }
 
 export const RESOURCE_NAME = /^[a-z0-9_]{1,64}$/
-const MAX_ATTRIBUTE_LENGTH = 256
+const MAX_ATTRIBUTE_LENGTH = MAX_DIMENSION_LENGTH
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
 const fail = (message: string): Parsed<never> => ({ ok: false, message })
@@ -79,6 +79,9 @@ export function parseRequests(v: unknown): Parsed<number | null> {
   return ok(v)
 }
 
+/** The start of a key for a message, never ending in half a character. */
+const shown = (k: string) => k.slice(0, 40).replace(/[\uD800-\uDBFF]$/, '')
+
 /**
  * Attributes: an object of string → string (each ≤ 256 characters). `dropNulls` is for provider
  * pages, where a field not grouped by comes back null and simply is not an attribute.
@@ -93,10 +96,11 @@ export function parseAttributes(v: unknown, dropNulls = false): Parsed<Record<st
     if (value === undefined || (value === null && dropNulls)) continue
     // Stored as jsonb, which holds neither NUL nor a lone surrogate: the database would refuse the whole request.
     const unstorable = unstorableText(k) ?? (typeof value === 'string' ? unstorableText(value) : undefined)
-    if (typeof value !== 'string') bad.push(`"${k.slice(0, 40)}" is not a string`)
-    else if (k.length === 0 || k.length > MAX_ATTRIBUTE_LENGTH || value.length > MAX_ATTRIBUTE_LENGTH)
-      bad.push(`"${k.slice(0, 40)}": keys and values must be 1–${MAX_ATTRIBUTE_LENGTH} characters`)
-    else if (unstorable) bad.push(`${JSON.stringify(k.slice(0, 40))}: ${unstorable}`)
+    if (typeof value !== 'string') bad.push(`"${shown(k)}" is not a string`)
+    // Characters as every other text of the contract counts them: code points (256 emoji are 256 characters).
+    else if (k.length === 0 || longerThan(k, MAX_ATTRIBUTE_LENGTH) || longerThan(value, MAX_ATTRIBUTE_LENGTH))
+      bad.push(`"${shown(k)}": keys and values must be 1–${MAX_ATTRIBUTE_LENGTH} characters`)
+    else if (unstorable) bad.push(`${JSON.stringify(shown(k))}: ${unstorable}`)
     else out[k] = value
   }
   if (bad.length) return fail(`must be an object of string → string: ${bad.join('; ')}`)

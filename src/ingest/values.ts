@@ -43,9 +43,14 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * was sent).
  */
 export function textProblem(s: string, max = MAX_DIMENSION_LENGTH): string | undefined {
-  // A string of at most `max` UTF-16 units has at most `max` characters: most strings stop here.
-  if (s.length > max && characters(s, max) > max) return `must be at most ${max} characters`
+  if (longerThan(s, max)) return `must be at most ${max} characters`
   return unstorableText(s)
+}
+
+/** Whether `s` has more than `max` characters (code points, not UTF-16 units). */
+export function longerThan(s: string, max = MAX_DIMENSION_LENGTH): boolean {
+  // A string of at most `max` UTF-16 units has at most `max` characters: most strings stop here.
+  return s.length > max && characters(s, max) > max
 }
 
 /** Why `s` cannot be stored as sent, whatever its length (NUL, a lone surrogate), or undefined. */
