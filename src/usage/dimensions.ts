@@ -1,5 +1,5 @@
 import type { Modality } from '../db/token-columns.js'
-import { foldCapitals } from '../ingest/values.js'
+import { foldCapitals, normaliseTier } from '../ingest/values.js'
 
 /** Grouping dimensions of `usage`: GraphQL enum value → fact column → row field. */
 export const DIMENSIONS = {
@@ -124,13 +124,18 @@ export const FILTER_COLUMNS = {
 } as const satisfies Partial<Record<keyof UsageFilter, string>>
 
 /**
- * A list filter's values as the facts hold them: provider names and service tiers are compared folded
- * (`foldCapitals`, the rule of every entry point), so `providers: ["OpenAI"]` finds openai's usage and
- * `serviceTiers: ["Flex"]` flex usage; the rest exactly.
+ * A list filter's values as the facts hold them: provider names are compared folded (`foldCapitals`, the
+ * rule of every entry point), so `providers: ["OpenAI"]` finds openai's usage; service tiers as every entry
+ * point stores them (`normaliseTier`), so `serviceTiers: ["Flex"]` finds flex usage and `["standard"]` the
+ * usage reported as `standard` (stored `default`) — except `batch`, a flag rather than a tier, which stays
+ * as written; the rest exactly.
  */
 export function filterValues(filter: UsageFilter, key: keyof typeof FILTER_COLUMNS): string[] | undefined {
   const values = filter[key]
-  return (key === 'providers' || key === 'serviceTiers') && values ? values.map(foldCapitals) : values
+  if (!values) return values
+  if (key === 'providers') return values.map(foldCapitals)
+  if (key === 'serviceTiers') return values.map((v) => (foldCapitals(v) === 'batch' ? 'batch' : normaliseTier(v, null).serviceTier))
+  return values
 }
 
 export const EVENT_ONLY_FILTERS = ['endpoints', 'requestTypes', 'sessionIds', 'employeeIds', 'agentIds'] as const
