@@ -5,7 +5,8 @@ import { Agent } from 'undici'
 /**
  * Addresses a tenant-supplied URL (a budget's webhook) must not reach unless the operator allows it:
  * loopback, private, link-local (cloud metadata at 169.254.169.254), carrier-grade NAT, unspecified,
- * multicast and reserved ranges. A tenant key could otherwise make the server POST into its own network
+ * multicast and reserved ranges — IANA's special-purpose ranges that are not globally reachable, and the
+ * IPv6 forms that carry an IPv4 address to a translator or relay (NAT64, SIIT, 6to4, Teredo). A tenant key could otherwise make the server POST into its own network
  * (the database port, an admin API) and read the outcome back from the delivery log.
  */
 const PRIVATE = new BlockList()
@@ -18,14 +19,26 @@ for (const [net, bits] of [
   ['172.16.0.0', 12],
   ['192.0.0.0', 24],
   ['192.168.0.0', 16],
+  ['192.0.2.0', 24], // documentation (TEST-NET-1, -2, -3)
+  ['192.88.99.0', 24], // the deprecated 6to4 relay anycast
   ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
   ['224.0.0.0', 3], // multicast, reserved and broadcast
 ] as const)
   PRIVATE.addSubnet(net, bits, 'ipv4')
 // IPv4-mapped addresses (::ffff:a.b.c.d) are checked against the IPv4 rules by BlockList itself.
 for (const [net, bits] of [
   ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d (::7f00:1 is ::127.0.0.1)
+  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT): a translator reaches ::ffff:0:a.b.c.d at a.b.c.d
   ['64:ff9b::', 96], // NAT64: reaches the IPv4 address in its last 32 bits
+  ['64:ff9b:1::', 48], // local-use NAT64 (RFC 8215): the same, inside one network
+  ['100::', 64], // discard-only
+  ['2001::', 23], // IETF protocol assignments: Teredo (2001::/32) carries an IPv4 address, benchmarking, ORCHID
+  ['2001:db8::', 32], // documentation
+  ['2002::', 16], // 6to4: a relay reaches the IPv4 address in bits 16–47 (2002:7f00:1:: is 127.0.0.1's)
+  ['3fff::', 20], // documentation
+  ['5f00::', 16], // SRv6 segment identifiers
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],

@@ -13,9 +13,12 @@ const CONFIG = { BUDGET_EVALUATION_INTERVAL_MS: 'off', BUDGET_WEBHOOK_RETRY_BASE
 const JAN = new Date('2026-01-10T12:00:00Z')
 
 t.test('private and reserved addresses, and only those, are private', async (t) => {
-  const blocked = ['127.0.0.1', '127.9.9.9', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '255.255.255.255', '::1', '::', '[::1]', '::ffff:127.0.0.1', '::ffff:10.0.0.1', 'fe80::1', 'fd00::1', 'ff02::1', '64:ff9b::7f00:1']
+  const blocked = ['127.0.0.1', '127.9.9.9', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '255.255.255.255', '::1', '::', '[::1]', '::ffff:127.0.0.1', '::ffff:10.0.0.1', 'fe80::1', 'fd00::1', 'ff02::1', '64:ff9b::7f00:1',
+    // IPv6 forms that carry an IPv4 address to a translator or relay, and the rest of IANA's non-global ranges.
+    '::ffff:0:7f00:1', '64:ff9b:1::a00:1', '2002:7f00:1::1', '2001:0:4136:e378:8000:63bf:80ff:fffe', '100::1', '2001:db8::1', '3fff::1', '5f00::1',
+    '192.0.2.1', '198.51.100.7', '203.0.113.9', '192.88.99.1']
   for (const a of blocked) t.ok(isPrivateAddress(a), `${a} is private`)
-  for (const a of ['8.8.8.8', '172.32.0.1', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', 'example.com']) t.notOk(isPrivateAddress(a), `${a} is not`)
+  for (const a of ['8.8.8.8', '172.32.0.1', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '2001:4860:4860::8888', '2003::1', '2a00:1450::1', 'example.com']) t.notOk(isPrivateAddress(a), `${a} is not`)
   // Every spelling the URL parser turns into a loopback literal, and localhost.
   for (const u of ['http://127.0.0.1:5432/', 'http://0x7f.1/', 'http://2130706433/', 'http://[::ffff:127.0.0.1]/', 'http://[::1]:8080/x', 'http://[::7f00:1]/', 'http://[::a9fe:a9fe]/', 'http://LOCALHOST/', 'http://localhost./', 'http://a.localhost/', 'http://169.254.169.254/latest/meta-data'])
     t.ok(privateHostOf(u), `${u} names a private host`)
