@@ -64,3 +64,14 @@ export function strictQuery<Shape extends z.ZodRawShape>(shape: Shape) {
     error: (issue) => (issue.code === 'unrecognized_keys' ? `is not a parameter of this route; its parameters are ${known}` : undefined),
   })
 }
+
+/**
+ * A whole-number query parameter (a page's `limit`, `first`): `z.coerce.number` read `0x10` as 16, `1e1` as
+ * 10 and ` 7` as 7, which OpenAI refuses and no client means. Decimal digits only; documented as `inner` is.
+ */
+export const countParam = <T extends z.ZodType>(inner: T) =>
+  z.preprocess((v, ctx) => {
+    if (typeof v !== 'string' || /^\d{1,16}$/.test(v)) return v
+    ctx.addIssue({ code: 'custom', message: 'must be a whole number written in decimal digits' })
+    return z.NEVER
+  }, inner)

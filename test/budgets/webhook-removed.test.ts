@@ -12,7 +12,8 @@ void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine, {
     BUDGET_EVALUATION_INTERVAL_MS: 'off',
     OUTBOUND_PRIVATE_ADDRESSES: 'allow',
-    BUDGET_WEBHOOK_RETRY_BASE_MS: '300',
+    // Long enough that the PUT below lands before the second attempt on a loaded machine (300 ms did not, once).
+    BUDGET_WEBHOOK_RETRY_BASE_MS: '2000',
     BUDGET_WEBHOOK_MAX_ATTEMPTS: '4',
     BUDGET_WEBHOOK_TIMEOUT_MS: '15000',
   })

@@ -7,7 +7,7 @@ import { isValidTimeZone } from '../../usage/windows.js'
 import { normalizeDecimal } from '../../decimal/decimal-text.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
 import { outboundUrl } from '../../http/outbound-url.js'
-import { strictQuery } from '../shared-schemas.js'
+import { countParam, strictQuery } from '../shared-schemas.js'
 
 export const BudgetNameSchema = z
   .string()
@@ -161,7 +161,7 @@ export const AtQuerySchema = strictQuery({
 })
 
 export const AlertsQuerySchema = strictQuery({
-  limit: z.coerce.number().int().min(1).max(1000).default(100).describe('newest first'),
+  limit: countParam(z.coerce.number().int().min(1).max(1000).default(100)).describe('newest first'),
 })
 
 export const AlertSchema = z

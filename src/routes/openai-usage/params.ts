@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { InstantParamSchema } from '../../time/instant-schema.js'
 import { dimensionText } from '../../ingest/text-schema.js'
 import { ALL_SOURCES, MAX_FILTER_VALUES } from '../../usage/dimensions.js'
+import { countParam } from '../shared-schemas.js'
 
 /**
  * Query parameters of the OpenAI-compatible reports, in OpenAI's names and with OpenAI's defaults
@@ -61,10 +62,7 @@ export const idList = (what: string) =>
 const instant = InstantParamSchema
 
 export const bucketWidth = z.enum(['1m', '1h', '1d']).default('1d').describe('Bucket width: 1m, 1h or 1d (UTC-aligned)')
-export const usageLimit = z.coerce
-  .number()
-  .int()
-  .min(1)
+export const usageLimit = countParam(z.coerce.number().int().min(1))
   .optional()
   .describe('Buckets per page: 1d default 7, max 31; 1h default 24, max 168; 1m default 60, max 1440')
 const groupBy = <T extends readonly [string, ...string[]]>(names: T) =>
@@ -124,7 +122,7 @@ export const CostsQuerySchema = z.object({
   group_by: z.array(z.enum(COSTS_GROUP_BY)).optional().describe('Group results by these fields; others are null'),
   project_ids: idList('project ids'),
   api_key_ids: idList('API key ids'),
-  limit: z.coerce.number().int().min(1).optional().describe('Buckets (days) per page: default 7, max 180'),
+  limit: countParam(z.coerce.number().int().min(1)).optional().describe('Buckets (days) per page: default 7, max 180'),
   cost_source: z
     .enum(['computed', 'billed'])
     .default('computed')

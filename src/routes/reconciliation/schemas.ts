@@ -3,7 +3,7 @@ import { RECON_DIMENSIONS, RECON_STATUSES, RECON_WINDOWS } from '../../reconcili
 import { InstantParamSchema } from '../../time/instant-schema.js'
 import { dimensionText } from '../../ingest/text-schema.js'
 import { ALL_SOURCES, MAX_FILTER_VALUES, MODALITIES } from '../../usage/dimensions.js'
-import { strictQuery } from '../shared-schemas.js'
+import { countParam, strictQuery } from '../shared-schemas.js'
 
 /** `a=1&a=2`, `a[]=1` and `a=1,2`: normaliseArrayParams folds the forms (and splits only the plain one). */
 const list = (what: string) =>
@@ -53,7 +53,7 @@ export const ReconQuerySchema = strictQuery({
   rate_card: z.string().min(1).max(200).default('default'),
   pricing_as_of: InstantParamSchema.optional().describe('Price as the card stood at this instant'),
   tolerance: z.string().max(100).default('0.000001').describe('MATCH when |computed − billed| ≤ tolerance'),
-  first: z.coerce.number().int().min(0).max(1000).default(100).describe('Rows per page (JSON)'),
+  first: countParam(z.coerce.number().int().min(0).max(1000).default(100)).describe('Rows per page (JSON)'),
   // A cursor holds the last row's dimension values (six of up to 256 characters, and the line item's key),
   // escaped twice: 3.3 kB in plain ASCII, 12–17 kB for values of emoji or quotes.
   after: z.string().max(32_768).optional().describe('The `next_page` cursor of the previous page'),
