@@ -46,6 +46,12 @@ export function parseOpenAILineItem(text: string): OpenAILineItem | undefined {
   const [item = '', ...suffixes] = text.slice(at + 2).split(', ')
   const column = OPENAI_CLASS.get(item)
   if (!column && !OPENAI_RESOURCE_ITEMS.has(item)) return undefined
+  const tier = tierOfSuffixes(suffixes)
+  return tier && { model: text.slice(0, at), item, column, ...tier }
+}
+
+/** `[, <tier>][, batch]` after an item → its tier and batch flag, or undefined when a suffix is unknown. */
+function tierOfSuffixes(suffixes: readonly string[]): { serviceTier: string; batch: boolean } | undefined {
   let serviceTier = 'default'
   let batch = false
   for (const s of suffixes) {
@@ -53,7 +59,18 @@ export function parseOpenAILineItem(text: string): OpenAILineItem | undefined {
     else if (TIER_SUFFIXES.has(s) && serviceTier === 'default' && !batch) serviceTier = s
     else return undefined
   }
-  return { model: text.slice(0, at), item, column, serviceTier, batch }
+  return { serviceTier, batch }
+}
+
+/**
+ * `"<resource>[, <tier>][, batch]"`: the item of a resource reported without a model (file searches,
+ * vector storage, code interpreter sessions), as the costs mirror names it — or undefined.
+ */
+export function parseModellessResourceItem(text: string): { resource: string; serviceTier: string; batch: boolean } | undefined {
+  const [resource = '', ...suffixes] = text.split(', ')
+  if (!OPENAI_RESOURCE_ITEMS.has(resource)) return undefined
+  const tier = tierOfSuffixes(suffixes)
+  return tier && { resource, ...tier }
 }
 
 /** OpenAI's name for a class of a model's usage, as the costs mirror writes it. */

@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm'
-import { anthropicClass, anthropicItemText, anthropicResource, parseOpenAILineItem } from '../billing/line-items.js'
+import { anthropicClass, anthropicItemText, anthropicResource, parseModellessResourceItem, parseOpenAILineItem } from '../billing/line-items.js'
 import type { Db } from '../db/client.js'
 import { filterValues, type UsageFilter } from '../usage/dimensions.js'
 import { windowEndSql, windowStartSql, type Window } from '../usage/windows.js'
@@ -62,6 +62,9 @@ function billedItem(r: BilledAggregate): ReconFact['item'] {
   const p = parseOpenAILineItem(r.line_item)
   if (p?.column) return { key: itemKey(p.model, p.column, p.serviceTier, p.batch, r.context_tier), text: r.line_item, priced: true, perUnit: false }
   if (p) return { key: resourceKey(p.model, p.item, p.serviceTier, p.batch), text: r.line_item, priced: true, perUnit: true }
+  // The resource alone: usage reported without a model (its billed row has no model either).
+  const bare = parseModellessResourceItem(r.line_item)
+  if (bare) return { key: resourceKey(null, bare.resource, bare.serviceTier, bare.batch), text: r.line_item, priced: true, perUnit: true }
   return { key: `t|${r.line_item}`, text: r.line_item, priced: false, perUnit: false }
 }
 
