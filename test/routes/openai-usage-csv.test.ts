@@ -73,9 +73,10 @@ void eachEngine(t, async (t, engine) => {
       const rows = parse(csv.body, { columns: true }) as Record<string, string>[]
       const header = Object.keys(rows[0]!)
       t.same(header.slice(0, 4), ['start_time', 'end_time', 'start_time_iso', 'end_time_iso'])
-      // The token endpoints' files end with their usage type, so that they re-ingest as it (usage-csv-usage-type.test.ts).
+      // The token endpoints' files end with their usage type, provider and account, so that they re-ingest as
+      // they are (usage-csv-usage-type.test.ts, usage-csv-export-provider-account.test.ts).
       const usageType = ['embeddings', 'moderations'].includes(path) ? path : null
-      t.same(header.slice(header.indexOf('cost_value')), ['cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens', ...(resource ? ['unpriced_quantity'] : []), ...(usageType ? ['usage_type'] : [])])
+      t.same(header.slice(header.indexOf('cost_value')), ['cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens', ...(resource ? ['unpriced_quantity'] : []), ...(usageType ? ['usage_type', 'provider', 'account_id'] : [])])
       t.equal(header.includes('resource'), resource !== null, 'a resource column where the endpoint reads a resource')
 
       const results = buckets.flatMap((b) => b.results.map((r) => ({ b, r })))
@@ -89,7 +90,7 @@ void eachEngine(t, async (t, engine) => {
           Object.assign(cells, { cost_value: cost.value_exact, cost_currency: cost.currency, cost_complete: String(cost.complete), unpriced_tokens: String(cost.unpriced_tokens) })
           if (cost.unpriced_quantity) cells.unpriced_quantity = cost.unpriced_quantity.map((u) => `${u.resource}:${u.quantity}`).join(';')
           if (resource) cells.resource = resource
-          if (usageType) cells.usage_type = usageType
+          if (usageType) Object.assign(cells, { usage_type: usageType, provider: 'openai' })
           return cells
         }),
         ...buckets.filter((b) => !b.results.length).map((b) => ({ start_time: String(b.start_time), end_time: String(b.end_time) })),

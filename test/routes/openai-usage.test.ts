@@ -185,7 +185,7 @@ void eachEngine(t, async (t, engine) => {
     t.equal(res.headers['x-usage-sources'], 'anthropic_api,api,openai_api,openai_csv', 'the counted sources are visible')
     const [header, ...lines] = parse(res.body) as string[][]
     t.same(header!.slice(0, fixtureHeader.length), fixtureHeader, 'the export columns, in order')
-    t.same(header!.slice(fixtureHeader.length), ['input_cache_write_tokens', 'input_cache_write_1h_tokens', 'context_tier', 'inference_geo', 'cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens'])
+    t.same(header!.slice(fixtureHeader.length), ['input_cache_write_tokens', 'input_cache_write_1h_tokens', 'context_tier', 'inference_geo', 'cost_value', 'cost_currency', 'cost_complete', 'unpriced_tokens', 'provider', 'account_id'])
     const col = (row: string[], name: string) => row[header!.indexOf(name)]!
     const empty = lines.filter((l) => col(l, 'input_tokens') === '')
     t.same(empty.map((l) => col(l, 'start_time_iso')), ['2025-10-05T00:00:00+00:00', '2025-10-06T00:00:00+00:00'], 'days without usage are blank rows')

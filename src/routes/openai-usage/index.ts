@@ -16,7 +16,7 @@ import { sendPage } from './json-page.js'
 import { CostsPageSchema, reportResponses as responses, UsagePageSchema } from './schemas.js'
 import resourceUsageRoutes from './resource-usage.js'
 import tokenUsageRoutes from './token-usage.js'
-import { completionsResult, usageCsvLines, USAGE_CSV_COLUMNS } from '../../usage/report/usage-results.js'
+import { completionsResult, EXPORT_KEY_DIMENSIONS, usageCsvLines, USAGE_CSV_COLUMNS } from '../../usage/report/usage-results.js'
 
 export interface OpenAIUsageOptions {
   /** Upper bound on windows × groups one query may produce (MAX_RESULT_CELLS). */
@@ -72,7 +72,7 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
             'comma-separated forms. Extensions: `group_by` `context_tier` / `inference_geo` (result fields, null unless grouped by) and ' +
             'the filters `context_tiers` / `inference_geos`. Each result adds `cost` (exact in `value_exact`). With `Accept: text/csv` the ' +
             'whole range (from `start_time`, or the `page` cursor, to `end_time`; `limit` does not apply) is streamed in ' +
-            'the dashboard export’s columns, re-ingestable by POST /v1/usage/buckets.',
+            'the dashboard export’s columns plus `provider` and `account_id` (grouped by: one row per provider account), re-ingestable by POST /v1/usage/buckets.',
           querystring: UsageQuerySchema,
           response: responses(UsagePageSchema, 'Usage buckets'),
         },
@@ -91,7 +91,8 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           classes: true,
         }
         if (wantsCsv(req.headers.accept))
-          return sendCsv(reply, USAGE_CSV_COLUMNS, await allPages(app.db, r), (b, p) => usageCsvLines(b, p.currency), 'completions_usage.csv')
+          // Grouped by provider and account too, which the file carries, so it re-ingests to the same rows.
+          return sendCsv(reply, USAGE_CSV_COLUMNS, await allPages(app.db, { ...r, groupBy: [...new Set([...r.groupBy, ...EXPORT_KEY_DIMENSIONS])] }), (b, p) => usageCsvLines(b, p.currency), 'completions_usage.csv')
         const page = await firstPage(app.db, r)
         return sendPage(reply, UsagePageSchema, page, (b) => b.rows.map((row) => completionsResult(row, page.currency)))
       },

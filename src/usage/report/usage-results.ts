@@ -78,12 +78,24 @@ export function completionsResult(row: UsageRow, currency: string): CompletionsR
   return { object: 'organization.usage.completions.result', ...counters(row), ...dims, cost: usageCost(row, currency) }
 }
 
+/** What the token exports (completions, embeddings, moderations) always group by, beside `group_by`. */
+export const EXPORT_KEY_DIMENSIONS = ['PROVIDER', 'ACCOUNT'] as const
+const KEY_COLUMNS = ['provider', 'account_id'] as const
+
+/** A row's provider and account under the export's column names (the ingest's). */
+export function keyCells(row: UsageRow): Record<(typeof KEY_COLUMNS)[number], unknown> {
+  return { provider: row.provider ?? null, account_id: row.accountId ?? null }
+}
+
 /**
  * The dashboard export's columns in its order (see the sample `completions_usage_<from>_<to>.csv`), so
  * the file can be re-ingested by POST /v1/usage/buckets. Trailing extras: cache writes, 5-minute and 1-hour
  * (counters the ingest reads, absent from OpenAI's older export; without the 1-hour column a row holding
  * them did not add up and the file was refused), the context tier and inference geo (tokenledger's
- * group_by extensions, blank unless grouped by) and the cost.
+ * group_by extensions, blank unless grouped by), the cost, and the row's `provider` and `account_id`: the
+ * export is always grouped by both (EXPORT_KEY_DIMENSIONS), which the ingest reads back. Without them the
+ * rows of every provider and account were summed into one, and an Anthropic row posted back was stored
+ * as OpenAI's, under whatever ?account_id= said.
  */
 export const USAGE_CSV_COLUMNS = [
   ...TIME_COLUMNS, 'project_id', 'num_model_requests', 'user_id',
@@ -91,13 +103,14 @@ export const USAGE_CSV_COLUMNS = [
   'input_uncached_tokens', 'input_text_tokens', 'output_text_tokens', 'input_cached_text_tokens', 'input_audio_tokens',
   'input_cached_audio_tokens', 'output_audio_tokens', 'input_image_tokens', 'input_cached_image_tokens',
   'output_image_tokens', 'input_cache_write_tokens', 'input_cache_write_1h_tokens', 'context_tier', 'inference_geo', ...COST_COLUMNS,
+  ...KEY_COLUMNS,
 ] as const
 
 /** CSV lines of one bucket (the export writes batch as TRUE/FALSE). */
 export function usageCsvLines(bucket: BucketRows, currency: string): string {
   const cells = bucket.rows.map((row) => {
     const r = completionsResult(row, currency)
-    return { ...resultCells(r), batch: r.batch === null ? null : r.batch ? 'TRUE' : 'FALSE' }
+    return { ...resultCells(r), batch: r.batch === null ? null : r.batch ? 'TRUE' : 'FALSE', ...keyCells(row) }
   })
   return bucketCsvLines(bucket, USAGE_CSV_COLUMNS, cells)
 }
@@ -121,5 +134,8 @@ export function tokenResult(object: string, row: UsageRow, currency: string) {
   }
 }
 
-/** The CSV: the result's fields (dimensions first, as the completions export), then its cost. */
-export const TOKEN_CSV_COLUMNS = [...TIME_COLUMNS, 'project_id', 'user_id', 'api_key_id', 'model', 'num_model_requests', 'input_tokens', ...COST_COLUMNS]
+/**
+ * The CSV: the result's fields (dimensions first, as the completions export), its cost, its usage type
+ * (the ingest reads it), then its provider and account (grouped by, as in the completions export).
+ */
+export const TOKEN_CSV_COLUMNS = [...TIME_COLUMNS, 'project_id', 'user_id', 'api_key_id', 'model', 'num_model_requests', 'input_tokens', ...COST_COLUMNS, 'usage_type', ...KEY_COLUMNS]
