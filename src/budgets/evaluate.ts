@@ -57,5 +57,5 @@ export async function evaluateBudget(db: Db, budget: Budget, now: Date, maxGroup
     if (thresholdsMet(total.spent, budget.amount, budget.thresholds).length > 0)
       add(await windowsCovering(db, 'DAY', budget.timeZone, now, now), total.spent)
   }
-  return recordAlerts(db, { tenant_id: budget.tenantId, id: budget.id, amount: budget.amount, webhook_url: budget.webhookUrl }, candidates, now)
+  return recordAlerts(db, { tenant_id: budget.tenantId, id: budget.id }, candidates, now)
 }

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm'
+import { and, eq, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../client.js'
 import { orm } from '../orm.js'
 import { budgets } from '../schema.js'
@@ -128,7 +128,7 @@ const ALERT_COLUMNS = sql.raw(
 )
 
 /** Whether alert `a` (of the same budget, period and threshold) still stands at the budget's current amount. */
-const alertStands = (currentAmount: string) => sql`a.amount >= ${currentAmount}::numeric`
+const alertStands = (currentAmount: SQL) => sql`a.amount >= ${currentAmount}`
 
 /**
  * Records the crossings that were not recorded before, in one statement. The unique key (tenant, budget,
@@ -138,25 +138,35 @@ const alertStands = (currentAmount: string) => sql`a.amount >= ${currentAmount}:
  * An alert stands for its threshold at the amount it was recorded with (alertStands): one recorded at
  * an amount at least the budget's current one covers the threshold (the spend passed that level too), so
  * lowering the amount re-sends nothing; a raised amount re-arms every threshold.
+ *
+ * The budget is read again here, in the insert itself: an evaluation reads its budget before it computes
+ * the spend (the timer's pass lists every budget first), so a PUT or DELETE may have committed meanwhile.
+ * A candidate is recorded at the budget's current amount, only while its threshold is still one of the
+ * budget's and the spend still reaches it at that amount, with the current webhook's delivery status; a
+ * deleted budget records nothing. (Recorded at the amount the evaluation had read, a crossing after the
+ * amount was lowered was alerted twice — at the new amount and at the old one — and a raise or a removed
+ * threshold alerted a level the budget no longer had.)
  */
 export async function recordAlerts(
   db: Db,
-  budget: Pick<BudgetRow, 'tenant_id' | 'id' | 'amount' | 'webhook_url'>,
+  budget: Pick<BudgetRow, 'tenant_id' | 'id'>,
   candidates: AlertCandidate[],
   crossedAt: Date,
 ): Promise<AlertRow[]> {
   if (candidates.length === 0) return []
-  const status = budget.webhook_url ? 'pending' : 'none'
+  const at = sql`${crossedAt.toISOString()}::timestamptz`
   return db.query<AlertRow>(sql`
     insert into budget_alerts (tenant_id, id, budget_id, period_start, period_end, threshold, amount, spent, crossed_at, delivery_status, next_attempt_at)
-    select ${budget.tenant_id}, c.id, ${budget.id}, c.period_start, c.period_end, c.threshold, ${budget.amount}::numeric, c.spent,
-      ${crossedAt.toISOString()}::timestamptz, ${status}, case when ${status} = 'pending' then ${crossedAt.toISOString()}::timestamptz end
+    select b.tenant_id, c.id, b.id, c.period_start, c.period_end, c.threshold, b.amount, c.spent,
+      ${at}, case when b.webhook_url is not null then 'pending' else 'none' end, case when b.webhook_url is not null then ${at} end
     from unnest(${sql.param(candidates.map((c) => c.id))}::text[], ${sql.param(candidates.map((c) => c.periodStart.toISOString()))}::timestamptz[],
       ${sql.param(candidates.map((c) => c.periodEnd.toISOString()))}::timestamptz[], ${sql.param(candidates.map((c) => c.threshold))}::int[],
       ${sql.param(candidates.map((c) => c.spent))}::numeric[]) as c(id, period_start, period_end, threshold, spent)
-    where not exists (select from budget_alerts a where a.tenant_id = ${budget.tenant_id} and a.budget_id = ${budget.id}
-      and a.period_start = c.period_start and a.period_end = c.period_end and a.threshold = c.threshold
-      and ${alertStands(budget.amount)})
+    join budgets b on b.tenant_id = ${budget.tenant_id} and b.id = ${budget.id}
+    where c.threshold = any(b.thresholds) and c.spent * 100 >= b.amount * c.threshold
+      and not exists (select from budget_alerts a where a.tenant_id = b.tenant_id and a.budget_id = b.id
+        and a.period_start = c.period_start and a.period_end = c.period_end and a.threshold = c.threshold
+        and ${alertStands(sql`b.amount`)})
     order by c.period_start, c.threshold
     on conflict (tenant_id, budget_id, period_start, period_end, threshold, amount) do nothing
     returning ${ALERT_COLUMNS}`)
@@ -175,7 +185,7 @@ export async function recordedThresholds(
   const rows = await db.query<{ threshold: number }>(
     sql`select distinct threshold from budget_alerts a where tenant_id = ${budget.tenant_id} and budget_id = ${budget.id}
         and period_start = ${period.start.toISOString()}::timestamptz and period_end = ${period.end.toISOString()}::timestamptz
-        and ${alertStands(budget.amount)} order by threshold`,
+        and ${alertStands(sql`${budget.amount}::numeric`)} order by threshold`,
   )
   return rows.map((r) => r.threshold)
 }
