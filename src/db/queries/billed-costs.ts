@@ -4,7 +4,7 @@ import { naturalKeyHash } from '../../billing/billed-row.js'
 import type { BucketShape } from '../../ingest/intervals.js'
 import { arrayParam } from '../array-literal.js'
 import type { Db } from '../client.js'
-import { BILLED_TARGET, storedClash } from './buckets.js'
+import { BILLED_TARGET, lockAccounts, storedClash } from './buckets.js'
 
 /** Billed costs (table billed_costs): set-based upsert by natural key, the report-shape probe, range delete. */
 
@@ -110,12 +110,20 @@ export function findBilledClash(tx: Db, tenantId: string, shapes: readonly Bucke
   return storedClash<BilledClash>(tx, tenantId, shapes, BILLED_TARGET, 's.id, s.line_item, s.project_id')
 }
 
+/**
+ * Removes the tenant's billed costs starting inside [start, end), under the locks of the accounts it
+ * deletes from, as the bucket delete does (`deleteBuckets`): an upload writes under those locks, 5,000 rows
+ * per statement, so a delete that took none could delete rows the upload's next statement was about to
+ * write while waiting for one the upload held — a deadlock, in which PostgreSQL aborted the delete (500).
+ */
 export async function deleteBilledCosts(db: Db, q: { tenantId: string; start: Date; end: Date; accountId?: string | undefined }): Promise<number> {
-  const [r] = await db.query<{ deleted: number }>(sql`with d as (
-      delete from billed_costs where tenant_id = ${q.tenantId} and start_time >= ${q.start.toISOString()}::timestamptz
+  const where = sql`tenant_id = ${q.tenantId} and start_time >= ${q.start.toISOString()}::timestamptz
         and start_time < ${q.end.toISOString()}::timestamptz
-        ${q.accountId === undefined ? sql`` : sql`and account_id = ${q.accountId}`}
-      returning 1)
-    select count(*)::int8 as deleted from d`)
-  return r!.deleted
+        ${q.accountId === undefined ? sql`` : sql`and account_id = ${q.accountId}`}`
+  return db.transaction(async (tx) => {
+    await lockAccounts(tx, q.tenantId, sql`select provider, account_id from billed_costs where ${where}`)
+    const [r] = await tx.query<{ deleted: number }>(sql`with d as (delete from billed_costs where ${where} returning 1)
+      select count(*)::int8 as deleted from d`)
+    return r!.deleted
+  })
 }

@@ -288,7 +288,7 @@ const ACCOUNT_LOCK_CLASS = 0x746c
  * and, when it does not hold, writes nothing and starts again exclusively. Returns whether the locks
  * were taken shared.
  */
-async function lockAccounts(tx: Db, tenantId: string, rows: SQL, shared: boolean | SQL = false): Promise<boolean> {
+export async function lockAccounts(tx: Db, tenantId: string, rows: SQL, shared: boolean | SQL = false): Promise<boolean> {
   const lock = (fn: string) => sql.raw(`${fn}(${String(ACCOUNT_LOCK_CLASS)}, k)::text`)
   const mode = typeof shared === 'boolean' ? sql.raw(String(shared)) : sql`not exists (${unstoredShapes(tenantId, shared)})`
   const taken = await tx.query<{ shared: boolean | null }>(
