@@ -16,7 +16,7 @@ import { sendPage } from './json-page.js'
 import { CostsPageSchema, reportResponses as responses, UsagePageSchema } from './schemas.js'
 import resourceUsageRoutes from './resource-usage.js'
 import tokenUsageRoutes from './token-usage.js'
-import { completionsResult, EXPORT_KEY_DIMENSIONS, usageCsvLines, USAGE_CSV_COLUMNS } from '../../usage/report/usage-results.js'
+import { completionsResult, exportRequest, usageCsvLines, USAGE_CSV_COLUMNS } from '../../usage/report/usage-results.js'
 
 export interface OpenAIUsageOptions {
   /** Upper bound on windows × groups one query may produce (MAX_RESULT_CELLS). */
@@ -92,7 +92,7 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
         }
         if (wantsCsv(req.headers.accept))
           // Grouped by provider and account too, which the file carries, so it re-ingests to the same rows.
-          return sendCsv(reply, USAGE_CSV_COLUMNS, await allPages(app.db, { ...r, groupBy: [...new Set([...r.groupBy, ...EXPORT_KEY_DIMENSIONS])] }), (b, p) => usageCsvLines(b, p.currency), 'completions_usage.csv')
+          return sendCsv(reply, USAGE_CSV_COLUMNS, await allPages(app.db, exportRequest(r)), (b, p) => usageCsvLines(b, p.currency), 'completions_usage.csv')
         const page = await firstPage(app.db, r)
         return sendPage(reply, UsagePageSchema, page, (b) => b.rows.map((row) => completionsResult(row, page.currency)))
       },

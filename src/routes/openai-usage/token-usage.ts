@@ -10,7 +10,7 @@ import { reportContext } from './report-request.js'
 import { allPages, firstPage, type ReportRequest } from '../../usage/report/report.js'
 import { sendPage } from './json-page.js'
 import { CostSchema, page, reportResponses } from './schemas.js'
-import { EXPORT_KEY_DIMENSIONS, keyCells, tokenResult, TOKEN_CSV_COLUMNS } from '../../usage/report/usage-results.js'
+import { exportRequest, keyCells, tokenResult, TOKEN_CSV_COLUMNS } from '../../usage/report/usage-results.js'
 
 /** OpenAI's embeddings and moderations usage endpoints: input tokens of one usage type each. */
 const TOKEN_ENDPOINTS = [
@@ -61,7 +61,7 @@ const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, 
           return csvReport(
             reply,
             TOKEN_CSV_COLUMNS,
-            await allPages(app.db, { ...r, groupBy: [...new Set([...r.groupBy, ...EXPORT_KEY_DIMENSIONS])] }),
+            await allPages(app.db, exportRequest(r)),
             // usage_type: without it the file posted back to /v1/usage/buckets was stored as completions;
             // provider and account: without them it was stored as OpenAI's, every account summed into one.
             (b, p) => b.rows.map((row) => ({ ...resultCells(tokenResult(object, row, p.currency)), usage_type: e.usageType, ...keyCells(row) })),

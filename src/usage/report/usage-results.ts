@@ -79,7 +79,10 @@ export function completionsResult(row: UsageRow, currency: string): CompletionsR
 }
 
 /** What the token exports (completions, embeddings, moderations) always group by, beside `group_by`. */
-export const EXPORT_KEY_DIMENSIONS = ['PROVIDER', 'ACCOUNT'] as const
+const EXPORT_KEY_DIMENSIONS = ['PROVIDER', 'ACCOUNT'] as const
+
+/** A token export's request: grouped by provider and account too, which its file carries (keyCells). */
+export const exportRequest = <R extends { groupBy: readonly string[] }>(r: R): R => ({ ...r, groupBy: [...new Set([...r.groupBy, ...EXPORT_KEY_DIMENSIONS])] })
 const KEY_COLUMNS = ['provider', 'account_id'] as const
 
 /** A row's provider and account under the export's column names (the ingest's). */
