@@ -142,19 +142,21 @@ export function fixturePath(t: Test, relative: string): string | undefined {
   return undefined
 }
 
+/** Another PostgreSQL session (a pool of one) on `db`'s database, closed at teardown: to hold locks or to watch the app's. */
+export async function otherSession(t: Test, db: DbClient): Promise<DbClient> {
+  const name = (await db.query<{ d: string }>('select current_database() as d'))[0]!.d
+  const other = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, name), poolSize: 1 })
+  t.teardown(() => other.close())
+  return other
+}
+
 /**
  * Runs `statement` in a transaction of another session of `db`'s database and keeps it open, with its
  * locks, until `release()` — how a test makes the server's statements wait or time out. PGlite runs one
  * statement at a time, so there the open transaction (on `db` itself) holds the whole database.
  */
 export async function holdLocks(t: Test, db: DbClient, statement: string): Promise<{ release: () => Promise<void> }> {
-  let holder: DbClient = db
-  if (db.engine === 'postgres') {
-    const name = (await db.query<{ d: string }>('select current_database() as d'))[0]!.d
-    const other = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, name), poolSize: 1 })
-    t.teardown(() => other.close())
-    holder = other
-  }
+  const holder = db.engine === 'postgres' ? await otherSession(t, db) : db
   let free!: () => void
   const freed = new Promise<void>((r) => (free = r))
   let held!: () => void

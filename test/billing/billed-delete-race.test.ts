@@ -1,8 +1,6 @@
 import t from 'tap'
-import { createPostgresDb } from '../../src/db/client.js'
 import { lockAccountsOf } from '../../src/db/queries/buckets.js'
-import { withDatabase } from '../setup/templates.js'
-import { bearer, build, tenantWithKey } from '../helpers.js'
+import { bearer, build, otherSession, tenantWithKey } from '../helpers.js'
 
 // DELETE /v1/billing/costs beside an upload of the same account. An upload writes under its accounts'
 // advisory locks, 5,000 rows per statement (upsertBilledCosts), so a large one holds the rows of its
@@ -31,9 +29,7 @@ t.test('a delete beside an upload of the same account waits for it, never deadlo
   t.equal((await post(page(D0, '1.5'))).statusCode, 200)
   t.equal((await post(page(D0 + DAY, '2.5'))).statusCode, 200)
 
-  const dbName = (await app.testDb.query<{ d: string }>('select current_database() as d'))[0]!.d
-  const other = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, dbName), poolSize: 1 })
-  t.teardown(() => other.close())
+  const other = await otherSession(t, app.testDb)
   const deadlocks = async () =>
     (await app.testDb.query<{ n: number }>('select deadlocks::int8 as n from pg_stat_database where datname = current_database()'))[0]!.n
   const before = await deadlocks()

@@ -1,7 +1,5 @@
 import t from 'tap'
-import { createPostgresDb } from '../../src/db/client.js'
-import { withDatabase } from '../setup/templates.js'
-import { bearer, build, tenantWithKey } from '../helpers.js'
+import { bearer, build, otherSession, tenantWithKey } from '../helpers.js'
 
 // Writers of the same hours lock the same rollup rows. When two of them deadlock, PostgreSQL aborts
 // one; if that is an ingest request, it wrote nothing and is run again instead of failing with a 500.
@@ -14,9 +12,7 @@ t.test('an ingest that loses a deadlock is retried', { skip: !process.env.TEST_D
   const post = (input: number) => app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: bearer(key), payload: { buckets: rows(input) } })
   t.equal((await post(1)).statusCode, 200)
 
-  const dbName = (await app.testDb.query<{ d: string }>('select current_database() as d'))[0]!.d
-  const other = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, dbName), poolSize: 1 })
-  t.teardown(() => other.close())
+  const other = await otherSession(t, app.testDb)
   const deadlocks = async () =>
     (await app.testDb.query<{ n: number }>('select deadlocks::int8 as n from pg_stat_database where datname = current_database()'))[0]!.n
   const before = await deadlocks()

@@ -1,9 +1,8 @@
 import { once } from 'node:events'
 import { connect, type AddressInfo, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
-import { createPostgresDb, type DbClient } from '../../src/db/client.js'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
-import { withDatabase } from '../setup/templates.js'
+import type { DbClient } from '../../src/db/client.js'
+import { bearer, build, eachEngine, otherSession, tenantWithKey } from '../helpers.js'
 
 // Slow readers of streamed reports used to take the whole pool. A report reads its statement through a
 // cursor (PostgreSQL) whose connection stays taken while the client reads; each tenant may run
@@ -58,10 +57,8 @@ async function slowReader(t: Test, port: number, key: string): Promise<Reader> {
 
 /** PostgreSQL: sessions of the test database holding an export's cursor while its reader waits. */
 async function observer(t: Test, db: DbClient) {
-  const name = (await db.query<{ d: string }>('select current_database() as d'))[0]!.d
   // Its own connection: the app's pool may be taken, which is what is tested.
-  const own = createPostgresDb({ url: withDatabase(process.env.TEST_DATABASE_URL!, name), poolSize: 1 })
-  t.teardown(() => own.close())
+  const own = await otherSession(t, db)
   const held = async () =>
     Number((await own.query<{ n: number }>(
       // In a transaction, whatever its state: a cursor whose reader's socket buffers are still filling
