@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { asset, CSS, hashedName, HTML, IMMUTABLE, JS, packageFile, REVALIDATE, sendAsset, type Asset } from '../http/static-assets.js'
+import { asset, CSS, hashedAssets, HTML, IMMUTABLE, JS, packageFile, REVALIDATE, sendAsset, type Asset } from '../http/static-assets.js'
 import { API_JS } from './client/api.js'
 import { BUDGETS_JS } from './client/budgets.js'
 import { DECIMAL_JS } from './client/decimal.js'
@@ -39,13 +39,7 @@ export function loadDashboardAssets(): { page: Asset; assets: Map<string, Asset>
     echarts: ['echarts.common.min.js', asset(packageFile('echarts', 'dist/echarts.common.min.js'), JS)],
     app: ['dashboard.js', asset(DASHBOARD_JS, JS)],
   } as const
-  const assets = new Map<string, Asset>()
-  const urls = {} as Record<keyof typeof files, string>
-  for (const [key, [name, a]] of Object.entries(files) as [keyof typeof files, (typeof files)[keyof typeof files]][]) {
-    const file = hashedName(name, a)
-    assets.set(file, a)
-    urls[key] = `${ASSET_PATH.slice(1)}/${file}` // relative to /
-  }
+  const { assets, urls } = hashedAssets(files, ASSET_PATH.slice(1)) // relative to /
   return { page: asset(renderDashboardPage(urls), HTML), assets }
 }
 

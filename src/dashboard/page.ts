@@ -1,3 +1,5 @@
+import { attr, pageHead } from '../http/static-assets.js'
+
 /**
  * The dashboard's HTML and CSS. They live in modules (not as files under src/) so the build compiles them
  * into dist/ with everything else and the Docker image needs nothing more. Asset URLs are relative to `/`,
@@ -10,8 +12,6 @@ export interface DashboardAssetUrls {
   app: string
 }
 
-const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')
-
 function topCard(id: string, title: string): string {
   return `<section id="${id}" class="card" aria-labelledby="${id}-title" data-state="idle">
     <div class="section-head"><h2 id="${id}-title">${title}</h2>
@@ -22,15 +22,7 @@ function topCard(id: string, title: string): string {
 }
 
 export function renderDashboardPage(a: DashboardAssetUrls): string {
-  const src = (p: string) => `"${escapeAttr(p)}"`
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>tokenledger · dashboard</title>
-<link rel="stylesheet" href=${src(a.css)}>
+  return `${pageHead('tokenledger · dashboard', a.css)}
 </head>
 <body>
 <header class="top">
@@ -105,8 +97,8 @@ export function renderDashboardPage(a: DashboardAssetUrls): string {
   </section>
 </main>
 <noscript>The dashboard needs JavaScript; the same numbers are at POST /graphql (query usage).</noscript>
-<script src=${src(a.echarts)}></script>
-<script src=${src(a.app)}></script>
+<script src=${attr(a.echarts)}></script>
+<script src=${attr(a.app)}></script>
 </body>
 </html>
 `

@@ -1,3 +1,5 @@
+import { attr, pageHead } from '../http/static-assets.js'
+
 /**
  * The GraphiQL page and its small bootstrap script. They live in a module (not as files under src/) so the
  * build copies them into dist/ with everything else. Every URL here is relative to `/graphiql`, so the
@@ -12,18 +14,8 @@ export interface PageAssets {
   bootstrap: string
 }
 
-const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')
-
 export function renderPage(a: PageAssets): string {
-  const src = (p: string) => `"${escapeAttr(p)}"`
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>tokenledger · GraphiQL</title>
-<link rel="stylesheet" href=${src(a.css)}>
+  return `${pageHead('tokenledger · GraphiQL', a.css)}
 <style>
   html, body { height: 100%; margin: 0; }
   body { display: flex; flex-direction: column; font-family: system-ui, sans-serif; }
@@ -44,10 +36,10 @@ export function renderPage(a: PageAssets): string {
 </form>
 <div id="graphiql">Loading GraphiQL…</div>
 <noscript>GraphiQL needs JavaScript.</noscript>
-<script src=${src(a.react)}></script>
-<script src=${src(a.reactDom)}></script>
-<script src=${src(a.graphiql)}></script>
-<script src=${src(a.bootstrap)}></script>
+<script src=${attr(a.react)}></script>
+<script src=${attr(a.reactDom)}></script>
+<script src=${attr(a.graphiql)}></script>
+<script src=${attr(a.bootstrap)}></script>
 </body>
 </html>
 `

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { asset, CSS, hashedName, HTML, IMMUTABLE, JS, packageFile, REVALIDATE, sendAsset, type Asset } from '../http/static-assets.js'
+import { asset, CSS, hashedAssets, HTML, IMMUTABLE, JS, packageFile, REVALIDATE, sendAsset, type Asset } from '../http/static-assets.js'
 import { BOOTSTRAP_JS, renderPage } from './graphiql-page.js'
 
 /** Where the page lives; its assets are under `${PAGE_PATH}/assets/`. */
@@ -30,13 +30,7 @@ function loadGraphiqlAssets(): { page: Asset; assets: Map<string, Asset> } {
     graphiql: ['graphiql.min.js', asset(packageFile('graphiql', 'graphiql.min.js'), JS)],
     bootstrap: ['bootstrap.js', asset(BOOTSTRAP_JS, JS)],
   } as const
-  const assets = new Map<string, Asset>()
-  const urls = {} as Record<keyof typeof files, string>
-  for (const [key, [name, a]] of Object.entries(files) as [keyof typeof files, (typeof files)[keyof typeof files]][]) {
-    const file = hashedName(name, a)
-    assets.set(file, a)
-    urls[key] = `graphiql/assets/${file}` // relative to /graphiql
-  }
+  const { assets, urls } = hashedAssets(files, 'graphiql/assets') // relative to /graphiql
   return { page: asset(renderPage(urls), HTML), assets }
 }
 

@@ -37,7 +37,36 @@ export function asset(body: Buffer | string, type: string): Asset {
 }
 
 /** Content-addressed file name: a new package version gets a new URL, so assets can be cached forever. */
-export const hashedName = (name: string, a: Asset) => name.replace(/(\.min)?\.(js|css)$/, `.${a.etag.slice(1, 13)}$&`)
+const hashedName = (name: string, a: Asset) => name.replace(/(\.min)?\.(js|css)$/, `.${a.etag.slice(1, 13)}$&`)
+
+/**
+ * The files a page serves, each under its content-addressed name (`hashedName`): the assets by file name,
+ * and each file's URL as `dir/<file>` (a relative URL, so a page works behind a proxy's path prefix).
+ */
+export function hashedAssets<K extends string>(files: Record<K, readonly [name: string, a: Asset]>, dir: string): { assets: Map<string, Asset>; urls: Record<K, string> } {
+  const assets = new Map<string, Asset>()
+  const urls = {} as Record<K, string>
+  for (const key of Object.keys(files) as K[]) {
+    const [name, a] = files[key]
+    const file = hashedName(name, a)
+    assets.set(file, a)
+    urls[key] = `${dir}/${file}`
+  }
+  return { assets, urls }
+}
+
+/** A URL as a double-quoted HTML attribute value. */
+export const attr = (url: string) => `"${url.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')}"`
+
+/** The opening of every page the server renders, up to its stylesheet: UTF-8, mobile viewport, no referrer. */
+export const pageHead = (title: string, cssUrl: string) => `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title}</title>
+<link rel="stylesheet" href=${attr(cssUrl)}>`
 
 /**
  * Whether a response may be gzipped for this Accept-Encoding (RFC 9110 §12.5.3). A coding with q=0 is
