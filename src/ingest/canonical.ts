@@ -38,7 +38,8 @@ export interface ParsedJsonRows {
   distinctKeys?: true
 }
 
-const KNOWN_FIELDS = new Set<string>([
+/** The members a canonical bucket and a canonical resource row share: their time span and dimensions. */
+const ROW_FIELDS = [
   'start_time',
   'end_time',
   'model',
@@ -49,31 +50,13 @@ const KNOWN_FIELDS = new Set<string>([
   'api_key_id',
   'service_tier',
   'batch',
-  'usage_type',
   'context_tier',
   'inference_geo',
-  ...COUNTER_FIELDS,
-])
+] as const
 
-const RESOURCE_FIELDS = new Set<string>([
-  'start_time',
-  'end_time',
-  'model',
-  'provider',
-  'account_id',
-  'project_id',
-  'user_id',
-  'api_key_id',
-  'service_tier',
-  'batch',
-  'context_tier',
-  'inference_geo',
-  'resource',
-  'quantity',
-  'attributes',
-  'num_model_requests',
-  'reported_cost',
-])
+const KNOWN_FIELDS = new Set<string>([...ROW_FIELDS, 'usage_type', ...COUNTER_FIELDS])
+
+const RESOURCE_FIELDS = new Set<string>([...ROW_FIELDS, 'resource', 'quantity', 'attributes', 'num_model_requests', 'reported_cost'])
 
 function parseProvider(item: Record<string, unknown>, p: RowProblems, path = 'provider'): string {
   return p.take(parseProviderId(item.provider), path, null) ?? 'openai'
