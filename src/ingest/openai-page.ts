@@ -59,8 +59,15 @@ export const OPENAI_RESOURCE_ATTRIBUTES: Record<string, readonly string[]> = Obj
 /** Every attribute key OpenAI's resource results report (what a declared `group_by` may name besides dimensions). */
 export const OPENAI_ATTRIBUTE_KEYS: readonly string[] = [...new Set(Object.values(OPENAI_RESOURCE_ATTRIBUTES).flat())]
 
-/** What makes a repeated bucket the same page posted twice: pages of different usage endpoints share their time buckets. */
-const resultKinds = (results: unknown[]) => [...new Set(results.map((r) => (isObject(r) ? String(r.object ?? 'completions') : '')))].sort().join(',')
+/**
+ * What makes a repeated bucket the same page posted twice: pages of different usage endpoints share their
+ * time buckets. The kinds the results' `object` names, not its text: a result without `object` is a
+ * completions result, and file search and web search results have two names each.
+ */
+const resultKinds = (results: unknown[]) =>
+  [...new Set(results.map((r) => (isObject(r) ? kindName(resultKind(r.object)) ?? String(r.object) : '')))].sort().join(',')
+
+const kindName = (kind: ResultKind | undefined) => (kind === undefined ? undefined : 'tokens' in kind ? `tokens:${kind.tokens}` : `resource:${kind.resource}`)
 
 const OPENAI_TIMES = { start: 'start_time', end: 'end_time' }
 

@@ -108,6 +108,27 @@ void eachEngine(t, async (t, engine) => {
     'application/json',
     (b) => t.match(b.errors, [{ index: 1, message: /index 0.*index 1/ }]),
   )
+  // Pages were told apart by the text of their results' `object`, not by the kind it names: a result
+  // without `object` (a completions result) and the same result with it, or OpenAI's two names of the
+  // file search results, made the same bucket look like two endpoints' — summed, counted twice.
+  const page = (object: string | undefined, result: Record<string, unknown>) =>
+    ({ object: 'page', data: [{ start_time: 1735689600, end_time: 1735776000, results: [{ ...(object ? { object } : {}), ...result }] }] })
+  rejects(
+    'the same bucket in two pages, one naming its results\' object and one not, names both indexes',
+    400,
+    [page(undefined, { model: 'm', input_tokens: 1 }), page('organization.usage.completions.result', { model: 'm', input_tokens: 1 })],
+    'application/json',
+    (b) => t.match(b.errors, [{ index: 1, message: /index 0.*index 1/ }]),
+  )
+  t.test('the same bucket in two pages under both names of one result kind names both indexes', async (t) => {
+    const { key, tenantId } = await tenantWithKey(app, ['ingest'])
+    const result = { project_id: 'p', user_id: null, api_key_id: null, vector_store_id: 'vs_1', num_requests: 3 }
+    const res = await postBuckets(app, key, [page('organization.usage.file_searches.result', result), page('organization.usage.file_search_calls.result', result)], 'application/json')
+    t.equal(res.statusCode, 400, res.body)
+    t.match(res.json(), { errors: [{ index: 1, message: /index 0.*index 1/ }] })
+    const [r] = await app.testDb.query<{ n: number }>('select count(*)::int8 as n from usage_resources where tenant_id = $1', [tenantId])
+    t.equal(r!.n, 0, 'nothing written')
+  })
   // Read as "not reported": the cache writes and web searches were dropped and the rest stored (200).
   rejects(
     'an Anthropic result whose cache_creation or server_tool_use is not an object names both',
