@@ -29,7 +29,11 @@ function readHeader(record: string[]): Columns {
   })
   for (const [a, b] of [['start_time', 'start_time_iso'], ['end_time', 'end_time_iso']] as const)
     if (!columns.has(a) && !columns.has(b)) problems.push({ line: 1, path: a, message: `the header needs a ${a} or ${b} column` })
-  if (!COUNTER_FIELDS.some((f) => columns.has(f)))
+  // Our resource usage exports (images, storage, search calls…) carry num_model_requests too, so they would read
+  // as token rows without tokens: every row skipped, a 200 that stored nothing.
+  if (columns.has('resource'))
+    problems.push({ line: 1, path: 'resource', message: 'a resource usage export (it has a "resource" column) has no CSV ingest: post the usage page as JSON' })
+  else if (!COUNTER_FIELDS.some((f) => columns.has(f)))
     problems.push({ line: 1, path: '', message: 'the header names no usage column (input_tokens, output_tokens, …)' })
   if (problems.length > 0) throw problemCatalogue.validation(problems, 'the CSV header is not a usage export header')
   return columns

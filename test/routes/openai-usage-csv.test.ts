@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync'
 import { Decimal } from 'decimal.js'
 import t from 'tap'
-import { postBuckets } from '../factories/buckets.js'
+import { postBuckets, rowCount } from '../factories/buckets.js'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 
 // `Accept: text/csv` on the nine newer usage mirrors: each JSON result is one CSV row with the same
@@ -103,6 +103,19 @@ void eachEngine(t, async (t, engine) => {
       t.equal(sum(rows.map((r) => r[quantity]!)), sum(results.map(({ r }) => String(r[quantity]))), 'quantity total')
       t.same(rows.filter((r) => r.start_time === String(T0 + DAY)).map((r) => r.cost_value), [''], 'the empty day is one blank row')
       t.equal(rows[0]!.start_time_iso, '2025-10-01T00:00:00+00:00')
+
+      // Posted back: a token export re-ingests (usage-csv-usage-type.test.ts); a resource export has no CSV
+      // ingest and says so, where it was read as token rows without tokens (200, every row skipped).
+      const { key: other, tenantId } = await tenantWithKey(app, ['ingest', 'read'])
+      const back = await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: { ...bearer(other), 'content-type': 'text/csv' }, payload: csv.body })
+      if (resource) {
+        t.equal(back.statusCode, 400, back.body)
+        t.match(back.json(), { errors: [{ path: 'resource', message: /resource usage export .* has no CSV ingest/ }] })
+        t.equal(await rowCount(app, tenantId), 0, 'nothing written')
+      } else {
+        t.equal(back.statusCode, 200, back.body)
+        t.match(back.json(), { skipped: 1 }, 'the empty day')
+      }
     })
   }
 
