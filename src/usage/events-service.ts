@@ -152,7 +152,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
   const fetched = count === 0 || totalsOnly
     ? []
     : await db.query<EventSqlRow>(sql`${withClause}
-          select id, timestamp, model, provider, project_id, user_id, api_key_id, service_tier, endpoint,
+          select id, timestamp, model, provider, project_id, user_id, api_key_id, service_tier, context_tier, inference_geo, endpoint,
             request_type, session_id, employee_id, agent_id, batch, labels, metadata, input_tokens, output_tokens,
             (select coalesce(json_agg(json_build_object('resource', x.resource, 'quantity', x.quantity::text, 'attributes', x.attributes)
               order by x.position), '[]'::json) from usage_event_resources x
@@ -185,6 +185,8 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       employeeId: r.employee_id,
       agentId: r.agent_id,
       batch: r.batch,
+      contextTier: r.context_tier,
+      inferenceGeo: r.inference_geo,
       labels: Object.entries(r.labels ?? {})
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([key, value]) => ({ key, value })),
