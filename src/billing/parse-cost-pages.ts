@@ -60,13 +60,18 @@ const readOpenAIResult: ResultReader = (r, path, p) => {
   if (amount && (amount.value === null || amount.value === undefined)) return 'skipped'
   const lineItem = text(p, r.line_item, `${path}.line_item`)
   const parsedItem = lineItem === null ? undefined : parseOpenAILineItem(lineItem)
-  const quantity = r.quantity === null || r.quantity === undefined ? null : p.take(parseAmount(r.quantity, { nonNegative: true }), `${path}.quantity`, null)
+  // The ledger's own costs pages (its mirror's, cost_source billed or computed) carry the exact decimals
+  // beside OpenAI's JSON numbers, which are exact to 17 significant digits only: posted back, they are read.
+  const exactQuantity = typeof r.quantity_exact === 'string'
+  const rawQuantity = exactQuantity ? r.quantity_exact : r.quantity
+  const quantity = rawQuantity === null || rawQuantity === undefined ? null : p.take(parseAmount(rawQuantity, { nonNegative: true }), `${path}.${exactQuantity ? 'quantity_exact' : 'quantity'}`, null)
+  const exactAmount = typeof amount?.value_exact === 'string'
   return {
     lineItem,
     model: parsedItem?.model ?? null,
     tokenType: null,
     costType: null,
-    amount: amount ? p.take(parseAmount(amount.value), `${path}.amount.value`, '0') : '0',
+    amount: amount ? p.take(parseAmount(exactAmount ? amount.value_exact : amount.value), `${path}.amount.${exactAmount ? 'value_exact' : 'value'}`, '0') : '0',
     currency: amount ? p.take(currency(amount.currency), `${path}.amount.currency`, 'USD') : 'USD',
     projectId: text(p, r.project_id, `${path}.project_id`),
     apiKeyId: text(p, r.api_key_id, `${path}.api_key_id`),
