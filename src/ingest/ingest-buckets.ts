@@ -290,6 +290,7 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   let parsed: ParsedJsonRows
   const source = jsonBodySource(body)
   if (source === 'api') {
+    refuseRowDefaults(defaults)
     parsed = await parseCanonical(body as { buckets?: unknown; resources?: unknown })
   } else if (source === 'anthropic_api') {
     parsed = await parseAnthropicPages(body as Parameters<typeof parseAnthropicPages>[0], defaults)
@@ -366,6 +367,23 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
     for (const row of merged.rows) await emit(row.index, row.bucket)
     return { received: parsed.received, skipped: parsed.skipped, problems: new ProblemList() }
   })
+}
+
+/**
+ * `?provider=` / `?account_id=` are the defaults of rows that name none in a page or a CSV export. A canonical
+ * row names its own (absent: openai, no account), so beside one they were ignored: the rows were filed under
+ * no account while the request named one, and a client that learns that and re-posts with the account
+ * in its rows would count them twice. Refused instead, nothing written.
+ */
+function refuseRowDefaults(defaults: RowDefaults): void {
+  const given = (['provider', 'account_id'] as const).filter((name) => (name === 'provider' ? defaults.provider : defaults.accountId) !== undefined)
+  if (given.length)
+    throw problems.validation(
+      given.map((name) => ({
+        path: `querystring.${name}`,
+        message: `applies to usage pages and CSV exports only; a {"buckets":[…], "resources":[…]} row names its own ${name} (absent: ${name === 'provider' ? 'openai' : 'no account'})`,
+      })),
+    )
 }
 
 /** A declared `?group_by=` name that is no dimension nor attribute (a typo would silently change the shape) → 400. */

@@ -28,7 +28,7 @@ void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const { key } = await tenantWithKey(app, ['ingest', 'read'])
   const h = bearer(key)
-  const posted = await app.inject({ method: 'POST', url: '/v1/usage/buckets?account_id=org_1', headers: h, payload: { resources: RESOURCES } })
+  const posted = await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: h, payload: { resources: RESOURCES } })
   t.equal(posted.statusCode, 200, posted.body)
 
   // What the ledger itself says was spent, per line item: the billed page posted back.

@@ -12,7 +12,7 @@ const D1 = '2025-10-07T00:00:00Z'
 const RANGE = 'start_time=2025-10-01T00:00:00Z&end_time=2025-11-01T00:00:00Z'
 
 const bucket = (accountId: string) => ({ start_time: D0, end_time: D1, model: 'gpt-5', account_id: accountId, input_tokens: 10, output_tokens: 5 })
-// The query's account is the default for pages and CSV (a {"buckets"} row names its own).
+// The query's account is the default for pages and CSV (a {"buckets"} row names its own: beside one it is refused).
 const usagePage = {
   object: 'page',
   data: [{ start_time: 1759708800, end_time: 1759795200, results: [{ object: 'organization.usage.completions.result', model: 'gpt-5', input_tokens: 10, output_tokens: 5, num_model_requests: 1 }] }],
@@ -101,6 +101,20 @@ void eachEngine(t, async (t, engine) => {
     t.same(await accounts('usage_buckets'), ['org-a', 'org-b'], 'no bucket filed under no account')
     const res = await send('POST', '/v1/usage/buckets?account_id=org-c&provider=openai&group_by[]=model', usagePage)
     t.equal(res.status, 200, 'its own parameters, group_by in the [] form too')
+    t.same(await accounts('usage_buckets'), ['org-a', 'org-b', 'org-c'])
+  })
+
+  await t.test('POST /v1/usage/buckets refuses a default beside canonical rows, which name their own', async (t) => {
+    await seed(t)
+    const noAccount = { start_time: D0, end_time: D1, model: 'gpt-5', input_tokens: 10, output_tokens: 5 }
+    const res = await send('POST', '/v1/usage/buckets?account_id=org-c&provider=anthropic', { buckets: [noAccount] })
+    t.equal(res.status, 400)
+    t.match(res.type, /^application\/problem\+json/)
+    const problem = res.body as unknown as Problem
+    t.same(problem.errors.map((e) => e.path).sort(), ['querystring.account_id', 'querystring.provider'], 'each ignored default named')
+    t.match(problem.errors.find((e) => e.path === 'querystring.account_id')!.message, /names its own account_id/)
+    t.same(await accounts('usage_buckets'), ['org-a', 'org-b'], 'nothing filed under no account')
+    t.equal((await send('POST', '/v1/usage/buckets', { buckets: [bucket('org-c')] })).status, 200, 'the account named in the row')
     t.same(await accounts('usage_buckets'), ['org-a', 'org-b', 'org-c'])
   })
 

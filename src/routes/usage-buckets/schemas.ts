@@ -107,8 +107,8 @@ export const IngestBodySchema = z
   )
 
 export const IngestQuerySchema = strictQuery({
-  provider: providerIdText().optional().describe('for pages and CSV: the provider of rows that name none (folded to lower case)'),
-  account_id: dimensionText().optional().describe('for pages and CSV: the account of rows that name none'),
+  provider: providerIdText().optional().describe('for pages and CSV: the provider of rows that name none (folded to lower case); beside {"buckets"/"resources"} rows, which name their own, 400'),
+  account_id: dimensionText().optional().describe('for pages and CSV: the account of rows that name none; beside {"buckets"/"resources"} rows, which name their own, 400'),
   group_by: z
     .array(z.string().min(1).max(256))
     .max(50)
