@@ -16,8 +16,8 @@ Streams a usage file to the server and prints the server's summary.
 
 Options:
   --kind usage|costs     what the file holds (default: usage)
-  --account-id A         the account of rows that name none
-  --provider P           the provider of rows that name none (default: the server's, openai)
+  --account-id A         the account of page and CSV rows that name none ({"buckets"} rows name their own)
+  --provider P           the provider of page and CSV rows that name none (default: openai)
   --json                 print the server's summary as JSON
   --url URL              server (env TOKENLEDGER_URL, default http://127.0.0.1:3000)
   --key KEY              an API key with the ingest scope (env TOKENLEDGER_KEY)
