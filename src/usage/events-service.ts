@@ -152,7 +152,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
   const fetched = count === 0 || totalsOnly
     ? []
     : await db.query<EventSqlRow>(sql`${withClause}
-          select id, timestamp, model, provider, project_id, user_id, api_key_id, service_tier, context_tier, inference_geo, endpoint,
+          select id, timestamp, model, provider, account_id, project_id, user_id, api_key_id, service_tier, context_tier, inference_geo, endpoint,
             request_type, session_id, employee_id, agent_id, batch, labels, metadata, input_tokens, output_tokens,
             (select coalesce(json_agg(json_build_object('resource', x.resource, 'quantity', x.quantity::text, 'attributes', x.attributes)
               order by x.position), '[]'::json) from usage_event_resources x
@@ -175,6 +175,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       timestamp: r.timestamp,
       model: r.model,
       provider: r.provider,
+      accountId: r.account_id,
       projectId: r.project_id,
       userId: r.user_id,
       apiKeyId: r.api_key_id,
