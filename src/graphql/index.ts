@@ -12,6 +12,7 @@ import type { TenantGate } from '../usage/tenant-gate.js'
 import { costLimit, rootFieldLimit } from './cost-limit.js'
 import { resolvers } from './resolvers.js'
 import { selectionLimit } from './selection-limit.js'
+import { variablesLimit } from './variables-limit.js'
 
 /** Fields an operation may select with its fragments expanded (GraphiQL's introspection query: 220). */
 const MAX_SELECTIONS = 1000
@@ -46,6 +47,9 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlOptions> = async (app, opts) => {
       return sendProblem(reply, req, err)
     }
   })
+
+  // Huge list variables are refused before graphql-js coerces them value by value (variables-limit.ts).
+  app.addHook('preValidation', variablesLimit)
 
   await app.register(mercurius, {
     schema: loadSchema(),
