@@ -205,16 +205,19 @@ const sum = (expr: string) => `sum(${expr})`
 /**
  * One row per modality (text, audio, image) of the token rows (cache writes, both durations, count on
  * the text row), and the resource rows with no modality — unless a modality filter keeps only tokens.
+ * The reported cost is the provider's figure for whole calls, not split by modality: it is on the text
+ * row (kept even without text tokens), so the rows still add up to the totals of the same query
+ * without MODALITY.
  */
 function modalityRowsSql(spec: UsageSpec, g: Grouping): SQL {
   const values = MODALITIES.map((m) => {
     const of = (cost: string) => PRICED_CLASSES.filter((c) => c.modality === m && c.cost === cost).map((c) => c.column)
     const cols = PRICED_CLASSES.filter((c) => c.modality === m).map((c) => c.column)
     const inputCols = [...of('input'), ...of('cachedInput'), ...of('cacheWrite')]
-    const oneHour = m === 'text' ? 'cache_write_1h' : '0'
+    const text = m === 'text'
     return raw(`('${m}', ${sumOf(inputCols)}, ${sumOf(of('output'))}, ${sumOf(of('cachedInput'))}, ${sumOf(of('input'))},
-      ${sumOf(of('cacheWrite'))}, ${oneHour}, ${costSum(of('input'))}, ${costSum(of('cachedInput'))}, ${costSum(of('cacheWrite'))},
-      ${costSum(of('output'))}, ${cols.map((c) => `u_${c}`).join(' + ')})`)
+      ${sumOf(of('cacheWrite'))}, ${text ? 'cache_write_1h' : '0'}, ${costSum(of('input'))}, ${costSum(of('cachedInput'))}, ${costSum(of('cacheWrite'))},
+      ${costSum(of('output'))}, ${cols.map((c) => `u_${c}`).join(' + ')}, ${text ? 'reported_cost' : 'null::numeric'})`)
   })
   const keysOut = g.keys.map((k) => (k === 'modality' ? 'm.modality' : `b.${k}`)).join(', ')
   const keep = spec.filter.modalities?.length ? sql` and m.modality = any(${sql.param(spec.filter.modalities)}::text[])` : sql``
@@ -222,10 +225,10 @@ function modalityRowsSql(spec: UsageSpec, g: Grouping): SQL {
       m.input_tokens, m.output_tokens, m.cached as cached_input_tokens, m.uncached as uncached_input_tokens,
       m.cache_write as cache_write_tokens, m.cache_write_1h as cache_write_1h_tokens,
       m.cost_input, m.cost_cached_input, m.cost_cache_write, m.cost_output, 0::numeric as cost_resources,
-      m.unpriced as unpriced_tokens, null::numeric as qty, 0::numeric as u_q, null::numeric as bsec, null::numeric as reported_cost
+      m.unpriced as unpriced_tokens, null::numeric as qty, 0::numeric as u_q, null::numeric as bsec, m.reported_cost
     from byres b cross join lateral (values ${list(values)}) as m(modality, input_tokens, output_tokens, cached,
-      uncached, cache_write, cache_write_1h, cost_input, cost_cached_input, cost_cache_write, cost_output, unpriced)
-    where b.resource = 'tokens' and (m.input_tokens > 0 or m.output_tokens > 0)${keep}`
+      uncached, cache_write, cache_write_1h, cost_input, cost_cached_input, cost_cache_write, cost_output, unpriced, reported_cost)
+    where b.resource = 'tokens' and (m.input_tokens > 0 or m.output_tokens > 0 or m.reported_cost is not null)${keep}`
   if (spec.filter.modalities?.length) return tokens
   const resKeys = g.keys.map((k) => (k === 'modality' ? 'null::text as modality' : `b.${k}`)).join(', ')
   return sql`${tokens} union all select ${raw(resKeys)}, b.resource as r_name, null::int8, 0::int8, 0::int8, 0::int8, 0::int8, 0::int8,
