@@ -40,10 +40,10 @@ export const EventSchema = z
     service_tier: dimensionText()
       .nullable()
       .optional()
-      .describe('null, "standard" and "auto" are stored as "default"; "batch" means batch: true'),
+      .describe('null, "standard" and "auto" are stored as "default"; "batch" means batch: true. Absent or null: a raw Anthropic `usage` object\'s `service_tier`, if any'),
     batch: z.boolean().nullable().optional(),
     context_tier: Dimension('Context-length tier the call was billed at, e.g. "0-200k" or "200k-1M", as Anthropic reports context_window'),
-    inference_geo: Dimension('Where the call was served, e.g. "global" or "us"'),
+    inference_geo: Dimension('Where the call was served, e.g. "global" or "us"; absent or null: a raw Anthropic `usage` object\'s `inference_geo`, if any'),
     ...counterShape,
     usage: z
       .record(z.string(), z.unknown())

@@ -103,8 +103,20 @@ function zodProblems(error: z.ZodError): FieldProblem[] {
   })
 }
 
-/** The tier as every entry point stores it (`normaliseTier`); an event may not contradict tier "batch" with batch: false. */
-function tierAndBatch(e: Pick<EventInput, 'service_tier' | 'batch'>, errors: FieldProblem[]): { tier: string; batch: boolean | null } {
+/**
+ * The tier as every entry point stores it (`normaliseTier`); an event may not contradict tier "batch" with
+ * batch: false. The event's own `service_tier` wins over the raw usage's (`usageTier`); where only the usage
+ * names one, the event's own `batch` still wins over the batch flag it implies.
+ */
+function tierAndBatch(
+  e: Pick<EventInput, 'service_tier' | 'batch'>,
+  usageTier: string | undefined,
+  errors: FieldProblem[],
+): { tier: string; batch: boolean | null } {
+  if ((e.service_tier ?? null) === null && usageTier !== undefined) {
+    const own = normaliseTier(usageTier, null)
+    return { tier: own.serviceTier, batch: e.batch ?? own.batch }
+  }
   const { serviceTier, batch } = normaliseTier(e.service_tier ?? null, e.batch ?? null)
   if (batch === true && e.batch === false) errors.push({ path: 'batch', message: 'is false but service_tier is "batch"' })
   return { tier: serviceTier, batch }
@@ -128,7 +140,7 @@ function counters(e: EventInput, provider: string, errors: FieldProblem[]) {
     return { raw: {}, reasoning: null, cost: null, resources: [] }
   }
   const v = mapped.value
-  return { raw: v.counters, reasoning: v.reasoningTokens, cost: v.reportedCost, resources: v.resources ?? [] }
+  return { raw: v.counters, reasoning: v.reasoningTokens, cost: v.reportedCost, resources: v.resources ?? [], serviceTier: v.serviceTier, inferenceGeo: v.inferenceGeo }
 }
 
 /** Validates one item and applies every default, so equal content always hashes equal. */
@@ -139,7 +151,7 @@ export function normalizeEvent(item: unknown): Normalized {
     const errors = zodProblems(parsed.error)
     // Cross-field rules are still reported, so one round trip names every problem.
     if (typeof raw.service_tier === 'string' && typeof raw.batch === 'boolean')
-      tierAndBatch({ service_tier: raw.service_tier, batch: raw.batch }, errors)
+      tierAndBatch({ service_tier: raw.service_tier, batch: raw.batch }, undefined, errors)
     nulProblems(raw, errors)
     return { ok: false, id: typeof raw.id === 'string' ? raw.id : null, errors: listed(errors) }
   }
@@ -149,8 +161,9 @@ export function normalizeEvent(item: unknown): Normalized {
   if (!timestamp) errors.push({ path: 'timestamp', message: 'is not a valid date-time' })
   // Folded by the schema (providerIdText), as at every entry point.
   const provider = e.provider ?? 'openai'
-  const { tier, batch } = tierAndBatch(e, errors)
   const c = counters(e, provider, errors)
+  const { tier, batch } = tierAndBatch(e, c.serviceTier, errors)
+  const geo = e.inference_geo ?? c.inferenceGeo
   const resources = [...c.resources, ...eventResources(e.resources ?? [], errors)]
   // Completes the counters object, never `{ ...c.raw, num_model_requests: 1 }`: see assembleBucket (src/ingest/bucket.ts).
   const derived = deriveTokenClasses(Object.assign(c.raw, { num_model_requests: 1 }))
@@ -186,7 +199,7 @@ export function normalizeEvent(item: unknown): Normalized {
     service_tier: tier,
     batch,
     ...(e.context_tier == null ? {} : { context_tier: e.context_tier }),
-    ...(e.inference_geo == null ? {} : { inference_geo: e.inference_geo }),
+    ...(geo == null ? {} : { inference_geo: geo }),
     endpoint: e.endpoint ?? null,
     request_type: e.request_type ?? null,
     session_id: e.session_id ?? null,

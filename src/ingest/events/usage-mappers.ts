@@ -1,5 +1,7 @@
 import { Decimal } from 'decimal.js'
+import { tier as anthropicTier } from '../anthropic-usage.js'
 import type { FieldProblem, RawCounters } from '../token-classes.js'
+import { parseJsonDimension } from '../values.js'
 
 /**
  * Maps a provider's raw response `usage` object to OpenAI's bucket counters. The mapper is chosen by
@@ -17,6 +19,13 @@ export interface MappedUsage {
   reportedCost: string | null
   /** Non-token usage the raw object reports (Anthropic's server-side web searches). */
   resources?: { resource: string; quantity: string; attributes: Record<string, string> }[]
+  /**
+   * The tier the call was served at, where the raw object says (Anthropic's `service_tier`), folded as
+   * Anthropic's usage reports are (`batch` stays `batch`: the event's tier rule makes it the batch flag).
+   */
+  serviceTier?: string
+  /** Where the call was served, as the raw object says (Anthropic's `inference_geo`). */
+  inferenceGeo?: string
 }
 
 export type MapResult = { ok: true; value: MappedUsage } | { ok: false; errors: FieldProblem[] }
@@ -52,6 +61,14 @@ class Reader {
       return null
     }
     return v
+  }
+
+  /** A text dimension at `key` (a string or null), as every JSON entry point reads one. */
+  dimension(key: string): string | null {
+    const parsed = parseJsonDimension(this.usage[key])
+    if (parsed.ok) return parsed.value
+    this.errors.push({ path: `usage.${key}`, message: parsed.message })
+    return null
   }
 
   result(counters: RawCounters, reasoningTokens: number | null, reportedCost: string | null = null): MapResult {
@@ -144,6 +161,9 @@ function mapAnthropicUsage(usage: Obj): MapResult {
       message: `is ${write} but cache_creation's ephemeral_5m_input_tokens + ephemeral_1h_input_tokens add up to ${(write5m ?? 0) + (write1h ?? 0)}`,
     })
   const searches = r.count('server_tool_use.web_search_requests')
+  const given = r.dimension('service_tier')
+  const serviceTier = given === null ? null : anthropicTier(given).serviceTier
+  const inferenceGeo = r.dimension('inference_geo')
   if (uncached === null && write === null && read === null && output === null && r.errors.length === 0)
     return { ok: false, errors: [{ path: 'usage', message: 'has no token counts (expected input_tokens/output_tokens)' }] }
   const total = (uncached ?? 0) + (write5m ?? 0) + (write1h ?? 0) + (read ?? 0)
@@ -161,6 +181,9 @@ function mapAnthropicUsage(usage: Obj): MapResult {
   )
   // Server-side web searches are billed per call: a resource of the event (contract v2, as in reports).
   if (result.ok && searches) result.value.resources = [{ resource: 'web_search_calls', quantity: String(searches), attributes: {} }]
+  // They choose the rate, as the same fields of a usage report do (README "Anthropic usage reports").
+  if (result.ok && serviceTier !== null) result.value.serviceTier = serviceTier
+  if (result.ok && inferenceGeo !== null) result.value.inferenceGeo = inferenceGeo
   return result
 }
 
