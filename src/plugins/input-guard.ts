@@ -8,6 +8,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route refuses NUL in its body itself, per item (events stand alone; buckets name the row). */
     nulCheckedPerItem?: boolean
+    /**
+     * The route's JSON body is parsed keeping `__proto__` and `constructor.prototype` keys (as own data
+     * properties), and the route refuses the item holding one itself (events stand alone).
+     */
+    protoKeysPerItem?: boolean
   }
 }
 
@@ -64,10 +69,14 @@ export default fp(
     // Fastify's JSON parser decodes the body leniently: bytes that are not UTF-8 (a Latin-1 "é") became
     // U+FFFD and were stored, not what was sent. The same parser, on a body checked to be UTF-8.
     const parseJson = app.getDefaultJsonParser('error', 'error')
+    // Proto-poisoning keys are refused for the whole body, except where the route refuses the one item
+    // holding them (JSON.parse defines such a key as an own data property: no prototype changes).
+    const parseJsonKeepingProtoKeys = app.getDefaultJsonParser('ignore', 'ignore')
     app.removeContentTypeParser('application/json')
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body: Buffer, done) => {
       if (!isUtf8(body)) return done(problems.badRequest('the JSON body is not valid UTF-8 (RFC 8259 §8.1); nothing was written'), undefined)
-      parseJson(req, body.toString('utf8'), done)
+      const parse = req.routeOptions.config?.protoKeysPerItem ? parseJsonKeepingProtoKeys : parseJson
+      parse(req, body.toString('utf8'), done)
     })
     app.addHook('onRequest', async (req) => {
       const found: ProblemItem[] = []

@@ -10,6 +10,7 @@ import {
 import { MAX_JSON_DEPTH, normaliseTier, TOO_DEEP, unstorableText } from '../values.js'
 import { parseAttributes, parseQuantity, parseReportedCost, parseResourceName, sortedAttributes } from '../resource.js'
 import { EventSchema, MAX_METADATA_BYTES, type EventInput } from './event-schema.js'
+import { protoKeyProblems } from './proto-keys.js'
 import { parseTimestamp } from './timestamp.js'
 import { mapUsage } from './usage-mappers.js'
 
@@ -145,10 +146,12 @@ function counters(e: EventInput, provider: string, errors: FieldProblem[]) {
 
 /** Validates one item and applies every default, so equal content always hashes equal. */
 export function normalizeEvent(item: unknown): Normalized {
+  // On the item as sent, first: nothing else may see such a key (the parsed event no longer has it).
+  const protoKeys = protoKeyProblems(item)
   const parsed = EventSchema.safeParse(item)
   if (!parsed.success) {
     const raw = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>
-    const errors = zodProblems(parsed.error)
+    const errors = [...zodProblems(parsed.error), ...protoKeys]
     // Cross-field rules are still reported, so one round trip names every problem.
     if (typeof raw.service_tier === 'string' && typeof raw.batch === 'boolean')
       tierAndBatch({ service_tier: raw.service_tier, batch: raw.batch }, undefined, errors)
@@ -156,7 +159,7 @@ export function normalizeEvent(item: unknown): Normalized {
     return { ok: false, id: typeof raw.id === 'string' ? raw.id : null, errors: listed(errors) }
   }
   const e = parsed.data
-  const errors: FieldProblem[] = []
+  const errors: FieldProblem[] = [...protoKeys]
   const timestamp = parseTimestamp(e.timestamp)
   if (!timestamp) errors.push({ path: 'timestamp', message: 'is not a valid date-time' })
   // Folded by the schema (providerIdText), as at every entry point.

@@ -3,7 +3,9 @@ import { z } from 'zod'
 import { createdEventSpan } from '../../budgets/ingest-span.js'
 import { EventResultSchema, MAX_EVENTS_PER_REQUEST } from '../../ingest/events/event-schema.js'
 import { createEventBatcher } from '../../ingest/events/event-batcher.js'
+import { envelopeProtoKeys } from '../../ingest/events/proto-keys.js'
 import { retentionGuard } from '../../ingest/retention.js'
+import { problems } from '../../errors.js'
 import { problemResponses } from '../shared-schemas.js'
 
 // Items are validated one by one after the body is accepted (a bad item is rejected on its own), so the
@@ -37,8 +39,14 @@ const usageEventRoutes: FastifyPluginAsyncZod<{ retentionMonths?: number | undef
     '/usage/events',
     {
       onRequest: app.auth.tenant('ingest'),
-      // A NUL in one event rejects that event only (normalize-event.ts), not the batch.
-      config: { nulCheckedPerItem: true },
+      // A NUL, or a `__proto__` / `constructor.prototype` key, in one event rejects that event only
+      // (normalize-event.ts), not the batch.
+      config: { nulCheckedPerItem: true, protoKeysPerItem: true },
+      // Outside the events, such a key refuses the body, as in every other JSON body.
+      preValidation: async (req) => {
+        const found = envelopeProtoKeys(req.body)
+        if (found.length) throw problems.validation(found.map((p) => ({ ...p, path: `body.${p.path}` })), 'the body holds keys no JSON body may hold; nothing was written')
+      },
       schema: {
         tags: ['usage'],
         operationId: 'ingestUsageEvents',
@@ -46,7 +54,8 @@ const usageEventRoutes: FastifyPluginAsyncZod<{ retentionMonths?: number | undef
         description:
           'Each event is `created`, `duplicate` (same id, same content: nothing changes) or `rejected` (invalid, or ' +
           'same id with different content). The whole request is refused only for invalid JSON, a missing `events` ' +
-          `array, more than ${MAX_EVENTS_PER_REQUEST} events, or a body over the size limit. With RETENTION_MONTHS set, an ` +
+          `array, more than ${MAX_EVENTS_PER_REQUEST} events, a body over the size limit, or a key \`__proto__\` (or ` +
+          '`constructor` holding `prototype`) outside the events — inside one, it rejects that event. With RETENTION_MONTHS set, an ' +
           'event before the retention cutoff is rejected (the hourly rollups keep those hours; it would count twice).',
         body: EventsBodySchema,
         response: { 200: EventsResponseSchema, ...problemResponses(400, 401, 403, 413, 415, 503) },

@@ -1,0 +1,58 @@
+import type { FieldProblem } from '../token-classes.js'
+import { MAX_JSON_DEPTH } from '../values.js'
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+const PROTO = 'is a key named "__proto__", which no JSON body may hold (it would replace an object\'s prototype): rename it'
+const CONSTRUCTOR = 'is a "prototype" key inside a "constructor" key, which no JSON body may hold (prototype pollution): rename either'
+
+/*
+ * The keys the JSON parser's proto-poisoning protection refuses in every other body (secure-json-parse's
+ * rules: `__proto__`, and `constructor` holding `prototype`). `POST /v1/usage/events` is parsed keeping
+ * them — as own data properties, which JSON.parse defines and never assigns, so no prototype changes — so
+ * that one inside an event rejects that event, not the request. Found on the body as sent, before anything
+ * copies it (zod drops a record's `__proto__` without a word). Nesting past MAX_JSON_DEPTH is not walked
+ * (it rejects the event, or the body, anyway).
+ */
+
+/** Such keys anywhere inside one event, by path; the event's own members are left to its schema (an unknown member is named as one). */
+export function protoKeyProblems(item: unknown): FieldProblem[] {
+  const out: FieldProblem[] = []
+  if (isObject(item)) for (const [key, value] of Object.entries(item)) walk(value, [key], out, 1)
+  return out
+}
+
+/** Such keys in an events body outside its `events` items (which answer for their own): the body is refused for them. */
+export function envelopeProtoKeys(body: unknown): FieldProblem[] {
+  const out: FieldProblem[] = []
+  if (!isObject(body)) return out
+  for (const [key, value] of Object.entries(body)) {
+    member(key, value, [], out)
+    if (key !== 'events' || !Array.isArray(value)) walk(value, [key], out, 1)
+  }
+  return out
+}
+
+function member(key: string, value: unknown, parent: string[], out: FieldProblem[]): void {
+  const path = [...parent, key].join('.')
+  if (key === '__proto__') out.push({ path, message: PROTO })
+  else if (key === 'constructor' && isObject(value) && Object.hasOwn(value, 'prototype')) out.push({ path: `${path}.prototype`, message: CONSTRUCTOR })
+}
+
+function walk(node: unknown, path: string[], out: FieldProblem[], depth: number): void {
+  if (typeof node !== 'object' || node === null || depth >= MAX_JSON_DEPTH) return
+  if (Array.isArray(node)) {
+    node.forEach((v, i) => {
+      path.push(String(i))
+      walk(v, path, out, depth + 1)
+      path.pop()
+    })
+    return
+  }
+  for (const [key, value] of Object.entries(node)) {
+    member(key, value, path, out)
+    path.push(key)
+    walk(value, path, out, depth + 1)
+    path.pop()
+  }
+}

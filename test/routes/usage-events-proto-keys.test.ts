@@ -1,0 +1,68 @@
+import t from 'tap'
+import { bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
+
+// The JSON parser refuses a key `__proto__` (or `constructor` holding `prototype`) anywhere in a body,
+// against prototype pollution. On POST /v1/usage/events that made one event's free-form metadata refuse
+// the whole request — 400 "Body is not valid JSON" for valid JSON — although each event stands alone and a
+// NUL or a bad number in one event rejects that event only. Such a key now rejects the event holding it,
+// naming its path; the others are stored. Outside the events the body is refused, naming the key; other
+// routes refuse such keys as before; no prototype is ever changed.
+
+const event = (id: string, metadata: string) =>
+  `{"id":"${id}","timestamp":"2026-03-01T10:15:00Z","model":"gpt-4o-mini","input_tokens":1,"metadata":${metadata}}`
+
+void eachEngine(t, async (t, engine) => {
+  const app = await build(t, engine)
+  const { key, tenantId } = await tenantWithKey(app, ['ingest'])
+  const send = (url: string, body: string) =>
+    app.inject({ method: 'POST', url, headers: { ...bearer(key), 'content-type': 'application/json' }, payload: body })
+  const stored = async () =>
+    (await app.testDb.query<{ id: string }>('select id from usage_events where tenant_id = $1 order by id', [tenantId])).map((r) => r.id)
+
+  t.test('a __proto__ or constructor.prototype key rejects its event alone, naming its path', async (t) => {
+    const res = await send('/v1/usage/events', `{"events":[
+      ${event('proto', '{"__proto__":{"polluted":true}}')},
+      ${event('deep', '{"a":[{"b":{"__proto__":{"polluted":true}}}]}')},
+      ${event('ctor', '{"constructor":{"prototype":{"polluted":true}}}')},
+      {"id":"label","timestamp":"2026-03-01T10:15:00Z","model":"gpt-4o-mini","input_tokens":1,"labels":{"__proto__":"x"}},
+      {"id":"member","timestamp":"2026-03-01T10:15:00Z","model":"gpt-4o-mini","input_tokens":1,"__proto__":{"polluted":true}},
+      ${event('plain-constructor', '{"constructor":"a name like any other","prototype":1}')},
+      ${event('fine', '{"x":1}')}]}`)
+    t.equal(res.statusCode, 200, res.body)
+    const results = (res.json() as { results: { id: string; status: string; errors?: { path: string; message: string }[] }[] }).results
+    t.same(results.map((r) => [r.id, r.status, r.errors?.map((e) => e.path)]), [
+      ['proto', 'rejected', ['metadata.__proto__']],
+      ['deep', 'rejected', ['metadata.a.0.b.__proto__']],
+      ['ctor', 'rejected', ['metadata.constructor.prototype']],
+      ['label', 'rejected', ['labels.__proto__']],
+      ['member', 'rejected', ['__proto__']],
+      ['plain-constructor', 'created', undefined],
+      ['fine', 'created', undefined],
+    ])
+    t.match(results[0]!.errors![0]!.message, /__proto__/)
+    t.same(await stored(), ['fine', 'plain-constructor'], 'only the other events are stored')
+    t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype changed')
+
+    const again = await send('/v1/usage/events', `{"events":[${event('proto', '{"x":"__proto__"}')}]}`)
+    t.same(again.json(), { results: [{ id: 'proto', status: 'created' }] }, 'the id is free for the event meant')
+  })
+
+  t.test('outside the events such a key refuses the body, naming it', async (t) => {
+    for (const [envelope, path] of [
+      [`{"__proto__":{"polluted":true},"events":[${event('env-1', '{}')}]}`, 'body.__proto__'],
+      [`{"events":[${event('env-2', '{}')}],"extra":{"constructor":{"prototype":{}}}}`, 'body.extra.constructor.prototype'],
+    ] as const) {
+      const res = await send('/v1/usage/events', envelope)
+      t.equal(res.statusCode, 400, res.body)
+      t.ok(isProblem(res))
+      t.match(res.json(), { errors: [{ path }] })
+    }
+    t.notOk((await stored()).some((id) => id.startsWith('env-')), 'nothing was written')
+  })
+
+  t.test('other routes still refuse such keys in their bodies', async (t) => {
+    const res = await send('/v1/usage/buckets', '{"buckets":[{"start_time":"2026-03-01T00:00:00Z","end_time":"2026-03-02T00:00:00Z","model":"m","__proto__":{"polluted":true}}]}')
+    t.equal(res.statusCode, 400, res.body)
+    t.ok(isProblem(res))
+  })
+})
