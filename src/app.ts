@@ -70,6 +70,7 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     prefix: '/v1',
     maxGroups: opts.config.MAX_RESULT_CELLS,
     allowPrivateWebhooks: opts.config.OUTBOUND_PRIVATE_ADDRESSES === 'allow',
+    gate: opts.queryGate,
   })
   await f.register(billingRoutes, { prefix: '/v1', config: opts.config })
   await f.register(reconciliationRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate })

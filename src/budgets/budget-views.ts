@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.js'
 import { listBudgets } from '../db/queries/budgets.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
+import type { UsageLimits } from '../usage/usage-service.js'
 import { toBudget } from './budget-model.js'
 import { budgetStatus, type BudgetStatus } from './status.js'
 
@@ -14,7 +15,7 @@ export interface BudgetView extends BudgetStatus {
 }
 
 /** GraphQL's `budgets`: every budget of the tenant as it stands at `at`. Never carries the webhook secret. */
-export async function listBudgetViews(db: Db, tenantId: string, at: Date, maxGroups: number): Promise<BudgetView[]> {
+export async function listBudgetViews(db: Db, tenantId: string, at: Date, limits: UsageLimits): Promise<BudgetView[]> {
   const views: BudgetView[] = []
   for (const row of await listBudgets(db, tenantId)) {
     const budget = toBudget(row)
@@ -25,7 +26,7 @@ export async function listBudgetViews(db: Db, tenantId: string, at: Date, maxGro
       timeZone: budget.timeZone,
       rateCard: budget.rateCard,
       thresholds: budget.thresholds,
-      ...(await budgetStatus(db, budget, at, maxGroups)),
+      ...(await budgetStatus(db, budget, at, limits)),
     })
   }
   return views

@@ -53,7 +53,7 @@ export async function evaluateBudget(db: Db, budget: Budget, now: Date, maxGroup
     const days = ROLLING_DAYS[budget.period]!
     // Rows that all start before the rolling window (or after now) cannot move it.
     if (written && (written.end.getTime() < now.getTime() - days * 86_400_000 || written.start > now)) return []
-    const total = await spendOver(db, budget, (await periodAt(db, budget.period, budget.timeZone, now)).rows, maxGroups)
+    const total = await spendOver(db, budget, (await periodAt(db, budget.period, budget.timeZone, now)).rows, { maxGroups })
     if (thresholdsMet(total.spent, budget.amount, budget.thresholds).length > 0)
       add(await windowsCovering(db, 'DAY', budget.timeZone, now, now), total.spent)
   }

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.js'
 import type { UsageFilter } from '../usage/dimensions.js'
-import { queryUsagePage, type UsageArgs } from '../usage/usage-service.js'
+import { queryUsagePage, type UsageArgs, type UsageLimits } from '../usage/usage-service.js'
 import type { Window } from '../usage/windows.js'
 import type { Span } from './periods.js'
 
@@ -46,9 +46,12 @@ export async function spendByWindow(db: Db, b: BudgetScope, window: Window, rang
   return out
 }
 
-/** Spend over the whole range (window TOTAL). */
-export async function spendOver(db: Db, b: BudgetScope, range: Span, maxGroups: number): Promise<WindowSpend & { currency: string }> {
-  const page = await queryUsagePage(db, args(b, range, 'TOTAL', 1), { maxGroups })
+/**
+ * Spend over the whole range (window TOTAL). A read for a tenant's request passes the tenant's gate in
+ * `limits`, so it holds one of the slots a usage query holds; the evaluator (no request) passes none.
+ */
+export async function spendOver(db: Db, b: BudgetScope, range: Span, limits: UsageLimits): Promise<WindowSpend & { currency: string }> {
+  const page = await queryUsagePage(db, args(b, range, 'TOTAL', 1), limits)
   const cost = page.totals.cost
   return { ...range, spent: cost.total, complete: cost.complete, currency: cost.currency }
 }

@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.js'
 import { recordedThresholds } from '../db/queries/budgets.js'
+import type { UsageLimits } from '../usage/usage-service.js'
 import type { Budget } from './budget-model.js'
 import { CALENDAR_WINDOW, periodAt, windowsCovering } from './periods.js'
 import { forecast, percentUsed, thresholdsMet } from './ratios.js'
@@ -17,10 +18,13 @@ export interface BudgetStatus {
   currency: string
 }
 
-/** A budget as it stands at `at` (default now): computed from the ledger, nothing kept. */
-export async function budgetStatus(db: Db, budget: Budget, at: Date, maxGroups: number): Promise<BudgetStatus> {
+/**
+ * A budget as it stands at `at` (default now): computed from the ledger, nothing kept. Its spend is a
+ * usage query, so a read holds one of the tenant's slots (`limits.gate`) like `usage` does.
+ */
+export async function budgetStatus(db: Db, budget: Budget, at: Date, limits: UsageLimits): Promise<BudgetStatus> {
   const period = await periodAt(db, budget.period, budget.timeZone, at)
-  const total = await spendOver(db, budget, period.rows, maxGroups)
+  const total = await spendOver(db, budget, period.rows, limits)
   const rolling = CALENDAR_WINDOW[budget.period] === undefined
   // Alerts of a rolling budget are keyed by the local day they were detected.
   const alertPeriod = rolling ? await windowsCovering(db, 'DAY', budget.timeZone, at, at) : period

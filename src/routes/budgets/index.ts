@@ -11,6 +11,7 @@ import { privateUrlProblem } from '../../http/private-addresses.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
 import { cardNotVisible, holdsScope } from '../../auth/access.js'
 import { findVisibleCard } from '../../pricing/card-lookup.js'
+import type { TenantGate } from '../../usage/tenant-gate.js'
 import { isKnownTimeZone, unknownZoneMessage } from '../../usage/windows.js'
 import { problemResponses } from '../shared-schemas.js'
 import {
@@ -34,9 +35,18 @@ function documentOnlyBody<S>(route: FastifyRouteSchemaDef<S>): FastifyValidation
 
 const NameParams = z.object({ name: BudgetNameSchema })
 
-const budgetRoutes: FastifyPluginAsyncZod<{ maxGroups: number; allowPrivateWebhooks: boolean }> = async (app, opts) => {
-  const view = async (req: FastifyRequest, row: BudgetRow, at?: string) =>
-    budgetOut(row, await budgetStatus(app.db, toBudget(row), at === undefined ? new Date() : parseTimestamp(at)!, opts.maxGroups), holdsScope(req.principal, 'ingest'))
+interface BudgetRouteOptions {
+  maxGroups: number
+  allowPrivateWebhooks: boolean
+  /** The tenant's share of expensive queries: a budget's spend is a usage query and holds a slot like one. */
+  gate?: TenantGate | undefined
+}
+
+const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts) => {
+  const view = async (req: FastifyRequest, row: BudgetRow, at?: string) => {
+    const status = await budgetStatus(app.db, toBudget(row), at === undefined ? new Date() : parseTimestamp(at)!, { maxGroups: opts.maxGroups, gate: opts.gate })
+    return budgetOut(row, status, holdsScope(req.principal, 'ingest'))
+  }
 
   app.put(
     '/budgets/:name',
