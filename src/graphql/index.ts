@@ -12,6 +12,7 @@ import type { TenantGate } from '../usage/tenant-gate.js'
 import { costLimit, rootFieldLimit } from './cost-limit.js'
 import { resolvers } from './resolvers.js'
 import { selectionLimit } from './selection-limit.js'
+import { textDocuments } from './text-documents.js'
 import { variablesLimit } from './variables-limit.js'
 
 /** Fields an operation may select with its fragments expanded (GraphiQL's introspection query: 220). */
@@ -72,6 +73,10 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlOptions> = async (app, opts) => {
     errorFormatter: formatExecution(opts),
     errorHandler: handleRequestError(opts),
   })
+  // A query mercurius could not parse is not tried as a JSON document AST (a 500 for `{"query":"{}"}`).
+  const text = textDocuments()
+  app.graphql.addHook('preParsing', text.preParsing)
+  app.graphql.addHook('preValidation', text.preValidation)
   // Bounds a request's cost from its arguments before any resolver runs (aliases, root fields, cells).
   app.graphql.addHook('preExecution', costLimit({ maxCells: opts.maxGroups }))
 }

@@ -44,6 +44,14 @@ void eachEngine(t, async (t, engine) => {
     ['an oversize body', () => post({ query: '{ __typename }', pad: 'a'.repeat(5000) }), 413, 'PAYLOAD_TOO_LARGE'],
     ['a GET mutation', () => server.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent('mutation { x }')}`, headers: h }), 405, 'METHOD_NOT_ALLOWED'],
     ['a syntax error', () => post({ query: '{ usage(' }), 400, 'GRAPHQL_PARSE_FAILED'],
+    // Texts that are also JSON: mercurius tried them as a document AST, and graphql-js crashed (500).
+    ['an empty selection set', () => post({ query: '{}' }), 400, 'GRAPHQL_PARSE_FAILED'],
+    ['an empty selection set with a space', () => post({ query: '{ }' }), 400, 'GRAPHQL_PARSE_FAILED'],
+    ['an empty selection set by GET', () => server.inject({ method: 'GET', url: '/graphql?query=%7B%7D', headers: h }), 400, 'GRAPHQL_PARSE_FAILED'],
+    ['a number as the query', () => post({ query: 5 }), 400, 'GRAPHQL_PARSE_FAILED'],
+    ['a JSON document AST as the query', () => post({ query: JSON.stringify({ kind: 'Document', definitions: [{}] }) }), 400, 'GRAPHQL_PARSE_FAILED'],
+    ['an empty query', () => post({ query: '' }), 400, 'BAD_REQUEST'],
+    ['a null query', () => post({ query: null }), 400, 'BAD_REQUEST'],
     ['an unknown field', () => post({ query: '{ nope }' }), 400, 'GRAPHQL_VALIDATION_FAILED'],
     ['an impossible DateTime', () => post({ query: '{ usage(from: "2025-02-30T00:00:00Z", to: "2025-03-02T00:00:00Z") { totals { inputTokens } } }' }), 400, 'BAD_USER_INPUT'],
   ]
