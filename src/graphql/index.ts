@@ -11,6 +11,7 @@ import { formatExecution, handleRequestError, type GraphqlErrorOptions } from '.
 import type { TenantGate } from '../usage/tenant-gate.js'
 import { costLimit, rootFieldLimit } from './cost-limit.js'
 import { resolvers } from './resolvers.js'
+import { DOCUMENT_CACHE_SIZE, PARSE_OPTIONS } from './parse-limits.js'
 import { selectionLimit } from './selection-limit.js'
 import { textDocuments } from './text-documents.js'
 import { variablesLimit } from './variables-limit.js'
@@ -59,6 +60,9 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlOptions> = async (app, opts) => {
     // Compile a query to JS (graphql-jit) from its second request on: a page of 1,000 usage rows spent
     // more in graphql-js's per-field execution than in everything else (docs/performance.md).
     jit: 1,
+    // Bounded parsing and a bounded document cache (src/graphql/parse-limits.ts).
+    graphql: { parseOptions: PARSE_OPTIONS },
+    cache: DOCUMENT_CACHE_SIZE,
     path: '/graphql',
     // Not mercurius's queryDepth: it refuses GraphiQL's introspection query (see depth-limit.ts).
     validationRules: [depthLimit(opts.maxDepth), selectionLimit(MAX_SELECTIONS), rootFieldLimit(opts.maxRootFields), noNulStrings],

@@ -1,5 +1,6 @@
 import { GraphQLError, Location, parse, type DocumentNode } from 'graphql'
 import type { MercuriusContext, preParsingHookHandler, preValidationHookHandler } from 'mercurius'
+import { PARSE_OPTIONS } from './parse-limits.js'
 
 /**
  * Only GraphQL text is a query. When graphql-js cannot parse a query, mercurius tries it as a
@@ -24,7 +25,7 @@ export function textDocuments() {
 function parseFailure(source: string): Error {
   let syntaxError: GraphQLError
   try {
-    parse(source)
+    parse(source, PARSE_OPTIONS)
     // Not reached for a text mercurius failed to parse; kept so no document passes unparsed.
     syntaxError = new GraphQLError('Syntax Error: the query is not a GraphQL document.')
   } catch (err) {

@@ -1,3 +1,4 @@
+import { Lexer, Source, TokenKind } from 'graphql'
 import t, { type Test } from 'tap'
 import { admin, bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
 import { seedCard } from '../factories/usage.js'
@@ -58,6 +59,34 @@ void eachEngine(t, async (t, engine) => {
     // 2^8 = 256 selections of one field: far below the bound, merged by GraphQL into one.
     const query = `query($from: DateTime!, $to: DateTime!, $card: String) { usage(from: $from, to: $to, window: DAY, rateCard: $card) { rows { ...F8 } pageInfo { hasNextPage } } } ${chain('UsageRow', 8, 'inputTokens')}`
     for (const round of [1, 2, 3]) t.same(await ask(base, query), { data: { usage: { rows: [], pageInfo: { hasNextPage: false } } } }, `request ${round}`)
+  })
+
+  // A query text costs the parser (on the event loop) and the document cache whatever its size: graphql-js
+  // stops at 5,000 tokens, so a long text is refused after bounded work (src/graphql/parse-limits.ts).
+  const tokens = (query: string) => {
+    const lexer = new Lexer(new Source(query))
+    let n = 0
+    while (lexer.advance().kind !== TokenKind.EOF) n++
+    return n
+  }
+  // Each aliased field with a directive is 10 tokens: `f1: inputTokens @include(if: true)`.
+  const manyFields = (n: number) =>
+    `query($from: DateTime!, $to: DateTime!, $card: String) { usage(from: $from, to: $to, window: DAY, rateCard: $card) { rows { ${Array.from({ length: n }, (_, i) => `f${i}: inputTokens @include(if: true)`).join(' ')} } } }`
+  t.test('a query of more than 5,000 tokens is a parse error, also when sent again', async (t) => {
+    const query = manyFields(600)
+    t.ok(tokens(query) > 6000, `${tokens(query)} tokens`)
+    for (const round of [1, 2, 3]) {
+      const res = await app.inject({ method: 'POST', url: '/graphql', headers: bearer(key), payload: { query, variables: base } })
+      t.equal(res.statusCode, 400, `request ${round}`)
+      const err = (res.json() as { errors: { message: string; extensions: { code: string } }[] }).errors[0]!
+      t.equal(err.extensions.code, 'GRAPHQL_PARSE_FAILED')
+      t.match(err.message, /5000 tokens/)
+    }
+  })
+  t.test('a query just under 5,000 tokens is served, also once compiled', async (t) => {
+    const query = manyFields(495)
+    t.ok(tokens(query) > 4900 && tokens(query) <= 5000, `${tokens(query)} tokens`)
+    for (const round of [1, 2, 3]) t.same(await ask(base, query), { data: { usage: { rows: [] } } }, `request ${round}`)
   })
 
   t.test('queries deeper than the limit are refused', async (t) => {
