@@ -2,13 +2,17 @@
 // one turn of the event loop, and for that long no other request of the process was served. Each
 // long loop now gives the event loop a turn every slice (src/ingest/turns.ts). A timer stands for
 // the other requests: with the loops synchronous it cannot fire before they return (checked).
+import Fastify from 'fastify'
 import t from 'tap'
+import app from '../../src/app.js'
 import { parseCostPages } from '../../src/billing/parse-cost-pages.js'
 import { parseCanonical } from '../../src/ingest/canonical.js'
 import { checkShapes } from '../../src/ingest/intervals.js'
 import { mergeRows } from '../../src/ingest/merge.js'
 import { parseOpenAIPages } from '../../src/ingest/openai-page.js'
 import { mergeResources } from '../../src/ingest/resource.js'
+import { MAX_EVENTS_PER_REQUEST } from '../../src/ingest/events/event-schema.js'
+import { bearer, eachEngine, freshDb, tenantWithKey, testConfig } from '../helpers.js'
 
 const ROWS = 50_000
 const HOUR = 3600
@@ -68,4 +72,60 @@ t.test('a synchronous loop of the same length lets none run (what the test above
     while (performance.now() < until);
   })
   t.equal(ticks, 0)
+})
+
+// POST /v1/usage/events validated every event of a body in one synchronous loop: 10,000 events of 2.4 KB
+// (a 24 MB body) held the event loop for seconds. The request below is all validation — every event is
+// before the retention cutoff, so each is normalised and hashed, then rejected, and nothing is stored —
+// and a liveness check is sent once the events handler has started: it must be answered before the
+// events request's answer is on its way (its onSend), i.e. while the events are being validated.
+void eachEngine(t, async (t, engine) => {
+  const db = await freshDb(t, engine)
+  const server = Fastify({ logger: false, bodyLimit: 32 * 1024 * 1024 })
+  const order: string[] = []
+  let answered: () => void
+  const lightAnswered = new Promise<void>((resolve) => (answered = resolve))
+  const events = (url: string) => url === '/v1/usage/events'
+  server.addHook('preHandler', async (req) => {
+    if (!events(req.url)) return
+    order.push('events: handler starts')
+    // After this turn: with the loop synchronous, not before the events are all validated.
+    setImmediate(() =>
+      void server.inject({ url: '/healthz' }).then((res) => {
+        order.push(`healthz: ${res.statusCode}`)
+        answered()
+      }),
+    )
+  })
+  server.addHook('onSend', async (req, reply) => {
+    if (events(req.url)) order.push(`events: ${reply.statusCode} sent`)
+  })
+  await server.register(app, { config: testConfig({ RETENTION_MONTHS: '1' }), db })
+  await server.ready()
+  t.teardown(() => server.close())
+  const { key } = await tenantWithKey(server, ['ingest'])
+  const note = 'x'.repeat(2_300)
+  const body = {
+    events: Array.from({ length: MAX_EVENTS_PER_REQUEST }, (_, i) => ({
+      id: `old-${i}`,
+      timestamp: '2001-02-03T04:05:06Z',
+      model: 'gpt-4o-mini',
+      input_tokens: 100 + i,
+      output_tokens: 10,
+      labels: { team: `team-${i % 20}` },
+      metadata: { note },
+    })),
+  }
+
+  t.test('a light request is answered while a 24 MB events body is validated', async (t) => {
+    const payload = JSON.stringify(body)
+    t.ok(payload.length > 24_000_000, `${(payload.length / 1e6).toFixed(1)} MB`)
+    const res = await server.inject({ method: 'POST', url: '/v1/usage/events', headers: { ...bearer(key), 'content-type': 'application/json' }, payload })
+    t.equal(res.statusCode, 200)
+    const results = (res.json() as { results: { status: string; errors?: { path: string }[] }[] }).results
+    t.equal(results.length, MAX_EVENTS_PER_REQUEST)
+    t.ok(results.every((r) => r.status === 'rejected' && r.errors?.[0]?.path === 'timestamp'), 'every event validated, then rejected by the retention cutoff')
+    await lightAnswered
+    t.same(order, ['events: handler starts', 'healthz: 200', 'events: 200 sent'])
+  })
 })

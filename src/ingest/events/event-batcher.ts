@@ -151,7 +151,7 @@ export function createEventBatcher(db: Db, opts: EventBatcherOptions = {}) {
   return {
     /** Validates and stores one request's events; resolves once they are committed. */
     async ingest(tenantId: string, items: readonly unknown[], retention?: RetentionGuard): Promise<EventResult[]> {
-      const prepared = prepareEvents(items, retention)
+      const prepared = await prepareEvents(items, retention)
       const n = prepared.candidates.length
       if (n === 0) return finishEvents(prepared, [])
       if (n > maxRequestEvents) {
