@@ -39,13 +39,25 @@ export interface BudgetInput {
   webhookSecretSealed: string | null | undefined
 }
 
-/** Create-or-update by (tenant, name); `created` tells which. The id of an existing budget never changes. */
-export async function upsertBudget(db: Db, b: BudgetInput): Promise<{ budget: BudgetRow; created: boolean }> {
+/**
+ * Budgets one tenant may hold. Each is evaluated on every timer pass, in one loop shared by every tenant,
+ * and read one by one by `GET /v1/budgets`: without a bound, one tenant's 100,000 budgets delayed every
+ * other tenant's alerts by the time their spend queries take.
+ */
+export const MAX_BUDGETS_PER_TENANT = 1000
+
+/**
+ * Create-or-update by (tenant, name); `created` tells which. The id of an existing budget never changes.
+ * A new name when the tenant already holds MAX_BUDGETS_PER_TENANT budgets writes nothing: null.
+ */
+export async function upsertBudget(db: Db, b: BudgetInput): Promise<{ budget: BudgetRow; created: boolean } | null> {
   const keepSecret = b.webhookSecretSealed === undefined
   const rows = await db.query<BudgetRow & { created: boolean }>(sql`
     insert into budgets (tenant_id, id, name, amount, period, time_zone, filter, rate_card, thresholds, webhook_url, webhook_secret_sealed)
-    values (${b.tenantId}, ${b.id}, ${b.name}, ${b.amount}::numeric, ${b.period}, ${b.timeZone}, ${JSON.stringify(b.filter)}::text::jsonb,
-      ${b.rateCard}, ${sql.param(b.thresholds)}::int[], ${b.webhookUrl}, ${b.webhookSecretSealed ?? null})
+    select ${b.tenantId}, ${b.id}, ${b.name}, ${b.amount}::numeric, ${b.period}, ${b.timeZone}, ${JSON.stringify(b.filter)}::text::jsonb,
+      ${b.rateCard}, ${sql.param(b.thresholds)}::int[], ${b.webhookUrl}, ${b.webhookSecretSealed ?? null}
+    where exists (select 1 from budgets where tenant_id = ${b.tenantId} and name = ${b.name})
+      or (select count(*) from budgets where tenant_id = ${b.tenantId}) < ${MAX_BUDGETS_PER_TENANT}
     on conflict (tenant_id, name) do update set amount = excluded.amount, period = excluded.period,
       time_zone = excluded.time_zone, filter = excluded.filter, rate_card = excluded.rate_card,
       thresholds = excluded.thresholds, webhook_url = excluded.webhook_url,
@@ -53,7 +65,8 @@ export async function upsertBudget(db: Db, b: BudgetInput): Promise<{ budget: Bu
         then budgets.webhook_secret_sealed else excluded.webhook_secret_sealed end,
       updated_at = now()
     returning ${BUDGET_COLUMNS}, (xmax = 0) as created`)
-  const { created, ...budget } = rows[0]!
+  if (!rows[0]) return null
+  const { created, ...budget } = rows[0]
   return { budget, created }
 }
 

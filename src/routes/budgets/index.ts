@@ -5,7 +5,7 @@ import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-prov
 import { z, type ZodType } from 'zod'
 import { toBudget } from '../../budgets/budget-model.js'
 import { budgetStatus } from '../../budgets/status.js'
-import { deleteBudget, getBudget, listAlerts, listBudgets, upsertBudget, type BudgetRow } from '../../db/queries/budgets.js'
+import { deleteBudget, getBudget, listAlerts, listBudgets, MAX_BUDGETS_PER_TENANT, upsertBudget, type BudgetRow } from '../../db/queries/budgets.js'
 import { problems, type ProblemItem } from '../../errors.js'
 import { privateUrlProblem } from '../../http/private-addresses.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
@@ -82,7 +82,7 @@ const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts
       if (!parsed.success || !name.success || errors.length > 0) throw problems.validation(errors)
       const b = parsed.data
       const secret = b.webhook_secret === undefined || b.webhook_secret === null ? b.webhook_secret : app.requireSecretBox().seal(b.webhook_secret)
-      const { budget, created } = await upsertBudget(app.db, {
+      const saved = await upsertBudget(app.db, {
         tenantId: req.tenantId,
         id: randomUUID(),
         name: name.data.name,
@@ -95,7 +95,11 @@ const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts
         webhookUrl: b.webhook_url ?? null,
         webhookSecretSealed: b.webhook_url ? secret : null,
       })
-      return reply.status(created ? 201 : 200).send(await view(req, budget))
+      if (!saved)
+        throw problems.conflict(
+          `the tenant holds ${MAX_BUDGETS_PER_TENANT.toLocaleString('en-US')} budgets, the most it may; delete one or update an existing one (nothing was written)`,
+        )
+      return reply.status(saved.created ? 201 : 200).send(await view(req, saved.budget))
     },
   )
 
