@@ -104,7 +104,7 @@ t.test('Anthropic: cache_creation splits 5-minute and 1-hour writes; without it 
 t.test('Anthropic: server-side web searches become a web_search_calls resource of the event', async (t) => {
   const r = mapUsage('anthropic', { ...anthropic, server_tool_use: { web_search_requests: 3 } })
   t.ok(r.ok)
-  if (r.ok) t.same(r.value.resources, [{ resource: 'web_search_calls', quantity: '3', attributes: {} }])
+  if (r.ok) t.same(r.value.resources, [{ resource: 'web_search_calls', quantity: '3', attributes: {}, from: 'usage.server_tool_use.web_search_requests' }])
   const none = mapUsage('anthropic', { ...anthropic, server_tool_use: { web_search_requests: 0 } })
   t.ok(none.ok && none.value.resources === undefined, 'no searches, no resource')
 })

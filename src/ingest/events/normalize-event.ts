@@ -12,7 +12,9 @@ import { parseAttributes, parseQuantity, parseReportedCost, parseResourceName, s
 import { EventSchema, MAX_METADATA_BYTES, type EventInput } from './event-schema.js'
 import { protoKeyProblems } from './proto-keys.js'
 import { parseTimestamp } from './timestamp.js'
-import { mapUsage } from './usage-mappers.js'
+import { mapUsage, type MappedUsage } from './usage-mappers.js'
+
+type MappedResource = NonNullable<MappedUsage['resources']>[number]
 
 /** An event as stored: every default applied, counters reduced to token classes. */
 export interface NormalizedEvent {
@@ -49,6 +51,19 @@ export interface EventResource {
   /** Canonical plain decimal text. */
   quantity: string
   attributes: Record<string, string>
+}
+
+/**
+ * A resource the raw `usage` already reports (Anthropic's web searches), listed again in `resources`,
+ * would be counted twice: refused, as token counters beside `usage` are, whatever the two quantities.
+ */
+function reportedTwice(fromUsage: readonly MappedResource[], list: readonly unknown[], errors: FieldProblem[]): void {
+  const source = new Map(fromUsage.map((r) => [r.resource, r.from]))
+  list.forEach((item, i) => {
+    const name = typeof item === 'object' && item !== null ? (item as { resource?: unknown }).resource : undefined
+    const from = typeof name === 'string' ? source.get(name) : undefined
+    if (from) errors.push({ path: `resources.${i}.resource`, message: `${name as string} is already counted from ${from}: send it in one place, not both` })
+  })
 }
 
 /** The event's `resources`, each checked with the resource parsers every entry point uses. */
@@ -167,7 +182,8 @@ export function normalizeEvent(item: unknown): Normalized {
   const c = counters(e, provider, errors)
   const { tier, batch } = tierAndBatch(e, c.serviceTier, errors)
   const geo = e.inference_geo ?? c.inferenceGeo
-  const resources = [...c.resources, ...eventResources(e.resources ?? [], errors)]
+  reportedTwice(c.resources, e.resources ?? [], errors)
+  const resources = [...c.resources.map(({ from: _from, ...r }) => r), ...eventResources(e.resources ?? [], errors)]
   // Completes the counters object, never `{ ...c.raw, num_model_requests: 1 }`: see assembleBucket (src/ingest/bucket.ts).
   const derived = deriveTokenClasses(Object.assign(c.raw, { num_model_requests: 1 }))
   if (!derived.ok) errors.push(...derived.errors)

@@ -17,8 +17,8 @@ export interface MappedUsage {
   reasoningTokens: number | null
   /** OpenRouter's `cost`, as its shortest round-trip decimal text. */
   reportedCost: string | null
-  /** Non-token usage the raw object reports (Anthropic's server-side web searches). */
-  resources?: { resource: string; quantity: string; attributes: Record<string, string> }[]
+  /** Non-token usage the raw object reports (Anthropic's server-side web searches), each with the field it came from. */
+  resources?: { resource: string; quantity: string; attributes: Record<string, string>; from: string }[]
   /**
    * The tier the call was served at, where the raw object says (Anthropic's `service_tier`), folded as
    * Anthropic's usage reports are (`batch` stays `batch`: the event's tier rule makes it the batch flag).
@@ -180,7 +180,8 @@ function mapAnthropicUsage(usage: Obj): MapResult {
     null,
   )
   // Server-side web searches are billed per call: a resource of the event (contract v2, as in reports).
-  if (result.ok && searches) result.value.resources = [{ resource: 'web_search_calls', quantity: String(searches), attributes: {} }]
+  if (result.ok && searches)
+    result.value.resources = [{ resource: 'web_search_calls', quantity: String(searches), attributes: {}, from: 'usage.server_tool_use.web_search_requests' }]
   // They choose the rate, as the same fields of a usage report do (README "Anthropic usage reports").
   if (result.ok && serviceTier !== null) result.value.serviceTier = serviceTier
   if (result.ok && inferenceGeo !== null) result.value.inferenceGeo = inferenceGeo
