@@ -83,7 +83,14 @@ export function costToDecimal(n: number): string {
   return new Decimal(String(n)).toFixed()
 }
 
-function openAiChat(r: Reader): { counters: RawCounters; reasoning: number | null } {
+/** An OpenAI-shaped usage's counters, and where that shape keeps its input breakdown (OpenRouter adds cache writes there). */
+interface OpenAiShape {
+  counters: RawCounters
+  reasoning: number | null
+  inputDetails: 'prompt_tokens_details' | 'input_tokens_details'
+}
+
+function openAiChat(r: Reader): OpenAiShape {
   // Old-style counters: input_audio_tokens is uncached audio, cached is text, the rest of input is text.
   return {
     counters: {
@@ -94,10 +101,11 @@ function openAiChat(r: Reader): { counters: RawCounters; reasoning: number | nul
       output_audio_tokens: r.count('completion_tokens_details.audio_tokens'),
     },
     reasoning: r.count('completion_tokens_details.reasoning_tokens'),
+    inputDetails: 'prompt_tokens_details',
   }
 }
 
-function openAiResponses(r: Reader): { counters: RawCounters; reasoning: number | null } {
+function openAiResponses(r: Reader): OpenAiShape {
   return {
     counters: {
       input_tokens: r.count('input_tokens'),
@@ -105,13 +113,14 @@ function openAiResponses(r: Reader): { counters: RawCounters; reasoning: number 
       output_tokens: r.count('output_tokens'),
     },
     reasoning: r.count('output_tokens_details.reasoning_tokens'),
+    inputDetails: 'input_tokens_details',
   }
 }
 
 const CHAT_FIELDS = ['prompt_tokens', 'completion_tokens', 'prompt_tokens_details', 'completion_tokens_details']
 const RESPONSES_FIELDS = ['input_tokens', 'output_tokens', 'input_tokens_details', 'output_tokens_details']
 
-function openAiShape(r: Reader): { counters: RawCounters; reasoning: number | null } | FieldProblem {
+function openAiShape(r: Reader): OpenAiShape | FieldProblem {
   const chat = CHAT_FIELDS.some((f) => r.has(f))
   const responses = RESPONSES_FIELDS.some((f) => r.has(f))
   if (chat && responses)
@@ -132,8 +141,9 @@ function mapOpenRouterUsage(usage: Obj): MapResult {
   const r = new Reader(usage)
   const shape = openAiShape(r)
   if ('path' in shape) return { ok: false, errors: [shape] }
-  // prompt_tokens counts cache reads and writes; the write part is priced as a cache write.
-  const cacheWrite = r.count('prompt_tokens_details.cache_write_tokens')
+  // The input total counts cache reads and writes; the write part is priced as a cache write. Each
+  // shape reports it in its own input breakdown (Chat: prompt_tokens_details, Responses: input_tokens_details).
+  const cacheWrite = r.count(`${shape.inputDetails}.cache_write_tokens`)
   let cost: string | null = null
   const raw = usage.cost
   if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) cost = costToDecimal(raw)
