@@ -10,6 +10,7 @@ import { naturalKeyHash, type IndexedBilledRow } from './billed-row.js'
 import { declaredBilledShape } from './billed-shapes.js'
 import { parseCostCsv } from './parse-cost-csv.js'
 import { isAnthropicCostBody, isCostPagesBody, parseCostPages, type ParsedCosts } from './parse-cost-pages.js'
+import { notCosts, usageBodyDetail, usageResult } from './usage-results.js'
 
 /**
  * The one path that stores billed costs: POST /v1/billing/costs and the connections puller both call
@@ -85,7 +86,7 @@ function overlapWithin(rows: readonly IndexedBilledRow[], refKind: 'index' | 'li
 }
 
 async function store(db: Db, target: BilledCostsTarget, source: string, refKind: 'index' | 'line', parsed: ParsedCosts): Promise<BilledCostsResult> {
-  if (parsed.problems.length) throw problems.validation(parsed.problems)
+  if (parsed.problems.length) throw problems.validation(parsed.problems, parsed.usageResults ? usageBodyDetail(parsed.usageResults) : undefined)
   const rows = mergeByKey(parsed.rows)
   const check = await checkShapes(
     rows.map((r) => ({ dims: r.row, kind: 'costs' })),
@@ -119,6 +120,8 @@ async function store(db: Db, target: BilledCostsTarget, source: string, refKind:
 export async function ingestBilledCosts(db: Db, target: BilledCostsTarget, body: unknown): Promise<BilledCostsResult> {
   const defaults = { provider: target.provider, accountId: target.accountId }
   if (body instanceof Readable) return store(db, target, 'openai_csv', 'line', await parseCostCsv(body, defaults))
+  const single = typeof body === 'object' && body !== null && !Array.isArray(body) ? usageResult(body as Record<string, unknown>, false) : undefined
+  if (single) throw problems.validation([{ path: '', message: `the body is ${notCosts(single)}` }], usageBodyDetail(1))
   if (!isCostPagesBody(body))
     throw problems.validation(
       [{ path: '', message: 'expected an OpenAI costs page, an Anthropic cost_report page (objects with a data array), an array of pages, or a text/csv cost export' }],

@@ -19,7 +19,7 @@ import type { CostDefaults, ParsedCosts } from './parse-cost-pages.js'
  * item's text; a `provider` cell names the row's provider (else `?provider=`, else openai).
  */
 export async function parseCostCsv(input: Readable, defaults: CostDefaults): Promise<ParsedCosts> {
-  const out: ParsedCosts = { rows: [], received: 0, skipped: 0, problems: new ProblemList() }
+  const out: ParsedCosts = { rows: [], received: 0, skipped: 0, usageResults: 0, problems: new ProblemList() }
   let columns: Map<string, number> | undefined
   await readCsvRecords(input, (record, line) => {
     if (record.length === 1 && record[0] === '') return

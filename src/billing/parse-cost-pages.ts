@@ -6,6 +6,7 @@ import { parseJsonDimension, parseTime, type Parsed } from '../ingest/values.js'
 import { centsToDollars, parseAmount, type BilledRow, type IndexedBilledRow } from './billed-row.js'
 import { billedPresent } from './billed-shapes.js'
 import { parseOpenAILineItem } from './line-items.js'
+import { notCosts, usageResult } from './usage-results.js'
 
 /**
  * The JSON cost reports: OpenAI Costs API pages (`GET /v1/organization/costs`, any `group_by`) and
@@ -17,6 +18,8 @@ export interface ParsedCosts {
   rows: IndexedBilledRow[]
   received: number
   skipped: number
+  /** Results that are usage, not costs (each is also a problem). */
+  usageResults: number
   problems: ProblemList
 }
 
@@ -113,7 +116,7 @@ export async function parseCostPages(body: unknown, defaults: CostDefaults): Pro
   const [startField, endField] = anthropic ? ['starting_at', 'ending_at'] : ['start_time', 'end_time']
   const provider = defaults.provider ?? (anthropic ? 'anthropic' : 'openai')
   const read = anthropic ? readAnthropicResult : readOpenAIResult
-  const out: ParsedCosts = { rows: [], received: 0, skipped: 0, problems: new ProblemList() }
+  const out: ParsedCosts = { rows: [], received: 0, skipped: 0, usageResults: 0, problems: new ProblemList() }
   const bucketsSeen = new Map<string, string>()
   const pages = Array.isArray(body) ? body : [body]
   let index = 0
@@ -145,6 +148,11 @@ export async function parseCostPages(body: unknown, defaults: CostDefaults): Pro
         index++
         out.received++
         if (!isObject(result)) return void out.problems.push({ index: index - 1, path, message: `${path} must be an object` })
+        const usage = usageResult(result, anthropic)
+        if (usage) {
+          out.usageResults++
+          return void out.problems.push({ index: index - 1, path, message: `${path} is ${notCosts(usage)}` })
+        }
         const startMs = p.take<number | undefined>(parseTime(bucket[startField]), `${bucketPath}.${startField}`, undefined)
         const endMs = p.take<number | undefined>(parseTime(bucket[endField]), `${bucketPath}.${endField}`, undefined)
         const fields = read(result, path, p)
