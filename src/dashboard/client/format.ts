@@ -19,12 +19,16 @@ var Fmt = (function () {
   function int(n) { return n === null || n === undefined ? 'n/a' : ints.format(n); }
   function group(digits) { return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ','); }
   function symbol(currency) { return currency === 'USD' ? '$' : currency + ' '; }
-  /** Rounded for reading (2 decimals from 1 up, 4 below); the exact value goes into title/data-value. */
+  /**
+   * Rounded for reading (2 decimals from 1 up, 4 below; "< $0.0001" / "> -$0.0001" closer to zero); the
+   * exact value goes into title/data-value.
+   */
   function money(dec, currency) {
     var neg = dec.charAt(0) === '-', abs = neg ? dec.slice(1) : dec;
     if (Dec.isZero(abs)) return symbol(currency) + '0.00';
     var fixed = Dec.toFixed(abs, Dec.cmp(abs, '1') >= 0 ? 2 : 4);
-    if (Dec.isZero(fixed)) return '< ' + symbol(currency) + '0.0001';
+    // Closer to zero than the smallest step shown; a credit that small keeps its sign (it is not a charge).
+    if (Dec.isZero(fixed)) return (neg ? '> -' : '< ') + symbol(currency) + '0.0001';
     var p = fixed.split('.');
     return (neg ? '-' : '') + symbol(currency) + group(p[0]) + (p[1] ? '.' + p[1] : '');
   }
