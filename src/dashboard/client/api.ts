@@ -29,7 +29,10 @@ var Api = (function () {
     } catch (e) { /* storage disabled: nothing is kept */ }
   }
 
-  /** kind: 'auth' (401), 'forbidden' (403), 'unavailable' (503 / database down), 'rate' (429), 'network', 'query', 'server'. */
+  /**
+   * kind: 'auth' (401), 'forbidden' (403), 'unavailable' (503 / database down), 'rate' (429), 'network', 'query',
+   * 'server'; the controller adds 'render' for an answer a view could not read or draw.
+   */
   function ApiError(kind, message, retryAfter) {
     this.kind = kind; this.message = message; this.retryAfter = retryAfter;
   }

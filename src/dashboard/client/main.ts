@@ -71,7 +71,7 @@ var MESSAGES = {
   network: 'Cannot reach the tokenledger server (network error). Check that it is running, then try again.',
 };
 // When several views fail, the user is told the most fundamental reason.
-var SEVERITY = ['auth', 'forbidden', 'unavailable', 'network', 'rate', 'query', 'server'];
+var SEVERITY = ['auth', 'forbidden', 'unavailable', 'network', 'rate', 'query', 'server', 'render'];
 
 function load() {
   var s = readControls();
@@ -92,14 +92,16 @@ function load() {
     node.setAttribute('data-state', 'loading');
     var csv = $(section.id + '-csv');
     if (csv) csv.disabled = true;
+    // catch, not then's second argument: an answer the view cannot draw throws in render, and that must end
+    // in the error state too (it left the page "Loading…" for good).
     return section.load(ctx).then(function (result) {
       if (gen !== generation) return;
       section.render(result, ctx);
       node.setAttribute('data-state', 'ready');
       if (csv) csv.disabled = !section.csv;
-    }, function (err) {
+    }).catch(function (err) {
       if (gen !== generation) return;
-      failures.push(err);
+      failures.push(err instanceof Api.ApiError ? err : new Api.ApiError('render', String((err && err.message) || err)));
       node.setAttribute('data-state', 'error');
     }).then(function () { node.removeAttribute('aria-busy'); });
   })).then(function () {
@@ -114,6 +116,8 @@ function load() {
     setState('error');
     if (err.kind === 'unavailable') {
       say(MESSAGES.unavailable + (err.retryAfter ? ' in ' + err.retryAfter + ' s.' : ' shortly.'), 'alert');
+    } else if (err.kind === 'render') {
+      say('The answer from the server could not be shown (' + err.message + '). Try again; if it persists, the server’s answer is not what this page expects.', 'alert');
     } else if (err.kind === 'rate') {
       say('Too many requests for this key (HTTP 429); try again' + (err.retryAfter ? ' in ' + err.retryAfter + ' s.' : ' shortly.'), 'alert');
     } else {
