@@ -9,11 +9,12 @@ var BUDGETS_QUERY = 'query DashboardBudgets($at: DateTime) { budgets(at: $at) { 
   'periodStart periodEnd thresholds crossed complete currency period timeZone rateCard } }';
 
 /**
- * The instant whose budget periods are shown: the last second of the shown range when it is over, else now —
- * so a past range shows the budgets as they stood at its end.
+ * The instant whose budget periods are shown: the last millisecond of the shown range when it is over, else
+ * now — so a past range shows the budgets as they stood at its end (spend counts rows starting up to and
+ * including at: the last second would leave out usage of the range's final second).
  */
 function budgetsAt(ctx) {
-  var end = Date.parse(ctx.to) - 1000;
+  var end = Date.parse(ctx.to) - 1;
   return end < Date.now() ? new Date(end).toISOString() : null;
 }
 

@@ -157,7 +157,7 @@ export const AtQuerySchema = strictQuery({
     .string()
     .refine((v) => parseTimestamp(v) !== undefined, 'must be an RFC 3339 date-time or unix seconds')
     .optional()
-    .describe('the instant whose period is shown, and the elapsed time of the forecast (default now)'),
+    .describe('the instant whose period is shown as it stood then: spend counts rows starting up to and including it; also the elapsed time of the forecast (default now)'),
 })
 
 export const AlertsQuerySchema = strictQuery({
