@@ -25,6 +25,19 @@ export function isAnthropicUsageBody(body: unknown): boolean {
   )
 }
 
+/**
+ * An Anthropic `cost_report` page (or pages): buckets say `starting_at` as usage reports do, but results
+ * carry billed money (`amount` in cents, `cost_type`), not token counts. Read as usage they stored empty
+ * buckets; they belong to POST /v1/billing/costs.
+ */
+export function isAnthropicCostReport(body: unknown): boolean {
+  if (!isAnthropicUsageBody(body)) return false
+  const results = (Array.isArray(body) ? body : [body]).flatMap((p: { data: unknown[] }) =>
+    p.data.flatMap((b) => (isObject(b) && Array.isArray(b.results) ? (b.results as unknown[]) : [])),
+  )
+  return results.some((r) => isObject(r) && ('amount' in r || 'cost_type' in r))
+}
+
 const ANTHROPIC_TIMES = { start: 'starting_at', end: 'ending_at' }
 
 /** Anthropic's tiers as pricing sees them: batch is the batch flag; on-demand and discount variants fold. */

@@ -22,7 +22,7 @@ import {
 } from '../db/queries/buckets.js'
 import { findResourceClash, upsertResources } from '../db/queries/resources.js'
 import { ProblemList, problems, type ProblemItem } from '../errors.js'
-import { isAnthropicUsageBody, parseAnthropicPages } from './anthropic-usage.js'
+import { isAnthropicCostReport, isAnthropicUsageBody, parseAnthropicPages } from './anthropic-usage.js'
 import type { BucketSource, NormalisedBucket, RowDefaults } from './bucket.js'
 import { parseCanonical, type ParsedJsonRows } from './canonical.js'
 import { checkShapes, type BucketShape, type ShapeCheck } from './intervals.js'
@@ -293,6 +293,11 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
     refuseRowDefaults(defaults)
     parsed = await parseCanonical(body as { buckets?: unknown; resources?: unknown })
   } else if (source === 'anthropic_api') {
+    if (isAnthropicCostReport(body))
+      throw problems.validation(
+        [{ path: 'data', message: 'results with amount and cost_type are an Anthropic cost_report (billed costs in cents), not a usage report' }],
+        'the body is an Anthropic cost_report page: store billed costs with POST /v1/billing/costs; nothing was written',
+      )
     parsed = await parseAnthropicPages(body as Parameters<typeof parseAnthropicPages>[0], defaults)
   } else if (source === 'openai_api') {
     parsed = await parseOpenAIPages(body as Parameters<typeof parseOpenAIPages>[0], defaults)
