@@ -1,16 +1,21 @@
 /**
  * Browser-side exact decimals (plain ES2020 source, served as part of dashboard.js). Amounts arrive as the
- * API's decimal strings; totals shown on the page are added, compared and rounded here on BigInt, never on
- * floats. Only the chart's geometry uses Number().
+ * API's decimal strings (the chart's tick values as String(Number), exponent notation included, read
+ * exactly); totals shown on the page are added, compared and rounded here on BigInt, never on floats. Only
+ * the chart's geometry uses Number().
  */
 export const DECIMAL_JS = String.raw`
 var Dec = (function () {
+  // The API writes plain notation; String(Number) — the chart's axis ticks — writes 1e-7 and 1.5e+21.
+  // Three exponent digits hold every double (e-324 to e+308) and bound the BigInt a text can ask for.
   function parse(s) {
-    var m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(String(s));
+    var m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]?\d{1,3}))?$/i.exec(String(s));
     if (!m) throw new Error('not a decimal: ' + s);
     var frac = m[3] || '';
     var units = BigInt(m[2] + frac);
-    return { units: m[1] ? -units : units, scale: frac.length };
+    var scale = frac.length - Number(m[4] || 0);
+    if (scale < 0) { units = units * (BigInt(10) ** BigInt(-scale)); scale = 0; }
+    return { units: m[1] ? -units : units, scale: scale };
   }
   function scaled(d, scale) { return d.units * (BigInt(10) ** BigInt(scale - d.scale)); }
   function str(units, scale) {
