@@ -52,8 +52,10 @@ const ADMIN_OPTION = { 'admin-token': { type: 'string' }, url: { type: 'string' 
 async function dispatch(argv: string[], io: Io): Promise<void> {
   const [command, ...rest] = argv
   const help = (text: string) => io.stdout.write(`${text}\n`)
-  // Subcommand groups (`tenants create`) take their verb as the next word.
-  const group = command === 'tenants' || command === 'keys' ? `${command} ${rest[0] ?? ''}`.trim() : command
+  // Subcommand groups (`tenants create`) take their verb as the next word — a word, not an option:
+  // `tenants --help` was the unknown command "tenants --help" and never reached the group's help.
+  const verb = rest[0]?.startsWith('-') ? undefined : rest[0]
+  const group = (command === 'tenants' || command === 'keys') && verb !== undefined ? `${command} ${verb}` : command
   const args = group !== command ? rest.slice(1) : rest
   const env = () => {
     try {
