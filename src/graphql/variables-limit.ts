@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { problems } from '../errors.js'
+import { refuseUnstorable } from '../plugins/input-guard.js'
 
 /**
  * Values a request's `variables` may hold, counted over every nesting level. graphql-js coerces each value
@@ -22,10 +23,31 @@ function countValues(value: unknown, limit: number): number {
   return count
 }
 
-/** A Fastify `preValidation` hook for the GraphQL route: variables beyond MAX_VARIABLE_VALUES → 400, before graphql-js reads them. */
+/**
+ * The request's variables: a POST body's object, or a GET's `variables` query parameter read as the JSON
+ * text it is (mercurius parses it only in its handler; text that is not JSON is left to it, which says so).
+ */
+function requestVariables(req: FastifyRequest): unknown {
+  if (req.method !== 'GET') return (req.body as { variables?: unknown } | null | undefined)?.variables
+  const text = (req.query as { variables?: unknown } | null | undefined)?.variables
+  if (typeof text !== 'string') return undefined
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A Fastify `preValidation` hook for the GraphQL route: variables beyond MAX_VARIABLE_VALUES → 400, before
+ * graphql-js reads them. A GET's variables are also checked for text that cannot be stored as sent (NUL, a
+ * lone surrogate, nesting past MAX_JSON_DEPTH), as input-guard checks a POST's JSON body: a `\u0000` escaped
+ * in the query parameter reached PostgreSQL inside a filter and came back as an internal error.
+ */
 export async function variablesLimit(req: FastifyRequest): Promise<void> {
-  const variables = (req.body as { variables?: unknown } | null | undefined)?.variables
+  const variables = requestVariables(req)
   if (variables === null || typeof variables !== 'object') return
+  if (req.method === 'GET') refuseUnstorable(variables, ['querystring', 'variables'])
   const found = countValues(variables, MAX_VARIABLE_VALUES)
   if (found > MAX_VARIABLE_VALUES)
     throw problems.validation(

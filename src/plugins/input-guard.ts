@@ -58,6 +58,16 @@ function refuse(items: ProblemItem[]): never {
 }
 
 /**
+ * Refuses `value`, found at `path`, as a JSON body is refused when it holds text that cannot be stored as
+ * sent: for JSON that arrives as text inside a query parameter (GraphQL's `GET /graphql?variables=…`).
+ */
+export function refuseUnstorable(value: unknown, path: string[]): void {
+  const found: ProblemItem[] = []
+  nulPaths(value, path, found)
+  if (found.length) refuse(found)
+}
+
+/**
  * PostgreSQL text cannot hold NUL: a NUL anywhere in a header, a parameter or a JSON body used to reach
  * the driver and come back as a 500. A lone UTF-16 surrogate (`"\ud800"` in JSON) is no character and was
  * stored as U+FFFD: not what was sent, so refused alike. Refused here, once, for every route: headers, query and path
