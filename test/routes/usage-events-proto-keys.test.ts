@@ -47,6 +47,28 @@ void eachEngine(t, async (t, engine) => {
     t.same(again.json(), { results: [{ id: 'proto', status: 'created' }] }, 'the id is free for the event meant')
   })
 
+  t.test('such a key beside nesting too deep names both, and the event is rejected alone', async (t) => {
+    // Naming a key inside metadata used to spare metadata its depth check (a field with a problem named
+    // inside it is not scanned again), and the non-finite-number check then recursed 100,000 levels: a 500.
+    const nested = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`
+    const res = await send('/v1/usage/events', `{"events":[
+      ${event('deep-proto', `{"__proto__":{"polluted":true},"a":${nested(100_000)}}`)},
+      ${event('deep-ctor', `{"a":{"constructor":{"prototype":1}},"b":${nested(100_000)}}`)},
+      {"id":"deep-invalid","timestamp":"2026-03-01T10:15:00Z","input_tokens":1,"metadata":{"__proto__":1,"a":${nested(100)}}},
+      ${event('after-deep', '{"x":1}')}]}`)
+    t.equal(res.statusCode, 200, res.body)
+    const results = (res.json() as { results: { id: string; status: string; errors?: { path: string; message: string }[] }[] }).results
+    t.same(results.map((r) => [r.id, r.status, r.errors?.map((e) => e.path)]), [
+      ['deep-proto', 'rejected', ['metadata.__proto__', 'metadata']],
+      ['deep-ctor', 'rejected', ['metadata.a.constructor.prototype', 'metadata']],
+      ['deep-invalid', 'rejected', ['metadata.__proto__', 'model', 'metadata']],
+      ['after-deep', 'created', undefined],
+    ])
+    t.match(results[0]!.errors![1]!.message, /deeper than 64/)
+    t.ok((await stored()).includes('after-deep'), 'the other event is stored')
+    t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype changed')
+  })
+
   t.test('outside the events such a key refuses the body, naming it', async (t) => {
     for (const [envelope, path] of [
       [`{"__proto__":{"polluted":true},"events":[${event('env-1', '{}')}]}`, 'body.__proto__'],

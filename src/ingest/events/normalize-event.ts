@@ -166,15 +166,17 @@ export function normalizeEvent(item: unknown): Normalized {
   const parsed = EventSchema.safeParse(item)
   if (!parsed.success) {
     const raw = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>
-    const errors = [...zodProblems(parsed.error), ...protoKeys]
+    const errors = zodProblems(parsed.error)
     // Cross-field rules are still reported, so one round trip names every problem.
     if (typeof raw.service_tier === 'string' && typeof raw.batch === 'boolean')
       tierAndBatch({ service_tier: raw.service_tier, batch: raw.batch }, undefined, errors)
     nulProblems(raw, errors)
-    return { ok: false, id: typeof raw.id === 'string' ? raw.id : null, errors: listed(errors) }
+    return { ok: false, id: typeof raw.id === 'string' ? raw.id : null, errors: listed([...protoKeys, ...errors]) }
   }
   const e = parsed.data
-  const errors: FieldProblem[] = [...protoKeys]
+  // The proto keys join the problems last: nulProblems skips a field with a problem already named inside
+  // it, and a `metadata.__proto__` must not spare metadata its depth check (what follows walks it recursively).
+  const errors: FieldProblem[] = []
   const timestamp = parseTimestamp(e.timestamp)
   if (!timestamp) errors.push({ path: 'timestamp', message: 'is not a valid date-time' })
   // Folded by the schema (providerIdText), as at every entry point.
@@ -204,7 +206,7 @@ export function normalizeEvent(item: unknown): Normalized {
     if (bytes > MAX_METADATA_BYTES)
       errors.push({ path: 'metadata', message: `is ${bytes} bytes serialised; the limit is ${MAX_METADATA_BYTES}` })
   }
-  if (errors.length > 0 || !derived.ok || !timestamp) return { ok: false, id: e.id, errors: listed(errors) }
+  if (protoKeys.length > 0 || errors.length > 0 || !derived.ok || !timestamp) return { ok: false, id: e.id, errors: listed([...protoKeys, ...errors]) }
 
   const event: NormalizedEvent = {
     id: e.id,
