@@ -25,10 +25,11 @@ import { ProblemList, problems, type ProblemItem } from '../errors.js'
 import { isAnthropicCostReport, isAnthropicUsageBody, parseAnthropicPages } from './anthropic-usage.js'
 import type { BucketSource, NormalisedBucket, RowDefaults } from './bucket.js'
 import { parseCanonical, type ParsedJsonRows } from './canonical.js'
+import { costsBodyDetail, notUsage } from './costs-posted.js'
 import { checkShapes, type BucketShape, type ShapeCheck } from './intervals.js'
 import { mergeRows, type IndexedBucket } from './merge.js'
 import { readUsageCsv } from './openai-csv.js'
-import { isOpenAIPageBody, OPENAI_ATTRIBUTE_KEYS, OPENAI_RESOURCE_ATTRIBUTES, parseOpenAIPages } from './openai-page.js'
+import { isOpenAICostsPage, isOpenAIPageBody, OPENAI_ATTRIBUTE_KEYS, OPENAI_COSTS_RESULT, OPENAI_RESOURCE_ATTRIBUTES, parseOpenAIPages } from './openai-page.js'
 import { describeResource, mergeResources, type IndexedResource } from './resource.js'
 import { beforeRetention, type RetentionGuard } from './retention.js'
 import { declaredShape, GROUP_BY_DIMENSIONS, unknownGroupBy, type DeclaredShape } from './shapes.js'
@@ -295,11 +296,16 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   } else if (source === 'anthropic_api') {
     if (isAnthropicCostReport(body))
       throw problems.validation(
-        [{ path: 'data', message: 'results with amount and cost_type are an Anthropic cost_report (billed costs in cents), not a usage report' }],
-        'the body is an Anthropic cost_report page: store billed costs with POST /v1/billing/costs; nothing was written',
+        [{ path: 'data', message: notUsage('results with amount and cost_type are an Anthropic cost_report (billed costs in cents)') }],
+        costsBodyDetail('an Anthropic cost_report page'),
       )
     parsed = await parseAnthropicPages(body as Parameters<typeof parseAnthropicPages>[0], defaults)
   } else if (source === 'openai_api') {
+    if (isOpenAICostsPage(body))
+      throw problems.validation(
+        [{ path: 'data', message: notUsage(`results with object ${JSON.stringify(OPENAI_COSTS_RESULT)} are an OpenAI costs page (billed costs)`) }],
+        costsBodyDetail('an OpenAI costs page'),
+      )
     parsed = await parseOpenAIPages(body as Parameters<typeof parseOpenAIPages>[0], defaults)
   } else {
     throw problems.validation(

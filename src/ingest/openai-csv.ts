@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream'
 import { ProblemList, problems as problemCatalogue } from '../errors.js'
+import { costsBodyDetail, notUsage } from './costs-posted.js'
 import { readCsvRecords } from './csv-records.js'
 import { assembleBucket, parseUsageType, readCounters, RowProblems, type NormalisedBucket, type RowDefaults } from './bucket.js'
 import { COUNTER_FIELDS, type CounterField } from './token-classes.js'
@@ -14,6 +15,9 @@ export interface CsvSummary {
 }
 
 type Columns = Map<string, number>
+
+/** The cost export's money column (src/billing/parse-cost-csv.ts), which no usage export has. */
+const COST_AMOUNT_COLUMN = 'amount_value'
 
 // context_tier and inference_geo are not in OpenAI's export; our usage export writes them (blank unless
 // grouped by) so that its file re-ingests with the same natural keys.
@@ -31,11 +35,16 @@ function readHeader(record: string[]): Columns {
     if (!columns.has(a) && !columns.has(b)) problems.push({ line: 1, path: a, message: `the header needs a ${a} or ${b} column` })
   // Our resource usage exports (images, storage, search calls…) carry num_model_requests too, so they would read
   // as token rows without tokens: every row skipped, a 200 that stored nothing.
+  // The dashboard cost export has times but no counters: billed money, refused naming where it goes.
+  const costExport = !COUNTER_FIELDS.some((f) => columns.has(f)) && columns.has(COST_AMOUNT_COLUMN)
   if (columns.has('resource'))
     problems.push({ line: 1, path: 'resource', message: 'a resource usage export (it has a "resource" column) has no CSV ingest: post the usage page as JSON' })
+  else if (costExport)
+    problems.push({ line: 1, path: COST_AMOUNT_COLUMN, message: notUsage(`a cost export (it has an "${COST_AMOUNT_COLUMN}" column and no usage column) is billed costs`) })
   else if (!COUNTER_FIELDS.some((f) => columns.has(f)))
     problems.push({ line: 1, path: '', message: 'the header names no usage column (input_tokens, output_tokens, …)' })
-  if (problems.length > 0) throw problemCatalogue.validation(problems, 'the CSV header is not a usage export header')
+  if (problems.length > 0)
+    throw problemCatalogue.validation(problems, costExport ? costsBodyDetail('an OpenAI cost export (CSV)') : 'the CSV header is not a usage export header')
   return columns
 }
 

@@ -14,6 +14,20 @@ export function isOpenAIPageBody(body: unknown): boolean {
   return isObject(body) && Array.isArray(body.data)
 }
 
+/** The `object` of an OpenAI costs result (`GET /v1/organization/costs`): billed money, not usage. */
+export const OPENAI_COSTS_RESULT = 'organization.costs.result'
+
+/**
+ * An OpenAI costs page (or pages): the usage pages' envelope, results saying `organization.costs.result`.
+ * Read as usage they were refused as an unknown usage object; they belong to POST /v1/billing/costs.
+ */
+export function isOpenAICostsPage(body: unknown): boolean {
+  if (!isOpenAIPageBody(body)) return false
+  return (Array.isArray(body) ? body : [body]).some((p: { data: unknown[] }) =>
+    p.data.some((b) => isObject(b) && Array.isArray(b.results) && b.results.some((r) => isObject(r) && r.object === OPENAI_COSTS_RESULT)),
+  )
+}
+
 // Embeddings and moderations report tokens too, but input only.
 const INPUT_ONLY_COUNTERS: readonly CounterField[] = ['num_model_requests', 'input_tokens']
 
