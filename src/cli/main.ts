@@ -6,6 +6,7 @@ import { runSync, SYNC_HELP } from './commands/sync.js'
 import { createKey, createTenant, KEYS_CREATE_HELP, TENANTS_CREATE_HELP } from './commands/tenants.js'
 import { CliError, oneLine, usageError } from './errors.js'
 import type { ServerTarget } from './http.js'
+import { ownValue } from '../own-key.js'
 
 const HELP = `Usage: tokenledger <command> [options]
 
@@ -46,6 +47,9 @@ function server(env: CliConfig, url: string | undefined, token: { flag: string |
   return { url: checked.data, token: secret.data }
 }
 
+/** The groups whose verb is the next word, with their verbs. */
+const GROUP_VERBS: Record<string, readonly string[]> = { tenants: ['create'], keys: ['create'] }
+
 const KEY_OPTION = { key: { type: 'string' }, url: { type: 'string' } } as const
 const ADMIN_OPTION = { 'admin-token': { type: 'string' }, url: { type: 'string' } } as const
 
@@ -55,7 +59,10 @@ async function dispatch(argv: string[], io: Io): Promise<void> {
   // Subcommand groups (`tenants create`) take their verb as the next word — a word, not an option:
   // `tenants --help` was the unknown command "tenants --help" and never reached the group's help.
   const verb = rest[0]?.startsWith('-') ? undefined : rest[0]
-  const group = (command === 'tenants' || command === 'keys') && verb !== undefined ? `${command} ${verb}` : command
+  const verbs = command === undefined ? undefined : ownValue(GROUP_VERBS, command)
+  if (verbs && verb !== undefined && !verbs.includes(verb))
+    throw usageError(`unknown subcommand "${verb}" of ${command}: the subcommands are ${verbs.join(', ')} (see: tokenledger ${command} ${verbs[0]} --help)`)
+  const group = verbs && verb !== undefined ? `${command} ${verb}` : command
   const args = group !== command ? rest.slice(1) : rest
   const env = () => {
     try {
