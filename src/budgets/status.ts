@@ -12,7 +12,7 @@ export interface BudgetStatus {
   percentUsed: string
   periodStart: Date
   periodEnd: Date
-  /** The budget's thresholds crossed in this period: recorded as alerts that stand at its amount, or reached by the spend computed now. */
+  /** The budget's thresholds crossed in this period by `at`: recorded as alerts by then that stand at its amount, or reached by the spend up to it. */
   crossed: number[]
   complete: boolean
   currency: string
@@ -36,7 +36,7 @@ export async function budgetStatus(db: Db, budget: Budget, at: Date, limits: Usa
   const rolling = CALENDAR_WINDOW[budget.period] === undefined
   // Alerts of a rolling budget are keyed by the local day they were detected.
   const alertPeriod = rolling ? await windowsCovering(db, 'DAY', budget.timeZone, at, at) : period
-  const recorded = new Set(await recordedThresholds(db, { tenant_id: budget.tenantId, id: budget.id, amount: budget.amount }, alertPeriod))
+  const recorded = new Set(await recordedThresholds(db, { tenant_id: budget.tenantId, id: budget.id, amount: budget.amount }, alertPeriod, at))
   const met = new Set(thresholdsMet(total.spent, budget.amount, budget.thresholds))
   // The budget's own thresholds only: one removed from it is no longer crossed, whatever was recorded.
   const crossed = budget.thresholds.filter((t) => recorded.has(t) || met.has(t))

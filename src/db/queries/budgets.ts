@@ -186,19 +186,21 @@ export async function recordAlerts(
 }
 
 /**
- * The thresholds already recorded for one period of a budget that still stand at its current amount
+ * The thresholds recorded by `at` for one period of a budget that still stand at its current amount
  * (recordAlerts). A period is its start and its end: a budget switched from month to day on the 1st has
- * two periods that start together.
+ * two periods that start together. An alert recorded after `at` is left out: a status as it stood at a
+ * past instant counts the spend up to it, and showed a threshold crossed that its spend had not reached.
  */
 export async function recordedThresholds(
   db: Db,
   budget: Pick<BudgetRow, 'tenant_id' | 'id' | 'amount'>,
   period: { start: Date; end: Date },
+  at: Date,
 ): Promise<number[]> {
   const rows = await db.query<{ threshold: number }>(
     sql`select distinct threshold from budget_alerts a where tenant_id = ${budget.tenant_id} and budget_id = ${budget.id}
         and period_start = ${period.start.toISOString()}::timestamptz and period_end = ${period.end.toISOString()}::timestamptz
-        and ${alertStands(sql`${budget.amount}::numeric`)} order by threshold`,
+        and crossed_at <= ${at.toISOString()}::timestamptz and ${alertStands(sql`${budget.amount}::numeric`)} order by threshold`,
   )
   return rows.map((r) => r.threshold)
 }

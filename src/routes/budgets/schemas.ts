@@ -111,7 +111,7 @@ export const BudgetSchema = z
     percent_used: z.string().describe('spent ÷ amount × 100, rounded half-even to 12 places'),
     period_start: z.date(),
     period_end: z.date(),
-    crossed: z.array(z.number().int()).describe('thresholds crossed in this period'),
+    crossed: z.array(z.number().int()).describe('thresholds crossed in the period by `at`: recorded as alerts by then, or reached by the spend up to it'),
     complete: z.boolean().describe('false when usage in scope has no price (spend is then a lower bound)'),
     created_at: z.date(),
     updated_at: z.date(),
