@@ -83,6 +83,7 @@ void eachEngine(t, async (t, engine) => {
       thresholds: [100],
       webhookUrl: receiver.url,
       webhookSecretSealed: null,
+      keepSecretOf: null,
     })
     await postBuckets(app, key, [bucket(JAN, 10)])
     await waitFor('the attempts to give up', async () => (await alerts(app, key, 'inside'))[0]?.delivery_status === 'failed')

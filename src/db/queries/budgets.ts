@@ -35,8 +35,14 @@ export interface BudgetInput {
   rateCard: string
   thresholds: number[]
   webhookUrl: string | null
-  /** undefined keeps the stored secret (it is never echoed, so a client cannot send it back). */
-  webhookSecretSealed: string | null | undefined
+  /** The secret to store (sealed), or null for none; unless the stored one is kept (keepSecretOf). */
+  webhookSecretSealed: string | null
+  /**
+   * The stored webhook_url whose secret stays (a PUT without webhook_secret to the same origin: it is never
+   * echoed, so a client cannot send it back). Kept only while that is still the stored URL: if a concurrent
+   * PUT moved it meanwhile, this one stores webhookSecretSealed rather than sign with a secret given for another receiver.
+   */
+  keepSecretOf: string | null
 }
 
 /**
@@ -51,17 +57,16 @@ export const MAX_BUDGETS_PER_TENANT = 1000
  * A new name when the tenant already holds MAX_BUDGETS_PER_TENANT budgets writes nothing: null.
  */
 export async function upsertBudget(db: Db, b: BudgetInput): Promise<{ budget: BudgetRow; created: boolean } | null> {
-  const keepSecret = b.webhookSecretSealed === undefined
   const rows = await db.query<BudgetRow & { created: boolean }>(sql`
     insert into budgets (tenant_id, id, name, amount, period, time_zone, filter, rate_card, thresholds, webhook_url, webhook_secret_sealed)
     select ${b.tenantId}, ${b.id}, ${b.name}, ${b.amount}::numeric, ${b.period}, ${b.timeZone}, ${JSON.stringify(b.filter)}::text::jsonb,
-      ${b.rateCard}, ${sql.param(b.thresholds)}::int[], ${b.webhookUrl}, ${b.webhookSecretSealed ?? null}
+      ${b.rateCard}, ${sql.param(b.thresholds)}::int[], ${b.webhookUrl}, ${b.webhookSecretSealed}
     where exists (select 1 from budgets where tenant_id = ${b.tenantId} and name = ${b.name})
       or (select count(*) from budgets where tenant_id = ${b.tenantId}) < ${MAX_BUDGETS_PER_TENANT}
     on conflict (tenant_id, name) do update set amount = excluded.amount, period = excluded.period,
       time_zone = excluded.time_zone, filter = excluded.filter, rate_card = excluded.rate_card,
       thresholds = excluded.thresholds, webhook_url = excluded.webhook_url,
-      webhook_secret_sealed = case when ${keepSecret} and excluded.webhook_url is not null
+      webhook_secret_sealed = case when budgets.webhook_url = ${b.keepSecretOf}
         then budgets.webhook_secret_sealed else excluded.webhook_secret_sealed end,
       updated_at = now()
     returning ${BUDGET_COLUMNS}, (xmax = 0) as created`)

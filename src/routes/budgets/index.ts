@@ -35,6 +35,18 @@ function documentOnlyBody<S>(route: FastifyRouteSchemaDef<S>): FastifyValidation
 
 const NameParams = z.object({ name: BudgetNameSchema })
 
+/**
+ * The stored webhook_url whose secret a PUT without `webhook_secret` keeps, or a problem: the secret is
+ * kept for the same origin only. Moved to another receiver, it signed for one it was never given to —
+ * one the writer chose, unaware a secret was kept, with real signatures to test guesses of it against.
+ */
+function keptSecret(stored: BudgetRow | undefined, url: string): { keepSecretOf: string | null; problem?: ProblemItem } {
+  if (!stored?.webhook_url) return { keepSecretOf: null }
+  if (stored.webhook_secret_sealed && new URL(stored.webhook_url).origin !== new URL(url).origin)
+    return { keepSecretOf: null, problem: { path: 'body.webhook_secret', message: 'the webhook_url moves to another origin: send webhook_secret, or null to send unsigned' } }
+  return { keepSecretOf: stored.webhook_url }
+}
+
 interface BudgetRouteOptions {
   maxGroups: number
   allowPrivateWebhooks: boolean
@@ -79,9 +91,15 @@ const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts
       // Names that resolve to a private address are refused at delivery; a literal one is refused here, at once.
       const privateUrl = privateUrlProblem((req.body as { webhook_url?: unknown } | null)?.webhook_url, opts.allowPrivateWebhooks)
       if (privateUrl && !errors.some((e) => e.path === 'body.webhook_url')) errors.push({ path: 'body.webhook_url', message: privateUrl })
+      // From the raw body, like the private address: the problem is named beside any other.
+      const { webhook_url: url, webhook_secret: sent } = (req.body ?? {}) as { webhook_url?: unknown; webhook_secret?: unknown }
+      const keep = name.success && sent === undefined && typeof url === 'string' && URL.canParse(url)
+        ? keptSecret(await getBudget(app.db, req.tenantId, name.data.name), url)
+        : { keepSecretOf: null }
+      if (keep.problem) errors.push(keep.problem)
       if (!parsed.success || !name.success || errors.length > 0) throw problems.validation(errors)
       const b = parsed.data
-      const secret = b.webhook_secret === undefined || b.webhook_secret === null ? b.webhook_secret : app.requireSecretBox().seal(b.webhook_secret)
+      const secret = b.webhook_secret ? app.requireSecretBox().seal(b.webhook_secret) : null
       const saved = await upsertBudget(app.db, {
         tenantId: req.tenantId,
         id: randomUUID(),
@@ -94,6 +112,7 @@ const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts
         thresholds: [...new Set(b.thresholds)].sort((x, y) => x - y),
         webhookUrl: b.webhook_url ?? null,
         webhookSecretSealed: b.webhook_url ? secret : null,
+        keepSecretOf: keep.keepSecretOf,
       })
       if (!saved)
         throw problems.conflict(

@@ -82,7 +82,7 @@ export const BudgetInputSchema = z
       .max(256)
       .nullable()
       .optional()
-      .describe('signs deliveries (X-Tokenledger-Signature); stored encrypted, never returned; omitted on update keeps the stored one, null removes it'),
+      .describe('signs deliveries (X-Tokenledger-Signature); stored encrypted, never returned; omitted on update keeps the stored one while webhook_url keeps its origin (moved to another origin: 400), null removes it'),
   })
   .superRefine((b, ctx) => {
     if (b.webhook_secret && !b.webhook_url) ctx.addIssue({ code: 'custom', path: ['webhook_secret'], message: 'needs webhook_url' })
