@@ -1,5 +1,6 @@
 import { ProblemList } from '../errors.js'
 import { tier as anthropicTier } from '../ingest/anthropic-usage.js'
+import { OPENAI_COSTS_RESULT } from '../ingest/openai-page.js'
 import { assembleDims, RowProblems } from '../ingest/bucket.js'
 import { Turns } from '../ingest/turns.js'
 import { parseJsonDimension, parseTime, type Parsed } from '../ingest/values.js'
@@ -56,8 +57,8 @@ function currency(v: unknown): Parsed<string> {
 type ResultReader = (result: Record<string, unknown>, path: string, p: RowProblems) => Omit<BilledRow, 'startMs' | 'endMs' | 'provider' | 'accountId' | 'userId' | 'present' | 'serviceTier' | 'batch' | 'inferenceGeo' | 'contextTier'> & { tier: string | null; batch: boolean | null; contextTier: string | null; inferenceGeo: string | null } | 'skipped'
 
 const readOpenAIResult: ResultReader = (r, path, p) => {
-  if (r.object !== undefined && r.object !== 'organization.costs.result')
-    p.add(`${path}.object`, `${path}.object must be "organization.costs.result" (a costs page); got ${JSON.stringify(String(r.object).slice(0, 60))}`)
+  if (r.object !== undefined && r.object !== OPENAI_COSTS_RESULT)
+    p.add(`${path}.object`, `${path}.object must be "${OPENAI_COSTS_RESULT}" (a costs page); got ${JSON.stringify(String(r.object).slice(0, 60))}`)
   const amount = isObject(r.amount) ? r.amount : undefined
   if (!amount) p.add(`${path}.amount`, `${path}.amount must be an object {value, currency}`)
   if (amount && (amount.value === null || amount.value === undefined)) return 'skipped'
