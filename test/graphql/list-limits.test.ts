@@ -37,10 +37,10 @@ void eachEngine(t, async (t, engine) => {
   t.match(atLimit.data, { usage: { totals: { inputTokens: 5 } } })
 
   const filtered = `query($m: [String!], $p: [String!]) { usage(${range}, filter: { models: $m, projectIds: $p, sources: ["events"] }) { totals { inputTokens } } }`
-  const tooManyValues = await gql(filtered, { m: many(MAX_FILTER_VALUES + 1, 'm'), p: many(200_000, 'p') })
+  const tooManyValues = await gql(filtered, { m: many(MAX_FILTER_VALUES + 1, 'm'), p: many(20_000, 'p') })
   t.equal(tooManyValues.errors?.[0]?.extensions.code, 'BAD_USER_INPUT', 'an oversized filter list is a bad argument')
   t.match(tooManyValues.errors?.[0]?.message, /filter\.models lists 1001 values; at most 1000/, 'naming the models list')
-  t.match(tooManyValues.errors?.[0]?.message, /filter\.projectIds lists 200000 values/, 'and the project list, in the same error')
+  t.match(tooManyValues.errors?.[0]?.message, /filter\.projectIds lists 20000 values/, 'and the project list, in the same error')
   const served = await gql(filtered, { m: ['gpt-4o', ...many(MAX_FILTER_VALUES - 1, 'm')], p: null })
   t.same(served, { data: { usage: { totals: { inputTokens: 5 } } } }, `${MAX_FILTER_VALUES} values are served`)
 
