@@ -71,7 +71,7 @@ interface Item { line_item: string | null; project_id: string | null; amount: { 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
-  const posted = await postBuckets(app, key, { buckets: BUCKETS, resources: RESOURCES }, 'application/json', '?account_id=acct_1')
+  const posted = await postBuckets(app, key, { buckets: BUCKETS, resources: RESOURCES })
   t.equal(posted.statusCode, 200, posted.body)
   const rates = [] as TestRate[]
   for (const provider of ['openai', 'anthropic']) {
