@@ -30,13 +30,13 @@ t.test('concurrent writers of stored shapes: every row counted once, re-posts ch
   const { key, tenantId } = await tenantWithKey(app, ['ingest'])
   const acct = 'acct-shared'
   // The shapes: 24 hourly buckets of the day, with api_key_id and model reported.
-  t.equal((await postBuckets(app, key, hours(T0, acct, 'k0', 1), 'application/json', `?account_id=${acct}`)).statusCode, 200)
+  t.equal((await postBuckets(app, key, hours(T0, acct, 'k0', 1))).statusCode, 200)
   // 16 writers at once: new keys of the stored shapes (JSON and CSV), and re-posts of k0.
   const writers = Array.from({ length: 16 }, (_, i) =>
     i % 4 === 3
-      ? postBuckets(app, key, hours(T0, acct, 'k0', 1), 'application/json', `?account_id=${acct}`)
+      ? postBuckets(app, key, hours(T0, acct, 'k0', 1))
       : i % 2 === 0
-        ? postBuckets(app, key, hours(T0, acct, `k${i + 1}`, i + 1), 'application/json', `?account_id=${acct}`)
+        ? postBuckets(app, key, hours(T0, acct, `k${i + 1}`, i + 1))
         : postBuckets(app, key, hourCsv(T0, `k${i + 1}`, i + 1), 'text/csv', `?account_id=${acct}`),
   )
   const replies = await Promise.all(writers)
@@ -64,7 +64,7 @@ t.test('a writer that chose shared locks, then finds its shapes gone under them,
   const { key, tenantId } = await tenantWithKey(app, ['ingest'])
   for (const [kind, acct] of [['json', 'acct-json'], ['csv', 'acct-csv']] as const) {
     await t.test(kind, async (t) => {
-      t.equal((await postBuckets(app, key, hours(T0, acct, 'k0', 1), 'application/json', `?account_id=${acct}`)).statusCode, 200)
+      t.equal((await postBuckets(app, key, hours(T0, acct, 'k0', 1))).statusCode, 200)
       // Another writer holds the account exclusively: it replaces the 24 hours by one day bucket.
       let reply: ReturnType<typeof postBuckets> | undefined
       await app.testDb.transaction(async (tx) => {
@@ -78,7 +78,7 @@ t.test('a writer that chose shared locks, then finds its shapes gone under them,
         )
         // Meanwhile a writer of the (still visibly stored) hourly shapes arrives and waits for the lock.
         reply = kind === 'json'
-          ? postBuckets(app, key, hours(T0, acct, 'k1', 5), 'application/json', `?account_id=${acct}`)
+          ? postBuckets(app, key, hours(T0, acct, 'k1', 5))
           : postBuckets(app, key, hourCsv(T0, 'k1', 5), 'text/csv', `?account_id=${acct}`)
         for (let i = 0; i < 500; i++) {
           const [w] = await app.testDb.query<{ n: number }>(`select count(*)::int8 as n from pg_locks where locktype = 'advisory' and not granted`)
