@@ -140,6 +140,9 @@ export const problems = {
   invalidParameters: (errors: ProblemItem[] | ProblemList, part = 'query parameters') =>
     new ProblemError(400, 'validation', 'Invalid request', `${errors.length} problem${errors.length === 1 ? '' : 's'} in the ${part}`, { errors }),
   badRequest: (detail: string) => new ProblemError(400, 'bad-request', 'Bad request', detail),
+  /** A /graphql request whose envelope (query, variables, …) is not one GraphQL request, sent by POST or GET. */
+  notGraphqlRequest: (errors: ProblemItem[]) =>
+    new ProblemError(400, 'bad-request', 'Bad request', 'not a GraphQL request: send {"query": "…", "variables"?: {…}} (one operation per request)', { errors }),
   headersTooLarge: () =>
     new ProblemError(431, 'headers-too-large', 'Request header fields too large', 'the request line and headers exceed the server\'s limit; send long filters in fewer, shorter parameters'),
   requestTimeout: () => new ProblemError(408, 'request-timeout', 'Request timeout', 'the request was not received in time'),

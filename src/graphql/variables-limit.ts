@@ -39,15 +39,27 @@ function requestVariables(req: FastifyRequest): unknown {
 }
 
 /**
+ * A GET's variables are refused as mercurius's POST body schema refuses `variables` that are not an object
+ * or null (its words, from ajv): the GET handler ran the query with whatever the text parsed to (`[1]`,
+ * `"x"`, `1`, `true`), so the same variables were a 400 by POST and a 200 by GET. They are also checked for
+ * text that cannot be stored as sent (NUL, a lone surrogate, nesting past MAX_JSON_DEPTH), as input-guard
+ * checks a POST's JSON body: a `\u0000` escaped in the query parameter reached PostgreSQL inside a filter
+ * and came back as an internal error.
+ */
+function refuseGetVariables(variables: unknown): void {
+  if (variables !== null && (typeof variables !== 'object' || Array.isArray(variables)))
+    throw problems.notGraphqlRequest([{ path: 'querystring.variables', message: 'must be object,null' }])
+  refuseUnstorable(variables, ['querystring', 'variables'])
+}
+
+/**
  * A Fastify `preValidation` hook for the GraphQL route: variables beyond MAX_VARIABLE_VALUES → 400, before
- * graphql-js reads them. A GET's variables are also checked for text that cannot be stored as sent (NUL, a
- * lone surrogate, nesting past MAX_JSON_DEPTH), as input-guard checks a POST's JSON body: a `\u0000` escaped
- * in the query parameter reached PostgreSQL inside a filter and came back as an internal error.
+ * graphql-js reads them; a GET's variables are first refused as a POST's are (refuseGetVariables).
  */
 export async function variablesLimit(req: FastifyRequest): Promise<void> {
   const variables = requestVariables(req)
+  if (req.method === 'GET' && variables !== undefined) refuseGetVariables(variables)
   if (variables === null || typeof variables !== 'object') return
-  if (req.method === 'GET') refuseUnstorable(variables, ['querystring', 'variables'])
   const found = countValues(variables, MAX_VARIABLE_VALUES)
   if (found > MAX_VARIABLE_VALUES)
     throw problems.validation(

@@ -37,7 +37,7 @@ function graphqlBodyProblem(err: FastifyError & { errors?: unknown[] }): Problem
   const inner = (err.errors ?? []).filter((e): e is FastifyError => e instanceof Error)
   const items = inner.flatMap((e) => (e.validation ? validationItems(e) : [{ path: 'body', message: e.message }]))
   if (!items.length) items.push({ path: 'body', message: err.message })
-  return new ProblemError(400, 'bad-request', 'Bad request', `not a GraphQL request: send {"query": "…", "variables"?: {…}} (one operation per request)`, { errors: items })
+  return problems.notGraphqlRequest(items)
 }
 
 const PARTS: Record<string, string> = { querystring: 'query parameters', params: 'path parameters', headers: 'headers' }
