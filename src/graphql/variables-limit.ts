@@ -24,42 +24,44 @@ function countValues(value: unknown, limit: number): number {
 }
 
 /**
- * The request's variables: a POST body's object, or a GET's `variables` query parameter read as the JSON
- * text it is (mercurius parses it only in its handler; text that is not JSON is left to it, which says so).
+ * The request's variables and where they were sent, or undefined when none were: a POST body's `variables`
+ * as sent (this runs before the body schema, which coerces), or a GET's `variables` query parameter read as
+ * the JSON text it is (mercurius parses it only in its handler; text that is not JSON is left to it, which
+ * says so).
  */
-function requestVariables(req: FastifyRequest): unknown {
-  if (req.method !== 'GET') return (req.body as { variables?: unknown } | null | undefined)?.variables
+function requestVariables(req: FastifyRequest): { value: unknown; path: string } | undefined {
+  if (req.method !== 'GET') {
+    const value = (req.body as { variables?: unknown } | null | undefined)?.variables
+    return value === undefined ? undefined : { value, path: 'body.variables' }
+  }
   const text = (req.query as { variables?: unknown } | null | undefined)?.variables
   if (typeof text !== 'string') return undefined
   try {
-    return JSON.parse(text) as unknown
+    return { value: JSON.parse(text) as unknown, path: 'querystring.variables' }
   } catch {
     return undefined
   }
 }
 
 /**
- * A GET's variables are refused as mercurius's POST body schema refuses `variables` that are not an object
- * or null (its words, from ajv): the GET handler ran the query with whatever the text parsed to (`[1]`,
- * `"x"`, `1`, `true`), so the same variables were a 400 by POST and a 200 by GET. They are also checked for
- * text that cannot be stored as sent (NUL, a lone surrogate, nesting past MAX_JSON_DEPTH), as input-guard
- * checks a POST's JSON body: a `\u0000` escaped in the query parameter reached PostgreSQL inside a filter
- * and came back as an internal error.
- */
-function refuseGetVariables(variables: unknown): void {
-  if (variables !== null && (typeof variables !== 'object' || Array.isArray(variables)))
-    throw problems.notGraphqlRequest([{ path: 'querystring.variables', message: 'must be object,null' }])
-  refuseUnstorable(variables, ['querystring', 'variables'])
-}
-
-/**
- * A Fastify `preValidation` hook for the GraphQL route: variables beyond MAX_VARIABLE_VALUES → 400, before
- * graphql-js reads them; a GET's variables are first refused as a POST's are (refuseGetVariables).
+ * A Fastify `preValidation` hook for the GraphQL route, before graphql-js reads the variables:
+ * - `variables` that are not an object or null are refused alike by POST and GET, in the words of
+ *   mercurius's POST body schema (ajv's). Its GET handler ran the query with whatever the text parsed to
+ *   (`[1]`, `"x"`, `1`, `true`); and Fastify's ajv coerces before it checks a POST body, so `""`, `0` and
+ *   `false` became null and were served.
+ * - A GET's variables are checked for text that cannot be stored as sent (NUL, a lone surrogate, nesting
+ *   past MAX_JSON_DEPTH), as input-guard checks a POST's JSON body: a `\u0000` escaped in the query
+ *   parameter reached PostgreSQL inside a filter and came back as an internal error.
+ * - Variables beyond MAX_VARIABLE_VALUES → 400.
  */
 export async function variablesLimit(req: FastifyRequest): Promise<void> {
-  const variables = requestVariables(req)
-  if (req.method === 'GET' && variables !== undefined) refuseGetVariables(variables)
-  if (variables === null || typeof variables !== 'object') return
+  const sent = requestVariables(req)
+  if (!sent) return
+  const variables = sent.value
+  if (variables !== null && (typeof variables !== 'object' || Array.isArray(variables)))
+    throw problems.notGraphqlRequest([{ path: sent.path, message: 'must be object,null' }])
+  if (variables === null) return
+  if (req.method === 'GET') refuseUnstorable(variables, ['querystring', 'variables'])
   const found = countValues(variables, MAX_VARIABLE_VALUES)
   if (found > MAX_VARIABLE_VALUES)
     throw problems.validation(

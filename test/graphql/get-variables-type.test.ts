@@ -5,7 +5,8 @@ import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
  * `variables` must be a JSON object (or null) by either method. mercurius's POST body schema refuses
  * anything else as a 400, but its GET handler ran the query with whatever the `variables` text parsed to —
  * an array, a string, a number, a boolean answered 200 with data. GET now refuses them with POST's own
- * problem, naming `querystring.variables` where POST names `body.variables`.
+ * problem, naming `querystring.variables` where POST names `body.variables`. And POST itself served `""`,
+ * `0` and `false`: Fastify's ajv coerces them to null before checking the type. Both methods refuse them.
  */
 
 const QUERY = `query($p: [String!]) { usage(from: "2025-10-01T00:00:00Z", to: "2025-10-02T00:00:00Z", window: DAY, filter: { projectIds: $p }) { rows { inputTokens } } }`
@@ -31,7 +32,7 @@ void eachEngine(t, async (t, engine) => {
   const get = async (variables: string) =>
     answer(await app.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent(QUERY)}&variables=${encodeURIComponent(variables)}`, headers: bearer(key) }))
 
-  for (const variables of ['["proj_1"]', '[]', '"proj_1"', '1', 'true']) {
+  for (const variables of ['["proj_1"]', '[]', '"proj_1"', '""', '1', '0', 'true', 'false']) {
     const [byPost, byGet] = [await post(variables), await get(variables)]
     t.equal(byPost.status, 400, `POST variables=${variables}: 400`)
     t.equal(byGet.status, 400, `GET variables=${variables}: 400, as POST`)
