@@ -99,13 +99,21 @@ export async function getBudget(db: Db, tenantId: string, name: string): Promise
   return rows[0]
 }
 
+/**
+ * Budgets are listed by name in code-point order. The column's own collation is the database's default:
+ * en_US on many clusters (`a`, `A`, `b`, `B`, punctuation nearly ignored) but C on PGlite, so the same
+ * budgets were listed in another order per engine and installation.
+ */
+const BY_NAME = sql`${budgets.name} collate "C"`
+
+/** The tenant's budgets, by name in code-point order (BY_NAME). */
 export async function listBudgets(db: Db, tenantId: string): Promise<BudgetRow[]> {
-  return orm(db, (d) => d.select(BUDGET_SELECT).from(budgets).where(eq(budgets.tenantId, tenantId)).orderBy(budgets.name))
+  return orm(db, (d) => d.select(BUDGET_SELECT).from(budgets).where(eq(budgets.tenantId, tenantId)).orderBy(BY_NAME))
 }
 
 /** Every tenant's budgets, for the timer (one instance-wide pass per interval). */
 export async function listAllBudgets(db: Db): Promise<BudgetRow[]> {
-  return orm(db, (d) => d.select(BUDGET_SELECT).from(budgets).orderBy(budgets.tenantId, budgets.name))
+  return orm(db, (d) => d.select(BUDGET_SELECT).from(budgets).orderBy(budgets.tenantId, BY_NAME))
 }
 
 export async function deleteBudget(db: Db, tenantId: string, name: string): Promise<boolean> {
