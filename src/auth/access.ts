@@ -88,6 +88,17 @@ export async function cardViewer(p: Principal, header: string | undefined, need:
   return { kind: 'tenant', tenantId: await actingTenant(p, header, 'read', exists) }
 }
 
+/**
+ * 403 unless the viewer may change this (visible) card's rates: the admin token without X-Tenant-Id changes
+ * any card; acting for a tenant it changes only that tenant's own cards — a global card holds every tenant's
+ * prices, so a request acting for one tenant never changes it (as `PUT` acting for a tenant never takes
+ * a global card's name).
+ */
+export function requireCardChangeable(viewer: CardViewer, card: { tenantId: string | null }): void {
+  if (viewer.kind === 'tenant' && card.tenantId !== viewer.tenantId)
+    throw problems.forbidden('a global rate card holds every tenant’s prices: change it with the admin token without X-Tenant-Id')
+}
+
 /** The viewer of a tenant's own requests (pricing, budgets, reports): global cards and its own. */
 export const tenantViewer = (tenantId: string): CardViewer => ({ kind: 'tenant', tenantId })
 

@@ -10,7 +10,7 @@ import {
   upsertCard,
   type NewRate,
 } from '../../db/queries/rate-cards.js'
-import type { CardViewer } from '../../auth/access.js'
+import { requireCardChangeable, type CardViewer } from '../../auth/access.js'
 import { problems } from '../../errors.js'
 import { canonicalPrices } from '../../pricing/prices.js'
 import { canonicalUnitPrices } from '../../db/rate-columns.js'
@@ -86,7 +86,7 @@ const rateCardRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['rate-cards'],
         operationId: 'createRates',
-        summary: 'Append rates to a card (all or nothing); a correction names the rate it supersedes',
+        summary: 'Append rates to a card (all or nothing); a correction names the rate it supersedes; with X-Tenant-Id only to that tenant’s own cards (a global card: 403)',
         params: CardParams,
         body: PostRatesSchema,
         response: {
@@ -96,8 +96,10 @@ const rateCardRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req, reply) => {
-      const card = await getCard(app.db, req.params.card, viewerOf(req))
+      const viewer = viewerOf(req)
+      const card = await getCard(app.db, req.params.card, viewer)
       if (!card) throw problems.notFound(`rate card "${req.params.card}" does not exist`)
+      requireCardChangeable(viewer, card)
       const incoming: NewRate[] = req.body.rates.map((r) => ({
         provider: r.provider,
         model: r.model,
