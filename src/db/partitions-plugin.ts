@@ -24,6 +24,9 @@ export default fp(
     let timer: NodeJS.Timeout | undefined
     let running: Promise<void> | undefined
     let closed = false
+    // Shutdown cancels a zone backfill in progress (it rolls back whole and is done at the next start):
+    // awaited, it held close() past GRACE_MS — minutes at 10M buckets — and the process exited 1.
+    const stopping = new AbortController()
     let partitionsDone = () => {}
     const firstPartitions = new Promise<void>((resolve) => (partitionsDone = resolve))
 
@@ -42,10 +45,11 @@ export default fp(
       partitionsDone()
       try {
         // On its own connection: a backfill may run for minutes without a reply, past the pool's response deadline.
-        const z = await app.db.dedicated((db) => syncRollupTimeZones(db, config.ROLLUP_TIME_ZONES))
+        const z = await app.db.dedicated((db) => syncRollupTimeZones(db, config.ROLLUP_TIME_ZONES, stopping.signal))
         if (z.added.length + z.removed.length > 0) app.log.info(z, 'daily rollup zones')
       } catch (err) {
-        app.log.error({ err }, 'daily rollup zones not synced (their queries read the base table); retrying on the next tick')
+        if (stopping.signal.aborted) app.log.info('daily rollup zones: stopped by the shutdown and rolled back; the next start syncs them')
+        else app.log.error({ err }, 'daily rollup zones not synced (their queries read the base table); retrying on the next tick')
       }
       if (config.PARTITION_MAINTENANCE_INTERVAL_MS !== 'off') schedule(config.PARTITION_MAINTENANCE_INTERVAL_MS)
     }
@@ -60,6 +64,7 @@ export default fp(
     })
     app.addHook('onClose', async () => {
       closed = true
+      stopping.abort()
       if (timer) clearTimeout(timer)
       await running
     })

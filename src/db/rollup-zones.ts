@@ -17,10 +17,16 @@ export interface RollupZonesChange {
   removed: string[]
 }
 
-/** Makes rollup_time_zones 'UTC' plus `zones`, backfilling added zones and deleting removed ones' rows. */
-export async function syncRollupTimeZones(db: Db, zones: readonly string[]): Promise<RollupZonesChange> {
+/**
+ * Makes rollup_time_zones 'UTC' plus `zones`, backfilling added zones and deleting removed ones' rows.
+ * `signal` (shutdown) cancels the statement in progress on PostgreSQL — a backfill, or a wait for the
+ * locks — and the whole change rolls back: nothing of it stays, and the next start does it again.
+ * PGlite cannot interrupt a statement; there it ends first.
+ */
+export async function syncRollupTimeZones(db: Db, zones: readonly string[], signal?: AbortSignal): Promise<RollupZonesChange> {
   const wanted = new Set(['UTC', ...zones])
-  return db.transaction(async (tx) => {
+  return db.transaction(async (inner) => {
+    const tx = { query: <T>(text: string, params: unknown[] = []) => inner.query<T>(text, params, { signal }) }
     await tx.query('select pg_advisory_xact_lock($1)', [ROLLUP_ZONES_LOCK_KEY])
     // A backfill reads every stored bucket once: minutes at 10M, past the server's statement timeout.
     await tx.query('set local statement_timeout = 0')
