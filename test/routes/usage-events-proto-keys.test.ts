@@ -1,4 +1,5 @@
 import t from 'tap'
+import { MAX_EVENT_PROBLEMS } from '../../src/ingest/events/normalize-event.js'
 import { bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
 
 // The JSON parser refuses a key `__proto__` (or `constructor` holding `prototype`) anywhere in a body,
@@ -80,6 +81,34 @@ void eachEngine(t, async (t, engine) => {
       t.match(res.json(), { errors: [{ path }] })
     }
     t.notOk((await stored()).some((id) => id.startsWith('env-')), 'nothing was written')
+  })
+
+  t.test(`an event lists at most ${MAX_EVENT_PROBLEMS} such keys, and so does the body outside the events`, async (t) => {
+    // Every such key was listed before the list was cut to MAX_EVENT_PROBLEMS: one event of ~1.5 million
+    // (`[{"__proto__":0},…]`, 24 MB) spent seconds building the problems, and outside the events the body
+    // was walked to its end alike. The walk now stops at the one past the cap, and the answer says so.
+    const many = `[${Array.from({ length: 200_000 }, () => '{"__proto__":0}').join(',')}]`
+    const res = await send('/v1/usage/events', `{"events":[${event('many', `{"a":${many}}`)},${event('beside-many', '{"x":1}')}]}`)
+    t.equal(res.statusCode, 200, res.body.slice(0, 500))
+    const results = (res.json() as { results: { id: string; status: string; errors?: { path: string; message: string }[] }[] }).results
+    t.same(results.map((r) => [r.id, r.status]), [['many', 'rejected'], ['beside-many', 'created']])
+    const errors = results[0]!.errors!
+    t.equal(errors.length, MAX_EVENT_PROBLEMS + 1, `the first ${MAX_EVENT_PROBLEMS} keys and one item for the rest`)
+    t.same(errors.slice(0, MAX_EVENT_PROBLEMS).map((e) => e.path), Array.from({ length: MAX_EVENT_PROBLEMS }, (_, i) => `metadata.a.${i}.__proto__`))
+    t.equal(errors.at(-1)!.path, '(event)')
+    t.match(errors.at(-1)!.message, new RegExp(`not listed: an event lists at most ${MAX_EVENT_PROBLEMS}\\b`), 'the rest are said to be past the cap')
+    const ids = await stored()
+    t.ok(ids.includes('beside-many') && !ids.includes('many'), 'the event is rejected, the other stored')
+
+    const body = await send('/v1/usage/events', `{"events":[${event('env-many', '{}')}],"extra":${many}}`)
+    t.equal(body.statusCode, 400, body.body.slice(0, 500))
+    t.ok(isProblem(body))
+    const problem = body.json() as { errors: { path: string; message: string }[]; error_count: number }
+    t.equal(problem.errors.length, MAX_EVENT_PROBLEMS + 1)
+    t.equal(problem.error_count, MAX_EVENT_PROBLEMS + 1)
+    t.same(problem.errors.slice(0, 2).map((e) => e.path), ['body.extra.0.__proto__', 'body.extra.1.__proto__'])
+    t.match(problem.errors.at(-1), { path: 'body', message: new RegExp(`not listed: at most ${MAX_EVENT_PROBLEMS} are listed`) })
+    t.notOk((await stored()).includes('env-many'), 'nothing was written')
   })
 
   t.test('other routes still refuse such keys in their bodies', async (t) => {

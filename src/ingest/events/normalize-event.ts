@@ -104,6 +104,19 @@ function listed(errors: FieldProblem[]): FieldProblem[] {
   return [...errors.slice(0, MAX_EVENT_PROBLEMS), { path: '(event)', message: `and ${more} more problem${more === 1 ? '' : 's'}, not listed` }]
 }
 
+/**
+ * More `__proto__` / `constructor.prototype` keys than an event lists (protoKeyProblems stopped at the one
+ * past MAX_EVENT_PROBLEMS): the first MAX_EVENT_PROBLEMS, and one more item saying the rest were not searched
+ * for, so not counted. Nothing else of the event is checked: its list is full, and the checks that follow
+ * walk all of it again.
+ */
+function tooManyProtoKeys(protoKeys: FieldProblem[]): FieldProblem[] {
+  return [
+    ...protoKeys.slice(0, MAX_EVENT_PROBLEMS),
+    { path: '(event)', message: `and more problems, not listed: an event lists at most ${MAX_EVENT_PROBLEMS}, and was not searched for more` },
+  ]
+}
+
 function zodProblems(error: z.ZodError): FieldProblem[] {
   return error.issues.flatMap((i) => {
     const path = i.path.map(String).join('.')
@@ -162,7 +175,11 @@ function counters(e: EventInput, provider: string, errors: FieldProblem[]) {
 /** Validates one item and applies every default, so equal content always hashes equal. */
 export function normalizeEvent(item: unknown): Normalized {
   // On the item as sent, first: nothing else may see such a key (the parsed event no longer has it).
-  const protoKeys = protoKeyProblems(item)
+  const protoKeys = protoKeyProblems(item, MAX_EVENT_PROBLEMS)
+  if (protoKeys.length > MAX_EVENT_PROBLEMS) {
+    const id = typeof item === 'object' && item !== null ? (item as { id?: unknown }).id : undefined
+    return { ok: false, id: typeof id === 'string' ? id : null, errors: tooManyProtoKeys(protoKeys) }
+  }
   const parsed = EventSchema.safeParse(item)
   if (!parsed.success) {
     const raw = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>

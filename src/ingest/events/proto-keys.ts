@@ -15,44 +15,54 @@ const CONSTRUCTOR = 'is a "prototype" key inside a "constructor" key, which no J
  * (it rejects the event, or the body, anyway).
  */
 
-/** Such keys anywhere inside one event, by path; the event's own members are left to its schema (an unknown member is named as one). */
-export function protoKeyProblems(item: unknown): FieldProblem[] {
+/**
+ * Such keys anywhere inside one event, by path, at most `limit` + 1 of them: the walk stops at the one past
+ * `limit` (which only says there are more), since one event can hold millions (an array of `{"__proto__":0}`
+ * took seconds to list). The event's own members are left to its schema (an unknown member is named as one).
+ */
+export function protoKeyProblems(item: unknown, limit: number): FieldProblem[] {
   const out: FieldProblem[] = []
-  if (isObject(item)) for (const [key, value] of Object.entries(item)) walk(value, [key], out, 1)
+  if (isObject(item)) for (const [key, value] of Object.entries(item)) if (walk(value, [key], out, 1, limit)) break
   return out
 }
 
-/** Such keys in an events body outside its `events` items (which answer for their own): the body is refused for them. */
-export function envelopeProtoKeys(body: unknown): FieldProblem[] {
+/** Such keys in an events body outside its `events` items (which answer for their own), as protoKeyProblems lists them: the body is refused for them. */
+export function envelopeProtoKeys(body: unknown, limit: number): FieldProblem[] {
   const out: FieldProblem[] = []
   if (!isObject(body)) return out
   for (const [key, value] of Object.entries(body)) {
-    member(key, value, [], out)
-    if (key !== 'events' || !Array.isArray(value)) walk(value, [key], out, 1)
+    if (member(key, value, [], out, limit)) break
+    if ((key !== 'events' || !Array.isArray(value)) && walk(value, [key], out, 1, limit)) break
   }
   return out
 }
 
-function member(key: string, value: unknown, parent: string[], out: FieldProblem[]): void {
+/** Whether `out` is full: it holds one problem past `limit`. */
+function member(key: string, value: unknown, parent: string[], out: FieldProblem[], limit: number): boolean {
   const path = [...parent, key].join('.')
   if (key === '__proto__') out.push({ path, message: PROTO })
   else if (key === 'constructor' && isObject(value) && Object.hasOwn(value, 'prototype')) out.push({ path: `${path}.prototype`, message: CONSTRUCTOR })
+  return out.length > limit
 }
 
-function walk(node: unknown, path: string[], out: FieldProblem[], depth: number): void {
-  if (typeof node !== 'object' || node === null || depth >= MAX_JSON_DEPTH) return
+/** Whether `out` is full, and the walk stopped: it holds one problem past `limit`. */
+function walk(node: unknown, path: string[], out: FieldProblem[], depth: number, limit: number): boolean {
+  if (typeof node !== 'object' || node === null || depth >= MAX_JSON_DEPTH) return false
   if (Array.isArray(node)) {
-    node.forEach((v, i) => {
+    for (let i = 0; i < node.length; i++) {
       path.push(String(i))
-      walk(v, path, out, depth + 1)
+      const full = walk(node[i], path, out, depth + 1, limit)
       path.pop()
-    })
-    return
+      if (full) return true
+    }
+    return false
   }
   for (const [key, value] of Object.entries(node)) {
-    member(key, value, path, out)
+    if (member(key, value, path, out, limit)) return true
     path.push(key)
-    walk(value, path, out, depth + 1)
+    const full = walk(value, path, out, depth + 1, limit)
     path.pop()
+    if (full) return true
   }
+  return false
 }
