@@ -11,6 +11,8 @@ export interface Candidate {
   index: number
   event: NormalizedEvent
   hash: string
+  /** The hash an earlier version stored for this content, where it differs from `hash` (see normalize-event.ts). */
+  sentOrderHash?: string
 }
 
 /** A later item whose id was already seen in this request; it follows its first occurrence. */
@@ -76,7 +78,7 @@ export async function prepareEvents(items: readonly unknown[], retention?: Reten
       return
     }
     hashAt.set(index, n.hash)
-    candidates.push({ index, event: n.event, hash: n.hash })
+    candidates.push({ index, event: n.event, hash: n.hash, sentOrderHash: n.sentOrderHash })
   })
   return { results, candidates, repeats }
 }
@@ -112,7 +114,9 @@ export async function storeCandidates(
   return requests.map((candidates) =>
     candidates.map((c): StoreOutcome => {
       if (claimed.has(c.event.id) && firstOf.get(c.event.id) === c) return 'created'
-      return storedHash(c) === c.hash ? 'duplicate' : 'conflict'
+      // An event stored before resources were hashed in canonical order carries the hash of the order sent.
+      const stored = storedHash(c)
+      return stored === c.hash || (c.sentOrderHash !== undefined && stored === c.sentOrderHash) ? 'duplicate' : 'conflict'
     }),
   )
 }

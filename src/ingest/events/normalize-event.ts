@@ -91,7 +91,14 @@ function eventResources(list: readonly unknown[], errors: FieldProblem[]): Event
 }
 
 export type Normalized =
-  | { ok: true; event: NormalizedEvent; hash: string }
+  | {
+    ok: true
+    event: NormalizedEvent
+    /** contentHash: the resources hashed in one order, whatever order they were sent in. */
+    hash: string
+    /** sentOrderHash, only where it differs from `hash` (the resources were sent in another order). */
+    sentOrderHash?: string
+  }
   | { ok: false; id: string | null; errors: FieldProblem[] }
 
 /** Problems listed per rejected event: one event of BODY_LIMIT could otherwise name millions (every unknown field, every bad label). */
@@ -250,7 +257,9 @@ export function normalizeEvent(item: unknown): Normalized {
     tokens: derived.value,
     ...(resources.length ? { resources } : {}),
   }
-  return { ok: true, event, hash: contentHash(event) }
+  const hash = contentHash(event)
+  const sent = sentOrderHash(event)
+  return { ok: true, event, hash, ...(sent === hash ? {} : { sentOrderHash: sent }) }
 }
 
 /**
@@ -352,7 +361,35 @@ function canonicalEventJson(e: NormalizedEvent): string {
   return `{${text.slice(1)}}`
 }
 
-/** SHA-256 of the event's canonical JSON: what a repeated id is compared by. */
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+
+/**
+ * An event's resources are a set (a multiset: equal ones may repeat, and are summed), not a sequence —
+ * the same resources in another order are the same usage. Their one order for the hash: by each one's
+ * canonical JSON text. The event keeps them as sent (its listing shows that order).
+ */
+function inCanonicalOrder(resources: readonly EventResource[]): EventResource[] {
+  return resources
+    .map((r) => ({ r, text: canonicalJson(r) }))
+    .sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0))
+    .map(({ r }) => r)
+}
+
+/**
+ * SHA-256 of the event's canonical JSON, its resources in canonical order: what a repeated id is compared
+ * by. An event retried with its resources reordered hashes the same (it was a conflicting retry, rejected).
+ */
 export function contentHash(event: NormalizedEvent): string {
-  return createHash('sha256').update(canonicalEventJson(event)).digest('hex')
+  const resources = event.resources
+  return sha256(canonicalEventJson(resources && resources.length > 1 ? { ...event, resources: inCanonicalOrder(resources) } : event))
+}
+
+/**
+ * SHA-256 of the event's canonical JSON, its resources in the order sent: the content hash of every event
+ * stored before resources were hashed in canonical order. Equal to contentHash unless the resources came in
+ * another order; such an event stored before keeps its hash, and its retry in the order first sent must
+ * still be a duplicate (in another order it is still rejected: the stored hash fixed that order).
+ */
+function sentOrderHash(event: NormalizedEvent): string {
+  return sha256(canonicalEventJson(event))
 }

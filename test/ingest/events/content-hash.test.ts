@@ -21,6 +21,11 @@ function referenceJson(value: unknown): string {
 
 const referenceHash = (e: NormalizedEvent) => createHash('sha256').update(referenceJson(e)).digest('hex')
 
+// Resources are a set: the hash takes them ordered by their serialisation. The order sent gives the hash
+// every event was stored under before (still accepted from a retry in that order: sentOrderHash).
+const bySerialisation = (a: unknown, b: unknown) => (referenceJson(a) < referenceJson(b) ? -1 : referenceJson(a) > referenceJson(b) ? 1 : 0)
+const setHash = (e: NormalizedEvent) => referenceHash(e.resources ? { ...e, resources: [...e.resources].sort(bySerialisation) } : e)
+
 const base = { id: 'e-1', timestamp: '2026-03-01T10:15:00Z', model: 'gpt-4o', input_tokens: 10, output_tokens: 2 }
 
 const EVENTS: [string, Record<string, unknown>][] = [
@@ -86,10 +91,25 @@ function valid(t: Test, item: Record<string, unknown>): NormalizedEvent {
 t.test('the content hash equals the generic sorted-keys hash for a table of varied events', async (t) => {
   for (const [name, item] of EVENTS) {
     const event = valid(t, item)
-    t.equal(contentHash(event), referenceHash(event), name)
+    t.equal(contentHash(event), setHash(event), name)
     const n = normalizeEvent(item)
-    t.equal(n.ok && n.hash, referenceHash(event), `${name}: normalizeEvent's hash`)
+    t.equal(n.ok && n.hash, setHash(event), `${name}: normalizeEvent's hash`)
+    t.equal(n.ok && (n.sentOrderHash ?? n.hash), referenceHash(event), `${name}: the hash of the order sent, as stored before`)
   }
+})
+
+t.test('resources in any order hash the same; the order sent is kept, and so is its hash', async (t) => {
+  const [, item] = EVENTS.find(([name]) => name === 'resources with attributes')!
+  const resources = item.resources as unknown[]
+  const sent = normalizeEvent(item)
+  const rotated = normalizeEvent({ ...item, resources: [...resources.slice(1), resources[0]] })
+  if (!sent.ok || !rotated.ok) throw new Error('invalid')
+  t.equal(rotated.hash, sent.hash)
+  t.not(sent.sentOrderHash, undefined, 'the order sent is not the canonical one')
+  t.not(sent.sentOrderHash, rotated.sentOrderHash)
+  t.same(sent.event.resources!.map((r) => r.resource), ['web_search', 'images', 'web_search'], 'the event keeps the order sent')
+  const other = normalizeEvent({ ...item, resources: [...resources.slice(1)] })
+  t.not(other.ok && other.hash, sent.hash, 'fewer resources are other content')
 })
 
 t.test('an event with every optional member present hashes as the reference', async (t) => {
