@@ -257,9 +257,7 @@ export function normalizeEvent(item: unknown): Normalized {
     tokens: derived.value,
     ...(resources.length ? { resources } : {}),
   }
-  const hash = contentHash(event)
-  const sent = sentOrderHash(event)
-  return { ok: true, event, hash, ...(sent === hash ? {} : { sentOrderHash: sent }) }
+  return { ok: true, event, ...contentHashes(event) }
 }
 
 /**
@@ -380,16 +378,21 @@ function inCanonicalOrder(resources: readonly EventResource[]): EventResource[] 
  * by. An event retried with its resources reordered hashes the same (it was a conflicting retry, rejected).
  */
 export function contentHash(event: NormalizedEvent): string {
-  const resources = event.resources
-  return sha256(canonicalEventJson(resources && resources.length > 1 ? { ...event, resources: inCanonicalOrder(resources) } : event))
+  return contentHashes(event).hash
 }
 
 /**
- * SHA-256 of the event's canonical JSON, its resources in the order sent: the content hash of every event
- * stored before resources were hashed in canonical order. Equal to contentHash unless the resources came in
- * another order; such an event stored before keeps its hash, and its retry in the order first sent must
- * still be a duplicate (in another order it is still rejected: the stored hash fixed that order).
+ * contentHash, and where the resources came in another order than the canonical one, `sentOrderHash`:
+ * SHA-256 of the event's canonical JSON with its resources in the order sent — the content hash of every
+ * event stored before resources were hashed in canonical order. Such an event stored before keeps its
+ * hash, and its retry in the order first sent must still be a duplicate (in another order it is still
+ * rejected: the stored hash fixed that order). Every other event is serialised and hashed once.
  */
-function sentOrderHash(event: NormalizedEvent): string {
-  return sha256(canonicalEventJson(event))
+function contentHashes(event: NormalizedEvent): { hash: string; sentOrderHash?: string } {
+  const sent = event.resources
+  // A stable sort: equal resources keep their places, so `reordered` means a real change of order.
+  const canonical = sent && sent.length > 1 ? inCanonicalOrder(sent) : undefined
+  const reordered = canonical?.some((r, i) => r !== sent![i]) === true
+  const hash = sha256(canonicalEventJson(reordered ? { ...event, resources: canonical! } : event))
+  return reordered ? { hash, sentOrderHash: sha256(canonicalEventJson(event)) } : { hash }
 }
