@@ -50,7 +50,8 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlOptions> = async (app, opts) => {
     }
   })
 
-  // Huge list variables are refused before graphql-js coerces them value by value (variables-limit.ts).
+  // `variables`/`extensions` that are not objects are refused by GET as by POST, and huge list variables
+  // before graphql-js coerces them value by value (variables-limit.ts).
   app.addHook('preValidation', variablesLimit)
 
   await app.register(mercurius, {

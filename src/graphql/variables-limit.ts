@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { problems } from '../errors.js'
+import { problems, type ProblemItem } from '../errors.js'
 import { refuseUnstorable } from '../plugins/input-guard.js'
 
 /**
@@ -24,42 +24,51 @@ function countValues(value: unknown, limit: number): number {
 }
 
 /**
- * The request's variables and where they were sent, or undefined when none were: a POST body's `variables`
- * as sent (this runs before the body schema, which coerces), or a GET's `variables` query parameter read as
- * the JSON text it is (mercurius parses it only in its handler; text that is not JSON is left to it, which
- * says so).
+ * A request's `variables` or `extensions` and where they were sent, or undefined when not sent: a POST
+ * body's member as sent (this runs before the body schema, which coerces), or a GET's query parameter read
+ * as the JSON text it is (mercurius parses it only in its handler; text that is not JSON is left to it,
+ * which says so).
  */
-function requestVariables(req: FastifyRequest): { value: unknown; path: string } | undefined {
+function requestMember(req: FastifyRequest, name: 'variables' | 'extensions'): { value: unknown; path: string } | undefined {
   if (req.method !== 'GET') {
-    const value = (req.body as { variables?: unknown } | null | undefined)?.variables
-    return value === undefined ? undefined : { value, path: 'body.variables' }
+    const value = (req.body as Record<string, unknown> | null | undefined)?.[name]
+    return value === undefined ? undefined : { value, path: `body.${name}` }
   }
-  const text = (req.query as { variables?: unknown } | null | undefined)?.variables
+  const text = (req.query as Record<string, unknown> | null | undefined)?.[name]
   if (typeof text !== 'string') return undefined
   try {
-    return { value: JSON.parse(text) as unknown, path: 'querystring.variables' }
+    return { value: JSON.parse(text) as unknown, path: `querystring.${name}` }
   } catch {
     return undefined
   }
 }
 
+/** The JSON types mercurius's POST body schema allows for each envelope member, as its (ajv's) message names them. */
+const ENVELOPE_TYPES = { variables: 'object,null', extensions: 'object' } as const
+
+/** A parsed JSON value's type in JSON schema's words. */
+const jsonType = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value)
+
 /**
  * A Fastify `preValidation` hook for the GraphQL route, before graphql-js reads the variables:
- * - `variables` that are not an object or null are refused alike by POST and GET, in the words of
- *   mercurius's POST body schema (ajv's). Its GET handler ran the query with whatever the text parsed to
- *   (`[1]`, `"x"`, `1`, `true`); and Fastify's ajv coerces before it checks a POST body, so `""`, `0` and
- *   `false` became null and were served.
+ * - The envelope's `variables` (an object or null) and `extensions` (an object) are refused alike by POST
+ *   and GET, in the words of mercurius's POST body schema (ajv's), naming each that is wrong. Its GET
+ *   handler ran the query with whatever the text parsed to (`[1]`, `"x"`, `1`, `true`, and for
+ *   `extensions` `null`); and Fastify's ajv coerces before it checks a POST body, so `variables` of `""`,
+ *   `0` and `false` became null and were served (`extensions` is not coerced: no null in its type).
  * - A GET's variables are checked for text that cannot be stored as sent (NUL, a lone surrogate, nesting
  *   past MAX_JSON_DEPTH), as input-guard checks a POST's JSON body: a `\u0000` escaped in the query
  *   parameter reached PostgreSQL inside a filter and came back as an internal error.
  * - Variables beyond MAX_VARIABLE_VALUES → 400.
  */
 export async function variablesLimit(req: FastifyRequest): Promise<void> {
-  const sent = requestVariables(req)
+  const sent = requestMember(req, 'variables')
+  const wrong: ProblemItem[] = []
+  for (const [member, types] of [[sent, ENVELOPE_TYPES.variables], [requestMember(req, 'extensions'), ENVELOPE_TYPES.extensions]] as const)
+    if (member && !types.split(',').includes(jsonType(member.value))) wrong.push({ path: member.path, message: `must be ${types}` })
+  if (wrong.length) throw problems.notGraphqlRequest(wrong)
   if (!sent) return
   const variables = sent.value
-  if (variables !== null && (typeof variables !== 'object' || Array.isArray(variables)))
-    throw problems.notGraphqlRequest([{ path: sent.path, message: 'must be object,null' }])
   if (variables === null) return
   if (req.method === 'GET') refuseUnstorable(variables, ['querystring', 'variables'])
   const found = countValues(variables, MAX_VARIABLE_VALUES)
