@@ -10,6 +10,7 @@ import app from '../src/app.js'
 import { routerErrorOptions } from '../src/plugins/errors.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { createPgliteDb, createPostgresDb, type DbClient, type Engine } from '../src/db/client.js'
+import { migrate } from '../src/db/migrate.js'
 import { ensurePgliteTemplate, ensurePostgresTemplate, withDatabase } from './setup/templates.js'
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
@@ -84,12 +85,48 @@ export async function build(
     size: overrides.DB_POOL_SIZE ? config.DB_POOL_SIZE : undefined,
     acquireTimeoutMs: overrides.DB_ACQUIRE_TIMEOUT_MS ? config.DB_ACQUIRE_TIMEOUT_MS : undefined,
   })
+  return serve(t, config, db)
+}
+
+/** The app on `db` (also as `app.testDb`), ready, closed when the test ends. */
+async function serve(t: Test, config: Config, db: DbClient): Promise<FastifyInstance & { testDb: DbClient }> {
   const server = Fastify({ ...routerErrorOptions, logger: false, bodyLimit: config.BODY_LIMIT, pluginTimeout: 120_000 })
   await server.register(app, { config, db })
   await server.ready()
   t.teardown(() => server.close())
   // The app is encapsulated (its decorators are not visible here), so the database is handed back too.
   return Object.assign(server as unknown as FastifyInstance, { testDb: db })
+}
+
+/**
+ * Runs `fn` as a subtest with the app on a fresh PostgreSQL database whose default collation is ICU's en-US,
+ * as many clusters have (this machine's is C.UTF-8, PGlite's is C): there `a` sorts before `B` and `a_x`
+ * before `a-x`. The setup is checked first: the database must sort `sample` as en-US does. Skipped where
+ * the server has no ICU. PostgreSQL only (TEST_DATABASE_URL).
+ */
+export async function onEnUsDatabase(
+  t: Test,
+  sample: readonly string[],
+  overrides: Record<string, string>,
+  fn: (t: Test, server: FastifyInstance & { testDb: DbClient }) => Promise<void>,
+): Promise<void> {
+  const base = process.env.TEST_DATABASE_URL!
+  const admin = createPostgresDb({ url: base, poolSize: 1 })
+  t.teardown(() => admin.close())
+  const icu = (await admin.query(`select 1 from pg_collation where collprovider = 'i' limit 1`)).length > 0
+  await t.test('on a database whose default collation is ICU en-US', { skip: icu ? false : 'this PostgreSQL has no ICU' }, async (t) => {
+    const name = `${new URL(base).pathname.slice(1) || 'tokenledger'}_icu_${randomBytes(5).toString('hex')}`
+    await admin.query(`create database "${name}" template template0 locale_provider icu icu_locale 'en-US'`)
+    const db = createPostgresDb({ url: withDatabase(base, name), poolSize: 4 })
+    t.teardown(async () => {
+      await db.close()
+      await admin.query(`drop database if exists "${name}" with (force)`)
+    })
+    const [sorted] = await db.query<{ names: string[] }>('select array_agg(n order by n) as names from unnest($1::text[]) n', [sample])
+    t.same(sorted?.names, [...sample].sort(new Intl.Collator('en-US').compare), 'the database sorts text by en-US')
+    await migrate(db)
+    await fn(t, await serve(t, testConfig(overrides), db))
+  })
 }
 
 /** Runs `fn` once per engine as a subtest named after it. */

@@ -1,3 +1,4 @@
+import { sql, type SQL, type SQLWrapper } from 'drizzle-orm'
 import { DrizzleQueryError } from 'drizzle-orm/errors'
 import { drizzle, type PgRemoteDatabase } from 'drizzle-orm/pg-proxy'
 import type { Db } from './client.js'
@@ -36,3 +37,12 @@ export async function orm<T>(db: Db, statement: (d: PgRemoteDatabase) => Promise
     throw err instanceof DrizzleQueryError && err.cause !== undefined ? err.cause : err
   }
 }
+
+/**
+ * `column` ordered by code point (`collate "C"`), for the lists users read: a text column's own collation
+ * is the database's default — C on PGlite, but en_US (libc or ICU) on many PostgreSQL clusters, where `a`
+ * sorts before `B` and `-`, `_` and `.` are nearly ignored (`a_x` before `a-x`) — so the same rows were
+ * listed in another order per engine and installation. For the names and ids stored here (ASCII) it is
+ * ASCII order: `-` and `.` before digits, digits before upper case, upper case before `_`, `_` before lower case.
+ */
+export const inCodePointOrder = (column: SQLWrapper): SQL => sql`${column} collate "C"`

@@ -49,6 +49,13 @@ function describeStatus(status: number): string {
   )
 }
 
+/**
+ * How a list ordered by inCodePointOrder (src/db/orm.ts) says so in its description: "by `key` in code-point
+ * order…", whatever the database's collation.
+ */
+export const byCodePoint = (key: string): string =>
+  `by ${key} in code-point (ASCII) order — \`-\` and \`.\` before digits, digits before upper case, upper case before \`_\`, \`_\` before lower case (\`B\` before \`a\`, \`a-x\` before \`a_x\`) — whatever the database’s collation`
+
 export const TenantIdParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" or "_", 1–63 characters')
 
 /**

@@ -1,6 +1,6 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../client.js'
-import { orm } from '../orm.js'
+import { inCodePointOrder, orm } from '../orm.js'
 import { budgets } from '../schema.js'
 
 export interface BudgetRow {
@@ -99,12 +99,8 @@ export async function getBudget(db: Db, tenantId: string, name: string): Promise
   return rows[0]
 }
 
-/**
- * Budgets are listed by name in code-point order. The column's own collation is the database's default:
- * en_US on many clusters (`a`, `A`, `b`, `B`, punctuation nearly ignored) but C on PGlite, so the same
- * budgets were listed in another order per engine and installation.
- */
-const BY_NAME = sql`${budgets.name} collate "C"`
+/** Budgets are listed by name in code-point order, whatever the database's collation (inCodePointOrder). */
+const BY_NAME = inCodePointOrder(budgets.name)
 
 /** The tenant's budgets, by name in code-point order (BY_NAME). */
 export async function listBudgets(db: Db, tenantId: string): Promise<BudgetRow[]> {
@@ -231,7 +227,7 @@ export interface DeliveryRow {
 export async function listAlerts(db: Db, tenantId: string, budgetId: string, limit: number): Promise<(AlertRow & { deliveries: DeliveryRow[] })[]> {
   const alerts = await db.query<AlertRow>(
     sql`select ${ALERT_COLUMNS} from budget_alerts where tenant_id = ${tenantId} and budget_id = ${budgetId}
-        order by period_start desc, period_end desc, threshold desc, crossed_at desc, id limit ${limit}`,
+        order by period_start desc, period_end desc, threshold desc, crossed_at desc, ${inCodePointOrder(sql`id`)} limit ${limit}`,
   )
   if (alerts.length === 0) return []
   const deliveries = await db.query<DeliveryRow>(

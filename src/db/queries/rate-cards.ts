@@ -3,7 +3,7 @@ import { canonicalDecimal } from '../../decimal/decimal-text.js'
 import { canonicalUnitPrices, PRICE_CLASSES, type Prices, type UnitPrice } from '../rate-columns.js'
 import type { Db } from '../client.js'
 import { arrayParam } from '../array-literal.js'
-import { orm } from '../orm.js'
+import { inCodePointOrder, orm } from '../orm.js'
 import { rateCards } from '../schema.js'
 import { cardListedFor, cardVisibleTo, type CardViewer } from '../../auth/access.js'
 
@@ -36,9 +36,9 @@ export async function getCard(db: Db, name: string, viewer: CardViewer): Promise
   return rows[0]
 }
 
-/** The cards a viewer's list shows (src/auth/access.ts), by name. */
+/** The cards a viewer's list shows (src/auth/access.ts), by name in code-point order (inCodePointOrder). */
 export async function listCards(db: Db, viewer: CardViewer): Promise<RateCard[]> {
-  return orm(db, (d) => d.select().from(rateCards).where(cardListedFor(viewer)).orderBy(rateCards.name))
+  return orm(db, (d) => d.select().from(rateCards).where(cardListedFor(viewer)).orderBy(inCodePointOrder(rateCards.name)))
 }
 
 /**

@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm'
 import type { Db } from '../client.js'
-import { orm } from '../orm.js'
+import { inCodePointOrder, orm } from '../orm.js'
 import { adminTokens, apiKeys, tenants } from '../schema.js'
 
 export type Tenant = typeof tenants.$inferSelect
@@ -28,8 +28,9 @@ export async function getTenant(db: Db, id: string): Promise<Tenant | undefined>
   return rows[0]
 }
 
+/** Every tenant, by id in code-point order (inCodePointOrder). */
 export async function listTenants(db: Db): Promise<Tenant[]> {
-  return orm(db, (d) => d.select().from(tenants).orderBy(tenants.id))
+  return orm(db, (d) => d.select().from(tenants).orderBy(inCodePointOrder(tenants.id)))
 }
 
 export async function createApiKey(db: Db, k: Pick<typeof apiKeys.$inferInsert, 'id' | 'tenantId' | 'name' | 'keyHash' | 'scopes'>): Promise<ApiKey> {
@@ -40,8 +41,9 @@ export async function createApiKey(db: Db, k: Pick<typeof apiKeys.$inferInsert, 
   return rows[0]!
 }
 
+/** A tenant's keys, oldest first; keys created at the same instant by id in code-point order (inCodePointOrder). */
 export async function listApiKeys(db: Db, tenantId: string): Promise<ApiKey[]> {
-  return orm(db, (d) => d.select(KEY_COLUMNS).from(apiKeys).where(eq(apiKeys.tenantId, tenantId)).orderBy(apiKeys.createdAt, apiKeys.id))
+  return orm(db, (d) => d.select(KEY_COLUMNS).from(apiKeys).where(eq(apiKeys.tenantId, tenantId)).orderBy(apiKeys.createdAt, inCodePointOrder(apiKeys.id)))
 }
 
 /** The active keys with any of these hashes; revoked keys never match, and nothing is cached. */

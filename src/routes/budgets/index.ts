@@ -13,7 +13,7 @@ import { cardNotVisible, holdsScope } from '../../auth/access.js'
 import { findVisibleCard } from '../../pricing/card-lookup.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
 import { isKnownTimeZone, unknownZoneMessage } from '../../usage/windows.js'
-import { problemResponses } from '../shared-schemas.js'
+import { byCodePoint, problemResponses } from '../shared-schemas.js'
 import {
   AlertSchema,
   AlertsQuerySchema,
@@ -130,8 +130,7 @@ const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts
         tags: ['budgets'],
         operationId: 'listBudgets',
         summary: 'Every budget of the tenant with its current spend, forecast and crossed thresholds',
-        description:
-          'Ordered by name in code-point (ASCII) order — `-` and `.` before digits, digits before upper case, upper case before `_`, `_` before lower case (`B` before `a`, `a-x` before `a_x`) — whatever the database’s collation.',
+        description: `Ordered ${byCodePoint('name')}.`,
         querystring: AtQuerySchema,
         response: { 200: z.object({ data: z.array(BudgetSchema) }), ...problemResponses(400, 401, 403, 404, 503) },
       },

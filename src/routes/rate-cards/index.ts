@@ -16,7 +16,7 @@ import { canonicalPrices } from '../../pricing/prices.js'
 import { canonicalUnitPrices } from '../../db/rate-columns.js'
 import { checkNewRates } from '../../pricing/rate-checks.js'
 import { ratesInForce, resolveModel } from '../../pricing/rate-timeline.js'
-import { problemResponses } from '../shared-schemas.js'
+import { byCodePoint, problemResponses } from '../shared-schemas.js'
 import {
   CardNameSchema,
   cardOut,
@@ -70,6 +70,7 @@ const rateCardRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['rate-cards'],
         operationId: 'listRateCards',
         summary: 'List the rate cards the caller can see: global cards and the tenant’s own',
+        description: `Ordered ${byCodePoint('name')}.`,
         response: { 200: z.object({ data: z.array(RateCardSchema) }), ...problemResponses(400, 401, 403, 404, 503) },
       },
     },

@@ -14,7 +14,7 @@ import {
 } from '../../db/queries/tenants.js'
 import { problems } from '../../errors.js'
 import { SCOPES } from '../../auth/access.js'
-import { problemResponses, TenantIdParam } from '../shared-schemas.js'
+import { byCodePoint, problemResponses, TenantIdParam } from '../shared-schemas.js'
 
 const TenantSchema = z
   .object({ id: TenantIdParam, name: z.string().min(1).max(200), created_at: z.date().optional() })
@@ -78,6 +78,7 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['tenants'],
         operationId: 'listTenants',
         summary: 'List tenants',
+        description: `Ordered ${byCodePoint('id')}.`,
         response: { 200: z.object({ data: z.array(TenantSchema) }), ...problemResponses(401, 403, 503) },
       },
     },
@@ -120,6 +121,7 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['tenants'],
         operationId: 'listApiKeys',
         summary: 'List a tenant’s API keys (never their secrets)',
+        description: `Oldest first; keys created at the same instant ${byCodePoint('id')}.`,
         params: z.object({ id: z.string() }),
         response: { 200: z.object({ data: z.array(ApiKeySchema) }), ...problemResponses(401, 403, 404, 503) },
       },
