@@ -4,7 +4,7 @@ import { beforeRetention, type RetentionGuard } from '../retention.js'
 import { eachRow } from '../turns.js'
 import type { FieldProblem } from '../token-classes.js'
 import type { EventResult } from './event-schema.js'
-import { normalizeEvent, type NormalizedEvent } from './normalize-event.js'
+import { MAX_EVENT_PROBLEMS, normalizeEvent, type NormalizedEvent } from './normalize-event.js'
 
 /** A valid item whose id is the first of its kind in its request: it goes to the store. */
 export interface Candidate {
@@ -37,6 +37,25 @@ const CONFLICT: FieldProblem = {
 }
 
 /**
+ * Problems listed in one response over all its events. An event lists at most MAX_EVENT_PROBLEMS; 10,000
+ * events of a 10 MB body each naming 101 unknown fields answered with 1M problems — a 50 MB response, the
+ * server's memory up by 340 MB while it was built. Past this many, a rejected event lists its first problem
+ * and one item saying the rest were not listed: every rejected event still says why.
+ */
+export const MAX_BODY_PROBLEMS = 10 * MAX_EVENT_PROBLEMS
+
+/** Cuts each rejected event's list once the request has listed MAX_BODY_PROBLEMS problems. */
+function problemBudget(): (errors: FieldProblem[]) => FieldProblem[] {
+  let left = MAX_BODY_PROBLEMS
+  return (errors) => {
+    const keep = Math.max(left, 1)
+    left = Math.max(left - errors.length, 0)
+    if (errors.length <= keep) return errors
+    return [...errors.slice(0, keep), { path: '(event)', message: `and more problems, not listed: a response lists at most ${MAX_BODY_PROBLEMS} problems in all` }]
+  }
+}
+
+/**
  * Validates every item; a repeated id within the request is compared with its first occurrence. An
  * event before the retention cutoff is rejected (src/ingest/retention.ts), the others stand. The loop
  * shares the event loop (src/ingest/turns.ts): 10,000 events of a 24 MB body took seconds to validate
@@ -48,6 +67,7 @@ export async function prepareEvents(items: readonly unknown[], retention?: Reten
   const hashAt = new Map<number, string>()
   const candidates: Candidate[] = []
   const repeats: Repeat[] = []
+  const within = problemBudget()
 
   await eachRow(items, (item, index) => {
     const normalized = normalizeEvent(item)
@@ -56,7 +76,7 @@ export async function prepareEvents(items: readonly unknown[], retention?: Reten
     const id = n.ok ? n.event.id : n.id
     const first = id === null ? undefined : firstIndex.get(id)
     if (first !== undefined) {
-      if (!n.ok) results[index] = { id, status: 'rejected', errors: n.errors }
+      if (!n.ok) results[index] = { id, status: 'rejected', errors: within(n.errors) }
       else if (!hashAt.has(first))
         results[index] = {
           id,
@@ -74,7 +94,7 @@ export async function prepareEvents(items: readonly unknown[], retention?: Reten
     }
     if (id !== null) firstIndex.set(id, index)
     if (!n.ok) {
-      results[index] = { id, status: 'rejected', errors: n.errors }
+      results[index] = { id, status: 'rejected', errors: within(n.errors) }
       return
     }
     hashAt.set(index, n.hash)
