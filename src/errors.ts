@@ -19,7 +19,7 @@ export interface ProblemBody {
 }
 
 /** At most this many problems are listed; `error_count` and `truncated` say how many there were. */
-const MAX_LISTED_ERRORS = 1000
+export const MAX_LISTED_ERRORS = 1000
 
 /**
  * The problems of one request as they are found: the first MAX_LISTED_ERRORS are kept (all a response

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { MAX_EVENT_LABELS } from '../../src/ingest/events/event-schema.js'
-import { MAX_BODY_PROBLEMS } from '../../src/ingest/events/ingest-events.js'
+import { MAX_LISTED_ERRORS } from '../../src/errors.js'
 import { MAX_EVENT_PROBLEMS } from '../../src/ingest/events/normalize-event.js'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 
@@ -122,25 +122,25 @@ void eachEngine(t, async (t, engine) => {
   })
 
   // 10,000 events each naming 101 problems answered a 10 MB body with 1M problems (a 50 MB response, the
-  // server's memory +340 MB). The request lists at most MAX_BODY_PROBLEMS; past them, each rejected event
+  // server's memory +340 MB). The request lists at most MAX_LISTED_ERRORS; past them, each rejected event
   // still lists its first problem and says the rest were not listed.
-  t.test(`a response lists at most ${MAX_BODY_PROBLEMS} problems; every rejected event past them still names one`, async (t) => {
+  t.test(`a response lists at most ${MAX_LISTED_ERRORS} problems; every rejected event past them still names one`, async (t) => {
     const before = await count('usage_events')
     const base = { timestamp: '2026-03-05T10:15:00Z', model: 'gpt-4o-mini', input_tokens: 1 }
     const unknown = Object.fromEntries(Array.from({ length: MAX_EVENT_PROBLEMS + 1 }, (_, i) => [`field_${i}`, 1]))
-    const full = Math.floor(MAX_BODY_PROBLEMS / (MAX_EVENT_PROBLEMS + 1))
+    const full = Math.floor(MAX_LISTED_ERRORS / (MAX_EVENT_PROBLEMS + 1))
     const events = Array.from({ length: 300 }, (_, i) => (i % 3 === 2 ? { id: `budget-ok-${i}`, ...base } : { id: `budget-bad-${i}`, ...base, ...unknown }))
     const out = await results(events)
     t.same(out.map((r) => r.status), events.map((e) => (e.id.startsWith('budget-ok') ? 'created' : 'rejected')))
     const rejected = out.filter((r) => r.status === 'rejected')
     const listed = rejected.map((r) => r.errors!.filter((e) => e.path !== '(event)').length)
     // Each of the first events lists its 100 and its own count item; every item counts against the budget.
-    const rest = MAX_BODY_PROBLEMS - full * (MAX_EVENT_PROBLEMS + 1)
+    const rest = MAX_LISTED_ERRORS - full * (MAX_EVENT_PROBLEMS + 1)
     t.same(listed.slice(0, full), Array(full).fill(MAX_EVENT_PROBLEMS), 'the first events list their own 100')
     t.equal(listed[full], rest, 'the event that spends the rest')
     t.equal(listed.reduce((a, b) => a + b, 0), full * MAX_EVENT_PROBLEMS + rest + (rejected.length - full - 1), 'then one problem per later event')
     t.same(new Set(listed.slice(full + 1)), new Set([1]))
-    const cut = { path: '(event)', message: `and more problems, not listed: a response lists at most ${MAX_BODY_PROBLEMS} problems in all` }
+    const cut = { path: '(event)', message: `and more problems, not listed: a response lists at most ${MAX_LISTED_ERRORS} problems in all` }
     t.same(rejected[full + 1]!.errors, [{ path: 'field_0', message: 'is not an Event field' }, cut])
     t.same(rejected.at(-1)!.errors!.at(-1), cut)
     t.same(rejected[0]!.errors!.at(-1), { path: '(event)', message: 'and 1 more problem, not listed' }, 'within the budget an event keeps its own count')

@@ -4,7 +4,8 @@ import { beforeRetention, type RetentionGuard } from '../retention.js'
 import { eachRow } from '../turns.js'
 import type { FieldProblem } from '../token-classes.js'
 import type { EventResult } from './event-schema.js'
-import { MAX_EVENT_PROBLEMS, normalizeEvent, type NormalizedEvent } from './normalize-event.js'
+import { MAX_LISTED_ERRORS } from '../../errors.js'
+import { normalizeEvent, type NormalizedEvent } from './normalize-event.js'
 
 /** A valid item whose id is the first of its kind in its request: it goes to the store. */
 export interface Candidate {
@@ -37,21 +38,19 @@ const CONFLICT: FieldProblem = {
 }
 
 /**
- * Problems listed in one response over all its events. An event lists at most MAX_EVENT_PROBLEMS; 10,000
- * events of a 10 MB body each naming 101 unknown fields answered with 1M problems — a 50 MB response, the
- * server's memory up by 340 MB while it was built. Past this many, a rejected event lists its first problem
- * and one item saying the rest were not listed: every rejected event still says why.
+ * Problems listed in one response over all its events: at most MAX_LISTED_ERRORS, as in every problem
+ * response. An event lists at most MAX_EVENT_PROBLEMS; 10,000 events of a 10 MB body each naming 101 unknown
+ * fields answered with 1M problems — a 50 MB response, the server's memory up by 340 MB while it was built.
+ * Past the budget a rejected event lists its first problem and one item saying the rest were not listed:
+ * every rejected event still says why.
  */
-export const MAX_BODY_PROBLEMS = 10 * MAX_EVENT_PROBLEMS
-
-/** Cuts each rejected event's list once the request has listed MAX_BODY_PROBLEMS problems. */
 function problemBudget(): (errors: FieldProblem[]) => FieldProblem[] {
-  let left = MAX_BODY_PROBLEMS
+  let left = MAX_LISTED_ERRORS
   return (errors) => {
     const keep = Math.max(left, 1)
     left = Math.max(left - errors.length, 0)
     if (errors.length <= keep) return errors
-    return [...errors.slice(0, keep), { path: '(event)', message: `and more problems, not listed: a response lists at most ${MAX_BODY_PROBLEMS} problems in all` }]
+    return [...errors.slice(0, keep), { path: '(event)', message: `and more problems, not listed: a response lists at most ${MAX_LISTED_ERRORS} problems in all` }]
   }
 }
 
