@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import { arrayLiteral } from '../array-literal.js'
 import type { Db } from '../client.js'
 import { TOKEN_COUNTERS } from '../token-columns.js'
-import type { NormalizedEvent } from '../../ingest/events/normalize-event.js'
+import { metadataJson, type NormalizedEvent } from '../../ingest/events/normalize-event.js'
 
 // Every statement here is set-based: a batch is sent as one array literal per column (arrayLiteral)
 // and unnested in SQL, so a request of 10,000 events is a handful of round trips.
@@ -38,7 +38,7 @@ const COUNTERS: readonly Column[] = TOKEN_COUNTERS.map(({ key, column }): Column
 const EVENT_ONLY: readonly Column[] = [
   ['id', 'text', (e) => e.id],
   ['timestamp', 'timestamptz', (e) => e.timestamp.toISOString()],
-  ['metadata', 'jsonb', (e) => (e.metadata === null ? null : JSON.stringify(e.metadata))],
+  ['metadata', 'jsonb', (e) => (e.metadata === null ? null : metadataJson(e.metadata))],
   ['reported_cost', 'numeric', (e) => str(e.reported_cost)],
   ['reasoning_tokens', 'int8', (e) => num(e.reasoning_tokens)],
   ['num_model_requests', 'int8', (e) => num(e.tokens.requests ?? 1)],

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { normalizeEvent } from '../../../src/ingest/events/normalize-event.js'
+import { createHash } from 'node:crypto'
+import { canonicalJson, metadataJson, normalizeEvent } from '../../../src/ingest/events/normalize-event.js'
 import { parseTimestamp } from '../../../src/ingest/events/timestamp.js'
 
 const base = { id: 'e-1', timestamp: '2026-03-01T10:15:00Z', model: 'gpt-4o', input_tokens: 10, output_tokens: 2 }
@@ -69,4 +70,18 @@ t.test('an event is one request', async (t) => {
   if (one.ok) t.equal(one.event.tokens.requests, 1)
   const many = normalizeEvent({ ...base, num_model_requests: 3 })
   t.same(many.ok ? [] : many.errors.map((e) => e.path), ['num_model_requests'])
+})
+
+// The metadata text is serialised once and used for the size limit, the content hash and the stored column
+// (it was JSON.stringify twice and canonicalJson once): it must hold the same value, in the same bytes.
+t.test('metadata is measured, hashed and stored from one text with the value sent', async (t) => {
+  const metadata = { z: [1, 2.5, { b: 'é😀', a: null }], a: { y: true, x: -0.001 }, '': 'empty key', ü: '\u2028 "q" \\' }
+  const n = normalizeEvent({ id: 'm', timestamp: '2026-03-01T10:00:00Z', model: 'gpt-4o', input_tokens: 1, metadata })
+  if (!n.ok) return t.fail(JSON.stringify(n.errors))
+  const text = metadataJson(n.event.metadata!)
+  t.same(JSON.parse(text), metadata, 'the same value')
+  t.equal(Buffer.byteLength(text), Buffer.byteLength(JSON.stringify(metadata)), 'the bytes the limit measures')
+  t.equal(text, canonicalJson(metadata), 'keys sorted, as the content hash holds them')
+  t.equal(metadataJson(n.event.metadata!), text, 'the same text every time')
+  t.equal(n.hash, createHash('sha256').update(canonicalJson(n.event)).digest('hex'), 'the hash is the generic one')
 })
