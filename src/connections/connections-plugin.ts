@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
+import { countIngestedRows } from '../plugins/metrics.js'
 import { billedCostSink } from './billed-cost-sink.js'
 import type { BilledCostSink } from './cost-sink.js'
 import { createConnectionRunner, type ConnectionRunner } from './scheduler.js'
@@ -28,7 +29,7 @@ export default fp(
       // Billed costs (src/billing); a test or bench may hand in another sink.
       costSink: opts.costSink ?? billedCostSink,
       afterUsage: (tenantId, result, provider) => {
-        app.metrics.ingestedRows.inc({ source: provider === 'anthropic' ? 'anthropic_api' : 'openai_api' }, result.received)
+        countIngestedRows(app.metrics, provider === 'anthropic' ? 'anthropic_api' : 'openai_api', result)
         app.budgets.afterIngest(tenantId, result.span, 'buckets')
       },
       onOutcome: (provider, outcome) => {

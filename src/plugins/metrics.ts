@@ -22,8 +22,11 @@ function createMetrics(registry: Registry) {
     }),
     ingestedRows: new Counter({
       name: 'tokenledger_ingested_rows_total',
-      help: 'Usage rows received by bucket ingest, by source (openai_csv, openai_api, api)',
-      labelNames: ['source'] as const,
+      help:
+        'Usage rows (buckets and resources) bucket ingest wrote to the ledger, by source (api, openai_csv, openai_api, anthropic_api, …) ' +
+        'and outcome: created (a row the ledger gained) or replaced (a stored row whose counters changed). A row that repeats ' +
+        'what is stored (a re-post, a re-pulled page or lag window) is not counted',
+      labelNames: ['source', 'outcome'] as const,
       registers,
     }),
     events: new Counter({
@@ -68,6 +71,17 @@ function createMetrics(registry: Registry) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
+
+/**
+ * Counts one bucket ingest in `tokenledger_ingested_rows_total`: the rows it wrote, never the rows it was
+ * handed. A connection re-pulls its lag window every run (48 h by default) and re-fetches a page after a
+ * crash, and clients re-post: counting `received` claimed those repeats as ingested again and again, so
+ * the counter grew many times faster than the ledger. The POST route and the connections both call this.
+ */
+export function countIngestedRows(metrics: Metrics, source: string, result: { created: number; replaced: number }): void {
+  if (result.created > 0) metrics.ingestedRows.inc({ source, outcome: 'created' }, result.created)
+  if (result.replaced > 0) metrics.ingestedRows.inc({ source, outcome: 'replaced' }, result.replaced)
+}
 
 declare module 'fastify' {
   interface FastifyInstance {

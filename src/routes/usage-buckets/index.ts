@@ -7,6 +7,7 @@ import { deleteBuckets } from '../../db/queries/buckets.js'
 import { problems } from '../../errors.js'
 import { ingestCsvUpload, ingestJsonBody, jsonBodySource } from '../../ingest/ingest-buckets.js'
 import { beforeRetention, retentionGuard } from '../../ingest/retention.js'
+import { countIngestedRows } from '../../plugins/metrics.js'
 import { normaliseArrayParams } from '../openai-usage/params.js'
 import { problemResponses } from '../shared-schemas.js'
 import {
@@ -64,7 +65,7 @@ const usageBucketRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app,
       else if (/^application\/json\b/i.test(req.headers['content-type'] ?? '')) result = await ingestJsonBody(app.db, req.tenantId, body, defaults, retention)
       else throw problems.unsupportedMediaType(req.headers['content-type'], ACCEPTED)
       const { span, ...counts } = result
-      app.metrics.ingestedRows.inc({ source: body instanceof Readable ? 'openai_csv' : (jsonBodySource(body) ?? 'unknown') }, counts.received)
+      countIngestedRows(app.metrics, body instanceof Readable ? 'openai_csv' : (jsonBodySource(body) ?? 'unknown'), counts)
       app.budgets.afterIngest(req.tenantId, span, 'buckets')
       return counts
     },
