@@ -4,6 +4,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import budgetsPlugin from './budgets/budgets-plugin.js'
 import type { Config } from './config.js'
 import connectionsPlugin from './connections/connections-plugin.js'
+import { endOrphanedRuns } from './connections/connection-store.js'
 import type { BilledCostSink } from './connections/cost-sink.js'
 import secretsPlugin from './crypto/secrets-plugin.js'
 import type { DbClient } from './db/client.js'
@@ -92,9 +93,11 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(dbPlugin, {
     config: opts.config,
     ...(opts.db ? { db: opts.db } : {}),
-    onMigrated: async (db) => {
+    onMigrated: async (db, { soleProcess }) => {
       await bootstrapAdminToken(db, opts.config.TOKENLEDGER_ADMIN_TOKEN)
       await ensureDefaultCard(db)
+      // Alone on the database, any run still holding a lease belonged to a process that died (SIGKILL, OOM).
+      if (soleProcess) await endOrphanedRuns(db)
     },
   })
   await fastify.register(partitionsPlugin, { config: opts.config })

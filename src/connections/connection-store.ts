@@ -229,3 +229,27 @@ export async function finishRun(
     [p.tenantId, p.id, p.owner, p.status, p.pages, p.rows, p.error],
   )
 }
+
+/** last_run.error of a run found unfinished when the only process on the database started. */
+const ORPHANED_RUN =
+  'interrupted: the server stopped mid-run without recording an outcome (killed); pages and rows are those whose progress was recorded, ' +
+  'and the next run resumes from synced_until'
+
+/**
+ * At the start of the only process on the database (embedded PGlite under DATA_DIR's lock): every lease
+ * still held is a run of a process that died without recording its end (SIGKILL, out of memory, power).
+ * Its last_run showed `running` and `POST …/sync` answered 409 until the lease lapsed (SYNC_LEASE_MS, five
+ * minutes by default) — after a restart, for no run at all. It is ended `failed` now, keeping the pages
+ * and rows recorded, and the lease released. Never on PostgreSQL: another instance may hold those leases.
+ */
+export async function endOrphanedRuns(db: Db): Promise<number> {
+  const rows = await db.query(
+    `update connections set lease_owner = null, lease_until = null,
+       last_run = case when last_run ->> 'status' = 'running'
+         then last_run || jsonb_build_object('finished_at', to_jsonb(clock_timestamp()), 'status', 'failed', 'error', $1::text)
+         else last_run end
+     where lease_owner is not null returning id`,
+    [ORPHANED_RUN],
+  )
+  return rows.length
+}

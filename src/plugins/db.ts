@@ -11,8 +11,11 @@ export interface DbPluginOptions {
   config: Config
   /** An already-open client (tests); the app does not close it. */
   db?: DbClient
-  /** Runs once after migrations succeed (e.g. bootstrap the admin token). */
-  onMigrated?: (db: DbClient) => Promise<void>
+  /**
+   * Runs once after migrations succeed (e.g. bootstrap the admin token). `soleProcess`: this process opened
+   * the database itself as embedded PGlite, under DATA_DIR's lock (or in memory), so no other process uses it.
+   */
+  onMigrated?: (db: DbClient, info: { soleProcess: boolean }) => Promise<void>
 }
 
 /**
@@ -149,7 +152,7 @@ export default fp(
     const state = createDbState(
       client,
       opts.config.DB_RETRY_MS,
-      () => opts.onMigrated?.(client) ?? Promise.resolve(),
+      () => opts.onMigrated?.(client, { soleProcess: owned?.client.engine === 'pglite' }) ?? Promise.resolve(),
       (err) => app.log.warn({ err }, 'database not ready; retrying'),
     )
     app.decorate('db', client)
