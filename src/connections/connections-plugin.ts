@@ -34,7 +34,7 @@ export default fp(
       },
       onOutcome: (provider, outcome) => {
         app.metrics.syncRuns.inc({ provider, outcome: outcome.status === 'succeeded' ? 'ok' : 'failed' })
-        if (outcome.status === 'failed') app.metrics.syncFailures.inc({ provider, reason: failureReason(outcome.error) })
+        if (outcome.status === 'failed') app.metrics.syncFailures.inc({ provider, reason: outcome.reason ?? 'provider_error' })
       },
       ready: () => app.dbState.isMigrated(),
     })
@@ -45,15 +45,3 @@ export default fp(
   },
   { name: 'connections', dependencies: ['db', 'secrets', 'metrics', 'budgets'] },
 )
-
-/** A low-cardinality label for the failure metric (no tenant ids, no provider text). */
-function failureReason(error: string | null): string {
-  if (!error) return 'unknown'
-  // A shutdown is named after any endpoint failures that came before it (pull-run.ts).
-  if (/(^|; )interrupted: /.test(error)) return 'interrupted'
-  if (/(^|; )database: /.test(error)) return 'database'
-  if (/answered 40[13]\b/.test(error)) return 'unauthorized'
-  if (/^409 |409 Conflict/.test(error)) return 'shape_conflict'
-  if (/ 4\d\d /.test(error)) return 'refused'
-  return 'provider_error'
-}

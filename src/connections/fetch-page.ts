@@ -20,8 +20,15 @@ export interface RetryPolicy {
 
 const PRIVATE_HINT = 'OUTBOUND_PRIVATE_ADDRESSES=allow permits it'
 
-/** A request the provider refused for good (401, 403, 400…): retrying cannot help. */
-export class ProviderRefused extends Error {}
+/** A request the provider refused for good (401, 403, 400…): retrying cannot help. `status`: the provider's, when it answered one. */
+export class ProviderRefused extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message)
+  }
+}
 
 /** The run was asked to stop (shutdown, a lost lease): not a provider failure. */
 export class RunInterrupted extends Error {}
@@ -188,12 +195,13 @@ export async function fetchPage(req: PageRequest, policy: RetryPolicy): Promise<
         return page
       }
       lastProblem = describe(res.status, res.statusText, text, req.secret)
-      if (!RETRYABLE(res.status)) throw new ProviderRefused(`GET ${pathOf(req.url)} answered ${lastProblem}`)
+      if (!RETRYABLE(res.status)) throw new ProviderRefused(`GET ${pathOf(req.url)} answered ${lastProblem}`, res.status)
       waitMs = retryAfterMs(res.headers.get('retry-after'), Date.now())
       // Asked to wait longer than a run waits: retrying at the cap would only ask too early, again.
       if (waitMs !== undefined && waitMs > policy.maxDelayMs)
         throw new ProviderRefused(
           `GET ${pathOf(req.url)} answered ${lastProblem}; asked to wait ${Math.ceil(waitMs / 1000)} s before another request, longer than SYNC_RETRY_MAX_MS (${policy.maxDelayMs} ms): left for the next run`,
+          res.status,
         )
     } catch (err) {
       if (err instanceof ProviderRefused) throw err

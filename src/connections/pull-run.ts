@@ -27,17 +27,31 @@ export interface RunDeps {
   retentionMonths?: number | undefined
 }
 
+/**
+ * The labels of `tokenledger_sync_failures_total`, most telling first: a failed run is labelled by its most
+ * telling failure. Taken from what failed (its class, the provider's status), never read back from the
+ * error text: that text holds the provider's words and the URL, and a timeout of "400 ms" was labelled
+ * `refused`, a lost lease and an unreadable stored key `provider_error`.
+ */
+const REASONS = ['interrupted', 'lease_lost', 'database', 'admin_key', 'unauthorized', 'shape_conflict', 'refused', 'provider_error'] as const
+export type FailureReason = (typeof REASONS)[number]
+
 export interface RunOutcome {
   status: 'succeeded' | 'failed'
   pages: number
   rows: number
   error: string | null
+  /** Why a failed run failed, for the failure metric (null when it succeeded). */
+  reason: FailureReason | null
   /** The database errors `error` names without their text (for the server log only; never stored or sent). */
   causes?: unknown[]
 }
 
 /** Stops the run when the lease is gone (deleted connection, lapsed lease): not our run any more. */
 class LeaseLost extends Error {}
+
+/** The stored admin key cannot be opened with this server's TOKENLEDGER_SECRET_KEY. */
+class KeyUnopenable extends Error {}
 
 const LEASE_LOST = 'the run lost its lease (the connection was deleted or another instance took over)'
 
@@ -94,10 +108,13 @@ export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: 
   // Each endpoint that failed, in order; a failure that stops the run at once is added to them, never in their place.
   const failures: string[] = []
   const causes: unknown[] = []
+  const reasons: FailureReason[] = []
   const describe = (err: unknown) => {
     if (isUnavailable(err) || isDatabaseError(err)) causes.push(err)
+    reasons.push(reasonOf(err))
     return describeFailure(err)
   }
+  const reason = () => REASONS.find((r) => reasons.includes(r)) ?? 'provider_error'
   const lease = holdLease(deps, conn, owner, counts)
   try {
     adminKey = openKey(deps.secretBox, conn.admin_key_sealed)
@@ -111,10 +128,13 @@ export async function pullConnection(deps: RunDeps, conn: ConnectionRow, owner: 
         failures.push(describe(err))
       }
     }
-    outcome = failures.length ? { status: 'failed', ...counts, error: redact(failures.join('; '), adminKey) } : { status: 'succeeded', ...counts, error: null }
+    outcome = failures.length
+      ? { status: 'failed', ...counts, error: redact(failures.join('; '), adminKey), reason: reason() }
+      : { status: 'succeeded', ...counts, error: null, reason: null }
   } catch (err) {
-    if (err instanceof LeaseLost || lease.lost()) return { status: 'failed', ...counts, error: LEASE_LOST }
-    outcome = { status: 'failed', ...counts, error: redact([...failures, describe(err)].join('; '), adminKey) }
+    if (err instanceof LeaseLost || lease.lost()) return { status: 'failed', ...counts, error: LEASE_LOST, reason: 'lease_lost' }
+    const error = redact([...failures, describe(err)].join('; '), adminKey)
+    outcome = { status: 'failed', ...counts, error, reason: reason() }
   } finally {
     lease.release()
   }
@@ -147,7 +167,7 @@ function openKey(box: SecretBox, sealed: string): string {
   try {
     return box.open(sealed)
   } catch {
-    throw new Error('the stored admin key cannot be opened with this TOKENLEDGER_SECRET_KEY: restore the key it was sealed with, or PATCH a new admin_key')
+    throw new KeyUnopenable('the stored admin key cannot be opened with this TOKENLEDGER_SECRET_KEY: restore the key it was sealed with, or PATCH a new admin_key')
   }
 }
 
@@ -161,7 +181,18 @@ function openKey(box: SecretBox, sealed: string): string {
 function endsTheRun(err: unknown): boolean {
   if (err instanceof LeaseLost || err instanceof RunInterrupted || isUnavailable(err)) return true
   // A key the provider refuses is refused by every endpoint.
-  return err instanceof ProviderRefused && / answered 401 /.test(err.message)
+  return err instanceof ProviderRefused && err.status === 401
+}
+
+function reasonOf(err: unknown): FailureReason {
+  if (err instanceof RunInterrupted) return 'interrupted'
+  if (err instanceof LeaseLost) return 'lease_lost'
+  if (isUnavailable(err) || isDatabaseError(err)) return 'database'
+  if (err instanceof KeyUnopenable) return 'admin_key'
+  if (err instanceof ProviderRefused && (err.status === 401 || err.status === 403)) return 'unauthorized'
+  if (err instanceof ProblemError && err.statusCode === 409) return 'shape_conflict'
+  if (err instanceof ProviderRefused && err.status !== undefined && err.status < 500) return 'refused'
+  return 'provider_error'
 }
 
 function describeFailure(err: unknown): string {
