@@ -97,7 +97,13 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
       await bootstrapAdminToken(db, opts.config.TOKENLEDGER_ADMIN_TOKEN)
       await ensureDefaultCard(db)
       // Alone on the database, any run still holding a lease belonged to a process that died (SIGKILL, OOM).
-      if (soleProcess) await endOrphanedRuns(db)
+      // Counted as the failed runs they were: no other process will ever count them.
+      if (soleProcess)
+        for (const run of await endOrphanedRuns(db))
+          if (run.ended) {
+            fastify.metrics.syncRuns.inc({ provider: run.provider, outcome: 'failed' })
+            fastify.metrics.syncFailures.inc({ provider: run.provider, reason: 'interrupted' })
+          }
     },
   })
   await fastify.register(partitionsPlugin, { config: opts.config })

@@ -241,15 +241,15 @@ const ORPHANED_RUN =
  * Its last_run showed `running` and `POST …/sync` answered 409 until the lease lapsed (SYNC_LEASE_MS, five
  * minutes by default) — after a restart, for no run at all. It is ended `failed` now, keeping the pages
  * and rows recorded, and the lease released. Never on PostgreSQL: another instance may hold those leases.
+ * Returns each released lease's provider, `ended` when its run was ended here.
  */
-export async function endOrphanedRuns(db: Db): Promise<number> {
-  const rows = await db.query(
+export async function endOrphanedRuns(db: Db): Promise<{ provider: string; ended: boolean }[]> {
+  return db.query(
     `update connections set lease_owner = null, lease_until = null,
        last_run = case when last_run ->> 'status' = 'running'
          then last_run || jsonb_build_object('finished_at', to_jsonb(clock_timestamp()), 'status', 'failed', 'error', $1::text)
          else last_run end
-     where lease_owner is not null returning id`,
+     where lease_owner is not null returning provider, last_run ->> 'error' = $1::text as ended`,
     [ORPHANED_RUN],
   )
-  return rows.length
 }

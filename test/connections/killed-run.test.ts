@@ -90,6 +90,9 @@ void t.test('PGlite: a run whose server was SIGKILLed mid-run is failed after th
   const gql = await call(base, 'POST', '/graphql', headers, { query: '{ connections { lastRun { status pages rows error } } }' })
   t.same(gql.json, { data: { connections: [{ lastRun: { status: 'failed', pages: 3, rows: after.last_run.rows, error: after.last_run.error } }] } }, 'GraphQL says the same')
 
+  const metrics = await (await fetch(`${base}/metrics`)).text()
+  t.match(metrics, /^tokenledger_sync_failures_total\{provider="openai",reason="interrupted"\} 1$/m, 'the restarted server counts the killed run as failed, interrupted')
+  t.match(metrics, /^tokenledger_sync_runs_total\{provider="openai",outcome="failed"\} 1$/m)
   t.equal((await call(base, 'POST', `/v1/connections/${id}/sync`, headers)).status, 202, 'a sync starts at once (no lease of a dead process to wait out)')
   const next = await poll(base, headers, id, (r) => r.status !== 'running')
   t.equal(next.last_run.status, 'succeeded', `the next run resumes and completes (${next.last_run.error ?? ''})`)
