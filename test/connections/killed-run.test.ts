@@ -100,6 +100,11 @@ void t.test('PGlite: a run whose server was SIGKILLed mid-run is failed after th
     query: `{ usage(from: "${new Date(stub.opts.dataStart - 24 * HOUR).toISOString()}", to: "${new Date(stub.opts.dataEnd + 24 * HOUR).toISOString()}", window: TOTAL) { totals { inputTokens } } }`,
   })
   t.equal(String((usage.json as unknown as { data: { usage: { totals: { inputTokens: unknown } } } }).data.usage.totals.inputTokens), String(stub.expected().completions.input), 'totals exact: nothing lost, nothing twice')
+  // The resumed run fetched the dead run's pages again (lag_hours 48): they were stored already, so this
+  // process's counter says only the rows the ledger gained from it.
+  const scraped = await (await fetch(`${base}/metrics`)).text()
+  t.match(scraped, new RegExp(`^tokenledger_ingested_rows_total\\{source="openai_api",outcome="created"\\} ${stub.expected().completions.rows - after.last_run.rows}$`, 'm'), 'ingested rows: the ledger gained the rest, the re-pulled pages not counted again')
+  t.notMatch(scraped, /outcome="replaced"/, 'and no row was replaced')
   server.child.kill('SIGTERM')
   t.equal(await server.exit, 0)
 })
