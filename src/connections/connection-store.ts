@@ -207,9 +207,13 @@ export async function recordProgress(
     synced = `, synced_until = case when coalesce(synced_until ->> $7::text, '') < $8::text
        then synced_until || jsonb_build_object($7::text, $8::text) else synced_until end`
   }
+  // Counts only grow within a run: the lease heartbeat (pull-run.ts holdLease) writes the counts it read
+  // when it fired, and on a pool its statement may reach the row after the next page's, which then showed
+  // a page less — for good, if the process died before its outcome.
   const rows = await db.query(
     `update connections set lease_until = clock_timestamp() + make_interval(secs => $4::double precision / 1000),
-       last_run = last_run || jsonb_build_object('pages', $5::int, 'rows', $6::bigint)${synced}
+       last_run = last_run || jsonb_build_object('pages', greatest(coalesce((last_run ->> 'pages')::int, 0), $5::int),
+         'rows', greatest(coalesce((last_run ->> 'rows')::bigint, 0), $6::bigint))${synced}
      where tenant_id = $1 and id = $2 and lease_owner = $3 returning id`,
     params,
   )
