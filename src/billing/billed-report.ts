@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
+import { inCodePointOrder } from '../db/orm.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
 import type { CostsResult } from './costs-result.js'
 
@@ -65,9 +66,11 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
   const detailKeys = detail
     ? [...BILLED_DETAIL_COLUMNS.map((c) => (c === 'batch' ? 'batch::text as batch' : c)), 'extract(epoch from start_time)::text as span_start', 'extract(epoch from end_time)::text as span_end']
     : []
-  const detailOrder = detail ? sql.raw(detailKeys.map((_, i) => `, ${i + 6} nulls last`).join('')) : sql``
+  // Text in code-point order, whatever the database's collation (inCodePointOrder); every key but the bucket is text.
+  const textKeys = ['account_id', 'line_item', 'project_id', 'api_key_id', ...(detail ? [...BILLED_DETAIL_COLUMNS, 'span_start', 'span_end'] : [])]
+  const order = sql.join([sql`bucket`, ...textKeys.map((k) => sql`${inCodePointOrder(sql.raw(k))} nulls last`)], sql`, `)
   const rows = await db.query<Aggregate>(
-    sql`select ${bucket} as bucket, ${col(q.groupBy.lineItem, 'line_item')}, ${col(q.groupBy.projectId, 'project_id')},
+    sql`select * from (select ${bucket} as bucket, ${col(q.groupBy.lineItem, 'line_item')}, ${col(q.groupBy.projectId, 'project_id')},
         ${col(q.groupBy.apiKeyId, 'api_key_id')}, ${col(q.groupBy.accountId === true, 'account_id')},
         ${sql.raw(detailKeys.map((k) => `${k}, `).join(''))}sum(amount)::text as amount,
         -- a quantity only where every summed row reported one, in one unit; its unit only beside it (as the
@@ -78,8 +81,8 @@ export async function billedCostResults(db: Db, q: BilledReportQuery): Promise<M
       where tenant_id = ${q.tenantId} and start_time >= to_timestamp(${q.from}) and start_time < to_timestamp(${q.to})
         ${q.projectIds?.length ? sql`and project_id = any(${sql.param(q.projectIds)}::text[])` : sql``}
         ${q.apiKeyIds?.length ? sql`and api_key_id = any(${sql.param(q.apiKeyIds)}::text[])` : sql``}
-      group by 1, 2, 3, 4, 5${sql.raw(detailKeys.map((_, i) => `, ${i + 6}`).join(''))}
-      order by 1, 5 nulls last, 2 nulls last, 3 nulls last, 4 nulls last${detailOrder}`,
+      group by 1, 2, 3, 4, 5${sql.raw(detailKeys.map((_, i) => `, ${i + 6}`).join(''))}) grouped
+      order by ${order}`,
     [],
     { signal: q.signal },
   )

@@ -4,6 +4,7 @@ import type { Db } from '../db/client.js'
 import { classCostColumns, effectiveRatesSql, ratePointsCte, resolvedRatesSql } from '../pricing/cost-sql.js'
 import { resourceCostColumns, unitPriceJoinSql } from '../pricing/resource-cost-sql.js'
 import { PRICED_CLASSES } from '../db/token-columns.js'
+import { inCodePointOrder } from '../db/orm.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { FILTER_COLUMNS, filterValues, type UsageFilter } from './dimensions.js'
 import type { Cost, ResourceQuantity, UsageTotals } from './run-usage.js'
@@ -140,7 +141,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       coalesce(sum(cost_cache_write), 0)::text as cost_cache_write,
       coalesce(sum(cost_output), 0)::text as cost_output, coalesce(sum(unpriced_tokens), 0)::int8 as unpriced_tokens,
       coalesce(sum(cost_resources), 0)::text as cost_resources,
-      (select coalesce(json_agg(json_build_object('resource', u.resource, 'quantity', u.quantity::text) order by u.resource), '[]'::json)
+      (select coalesce(json_agg(json_build_object('resource', u.resource, 'quantity', u.quantity::text) order by ${inCodePointOrder(sql`u.resource`)}), '[]'::json)
         from (select e ->> 'resource' as resource, sum((e ->> 'quantity')::numeric) as quantity
           from priced p, jsonb_array_elements(p.unpriced_quantity) e group by 1) u) as unpriced_quantity,
       sum(reported_cost)::text as reported_cost
@@ -189,7 +190,8 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       contextTier: r.context_tier,
       inferenceGeo: r.inference_geo,
       labels: Object.entries(r.labels ?? {})
-        .sort(([a], [b]) => a.localeCompare(b))
+        // By code unit, as the database's lists are by code point: localeCompare follows the host's locale.
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([key, value]) => ({ key, value })),
       metadata: r.metadata,
       resources: ((r.resources ?? []) as { resource: string; quantity: string; attributes: Record<string, string> }[]).map((x) => ({
@@ -244,7 +246,7 @@ function costOf(r: Record<string, unknown>, currency: string): Cost {
  */
 function eventResourcesCostSql(): SQL {
   return sql`select coalesce(sum(x.c_res), 0) as cost_resources,
-      coalesce(jsonb_agg(jsonb_build_object('resource', x.resource, 'quantity', x.u_q::text) order by x.resource) filter (where x.u_q > 0), '[]'::jsonb)
+      coalesce(jsonb_agg(jsonb_build_object('resource', x.resource, 'quantity', x.u_q::text) order by ${inCodePointOrder(sql`x.resource`)}) filter (where x.u_q > 0), '[]'::jsonb)
         as unpriced_quantity
     from (select er.resource, sum(er.c_res) as c_res, sum(er.u_q) as u_q from (
         select res.resource, ${resourceCostColumns('res', 'r')}

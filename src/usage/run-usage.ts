@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { PRICED_CLASSES } from '../db/token-columns.js'
+import { inCodePointOrder } from '../db/orm.js'
 import { assertExactCounts, COUNT_COLUMNS, countRangeError } from './exact-counts.js'
 import { money, toTotals, usageRowMapper } from './row-views.js'
 import { afterKeySql, orderBySql, pageColumns, withGroupedSql, type RowKey, type UsageSpec } from './usage-sql.js'
@@ -173,7 +174,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
       sum(cost_cache_write)::text as cost_cache_write, sum(cost_output)::text as cost_output,
       sum(cost_resources)::text as cost_resources,
       sum(unpriced_tokens)::int8 as unpriced_tokens, sum(reported_cost)::text as reported_cost,
-      (select coalesce(json_agg(json_build_object('resource', u.resource, 'quantity', u.quantity::text) order by u.resource), '[]'::json)
+      (select coalesce(json_agg(json_build_object('resource', u.resource, 'quantity', u.quantity::text) order by ${inCodePointOrder(sql`u.resource`)}), '[]'::json)
         from (select e ->> 'resource' as resource, sum((e ->> 'quantity')::numeric) as quantity
           from grouped, jsonb_array_elements(grouped.unpriced_quantity) e group by 1) u) as unpriced_quantity
     from grouped),

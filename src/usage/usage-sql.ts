@@ -14,6 +14,7 @@ import { COUNTERS, factParts, type FactPart } from './facts-sql.js'
 import { alignedSql, bucketPath } from './rollups.js'
 import { windowEndSql, windowStartSql, type Window } from './windows.js'
 import { MAX_UNIX_SECONDS } from '../time/instant.js'
+import { inCodePointOrder } from '../db/orm.js'
 
 export interface UsageSpec {
   tenantId: string
@@ -246,7 +247,7 @@ function groupedSql(g: Grouping, rowsSql: SQL, classes: boolean): SQL {
         'cost_input', 'cost_cached_input', 'cost_cache_write', 'cost_output', 'cost_resources', 'unpriced_tokens', 'reported_cost'].map(s).join(', '))},
       case when count(distinct r_name) = 1 and min(r_name) <> 'tokens' then sum(qty) end as quantity,
       sum(bsec) as storage_byte_seconds,
-      coalesce(jsonb_agg(jsonb_build_object('resource', r_name, 'quantity', u_q::text) order by r_name) filter (where u_q > 0), '[]'::jsonb)
+      coalesce(jsonb_agg(jsonb_build_object('resource', r_name, 'quantity', u_q::text) order by ${inCodePointOrder(raw('r_name'))}) filter (where u_q > 0), '[]'::jsonb)
         as unpriced_quantity${raw(classSums)}
     from (${rowsSql}) x group by ${raw(g.keys.join(', '))}`
 }
@@ -283,8 +284,14 @@ export function pageSelectSql(spec: UsageSpec): SQL {
   return list(pageColumns(spec).map((c) => sql`${c.expr} as ${raw(c.name)}`))
 }
 
+/**
+ * A key column as it is ordered and compared: the text ones (dimensions, labels, attributes, modality) by
+ * code point, whatever the database's collation (inCodePointOrder) — the window start and `batch` are not text.
+ */
+const keyTerm = (k: string): SQL => (k === 'w' || k === 'batch' ? raw(k) : inCodePointOrder(raw(k)))
+
 export function orderBySql(spec: UsageSpec): SQL {
-  return raw(grouping(spec).keys.map((k) => `${k} asc nulls last`).join(', '))
+  return list(grouping(spec).keys.map((k) => sql`${keyTerm(k)} asc nulls last`))
 }
 
 /** A row's sort key, in orderBySql's order: the window start in epoch ms, then the grouped values. */
@@ -315,8 +322,8 @@ export function isRowKey(spec: KeySpec, key: unknown[]): key is RowKey {
 }
 
 /**
- * The grouped rows after `key` in orderBySql's order (ascending, nulls last): equal on every key before
- * one column and after on that one. Groups are unique by their key, so no row equals it.
+ * The grouped rows after `key` in orderBySql's order (ascending, nulls last, text by code point): equal on
+ * every key before one column and after on that one. Groups are unique by their key, so no row equals it.
  */
 export function afterKeySql(spec: KeySpec, key: RowKey): SQL {
   const keys = grouping(spec).keys
@@ -327,7 +334,7 @@ export function afterKeySql(spec: KeySpec, key: RowKey): SQL {
     // After a null (last in its column) nothing differs in this column alone.
     if (v === null) return []
     const equal = keys.slice(0, i).map((p, j) => (key[j] === null ? sql`${raw(p)} is null` : sql`${raw(p)} = ${value(p, key[j]!)}`))
-    return [sql.join([...equal, sql`(${raw(k)} > ${value(k, v)} or ${raw(k)} is null)`], sql` and `)]
+    return [sql.join([...equal, sql`(${keyTerm(k)} > ${value(k, v)} or ${raw(k)} is null)`], sql` and `)]
   })
   return terms.length ? sql`(${sql.join(terms.map((t) => sql`(${t})`), sql` or `)})` : sql`false`
 }
