@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { orm } from '../db/orm.js'
+import { inCodePointOrder, orm } from '../db/orm.js'
 import { connections } from '../db/schema.js'
 
 /**
@@ -104,9 +104,10 @@ export async function insertConnection(db: Db, c: NewConnection): Promise<Connec
   return rows[0] && asConnectionRow(rows[0])
 }
 
+/** A tenant's connections, oldest first; those created at the same instant by id in code-point order (inCodePointOrder). */
 export async function listConnections(db: Db, tenantId: string): Promise<ConnectionRow[]> {
   const rows = await orm(db, (d) =>
-    d.select(CONNECTION_SELECT).from(connections).where(eq(connections.tenantId, tenantId)).orderBy(connections.createdAt, connections.id),
+    d.select(CONNECTION_SELECT).from(connections).where(eq(connections.tenantId, tenantId)).orderBy(connections.createdAt, inCodePointOrder(connections.id)),
   )
   return rows.map(asConnectionRow)
 }

@@ -6,7 +6,7 @@ import { deleteConnection, getConnection, insertConnection, listConnections, upd
 import { endpointNames, PROVIDERS } from '../../connections/providers.js'
 import { problems, type ProblemItem } from '../../errors.js'
 import { privateUrlProblem } from '../../http/private-addresses.js'
-import { problemResponses } from '../shared-schemas.js'
+import { byCodePoint, problemResponses } from '../shared-schemas.js'
 import { ConnectionIdParams, ConnectionInputSchema, ConnectionPatchSchema, ConnectionSchema, connectionOut, foreignEndpoints, SyncBodySchema } from './schemas.js'
 
 // Bodies are checked in the handler, so one 400 lists every problem, the provider's endpoint names included.
@@ -97,6 +97,7 @@ const connectionRoutes: FastifyPluginAsyncZod<{ allowPrivate: boolean }> = async
         tags: ['connections'],
         operationId: 'listConnections',
         summary: 'The tenant’s connections with their sync state',
+        description: `Oldest first; connections created at the same instant ${byCodePoint('id')}.`,
         response: { 200: ConnectionSchema.array(), ...problemResponses(401, 403, 503) },
       },
     },
