@@ -26,20 +26,22 @@ function countValues(value: unknown, limit: number): number {
 /**
  * A request's `variables` or `extensions` and where they were sent, or undefined when not sent: a POST
  * body's member as sent (this runs before the body schema, which coerces), or a GET's query parameter read
- * as the JSON text it is (mercurius parses it only in its handler; text that is not JSON is left to it,
- * which says so).
+ * as the JSON text it is (mercurius parses it only in its handler). A GET's text that is not JSON is
+ * `notJson`: left to mercurius, it was one problem naming `body` (a GET has none) and only the first of
+ * the two parameters, in the JSON parser's words.
  */
-function requestMember(req: FastifyRequest, name: 'variables' | 'extensions'): { value: unknown; path: string } | undefined {
+function requestMember(req: FastifyRequest, name: 'variables' | 'extensions'): { value?: unknown; notJson?: true; path: string } | undefined {
   if (req.method !== 'GET') {
     const value = (req.body as Record<string, unknown> | null | undefined)?.[name]
     return value === undefined ? undefined : { value, path: `body.${name}` }
   }
   const text = (req.query as Record<string, unknown> | null | undefined)?.[name]
   if (typeof text !== 'string') return undefined
+  const path = `querystring.${name}`
   try {
-    return { value: JSON.parse(text) as unknown, path: `querystring.${name}` }
+    return { value: JSON.parse(text) as unknown, path }
   } catch {
-    return undefined
+    return { notJson: true, path }
   }
 }
 
@@ -52,7 +54,8 @@ const jsonType = (value: unknown): string => (value === null ? 'null' : Array.is
 /**
  * A Fastify `preValidation` hook for the GraphQL route, before graphql-js reads the variables:
  * - The envelope's `variables` (an object or null) and `extensions` (an object) are refused alike by POST
- *   and GET, in the words of mercurius's POST body schema (ajv's), naming each that is wrong. Its GET
+ *   and GET, in the words of mercurius's POST body schema (ajv's), naming each that is wrong (a GET's that
+ *   is not JSON text at all too). Its GET
  *   handler ran the query with whatever the text parsed to (`[1]`, `"x"`, `1`, `true`, and for
  *   `extensions` `null`); and Fastify's ajv coerces before it checks a POST body, so `variables` of `""`,
  *   `0` and `false` became null and were served (`extensions` is not coerced: no null in its type).
@@ -64,8 +67,10 @@ const jsonType = (value: unknown): string => (value === null ? 'null' : Array.is
 export async function variablesLimit(req: FastifyRequest): Promise<void> {
   const sent = requestMember(req, 'variables')
   const wrong: ProblemItem[] = []
-  for (const [member, types] of [[sent, ENVELOPE_TYPES.variables], [requestMember(req, 'extensions'), ENVELOPE_TYPES.extensions]] as const)
-    if (member && !types.split(',').includes(jsonType(member.value))) wrong.push({ path: member.path, message: `must be ${types}` })
+  for (const [member, types] of [[sent, ENVELOPE_TYPES.variables], [requestMember(req, 'extensions'), ENVELOPE_TYPES.extensions]] as const) {
+    if (member?.notJson) wrong.push({ path: member.path, message: `is not JSON text; must be ${types}` })
+    else if (member && !types.split(',').includes(jsonType(member.value))) wrong.push({ path: member.path, message: `must be ${types}` })
+  }
   if (wrong.length) throw problems.notGraphqlRequest(wrong)
   if (!sent) return
   const variables = sent.value

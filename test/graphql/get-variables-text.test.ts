@@ -41,5 +41,5 @@ void eachEngine(t, async (t, engine) => {
   t.equal(fine.status, 200)
   t.same(fine.body, { data: { usage: { rows: [] } } }, 'ordinary GET variables are served')
   const notJson = await get('{"p":')
-  t.equal(notJson.status, 400, 'variables that are not JSON are still mercurius’s 400')
+  t.equal(notJson.status, 400, 'variables that are not JSON are a 400 (test/graphql/get-members-not-json.test.ts)')
 })
