@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import { badCursor, decodeCursor, decodeKey, encodeCursor, encodeKey, isInstantMs } from '../pagination/cursor.js'
 import { SIGNED_PLAIN_DECIMAL } from '../decimal/decimal-text.js'
+import { inCodePointOrder } from '../db/orm.js'
 
 /**
  * The order and the cursors of `events` pages. A cursor holds the query's hash, the first page's instant
@@ -15,11 +16,19 @@ export type EventOrder = 'TIME_DESC' | 'TIME_ASC' | 'COST_DESC'
 
 const UNPRICED = `(unpriced_tokens > 0 or unpriced_quantity <> '[]'::jsonb)`
 
+/**
+ * An event's id (the client's idempotency key) as it is ordered and compared: by code point, whatever the
+ * database's collation (inCodePointOrder's `collate "C"`). By the column's collation, events of one
+ * timestamp were listed in another order on an en-US database (`a` before `B`, `a_b` before `a0`).
+ * The rows are sorted over the priced events, never read in an index's order, so this costs no index.
+ */
+const ID = inCodePointOrder(sql.raw('id'))
+
 /** ORDER BY of each order (over the priced events); unpriced events sort last under COST_DESC. */
-export const EVENT_ORDER_SQL: Record<EventOrder, string> = {
-  TIME_DESC: 'timestamp desc, id desc',
-  TIME_ASC: 'timestamp asc, id asc',
-  COST_DESC: `${UNPRICED} asc, cost_total desc, timestamp desc, id desc`,
+export const EVENT_ORDER_SQL: Record<EventOrder, SQL> = {
+  TIME_DESC: sql`timestamp desc, ${ID} desc`,
+  TIME_ASC: sql`timestamp asc, ${ID} asc`,
+  COST_DESC: sql`${sql.raw(UNPRICED)} asc, cost_total desc, timestamp desc, ${ID} desc`,
 }
 
 /** The sort key columns the rows statement selects beside each row: exact text, the time to the microsecond. */
@@ -33,16 +42,17 @@ export function keyOf(order: EventOrder, row: { id: string; k_time: string; k_un
   return order === 'COST_DESC' ? [row.k_unpriced, row.k_cost, row.k_time, row.id] : [row.k_time, row.id]
 }
 
-/** The rows after `key` in `order` (row comparisons use the column's collation, as ORDER BY does). */
+/** The rows after `key` in `order` (the id compared by code point, as ORDER BY orders it). */
 export function afterKey(order: EventOrder, key: EventKey): SQL {
   const time = (k: EventKey) => sql`${k[k.length - 2] as string}::timestamptz`
   const id = (k: EventKey) => sql`${k[k.length - 1] as string}::text`
-  if (order === 'TIME_ASC') return sql`(timestamp, id) > (${time(key)}, ${id(key)})`
-  if (order === 'TIME_DESC') return sql`(timestamp, id) < (${time(key)}, ${id(key)})`
+  const row = sql`(timestamp, ${ID})`
+  if (order === 'TIME_ASC') return sql`${row} > (${time(key)}, ${id(key)})`
+  if (order === 'TIME_DESC') return sql`${row} < (${time(key)}, ${id(key)})`
   const [unpriced, cost] = key as [boolean, string, string, string]
   const u = sql.raw(UNPRICED)
   return sql`((${u} and not ${unpriced}::boolean) or (${u} = ${unpriced}::boolean and (cost_total < ${cost}::numeric
-    or (cost_total = ${cost}::numeric and (timestamp, id) < (${time(key)}, ${id(key)})))))`
+    or (cost_total = ${cost}::numeric and ${row} < (${time(key)}, ${id(key)})))))`
 }
 
 export function encodeEventsCursor(hash: string, asOf: Date, key?: EventKey): string {

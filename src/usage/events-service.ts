@@ -164,7 +164,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
             cost_output::text as cost_output, unpriced_tokens::int8 as unpriced_tokens, reported_cost::text as reported_cost,
             cost_resources::text as cost_resources, unpriced_quantity, ${raw(EVENT_KEY_COLUMNS)}
           from priced ${cursor?.key ? sql`where ${afterKey(args.orderBy, cursor.key)}` : sql``}
-          order by ${raw(EVENT_ORDER_SQL[args.orderBy])} limit ${args.first + 1}`, [], { signal })
+          order by ${EVENT_ORDER_SQL[args.orderBy]} limit ${args.first + 1}`, [], { signal })
   const rows = fetched.slice(0, args.first)
   const last = rows.at(-1)
   const hasNextPage = totalsOnly ? count > 0 : fetched.length > rows.length
