@@ -135,6 +135,7 @@ const rateCardRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['rate-cards'],
         operationId: 'listRates',
         summary: 'The rates in force at `at` (default now), as the card stands now; `model` resolves like pricing',
+        description: `Ordered ${byCodePoint('provider, then model, then service tier')}; then batch (false first).`,
         params: CardParams,
         querystring: RatesQuerySchema,
         response: {
@@ -150,7 +151,9 @@ const rateCardRoutes: FastifyPluginAsyncZod = async (app) => {
       let rates = ratesInForce(await listRates(app.db, card.id), at)
       if (req.query.provider) rates = rates.filter((r) => r.provider === req.query.provider)
       if (req.query.model) rates = resolveModel(rates, req.query.model)
-      rates.sort((a, b) => a.provider.localeCompare(b.provider) || a.model.localeCompare(b.model) || a.serviceTier.localeCompare(b.serviceTier) || Number(a.batch) - Number(b.batch))
+      // By code unit, as the database's lists are by code point: localeCompare followed the host's locale.
+      const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+      rates.sort((a, b) => text(a.provider, b.provider) || text(a.model, b.model) || text(a.serviceTier, b.serviceTier) || Number(a.batch) - Number(b.batch))
       return { card: card.name, at, model: req.query.model ?? null, data: rates.map((r) => rateOut(card.name, r)) }
     },
   )
