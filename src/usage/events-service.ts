@@ -189,15 +189,12 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       batch: r.batch,
       contextTier: r.context_tier,
       inferenceGeo: r.inference_geo,
-      labels: Object.entries(r.labels ?? {})
-        // By code unit, as the database's lists are by code point: localeCompare follows the host's locale.
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([key, value]) => ({ key, value })),
+      labels: sortedByKey(r.labels ?? {}),
       metadata: r.metadata,
       resources: ((r.resources ?? []) as { resource: string; quantity: string; attributes: Record<string, string> }[]).map((x) => ({
         resource: x.resource,
         quantity: normalizeDecimal(x.quantity),
-        attributes: Object.entries(x.attributes).map(([key, value]) => ({ key, value })),
+        attributes: sortedByKey(x.attributes),
       })),
       ...countsOf(r),
       cost: costOf(r, card.currency),
@@ -238,6 +235,17 @@ function costOf(r: Record<string, unknown>, currency: string): Cost {
     unpricedTokens: unpriced,
     unpricedQuantity,
   }
+}
+
+/**
+ * A string map as `[Label!]`, sorted by key by code unit (the code point for every BMP character), as the
+ * database's lists are by code point. Neither the stored jsonb's key order (shorter keys first) nor a parsed
+ * object's (integer-like keys first, in numeric order) is that order; localeCompare is the host's locale's.
+ */
+function sortedByKey(map: Record<string, string>): { key: string; value: string }[] {
+  return Object.entries(map)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, value]) => ({ key, value }))
 }
 
 /**
