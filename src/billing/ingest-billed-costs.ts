@@ -70,18 +70,41 @@ function mergeByKey(rows: readonly IndexedBilledRow[]): IndexedBilledRow[] {
 const describe = (r: IndexedBilledRow['row']) =>
   `${new Date(r.startMs).toISOString()}–${new Date(r.endMs).toISOString()}, line_item=${r.lineItem ?? 'null'}, project_id=${r.projectId ?? 'null'}, shape=${r.shape}`
 
-/** Names two rows of the request that overlap in time with different (start, end). */
+/**
+ * Names two rows of the request that overlap in time with different (start, end): per provider account,
+ * each distinct (start, end) once, sorted, against the latest end before it — O(n log n). It compared every
+ * row with every later row starting before its end, skipping the other accounts' rows and its own
+ * interval's: a cost CSV of two organisations' line items on one day (20,000 rows each, 1.3 MB) held the
+ * event loop for minutes before its 409.
+ */
 function overlapWithin(rows: readonly IndexedBilledRow[], refKind: 'index' | 'line'): Error {
-  const sorted = [...rows].sort((a, b) => a.row.startMs - b.row.startMs)
-  for (let i = 0; i < sorted.length; i++)
-    for (let j = i + 1; j < sorted.length && sorted[j]!.row.startMs < sorted[i]!.row.endMs; j++) {
-      const [a, b] = [sorted[i]!, sorted[j]!]
-      if (a.row.provider !== b.row.provider || a.row.accountId !== b.row.accountId) continue
-      if (a.row.startMs === b.row.startMs && a.row.endMs === b.row.endMs) continue
-      return problems.conflict(`the cost at ${refKind} ${a.ref} (${describe(a.row)}) overlaps the cost at ${refKind} ${b.ref} (${describe(b.row)}): ${RULE}`, [
-        { [refKind]: b.ref, path: 'start_time', message: `overlaps the cost at ${refKind} ${a.ref}` },
-      ])
+  const intervals = new Map<string, IndexedBilledRow>()
+  for (const r of rows) {
+    const key = JSON.stringify([r.row.provider, r.row.accountId, r.row.startMs, r.row.endMs])
+    const first = intervals.get(key)
+    if (!first || r.ref < first.ref) intervals.set(key, r)
+  }
+  const byAccount = new Map<string, IndexedBilledRow[]>()
+  for (const r of intervals.values()) {
+    const key = JSON.stringify([r.row.provider, r.row.accountId])
+    const list = byAccount.get(key)
+    if (list) list.push(r)
+    else byAccount.set(key, [r])
+  }
+  for (const list of byAccount.values()) {
+    list.sort((a, b) => a.row.startMs - b.row.startMs || a.row.endMs - b.row.endMs)
+    // Distinct intervals sorted by start: one overlaps an earlier one iff it starts before their latest end.
+    let latest: IndexedBilledRow | undefined
+    for (const b of list) {
+      if (latest && b.row.startMs < latest.row.endMs) {
+        const [a, c] = latest.ref < b.ref ? [latest, b] : [b, latest]
+        return problems.conflict(`the cost at ${refKind} ${a.ref} (${describe(a.row)}) overlaps the cost at ${refKind} ${c.ref} (${describe(c.row)}): ${RULE}`, [
+          { [refKind]: c.ref, path: 'start_time', message: `overlaps the cost at ${refKind} ${a.ref}` },
+        ])
+      }
+      if (!latest || b.row.endMs > latest.row.endMs) latest = b
     }
+  }
   return problems.conflict(`costs of this request overlap: ${RULE}`)
 }
 
