@@ -24,16 +24,21 @@ export async function parseCostCsv(input: Readable, defaults: CostDefaults): Pro
   await readCsvRecords(input, (record, line) => {
     if (record.length === 1 && record[0] === '') return
     if (!columns) {
-      columns = new Map(record.map((name, i) => [name.trim().replace(/^\uFEFF/, ''), i]))
-      const missing = [
-        ...(['start_time', 'end_time'] as const).filter((c) => !columns!.has(c) && !columns!.has(`${c}_iso`)).map((c) => [c, `${c} or ${c}_iso`]),
-        ...(columns.has('amount_value') ? [] : [['amount_value', 'amount_value']]),
+      // A column named twice is refused, as by the usage CSV: the map kept one of them, so every data line
+      // had "more fields than the header" — a problem per line that named neither the column nor the header.
+      columns = new Map()
+      const twice = new Set<string>()
+      for (const [i, raw] of record.entries()) {
+        const name = raw.trim().replace(/^\uFEFF/, '')
+        if (columns.has(name)) twice.add(name)
+        columns.set(name, i)
+      }
+      const headerProblems = [
+        ...[...twice].map((name) => ({ line: 1, path: name, message: `column "${name}" appears twice` })),
+        ...(['start_time', 'end_time'] as const).filter((c) => !columns!.has(c) && !columns!.has(`${c}_iso`)).map((c) => ({ line: 1, path: c, message: `the header has no ${c} or ${c}_iso column` })),
+        ...(columns.has('amount_value') ? [] : [{ line: 1, path: 'amount_value', message: 'the header has no amount_value column' }]),
       ]
-      if (missing.length)
-        throw problemCatalogue.validation(
-          missing.map(([path, names]) => ({ line: 1, path: path!, message: `the header has no ${names} column` })),
-          'the CSV header is not a cost export header',
-        )
+      if (headerProblems.length) throw problemCatalogue.validation(headerProblems, 'the CSV header is not a cost export header')
       return
     }
     out.received++
