@@ -5,6 +5,7 @@ import { lockAccountsOf } from '../db/queries/buckets.js'
 import { findBilledClash, upsertBilledCosts } from '../db/queries/billed-costs.js'
 import { problems } from '../errors.js'
 import { checkShapes } from '../ingest/intervals.js'
+import { Turns } from '../ingest/turns.js'
 import { addDecimals } from '../decimal/exact.js'
 import { naturalKeyHash, type IndexedBilledRow } from './billed-row.js'
 import { declaredBilledShape } from './billed-shapes.js'
@@ -48,9 +49,12 @@ const RULE =
  * an `inferenceGeos` filter gave one geo the whole sum and the other nothing), and quantities of two units
  * were added up.
  */
-function mergeByKey(rows: readonly IndexedBilledRow[]): IndexedBilledRow[] {
+export async function mergeByKey(rows: readonly IndexedBilledRow[]): Promise<IndexedBilledRow[]> {
   const byKey = new Map<string, IndexedBilledRow>()
+  // A row's key is a SHA-256 of its JSON: ~7 µs, so 150,000 rows of a cost CSV held the loop for 1.1 s.
+  const turns = new Turns()
   for (const r of rows) {
+    if (turns.due()) await turns.take()
     const key = naturalKeyHash(r.row).toString('hex')
     const prev = byKey.get(key)
     if (!prev) byKey.set(key, { ref: r.ref, row: { ...r.row } })
@@ -110,7 +114,7 @@ function overlapWithin(rows: readonly IndexedBilledRow[], refKind: 'index' | 'li
 
 async function store(db: Db, target: BilledCostsTarget, source: string, refKind: 'index' | 'line', parsed: ParsedCosts): Promise<BilledCostsResult> {
   if (parsed.problems.length) throw problems.validation(parsed.problems, parsed.usageResults ? usageBodyDetail(parsed.usageResults) : undefined)
-  const rows = mergeByKey(parsed.rows)
+  const rows = await mergeByKey(parsed.rows)
   const check = await checkShapes(
     rows.map((r) => ({ dims: r.row, kind: 'costs' })),
     declaredBilledShape(target.groupBy),
