@@ -56,6 +56,12 @@ function currency(v: unknown): Parsed<string> {
 
 type ResultReader = (result: Record<string, unknown>, path: string, p: RowProblems) => Omit<BilledRow, 'startMs' | 'endMs' | 'provider' | 'accountId' | 'userId' | 'present' | 'serviceTier' | 'batch' | 'inferenceGeo' | 'contextTier'> & { tier: string | null; batch: boolean | null; contextTier: string | null; inferenceGeo: string | null } | 'skipped'
 
+/** `<name>_exact` read beside a JSON `<name>`: the number must be the exact text rounded to a double. */
+function disagreement(p: RowProblems, at: string, name: string, number: unknown, exact: string | null): void {
+  if (typeof number !== 'number' || exact === null || Number(exact) === number) return
+  p.add(`${at}.${name}_exact`, `${at}.${name}_exact (${exact}) and ${at}.${name} (${String(number)}) are different amounts; correct one of them`)
+}
+
 const readOpenAIResult: ResultReader = (r, path, p) => {
   if (r.object !== undefined && r.object !== OPENAI_COSTS_RESULT)
     p.add(`${path}.object`, `${path}.object must be "${OPENAI_COSTS_RESULT}" (a costs page); got ${JSON.stringify(String(r.object).slice(0, 60))}`)
@@ -70,12 +76,17 @@ const readOpenAIResult: ResultReader = (r, path, p) => {
   const rawQuantity = exactQuantity ? r.quantity_exact : r.quantity
   const quantity = rawQuantity === null || rawQuantity === undefined ? null : p.take(parseAmount(rawQuantity, { nonNegative: true }), `${path}.${exactQuantity ? 'quantity_exact' : 'quantity'}`, null)
   const exactAmount = typeof amount?.value_exact === 'string'
+  const amountText = amount ? p.take(parseAmount(exactAmount ? amount.value_exact : amount.value), `${path}.amount.${exactAmount ? 'value_exact' : 'value'}`, null) : null
+  // The number beside the exact text is that text rounded (the ledger writes both from one amount): where
+  // they disagree, one was edited and the other not — reading the exact text alone stored the unedited one.
+  if (exactAmount) disagreement(p, `${path}.amount`, 'value', amount?.value, amountText)
+  if (exactQuantity) disagreement(p, path, 'quantity', r.quantity, quantity)
   return {
     lineItem,
     model: parsedItem?.model ?? null,
     tokenType: null,
     costType: null,
-    amount: amount ? p.take(parseAmount(exactAmount ? amount.value_exact : amount.value), `${path}.amount.${exactAmount ? 'value_exact' : 'value'}`, '0') : '0',
+    amount: amountText ?? '0',
     currency: amount ? p.take(currency(amount.currency), `${path}.amount.currency`, 'USD') : 'USD',
     projectId: text(p, r.project_id, `${path}.project_id`),
     apiKeyId: text(p, r.api_key_id, `${path}.api_key_id`),
