@@ -3,18 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { createPgliteDb } from '../../src/db/client.js'
-import { admin, eachEngine, engines, freshDb } from '../helpers.js'
+import { eachEngine, engines, freshDb } from '../helpers.js'
 import { buildWith, createConnection, ledgerTotals, OPENAI_KEY, startStub, syncAndWait, tenant, waitForRun } from './support/harness.js'
-import { call, freshPostgres, startServer } from './support/server-process.js'
+import { call, freshPostgres, startServer, tenantOver } from './support/server-process.js'
 
 const HOUR = 3_600_000
-
-async function tenantOver(base: string) {
-  const id = `t-${Date.now()}`
-  await call(base, 'POST', '/v1/tenants', admin, { id, name: id })
-  const key = await call(base, 'POST', `/v1/tenants/${id}/api-keys`, admin, { name: 'k', scopes: ['ingest', 'read'] })
-  return { tenantId: id, headers: { authorization: `Bearer ${String(key.json.key)}` } }
-}
 
 async function pollRun(base: string, headers: Record<string, string>, id: string) {
   for (let i = 0; i < 3000; i++) {

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { admin, engines } from '../helpers.js'
+import { engines } from '../helpers.js'
 import { OPENAI_KEY, startStub } from './support/harness.js'
-import { call, freshPostgres, startServer } from './support/server-process.js'
+import { call, freshPostgres, startServer, tenantOver } from './support/server-process.js'
 import type { StubProvider } from './support/stub-provider.js'
 
 /**
@@ -15,13 +15,6 @@ import type { StubProvider } from './support/stub-provider.js'
  * `POST …/sync` answered 409 for SYNC_LEASE_MS (five minutes) after the restart.
  */
 const HOUR = 3_600_000
-
-async function tenantOver(base: string) {
-  const id = `t-${Date.now()}`
-  await call(base, 'POST', '/v1/tenants', admin, { id, name: id })
-  const key = await call(base, 'POST', `/v1/tenants/${id}/api-keys`, admin, { name: 'k', scopes: ['ingest', 'read'] })
-  return { tenantId: id, headers: { authorization: `Bearer ${String(key.json.key)}` } }
-}
 
 interface LastRun {
   status: string

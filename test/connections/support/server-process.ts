@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import { createPostgresDb, type DbClient } from '../../../src/db/client.js'
-import { ADMIN_TOKEN } from '../../helpers.js'
+import { ADMIN_TOKEN, admin } from '../../helpers.js'
 import { ensurePostgresTemplate, withDatabase } from '../../setup/templates.js'
 import { SYNC_CONFIG } from './harness.js'
 
@@ -64,4 +64,12 @@ export async function call(base: string, method: string, path: string, headers: 
   const res = await fetch(`${base}${path}`, { method, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
   const text = await res.text()
   return { status: res.status, json: (text ? JSON.parse(text) : undefined) as Record<string, unknown> & { id: string } }
+}
+
+/** A new tenant on a running server process, with a key that ingests and reads. */
+export async function tenantOver(base: string) {
+  const id = `t-${Date.now()}`
+  await call(base, 'POST', '/v1/tenants', admin, { id, name: id })
+  const key = await call(base, 'POST', `/v1/tenants/${id}/api-keys`, admin, { name: 'k', scopes: ['ingest', 'read'] })
+  return { tenantId: id, headers: { authorization: `Bearer ${String(key.json.key)}` } }
 }
