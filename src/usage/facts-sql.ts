@@ -57,9 +57,12 @@ export interface FactPart {
   sql: SQL
   gate?: SQL
   tokensOnly: boolean
+  /** Every row's `t` is a whole UTC hour (an hourly rollup's row): its window may be looked up per hour. */
+  hourly?: true
 }
 
 const tokenPart = (rows: SQL, gate?: SQL): FactPart => (gate ? { sql: rows, gate, tokensOnly: true } : { sql: rows, tokensOnly: true })
+const hourlyPart = (rows: SQL, gate?: SQL): FactPart => ({ ...tokenPart(rows, gate), hourly: true })
 
 /** Provider-reported buckets (from the base table, or a rollup and the base table gated) as facts. */
 function bucketFactsSql(spec: UsageSpec, bucketSources: string[], path: BucketPath): FactPart[] {
@@ -96,10 +99,10 @@ function bucketFactsSql(spec: UsageSpec, bucketSources: string[], path: BucketPa
       case when requests_known > 0 then num_model_requests end as requests, ${raw(COUNTERS.join(', '))},
       null::numeric as reported_cost, ${tokenResource}
     from usage_bucket_hourly where ${and(where('hour'))}`
-  if (!dailyFallback(spec)) return [tokenPart(rollup, aligned), fallback]
+  if (!dailyFallback(spec)) return [hourlyPart(rollup, aligned), fallback]
   // A project or user query the hourly rollup could not serve may still be served by the daily one.
   return [
-    tokenPart(rollup, aligned),
+    hourlyPart(rollup, aligned),
     ...daily(sql`(select not ok and daily_ok from aligned)`),
     tokenPart(base, sql`(select not ok and not daily_ok from aligned)`),
   ]
@@ -156,10 +159,10 @@ function eventFactsSql(spec: UsageSpec): FactPart[] {
     from usage_events where tenant_id = ${spec.tenantId})`
   const dropped = sql`${rolled} and hour < ${firstStored}`
   const resourcePart = { sql: resources, tokensOnly: false }
-  if (!hourWindowCandidate(spec)) return [tokenPart(stored), tokenPart(dropped), resourcePart]
+  if (!hourWindowCandidate(spec)) return [tokenPart(stored), hourlyPart(dropped), resourcePart]
   // Uncorrelated, so evaluated once: the rollup alone, or the stored events and the dropped hours.
   const hours = sql`(select ${wholeHoursSql(spec)})`
-  return [tokenPart(rolled, hours), tokenPart(stored, sql`not ${hours}`), tokenPart(dropped, sql`not ${hours}`), resourcePart]
+  return [hourlyPart(rolled, hours), tokenPart(stored, sql`not ${hours}`), hourlyPart(dropped, sql`not ${hours}`), resourcePart]
 }
 
 /**

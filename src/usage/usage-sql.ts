@@ -12,7 +12,7 @@ import { resourceCostColumns, unitPriceJoinSql } from '../pricing/resource-cost-
 import { DIMENSIONS, MODALITIES, type ColumnDimension, type Dimension, type UsageFilter } from './dimensions.js'
 import { COUNTERS, factParts, type FactPart } from './facts-sql.js'
 import { alignedSql, bucketPath } from './rollups.js'
-import { windowEndSql, windowStartSql, type Window } from './windows.js'
+import { windowEndSql, windowsByHourSql, windowStartSql, type Window } from './windows.js'
 import { MAX_UNIX_SECONDS } from '../time/instant.js'
 import { inCodePointOrder } from '../db/orm.js'
 
@@ -87,6 +87,9 @@ export function withGroupedSql(spec: UsageSpec): SQL {
   // with its own row estimate (a rollup is not sized like the base table it is gated against), a part
   // of token rows is not grouped by the resource columns it does not have, and a gated part is behind a
   // fence (offset 0) so its gate stops it before any parallel worker starts.
+  // Hourly parts look their rows' windows up per hour when that pays (left join: a missing hour computes its own).
+  const parts = factParts(spec, path)
+  const byHour = parts.some((p) => p.hourly) ? windowsByHourSql(spec.window, spec.timeZone, spec.from, spec.to) : undefined
   const aggOf = (part: FactPart) => {
     const keys = part.tokensOnly ? aggKeys.filter((k) => !['resource', 'attributes', 'rid'].includes(k)) : aggKeys
     const resourceCols = part.tokensOnly
@@ -96,14 +99,14 @@ export function withGroupedSql(spec: UsageSpec): SQL {
       ? sql`null::numeric as quantity, null::numeric as byte_seconds`
       : sql`sum(quantity) as quantity, sum(quantity * secs) as byte_seconds`
     const groupBy = keys.map((k) => String(aggKeys.indexOf(k) + 1)).join(', ')
-    const body = sql`select ${w} as w, ${raw(outDims.map((c) => `${c}, `).join(''))}${extra.length ? sql`${list(extra)}, ` : sql``}
+    const mapped = byHour && part.hourly
+    const body = sql`select ${mapped ? sql`coalesce(hw.ww, ${w})` : w} as w, ${raw(outDims.map((c) => `${c}, `).join(''))}${extra.length ? sql`${list(extra)}, ` : sql``}
       provider as p_provider, model as p_model, service_tier as p_tier, coalesce(batch, false) as p_batch,
       context_tier as p_ctx, inference_geo as p_geo, ${segmentSql(sql`t`)} as seg, ${resourceCols}
       sum(requests) as requests, ${sums(COUNTERS)}, sum(reported_cost) as reported_cost, ${amounts}
-    from (${part.sql}) facts group by ${raw(groupBy)}`
+    from (${part.sql}) facts${mapped ? sql` left join hour_windows hw on hw.wt = facts.t` : sql``} group by ${raw(groupBy)}`
     return part.gate ? sql`select * from (${body} offset 0) gated where ${part.gate}` : body
   }
-  const parts = factParts(spec, path)
   if (parts.length === 0) throw new Error('a usage query reads at least one source')
   const agg = sql.join(parts.map((p) => sql`(${aggOf(p)})`), sql` union all `)
 
@@ -125,12 +128,13 @@ export function withGroupedSql(spec: UsageSpec): SQL {
     : sql`priced_tokens as (${pricedOf(sql`a.resource = 'tokens'`)}),
     priced as (${pricedOf(sql`a.resource <> 'tokens'`)}),
     grouped as (${groupedSql(g, plainRowsSql(g, spec.classes ?? false), spec.classes ?? false)})`
+  const hourWindows = byHour ? sql`hour_windows as materialized (${byHour}), ` : sql``
   return sql`with eff as (${effectiveRatesSql(spec.pricing)}),
     pts as (${ratePointsCte}),${path !== 'base'
 ? sql`
     aligned as (${alignedSql(spec, path)}),`
 : sql``}
-    agg0 as (${agg}),
+    ${hourWindows}agg0 as (${agg}),
     agg as (select agg0.*, (select arr from pts)[seg] as t_rep from agg0),
     resolved as materialized (${resolvedRatesSql()}),
     ${stages}`

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { sql } from 'drizzle-orm'
 import { queryUsagePage, type UsageArgs } from '../../src/usage/usage-service.js'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 
@@ -119,5 +120,38 @@ void eachEngine(t, async (t, engine) => {
       ['2025-03-30T01:00:00Z', '2025-03-30T02:00:00Z', 6],
       ['2025-03-30T02:00:00Z', '2025-03-30T03:00:00Z', 6],
     ])
+  })
+
+  t.test('whole-hour buckets read from the hourly rollup (windows looked up per hour) fall in the base table\'s windows', async (t) => {
+    const other = await tenantWithKey(app)
+    // 1h buckets on whole UTC hours, as providers report them, around each change above.
+    const starts = ['2025-10-04T11:00:00Z', '2026-04-04T11:00:00Z', '2007-12-09T04:00:00Z', '2016-05-01T04:00:00Z', '2018-05-04T11:00:00Z', '2006-04-02T01:00:00Z']
+    const hourly = starts.flatMap((start) => Array.from({ length: 7 }, (_, i) => {
+      const s = Date.parse(start) + i * 3_600_000
+      return { start_time: iso(s), end_time: iso(s + 3_600_000), model: 'gpt-4o-mini', num_model_requests: 1, input_tokens: i + 1, output_tokens: 0 }
+    }))
+    const res = await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: bearer(other.key), payload: { buckets: hourly } })
+    t.equal(res.statusCode, 200, res.body)
+    const cases: [string, string, string][] = [
+      ['2025-10-04T11:00:00Z', '2025-10-04T18:00:00Z', 'Australia/Lord_Howe'], ['2026-04-04T11:00:00Z', '2026-04-04T18:00:00Z', 'Australia/Lord_Howe'],
+      ['2007-12-09T04:00:00Z', '2007-12-09T11:00:00Z', 'America/Caracas'], ['2016-05-01T04:00:00Z', '2016-05-01T11:00:00Z', 'America/Caracas'],
+      ['2018-05-04T11:00:00Z', '2018-05-04T18:00:00Z', 'Asia/Pyongyang'], ['2006-04-02T01:00:00Z', '2006-04-02T08:00:00Z', 'America/St_Johns'],
+    ]
+    const page = (from: string, to: string, timeZone: string, window: 'HOUR' | 'MINUTE', rollups?: false) => queryUsagePage(app.testDb, {
+      tenantId: other.tenantId, from: new Date(from), to: new Date(to), window, timeZone, groupBy: [], groupByLabels: [], filter: {},
+      rateCard: 'default', first: 1000, ...(rollups === false ? { rollups } : {}),
+    }, { maxGroups: 10_000 })
+    const bump = (n: number) => app.testDb.query(sql`update usage_bucket_hourly set input_tokens = input_tokens + ${n}, in_text = in_text + ${n} where tenant_id = ${other.tenantId}`)
+    for (const [from, to, zone] of cases) {
+      for (const window of ['HOUR', 'MINUTE'] as const) {
+        const [viaRollup, viaBase] = [await page(from, to, zone, window), await page(from, to, zone, window, false)]
+        t.same(viaRollup.rows, viaBase.rows, `${zone} ${window}s from ${from}: the base table's windows`)
+        t.equal(viaRollup.totals.inputTokens, 28, `${zone} ${window}s from ${from}: every bucket counted once`)
+        t.ok(viaBase.rows.length >= 7, `${zone} ${window}s from ${from}: a window per bucket at least`)
+        await bump(1000)
+        t.equal((await page(from, to, zone, window)).totals.inputTokens, 28 + 7 * 1000, `${zone} ${window}s from ${from}: read from the hourly rollup`)
+        await bump(-1000)
+      }
+    }
   })
 })
