@@ -3,8 +3,8 @@ import type { Db } from '../../db/client.js'
 import { insertRates, listRates, lockCard, type NewRate, type StoredRate } from '../../db/queries/rate-cards.js'
 import { canonicalUnitPrices, type UnitPrice } from '../../db/rate-columns.js'
 import { samePrices } from '../prices.js'
-import { keyOf, supersededIds } from '../rate-timeline.js'
-import { catalogVersion, providerRates, type CatalogRate } from './genai-prices.js'
+import { keyOf, sameKey, supersededIds } from '../rate-timeline.js'
+import { CATALOG_PACKAGE, catalogVersion, providerRates, type CatalogRate } from './genai-prices.js'
 import { anthropicBatchRates } from './anthropic-batch.js'
 import { anthropicUsGeoRates } from './anthropic-geo.js'
 import { withOpenAIUnitPrices } from './openai-resources.js'
@@ -34,12 +34,21 @@ const unitKey = (list: readonly UnitPrice[]) => JSON.stringify(canonicalUnitPric
  * added; one whose slot holds a rate with the same prices is already there. When the catalog now says
  * something else for a slot, a new rate supersedes the current one — old rates are never rewritten.
  * A slot whose rates were all superseded by hand is left alone.
+ *
+ * A slot the catalog no longer lists (a newer version moved or dropped a price segment, or the model)
+ * is "changed" too: its imported rate is superseded by what the catalog now says for that instant — the
+ * catalog's earlier segment of the timeline if one is in force there, else no price (unpriced, never the
+ * dropped figure). Kept, the dropped rate went on pricing usage from its `effective_from` on. Only rates
+ * the import wrote are retracted (their `source` names the catalog or is one the catalog writes): an
+ * admin's own rates and hand corrections on `default` are not the catalog's to drop.
  */
-export function planImport(stored: readonly StoredRate[], catalog: readonly NewRate[]): NewRate[] {
+export function planImport(stored: readonly StoredRate[], catalog: readonly NewRate[], version = catalogVersion()): NewRate[] {
   const gone = supersededIds(stored)
   const slot = (r: NewRate) => `${keyOf(r)}@${r.effectiveFrom.getTime()}`
   const bySlot = new Map<string, StoredRate[]>()
   for (const s of stored) bySlot.set(slot(s), [...(bySlot.get(slot(s)) ?? []), s])
+  const same = (s: StoredRate, c: NewRate) =>
+    samePrices(s.prices, c.prices) && unitKey(s.unitPrices) === unitKey(c.unitPrices) && (s.effectiveTo?.getTime() ?? null) === (c.effectiveTo?.getTime() ?? null)
   const out: NewRate[] = []
   for (const c of catalog) {
     const here = bySlot.get(slot(c)) ?? []
@@ -47,13 +56,34 @@ export function planImport(stored: readonly StoredRate[], catalog: readonly NewR
       out.push(c)
       continue
     }
-    const same = (s: StoredRate) =>
-      samePrices(s.prices, c.prices) && unitKey(s.unitPrices) === unitKey(c.unitPrices) && (s.effectiveTo?.getTime() ?? null) === (c.effectiveTo?.getTime() ?? null)
-    if (here.some(same)) continue
+    if (here.some((s) => same(s, c))) continue
     const current = here.find((s) => !gone.has(s.id))
     if (current) out.push({ ...c, supersedes: current.id })
   }
+  const listed = new Set(catalog.map(slot))
+  const importSources = new Set(catalog.map((c) => c.source))
+  const imported = (s: StoredRate) => s.source !== null && (s.source.includes(`${CATALOG_PACKAGE}@`) || importSources.has(s.source))
+  for (const [key, here] of bySlot) {
+    if (listed.has(key)) continue
+    const current = here.find((s) => !gone.has(s.id))
+    if (!current || !imported(current)) continue
+    const now = catalogAt(catalog, current, version)
+    if (!same(current, now)) out.push({ ...now, supersedes: current.id })
+  }
   return out
+}
+
+/** The catalog's rate for a dropped slot: its timeline's segment in force at the slot's start, else a priceless one. */
+function catalogAt(catalog: readonly NewRate[], dropped: StoredRate, version: string): NewRate {
+  const at = dropped.effectiveFrom
+  let before: NewRate | undefined
+  for (const c of catalog)
+    if (sameKey(c, dropped) && c.effectiveFrom < at && (!before || c.effectiveFrom > before.effectiveFrom)) before = c
+  const inForce = before && (!before.effectiveTo || at < before.effectiveTo) ? before : undefined
+  const { id: _id, cardId: _card, recordedAt: _recorded, ...rate } = dropped
+  return inForce
+    ? { ...rate, effectiveTo: inForce.effectiveTo, prices: inForce.prices, unitPrices: inForce.unitPrices, source: inForce.source }
+    : { ...rate, effectiveTo: null, prices: {}, unitPrices: [], source: `${CATALOG_PACKAGE}@${version}: no longer in the catalog (unpriced)` }
 }
 
 const toNew = ({ catalogId: _catalogId, ...r }: CatalogRate): NewRate => r
@@ -77,7 +107,7 @@ export async function ensureDefaultCard(db: Db): Promise<{ cardId: number; inser
     )
     if (!card || card.tenant_id !== null) throw new Error(`rate card "${DEFAULT_CARD}" exists but is not global`)
     await lockCard(tx, card.id)
-    const plan = planImport(await listRates(tx, card.id), catalog)
+    const plan = planImport(await listRates(tx, card.id), catalog, version)
     const written = await insertRates(tx, card.id, plan)
     return { cardId: card.id, inserted: written.length, version }
   })

@@ -12,7 +12,7 @@ export interface CatalogRate extends NewRate {
   catalogId: string
 }
 
-const CATALOG_PACKAGE = '@pydantic/genai-prices'
+export const CATALOG_PACKAGE = '@pydantic/genai-prices'
 
 /** The installed catalog version: refresh re-imports exactly what is installed, never the network. */
 export function catalogVersion(): string {
