@@ -50,7 +50,8 @@ function cursorKey(key: unknown[]): ReconKey {
   throw badCursor()
 }
 
-export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: UsageLimits): Promise<ReconPage> {
+/** Both sides of the range read and compared once: every row, in order, and what the page needs to slice it. */
+async function reconciled(db: Db, args: ReconArgs, limits: UsageLimits) {
   const found = new ArgProblems()
   const checkedWindow = findReconArgProblems(args, limits.maxGroups, found)
   const hashed = { ...args, query: 'reconciliation' }
@@ -58,7 +59,6 @@ export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: U
   const cursor = checkCursor(args.after, hash, found)
   await lookupCard(db, args.tenantId, args.rateCard, found)
   const window = found.orThrow(checkedWindow)
-  const offset = cursor?.offset ?? 0
   const asOf = cursor?.asOf ?? pricingInstant(args.pricingAsOf, new Date())
   const groupBy = [...new Set(args.groupBy)]
   const range = wholeUtcDays(args.from, args.to)
@@ -73,7 +73,12 @@ export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: U
     onTooLarge: (n) =>
       new UsageInputError('groupBy', `the range holds ${n} billed groups, more than the limit of ${limits.maxGroups}; narrow the range or use a larger window`),
   })
-  const { rows, totals } = reconcile([...computed.facts, ...billed], groupBy, args.tolerance)
+  return { ...reconcile([...computed.facts, ...billed], groupBy, args.tolerance), sources: computed.sources, asOf, hash, cursor }
+}
+
+export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: UsageLimits): Promise<ReconPage> {
+  const { rows, totals, sources, asOf, hash, cursor } = await reconciled(db, args, limits)
+  const offset = cursor?.offset ?? 0
   // Every page is computed afresh: it starts after the previous page's last row, so rows added or removed
   // before it meanwhile neither repeat a row nor skip one (as an offset did).
   const start = cursor?.key ? firstAfter(rows, cursorKey(cursor.key)) : offset
@@ -82,5 +87,15 @@ export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: U
   const hasNextPage = start + page.length < rows.length
   const last = page.at(-1)
   const key = last ? reconKey(last) : (cursor?.key as ReconKey | undefined)
-  return { rows: page, totals, hasNextPage, endCursor: page.length || hasNextPage ? encodeCursor(next, hash, asOf, undefined, key) : null, sources: computed.sources, pricingAsOf: asOf }
+  return { rows: page, totals, hasNextPage, endCursor: page.length || hasNextPage ? encodeCursor(next, hash, asOf, undefined, key) : null, sources, pricingAsOf: asOf }
+}
+
+/**
+ * Every row of the range from one read of both sides (REST's CSV, which has no pages; `first` and
+ * `after` are not used). Walked page by page, the export read and compared the whole range again for
+ * every 1,000 rows, and a bill posted meanwhile could change the rows between two of its pages.
+ */
+export async function queryReconciliationRows(db: Db, args: ReconArgs, limits: UsageLimits): Promise<Pick<ReconPage, 'rows' | 'sources'>> {
+  const { rows, sources } = await reconciled(db, { ...args, first: 0, after: undefined }, limits)
+  return { rows, sources }
 }

@@ -4,8 +4,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { UsageInputError } from '../../errors.js'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
-import { queryReconciliationPage } from '../../reconciliation/reconciliation-service.js'
-import type { ReconArgs, ReconDimension, ReconPage, ReconRow } from '../../reconciliation/recon-types.js'
+import { queryReconciliationPage, queryReconciliationRows } from '../../reconciliation/reconciliation-service.js'
+import type { ReconArgs, ReconDimension, ReconRow } from '../../reconciliation/recon-types.js'
 import { FILTER_PARAMS, filterFromParams } from '../../usage/dimensions.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
 import { MAX_PAGE_SIZE, type UsageLimits } from '../../usage/usage-service.js'
@@ -58,7 +58,7 @@ function argsOf(tenantId: string, q: ReconQuery): ReconArgs {
 }
 
 /** Runs the shared reconciliation; its argument errors are named by their REST parameter. */
-async function page(run: () => Promise<ReconPage>): Promise<ReconPage> {
+async function page<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run()
   } catch (err) {
@@ -100,19 +100,13 @@ const reconciliationRoutes: FastifyPluginAsyncZod<{ maxGroups: number; gate?: Te
       const limits: UsageLimits = { maxGroups: opts.maxGroups, gate: opts.gate, signal: disconnectSignal(reply) }
       const args = argsOf(req.tenantId, req.query)
       if (wantsCsv(req.headers.accept)) {
-        // The first page is read before anything is sent, so bad parameters are still a 400.
-        const first = await page(() => queryReconciliationPage(app.db, { ...args, first: MAX_PAGE_SIZE, after: undefined }, limits))
+        // Read whole before anything is sent, so bad parameters are still a 400.
+        const all = await page(() => queryReconciliationRows(app.db, args, limits))
         const body = async function* () {
           yield csvLine([...RECON_CSV_COLUMNS])
-          let p = first
-          for (;;) {
-            yield p.rows.map((r) => csvLine(Object.values(snake(r)))).join('')
-            if (!p.hasNextPage || !p.endCursor) return
-            const after = p.endCursor
-            p = await queryReconciliationPage(app.db, { ...args, first: MAX_PAGE_SIZE, after }, limits)
-          }
+          for (let i = 0; i < all.rows.length; i += MAX_PAGE_SIZE) yield all.rows.slice(i, i + MAX_PAGE_SIZE).map((r) => csvLine(Object.values(snake(r)))).join('')
         }
-        return streamCsv(reply, first.sources, body())
+        return streamCsv(reply, all.sources, body())
       }
       const result = await page(() => queryReconciliationPage(app.db, args, limits))
       return {
