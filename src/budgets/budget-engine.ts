@@ -21,6 +21,10 @@ export interface BudgetEngineOptions {
   retryBaseMs: number
   /** Deliver to private and reserved addresses too (OUTBOUND_PRIVATE_ADDRESSES=allow). */
   allowPrivateAddresses: boolean
+  /**
+   * The instant evaluations and attempts are made at (tests skew it). Delivery leases and due times are
+   * the database's clock, shared by every instance (claimDelivery).
+   */
   now?: () => Date
   /** The timer skips its pass while this is false (database not reachable or not migrated yet). */
   ready?: () => boolean
@@ -91,7 +95,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
   /** One attempt at a due delivery, logged; schedules the next one with exponential backoff. */
   async function deliver(tenantId: string, alertId: string): Promise<void> {
     if (closed) return
-    const claimed = await claimDelivery(db, tenantId, alertId, now(), opts.webhookTimeoutMs + 5_000)
+    const claimed = await claimDelivery(db, tenantId, alertId, opts.webhookTimeoutMs + 5_000)
     if (!claimed) return
     // The webhook was removed while the alert waited: nothing to deliver, and no receiver failed.
     if (!claimed.webhook_url) return dropDelivery(db, tenantId, alertId)
@@ -120,7 +124,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
       error: result.error,
       durationMs: result.durationMs,
       status,
-      nextAttemptAt: status === 'pending' ? new Date(now().getTime() + delay) : null,
+      retryInMs: status === 'pending' ? delay : null,
     })
     opts.onDelivery?.(status === 'pending' ? 'retried' : status)
     if (status === 'pending') deliverLater(claimed, delay)
@@ -207,7 +211,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
           log.warn({ err, tenant: row.tenant_id, budget: row.name }, 'budgets: evaluation failed')
         }
       }
-      for (const due of await dueDeliveries(db, now(), DUE_BATCH)) if (!closed) track(() => deliver(due.tenant_id, due.id), 'webhook delivery')
+      for (const due of await dueDeliveries(db, DUE_BATCH)) if (!closed) track(() => deliver(due.tenant_id, due.id), 'webhook delivery')
     } finally {
       ticking = false
     }

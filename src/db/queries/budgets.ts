@@ -149,6 +149,14 @@ const ALERT_COLUMNS = sql.raw(
   'tenant_id, id, budget_id, period_start, period_end, threshold, amount::text as amount, spent::text as spent, crossed_at, delivery_status, attempts, next_attempt_at',
 )
 
+/**
+ * The one clock for delivery leases and due times. Several instances share the database, each with its
+ * own clock: a lease or due time one instance computed from its clock and another compared with its own
+ * let an instance a minute ahead take over an attempt still running, and made a retry scheduled by an
+ * instance ten minutes ahead wait ten minutes more than its backoff everywhere else.
+ */
+const DB_CLOCK = sql.raw('clock_timestamp()')
+
 /** Whether alert `a` (of the same budget, period and threshold) still stands at the budget's current amount. */
 const alertStands = (currentAmount: SQL) => sql`a.amount >= ${currentAmount}`
 
@@ -180,7 +188,7 @@ export async function recordAlerts(
   return db.query<AlertRow>(sql`
     insert into budget_alerts (tenant_id, id, budget_id, period_start, period_end, threshold, amount, spent, crossed_at, delivery_status, next_attempt_at)
     select b.tenant_id, c.id, b.id, c.period_start, c.period_end, c.threshold, b.amount, c.spent,
-      ${at}, case when b.webhook_url is not null then 'pending' else 'none' end, case when b.webhook_url is not null then ${at} end
+      ${at}, case when b.webhook_url is not null then 'pending' else 'none' end, case when b.webhook_url is not null then ${DB_CLOCK} end
     from unnest(${sql.param(candidates.map((c) => c.id))}::text[], ${sql.param(candidates.map((c) => c.periodStart.toISOString()))}::timestamptz[],
       ${sql.param(candidates.map((c) => c.periodEnd.toISOString()))}::timestamptz[], ${sql.param(candidates.map((c) => c.threshold))}::int[],
       ${sql.param(candidates.map((c) => c.spent))}::numeric[]) as c(id, period_start, period_end, threshold, spent)
@@ -246,13 +254,14 @@ export interface ClaimedAlert extends AlertRow {
 /**
  * Claims one due delivery for an attempt: moves `next_attempt_at` past the attempt's lease, so no other
  * timer or instance starts the same attempt meanwhile. undefined when it is not due (or not pending).
+ * Due and lease are the database's clock (DB_CLOCK), the one every instance shares.
  */
-export async function claimDelivery(db: Db, tenantId: string, alertId: string, now: Date, leaseMs: number): Promise<ClaimedAlert | undefined> {
+export async function claimDelivery(db: Db, tenantId: string, alertId: string, leaseMs: number): Promise<ClaimedAlert | undefined> {
   const rows = await db.query<ClaimedAlert>(sql`
     with claimed as (
-      update budget_alerts set next_attempt_at = ${new Date(now.getTime() + leaseMs).toISOString()}::timestamptz, attempts = attempts + 1
+      update budget_alerts set next_attempt_at = ${DB_CLOCK} + ${leaseMs}::float8 * interval '1 millisecond', attempts = attempts + 1
       where tenant_id = ${tenantId} and id = ${alertId} and delivery_status = 'pending'
-        and next_attempt_at <= ${now.toISOString()}::timestamptz
+        and next_attempt_at <= ${DB_CLOCK}
       returning ${ALERT_COLUMNS})
     select c.*, b.name as budget_name, b.webhook_url, b.webhook_secret_sealed
     from claimed c join budgets b on b.tenant_id = c.tenant_id and b.id = c.budget_id`)
@@ -265,10 +274,10 @@ export async function dropDelivery(db: Db, tenantId: string, alertId: string): P
     where tenant_id = ${tenantId} and id = ${alertId} and delivery_status = 'pending'`)
 }
 
-/** Alerts whose delivery is due (first attempts and retries), oldest first. */
-export async function dueDeliveries(db: Db, now: Date, limit: number): Promise<{ tenant_id: string; id: string }[]> {
+/** Alerts whose delivery is due by the database's clock (DB_CLOCK; first attempts and retries), oldest first. */
+export async function dueDeliveries(db: Db, limit: number): Promise<{ tenant_id: string; id: string }[]> {
   return db.query(
-    sql`select tenant_id, id from budget_alerts where delivery_status = 'pending' and next_attempt_at <= ${now.toISOString()}::timestamptz
+    sql`select tenant_id, id from budget_alerts where delivery_status = 'pending' and next_attempt_at <= ${DB_CLOCK}
         order by next_attempt_at limit ${limit}`,
   )
 }
@@ -281,7 +290,8 @@ export interface AttemptOutcome {
   durationMs: number
   /** The alert's state after this attempt. */
   status: 'pending' | 'delivered' | 'failed'
-  nextAttemptAt: Date | null
+  /** While pending: the next attempt is due this long after now by the database's clock (DB_CLOCK). */
+  retryInMs: number | null
 }
 
 /** Logs one attempt and moves the alert on, atomically. */
@@ -291,6 +301,6 @@ export async function recordAttempt(db: Db, tenantId: string, alertId: string, o
       insert into budget_alert_deliveries (tenant_id, alert_id, attempt, attempted_at, status_code, error, duration_ms)
       values (${tenantId}, ${alertId}, ${o.attempt}, ${o.attemptedAt.toISOString()}::timestamptz, ${o.statusCode}, ${o.error}, ${o.durationMs})
       on conflict do nothing)
-    update budget_alerts set delivery_status = ${o.status}, next_attempt_at = ${o.nextAttemptAt?.toISOString() ?? null}::timestamptz
+    update budget_alerts set delivery_status = ${o.status}, next_attempt_at = ${DB_CLOCK} + ${o.retryInMs}::float8 * interval '1 millisecond'
     where tenant_id = ${tenantId} and id = ${alertId}`)
 }
