@@ -1,10 +1,7 @@
-import type { Socket } from 'node:net'
-import { createServer as createHttpServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer } from 'node:http'
 import t, { type Test } from 'tap'
-import { createBudgetEngine } from '../../src/budgets/budget-engine.js'
 import { build, eachEngine, tenantWithKey } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, putBudget, settle, startReceiver, waitFor } from '../factories/budgets.js'
+import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, startReceiver, testEngine, waitFor } from '../factories/budgets.js'
 
 // Several instances share one database, each with its own clock. A delivery's lease and its retry's due
 // time were computed from the instance's clock and compared with another instance's: an instance whose
@@ -17,44 +14,20 @@ const TIMEOUT_MS = 3000
 /** A receiver that answers 200 after `delayMs`, counting the requests it received. */
 async function slowReceiver(t: Test, delayMs: number) {
   const state = { requests: 0 }
-  const sockets = new Set<Socket>()
-  const server = createHttpServer((req, res) => {
+  const server = createServer((req, res) => {
     state.requests++
     req.resume()
     const timer = setTimeout(() => res.end('ok'), delayMs)
     res.on('close', () => clearTimeout(timer))
   })
-  server.on('connection', (s: Socket) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => {
-    for (const s of sockets) s.destroy()
-    return new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, state }
+  return { url: await listenAsReceiver(t, server), state }
 }
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine, { BUDGET_EVALUATION_INTERVAL_MS: 'off', OUTBOUND_PRIVATE_ADDRESSES: 'allow' })
   /** An instance's engine whose clock is `skewMs` off the real one (the app's own engine is not used). */
-  const instance = (t: Test, skewMs: number, o: { maxAttempts?: number; retryBaseMs?: number } = {}) => {
-    const e = createBudgetEngine({
-      db: app.testDb,
-      secretBox: undefined,
-      log: app.log,
-      maxGroups: 100_000,
-      intervalMs: 'off',
-      webhookTimeoutMs: TIMEOUT_MS,
-      maxAttempts: o.maxAttempts ?? 1,
-      retryBaseMs: o.retryBaseMs ?? 60_000,
-      allowPrivateAddresses: true,
-      now: () => new Date(Date.now() + skewMs),
-    })
-    t.teardown(() => e.close())
-    return e
-  }
+  const instance = (t: Test, skewMs: number, o: { maxAttempts?: number; retryBaseMs?: number } = {}) =>
+    testEngine(t, app, { webhookTimeoutMs: TIMEOUT_MS, maxAttempts: o.maxAttempts ?? 1, retryBaseMs: o.retryBaseMs ?? 60_000, now: () => new Date(Date.now() + skewMs) })
   /** A tenant with $370 of usage this month, and then (so that only a timer pass evaluates it) a $1 monthly budget. */
   const spentTenant = async (webhookUrl: string) => {
     const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])

@@ -1,9 +1,7 @@
-import { createServer, type Socket } from 'node:net'
-import type { AddressInfo } from 'node:net'
+import { createServer } from 'node:net'
 import t, { type Test } from 'tap'
-import { createBudgetEngine } from '../../src/budgets/budget-engine.js'
 import { build, eachEngine, tenantWithKey, uniqueId } from '../helpers.js'
-import { bucket, createCard, postBuckets, putBudget, settle, startReceiver, waitFor } from '../factories/budgets.js'
+import { bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, startReceiver, testEngine, waitFor } from '../factories/budgets.js'
 
 // The timer's pass delivered one alert at a time, waiting for each answer: a tenant whose receiver
 // never answers held every other tenant's alerts (and retries) for the webhook timeout once per alert.
@@ -11,19 +9,7 @@ import { bucket, createCard, postBuckets, putBudget, settle, startReceiver, wait
 const TIMEOUT_MS = 3000
 
 /** A receiver that accepts connections and never answers. */
-async function silentReceiver(t: Test) {
-  const sockets = new Set<Socket>()
-  const server = createServer((s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => {
-    for (const s of sockets) s.destroy()
-    return new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
-}
+const silentReceiver = (t: Test) => listenAsReceiver(t, createServer())
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine, { BUDGET_EVALUATION_INTERVAL_MS: 'off', OUTBOUND_PRIVATE_ADDRESSES: 'allow' })
@@ -46,18 +32,7 @@ void eachEngine(t, async (t, engine) => {
     const receiver = await startReceiver(t)
     await putBudget(app, other.key, 'team', { amount: '1', period: 'month', rate_card: `card-${other.tenantId}`, thresholds: [50], webhook_url: receiver.url })
     // The timer's engine, as the app runs it (the app's own timer is off and is not reachable from here).
-    const engine = createBudgetEngine({
-      db: app.testDb,
-      secretBox: undefined,
-      log: app.log,
-      maxGroups: 100_000,
-      intervalMs: 'off',
-      webhookTimeoutMs: TIMEOUT_MS,
-      maxAttempts: 1,
-      retryBaseMs: 1000,
-      allowPrivateAddresses: true,
-    })
-    t.teardown(() => engine.close())
+    const engine = testEngine(t, app, { webhookTimeoutMs: TIMEOUT_MS, maxAttempts: 1, retryBaseMs: 1000 })
 
     const started = Date.now()
     const pass = engine.tick()

@@ -1,8 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Server, Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
+import { createBudgetEngine, type BudgetEngineOptions } from '../../src/budgets/budget-engine.js'
+import type { Db } from '../../src/db/client.js'
 import { admin, bearer } from '../helpers.js'
 
 export const SECRET = 'whsec_test_0123456789abcdef'
@@ -115,4 +117,32 @@ export async function startReceiver(t: Test, statuses: number[] = []) {
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
   const { port } = server.address() as AddressInfo
   return { url: `http://127.0.0.1:${port}/hooks/budget`, deliveries }
+}
+
+/**
+ * Listens on 127.0.0.1 (port 0) and returns the receiver's URL; at teardown the open connections are cut
+ * (a receiver that never answers holds them) and the server closes.
+ */
+export async function listenAsReceiver(t: Test, server: Server): Promise<string> {
+  const sockets = new Set<Socket>()
+  server.on('connection', (s: Socket) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const s of sockets) s.destroy()
+    return new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+}
+
+/**
+ * A budget engine of its own on the app's database, as an instance runs it (a timer pass on demand:
+ * `tick()`), closed when the test ends. The app's own engine is not reachable from a test.
+ */
+export function testEngine(t: Test, app: FastifyInstance & { testDb: Db }, o: Partial<BudgetEngineOptions> & Pick<BudgetEngineOptions, 'webhookTimeoutMs' | 'maxAttempts' | 'retryBaseMs'>) {
+  const engine = createBudgetEngine({ db: app.testDb, secretBox: undefined, log: app.log, maxGroups: 100_000, intervalMs: 'off', allowPrivateAddresses: true, ...o })
+  t.teardown(() => engine.close())
+  return engine
 }
