@@ -15,7 +15,15 @@ export interface LastRun {
   pages: number
   rows: number
   error: string | null
+  /**
+   * Stored inside last_run: the run before it, as it ended (the API's `previous_run`). Without it a
+   * client that started a run could not tell its outcome once a later run had begun.
+   */
+  previous?: LastRun | null
 }
+
+/** last_run.error of a `running` run whose lease lapsed: no instance will ever record its end. */
+export const ABANDONED_RUN = 'the instance running it stopped before recording an outcome (its lease lapsed); the next run resumes from synced_until'
 
 export interface ConnectionRow {
   tenant_id: string
@@ -167,15 +175,20 @@ export async function deleteConnection(db: Db, tenantId: string, id: string): Pr
  * Takes the connection's lease when nobody holds it (or the holder's lapsed) and marks the run
  * started, in one statement: of two instances racing for it, exactly one gets the row back.
  * `dueOnly`: the scheduler's claim, only for enabled connections whose next run is due.
+ * The run it replaces is kept as `previous` (one deep), ended as the view shows it: a `running` run
+ * here has lost its lease, so it failed when the lease lapsed (ABANDONED_RUN).
  */
 export async function claimLease(db: Db, tenantId: string, id: string, owner: string, leaseMs: number, dueOnly: boolean): Promise<ConnectionRow | undefined> {
   const rows = await db.query<ConnectionRow>(
     `update connections set lease_owner = $3, lease_until = clock_timestamp() + make_interval(secs => $4::double precision / 1000),
-       last_run = jsonb_build_object('started_at', to_jsonb(clock_timestamp()), 'finished_at', null, 'status', 'running', 'pages', 0, 'rows', 0, 'error', null)
+       last_run = jsonb_build_object('started_at', to_jsonb(clock_timestamp()), 'finished_at', null, 'status', 'running', 'pages', 0, 'rows', 0, 'error', null,
+         'previous', case when last_run ->> 'status' = 'running'
+           then (last_run - 'previous') || jsonb_build_object('status', 'failed', 'finished_at', to_jsonb(coalesce(lease_until, clock_timestamp())), 'error', $5::text)
+           else last_run - 'previous' end)
      where tenant_id = $1 and id = $2 and (lease_until is null or lease_until < clock_timestamp())
        ${dueOnly ? 'and enabled and next_run_at <= clock_timestamp()' : ''}
      returning ${COLUMNS}`,
-    [tenantId, id, owner, leaseMs],
+    [tenantId, id, owner, leaseMs, ABANDONED_RUN],
   )
   return rows[0]
 }

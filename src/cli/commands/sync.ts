@@ -17,9 +17,26 @@ Options:
   --key KEY     an API key with the ingest scope (env TOKENLEDGER_KEY)
   -h, --help    this help`
 
+interface Run {
+  started_at: string
+  status: string
+  error: string | null
+}
+
 interface ConnectionState {
-  last_run: { status: string; error: string | null } | null
+  last_run: Run | null
+  /** The run before last_run (servers since round 17; absent before). */
+  previous_run?: Run | null
   synced_until: Record<string, string | null>
+}
+
+/**
+ * The run this command started, told apart by its started_at: once it has ended another run may have
+ * begun (the scheduler, another client's sync), and last_run is then that run — waiting for it and
+ * printing its outcome reported a run this command never started. Ours is previous_run by then.
+ */
+function ownRun(state: ConnectionState, startedAt: string): Run | undefined {
+  return [state.last_run, state.previous_run].find((r) => r?.started_at === startedAt) ?? undefined
 }
 
 export async function runSync(target: ServerTarget, connectionId: string, opts: { json: boolean; detach: boolean; from?: string | undefined; pollMs?: number }, out: NodeJS.WriteStream) {
@@ -33,12 +50,22 @@ export async function runSync(target: ServerTarget, connectionId: string, opts: 
       throw new CliError(`sync: this server has no provider connections yet (POST /v1/connections/{id}/sync answered 404)`)
     throw e
   }
+  if (opts.detach) {
+    out.write(opts.json ? `${JSON.stringify(state)}\n` : formatSummary(state))
+    return
+  }
+  const startedAt = state.last_run?.started_at
+  if (startedAt === undefined) throw new CliError('sync: the server answered 202 without the run it started (no last_run.started_at)')
   // The run goes on in the server; its state is polled until it has ended.
-  while (!opts.detach && state.last_run?.status === 'running') {
+  let run = ownRun(state, startedAt)
+  while (run?.status === 'running') {
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 500))
     state = await callServer<ConnectionState>(target, 'GET', path)
+    run = ownRun(state, startedAt)
   }
-  const summary = opts.detach ? state : { ...state.last_run, synced_until: state.synced_until }
+  if (!run)
+    throw new CliError(`sync: the run started at ${startedAt} has ended, but later runs have replaced its record, so its outcome is unknown; see GET ${path}`)
+  const summary = { ...run, synced_until: state.synced_until }
   out.write(opts.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary))
-  if (!opts.detach && state.last_run?.status === 'failed') throw new CliError(`sync: the run failed: ${state.last_run.error ?? 'no reason given'}`)
+  if (run.status === 'failed') throw new CliError(`sync: the run failed: ${run.error ?? 'no reason given'}`)
 }

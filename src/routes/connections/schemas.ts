@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { ConnectionRow, LastRun } from '../../connections/connection-store.js'
+import { ABANDONED_RUN, type ConnectionRow, type LastRun } from '../../connections/connection-store.js'
 import { endpointNames, PROVIDER_NAMES, type ProviderName } from '../../connections/providers.js'
 import { dimensionText } from '../../ingest/text-schema.js'
 import { outboundUrl } from '../../http/outbound-url.js'
@@ -142,6 +142,9 @@ export const ConnectionSchema = z
     synced_until: z.record(z.string(), Instant.nullable()).describe('Per endpoint: everything before this instant is stored; null = nothing yet'),
     next_run_at: Instant.describe('When the scheduler runs it next'),
     last_run: LastRunSchema.nullable(),
+    previous_run: LastRunSchema.nullable().describe(
+      'The run before last_run, as it ended (null before a second run): a client that started a run (POST …/sync answers with its last_run.started_at) finds its outcome here once a later run has begun',
+    ),
     created_at: Instant,
     updated_at: Instant,
   })
@@ -150,8 +153,6 @@ export const ConnectionSchema = z
 export type ConnectionView = z.infer<typeof ConnectionSchema>
 
 const iso = (v: Date | string) => new Date(v).toISOString()
-
-const ABANDONED = 'the instance running it stopped before recording an outcome (its lease lapsed); the next run resumes from synced_until'
 
 /**
  * The last run as it stands. A `running` run whose lease has lapsed has no instance any more (killed,
@@ -163,8 +164,17 @@ function lastRun(row: ConnectionRow): LastRun | null {
   if (run?.status !== 'running') return run
   const leaseEnd = row.lease_until === null ? undefined : new Date(row.lease_until)
   if (leaseEnd && leaseEnd.getTime() > Date.now()) return run
-  return { ...run, status: 'failed', finished_at: (leaseEnd ?? new Date()).toISOString(), error: ABANDONED }
+  return { ...run, status: 'failed', finished_at: (leaseEnd ?? new Date()).toISOString(), error: ABANDONED_RUN }
 }
+
+const runOut = (run: LastRun) => ({
+  started_at: iso(run.started_at),
+  finished_at: run.finished_at ? iso(run.finished_at) : null,
+  status: run.status,
+  pages: run.pages,
+  rows: Number(run.rows),
+  error: run.error,
+})
 
 /** The public view of a stored connection: an allowlist (the sealed key never leaves). */
 export function connectionOut(row: ConnectionRow): ConnectionView {
@@ -184,9 +194,8 @@ export function connectionOut(row: ConnectionRow): ConnectionView {
     enabled: row.enabled,
     synced_until: Object.fromEntries(row.endpoints.map((e) => [e, row.synced_until[e] ? iso(row.synced_until[e]) : null])),
     next_run_at: iso(row.next_run_at),
-    last_run: run
-      ? { started_at: iso(run.started_at), finished_at: run.finished_at ? iso(run.finished_at) : null, status: run.status, pages: run.pages, rows: Number(run.rows), error: run.error }
-      : null,
+    last_run: run && runOut(run),
+    previous_run: row.last_run?.previous ? runOut(row.last_run.previous) : null,
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
   }
