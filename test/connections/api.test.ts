@@ -62,6 +62,12 @@ void t.test('bad input → 400 naming every problem, nothing stored', (t) =>
     t.same(paths, ['body.admin_key', 'body.base_url', 'body.interval_minutes', 'body.provider', 'body.start_date'], 'unknown provider, malformed base_url, future start_date, interval < 1, missing key — all named')
     const versioned = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid({ base_url: 'https://api.openai.com/v1' }) })
     t.match(versioned.json().errors, [{ path: 'body.base_url', message: /without a version/ }])
+    // Trailing slashes are trimmed before the provider's paths are appended: /v1// would request /v1/v1/….
+    for (const baseUrl of ['https://api.openai.com/v1//', 'https://gateway.example.com/openai/v1///']) {
+      const slashes = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid({ base_url: baseUrl }) })
+      t.equal(slashes.statusCode, 400, `${baseUrl} is refused`)
+      t.match(slashes.json().errors, [{ path: 'body.base_url', message: /without a version/ }])
+    }
     const endpoints = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid({ endpoints: ['completions', 'cost_report'] }) })
     t.match(endpoints.json().errors, [{ path: 'body.endpoints.1', message: /openai has no endpoint "cost_report"/ }])
     const credentials = await app.inject({ method: 'POST', url: '/v1/connections', headers, payload: valid({ base_url: 'https://user:pass@api.openai.com' }) })

@@ -29,7 +29,9 @@ const urlOf = (u: string) => (URL.canParse(u) ? new URL(u) : undefined)
 
 /** The API root without a version (`https://api.openai.com`); the provider's paths are appended to it. */
 const BaseUrlSchema = outboundUrl('https://api.openai.com')
-  .refine((u) => !/\/v1\/?$/.test(urlOf(u)?.pathname ?? ''), 'is the API root without a version: drop the trailing /v1')
+  // Any number of trailing slashes: they are trimmed before the provider's paths are appended, so
+  // `…/v1//` requested `…/v1/v1/organization/…` (a 404 on every run) past a check for `/v1` and `/v1/`.
+  .refine((u) => !/\/v1\/*$/.test(urlOf(u)?.pathname ?? ''), 'is the API root without a version: drop the trailing /v1')
   .refine((u) => !urlOf(u)?.search && !urlOf(u)?.hash, 'must not carry a query or fragment')
   .describe('The API root (default the provider’s); private and reserved addresses are refused unless OUTBOUND_PRIVATE_ADDRESSES=allow')
 
