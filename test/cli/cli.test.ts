@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,28 +5,12 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { ADMIN_TOKEN, build, eachEngine, fixturePath, uniqueId } from '../helpers.js'
-import { DIST_CLI, ensureBuilt, ROOT } from '../setup/compiled.js'
+import { ensureBuilt, ROOT } from '../setup/compiled.js'
+import { runBuiltCli as cli } from './run-cli.js'
 
 const CSV = 'openai/completions_usage_2025-10-05_2025-10-12.sample.csv'
 const PAGE = 'openai/openai_usage_completions_example.json'
 const COSTS_CSV = 'openai/openai_costs_export_2025-10.sample.csv'
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** The real binary (dist/cli.js under node), with only the TOKENLEDGER_* variables given here. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TOKENLEDGER_')))
-  const child = spawn(process.execPath, [DIST_CLI, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
-}
 
 async function listening(t: Test, engine: 'pglite' | 'postgres'): Promise<{ app: FastifyInstance; url: string }> {
   const app = await build(t, engine)

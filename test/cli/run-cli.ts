@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process'
 import { main, type Io } from '../../src/cli/main.js'
+import { DIST_CLI } from '../setup/compiled.js'
 
 /**
  * Runs the CLI in this process, capturing its output. The environment's TOKENLEDGER_* variables are
@@ -18,4 +20,15 @@ export async function runCli(argv: string[], env: Record<string, string> = {}) {
     for (const k of Object.keys(env)) delete process.env[k]
     Object.assign(process.env, saved)
   }
+}
+
+/** The real binary (dist/cli.js under node, built by ensureBuilt), with only the TOKENLEDGER_* variables given here. */
+export function runBuiltCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TOKENLEDGER_')))
+  const child = spawn(process.execPath, [DIST_CLI, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
 }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -6,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { engines } from '../helpers.js'
-import { DIST_CLI, ensureBuilt } from '../setup/compiled.js'
+import { ensureBuilt } from '../setup/compiled.js'
+import { runBuiltCli as cli } from '../cli/run-cli.js'
 import { OPENAI_KEY, startStub } from './support/harness.js'
 import { call, freshPostgres, startServer, tenantOver } from './support/server-process.js'
 
@@ -20,16 +20,6 @@ import { call, freshPostgres, startServer, tenantOver } from './support/server-p
 
 t.setTimeout(300_000)
 t.before(ensureBuilt)
-
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TOKENLEDGER_')))
-  const child = spawn(process.execPath, [DIST_CLI, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
-}
 
 async function readBody(req: IncomingMessage): Promise<string | undefined> {
   let body = ''

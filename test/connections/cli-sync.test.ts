@@ -1,19 +1,9 @@
-import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { eachEngine } from '../helpers.js'
-import { DIST_CLI, ensureBuilt } from '../setup/compiled.js'
+import { ensureBuilt } from '../setup/compiled.js'
+import { runBuiltCli as cli } from '../cli/run-cli.js'
 import { buildWith, createConnection, ledgerTotals, OPENAI_KEY, startStub, tenant } from './support/harness.js'
-
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TOKENLEDGER_')))
-  const child = spawn(process.execPath, [DIST_CLI, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
-}
 
 t.setTimeout(480_000)
 t.before(ensureBuilt)
