@@ -1,6 +1,16 @@
 import type { MercuriusContext } from 'mercurius'
 import { listConnections } from '../connections/connection-store.js'
-import { connectionOut } from '../routes/connections/schemas.js'
+import { connectionOut, type ConnectionView } from '../routes/connections/schemas.js'
+
+/** A run of the REST view in camelCase (`lastRun`, `previousRun`). */
+const runOf = (run: ConnectionView['last_run']) => run && {
+  startedAt: run.started_at,
+  finishedAt: run.finished_at,
+  status: run.status,
+  pages: run.pages,
+  rows: run.rows,
+  error: run.error,
+}
 
 /** GraphQL `connections`: the REST view (one allowlist) in camelCase. */
 export async function connectionsQuery(_root: unknown, _args: unknown, ctx: MercuriusContext) {
@@ -20,14 +30,8 @@ export async function connectionsQuery(_root: unknown, _args: unknown, ctx: Merc
     enabled: c.enabled,
     syncedUntil: Object.entries(c.synced_until).map(([endpoint, syncedUntil]) => ({ endpoint, syncedUntil })),
     nextRunAt: c.next_run_at,
-    lastRun: c.last_run && {
-      startedAt: c.last_run.started_at,
-      finishedAt: c.last_run.finished_at,
-      status: c.last_run.status,
-      pages: c.last_run.pages,
-      rows: c.last_run.rows,
-      error: c.last_run.error,
-    },
+    lastRun: runOf(c.last_run),
+    previousRun: runOf(c.previous_run),
     createdAt: c.created_at,
     updatedAt: c.updated_at,
   }))

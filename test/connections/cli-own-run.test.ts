@@ -89,6 +89,8 @@ async function scenario(t: Test, env: Record<string, string>) {
   const state = await call(base, 'GET', `/v1/connections/${id}`, headers)
   t.match(state.json.previous_run, { started_at: startedAt, status: 'succeeded', rows: stub.expected().completions.rows }, 'GET shows that run as previous_run')
   t.match(state.json.last_run, { started_at: otherStartedAt }, 'and the other client’s as last_run')
+  const gql = await call(base, 'POST', '/graphql', headers, { query: '{ connections { lastRun { startedAt } previousRun { startedAt status rows } } }' })
+  t.same(gql.json.data, { connections: [{ lastRun: { startedAt: otherStartedAt }, previousRun: { startedAt, status: 'succeeded', rows: stub.expected().completions.rows } }] }, 'GraphQL shows both runs too')
   server.child.kill('SIGTERM')
   t.equal(await server.exit, 0)
 }
