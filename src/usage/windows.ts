@@ -74,6 +74,12 @@ export function windowStartSql(window: Window, t: SQL, tz: string, from: Date): 
   return sql`date_trunc(${CALENDAR[window]!}, ${t}, ${tz})`
 }
 
+/**
+ * Whether windowStartSql and windowEndSql are the long form (MINUTE or HOUR outside UTC: the local epoch,
+ * a floor and the offset checks, some twenty numeric steps per value) rather than one date_trunc or a sum.
+ */
+export const costlyWindows = (window: Window, tz: string): boolean => SECONDS[window] !== undefined && tz !== 'UTC'
+
 /** The longest range, in whole hours, whose windows windowsByHourSql computes per hour (~100 ms of SQL at most). */
 const HOURLY_WINDOWS_MAX_HOURS = 10_000
 const HOUR_MS = 3_600_000
@@ -88,7 +94,7 @@ const HOUR_MS = 3_600_000
  * HOURLY_WINDOWS_MAX_HOURS, where a sparse range would compute more hours than it has rows.
  */
 export function windowsByHourSql(window: Window, tz: string, from: Date, to: Date): SQL | undefined {
-  if (!SECONDS[window] || tz === 'UTC') return undefined
+  if (!costlyWindows(window, tz)) return undefined
   const first = Math.floor(from.getTime() / HOUR_MS) * HOUR_MS
   if ((to.getTime() - first) / HOUR_MS > HOURLY_WINDOWS_MAX_HOURS) return undefined
   return sql`select g as wt, ${windowStartSql(window, sql`g`, tz, from)} as ww
