@@ -7,8 +7,8 @@ import t, { type Test } from 'tap'
 import { engines } from '../helpers.js'
 import { ensureBuilt } from '../setup/compiled.js'
 import { runBuiltCli as cli } from '../cli/run-cli.js'
-import { OPENAI_KEY, startStub } from './support/harness.js'
-import { call, freshPostgres, startServer, tenantOver } from './support/server-process.js'
+import { startStub } from './support/harness.js'
+import { call, connectionOnServer, freshPostgres } from './support/server-process.js'
 
 /**
  * `tokenledger sync <id>` starts a run and reports it. If that run ends and another starts (the
@@ -53,14 +53,7 @@ async function proxy(t: Test, base: string, beforePoll: () => Promise<void>) {
 
 async function scenario(t: Test, env: Record<string, string>) {
   const stub = await startStub(t, 20)
-  const server = startServer(t, env)
-  const base = await server.url
-  const { headers } = await tenantOver(base)
-  const created = await call(base, 'POST', '/v1/connections', headers, {
-    name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: stub.url, start_date: new Date(stub.opts.dataStart).toISOString(), endpoints: ['completions'],
-  })
-  t.equal(created.status, 201)
-  const id = created.json.id
+  const { server, base, headers, id } = await connectionOnServer(t, stub, env)
   let otherStartedAt = ''
   // Another client: once the CLI's run has ended, it gives the connection a key the provider refuses and starts a run.
   const { url, seen } = await proxy(t, base, async () => {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { engines } from '../helpers.js'
-import { OPENAI_KEY, startStub } from './support/harness.js'
-import { call, freshPostgres, startServer, tenantOver } from './support/server-process.js'
+import { startStub } from './support/harness.js'
+import { call, connectionOnServer, freshPostgres, startServer } from './support/server-process.js'
 import type { StubProvider } from './support/stub-provider.js'
 
 /**
@@ -41,22 +41,16 @@ async function poll(base: string, headers: Record<string, string>, id: string, u
 
 /** Starts a run, SIGKILLs the server while its fourth page is being answered, restarts it on the same database. */
 async function killMidRun(t: Test, stub: StubProvider, env: Record<string, string>) {
-  const first = startServer(t, env)
-  const base = await first.url
-  const { headers } = await tenantOver(base)
-  const created = await call(base, 'POST', '/v1/connections', headers, {
-    name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: stub.url, start_date: new Date(stub.opts.dataStart).toISOString(), endpoints: ['completions'],
-  })
-  t.equal(created.status, 201)
+  const { server: first, base, headers, id } = await connectionOnServer(t, stub, env)
   // The fourth request hangs: by then three pages are stored and their progress recorded.
   stub.fault('slow', { skip: 3, ms: 8_000 })
-  t.equal((await call(base, 'POST', `/v1/connections/${created.json.id}/sync`, headers)).status, 202)
+  t.equal((await call(base, 'POST', `/v1/connections/${id}/sync`, headers)).status, 202)
   while (stub.requests.length < 4) await new Promise((r) => setTimeout(r, 10))
   first.child.kill('SIGKILL')
   t.equal(await first.exit, null, 'killed, no exit code')
 
   const second = startServer(t, env)
-  return { base: await second.url, headers, id: created.json.id, server: second }
+  return { base: await second.url, headers, id, server: second }
 }
 
 /** Rows of the completions results in [from, to): what pages covering that span hold. */

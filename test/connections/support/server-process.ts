@@ -5,7 +5,8 @@ import type { Test } from 'tap'
 import { createPostgresDb, type DbClient } from '../../../src/db/client.js'
 import { ADMIN_TOKEN, admin } from '../../helpers.js'
 import { ensurePostgresTemplate, withDatabase } from '../../setup/templates.js'
-import { SYNC_CONFIG } from './harness.js'
+import { OPENAI_KEY, SYNC_CONFIG } from './harness.js'
+import type { StubProvider } from './stub-provider.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 
@@ -72,4 +73,16 @@ export async function tenantOver(base: string) {
   await call(base, 'POST', '/v1/tenants', admin, { id, name: id })
   const key = await call(base, 'POST', `/v1/tenants/${id}/api-keys`, admin, { name: 'k', scopes: ['ingest', 'read'] })
   return { tenantId: id, headers: { authorization: `Bearer ${String(key.json.key)}` } }
+}
+
+/** A server process on `env`, a new tenant on it and an OpenAI `completions` connection there to `stub`, from its first data. */
+export async function connectionOnServer(t: Test, stub: StubProvider, env: Record<string, string>) {
+  const server = startServer(t, env)
+  const base = await server.url
+  const { headers } = await tenantOver(base)
+  const created = await call(base, 'POST', '/v1/connections', headers, {
+    name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: stub.url, start_date: new Date(stub.opts.dataStart).toISOString(), endpoints: ['completions'],
+  })
+  t.equal(created.status, 201)
+  return { server, base, headers, id: created.json.id }
 }
