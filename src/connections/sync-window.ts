@@ -1,3 +1,4 @@
+import { HOUR_MS } from '../time/instant.js'
 import { WIDTH_SECONDS, type BucketWidth, type PageWindow } from './provider.js'
 
 /**
@@ -19,7 +20,7 @@ export function syncWindow(p: {
   const floor = (ms: number) => Math.floor(ms / step) * step
   // Never before the retention cutoff: those rows would be refused (their raw partitions are gone).
   const first = Math.max(floor(p.startDate.getTime()), p.notBeforeMs === undefined ? -Infinity : Math.ceil(p.notBeforeMs / step) * step)
-  const synced = p.syncedUntil ? Math.max(first, floor(Date.parse(p.syncedUntil) - p.lagHours * 3_600_000)) : first
+  const synced = p.syncedUntil ? Math.max(first, floor(Date.parse(p.syncedUntil) - p.lagHours * HOUR_MS)) : first
   const from = p.repullFromMs === undefined ? synced : Math.min(synced, Math.max(first, floor(p.repullFromMs)))
   const to = Math.ceil(p.nowMs / step) * step
   return from < to ? { startMs: from, endMs: to, width: p.width } : undefined

@@ -14,6 +14,10 @@ export type InstantResult = { ok: true; ms: number } | { ok: false; message: str
 /** 9999-12-31T23:59:59Z, the last second both RFC 3339 and every entry point can represent. */
 export const MAX_UNIX_SECONDS = 253_402_300_799
 
+/** Milliseconds in a UTC hour and a UTC day (a UTC day never has a leap second in JS time). */
+export const HOUR_MS = 3_600_000
+export const DAY_MS = 86_400_000
+
 export const INSTANT_FORMAT = 'an RFC 3339 date-time such as "2025-10-01T00:00:00Z" or unix seconds (0–253402300799)'
 
 // T and Z may be lower case (RFC 3339 §5.6). A fraction has any number of digits (§5.6 `time-secfrac`), of

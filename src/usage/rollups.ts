@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Dimension, UsageFilter } from './dimensions.js'
+import { DAY_MS, HOUR_MS } from '../time/instant.js'
 import { calendarUnit, windowEndSql, windowStartSql, type Window } from './windows.js'
 
 /**
@@ -37,9 +38,6 @@ import { calendarUnit, windowEndSql, windowStartSql, type Window } from './windo
  * The first is known in JS for UTC; the rest are checked in SQL, as above. A TOTAL over UTC days reads
  * the UTC rows whatever the query's zone (a TOTAL window is the range in every zone).
  */
-
-const HOUR_MS = 3_600_000
-const DAY_MS = 86_400_000
 
 /** Which relation provider buckets are read from (base table, or a rollup behind the `aligned` check). */
 export type BucketPath = 'base' | 'hourly' | 'daily'

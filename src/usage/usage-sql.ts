@@ -13,7 +13,7 @@ import { DIMENSIONS, MODALITIES, type ColumnDimension, type Dimension, type Usag
 import { COUNTERS, factParts, type FactPart } from './facts-sql.js'
 import { alignedSql, bucketPath } from './rollups.js'
 import { costlyWindows, windowEndSql, windowsByHourSql, windowStartSql, type Window } from './windows.js'
-import { MAX_UNIX_SECONDS } from '../time/instant.js'
+import { DAY_MS, MAX_UNIX_SECONDS } from '../time/instant.js'
 import { inCodePointOrder } from '../db/orm.js'
 
 export interface UsageSpec {
@@ -324,7 +324,7 @@ export function keyColumns(spec: KeySpec): string[] {
  * a month back covers every window, and stays far inside PostgreSQL's range.
  */
 const isWindowStartMs = (v: unknown): v is number =>
-  Number.isSafeInteger(v) && (v as number) >= -31 * 86_400_000 && (v as number) <= MAX_UNIX_SECONDS * 1000 + 999
+  Number.isSafeInteger(v) && (v as number) >= -31 * DAY_MS && (v as number) <= MAX_UNIX_SECONDS * 1000 + 999
 
 /** Whether `key` has the types of `spec`'s key columns (a forged cursor must not reach SQL otherwise). */
 export function isRowKey(spec: KeySpec, key: unknown[]): key is RowKey {

@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { MAX_UNIX_SECONDS } from '../time/instant.js'
+import { HOUR_MS, MAX_UNIX_SECONDS } from '../time/instant.js'
 
 export type Window = 'MINUTE' | 'HOUR' | 'DAY' | 'WEEK' | 'MONTH' | 'TOTAL'
 
@@ -82,7 +82,6 @@ export const costlyWindows = (window: Window, tz: string): boolean => SECONDS[wi
 
 /** The longest range, in whole hours, whose windows windowsByHourSql computes per hour (~100 ms of SQL at most). */
 const HOURLY_WINDOWS_MAX_HOURS = 10_000
-const HOUR_MS = 3_600_000
 
 /**
  * The window start of every whole UTC hour of [from, to], as rows (`wt` the hour, `ww` windowStartSql of it),
