@@ -4,7 +4,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import budgetsPlugin from './budgets/budgets-plugin.js'
 import type { Config } from './config.js'
 import connectionsPlugin from './connections/connections-plugin.js'
-import { endOrphanedRuns } from './connections/connection-store.js'
+import { endOrphanedRuns, releaseDeadLeases } from './connections/connection-store.js'
 import type { BilledCostSink } from './connections/cost-sink.js'
 import secretsPlugin from './crypto/secrets-plugin.js'
 import type { DbClient } from './db/client.js'
@@ -19,7 +19,7 @@ import errorsPlugin from './plugins/errors.js'
 import { createExportGate } from './usage/export-gate.js'
 import { createTenantGate, type TenantGate } from './usage/tenant-gate.js'
 import inputGuardPlugin from './plugins/input-guard.js'
-import metricsPlugin from './plugins/metrics.js'
+import metricsPlugin, { countDeadRun } from './plugins/metrics.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import requestEncodingPlugin from './plugins/request-encoding.js'
 import underPressurePlugin from './plugins/under-pressure.js'
@@ -96,14 +96,11 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     onMigrated: async (db, { soleProcess }) => {
       await bootstrapAdminToken(db, opts.config.TOKENLEDGER_ADMIN_TOKEN)
       await ensureDefaultCard(db)
-      // Alone on the database, any run still holding a lease belonged to a process that died (SIGKILL, OOM).
-      // Counted as the failed runs they were: no other process will ever count them.
-      if (soleProcess)
-        for (const run of await endOrphanedRuns(db))
-          if (run.ended) {
-            fastify.metrics.syncRuns.inc({ provider: run.provider, outcome: 'failed' })
-            fastify.metrics.syncFailures.inc({ provider: run.provider, reason: 'interrupted' })
-          }
+      // Alone on the database, any run still holding a lease belonged to a process that died (SIGKILL, OOM);
+      // on PostgreSQL, those whose liveness lock no session holds did. Counted as the failed runs they
+      // were: no other process will ever count them.
+      const dead = soleProcess ? await endOrphanedRuns(db) : db.engine === 'postgres' ? await releaseDeadLeases(db) : []
+      for (const run of dead) if (run.ended) countDeadRun(fastify.metrics, run.provider)
     },
   })
   await fastify.register(partitionsPlugin, { config: opts.config })

@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { inCodePointOrder, orm } from '../db/orm.js'
 import { connections } from '../db/schema.js'
+import { LIVENESS_LOCK_CLASS } from './liveness.js'
 
 /**
  * The connections table's queries. Run state (lease, progress, last run) is only ever changed by the
@@ -248,7 +249,13 @@ export async function finishRun(
   )
 }
 
-/** last_run.error of a run found unfinished when the only process on the database started. */
+/** Releases the leases the statement's WHERE picks as their dead processes', ending a `running` run failed ($1 ORPHANED_RUN). */
+const RELEASE_DEAD = `update connections set lease_owner = null, lease_until = null,
+  last_run = case when last_run ->> 'status' = 'running'
+    then last_run || jsonb_build_object('finished_at', to_jsonb(clock_timestamp()), 'status', 'failed', 'error', $1::text)
+    else last_run end`
+
+/** last_run.error of a run found unfinished by endOrphanedRuns or releaseDeadLeases: its process died. */
 const ORPHANED_RUN =
   'interrupted: the server stopped mid-run without recording an outcome (killed); pages and rows are those whose progress was recorded, ' +
   'and the next run resumes from synced_until'
@@ -263,11 +270,26 @@ const ORPHANED_RUN =
  */
 export async function endOrphanedRuns(db: Db): Promise<{ provider: string; ended: boolean }[]> {
   return db.query(
-    `update connections set lease_owner = null, lease_until = null,
-       last_run = case when last_run ->> 'status' = 'running'
-         then last_run || jsonb_build_object('finished_at', to_jsonb(clock_timestamp()), 'status', 'failed', 'error', $1::text)
-         else last_run end
-     where lease_owner is not null returning provider, last_run ->> 'error' = $1::text as ended`,
+    `${RELEASE_DEAD} where lease_owner is not null returning provider, last_run ->> 'error' = $1::text as ended`,
     [ORPHANED_RUN],
+  )
+}
+
+/**
+ * PostgreSQL: releases every lease whose owner names a liveness lock (liveness.ts `liveOwner`) that no
+ * session holds — its process died (SIGKILL, out of memory, its host gone) — ending a `running` run
+ * `failed` as `endOrphanedRuns` does, instead of letting `POST …/sync` answer 409 until the lease lapses.
+ * A lease whose owner names no lock (PGlite's, or one taken while the lock was lost) only lapses. Run at
+ * start-up, on every scheduler tick and before a requested run claims. Returns as endOrphanedRuns does.
+ */
+export async function releaseDeadLeases(db: Db): Promise<{ provider: string; ended: boolean }[]> {
+  return db.query(
+    `${RELEASE_DEAD} where lease_owner ~ '^live:[0-9]{1,10}/' and not exists (
+       select 1 from pg_locks l
+       where l.locktype = 'advisory' and l.granted and l.objsubid = 2 and l.classid = $2::int4::oid
+         and l.database = (select oid from pg_database where datname = current_database())
+         and l.objid::text = substring(lease_owner from '^live:([0-9]+)/'))
+     returning provider, last_run ->> 'error' = $1::text as ended`,
+    [ORPHANED_RUN, LIVENESS_LOCK_CLASS],
   )
 }

@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
-import { countIngestedRows } from '../plugins/metrics.js'
+import { countDeadRun, countIngestedRows } from '../plugins/metrics.js'
 import { billedCostSink } from './billed-cost-sink.js'
 import type { BilledCostSink } from './cost-sink.js'
+import { holdLiveness } from './liveness.js'
 import { createConnectionRunner, type ConnectionRunner } from './scheduler.js'
 
 declare module 'fastify' {
@@ -18,6 +19,8 @@ declare module 'fastify' {
 export default fp(
   async (app, opts: { config: Config; costSink?: BilledCostSink | undefined }) => {
     const c = opts.config
+    // Checked (and taken again if its session was lost) every 10 s, or every third of the lease if shorter.
+    const liveness = app.db.engine === 'postgres' ? holdLiveness(app.db, app.log, Math.min(10_000, Math.ceil(c.SYNC_LEASE_MS / 3))) : undefined
     const runner = createConnectionRunner({
       db: app.db,
       secretBox: app.secretBox,
@@ -37,11 +40,16 @@ export default fp(
         if (outcome.status === 'failed') app.metrics.syncFailures.inc({ provider, reason: outcome.reason ?? 'provider_error' })
       },
       ready: () => app.dbState.isMigrated(),
+      liveness,
+      onDeadRun: (provider) => countDeadRun(app.metrics, provider),
     })
     app.decorate('connections', runner)
     app.addHook('onReady', async () => runner.start())
     // Registered after the db plugin, so this runs before the database is closed.
-    app.addHook('onClose', async () => runner.close())
+    app.addHook('onClose', async () => {
+      await runner.close()
+      await liveness?.close()
+    })
   },
   { name: 'connections', dependencies: ['db', 'secrets', 'metrics', 'budgets'] },
 )

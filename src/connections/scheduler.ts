@@ -3,9 +3,10 @@ import type { FastifyBaseLogger } from 'fastify'
 import { SECRET_KEY_MISSING, type SecretBox } from '../crypto/secret-box.js'
 import type { Db } from '../db/client.js'
 import type { IngestResult } from '../ingest/ingest-buckets.js'
-import { claimLease, dueConnections, getConnection, type ConnectionRow } from './connection-store.js'
+import { claimLease, dueConnections, getConnection, releaseDeadLeases, type ConnectionRow } from './connection-store.js'
 import type { BilledCostSink } from './cost-sink.js'
 import type { RetryPolicy } from './fetch-page.js'
+import { liveOwner, type Liveness } from './liveness.js'
 import { pullConnection, type RunOutcome, type RunRequest } from './pull-run.js'
 import type { ProviderName } from './providers.js'
 
@@ -22,6 +23,10 @@ export interface RunnerOptions {
   onOutcome?: (provider: string, outcome: RunOutcome) => void
   ready: () => boolean
   retentionMonths?: number | undefined
+  /** PostgreSQL: this instance's liveness lock, named by the leases it takes (liveness.ts). */
+  liveness?: Liveness | undefined
+  /** A run of a dead process ended here (releaseDeadLeases): no process counted it. */
+  onDeadRun?: (provider: string) => void
 }
 
 /**
@@ -70,9 +75,17 @@ export function createConnectionRunner(opts: RunnerOptions) {
   async function claim(tenantId: string, id: string, dueOnly: boolean, request: RunRequest = {}) {
     const box = opts.secretBox
     if (!box) throw new Error(SECRET_KEY_MISSING)
-    const owner = `${instance}/${randomUUID()}`
+    const live = opts.liveness?.tag()
+    if (!dueOnly) await releaseDead()
+    const owner = live === undefined ? `${instance}/${randomUUID()}` : liveOwner(live, randomUUID())
     const row = await claimLease(opts.db, tenantId, id, owner, opts.leaseMs, dueOnly)
     return row ? { row, done: launch(row, owner, box, request) } : undefined
+  }
+
+  /** PostgreSQL: frees the leases of dead processes (connection-store.ts releaseDeadLeases). */
+  async function releaseDead() {
+    if (opts.db.engine !== 'postgres') return
+    for (const run of await releaseDeadLeases(opts.db)) if (run.ended) opts.onDeadRun?.(run.provider)
   }
 
   async function tick() {
@@ -80,6 +93,7 @@ export function createConnectionRunner(opts: RunnerOptions) {
     ticking = true
     try {
       const room = MAX_SCHEDULED_RUNS - running.size
+      await releaseDead()
       if (room <= 0) return
       for (const due of await dueConnections(opts.db, room)) {
         if (stop.signal.aborted || running.size >= MAX_SCHEDULED_RUNS) break

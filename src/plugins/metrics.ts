@@ -83,6 +83,12 @@ export function countIngestedRows(metrics: Metrics, source: string, result: { cr
   if (result.replaced > 0) metrics.ingestedRows.inc({ source, outcome: 'replaced' }, result.replaced)
 }
 
+/** A run whose process died mid-run, ended by another process (or its restart): a failed run, interrupted. */
+export function countDeadRun(metrics: Metrics, provider: string): void {
+  metrics.syncRuns.inc({ provider, outcome: 'failed' })
+  metrics.syncFailures.inc({ provider, reason: 'interrupted' })
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: Metrics

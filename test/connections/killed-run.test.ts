@@ -96,17 +96,20 @@ void t.test('PGlite: a run whose server was SIGKILLed mid-run is failed after th
   t.equal(await server.exit, 0)
 })
 
-void t.test('PostgreSQL: a SIGKILLed run shows running only while its lease holds, then failed with what it recorded', { skip: !engines().includes('postgres') && 'PostgreSQL only' }, async (t) => {
+void t.test('PostgreSQL: a SIGKILLed run is failed after the restart, with what it recorded, and can run again at once (its liveness lock went with it)', { skip: !engines().includes('postgres') && 'PostgreSQL only' }, async (t) => {
   const stub = await startStub(t, 60)
   const { url } = await freshPostgres(t)
-  // Several instances may share PostgreSQL, so a restarted one cannot tell a dead run from another instance's: the lease decides.
-  const { base, headers, id, server } = await killMidRun(t, stub, { DATABASE_URL: url, SYNC_LEASE_MS: '3000' })
-  const after = await poll(base, headers, id, (r) => r.status !== 'running', 20_000)
-  t.equal(after.last_run.status, 'failed')
-  t.match(after.last_run.error, /stopped before recording an outcome/)
+  // The default lease (five minutes): before, the run showed running and sync answered 409 until it lapsed.
+  const { base, headers, id, server } = await killMidRun(t, stub, { DATABASE_URL: url })
+  const after = await lastRun(base, headers, id)
+  t.equal(after.last_run.status, 'failed', 'not running: the restart found no session holding the dead run\'s liveness lock')
+  t.match(after.last_run.error, /^interrupted: the server stopped mid-run without recording an outcome/, 'says it was interrupted')
+  t.ok(after.last_run.finished_at, 'with an end')
   t.equal(after.last_run.pages, 3, 'the three pages it recorded')
   t.equal(after.last_run.rows, rowsBetween(stub, stub.opts.dataStart, Date.parse(after.synced_until.completions!)), 'and their rows')
-  t.equal((await call(base, 'POST', `/v1/connections/${id}/sync`, headers)).status, 202)
+  const metrics = await (await fetch(`${base}/metrics`)).text()
+  t.match(metrics, /^tokenledger_sync_failures_total\{provider="openai",reason="interrupted"\} 1$/m, 'the restarted server counts the killed run as failed, interrupted')
+  t.equal((await call(base, 'POST', `/v1/connections/${id}/sync`, headers)).status, 202, 'a sync starts at once (no lease of a dead process to wait out)')
   t.equal((await poll(base, headers, id, (r) => r.status !== 'running')).last_run.status, 'succeeded')
   server.child.kill('SIGTERM')
   t.equal(await server.exit, 0)
