@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.js'
 import { UsageInputError } from '../errors.js'
-import { PLAIN_DECIMAL } from '../decimal/decimal-text.js'
+import { MAX_DECIMAL_TEXT, PLAIN_DECIMAL } from '../decimal/decimal-text.js'
 import { MAX_UNIX_SECONDS } from '../time/instant.js'
 import { badCursor } from '../pagination/cursor.js'
 import { pricingInstant } from '../pricing/as-of.js'
@@ -24,8 +24,10 @@ function findReconArgProblems(args: ReconArgs, maxGroups: number, found: ArgProb
   if (!window) found.add('window', `reconciliation windows are ${RECON_WINDOWS.join(', ')} in UTC only (billed costs are UTC days); got ${args.window}`)
   const unknown = args.groupBy.filter((d) => !(RECON_DIMENSIONS as readonly string[]).includes(d))
   if (unknown.length) found.add('groupBy', `unknown dimension(s) ${unknown.join(', ')}; known: ${RECON_DIMENSIONS.join(', ')}`)
-  if (typeof args.tolerance !== 'string' || !PLAIN_DECIMAL.test(args.tolerance))
-    found.add('tolerance', '`tolerance` must be a decimal ≥ 0 in plain notation, such as "0.000001"')
+  // The one check of `tolerance` for both faces: REST's query schema capped its length and GraphQL's
+  // Decimal scalar did not, so 101 digits were a 400 over REST and a page over GraphQL.
+  if (typeof args.tolerance !== 'string' || args.tolerance.length > MAX_DECIMAL_TEXT || !PLAIN_DECIMAL.test(args.tolerance))
+    found.add('tolerance', `\`tolerance\` must be a decimal ≥ 0 in plain notation of at most ${MAX_DECIMAL_TEXT} characters, such as "0.000001"`)
   findUsageArgProblems({ from: args.from, to: args.to, first: args.first, filter: args.filter, window }, maxGroups, found)
   return window
 }

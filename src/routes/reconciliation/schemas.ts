@@ -52,7 +52,8 @@ export const ReconQuerySchema = strictQuery({
   sources: z.array(z.enum(ALL_SOURCES)).optional().describe('Which usage sources the computed side counts; default every source except events'),
   rate_card: z.string().min(1).max(200).default('default'),
   pricing_as_of: InstantParamSchema.optional().describe('Price as the card stood at this instant'),
-  tolerance: z.string().max(100).default('0.000001').describe('MATCH when |computed − billed| ≤ tolerance'),
+  // Checked by the service, as GraphQL's is (a decimal ≥ 0 in plain notation, at most 100 characters).
+  tolerance: z.string().default('0.000001').describe('MATCH when |computed − billed| ≤ tolerance: a decimal ≥ 0 in plain notation, at most 100 characters'),
   first: countParam(z.coerce.number().int().min(0).max(1000).default(100)).describe('Rows per page (JSON)'),
   // A cursor holds the last row's dimension values (six of up to 256 characters, and the line item's key),
   // escaped twice: 3.3 kB in plain ASCII, 12–17 kB for values of emoji or quotes.
