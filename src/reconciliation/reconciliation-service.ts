@@ -4,12 +4,13 @@ import { MAX_DECIMAL_TEXT, PLAIN_DECIMAL } from '../decimal/decimal-text.js'
 import { MAX_UNIX_SECONDS } from '../time/instant.js'
 import { badCursor } from '../pagination/cursor.js'
 import { pricingInstant } from '../pricing/as-of.js'
-import { checkCursor, encodeCursor, findUsageArgProblems, lookupCard, queryHash, type UsageLimits } from '../usage/usage-service.js'
+import { checkCursor, encodeCursor, findUsageArgProblems, lookupCard, pageSnapshots, queryHash, type UsageLimits } from '../usage/usage-service.js'
+import { SnapshotCache } from '../usage/page-snapshots.js'
 import { ArgProblems } from '../usage/arg-problems.js'
 import { billedFacts } from './billed-facts.js'
 import { computedFacts } from './computed-facts.js'
 import { firstAfter, isReconKey, reconcile, reconKey, type ReconKey } from './reconcile.js'
-import { RECON_DIMENSIONS, RECON_WINDOWS, type ReconArgs, type ReconPage, type ReconWindow } from './recon-types.js'
+import { RECON_DIMENSIONS, RECON_WINDOWS, type ReconArgs, type ReconPage, type ReconRow, type ReconTotals, type ReconWindow } from './recon-types.js'
 
 /**
  * GraphQL `reconciliation` and REST `GET /v1/reconciliation`: the ledger's computed cost beside what
@@ -17,6 +18,14 @@ import { RECON_DIMENSIONS, RECON_WINDOWS, type ReconArgs, type ReconPage, type R
  * the range (bounded by the windows × groups limit), compared, then paged: a row's status depends on
  * every billed row of its window, so the comparison cannot be paged in SQL.
  */
+
+/**
+ * The rows after a first page, kept for the later pages (as usage's page snapshots, under the same
+ * USAGE_PAGE_CACHE_* bounds): pages are one comparison. Recomputed per page, a bill posted between two
+ * pages changed the rows under the cursor — a billed row without a project, of any account, collapses
+ * the day's projects into one null row, which the next page then listed beside the projects page 1 had.
+ */
+const reconSnapshots = new SnapshotCache<ReconRow, { totals: ReconTotals; sources: string[] }>()
 
 /** The checks that need no database, adding every problem to `found` (by GraphQL's argument names). */
 function findReconArgProblems(args: ReconArgs, maxGroups: number, found: ArgProblems): ReconWindow | undefined {
@@ -52,13 +61,20 @@ function cursorKey(key: unknown[]): ReconKey {
   throw badCursor()
 }
 
-/** Both sides of the range read and compared once: every row, in order, and what the page needs to slice it. */
-async function reconciled(db: Db, args: ReconArgs, limits: UsageLimits) {
+/** The checks that need no database and the cursor; what the page needs before anything is read. */
+function checked(args: ReconArgs, maxGroups: number) {
   const found = new ArgProblems()
-  const checkedWindow = findReconArgProblems(args, limits.maxGroups, found)
+  const checkedWindow = findReconArgProblems(args, maxGroups, found)
   const hashed = { ...args, query: 'reconciliation' }
   const hash = queryHash(hashed)
   const cursor = checkCursor(args.after, hash, found)
+  // The key is client input whether the page comes from a snapshot or is computed afresh.
+  if (cursor?.key) found.try(() => cursorKey(cursor.key!))
+  return { found, checkedWindow, hash, cursor }
+}
+
+/** Both sides of the range read and compared once: every row, in order, and what the page needs to slice it. */
+async function reconciled(db: Db, args: ReconArgs, limits: UsageLimits, { found, checkedWindow, hash, cursor } = checked(args, limits.maxGroups)) {
   await lookupCard(db, args.tenantId, args.rateCard, found)
   const window = found.orThrow(checkedWindow)
   const asOf = cursor?.asOf ?? pricingInstant(args.pricingAsOf, new Date())
@@ -78,18 +94,41 @@ async function reconciled(db: Db, args: ReconArgs, limits: UsageLimits) {
   return { ...reconcile([...computed.facts, ...billed], groupBy, args.tolerance), sources: computed.sources, asOf, hash, cursor }
 }
 
+/** The page from the cursor's snapshot, when it is still held and the cursor's offset is within it. */
+function snapshotPage(args: ReconArgs, hash: string, cursor: ReturnType<typeof checkCursor>): ReconPage | undefined {
+  const snap = cursor?.snapshot ? reconSnapshots.get(cursor.snapshot, args.tenantId, hash) : undefined
+  if (!cursor || !snap) return undefined
+  const from = cursor.offset - snap.start
+  if (from < 0 || from > snap.rows.length) return undefined
+  const page = snap.rows.slice(from, from + args.first)
+  const next = cursor.offset + page.length
+  const hasNextPage = from + page.length < snap.rows.length
+  const key = page.length ? reconKey(page.at(-1)!) : (cursor.key as ReconKey | undefined)
+  return {
+    rows: page, totals: snap.extra.totals, hasNextPage, sources: snap.extra.sources, pricingAsOf: cursor.asOf,
+    endCursor: page.length || hasNextPage ? encodeCursor(next, hash, cursor.asOf, cursor.snapshot, key) : null,
+  }
+}
+
 export async function queryReconciliationPage(db: Db, args: ReconArgs, limits: UsageLimits): Promise<ReconPage> {
-  const { rows, totals, sources, asOf, hash, cursor } = await reconciled(db, args, limits)
+  const pre = checked(args, limits.maxGroups)
+  // A later page that names a held snapshot is served from it (the same argument checks passed first).
+  const cached = !pre.found.any ? snapshotPage(args, pre.hash, pre.cursor) : undefined
+  if (cached) return cached
+  const { rows, totals, sources, asOf, hash, cursor } = await reconciled(db, args, limits, pre)
   const offset = cursor?.offset ?? 0
-  // Every page is computed afresh: it starts after the previous page's last row, so rows added or removed
-  // before it meanwhile neither repeat a row nor skip one (as an offset did).
+  // Without its snapshot (expired, evicted, another instance) a page is computed afresh: it starts after
+  // the previous page's last row, so rows added or removed before it meanwhile neither repeat a row nor
+  // skip one (as an offset did); a bill that changes the grouping meanwhile still changes the rows.
   const start = cursor?.key ? firstAfter(rows, cursorKey(cursor.key)) : offset
   const page = rows.slice(start, start + args.first)
   const next = offset + page.length
   const hasNextPage = start + page.length < rows.length
   const last = page.at(-1)
   const key = last ? reconKey(last) : (cursor?.key as ReconKey | undefined)
-  return { rows: page, totals, hasNextPage, endCursor: page.length || hasNextPage ? encodeCursor(next, hash, asOf, undefined, key) : null, sources, pricingAsOf: asOf }
+  reconSnapshots.limits = pageSnapshots.limits
+  const snapshot = hasNextPage ? reconSnapshots.put({ tenantId: args.tenantId, hash, start: next, rows: rows.slice(start + page.length), extra: { totals, sources } }) : undefined
+  return { rows: page, totals, hasNextPage, endCursor: page.length || hasNextPage ? encodeCursor(next, hash, asOf, snapshot, key) : null, sources, pricingAsOf: asOf }
 }
 
 /**
