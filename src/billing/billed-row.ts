@@ -51,6 +51,18 @@ export function parseAmount(v: unknown, opts: { nonNegative?: boolean } = {}): P
   return ok(value)
 }
 
+/**
+ * A billed amount's currency, for every cost format (JSON pages and the cost export CSV): `usd` in any case,
+ * read trimmed like the amount beside it. Blank is refused, never read as USD: a cost export writes the
+ * currency on every row with an amount, so a blank cell is a damaged row, and v1 is USD only.
+ */
+export function parseCurrency(v: unknown): Parsed<string> {
+  const text = typeof v === 'string' ? v.trim() : ''
+  if (text === '') return fail('must be a currency code such as "usd"')
+  if (text.toUpperCase() !== 'USD') return fail(`must be USD (rate cards are USD only); got ${JSON.stringify(text.slice(0, 16))}`)
+  return ok('USD')
+}
+
 /** Anthropic's cost_report amounts are cents: ÷ 100, exactly. */
 export function centsToDollars(cents: string): string {
   return normalizeDecimal(new Exact(cents).div(100).toFixed())

@@ -3,7 +3,7 @@ import { ProblemList, problems as problemCatalogue } from '../errors.js'
 import { readCsvRecords } from '../ingest/csv-records.js'
 import { assembleDims, RowProblems } from '../ingest/bucket.js'
 import { parseCsvBatch, parseCsvDimension, parseCsvTime, parseProviderId } from '../ingest/values.js'
-import { parseAmount } from './billed-row.js'
+import { parseAmount, parseCurrency } from './billed-row.js'
 import { billedPresent } from './billed-shapes.js'
 import { parseOpenAILineItem } from './line-items.js'
 import type { CostDefaults, ParsedCosts } from './parse-cost-pages.js'
@@ -12,7 +12,8 @@ import type { CostDefaults, ParsedCosts } from './parse-cost-pages.js'
  * The OpenAI dashboard cost export (`start_time,end_time,start_time_iso,end_time_iso,amount_value,
  * amount_currency,line_item,project_id,organization_id,organization_name`, and the costs mirror's
  * extra columns `api_key_id,quantity,quantity_unit`). Amounts are exact decimal text however long
- * (`0.8958740000000000`); a row with an empty amount is a day without cost and is skipped;
+ * (`0.8958740000000000`); a row with an empty amount is a day without cost and is skipped, one with an
+ * amount and a blank `amount_currency` cell is refused (never read as USD);
  * `organization_id` is the account unless `?account_id=` names one. Lines are 1-based, header = 1.
  * The ledger's own export adds the rest of each cost's key (BILLED_DETAIL_COLUMNS): with a `token_type`
  * column, model, tiers and token type are read from their columns, as stored, instead of from the line
@@ -58,9 +59,8 @@ export async function parseCostCsv(input: Readable, defaults: CostDefaults): Pro
     const lineItem = dim('line_item')
     const detailed = columns!.has('token_type')
     const item = lineItem === null || detailed ? undefined : parseOpenAILineItem(lineItem)
-    const currency = cell('amount_currency').trim()
-    if (currency !== '' && currency.toUpperCase() !== 'USD')
-      p.add('amount_currency', `amount_currency must be USD (rate cards are USD only); got ${JSON.stringify(currency.slice(0, 16))}`)
+    // A file without the column states no currency (v1 is USD only); a blank cell in it is a damaged row.
+    const currency = columns!.has('amount_currency') ? p.take(parseCurrency(cell('amount_currency')), 'amount_currency', 'USD') : 'USD'
     const quantityText = cell('quantity').trim()
     const projectId = dim('project_id')
     const apiKeyId = dim('api_key_id')
@@ -70,7 +70,7 @@ export async function parseCostCsv(input: Readable, defaults: CostDefaults): Pro
       tokenType: detailed ? dim('token_type') : null,
       costType: detailed ? dim('cost_type') : null,
       amount: p.take(parseAmount(amountText), 'amount_value', '0'),
-      currency: 'USD',
+      currency,
       quantity: quantityText === '' ? null : p.take(parseAmount(quantityText, { nonNegative: true }), 'quantity', null),
       quantityUnit: dim('quantity_unit'),
     }

@@ -3,8 +3,8 @@ import { tier as anthropicTier } from '../ingest/anthropic-usage.js'
 import { OPENAI_COSTS_RESULT } from '../ingest/openai-page.js'
 import { assembleDims, RowProblems } from '../ingest/bucket.js'
 import { Turns } from '../ingest/turns.js'
-import { parseJsonDimension, parseTime, type Parsed } from '../ingest/values.js'
-import { centsToDollars, parseAmount, type BilledRow, type IndexedBilledRow } from './billed-row.js'
+import { parseJsonDimension, parseTime } from '../ingest/values.js'
+import { centsToDollars, parseAmount, parseCurrency, type BilledRow, type IndexedBilledRow } from './billed-row.js'
 import { billedPresent } from './billed-shapes.js'
 import { parseOpenAILineItem } from './line-items.js'
 import { notCosts, usageResult } from './usage-results.js'
@@ -48,12 +48,6 @@ function text(p: RowProblems, v: unknown, path: string): string | null {
   return p.take(parseJsonDimension(v), path, null)
 }
 
-function currency(v: unknown): Parsed<string> {
-  if (typeof v !== 'string' || v === '') return { ok: false, message: 'must be a currency code such as "usd"' }
-  if (v.toUpperCase() !== 'USD') return { ok: false, message: `must be USD (rate cards are USD only); got ${JSON.stringify(v.slice(0, 16))}` }
-  return { ok: true, value: 'USD' }
-}
-
 type ResultReader = (result: Record<string, unknown>, path: string, p: RowProblems) => Omit<BilledRow, 'startMs' | 'endMs' | 'provider' | 'accountId' | 'userId' | 'present' | 'serviceTier' | 'batch' | 'inferenceGeo' | 'contextTier'> & { tier: string | null; batch: boolean | null; contextTier: string | null; inferenceGeo: string | null } | 'skipped'
 
 /** `<name>_exact` read beside a JSON `<name>`: the number must be the exact text rounded to a double. */
@@ -87,7 +81,7 @@ const readOpenAIResult: ResultReader = (r, path, p) => {
     tokenType: null,
     costType: null,
     amount: amountText ?? '0',
-    currency: amount ? p.take(currency(amount.currency), `${path}.amount.currency`, 'USD') : 'USD',
+    currency: amount ? p.take(parseCurrency(amount.currency), `${path}.amount.currency`, 'USD') : 'USD',
     projectId: text(p, r.project_id, `${path}.project_id`),
     apiKeyId: text(p, r.api_key_id, `${path}.api_key_id`),
     quantity,
@@ -110,7 +104,7 @@ const readAnthropicResult: ResultReader = (r, path, p) => {
     tokenType: text(p, r.token_type, `${path}.token_type`),
     costType: text(p, r.cost_type, `${path}.cost_type`),
     amount: centsToDollars(cents),
-    currency: p.take(currency(r.currency), `${path}.currency`, 'USD'),
+    currency: p.take(parseCurrency(r.currency), `${path}.currency`, 'USD'),
     projectId: text(p, r.workspace_id, `${path}.workspace_id`),
     apiKeyId: null,
     quantity: null,
