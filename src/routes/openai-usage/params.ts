@@ -30,9 +30,9 @@ const ARRAY_PARAMS = [
  * preValidation hook: folds every array form clients send into one array per parameter, so the
  * schema sees `group_by: ['model', 'project_id']` whichever way it was written. (Fastify's
  * querystring parser is a server-wide option; doing it here keeps the change inside this plugin.)
- * Only the plain form is split at commas: a bracketed value is one element as the client listed it
- * (the official SDK sends `project_ids[]=a%2Cb` for the id "a,b", which was split into "a" and "b"
- * and answered for other projects).
+ * Only the plain form is split at commas (and trimmed): a bracketed value is one element exactly as the
+ * client listed it (the official SDK sends `project_ids[]=a%2Cb` for the id "a,b", which was split into
+ * "a" and "b" and answered for other projects; `project_ids[]=%20p1` for the id " p1").
  */
 export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
   const query = req.query as Record<string, unknown>
@@ -42,8 +42,11 @@ export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
     const values = Array.isArray(value) ? value.map(String) : [String(value)]
     if ((ARRAY_PARAMS as readonly string[]).includes(key)) {
       const prev = (out[key] as string[] | undefined) ?? []
-      const listed = key === rawKey ? values.flatMap((v) => v.split(',')) : values
-      out[key] = [...prev, ...listed.map((v) => v.trim()).filter((v) => v !== '')]
+      // The plain form is a list typed by hand (`group_by=model, project_id`): split, trimmed, empty pieces
+      // dropped. A bracketed value is exact: ids are stored as sent, and trimming `project_ids[]=%20p1`
+      // answered for "p1", while a blank one (`%09`) was dropped and the filter with it — every project.
+      const listed = key === rawKey ? values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '') : values
+      out[key] = [...prev, ...listed]
     } else if (key in out) {
       // A scalar given twice stays a list, so validation names it instead of silently picking one.
       out[key] = [...[out[key]].flat(), ...values]
