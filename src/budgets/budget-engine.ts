@@ -98,7 +98,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     const claimed = await claimDelivery(db, tenantId, alertId, opts.webhookTimeoutMs + 5_000)
     if (!claimed) return
     // The webhook was removed while the alert waited: nothing to deliver, and no receiver failed.
-    if (!claimed.webhook_url) return dropDelivery(db, tenantId, alertId)
+    if (!claimed.webhook_url) return dropDelivery(db, tenantId, alertId, claimed.attempts)
     const attemptedAt = now()
     let secret: string | null = null
     let secretError: string | undefined
@@ -117,7 +117,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     const attempt = claimed.attempts
     const status = result.ok ? 'delivered' : attempt >= opts.maxAttempts ? 'failed' : 'pending'
     const delay = backoff(attempt)
-    await recordAttempt(db, tenantId, alertId, {
+    const current = await recordAttempt(db, tenantId, alertId, {
       attempt,
       attemptedAt,
       statusCode: result.statusCode,
@@ -126,6 +126,12 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
       status,
       retryInMs: status === 'pending' ? delay : null,
     })
+    if (!current) {
+      // Another instance claimed the next attempt once this one's lease ran out: its outcome stands, and it
+      // schedules what follows.
+      log.warn({ alert: alertId, attempt, outcome: status }, 'budgets: a webhook attempt finished after its lease; its outcome was not recorded')
+      return
+    }
     opts.onDelivery?.(status === 'pending' ? 'retried' : status)
     if (status === 'pending') deliverLater(claimed, delay)
     else if (status === 'failed') log.warn({ alert: alertId, attempts: attempt }, 'budgets: webhook delivery gave up')

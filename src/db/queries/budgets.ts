@@ -268,10 +268,13 @@ export async function claimDelivery(db: Db, tenantId: string, alertId: string, l
   return rows[0]
 }
 
-/** An alert whose budget has no webhook any more: `none`, as if recorded without one (the claim's attempt is given back). */
-export async function dropDelivery(db: Db, tenantId: string, alertId: string): Promise<void> {
+/**
+ * An alert whose budget has no webhook any more: `none`, as if recorded without one (the claim's attempt is
+ * given back). Only while `attempt` is still the alert's latest claim (recordAttempt).
+ */
+export async function dropDelivery(db: Db, tenantId: string, alertId: string, attempt: number): Promise<void> {
   await db.query(sql`update budget_alerts set delivery_status = 'none', next_attempt_at = null, attempts = attempts - 1
-    where tenant_id = ${tenantId} and id = ${alertId} and delivery_status = 'pending'`)
+    where tenant_id = ${tenantId} and id = ${alertId} and delivery_status = 'pending' and attempts = ${attempt}`)
 }
 
 /** Alerts whose delivery is due by the database's clock (DB_CLOCK; first attempts and retries), oldest first. */
@@ -294,13 +297,22 @@ export interface AttemptOutcome {
   retryInMs: number | null
 }
 
-/** Logs one attempt and moves the alert on, atomically. */
-export async function recordAttempt(db: Db, tenantId: string, alertId: string, o: AttemptOutcome): Promise<void> {
-  await db.query(sql`
+/**
+ * Logs one attempt and moves the alert on, atomically — only while this attempt is still the alert's latest
+ * claim and the alert is still pending; false when it is not (the attempt is logged all the same: it was
+ * made). An attempt that outlived its lease (its instance stalled: a GC pause, a suspended VM) finished
+ * after another instance had claimed and recorded the next one, and overwrote that one's outcome: a
+ * delivered alert went back to pending and was sent again, or a retry's due time and the attempt count
+ * moved back.
+ */
+export async function recordAttempt(db: Db, tenantId: string, alertId: string, o: AttemptOutcome): Promise<boolean> {
+  const rows = await db.query<{ id: string }>(sql`
     with logged as (
       insert into budget_alert_deliveries (tenant_id, alert_id, attempt, attempted_at, status_code, error, duration_ms)
       values (${tenantId}, ${alertId}, ${o.attempt}, ${o.attemptedAt.toISOString()}::timestamptz, ${o.statusCode}, ${o.error}, ${o.durationMs})
       on conflict do nothing)
     update budget_alerts set delivery_status = ${o.status}, next_attempt_at = ${DB_CLOCK} + ${o.retryInMs}::float8 * interval '1 millisecond'
-    where tenant_id = ${tenantId} and id = ${alertId}`)
+    where tenant_id = ${tenantId} and id = ${alertId} and delivery_status = 'pending' and attempts = ${o.attempt}
+    returning id`)
+  return rows.length > 0
 }
