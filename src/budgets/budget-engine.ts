@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Db } from '../db/client.js'
 import { isUnavailable } from '../db/errors.js'
-import { claimDelivery, dropDelivery, dueDeliveries, listAllBudgets, listBudgets, recordAttempt, type AlertRow } from '../db/queries/budgets.js'
+import { claimDelivery, databaseNow, dropDelivery, dueDeliveries, listAllBudgets, listBudgets, recordAttempt, type AlertRow } from '../db/queries/budgets.js'
 import type { SecretBox } from '../crypto/secret-box.js'
 import { selectSources } from '../usage/dimensions.js'
 import { toBudget, type Budget } from './budget-model.js'
@@ -22,8 +22,10 @@ export interface BudgetEngineOptions {
   /** Deliver to private and reserved addresses too (OUTBOUND_PRIVATE_ADDRESSES=allow). */
   allowPrivateAddresses: boolean
   /**
-   * The instant evaluations and attempts are made at (tests skew it). Delivery leases and due times are
-   * the database's clock, shared by every instance (claimDelivery).
+   * This instance's own clock (tests skew it to play an instance whose clock is off). Nothing is decided
+   * by it: evaluations, crossings and attempts are at the database's clock (databaseNow), and so are
+   * delivery leases and due times (claimDelivery) — the one clock every instance shares. A clock more than
+   * CLOCK_SKEW_WARN_MS off the database's is logged once.
    */
   now?: () => Date
   /** The timer skips its pass while this is false (database not reachable or not migrated yet). */
@@ -52,6 +54,7 @@ const EVALUATION_RETRY_MS = 1_000
 const EVALUATION_RETRY_MAX_MS = 5 * 60_000
 
 const MAX_RETRY_DELAY_MS = 10 * 60_000
+const CLOCK_SKEW_WARN_MS = 5_000
 const DUE_BATCH = 100
 
 /**
@@ -74,11 +77,27 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
   let interval: NodeJS.Timeout | undefined
   let ticking = false
   let closed = false
+  let skewLogged = false
 
   const track = (work: () => Promise<unknown>, what: string) => {
     const p = work().catch((err: unknown) => log.warn({ err }, `budgets: ${what} failed`))
     tasks.add(p)
     void p.finally(() => tasks.delete(p))
+  }
+
+  /**
+   * The instant an evaluation is made at: the database's clock (an attempt's is its claim's). Taken from each instance's
+   * clock, an instance a day ahead evaluated tomorrow as the current period (a crossing today was never
+   * recorded by its timer) and recorded a rolling budget's crossing in tomorrow's day, at tomorrow's instant.
+   */
+  async function clock(): Promise<Date> {
+    const at = await databaseNow(db)
+    const skewMs = now().getTime() - at.getTime()
+    if (!skewLogged && Math.abs(skewMs) > CLOCK_SKEW_WARN_MS) {
+      skewLogged = true
+      log.warn({ skewMs }, "budgets: this instance's clock is off the database's; budgets are evaluated at the database's")
+    }
+    return at
   }
 
   const backoff = (attempt: number) => Math.min(opts.retryBaseMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS)
@@ -99,7 +118,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     if (!claimed) return
     // The webhook was removed while the alert waited: nothing to deliver, and no receiver failed.
     if (!claimed.webhook_url) return dropDelivery(db, tenantId, alertId, claimed.attempts)
-    const attemptedAt = now()
+    const attemptedAt = new Date(claimed.claimed_at)
     let secret: string | null = null
     let secretError: string | undefined
     if (claimed.webhook_secret_sealed) {
@@ -153,7 +172,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
       // A budget that does not count what was written cannot have moved.
       if (!countsAny(budget, written.kinds)) continue
       try {
-        const recorded = await evaluateBudget(db, budget, now(), opts.maxGroups, written.span)
+        const recorded = await evaluateBudget(db, budget, await clock(), opts.maxGroups, written.span)
         for (const alert of recorded) if (alert.delivery_status === 'pending') track(() => deliver(alert.tenant_id, alert.id), 'webhook delivery')
       } catch (err) {
         if (isUnavailable(err)) ok = false
@@ -211,7 +230,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
       for (const row of await listAllBudgets(db)) {
         if (closed) return
         try {
-          const recorded = await evaluateBudget(db, toBudget(row), now(), opts.maxGroups)
+          const recorded = await evaluateBudget(db, toBudget(row), await clock(), opts.maxGroups)
           for (const alert of recorded) if (alert.delivery_status === 'pending') track(() => deliver(alert.tenant_id, alert.id), 'webhook delivery')
         } catch (err) {
           log.warn({ err, tenant: row.tenant_id, budget: row.name }, 'budgets: evaluation failed')

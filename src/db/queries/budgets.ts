@@ -157,6 +157,15 @@ const ALERT_COLUMNS = sql.raw(
  */
 const DB_CLOCK = sql.raw('clock_timestamp()')
 
+/**
+ * The database's clock (DB_CLOCK) as an instant: what budgets are evaluated at, crossings recorded at and
+ * attempts made at, so that every instance agrees on which period is current and when a threshold was crossed.
+ */
+export async function databaseNow(db: Db): Promise<Date> {
+  const [row] = await db.query<{ now: Date }>(sql`select ${DB_CLOCK} as now`)
+  return new Date(row!.now)
+}
+
 /** Whether alert `a` (of the same budget, period and threshold) still stands at the budget's current amount. */
 const alertStands = (currentAmount: SQL) => sql`a.amount >= ${currentAmount}`
 
@@ -246,6 +255,8 @@ export async function listAlerts(db: Db, tenantId: string, budgetId: string, lim
 }
 
 export interface ClaimedAlert extends AlertRow {
+  /** The database's clock (DB_CLOCK) at the claim: the instant the attempt is made at. */
+  claimed_at: Date
   budget_name: string
   webhook_url: string | null
   webhook_secret_sealed: string | null
@@ -263,7 +274,7 @@ export async function claimDelivery(db: Db, tenantId: string, alertId: string, l
       where tenant_id = ${tenantId} and id = ${alertId} and delivery_status = 'pending'
         and next_attempt_at <= ${DB_CLOCK}
       returning ${ALERT_COLUMNS})
-    select c.*, b.name as budget_name, b.webhook_url, b.webhook_secret_sealed
+    select c.*, ${DB_CLOCK} as claimed_at, b.name as budget_name, b.webhook_url, b.webhook_secret_sealed
     from claimed c join budgets b on b.tenant_id = c.tenant_id and b.id = c.budget_id`)
   return rows[0]
 }
