@@ -146,9 +146,9 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
       retryInMs: status === 'pending' ? delay : null,
     })
     if (!current) {
-      // Another instance claimed the next attempt once this one's lease ran out: its outcome stands, and it
-      // schedules what follows.
-      log.warn({ alert: alertId, attempt, outcome: status }, 'budgets: a webhook attempt finished after its lease; its outcome was not recorded')
+      // Another instance claimed the next attempt once this one's lease ran out (its outcome stands, and it
+      // schedules what follows), or the budget was deleted with its alerts.
+      log.warn({ alert: alertId, attempt, outcome: status }, 'budgets: a webhook attempt outlived its claim (a later attempt, or the budget deleted); its outcome was not recorded')
       return
     }
     opts.onDelivery?.(status === 'pending' ? 'retried' : status)

@@ -1,7 +1,8 @@
 import { createServer, type ServerResponse } from 'node:http'
+import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
-import { build, eachEngine, tenantWithKey } from '../helpers.js'
+import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, testEngine, waitFor } from '../factories/budgets.js'
 
 // An attempt that outlives its lease (its instance stalls: a GC pause, a suspended VM) lets another
@@ -29,15 +30,39 @@ async function holdingReceiver(t: Test) {
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine, { BUDGET_EVALUATION_INTERVAL_MS: 'off', OUTBOUND_PRIVATE_ADDRESSES: 'allow' })
   const instance = (t: Test) => testEngine(t, app, { webhookTimeoutMs: 10_000, maxAttempts: 5, retryBaseMs: 100 })
-
-  t.test("an attempt that finishes after its lease does not overwrite the next attempt's outcome", async (t) => {
-    const receiver = await holdingReceiver(t)
+  /** A tenant with $370 of usage this month, and then (so only a timer pass evaluates it) a $1 monthly budget `name`. */
+  const spentTenant = async (name: string, webhookUrl: string) => {
     const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
     await createCard(app, tenantId, `card-${tenantId}`)
     await postBuckets(app, key, [bucket(new Date(Math.floor(Date.now() / 3600_000) * 3600_000 - 3600_000), 1000)])
     await settle()
-    // The budget after the usage: only a timer pass evaluates it.
-    await putBudget(app, key, 'team', { amount: '1', period: 'month', rate_card: `card-${tenantId}`, thresholds: [100], webhook_url: receiver.url })
+    await putBudget(app, key, name, { amount: '1', period: 'month', rate_card: `card-${tenantId}`, thresholds: [100], webhook_url: webhookUrl })
+    return { tenantId, key }
+  }
+
+  t.test('an attempt that finishes after its budget was deleted fails nothing', async (t) => {
+    const receiver = await holdingReceiver(t)
+    const { key } = await spentTenant('gone', receiver.url)
+    // A real logger, to see what the engine reports.
+    const lines: string[] = []
+    const logger = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => lines.push(line) } } })
+    t.teardown(() => logger.close())
+    const engine = testEngine(t, app, { webhookTimeoutMs: 10_000, maxAttempts: 5, retryBaseMs: 100, log: logger.log })
+    await engine.tick()
+    await waitFor('the attempt to reach the receiver', () => receiver.state.requests === 1)
+    t.equal((await app.inject({ method: 'DELETE', url: '/v1/budgets/gone', headers: bearer(key) })).statusCode, 204)
+    receiver.answerFirst(200)
+    await engine.idle()
+    t.same(
+      lines.filter((l) => l.includes('webhook delivery failed')),
+      [],
+      'no failure is logged',
+    )
+  })
+
+  t.test("an attempt that finishes after its lease does not overwrite the next attempt's outcome", async (t) => {
+    const receiver = await holdingReceiver(t)
+    const { tenantId, key } = await spentTenant('team', receiver.url)
 
     const stalled = instance(t)
     const other = instance(t)

@@ -314,13 +314,14 @@ export interface AttemptOutcome {
  * made). An attempt that outlived its lease (its instance stalled: a GC pause, a suspended VM) finished
  * after another instance had claimed and recorded the next one, and overwrote that one's outcome: a
  * delivered alert went back to pending and was sent again, or a retry's due time and the attempt count
- * moved back.
+ * moved back. An alert deleted meanwhile (with its budget) logs nothing: the delivery log's foreign key failed the statement.
  */
 export async function recordAttempt(db: Db, tenantId: string, alertId: string, o: AttemptOutcome): Promise<boolean> {
   const rows = await db.query<{ id: string }>(sql`
     with logged as (
       insert into budget_alert_deliveries (tenant_id, alert_id, attempt, attempted_at, status_code, error, duration_ms)
-      values (${tenantId}, ${alertId}, ${o.attempt}, ${o.attemptedAt.toISOString()}::timestamptz, ${o.statusCode}, ${o.error}, ${o.durationMs})
+      select ${tenantId}, ${alertId}, ${o.attempt}, ${o.attemptedAt.toISOString()}::timestamptz, ${o.statusCode}, ${o.error}, ${o.durationMs}
+      where exists (select from budget_alerts where tenant_id = ${tenantId} and id = ${alertId})
       on conflict do nothing)
     update budget_alerts set delivery_status = ${o.status}, next_attempt_at = ${DB_CLOCK} + ${o.retryInMs}::float8 * interval '1 millisecond'
     where tenant_id = ${tenantId} and id = ${alertId} and delivery_status = 'pending' and attempts = ${o.attempt}
