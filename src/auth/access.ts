@@ -28,6 +28,28 @@ export function scopesOf(p: Principal): string[] {
   return p.kind === 'admin' ? ['admin'] : p.scopes
 }
 
+/** The headers that say who a request is and for whom it acts: each must be sent at most once. */
+const SINGLE_HEADERS = ['authorization', 'x-tenant-id'] as const
+
+/**
+ * 400 when Authorization or X-Tenant-Id is sent more than once. Node keeps the first Authorization and
+ * drops the rest, and joins repeated X-Tenant-Id values with ", ": two credentials were answered as the
+ * first (a proxy or log that reads the last one names someone else), two tenants as a 404 for a tenant
+ * "a, b" (a key: a 403 for acting for another tenant). `rawHeaders` is the request's headers as sent.
+ */
+export function refuseRepeatedHeaders(rawHeaders: string[]): void {
+  const counts = new Map<string, number>()
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase()
+    counts.set(name, (counts.get(name) ?? 0) + 1)
+  }
+  const items = SINGLE_HEADERS.filter((name) => (counts.get(name) ?? 0) > 1).map((name) => ({
+    path: `headers.${name}`,
+    message: `is sent ${counts.get(name)} times; send it once`,
+  }))
+  if (items.length) throw problems.invalidParameters(items, 'headers')
+}
+
 /** X-Tenant-Id: a non-empty header names a tenant; absent or empty names none. */
 export function tenantHeader(headers: IncomingHttpHeaders): string | undefined {
   const v = headers['x-tenant-id']

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { actingTenant, cardViewer, namedOrOwnTenant, requireScope, tenantHeader, type CardViewer, type Principal, type Scope } from '../auth/access.js'
+import { actingTenant, cardViewer, namedOrOwnTenant, refuseRepeatedHeaders, requireScope, tenantHeader, type CardViewer, type Principal, type Scope } from '../auth/access.js'
 import { createKeyLookup } from '../auth/key-lookup.js'
 import { bearerToken, generateSecret, hashSecret, sameHash } from '../auth/tokens.js'
 import type { DbClient } from '../db/client.js'
@@ -68,6 +68,8 @@ export default fp(
 
     const resolve = async (req: FastifyRequest): Promise<Principal> => {
       if (req.principal) return req.principal
+      // Before the database: a request naming two credentials or two tenants costs no lookup.
+      refuseRepeatedHeaders(req.raw.rawHeaders)
       await app.dbState.ensure()
       const token = bearerToken(req.headers.authorization)
       if (!token) throw problems.unauthorized()
