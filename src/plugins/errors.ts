@@ -56,6 +56,7 @@ export function toProblem(err: FastifyError | Error, retryAfterSeconds: number, 
       // Fastify's error does not carry the limit; the route's own (or the server's) limit applies.
       return problems.payloadTooLarge(bodyLimit)
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      // GraphQL's; REST names the type sent and the route's types (the error handler below).
       return new ProblemError(415, 'unsupported-media-type', 'Unsupported media type', e.message)
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -103,6 +104,17 @@ function routeMethods() {
       return [...out].sort()
     },
   }
+}
+
+/** The body types a route may be sent: JSON everywhere, CSV where the route registered a parser for it. */
+const BODY_TYPES = ['application/json', 'text/csv']
+
+/**
+ * The body types this request's route accepts, for its 415: Fastify's own said only "Unsupported Media
+ * Type", neither the type it refused nor the ones it takes.
+ */
+function acceptedTypes(request: FastifyRequest): string[] {
+  return BODY_TYPES.filter((type) => request.server.hasContentTypeParser(type))
 }
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -213,7 +225,9 @@ export default fp(
       // reads like the database's own connection errors: it was logged as a database outage (503).
       const problem = request.raw.readableAborted
         ? problems.clientClosed()
-        : toProblem(err, opts.retryAfterSeconds, request.routeOptions.bodyLimit ?? opts.bodyLimit)
+        : err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? problems.unsupportedMediaType(request.headers['content-type'], acceptedTypes(request))
+          : toProblem(err, opts.retryAfterSeconds, request.routeOptions.bodyLimit ?? opts.bodyLimit)
       logProblem(request, problem, err)
       return sendProblem(reply, request, problem)
     })

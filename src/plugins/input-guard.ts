@@ -82,7 +82,9 @@ export default fp(
     // Proto-poisoning keys are refused for the whole body, except where the route refuses the one item
     // holding them (JSON.parse defines such a key as an own data property: no prototype changes).
     const parseJsonKeepingProtoKeys = app.getDefaultJsonParser('ignore', 'ignore')
-    app.removeContentTypeParser('application/json')
+    // Fastify's text/plain parser handed every JSON route a string, refused as "expected object, received
+    // string" (GraphQL: "must be object"): no route takes text, so it is a 415 naming what the route takes.
+    app.removeContentTypeParser(['application/json', 'text/plain'])
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body: Buffer, done) => {
       if (!isUtf8(body)) return done(problems.badRequest('the JSON body is not valid UTF-8 (RFC 8259 §8.1); nothing was written'), undefined)
       const parse = req.routeOptions.config?.protoKeysPerItem ? parseJsonKeepingProtoKeys : parseJson
