@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.js'
-import { listBudgets } from '../db/queries/budgets.js'
+import { databaseNow, listBudgets } from '../db/queries/budgets.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
 import type { UsageLimits } from '../usage/usage-service.js'
 import { toBudget } from './budget-model.js'
@@ -14,8 +14,12 @@ export interface BudgetView extends BudgetStatus {
   thresholds: number[]
 }
 
-/** GraphQL's `budgets`: every budget of the tenant as it stands at `at`. Never carries the webhook secret. */
-export async function listBudgetViews(db: Db, tenantId: string, at: Date, limits: UsageLimits): Promise<BudgetView[]> {
+/**
+ * GraphQL's `budgets`: every budget of the tenant as it stands at `at` (default: the database's clock, as
+ * REST's). Never carries the webhook secret.
+ */
+export async function listBudgetViews(db: Db, tenantId: string, asked: Date | undefined, limits: UsageLimits): Promise<BudgetView[]> {
+  const at = asked ?? (await databaseNow(db))
   const views: BudgetView[] = []
   for (const row of await listBudgets(db, tenantId)) {
     const budget = toBudget(row)

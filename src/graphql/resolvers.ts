@@ -87,7 +87,7 @@ export const resolvers: IResolvers = {
       }
     },
     budgets: (_root: unknown, args: { at?: Date | null }, ctx: MercuriusContext) =>
-      listBudgetViews(ctx.db, ctx.tenantId, args.at ?? new Date(), { maxGroups: ctx.maxGroups, gate: ctx.gate, signal: ctx.signal }),
+      listBudgetViews(ctx.db, ctx.tenantId, args.at ?? undefined, { maxGroups: ctx.maxGroups, gate: ctx.gate, signal: ctx.signal }),
     connections: connectionsQuery,
     events: async (_root: unknown, args: Omit<EventArgs, 'tenantId'>, ctx: MercuriusContext) => {
       const page = await queryEventsPage(ctx.db, {

@@ -5,7 +5,7 @@ import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-prov
 import { z, type ZodType } from 'zod'
 import { toBudget } from '../../budgets/budget-model.js'
 import { budgetStatus } from '../../budgets/status.js'
-import { deleteBudget, getBudget, listAlerts, listBudgets, MAX_BUDGETS_PER_TENANT, upsertBudget, type BudgetRow } from '../../db/queries/budgets.js'
+import { databaseNow, deleteBudget, getBudget, listAlerts, listBudgets, MAX_BUDGETS_PER_TENANT, upsertBudget, type BudgetRow } from '../../db/queries/budgets.js'
 import { problems, type ProblemItem } from '../../errors.js'
 import { privateUrlProblem } from '../../http/private-addresses.js'
 import { parseTimestamp } from '../../ingest/events/timestamp.js'
@@ -55,8 +55,11 @@ interface BudgetRouteOptions {
 }
 
 const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts) => {
-  const view = async (req: FastifyRequest, row: BudgetRow, at?: string) => {
-    const status = await budgetStatus(app.db, toBudget(row), at === undefined ? new Date() : parseTimestamp(at)!, { maxGroups: opts.maxGroups, gate: opts.gate })
+  // `at` defaults to the database's clock, which records crossings and leases: an instance behind it hid a
+  // crossing recorded in the last moments from `crossed`, one ahead showed a period not yet begun.
+  const instant = async (at?: string) => (at === undefined ? databaseNow(app.db) : parseTimestamp(at)!)
+  const view = async (req: FastifyRequest, row: BudgetRow, at: Date) => {
+    const status = await budgetStatus(app.db, toBudget(row), at, { maxGroups: opts.maxGroups, gate: opts.gate })
     return budgetOut(row, status, holdsScope(req.principal, 'ingest'))
   }
 
@@ -118,7 +121,7 @@ const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts
         throw problems.conflict(
           `the tenant holds ${MAX_BUDGETS_PER_TENANT.toLocaleString('en-US')} budgets, the most it may; delete one or update an existing one (nothing was written)`,
         )
-      return reply.status(saved.created ? 201 : 200).send(await view(req, saved.budget))
+      return reply.status(saved.created ? 201 : 200).send(await view(req, saved.budget, await instant()))
     },
   )
 
@@ -137,8 +140,9 @@ const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts
     },
     async (req) => {
       const rows = await listBudgets(app.db, req.tenantId)
+      const at = await instant(req.query.at)
       const data = []
-      for (const row of rows) data.push(await view(req, row, req.query.at))
+      for (const row of rows) data.push(await view(req, row, at))
       return { data }
     },
   )
@@ -159,7 +163,7 @@ const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts
     async (req) => {
       const row = await getBudget(app.db, req.tenantId, req.params.name)
       if (!row) throw problems.notFound(`budget "${req.params.name}" does not exist`)
-      return view(req, row, req.query.at)
+      return view(req, row, await instant(req.query.at))
     },
   )
 
