@@ -3,7 +3,8 @@ import type { DbClient } from '../../src/db/client.js'
 import { eachEngine, freshDb } from '../helpers.js'
 import { buildWith, createConnection, OPENAI_KEY, startStub, tenant } from './support/harness.js'
 
-const FINISH_RUN = 'set lease_owner = null'
+// finishRun's statement (releaseDeadLeases also sets lease_owner = null, but schedules no next run).
+const FINISH_RUN = 'next_run_at = clock_timestamp() + make_interval(mins => interval_minutes)'
 const PROGRESS = "last_run = last_run || jsonb_build_object('pages'"
 
 /**
