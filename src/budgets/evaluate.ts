@@ -6,6 +6,7 @@ import { CALENDAR_WINDOW, periodAt, ROLLING_DAYS, windowsCovering, type Span } f
 import { thresholdsMet } from './ratios.js'
 import { spendByWindow, spendOver } from './spend.js'
 import { SHORTEST_WINDOW_SECONDS, type Window } from '../usage/windows.js'
+import { DAY_MS } from '../time/instant.js'
 
 /**
  * The written span in consecutive pieces whose covering windows one usage query may span (maxGroups). One
@@ -52,7 +53,7 @@ export async function evaluateBudget(db: Db, budget: Budget, now: Date, maxGroup
   } else {
     const days = ROLLING_DAYS[budget.period]!
     // Rows that all start before the rolling window (or after now) cannot move it.
-    if (written && (written.end.getTime() < now.getTime() - days * 86_400_000 || written.start > now)) return []
+    if (written && (written.end.getTime() < now.getTime() - days * DAY_MS || written.start > now)) return []
     const total = await spendOver(db, budget, (await periodAt(db, budget.period, budget.timeZone, now)).rows, { maxGroups })
     if (thresholdsMet(total.spent, budget.amount, budget.thresholds).length > 0)
       add(await windowsCovering(db, 'DAY', budget.timeZone, now, now), total.spent)

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { firstInstantSql, windowEndSql, windowStartSql, type Window } from '../usage/windows.js'
+import { DAY_MS } from '../time/instant.js'
 
 export const PERIODS = ['day', 'week', 'month', 'rolling_7d', 'rolling_30d'] as const
 export type Period = (typeof PERIODS)[number]
@@ -39,6 +40,6 @@ export async function windowsCovering(db: Db, window: Window, tz: string, first:
 export async function periodAt(db: Db, period: Period, tz: string, at: Date): Promise<PeriodSpan> {
   const window = CALENDAR_WINDOW[period]
   if (window) return windowsCovering(db, window, tz, at, at)
-  const span = { start: new Date(at.getTime() - ROLLING_DAYS[period]! * 86_400_000), end: at }
+  const span = { start: new Date(at.getTime() - ROLLING_DAYS[period]! * DAY_MS), end: at }
   return { ...span, rows: span }
 }

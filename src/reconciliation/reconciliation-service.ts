@@ -1,7 +1,7 @@
 import type { Db } from '../db/client.js'
 import { UsageInputError } from '../errors.js'
 import { MAX_DECIMAL_TEXT, PLAIN_DECIMAL } from '../decimal/decimal-text.js'
-import { MAX_UNIX_SECONDS } from '../time/instant.js'
+import { DAY_MS, MAX_UNIX_SECONDS } from '../time/instant.js'
 import { badCursor } from '../pagination/cursor.js'
 import { pricingInstant } from '../pricing/as-of.js'
 import { checkCursor, encodeCursor, findUsageArgProblems, lookupCard, pageSnapshots, queryHash, type UsageLimits } from '../usage/usage-service.js'
@@ -40,8 +40,6 @@ function findReconArgProblems(args: ReconArgs, maxGroups: number, found: ArgProb
   findUsageArgProblems({ from: args.from, to: args.to, first: args.first, filter: args.filter, window }, maxGroups, found)
   return window
 }
-
-const DAY_MS = 86_400_000
 
 /**
  * The range widened to the whole UTC days it touches. Billed costs are UTC days placed by their start: a
