@@ -63,7 +63,10 @@ void t.test('re-pulled and re-fetched pages do not count as ingested rows: the c
     t.same(await scrape(app, 'openai_api'), { created: stored, replaced: 0 }, 'and the counter claims nothing more')
 
     // A provider revision of one bucket: its rows are replaced, counted as such, and the ledger gains none.
-    const revised = stub.opts.dataStart + HOUR
+    // An hour with usage: the stub leaves every fifth UTC hour empty, and a revision of an empty one (the
+    // second hour, one hour in five of the day) replaced nothing.
+    let revised = stub.opts.dataStart + HOUR
+    while (stub.openaiResults('completions', revised).length === 0) revised += HOUR
     stub.revise('completions', revised, 2)
     t.equal((await syncAndWait(app, headers, conn.id)).last_run?.status, 'succeeded')
     t.equal(await ledgerRowCount(app.testDb, tenantId), stored)

@@ -66,7 +66,9 @@ void t.test('an OpenAI connection stores exactly what the provider reports, idem
     t.equal(secondStart, Math.max(lagStart, stub.opts.dataStart - 5 * HOUR), 'the second run re-pulls lag_hours (48) before synced_until on the hour grid, never before start_date')
 
     // The provider revises one recent bucket: the next run replaces it.
-    const revised = stub.opts.dataEnd - 3 * HOUR
+    // An hour with usage (every fifth UTC hour is empty: revising one would prove nothing).
+    let revised = stub.opts.dataEnd - 3 * HOUR
+    while (stub.openaiResults('completions', revised).length === 0) revised -= HOUR
     stub.revise('completions', revised, 3)
     await syncAndWait(app, headers, conn.id)
     const after = await ledgerTotals(app.testDb, tenantId)
