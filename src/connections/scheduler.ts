@@ -75,8 +75,9 @@ export function createConnectionRunner(opts: RunnerOptions) {
   async function claim(tenantId: string, id: string, dueOnly: boolean, request: RunRequest = {}) {
     const box = opts.secretBox
     if (!box) throw new Error(SECRET_KEY_MISSING)
-    const live = opts.liveness?.tag()
     if (!dueOnly) await releaseDead()
+    // Read after the await: a tag read before it could name a lock lost meanwhile.
+    const live = opts.liveness?.tag()
     const owner = live === undefined ? `${instance}/${randomUUID()}` : liveOwner(live, randomUUID())
     const row = await claimLease(opts.db, tenantId, id, owner, opts.leaseMs, dueOnly)
     return row ? { row, done: launch(row, owner, box, request) } : undefined
