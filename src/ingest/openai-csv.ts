@@ -63,7 +63,8 @@ function readRow(
     const i = columns.get(name)
     return i === undefined ? undefined : record[i]
   }
-  if (COUNTER_FIELDS.every((f) => (cell(f) ?? '').trim() === '')) return 'skipped'
+  // Blank is empty: a counter of spaces is read (and refused), not taken for "no usage".
+  if (COUNTER_FIELDS.every((f) => (cell(f) ?? '') === '')) return 'skipped'
   const text: Partial<Record<(typeof TEXT_COLUMNS)[number], string | null>> = {}
   for (const name of TEXT_COLUMNS) {
     const raw = cell(name)

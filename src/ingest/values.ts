@@ -108,13 +108,18 @@ export function parseJsonCounter(v: unknown): Parsed<number | null> {
 // Digits with an optional all-zero fraction: "10", "10.0", "10.000". Nothing else is an integer.
 const CSV_INTEGER = /^(\d+)(?:\.0*)?$/
 
-/** A CSV counter: empty → null; `10` and `10.0` → 10; fractions, signs, words → a problem. */
+/**
+ * A CSV counter: empty → null; `10` and `10.0` → 10; fractions, signs, words → a problem. Digits exactly
+ * as written: a cell with surrounding space (` 12`, or only spaces) is a problem, as a JSON string counter
+ * is and as surrounding space in a CSV time cell is — the export never writes one.
+ */
 export function parseCsvCounter(s: string): Parsed<number | null> {
   // The common cell (`1234` or `1234.0`, up to 15 digits: below 2^53 − 1) without trim, regex or replace.
   const fast = plainCount(s)
   if (fast !== undefined) return ok(fast)
+  if (s === '') return ok(null)
   const text = s.trim()
-  if (text === '') return ok(null)
+  if (text !== s) return fail(`must be digits without surrounding space (got ${JSON.stringify(s.slice(0, 40))})`)
   const m = CSV_INTEGER.exec(text)
   if (!m) {
     if (/^-\s*\d/.test(text)) return fail(`must be ≥ 0 (got ${text})`)
@@ -123,7 +128,7 @@ export function parseCsvCounter(s: string): Parsed<number | null> {
   }
   const digits = m[1]!.replace(/^0+(?=\d)/, '')
   // Compare as text first: Number() silently rounds integers beyond 2^53.
-  if (digits.length > 16 || Number(digits) > MAX_COUNTER) return fail(`must be ≤ 2^53 − 1 (got ${text})`)
+  if (digits.length > 16 || Number(digits) > MAX_COUNTER) return fail(`must be ≤ 2^53 − 1 (got ${text.length > 40 ? `${text.slice(0, 40)}…` : text})`)
   return ok(Number(digits))
 }
 

@@ -102,3 +102,17 @@ t.test('line numbers stay right across blank lines and newlines inside quoted fi
   t.same(r.problems.items.map((p) => p.line), [5], 'header 1, a two-line row 2–3, a blank line 4, the bad row 5')
   t.equal(r.received, 2)
 })
+
+t.test('a counter with surrounding space is a problem on its line, and a row of spaces is not taken for "no usage"', async (t) => {
+  const csv = [
+    HEADER,
+    '1759622400,1759708800,,,p,1,m,FALSE,, 12,3',
+    '1759622400,1759708800,,,p,1,m2,FALSE,,  ,  ',
+    '1759622400,1759708800,,,p,1,m3,FALSE,,12,3',
+  ].join('\n')
+  const r = await read(csv)
+  t.same(r.problems.items.map((p) => [p.line, p.path]), [[2, 'input_tokens'], [3, 'input_tokens'], [3, 'output_tokens']], JSON.stringify(r.problems.items))
+  t.match(r.problems.items[0]!.message, /surrounding space.*" 12"/)
+  t.equal(r.skipped, 0)
+  t.same(r.rows.map((x) => x.line), [4])
+})

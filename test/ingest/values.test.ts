@@ -24,7 +24,7 @@ t.test('CSV counters: fractions, negatives, words and values past 2^53 − 1 are
     fc.property(fc.string(), (s) => {
       const r = parseCsvCounter(s)
       // Whatever is accepted must be a safe integer written as digits.
-      return !r.ok || r.value === null || (Number.isSafeInteger(r.value) && /^\s*\d+(\.0*)?\s*$/.test(s))
+      return !r.ok || (r.value === null ? s === '' : Number.isSafeInteger(r.value) && /^\d+(\.0*)?$/.test(s))
     }),
   )
   t.notOk(parseCsvCounter('9007199254740992').ok)
@@ -32,6 +32,14 @@ t.test('CSV counters: fractions, negatives, words and values past 2^53 − 1 are
   t.ok(parseCsvCounter('9007199254740991').ok)
   t.match(parseCsvCounter('10.5'), { ok: false, message: /integer/ })
   t.match(parseCsvCounter('-3'), { ok: false, message: /≥ 0/ })
+  t.match(parseCsvCounter('1'.repeat(5000)), { ok: false, message: /^must be ≤ 2\^53 − 1 \(got 1{40}…\)$/ }, 'a huge cell is not echoed whole')
+})
+
+t.test('CSV counters are the digits as written: surrounding space is a problem naming the cell, as a JSON string counter is', async (t) => {
+  for (const cell of [' 12', '12 ', '\t12', ' 12.0', '\u00a012', ' ', '  '])
+    t.match(parseCsvCounter(cell), { ok: false, message: /surrounding space/ }, JSON.stringify(cell))
+  t.same(parseCsvCounter('12'), { ok: true, value: 12 })
+  t.notOk(parseJsonCounter(' 12').ok)
 })
 
 t.test('JSON counters: only non-negative safe integers (or null) pass; strings never do', async (t) => {
