@@ -76,7 +76,11 @@ export async function parseAnthropicPages(body: unknown, defaults: RowDefaults):
     // A request count is never reported: null, whatever the counters say.
     counters.num_model_requests = null
     const { serviceTier, batch } = tier(dim('service_tier'))
-    const user = dim('account_id') ?? dim('service_account_id')
+    // Both are read (and checked) before one is chosen: `??` skipped the service account whenever a user
+    // account was given, so a NUL, a number or 300 characters there was stored as nothing, silently.
+    const userAccount = dim('account_id')
+    const serviceAccount = dim('service_account_id')
+    const user = userAccount ?? serviceAccount
     const dims = {
       startMs,
       endMs,
