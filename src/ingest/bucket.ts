@@ -106,7 +106,14 @@ export interface BucketFields extends DimFields {
  */
 export function assembleDims(f: DimFields, problems: RowProblems): UsageDims | undefined {
   if (f.startMs !== undefined && f.endMs !== undefined && f.endMs <= f.startMs)
-    problems.add('end_time', 'end_time must be after start_time')
+    // Instants are kept to the millisecond (src/time/instant.ts reads the first three fraction digits):
+    // `…00.0001Z`–`…00.0009Z` differ as written but are one instant here, which the message must say.
+    problems.add(
+      'end_time',
+      f.endMs === f.startMs
+        ? `end_time must be after start_time; both are ${new Date(f.startMs).toISOString()} (times are read to the millisecond: further fraction digits are not kept)`
+        : 'end_time must be after start_time',
+    )
   if (f.startMs === undefined || f.endMs === undefined) return undefined
   const { serviceTier, batch } = normaliseTier(f.serviceTier, f.batch)
   const contextTier = f.contextTier ?? null

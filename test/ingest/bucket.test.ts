@@ -57,3 +57,18 @@ void t.test('the rows of a long CSV export share one hidden class', async (t) =>
   t.equal(kept.length, 20)
   t.ok(kept.every((b) => haveSameMap(b, kept[0]!)), 'one hidden class from the first row to the last')
 })
+
+t.test('a bucket whose times differ only below the millisecond is refused saying so, not as if end were before start', async (t) => {
+  const csv = [
+    'start_time_iso,end_time_iso,model,input_tokens',
+    '2025-10-05T00:00:00.0001Z,2025-10-05T00:00:00.0009Z,m,1',
+    '2025-10-05T00:00:01Z,2025-10-05T00:00:00Z,m,1',
+  ].join('\n')
+  const summary = await readUsageCsv(Readable.from([csv]), {}, () => {})
+  t.same(summary.problems.items.map((p) => [p.line, p.path]), [[2, 'end_time'], [3, 'end_time']])
+  t.equal(
+    summary.problems.items[0]!.message,
+    'end_time must be after start_time; both are 2025-10-05T00:00:00.000Z (times are read to the millisecond: further fraction digits are not kept)',
+  )
+  t.equal(summary.problems.items[1]!.message, 'end_time must be after start_time')
+})
