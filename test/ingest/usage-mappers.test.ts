@@ -177,3 +177,24 @@ t.test('a provider named after an Object property has no mapper (was a TypeError
     t.match(r, { ok: false, errors: [{ path: 'usage', message: /no usage mapper for provider/ }] }, provider)
   }
 })
+
+t.test('total_tokens, where given, must be input + output (Chat, Responses, OpenRouter); the event is refused naming it', async (t) => {
+  const chat = mapUsage('openai', { ...openAiChat, total_tokens: 1164 })
+  t.same(chat.ok ? [] : chat.errors, [{ path: 'usage.total_tokens', message: 'is 1164 but prompt_tokens + completion_tokens add up to 1163' }])
+  const responses = mapUsage('azure', { ...openAiResponses, total_tokens: 328 })
+  t.same(responses.ok ? [] : responses.errors, [{ path: 'usage.total_tokens', message: 'is 328 but input_tokens + output_tokens add up to 380' }])
+  const router = mapUsage('openrouter', { prompt_tokens: 194, completion_tokens: 2, total_tokens: 19 })
+  t.same(router.ok ? [] : router.errors.map((e) => e.path), ['usage.total_tokens'])
+  const notCount = mapUsage('openai', { prompt_tokens: 1, completion_tokens: 1, total_tokens: '2' })
+  t.same(notCount.ok ? [] : notCount.errors.map((e) => e.path), ['usage.total_tokens'])
+  // A part already refused is named alone, not again as a total that does not add up.
+  const badPart = mapUsage('openai', { prompt_tokens: -1, completion_tokens: 1, total_tokens: 5 })
+  t.same(badPart.ok ? [] : badPart.errors.map((e) => e.path), ['usage.prompt_tokens'])
+  // Agreeing totals, absent and null totals, and the documented examples all map.
+  for (const u of [openAiChat, openAiAudioChat, openAiResponses, { prompt_tokens: 3, completion_tokens: 4 }, { prompt_tokens: 3, completion_tokens: 4, total_tokens: null }])
+    t.ok(mapUsage('openai', u).ok, JSON.stringify(u))
+  const path = fixturePath(t, 'openrouter/openrouter_usage_examples.json')
+  if (!path) return
+  const fixture = JSON.parse(readFileSync(path, 'utf8')) as { chat_completion_usage: { usage: unknown } }
+  t.ok(mapUsage('openrouter', fixture.chat_completion_usage.usage).ok)
+})

@@ -130,10 +130,25 @@ function openAiShape(r: Reader): OpenAiShape | FieldProblem {
   return { path: 'usage', message: 'has no token counts (expected prompt_tokens/completion_tokens or input_tokens/output_tokens)' }
 }
 
+/**
+ * `total_tokens`, where the object has it, is input + output in both OpenAI shapes (and OpenRouter's): it is
+ * not stored, but a total that disagrees with its parts means the counters are not what was billed, and a
+ * breakdown that does not add up is refused, never silently "fixed" (contract, Usage buckets).
+ */
+function checkTotal(r: Reader, shape: OpenAiShape): void {
+  const total = r.count('total_tokens')
+  // A part already refused has no value to add: its own problem says what is wrong.
+  if (total === null || r.errors.length > 0) return
+  const parts = (shape.counters.input_tokens ?? 0) + (shape.counters.output_tokens ?? 0)
+  const [input, output] = shape.inputDetails === 'prompt_tokens_details' ? ['prompt_tokens', 'completion_tokens'] : ['input_tokens', 'output_tokens']
+  if (total !== parts) r.errors.push({ path: 'usage.total_tokens', message: `is ${total} but ${input} + ${output} add up to ${parts}` })
+}
+
 function mapOpenAiUsage(usage: Obj): MapResult {
   const r = new Reader(usage)
   const shape = openAiShape(r)
   if ('path' in shape) return { ok: false, errors: [shape] }
+  checkTotal(r, shape)
   return r.result(shape.counters, shape.reasoning)
 }
 
@@ -141,6 +156,7 @@ function mapOpenRouterUsage(usage: Obj): MapResult {
   const r = new Reader(usage)
   const shape = openAiShape(r)
   if ('path' in shape) return { ok: false, errors: [shape] }
+  checkTotal(r, shape)
   // The input total counts cache reads and writes; the write part is priced as a cache write. Each
   // shape reports it in its own input breakdown (Chat: prompt_tokens_details, Responses: input_tokens_details).
   const cacheWrite = r.count(`${shape.inputDetails}.cache_write_tokens`)
