@@ -26,6 +26,10 @@ const TEXT_COLUMNS = ['account_id', 'project_id', 'user_id', 'api_key_id', 'mode
 function readHeader(record: string[]): Columns {
   const columns: Columns = new Map()
   const problems = new ProblemList()
+  // Records end at LF or CRLF. A file whose lines end with a lone CR (Excel's "CSV (Macintosh)") is one
+  // line: its "header" held every row, no data row followed, and the answer was a 200 that stored nothing.
+  if (record.some((name) => name.includes('\r')))
+    problems.push({ line: 1, path: '', message: 'the header line holds a carriage return (CR) not followed by a line feed: records must end with LF or CRLF (convert a file saved with CR line ends)' })
   record.forEach((name, i) => {
     const key = name.trim().replace(/^\uFEFF/, '')
     if (columns.has(key)) problems.push({ line: 1, path: key, message: `column "${key}" appears twice` })

@@ -116,3 +116,17 @@ t.test('a counter with surrounding space is a problem on its line, and a row of 
   t.equal(r.skipped, 0)
   t.same(r.rows.map((x) => x.line), [4])
 })
+
+t.test('a file whose lines end with a lone CR is refused naming it, not read as a header with no rows (a 200 that stored nothing)', async (t) => {
+  const csv = ['start_time,end_time,model,input_tokens,output_tokens', '1759622400,1759708800,m,12,3', ''].join('\r')
+  const err = await read(csv).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  t.ok(err instanceof ProblemError, String(err))
+  t.match(err, { statusCode: 400, errors: [{ line: 1, path: '', message: /carriage return \(CR\) not followed by a line feed/ }] })
+  // CRLF is a line end, not this problem.
+  const crlf = await read([HEADER, '1759622400,1759708800,,,p,1,m,FALSE,,12,3', ''].join('\r\n'))
+  t.same(crlf.problems.items, [])
+  t.equal(crlf.rows.length, 1)
+})
