@@ -54,7 +54,8 @@ function renderTotals(totals) {
   box.textContent = '';
   var main = Fmt.el('p', { class: 'total-cost', id: 'total-cost', 'data-value': c.total, 'data-complete': String(c.complete),
     'data-unpriced': String(c.unpricedTokens), 'data-unpriced-quantity': Fmt.quantityList(c), title: c.total + ' ' + c.currency,
-    text: Fmt.money(c.total, c.currency) });
+    // Nothing in range priced: "unpriced (n tokens)", as every other cost on the page writes it — never "$0.00".
+    text: !c.complete && Dec.isZero(c.total) ? Fmt.cost(c) : Fmt.money(c.total, c.currency) });
   box.appendChild(main);
   box.appendChild(c.complete
     ? Fmt.el('p', { id: 'completeness', class: 'complete', text: 'Complete: every token and resource in range has a price.' })
