@@ -47,3 +47,60 @@ t.test('dashboard in Chromium: a total with no price at all is written as unpric
     t.same(problems, [], 'no script errors')
   })
 })
+
+/**
+ * Where `text` is drawn inside the element matching `selector` (its first occurrence, within one text node):
+ * the x of its first and of its last character, as laid out. Reading order left to right puts first < last.
+ */
+async function drawnEnds(page: Page, selector: string, text: string): Promise<[number, number]> {
+  // Page code as text (the tests have no DOM types), as the other dashboard tests do.
+  return page.evaluate(`(function (selector, text) {
+    var walker = document.createTreeWalker(document.querySelector(selector), NodeFilter.SHOW_TEXT);
+    for (var node = walker.nextNode(); node; node = walker.nextNode()) {
+      var at = node.textContent.indexOf(text);
+      if (at < 0) continue;
+      var x = function (offset) {
+        var range = document.createRange();
+        range.setStart(node, offset);
+        range.setEnd(node, offset + 1);
+        return range.getBoundingClientRect().x;
+      };
+      return [x(at), x(at + text.length - 1)];
+    }
+    throw new Error(text + ' is not drawn in ' + selector);
+  })(${JSON.stringify(selector)}, ${JSON.stringify(text)})`)
+}
+
+t.test('dashboard in Chromium: a name holding a right-to-left override reverses no other text', { skip }, async (t) => {
+  await eachEngine(t, async (t, engine) => {
+    const app = await build(t, engine)
+    // U+202E RIGHT-TO-LEFT OVERRIDE, never closed: it turns everything after it in its paragraph around.
+    const evil = 'gpt-\u202Eevil'
+    const { key } = await seedUnpriced(app, ['after-name', evil])
+    const { origin, page, problems } = await servedPage(t, app)
+    await show(page, origin, key, 2)
+    t.equal(await page.getAttribute('#app', 'data-state'), 'ready', String(await page.textContent('#message')))
+
+    // The note under the chart names both groups in one sentence, the evil one first (more tokens).
+    const note = await page.textContent('#chart-unpriced')
+    t.equal(note, `No bar for usage without a price: ${evil} (1,002 unpriced tokens), after-name (1,001 unpriced tokens).`)
+    for (const text of ['(1,002 unpriced tokens)', 'after-name', '(1,001 unpriced tokens)']) {
+      const [first, last] = await drawnEnds(page, '#chart-unpriced', text)
+      t.ok(first < last, `"${text}" reads left to right after the name (${first} < ${last})`)
+    }
+
+    // The chart's tooltip writes "name: cost" per group; drawn in the page, the cost after the name stays as it is.
+    await page.evaluate(`(function () {
+      var o = echarts.getInstanceByDom(document.getElementById('chart')).getOption();
+      var i = o.series.findIndex(function (s) { return s.name === ${JSON.stringify(evil)}; });
+      var box = document.createElement('div');
+      box.id = 'tooltip-probe';
+      box.innerHTML = o.tooltip[0].formatter([{ dataIndex: 1, seriesIndex: i, marker: '', seriesName: o.series[i].name }]);
+      document.body.appendChild(box);
+    })()`)
+    t.match(await page.textContent('#tooltip-probe'), `${evil}: unpriced (1,002 tokens)`)
+    const [first, last] = await drawnEnds(page, '#tooltip-probe', 'unpriced (1,002 tokens)')
+    t.ok(first < last, `the tooltip's cost reads left to right after the name (${first} < ${last})`)
+    t.same(problems, [], 'no script errors')
+  })
+})

@@ -98,6 +98,12 @@ var Fmt = (function () {
     a.remove();
     setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
   }
+  /**
+   * A name a tenant chose, set inside running text: in its own bidi isolate, so a right-to-left override or
+   * embedding in it (U+202E, never closed) cannot turn the amounts and names after it around.
+   */
+  function isolated(name) { return el('bdi', { text: name }); }
+  function isolatedHtml(name) { return '<bdi>' + escapeHtml(name) + '</bdi>'; }
   function escapeHtml(s) {
     return String(s).replace(/[&<>"']/g, function (ch) {
       return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[ch];
@@ -105,6 +111,6 @@ var Fmt = (function () {
   }
   return { el: el, int: int, money: money, cost: cost, costCell: costCell, mergeCost: mergeCost, quantity: quantity,
     unpricedText: unpricedText, quantityList: quantityList,
-    csvField: csvField, downloadCsv: downloadCsv, escapeHtml: escapeHtml };
+    csvField: csvField, downloadCsv: downloadCsv, escapeHtml: escapeHtml, isolated: isolated, isolatedHtml: isolatedHtml };
 })();
 `

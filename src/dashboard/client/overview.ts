@@ -90,7 +90,7 @@ function renderChart(p, ctx) {
       var w = p.windows[items[0].dataIndex];
       return '<strong>' + Fmt.escapeHtml(labels[items[0].dataIndex]) + '</strong><br>' + items.map(function (it) {
         var c = p.series[it.seriesIndex].cells[w.start];
-        return c ? it.marker + Fmt.escapeHtml(it.seriesName) + ': ' + Fmt.escapeHtml(Fmt.cost(c)) : '';
+        return c ? it.marker + Fmt.isolatedHtml(it.seriesName) + ': ' + Fmt.escapeHtml(Fmt.cost(c)) : '';
       }).filter(Boolean).join('<br>');
     } },
     legend: { type: 'scroll', top: 0 },
@@ -135,9 +135,14 @@ function renderSeriesTable(p, ctx) {
   var unpriced = p.series.filter(function (s) { return !s.cost.complete && Dec.isZero(s.cost.total); });
   var note = document.getElementById('chart-unpriced');
   note.hidden = !unpriced.length;
-  note.textContent = unpriced.length ? 'No bar for usage without a price: ' + unpriced.map(function (s) {
-    return s.name + ' (' + Fmt.unpricedText(s.cost) + ')';
-  }).join(', ') + '.' : '';
+  note.textContent = '';
+  if (unpriced.length) {
+    note.appendChild(document.createTextNode('No bar for usage without a price: '));
+    unpriced.forEach(function (s, i) {
+      note.appendChild(Fmt.isolated(s.name));
+      note.appendChild(document.createTextNode(' (' + Fmt.unpricedText(s.cost) + ')' + (i < unpriced.length - 1 ? ', ' : '.')));
+    });
+  }
 }
 
 var overviewSection = {
