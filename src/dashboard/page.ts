@@ -137,6 +137,8 @@ main { padding: 1rem; display: flex; flex-direction: column; gap: 1rem; max-widt
 .total-cost { font-size: 30px; font-weight: 700; margin: .25rem 0; font-variant-numeric: tabular-nums; }
 .complete { color: #065f46; margin: 0 0 .5rem; }
 .warning { background: var(--warn-bg); color: var(--warn); padding: .35rem .5rem; border-radius: 4px; margin: 0 0 .5rem; font-weight: 600; }
+/* Notes and messages quote names tenants choose (up to 256 characters, maybe without a break): they wrap anywhere. */
+.warning, .note, #message { overflow-wrap: anywhere; }
 .facts { display: grid; grid-template-columns: auto auto; gap: .2rem 1rem; margin: .5rem 0 0; }
 .facts dt { color: var(--muted); }
 .facts dd { margin: 0; }

@@ -104,3 +104,22 @@ t.test('dashboard in Chromium: a name holding a right-to-left override reverses 
     t.same(problems, [], 'no script errors')
   })
 })
+
+t.test('dashboard in Chromium: a 256-character name without a break stays inside the page', { skip }, async (t) => {
+  await eachEngine(t, async (t, engine) => {
+    const app = await build(t, engine)
+    const long = `m${'x'.repeat(255)}` // the longest model name the contract stores
+    const { key } = await seedUnpriced(app, ['short-name', long])
+    const { origin, page, problems } = await servedPage(t, app)
+    await show(page, origin, key, 2)
+    t.equal(await page.getAttribute('#app', 'data-state'), 'ready', String(await page.textContent('#message')))
+    t.match(await page.textContent('#chart-unpriced'), long, 'the note names it')
+    const widths = JSON.parse(await page.evaluate(`JSON.stringify({
+      page: document.documentElement.scrollWidth, viewport: document.documentElement.clientWidth,
+      note: document.getElementById('chart-unpriced').scrollWidth, noteBox: document.getElementById('chart-unpriced').clientWidth })`)) as
+      { page: number; viewport: number; note: number; noteBox: number }
+    t.ok(widths.note <= widths.noteBox, `the note wraps inside its box (${widths.note} ≤ ${widths.noteBox})`)
+    t.ok(widths.page <= widths.viewport, `the page needs no horizontal scrolling (${widths.page} ≤ ${widths.viewport})`)
+    t.same(problems, [], 'no script errors')
+  })
+})
