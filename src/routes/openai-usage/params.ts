@@ -43,9 +43,9 @@ export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
     if ((ARRAY_PARAMS as readonly string[]).includes(key)) {
       const prev = (out[key] as string[] | undefined) ?? []
       // The plain form is a list typed by hand (`group_by=model, project_id`): split, trimmed, empty pieces
-      // dropped. A bracketed value is exact: ids are stored as sent, and trimming `project_ids[]=%20p1`
+      // dropped (plainList). A bracketed value is exact: ids are stored as sent, and trimming `project_ids[]=%20p1`
       // answered for "p1", while a blank one (`%09`) was dropped and the filter with it — every project.
-      const listed = key === rawKey ? values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '') : values
+      const listed = key === rawKey ? values.flatMap(plainList(key)) : values
       out[key] = [...prev, ...listed]
     } else if (key in out) {
       // A scalar given twice stays a list, so validation names it instead of silently picking one.
@@ -53,6 +53,17 @@ export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
     } else out[key] = value
   }
   req.query = out
+}
+
+/**
+ * One plain value's pieces. A value with no piece at all (`project_ids=`, `project_ids=,`, `%09`) stays one
+ * blank element, which every list's element schema refuses, naming the parameter as for `project_ids[]=`:
+ * dropped, it took the filter with it and answered for every project. `group_by=` is "no grouping", the
+ * default (and "none declared" on the write routes), so a blank there narrows nothing and is still dropped.
+ */
+const plainList = (key: string) => (value: string): string[] => {
+  const pieces = value.split(',').map((v) => v.trim()).filter((v) => v !== '')
+  return pieces.length > 0 || key === 'group_by' ? pieces : ['']
 }
 
 // OpenAI's clients send unix seconds; RFC 3339 is accepted too, as at every entry point (one parser).
