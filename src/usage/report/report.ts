@@ -83,7 +83,10 @@ interface ReportPlan extends Plan {
  * streamed 29 million empty buckets for an hour and more (to 9999: weeks), one statement per 1,440.
  */
 async function planReport(db: Db, r: ReportRequest, now = new Date(), whole = false): Promise<ReportPlan> {
-  const { plan, problems: found } = planRange(r.query, paramsHash(r.query), r.width, r.limits, now)
+  // The hash binds the cursor to what the endpoint computes, not only to its parameters: the usage endpoints
+  // share most parameters, and completions' next_page was taken by embeddings, moderations and images.
+  const shape = { filter: r.filter, groupBy: r.groupBy, groupByAttributes: r.groupByAttributes, classes: r.classes }
+  const { plan, problems: found } = planRange(r.query, paramsHash({ ...r.query, shape }), r.width, r.limits, now)
   const all: ProblemItem[] = [...found]
   const buckets = plan && whole ? bucketCount(plan.start, plan.end, plan.width) : 0
   if (buckets > r.maxGroups)
