@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream'
+import type { IncomingMessage } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
@@ -117,6 +118,9 @@ function acceptedTypes(request: FastifyRequest): string[] {
   return BODY_TYPES.filter((type) => request.server.hasContentTypeParser(type))
 }
 
+/** Each routed request's id by its Node request, for the answers written on the raw socket (clientErrorHandler). */
+const requestIds = new WeakMap<IncomingMessage, string>()
+
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 /**
@@ -193,9 +197,11 @@ export const routerErrorOptions = {
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? problems.requestTimeout()
         : problems.badRequest('the request is not valid HTTP')
-    // No request was parsed, so no id was read or made: one is made here, as for every other answer.
-    const id = randomUUID()
-    const body = JSON.stringify(problem.toBody(undefined, id))
+    // A request whose headers were parsed (its body stalled past requestTimeout) has its id: the one
+    // its x-request-id header and its log lines carry. Before that no id was read or made: one is made.
+    const pending = (socket as Duplex & { _httpMessage?: { req?: IncomingMessage } | null })._httpMessage?.req
+    const id = (pending && requestIds.get(pending)) ?? randomUUID()
+    const body = JSON.stringify(problem.toBody(pending?.url, id))
     socket.end(
       `HTTP/1.1 ${problem.statusCode} ${problem.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
         `X-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
@@ -219,6 +225,7 @@ export default fp(
     // Every response names its request, so a client can quote it and an operator find it in the logs.
     app.addHook('onRequest', async (request, reply) => {
       reply.header('x-request-id', request.id)
+      requestIds.set(request.raw, request.id)
     })
     app.setErrorHandler((err: FastifyError, request, reply) => {
       // A client that hangs up mid-body makes the body stream fail with ECONNRESET/"aborted", which
