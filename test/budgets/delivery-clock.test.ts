@@ -1,6 +1,8 @@
-import { createServer } from 'node:http'
+import { createServer, type ServerResponse } from 'node:http'
+import Fastify from 'fastify'
 import t, { type Test } from 'tap'
-import { build, eachEngine, tenantWithKey } from '../helpers.js'
+import tokenledger from '../../src/app.js'
+import { build, eachEngine, tenantWithKey, testConfig } from '../helpers.js'
 import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, startReceiver, testEngine, waitFor } from '../factories/budgets.js'
 
 // Several instances share one database, each with its own clock. A delivery's lease and its retry's due
@@ -8,19 +10,43 @@ import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, s
 // clock ran a minute ahead took over an attempt another was still making (the receiver got the alert
 // twice at once), and a retry scheduled by an instance ten minutes ahead was not due anywhere else for
 // ten minutes more than its backoff. The database's clock is now the one clock for leases and due times.
+//
+// Nothing here waits for a fixed time to pass: under load (15–20 on two cores) the test failed twice.
+// The receiver answered after 1.5 s, inside a 3 s webhook timeout, and the usage was ingested 300 ms
+// before the budget was made, "so that only a timer pass evaluates it" — an evaluation after that ingest
+// still running when the budget was made recorded the alert in the app's own engine, which then made the
+// attempts the instances under test were meant to make. Now the first attempt is held until the test
+// releases it, the timeout (20 s, so a lease of 25 s) leaves the minute of skew well past any lease, and
+// the usage is ingested by an instance of its own, closed (its evaluations done) before the budget exists.
 
-const TIMEOUT_MS = 3000
+const TIMEOUT_MS = 20_000
+/** More than the lease (TIMEOUT_MS + 5 s): a lease read by this clock would have run out. */
+const SKEW_AHEAD_MS = 60_000
 
-/** A receiver that answers 200 after `delayMs`, counting the requests it received. */
-async function slowReceiver(t: Test, delayMs: number) {
+/** A receiver that holds its first request until `release()` and answers every other at once, counting them. */
+async function heldReceiver(t: Test) {
   const state = { requests: 0 }
+  let held: ServerResponse | undefined
+  let released = false
   const server = createServer((req, res) => {
     state.requests++
     req.resume()
-    const timer = setTimeout(() => res.end('ok'), delayMs)
-    res.on('close', () => clearTimeout(timer))
+    if (state.requests === 1 && !released) held = res
+    else res.end('ok')
   })
-  return { url: await listenAsReceiver(t, server), state }
+  const release = () => {
+    released = true
+    held?.end('ok')
+  }
+  return { url: await listenAsReceiver(t, server), state, release }
+}
+
+/** The start of an hour with usage in the current UTC month: the last full hour, or the current one early on the 1st. */
+function usageHour(): Date {
+  const hour = Math.floor(Date.now() / 3600_000) * 3600_000
+  const now = new Date()
+  const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)
+  return new Date(Math.max(hour - 3600_000, monthStart))
 }
 
 void eachEngine(t, async (t, engine) => {
@@ -28,28 +54,38 @@ void eachEngine(t, async (t, engine) => {
   /** An instance's engine whose clock is `skewMs` off the real one (the app's own engine is not used). */
   const instance = (t: Test, skewMs: number, o: { maxAttempts?: number; retryBaseMs?: number } = {}) =>
     testEngine(t, app, { webhookTimeoutMs: TIMEOUT_MS, maxAttempts: o.maxAttempts ?? 1, retryBaseMs: o.retryBaseMs ?? 60_000, now: () => new Date(Date.now() + skewMs) })
-  /** A tenant with $370 of usage this month, and then (so that only a timer pass evaluates it) a $1 monthly budget. */
+  /**
+   * A tenant with $370 of usage this month, and then (so that only a timer pass evaluates it) a $1 monthly
+   * budget. The usage is ingested by an instance of its own, closed before the budget is made: closing
+   * waits for the evaluation its ingest started, so no engine but the test's evaluates the budget.
+   */
   const spentTenant = async (webhookUrl: string) => {
     const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
     await createCard(app, tenantId, `card-${tenantId}`)
-    await postBuckets(app, key, [bucket(new Date(Math.floor(Date.now() / 3600_000) * 3600_000 - 3600_000), 1000)])
-    await settle()
+    const ingest = Fastify({ logger: false })
+    await ingest.register(tokenledger, { config: testConfig({ BUDGET_EVALUATION_INTERVAL_MS: 'off' }), db: app.testDb })
+    await ingest.ready()
+    await postBuckets(ingest, key, [bucket(usageHour(), 1000)])
+    await ingest.close()
     await putBudget(app, key, 'team', { amount: '1', period: 'month', rate_card: `card-${tenantId}`, thresholds: [100], webhook_url: webhookUrl })
     return key
   }
 
   t.test('an instance whose clock is a minute ahead does not take over an attempt still running', async (t) => {
-    const receiver = await slowReceiver(t, 1500)
+    const receiver = await heldReceiver(t)
     const key = await spentTenant(receiver.url)
     const onTime = instance(t, 0)
-    const ahead = instance(t, 60_000)
+    const ahead = instance(t, SKEW_AHEAD_MS)
     await onTime.tick()
     await waitFor('the first attempt to reach the receiver', () => receiver.state.requests === 1)
-    // The attempt is running (the receiver answers after 1.5 s; its lease is the timeout plus 5 s).
+    // The attempt is running (held by the receiver; its lease is the timeout plus 5 s, well under the
+    // minute of skew). A takeover would be answered at once, so `ahead.idle()` returns either way.
     await ahead.tick()
-    await onTime.idle()
     await ahead.idle()
     t.equal(receiver.state.requests, 1, 'one request: the lease held for the instance a minute ahead')
+    receiver.release()
+    await onTime.idle()
+    t.equal(receiver.state.requests, 1, 'and the held attempt was the only one')
     const [alert] = await alerts(app, key, 'team')
     t.equal(alert?.delivery_status, 'delivered')
     t.same(alert?.deliveries.map((d) => d.status_code), [200], 'one attempt recorded')
@@ -64,6 +100,7 @@ void eachEngine(t, async (t, engine) => {
     // The instance stops (a restart, a crash) before its own retry timer fires.
     await ahead.close()
     t.equal(receiver.deliveries.length, 1, 'the first attempt was made')
+    // Longer than the 100 ms backoff (load only lengthens it); far shorter than the ten minutes of skew.
     await settle(400)
     const onTime = instance(t, 0, { maxAttempts: 3, retryBaseMs: 100 })
     await onTime.tick()
