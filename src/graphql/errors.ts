@@ -3,7 +3,7 @@ import { GraphQLError } from 'graphql'
 import type { ExecutionResult } from 'graphql'
 import type { MercuriusContext } from 'mercurius'
 import { ProblemError, UsageInputError } from '../errors.js'
-import { isFault, logProblem, toProblem } from '../plugins/errors.js'
+import { isFault, logProblem, requestProblem, toProblem } from '../plugins/errors.js'
 
 /**
  * GraphQL's face of the one error pipeline (src/plugins/errors.ts): every error becomes a ProblemError
@@ -112,7 +112,7 @@ export function handleRequestError(opts: GraphqlErrorOptions) {
       await reply.code(400).send({ data: null, errors: items.map((c) => c.error.toJSON()) })
       return
     }
-    const problem = toProblem(err, opts.retryAfterSeconds, request.routeOptions.bodyLimit ?? opts.bodyLimit)
+    const problem = requestProblem(err, request, opts.retryAfterSeconds, opts.bodyLimit)
     logProblem(request, problem, err)
     const message = isFault(problem) ? 'internal error' : problem.message
     await reply

@@ -57,7 +57,7 @@ export function toProblem(err: FastifyError | Error, retryAfterSeconds: number, 
       // Fastify's error does not carry the limit; the route's own (or the server's) limit applies.
       return problems.payloadTooLarge(bodyLimit)
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      // GraphQL's; REST names the type sent and the route's types (the error handler below).
+      // Without its request; with it, requestProblem names the type sent and the route's types.
       return new ProblemError(415, 'unsupported-media-type', 'Unsupported media type', e.message)
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -107,8 +107,8 @@ function routeMethods() {
   }
 }
 
-/** The body types a route may be sent: JSON everywhere, CSV where the route registered a parser for it. */
-const BODY_TYPES = ['application/json', 'text/csv']
+/** The body types a route may be sent: JSON everywhere, CSV or a GraphQL document where the route's context registered a parser for it. */
+const BODY_TYPES = ['application/json', 'text/csv', 'application/graphql']
 
 /**
  * The body types this request's route accepts, for its 415: Fastify's own said only "Unsupported Media
@@ -116,6 +116,20 @@ const BODY_TYPES = ['application/json', 'text/csv']
  */
 function acceptedTypes(request: FastifyRequest): string[] {
   return BODY_TYPES.filter((type) => request.server.hasContentTypeParser(type))
+}
+
+/**
+ * The problem a failed request answers with: the error handler's (REST) and mercurius's (src/graphql/errors.ts,
+ * which renders it GraphQL's way) — one mapping, so a /graphql 415 names the type sent and the types taken
+ * as REST's does (it said only Fastify's "Unsupported Media Type"), and a client that hung up mid-body is
+ * not a database outage there either.
+ */
+export function requestProblem(err: FastifyError | Error, request: FastifyRequest, retryAfterSeconds: number, bodyLimit: number): ProblemError {
+  // A client that hangs up mid-body makes the body stream fail with ECONNRESET/"aborted", which
+  // reads like the database's own connection errors: it was logged as a database outage (503).
+  if (request.raw.readableAborted) return problems.clientClosed()
+  if ((err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problems.unsupportedMediaType(request.headers['content-type'], acceptedTypes(request))
+  return toProblem(err, retryAfterSeconds, request.routeOptions.bodyLimit ?? bodyLimit)
 }
 
 /** Each routed request's id by its Node request, for the answers written on the raw socket (clientErrorHandler). */
@@ -228,13 +242,7 @@ export default fp(
       requestIds.set(request.raw, request.id)
     })
     app.setErrorHandler((err: FastifyError, request, reply) => {
-      // A client that hangs up mid-body makes the body stream fail with ECONNRESET/"aborted", which
-      // reads like the database's own connection errors: it was logged as a database outage (503).
-      const problem = request.raw.readableAborted
-        ? problems.clientClosed()
-        : err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-          ? problems.unsupportedMediaType(request.headers['content-type'], acceptedTypes(request))
-          : toProblem(err, opts.retryAfterSeconds, request.routeOptions.bodyLimit ?? opts.bodyLimit)
+      const problem = requestProblem(err, request, opts.retryAfterSeconds, opts.bodyLimit)
       logProblem(request, problem, err)
       return sendProblem(reply, request, problem)
     })

@@ -70,6 +70,18 @@ void eachEngine(t, async (t, engine) => {
     })
   }
 
+  // Fastify's own text ("Unsupported Media Type") named neither the type sent nor the ones taken, as REST's 415 does.
+  t.test('a body of a type /graphql does not take → 415 UNSUPPORTED_MEDIA_TYPE naming the type sent and those taken', async (t) => {
+    for (const [type, named] of [['text/plain', '"text/plain"'], [undefined, '(none)']] as const) {
+      const res = await server.inject({ method: 'POST', url: '/graphql', headers: { ...h, ...(type ? { 'content-type': type } : {}) }, payload: Buffer.from('{ __typename }') })
+      t.equal(res.statusCode, 415, res.body)
+      const err = errorOf(res)
+      t.equal(err.extensions.code, 'UNSUPPORTED_MEDIA_TYPE')
+      t.equal(err.message, `content type ${named} is not accepted here; send application/json or application/graphql`)
+      t.match(res.json(), { data: null }, 'GraphQL-shaped, as the contract says of /graphql')
+    }
+  })
+
   t.test('bad variables get the same 400 on every request of a query, also the one that compiles it (jit)', async (t) => {
     const query = 'query($from: DateTime!, $to: DateTime!, $first: Int) { usage(from: $from, to: $to, first: $first) { rows { windowStart cost { total } } } }'
     const good = { from: '2025-10-01T00:00:00Z', to: '2025-10-02T00:00:00Z', first: 5 }
