@@ -52,6 +52,16 @@ export function segmentSql(t: SQL): SQL {
 }
 
 /**
+ * CTE `one_seg`: the segment of every instant in [from, to) when no price on the card changes strictly
+ * inside the range (a change at `from` itself starts the range's segment), else null. Expects CTE `pts`.
+ */
+export function oneSegmentSql(from: Date, to: Date): SQL {
+  const f = sql`${from.toISOString()}::timestamptz`
+  return sql`select case when not exists (select 1 from unnest(arr) p where p > ${f} and p < ${to.toISOString()}::timestamptz)
+      then width_bucket(${f}, arr) end as s from pts`
+}
+
+/**
  * Joins each aggregated row (`agg`, with rate keys p_provider, p_model, p_tier, p_batch, p_ctx, p_geo
  * and a representative instant t_rep) to the ONE rate in force for it (contract v2 "Pricing,
  * extended"): by model first — the exact id, then the longest prefix pattern (`gpt-5-mini*` beats

@@ -101,15 +101,20 @@ void t.test('maintenance builds the extended statistics of usage_buckets (autova
       )
     const [defined] = await db.query<{ n: number }>(`select count(*)::int8 as n from pg_statistic_ext where stxname = 'usage_buckets_group_ndistinct'`)
     t.equal(defined!.n, 1, 'migration 0013 defines it on the parent')
+    // Migration 0014's (by project) and 0022's (by API key).
     const dailyBuilt = () =>
       db.query<{ n: number }>(
         `select count(*)::int8 as n from pg_statistic_ext e join pg_statistic_ext_data d on d.stxoid = e.oid
-         where e.stxname = 'usage_bucket_daily_group_ndistinct' and d.stxdndistinct is not null`,
+         where e.stxname in ('usage_bucket_daily_group_ndistinct', 'usage_bucket_daily_key_ndistinct') and d.stxdndistinct is not null`,
       )
-    t.equal((await dailyBuilt())[0]!.n, 0, 'the daily rollup\'s (migration 0014) is not built before')
+    const [dailyDefined] = await db.query<{ n: number }>(
+      `select count(*)::int8 as n from pg_statistic_ext where stxname in ('usage_bucket_daily_group_ndistinct', 'usage_bucket_daily_key_ndistinct')`,
+    )
+    t.equal(dailyDefined!.n, 2, 'migrations 0014 and 0022 define the daily rollup\'s')
+    t.equal((await dailyBuilt())[0]!.n, 0, 'the daily rollup\'s are not built before')
     await maintainPartitions(db, { monthsAhead: 1 }, at('2031-05-20T12:00:00Z'))
     t.equal((await built())[0]!.n, 1, 'built for the whole partitioned table after maintenance')
-    t.equal((await dailyBuilt())[0]!.n, 1, 'and the daily rollup\'s: maintenance analyzes the rollups, autovacuum or not')
+    t.equal((await dailyBuilt())[0]!.n, 2, 'and the daily rollup\'s: maintenance analyzes the rollups, autovacuum or not')
     const [analyzed] = await db.query<{ n: number }>(
       `select count(*)::int8 as n from pg_class where relname in ('usage_bucket_daily', 'usage_bucket_hourly') and reltuples > 0`,
     )

@@ -7,7 +7,10 @@ import { seedBuckets, seedCard, type SeedBucket, type SeedRate } from '../factor
 
 // Property: for random usage (every token class, tiers, batch) and random effective-dated rates with a
 // correction recorded later, the GraphQL TOTAL cost equals an independent decimal.js computation both now
-// and `pricingAsOf` before the correction — and unpriced tokens are counted, never priced at $0.
+// and `pricingAsOf` before the correction — and unpriced tokens are counted, never priced at $0. The range
+// is the month (the price change inside it: each row priced by its own rate segment) or starts or ends
+// exactly at the change (no change strictly inside: the whole range is one segment, src/pricing/cost-sql.ts
+// `oneSegmentSql`).
 const MODELS = ['img-model-2025-01-01', 'img-model-mini-2025-01-01']
 const price = fc.integer({ min: 0, max: 50_000 }).map((n) => new Decimal(n).div(1000).toString())
 const prices = fc.record(
@@ -31,7 +34,8 @@ void eachEngine(t, async (t, engine) => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(bucket, { minLength: 1, maxLength: 12 }),
-      fc.record({ a: prices, b: prices, c: prices, fix: prices, changeDay: fc.integer({ min: 1, max: 28 }), tier: fc.constantFrom('default', 'flex') }),
+      fc.record({ a: prices, b: prices, c: prices, fix: prices, changeDay: fc.integer({ min: 1, max: 28 }), tier: fc.constantFrom('default', 'flex'),
+        range: fc.constantFrom('month', 'from change', 'to change') }),
       async (raw, p) => {
         run++
         const { tenantId, key } = await tenantWithKey(app, ['read'])
@@ -59,25 +63,28 @@ void eachEngine(t, async (t, engine) => {
             p.fix.input_image ?? null, p.fix.cached_input_image ?? null, p.fix.output_image ?? null, p.fix.input_audio ?? null, ids[2], later.toISOString()],
         )
         const all = [...rates.map((r, i) => ({ ...r, id: ids[i]! })), { ...fix, id: fixId!.id }]
+        const from = p.range === 'from change' ? change : new Date('2025-10-01T00:00:00Z')
+        const to = p.range === 'to change' ? change : new Date('2025-11-01T00:00:00Z')
+        const inRange = rows.filter((b) => b.start >= from && b.start < to)
         for (const asOf of [new Date('2025-02-01T00:00:00Z'), new Date()]) {
           const res = await app.inject({
             method: 'POST', url: '/graphql', headers: bearer(key),
             payload: {
-              query: `query($asOf: DateTime, $card: String) { usage(from: "2025-10-01T00:00:00Z", to: "2025-11-01T00:00:00Z", window: TOTAL, rateCard: $card, pricingAsOf: $asOf) {
+              query: `query($asOf: DateTime, $card: String, $from: DateTime!, $to: DateTime!) { usage(from: $from, to: $to, window: TOTAL, rateCard: $card, pricingAsOf: $asOf) {
                 totals { cost { total input cachedInput cacheWrite output complete unpricedTokens } } } }`,
-              variables: { asOf, card: `prop-${tenantId}-${run}` },
+              variables: { asOf, card: `prop-${tenantId}-${run}`, from, to },
             },
           })
           const cost = (res.json() as { data: { usage: { totals: { cost: Record<string, string | number | boolean> } } } }).data.usage.totals.cost
-          const e = rows.reduce((a, b) => addCost(a, expectedCost(b, findRate(b, all, asOf))), zeroCost())
+          const e = inRange.reduce((a, b) => addCost(a, expectedCost(b, findRate(b, all, asOf))), zeroCost())
           if (!new Decimal(cost.total as string).equals(e.total) || cost.unpricedTokens !== e.unpriced || cost.complete !== (e.unpriced === 0))
-            throw new Error(`asOf ${asOf.toISOString()}: got ${JSON.stringify(cost)}, expected ${e.total.toString()} / ${e.unpriced}`)
+            throw new Error(`${p.range}, asOf ${asOf.toISOString()}: got ${JSON.stringify(cost)}, expected ${e.total.toString()} / ${e.unpriced}`)
           for (const f of ['input', 'cachedInput', 'cacheWrite', 'output'] as const)
             if (!new Decimal(cost[f] as string).equals(e[f])) throw new Error(`${f}: ${String(cost[f])} ≠ ${e[f].toString()}`)
         }
       },
     ),
-    { numRuns: 15, seed: 20251123 },
+    { numRuns: 24, seed: 20251123 },
   )
   t.pass(`${run} random cards and datasets priced exactly, now and as of before a correction`)
 })
