@@ -3,8 +3,8 @@ import {
   classCostColumns,
   effectiveRatesSql,
   ratePointsCte,
-  resolvedRatesSql,
   oneSegmentSql,
+  resolvedRatesSql,
   segmentSql,
   type PricingScope,
 } from '../pricing/cost-sql.js'
