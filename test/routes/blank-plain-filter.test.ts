@@ -18,7 +18,7 @@ const REPORTS = [
   `/v1/organization/usage/embeddings?${range}&group_by=project_id`,
   `/v1/reconciliation?from=${DAY}&to=${DAY + 86_400}&group_by=project`,
 ]
-type Problem = { errors: { path: string }[] }
+type Problem = { errors: { path: string; message: string }[] }
 type Results = { data: { results: { project_id: string }[] }[] }
 const projects = (body: Results) => body.data.flatMap((b) => b.results.map((r) => r.project_id)).sort()
 
@@ -37,6 +37,8 @@ void eachEngine(t, async (t, engine) => {
         t.equal(res.statusCode, 400, `${report} ${form}`)
         t.match(res.headers['content-type'], /application\/problem\+json/)
         t.ok((res.json() as Problem).errors.some((e) => /project_ids/.test(e.path)), `${report} ${form} names project_ids`)
+        // In words, not zod's "Too small: expected string to have >=1 characters".
+        t.same((res.json() as Problem).errors.filter((e) => /project_ids/.test(e.path)).map((e) => e.message), ['must not be empty'], `${report} ${form}`)
       }
     }
     const sources = await get(`${REPORTS[0]}&sources=`)
