@@ -48,6 +48,50 @@ function pivot(rows, dim) {
   return { windows: windows, series: list };
 }
 
+var BREAKDOWN = [
+  ['input', 'Uncached input', 'uncachedInputTokens'], ['cachedInput', 'Cached input', 'cachedInputTokens'],
+  ['cacheWrite', 'Cache writes', 'cacheWriteTokens'], ['output', 'Output', 'outputTokens'],
+];
+
+/**
+ * The total's amount per token class and for resources, each written as what it is. The API prices every
+ * class but says what is unpriced per cost only (unpricedTokens; unpricedQuantity per resource), so a class
+ * is read from it: with tokens, no amount and the cost incomplete, it had no rate ("unpriced (n tokens)",
+ * never $0.00); unpriced tokens those classes do not account for lie in classes that also have a price,
+ * whose amounts are then lower bounds ("≥ $x").
+ */
+function breakdown(totals) {
+  var c = totals.cost;
+  var unpricedClass = function (b) { return !c.complete && Dec.isZero(c[b[0]]) && totals[b[2]] > 0; };
+  var inUnpricedClasses = BREAKDOWN.filter(unpricedClass).reduce(function (n, b) { return n + totals[b[2]]; }, 0);
+  var elsewhere = c.unpricedTokens > inUnpricedClasses;
+  var lines = BREAKDOWN.map(function (b) {
+    var amount = c[b[0]], tokens = totals[b[2]];
+    var line = { key: b[0], name: b[1], amount: amount, complete: true, unpriced: null, title: amount + ' ' + c.currency,
+      text: Fmt.money(amount, c.currency) };
+    if (unpricedClass(b)) {
+      line.complete = false;
+      line.unpriced = tokens;
+      line.text = Fmt.cost({ total: amount, currency: c.currency, complete: false, unpricedTokens: tokens, unpricedQuantity: [] });
+      line.title = 'No rate on the card for these ' + Fmt.int(tokens) + ' tokens: they add nothing to the total.';
+    } else if (elsewhere && tokens > 0) {
+      line.complete = false;
+      line.text = '≥ ' + line.text;
+      line.title = amount + ' ' + c.currency + ': a lower bound, some of the ' + Fmt.int(c.unpricedTokens - inUnpricedClasses) +
+        ' unpriced tokens in range may be of this class.';
+    }
+    return line;
+  });
+  var q = c.unpricedQuantity || [];
+  var resources = { key: 'resources', name: 'Resources', amount: c.resources, complete: !q.length, unpriced: null,
+    title: c.resources + ' ' + c.currency, text: Fmt.money(c.resources, c.currency) };
+  if (q.length) {
+    resources.text = Fmt.cost({ total: c.resources, currency: c.currency, complete: false, unpricedTokens: 0, unpricedQuantity: q });
+    resources.title = c.resources + ' ' + c.currency + '; no rate on the card for ' + q.map(Fmt.quantity).join(', ') + '.';
+  }
+  return lines.concat([resources]);
+}
+
 function renderTotals(totals) {
   var c = totals.cost;
   var box = document.getElementById('totals-body');
@@ -62,11 +106,10 @@ function renderTotals(totals) {
     : Fmt.el('p', { id: 'completeness', class: 'warning', 'data-unpriced': String(c.unpricedTokens),
       'data-unpriced-quantity': Fmt.quantityList(c),
       text: Fmt.unpricedText(c) + ', total incomplete (the amount above is a lower bound).' }));
-  var facts = [
-    ['Uncached input', c.input], ['Cached input', c.cachedInput], ['Cache writes', c.cacheWrite], ['Output', c.output],
-    ['Resources', c.resources],
-  ].map(function (f) {
-    return [Fmt.el('dt', { text: f[0] + ' cost' }), Fmt.el('dd', { class: 'num', 'data-value': f[1], title: f[1], text: Fmt.money(f[1], c.currency) })];
+  var facts = breakdown(totals).map(function (f) {
+    return [Fmt.el('dt', { text: f.name + ' cost' }), Fmt.el('dd', { class: 'num' + (f.complete ? '' : ' incomplete'),
+      'data-class': f.key, 'data-value': f.amount, 'data-complete': String(f.complete),
+      'data-unpriced': f.unpriced === null ? null : String(f.unpriced), title: f.title, text: f.text })];
   });
   [['Requests', totals.requests], ['Input tokens', totals.inputTokens], ['Output tokens', totals.outputTokens]].forEach(function (f) {
     facts.push([Fmt.el('dt', { text: f[0] }), Fmt.el('dd', { class: 'num', 'data-value': f[1] === null ? '' : String(f[1]), text: Fmt.int(f[1]) })]);
