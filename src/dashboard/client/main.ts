@@ -6,6 +6,7 @@
 export const MAIN_JS = String.raw`
 var SECTIONS = [overviewSection, topSection('PROJECT'), topSection('API_KEY'), topSection('MODEL'), classesSection, budgetsSection, reconSection];
 var WINDOWS = ['HOUR', 'DAY', 'WEEK', 'MONTH'];
+var LATEST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 var $ = function (id) { return document.getElementById(id); };
 var app = $('app');
 var generation = 0;
@@ -56,11 +57,18 @@ function askForKey(text) {
 
 function validate(s) {
   var problems = [];
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(s.from)) problems.push('“From” must be a date.');
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(s.to)) problems.push('“To” must be a date.');
-  if (!problems.length && s.from > s.to) problems.push('“From” must not be after “To”.');
-  if (!Zone.isValid(s.tz)) problems.push('“' + s.tz + '” is not an IANA time zone (for example Europe/Paris or UTC).');
-  $('tz').setAttribute('aria-invalid', String(!Zone.isValid(s.tz)));
+  var fromBad = Zone.dateProblem(s.from), toBad = Zone.dateProblem(s.to), tzOk = Zone.isValid(s.tz);
+  if (fromBad) problems.push('“From” ' + fromBad + '.');
+  if (toBad) problems.push('“To” ' + toBad + '.');
+  if (!fromBad && !toBad && s.from > s.to) problems.push('“From” must not be after “To”.');
+  if (!tzOk) problems.push('“' + s.tz + '” is not an IANA time zone (for example Europe/Paris or UTC).');
+  // The API takes instants from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z; a range's local midnights
+  // east or west of UTC can fall just outside, which is said here rather than as a failed query.
+  if (!fromBad && tzOk && Zone.midnight(s.from, s.tz) < 0)
+    problems.push('“From” ' + s.from + ' in ' + s.tz + ' starts before 1970-01-01T00:00:00Z, the earliest time tokenledger takes.');
+  if (!toBad && tzOk && Zone.midnight(Zone.addDays(s.to, 1), s.tz) > LATEST_MS)
+    problems.push('“To” ' + s.to + ' in ' + s.tz + ' ends after 9999-12-31T23:59:59Z, the latest time tokenledger takes.');
+  $('tz').setAttribute('aria-invalid', String(!tzOk));
   return problems;
 }
 
