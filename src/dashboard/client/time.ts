@@ -76,13 +76,33 @@ var Zone = (function () {
     if (y < 1970) return '(' + date + ') is before 1970, the earliest year tokenledger takes';
     return '';
   }
-  /** A window's label in local time: the form depends on the window size. */
+  /** A window's label in local time: the form depends on the window size; a repeated hour adds its UTC offset. */
   function label(iso, window, tz) {
     var p = parts(Date.parse(iso), tz);
     var day = year(p.year) + '-' + pad(p.month) + '-' + pad(p.day);
     if (window === 'MONTH') return year(p.year) + '-' + pad(p.month);
-    if (window === 'HOUR') return day + ' ' + pad(p.hour) + ':' + pad(p.minute);
+    if (window === 'HOUR') {
+      var text = day + ' ' + pad(p.hour) + ':' + pad(p.minute);
+      return repeated(Date.parse(iso), tz) ? text + ' (' + utcOffset(Date.parse(iso), tz) + ')' : text;
+    }
     return day;
+  }
+  /**
+   * Whether the local time at ms also happens at another instant: where clocks fall back (America/New_York
+   * 01:00 twice, America/Havana 00:00 twice) two HOUR windows would read the same, so those carry their offset.
+   * The other reading lies within the size of the change (at most a few hours) before or after.
+   */
+  function repeated(ms, tz) {
+    var wall = Math.floor(ms / 1000) * 1000 + offsetMs(ms, tz);
+    return [-3, 3].some(function (h) {
+      var off = offsetMs(ms + h * 3600000, tz), other = wall - off;
+      return other !== Math.floor(ms / 1000) * 1000 && offsetMs(other, tz) === off;
+    });
+  }
+  /** 'UTC-05:00', 'UTC+10:30': the zone's offset at ms. */
+  function utcOffset(ms, tz) {
+    var min = Math.round(offsetMs(ms, tz) / 60000), abs = Math.abs(min);
+    return 'UTC' + (min < 0 ? '-' : '+') + pad(Math.floor(abs / 60)) + ':' + pad(abs % 60);
   }
   function browserZone() {
     try { return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'; } catch (e) { return 'UTC'; }
