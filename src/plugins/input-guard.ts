@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import { Readable } from 'node:stream'
 import fp from 'fastify-plugin'
 import { problems, type ProblemItem } from '../errors.js'
+import { bodyProtoKeys, protoKeysRefusal } from '../ingest/events/proto-keys.js'
 import { MAX_JSON_DEPTH, TOO_DEEP, unstorableText } from '../ingest/values.js'
 
 declare module 'fastify' {
@@ -79,16 +80,25 @@ export default fp(
     // Fastify's JSON parser decodes the body leniently: bytes that are not UTF-8 (a Latin-1 "é") became
     // U+FFFD and were stored, not what was sent. The same parser, on a body checked to be UTF-8.
     const parseJson = app.getDefaultJsonParser('error', 'error')
-    // Proto-poisoning keys are refused for the whole body, except where the route refuses the one item
-    // holding them (JSON.parse defines such a key as an own data property: no prototype changes).
+    // Proto-poisoning keys are refused for the whole body, naming each, except where the route refuses the
+    // one item holding them (JSON.parse defines such a key as an own data property: no prototype changes).
     const parseJsonKeepingProtoKeys = app.getDefaultJsonParser('ignore', 'ignore')
     // Fastify's text/plain parser handed every JSON route a string, refused as "expected object, received
     // string" (GraphQL: "must be object"): no route takes text, so it is a 415 naming what the route takes.
     app.removeContentTypeParser(['application/json', 'text/plain'])
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body: Buffer, done) => {
       if (!isUtf8(body)) return done(problems.badRequest('the JSON body is not valid UTF-8 (RFC 8259 §8.1); nothing was written'), undefined)
-      const parse = req.routeOptions.config?.protoKeysPerItem ? parseJsonKeepingProtoKeys : parseJson
-      parse(req, body.toString('utf8'), done)
+      const text = body.toString('utf8')
+      if (req.routeOptions.config?.protoKeysPerItem) return parseJsonKeepingProtoKeys(req, text, done)
+      parseJson(req, text, (err, parsed) => {
+        if (!err) return done(null, parsed)
+        // The refusing parser says "Body is not valid JSON" of valid JSON holding such a key: parsed again
+        // keeping them (only on this path, so valid bodies pay nothing), the 400 names each key and where it is.
+        parseJsonKeepingProtoKeys(req, text, (again, kept) => {
+          const found = again ? [] : bodyProtoKeys(kept, MAX_LISTED)
+          done(found.length ? protoKeysRefusal(found, MAX_LISTED) : err, undefined)
+        })
+      })
     })
     app.addHook('onRequest', async (req) => {
       const found: ProblemItem[] = []

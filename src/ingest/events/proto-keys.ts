@@ -1,3 +1,4 @@
+import { problems, type ProblemError } from '../../errors.js'
 import type { FieldProblem } from '../token-classes.js'
 import { MAX_JSON_DEPTH } from '../values.js'
 
@@ -35,6 +36,28 @@ export function envelopeProtoKeys(body: unknown, limit: number): FieldProblem[] 
     if ((key !== 'events' || !Array.isArray(value)) && walk(value, [key], out, 1, limit)) break
   }
   return out
+}
+
+/** Such keys anywhere in a body, as protoKeyProblems lists them: for the routes that refuse the whole body for one. */
+export function bodyProtoKeys(body: unknown, limit: number): FieldProblem[] {
+  const out: FieldProblem[] = []
+  walk(body, [], out, 0, limit)
+  return out
+}
+
+/**
+ * The 400 for a body holding such keys (found by bodyProtoKeys or envelopeProtoKeys, paths relative to the
+ * body): each named by its path under `body`, with the array index the contract names items by
+ * (`{buckets: [...]}`), at most `limit` and one item saying there are more.
+ */
+export function protoKeysRefusal(found: FieldProblem[], limit: number): ProblemError {
+  const listed = found.slice(0, limit).map((p) => {
+    const index = /^[^.]+\.(\d+)(\.|$)/.exec(p.path)
+    return index ? { index: Number(index[1]), path: `body.${p.path}`, message: p.message } : { path: `body.${p.path}`, message: p.message }
+  })
+  if (found.length > limit)
+    listed.push({ path: 'body', message: `and more such keys, not listed: at most ${limit} are listed, and the body was not searched for more` })
+  return problems.validation(listed, 'the body is valid JSON but holds keys no JSON body may hold (`__proto__`, or `constructor` holding `prototype`: prototype pollution); nothing was written')
 }
 
 /** Whether `out` is full: it holds one problem past `limit`. */

@@ -3,10 +3,9 @@ import { z } from 'zod'
 import { createdEventSpan } from '../../budgets/ingest-span.js'
 import { EventResultSchema, MAX_EVENTS_PER_REQUEST } from '../../ingest/events/event-schema.js'
 import { createEventBatcher } from '../../ingest/events/event-batcher.js'
-import { envelopeProtoKeys } from '../../ingest/events/proto-keys.js'
+import { envelopeProtoKeys, protoKeysRefusal } from '../../ingest/events/proto-keys.js'
 import { MAX_EVENT_PROBLEMS } from '../../ingest/events/normalize-event.js'
 import { retentionGuard } from '../../ingest/retention.js'
-import { problems } from '../../errors.js'
 import { problemResponses } from '../shared-schemas.js'
 
 // Items are validated one by one after the body is accepted (a bad item is rejected on its own), so the
@@ -47,10 +46,7 @@ const usageEventRoutes: FastifyPluginAsyncZod<{ retentionMonths?: number | undef
       preValidation: async (req) => {
         // Listed as an event's are, at most MAX_EVENT_PROBLEMS: the walk stops at the one past them.
         const found = envelopeProtoKeys(req.body, MAX_EVENT_PROBLEMS)
-        const listed = found.slice(0, MAX_EVENT_PROBLEMS).map((p) => ({ ...p, path: `body.${p.path}` }))
-        if (found.length > MAX_EVENT_PROBLEMS)
-          listed.push({ path: 'body', message: `and more such keys, not listed: at most ${MAX_EVENT_PROBLEMS} are listed, and the body was not searched for more` })
-        if (found.length) throw problems.validation(listed, 'the body holds keys no JSON body may hold; nothing was written')
+        if (found.length) throw protoKeysRefusal(found, MAX_EVENT_PROBLEMS)
       },
       schema: {
         tags: ['usage'],
