@@ -3,7 +3,8 @@ import { problems } from '../errors.js'
 
 /**
  * RFC 4180 records from a stream, for the usage export: `,` separated, `"` quoted (`""` inside),
- * records end at LF or CRLF, a leading BOM is dropped, quoted fields may hold newlines. An empty line
+ * records end at LF or CRLF (a lone CR is refused outside quotes), a leading BOM is dropped, quoted
+ * fields may hold newlines and CRs. An empty line
  * is the record `['']`. csv-parse did the same at a third of the speed (it builds each field through
  * a byte buffer); an unquoted record — nearly every export line — is one `split` here.
  *
@@ -23,6 +24,11 @@ export async function readCsvRecords(
   let first = true
   const malformed = (at: number, message: string) =>
     problems.validation([{ line: at, path: '', message }], 'malformed CSV; nothing was written')
+  // A CR not followed by LF outside quotes was kept inside its field (a model "gpt\r4o" stored as sent), and
+  // a row split by one (a file saved with CR line ends) read as one row of twice the fields. RFC 4180 allows a
+  // CR inside a quoted field only: kept there; refused elsewhere — except as the input's last character.
+  const loneCr = (at: number) =>
+    malformed(at, 'holds a carriage return (CR) not followed by a line feed outside quotes: records must end with LF or CRLF (convert a file saved with CR line ends), and a CR inside a value must be quoted (RFC 4180)')
 
   /** Parses complete records from `text`; returns where the incomplete rest starts. */
   const parse = async (text: string, final: boolean): Promise<number> => {
@@ -30,6 +36,8 @@ export async function readCsvRecords(
     const n = text.length
     // The next quote at or after i (-1: none left): found once per quote, not once per record.
     let quote = text.indexOf('"')
+    // Likewise the next CR: one search per CR (once per CRLF line), not a search to the end per line.
+    let cr = text.indexOf('\r')
     while (i < n) {
       let nl = text.indexOf('\n', i)
       if (nl === -1) {
@@ -39,6 +47,8 @@ export async function readCsvRecords(
       if (quote !== -1 && quote < i) quote = text.indexOf('"', i)
       if (quote === -1 || quote >= nl) {
         const end = nl > i && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl
+        if (cr !== -1 && cr < i) cr = text.indexOf('\r', i)
+        if (cr !== -1 && cr < end) throw loneCr(line)
         const pending = onRecord(text.slice(i, end).split(','), line)
         if (pending) await pending
         line++
@@ -79,7 +89,8 @@ export async function readCsvRecords(
             continue
           } else if (c === 13 && j + 1 >= n && !final) return i
           else if (c === 13 && text.charCodeAt(j + 1) === 10) j++
-          else if (c !== 10) throw malformed(startLine + lines, 'a closing quote must end its field')
+          else if (c === 13 && j + 1 < n) throw loneCr(startLine + lines)
+          else if (c !== 10 && c !== 13) throw malformed(startLine + lines, 'a closing quote must end its field')
           break
         }
         let end = j
@@ -87,10 +98,11 @@ export async function readCsvRecords(
           const c = text.charCodeAt(end)
           if (c === 44 || c === 10) break
           if (c === 34) throw malformed(startLine + lines, 'a quote may only open a field')
+          if (c === 13 && end + 1 < n && text.charCodeAt(end + 1) !== 10) throw loneCr(startLine + lines)
           end++
         }
         if (end >= n && !final) return i
-        const fieldEnd = text.charCodeAt(end) === 10 && end > j && text.charCodeAt(end - 1) === 13 ? end - 1 : end
+        const fieldEnd = (end >= n || text.charCodeAt(end) === 10) && end > j && text.charCodeAt(end - 1) === 13 ? end - 1 : end
         record.push(text.slice(j, fieldEnd))
         j = end
         if (j < n && text.charCodeAt(j) === 44) {

@@ -30,11 +30,21 @@ function readHeader(record: string[]): Columns {
   // line: its "header" held every row, no data row followed, and the answer was a 200 that stored nothing.
   if (record.some((name) => name.includes('\r')))
     problems.push({ line: 1, path: '', message: 'the header line holds a carriage return (CR) not followed by a line feed: records must end with LF or CRLF (convert a file saved with CR line ends)' })
+  const unnamed: number[] = []
   record.forEach((name, i) => {
     const key = name.trim().replace(/^\uFEFF/, '')
-    if (columns.has(key)) problems.push({ line: 1, path: key, message: `column "${key}" appears twice` })
+    if (key === '') unnamed.push(i + 1)
+    else if (columns.has(key)) problems.push({ line: 1, path: key, message: `column "${key}" appears twice` })
     columns.set(key, i)
   })
+  // One unnamed column is ignored, as an unknown column is (a header ending in ","); two or more were
+  // refused as 'column "" appears twice', naming neither where they are nor what is wrong.
+  if (unnamed.length > 1)
+    problems.push({
+      line: 1,
+      path: '',
+      message: `columns ${unnamed.slice(0, -1).join(', ')} and ${unnamed.at(-1)} (counted from 1) have no name: at most one column may be unnamed (its cells are ignored); remove the empty names${unnamed.at(-1) === record.length ? ' (the header ends with ",,")' : ''}`,
+    })
   for (const [a, b] of [['start_time', 'start_time_iso'], ['end_time', 'end_time_iso']] as const)
     if (!columns.has(a) && !columns.has(b)) problems.push({ line: 1, path: a, message: `the header needs a ${a} or ${b} column` })
   // Our resource usage exports (images, storage, search calls…) carry num_model_requests too, so they would read
