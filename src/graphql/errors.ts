@@ -88,6 +88,16 @@ function logAll(request: FastifyRequest | undefined, log: FastifyRequest['log'],
   }
 }
 
+/**
+ * The GraphQL error as sent, with the request's id as `extensions.requestId` (the `x-request-id` header's,
+ * REST's `request_id`): parse, validation and execution errors carried it only in the header, unlike the
+ * HTTP-level ones, so a client logging the body alone could not find the request in the server's logs.
+ */
+function sent(error: GraphQLError, requestId: string | undefined) {
+  const json = error.toJSON()
+  return requestId === undefined ? json : { ...json, extensions: { ...json.extensions, requestId } }
+}
+
 /** mercurius `errorFormatter`: execution results that carry errors. */
 export function formatExecution(opts: GraphqlErrorOptions) {
   return (execution: ExecutionResult & { statusCode?: number }, ctx: MercuriusContext) => {
@@ -97,7 +107,7 @@ export function formatExecution(opts: GraphqlErrorOptions) {
     // Without data, the request failed before execution (parse, validation, variables): its 4xx applies.
     const requestError = !execution.data && items.some((c) => !c.problem)
     const statusCode = requestError ? 400 : 200
-    return { statusCode, response: { data: execution.data ?? null, errors: items.map((c) => c.error.toJSON()) } }
+    return { statusCode, response: { data: execution.data ?? null, errors: items.map((c) => sent(c.error, request?.id)) } }
   }
 }
 
@@ -109,7 +119,7 @@ export function handleRequestError(opts: GraphqlErrorOptions) {
     if (Array.isArray(inner) && inner.length && inner.every((e) => e instanceof GraphQLError)) {
       const items = (inner as GraphQLError[]).map((e) => classify(e, opts))
       logAll(request, request.log, items)
-      await reply.code(400).send({ data: null, errors: items.map((c) => c.error.toJSON()) })
+      await reply.code(400).send({ data: null, errors: items.map((c) => sent(c.error, request.id)) })
       return
     }
     const problem = requestProblem(err, request, opts.retryAfterSeconds, opts.bodyLimit)

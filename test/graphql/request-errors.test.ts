@@ -97,7 +97,13 @@ void eachEngine(t, async (t, engine) => {
           t.equal(res.statusCode, 200, res.body)
           continue
         }
-        answers.push({ status: res.statusCode, errors: (res.json() as { errors: unknown }).errors })
+        // Each request has its own id; the rest of the answer is the same.
+        const errors = (res.json() as { errors: { extensions: { requestId?: string } }[] }).errors
+        for (const e of errors) {
+          t.equal(e.extensions.requestId, res.headers['x-request-id'])
+          delete e.extensions.requestId
+        }
+        answers.push({ status: res.statusCode, errors })
       }
       const [first, ...rest] = answers.splice(0)
       t.equal(first!.status, 400, JSON.stringify(first))
@@ -108,7 +114,7 @@ void eachEngine(t, async (t, engine) => {
 
   t.test('UsageInputError: BAD_USER_INPUT in GraphQL, a 400 problem naming the parameter in REST', async (t) => {
     const gql = await post({ query: '{ usage(from: "2025-10-02T00:00:00Z", to: "2025-10-01T00:00:00Z") { totals { inputTokens } } }' })
-    t.same(errorOf(gql).extensions, { code: 'BAD_USER_INPUT', argument: 'to', errors: [{ path: 'to', message: '`to` must be later than `from`' }] })
+    t.same(errorOf(gql).extensions, { code: 'BAD_USER_INPUT', argument: 'to', errors: [{ path: 'to', message: '`to` must be later than `from`' }], requestId: gql.headers['x-request-id'] })
     const rest = await server.inject({ url: '/v1/organization/usage/completions?start_time=1759276800&rate_card=no-such-card', headers: h })
     t.equal(rest.statusCode, 400)
     t.ok(isProblem(rest))
