@@ -1,7 +1,8 @@
 import t from 'tap'
 import { TIME_JS } from '../../src/dashboard/client/time.js'
-import { admin, build, eachEngine } from '../helpers.js'
+import { ADMIN_TOKEN, build, eachEngine } from '../helpers.js'
 import { servedPage, skipWithoutChromium } from '../factories/chromium.js'
+import { poster } from '../factories/dashboard.js'
 
 // HOUR windows were labelled with the local date and time only. Where clocks fall back, an hour happens twice
 // (America/New_York, 2025-11-02: 01:00 EDT, then 01:00 EST; America/Havana: 00:00 twice), and the chart's
@@ -43,11 +44,7 @@ t.test('every hour of a year has its own label in zones with DST changes', async
 t.test('dashboard in Chromium: the two 01:00 windows of a New York fall-back read differently in the chart and the table', { skip: skipWithoutChromium }, async (t) => {
   await eachEngine(t, async (t, engine) => {
     const app = await build(t, engine)
-    const call = async (url: string, payload: unknown, headers: Record<string, string> = admin) => {
-      const res = await app.inject({ method: 'POST', url, headers, payload: payload as Record<string, unknown> })
-      if (res.statusCode >= 300) throw new Error(`${url}: ${res.statusCode} ${res.body}`)
-      return res.json() as { key: string }
-    }
+    const call = poster(app, ADMIN_TOKEN)
     await call('/v1/tenants', { id: 'fallback', name: 'Fall back' })
     const ingest = await call('/v1/tenants/fallback/api-keys', { name: 'seed', scopes: ['ingest'] })
     // 01:00 EDT (05:00Z), 01:00 EST (06:00Z) and 02:00 EST (07:00Z).

@@ -3,8 +3,9 @@ import fc from 'fast-check'
 import t from 'tap'
 import { DECIMAL_JS } from '../../src/dashboard/client/decimal.js'
 import { FORMAT_JS } from '../../src/dashboard/client/format.js'
-import { admin, build, eachEngine } from '../helpers.js'
+import { ADMIN_TOKEN, build, eachEngine } from '../helpers.js'
 import { servedPage, skipWithoutChromium } from '../factories/chromium.js'
+import { poster } from '../factories/dashboard.js'
 
 // The chart's y axis writes its tick values with the page's money formatter, from String(Number): a day of
 // tiny costs (a few tokens of a cheap model) has ticks like 5e-8, which the page's decimal parser refused
@@ -39,11 +40,7 @@ t.test('the page reads numbers in exponent notation (what String(Number) gives) 
 t.test('dashboard in Chromium: a range of tiny costs draws its chart, axis labelled', { skip: skipWithoutChromium }, async (t) => {
   await eachEngine(t, async (t, engine) => {
     const app = await build(t, engine)
-    const call = async (url: string, payload: unknown, headers: Record<string, string> = admin) => {
-      const res = await app.inject({ method: 'POST', url, headers, payload: payload as Record<string, unknown> })
-      if (res.statusCode >= 300) throw new Error(`${url}: ${res.statusCode} ${res.body}`)
-      return res.json() as { key: string }
-    }
+    const call = poster(app, ADMIN_TOKEN)
     // $0.10 per 1M input tokens on the default card: each token costs $0.0000001.
     await call('/v1/rate-cards/default/rates', { rates: [{ provider: 'tiny', model: 'tiny-model', effective_from: '2026-01-01T00:00:00Z', prices: { input: '0.1', output: '0.1' } }] })
     await call('/v1/tenants', { id: 'tiny', name: 'Tiny' })

@@ -1,6 +1,7 @@
 import t from 'tap'
-import { admin, build, eachEngine } from '../helpers.js'
+import { ADMIN_TOKEN, build, eachEngine } from '../helpers.js'
 import { servedPage, skipWithoutChromium } from '../factories/chromium.js'
+import { poster } from '../factories/dashboard.js'
 
 // The total's breakdown by token class ("Cached input cost", "Cache writes cost", …) wrote each class's
 // amount with the money formatter alone: a class the card has no rate for read "$0.00", the one thing
@@ -11,11 +12,7 @@ import { servedPage, skipWithoutChromium } from '../factories/chromium.js'
 t.test('dashboard in Chromium: the cost breakdown writes an unpriced token class as unpriced, never $0.00', { skip: skipWithoutChromium }, async (t) => {
   await eachEngine(t, async (t, engine) => {
     const app = await build(t, engine)
-    const call = async (url: string, payload: unknown, headers: Record<string, string> = admin) => {
-      const res = await app.inject({ method: 'POST', url, headers, payload: payload as Record<string, unknown> })
-      if (res.statusCode >= 300) throw new Error(`${url}: ${res.statusCode} ${res.body}`)
-      return res.json() as { key: string }
-    }
+    const call = poster(app, ADMIN_TOKEN)
     // Input and output have a rate; cached input and cache writes have none on this card.
     await call('/v1/rate-cards/default/rates', { rates: [{ provider: 'part', model: 'part-model', effective_from: '2026-01-01T00:00:00Z', prices: { input: '1', output: '2' } }] })
     await call('/v1/tenants', { id: 'classes', name: 'Classes' })
