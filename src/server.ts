@@ -3,7 +3,7 @@ import Fastify, { LogController } from 'fastify'
 import app from './app.js'
 import { loadConfig } from './config.js'
 import { problems } from './errors.js'
-import { requestIdFrom, routerErrorOptions, sendProblem } from './plugins/errors.js'
+import { requestIdOptions, routerErrorOptions, sendProblem } from './plugins/errors.js'
 
 let config: ReturnType<typeof loadConfig>
 try {
@@ -21,9 +21,8 @@ const server = Fastify({
   },
   bodyLimit: config.BODY_LIMIT,
   trustProxy: config.TRUST_PROXY,
-  // The id is read from x-request-id by requestIdFrom (only when it is a safe token) and echoed on every response.
-  requestIdHeader: false,
-  genReqId: requestIdFrom,
+  // The id is read from x-request-id (only when it is a safe token) and echoed on every response.
+  ...requestIdOptions,
   // One access-log line per request (below) instead of Fastify's two: at thousands of single-event
   // requests a second, logging was a tenth of the server's CPU.
   logController: new LogController({ disableRequestLogging: true }),

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import app from '../src/app.js'
-import { routerErrorOptions } from '../src/plugins/errors.js'
+import { requestIdOptions, routerErrorOptions } from '../src/plugins/errors.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { createPgliteDb, createPostgresDb, type DbClient, type Engine } from '../src/db/client.js'
 import { migrate } from '../src/db/migrate.js'
@@ -90,7 +90,7 @@ export async function build(
 
 /** The app on `db` (also as `app.testDb`), ready, closed when the test ends. */
 async function serve(t: Test, config: Config, db: DbClient): Promise<FastifyInstance & { testDb: DbClient }> {
-  const server = Fastify({ ...routerErrorOptions, logger: false, bodyLimit: config.BODY_LIMIT, pluginTimeout: 120_000 })
+  const server = Fastify({ ...routerErrorOptions, ...requestIdOptions, logger: false, bodyLimit: config.BODY_LIMIT, pluginTimeout: 120_000 })
   await server.register(app, { config, db })
   await server.ready()
   t.teardown(() => server.close())

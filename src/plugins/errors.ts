@@ -138,14 +138,20 @@ const requestIds = new WeakMap<IncomingMessage, string>()
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 /**
- * Fastify `genReqId`: a client's own `x-request-id` is kept when it is a plain token, so its logs and
+ * Fastify `genReqId` (requestIdOptions): a client's own `x-request-id` is kept when it is a plain token, so its logs and
  * ours share the id; anything else (too long, spaces, control characters) gets a fresh one — it is
  * echoed in a header and logged, so it must be safe in both.
  */
-export function requestIdFrom(req: { headers: Record<string, string | string[] | undefined> }): string {
+function requestIdFrom(req: { headers: Record<string, string | string[] | undefined> }): string {
   const v = req.headers['x-request-id']
   return typeof v === 'string' && CLIENT_REQUEST_ID.test(v) ? v : randomUUID()
 }
+
+/**
+ * The server's request-id options — read from x-request-id by requestIdFrom, never from Fastify's own
+ * header setting — given to every Fastify instance that serves the app (src/server.ts and the tests').
+ */
+export const requestIdOptions = { requestIdHeader: false, genReqId: requestIdFrom } as const
 
 /** A real fault: logged at `error` with its stack. Client errors and known outages are not faults. */
 export function isFault(problem: ProblemError): boolean {

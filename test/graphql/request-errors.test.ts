@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import app from '../../src/app.js'
 import type { Engine } from '../../src/db/client.js'
-import { requestIdFrom } from '../../src/plugins/errors.js'
+import { requestIdOptions } from '../../src/plugins/errors.js'
 import { bearer, eachEngine, freshDb, isProblem, tenantWithKey, testConfig } from '../helpers.js'
 
 /**
@@ -22,7 +22,7 @@ async function buildLogged(t: Test, engine: Engine) {
   })
   const config = testConfig({ BODY_LIMIT: '4096' })
   const db = await freshDb(t, engine)
-  const server = Fastify({ logger: { level: 'info', stream }, bodyLimit: config.BODY_LIMIT, genReqId: requestIdFrom, requestIdHeader: false })
+  const server = Fastify({ logger: { level: 'info', stream }, bodyLimit: config.BODY_LIMIT, ...requestIdOptions })
   await server.register(app, { config, db })
   await server.ready()
   t.teardown(() => server.close())

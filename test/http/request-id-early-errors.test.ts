@@ -3,7 +3,7 @@ import { connect, type AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
 import app from '../../src/app.js'
-import { requestIdFrom, routerErrorOptions } from '../../src/plugins/errors.js'
+import { requestIdOptions, routerErrorOptions } from '../../src/plugins/errors.js'
 import { admin, build, eachEngine, freshDb, rawHttp, testConfig } from '../helpers.js'
 
 // "Every response carries x-request-id; every problem body carries the same value as request_id." The
@@ -41,7 +41,7 @@ void t.test("a body that stalls past requestTimeout is answered 408 with the req
     const server = Fastify({
       ...routerErrorOptions,
       logger: false,
-      genReqId: requestIdFrom,
+      ...requestIdOptions,
       requestTimeout: 1000,
       http: { ...routerErrorOptions.http, requestTimeout: 1000, headersTimeout: 1000, connectionsCheckingInterval: 100 },
     })
