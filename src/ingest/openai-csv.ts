@@ -26,14 +26,15 @@ const TEXT_COLUMNS = ['account_id', 'project_id', 'user_id', 'api_key_id', 'mode
 function readHeader(record: string[]): Columns {
   const columns: Columns = new Map()
   const problems = new ProblemList()
-  // Records end at LF or CRLF. A file whose lines end with a lone CR (Excel's "CSV (Macintosh)") is one
-  // line: its "header" held every row, no data row followed, and the answer was a 200 that stored nothing.
-  if (record.some((name) => name.includes('\r')))
-    problems.push({ line: 1, path: '', message: 'the header line holds a carriage return (CR) not followed by a line feed: records must end with LF or CRLF (convert a file saved with CR line ends)' })
   const unnamed: number[] = []
   record.forEach((name, i) => {
     const key = name.trim().replace(/^\uFEFF/, '')
-    if (key === '') unnamed.push(i + 1)
+    // A lone CR outside quotes is refused by readCsvRecords; a quoted name may still hold a line break,
+    // which was told "records must end with LF or CRLF" — about line ends the file had right. Trimmed at
+    // an end it named a real column ("input_tokens\r"); inside, no column.
+    if (/[\r\n]/.test(name))
+      problems.push({ line: 1, path: '', message: `column ${i + 1} (counted from 1) is named ${JSON.stringify(name)}: a column name must not hold a line break (CR or LF)` })
+    else if (key === '') unnamed.push(i + 1)
     else if (columns.has(key)) problems.push({ line: 1, path: key, message: `column "${key}" appears twice` })
     columns.set(key, i)
   })

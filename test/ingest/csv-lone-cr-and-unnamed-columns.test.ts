@@ -45,6 +45,23 @@ void eachEngine(t, async (t, engine) => {
     t.same((await storedRows(app, tenantId)).map((r) => r.model).sort(), ['gpt\r4o', 'm2', 'm3', 'm4'])
   })
 
+  // A quoted column name with a CR was told "records must end with LF or CRLF" (the file's line ends were
+  // right), and one ending in a CR or LF was trimmed into a real column.
+  t.test('a quoted column name holding a CR or LF is a 400 naming the column, nothing written', async (t) => {
+    const before = await rowCount(app, tenantId)
+    for (const [name, column] of [['"model\rx"', 3], ['"input_tokens\r"', 5], ['"out\nput_tokens"', 6]] as const) {
+      const header = HEADER.split(',').map((h, i) => (i + 1 === column ? name : h)).join(',')
+      const res = await csv(`${header}\r\n${ROW}\r\n`)
+      t.equal(res.statusCode, 400, res.body)
+      t.ok(isProblem(res))
+      const problem = res.json() as Problem
+      t.equal(problem.errors.length, 1, JSON.stringify(problem.errors))
+      t.match(problem.errors[0], { line: 1, path: '', message: new RegExp(`^column ${column} \\(counted from 1\\) is named ".*": a column name must not hold a line break`) })
+      t.notMatch(problem.errors[0]!.message, LONE_CR)
+    }
+    t.equal(await rowCount(app, tenantId), before, 'nothing was written')
+  })
+
   t.test('a header ending in ",," is a 400 naming the unnamed columns; one unnamed column is ignored', async (t) => {
     const res = await csv(`${HEADER},,\n${ROW},,\n`)
     t.equal(res.statusCode, 400, res.body)
