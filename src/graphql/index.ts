@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync } from 'fastify'
+import { prefers } from '../http/accept.js'
 import { disconnectSignal } from '../http/disconnect-signal.js'
 import mercurius from 'mercurius'
 import { ProblemError } from '../errors.js'
@@ -15,6 +16,8 @@ import { DOCUMENT_CACHE_SIZE, PARSE_OPTIONS } from './parse-limits.js'
 import { selectionLimit } from './selection-limit.js'
 import { textDocuments } from './text-documents.js'
 import { variablesLimit } from './variables-limit.js'
+
+const GRAPHQL_RESPONSE = 'application/graphql-response+json'
 
 /** Fields an operation may select with its fragments expanded (GraphiQL's introspection query: 220). */
 const MAX_SELECTIONS = 1000
@@ -48,6 +51,15 @@ const graphqlPlugin: FastifyPluginAsync<GraphqlOptions> = async (app, opts) => {
       if (!(err instanceof ProblemError)) throw err
       return sendProblem(reply, req, err)
     }
+  })
+
+  // GraphQL over HTTP: a client that asks for application/graphql-response+json (GraphiQL does) gets it;
+  // the status codes are already that type's (a request error is a 4xx, an executed one a 200). Problems
+  // (401/403/413/415/503) stay application/problem+json.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (String(reply.getHeader('content-type')).startsWith('application/json') && prefers(req.headers.accept, GRAPHQL_RESPONSE, 'application/json'))
+      reply.type(`${GRAPHQL_RESPONSE}; charset=utf-8`)
+    return payload
   })
 
   // `variables`/`extensions` that are not objects are refused by GET as by POST, and huge list variables

@@ -1,26 +1,15 @@
 import { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
+import { prefers } from '../../http/accept.js'
 import { bucketCsvLines, csvLine } from '../../usage/report/csv-lines.js'
 import { primed, type BucketRows, type ReportPage, type Stream } from '../../usage/report/report.js'
 
 /**
- * Whether `Accept` asks for CSV: `text/csv` named with a quality above 0 and not below JSON's, each
- * type's quality taken from its most specific matching range (RFC 9110 §12.5.1). Any mention of
- * text/csv used to win: `text/csv;q=0` ("never CSV") and `application/json, text/csv;q=0.1` got CSV.
+ * Whether `Accept` asks for CSV over JSON (src/http/accept.ts). Any mention of text/csv used to win:
+ * `text/csv;q=0` ("never CSV") and `application/json, text/csv;q=0.1` got CSV.
  */
 export function wantsCsv(accept: string | undefined): boolean {
-  if (!accept) return false
-  const ranges = accept.split(',').map((part) => {
-    const [range = '', ...params] = part.split(';').map((x) => x.trim().toLowerCase())
-    const q = params.find((p) => /^q\s*=/.test(p))
-    return { range, q: q === undefined ? 1 : Number(q.slice(q.indexOf('=') + 1).trim()) || 0 }
-  })
-  const quality = (type: string) => {
-    const [major] = type.split('/')
-    const match = ranges.find((r) => r.range === type) ?? ranges.find((r) => r.range === `${major}/*`) ?? ranges.find((r) => r.range === '*/*')
-    return match?.q ?? 0
-  }
-  return ranges.some((r) => r.range === 'text/csv') && quality('text/csv') > 0 && quality('text/csv') >= quality('application/json')
+  return prefers(accept, 'text/csv', 'application/json')
 }
 
 /**
