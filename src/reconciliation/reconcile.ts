@@ -1,3 +1,4 @@
+import { compareCodePoints } from '../code-point-order.js'
 import { Decimal } from 'decimal.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { Exact } from '../decimal/exact.js'
@@ -89,7 +90,7 @@ function unitPrices(g: Group): void {
   if (g.priced.gt(0)) g.row.cardUnitPrice = ratio(g.computed!.toFixed(), g.priced.toFixed(), scale)
 }
 
-const compareNullable = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1)
+const compareNullable = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : compareCodePoints(a, b))
 
 /**
  * The line item match key of each row that groups by one (reconcile's groups are keyed by it). The item's

@@ -1,3 +1,4 @@
+import { compareCodePoints } from '../code-point-order.js'
 import type { TenantGate } from './tenant-gate.js'
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
@@ -238,13 +239,12 @@ function costOf(r: Record<string, unknown>, currency: string): Cost {
 }
 
 /**
- * A string map as `[Label!]`, sorted by key by code unit (the code point for every BMP character), as the
- * database's lists are by code point. Neither the stored jsonb's key order (shorter keys first) nor a parsed
+ * A string map as `[Label!]`, sorted by key in code-point order, as the database's lists are. Neither the stored jsonb's key order (shorter keys first) nor a parsed
  * object's (integer-like keys first, in numeric order) is that order; localeCompare is the host's locale's.
  */
 function sortedByKey(map: Record<string, string>): { key: string; value: string }[] {
   return Object.entries(map)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(([a], [b]) => compareCodePoints(a, b))
     .map(([key, value]) => ({ key, value }))
 }
 

@@ -3,6 +3,7 @@ import t, { type Test } from 'tap'
 import type { DbClient } from '../../src/db/client.js'
 import { eachEngine, onEnUsDatabase } from '../helpers.js'
 import { buildWith, createConnection, OPENAI_KEY, SYNC_CONFIG, tenant } from './support/harness.js'
+import { byCodePoint } from '../factories/code-point-order.js'
 
 /**
  * A tenant's connections (GET /v1/connections, GraphQL `connections`) are listed oldest first, and those
@@ -15,7 +16,6 @@ import { buildWith, createConnection, OPENAI_KEY, SYNC_CONFIG, tenant } from './
 // Connection ids are generated (`conn_` and base64url: both cases, "-" and "_").
 const IDS = ['conn_b', 'conn_B', 'conn_a', 'conn_A', 'conn_a-x', 'conn_a_x', 'conn_9', 'conn_Z', 'conn_a0']
 // The oracle: JavaScript compares strings by UTF-16 code unit, which is the code point for these ids.
-const byCodePoint = (ids: readonly string[]) => [...ids].sort()
 
 t.notSame([...IDS].sort(new Intl.Collator('en-US').compare), byCodePoint(IDS), 'the ids are ordered otherwise by en-US')
 

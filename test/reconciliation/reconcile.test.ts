@@ -1,6 +1,7 @@
 import t from 'tap'
 import { reconcile, ratio } from '../../src/reconciliation/reconcile.js'
 import type { ReconFact } from '../../src/reconciliation/recon-types.js'
+import { ASTRAL_AND_HIGH_BMP, byCodePoint } from '../factories/code-point-order.js'
 
 /** The comparison alone (no database): statuses in order, collapse, unmapped items, unit prices, totals, order. */
 
@@ -110,4 +111,11 @@ t.test('derived unit prices are rounded half-even to 12 places', async (t) => {
   t.equal(ratio('0.0000000000005', '1', 1), '0')
   t.equal(ratio('0.0000000000015', '1', 1), '0.000000000002')
   t.equal(ratio('0.02', '80000', 1_000_000), '0.25')
+})
+
+// Rows were ordered by UTF-16 code unit: a project id above U+FFFF ("😀") came before one in U+E000–FFFF.
+t.test('rows in code-point order of their keys, nulls last', async (t) => {
+  const ids = [...ASTRAL_AND_HIGH_BMP].reverse()
+  const { rows } = reconcile([...ids, null].map((projectId) => fact('computed', '1', { projectId })), ['PROJECT'], '0.000001')
+  t.same(rows.map((r) => r.projectId), [...byCodePoint(ids), null])
 })

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import type { DbClient } from '../../src/db/client.js'
 import { admin, bearer, build, eachEngine, onEnUsDatabase, tenantWithKey } from '../helpers.js'
+import { byCodePoint } from '../factories/code-point-order.js'
 
 /**
  * Tenants (by id), rate cards (by name) and a tenant's API keys created at the same instant (by id) are
@@ -18,7 +19,6 @@ const CARD_NAMES = [...TENANT_IDS, 'a.x', 'a.b']
 // Key ids are generated (`key_` and base64url: both cases, "-" and "_").
 const KEY_IDS = ['key_b', 'key_B', 'key_a', 'key_A', 'key_a-x', 'key_a_x', 'key_9', 'key_Z', 'key_a0']
 // The oracle: JavaScript compares strings by UTF-16 code unit, which is the code point for these names.
-const byCodePoint = (names: readonly string[]) => [...names].sort()
 
 const enUs = new Intl.Collator('en-US').compare
 for (const [what, names] of [['tenant ids', TENANT_IDS], ['card names', CARD_NAMES], ['key ids', KEY_IDS]] as const)

@@ -1,16 +1,16 @@
 import t from 'tap'
 import { admin, bearer, build, eachEngine, tenantWithKey, uniqueId } from '../helpers.js'
+import { ASTRAL_AND_HIGH_BMP, byCodePoint } from '../factories/code-point-order.js'
 
 /**
  * GET /v1/rate-cards/{card}/rates lists the rates by provider, model and service tier in code-point order,
  * then batch. It sorted them with localeCompare — the order of the Node host's locale (en: `a` before `B`,
  * `a_b` before `a0`, `é` before `f`), unlike every list the database orders (test/routes/list-order.test.ts),
- * and different again on a host with another locale.
+ * and different again on a host with another locale. Then by UTF-16 code unit, which puts a character above
+ * U+FFFF (`😀`) before U+E000–FFFF (`！`), where the database's lists put it after.
  */
 
-const MODELS = ['B', 'a', 'a-b', 'aB', 'a_b', 'ab', 'a0', 'e', 'é', 'f', '*', 'gpt-4o', 'gpt-4o-*', 'gpt-4o-mini']
-// The oracle: JavaScript compares strings by UTF-16 code unit, which is the code point for these.
-const byCodePoint = (values: readonly string[]) => [...values].sort()
+const MODELS = ['B', 'a', 'a-b', 'aB', 'a_b', 'ab', 'a0', 'e', 'é', 'f', '*', 'gpt-4o', 'gpt-4o-*', 'gpt-4o-mini', ...ASTRAL_AND_HIGH_BMP]
 
 t.notSame([...MODELS].sort(new Intl.Collator('en-US').compare), byCodePoint(MODELS), 'the models are ordered otherwise by en-US')
 

@@ -3,6 +3,7 @@ import t, { type Test } from 'tap'
 import type { DbClient } from '../../src/db/client.js'
 import { gql } from '../factories/resources.js'
 import { bearer, build, eachEngine, onEnUsDatabase, tenantWithKey } from '../helpers.js'
+import { byCodePoint } from '../factories/code-point-order.js'
 
 /**
  * The groups of `usage` (GraphQL, and the REST mirrors built on it), the resources listed in its
@@ -20,8 +21,6 @@ const START = Date.parse(FROM) / 1000
 const VALUES = ['B', 'a', 'a-b', 'aB', 'a_b', 'ab', 'a0', 'e', 'é', 'f']
 // Resource names (`[a-z0-9_]`) that en-US orders otherwise: `_` before digits there, after them here.
 const RESOURCES = ['b', 'a_b', 'ab', 'a0']
-// The oracle: JavaScript compares strings by UTF-16 code unit, which is the code point for these.
-const byCodePoint = (values: readonly string[]) => [...values].sort()
 
 const enUs = new Intl.Collator('en-US').compare
 for (const [what, values] of [['values', VALUES], ['resources', RESOURCES]] as const)

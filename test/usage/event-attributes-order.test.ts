@@ -1,17 +1,18 @@
 import t from 'tap'
 import { gql } from '../factories/resources.js'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { ASTRAL_AND_HIGH_BMP, byCodePoint } from '../factories/code-point-order.js'
 
 /**
  * GraphQL `Event.resources[].attributes` is documented as "sorted by key". It was listed in the stored
  * jsonb's key order — shorter keys first (`size` before `quality`) — then re-ordered by JavaScript, which
  * puts integer-like keys first in numeric order (`9` before `10`). Now by key in code-point order, as an
- * event's labels are (test/usage/code-point-order.test.ts).
+ * event's labels are (test/usage/code-point-order.test.ts) — by code point, not UTF-16 code unit, which put
+ * `😀` (above U+FFFF) before `！` (U+FF01).
  */
 
 // Keys that jsonb's order (by length), a parsed object's (integers first) and en-US's each order otherwise.
-const KEYS = ['size', 'quality', '10', '9', 'B', 'a', 'a_b', 'a0']
-const byCodePoint = (keys: readonly string[]) => [...keys].sort()
+const KEYS = ['size', 'quality', '10', '9', 'B', 'a', 'a_b', 'a0', ...ASTRAL_AND_HIGH_BMP]
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)

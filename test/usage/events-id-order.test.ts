@@ -3,6 +3,7 @@ import t, { type Test } from 'tap'
 import type { DbClient } from '../../src/db/client.js'
 import { gql } from '../factories/resources.js'
 import { bearer, build, eachEngine, onEnUsDatabase, tenantWithKey } from '../helpers.js'
+import { byCodePoint } from '../factories/code-point-order.js'
 
 /**
  * `events` orders by timestamp (under COST_DESC after the cost), then by `id` — the client's idempotency
@@ -14,7 +15,6 @@ import { bearer, build, eachEngine, onEnUsDatabase, tenantWithKey } from '../hel
 
 const IDS = ['B', 'a', 'a-b', 'aB', 'a_b', 'ab', 'a0', 'e', 'é', 'f']
 // The oracle: JavaScript compares strings by UTF-16 code unit, which is the code point for these.
-const byCodePoint = (ids: readonly string[]) => [...ids].sort()
 
 t.notSame([...IDS].sort(new Intl.Collator('en-US').compare), byCodePoint(IDS), 'the ids are ordered otherwise by en-US')
 

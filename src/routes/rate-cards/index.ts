@@ -1,3 +1,4 @@
+import { compareCodePoints } from '../../code-point-order.js'
 import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -151,9 +152,9 @@ const rateCardRoutes: FastifyPluginAsyncZod = async (app) => {
       let rates = ratesInForce(await listRates(app.db, card.id), at)
       if (req.query.provider) rates = rates.filter((r) => r.provider === req.query.provider)
       if (req.query.model) rates = resolveModel(rates, req.query.model)
-      // By code unit, as the database's lists are by code point: localeCompare followed the host's locale.
-      const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
-      rates.sort((a, b) => text(a.provider, b.provider) || text(a.model, b.model) || text(a.serviceTier, b.serviceTier) || Number(a.batch) - Number(b.batch))
+      // By code point, as the database's lists are: localeCompare followed the host's locale.
+      rates.sort((a, b) =>
+        compareCodePoints(a.provider, b.provider) || compareCodePoints(a.model, b.model) || compareCodePoints(a.serviceTier, b.serviceTier) || Number(a.batch) - Number(b.batch))
       return { card: card.name, at, model: req.query.model ?? null, data: rates.map((r) => rateOut(card.name, r)) }
     },
   )
