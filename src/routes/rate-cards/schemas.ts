@@ -3,7 +3,7 @@ import type { RateCard, StoredRate } from '../../db/queries/rate-cards.js'
 import { PLAIN_DECIMAL } from '../../decimal/decimal-text.js'
 import { PRICE_CLASSES, type PriceClass } from '../../db/rate-columns.js'
 
-import { providerIdText } from '../../ingest/text-schema.js'
+import { dimensionText, providerIdText } from '../../ingest/text-schema.js'
 import { foldCapitals, foldProvider } from '../../ingest/values.js'
 import { InstantInputSchema } from '../../time/instant-schema.js'
 import { toDate } from '../../time/instant.js'
@@ -34,10 +34,9 @@ const TierSchema = z
     message: 'usage with this tier is stored as "default" (batch usage as batch: true); use "default" and batch',
   })
 
-const ModelSchema = z
-  .string()
-  .min(1)
-  .max(200)
+// A model id as usage stores it (dimensionText: up to MAX_DIMENSION_LENGTH characters, no NUL), so every
+// stored model can be priced by its exact id: at 200 UTF-16 units, ids of 201–256 characters could not.
+const ModelSchema = dimensionText()
   .refine((m) => !m.slice(0, -1).includes('*'), {
     message: 'an exact model id, a prefix pattern with a single "*" at the end (e.g. "gpt-4o-2024-*"), or "*" for any model',
   })
@@ -116,7 +115,7 @@ export const RateSchema = z
 
 export const RatesQuerySchema = strictQuery({
   provider: z.string().min(1).max(63).overwrite(foldProvider).optional().describe('only this provider’s rates (any case)'),
-  model: z.string().min(1).max(200).optional().describe('resolve like pricing: the exact id wins, then the longest prefix pattern'),
+  model: dimensionText().optional().describe('resolve like pricing: the exact id wins, then the longest prefix pattern'),
   at: TimestampSchema.optional().describe('the instant whose rates are listed (default now)'),
 })
 

@@ -1,0 +1,59 @@
+import { Decimal } from 'decimal.js'
+import t from 'tap'
+import { admin, bearer, build, eachEngine, isProblem, tenantWithKey, uniqueId } from '../helpers.js'
+
+/**
+ * What a rate may name is what usage may carry: a rate card that refuses a value the ledger stores
+ * leaves that usage unpriceable, and one that takes a value no usage can carry prices nothing while
+ * looking as if it did.
+ */
+void eachEngine(t, async (t, engine) => {
+  const app = await build(t, engine)
+  const tenant = await tenantWithKey(app)
+  const newCard = async () => {
+    const name = uniqueId('card')
+    const res = await app.inject({ method: 'PUT', url: `/v1/rate-cards/${name}`, headers: admin, payload: {} })
+    if (res.statusCode !== 201) throw new Error(res.body)
+    return name
+  }
+  const post = (card: string, rates: unknown[]) =>
+    app.inject({ method: 'POST', url: `/v1/rate-cards/${card}/rates`, headers: admin, payload: { rates } })
+  const ingest = (body: Record<string, unknown>) => app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: bearer(tenant.key), payload: body })
+  const totals = async (card: string, from: string, to: string) => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: bearer(tenant.key),
+      payload: { query: `{ usage(from: "${from}", to: "${to}", window: TOTAL, rateCard: "${card}") { totals { cost { total complete unpricedTokens } } } }` },
+    })
+    t.equal(res.json().errors, undefined, res.body.slice(0, 300))
+    return res.json().data.usage.totals.cost as { total: string; complete: boolean; unpricedTokens: number }
+  }
+
+  t.test('a model id of 256 characters, which usage stores, is priced by its exact rate and listed by ?model=', async (t) => {
+    const card = await newCard()
+    // 256 characters: 56 of them outside the BMP (two UTF-16 units each).
+    const model = `${'😀'.repeat(56)}${'m'.repeat(200)}`
+    const price = '1.25'
+    const tokens = 3_000_000
+    const stored = await ingest({ buckets: [{ start_time: '2025-03-01T00:00:00Z', end_time: '2025-03-01T01:00:00Z', model, input_tokens: tokens }] })
+    t.equal(stored.statusCode, 200, 'usage with this model stores')
+    const res = await post(card, [{ model, effective_from: '2025-01-01T00:00:00Z', prices: { input: price } }])
+    t.equal(res.statusCode, 201, res.body.slice(0, 300))
+    const cost = await totals(card, '2025-03-01T00:00:00Z', '2025-03-02T00:00:00Z')
+    t.same(cost, { total: new Decimal(tokens).times(price).times('0.000001').toFixed(), complete: true, unpricedTokens: 0 })
+    const listed = await app.inject({ method: 'GET', url: `/v1/rate-cards/${card}/rates?model=${encodeURIComponent(model)}&at=2025-03-01T00:00:00Z`, headers: admin })
+    t.equal(listed.statusCode, 200, listed.body.slice(0, 300))
+    t.same(listed.json().data.map((r: { model: string }) => r.model), [model])
+  })
+
+  t.test('a model id longer than usage may carry is refused, naming the rule', async (t) => {
+    const card = await newCard()
+    const res = await post(card, [{ model: 'm'.repeat(257), effective_from: '2025-01-01T00:00:00Z', prices: { input: '1' } }])
+    t.equal(res.statusCode, 400)
+    t.ok(isProblem(res))
+    t.match(res.json().errors, [{ index: 0, path: 'body.rates.0.model', message: /at most 256 characters/ }])
+    const listed = await app.inject({ method: 'GET', url: `/v1/rate-cards/${card}/rates?model=${'m'.repeat(257)}`, headers: admin })
+    t.equal(listed.statusCode, 400)
+  })
+})
