@@ -56,4 +56,20 @@ void eachEngine(t, async (t, engine) => {
     const listed = await app.inject({ method: 'GET', url: `/v1/rate-cards/${card}/rates?model=${'m'.repeat(257)}`, headers: admin })
     t.equal(listed.statusCode, 400)
   })
+
+  t.test('a unit price for "tokens", a resource no usage row can carry, is refused and nothing is written', async (t) => {
+    const card = await newCard()
+    const refused = await ingest({ resources: [{ start_time: '2025-03-01T00:00:00Z', end_time: '2025-03-01T01:00:00Z', model: 'm', resource: 'tokens', quantity: '5' }] })
+    t.equal(refused.statusCode, 400, 'usage cannot carry a "tokens" resource row')
+    const res = await post(card, [
+      { model: 'ok', effective_from: '2025-01-01T00:00:00Z', unit_prices: [{ resource: 'images', price: '0.02' }] },
+      { model: 'm', effective_from: '2025-01-01T00:00:00Z', unit_prices: [{ resource: 'images', price: '0.02' }, { resource: 'tokens', price: '5' }] },
+    ])
+    t.equal(res.statusCode, 400, res.body.slice(0, 300))
+    t.ok(isProblem(res))
+    t.match(res.json().errors, [{ index: 1, path: 'body.rates.1.unit_prices.1.resource', message: /reserved/ }])
+    t.equal(res.json().errors.length, 1)
+    const listed = await app.inject({ method: 'GET', url: `/v1/rate-cards/${card}/rates?at=2025-03-01T00:00:00Z`, headers: admin })
+    t.same(listed.json().data, [], 'nothing was written')
+  })
 })

@@ -3,6 +3,7 @@ import type { RateCard, StoredRate } from '../../db/queries/rate-cards.js'
 import { PLAIN_DECIMAL } from '../../decimal/decimal-text.js'
 import { PRICE_CLASSES, type PriceClass } from '../../db/rate-columns.js'
 
+import { RESOURCE_NAME } from '../../ingest/resource.js'
 import { dimensionText, providerIdText } from '../../ingest/text-schema.js'
 import { foldCapitals, foldProvider } from '../../ingest/values.js'
 import { InstantInputSchema } from '../../time/instant-schema.js'
@@ -45,7 +46,13 @@ const DimensionValue = z.string().min(1).max(256)
 
 const UnitPriceSchema = z
   .strictObject({
-    resource: z.string({ error: 'a unit price needs its resource' }).regex(/^[a-z0-9_]{1,64}$/, 'a resource name matching [a-z0-9_]{1,64}'),
+    resource: z
+      .string({ error: 'a unit price needs its resource' })
+      .regex(RESOURCE_NAME, 'a resource name matching [a-z0-9_]{1,64}')
+      // Usage can never carry a resource row named "tokens" (ingest refuses it): such a unit price would
+      // price nothing while the card looked as if it priced tokens.
+      .refine((r) => r !== 'tokens', { message: '"tokens" is reserved: tokens are priced by `prices` (per 1M tokens), never by a unit price' })
+      .describe('the resource a usage row carries (not "tokens": tokens are priced by `prices`)'),
     attributes: z.record(DimensionValue, DimensionValue).default({}).describe('string → string; all must equal the row’s'),
     price: PriceSchema.describe('USD per unit (storage_bytes: per GiB-day)'),
   })
