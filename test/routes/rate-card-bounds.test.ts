@@ -72,4 +72,16 @@ void eachEngine(t, async (t, engine) => {
     const listed = await app.inject({ method: 'GET', url: `/v1/rate-cards/${card}/rates?at=2025-03-01T00:00:00Z`, headers: admin })
     t.same(listed.json().data, [], 'nothing was written')
   })
+
+  t.test('a price longer than the bound is told so, not that it is no decimal string', async (t) => {
+    const card = await newCard()
+    const long = `0.${'0'.repeat(38)}1`
+    const res = await post(card, [{ model: 'm', effective_from: '2025-01-01T00:00:00Z', prices: { input: long }, unit_prices: [{ resource: 'images', price: long }] }])
+    t.equal(res.statusCode, 400)
+    t.ok(isProblem(res))
+    const errors = res.json().errors as { path: string; message: string }[]
+    t.same(errors.map((e) => e.path).sort(), ['body.rates.0.prices.input', 'body.rates.0.unit_prices.0.price'])
+    for (const e of errors) t.match(e.message, new RegExp(`at most ${long.length - 1} characters`), e.path)
+    t.equal((await post(card, [{ model: 'm', effective_from: '2025-01-01T00:00:00Z', prices: { input: long.slice(0, -2) + '1' } }])).statusCode, 201, 'one character less is taken')
+  })
 })

@@ -18,10 +18,13 @@ export const CardNameSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, ".", "-" or "_", 1–63 characters')
 
+const MAX_PRICE_TEXT = 40
+// The schema-wide `error` is only for a value that is not a string: a `.max` without its own message
+// answered a 41-character decimal with "must be a decimal string", which it is.
 const PriceSchema = z
   .string({ error: 'must be a decimal string such as "0.25"' })
   .regex(PLAIN_DECIMAL, 'must be a non-negative decimal string in plain notation, such as "0.25"')
-  .max(40)
+  .max(MAX_PRICE_TEXT, `must be at most ${MAX_PRICE_TEXT} characters`)
 
 const PricesSchema = z
   .strictObject(Object.fromEntries(PRICE_CLASSES.map((c) => [c, PriceSchema.optional()])) as Record<PriceClass, z.ZodOptional<typeof PriceSchema>>)
