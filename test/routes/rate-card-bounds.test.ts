@@ -84,4 +84,20 @@ void eachEngine(t, async (t, engine) => {
     for (const e of errors) t.match(e.message, new RegExp(`at most ${long.length - 1} characters`), e.path)
     t.equal((await post(card, [{ model: 'm', effective_from: '2025-01-01T00:00:00Z', prices: { input: long.slice(0, -2) + '1' } }])).statusCode, 201, 'one character less is taken')
   })
+
+  t.test('any service tier usage stores is priced by a rate naming it; tiers ingest renames are refused', async (t) => {
+    const card = await newCard()
+    const tiers = ['Scale.V2', `${'😀'.repeat(56)}${'t'.repeat(200)}`]
+    const tokens = 2_000_000
+    const buckets = tiers.map((tier) => ({ start_time: '2025-04-01T00:00:00Z', end_time: '2025-04-01T01:00:00Z', model: 'm', service_tier: tier, input_tokens: tokens }))
+    t.equal((await ingest({ buckets })).statusCode, 200, 'usage with these tiers stores')
+    const prices = ['0.5', '3']
+    const res = await post(card, tiers.map((tier, i) => ({ model: 'm', service_tier: tier, effective_from: '2025-01-01T00:00:00Z', prices: { input: prices[i] } })))
+    t.equal(res.statusCode, 201, res.body.slice(0, 300))
+    const expected = prices.reduce((sum, p) => sum.plus(new Decimal(tokens).times(p).times('0.000001')), new Decimal(0))
+    t.same(await totals(card, '2025-04-01T00:00:00Z', '2025-04-02T00:00:00Z'), { total: expected.toFixed(), complete: true, unpricedTokens: 0 })
+    const renamed = await post(card, ['Standard', 'auto', 'BATCH'].map((tier) => ({ model: 'm', service_tier: tier, effective_from: '2025-02-01T00:00:00Z', prices: { input: '1' } })))
+    t.equal(renamed.statusCode, 400)
+    t.same(renamed.json().errors.map((e: { path: string }) => e.path), [0, 1, 2].map((i) => `body.rates.${i}.service_tier`))
+  })
 })

@@ -5,7 +5,7 @@ import { PRICE_CLASSES, type PriceClass } from '../../db/rate-columns.js'
 
 import { RESOURCE_NAME } from '../../ingest/resource.js'
 import { dimensionText, providerIdText } from '../../ingest/text-schema.js'
-import { foldCapitals, foldProvider } from '../../ingest/values.js'
+import { foldCapitals, foldProvider, normaliseTier } from '../../ingest/values.js'
 import { InstantInputSchema } from '../../time/instant-schema.js'
 import { toDate } from '../../time/instant.js'
 import { strictQuery } from '../shared-schemas.js'
@@ -30,13 +30,15 @@ const PricesSchema = z
   .strictObject(Object.fromEntries(PRICE_CLASSES.map((c) => [c, PriceSchema.optional()])) as Record<PriceClass, z.ZodOptional<typeof PriceSchema>>)
   .describe('USD per 1M tokens as decimal strings; an absent class is unpriced, never 0')
 
-const TierSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,50}$/, 'letters, digits, "-" or "_" (case does not matter: stored in lower case, as usage tiers are)')
+// Any tier usage stores (a dimension text, capitals folded as ingest folds them): a narrower rule (50
+// letters, digits, "-" or "_") left usage of tiers such as "scale.v2" unpriceable. A tier that ingest
+// stores as another (normaliseTier) would match no usage.
+const TierSchema = dimensionText()
   .overwrite(foldCapitals)
-  .refine((t) => !['standard', 'auto', 'batch'].includes(t), {
+  .refine((t) => { const n = normaliseTier(t, null); return n.serviceTier === t && n.batch === null }, {
     message: 'usage with this tier is stored as "default" (batch usage as batch: true); use "default" and batch',
   })
+  .describe('as usage reports it; case does not matter (stored in lower case, as usage tiers are)')
 
 // A model id as usage stores it (dimensionText: up to MAX_DIMENSION_LENGTH characters, no NUL), so every
 // stored model can be priced by its exact id: at 200 UTF-16 units, ids of 201–256 characters could not.
