@@ -58,10 +58,18 @@ export function utcMonth(at: Date, offset = 0): Date {
  * The retention cutoff: the first instant of the UTC month `retentionMonths` before now's (undefined:
  * raw rows are kept forever). The one definition: retention drops what lies before it, and every write
  * path refuses rows that start before it (src/ingest/retention.ts) — their raw rows may be gone while
- * the hourly rollups still count them, so storing them again would count them twice.
+ * the hourly rollups still count them, so storing them again would count them twice. Also the rollups'
+ * cutoff (ROLLUP_RETENTION_MONTHS).
+ *
+ * A cutoff before 1970 is 1970-01-01, the first instant tokenledger stores (src/time/instant.ts), which
+ * keeps the same rows. Counted back from now, RETENTION_MONTHS=99999 reached a year PostgreSQL cannot
+ * hold (every maintenance failed: no month was created ahead) and 4000000 one JavaScript cannot (an
+ * Invalid Date: every write path answered 500).
  */
 export function retentionCutoff(retentionMonths: number | undefined, now = new Date()): Date | undefined {
-  return retentionMonths === undefined ? undefined : utcMonth(now, -retentionMonths)
+  if (retentionMonths === undefined) return undefined
+  const sinceEpoch = (now.getUTCFullYear() - 1970) * 12 + now.getUTCMonth()
+  return retentionMonths >= sinceEpoch ? new Date(0) : utcMonth(now, -retentionMonths)
 }
 
 export interface RetentionPolicy {
@@ -134,9 +142,9 @@ async function retain(tx: Db, policy: RetentionPolicy, now: Date): Promise<Omit<
       result.defaultRowsDeleted += await deleteBefore(tx, `${table}_default`, column, cutoff)
     }
   }
-  if (policy.rollupRetentionMonths !== undefined) {
-    const cutoff = utcMonth(now, -policy.rollupRetentionMonths)
-    for (const r of ROLLUP_TABLES) result.rollupRowsDeleted += await deleteBefore(tx, r.table, r.column, cutoff, 'end' in r ? r.end : undefined)
+  const rollupCutoff = retentionCutoff(policy.rollupRetentionMonths, now)
+  if (rollupCutoff) {
+    for (const r of ROLLUP_TABLES) result.rollupRowsDeleted += await deleteBefore(tx, r.table, r.column, rollupCutoff, 'end' in r ? r.end : undefined)
   }
   return result
 }
