@@ -42,7 +42,41 @@ export async function tableLayout(db: Db): Promise<TableLayout & { unclassified:
   // (Citus refuses a reference table whose foreign key points at a table not yet distributed).
   const present = new Set(rows.map((r) => r.table_name))
   layout.reference = REFERENCE_TABLES.filter((t) => present.has(t))
+  layout.distributed = referencedFirst(layout.distributed, await foreignKeys(db))
   return layout
+}
+
+/** Each table's foreign keys as referencing → referenced table names (a partition's clones left out). */
+async function foreignKeys(db: Db): Promise<Map<string, string[]>> {
+  const rows = await db.query<{ from_table: string; to_table: string }>(
+    `select c.relname as from_table, f.relname as to_table
+     from pg_constraint k join pg_class c on c.oid = k.conrelid join pg_class f on f.oid = k.confrelid
+     join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = 'public' and k.contype = 'f' and k.conparentid = 0 and c.oid <> f.oid
+     order by 1, 2`,
+  )
+  const refs = new Map<string, string[]>()
+  for (const r of rows) refs.set(r.from_table, [...(refs.get(r.from_table) ?? []), r.to_table])
+  return refs
+}
+
+/**
+ * `tables` in name order, except that each comes after the tables of the list its foreign keys point at:
+ * Citus distributes a table whose foreign key points at another only once that one is distributed. In
+ * plain name order budget_alert_deliveries came before budget_alerts, and budget_alerts before budgets.
+ */
+function referencedFirst(tables: string[], refs: Map<string, string[]>): string[] {
+  const listed = new Set(tables)
+  const order: string[] = []
+  const placed = new Set<string>()
+  const place = (table: string) => {
+    if (placed.has(table)) return
+    placed.add(table)
+    for (const to of refs.get(table) ?? []) if (listed.has(to)) place(to)
+    order.push(table)
+  }
+  for (const table of [...tables].sort()) place(table)
+  return order
 }
 
 /** The Citus calls that distribute this schema, reference tables first (distributed ones may refer to them). */

@@ -98,7 +98,16 @@ void t.test('the schema follows the rules that let Citus distribute it by tenant
     // On PGlite and PostgreSQL the attach would fail anyway; this names the table if a migration tries.
     t.same(await db.query(UNIQUE_WITHOUT_PARTITION_KEY_SQL), [], 'every unique key of a partitioned table contains its partition key')
 
+    // Citus distributes a table whose foreign key points at another only after that one: every referenced
+    // table's call comes first. Read from the catalog, not from the module's own ordering.
+    const statements = citusStatements(layout)
+    const position = (table: string) => statements.findIndex((s) => s.includes(`('${table}'`))
+    for (const k of keys) {
+      if (k.kind !== 'foreign key' || !k.referenced_table || k.referenced_table === k.table_name) continue
+      t.ok(position(k.referenced_table) < position(k.table_name), `${k.referenced_table} is distributed before ${k.table_name} (${k.name})`)
+    }
+    // Exactly these calls, in this order: a stale table or a reordered line in the docs fails too.
     const doc = readFileSync(new URL('../../docs/scale-out.md', import.meta.url), 'utf8')
-    for (const statement of citusStatements(layout)) t.ok(doc.includes(statement), `docs/scale-out.md lists ${statement}`)
+    t.same(doc.match(/^SELECT create_(reference|distributed)_table\(.*\);$/gm), statements, 'docs/scale-out.md lists exactly these calls, in order')
   }),
 )
