@@ -16,6 +16,20 @@ export class MigrationEditedError extends Error {
   }
 }
 
+/**
+ * Applied migrations this build does not have: the database was migrated by a newer tokenledger (a
+ * deploy rolled back, an instance left behind). Running on would write to a schema this code does not
+ * know — columns it leaves empty, triggers it does not expect — so the migrator stops instead.
+ */
+export class MigrationUnknownError extends Error {
+  constructor(readonly tags: string[]) {
+    super(
+      `the database has migration${tags.length === 1 ? '' : 's'} ${tags.join(', ')} that this build does not have (it was migrated by a ` +
+        'newer tokenledger); run that version or a later one',
+    )
+  }
+}
+
 interface Migration {
   tag: string
   hash: string
@@ -52,6 +66,9 @@ async function applyPending(db: Db, migrations: Migration[]): Promise<string[]> 
   // the edit silently different, so a changed file stops the migrator instead of being skipped.
   const edited = migrations.filter((m) => applied.has(m.tag) && applied.get(m.tag) !== m.hash).map((m) => m.tag)
   if (edited.length > 0) throw new MigrationEditedError(edited)
+  const known = new Set(migrations.map((m) => m.tag))
+  const unknown = [...applied.keys()].filter((tag) => !known.has(tag)).sort()
+  if (unknown.length > 0) throw new MigrationUnknownError(unknown)
   const done: string[] = []
   for (const m of migrations) {
     if (applied.has(m.tag)) continue

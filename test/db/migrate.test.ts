@@ -1,9 +1,10 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createPgliteDb, createPostgresDb } from '../../src/db/client.js'
-import { isMigrated, loadMigrations, migrate, MigrationEditedError, MIGRATIONS_DIR } from '../../src/db/migrate.js'
+import { isMigrated, loadMigrations, migrate, MigrationEditedError, MIGRATIONS_DIR, MigrationUnknownError } from '../../src/db/migrate.js'
+import { eachEngine, freshDb } from '../helpers.js'
 import { withDatabase } from '../setup/templates.js'
 
 const base = process.env.TEST_DATABASE_URL
@@ -45,6 +46,30 @@ t.test('an applied migration whose file was edited afterwards stops the migrator
   t.same(await migrate(db), [], 'the unedited files still migrate as a no-op')
 })
 
+/** The shipped migrations plus one more (`tag`, `sql`), in a temporary directory. */
+function withExtraMigration(t: Test, tag: string, sql: string): string {
+  const dir = `${mkdtempSync(join(tmpdir(), 'tl-migrations-'))}/`
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  cpSync(MIGRATIONS_DIR, dir, { recursive: true })
+  const journal = JSON.parse(readFileSync(`${dir}meta/_journal.json`, 'utf8')) as { entries: { tag: string }[] }
+  journal.entries.push({ ...journal.entries.at(-1)!, tag })
+  writeFileSync(`${dir}meta/_journal.json`, JSON.stringify(journal))
+  writeFileSync(`${dir}${tag}.sql`, sql)
+  return dir
+}
+
+// A deploy rolled back, or an instance left on the old version: the database has a migration this build
+// lacks. The older code used to run on the newer schema as if migrated.
+void t.test('a database migrated by a newer build stops an older build\'s migrator, naming the migration', (t) =>
+  eachEngine(t, async (t, engine) => {
+    const db = await freshDb(t, engine)
+    const newer = withExtraMigration(t, '9999_newer', 'create table newer_table (tenant_id text not null);')
+    t.same(await migrate(db, newer), ['9999_newer'], 'the newer build migrates')
+    await t.rejects(migrate(db), new MigrationUnknownError(['9999_newer']), 'the shipped build refuses it')
+    t.same(await migrate(db, newer), [], 'the newer build still starts (the lock was released)')
+  }),
+)
+
 t.test('a migration longer than the statement timeout is applied', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
   const name = `${new URL(base!).pathname.slice(1)}_migslow_${process.pid}`
   const admin = createPostgresDb({ url: base!, poolSize: 1 })
@@ -56,13 +81,7 @@ t.test('a migration longer than the statement timeout is applied', { skip: base 
     await admin.close()
   })
   // The migrations as shipped, then one that runs for 0.6 s, as a backfill at 10M buckets runs for minutes.
-  const dir = `${mkdtempSync(join(tmpdir(), 'tl-migrations-'))}/`
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  cpSync(MIGRATIONS_DIR, dir, { recursive: true })
-  const journal = JSON.parse(readFileSync(`${dir}meta/_journal.json`, 'utf8')) as { entries: { tag: string }[] }
-  journal.entries.push({ ...journal.entries.at(-1)!, tag: '9999_slow' })
-  writeFileSync(`${dir}meta/_journal.json`, JSON.stringify(journal))
-  writeFileSync(`${dir}9999_slow.sql`, 'select pg_sleep(0.6);')
+  const dir = withExtraMigration(t, '9999_slow', 'select pg_sleep(0.6);')
   const applied = await migrate(db, dir)
   t.equal(applied.at(-1), '9999_slow', 'applied under a 300 ms statement timeout')
   t.same(await db.query('show statement_timeout'), [{ statement_timeout: '300ms' }], 'the pool keeps its timeout')
