@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Db, DbClient } from './client.js'
 
@@ -30,6 +30,24 @@ export class MigrationUnknownError extends Error {
   }
 }
 
+/**
+ * The journal (meta/_journal.json, the order migrations apply in) and the migration files disagree: a
+ * file it does not list was never applied, silently (a hand-written migration added without its entry),
+ * and a tag listed twice failed its second run on the migrations table's key.
+ */
+export class MigrationJournalError extends Error {
+  constructor(unlisted: string[], repeated: string[]) {
+    super(
+      [
+        unlisted.length > 0 ? `meta/_journal.json does not list ${unlisted.map((t) => `${t}.sql`).join(', ')} (never applied)` : '',
+        repeated.length > 0 ? `meta/_journal.json lists ${repeated.join(', ')} more than once` : '',
+      ]
+        .filter(Boolean)
+        .join('; ') + ': every migration file is listed exactly once',
+    )
+  }
+}
+
 interface Migration {
   tag: string
   hash: string
@@ -40,6 +58,15 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
   const journal = JSON.parse(await readFile(`${dir}meta/_journal.json`, 'utf8')) as {
     entries: { tag: string }[]
   }
+  const tags = journal.entries.map((e) => e.tag)
+  const listed = new Set(tags)
+  const unlisted = (await readdir(dir))
+    .filter((f) => f.endsWith('.sql'))
+    .map((f) => f.slice(0, -'.sql'.length))
+    .filter((tag) => !listed.has(tag))
+    .sort()
+  const repeated = [...new Set(tags.filter((tag, i) => tags.indexOf(tag) !== i))]
+  if (unlisted.length > 0 || repeated.length > 0) throw new MigrationJournalError(unlisted, repeated)
   return Promise.all(
     journal.entries.map(async ({ tag }) => {
       const text = await readFile(`${dir}${tag}.sql`, 'utf8')

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { createPgliteDb, createPostgresDb } from '../../src/db/client.js'
-import { isMigrated, loadMigrations, migrate, MigrationEditedError, MIGRATIONS_DIR, MigrationUnknownError } from '../../src/db/migrate.js'
+import { isMigrated, loadMigrations, migrate, MigrationEditedError, MigrationJournalError, MIGRATIONS_DIR, MigrationUnknownError } from '../../src/db/migrate.js'
 import { eachEngine, freshDb } from '../helpers.js'
 import { withDatabase } from '../setup/templates.js'
 
@@ -69,6 +69,20 @@ void t.test('a database migrated by a newer build stops an older build\'s migrat
     t.same(await migrate(db, newer), [], 'the newer build still starts (the lock was released)')
   }),
 )
+
+t.test('a migration file the journal does not list, or a tag it lists twice, stops the migrator before anything is applied', async (t) => {
+  const db = await createPgliteDb({ dataDir: 'memory://' })
+  t.teardown(() => db.close())
+  const unlisted = `${mkdtempSync(join(tmpdir(), 'tl-migrations-'))}/`
+  t.teardown(() => rmSync(unlisted, { recursive: true, force: true }))
+  cpSync(MIGRATIONS_DIR, unlisted, { recursive: true })
+  writeFileSync(`${unlisted}9999_handwritten.sql`, 'create table handwritten (tenant_id text not null);')
+  await t.rejects(migrate(db, unlisted), new MigrationJournalError(['9999_handwritten'], []), 'names the unlisted file')
+  const [first] = await loadMigrations()
+  const twice = withExtraMigration(t, first!.tag, readFileSync(`${MIGRATIONS_DIR}${first!.tag}.sql`, 'utf8'))
+  await t.rejects(migrate(db, twice), new MigrationJournalError([], [first!.tag]), 'names the repeated tag')
+  t.same(await db.query(`select to_regclass('tokenledger_migrations') as t`), [{ t: null }], 'nothing was applied')
+})
 
 t.test('a migration longer than the statement timeout is applied', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
   const name = `${new URL(base!).pathname.slice(1)}_migslow_${process.pid}`

@@ -10,7 +10,7 @@ import { withDatabase } from './templates.js'
 // and a copy of migrations/ that stops before the migration under test (found by the end of its tag,
 // since the lead renumbers migrations).
 
-/** A copy of migrations/ whose journal stops before the migration whose tag ends with `suffix`. */
+/** A copy of migrations/ as a build before the migration whose tag ends with `suffix` had it: journal and files stop there. */
 export function migrationsBefore(t: Test, suffix: string): string {
   const dir = `${mkdtempSync(join(tmpdir(), 'tl-migrations-'))}/`
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -18,6 +18,7 @@ export function migrationsBefore(t: Test, suffix: string): string {
   const journal = JSON.parse(readFileSync(`${dir}meta/_journal.json`, 'utf8')) as { entries: { tag: string }[] }
   const at = journal.entries.findIndex((e) => e.tag.endsWith(suffix))
   t.ok(at > 0, `migration *${suffix} is in the journal`)
+  for (const { tag } of journal.entries.slice(at)) rmSync(`${dir}${tag}.sql`)
   journal.entries = journal.entries.slice(0, at)
   writeFileSync(`${dir}meta/_journal.json`, JSON.stringify(journal))
   return dir
