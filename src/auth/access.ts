@@ -50,10 +50,22 @@ export function refuseRepeatedHeaders(rawHeaders: string[]): void {
   if (items.length) throw problems.invalidParameters(items, 'headers')
 }
 
-/** X-Tenant-Id: a non-empty header names a tenant; absent or empty names none. */
+/** What a tenant id is, for `POST /v1/tenants` and X-Tenant-Id alike. */
+export const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/
+export const TENANT_ID_RULE = 'lowercase letters, digits, "-" or "_", 1–63 characters'
+
+/**
+ * X-Tenant-Id: a non-empty header names a tenant; absent or empty names none. A value no tenant can have
+ * is a 400 naming the header, not a tenant that does not exist (404) or another tenant (403): `ACME` for
+ * `acme`, or `acmé` — header bytes are read as Latin-1, so UTF-8 came back as "acmÃ©". The value is not
+ * echoed (it may be anything, of any length).
+ */
 export function tenantHeader(headers: IncomingHttpHeaders): string | undefined {
   const v = headers['x-tenant-id']
-  return typeof v === 'string' && v.length > 0 ? v : undefined
+  if (typeof v !== 'string' || v.length === 0) return undefined
+  if (!TENANT_ID.test(v))
+    throw problems.invalidParameters([{ path: 'headers.x-tenant-id', message: `is not a tenant id (${TENANT_ID_RULE}), so it names no tenant` }], 'headers')
+  return v
 }
 
 /** Whether the principal holds a tenant scope (the admin token holds every one). */

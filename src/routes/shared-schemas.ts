@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { TENANT_ID, TENANT_ID_RULE } from '../auth/access.js'
 
 const ProblemSchema = z
   .object({
@@ -56,7 +57,7 @@ function describeStatus(status: number): string {
 export const byCodePoint = (key: string): string =>
   `by ${key} in code-point (ASCII) order — \`-\` and \`.\` before digits, digits before upper case, upper case before \`_\`, \`_\` before lower case (\`B\` before \`a\`, \`a-x\` before \`a_x\`) — whatever the database’s collation`
 
-export const TenantIdParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" or "_", 1–63 characters')
+export const TenantIdParam = z.string().regex(TENANT_ID, TENANT_ID_RULE)
 
 /**
  * The query of a route that writes or deletes, or of one of tokenledger's own read routes: a parameter it

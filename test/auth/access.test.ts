@@ -8,14 +8,18 @@ import { admin, bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
  * problem type, GraphQL auth as the same HTTP problem and an invisible card as BAD_USER_INPUT.
  */
 
-type Verdict = 'ok' | 'unauthorized' | 'forbidden' | 'no-tenant' | 'unknown-tenant' | 'card'
+type Verdict = 'ok' | 'unauthorized' | 'forbidden' | 'no-tenant' | 'unknown-tenant' | 'bad-header' | 'card'
 /**
  * What the entry point needs: a tenant scope, reading rate cards (any tenant's `read` or the admin), or any
  * valid token with its X-Tenant-Id checked (`GET /v1/me`).
  */
 type Need = 'read' | 'ingest' | 'cards' | 'me'
 type Credential = 'none' | 'bogus' | 'admin' | 'read' | 'ingest' | 'both'
-type Header = 'A' | 'B' | 'ghost' | undefined
+/**
+ * `upper` is the own tenant's id in capitals; `utf8` is what Node makes of "acmé" sent as UTF-8 (header bytes
+ * are read as Latin-1): neither can be a tenant id, so neither is a tenant that does not exist or another one.
+ */
+type Header = 'A' | 'B' | 'ghost' | 'upper' | 'utf8' | undefined
 type Card = 'default' | 'a-card' | 'b-card' | 'missing'
 
 interface Case {
@@ -45,6 +49,11 @@ const CASES: Case[] = [
   { credential: 'admin', header: 'A', card: 'a-card', expect: all('ok') },
   { credential: 'admin', header: 'A', card: 'b-card', expect: all('card') },
   { credential: 'admin', header: 'ghost', card: 'default', expect: all('unknown-tenant') },
+  { credential: 'admin', header: 'upper', card: 'default', expect: all('bad-header') },
+  { credential: 'admin', header: 'utf8', card: 'default', expect: all('bad-header') },
+  { credential: 'both', header: 'upper', card: 'default', expect: all('bad-header') },
+  { credential: 'read', header: 'utf8', card: 'default', expect: all('bad-header') },
+  { credential: 'none', header: 'upper', card: 'default', expect: all('unauthorized') },
 ]
 
 interface Entry {
@@ -119,7 +128,16 @@ function card(res: LightMyRequestResponse): string {
   return decodeURIComponent(/\/rate-cards\/([^/]+)\//.exec(res.raw.req.url ?? '')?.[1] ?? '')
 }
 
+/** The 400 for an X-Tenant-Id no tenant can have: one item, on the header. */
+function isBadHeader(res: LightMyRequestResponse): boolean {
+  if (res.statusCode !== 400) return false
+  const body = res.json() as { type?: string; errors?: { path: string; message: string }[] }
+  const items = body.errors ?? []
+  return body.type?.endsWith('/validation') === true && items.length === 1 && items[0]!.path === 'headers.x-tenant-id' && /not a tenant id/.test(items[0]!.message)
+}
+
 function observe(entry: Entry, res: LightMyRequestResponse): Verdict | string {
+  if (isBadHeader(res)) return 'bad-header'
   if (entry.isCardRefusal(res)) return 'card'
   if (res.statusCode >= 200 && res.statusCode < 300) return res.json()?.errors ? `graphql errors ${res.body}` : 'ok'
   const body = res.json() as { type?: string; detail?: string }
@@ -159,7 +177,14 @@ void eachEngine(t, async (t, engine) => {
       ingest: bearer(ingestKey),
       both: bearer(a.key),
     }
-    const tenant = c.header === 'A' ? ownTenant[c.credential] : c.header === 'B' ? b.tenantId : c.header === 'ghost' ? 'ghost-tenant' : undefined
+    const named: Record<NonNullable<Header>, string> = {
+      A: ownTenant[c.credential],
+      B: b.tenantId,
+      ghost: 'ghost-tenant',
+      upper: ownTenant[c.credential].toUpperCase(),
+      utf8: Buffer.from('acmé').toString('latin1'),
+    }
+    const tenant = c.header && named[c.header]
     return { ...auth[c.credential], ...(tenant ? { 'x-tenant-id': tenant } : {}) }
   }
 
