@@ -177,6 +177,8 @@ export const CliConfigSchema = z.object({
   TOKENLEDGER_URL: outboundUrl('http://127.0.0.1:3000').default('http://127.0.0.1:3000'),
   TOKENLEDGER_KEY: z.string().min(1).optional(),
   TOKENLEDGER_ADMIN_TOKEN: z.string().min(1).optional(),
+  /** Seconds a request that sends no file may wait for the server's whole answer (an upload is bounded by the server). */
+  TOKENLEDGER_TIMEOUT: z.coerce.number().positive().max(86_400).default(30),
 })
 
 export type CliConfig = z.infer<typeof CliConfigSchema>

@@ -3,6 +3,8 @@ import { CliError, oneLine, usageError } from './errors.js'
 export interface ServerTarget {
   url: string
   token: string
+  /** TOKENLEDGER_TIMEOUT: how long a request that sends no file may wait for the whole answer. */
+  timeoutS: number
 }
 
 interface Problem {
@@ -43,18 +45,35 @@ export async function callServer<T>(
   // Relative to the server URL, whose path may be a prefix (a proxy serving tokenledger under /tl/): an
   // absolute "/v1/…" resolved against it dropped that prefix and called the proxy's own path.
   const url = new URL(path.replace(/^\/+/, ''), target.url.endsWith('/') ? target.url : `${target.url}/`)
+  // A server that takes the request and never answers held the command for undici's five-minute header
+  // timeout. A request without a file is bounded, its body included; an upload is not (a large file takes
+  // as long as it takes to send and store: the server's REQUEST_TIMEOUT_MS bounds it).
+  const upload = init.body !== undefined && typeof init.body !== 'string'
+  const signal = upload ? undefined : AbortSignal.timeout(target.timeoutS * 1000)
+  const failed = (err: unknown, reached: boolean): CliError => {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause
+    if ((err as Error).name === 'TimeoutError' || cause?.code === 'UND_ERR_HEADERS_TIMEOUT' || cause?.code === 'UND_ERR_BODY_TIMEOUT')
+      return new CliError(`${url.origin} did not answer ${method} ${url.pathname} ${upload ? 'in time' : `within ${target.timeoutS} s (TOKENLEDGER_TIMEOUT)`}`)
+    const reason = cause?.code ?? cause?.message ?? (err as Error).message
+    return new CliError(reached ? `${url.origin} broke off its answer to ${method} ${url.pathname}: ${reason}` : `cannot reach ${url.origin}: ${reason}`)
+  }
   let res: Response
+  let text: string
   try {
     res = await fetch(url, {
       method,
       headers: { authorization: `Bearer ${target.token}`, ...init.headers },
       ...(init.body === undefined ? {} : { body: init.body, duplex: 'half' }),
+      ...(signal ? { signal } : {}),
     } as RequestInit)
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause
-    throw new CliError(`cannot reach ${url.origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`)
+    throw failed(err, false)
   }
-  const text = await res.text()
+  try {
+    text = await res.text()
+  } catch (err) {
+    throw failed(err, true)
+  }
   if (!res.ok) {
     let line: string
     try {

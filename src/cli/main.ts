@@ -18,8 +18,9 @@ Commands:
   migrate                       apply database migrations (DATABASE_URL / DATA_DIR)
 
 Every command takes --help. Server commands take --url (TOKENLEDGER_URL) and --key (TOKENLEDGER_KEY);
-admin commands take --admin-token (TOKENLEDGER_ADMIN_TOKEN). On failure the exit code is not 0 and
-stderr has one line saying why.`
+admin commands take --admin-token (TOKENLEDGER_ADMIN_TOKEN). A request that sends no file gives up when
+the server has not answered within TOKENLEDGER_TIMEOUT seconds (default 30). On failure the exit code is
+not 0 and stderr has one line saying why.`
 
 export interface Io {
   stdout: NodeJS.WriteStream
@@ -44,7 +45,7 @@ function server(env: CliConfig, url: string | undefined, token: { flag: string |
   if (!given) throw usageError(`no ${token.name}: pass --${token.name} or set ${token.variable}`)
   const secret = BearerTokenSchema.safeParse(given)
   if (!secret.success) throw usageError(`${token.flag !== undefined ? `--${token.name}` : token.variable} ${secret.error.issues[0]!.message}`)
-  return { url: checked.data, token: secret.data }
+  return { url: checked.data, token: secret.data, timeoutS: env.TOKENLEDGER_TIMEOUT }
 }
 
 /** The groups whose verb is the next word, with their verbs. */
