@@ -1,3 +1,4 @@
+import type { z } from 'zod'
 import { CliError, oneLine, usageError } from './errors.js'
 
 export interface ServerTarget {
@@ -40,7 +41,7 @@ export async function callServer<T>(
   target: ServerTarget,
   method: string,
   path: string,
-  init: { body?: string | ReadableStream<Uint8Array>; headers?: Record<string, string> } = {},
+  init: { body?: string | ReadableStream<Uint8Array>; headers?: Record<string, string>; expect?: z.ZodType<T> } = {},
 ): Promise<T> {
   // Relative to the server URL, whose path may be a prefix (a proxy serving tokenledger under /tl/): an
   // absolute "/v1/…" resolved against it dropped that prefix and called the proxy's own path.
@@ -84,14 +85,24 @@ export async function callServer<T>(
     const Err = res.status === 404 && /no route for/.test(text) ? MissingRouteError : CliError
     throw new Err(oneLine(line))
   }
-  if (!text) return {} as T
+  if (!text && !init.expect) return {} as T
+  let answer: unknown
   try {
-    return JSON.parse(text) as T
+    answer = text ? JSON.parse(text) : undefined
   } catch {
     // A proxy's login page or another service at the URL: say what answered, not the parser's complaint.
     const type = res.headers.get('content-type') || 'no content type'
     throw new CliError(`${url.origin} answered ${method} ${url.pathname} with ${res.status} (${oneLine(type).slice(0, 100)}) that is not JSON: is it a tokenledger server?`)
   }
+  if (!init.expect) return answer as T
+  // A 2xx that is JSON but not tokenledger's answer (an empty 200 from a proxy, another API) is no success:
+  // `tenants create` printed "created tenant undefined (undefined)" and exited 0.
+  const checked = init.expect.safeParse(answer)
+  if (checked.success) return checked.data
+  const issue = checked.error.issues[0]!
+  const what = issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.message
+  const why = text ? `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${what}` : 'an empty body'
+  throw new CliError(`${url.origin} answered ${method} ${url.pathname} with ${res.status} but not as tokenledger does (${oneLine(why).slice(0, 100)}): is it a tokenledger server?`)
 }
 
 /**

@@ -1,6 +1,7 @@
 import { open, stat } from 'node:fs/promises'
 import { createReadStream } from 'node:fs'
 import { Readable, Transform } from 'node:stream'
+import { z } from 'zod'
 import { CliError, usageError } from '../errors.js'
 import { callServer, MissingRouteError, type ServerTarget } from '../http.js'
 import { csvRowCounter } from '../csv-rows.js'
@@ -27,6 +28,13 @@ Progress goes to stderr: a bar with rows, rows/s and ETA on a terminal, plain li
 
 const ROUTES = { usage: '/v1/usage/buckets', costs: '/v1/billing/costs' } as const
 export type ImportKind = keyof typeof ROUTES
+
+/**
+ * The counts both routes answer with (other fields, such as `skipped`, are printed as they come): a 2xx
+ * without them is not an import the server stored.
+ */
+const Count = z.number().int().min(0)
+const ImportSummary = z.looseObject({ received: Count, created: Count, replaced: Count, unchanged: Count })
 
 export interface ImportOptions {
   file: string
@@ -103,11 +111,12 @@ export async function runImport(target: ServerTarget, opts: ImportOptions, out: 
     readError = e
     body.destroy(e)
   })
-  let summary: unknown
+  let summary: z.infer<typeof ImportSummary>
   try {
-    summary = await callServer<unknown>(target, 'POST', path, {
+    summary = await callServer(target, 'POST', path, {
       body: Readable.toWeb(body) as ReadableStream<Uint8Array>,
       headers: { 'content-type': type },
+      expect: ImportSummary,
     })
   } catch (e) {
     if (readError) throw cannotRead(opts.file, readError)

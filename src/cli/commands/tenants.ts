@@ -1,4 +1,9 @@
+import { z } from 'zod'
 import { callServer, segment, type ServerTarget } from '../http.js'
+
+/** What the server answers, checked: a 2xx of another shape is not a tenant or key created. */
+const CreatedTenant = z.object({ id: z.string(), name: z.string() })
+const CreatedKey = z.object({ id: z.string(), key: z.string().min(1), tenant_id: z.string(), scopes: z.array(z.string()) })
 
 export const TENANTS_CREATE_HELP = `Usage: tokenledger tenants create <id> [options]
 
@@ -23,9 +28,10 @@ Options:
   -h, --help            this help`
 
 export async function createTenant(target: ServerTarget, id: string, name: string | undefined, out: NodeJS.WriteStream) {
-  const tenant = await callServer<{ id: string; name: string }>(target, 'POST', '/v1/tenants', {
+  const tenant = await callServer(target, 'POST', '/v1/tenants', {
     body: JSON.stringify({ id, name: name ?? id }),
     headers: { 'content-type': 'application/json' },
+    expect: CreatedTenant,
   })
   out.write(`created tenant ${tenant.id} (${tenant.name})\n`)
 }
@@ -37,12 +43,11 @@ export async function createKey(
   out: NodeJS.WriteStream,
   err: NodeJS.WriteStream,
 ) {
-  const key = await callServer<{ id: string; key: string; tenant_id: string; scopes: string[] }>(
-    target,
-    'POST',
-    `/v1/tenants/${segment(tenant)}/api-keys`,
-    { body: JSON.stringify({ name: opts.name ?? 'cli', scopes: opts.scopes }), headers: { 'content-type': 'application/json' } },
-  )
+  const key = await callServer(target, 'POST', `/v1/tenants/${segment(tenant)}/api-keys`, {
+    body: JSON.stringify({ name: opts.name ?? 'cli', scopes: opts.scopes }),
+    headers: { 'content-type': 'application/json' },
+    expect: CreatedKey,
+  })
   err.write(`created key ${key.id} for tenant ${key.tenant_id} (scopes: ${key.scopes.join(', ')}); the secret is shown once:\n`)
   out.write(`${key.key}\n`)
 }
