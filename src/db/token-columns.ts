@@ -24,6 +24,17 @@ export const PRICED_CLASSES = [
 
 export type PricedClass = (typeof PRICED_CLASSES)[number]
 export type CostField = PricedClass['cost']
+
+/**
+ * The Cost fields the token classes add to, each with the column its unpriced tokens are summed under
+ * (GraphQL `Cost.unpricedTokensByClass`): which class had no price, not only how many tokens did.
+ */
+export const UNPRICED_BY_COST = [
+  { field: 'input', column: 'unpriced_input' },
+  { field: 'cachedInput', column: 'unpriced_cached_input' },
+  { field: 'cacheWrite', column: 'unpriced_cache_write' },
+  { field: 'output', column: 'unpriced_output' },
+] as const satisfies readonly { field: CostField; column: string }[]
 export type Modality = PricedClass['modality']
 
 /** Every stored token counter in storage order: the two totals, then the priced classes. */

@@ -4,7 +4,7 @@ import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { classCostColumns, effectiveRatesSql, ratePointsCte, resolvedRatesSql } from '../pricing/cost-sql.js'
 import { resourceCostColumns, unitPriceJoinSql } from '../pricing/resource-cost-sql.js'
-import { PRICED_CLASSES } from '../db/token-columns.js'
+import { PRICED_CLASSES, UNPRICED_BY_COST } from '../db/token-columns.js'
 import { inCodePointOrder } from '../db/orm.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { FILTER_COLUMNS, filterValues, type UsageFilter } from './dimensions.js'
@@ -126,6 +126,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
         ${raw(sumOf(byCost('input'), 'c_'))} as cost_input, ${raw(sumOf(byCost('cachedInput'), 'c_'))} as cost_cached_input,
         ${raw(sumOf(byCost('cacheWrite'), 'c_'))} as cost_cache_write, ${raw(sumOf(byCost('output'), 'c_'))} as cost_output,
         ${raw(sumOf(ALL, 'c_'))} + cost_resources as cost_total, ${raw(sumOf(ALL, 'u_'))} as unpriced_tokens,
+        ${raw(UNPRICED_BY_COST.map((u) => `${sumOf(byCost(u.field), 'u_')} as ${u.column}`).join(', '))},
         ${raw(sumOf(byCost('cachedInput'), ''))} as cached_input_tokens,
         ${raw(sumOf(byCost('input'), ''))} as uncached_input_tokens
       from priced0)`
@@ -141,6 +142,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
       coalesce(sum(cost_cached_input), 0)::text as cost_cached_input,
       coalesce(sum(cost_cache_write), 0)::text as cost_cache_write,
       coalesce(sum(cost_output), 0)::text as cost_output, coalesce(sum(unpriced_tokens), 0)::int8 as unpriced_tokens,
+      ${raw(UNPRICED_BY_COST.map((u) => `coalesce(sum(${u.column}), 0)::int8 as ${u.column}`).join(', '))},
       coalesce(sum(cost_resources), 0)::text as cost_resources,
       (select coalesce(json_agg(json_build_object('resource', u.resource, 'quantity', u.quantity::text) order by ${inCodePointOrder(sql`u.resource`)}), '[]'::json)
         from (select e ->> 'resource' as resource, sum((e ->> 'quantity')::numeric) as quantity
@@ -163,6 +165,7 @@ async function runEventsPage(db: Db, args: EventArgs, signal: AbortSignal | unde
             cache_write + cache_write_1h as cache_write_tokens, cache_write_1h as cache_write_1h_tokens, cost_total::text as cost_total, cost_input::text as cost_input,
             cost_cached_input::text as cost_cached_input, cost_cache_write::text as cost_cache_write,
             cost_output::text as cost_output, unpriced_tokens::int8 as unpriced_tokens, reported_cost::text as reported_cost,
+            ${raw(UNPRICED_BY_COST.map((u) => `${u.column}::int8 as ${u.column}`).join(', '))},
             cost_resources::text as cost_resources, unpriced_quantity, ${raw(EVENT_KEY_COLUMNS)}
           from priced ${cursor?.key ? sql`where ${afterKey(args.orderBy, cursor.key)}` : sql``}
           order by ${EVENT_ORDER_SQL[args.orderBy]} limit ${args.first + 1}`, [], { signal })
@@ -234,6 +237,7 @@ function costOf(r: Record<string, unknown>, currency: string): Cost {
     currency,
     complete: unpriced === 0 && unpricedQuantity.length === 0,
     unpricedTokens: unpriced,
+    unpricedTokensByClass: Object.fromEntries(UNPRICED_BY_COST.map((u) => [u.field, Number(r[u.column])])) as Cost['unpricedTokensByClass'],
     unpricedQuantity,
   }
 }

@@ -1,4 +1,5 @@
 import { normalizeDecimal } from '../decimal/decimal-text.js'
+import { UNPRICED_BY_COST } from '../db/token-columns.js'
 import { DIMENSIONS, type ColumnDimension } from './dimensions.js'
 import type { Cost, ResourceQuantity, RowValues, UsageRow, UsageTotals } from './run-usage.js'
 import type { UsageSpec } from './usage-sql.js'
@@ -134,6 +135,10 @@ class CostView {
     const self = this as unknown as Cost
     return self.unpricedTokens === 0 && self.unpricedQuantity.length === 0
   }
+
+  get unpricedTokensByClass() {
+    return Object.fromEntries(UNPRICED_BY_COST.map((u) => [u.field, count(this.s.get(u.column))])) as Cost['unpricedTokensByClass']
+  }
 }
 defineFields(CostView.prototype, COST_FIELDS)
 
@@ -178,7 +183,7 @@ export function usageRowViews(
   return (values) => new RowView(new ValuesSource(values, index, currency), shape) as unknown as UsageRowView
 }
 
-const COST_KEYS = [...Object.keys(COST_FIELDS), 'currency', 'complete'] as (keyof Cost)[]
+const COST_KEYS = [...Object.keys(COST_FIELDS), 'currency', 'complete', 'unpricedTokensByClass'] as (keyof Cost)[]
 const TOTAL_KEYS = Object.keys(TOTAL_FIELDS) as (keyof UsageTotals)[]
 
 /** A view's fields read once into a plain object (the cost too). */

@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { PRICED_CLASSES } from '../db/token-columns.js'
+import { PRICED_CLASSES, UNPRICED_BY_COST } from '../db/token-columns.js'
 import { inCodePointOrder } from '../db/orm.js'
 import { assertExactCounts, COUNT_COLUMNS, countRangeError } from './exact-counts.js'
 import { money, toTotals, usageRowMapper } from './row-views.js'
@@ -17,9 +17,13 @@ export interface Cost {
   currency: string
   complete: boolean
   unpricedTokens: number
+  /** `unpricedTokens` by the Cost field its classes add to (they sum to it). */
+  unpricedTokensByClass: UnpricedTokensByClass
   /** Per resource, the quantity that had no unit price (GiB-hours for storage); never priced as $0. */
   unpricedQuantity: ResourceQuantity[]
 }
+
+export type UnpricedTokensByClass = Record<(typeof UNPRICED_BY_COST)[number]['field'], number>
 
 export interface ResourceQuantity {
   resource: string
@@ -174,6 +178,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
       sum(cost_cache_write)::text as cost_cache_write, sum(cost_output)::text as cost_output,
       sum(cost_resources)::text as cost_resources,
       sum(unpriced_tokens)::int8 as unpriced_tokens, sum(reported_cost)::text as reported_cost,
+      ${sql.raw(UNPRICED_BY_COST.map((u) => `sum(${u.column})::int8 as ${u.column}`).join(', '))},
       (select coalesce(json_agg(json_build_object('resource', u.resource, 'quantity', u.quantity::text) order by ${inCodePointOrder(sql`u.resource`)}), '[]'::json)
         from (select e ->> 'resource' as resource, sum((e ->> 'quantity')::numeric) as quantity
           from grouped, jsonb_array_elements(grouped.unpriced_quantity) e group by 1) u) as unpriced_quantity

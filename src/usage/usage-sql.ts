@@ -8,7 +8,7 @@ import {
   segmentSql,
   type PricingScope,
 } from '../pricing/cost-sql.js'
-import { PRICED_CLASSES } from '../db/token-columns.js'
+import { PRICED_CLASSES, UNPRICED_BY_COST } from '../db/token-columns.js'
 import { resourceCostColumns, unitPriceJoinSql } from '../pricing/resource-cost-sql.js'
 import { DIMENSIONS, MODALITIES, type ColumnDimension, type Dimension, type UsageFilter } from './dimensions.js'
 import { COUNTERS, factParts, type FactPart } from './facts-sql.js'
@@ -183,6 +183,10 @@ function byResourceSql(g: Grouping): SQL {
 
 const byCost = (field: string) => PRICED_CLASSES.filter((c) => c.cost === field).map((c) => c.column)
 const sumOf = (xs: readonly string[]) => (xs.length ? xs.join(' + ') : '0')
+/** Per Cost field, the sum of its classes' unpriced tokens (`of` picks the classes, e.g. one modality's). */
+const unpricedByCost = (of: (cost: string) => readonly string[]) =>
+  UNPRICED_BY_COST.map((u) => ({ column: u.column, expr: sumOf(of(u.field).map((c) => `u_${c}`)) }))
+const UNPRICED_COLUMNS = UNPRICED_BY_COST.map((u) => u.column)
 
 /**
  * The rows the output groups are summed from, without modality: each priced token row as it is (its
@@ -208,6 +212,7 @@ function plainRowsSql(g: Grouping, classes: boolean): SQL {
     `${agg(costSum(byCost('output')))} as cost_output`,
     `${agg('c_res')} as cost_resources`,
     `${agg(CLASS_COLUMNS.map((c) => `u_${c}`).join(' + '))} as unpriced_tokens`,
+    ...unpricedByCost(byCost).map((u) => `${agg(u.expr)} as ${u.column}`),
     `${agg('qty')} as qty`,
     `${agg('u_q')} as u_q`,
     `${agg(`case when resource = 'storage_bytes' then byte_seconds end`)} as bsec`,
@@ -238,7 +243,8 @@ function modalityRowsSql(spec: UsageSpec, g: Grouping): SQL {
     const text = m === 'text'
     return raw(`('${m}', ${sumOf(inputCols)}, ${sumOf(of('output'))}, ${sumOf(of('cachedInput'))}, ${sumOf(of('input'))},
       ${sumOf(of('cacheWrite'))}, ${text ? 'cache_write_1h' : '0'}, ${costSum(of('input'))}, ${costSum(of('cachedInput'))}, ${costSum(of('cacheWrite'))},
-      ${costSum(of('output'))}, ${cols.map((c) => `u_${c}`).join(' + ')}, ${text ? 'reported_cost' : 'null::numeric'})`)
+      ${costSum(of('output'))}, ${cols.map((c) => `u_${c}`).join(' + ')}, ${text ? 'reported_cost' : 'null::numeric'},
+      ${unpricedByCost(of).map((u) => u.expr).join(', ')})`)
   })
   const keysOut = g.keys.map((k) => (k === 'modality' ? 'm.modality' : `b.${k}`)).join(', ')
   const keep = spec.filter.modalities?.length ? sql` and m.modality = any(${sql.param(spec.filter.modalities)}::text[])` : sql``
@@ -246,14 +252,17 @@ function modalityRowsSql(spec: UsageSpec, g: Grouping): SQL {
       m.input_tokens, m.output_tokens, m.cached as cached_input_tokens, m.uncached as uncached_input_tokens,
       m.cache_write as cache_write_tokens, m.cache_write_1h as cache_write_1h_tokens,
       m.cost_input, m.cost_cached_input, m.cost_cache_write, m.cost_output, 0::numeric as cost_resources,
-      m.unpriced as unpriced_tokens, null::numeric as qty, 0::numeric as u_q, null::numeric as bsec, m.reported_cost
+      m.unpriced as unpriced_tokens, null::numeric as qty, 0::numeric as u_q, null::numeric as bsec, m.reported_cost,
+      ${raw(UNPRICED_COLUMNS.map((c) => `m.${c}`).join(', '))}
     from byres b cross join lateral (values ${list(values)}) as m(modality, input_tokens, output_tokens, cached,
-      uncached, cache_write, cache_write_1h, cost_input, cost_cached_input, cost_cache_write, cost_output, unpriced, reported_cost)
+      uncached, cache_write, cache_write_1h, cost_input, cost_cached_input, cost_cache_write, cost_output, unpriced, reported_cost,
+      ${raw(UNPRICED_COLUMNS.join(', '))})
     where b.resource = 'tokens' and (m.input_tokens > 0 or m.output_tokens > 0 or m.reported_cost is not null)${keep}`
   if (spec.filter.modalities?.length) return tokens
   const resKeys = g.keys.map((k) => (k === 'modality' ? 'null::text as modality' : `b.${k}`)).join(', ')
   return sql`${tokens} union all select ${raw(resKeys)}, b.resource as r_name, null::int8, 0::int8, 0::int8, 0::int8, 0::int8, 0::int8,
-      0::int8, 0::int8, 0::numeric, 0::numeric, 0::numeric, 0::numeric, b.c_res, 0::int8, b.qty, b.u_q, b.bsec, b.reported_cost
+      0::int8, 0::int8, 0::numeric, 0::numeric, 0::numeric, 0::numeric, b.c_res, 0::int8, b.qty, b.u_q, b.bsec, b.reported_cost,
+      ${raw(UNPRICED_COLUMNS.map(() => '0::int8').join(', '))}
     from byres b where b.resource <> 'tokens'`
 }
 
@@ -276,7 +285,8 @@ function groupedSql(g: Grouping, rowsSql: SQL, classes: boolean): SQL {
   return sql`select ${raw(g.keys.join(', '))},
       case when sum(n_req) = 0 then null else sum(requests) end as requests,
       ${raw(['input_tokens', 'output_tokens', 'cached_input_tokens', 'uncached_input_tokens', 'cache_write_tokens', 'cache_write_1h_tokens',
-        'cost_input', 'cost_cached_input', 'cost_cache_write', 'cost_output', 'cost_resources', 'unpriced_tokens', 'reported_cost'].map(s).join(', '))},
+        'cost_input', 'cost_cached_input', 'cost_cache_write', 'cost_output', 'cost_resources', 'unpriced_tokens', ...UNPRICED_COLUMNS,
+        'reported_cost'].map(s).join(', '))},
       case when count(distinct r_name) = 1 and min(r_name) <> 'tokens' then sum(qty) end as quantity,
       sum(bsec) as storage_byte_seconds,
       coalesce(jsonb_agg(jsonb_build_object('resource', r_name, 'quantity', u_q::text) order by ${inCodePointOrder(raw('r_name'))}) filter (where u_q > 0), '[]'::jsonb)
@@ -304,6 +314,7 @@ export function pageColumns(spec: UsageSpec): { name: string; expr: SQL }[] {
     col('cost_total', '(cost_input + cost_cached_input + cost_cache_write + cost_output + cost_resources)::text'),
     ...['cost_input', 'cost_cached_input', 'cost_cache_write', 'cost_output', 'cost_resources'].map((c) => col(c, `${c}::text`)),
     col('unpriced_tokens', 'unpriced_tokens::int8'),
+    ...UNPRICED_COLUMNS.map((c) => col(c, `${c}::int8`)),
     col('unpriced_quantity'),
     col('quantity', 'quantity::text'),
     col('storage_byte_seconds', 'storage_byte_seconds::text'),

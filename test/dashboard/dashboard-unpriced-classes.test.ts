@@ -80,3 +80,40 @@ t.test('dashboard in Chromium: the cost breakdown writes an unpriced token class
     t.same(problems, [], 'no script errors')
   })
 })
+
+// The page read "unpriced" from a class's amount being 0 while the cost was incomplete: a class priced at
+// exactly $0 (here cached input) beside unpriced tokens in another class (cache writes, no rate) read
+// "unpriced (n tokens)". It now reads the API's unpriced tokens per class (Cost.unpricedTokensByClass).
+t.test('dashboard in Chromium: a class priced at exactly $0 beside an unpriced class reads $0.00, not unpriced', { skip: skipWithoutChromium }, async (t) => {
+  await eachEngine(t, async (t, engine) => {
+    const app = await build(t, engine)
+    const call = poster(app, ADMIN_TOKEN)
+    await call('/v1/rate-cards/default/rates', { rates: [{ provider: 'zero', model: 'zero-model', effective_from: '2026-01-01T00:00:00Z',
+      prices: { input: '1', cached_input: '0', output: '2' } }] })
+    await call('/v1/tenants', { id: 'zero', name: 'Zero' })
+    const ingest = await call('/v1/tenants/zero/api-keys', { name: 'seed', scopes: ['ingest'] })
+    await call('/v1/usage/buckets', { buckets: [{ start_time: '2026-11-02T12:00:00Z', end_time: '2026-11-02T13:00:00Z', provider: 'zero',
+      model: 'zero-model', num_model_requests: 1, input_tokens: 1_000_000, input_cached_tokens: 200_000, input_cache_write_tokens: 100_000,
+      output_tokens: 500_000 }] }, { authorization: `Bearer ${ingest.key}` })
+    const { key } = await call('/v1/tenants/zero/api-keys', { name: 'dashboard', scopes: ['read'] })
+
+    const { origin, page, problems } = await servedPage(t, app)
+    await page.goto(`${origin}/#${new URLSearchParams({ from: '2026-11-02', to: '2026-11-02', window: 'DAY', tz: 'UTC', group: 'MODEL' })}`)
+    await page.fill('#key', key)
+    await page.click('#key-save')
+    await page.waitForSelector('#app[data-state="ready"] #message:has-text("2026-11-02 to 2026-11-02")')
+    const facts = await page.$$eval('#totals-body dl.facts dt', (dts) => dts.map((dt) => {
+      const dd = dt.nextElementSibling!
+      return [dt.textContent, dd.textContent, dd.getAttribute('data-complete'), dd.getAttribute('data-unpriced')]
+    }))
+    t.equal(await page.textContent('#completeness'), '100,000 unpriced tokens, total incomplete (the amount above is a lower bound).')
+    t.same(facts.slice(0, 5), [
+      ['Uncached input cost', '$0.7000', 'true', null],
+      ['Cached input cost', '$0.00', 'true', null],
+      ['Cache writes cost', 'unpriced (100,000 tokens)', 'false', '100000'],
+      ['Output cost', '$1.00', 'true', null],
+      ['Resources cost', '$0.00', 'true', null],
+    ], 'the $0 class is priced and complete; only the class with no rate is unpriced')
+    t.same(problems, [], 'no script errors')
+  })
+})

@@ -10,7 +10,8 @@ var Api = (function () {
   // One page holds at most 1000 rows (the API's limit); a view follows cursors up to this many rows.
   var PAGE = 1000, MAX_ROWS = 20000;
 
-  var COST = 'cost { total input cachedInput cacheWrite output resources currency complete unpricedTokens unpricedQuantity { resource quantity } }';
+  var COST = 'cost { total input cachedInput cacheWrite output resources currency complete unpricedTokens ' +
+    'unpricedTokensByClass { input cachedInput cacheWrite output } unpricedQuantity { resource quantity } }';
   var COUNTS = 'requests inputTokens outputTokens cachedInputTokens uncachedInputTokens cacheWriteTokens ' + COST;
   var USAGE_QUERY = 'query DashboardUsage($from: DateTime!, $to: DateTime!, $window: Window!, $timeZone: String!, ' +
     '$groupBy: [UsageDimension!], $first: Int, $after: String) {\n' +

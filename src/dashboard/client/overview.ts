@@ -54,31 +54,28 @@ var BREAKDOWN = [
 ];
 
 /**
- * The total's amount per token class and for resources, each written as what it is. The API prices every
- * class but says what is unpriced per cost only (unpricedTokens; unpricedQuantity per resource), so a class
- * is read from it: with tokens, no amount and the cost incomplete, it had no rate ("unpriced (n tokens)",
- * never $0.00); unpriced tokens those classes do not account for lie in classes that also have a price,
- * whose amounts are then lower bounds ("≥ $x").
+ * The total's amount per token class and for resources, each written as what it is, from the API's
+ * unpriced tokens per class (Cost.unpricedTokensByClass): a class whose tokens all had no rate is
+ * "unpriced (n tokens)", never $0.00; a class with some unpriced tokens beside priced ones has an amount
+ * that is a lower bound ("≥ $x"); a class priced at exactly 0 is "$0.00" even when another class is unpriced.
  */
 function breakdown(totals) {
   var c = totals.cost;
-  var unpricedClass = function (b) { return !c.complete && Dec.isZero(c[b[0]]) && totals[b[2]] > 0; };
-  var inUnpricedClasses = BREAKDOWN.filter(unpricedClass).reduce(function (n, b) { return n + totals[b[2]]; }, 0);
-  var elsewhere = c.unpricedTokens > inUnpricedClasses;
   var lines = BREAKDOWN.map(function (b) {
-    var amount = c[b[0]], tokens = totals[b[2]];
+    var amount = c[b[0]], tokens = totals[b[2]], unpriced = c.unpricedTokensByClass[b[0]];
     var line = { key: b[0], name: b[1], amount: amount, complete: true, unpriced: null, title: amount + ' ' + c.currency,
       text: Fmt.money(amount, c.currency) };
-    if (unpricedClass(b)) {
+    if (unpriced > 0 && unpriced >= tokens) {
       line.complete = false;
-      line.unpriced = tokens;
-      line.text = Fmt.cost({ total: amount, currency: c.currency, complete: false, unpricedTokens: tokens, unpricedQuantity: [] });
-      line.title = 'No rate on the card for these ' + Fmt.int(tokens) + ' tokens: they add nothing to the total.';
-    } else if (elsewhere && tokens > 0) {
+      line.unpriced = unpriced;
+      line.text = Fmt.cost({ total: amount, currency: c.currency, complete: false, unpricedTokens: unpriced, unpricedQuantity: [] });
+      line.title = 'No rate on the card for these ' + Fmt.int(unpriced) + ' tokens: they add nothing to the total.';
+    } else if (unpriced > 0) {
       line.complete = false;
+      line.unpriced = unpriced;
       line.text = '≥ ' + line.text;
-      line.title = amount + ' ' + c.currency + ': a lower bound, some of the ' + Fmt.int(c.unpricedTokens - inUnpricedClasses) +
-        ' unpriced tokens in range may be of this class.';
+      line.title = amount + ' ' + c.currency + ': a lower bound, ' + Fmt.int(unpriced) + ' of these ' + Fmt.int(tokens) +
+        ' tokens have no rate on the card.';
     }
     return line;
   });
