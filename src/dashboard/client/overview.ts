@@ -20,23 +20,31 @@ function groupLabel(row, dim) {
   return v === null || v === undefined ? DIMENSIONS[dim].none : v;
 }
 
-/** rows (window × group) → windows, series sorted by cost (exact), each with its cost per window. */
+/**
+ * rows (window × group) → windows, series sorted by cost (exact), each with its cost per window. Series are
+ * keyed by the group's value (null apart from every string), never by its label: a model literally named
+ * "(no model)" or "Other (3 models)" is its own series, not merged into the synthetic one, and its label is
+ * quoted where it would read like another series' (labels are display only, but the legend goes by them).
+ */
 function pivot(rows, dim) {
-  var windows = [], byWindow = Object.create(null), groups = Object.create(null);
+  var windows = [], byWindow = Object.create(null), groups = new Map();
   rows.forEach(function (r) {
     if (!byWindow[r.windowStart]) { byWindow[r.windowStart] = true; windows.push({ start: r.windowStart, end: r.windowEnd }); }
-    var name = groupLabel(r, dim);
-    var g = groups[name] || (groups[name] = { name: name, cost: null, tokens: 0, cells: {} });
+    var v = r[DIMENSIONS[dim].field];
+    var key = v === undefined ? null : v;
+    var g = groups.get(key);
+    if (!g) groups.set(key, g = { key: key, name: groupLabel(r, dim), cost: null, tokens: 0, cells: {} });
     g.cost = Fmt.mergeCost(g.cost, r.cost);
     g.tokens += r.inputTokens + r.outputTokens;
     g.cells[r.windowStart] = Fmt.mergeCost(g.cells[r.windowStart], r.cost);
   });
-  var list = Object.keys(groups).map(function (k) { return groups[k]; }).sort(function (a, b) {
-    return Dec.cmp(b.cost.total, a.cost.total) || (b.tokens - a.tokens) || (a.name < b.name ? -1 : 1);
+  var list = Array.from(groups.values()).sort(function (a, b) {
+    return Dec.cmp(b.cost.total, a.cost.total) || (b.tokens - a.tokens) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) ||
+      (a.key === null ? 1 : b.key === null ? -1 : 0);
   });
   if (list.length > MAX_SERIES) {
     var rest = list.splice(MAX_SERIES - 1);
-    var other = { name: 'Other (' + rest.length + ' ' + DIMENSIONS[dim].plural + ')', cost: null, tokens: 0, cells: {} };
+    var other = { key: null, other: true, name: 'Other (' + rest.length + ' ' + DIMENSIONS[dim].plural + ')', cost: null, tokens: 0, cells: {} };
     rest.forEach(function (g) {
       other.cost = Fmt.mergeCost(other.cost, g.cost);
       other.tokens += g.tokens;
@@ -44,6 +52,13 @@ function pivot(rows, dim) {
     });
     list.push(other);
   }
+  // The synthetic labels ("(no model)", "Other (…)") stay as they are; a value that reads like one is quoted.
+  var taken = new Set(list.filter(function (g) { return g.key === null; }).map(function (g) { return g.name; }));
+  list.forEach(function (g) {
+    if (g.key === null) return;
+    while (taken.has(g.name)) g.name = JSON.stringify(g.name);
+    taken.add(g.name);
+  });
   windows.sort(function (a, b) { return Date.parse(a.start) - Date.parse(b.start); });
   return { windows: windows, series: list };
 }
@@ -138,8 +153,8 @@ function renderChart(p, ctx) {
     xAxis: { type: 'category', data: labels },
     yAxis: { type: 'value', name: ctx.currency, axisLabel: { formatter: function (v) { return Fmt.money(String(v), ctx.currency); } } },
     // Numbers here are geometry only; the exact amounts are in the tooltip and the table.
-    series: p.series.map(function (s) {
-      return { name: s.name, type: 'bar', stack: 'cost', emphasis: { focus: 'series' },
+    series: p.series.map(function (s, i) {
+      return { id: 'series-' + i, name: s.name, type: 'bar', stack: 'cost', emphasis: { focus: 'series' },
         data: p.windows.map(function (w) { return s.cells[w.start] ? Number(s.cells[w.start].total) : null; }) };
     }),
   }, true);
