@@ -39,7 +39,9 @@ t.test('dashboard in Chromium: a group named like a synthetic series is its own 
       const cells = await page.$$eval('#series-table tbody tr:first-child td[data-series]:not([data-series=""])', (tds) =>
         tds.map((td) => [td.getAttribute('data-series'), td.getAttribute('data-unpriced'), td.getAttribute('data-unpriced-quantity')]))
       const legend = await page.evaluate(`echarts.getInstanceByDom(document.getElementById('chart')).getOption().series.map((s) => s.name)`) as string[]
-      return { cells, legend }
+      const top = await page.$$eval('#top-model-table tbody tr[data-group]', (trs) =>
+        trs.map((tr) => [tr.getAttribute('data-group'), tr.querySelector('th')!.textContent, tr.querySelector('td')!.getAttribute('data-unpriced')]))
+      return { cells, legend, top }
     }
 
     const none = await show('02')
@@ -47,6 +49,7 @@ t.test('dashboard in Chromium: a group named like a synthetic series is its own 
     t.same(none.cells.find((c) => c[0] === '"(no model)"')?.slice(1), ['7000', ''], 'the model named "(no model)" holds its own tokens')
     t.same(none.cells.find((c) => c[0] === '(no model)')?.slice(1), ['0', 'widget_renders=3'], 'usage with no model holds only its own')
     t.equal(new Set(none.legend).size, 2, 'the chart has two series, distinctly named')
+    t.same(none.top.sort(), [['"(no model)"', '"(no model)"', '7000'], ['(no model)', '(no model)', '0']], 'the top models say which is which, too')
 
     const other = await show('05')
     const names = other.cells.map((c) => c[0])

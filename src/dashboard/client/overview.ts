@@ -21,6 +21,20 @@ function groupLabel(row, dim) {
 }
 
 /**
+ * Makes the labels of groups keyed by value ({key, name}) distinct, in place: the synthetic ones (key null:
+ * "(no model)", "Other (…)") stay as they are; a value that reads like one, or like an earlier label, is quoted.
+ */
+function distinctLabels(list) {
+  var taken = new Set(list.filter(function (g) { return g.key === null; }).map(function (g) { return g.name; }));
+  list.forEach(function (g) {
+    if (g.key === null) return;
+    while (taken.has(g.name)) g.name = JSON.stringify(g.name);
+    taken.add(g.name);
+  });
+  return list;
+}
+
+/**
  * rows (window × group) → windows, series sorted by cost (exact), each with its cost per window. Series are
  * keyed by the group's value (null apart from every string), never by its label: a model literally named
  * "(no model)" or "Other (3 models)" is its own series, not merged into the synthetic one, and its label is
@@ -52,13 +66,7 @@ function pivot(rows, dim) {
     });
     list.push(other);
   }
-  // The synthetic labels ("(no model)", "Other (…)") stay as they are; a value that reads like one is quoted.
-  var taken = new Set(list.filter(function (g) { return g.key === null; }).map(function (g) { return g.name; }));
-  list.forEach(function (g) {
-    if (g.key === null) return;
-    while (taken.has(g.name)) g.name = JSON.stringify(g.name);
-    taken.add(g.name);
-  });
+  distinctLabels(list);
   windows.sort(function (a, b) { return Date.parse(a.start) - Date.parse(b.start); });
   return { windows: windows, series: list };
 }

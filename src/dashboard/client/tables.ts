@@ -23,9 +23,14 @@ function topSection(dim) {
       table.appendChild(Fmt.el('thead', {}, [Fmt.el('tr', {}, [d.name, 'Cost', 'Tokens']
         .map(function (h, i) { return Fmt.el('th', { scope: 'col', class: i ? 'num' : null, text: h.charAt(0).toUpperCase() + h.slice(1) }); }))]));
       var body = Fmt.el('tbody');
-      ranked.slice(0, TOP_N).forEach(function (r) {
-        body.appendChild(Fmt.el('tr', { 'data-group': groupLabel(r, dim) }, [
-          Fmt.el('th', { scope: 'row', text: groupLabel(r, dim) }), Fmt.costCell('td', r.cost),
+      // Labels as the chart's series have them: a model named "(no model)" is not shown as usage with none.
+      var labels = distinctLabels(ranked.slice(0, TOP_N).map(function (r) {
+        var v = r[d.field];
+        return { key: v === undefined ? null : v, name: groupLabel(r, dim) };
+      }));
+      ranked.slice(0, TOP_N).forEach(function (r, i) {
+        body.appendChild(Fmt.el('tr', { 'data-group': labels[i].name }, [
+          Fmt.el('th', { scope: 'row', text: labels[i].name }), Fmt.costCell('td', r.cost),
           Fmt.el('td', { class: 'num', 'data-value': String(r.inputTokens + r.outputTokens), title: 'input + output',
             text: Fmt.int(r.inputTokens + r.outputTokens) })]));
       });
