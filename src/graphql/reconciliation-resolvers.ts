@@ -2,6 +2,7 @@ import type { MercuriusContext } from 'mercurius'
 import { queryReconciliationPage } from '../reconciliation/reconciliation-service.js'
 import type { ReconDimension } from '../reconciliation/recon-types.js'
 import type { UsageFilter } from '../usage/dimensions.js'
+import { filterArg } from './filter-arg.js'
 
 interface ReconQueryArgs {
   from: Date
@@ -16,10 +17,6 @@ interface ReconQueryArgs {
   after?: string | null
 }
 
-/** GraphQL nulls mean "not given". */
-const cleanFilter = (filter: UsageFilter | null | undefined): UsageFilter =>
-  Object.fromEntries(Object.entries(filter ?? {}).filter(([, v]) => v !== null && v !== undefined)) as UsageFilter
-
 /** Thin: map arguments, call src/reconciliation, shape the page. */
 export const reconciliationResolvers = {
   reconciliation: async (_root: unknown, args: ReconQueryArgs, ctx: MercuriusContext) => {
@@ -31,7 +28,7 @@ export const reconciliationResolvers = {
         to: args.to,
         window: args.window ?? 'DAY',
         groupBy: args.groupBy ?? ['PROVIDER'],
-        filter: cleanFilter(args.filter),
+        filter: filterArg(args.filter),
         rateCard: args.rateCard ?? 'default',
         pricingAsOf: args.pricingAsOf ?? undefined,
         tolerance: args.tolerance ?? '0.000001',

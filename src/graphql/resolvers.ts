@@ -10,6 +10,7 @@ import type { Window } from '../usage/windows.js'
 import { reconciliationResolvers } from './reconciliation-resolvers.js'
 import { Decimal, DateTime, JSONScalar, Long } from './scalars.js'
 import { connectionsQuery } from './connections-resolvers.js'
+import { filterArg } from './filter-arg.js'
 
 declare module 'mercurius' {
   interface MercuriusContext {
@@ -35,11 +36,6 @@ interface UsageQueryArgs {
   pricingAsOf?: Date | null
   first: number
   after?: string | null
-}
-
-/** GraphQL nulls mean "not given"; the query layer takes undefined. */
-function cleanFilter(filter: UsageFilter | null | undefined): UsageFilter {
-  return Object.fromEntries(Object.entries(filter ?? {}).filter(([, v]) => v !== null && v !== undefined)) as UsageFilter
 }
 
 /**
@@ -71,7 +67,7 @@ export const resolvers: IResolvers = {
           groupBy: args.groupBy ?? [],
           groupByLabels: args.groupByLabels ?? [],
           groupByAttributes: args.groupByAttributes ?? [],
-          filter: cleanFilter(args.filter),
+          filter: filterArg(args.filter),
           rateCard: args.rateCard ?? 'default',
           pricingAsOf: args.pricingAsOf ?? undefined,
           first: args.first ?? 100,
@@ -92,7 +88,7 @@ export const resolvers: IResolvers = {
     events: async (_root: unknown, args: Omit<EventArgs, 'tenantId'>, ctx: MercuriusContext) => {
       const page = await queryEventsPage(ctx.db, {
         ...args,
-        filter: cleanFilter(args.filter),
+        filter: filterArg(args.filter),
         rateCard: args.rateCard ?? 'default',
         timeZone: args.timeZone ?? 'UTC',
         orderBy: args.orderBy ?? 'TIME_DESC',
