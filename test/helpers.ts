@@ -163,6 +163,20 @@ export async function tenantWithKey(
   return { tenantId: id, key: body.key, keyId: body.id }
 }
 
+/** POST /graphql as `headers`; asserts the answer holds no errors (the body is the message) and returns its data. */
+export async function graphqlData<T>(t: Test, app: FastifyInstance, headers: Record<string, string>, query: string, variables?: Record<string, unknown>): Promise<T> {
+  const res = await app.inject({ method: 'POST', url: '/graphql', headers, payload: { query, variables } })
+  const body = res.json() as { data?: T; errors?: unknown }
+  t.equal(body.errors, undefined, res.body)
+  return body.data as T
+}
+
+/** POST /v1/usage/events as `headers`; asserts every event was created. */
+export async function postCreatedEvents(t: Test, app: FastifyInstance, headers: Record<string, string>, events: readonly { id: string }[]): Promise<void> {
+  const res = await app.inject({ method: 'POST', url: '/v1/usage/events', headers, payload: { events } })
+  t.same(res.json(), { results: events.map((e) => ({ id: e.id, status: 'created' })) }, res.body)
+}
+
 export function isProblem(res: LightMyRequestResponse): boolean {
   return String(res.headers['content-type']).startsWith('application/problem+json')
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { parse } from 'csv-parse/sync'
 import t from 'tap'
+import type { BilledStored } from '../factories/billed-stored.js'
 import { bearer, build, eachEngine, fixturePath, tenantWithKey } from '../helpers.js'
 
 // The billed costs' CSV export (GET /v1/organization/costs?cost_source=billed, Accept: text/csv) posted
@@ -16,27 +17,8 @@ const DAY = 86_400
 const D0 = 1759622400 // 2025-10-05, the first day of the sample cost export
 const D20 = D0 + 20 * DAY
 
-interface Stored {
-  provider: string
-  account_id: string | null
-  start_time: Date
-  end_time: Date
-  project_id: string | null
-  api_key_id: string | null
-  line_item: string | null
-  model: string | null
-  token_type: string | null
-  cost_type: string | null
-  service_tier: string | null
-  batch: boolean | null
-  context_tier: string | null
-  inference_geo: string | null
-  key_hash: Uint8Array
-  amount: string
-  currency: string
-  quantity: string | null
-  quantity_unit: string | null
-}
+/** A stored billed cost with the columns an export carries beside the key (`BilledStored`). */
+type Stored = BilledStored & { currency: string; quantity: string | null; quantity_unit: string | null }
 
 const costsPage = (start: number, results: Record<string, unknown>[]) => ({
   object: 'page',

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { bearer, build, eachEngine, graphqlData, postCreatedEvents, tenantWithKey } from '../helpers.js'
 
 /**
  * Contract v2 "Counters and dimensions, extended": `cacheWriteTokens` includes both kinds of cache write and
@@ -22,16 +22,12 @@ const QUERY = `{ events(period: ALL, orderBy: TIME_ASC) { rows { id cacheWriteTo
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const { key } = await tenantWithKey(app, ['ingest', 'read'])
-  const h = bearer(key)
-  const posted = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: h, payload: { events: EVENTS } })
-  t.same(posted.json(), { results: EVENTS.map((e) => ({ id: e.id, status: 'created' })) }, posted.body)
+  await postCreatedEvents(t, app, bearer(key), EVENTS)
 
-  const res = await app.inject({ method: 'POST', url: '/graphql', headers: h, payload: { query: QUERY } })
-  const body = res.json() as { data?: { events: { rows: unknown[]; totals: unknown } }; errors?: unknown }
-  t.equal(body.errors, undefined, JSON.stringify(body.errors))
-  t.same(body.data?.events.rows, [
+  const { events } = await graphqlData<{ events: { rows: unknown[]; totals: unknown } }>(t, app, bearer(key), QUERY)
+  t.same(events.rows, [
     { id: 'long-cache', cacheWriteTokens: 1500, cacheWrite1hTokens: 1000 },
     { id: 'short-cache', cacheWriteTokens: 300, cacheWrite1hTokens: 0 },
   ], 'each event says how many of its cache writes were 1-hour ones')
-  t.same(body.data?.events.totals, { cacheWriteTokens: 1800, cacheWrite1hTokens: 1000 }, 'the rows add up to the totals')
+  t.same(events.totals, { cacheWriteTokens: 1800, cacheWrite1hTokens: 1000 }, 'the rows add up to the totals')
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { bearer, build, eachEngine, graphqlData, postCreatedEvents, tenantWithKey } from '../helpers.js'
 
 /**
  * Contract v2 "Counters and dimensions, extended": context_tier and inference_geo are dimensions of every
@@ -26,16 +26,8 @@ interface Row { id?: string; contextTier: string | null; inferenceGeo: string | 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const { key } = await tenantWithKey(app, ['ingest', 'read'])
-  const h = bearer(key)
-  const posted = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: h, payload: { events: EVENTS } })
-  t.same(posted.json(), { results: EVENTS.map((e) => ({ id: e.id, status: 'created' })) }, posted.body)
-
-  const gql = async (query: string) => {
-    const res = await app.inject({ method: 'POST', url: '/graphql', headers: h, payload: { query } })
-    const body = res.json() as { data?: Record<string, { rows: Row[] }>; errors?: unknown }
-    t.equal(body.errors, undefined, res.body)
-    return body.data
-  }
+  await postCreatedEvents(t, app, bearer(key), EVENTS)
+  const gql = (query: string) => graphqlData<Record<string, { rows: Row[] }> | undefined>(t, app, bearer(key), query)
   const events = (await gql(QUERY))?.events?.rows ?? []
   const byId = (id: string) => events.find((e) => e.id === id)
   t.same(['short', 'long', 'untiered'].map((id) => ({ id, contextTier: byId(id)?.contextTier, inferenceGeo: byId(id)?.inferenceGeo })), [

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { bearer, build, eachEngine, graphqlData, postCreatedEvents, tenantWithKey } from '../helpers.js'
 
 /**
  * A provider-reported cost (events' `reported_cost`) is one figure for a whole call, not split by
@@ -30,16 +30,8 @@ interface Page { rows: Row[]; totals: { reportedCost: string | null } }
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const { key } = await tenantWithKey(app, ['ingest', 'read'])
-  const h = bearer(key)
-  const posted = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: h, payload: { events: EVENTS } })
-  t.same(posted.json(), { results: EVENTS.map((e) => ({ id: e.id, status: 'created' })) }, posted.body)
-
-  const gql = async (query: string): Promise<Page | undefined> => {
-    const res = await app.inject({ method: 'POST', url: '/graphql', headers: h, payload: { query } })
-    const body = res.json() as { data?: { usage: Page }; errors?: unknown }
-    t.equal(body.errors, undefined, res.body)
-    return body.data?.usage
-  }
+  await postCreatedEvents(t, app, bearer(key), EVENTS)
+  const gql = async (query: string) => (await graphqlData<{ usage: Page } | undefined>(t, app, bearer(key), query))?.usage
 
   const plain = await gql(usage('[]'))
   t.equal(plain?.totals.reportedCost, '0.512300000000000001', 'without MODALITY the reported costs add up exactly')

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { admin, bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { admin, bearer, build, eachEngine, graphqlData, postCreatedEvents, tenantWithKey } from '../helpers.js'
 
 /**
  * `Cost.unpricedTokens` says how many tokens had no price, not in which class: a client could not tell a
@@ -41,12 +41,7 @@ void eachEngine(t, async (t, engine) => {
   const posted = await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: h, payload: { buckets: BUCKETS } })
   t.equal(posted.statusCode < 300, true, posted.body)
 
-  const gql = async <T>(query: string): Promise<T> => {
-    const res = await app.inject({ method: 'POST', url: '/graphql', headers: h, payload: { query } })
-    const body = res.json() as { data?: T; errors?: unknown }
-    t.equal(body.errors, undefined, res.body)
-    return body.data!
-  }
+  const gql = <T>(query: string) => graphqlData<T>(t, app, h, query)
 
   const byModel = (await gql<{ usage: { rows: Row[]; totals: { cost: Cost } } }>(usage('[MODEL]'))).usage
   const zero = byModel.rows.find((r) => r.model === 'zero-cached')!
@@ -76,8 +71,7 @@ void eachEngine(t, async (t, engine) => {
     { id: 'zero', timestamp: AT, provider: PROVIDER, model: 'zero-cached', input_tokens: 1000, input_cached_tokens: 300, output_tokens: 10 },
     { id: 'none', timestamp: AT, provider: PROVIDER, model: 'no-rate', input_tokens: 50, output_tokens: 5 },
   ]
-  const sent = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: h, payload: { events } })
-  t.same(sent.json(), { results: events.map((e) => ({ id: e.id, status: 'created' })) }, sent.body)
+  await postCreatedEvents(t, app, h, events)
   const page = (await gql<{ events: { rows: { id: string; cost: Cost }[]; totals: { cost: Cost } } }>(`{ events(period: ALL, orderBy: TIME_ASC,
     filter: { providers: ["${PROVIDER}"] }) { rows { id cost { cachedInput complete unpricedTokens unpricedTokensByClass { input cachedInput cacheWrite output } } }
     totals { cost { cachedInput complete unpricedTokens unpricedTokensByClass { input cachedInput cacheWrite output } } } } }`)).events

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { bearer, build, eachEngine, graphqlData, tenantWithKey } from '../helpers.js'
 
 // The usage export (GET /v1/organization/usage/completions, Accept: text/csv) writes `context_tier`
 // and `inference_geo` columns "so the file can be re-ingested by POST /v1/usage/buckets" — but the CSV
@@ -20,12 +20,8 @@ type Row = { contextTier: string | null; inferenceGeo: string | null; inputToken
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
-  const usage = async (key: string): Promise<Row[]> => {
-    const res = await app.inject({ method: 'POST', url: '/graphql', headers: bearer(key), payload: { query: GQL } })
-    const body = res.json() as { data: { usage: { rows: Row[] } }; errors?: unknown }
-    t.equal(body.errors, undefined, JSON.stringify(body.errors))
-    return body.data.usage.rows.sort((a, b) => String(a.contextTier).localeCompare(String(b.contextTier)))
-  }
+  const usage = async (key: string): Promise<Row[]> =>
+    (await graphqlData<{ usage: { rows: Row[] } }>(t, app, bearer(key), GQL)).usage.rows.sort((a, b) => String(a.contextTier).localeCompare(String(b.contextTier)))
 
   t.test('a CSV row keeps its context_tier and inference_geo; blank cells are null', async (t) => {
     const { key, tenantId } = await tenantWithKey(app)

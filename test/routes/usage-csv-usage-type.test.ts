@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { bearer, build, eachEngine, graphqlData, tenantWithKey } from '../helpers.js'
 
 // The embeddings and moderations exports (GET /v1/organization/usage/{embeddings,moderations}, Accept:
 // text/csv) wrote no usage type, and the CSV ingest read none: their file posted back to /v1/usage/buckets
@@ -15,12 +15,8 @@ type Row = { usageType: string; model: string; inputTokens: number; requests: nu
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
-  const usage = async (key: string): Promise<Row[]> => {
-    const res = await app.inject({ method: 'POST', url: '/graphql', headers: bearer(key), payload: { query: GQL } })
-    const body = res.json() as { data: { usage: { rows: Row[] } }; errors?: unknown }
-    t.equal(body.errors, undefined, JSON.stringify(body.errors))
-    return body.data.usage.rows.sort((a, b) => a.usageType.localeCompare(b.usageType))
-  }
+  const usage = async (key: string): Promise<Row[]> =>
+    (await graphqlData<{ usage: { rows: Row[] } }>(t, app, bearer(key), GQL)).usage.rows.sort((a, b) => a.usageType.localeCompare(b.usageType))
   const csvPost = (key: string, csv: string) => app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: { ...bearer(key), 'content-type': 'text/csv' }, payload: csv })
 
   t.test('an embeddings or moderations export posted back stores the same usage, of the same type', async (t) => {

@@ -1,12 +1,8 @@
 import t from 'tap'
+import type { EventResult } from '../../src/ingest/events/event-schema.js'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 
 type Ev = Record<string, unknown>
-interface Result {
-  id: string | null
-  status: string
-  errors?: { path: string; message: string }[]
-}
 
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'o4-mini']
 
@@ -60,10 +56,10 @@ void eachEngine(t, async (t, engine) => {
 
   const setup = async () => {
     const { key, tenantId } = await tenantWithKey(app, ['ingest'])
-    const post = async (events: unknown[]): Promise<Result[]> => {
+    const post = async (events: unknown[]): Promise<EventResult[]> => {
       const res = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: bearer(key), payload: { events } })
       if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${res.body}`)
-      return (res.json() as { results: Result[] }).results
+      return (res.json() as { results: EventResult[] }).results
     }
     const rollups = async () => {
       const rows = await app.testDb.query<RollupRow>(

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { MAX_EVENT_LABELS } from '../../src/ingest/events/event-schema.js'
+import { MAX_EVENT_LABELS, type EventResult } from '../../src/ingest/events/event-schema.js'
 import { MAX_LISTED_ERRORS } from '../../src/errors.js'
 import { MAX_EVENT_PROBLEMS } from '../../src/ingest/events/normalize-event.js'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
@@ -14,19 +14,13 @@ const max = (tag: string) => tag + FOUR_BYTES.repeat(256 - tag.length)
 const LONGEST_PROVIDER = 'p'.repeat(63)
 const TEXT_FIELDS = ['account_id', 'project_id', 'user_id', 'api_key_id', 'model', 'service_tier', 'endpoint', 'request_type', 'session_id', 'employee_id', 'agent_id'] as const
 
-interface Result {
-  id: string | null
-  status: string
-  errors?: { path: string; message: string }[]
-}
-
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const { key, tenantId } = await tenantWithKey(app, ['ingest'])
-  const results = async (events: unknown[]): Promise<Result[]> => {
+  const results = async (events: unknown[]): Promise<EventResult[]> => {
     const res = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: bearer(key), payload: { events } })
     if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${res.body.slice(0, 500)}`)
-    return (res.json() as { results: Result[] }).results
+    return (res.json() as { results: EventResult[] }).results
   }
   const count = async (table: string) =>
     (await app.testDb.query<{ n: number }>(`select count(*)::int8 as n from ${table} where tenant_id = $1`, [tenantId]))[0]!.n

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
 import { canonicalJson, normalizeEvent } from '../../src/ingest/events/normalize-event.js'
+import type { EventResult } from '../../src/ingest/events/event-schema.js'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 
 // An event's `resources` are a set of usages (resource + attributes, with a quantity), not a sequence.
@@ -8,12 +9,6 @@ import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 // content"): its content hash serialised them in the order sent. The hash now takes them in one canonical
 // order, so the reorder is a `duplicate`, counted once. Events stored before keep the hash of the order
 // they were sent in: a retry in that order is still a duplicate.
-
-interface Result {
-  id: string | null
-  status: string
-  errors?: { path: string; message: string }[]
-}
 
 const SEARCH = { resource: 'web_search_calls', quantity: '3', attributes: { context: 'high' } }
 const IMAGES = { resource: 'images', quantity: '0.5', attributes: { size: '1024x1024' } }
@@ -33,7 +28,7 @@ void eachEngine(t, async (t, engine) => {
   const send = async (...events: unknown[]): Promise<string[]> => {
     const res = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: bearer(key), payload: { events } })
     if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${res.body.slice(0, 500)}`)
-    return (res.json() as { results: Result[] }).results.map((r) => r.status)
+    return (res.json() as { results: EventResult[] }).results.map((r) => r.status)
   }
   const stored = async (id: string) => {
     const [row] = await app.testDb.query<{ events: number; resources: number; requests: number }>(

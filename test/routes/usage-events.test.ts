@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
+import type { EventResult } from '../../src/ingest/events/event-schema.js'
 import { bearer, build, eachEngine, fixturePath, isProblem, tenantWithKey } from '../helpers.js'
 
 type Ev = Record<string, unknown>
@@ -12,21 +13,15 @@ const ev = (id: string, extra: Ev = {}): Ev => ({
   ...extra,
 })
 
-interface Result {
-  id: string | null
-  status: string
-  errors?: { path: string; message: string }[]
-}
-
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const { key, tenantId } = await tenantWithKey(app, ['ingest'])
   const post = (events: unknown, k = key) =>
     app.inject({ method: 'POST', url: '/v1/usage/events', headers: bearer(k), payload: { events } as object })
-  const results = async (events: unknown[], k = key): Promise<Result[]> => {
+  const results = async (events: unknown[], k = key): Promise<EventResult[]> => {
     const res = await post(events, k)
     if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${res.body}`)
-    return (res.json() as { results: Result[] }).results
+    return (res.json() as { results: EventResult[] }).results
   }
   const stored = (id: string, tenant = tenantId) =>
     app.testDb
