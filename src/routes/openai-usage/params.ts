@@ -98,14 +98,19 @@ export const common = {
     .describe('Which usage sources to count; default every source except `events`. The page lists what was counted'),
 }
 
-export const UsageQuerySchema = z.object({
-  ...common,
-  bucket_width: bucketWidth,
-  group_by: groupBy(USAGE_GROUP_BY),
+/** The filters every usage endpoint of OpenAI's takes. */
+const usageFilters = {
   project_ids: idList('project ids'),
   user_ids: idList('user ids'),
   api_key_ids: idList('API key ids'),
   models: idList('models'),
+}
+
+export const UsageQuerySchema = z.object({
+  ...common,
+  bucket_width: bucketWidth,
+  group_by: groupBy(USAGE_GROUP_BY),
+  ...usageFilters,
   batch: z
     .enum(['true', 'false'])
     .transform((v) => v === 'true')
@@ -122,10 +127,7 @@ export const TokenUsageQuerySchema = z.object({
   ...common,
   bucket_width: bucketWidth,
   group_by: groupBy(TOKEN_GROUP_BY),
-  project_ids: idList('project ids'),
-  user_ids: idList('user ids'),
-  api_key_ids: idList('API key ids'),
-  models: idList('models'),
+  ...usageFilters,
   limit: usageLimit,
 })
 export type TokenUsageQuery = z.infer<typeof TokenUsageQuerySchema>
