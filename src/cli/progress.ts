@@ -56,7 +56,10 @@ export function createProgress(out: NodeJS.WriteStream, totalBytes: number): Pro
   }
 
   let last = 0
+  /** What the last line showed: the end of the file repeats the last chunk's count (one chunk: its only one), and printing it again doubled the last line. */
+  let shown: string | undefined
   const line = (final: boolean) => {
+    shown = `${bytes}/${rows}`
     const pct = totalBytes > 0 ? Math.floor((bytes / totalBytes) * 100) : 100
     const seconds = (Date.now() - started) / 1000
     const eta = bytes > 0 && !final ? Math.round((seconds / bytes) * (totalBytes - bytes)) : 0
@@ -73,7 +76,7 @@ export function createProgress(out: NodeJS.WriteStream, totalBytes: number): Pro
       }
     },
     sent() {
-      line(true)
+      if (shown !== `${bytes}/${rows}`) line(true)
       out.write('import: sent; waiting for the server to finish\n')
     },
     stop() {},
