@@ -57,6 +57,16 @@ void eachEngine(t, async (t, engine) => {
     t.same((badName.json().errors as { path: string }[]).map((e) => e.path).sort(), ['body.amount', 'body.period', 'params.name'], 'a bad name is named with the body’s problems')
   })
 
+  t.test('a zone only the database refuses is named beside the body’s other problems', async (t) => {
+    // "asia/kolkata" passes Intl (case-insensitive) but not PostgreSQL; it was checked only once the rest of
+    // the body was valid, so a 400 for the amount left it out and the fixed request failed again.
+    const res = await put('zone-and-amount', { amount: '-1', period: 'day', time_zone: 'asia/kolkata', thresholds: [0] })
+    t.equal(res.statusCode, 400)
+    t.ok(isProblem(res))
+    t.same((res.json().errors as { path: string }[]).map((e) => e.path).sort(), ['body.amount', 'body.thresholds.0', 'body.time_zone'])
+    t.equal((await server.inject({ method: 'GET', url: '/v1/budgets/zone-and-amount', headers: bearer(key) })).statusCode, 404, 'nothing written')
+  })
+
   t.test('another tenant’s private card is unknown; names are per tenant', async (t) => {
     const other = await tenantWithKey(server)
     const res = await put('x', { amount: '5', period: 'day', rate_card: card }, bearer(other.key))

@@ -12,7 +12,7 @@ import { parseTimestamp } from '../../ingest/events/timestamp.js'
 import { cardNotVisible, holdsScope } from '../../auth/access.js'
 import { findVisibleCard } from '../../pricing/card-lookup.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
-import { isKnownTimeZone, unknownZoneMessage } from '../../usage/windows.js'
+import { isKnownTimeZone, isValidTimeZone, unknownZoneMessage } from '../../usage/windows.js'
 import { byCodePoint, problemResponses } from '../shared-schemas.js'
 import {
   AlertSchema,
@@ -88,9 +88,12 @@ const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts
       if (!(await findVisibleCard(app.db, req.tenantId, card)))
         errors.push({ path: 'body.rate_card', message: cardNotVisible(card) })
       // The name passed the schema's check (Intl's, case-insensitive); the database must know it too, or
-      // every evaluation of the stored budget fails ("asia/kolkata" was stored, then answered 400).
-      if (parsed.success && !(await isKnownTimeZone(app.db, parsed.data.time_zone)))
-        errors.push({ path: 'body.time_zone', message: unknownZoneMessage(parsed.data.time_zone) })
+      // every evaluation of the stored budget fails ("asia/kolkata" was stored, then answered 400). Checked
+      // whenever the schema took the zone, from the raw body like the rate card, so that it is named beside
+      // any other problem rather than only once the rest of the body is valid.
+      const zone = (req.body as { time_zone?: unknown } | null)?.time_zone ?? 'UTC'
+      if (typeof zone === 'string' && isValidTimeZone(zone) && !(await isKnownTimeZone(app.db, zone)))
+        errors.push({ path: 'body.time_zone', message: unknownZoneMessage(zone) })
       // Names that resolve to a private address are refused at delivery; a literal one is refused here, at once.
       const privateUrl = privateUrlProblem((req.body as { webhook_url?: unknown } | null)?.webhook_url, opts.allowPrivateWebhooks)
       if (privateUrl && !errors.some((e) => e.path === 'body.webhook_url')) errors.push({ path: 'body.webhook_url', message: privateUrl })
