@@ -67,6 +67,16 @@ void eachEngine(t, async (t, engine) => {
     t.equal((await server.inject({ method: 'GET', url: '/v1/budgets/zone-and-amount', headers: bearer(key) })).statusCode, 404, 'nothing written')
   })
 
+  t.test('a rate card name the schema refuses is one problem, not echoed back', async (t) => {
+    // It was also looked up, and "does not exist" repeated the whole name beside the schema's own problem.
+    const long = 'c'.repeat(100_000)
+    const res = await put('long-card', { amount: '0', period: 'day', rate_card: long })
+    t.equal(res.statusCode, 400)
+    t.same((res.json().errors as { path: string }[]).map((e) => e.path).sort(), ['body.amount', 'body.rate_card'])
+    t.notOk(res.body.includes('c'.repeat(64)), 'the name is not echoed')
+    t.equal((await server.inject({ method: 'GET', url: '/v1/budgets/long-card', headers: bearer(key) })).statusCode, 404, 'nothing written')
+  })
+
   t.test('another tenant’s private card is unknown; names are per tenant', async (t) => {
     const other = await tenantWithKey(server)
     const res = await put('x', { amount: '5', period: 'day', rate_card: card }, bearer(other.key))

@@ -85,7 +85,10 @@ const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts
         ...(parsed.success ? [] : parsed.error.issues.map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }))),
       ]
       const card = parsed.success ? parsed.data.rate_card : typeof (req.body as { rate_card?: unknown } | null)?.rate_card === 'string' ? (req.body as { rate_card: string }).rate_card : 'default'
-      if (!(await findVisibleCard(app.db, req.tenantId, card)))
+      // A name the schema refused is named once, by the schema: looked up as well, "does not exist" repeated
+      // it whole (a 100,000-character name twice in the answer).
+      const cardRefused = !parsed.success && parsed.error.issues.some((i) => i.path[0] === 'rate_card')
+      if (!cardRefused && !(await findVisibleCard(app.db, req.tenantId, card)))
         errors.push({ path: 'body.rate_card', message: cardNotVisible(card) })
       // The name passed the schema's check (Intl's, case-insensitive); the database must know it too, or
       // every evaluation of the stored budget fails ("asia/kolkata" was stored, then answered 400). Checked
