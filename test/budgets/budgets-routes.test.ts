@@ -4,6 +4,7 @@ import t from 'tap'
 import app from '../../src/app.js'
 import { admin, bearer, build, eachEngine, freshDb, isProblem, tenantWithKey, testConfig } from '../helpers.js'
 import { bucket, createCard, postBuckets, SECRET } from '../factories/budgets.js'
+import { parseInstant } from '../../src/time/instant.js'
 
 const CONFIG = { BUDGET_EVALUATION_INTERVAL_MS: 'off', OUTBOUND_PRIVATE_ADDRESSES: 'allow' }
 const JAN = new Date('2026-01-10T12:00:00Z')
@@ -75,6 +76,19 @@ void eachEngine(t, async (t, engine) => {
     t.same((res.json().errors as { path: string }[]).map((e) => e.path).sort(), ['body.amount', 'body.rate_card'])
     t.notOk(res.body.includes('c'.repeat(64)), 'the name is not echoed')
     t.equal((await server.inject({ method: 'GET', url: '/v1/budgets/long-card', headers: bearer(key) })).statusCode, 404, 'nothing written')
+  })
+
+  t.test('`at` is refused with the one instant parser’s own message, as every other entry point refuses it', async (t) => {
+    t.equal((await put('at-check', { amount: '5', period: 'day' })).statusCode, 201)
+    for (const at of ['2026-02-30T00:00:00Z', '2026-02-28T24:00:00Z', '2026-02-28 00:00:00Z', '253402300800', '']) {
+      for (const url of [`/v1/budgets/at-check?at=${encodeURIComponent(at)}`, `/v1/budgets?at=${encodeURIComponent(at)}`]) {
+        const res = await server.inject({ method: 'GET', url, headers: bearer(key) })
+        t.equal(res.statusCode, 400, url)
+        t.ok(isProblem(res))
+        const expected = parseInstant(at)
+        t.same(res.json().errors, [{ path: 'querystring.at', message: expected.ok ? 'accepted' : expected.message }], url)
+      }
+    }
   })
 
   t.test('another tenant’s private card is unknown; names are per tenant', async (t) => {

@@ -8,7 +8,6 @@ import { budgetStatus } from '../../budgets/status.js'
 import { databaseNow, deleteBudget, getBudget, listAlerts, listBudgets, MAX_BUDGETS_PER_TENANT, upsertBudget, type BudgetRow } from '../../db/queries/budgets.js'
 import { problems, type ProblemItem } from '../../errors.js'
 import { privateUrlProblem } from '../../http/private-addresses.js'
-import { parseTimestamp } from '../../ingest/events/timestamp.js'
 import { cardNotVisible, holdsScope } from '../../auth/access.js'
 import { findVisibleCard } from '../../pricing/card-lookup.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
@@ -57,7 +56,7 @@ interface BudgetRouteOptions {
 const budgetRoutes: FastifyPluginAsyncZod<BudgetRouteOptions> = async (app, opts) => {
   // `at` defaults to the database's clock, which records crossings and leases: an instance behind it hid a
   // crossing recorded in the last moments from `crossed`, one ahead showed a period not yet begun.
-  const instant = async (at?: string) => (at === undefined ? databaseNow(app.db) : parseTimestamp(at)!)
+  const instant = async (at?: Date) => at ?? databaseNow(app.db)
   const view = async (req: FastifyRequest, row: BudgetRow, at: Date) => {
     const status = await budgetStatus(app.db, toBudget(row), at, { maxGroups: opts.maxGroups, gate: opts.gate })
     return budgetOut(row, status, holdsScope(req.principal, 'ingest'))

@@ -5,7 +5,7 @@ import type { BudgetStatus } from '../../budgets/status.js'
 import { ALL_SOURCES, FILTER_PARAMS, filterFromParams, MAX_FILTER_VALUES, MODALITIES, type UsageFilter } from '../../usage/dimensions.js'
 import { isValidTimeZone } from '../../usage/windows.js'
 import { normalizeDecimal } from '../../decimal/decimal-text.js'
-import { parseTimestamp } from '../../ingest/events/timestamp.js'
+import { InstantParamSchema } from '../../time/instant-schema.js'
 import { outboundUrl } from '../../http/outbound-url.js'
 import { countParam, strictQuery } from '../shared-schemas.js'
 
@@ -153,10 +153,7 @@ export function budgetOut(row: BudgetRow, s: BudgetStatus, wholeWebhookUrl: bool
 }
 
 export const AtQuerySchema = strictQuery({
-  at: z
-    .string()
-    .refine((v) => parseTimestamp(v) !== undefined, 'must be an RFC 3339 date-time or unix seconds')
-    .optional()
+  at: InstantParamSchema.optional()
     .describe('the instant whose period is shown as it stood then: spend counts rows starting up to and including it; also the elapsed time of the forecast (default now)'),
 })
 
