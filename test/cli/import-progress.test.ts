@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { runCli } from './run-cli.js'
 
 // Plain (non-TTY) progress printed its last line twice when the file arrived in one chunk: the one
@@ -24,15 +24,19 @@ async function receiver() {
 
 const progressLines = (stderr: string) => stderr.split('\n').filter((l) => /^import: \S+ rows, /.test(l))
 
-t.test('a file read in one chunk prints its plain progress line once', async (t) => {
+/** Imports a file holding `text` (small: it is read in one chunk) through the CLI against the receiver. */
+async function importText(t: Test, text: string) {
   const server = await receiver()
   t.teardown(server.close)
   const dir = await mkdtemp(join(tmpdir(), 'tl-progress-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const file = join(dir, 'usage.csv')
-  await writeFile(file, 'start_time,end_time,model,input_tokens\n1760000000,1760003600,gpt-5,10\n1760003600,1760007200,gpt-5,20\n')
+  await writeFile(file, text)
+  return runCli(['import', file, '--key', 'tl_key_x'], { TOKENLEDGER_URL: server.url })
+}
 
-  const run = await runCli(['import', file, '--key', 'tl_key_x'], { TOKENLEDGER_URL: server.url })
+t.test('a file read in one chunk prints its plain progress line once', async (t) => {
+  const run = await importText(t, 'start_time,end_time,model,input_tokens\n1760000000,1760003600,gpt-5,10\n1760003600,1760007200,gpt-5,20\n')
   t.equal(run.code, 0, run.stderr)
   const lines = progressLines(run.stderr)
   t.equal(lines.length, 1, `one progress line, got:\n${lines.join('\n')}`)
@@ -41,13 +45,7 @@ t.test('a file read in one chunk prints its plain progress line once', async (t)
 })
 
 t.test('an empty file still prints its one final line', async (t) => {
-  const server = await receiver()
-  t.teardown(server.close)
-  const dir = await mkdtemp(join(tmpdir(), 'tl-progress-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const file = join(dir, 'empty.csv')
-  await writeFile(file, '')
-  const run = await runCli(['import', file, '--key', 'tl_key_x'], { TOKENLEDGER_URL: server.url })
+  const run = await importText(t, '')
   t.equal(run.code, 0, run.stderr)
-  t.same(progressLines(run.stderr).length, 1)
+  t.equal(progressLines(run.stderr).length, 1)
 })
