@@ -16,9 +16,10 @@ export interface RateCheckResult {
 }
 
 /**
- * Checks new rates against the card's stored rates and each other. A rate is exempt from the overlap
- * check against the rate it supersedes, and against rates already superseded (they have left the
- * current timeline), so a correction of a correction is possible.
+ * Checks new rates against the card's stored rates and each other, as the card will stand once the
+ * whole request is written: rates already superseded, and rates this request supersedes, have left the
+ * current timeline and overlap nothing (so a correction of a correction is possible, and one request
+ * may move a rate's start and fill the start it left).
  */
 export function checkNewRates(stored: readonly StoredRate[], incoming: readonly NewRate[]): RateCheckResult {
   const invalid: ProblemItem[] = []
@@ -33,7 +34,6 @@ export function checkNewRates(stored: readonly StoredRate[], incoming: readonly 
   const earlierByKey = new Map<string, { rate: NewRate; index: number }[]>()
 
   incoming.forEach((r, index) => {
-    const key = keyOf(r)
     for (const [a, b] of ambiguousUnitPrices(r.unitPrices))
       conflicts.push({
         index,
@@ -58,8 +58,13 @@ export function checkNewRates(stored: readonly StoredRate[], incoming: readonly 
         claimed.set(target.id, index)
       }
     }
+  })
+  // Second pass, once every `supersedes` of the request is known: a rate the request retires is out of
+  // the final timeline, whichever incoming rate comes first.
+  incoming.forEach((r, index) => {
+    const key = keyOf(r)
     for (const s of storedByKey.get(key) ?? []) {
-      if (s.id === r.supersedes || !overlaps(s, r)) continue
+      if (claimed.has(s.id) || !overlaps(s, r)) continue
       conflicts.push({
         index,
         path: 'effective_from',

@@ -129,6 +129,33 @@ void eachEngine(t, async (t, engine) => {
     t.equal((await get(card, '?at=2025-02-01T00:00:00Z')).json().data[0].prices.input, '1.75')
   })
 
+  t.test('one request that moves a rate later and fills its old start is judged on the card it leaves', async (t) => {
+    const card = await newCard()
+    const x = (await post(card, [{ model: 'm', effective_from: '2025-01-01T00:00:00Z', prices: { input: '1' } }])).json().rates[0].id as number
+    const moved = await post(card, [
+      { model: 'm', effective_from: '2025-02-01T00:00:00Z', prices: { input: '1' }, supersedes: x },
+      { model: 'm', effective_from: '2025-01-01T00:00:00Z', prices: { input: '0.5' } },
+    ])
+    t.equal(moved.statusCode, 201, moved.body.slice(0, 300))
+    const inputAt = async (at: string) => ((await get(card, `?at=${at}`)).json().data as { prices: { input: string } }[]).map((r) => r.prices.input)
+    t.same(await inputAt('2025-01-15T00:00:00Z'), ['0.5'], 'the new rate holds the old start')
+    t.same(await inputAt('2025-02-01T00:00:00Z'), ['1'], 'the moved rate starts later')
+    t.equal(await count(card), 3)
+
+    // The order within the request does not matter, and a real overlap in the final card is still a 409.
+    const y = (await post(card, [{ model: 'k', effective_from: '2025-01-01T00:00:00Z', prices: { input: '1' } }])).json().rates[0].id as number
+    const still = (await post(card, [{ model: 'k', effective_from: '2025-03-01T00:00:00Z', prices: { input: '3' } }])).json().rates[0].id as number
+    const clash = await post(card, [
+      { model: 'k', effective_from: '2025-01-01T00:00:00Z', prices: { input: '0.5' } },
+      { model: 'k', effective_from: '2025-03-01T00:00:00Z', prices: { input: '2' }, supersedes: y },
+    ])
+    t.equal(clash.statusCode, 409)
+    t.ok(isProblem(clash))
+    t.match(clash.json().errors, [{ index: 1, path: 'effective_from', message: new RegExp(`stored rate ${still}\\b`) }])
+    t.notOk(JSON.stringify(clash.json().errors).includes(`stored rate ${y} `), 'the rate the request retires is not named')
+    t.equal(await count(card), 5, 'nothing was written')
+  })
+
   t.test('?at= picks the rate in force; effective_to ends a rate', async (t) => {
     const card = await newCard()
     t.equal(
