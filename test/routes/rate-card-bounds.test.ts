@@ -1,6 +1,7 @@
 import { Decimal } from 'decimal.js'
 import t from 'tap'
-import { admin, bearer, build, eachEngine, isProblem, tenantWithKey, uniqueId } from '../helpers.js'
+import { admin, bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
+import { newCard as newRateCard, postRates } from '../factories/rate-cards.js'
 
 /**
  * What a rate may name is what usage may carry: a rate card that refuses a value the ledger stores
@@ -10,14 +11,8 @@ import { admin, bearer, build, eachEngine, isProblem, tenantWithKey, uniqueId } 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const tenant = await tenantWithKey(app)
-  const newCard = async () => {
-    const name = uniqueId('card')
-    const res = await app.inject({ method: 'PUT', url: `/v1/rate-cards/${name}`, headers: admin, payload: {} })
-    if (res.statusCode !== 201) throw new Error(res.body)
-    return name
-  }
-  const post = (card: string, rates: unknown[]) =>
-    app.inject({ method: 'POST', url: `/v1/rate-cards/${card}/rates`, headers: admin, payload: { rates } })
+  const newCard = () => newRateCard(app)
+  const post = (card: string, rates: unknown[]) => postRates(app, card, rates)
   const ingest = (body: Record<string, unknown>) => app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: bearer(tenant.key), payload: body })
   const totals = async (card: string, from: string, to: string) => {
     const res = await app.inject({

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { LightMyRequestResponse } from 'fastify'
 import t from 'tap'
-import { admin, bearer, build, eachEngine, tenantWithKey, uniqueId } from '../helpers.js'
+import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { newCard, postRates } from '../factories/rate-cards.js'
 
 /**
  * `pricingAsOf` reproduces an answer only if a rate that a query could not see yet never counts as
@@ -12,14 +13,8 @@ import { admin, bearer, build, eachEngine, tenantWithKey, uniqueId } from '../he
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const tenant = await tenantWithKey(app)
-  const card = uniqueId('card')
-  t.equal((await app.inject({ method: 'PUT', url: `/v1/rate-cards/${card}`, headers: admin, payload: {} })).statusCode, 201)
-  const posted = await app.inject({
-    method: 'POST',
-    url: `/v1/rate-cards/${card}/rates`,
-    headers: admin,
-    payload: { rates: [{ model: 'm', effective_from: '2025-01-01T00:00:00Z', prices: { input: '1' } }] },
-  })
+  const card = await newCard(app)
+  const posted = await postRates(app, card, [{ model: 'm', effective_from: '2025-01-01T00:00:00Z', prices: { input: '1' } }])
   t.equal(posted.statusCode, 201)
   const firstId = posted.json().rates[0].id as number
   const bucket = { start_time: '2025-01-05T00:00:00Z', end_time: '2025-01-05T01:00:00Z', model: 'm', input_tokens: 1_000_000 }
@@ -41,12 +36,7 @@ void eachEngine(t, async (t, engine) => {
   let correction: Promise<LightMyRequestResponse> | undefined
   await app.testDb.transaction(async (tx) => {
     await tx.query('select id from rate_cards where name = $1 for update', [card])
-    correction = app.inject({
-      method: 'POST',
-      url: `/v1/rate-cards/${card}/rates`,
-      headers: admin,
-      payload: { rates: [{ model: 'm', effective_from: '2025-01-01T00:00:00Z', supersedes: firstId, prices: { input: '2' } }] },
-    })
+    correction = postRates(app, card, [{ model: 'm', effective_from: '2025-01-01T00:00:00Z', supersedes: firstId, prices: { input: '2' } }])
     await sleep(300)
     asOf = new Date()
     await sleep(300)

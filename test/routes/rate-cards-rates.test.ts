@@ -1,19 +1,14 @@
 import t from 'tap'
-import { admin, bearer, build, eachEngine, isProblem, tenantWithKey, uniqueId } from '../helpers.js'
+import { bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
+import { newCard as newRateCard, postRates } from '../factories/rate-cards.js'
 
 interface Item { index?: number; path: string; message: string }
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const reader = await tenantWithKey(app, ['read'])
-  const newCard = async () => {
-    const name = uniqueId('card')
-    const res = await app.inject({ method: 'PUT', url: `/v1/rate-cards/${name}`, headers: admin, payload: {} })
-    if (res.statusCode !== 201) throw new Error(res.body)
-    return name
-  }
-  const post = (card: string, rates: unknown[]) =>
-    app.inject({ method: 'POST', url: `/v1/rate-cards/${card}/rates`, headers: admin, payload: { rates } })
+  const newCard = () => newRateCard(app)
+  const post = (card: string, rates: unknown[]) => postRates(app, card, rates)
   const get = (card: string, query = '') => app.inject({ method: 'GET', url: `/v1/rate-cards/${card}/rates${query}`, headers: bearer(reader.key) })
   const count = async (card: string) =>
     (await app.testDb.query<{ n: number }>('select count(*)::int8 as n from rates r join rate_cards c on c.id = r.card_id where c.name = $1', [card]))[0]!.n

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { admin, bearer, build, eachEngine, tenantWithKey, uniqueId } from '../helpers.js'
+import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { newCard, postRates } from '../factories/rate-cards.js'
 import { ASTRAL_AND_HIGH_BMP, byCodePoint } from '../factories/code-point-order.js'
 
 /**
@@ -17,13 +18,12 @@ t.notSame([...MODELS].sort(new Intl.Collator('en-US').compare), byCodePoint(MODE
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const { key } = await tenantWithKey(app, ['read'])
-  const card = uniqueId('card')
-  t.equal((await app.inject({ method: 'PUT', url: `/v1/rate-cards/${card}`, headers: admin, payload: {} })).statusCode, 201)
+  const card = await newCard(app)
   // Every model for two providers, two service tiers and both batch values.
   const rates = ['openai', 'anthropic'].flatMap((provider) =>
     MODELS.flatMap((model) => ['default', 'flex'].flatMap((tier) => [false, true].map((batch) =>
       ({ provider, model, service_tier: tier, batch, effective_from: 1735689600, prices: { input: '1' } })))))
-  const posted = await app.inject({ method: 'POST', url: `/v1/rate-cards/${card}/rates`, headers: admin, payload: { rates } })
+  const posted = await postRates(app, card, rates)
   t.equal(posted.statusCode, 201, posted.body.slice(0, 300))
 
   const res = await app.inject({ method: 'GET', url: `/v1/rate-cards/${card}/rates`, headers: bearer(key) })
