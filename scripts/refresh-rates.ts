@@ -20,6 +20,7 @@ try {
   await migrate(db)
   const result = await ensureDefaultCard(db)
   process.stdout.write(`default card: ${result.inserted} new rate(s) from @pydantic/genai-prices ${result.version}\n`)
+  for (const overlap of result.skipped) process.stdout.write(`not imported (the card's rate wins): ${overlap}\n`)
 } finally {
   await db.close()
   release()

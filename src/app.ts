@@ -95,7 +95,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     ...(opts.db ? { db: opts.db } : {}),
     onMigrated: async (db, { soleProcess }) => {
       await bootstrapAdminToken(db, opts.config.TOKENLEDGER_ADMIN_TOKEN)
-      await ensureDefaultCard(db)
+      const { skipped } = await ensureDefaultCard(db)
+      // The admin's rates on `default` win over the catalog's; each catalog rate left out is said once per start.
+      for (const overlap of skipped) fastify.log.warn({ overlap }, 'default card: a catalog rate overlaps a rate of the card and was not imported')
       // Alone on the database, any run still holding a lease belonged to a process that died (SIGKILL, OOM);
       // on PostgreSQL, those whose liveness lock no session holds did. Counted as the failed runs they
       // were: no other process will ever count them.

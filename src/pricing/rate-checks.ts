@@ -25,12 +25,8 @@ export function checkNewRates(stored: readonly StoredRate[], incoming: readonly 
   const invalid: ProblemItem[] = []
   const conflicts: ProblemItem[] = []
   const byId = new Map(stored.map((s) => [s.id, s]))
-  const gone = supersededIds(stored)
   const supersededBy = new Map(stored.flatMap((s) => (s.supersedes === null ? [] : [[s.supersedes, s.id] as const])))
   const claimed = new Map<number, number>()
-  // Overlaps only happen within one timeline, so each rate is compared with its own timeline's rates:
-  // comparing every pair (and serialising both keys each time) took 80 s of event loop for 10,000 rates.
-  const storedByKey = groupByKey(stored.filter((s) => !gone.has(s.id)))
   const earlierByKey = new Map<string, { rate: NewRate; index: number }[]>()
 
   incoming.forEach((r, index) => {
@@ -61,16 +57,12 @@ export function checkNewRates(stored: readonly StoredRate[], incoming: readonly 
   })
   // Second pass, once every `supersedes` of the request is known: a rate the request retires is out of
   // the final timeline, whichever incoming rate comes first.
+  const withStored = storedOverlaps(stored, incoming, new Set(claimed.keys()))
+  let next = 0
   incoming.forEach((r, index) => {
     const key = keyOf(r)
-    for (const s of storedByKey.get(key) ?? []) {
-      if (claimed.has(s.id) || !overlaps(s, r)) continue
-      conflicts.push({
-        index,
-        path: 'effective_from',
-        message: `${describeKey(r)} ${describeRange(r)} overlaps stored rate ${s.id} ${describeRange(s)}`,
-      })
-    }
+    for (; next < withStored.length && withStored[next]!.index === index; next++)
+      conflicts.push({ index, path: 'effective_from', message: describeOverlap(r, withStored[next]!.rate) })
     const earlier = earlierByKey.get(key) ?? []
     if (earlier.length === 0) earlierByKey.set(key, earlier)
     for (const { rate: o, index: j } of earlier) {
@@ -84,6 +76,26 @@ export function checkNewRates(stored: readonly StoredRate[], incoming: readonly 
     earlier.push({ rate: r, index })
   })
   return { invalid, conflicts }
+}
+
+/** "… overlaps stored rate N …": names both rates (key and range) for a 409 or a skipped catalog rate. */
+export const describeOverlap = (r: NewRate, s: StoredRate): string =>
+  `${describeKey(r)} ${describeRange(r)} overlaps stored rate ${s.id} ${describeRange(s)}`
+
+/**
+ * The card's stored rates each incoming rate overlaps once all of them are written, in incoming order:
+ * rates already superseded, and those the incoming rates retire (`retired`), have left the timeline.
+ */
+export function storedOverlaps(stored: readonly StoredRate[], incoming: readonly NewRate[], retired: ReadonlySet<number>): { index: number; rate: StoredRate }[] {
+  const gone = supersededIds(stored)
+  // Overlaps only happen within one timeline, so each rate is compared with its own timeline's rates:
+  // comparing every pair (and serialising both keys each time) took 80 s of event loop for 10,000 rates.
+  const byKey = groupByKey(stored.filter((s) => !gone.has(s.id) && !retired.has(s.id)))
+  const out: { index: number; rate: StoredRate }[] = []
+  incoming.forEach((r, index) => {
+    for (const s of byKey.get(keyOf(r)) ?? []) if (overlaps(s, r)) out.push({ index, rate: s })
+  })
+  return out
 }
 
 function groupByKey<T extends RateKey>(rates: readonly T[]): Map<string, T[]> {

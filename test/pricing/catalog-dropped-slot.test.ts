@@ -27,7 +27,7 @@ void eachEngine(t, async (t, engine) => {
     return res.json().data.usage.totals.cost as { total: string; complete: boolean }
   }
   const reimport = async (catalog: ReturnType<typeof defaultCardRates>) => {
-    const plan = planImport(await listRates(app.testDb, card!.id), catalog)
+    const { rates: plan } = planImport(await listRates(app.testDb, card!.id), catalog)
     await insertRates(app.testDb, card!.id, plan)
     return plan
   }

@@ -97,7 +97,7 @@ void eachEngine(t, async (t, engine) => {
     const target = stored.find((r) => r.provider === 'openai' && r.model === 'gpt-5-nano' && r.serviceTier === 'default' && !r.batch && !gone.has(r.id))!
     const catalog = stored.filter((r) => !gone.has(r.id)).map(({ id: _id, cardId: _c, recordedAt: _r, supersedes: _s, ...r }) => ({ ...r, supersedes: null }))
     const changed = catalog.map((r) => (r.model === target.model && r.serviceTier === 'default' && !r.batch ? { ...r, prices: { ...r.prices, input: '0.06' } } : r))
-    const plan = planImport(stored, changed)
+    const { rates: plan } = planImport(stored, changed)
     t.equal(plan.length, 1, JSON.stringify(plan))
     t.match(plan[0], { model: 'gpt-5-nano', supersedes: target.id, prices: { input: '0.06' } })
 

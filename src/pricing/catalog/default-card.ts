@@ -3,6 +3,7 @@ import type { Db } from '../../db/client.js'
 import { insertRates, listRates, lockCard, type NewRate, type StoredRate } from '../../db/queries/rate-cards.js'
 import { canonicalUnitPrices, type UnitPrice } from '../../db/rate-columns.js'
 import { samePrices } from '../prices.js'
+import { describeOverlap, storedOverlaps } from '../rate-checks.js'
 import { keyOf, sameKey, supersededIds } from '../rate-timeline.js'
 import { CATALOG_PACKAGE, catalogVersion, providerRates, type CatalogRate } from './genai-prices.js'
 import { anthropicBatchRates } from './anthropic-batch.js'
@@ -41,9 +42,17 @@ const unitKey = (list: readonly UnitPrice[]) => JSON.stringify(canonicalUnitPric
  * dropped figure). Kept, the dropped rate went on pricing usage from its `effective_from` on. Only rates
  * the import wrote are retracted (their `source` names the catalog or is one the catalog writes): an
  * admin's own rates and hand corrections on `default` are not the catalog's to drop.
+ *
+ * Nor to overrule: a catalog rate that would overlap a rate the card keeps (an admin's own rate on
+ * `default`, by an equal start or intersecting explicit ranges) is not written and is named in
+ * `skipped`, so the card the import leaves has no overlap. It runs on every start, where a refusal
+ * would keep the server down, so the admin's rate wins and the catalog's is reported. The catalog still
+ * supersedes a slot it imported when its price there changes, hand-corrected or not (documented).
  */
-export function planImport(stored: readonly StoredRate[], catalog: readonly NewRate[], version = catalogVersion()): NewRate[] {
+export function planImport(stored: readonly StoredRate[], catalog: readonly NewRate[], version = catalogVersion()): ImportPlan {
   const gone = supersededIds(stored)
+  const importSources = new Set(catalog.map((c) => c.source))
+  const imported = (s: StoredRate) => s.source !== null && (s.source.includes(`${CATALOG_PACKAGE}@`) || importSources.has(s.source))
   const slot = (r: NewRate) => `${keyOf(r)}@${r.effectiveFrom.getTime()}`
   const bySlot = new Map<string, StoredRate[]>()
   for (const s of stored) bySlot.set(slot(s), [...(bySlot.get(slot(s)) ?? []), s])
@@ -61,8 +70,6 @@ export function planImport(stored: readonly StoredRate[], catalog: readonly NewR
     if (current) out.push({ ...c, supersedes: current.id })
   }
   const listed = new Set(catalog.map(slot))
-  const importSources = new Set(catalog.map((c) => c.source))
-  const imported = (s: StoredRate) => s.source !== null && (s.source.includes(`${CATALOG_PACKAGE}@`) || importSources.has(s.source))
   for (const [key, here] of bySlot) {
     if (listed.has(key)) continue
     const current = here.find((s) => !gone.has(s.id))
@@ -70,7 +77,27 @@ export function planImport(stored: readonly StoredRate[], catalog: readonly NewR
     const now = catalogAt(catalog, current, version)
     if (!same(current, now)) out.push({ ...now, supersedes: current.id })
   }
-  return out
+  // Only a slot the catalog imported is the catalog's to supersede; an admin's own slot stays theirs.
+  const catalogSlots = new Set([...bySlot].filter(([, here]) => here.some(imported)).map(([key]) => key))
+  const byId = new Map(stored.map((s) => [s.id, s]))
+  const retires = (r: NewRate) => r.supersedes !== null && catalogSlots.has(slot(byId.get(r.supersedes)!))
+  // Skipping a rate can un-retire the rate it superseded, which may then overlap another: until none does.
+  const skipped: string[] = []
+  let rates = out
+  for (;;) {
+    const clashes = storedOverlaps(stored, rates, new Set(rates.filter(retires).map((r) => r.supersedes!)))
+    if (clashes.length === 0) return { rates, skipped }
+    for (const { index, rate } of clashes) skipped.push(`${describeOverlap(rates[index]!, rate)}${imported(rate) ? '' : ' (not imported by the catalog)'}`)
+    const drop = new Set(clashes.map((c) => c.index))
+    rates = rates.filter((_, i) => !drop.has(i))
+  }
+}
+
+export interface ImportPlan {
+  /** What the import writes. */
+  rates: NewRate[]
+  /** Catalog rates not written, each naming the rate of the card it would overlap. */
+  skipped: string[]
 }
 
 /** The catalog's rate for a dropped slot: its timeline's segment in force at the slot's start, else a priceless one. */
@@ -92,9 +119,11 @@ const toNew = ({ catalogId: _catalogId, ...r }: CatalogRate): NewRate => r
  * Creates the global `default` card if needed and imports the installed catalog into it. Idempotent:
  * runs on every start (after migrations) and from `npm run rates:refresh`.
  */
-export async function ensureDefaultCard(db: Db): Promise<{ cardId: number; inserted: number; version: string }> {
+export async function ensureDefaultCard(
+  db: Db,
+  catalog: readonly NewRate[] = defaultCardRates().map(toNew),
+): Promise<{ cardId: number; inserted: number; version: string; skipped: string[] }> {
   const version = catalogVersion()
-  const catalog = defaultCardRates(version).map(toNew)
   return db.transaction(async (tx) => {
     await tx.query(sql`select pg_advisory_xact_lock(${SEED_LOCK_KEY})`)
     await tx.query(
@@ -108,7 +137,7 @@ export async function ensureDefaultCard(db: Db): Promise<{ cardId: number; inser
     if (!card || card.tenant_id !== null) throw new Error(`rate card "${DEFAULT_CARD}" exists but is not global`)
     await lockCard(tx, card.id)
     const plan = planImport(await listRates(tx, card.id), catalog, version)
-    const written = await insertRates(tx, card.id, plan)
-    return { cardId: card.id, inserted: written.length, version }
+    const written = await insertRates(tx, card.id, plan.rates)
+    return { cardId: card.id, inserted: written.length, version, skipped: plan.skipped }
   })
 }
