@@ -2,6 +2,7 @@ import t from 'tap'
 import { defaultCardRates, planImport } from '../../src/pricing/catalog/default-card.js'
 import { insertRates, listRates } from '../../src/db/queries/rate-cards.js'
 import { admin, bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { usageCosts } from '../factories/rate-cards.js'
 
 /**
  * A newer catalog that no longer lists a price segment (or a whole model): re-importing it must stop
@@ -15,17 +16,8 @@ void eachEngine(t, async (t, engine) => {
   const [card] = await app.testDb.query<{ id: number }>("select id from rate_cards where name = 'default'")
   const bucket = { start_time: '2025-06-10T00:00:00Z', end_time: '2025-06-10T01:00:00Z', model: 'o3', input_tokens: 1_000_000 }
   t.equal((await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: bearer(tenant.key), payload: { buckets: [bucket] } })).statusCode, 200)
-  const cost = async (asOf?: string) => {
-    const as = asOf ? `, pricingAsOf: "${asOf}"` : ''
-    const res = await app.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: bearer(tenant.key),
-      payload: { query: `{ usage(from: "2025-06-10T00:00:00Z", to: "2025-06-11T00:00:00Z", window: TOTAL${as}) { totals { cost { total complete } } } }` },
-    })
-    t.equal(res.json().errors, undefined)
-    return res.json().data.usage.totals.cost as { total: string; complete: boolean }
-  }
+  const cost = async (asOf?: string) =>
+    (await usageCosts(t, app, tenant.key, { from: '2025-06-10T00:00:00Z', to: '2025-06-11T00:00:00Z', window: 'TOTAL', asOf }))[0]
   const reimport = async (catalog: ReturnType<typeof defaultCardRates>) => {
     const { rates: plan } = planImport(await listRates(app.testDb, card!.id), catalog)
     await insertRates(app.testDb, card!.id, plan)

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
-import { newCard, postRates } from '../factories/rate-cards.js'
+import { newCard, postRates, usageCosts } from '../factories/rate-cards.js'
 
 /**
  * A rate moved later and its old start filled in one request (one `recorded_at`): `pricingAsOf` before
@@ -20,17 +20,7 @@ void eachEngine(t, async (t, engine) => {
     payload: { buckets: [hour('2025-01-15T00:00:00Z'), hour('2025-02-01T00:00:00Z')] },
   })
   t.equal(stored.statusCode, 200, stored.body)
-  const costs = async (asOf?: string) => {
-    const as = asOf ? `, pricingAsOf: "${asOf}"` : ''
-    const res = await app.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: bearer(tenant.key),
-      payload: { query: `{ usage(from: "2025-01-01T00:00:00Z", to: "2025-03-01T00:00:00Z", window: MONTH, rateCard: "${card}"${as}) { rows { cost { total complete } } } }` },
-    })
-    t.equal(res.json().errors, undefined, res.body.slice(0, 300))
-    return (res.json().data.usage.rows as { cost: { total: string; complete: boolean } }[]).map((r) => r.cost)
-  }
+  const costs = (asOf?: string) => usageCosts(t, app, tenant.key, { from: '2025-01-01T00:00:00Z', to: '2025-03-01T00:00:00Z', window: 'MONTH', rateCard: card, asOf })
   t.same(await costs(), [{ total: '1', complete: true }, { total: '1', complete: true }])
   await sleep(5)
   const before = new Date().toISOString()
