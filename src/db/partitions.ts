@@ -7,7 +7,8 @@ import type { Db } from './client.js'
  *   partition, so a write never fails for lack of a partition. The server creates the current month
  *   and `monthsAhead` more at start-up and on a timer (src/db/partitions-plugin.ts); a month created
  *   after rows of it reached the default partition takes those rows with it (the SQL function
- *   `tokenledger_month_partition`, migration `partition_by_month`, is the one definition of names, bounds and that move).
+ *   `tokenledger_month_partition`, migration `partition_by_month`, is the one definition of names, bounds and that move;
+ *   since migration 0023 it takes the table's lock before it looks for such rows, so a write committing meanwhile is moved too).
  * - Retention drops the month partitions that lie wholly before the cutoff and deletes older rows from
  *   the default partition. Both name the partitions, so the parent's statement triggers do not fire
  *   and the hourly rollup keeps those hours: rollups outlive raw rows by design.
