@@ -31,7 +31,7 @@ import { mergeRows, type IndexedBucket } from './merge.js'
 import { readUsageCsv } from './openai-csv.js'
 import { isOpenAICostsPage, isOpenAIPageBody, OPENAI_ATTRIBUTE_KEYS, OPENAI_COSTS_RESULT, OPENAI_RESOURCE_ATTRIBUTES, parseOpenAIPages } from './openai-page.js'
 import { describeResource, mergeResources, type IndexedResource } from './resource.js'
-import { beforeRetention, type RetentionGuard } from './retention.js'
+import { beforeRetention, retentionMovedUnderLock, type RetentionGuard } from './retention.js'
 import { declaredShape, GROUP_BY_DIMENSIONS, unknownGroupBy, type DeclaredShape } from './shapes.js'
 import { spoolToTempFile } from './spool.js'
 import { eachRow } from './turns.js'
@@ -92,11 +92,20 @@ export async function ingestBuckets(
   refKind: 'index' | 'line',
   produce: RowProducer,
   sharedIfStored = false,
+  retention?: RetentionGuard,
 ): Promise<IngestResult> {
   const attempt = (shareable: boolean) => namingRejectedRow(refKind, produce, () => db.transaction(async (tx) => {
     await createStage(tx)
     const produced = await stageRows(tx, produce)
     if (produced.problems.length > 0) throw problems.validation(produced.problems)
+    const moved = await retentionMovedUnderLock(tx, retention)
+    if (moved) {
+      const old = await tx.query<{ ord: number; ms: number }>(
+        'select ord, (extract(epoch from start_time) * 1000)::float8 as ms from bucket_stage where start_time < $1 order by ord',
+        [moved.cutoff],
+      )
+      if (old.length > 0) throw problems.validation(old.flatMap((r) => retentionProblem(moved, r.ms, { [refKind]: r.ord, path: 'start_time' } as RowAt)))
+    }
     // Check and write under the accounts' locks, so a concurrent writer's buckets are seen (or wait).
     // Shared only for a merge in one statement (see ROW_LOCK_ORDER).
     const shared = await lockStagedAccounts(tx, tenantId, shareable && mergesInOneStatement(produced.staged))
@@ -314,9 +323,18 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
     )
   }
   const all = ProblemList.of(parsed.problems)
-  for (const { index, bucket } of parsed.rows) all.push(...retentionProblem(retention, bucket.startMs, { index, path: 'start_time' }))
-  for (const { index, resource } of parsed.resources) all.push(...retentionProblem(retention, resource.startMs, { index, path: 'resources.start_time' }))
+  const tooOld = (guard: RetentionGuard | undefined) => [
+    ...parsed.rows.flatMap(({ index, bucket }) => retentionProblem(guard, bucket.startMs, { index, path: 'start_time' })),
+    ...parsed.resources.flatMap(({ index, resource }) => retentionProblem(guard, resource.startMs, { index, path: 'resources.start_time' })),
+  ]
+  all.push(...tooOld(retention))
   if (all.length > 0) throw problems.validation(all)
+  // In each write transaction, once retention is held off: the rows again against a cutoff that moved since.
+  const refuseMoved = async (tx: Db) => {
+    const moved = await retentionMovedUnderLock(tx, retention)
+    const old = moved ? tooOld(moved) : []
+    if (old.length > 0) throw problems.validation(old)
+  }
   const seen = spanTracker()
   for (const row of parsed.rows) seen.see(row.bucket)
   for (const row of parsed.resources) seen.see(row.resource)
@@ -344,10 +362,11 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   try {
     const counts = await retryTransient(() =>
       mergedResources.rows.length === 0
-        ? upsertInMemory(db, tenantId, source, merged.rows, bucketShapes, true)
+        ? upsertInMemory(db, tenantId, source, merged.rows, bucketShapes, true, refuseMoved)
         : db.transaction(async (tx) => {
           // Resources follow the same rule under the same per-account locks, taken at once in key order.
           await lockAccountsOf(tx, tenantId, [...merged.rows.map((r) => r.bucket), ...mergedResources.rows.map((r) => r.resource)])
+          await refuseMoved(tx)
           const b = await upsertInMemory(tx, tenantId, source, merged.rows, bucketShapes)
           if (!b) throw new BucketOverlap()
           const r = await upsertResources(tx, tenantId, source, mergedResources.rows, resourceShapes.shapes)
@@ -368,7 +387,7 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
         await ingestBuckets(tx, tenantId, source, 'index', async (emit) => {
           for (const row of merged.rows) await emit(row.index, row.bucket)
           return { received: parsed.received, skipped: parsed.skipped, problems: new ProblemList() }
-        })
+        }, false, retention)
         throw new BucketOverlap()
       })
       .catch((err: unknown) => err)
@@ -377,7 +396,7 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
   return ingestBuckets(db, tenantId, source, 'index', async (emit) => {
     for (const row of merged.rows) await emit(row.index, row.bucket)
     return { received: parsed.received, skipped: parsed.skipped, problems: new ProblemList() }
-  })
+  }, false, retention)
 }
 
 /**
@@ -409,7 +428,9 @@ function refuseUnknownGroupBy(declared: DeclaredShape | undefined, rowAttributeK
     )
 }
 
-function retentionProblem(guard: RetentionGuard | undefined, startMs: number, at: { index: number; path: string } | { line: number; path: string }): ProblemItem[] {
+type RowAt = { index: number; path: string } | { line: number; path: string }
+
+function retentionProblem(guard: RetentionGuard | undefined, startMs: number, at: RowAt): ProblemItem[] {
   const message = beforeRetention(guard, startMs)
   return message ? [{ ...at, message: `${at.path} ${message}` }] : []
 }
@@ -462,6 +483,7 @@ async function upsertInMemory(
   rows: IndexedBucket[],
   check: ShapeCheck,
   sharedFirst = false,
+  beforeWrite?: (tx: Db) => Promise<void>,
 ): Promise<{ created: number; replaced: number } | undefined> {
   if (rows.length === 0) return { created: 0, replaced: 0 }
   const { shapes, overlapping } = check
@@ -474,6 +496,7 @@ async function upsertInMemory(
   const run = (shared: boolean) => async (tx: Db) => {
     // Check and write under the accounts' locks, so a concurrent writer's buckets are seen (or wait).
     await lockAccountsOf(tx, tenantId, rows.map((r) => r.bucket), shared)
+    await beforeWrite?.(tx)
     const first = await upsertChunk(tx, tenantId, source, chunks[0]!, shapes, shared)
     if (first.unstored) return 'lapsed' as const
     if (first.conflict) return undefined
@@ -521,7 +544,7 @@ export async function ingestCsvUpload(
           return emit(line, bucket)
         })
         return { ...read, problems: ProblemList.of(read.problems, tooOld) }
-      }, true),
+      }, true, retention),
     )
     return { ...result, span: seen.span() }
   } finally {
