@@ -45,8 +45,15 @@ export default fp(
       partitionsDone()
       try {
         // On its own connection: a backfill may run for minutes without a reply, past the pool's response deadline.
-        const z = await app.db.dedicated((db) => syncRollupTimeZones(db, config.ROLLUP_TIME_ZONES, stopping.signal))
-        if (z.added.length + z.removed.length > 0) app.log.info(z, 'daily rollup zones')
+        const z = await app.db.dedicated((db) => syncRollupTimeZones(db, config.ROLLUP_TIME_ZONES, stopping.signal, config.RETENTION_MONTHS))
+        if (z.coveredFrom)
+          app.log.warn(
+            z,
+            `daily rollup zones ${z.added.join(', ')} cover ${z.coveredFrom.toISOString()} on: retention had dropped the raw buckets before it, ` +
+              'so their local days before it are not in the daily rollup and queries in those zones read the base table there (which no longer ' +
+              'holds them); the UTC rows and the hourly rollup keep those months',
+          )
+        else if (z.added.length + z.removed.length > 0) app.log.info(z, 'daily rollup zones')
       } catch (err) {
         if (stopping.signal.aborted) app.log.info('daily rollup zones: stopped by the shutdown and rolled back; the next start syncs them')
         else app.log.error({ err }, 'daily rollup zones not synced (their queries read the base table); retrying on the next tick')

@@ -1,4 +1,5 @@
 import type { Db } from './client.js'
+import { retentionCutoff } from './partitions.js'
 
 /**
  * The zones the daily rollup (usage_bucket_daily) is kept for, stored in rollup_time_zones because its
@@ -15,6 +16,13 @@ export const ROLLUP_ZONES_LOCK_KEY = 7_261_532_011
 export interface RollupZonesChange {
   added: string[]
   removed: string[]
+  /**
+   * Set when zones were added after retention had dropped raw months that the UTC daily rollup still
+   * holds: the retention cutoff, the first instant the added zones' rows cover. A backfill reads the
+   * raw buckets, so the added zones have no rows for those months (the UTC rows and the hourly rollup
+   * keep them; nothing can recut them into another zone's local days).
+   */
+  coveredFrom?: Date
 }
 
 /**
@@ -23,7 +31,7 @@ export interface RollupZonesChange {
  * locks — and the whole change rolls back: nothing of it stays, and the next start does it again.
  * PGlite cannot interrupt a statement; there it ends first.
  */
-export async function syncRollupTimeZones(db: Db, zones: readonly string[], signal?: AbortSignal): Promise<RollupZonesChange> {
+export async function syncRollupTimeZones(db: Db, zones: readonly string[], signal?: AbortSignal, retentionMonths?: number): Promise<RollupZonesChange> {
   const wanted = new Set(['UTC', ...zones])
   return db.transaction(async (inner) => {
     const tx = { query: <T>(text: string, params: unknown[] = []) => inner.query<T>(text, params, { signal }) }
@@ -47,6 +55,11 @@ export async function syncRollupTimeZones(db: Db, zones: readonly string[], sign
     if (added.length > 0) {
       await tx.query('insert into rollup_time_zones (time_zone) select unnest($1::text[])', [added])
       await tx.query('select usage_bucket_daily_backfill($1::text[])', [added])
+      const cutoff = retentionCutoff(retentionMonths)
+      if (cutoff) {
+        const [older] = await tx.query<{ any: boolean }>(`select exists (select 1 from usage_bucket_daily where time_zone = 'UTC' and day < $1) as any`, [cutoff])
+        if (older?.any) return { added, removed, coveredFrom: cutoff }
+      }
     }
     return { added, removed }
   })

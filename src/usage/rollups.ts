@@ -31,7 +31,9 @@ import { calendarUnit, windowEndSql, windowStartSql, type Window } from './windo
  * Z (or TOTAL) the rows of the whole local days inside the range, plus the base table's buckets of the
  * partial days at the range's ends (`dailySpan`: from `from` to the first Z-midnight, and from the last
  * Z-midnight to `to`), give the base table's answer when:
- *  - Z is kept (listed in rollup_time_zones, which happens only once its rows are complete);
+ *  - Z is kept (listed in rollup_time_zones, which happens only once its rows are complete — for the raw
+ *    buckets stored: a zone added after retention dropped months has none of them, and reads there answer
+ *    what the base table holds, nothing; src/db/rollup-zones.ts `coveredFrom`);
  *  - every price change of the card between those two midnights is a Z-local midnight (a bucket's rate
  *    segment is decided by its start_time, and then equals its day's);
  *  - the two midnights are in order (the range holds a whole local day, or none and they meet).
