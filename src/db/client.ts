@@ -113,8 +113,11 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
       backoff: (retries: number) => Math.min(0.01 * 2 ** retries, 0.2),
       // JIT off: usage statements are planned for the worst case (the base-table branch a one-time
       // filter then skips, a million-row estimate) and JIT spent 6 s compiling a 90 ms query.
+      // DateStyle ISO: postgres.js parses timestamptz text as ISO; under a database's 'SQL, DMY' (or German,
+      // Postgres) every timestamp read was an Invalid Date (test/db/session-settings.test.ts).
       connection: {
         jit: 'off',
+        DateStyle: 'ISO, MDY',
         ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
         ...(opts.workMem ? { work_mem: opts.workMem } : {}),
       },
