@@ -1,6 +1,6 @@
 import t from 'tap'
 import { maintainPartitions } from '../../src/db/partitions.js'
-import { eachEngine, freshDb, otherSession } from '../helpers.js'
+import { eachEngine, freshDb, holdLocks } from '../helpers.js'
 
 // tokenledger_month_partition looked for the month's rows in the default partition before it took the
 // table's lock (which its CREATE TABLE … PARTITION OF takes). A write of that month committing in
@@ -22,25 +22,14 @@ void t.test('a write of a month committing while maintenance creates that month 
     } else {
       // The writer's transaction is open (its row not yet visible) when maintenance looks at the
       // default partition, and commits while maintenance waits for the table.
-      const writer = await otherSession(t, db)
-      let commit!: () => void
-      const committing = new Promise<void>((r) => (commit = r))
-      let wrote!: () => void
-      const written = new Promise<void>((r) => (wrote = r))
-      const write = writer.transaction(async (tx) => {
-        await tx.query(insertRow)
-        wrote()
-        await committing
-      })
-      await written
+      const write = await holdLocks(t, db, insertRow)
       const maintenance = maintainPartitions(db, { monthsAhead: 0 }, now).then(
         (r) => r,
         (err: unknown) => err as Error,
       )
       // Long enough for maintenance to be waiting on the writer's lock, well under its 1 s lock timeout.
       await new Promise((r) => setTimeout(r, 300))
-      commit()
-      await write
+      await write.release()
       const r = await maintenance
       t.notOk(r instanceof Error, `maintenance succeeded (${r instanceof Error ? r.message : 'ok'})`)
       t.ok(!(r instanceof Error) && r.created.includes('usage_buckets_p203405'), 'the month was created')
