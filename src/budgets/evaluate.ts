@@ -34,9 +34,9 @@ function pieces(window: Window, written: Span, maxGroups: number): Span[] {
  */
 export async function evaluateBudget(db: Db, budget: Budget, now: Date, maxGroups: number, written?: Span): Promise<AlertRow[]> {
   const candidates: AlertCandidate[] = []
-  const add = (span: Span, spent: string) => {
+  const add = (span: Span, { spent, complete }: { spent: string; complete: boolean }) => {
     for (const threshold of thresholdsMet(spent, budget.amount, budget.thresholds))
-      candidates.push({ id: randomUUID(), periodStart: span.start, periodEnd: span.end, threshold, spent })
+      candidates.push({ id: randomUUID(), periodStart: span.start, periodEnd: span.end, threshold, spent, complete })
   }
   const window = CALENDAR_WINDOW[budget.period]
   if (window) {
@@ -46,7 +46,7 @@ export async function evaluateBudget(db: Db, budget: Budget, now: Date, maxGroup
       for (const w of await spendByWindow(db, budget, window, range.rows, maxGroups)) {
         // Neighbouring pieces can share the window at their boundary.
         const key = `${w.start.getTime()}/${w.end.getTime()}`
-        if (!seen.has(key)) add(w, w.spent)
+        if (!seen.has(key)) add(w, w)
         seen.add(key)
       }
     }
@@ -56,7 +56,7 @@ export async function evaluateBudget(db: Db, budget: Budget, now: Date, maxGroup
     if (written && (written.end.getTime() < now.getTime() - days * DAY_MS || written.start > now)) return []
     const total = await spendOver(db, budget, (await periodAt(db, budget.period, budget.timeZone, now)).rows, { maxGroups })
     if (thresholdsMet(total.spent, budget.amount, budget.thresholds).length > 0)
-      add(await windowsCovering(db, 'DAY', budget.timeZone, now, now), total.spent)
+      add(await windowsCovering(db, 'DAY', budget.timeZone, now, now), total)
   }
   return recordAlerts(db, { tenant_id: budget.tenantId, id: budget.id }, candidates, now)
 }

@@ -5,7 +5,7 @@ import type { AlertRow } from '../db/queries/budgets.js'
 import { normalizeDecimal } from '../decimal/decimal-text.js'
 import { privateHostOf, publicOnlyLookup, PrivateAddressError } from '../http/private-addresses.js'
 
-/** The contract's alert payload. */
+/** The contract's alert payload, and `complete` (false: usage without a price is not in `spent`, a lower bound; null: not known, recorded by an older version). */
 export function alertPayload(alert: AlertRow, budgetName: string): string {
   return JSON.stringify({
     id: alert.id,
@@ -16,6 +16,7 @@ export function alertPayload(alert: AlertRow, budgetName: string): string {
     period_start: new Date(alert.period_start).toISOString(),
     period_end: new Date(alert.period_end).toISOString(),
     crossed_at: new Date(alert.crossed_at).toISOString(),
+    complete: alert.complete,
   })
 }
 

@@ -490,6 +490,8 @@ export const budgetAlerts = pgTable(
     threshold: integer('threshold').notNull(),
     amount: numeric('amount').notNull(),
     spent: numeric('spent').notNull(),
+    /** Whether every usage in `spent` had a price (false: `spent` is a lower bound); null on alerts recorded before it was kept. */
+    complete: boolean('complete'),
     crossedAt: ts('crossed_at').notNull(),
     /** pending (to deliver) | delivered | failed (attempts exhausted) | none (no webhook). */
     deliveryStatus: text('delivery_status').notNull(),

@@ -40,6 +40,7 @@ void eachEngine(t, async (t, engine) => {
       period_start: '2026-01-01T00:00:00.000Z',
       period_end: '2026-02-01T00:00:00.000Z',
       crossed_at: first!.crossed_at,
+      complete: true,
     })
     t.match(second, { threshold: 80, spent: cost(250) })
     const now = Math.floor(Date.now() / 1000)
@@ -49,6 +50,23 @@ void eachEngine(t, async (t, engine) => {
     await waitFor('both attempts logged', async () => (await alerts(app, key, 'team')).every((a) => a.delivery_status === 'delivered'))
     const listed = await alerts(app, key, 'team')
     t.same(listed.map((a) => [a.threshold, a.delivery_status, a.deliveries.map((d) => d.status_code)]), [[80, 'delivered', [200]], [50, 'delivered', [200]]])
+  })
+
+  t.test('an alert whose spend leaves out unpriced usage says so: complete false, in the payload and the list', async (t) => {
+    const { tenantId, key } = await tenantWithKey(app)
+    const card = await createCard(app, tenantId, `card-${tenantId}`)
+    const receiver = await startReceiver(t)
+    await putBudget(app, key, 'partial', { amount: '100', period: 'month', rate_card: card, thresholds: [50, 80], webhook_url: receiver.url, webhook_secret: SECRET })
+    // $55.50 priced → 50%; then tokens of a model the card has no rate for: the spend stays a lower bound.
+    await postBuckets(app, key, [bucket(JAN, 150)])
+    await waitFor('the 50% delivery', () => receiver.deliveries.length === 1)
+    await postBuckets(app, key, [bucket(new Date(JAN.getTime() + 3600_000), 1_000_000, { model: 'model-without-a-rate' }), bucket(new Date(JAN.getTime() + 7200_000), 100)])
+    await waitFor('the 80% delivery', () => receiver.deliveries.length === 2)
+    const [first, second] = receiver.deliveries.map((d) => d.json)
+    t.match(first, { threshold: 50, spent: cost(150), complete: true }, 'every token of the first crossing had a price')
+    t.match(second, { threshold: 80, spent: cost(250), complete: false }, 'the second crossing’s spend leaves out the unpriced tokens, and says so')
+    await waitFor('both attempts logged', async () => (await alerts(app, key, 'partial')).every((a) => a.delivery_status === 'delivered'))
+    t.same((await alerts(app, key, 'partial')).map((a) => [a.threshold, a.complete]), [[80, false], [50, true]], 'the alert list says the same')
   })
 
   t.test('a later re-pricing that lowers spend neither removes nor re-sends an alert', async (t) => {

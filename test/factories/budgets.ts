@@ -57,6 +57,7 @@ export interface AlertOut {
   threshold: number
   amount: string
   spent: string
+  complete: boolean | null
   period_start: string
   period_end: string
   crossed_at: string

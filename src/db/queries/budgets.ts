@@ -2,6 +2,7 @@ import { and, eq, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../client.js'
 import { inCodePointOrder, orm } from '../orm.js'
 import { budgets } from '../schema.js'
+import { arrayParam } from '../array-literal.js'
 
 export interface BudgetRow {
   tenant_id: string
@@ -128,6 +129,8 @@ export interface AlertCandidate {
   periodEnd: Date
   threshold: number
   spent: string
+  /** Whether every usage in `spent` had a price. */
+  complete: boolean
 }
 
 export interface AlertRow {
@@ -139,6 +142,8 @@ export interface AlertRow {
   threshold: number
   amount: string
   spent: string
+  /** null: recorded before completeness was kept (migration 0025). */
+  complete: boolean | null
   crossed_at: Date
   delivery_status: 'pending' | 'delivered' | 'failed' | 'none'
   attempts: number
@@ -146,7 +151,7 @@ export interface AlertRow {
 }
 
 const ALERT_COLUMNS = sql.raw(
-  'tenant_id, id, budget_id, period_start, period_end, threshold, amount::text as amount, spent::text as spent, crossed_at, delivery_status, attempts, next_attempt_at',
+  'tenant_id, id, budget_id, period_start, period_end, threshold, amount::text as amount, spent::text as spent, complete, crossed_at, delivery_status, attempts, next_attempt_at',
 )
 
 /**
@@ -195,12 +200,13 @@ export async function recordAlerts(
   if (candidates.length === 0) return []
   const at = sql`${crossedAt.toISOString()}::timestamptz`
   return db.query<AlertRow>(sql`
-    insert into budget_alerts (tenant_id, id, budget_id, period_start, period_end, threshold, amount, spent, crossed_at, delivery_status, next_attempt_at)
-    select b.tenant_id, c.id, b.id, c.period_start, c.period_end, c.threshold, b.amount, c.spent,
+    insert into budget_alerts (tenant_id, id, budget_id, period_start, period_end, threshold, amount, spent, complete, crossed_at, delivery_status, next_attempt_at)
+    select b.tenant_id, c.id, b.id, c.period_start, c.period_end, c.threshold, b.amount, c.spent, c.complete,
       ${at}, case when b.webhook_url is not null then 'pending' else 'none' end, case when b.webhook_url is not null then ${DB_CLOCK} end
-    from unnest(${sql.param(candidates.map((c) => c.id))}::text[], ${sql.param(candidates.map((c) => c.periodStart.toISOString()))}::timestamptz[],
-      ${sql.param(candidates.map((c) => c.periodEnd.toISOString()))}::timestamptz[], ${sql.param(candidates.map((c) => c.threshold))}::int[],
-      ${sql.param(candidates.map((c) => c.spent))}::numeric[]) as c(id, period_start, period_end, threshold, spent)
+    from unnest(${arrayParam(candidates.map((c) => c.id), 'text[]')}, ${arrayParam(candidates.map((c) => c.periodStart.toISOString()), 'timestamptz[]')},
+      ${arrayParam(candidates.map((c) => c.periodEnd.toISOString()), 'timestamptz[]')}, ${arrayParam(candidates.map((c) => String(c.threshold)), 'int[]')},
+      ${arrayParam(candidates.map((c) => c.spent), 'numeric[]')}, ${arrayParam(candidates.map((c) => String(c.complete)), 'bool[]')})
+      as c(id, period_start, period_end, threshold, spent, complete)
     join budgets b on b.tenant_id = ${budget.tenant_id} and b.id = ${budget.id}
     where c.threshold = any(b.thresholds) and c.spent * 100 >= b.amount * c.threshold
       and not exists (select from budget_alerts a where a.tenant_id = b.tenant_id and a.budget_id = b.id

@@ -167,6 +167,10 @@ export const AlertSchema = z
     threshold: z.number().int(),
     amount: z.string(),
     spent: z.string().describe('spend when the threshold was crossed (a fact: later re-pricing does not change it)'),
+    complete: z
+      .boolean()
+      .nullable()
+      .describe('whether every usage in `spent` had a price (false: unpriced usage is not in it, so it is a lower bound); null for alerts recorded before tokenledger kept it'),
     period_start: z.date(),
     period_end: z.date(),
     crossed_at: z.date(),
@@ -189,6 +193,7 @@ export function alertOut(a: AlertRow & { deliveries: DeliveryRow[] }): z.infer<t
     threshold: a.threshold,
     amount: normalizeDecimal(a.amount),
     spent: normalizeDecimal(a.spent),
+    complete: a.complete,
     period_start: a.period_start,
     period_end: a.period_end,
     crossed_at: a.crossed_at,
