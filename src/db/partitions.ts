@@ -140,6 +140,12 @@ async function retain(tx: Db, policy: RetentionPolicy, now: Date): Promise<Omit<
         await tx.query(`drop table "${p.name}"`)
         result.dropped.push(p.name)
       }
+      // The table's SHARE lock first, as a DROP above takes ACCESS EXCLUSIVE: a bucket write holds ROW
+      // EXCLUSIVE on it from its retention check (retentionMovedUnderLock) to its commit, so the DELETE
+      // waits for a write that passed the old cutoff, and a later write waits and then sees the new one.
+      // Deleting from the default partition by name locks only that partition, and rows of an old month
+      // it removed were written again by a write in flight (counted twice by the rollups that keep them).
+      await tx.query(`lock table only "${table}" in share mode`)
       result.defaultRowsDeleted += await deleteBefore(tx, `${table}_default`, column, cutoff)
     }
   }

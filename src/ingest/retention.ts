@@ -38,8 +38,10 @@ export function beforeRetention(guard: RetentionGuard | undefined, startMs: numb
  * default partition: the rollups, which keep the dropped rows, counted a re-import twice (the next
  * maintenance deletes the default's copy by name, leaving the rollups doubled). The lock is the one the
  * writes take anyway (ROW EXCLUSIVE, no conflict with other writers) on the partitioned tables alone;
- * it conflicts with the ACCESS EXCLUSIVE lock a partition's DROP takes on them, so a drop committed
- * before it is seen by the clock read after it, and none can commit until this transaction does.
+ * it conflicts with the ACCESS EXCLUSIVE lock a partition's DROP takes on them, and with the SHARE lock
+ * retention takes before it deletes old rows from a default partition (src/db/partitions.ts `retain`), so
+ * a drop or delete committed before it is seen by the clock read after it, and none can commit until this
+ * transaction does.
  * Maintenance reads the clock when its run starts, so under one clock a dropped month always lies before
  * the cutoff returned here (instances whose clocks differ by more than the time a request takes are not
  * covered).
