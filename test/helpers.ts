@@ -236,3 +236,35 @@ export function rawHttp(port: number, request: string): Promise<string> {
     s.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
   })
 }
+
+/**
+ * Resolves once a backend of `db`'s database (other than the polling one) waits for a lock — `query`, a
+ * LIKE pattern, names its statement, `waitEvent` the lock's kind (`'advisory'`, `'relation'`, …). What a
+ * test does instead of sleeping and assuming another session is waiting by then: a loaded machine (CI
+ * on 2 cores) can take seconds to get there. Fails with what was seen after `timeoutMs`, or at once
+ * when `pending` (the waiter's own promise) settles first: it never waited. PostgreSQL only.
+ */
+export async function waitUntilBlocked(
+  db: DbClient,
+  opts: { query?: string; waitEvent?: string; pending?: Promise<unknown>; timeoutMs?: number } = {},
+): Promise<void> {
+  let settled = false
+  void opts.pending?.then(() => (settled = true), () => (settled = true))
+  const until = Date.now() + (opts.timeoutMs ?? 30_000)
+  for (;;) {
+    const waiting = await db.query<{ query: string; wait_event: string }>(
+      `select query, wait_event from pg_stat_activity
+       where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock'
+         and query like $1 and wait_event like $2`,
+      [opts.query ?? '%', opts.waitEvent ?? '%'],
+    )
+    if (waiting.length > 0) return
+    const what = `a backend waiting for a lock (query like ${JSON.stringify(opts.query ?? '%')}, wait event ${opts.waitEvent ?? 'any'})`
+    if (settled) throw new Error(`${what}: the waiter settled without waiting`)
+    if (Date.now() > until) {
+      const seen = await db.query(`select state, wait_event_type, wait_event, left(query, 120) as query from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`)
+      throw new Error(`${what}: none after ${opts.timeoutMs ?? 30_000} ms; sessions: ${JSON.stringify(seen)}`)
+    }
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

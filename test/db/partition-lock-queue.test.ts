@@ -1,6 +1,6 @@
 import t from 'tap'
 import { maintainPartitions } from '../../src/db/partitions.js'
-import { eachEngine, freshDb, holdLocks } from '../helpers.js'
+import { eachEngine, freshDb, holdLocks, waitUntilBlocked } from '../helpers.js'
 
 // Creating a month partition (and dropping one for retention) needs an ACCESS EXCLUSIVE lock on the
 // partitioned table. While a long transaction reads or writes it (a CSV import, an export read by a
@@ -24,7 +24,9 @@ void t.test('partition maintenance waiting for a long transaction does not stall
       (r) => r,
       (err: unknown) => err as Error,
     )
-    await new Promise((r) => setTimeout(r, 300))
+    // Maintenance waits for the table's lock (seen, not slept for: on a loaded machine it can take seconds
+    // to get there, and a read and write served before it asked would prove nothing).
+    await waitUntilBlocked(db, { query: '%tokenledger_month_partition%', pending: maintenance })
     const started = Date.now()
     const read = db.query(`select count(*)::int8 as n from usage_buckets where tenant_id = $1`, [tenant])
     const write = db.query(
@@ -32,9 +34,12 @@ void t.test('partition maintenance waiting for a long transaction does not stall
        values ($1, 'openai', '2033-03-01T00:00:00Z', '2033-03-01T01:00:00Z', 'gpt-4o', 'default', 'api', 10, 1)`,
       [tenant],
     )
+    // They queue behind maintenance's request until its 1 s lock timeout; without one they would wait for the
+    // long transaction, which is held until they are served — or until the 30 s statement timeout. 20 s
+    // tells the two apart with room for a loaded machine.
     const settled = await Promise.race([
       Promise.allSettled([read, write]).then(() => 'served'),
-      new Promise((r) => setTimeout(() => r('stalled'), 5_000)),
+      new Promise((r) => setTimeout(() => r('stalled'), 20_000)),
     ])
     t.equal(settled, 'served', `a read and a write of usage_buckets are served while maintenance waits (${Date.now() - started} ms)`)
     await long.release()
