@@ -1,6 +1,6 @@
 import t from 'tap'
 import { lockAccountsOf } from '../../src/db/queries/buckets.js'
-import { bearer, build, otherSession, tenantWithKey } from '../helpers.js'
+import { bearer, build, otherSession, tenantWithKey, waitUntilBlocked } from '../helpers.js'
 
 // DELETE /v1/billing/costs beside an upload of the same account. An upload writes under its accounts'
 // advisory locks, 5,000 rows per statement (upsertBilledCosts), so a large one holds the rows of its
@@ -45,11 +45,7 @@ t.test('a delete beside an upload of the same account waits for it, never deadlo
     await lockAccountsOf(tx, tenantId, [{ provider: 'openai', accountId: null }])
     await touch(tx, D0 + DAY)
     request = del(`start_time=${D0}&end_time=${D0 + 2 * DAY}`)
-    for (let i = 0; i < 400; i++) {
-      const waiting = await app.testDb.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)
-      if (waiting.length) break
-      await new Promise((r) => setTimeout(r, 25))
-    }
+    await waitUntilBlocked(app.testDb, { pending: request })
     await touch(tx, D0)
   })
   const res = await request!

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { bearer, build, otherSession, tenantWithKey } from '../helpers.js'
+import { bearer, build, otherSession, tenantWithKey, waitUntilBlocked } from '../helpers.js'
 
 // Writers of the same hours lock the same rollup rows. When two of them deadlock, PostgreSQL aborts
 // one; if that is an ingest request, it wrote nothing and is run again instead of failing with a 500.
@@ -25,11 +25,7 @@ t.test('an ingest that loses a deadlock is retried', { skip: !process.env.TEST_D
     await tx.query(`set local deadlock_timeout = '30s'`)
     await lockHour(tx, H2)
     request = post(2) // locks H1's rollup row, then waits for H2's
-    for (let i = 0; i < 200; i++) {
-      const waiting = await app.testDb.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)
-      if (waiting.length) break
-      await new Promise((r) => setTimeout(r, 25))
-    }
+    await waitUntilBlocked(app.testDb, { pending: request })
     await lockHour(tx, H1) // waits for the ingest: a deadlock, which the ingest's session detects
   })
   const res = await request!

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { lockAccountsOf } from '../../src/db/queries/buckets.js'
 import { postBuckets } from '../factories/buckets.js'
-import { build, tenantWithKey } from '../helpers.js'
+import { build, tenantWithKey, waitUntilBlocked } from '../helpers.js'
 
 // Writers whose every shape (provider, account, usage type, start, end, report shape) is already
 // stored hold their accounts' locks shared and run side by side (src/db/queries/buckets.ts,
@@ -80,11 +80,7 @@ t.test('a writer that chose shared locks, then finds its shapes gone under them,
         reply = kind === 'json'
           ? postBuckets(app, key, hours(T0, acct, 'k1', 5))
           : postBuckets(app, key, hourCsv(T0, 'k1', 5), 'text/csv', `?account_id=${acct}`)
-        for (let i = 0; i < 500; i++) {
-          const [w] = await app.testDb.query<{ n: number }>(`select count(*)::int8 as n from pg_locks where locktype = 'advisory' and not granted`)
-          if (w!.n > 0) break
-          await new Promise((r) => setTimeout(r, 10))
-        }
+        await waitUntilBlocked(app.testDb, { waitEvent: 'advisory', pending: reply })
       })
       const r = await reply!
       t.equal(r.statusCode, 409, `the hours overlap the day bucket now stored: ${r.body.slice(0, 200)}`)
