@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import app from '../../src/app.js'
 import type { DbClient, Engine } from '../../src/db/client.js'
 import { createTenantGate } from '../../src/usage/tenant-gate.js'
-import { bearer, eachEngine, freshDb, isProblem, tenantWithKey, testConfig } from '../helpers.js'
+import { bearer, eachEngine, freshDb, isProblem, tenantWithKey, testConfig, waitUntilBlocked } from '../helpers.js'
 
 /**
  * GraphQL cost amplification (issue #10 item 3): a request's cost is bounded before any resolver runs,
@@ -120,15 +120,20 @@ void eachEngine(t, async (t, engine) => {
       const port = (server.server.address() as AddressInfo).port
       let unlock!: () => void
       const unlocked = new Promise<void>((resolve) => (unlock = resolve))
+      let locked!: () => void
+      const isLocked = new Promise<void>((resolve) => (locked = resolve))
       // Another session locks the tables the statement reads, so the statement waits (and would wait on).
       const holder = db.transaction(async (tx) => {
         await tx.query('lock table usage_buckets, usage_bucket_hourly, usage_events in access exclusive mode')
+        locked()
         await unlocked
       })
       t.teardown(async () => {
         unlock()
         await holder
       })
+      // Held before the request is sent: otherwise, on a loaded machine, its statement could run first.
+      await Promise.race([isLocked, holder])
       const waiting = () =>
         db.query<{ pid: number }>(
           // The statement text is longer than track_activity_query_size; it is the only one that can wait on the lock.
@@ -139,15 +144,14 @@ void eachEngine(t, async (t, engine) => {
       const req = request({ port, method: c.method, path: c.path, headers })
       req.on('error', () => {})
       req.end(c.body || undefined)
-      let pids: { pid: number }[] = []
-      for (let i = 0; i < 100 && !pids.length; i++) {
-        await new Promise((r) => setTimeout(r, 50))
-        pids = await waiting()
-      }
+      // Generous deadlines (30 s each, under the 60 s statement timeout): on a loaded 2-core machine the
+      // request can take seconds to reach its statement, and the cancel (a new connection) to land.
+      await waitUntilBlocked(db)
+      const pids = await waiting()
       t.equal(pids.length, 1, 'the statement is running (waiting on the lock)')
       req.destroy()
       let still = pids
-      for (let i = 0; i < 60 && still.length; i++) {
+      for (let i = 0; i < 600 && still.length; i++) {
         await new Promise((r) => setTimeout(r, 50))
         still = await waiting()
       }
