@@ -1,6 +1,6 @@
 import t from 'tap'
 import { alerts, bucket, createCard, postBuckets, putBudget, waitFor } from '../factories/budgets.js'
-import { build, holdLocks, tenantWithKey } from '../helpers.js'
+import { build, holdLocks, tenantWithKey, waitUntilBlocked } from '../helpers.js'
 
 // The timer evaluates only current periods; a crossing in an earlier one (a backfill, a connection's
 // lag window reaching into last month) is found only by the evaluation after its ingest. When the
@@ -9,7 +9,9 @@ import { build, holdLocks, tenantWithKey } from '../helpers.js'
 // held elsewhere makes the evaluation time out while the ingest itself is served; PGlite runs one
 // statement at a time, so nothing can hold such a lock there.
 t.test('an evaluation after ingest that the database failed runs again', { skip: !process.env.TEST_DATABASE_URL && 'needs TEST_DATABASE_URL (PGlite cannot fail a statement on a lock)' }, async (t) => {
-  const app = await build(t, 'postgres', { STATEMENT_TIMEOUT_MS: '300', BUDGET_EVALUATION_INTERVAL_MS: 'off' })
+  // 1 s, not less: every statement of the test runs under it, and a loaded 2-core machine (CI) can keep one
+  // off the CPU for a good part of a second.
+  const app = await build(t, 'postgres', { STATEMENT_TIMEOUT_MS: '1000', BUDGET_EVALUATION_INTERVAL_MS: 'off' })
   const { tenantId, key } = await tenantWithKey(app)
   const card = await createCard(app, tenantId, `card-${tenantId}`)
   // $100 a month; 150 input tokens at $0.37 = $55.50 in January 2026, a closed period.
@@ -18,8 +20,10 @@ t.test('an evaluation after ingest that the database failed runs again', { skip:
   const lock = await holdLocks(t, app.testDb, 'lock table budget_alerts in access exclusive mode')
 
   await postBuckets(app, key, [bucket(new Date('2026-01-10T12:00:00Z'), 150)])
-  // The evaluation after the ingest meets the lock and times out (300 ms).
-  await new Promise((r) => setTimeout(r, 700))
+  // The evaluation after the ingest meets the lock (seen, not assumed after a sleep) and times out (1 s). A
+  // release before that only lets the first evaluation succeed: the pause is past the timeout, with room.
+  await waitUntilBlocked(app.testDb, { query: '%budget_alerts%' })
+  await new Promise((r) => setTimeout(r, 1_500))
   await lock.release()
 
   await waitFor('the January crossing to be recorded', async () => (await alerts(app, key, 'backfill')).length > 0, 10_000).catch(() => {})
