@@ -37,10 +37,12 @@ void t.test('partition maintenance waiting for a long transaction does not stall
     // They queue behind maintenance's request until its 1 s lock timeout; without one they would wait for the
     // long transaction, which is held until they are served — or until the 30 s statement timeout. 20 s
     // tells the two apart with room for a loaded machine.
+    let timer: NodeJS.Timeout | undefined
     const settled = await Promise.race([
       Promise.allSettled([read, write]).then(() => 'served'),
-      new Promise((r) => setTimeout(() => r('stalled'), 20_000)),
+      new Promise((r) => (timer = setTimeout(() => r('stalled'), 20_000))),
     ])
+    clearTimeout(timer) // or it keeps the process (and the file's run) alive for its 20 s
     t.equal(settled, 'served', `a read and a write of usage_buckets are served while maintenance waits (${Date.now() - started} ms)`)
     await long.release()
     await Promise.allSettled([read, write])
