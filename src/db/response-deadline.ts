@@ -35,11 +35,16 @@ export function createSocketWatch(deadlineMs: number, onClose?: () => void) {
   const timer = setInterval(() => {
     const now = performance.now()
     for (const [socket, since] of waiting)
-      if (now - since > deadlineMs) {
-        waiting.delete(socket)
-        socket.destroy()
-        onClose?.()
-      }
+      if (now - since > deadlineMs)
+        // Decided after this turn's I/O: when the event loop itself was held past the deadline (a long
+        // synchronous task, a GC pause, a starved CPU), timers run before the sockets are read, and an
+        // answer that arrived meanwhile was taken for silence — a connection that had answered was closed.
+        setImmediate(() => {
+          if (waiting.get(socket) !== since) return
+          waiting.delete(socket)
+          socket.destroy()
+          onClose?.()
+        })
   }, Math.max(20, Math.min(1_000, deadlineMs / 4)))
   timer.unref()
 

@@ -53,6 +53,26 @@ t.test('the response deadline closes only connections that wait for an answer', 
     t.equal(out.after, out.before, 'the same connection answered after the pause')
   })
 
+  t.test('an answer that arrived while the event loop was held past the deadline', async (t) => {
+    // Its own client with a short deadline: the loop is held for over three of them.
+    const quick = createPostgresDb({ url: withDatabase(base!, name), poolSize: 1, responseTimeoutMs: 300 })
+    t.teardown(() => quick.close())
+    await quick.query('select 1')
+    const answered = quick.query<{ slept: string }>('select pg_sleep(0.1)::text as slept')
+    await sleep(20) // sent
+    // Held (a long synchronous task, as an I/O callback or an immediate runs one) while the answer arrives.
+    // The next turn of the loop runs its timers before it reads the sockets: the deadline's check found the
+    // connection silent for 1 s and closed it.
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        const until = performance.now() + 1_000
+        while (performance.now() < until);
+        resolve()
+      }),
+    )
+    t.same(await answered, [{ slept: '' }], 'answered, not closed as dead')
+  })
+
   t.test('idle pooled connections are kept', async (t) => {
     const first = new Set(await Promise.all([pids(), pids()]))
     await sleep(DEADLINE_MS * 2.5)
