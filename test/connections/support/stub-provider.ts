@@ -59,6 +59,7 @@ export class StubProvider {
   private revisions = new Map<string, number>()
   /** Every response waits this long (to widen races in the concurrency tests). */
   delayMs = 0
+  private gate: { opened: Promise<void>; open: () => void } | undefined
   readonly rows: number
   readonly pageBuckets: number
 
@@ -79,7 +80,22 @@ export class StubProvider {
     return this
   }
 
+  /**
+   * Holds every response from now on until the returned function is called: an ordering for a test
+   * ("the page arrives after X"), where a delay would be a guess that a loaded machine can outlast.
+   */
+  hold(): () => void {
+    let open!: () => void
+    const gate = { opened: new Promise<void>((r) => (open = r)), open: () => open() }
+    this.gate = gate
+    return () => {
+      if (this.gate === gate) this.gate = undefined
+      gate.open()
+    }
+  }
+
   close() {
+    this.gate?.open()
     return this.app.close()
   }
 
@@ -170,6 +186,7 @@ export class StubProvider {
     try {
       const fault = this.faults.get(n)
       if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs))
+      if (this.gate) await this.gate.opened
       if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.ms ?? 2000))
       if (fault?.kind === '429') return reply.status(429).header('retry-after', String(fault.retryAfter ?? 1)).send({ error: { message: 'Rate limit reached', type: 'rate_limit_exceeded' } })
       if (fault?.kind === '500') return reply.status(500).send({ error: { message: 'The server had an error', type: 'server_error' } })
