@@ -6,6 +6,7 @@ import t from 'tap'
 import app from '../../src/app.js'
 import { routerErrorOptions } from '../../src/plugins/errors.js'
 import { eachEngine, freshDb, holdLocks, tenantWithKey, testConfig } from '../helpers.js'
+import { waitFor } from '../connections/support/wait.js'
 
 // A client that announces a body, sends part of it and hangs up: the body stream fails with
 // ECONNRESET / "aborted", which the error pipeline took for the database's own connection errors — a
@@ -34,13 +35,12 @@ void eachEngine(t, async (t, engine) => {
     const socket = connect(port, '127.0.0.1')
     await once(socket, 'connect')
     socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\ncontent-type: application/json\r\nauthorization: Bearer ${key}\r\n\r\n{"buck`)
+    // Hung up once the server has the request (a fixed pause could end before a loaded server read it).
+    await waitFor(`the server to receive ${path}`, () => lines.slice(before).some((l) => l.msg === 'incoming request'), { timeoutMs: 30_000 })
     await new Promise((r) => setTimeout(r, 200))
     socket.destroy()
-    let done: Record<string, unknown> | undefined
-    for (let i = 0; i < 100 && !done; i++) {
-      await new Promise((r) => setTimeout(r, 50))
-      done = lines.slice(before).find((l) => l.msg === 'request rejected' || l.msg === 'request refused' || l.msg === 'request failed')
-    }
+    const done = await waitFor(`${path} to be logged`, () => lines.slice(before).find((l) => l.msg === 'request rejected' || l.msg === 'request refused' || l.msg === 'request failed'), { timeoutMs: 30_000 })
+      .catch(() => undefined)
     t.match(done, { level: 30, msg: 'request rejected', status: 400, detail: /client closed the connection/ }, `${path}: a client's request, rejected`)
     t.notOk(lines.slice(before).some((l) => /database is not reachable/.test(String(l.detail))), `${path}: not logged as a database outage`)
   }
@@ -55,14 +55,11 @@ void eachEngine(t, async (t, engine) => {
     socket.write(`POST /graphql HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${key}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
     const waiting = async () =>
       (await db.query<{ n: number }>(`select count(*)::int8 as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`))[0]!.n
-    for (let i = 0; i < 100 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 50))
+    await waitFor('the read to wait on the locked tables', async () => (await waiting()) > 0, { timeoutMs: 30_000 }).catch(() => undefined)
     t.equal(await waiting(), 1, 'the read waits on the locked tables')
     socket.destroy()
-    let done: Record<string, unknown> | undefined
-    for (let i = 0; i < 100 && !done; i++) {
-      await new Promise((r) => setTimeout(r, 50))
-      done = lines.slice(before).find((l) => typeof l.msg === 'string' && /^request (abandoned|rejected|refused|failed)/.test(l.msg))
-    }
+    const done = await waitFor('the read to be logged', () => lines.slice(before).find((l) => typeof l.msg === 'string' && /^request (abandoned|rejected|refused|failed)/.test(l.msg)), { timeoutMs: 30_000 })
+      .catch(() => undefined)
     await held.release()
     t.match(done, { level: 30, msg: /^request abandoned/, status: 503 }, 'a read whose client left: its cancelled statement is no 503 refusal')
     t.notOk(lines.slice(before).some((l) => Number(l.level) >= 40), 'nothing at warn or above')

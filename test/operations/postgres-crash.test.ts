@@ -220,7 +220,8 @@ t.test('SIGKILLed PostgreSQL under CSV, JSON and event load: the server lives, a
     const started = Date.now()
     const down = await call('/readyz')
     t.equal(down.status, 503, `kill ${k + 1}: /readyz is 503 while the database is down`)
-    t.ok(Date.now() - started < 2000, `kill ${k + 1}: and answers within 2 s (${Date.now() - started} ms)`)
+    // Promptly, not after a reconnect backoff; 5 s leaves a loaded 2-core machine room (2 s did not always).
+    t.ok(Date.now() - started < 5000, `kill ${k + 1}: and answers promptly (${Date.now() - started} ms)`)
     t.match(down.headers.get('content-type'), /application\/problem\+json/)
     t.ok(down.headers.get('retry-after'), 'with Retry-After')
     await new Promise((r) => setTimeout(r, 500))

@@ -37,15 +37,17 @@ void t.test('SIGTERM during a rollup-zone backfill: exit 0, nothing half-written
   await first.url
   // The backfill's statement, waiting for the daily table inside the zone's transaction.
   for (let i = 0; ; i++) {
-    const waiting = await db.query("select 1 from pg_stat_activity where query like '%usage_bucket_daily_backfill(%' and wait_event_type = 'Lock' and pid <> pg_backend_pid()")
+    const waiting = await db.query("select 1 from pg_stat_activity where datname = current_database() and query like '%usage_bucket_daily_backfill(%' and wait_event_type = 'Lock' and pid <> pg_backend_pid()")
     if (waiting.length > 0) break
     if (i > 600) throw new Error('the backfill never started')
     await new Promise((r) => setTimeout(r, 50))
   }
   const sent = Date.now()
   first.child.kill('SIGTERM')
-  t.equal(await first.exit, 0, 'SIGTERM stops the backfill and exits 0')
-  t.ok(Date.now() - sent < 3000, 'within GRACE_MS')
+  // Exit 0 is the proof it stopped within GRACE_MS (past it, close-with-grace exits 1); the elapsed time
+  // also counts the child's own exit, which a loaded machine can stretch past the 3 s.
+  t.equal(await first.exit, 0, 'SIGTERM stops the backfill and exits 0, within GRACE_MS')
+  t.ok(Date.now() - sent < 10_000, `promptly (${Date.now() - sent} ms)`)
   t.match(first.stdout(), /daily rollup zones: stopped by the shutdown/, 'the log says the zones were left for the next start')
   await held.release()
   t.same(await listed(), ['UTC'], 'the zone is not listed: the backfill rolled back whole')
