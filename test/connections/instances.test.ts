@@ -90,10 +90,14 @@ void t.test('SIGTERM mid-run: the run stops between pages, nothing half-stored, 
     const base = await server.url
     const { tenantId, headers } = await tenantOver(base)
     const created = await call(base, 'POST', '/v1/connections', headers, { name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: stub.url, start_date: new Date(stub.opts.dataStart).toISOString(), endpoints: ['completions'] })
+    // The fourth page is held until the server has exited: the run is mid-window when SIGTERM comes
+    // however slowly a loaded machine handles the signal (it could finish all twelve pages first).
+    const answer = stub.hold(3)
     t.equal((await call(base, 'POST', `/v1/connections/${created.json.id}/sync`, headers)).status, 202)
     while (stub.requests.length < 4) await new Promise((r) => setTimeout(r, 10))
     server.child.kill('SIGTERM')
     t.equal(await server.exit, 0, 'the server drains and exits 0')
+    answer()
 
     const db = await openDb()
     const app = await buildWith(t, engine, { db })

@@ -59,7 +59,7 @@ export class StubProvider {
   private revisions = new Map<string, number>()
   /** Every response waits this long (to widen races in the concurrency tests). */
   delayMs = 0
-  private gate: { opened: Promise<void>; open: () => void } | undefined
+  private gate: { from: number; opened: Promise<void>; open: () => void } | undefined
   readonly rows: number
   readonly pageBuckets: number
 
@@ -81,12 +81,13 @@ export class StubProvider {
   }
 
   /**
-   * Holds every response from now on until the returned function is called: an ordering for a test
-   * ("the page arrives after X"), where a delay would be a guess that a loaded machine can outlast.
+   * Holds the responses to request `from` (0-based, counted since the stub started) and every one after
+   * it, until the returned function is called: an ordering for a test ("the page arrives after X", "the
+   * run is still mid-page when Y"), where a delay would be a guess that a loaded machine can outlast.
    */
-  hold(): () => void {
+  hold(from = 0): () => void {
     let open!: () => void
-    const gate = { opened: new Promise<void>((r) => (open = r)), open: () => open() }
+    const gate = { from, opened: new Promise<void>((r) => (open = r)), open: () => open() }
     this.gate = gate
     return () => {
       if (this.gate === gate) this.gate = undefined
@@ -186,7 +187,7 @@ export class StubProvider {
     try {
       const fault = this.faults.get(n)
       if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs))
-      if (this.gate) await this.gate.opened
+      if (this.gate && n >= this.gate.from) await this.gate.opened
       if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.ms ?? 2000))
       if (fault?.kind === '429') return reply.status(429).header('retry-after', String(fault.retryAfter ?? 1)).send({ error: { message: 'Rate limit reached', type: 'rate_limit_exceeded' } })
       if (fault?.kind === '500') return reply.status(500).send({ error: { message: 'The server had an error', type: 'server_error' } })
