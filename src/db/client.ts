@@ -131,6 +131,7 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
     })
   const poolSize = opts.poolSize ?? 10
   const sql = make(poolSize, true)
+  const types = arrayTypesOnce(sql)
   // The pool's admission: at most poolSize operations (a query, or a whole transaction) hold a
   // connection, the rest wait in arrival order. postgres.js itself queues without a bound: with every
   // connection taken (long queries, a hung network) requests waited for ever instead of answering 503.
@@ -155,7 +156,9 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
       const cancel = () => cancelQuietly(pending)
       signal?.addEventListener('abort', cancel, { once: true })
       try {
-        return (await pending) as unknown as T[]
+        const rows = (await pending) as unknown as T[]
+        types.settle()
+        return rows
       } catch (err) {
         guard?.observe(err)
         throw err
@@ -257,11 +260,50 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
       // max: 1 keeps every statement (and a session advisory lock) on one connection. Not watched for
       // a response deadline: migrations and the rollup backfill may run for minutes without a reply.
       const one = make(1, false)
+      types.lend(one)
       try {
         return await fn(wrap(one))
       } finally {
         await one.end({ timeout: 5 })
       }
+    },
+  }
+}
+
+/** The part of postgres.js's (3.4.9) options object that holds the array types it fetched. */
+interface DriverTypes {
+  fetch_types: boolean
+  parsers: Record<number, unknown>
+  serializers: Record<number, unknown>
+  shared: { typeArrayMap: Record<number, number> }
+}
+
+/**
+ * Fetches the array types once per client instead of on every new connection. postgres.js (3.4.9) runs
+ * `fetchArrayTypes()` as the first statement of each connection it opens and drops that promise
+ * (connection.js `ReadyForQuery`; porsager/postgres#1192, #1205, #1223): a connection lost during it — a
+ * database restart, a network cut while the pool reconnects — was an unhandled rejection, which ends the
+ * process (close-with-grace). The types are the same for every connection of a database, so once a
+ * statement has succeeded with them fetched, later connections skip the fetch (`fetch_types` is read at
+ * each connect), and a dedicated client starts with the pool's types. Only the pool's first connection
+ * (or one opened before any fetch succeeded) still fetches.
+ */
+function arrayTypesOnce(pool: postgres.Sql) {
+  const of = (sql: postgres.Sql) => sql.options as unknown as DriverTypes
+  const fetched = () => Object.keys(of(pool).shared.typeArrayMap).length > 0
+  return {
+    settle() {
+      if (of(pool).fetch_types && fetched()) of(pool).fetch_types = false
+    },
+    lend(sql: postgres.Sql) {
+      if (!fetched()) return
+      const [from, to] = [of(pool), of(sql)]
+      Object.assign(to.shared.typeArrayMap, from.shared.typeArrayMap)
+      for (const oid of Object.values(from.shared.typeArrayMap)) {
+        to.parsers[oid] = from.parsers[oid]
+        to.serializers[oid] = from.serializers[oid]
+      }
+      to.fetch_types = false
     },
   }
 }

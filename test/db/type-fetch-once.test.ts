@@ -1,0 +1,82 @@
+import { createServer, Socket } from 'node:net'
+import t from 'tap'
+import { createPostgresDb, type Db } from '../../src/db/client.js'
+import { ensurePostgresTemplate, withDatabase } from '../setup/templates.js'
+
+// postgres.js (3.4.9) fetched the array types as the first statement of every connection it opened and
+// dropped that promise: a connection lost during the fetch (a database restart, a network cut while the
+// pool reconnects) was an unhandled rejection, which ends the server (close-with-grace) — seen as
+// `read ECONNRESET` in test/operations/database-outage.test.ts on a loaded CI machine. The client now
+// fetches them once: later connections, and dedicated clients, start with the types already known.
+const base = process.env.TEST_DATABASE_URL
+
+/** A TCP proxy to PostgreSQL that resets any connection sending the driver's array-type fetch once armed. */
+async function typeFetchCutter(target: URL) {
+  let armed = false
+  let cut = 0
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = new Socket()
+    upstream.connect(Number(target.port || 5432), target.hostname)
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => s.destroy())
+    }
+    client.on('data', (chunk: Buffer) => {
+      if (armed && chunk.includes('typcategory')) {
+        cut++
+        client.resetAndDestroy()
+        upstream.destroy()
+      } else upstream.write(chunk)
+    })
+    upstream.pipe(client)
+    // Either side ending ends the other (a terminated backend may reset rather than end its socket).
+    upstream.on('close', () => client.destroy())
+    client.on('close', () => upstream.destroy())
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    port: (server.address() as { port: number }).port,
+    arm: () => (armed = true),
+    get cut() {
+      return cut
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((r) => server.close(() => r()))
+    },
+  }
+}
+
+void t.test('array types are fetched once: a new connection cut where the fetch used to run does not crash', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
+  const template = await ensurePostgresTemplate(base!)
+  const name = `${template.replace(/_tpl_.*/, '')}_types_${process.pid}`
+  const admin = createPostgresDb({ url: base!, poolSize: 1 })
+  await admin.query(`create database "${name}"`)
+  t.teardown(async () => {
+    await admin.query(`drop database if exists "${name}" with (force)`)
+    await admin.close()
+  })
+  const target = new URL(withDatabase(base!, name))
+  const proxy = await typeFetchCutter(target)
+  t.teardown(() => proxy.close())
+  const viaProxy = new URL(target)
+  viaProxy.hostname = '127.0.0.1'
+  viaProxy.port = String(proxy.port)
+  const db = createPostgresDb({ url: viaProxy.toString(), poolSize: 1 })
+  t.teardown(() => db.close())
+
+  const arrays = async (d: Db) =>
+    (await d.query<{ a: string[]; n: number[] }>('select $1::text[] as a, $2::int8[] as n', [['x', 'y'], [1, 2]]))[0]
+  t.same(await arrays(db), { a: ['x', 'y'], n: [1, 2] }, 'the first connection fetched the types')
+
+  proxy.arm()
+  // The pool's connection ends; the next statement opens a new one.
+  await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [name])
+  let again: Awaited<ReturnType<typeof arrays>> | undefined
+  for (let i = 0; i < 20 && !again; i++) again = await arrays(db).catch(() => undefined)
+  t.same(again, { a: ['x', 'y'], n: [1, 2] }, 'a new pooled connection reads and sends arrays without fetching the types')
+  t.same(await db.dedicated(arrays), { a: ['x', 'y'], n: [1, 2] }, 'so does a dedicated client')
+  t.equal(proxy.cut, 0, 'no connection sent the type fetch again')
+})
