@@ -60,6 +60,27 @@ export async function freshDb(
   return db
 }
 
+/**
+ * A PostgreSQL database of the test's own — empty, or a copy of the migrated template — dropped at teardown,
+ * for tests that put something (a proxy, a fault) between the server and it. `admin` is a session on the
+ * base database (to terminate or inspect the database's sessions); `through(port)` is the database's URL at a
+ * local port (a proxy's).
+ */
+export async function ownPostgresDatabase(t: Test, label: string, opts: { empty?: boolean } = {}) {
+  const base = process.env.TEST_DATABASE_URL!
+  const template = await ensurePostgresTemplate(base)
+  const name = `${template.replace(/_tpl_.*/, '')}_${label}_${process.pid}`
+  const admin = createPostgresDb({ url: base, poolSize: 1 })
+  await admin.query(opts.empty ? `create database "${name}"` : `create database "${name}" template "${template}"`)
+  t.teardown(async () => {
+    await admin.query(`drop database if exists "${name}" with (force)`)
+    await admin.close()
+  })
+  const url = new URL(withDatabase(base, name))
+  const through = (port: number) => Object.assign(new URL(url), { hostname: '127.0.0.1', port: String(port) })
+  return { name, url, admin, through }
+}
+
 export function testConfig(overrides: Record<string, string> = {}): Config {
   // Many tests send more than a minute's per-key budget from one key, and a busy CI machine (PGlite in the
   // same process) lags the event loop: test/plugins/ turns the limit and load shedding on where tested.

@@ -1,7 +1,7 @@
-import { createServer, Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import t from 'tap'
 import { createPostgresDb, type Db } from '../../src/db/client.js'
-import { ensurePostgresTemplate, withDatabase } from '../setup/templates.js'
+import { ownPostgresDatabase } from '../helpers.js'
 
 // postgres.js (3.4.9) fetched the array types as the first statement of every connection it opened and
 // dropped that promise: a connection lost during the fetch (a database restart, a network cut while the
@@ -16,24 +16,23 @@ async function typeFetchCutter(target: URL) {
   let cut = 0
   const sockets = new Set<Socket>()
   const server = createServer((client) => {
-    const upstream = new Socket()
-    upstream.connect(Number(target.port || 5432), target.hostname)
-    for (const s of [client, upstream]) {
-      sockets.add(s)
-      s.on('close', () => sockets.delete(s))
-      s.on('error', () => s.destroy())
+    const upstream = connect(Number(target.port || 5432), target.hostname)
+    // Either side closing closes the other (a terminated backend may reset rather than end its socket).
+    for (const [one, other] of [[client, upstream], [upstream, client]] as const) {
+      sockets.add(one)
+      one.on('error', () => one.destroy())
+      one.on('close', () => {
+        sockets.delete(one)
+        other.destroy()
+      })
     }
     client.on('data', (chunk: Buffer) => {
       if (armed && chunk.includes('typcategory')) {
         cut++
         client.resetAndDestroy()
-        upstream.destroy()
       } else upstream.write(chunk)
     })
     upstream.pipe(client)
-    // Either side ending ends the other (a terminated backend may reset rather than end its socket).
-    upstream.on('close', () => client.destroy())
-    client.on('close', () => upstream.destroy())
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   return {
@@ -50,20 +49,10 @@ async function typeFetchCutter(target: URL) {
 }
 
 void t.test('array types are fetched once: a new connection cut where the fetch used to run does not crash', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
-  const template = await ensurePostgresTemplate(base!)
-  const name = `${template.replace(/_tpl_.*/, '')}_types_${process.pid}`
-  const admin = createPostgresDb({ url: base!, poolSize: 1 })
-  await admin.query(`create database "${name}"`)
-  t.teardown(async () => {
-    await admin.query(`drop database if exists "${name}" with (force)`)
-    await admin.close()
-  })
-  const target = new URL(withDatabase(base!, name))
-  const proxy = await typeFetchCutter(target)
+  const { name, url, admin, through } = await ownPostgresDatabase(t, 'types', { empty: true })
+  const proxy = await typeFetchCutter(url)
   t.teardown(() => proxy.close())
-  const viaProxy = new URL(target)
-  viaProxy.hostname = '127.0.0.1'
-  viaProxy.port = String(proxy.port)
+  const viaProxy = through(proxy.port)
   const db = createPostgresDb({ url: viaProxy.toString(), poolSize: 1 })
   t.teardown(() => db.close())
 

@@ -2,8 +2,7 @@ import { createServer, Socket, type Server } from 'node:net'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import app from '../../src/app.js'
-import { ADMIN_TOKEN, testConfig } from '../helpers.js'
-import { ensurePostgresTemplate, withDatabase } from '../setup/templates.js'
+import { ADMIN_TOKEN, ownPostgresDatabase, testConfig } from '../helpers.js'
 import { createPostgresDb } from '../../src/db/client.js'
 import { waitFor } from '../connections/support/wait.js'
 
@@ -67,21 +66,11 @@ function outageProxy(target: URL) {
 
 const base = process.env.TEST_DATABASE_URL
 t.test('PostgreSQL outage: 503 with Retry-After while down, recovery without a restart', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
-  const template = await ensurePostgresTemplate(base!)
-  const name = `${template.replace(/_tpl_.*/, '')}_outage_${process.pid}`
-  const adminDb = createPostgresDb({ url: base!, poolSize: 1 })
-  await adminDb.query(`create database "${name}"`)
-  t.teardown(async () => {
-    await adminDb.query(`drop database if exists "${name}" with (force)`)
-    await adminDb.close()
-  })
-  const target = new URL(withDatabase(base!, name))
+  const { url: target, through } = await ownPostgresDatabase(t, 'outage', { empty: true })
   const proxy = outageProxy(target)
   await proxy.reserve()
   t.teardown(() => proxy.down())
-  const viaProxy = new URL(target)
-  viaProxy.hostname = '127.0.0.1'
-  viaProxy.port = String(proxy.port)
+  const viaProxy = through(proxy.port)
 
   // Starts while the database is down: it listens, /healthz is 200, the rest 503 with Retry-After.
   const server = Fastify({ logger: false })
@@ -135,23 +124,12 @@ t.test('PostgreSQL outage: 503 with Retry-After while down, recovery without a r
 
 /** A migrated database of its own, reached through an outage proxy that is up; dropped at the end. */
 async function proxiedCopy(t: Test, label: string) {
-  const template = await ensurePostgresTemplate(base!)
-  const name = `${template.replace(/_tpl_.*/, '')}_${label}_${process.pid}`
-  const adminDb = createPostgresDb({ url: base!, poolSize: 1 })
-  await adminDb.query(`create database "${name}" template "${template}"`)
-  t.teardown(async () => {
-    await adminDb.query(`drop database if exists "${name}" with (force)`)
-    await adminDb.close()
-  })
-  const target = new URL(withDatabase(base!, name))
-  const proxy = outageProxy(target)
+  const { name, url, admin: adminDb, through } = await ownPostgresDatabase(t, label)
+  const proxy = outageProxy(url)
   await proxy.reserve()
   await proxy.up()
   t.teardown(() => proxy.down())
-  const viaProxy = new URL(target)
-  viaProxy.hostname = '127.0.0.1'
-  viaProxy.port = String(proxy.port)
-  return { proxy, viaProxy, name, adminDb }
+  return { proxy, viaProxy: through(proxy.port), name, adminDb }
 }
 
 t.test('a hung database: requests that cannot get a connection answer 503 within the acquire timeout', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
