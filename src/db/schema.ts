@@ -442,6 +442,9 @@ export const rates = pgTable(
   },
   (t) => [
     index('rates_card_model_idx').on(t.cardId, t.provider, t.model, t.serviceTier, t.batch, t.effectiveFrom),
+    // A rate is superseded at most once: the writers check it under the card's lock (rate-checks.ts,
+    // default-card.ts); the database holds it for any other writer.
+    uniqueIndex('rates_supersedes_once').on(t.cardId, t.supersedes).where(sql`${t.supersedes} is not null`),
     check('rates_effective_order', sql`${t.effectiveTo} is null or ${t.effectiveTo} > ${t.effectiveFrom}`),
   ],
 )

@@ -122,6 +122,14 @@ void eachEngine(t, async (t, engine) => {
     const chain = await post(card, [{ model: 'm', effective_from: '2025-01-01T00:00:00Z', prices: { input: '1.75' }, supersedes: fixId }])
     t.equal(chain.statusCode, 201, 'a correction can itself be corrected')
     t.equal((await get(card, '?at=2025-02-01T00:00:00Z')).json().data[0].prices.input, '1.75')
+    // The database holds the rule for a writer that bypasses the checks (migration 0026).
+    const cardId = (await app.testDb.query<{ id: number }>('select id from rate_cards where name = $1', [card]))[0]!.id
+    await t.rejects(
+      app.testDb.query(`insert into rates (card_id, provider, model, service_tier, batch, effective_from, input, supersedes) values ($1, 'openai', 'm', 'default', false, '2025-01-01T00:00:00Z', 4, $2)`, [cardId, id]),
+      /rates_supersedes_once/,
+      'a second rate superseding the same rate is refused by the database',
+    )
+    t.equal(await count(card), 3, 'nothing was written')
   })
 
   t.test('one request that moves a rate later and fills its old start is judged on the card it leaves', async (t) => {
