@@ -259,10 +259,30 @@ export function rawHttp(port: number, request: string): Promise<string> {
 }
 
 /**
+ * Polls `check` until it returns something other than `undefined`/`false`, and returns that. What a test
+ * does instead of sleeping and assuming the thing has happened by then: a loaded 2-core CI machine can
+ * pause a process or PostgreSQL for seconds. Gives up after `timeoutMs` with an error naming what was
+ * awaited and, when given, the last state seen; an error thrown by `check` ends the wait at once.
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: { timeoutMs?: number; everyMs?: number; state?: () => string | Promise<string> } = {},
+): Promise<T> {
+  const { timeoutMs = 60_000, everyMs = 50 } = opts
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const got = await check()
+    if (got !== undefined && got !== false) return got
+    if (Date.now() > until) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}${opts.state ? `: ${await opts.state()}` : ''}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+/**
  * Resolves once a backend of `db`'s database (other than the polling one) waits for a lock — `query`, a
- * LIKE pattern, names its statement, `waitEvent` the lock's kind (`'advisory'`, `'relation'`, …). What a
- * test does instead of sleeping and assuming another session is waiting by then: a loaded machine (CI
- * on 2 cores) can take seconds to get there. Fails with what was seen after `timeoutMs`, or at once
+ * LIKE pattern, names its statement, `waitEvent` the lock's kind (`'advisory'`, `'relation'`, …): a
+ * `waitFor` on `pg_stat_activity`. Fails naming the sessions seen after `timeoutMs` (30 s), or at once
  * when `pending` (the waiter's own promise) settles first: it never waited. PostgreSQL only.
  */
 export async function waitUntilBlocked(
@@ -271,21 +291,23 @@ export async function waitUntilBlocked(
 ): Promise<void> {
   let settled = false
   void opts.pending?.then(() => (settled = true), () => (settled = true))
-  const until = Date.now() + (opts.timeoutMs ?? 30_000)
-  for (;;) {
-    const waiting = await db.query<{ query: string; wait_event: string }>(
-      `select query, wait_event from pg_stat_activity
+  const what = `a backend waiting for a lock (query like ${JSON.stringify(opts.query ?? '%')}, wait event ${opts.waitEvent ?? 'any'})`
+  await waitFor(what, async () => {
+    const waiting = await db.query(
+      `select 1 from pg_stat_activity
        where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock'
          and query like $1 and wait_event like $2`,
       [opts.query ?? '%', opts.waitEvent ?? '%'],
     )
-    if (waiting.length > 0) return
-    const what = `a backend waiting for a lock (query like ${JSON.stringify(opts.query ?? '%')}, wait event ${opts.waitEvent ?? 'any'})`
+    if (waiting.length > 0) return true
     if (settled) throw new Error(`${what}: the waiter settled without waiting`)
-    if (Date.now() > until) {
-      const seen = await db.query(`select state, wait_event_type, wait_event, left(query, 120) as query from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`)
-      throw new Error(`${what}: none after ${opts.timeoutMs ?? 30_000} ms; sessions: ${JSON.stringify(seen)}`)
-    }
-    await new Promise((r) => setTimeout(r, 20))
-  }
+    return false
+  }, {
+    timeoutMs: opts.timeoutMs ?? 30_000,
+    everyMs: 20,
+    state: async () => `sessions ${JSON.stringify(await db.query(
+      `select state, wait_event_type, wait_event, left(query, 120) as query from pg_stat_activity
+       where datname = current_database() and pid <> pg_backend_pid()`,
+    ))}`,
+  })
 }

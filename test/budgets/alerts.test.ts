@@ -3,8 +3,8 @@ import t from 'tap'
 import { toBudget } from '../../src/budgets/budget-model.js'
 import { evaluateBudget } from '../../src/budgets/evaluate.js'
 import { getBudget } from '../../src/db/queries/budgets.js'
-import { admin, bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, PRICES, putBudget, SECRET, settle, startReceiver, waitFor } from '../factories/budgets.js'
+import { admin, bearer, build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
+import { alerts, bucket, createCard, postBuckets, PRICES, putBudget, SECRET, settle, startReceiver } from '../factories/budgets.js'
 
 const CONFIG = { BUDGET_EVALUATION_INTERVAL_MS: 'off', OUTBOUND_PRIVATE_ADDRESSES: 'allow', BUDGET_WEBHOOK_RETRY_BASE_MS: '50', BUDGET_WEBHOOK_TIMEOUT_MS: '15000', BUDGET_WEBHOOK_MAX_ATTEMPTS: '3' }
 // A month in the past, so nothing but these tests' rows is in it.

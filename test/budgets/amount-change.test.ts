@@ -1,6 +1,6 @@
 import t from 'tap'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, putBudget, settle, waitFor } from '../factories/budgets.js'
+import { bearer, build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
+import { alerts, bucket, createCard, postBuckets, putBudget, settle } from '../factories/budgets.js'
 
 // An alert stands for its threshold at the amount it was recorded with. A budget raised mid-period
 // kept the alerts of the lower amount: its 50% was "crossed" at 7% of the new amount, and the new 50%

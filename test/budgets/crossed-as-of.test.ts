@@ -1,6 +1,6 @@
 import t from 'tap'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, putBudget, waitFor } from '../factories/budgets.js'
+import { bearer, build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
+import { alerts, bucket, createCard, postBuckets, putBudget } from '../factories/budgets.js'
 
 // A budget's status at a past instant counted its spend up to that instant, but `crossed` took every alert
 // recorded for the period, including those recorded after the instant: asked at 10 March, a budget that

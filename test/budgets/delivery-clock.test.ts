@@ -2,8 +2,8 @@ import { createServer, type ServerResponse } from 'node:http'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import tokenledger from '../../src/app.js'
-import { build, eachEngine, tenantWithKey, testConfig } from '../helpers.js'
-import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, startReceiver, testEngine, waitFor } from '../factories/budgets.js'
+import { build, eachEngine, tenantWithKey, testConfig, waitFor } from '../helpers.js'
+import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, startReceiver, testEngine } from '../factories/budgets.js'
 
 // Several instances share one database, each with its own clock. A delivery's lease and its retry's due
 // time were computed from the instance's clock and compared with another instance's: an instance whose

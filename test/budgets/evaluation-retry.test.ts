@@ -1,6 +1,6 @@
 import t from 'tap'
-import { alerts, bucket, createCard, postBuckets, putBudget, waitFor } from '../factories/budgets.js'
-import { build, holdLocks, tenantWithKey, waitUntilBlocked } from '../helpers.js'
+import { alerts, bucket, createCard, postBuckets, putBudget } from '../factories/budgets.js'
+import { build, holdLocks, tenantWithKey, waitFor, waitUntilBlocked } from '../helpers.js'
 
 // The timer evaluates only current periods; a crossing in an earlier one (a backfill, a connection's
 // lag window reaching into last month) is found only by the evaluation after its ingest. When the
@@ -26,7 +26,7 @@ t.test('an evaluation after ingest that the database failed runs again', { skip:
   await new Promise((r) => setTimeout(r, 1_500))
   await lock.release()
 
-  await waitFor('the January crossing to be recorded', async () => (await alerts(app, key, 'backfill')).length > 0, 10_000).catch(() => {})
+  await waitFor('the January crossing to be recorded', async () => (await alerts(app, key, 'backfill')).length > 0, { timeoutMs: 10_000 }).catch(() => {})
   const recorded = await alerts(app, key, 'backfill')
   t.same(recorded.map((a) => [a.threshold, a.period_start]), [[50, '2026-01-01T00:00:00.000Z']], 'the crossing is recorded once the database answers')
 })

@@ -2,8 +2,8 @@ import { createServer, type ServerResponse } from 'node:http'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
-import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, testEngine, waitFor } from '../factories/budgets.js'
+import { bearer, build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
+import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, testEngine } from '../factories/budgets.js'
 
 // An attempt that outlives its lease (its instance stalls: a GC pause, a suspended VM) lets another
 // instance claim the next attempt. The late attempt's recordAttempt then overwrote the newer one's

@@ -1,8 +1,8 @@
 import { Decimal } from 'decimal.js'
 import t from 'tap'
 import { queryUsagePage } from '../../src/usage/usage-service.js'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, PRICES, putBudget, settle, waitFor } from '../factories/budgets.js'
+import { bearer, build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
+import { alerts, bucket, createCard, postBuckets, PRICES, putBudget, settle } from '../factories/budgets.js'
 
 // Havana falls back from 01:00 CDT to 00:00 CST on 1 November 2026, so 00:00–01:00 happens twice.
 // PostgreSQL starts the local day at the second 00:00 (05:00Z), and `usage` puts the rows of the first

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, putBudget, settle, waitFor } from '../factories/budgets.js'
+import { bearer, build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
+import { alerts, bucket, createCard, postBuckets, putBudget, settle } from '../factories/budgets.js'
 
 // A budget switched from `month` to `day` on the 1st has two periods that start at the same instant.
 // Alerts were keyed by (budget, period start, threshold), so the month's alerts stood for the day's:

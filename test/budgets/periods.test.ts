@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js'
 import t from 'tap'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, PRICES, putBudget, settle, waitFor } from '../factories/budgets.js'
+import { bearer, build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
+import { alerts, bucket, createCard, postBuckets, PRICES, putBudget, settle } from '../factories/budgets.js'
 
 const D = Decimal.clone({ precision: 100 })
 const half12 = (d: Decimal) => d.toDecimalPlaces(12, Decimal.ROUND_HALF_EVEN).toFixed().replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '')

@@ -2,8 +2,8 @@ import t from 'tap'
 import { toBudget } from '../../src/budgets/budget-model.js'
 import { evaluateBudget } from '../../src/budgets/evaluate.js'
 import { listAllBudgets, type BudgetRow } from '../../src/db/queries/budgets.js'
-import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, putBudget, waitFor } from '../factories/budgets.js'
+import { bearer, build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
+import { alerts, bucket, createCard, postBuckets, putBudget } from '../factories/budgets.js'
 
 // An evaluation reads its budget first and records the crossings it found last. The timer's pass lists
 // every budget once and then evaluates them one by one (and an ingest's evaluation lists the tenant's),

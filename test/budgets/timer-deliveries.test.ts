@@ -1,7 +1,7 @@
 import { createServer } from 'node:net'
 import t, { type Test } from 'tap'
-import { build, eachEngine, tenantWithKey, uniqueId } from '../helpers.js'
-import { bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, startReceiver, testEngine, waitFor } from '../factories/budgets.js'
+import { build, eachEngine, tenantWithKey, uniqueId, waitFor } from '../helpers.js'
+import { bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, startReceiver, testEngine } from '../factories/budgets.js'
 
 // The timer's pass delivered one alert at a time, waiting for each answer: a tenant whose receiver
 // never answers held every other tenant's alerts (and retries) for the webhook timeout once per alert.
@@ -39,7 +39,7 @@ void eachEngine(t, async (t, engine) => {
 
     const started = Date.now()
     const pass = engine.tick()
-    await waitFor('the other tenant’s delivery', () => receiver.deliveries.length === 1, 3 * TIMEOUT_MS)
+    await waitFor('the other tenant’s delivery', () => receiver.deliveries.length === 1, { timeoutMs: 3 * TIMEOUT_MS })
     const waited = Date.now() - started
     t.ok(waited < TIMEOUT_MS, `delivered after ${waited} ms, less than one webhook timeout (${TIMEOUT_MS} ms)`)
     await pass

@@ -5,8 +5,8 @@ import t from 'tap'
 import { postAlert } from '../../src/budgets/webhook.js'
 import { upsertBudget } from '../../src/db/queries/budgets.js'
 import { isPrivateAddress, privateHostOf, publicOnlyLookup } from '../../src/http/private-addresses.js'
-import { bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, startReceiver, waitFor } from '../factories/budgets.js'
+import { bearer, build, eachEngine, isProblem, tenantWithKey, waitFor } from '../helpers.js'
+import { alerts, bucket, createCard, postBuckets, startReceiver } from '../factories/budgets.js'
 
 // Default configuration: OUTBOUND_PRIVATE_ADDRESSES=deny.
 const CONFIG = { BUDGET_EVALUATION_INTERVAL_MS: 'off', BUDGET_WEBHOOK_RETRY_BASE_MS: '50', BUDGET_WEBHOOK_MAX_ATTEMPTS: '2' }

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { build, eachEngine, tenantWithKey } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, putBudget, startReceiver, waitFor } from '../factories/budgets.js'
+import { build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
+import { alerts, bucket, createCard, postBuckets, putBudget, startReceiver } from '../factories/budgets.js'
 
 // A budget whose webhook_url was removed while an alert waited for a retry went on "delivering" it: every
 // remaining attempt was logged as an error and the alert ended `failed` (counted as a failed delivery),

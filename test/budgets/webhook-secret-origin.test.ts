@@ -1,6 +1,6 @@
 import t from 'tap'
-import { bearer, build, eachEngine, isProblem, tenantWithKey } from '../helpers.js'
-import { bucket, createCard, postBuckets, putBudget, SECRET, startReceiver, waitFor } from '../factories/budgets.js'
+import { bearer, build, eachEngine, isProblem, tenantWithKey, waitFor } from '../helpers.js'
+import { bucket, createCard, postBuckets, putBudget, SECRET, startReceiver } from '../factories/budgets.js'
 
 // A PUT without webhook_secret kept the stored secret whatever webhook_url it moved to: pointed at another
 // receiver, the budget went on signing with the secret given for the first one — to a receiver the writer

@@ -1,7 +1,6 @@
 import t from 'tap'
-import { engines } from '../helpers.js'
+import { engines, waitFor } from '../helpers.js'
 import { startStub } from './support/harness.js'
-import { waitFor } from './support/wait.js'
 import { call, connectionOnServer, freshPostgres, startServer } from './support/server-process.js'
 
 /**
@@ -27,7 +26,7 @@ void t.test('PostgreSQL: a live instance keeps its run; a SIGKILLed one\'s run i
   // could outlast): its run is alive, holding the lease, with three pages recorded.
   const answer = stub.hold(3)
   t.equal((await call(A, 'POST', `/v1/connections/${id}/sync`, headers)).status, 202)
-  while (stub.requests.length < 4) await new Promise((r) => setTimeout(r, 10))
+  await waitFor('request 4 to reach the stub', () => stub.requests.length >= 4, { everyMs: 10 })
   for (let i = 0; i < 3; i++) {
     t.equal((await call(B, 'POST', `/v1/connections/${id}/sync`, headers)).status, 409, `B does not take a live instance's run (try ${String(i + 1)})`)
     await new Promise((r) => setTimeout(r, 100))

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { eachEngine } from '../helpers.js'
+import { eachEngine, waitFor } from '../helpers.js'
 import { buildWith, createConnection, OPENAI_KEY, startStub, syncAndWait, tenant } from './support/harness.js'
 
 /**
@@ -53,7 +53,7 @@ void t.test('a run that lost its lease (its connection deleted mid-run) is label
     const { headers } = await tenant(app)
     const conn = await createConnection(app, headers, body(stub.url, stub.opts.dataStart))
     await sync(app, headers, conn.id)
-    while (stub.requests.length < 1) await new Promise((r) => setTimeout(r, 10))
+    await waitFor('request 1 to reach the stub', () => stub.requests.length >= 1, { everyMs: 10 })
     t.equal((await app.inject({ method: 'DELETE', url: `/v1/connections/${conn.id}`, headers })).statusCode, 204)
     t.same(await failures(app), { lease_lost: 1 })
   }),

@@ -3,20 +3,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { createPgliteDb } from '../../src/db/client.js'
-import { eachEngine, engines, freshDb } from '../helpers.js'
+import { eachEngine, engines, freshDb, waitFor } from '../helpers.js'
 import { buildWith, createConnection, ledgerTotals, OPENAI_KEY, startStub, syncAndWait, tenant, waitForRun } from './support/harness.js'
 import { call, freshPostgres, startServer, tenantOver } from './support/server-process.js'
 
 const HOUR = 3_600_000
 
 async function pollRun(base: string, headers: Record<string, string>, id: string) {
-  for (let i = 0; i < 3000; i++) {
+  let run: { status: string } | null = null
+  const s = await waitFor('the run to finish', async () => {
     const s = await call(base, 'GET', `/v1/connections/${id}`, headers)
-    const run = s.json.last_run as { status: string } | null
-    if (run && run.status !== 'running') return s.json as unknown as { last_run: { status: string; error: string | null }; synced_until: Record<string, string> }
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error('run did not finish')
+    run = s.json.last_run as { status: string } | null
+    return run && run.status !== 'running' ? s : undefined
+  }, { timeoutMs: 75_000, everyMs: 25, state: () => `last run ${JSON.stringify(run)}` })
+  return s.json as unknown as { last_run: { status: string; error: string | null }; synced_until: Record<string, string> }
 }
 
 void t.test('two server processes on one PostgreSQL never pull one connection at once', { skip: !engines().includes('postgres') && 'PostgreSQL only (PGlite: one process per data directory; see the in-process test below)' }, async (t) => {
@@ -94,7 +94,7 @@ void t.test('SIGTERM mid-run: the run stops between pages, nothing half-stored, 
     // however slowly a loaded machine handles the signal (it could finish all twelve pages first).
     const answer = stub.hold(3)
     t.equal((await call(base, 'POST', `/v1/connections/${created.json.id}/sync`, headers)).status, 202)
-    while (stub.requests.length < 4) await new Promise((r) => setTimeout(r, 10))
+    await waitFor('request 4 to reach the stub', () => stub.requests.length >= 4, { everyMs: 10 })
     server.child.kill('SIGTERM')
     t.equal(await server.exit, 0, 'the server drains and exits 0')
     answer()

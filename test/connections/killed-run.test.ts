@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { engines } from '../helpers.js'
+import { engines, waitFor } from '../helpers.js'
 import { startStub } from './support/harness.js'
 import { call, connectionOnServer, freshPostgres, startServer } from './support/server-process.js'
 import type { StubProvider } from './support/stub-provider.js'
@@ -30,13 +30,11 @@ async function lastRun(base: string, headers: Record<string, string>, id: string
 }
 
 async function poll(base: string, headers: Record<string, string>, id: string, until: (run: LastRun) => boolean, timeoutMs = 60_000) {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const state = await lastRun(base, headers, id)
-    if (until(state.last_run)) return state
-    if (Date.now() > end) throw new Error(`gave up waiting: ${JSON.stringify(state.last_run)}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
+  let state: Awaited<ReturnType<typeof lastRun>> | undefined
+  return waitFor('the run to reach the state awaited', async () => {
+    state = await lastRun(base, headers, id)
+    return until(state.last_run) ? state : undefined
+  }, { timeoutMs, everyMs: 25, state: () => `last run ${JSON.stringify(state?.last_run)}` })
 }
 
 /** Starts a run, SIGKILLs the server while its fourth page is being answered, restarts it on the same database. */
@@ -45,7 +43,7 @@ async function killMidRun(t: Test, stub: StubProvider, env: Record<string, strin
   // The fourth request hangs until the kill: by then three pages are stored and their progress recorded.
   const answer = stub.hold(3)
   t.equal((await call(base, 'POST', `/v1/connections/${id}/sync`, headers)).status, 202)
-  while (stub.requests.length < 4) await new Promise((r) => setTimeout(r, 10))
+  await waitFor('request 4 to reach the stub', () => stub.requests.length >= 4, { everyMs: 10 })
   first.child.kill('SIGKILL')
   t.equal(await first.exit, null, 'killed, no exit code')
   answer()

@@ -71,15 +71,6 @@ export async function alerts(app: FastifyInstance, key: string, name: string): P
   return (res.json() as { data: AlertOut[] }).data
 }
 
-/** Polls `check` until it returns true (evaluation and delivery run after the reply, off the request path). */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
 export const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms))
 
 export interface Delivery {

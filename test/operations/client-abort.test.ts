@@ -5,8 +5,7 @@ import Fastify from 'fastify'
 import t from 'tap'
 import app from '../../src/app.js'
 import { routerErrorOptions } from '../../src/plugins/errors.js'
-import { eachEngine, freshDb, holdLocks, tenantWithKey, testConfig } from '../helpers.js'
-import { waitFor } from '../connections/support/wait.js'
+import { eachEngine, freshDb, holdLocks, tenantWithKey, testConfig, waitFor } from '../helpers.js'
 
 // A client that announces a body, sends part of it and hangs up: the body stream fails with
 // ECONNRESET / "aborted", which the error pipeline took for the database's own connection errors — a

@@ -2,9 +2,8 @@ import { createServer, Socket, type Server } from 'node:net'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import app from '../../src/app.js'
-import { ADMIN_TOKEN, ownPostgresDatabase, testConfig } from '../helpers.js'
+import { ADMIN_TOKEN, ownPostgresDatabase, testConfig, waitFor } from '../helpers.js'
 import { createPostgresDb } from '../../src/db/client.js'
-import { waitFor } from '../connections/support/wait.js'
 
 /** A TCP proxy to PostgreSQL that can be switched off and on, to simulate an outage. */
 function outageProxy(target: URL) {

@@ -8,7 +8,7 @@ import { rng } from '../factories/expected.js'
 import { seedBuckets, seedCard, type SeedBucket } from '../factories/usage.js'
 import Fastify from 'fastify'
 import app_ from '../../src/app.js'
-import { bearer, build, eachEngine, freshDb, tenantWithKey, testConfig } from '../helpers.js'
+import { bearer, build, eachEngine, freshDb, tenantWithKey, testConfig, waitFor } from '../helpers.js'
 
 // The daily rollup kept per local day of each zone of ROLLUP_TIME_ZONES (migration 0011): equal to the
 // base table grouped by that zone's days after every kind of write, and read for a zone's DAY/WEEK/MONTH
@@ -70,12 +70,10 @@ const listed = async (db: DbClient) => (await db.query<{ z: string }>('select ti
 
 /** The zones listed once the start-up sync, which runs after the server is ready, has listed `zone` (30 s at most). */
 async function listedOnce(db: DbClient, zone: string): Promise<string[]> {
-  for (let i = 0; i < 300; i++) {
+  return waitFor(`${zone} to be listed`, async () => {
     const zones = await listed(db)
-    if (zones.includes(zone)) return zones
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return listed(db)
+    return zones.includes(zone) ? zones : undefined
+  }, { timeoutMs: 30_000, everyMs: 100 }).catch(() => listed(db))
 }
 
 t.test('ROLLUP_TIME_ZONES is a comma-separated list of IANA zones, UTC implied', async (t) => {

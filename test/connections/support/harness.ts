@@ -3,7 +3,7 @@ import type { Test } from 'tap'
 import app from '../../../src/app.js'
 import type { BilledCostSink } from '../../../src/connections/cost-sink.js'
 import type { DbClient, Engine } from '../../../src/db/client.js'
-import { freshDb, tenantWithKey, testConfig } from '../../helpers.js'
+import { freshDb, tenantWithKey, testConfig, waitFor } from '../../helpers.js'
 import { StubProvider } from './stub-provider.js'
 
 export const OPENAI_KEY = 'sk-admin-OPENAI-test-key-0123456789wxyz'
@@ -78,13 +78,11 @@ export async function syncAndWait(app: FastifyInstance, headers: Record<string, 
 }
 
 export async function waitForRun(app: FastifyInstance, headers: Record<string, string>, id: string, timeoutMs = 60_000): Promise<ConnectionState> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const state = await getState(app, headers, id)
-    if (state.last_run && state.last_run.status !== 'running') return state
-    if (Date.now() > until) throw new Error(`run still going after ${timeoutMs} ms: ${JSON.stringify(state.last_run)}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
+  let state: ConnectionState | undefined
+  return waitFor('the run to finish', async () => {
+    state = await getState(app, headers, id)
+    return state.last_run && state.last_run.status !== 'running' ? state : undefined
+  }, { timeoutMs, everyMs: 20, state: () => `last run ${JSON.stringify(state?.last_run)}` })
 }
 
 /** What the ledger holds for a tenant, summed exactly in SQL (numeric/bigint → text). */
