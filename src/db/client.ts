@@ -104,6 +104,8 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
   const make = (max: number, watched: boolean) =>
     postgres(opts.url, {
       max,
+      // The array types are fetched by arrayTypes() below, through a statement whose failure is handled.
+      fetch_types: false,
       ...(watched && watch ? { socket: watch.socket } : {}),
       onnotice: opts.onNotice ?? (() => {}),
       connect_timeout: (opts.connectTimeoutMs ?? 2_000) / 1000,
@@ -131,7 +133,7 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
     })
   const poolSize = opts.poolSize ?? 10
   const sql = make(poolSize, true)
-  const types = arrayTypesOnce(sql)
+  const types = arrayTypes(sql)
   // The pool's admission: at most poolSize operations (a query, or a whole transaction) hold a
   // connection, the rest wait in arrival order. postgres.js itself queues without a bound: with every
   // connection taken (long queries, a hung network) requests waited for ever instead of answering 503.
@@ -156,9 +158,7 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
       const cancel = () => cancelQuietly(pending)
       signal?.addEventListener('abort', cancel, { once: true })
       try {
-        const rows = (await pending) as unknown as T[]
-        types.settle()
-        return rows
+        return (await pending) as unknown as T[]
       } catch (err) {
         guard?.observe(err)
         throw err
@@ -240,11 +240,18 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
   const pooled = wrap(sql)
   return {
     engine: 'postgres',
-    query: (query, params, queryOpts) => gate.run(() => pooled.query(query, params, queryOpts)),
-    transaction: (fn) => gate.run(() => pooled.transaction(fn)),
+    query: (query, params, queryOpts) => gate.run(async () => {
+      await types.ready()
+      return pooled.query(query, params, queryOpts)
+    }),
+    transaction: (fn) => gate.run(async () => {
+      await types.ready()
+      return pooled.transaction(fn)
+    }),
     async copyIn(table, columns) {
       const done = await gate.acquire()
       try {
+        await types.ready()
         const writer = await pooled.copyIn!(table, columns)
         return { write: writer.write, end: () => writer.end().finally(done) }
       } catch (err) {
@@ -259,6 +266,7 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
     async dedicated(fn) {
       // max: 1 keeps every statement (and a session advisory lock) on one connection. Not watched for
       // a response deadline: migrations and the rollup backfill may run for minutes without a reply.
+      await types.ready()
       const one = make(1, false)
       types.lend(one)
       try {
@@ -270,40 +278,65 @@ export function createPostgresDb(opts: PostgresOptions): DbClient {
   }
 }
 
-/** The part of postgres.js's (3.4.9) options object that holds the array types it fetched. */
+/** The part of postgres.js's (3.4.9) options object that holds the array types. */
 interface DriverTypes {
-  fetch_types: boolean
-  parsers: Record<number, unknown>
-  serializers: Record<number, unknown>
+  parsers: Record<number, ((x: string) => unknown) & { array?: boolean }>
+  serializers: Record<number, (x: unknown) => unknown>
   shared: { typeArrayMap: Record<number, number> }
 }
 
+/** postgres.js's own array text codecs (src/types.js), which its `fetch_types` would install. */
+interface DriverArrayCodecs {
+  arrayParser: (x: string, parser: ((x: string) => unknown) | undefined, typarray: number) => unknown
+  arraySerializer: (xs: unknown, serializer: ((x: unknown) => unknown) | undefined, options: unknown, typarray: number) => unknown
+}
+
+// What postgres.js's fetchArrayTypes asks: each element type and its array type.
+const ARRAY_TYPES = `select b.oid, b.typarray from pg_catalog.pg_type a left join pg_catalog.pg_type b on b.oid = a.typelem
+  where a.typcategory = 'A' group by b.oid, b.typarray order by b.oid`
+
 /**
- * Fetches the array types once per client instead of on every new connection. postgres.js (3.4.9) runs
- * `fetchArrayTypes()` as the first statement of each connection it opens and drops that promise
- * (connection.js `ReadyForQuery`; porsager/postgres#1192, #1205, #1223): a connection lost during it — a
- * database restart, a network cut while the pool reconnects — was an unhandled rejection, which ends the
- * process (close-with-grace). The types are the same for every connection of a database, so once a
- * statement has succeeded with them fetched, later connections skip the fetch (`fetch_types` is read at
- * each connect), and a dedicated client starts with the pool's types. Only the pool's first connection
- * (or one opened before any fetch succeeded) still fetches.
+ * The array types, fetched once per client through a statement of ours. postgres.js (3.4.9) with
+ * `fetch_types` on runs its fetch as the first statement of every connection it opens and drops that
+ * promise (connection.js `ReadyForQuery`; porsager/postgres#1192, #1205, #1223): a connection lost during
+ * it — a database restart, a network cut while the pool reconnects, at start-up — was an unhandled
+ * rejection, which ends the process (close-with-grace). So every client runs with `fetch_types` off, and
+ * before its first operation fetches the same rows itself and installs the driver's own array codecs for
+ * them, as its fetch would (`addArrayType`): a failure rejects that operation like any other statement's,
+ * and the next operation tries again. Turning the types off outright was not an option: `$n::text[]`
+ * parameters need them (porsager/postgres#903). A dedicated client starts with the pool's types.
  */
-function arrayTypesOnce(pool: postgres.Sql) {
+function arrayTypes(pool: postgres.Sql) {
   const of = (sql: postgres.Sql) => sql.options as unknown as DriverTypes
-  const fetched = () => Object.keys(of(pool).shared.typeArrayMap).length > 0
+  let known = false
+  let loading: Promise<void> | undefined
+  const load = async () => {
+    const { arrayParser, arraySerializer } = (await import(new URL('./types.js', import.meta.resolve('postgres')).href)) as DriverArrayCodecs
+    const rows = await pool.unsafe<{ oid: number; typarray: number }[]>(ARRAY_TYPES)
+    const options = of(pool)
+    for (const { oid, typarray } of rows) {
+      if (options.parsers[typarray] && options.serializers[typarray]) continue
+      const parser = options.parsers[oid]
+      options.shared.typeArrayMap[oid] = typarray
+      options.parsers[typarray] = Object.assign((xs: string) => arrayParser(xs, parser, typarray), { array: true })
+      options.serializers[typarray] = (xs: unknown) => arraySerializer(xs, options.serializers[oid], options, typarray)
+    }
+    known = true
+  }
   return {
-    settle() {
-      if (of(pool).fetch_types && fetched()) of(pool).fetch_types = false
+    /** Resolves once the types are installed; one fetch at a time, again after a failed one. */
+    ready(): Promise<void> | void {
+      if (known) return
+      loading ??= load().finally(() => { loading = undefined })
+      return loading
     },
     lend(sql: postgres.Sql) {
-      if (!fetched()) return
       const [from, to] = [of(pool), of(sql)]
       Object.assign(to.shared.typeArrayMap, from.shared.typeArrayMap)
       for (const oid of Object.values(from.shared.typeArrayMap)) {
-        to.parsers[oid] = from.parsers[oid]
-        to.serializers[oid] = from.serializers[oid]
+        to.parsers[oid] = from.parsers[oid]!
+        to.serializers[oid] = from.serializers[oid]!
       }
-      to.fetch_types = false
     },
   }
 }

@@ -10,7 +10,7 @@ import { ownPostgresDatabase } from '../helpers.js'
 // fetches them once: later connections, and dedicated clients, start with the types already known.
 const base = process.env.TEST_DATABASE_URL
 
-/** A TCP proxy to PostgreSQL that resets any connection sending the driver's array-type fetch once armed. */
+/** A TCP proxy to PostgreSQL that resets any connection sending the array-type fetch while armed. */
 async function typeFetchCutter(target: URL) {
   let armed = false
   let cut = 0
@@ -38,6 +38,7 @@ async function typeFetchCutter(target: URL) {
   return {
     port: (server.address() as { port: number }).port,
     arm: () => (armed = true),
+    disarm: () => (armed = false),
     get cut() {
       return cut
     },
@@ -68,4 +69,23 @@ void t.test('array types are fetched once: a new connection cut where the fetch 
   t.same(again, { a: ['x', 'y'], n: [1, 2] }, 'a new pooled connection reads and sends arrays without fetching the types')
   t.same(await db.dedicated(arrays), { a: ['x', 'y'], n: [1, 2] }, 'so does a dedicated client')
   t.equal(proxy.cut, 0, 'no connection sent the type fetch again')
+})
+
+void t.test('the first fetch of the array types cut: that statement fails like any other, the next one fetches them', { skip: base ? false : 'needs TEST_DATABASE_URL' }, async (t) => {
+  const { url, through } = await ownPostgresDatabase(t, 'types-first', { empty: true })
+  const proxy = await typeFetchCutter(url)
+  t.teardown(() => proxy.close())
+  proxy.arm()
+  // Before: postgres.js ran the fetch itself as the new connection's first statement and dropped its
+  // promise, so this cut was an unhandled rejection (tap fails the file on one; a server exits).
+  const db = createPostgresDb({ url: through(proxy.port).toString(), poolSize: 1 })
+  t.teardown(() => db.close())
+  const arrays = async (d: Db) =>
+    (await d.query<{ a: string[]; n: number[] }>('select $1::text[] as a, $2::int8[] as n', [['x', 'y'], [1, 2]]))[0]
+  await t.rejects(arrays(db), 'the statement whose connection was cut while fetching the types fails, handled')
+  await t.rejects(db.dedicated(arrays), 'so does a dedicated client that needs them')
+  t.ok(proxy.cut >= 2, `the fetch was cut (${proxy.cut} times)`)
+  proxy.disarm()
+  t.same(await arrays(db), { a: ['x', 'y'], n: [1, 2] }, 'the next statement fetches the types and reads arrays')
+  t.same(await db.dedicated(arrays), { a: ['x', 'y'], n: [1, 2] }, 'and a dedicated client has them')
 })
