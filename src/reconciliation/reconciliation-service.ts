@@ -71,25 +71,39 @@ function checked(args: ReconArgs, maxGroups: number) {
   return { found, checkedWindow, hash, cursor }
 }
 
-/** Both sides of the range read and compared once: every row, in order, and what the page needs to slice it. */
-async function reconciled(db: Db, args: ReconArgs, limits: UsageLimits, { found, checkedWindow, hash, cursor } = checked(args, limits.maxGroups)) {
-  await lookupCard(db, args.tenantId, args.rateCard, found)
-  const window = found.orThrow(checkedWindow)
-  const asOf = cursor?.asOf ?? pricingInstant(args.pricingAsOf, new Date())
-  const groupBy = [...new Set(args.groupBy)]
-  const range = wholeUtcDays(args.from, args.to)
-  const computed = await computedFacts(db, { ...args, ...range, window, groupBy, asOf }, limits)
-  const billed = await billedFacts(db, {
-    tenantId: args.tenantId,
-    ...range,
-    window,
-    filter: args.filter,
-    maxGroups: limits.maxGroups,
-    signal: limits.signal,
-    onTooLarge: (n) =>
-      new UsageInputError('groupBy', `the range holds ${n} billed groups, more than the limit of ${limits.maxGroups}; narrow the range or use a larger window`),
+/**
+ * Both sides of the range read and compared once: every row, in order, and what the page needs to slice it.
+ * The reads are one snapshot (a repeatable-read transaction): read in separate statements, a usage ingest
+ * and then a revised bill committed between them were half seen — the new bill against the old usage, a
+ * MISMATCH of a state the ledger never was in. The tenant's slot is taken before the transaction opens,
+ * so a read waiting for it holds no pooled connection.
+ */
+async function reconciled(db: Db, args: ReconArgs, limits: UsageLimits, pre = checked(args, limits.maxGroups)) {
+  if (!limits.gate) return reconciledIn(db, args, limits, pre)
+  return limits.gate.run(args.tenantId, () => reconciledIn(db, args, { ...limits, gate: undefined }, pre))
+}
+
+async function reconciledIn(db: Db, args: ReconArgs, limits: UsageLimits, { found, checkedWindow, hash, cursor }: ReturnType<typeof checked>) {
+  return db.transaction(async (tx) => {
+    await tx.query('set transaction isolation level repeatable read, read only')
+    await lookupCard(tx, args.tenantId, args.rateCard, found)
+    const window = found.orThrow(checkedWindow)
+    const asOf = cursor?.asOf ?? pricingInstant(args.pricingAsOf, new Date())
+    const groupBy = [...new Set(args.groupBy)]
+    const range = wholeUtcDays(args.from, args.to)
+    const computed = await computedFacts(tx, { ...args, ...range, window, groupBy, asOf }, limits)
+    const billed = await billedFacts(tx, {
+      tenantId: args.tenantId,
+      ...range,
+      window,
+      filter: args.filter,
+      maxGroups: limits.maxGroups,
+      signal: limits.signal,
+      onTooLarge: (n) =>
+        new UsageInputError('groupBy', `the range holds ${n} billed groups, more than the limit of ${limits.maxGroups}; narrow the range or use a larger window`),
+    })
+    return { ...reconcile([...computed.facts, ...billed], groupBy, args.tolerance), sources: computed.sources, asOf, hash, cursor }
   })
-  return { ...reconcile([...computed.facts, ...billed], groupBy, args.tolerance), sources: computed.sources, asOf, hash, cursor }
 }
 
 /** The page from the cursor's snapshot, when it is still held and the cursor's offset is within it. */
