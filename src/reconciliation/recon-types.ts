@@ -40,6 +40,8 @@ export interface ReconRow {
   difference: string | null
   status: ReconStatus
   unpricedTokens: number
+  /** False when some usage of the group has no price (tokens or resource quantities): `computed` is a lower bound. */
+  complete: boolean
   billedUnitPrice: string | null
   cardUnitPrice: string | null
 }
@@ -49,6 +51,8 @@ export interface ReconTotals {
   billed: string
   difference: string
   unpricedTokens: number
+  /** Every row complete. */
+  complete: boolean
 }
 
 export interface ReconPage {

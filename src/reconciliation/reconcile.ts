@@ -168,6 +168,7 @@ export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDi
         difference: null,
         status: 'MATCH',
         unpricedTokens: 0,
+        complete: true,
         billedUnitPrice: null,
         cardUnitPrice: null,
       }
@@ -199,9 +200,14 @@ export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDi
   let computed = new Exact(0)
   let billed = new Exact(0)
   let unpriced = 0
+  let complete = true
   const rows: ReconRow[] = []
   for (const g of groups.values()) {
     g.row.status = status(g, tol)
+    // Unpriced resource quantities are not in unpricedTokens: without this a group of them nothing was
+    // billed for read computed "0", COMPUTED_ONLY, 0 unpriced tokens — a bare $0.
+    g.row.complete = g.row.unpricedTokens === 0 && !g.unpricedQuantity
+    complete &&= g.row.complete
     g.row.computed = g.computed && text(g.computed)
     g.row.billed = g.billed && text(g.billed)
     if (g.computed && g.billed) g.row.difference = text(g.computed.minus(g.billed))
@@ -213,5 +219,5 @@ export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDi
   }
   // Each row's key built once, not twice per comparison.
   const sorted = rows.map((row) => ({ row, key: reconKey(row) })).sort((a, b) => compareKeys(a.key, b.key)).map((r) => r.row)
-  return { rows: sorted, totals: { computed: text(computed), billed: text(billed), difference: text(computed.minus(billed)), unpricedTokens: unpriced } }
+  return { rows: sorted, totals: { computed: text(computed), billed: text(billed), difference: text(computed.minus(billed)), unpricedTokens: unpriced, complete } }
 }

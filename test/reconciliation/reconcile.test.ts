@@ -79,7 +79,7 @@ t.test('a dimension billed rows lack is collapsed for their window (and only the
       ['2025-10-08', 'p2', 'COMPUTED_ONLY'],
     ],
   )
-  t.same(totals, { computed: '1', billed: '0.9', difference: '0.1', unpricedTokens: 0 })
+  t.same(totals, { computed: '1', billed: '0.9', difference: '0.1', unpricedTokens: 0, complete: true })
 })
 
 t.test('line items: unmapped billed text kept as BILLED_ONLY; the billed text names a matched item; unit prices on MISMATCH only', async (t) => {

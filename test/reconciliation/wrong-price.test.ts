@@ -120,7 +120,7 @@ void eachEngine(t, async (t, engine) => {
     t.equal(csv.statusCode, 200)
     t.match(csv.headers['content-type'], /text\/csv/)
     const lines = csv.body.trim().split('\n')
-    t.equal(lines[0], 'window_start,window_end,provider,account_id,project_id,api_key_id,model,line_item,computed,billed,difference,status,unpriced_tokens,billed_unit_price,card_unit_price')
+    t.equal(lines[0], 'window_start,window_end,provider,account_id,project_id,api_key_id,model,line_item,computed,billed,difference,status,unpriced_tokens,billed_unit_price,card_unit_price,complete')
     t.equal(lines.length, 7)
     t.ok(lines.some((l) => l.includes(`"${MINI}, input"`) && l.includes('MISMATCH,0,0.25,0.3')))
   })

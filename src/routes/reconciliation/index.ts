@@ -39,6 +39,7 @@ const snake = (r: ReconRow) => ({
   unpriced_tokens: r.unpricedTokens,
   billed_unit_price: r.billedUnitPrice,
   card_unit_price: r.cardUnitPrice,
+  complete: r.complete,
 })
 
 function argsOf(tenantId: string, q: ReconQuery): ReconArgs {
@@ -112,7 +113,7 @@ const reconciliationRoutes: FastifyPluginAsyncZod<{ maxGroups: number; gate?: Te
       return {
         object: 'page' as const,
         data: result.rows.map(snake),
-        totals: { computed: result.totals.computed, billed: result.totals.billed, difference: result.totals.difference, unpriced_tokens: result.totals.unpricedTokens },
+        totals: { computed: result.totals.computed, billed: result.totals.billed, difference: result.totals.difference, unpriced_tokens: result.totals.unpricedTokens, complete: result.totals.complete },
         has_more: result.hasNextPage,
         next_page: result.hasNextPage ? result.endCursor : null,
         sources: result.sources,

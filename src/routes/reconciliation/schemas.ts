@@ -79,6 +79,7 @@ const ReconRowSchema = z
     unpriced_tokens: z.number().int(),
     billed_unit_price: money,
     card_unit_price: money,
+    complete: z.boolean().describe('False when some usage of the group has no price (tokens or resource quantities): `computed` is a lower bound'),
   })
   .meta({ id: 'ReconRow' })
 
@@ -86,7 +87,7 @@ export const ReconPageSchema = z
   .object({
     object: z.literal('page'),
     data: z.array(ReconRowSchema),
-    totals: z.object({ computed: z.string(), billed: z.string(), difference: z.string(), unpriced_tokens: z.number().int() }),
+    totals: z.object({ computed: z.string(), billed: z.string(), difference: z.string(), unpriced_tokens: z.number().int(), complete: z.boolean().describe('Every row complete') }),
     has_more: z.boolean(),
     next_page: z.string().nullable().describe('Pass as `after` for the next rows'),
     sources: z.array(z.string()).describe('The usage sources the computed side counted'),
@@ -96,5 +97,5 @@ export const ReconPageSchema = z
 
 export const RECON_CSV_COLUMNS = [
   'window_start', 'window_end', 'provider', 'account_id', 'project_id', 'api_key_id', 'model', 'line_item', 'computed', 'billed',
-  'difference', 'status', 'unpriced_tokens', 'billed_unit_price', 'card_unit_price',
+  'difference', 'status', 'unpriced_tokens', 'billed_unit_price', 'card_unit_price', 'complete',
 ] as const
