@@ -365,7 +365,7 @@ export async function ingestJsonBody(db: Db, tenantId: string, body: unknown, de
         ? upsertInMemory(db, tenantId, source, merged.rows, bucketShapes, true, refuseMoved)
         : db.transaction(async (tx) => {
           // Resources follow the same rule under the same per-account locks, taken at once in key order.
-          await lockAccountsOf(tx, tenantId, [...merged.rows.map((r) => r.bucket), ...mergedResources.rows.map((r) => r.resource)])
+          await lockAccountsOf(tx, tenantId, accountsOf([...merged.rows.map((r) => r.bucket), ...mergedResources.rows.map((r) => r.resource)]))
           await refuseMoved(tx)
           const b = await upsertInMemory(tx, tenantId, source, merged.rows, bucketShapes)
           if (!b) throw new BucketOverlap()
@@ -493,9 +493,10 @@ async function upsertInMemory(
     if (i % STAGE_CHUNK === 0) chunks.push(new StageChunk())
     chunks[chunks.length - 1]!.push(r.index, r.bucket)
   })
+  const accounts = accountsOf(rows.map((r) => r.bucket))
   const run = (shared: boolean) => async (tx: Db) => {
     // Check and write under the accounts' locks, so a concurrent writer's buckets are seen (or wait).
-    await lockAccountsOf(tx, tenantId, rows.map((r) => r.bucket), shared)
+    await lockAccountsOf(tx, tenantId, accounts, shared)
     await beforeWrite?.(tx)
     const first = await upsertChunk(tx, tenantId, source, chunks[0]!, shapes, shared)
     if (first.unstored) return 'lapsed' as const
@@ -513,6 +514,21 @@ async function upsertInMemory(
   const result = await db.transaction(run(sharedFirst && chunks.length === 1))
   // Nothing was written under the shared locks: again, exclusively.
   return result === 'lapsed' ? ((await db.transaction(run(false))) as Exclude<typeof result, 'lapsed'>) : result
+}
+
+/**
+ * The rows' (provider, account) pairs in order of first appearance, a run of rows of one account taken once:
+ * what `lockAccountsOf` locks, without its key text per row (a request's rows nearly always share one
+ * account, and the lock statement is built once or twice per request).
+ */
+function accountsOf(rows: readonly Pick<NormalisedBucket, 'provider' | 'accountId'>[]): Pick<NormalisedBucket, 'provider' | 'accountId'>[] {
+  const out: Pick<NormalisedBucket, 'provider' | 'accountId'>[] = []
+  let last: Pick<NormalisedBucket, 'provider' | 'accountId'> | undefined
+  for (const r of rows) {
+    if (last && r.provider === last.provider && r.accountId === last.accountId) continue
+    out.push((last = r))
+  }
+  return out
 }
 
 /** Form 3: the CSV is spooled to a temp file first, then parsed as a stream inside the transaction. */

@@ -40,6 +40,21 @@ export interface ShapeCheck {
   overlapping: boolean
 }
 
+/** The rows of one shape while they are collected. */
+interface ShapeGroup {
+  shape: BucketShape
+  mask: number
+  keys: Set<string>
+  members: UsageDims[]
+  resource: boolean
+}
+
+/** One account and kind's groups: by start time, and the groups of a start's further ends by `start/end`. */
+interface AccountShapes {
+  byStart: Map<number, ShapeGroup>
+  otherEnds: Map<string, ShapeGroup>
+}
+
 const accountKey = (d: UsageDims, kind: string) =>
   `${d.provider.length}:${d.provider}${d.accountId === null ? '\u0000' : `:${d.accountId.length}:${d.accountId}`}/${kind}`
 
@@ -54,17 +69,29 @@ export async function checkShapes(
   declaredAttributes?: (kind: string) => readonly string[] | undefined,
 ): Promise<ShapeCheck> {
   const turns = new Turns()
-  const groups = new Map<string, Map<string, { shape: BucketShape; mask: number; keys: Set<string>; members: UsageDims[]; resource: boolean }>>()
+  // Per account and kind, the groups by start time; a start's further ends (rows that overlap) by their text.
+  // No key text per row otherwise: building and hashing two strings per row was most of this loop's time,
+  // and the rows of a request nearly always share one account and kind, so the last one is tried first.
+  const groups = new Map<string, AccountShapes>()
+  let last: (AccountShapes & { provider: string; accountId: string | null; kind: string }) | undefined
   for (const r of rows) {
     const d = r.dims
-    const account = accountKey(d, r.kind)
-    let byTime = groups.get(account)
-    if (!byTime) groups.set(account, (byTime = new Map()))
-    const key = `${d.startMs}/${d.endMs}`
-    let g = byTime.get(key)
+    if (!last || last.provider !== d.provider || last.accountId !== d.accountId || last.kind !== r.kind) {
+      const account = accountKey(d, r.kind)
+      let found = groups.get(account)
+      if (!found) groups.set(account, (found = { byStart: new Map(), otherEnds: new Map() }))
+      last = { ...found, provider: d.provider, accountId: d.accountId, kind: r.kind }
+    }
+    const atStart = last.byStart.get(d.startMs)
+    let g: ShapeGroup | undefined
+    let otherEnd: string | undefined
+    if (atStart === undefined || atStart.shape.endMs === d.endMs) g = atStart
+    else g = last.otherEnds.get((otherEnd = `${d.startMs}/${d.endMs}`))
     if (!g) {
       const shape = { provider: d.provider, accountId: d.accountId, kind: r.kind, startMs: d.startMs, endMs: d.endMs, shape: '', leads: true }
-      byTime.set(key, (g = { shape, mask: declared?.mask ?? 0, keys: new Set(), members: [], resource: r.attributeKeys !== undefined }))
+      g = { shape, mask: declared?.mask ?? 0, keys: new Set(), members: [], resource: r.attributeKeys !== undefined }
+      if (otherEnd === undefined) last.byStart.set(d.startMs, g)
+      else last.otherEnds.set(otherEnd, g)
       if (declared && g.resource) {
         const applies = declaredAttributes?.(r.kind)
         for (const a of declared.attributes) if (!applies || applies.includes(a)) g.keys.add(a)
@@ -77,12 +104,15 @@ export async function checkShapes(
   }
   const all: BucketShape[] = []
   let overlapping = false
-  for (const byTime of groups.values()) {
-    for (const g of byTime.values()) {
+  for (const { byStart, otherEnds } of groups.values()) {
+    const inAccount: BucketShape[] = []
+    for (const g of [...byStart.values(), ...otherEnds.values()]) {
       g.shape.shape = g.resource ? shapeText(g.mask, g.keys) : shapeText(g.mask)
       for (const m of g.members) m.shape = g.shape.shape
+      inAccount.push(g.shape)
     }
-    const sorted = [...byTime.values()].map((g) => g.shape).sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs)
+    // (start, end) are distinct within an account and kind: the order is total.
+    const sorted = inAccount.sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs)
     let maxEnd = -Infinity
     for (const s of sorted) {
       // Sorted by start: s overlaps an earlier shape iff it starts before their latest end; shapes

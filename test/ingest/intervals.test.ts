@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import type { NormalisedBucket } from '../../src/ingest/bucket.js'
-import { checkShapes as checkRows } from '../../src/ingest/intervals.js'
+import { checkShapes as checkRows, type BucketShape } from '../../src/ingest/intervals.js'
 import { declaredShape } from '../../src/ingest/shapes.js'
 import { mergeRows } from '../../src/ingest/merge.js'
 
@@ -109,6 +109,75 @@ t.test('agrees with a pairwise check on random rows', async () => {
       return (await checkShapes(buckets)).overlapping === pairwise
     }),
     { numRuns: 500 },
+  )
+})
+
+/**
+ * The shapes as checkShapes computed them before it stopped building key text per row: grouped by an
+ * account key and a `start/end` key, each account's shapes sorted by start and end.
+ */
+async function shapesByKeyText(rows: readonly { dims: NormalisedBucket; kind: string }[]) {
+  const groups = new Map<string, Map<string, { shape: BucketShape; mask: number; members: NormalisedBucket[] }>>()
+  for (const r of rows) {
+    const d = r.dims
+    const account = JSON.stringify([d.provider, d.accountId, r.kind])
+    let byTime = groups.get(account)
+    if (!byTime) groups.set(account, (byTime = new Map()))
+    const key = `${d.startMs}/${d.endMs}`
+    let g = byTime.get(key)
+    if (!g) byTime.set(key, (g = { shape: { provider: d.provider, accountId: d.accountId, kind: r.kind, startMs: d.startMs, endMs: d.endMs, shape: '', leads: true }, mask: 0, members: [] }))
+    g.mask |= d.present
+    g.members.push(d)
+  }
+  const all: BucketShape[] = []
+  let overlapping = false
+  const rowShapes = new Map<NormalisedBucket, string>()
+  for (const byTime of groups.values()) {
+    for (const g of byTime.values()) {
+      g.shape.shape = String(g.mask)
+      for (const m of g.members) rowShapes.set(m, g.shape.shape)
+    }
+    let maxEnd = -Infinity
+    for (const s of [...byTime.values()].map((g) => g.shape).sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs)) {
+      if (s.startMs < maxEnd) overlapping = true
+      s.leads = s.startMs !== maxEnd
+      maxEnd = Math.max(maxEnd, s.endMs)
+      all.push(s)
+    }
+  }
+  return { shapes: all, overlapping, rowShapes: rows.map((r) => rowShapes.get(r.dims)) }
+}
+
+t.test('the same shapes, in the same order, as grouping by key text: interleaved accounts and kinds, several ends at one start', async () => {
+  const row = fc.record({
+    start: fc.integer({ min: 0, max: 6 }),
+    len: fc.constantFrom(1, 2, 24),
+    provider: fc.constantFrom('openai', 'anthropic'),
+    account: fc.constantFrom(null, 'a', 'b'),
+    kind: fc.constantFrom('completions', 'embeddings'),
+    project: fc.constantFrom(null, 'p'),
+    model: fc.constantFrom(null, 'm'),
+  })
+  await fc.assert(
+    fc.asyncProperty(fc.array(row, { maxLength: 30 }), async (rows) => {
+      const make = () =>
+        rows.map((r) => {
+          const b = bucket(r.start, r.start + r.len, {
+            provider: r.provider,
+            accountId: r.account,
+            usageType: r.kind as NormalisedBucket['usageType'],
+            projectId: r.project,
+            model: r.model,
+            present: (r.project === null ? 0 : 1) + (r.model === null ? 0 : 8),
+          })
+          return { dims: b, kind: b.usageType }
+        })
+      const ours = make()
+      const got = await checkRows(ours)
+      const expected = await shapesByKeyText(make())
+      t.same({ shapes: got.shapes, overlapping: got.overlapping, rowShapes: ours.map((r) => r.dims.shape) }, expected)
+    }),
+    { numRuns: 1000 },
   )
 })
 
