@@ -9,7 +9,7 @@ import type { Test } from 'tap'
 import app from '../src/app.js'
 import { requestIdOptions, routerErrorOptions } from '../src/plugins/errors.js'
 import { loadConfig, type Config } from '../src/config.js'
-import { createPgliteDb, createPostgresDb, type DbClient, type Engine } from '../src/db/client.js'
+import { createPgliteDb, createPostgresDb, type Db, type DbClient, type Engine } from '../src/db/client.js'
 import { migrate } from '../src/db/migrate.js'
 import { ensurePgliteTemplate, ensurePostgresTemplate, withDatabase } from './setup/templates.js'
 
@@ -310,4 +310,20 @@ export async function waitUntilBlocked(
        where datname = current_database() and pid <> pg_backend_pid()`,
     ))}`,
   })
+}
+
+/**
+ * `db` recording the text of every statement it runs, inside its transactions too (drizzle `sql` as its JSON):
+ * for tests that count what a request reads, where a stopwatch would not prove it.
+ */
+export function recordStatements<D extends Db>(db: D, statements: string[] = []): { db: D; statements: string[] } {
+  const wrap = <T extends Db>(d: T): T => ({
+    ...d,
+    query: (q, params, opts) => {
+      statements.push(typeof q === 'string' ? q : JSON.stringify(q))
+      return d.query(q, params, opts)
+    },
+    transaction: (fn) => d.transaction((tx) => fn(wrap(tx))),
+  })
+  return { db: wrap(db), statements }
 }

@@ -20,7 +20,9 @@ async function buildWith(t: Test, engine: Engine) {
   const statements: string[] = []
   // Records every statement the app sends, to prove a refused request did no database work.
   const counting: DbClient = { ...db, query: (q, params, opts) => { statements.push(typeof q === 'string' ? q : JSON.stringify(q)); return db.query(q, params, opts) } }
-  const gate = createTenantGate({ perTenant: 1, maxWaitMs: 300 })
+  // Two slots a tenant: a query of two root fields runs both at once. With one, the second waited for the
+  // first and was RATE_LIMITED after 300 ms whenever the first took longer (two reconciliations at load 15).
+  const gate = createTenantGate({ perTenant: 2, maxWaitMs: 300 })
   const server = Fastify({ logger: false })
   await server.register(app, { config: testConfig({ MAX_RESULT_CELLS: '1000', GRAPHQL_MAX_ROOT_FIELDS: '10' }), db: counting, queryGate: gate })
   await server.ready()
@@ -90,9 +92,9 @@ void eachEngine(t, async (t, engine) => {
   })
 
   t.test('a tenant over its share waits, then gets RATE_LIMITED; another tenant is served at once', async (t) => {
-    const release = await gate.acquire(a.tenantId) // tenant A's only slot is busy
+    const releases = [await gate.acquire(a.tenantId), await gate.acquire(a.tenantId)] // tenant A's slots are busy
     try {
-      // Had B shared A's slot, it would wait 300 ms and be refused like A.
+      // Had B shared A's slots, it would wait 300 ms and be refused like A.
       const resB = await gql(b.key, `{ ${usageField('u')} }`)
       t.equal(resB.json().errors, undefined, 'tenant B is served while A is at its share')
       const resA = await gql(a.key, `{ ${usageField('u')} }`)
@@ -102,7 +104,7 @@ void eachEngine(t, async (t, engine) => {
       t.ok(isProblem(rest))
       t.equal(rest.headers['retry-after'], '1')
     } finally {
-      release()
+      for (const release of releases) release()
     }
     const again = await gql(a.key, `{ ${usageField('u')} }`)
     t.equal(again.json().errors, undefined, 'served once its slot is free')

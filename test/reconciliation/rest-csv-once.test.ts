@@ -2,8 +2,7 @@ import { Decimal } from 'decimal.js'
 import Fastify from 'fastify'
 import t from 'tap'
 import app from '../../src/app.js'
-import type { Db, DbClient } from '../../src/db/client.js'
-import { bearer, eachEngine, freshDb, tenantWithKey, testConfig } from '../helpers.js'
+import { bearer, eachEngine, freshDb, recordStatements, tenantWithKey, testConfig } from '../helpers.js'
 
 /**
  * `GET /v1/reconciliation` as CSV reads and compares the range once. It walked the JSON pages
@@ -16,14 +15,8 @@ const GROUPS = 2_500
 
 void eachEngine(t, async (t, engine) => {
   const db = await freshDb(t, engine)
-  const statements: string[] = []
-  // Statements inside transactions too: reconciliation reads both sides in one.
-  const count = <D extends Db>(d: D): D => ({
-    ...d,
-    query: (q, params, opts) => { statements.push(typeof q === 'string' ? q : JSON.stringify(q)); return d.query(q, params, opts) },
-    transaction: (fn) => d.transaction((tx) => fn(count(tx))),
-  })
-  const counting: DbClient = count(db)
+  // Statements inside transactions too (reconciliation reads both sides in one, a REST page streams in one).
+  const { db: counting, statements } = recordStatements(db)
   const server = Fastify({ logger: false })
   await server.register(app, { config: testConfig(), db: counting })
   await server.ready()

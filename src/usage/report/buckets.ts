@@ -39,6 +39,8 @@ export interface Plan {
   /** Every page of one listing is priced as of the first page's instant. */
   asOf: Date
   hash: string
+  /** The read-ahead snapshot the cursor names (report.ts): the rows of this page may already be held. */
+  snapshot?: string | undefined
 }
 
 function nextBoundary(t: number, width: number): number {
@@ -67,15 +69,18 @@ export function paramsHash(query: Record<string, unknown>): string {
   return queryHash(query, ['page', 'limit'])
 }
 
-export function encodePage(start: number, asOf: Date, hash: string): string {
-  return encodeCursor({ s: start, a: asOf.getTime(), h: hash }, 'page_')
+/** `snapshot`: the id of the rows read ahead for the later pages, when the first page kept them. */
+export function encodePage(start: number, asOf: Date, hash: string, snapshot?: string): string {
+  return encodeCursor({ s: start, a: asOf.getTime(), h: hash, ...(snapshot ? { n: snapshot } : {}) }, 'page_')
 }
 
-export function decodePage(page: string, hash: string): { start: number; asOf: Date } | undefined {
+export function decodePage(page: string, hash: string): { start: number; asOf: Date; snapshot?: string } | undefined {
   const v = decodeCursor(page, 'page_')
-  // The hash is computable by anyone: a forged cursor must still carry instants a Date can hold.
-  if (v && isInstantMs(v.s, 1000) && isInstantMs(v.a) && v.h === hash) return { start: v.s, asOf: new Date(v.a) }
-  return undefined
+  // The hash is computable by anyone: a forged cursor must still carry instants a Date can hold. A forged
+  // snapshot id finds nothing (ids are random and bound to their tenant and query): the page is read anew.
+  if (!v || !isInstantMs(v.s, 1000) || !isInstantMs(v.a) || v.h !== hash) return undefined
+  const snapshot = typeof v.n === 'string' && v.n.length <= 64 ? v.n : undefined
+  return { start: v.s, asOf: new Date(v.a), ...(snapshot ? { snapshot } : {}) }
 }
 
 /** Checks the range parameters against each other; lists every problem found. */
@@ -95,6 +100,7 @@ export function planRange(
   const end = q.end_time ?? nextBoundary(Math.floor(now.getTime() / 1000), width)
   let start = q.start_time
   let asOf = pricingInstant(q.pricing_as_of, now)
+  let snapshot: string | undefined
   if (q.page !== undefined) {
     const cursor = decodePage(q.page, hash)
     if (!cursor || cursor.start < q.start_time || (q.end_time !== undefined && cursor.start >= q.end_time))
@@ -102,8 +108,9 @@ export function planRange(
     else {
       start = cursor.start
       asOf = cursor.asOf
+      snapshot = cursor.snapshot
     }
   }
   if (problems.length) return { problems }
-  return { plan: { start, end, width, limit: q.limit ?? defaultLimit, asOf, hash }, problems }
+  return { plan: { start, end, width, limit: q.limit ?? defaultLimit, asOf, hash, snapshot }, problems }
 }

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/client.js'
-import { problems, type ProblemItem } from '../../errors.js'
+import { ProblemError, problems, type ProblemItem } from '../../errors.js'
 import { cardNotVisible } from '../../auth/access.js'
 import { findVisibleCard } from '../../pricing/card-lookup.js'
 import { selectSources, type Dimension, type UsageFilter } from '../dimensions.js'
@@ -10,6 +10,8 @@ import type { UsageSpec } from '../usage-sql.js'
 import type { TenantGate } from '../tenant-gate.js'
 import type { ExportGate } from '../export-gate.js'
 import type { Window } from '../windows.js'
+import { SnapshotCache } from '../page-snapshots.js'
+import { pageSnapshots } from '../usage-service.js'
 import { bucketCount, bucketsFrom, encodePage, paramsHash, planRange, type Bucket, type Plan, type RangeParams } from './buckets.js'
 
 /**
@@ -221,11 +223,73 @@ export function primed<T>(gen: AsyncGenerator<T>): Stream<T> {
   return it
 }
 
-/** The page the JSON API answers: `limit` buckets from start_time or the cursor, streamed as they are read. */
+/**
+ * The page the JSON API answers: `limit` buckets from start_time or the cursor. A listing's first page reads
+ * the whole range ahead when it fits in the widest page (readAhead), and its later pages come from what
+ * was read (fromSnapshot); otherwise — or once the rows are gone — each page is its own statement, streamed.
+ */
 export async function firstPage(db: Db, r: ReportRequest, now = new Date()): Promise<ReportPage> {
   const plan = await planReport(db, r, now)
-  return readPage(db, r, plan, plan.start, plan.limit)
+  return fromSnapshot(r, plan) ?? (await readAhead(db, r, plan)) ?? readPage(db, r, plan, plan.start, plan.limit)
 }
+
+/**
+ * The rows after a listing's first page, read by its statement (docs/rest-mirrors.md "Read ahead"): kept
+ * as usage's page snapshots are (same limits, bound to tenant and query hash), with the first row's bucket
+ * start and the pricing instant they were read for. A later page with their id is served from them, so
+ * every page of the listing is one moment of the ledger — a bucket ingested between two pages is in
+ * neither, as in GraphQL's pages — and the five statements of a 30-day listing are one.
+ */
+const readAheads = new SnapshotCache<UsageRow, { from: number; asOf: number }>()
+/** At most this many rows are read ahead (the statement's own group bound; over it, pages are read one by one). */
+const READ_AHEAD_ROWS = 10_000
+
+/** The over-the-bound signal of a read ahead: not an error, the listing is read page by page instead. */
+class ReadAheadTooLarge extends Error {}
+
+/** The first page of a listing whose whole range fits in the widest page: one statement reads all of it. */
+async function readAhead(db: Db, r: ReportRequest, plan: ReportPlan): Promise<ReportPage | undefined> {
+  readAheads.limits = pageSnapshots.limits
+  const total = bucketCount(plan.start, plan.end, plan.width)
+  if (r.query.page !== undefined || total <= plan.limit || total > r.limits[1] || readAheads.entryBudget === 0) return undefined
+  const { buckets, next } = bucketsFrom(plan.start, plan.end, plan.width, plan.limit)
+  let rows: RowStream
+  try {
+    const bounded = { ...r, maxGroups: Math.min(r.maxGroups, READ_AHEAD_ROWS) }
+    rows = await openRows(db, bounded, plan, new Date(plan.start * 1000), new Date(plan.end * 1000), () => new ReadAheadTooLarge())
+  } catch (err) {
+    // Too many rows, or a range the windows bound refuses whole: the page alone is read (and judged).
+    if (err instanceof ReadAheadTooLarge || (err instanceof ProblemError && err.statusCode === 400)) return undefined
+    throw err
+  }
+  const all: UsageRow[] = []
+  for await (const batch of rows) for (const row of batch) all.push(row)
+  const pageEnd = buckets.at(-1)!.end * 1000
+  const cut = all.findIndex((row) => row.windowStart.getTime() >= pageEnd)
+  const mine = cut < 0 ? all : all.slice(0, cut)
+  const id = next === null ? undefined : readAheads.put({ tenantId: r.tenantId, hash: plan.hash, start: 0, rows: cut < 0 ? [] : all.slice(cut), extra: { from: next, asOf: plan.asOf.getTime() } })
+  const nextPage = next === null ? null : encodePage(next, plan.asOf, plan.hash, id)
+  return { buckets: primed(bucketRows(held(mine), buckets)), next, nextPage, sources: selectSources(filterOf(r), r.groupBy, []), currency: plan.currency }
+}
+
+/** A later page of a listing read ahead, from its rows — undefined when they are gone (expired, evicted, another instance). */
+function fromSnapshot(r: ReportRequest, plan: ReportPlan): ReportPage | undefined {
+  const snap = plan.snapshot === undefined ? undefined : readAheads.get(plan.snapshot, r.tenantId, plan.hash)
+  if (!snap || plan.start < snap.extra.from || plan.asOf.getTime() !== snap.extra.asOf) return undefined
+  const { buckets, next } = bucketsFrom(plan.start, plan.end, plan.width, plan.limit)
+  const nextPage = next === null ? null : encodePage(next, plan.asOf, plan.hash, plan.snapshot)
+  const sources = selectSources(filterOf(r), r.groupBy, [])
+  if (!buckets.length) return { buckets: primed(emptyBuckets()), next, nextPage, sources, currency: plan.currency }
+  // Later pages start on a bucket boundary, where the held rows' windows start too.
+  const [from, to] = [buckets[0]!.start * 1000, buckets.at(-1)!.end * 1000]
+  const mine = snap.rows.filter((row) => row.windowStart.getTime() >= from && row.windowStart.getTime() < to)
+  return { buckets: primed(bucketRows(held(mine), buckets)), next, nextPage, sources, currency: plan.currency }
+}
+
+/** Rows already read, as the stream bucketRows reads. */
+const held = (rows: UsageRow[]): RowStream => primed((async function* () {
+  yield rows
+})())
 
 /** A chunk of an export over the rows bound: read again as fewer buckets (its statement is done, nothing was sent). */
 class ChunkTooLarge extends Error {
