@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { main, type Io } from '../../src/cli/main.js'
+import { track } from '../setup/children.js'
 import { DIST_CLI } from '../setup/compiled.js'
 
 /**
@@ -25,7 +26,7 @@ export async function runCli(argv: string[], env: Record<string, string> = {}) {
 /** The real binary (dist/cli.js under node, built by ensureBuilt), with only the TOKENLEDGER_* variables given here. */
 export function runBuiltCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TOKENLEDGER_')))
-  const child = spawn(process.execPath, [DIST_CLI, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = track(spawn(process.execPath, [DIST_CLI, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))

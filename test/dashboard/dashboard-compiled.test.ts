@@ -3,16 +3,17 @@ import t from 'tap'
 import { loadDashboardAssets } from '../../src/dashboard/index.js'
 import { ADMIN_TOKEN } from '../helpers.js'
 import { DIST_SERVER, ensureBuilt, ROOT } from '../setup/compiled.js'
+import { track } from '../setup/children.js'
 
 // The page's assets are compiled string modules plus a file of node_modules, so the compiled server must
 // serve exactly what the source server serves — whatever directory dist/ ends up in.
 t.test('node dist/server.js serves the same dashboard page and assets as the source', async (t) => {
   await ensureBuilt()
-  const child = spawn(process.execPath, [DIST_SERVER], {
+  const child = track(spawn(process.execPath, [DIST_SERVER], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: 'memory://', LOG_LEVEL: 'info', TOKENLEDGER_ADMIN_TOKEN: ADMIN_TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  }))
   t.teardown(() => child.kill('SIGKILL'))
   let out = ''
   const port = await new Promise<number>((resolve, reject) => {

@@ -5,6 +5,7 @@ import type { Engine } from '../../src/db/client.js'
 import { ADMIN_TOKEN, admin, bearer, build, eachEngine, freshDb, isProblem, tenantWithKey } from '../helpers.js'
 import { rowCount } from '../factories/buckets.js'
 import { withDatabase } from '../setup/templates.js'
+import { track } from '../setup/children.js'
 
 // A request's row problems are kept up to the thousand a response lists and counted beyond
 // (ProblemList, src/errors.ts). Every problem used to be held: 3 MB of `{}` buckets made three million
@@ -75,11 +76,11 @@ async function startServer(t: Test, engine: Engine): Promise<string> {
     const [row] = await db.query<{ name: string }>('select current_database() as name')
     database = { DATABASE_URL: withDatabase(process.env.TEST_DATABASE_URL!, row!.name) }
   }
-  const child = spawn(process.execPath, [`--max-old-space-size=${BOUNDED_HEAP_MB}`, '--import', 'tsx', 'src/server.ts'], {
+  const child = track(spawn(process.execPath, [`--max-old-space-size=${BOUNDED_HEAP_MB}`, '--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
     env: { ...process.env, ...database, PORT: '0', LOG_LEVEL: 'info', TOKENLEDGER_ADMIN_TOKEN: ADMIN_TOKEN, RATE_LIMIT_PER_MINUTE: 'off', UNDER_PRESSURE: 'off' },
     stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  }))
   let err = ''
   child.stderr.on('data', (d: Buffer) => (err += d.toString()))
   const exited = new Promise<void>((r) => child.once('exit', () => r()))

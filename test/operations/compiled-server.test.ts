@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { DIST_SERVER, ensureBuilt, ROOT } from '../setup/compiled.js'
+import { track } from '../setup/children.js'
 
 const ADMIN = 'compiled-admin-token-0123456789'
 // A possible tsc build plus a fresh PGlite initdb in WASM: on a busy 2-core CI machine, more than tap's default.
@@ -25,11 +26,11 @@ t.test('node dist/server.js: migrates from migrations/, serves GraphQL from sche
   const dir = await mkdtemp(join(tmpdir(), 'tokenledger-dist-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   // Started from another working directory: every file it reads must resolve from dist/, not the cwd.
-  const child = spawn(process.execPath, [DIST_SERVER], {
+  const child = track(spawn(process.execPath, [DIST_SERVER], {
     cwd: dir,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', DATA_DIR: join(dir, 'data'), TOKENLEDGER_ADMIN_TOKEN: ADMIN, DATABASE_URL: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  }))
   t.teardown(() => child.kill('SIGKILL'))
   let out = ''
   let err = ''

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { createPostgresDb } from '../../src/db/client.js'
+import { track } from '../setup/children.js'
 
 // The fault test for "PostgreSQL dies during ingest": a private PostgreSQL 15 cluster (its own data
 // directory, port and socket) under the real server process, loaded with CSV uploads, JSON buckets
@@ -95,13 +96,13 @@ async function privateCluster(t: Test) {
 
 function startServer(databaseUrl: string) {
   // node with tsx's loader, not the tsx CLI: one process, so a SIGKILL in teardown leaves no orphan.
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child: ChildProcess = track(spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, TOKENLEDGER_ADMIN_TOKEN: ADMIN, DB_RETRY_MS: '500', DB_POOL_SIZE: '10',
       // The load here is one key far past 1,200 requests a minute on a quiet machine; rate limits are tested elsewhere.
       RATE_LIMIT_PER_MINUTE: 'off' },
     stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  }))
   let out = ''
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()))

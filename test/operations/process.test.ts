@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { waitFor } from '../helpers.js'
+import { track } from '../setup/children.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -33,11 +34,11 @@ interface Running {
 
 function start(env: Record<string, string>): Running {
   // node with tsx's loader, not the tsx CLI: one process, so a SIGKILL in teardown leaves no orphan.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = track(spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', TOKENLEDGER_ADMIN_TOKEN: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  }))
   let out = ''
   let err = ''
   const port = new Promise<number>((resolve, reject) => {

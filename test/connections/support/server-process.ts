@@ -5,6 +5,7 @@ import type { Test } from 'tap'
 import { createPostgresDb, type DbClient } from '../../../src/db/client.js'
 import { ADMIN_TOKEN, admin } from '../../helpers.js'
 import { ensurePostgresTemplate, withDatabase } from '../../setup/templates.js'
+import { track } from '../../setup/children.js'
 import { OPENAI_KEY, SYNC_CONFIG } from './harness.js'
 import type { StubProvider } from './stub-provider.js'
 
@@ -19,11 +20,11 @@ export interface ServerProcess {
 
 /** A real tokenledger server process (node + tsx, as test/operations/process.test.ts), killed at teardown. */
 export function startServer(t: Test, env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = track(spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
     env: { ...process.env, ...SYNC_CONFIG, PORT: '0', LOG_LEVEL: 'info', TOKENLEDGER_ADMIN_TOKEN: ADMIN_TOKEN, RATE_LIMIT_PER_MINUTE: 'off', UNDER_PRESSURE: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  }))
   let out = ''
   let err = ''
   const url = new Promise<string>((resolve, reject) => {
