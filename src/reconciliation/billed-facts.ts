@@ -30,6 +30,8 @@ interface BilledAggregate {
   amount: string
   quantity: string | null
   quantity_unit: string | null
+  /** The latest end_time of the group's bills: past window_end when a bill crosses the window's end. */
+  period_end: Date
   n: number
 }
 
@@ -68,6 +70,50 @@ function billedItem(r: BilledAggregate): ReconFact['item'] {
   return { key: `t|${r.line_item}`, text: r.line_item, priced: false, perUnit: false }
 }
 
+/** The filters billed costs carry, as SQL conditions (besides the tenant's). */
+function filterConditions(filter: UsageFilter): SQL[] {
+  const where: SQL[] = []
+  for (const [field, column] of FILTERS) {
+    const values = filterValues(filter, field)
+    if (values?.length) where.push(sql`${sql.raw(column)} = any(${sql.param(values)}::text[])`)
+  }
+  // As the usage side reads it (facts-sql.ts): a cost whose line item says nothing of batch is not batch.
+  if (filter.batch !== undefined) where.push(sql`coalesce(batch, false) = ${filter.batch}`)
+  return where
+}
+
+/** How far before `from` a bill that crosses it is looked for: a month's invoice is the longest bill period. */
+const LONGEST_BILL_MS = 31 * 24 * 3600 * 1000
+
+/**
+ * The range widened to the whole periods of the bills that cross its edges (one step: a bill that starts
+ * before `from`, at most 31 days before, and ends after it; one that starts before `to` and ends after
+ * it). Both sides are then read over the same instants: a bill of a day in another zone (08:00Z to
+ * 08:00Z) at the range's start was left out while its usage after `from` was counted, and at its end was
+ * set against part of its usage.
+ */
+export async function billedRange(
+  db: Db,
+  q: { tenantId: string; from: Date; to: Date; filter: UsageFilter; signal?: AbortSignal | undefined },
+): Promise<{ from: Date; to: Date }> {
+  const [from, to] = [q.from.toISOString(), q.to.toISOString()]
+  const earliest = new Date(Math.max(q.from.getTime() - LONGEST_BILL_MS, 0)).toISOString()
+  const where = sql.join([sql`tenant_id = ${q.tenantId}`, ...filterConditions(q.filter)], sql` and `)
+  const [edges] = await db.query<{ first: Date | null; last: Date | null }>(
+    sql`select
+        (select min(start_time) from billed_costs where ${where} and start_time >= ${earliest}::timestamptz
+          and start_time < ${from}::timestamptz and end_time > ${from}::timestamptz) as first,
+        (select max(end_time) from billed_costs where ${where} and start_time >= ${earliest}::timestamptz
+          and start_time < ${to}::timestamptz and end_time > ${to}::timestamptz) as last`,
+    [],
+    { signal: q.signal },
+  )
+  return {
+    from: edges?.first ? new Date(edges.first) : q.from,
+    to: edges?.last ? new Date(edges.last) : q.to,
+  }
+}
+
 export async function billedFacts(
   db: Db,
   q: { tenantId: string; from: Date; to: Date; window: Window; filter: UsageFilter; maxGroups: number; onTooLarge: (n: number) => Error; signal?: AbortSignal | undefined },
@@ -76,21 +122,16 @@ export async function billedFacts(
     sql`tenant_id = ${q.tenantId}`,
     sql`start_time >= ${q.from.toISOString()}::timestamptz`,
     sql`start_time < ${q.to.toISOString()}::timestamptz`,
+    ...filterConditions(q.filter),
   ]
-  for (const [field, column] of FILTERS) {
-    const values = filterValues(q.filter, field)
-    if (values?.length) where.push(sql`${sql.raw(column)} = any(${sql.param(values)}::text[])`)
-  }
-  // As the usage side reads it (facts-sql.ts): a cost whose line item says nothing of batch is not batch.
-  if (q.filter.batch !== undefined) where.push(sql`coalesce(batch, false) = ${q.filter.batch}`)
   const start = windowStartSql(q.window, sql`start_time`, 'UTC', q.from)
   const rows = await db.query<BilledAggregate>(
-    sql`with g as (select ${start} as w, ${sql.raw(KEYS)}, sum(amount) as amount,
+    sql`with g as (select ${start} as w, ${sql.raw(KEYS)}, sum(amount) as amount, max(end_time) as period_end,
           case when count(quantity) = count(*) then sum(quantity) end as quantity
         from billed_costs where ${sql.join(where, sql` and `)}
         group by 1, ${sql.raw(KEYS)})
       select w as window_start, ${windowEndSql(q.window, sql`w`, 'UTC', q.to)} as window_end, ${sql.raw(KEYS)},
-        amount::text as amount, quantity::text as quantity, count(*) over ()::int8 as n
+        amount::text as amount, quantity::text as quantity, period_end, count(*) over ()::int8 as n
       from g limit ${q.maxGroups + 1}`,
     [],
     { signal: q.signal },
@@ -112,5 +153,6 @@ export async function billedFacts(
     priced: null,
     quantity: r.quantity,
     quantityUnit: r.quantity_unit,
+    periodEnd: new Date(r.period_end),
   }))
 }

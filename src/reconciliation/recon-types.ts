@@ -91,4 +91,6 @@ export interface ReconFact {
   /** Billed: the reported quantity (null when not reported) and its unit. */
   quantity: string | null
   quantityUnit: string | null
+  /** Billed: the latest end of the fact's bills (past `windowEnd` when a bill crosses the window's end). */
+  periodEnd?: Date
 }

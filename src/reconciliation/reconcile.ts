@@ -132,6 +132,51 @@ export function firstAfter(rows: readonly ReconRow[], key: ReconKey): number {
   return lo
 }
 
+/**
+ * Windows a bill crosses, joined (contract v2 extended, README "Reconciliation"): a bill is never split —
+ * a pro-rata share of money is a number nobody billed — so a bill whose period does not fit in one
+ * window (a day in another zone, 08:00Z to 08:00Z, in UTC days) joins every window it touches into one
+ * row window, and both sides are summed over it. Windows no bill crosses stay as they are. Every fact
+ * takes its joined window, cut to the range that was read (`range`: both sides cover exactly it).
+ */
+export function joinCrossedWindows(facts: readonly ReconFact[], range: { from: Date; to: Date }): ReconFact[] {
+  const spans = facts.map((f) => {
+    const end = f.windowEnd.getTime()
+    const billedEnd = f.periodEnd?.getTime() ?? end
+    return { start: f.windowStart.getTime(), end: Math.max(end, billedEnd), crossed: billedEnd > end }
+  })
+  if (!spans.some((s) => s.crossed)) return [...facts]
+  // The union of overlapping spans; windows that only touch (one's end the next one's start) stay apart.
+  const joined: { start: number; end: number; crossed: boolean }[] = []
+  for (const s of [...spans].sort((a, b) => a.start - b.start || a.end - b.end)) {
+    const last = joined.at(-1)
+    if (last && s.start < last.end) {
+      last.end = Math.max(last.end, s.end)
+      last.crossed ||= s.crossed
+    } else joined.push({ ...s })
+  }
+  const [from, to] = [range.from.getTime(), range.to.getTime()]
+  // A window no bill crosses keeps its own bounds (as without any crossing); a joined one is cut to the range.
+  const windows = joined.map((j) => ({
+    start: j.start,
+    windowStart: new Date(j.crossed ? Math.max(j.start, from) : j.start),
+    windowEnd: new Date(j.crossed ? Math.min(j.end, to) : j.end),
+  }))
+  return facts.map((f, i) => {
+    const start = spans[i]!.start
+    // The last joined span that starts at or before the fact's window.
+    let lo = 0
+    let hi = windows.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (windows[mid]!.start <= start) lo = mid
+      else hi = mid - 1
+    }
+    const w = windows[lo]!
+    return { ...f, windowStart: w.windowStart, windowEnd: w.windowEnd }
+  })
+}
+
 export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDimension[], tolerance: string): { rows: ReconRow[]; totals: ReconTotals } {
   const dims = activeDimensions(groupBy)
   const lineItems = dims.includes('LINE_ITEM')

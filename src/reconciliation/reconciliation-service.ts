@@ -7,9 +7,9 @@ import { pricingInstant } from '../pricing/as-of.js'
 import { checkCursor, encodeCursor, findUsageArgProblems, lookupCard, pageSnapshots, queryHash, type UsageLimits } from '../usage/usage-service.js'
 import { SnapshotCache } from '../usage/page-snapshots.js'
 import { ArgProblems } from '../usage/arg-problems.js'
-import { billedFacts } from './billed-facts.js'
+import { billedFacts, billedRange } from './billed-facts.js'
 import { computedFacts } from './computed-facts.js'
-import { firstAfter, isReconKey, reconcile, reconKey, type ReconKey } from './reconcile.js'
+import { firstAfter, isReconKey, joinCrossedWindows, reconcile, reconKey, type ReconKey } from './reconcile.js'
 import { RECON_DIMENSIONS, RECON_WINDOWS, type ReconArgs, type ReconPage, type ReconRow, type ReconTotals, type ReconWindow } from './recon-types.js'
 
 /**
@@ -90,7 +90,8 @@ async function reconciledIn(db: Db, args: ReconArgs, limits: UsageLimits, { foun
     const window = found.orThrow(checkedWindow)
     const asOf = cursor?.asOf ?? pricingInstant(args.pricingAsOf, new Date())
     const groupBy = [...new Set(args.groupBy)]
-    const range = wholeUtcDays(args.from, args.to)
+    const days = wholeUtcDays(args.from, args.to)
+    const range = await billedRange(tx, { tenantId: args.tenantId, ...days, filter: args.filter, signal: limits.signal })
     const computed = await computedFacts(tx, { ...args, ...range, window, groupBy, asOf }, limits)
     const billed = await billedFacts(tx, {
       tenantId: args.tenantId,
@@ -102,7 +103,7 @@ async function reconciledIn(db: Db, args: ReconArgs, limits: UsageLimits, { foun
       onTooLarge: (n) =>
         new UsageInputError('groupBy', `the range holds ${n} billed groups, more than the limit of ${limits.maxGroups}; narrow the range or use a larger window`),
     })
-    return { ...reconcile([...computed.facts, ...billed], groupBy, args.tolerance), sources: computed.sources, asOf, hash, cursor }
+    return { ...reconcile(joinCrossedWindows([...computed.facts, ...billed], range), groupBy, args.tolerance), sources: computed.sources, asOf, hash, cursor }
   })
 }
 

@@ -19,8 +19,8 @@ const lowerCase = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v)
 const lower = <T extends readonly string[]>(values: T) => values.map((v) => v.toLowerCase()) as unknown as [string, ...string[]]
 
 export const ReconQuerySchema = strictQuery({
-  from: InstantParamSchema.describe('Start of the range (unix seconds or RFC 3339), inclusive; widened to its UTC midnight (billed costs are whole UTC days)'),
-  to: InstantParamSchema.describe('End of the range, exclusive; widened to the next UTC midnight when it falls inside a day'),
+  from: InstantParamSchema.describe('Start of the range (unix seconds or RFC 3339), inclusive; widened to its UTC midnight, and to the start of a bill that crosses it (bills are never split)'),
+  to: InstantParamSchema.describe('End of the range, exclusive; widened to the next UTC midnight when it falls inside a day, and to the end of a bill that crosses it'),
   window: z
     .preprocess(lowerCase, z.enum(lower(RECON_WINDOWS)))
     .default('day')
