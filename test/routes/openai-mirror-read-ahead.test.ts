@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
 import app from '../../src/app.js'
+import { firstPage, type BucketRows } from '../../src/usage/report/report.js'
 import { bearer, eachEngine, freshDb, recordStatements, tenantWithKey, testConfig } from '../helpers.js'
 
 /**
@@ -93,6 +94,26 @@ void eachEngine(t, async (t, engine) => {
   t.equal(crossed.statusCode, 200, crossed.body)
   const tokens = (crossed.json() as Page).data.flatMap((bk) => bk.results.map((r) => r.input_tokens as number))
   t.ok(tokens.length > 0 && tokens.every((n) => n >= 7000), `tenant b's own usage (${tokens.slice(0, 4).join(', ')}…)`)
+
+  // Without end_time the range ends at the bucket after `now`: a later page read after that boundary holds a
+  // bucket the first page's statement never read. It was served from the held rows as empty (review, 2026-12-05).
+  const open = (page: string | undefined, now: number) =>
+    firstPage(db, {
+      tenantId: a.tenantId, query: { start_time: DAY0 + 20 * 86_400, rate_card: 'default', page }, width: 86_400, limits: [7, 31],
+      groupBy: ['PROJECT'], filter: { usageTypes: ['completions'] }, classes: false, maxGroups: 100_000,
+    }, new Date(now * 1000))
+  const drain = async (p: Awaited<ReturnType<typeof open>>) => {
+    const out: BucketRows[] = []
+    for await (const bk of p.buckets) out.push(bk)
+    return out
+  }
+  const day30 = DAY0 + 30 * 86_400
+  const p1 = await open(undefined, day30 - 1)
+  t.equal((await drain(p1)).length, 7)
+  await ingest(a.key, [{ start_time: day30 + 60, end_time: day30 + 120, project_id: 'p-new-day', model: 'gpt-4o-mini', input_tokens: 9 }])
+  const p2 = await drain(await open(p1.nextPage!, day30 + 300))
+  t.equal(p2.at(-1)?.start, day30, 'the page now reaches the new day')
+  t.ok(p2.at(-1)?.rows.some((row) => row.projectId === 'p-new-day'), "the new day's usage, not an empty bucket")
 
   // A range wider than the widest page is read page by page, as before.
   const before = usageReads()

@@ -240,7 +240,7 @@ export async function firstPage(db: Db, r: ReportRequest, now = new Date()): Pro
  * every page of the listing is one moment of the ledger — a bucket ingested between two pages is in
  * neither, as in GraphQL's pages — and the five statements of a 30-day listing are one.
  */
-const readAheads = new SnapshotCache<UsageRow, { from: number; asOf: number }>()
+const readAheads = new SnapshotCache<UsageRow, { from: number; end: number; asOf: number }>()
 /** At most this many rows are read ahead (the statement's own group bound; over it, pages are read one by one). */
 const READ_AHEAD_ROWS = 10_000
 
@@ -267,7 +267,7 @@ async function readAhead(db: Db, r: ReportRequest, plan: ReportPlan): Promise<Re
   const pageEnd = buckets.at(-1)!.end * 1000
   const cut = all.findIndex((row) => row.windowStart.getTime() >= pageEnd)
   const mine = cut < 0 ? all : all.slice(0, cut)
-  const id = next === null ? undefined : readAheads.put({ tenantId: r.tenantId, hash: plan.hash, start: 0, rows: cut < 0 ? [] : all.slice(cut), extra: { from: next, asOf: plan.asOf.getTime() } })
+  const id = next === null ? undefined : readAheads.put({ tenantId: r.tenantId, hash: plan.hash, start: 0, rows: cut < 0 ? [] : all.slice(cut), extra: { from: next, end: plan.end, asOf: plan.asOf.getTime() } })
   const nextPage = next === null ? null : encodePage(next, plan.asOf, plan.hash, id)
   return { buckets: primed(bucketRows(held(mine), buckets)), next, nextPage, sources: selectSources(filterOf(r), r.groupBy, []), currency: plan.currency }
 }
@@ -275,7 +275,9 @@ async function readAhead(db: Db, r: ReportRequest, plan: ReportPlan): Promise<Re
 /** A later page of a listing read ahead, from its rows — undefined when they are gone (expired, evicted, another instance). */
 function fromSnapshot(r: ReportRequest, plan: ReportPlan): ReportPage | undefined {
   const snap = plan.snapshot === undefined ? undefined : readAheads.get(plan.snapshot, r.tenantId, plan.hash)
-  if (!snap || plan.start < snap.extra.from || plan.asOf.getTime() !== snap.extra.asOf) return undefined
+  // Without end_time the range ends at the bucket after `now`: a later page read after that boundary has
+  // buckets the rows were never read for (they were served as empty), so it is read anew.
+  if (!snap || plan.start < snap.extra.from || plan.end !== snap.extra.end || plan.asOf.getTime() !== snap.extra.asOf) return undefined
   const { buckets, next } = bucketsFrom(plan.start, plan.end, plan.width, plan.limit)
   const nextPage = next === null ? null : encodePage(next, plan.asOf, plan.hash, plan.snapshot)
   const sources = selectSources(filterOf(r), r.groupBy, [])
