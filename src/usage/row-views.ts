@@ -204,19 +204,20 @@ export function toTotals(r: Record<string, unknown>, currency: string): UsageTot
 /**
  * Maps rows by column name (the driver's rows; a page's values under their names) to plain UsageRow
  * objects: every field of the view, plus `storageByteSeconds` (REST) and, when the spec asks, the per-class
- * breakdown (`classes`, mapped by `toClasses`).
+ * breakdown (`classes`, or `classTokens` for a tokens-only one, mapped by `breakdown`).
  */
 export function usageRowMapper<S extends Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes' | 'classes'>>(
   spec: S,
   currency: string,
-  toClasses: (r: Record<string, unknown>) => UsageRow['classes'],
+  breakdown: { classes: (r: Record<string, unknown>) => UsageRow['classes']; classTokens: (r: Record<string, unknown>) => UsageRow['classTokens'] },
 ): (r: Record<string, unknown>) => UsageRow {
   const shape = new Shape(spec, currency)
   const keys = [...TOTAL_KEYS, ...Object.keys(ROW_FIELDS), 'labels', 'attributes', ...shape.dimensions.keys()]
   return (r) => {
     const row = materialize<UsageRow>(new RowView(new RecordSource(r, currency), shape), keys)
     row.storageByteSeconds = decimal(r.storage_byte_seconds) as string | null
-    if (spec.classes) row.classes = toClasses(r)
+    if (spec.classes === 'tokens') row.classTokens = breakdown.classTokens(r)
+    else if (spec.classes) row.classes = breakdown.classes(r)
     return row
   }
 }

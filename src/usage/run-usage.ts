@@ -68,9 +68,15 @@ export interface UsageRow extends UsageTotals {
    * that need the time-weighted mean of a gauge (REST vector_stores); not a GraphQL field.
    */
   storageByteSeconds: string | null
-  /** Present when the spec asked for `classes`. */
+  /** Present when the spec asked for `classes: true`. */
   classes?: Record<ClassColumn, ClassUsage>
+  /** Present when the spec asked for `classes: 'tokens'`: each priced class's tokens. */
+  classTokens?: Record<ClassColumn, number>
   [dimension: string]: unknown
+}
+
+function toClassTokens(r: Record<string, unknown>): Record<ClassColumn, number> {
+  return Object.fromEntries(PRICED_CLASSES.map((c) => [c.column, (r[c.column] as number | null) ?? 0])) as Record<ClassColumn, number>
 }
 
 function toClasses(r: Record<string, unknown>): Record<ClassColumn, ClassUsage> {
@@ -225,5 +231,5 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
  * UsageRow objects of `spec`: the one mapping of src/usage/row-views.ts, every field read once.
  */
 export function usageRows(spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes' | 'classes'>, currency: string): (r: RawUsageRow) => UsageRow {
-  return usageRowMapper(spec, currency, toClasses)
+  return usageRowMapper(spec, currency, { classes: toClasses, classTokens: toClassTokens })
 }

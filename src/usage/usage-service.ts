@@ -6,7 +6,7 @@ import { selectSources, ALL_SOURCES, MAX_FILTER_VALUES, MAX_GROUP_BY_KEYS } from
 import { rowFromValues, runUsage, usageRows, type RowValues, type UsageResult, type UsageTotals } from './run-usage.js'
 import { usageRowViews, type UsageRowView } from './row-views.js'
 import { SnapshotCache } from './page-snapshots.js'
-import { isRowKey, keyColumns, type RowKey, type UsageSpec } from './usage-sql.js'
+import { isRowKey, keyColumns, type ClassBreakdown, type RowKey, type UsageSpec } from './usage-sql.js'
 import type { TenantGate } from './tenant-gate.js'
 import { isKnownTimeZone, maxWindows, unknownZoneMessage, type Window } from './windows.js'
 import { ArgProblems } from './arg-problems.js'
@@ -35,7 +35,7 @@ export interface UsageArgs extends Omit<UsageSpec, 'sources' | 'pricing' | 'clas
   first: number
   after?: string | undefined
   /** Also return the per-class breakdown on each row (see UsageSpec.classes). */
-  classes?: boolean | undefined
+  classes?: ClassBreakdown | undefined
 }
 
 export interface UsagePage extends UsageResult {

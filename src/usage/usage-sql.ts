@@ -32,15 +32,25 @@ export interface UsageSpec {
   pricing: PricingScope
   /**
    * Also return, per priced token class, its tokens, cost and unpriced tokens (columns `<class>`,
-   * `c_<class>`, `u_<class>`): the REST mirrors need the per-modality counters and the line items.
-   * Not combined with MODALITY grouping, which already splits by class family.
+   * `c_<class>`, `u_<class>`): the costs mirror needs them for its line items. `'tokens'`: the tokens
+   * only (columns `<class>`), all the completions mirror's per-modality counters need — a third of the
+   * sums and columns. Not combined with MODALITY grouping, which already splits by class family.
    */
-  classes?: boolean
+  classes?: ClassBreakdown
   /** false: read provider buckets from usage_buckets even where the hourly rollup would serve. */
   rollups?: boolean
 }
 
+/** Which per-class figures a query returns: none, every one, or the tokens only (UsageSpec.classes). */
+export type ClassBreakdown = boolean | 'tokens'
+
 const CLASS_COLUMNS = PRICED_CLASSES.map((c) => c.column)
+
+/** Per class, the columns of its breakdown (`<class>`, and `c_<class>`, `u_<class>` unless tokens only). */
+function classColumns(classes: ClassBreakdown): string[][] {
+  if (!classes) return []
+  return CLASS_COLUMNS.map((c) => (classes === 'tokens' ? [c] : [c, `c_${c}`, `u_${c}`]))
+}
 /** The range's one rate segment, or null when a price changes inside it (CTE `one_seg`). */
 const ONE_SEGMENT = sql`(select s from one_seg)`
 const raw = (s: string) => sql.raw(s)
@@ -195,7 +205,7 @@ const UNPRICED_COLUMNS = UNPRICED_BY_COST.map((u) => u.column)
  * quantities are listed. Token rows are never summed per resource first: that aggregate (41 numeric
  * sums per group, spilling to disk at 36,000 groups) was most of a large result's pricing time.
  */
-function plainRowsSql(g: Grouping, classes: boolean): SQL {
+function plainRowsSql(g: Grouping, classes: ClassBreakdown): SQL {
   const keys = g.keys.filter((k) => k !== 'resource')
   const cols = (agg: (expr: string) => string) => [
     `${agg('requests')} as requests`,
@@ -217,7 +227,7 @@ function plainRowsSql(g: Grouping, classes: boolean): SQL {
     `${agg('u_q')} as u_q`,
     `${agg(`case when resource = 'storage_bytes' then byte_seconds end`)} as bsec`,
     `${agg('reported_cost')} as reported_cost`,
-    ...(classes ? CLASS_COLUMNS.map((c) => `${agg(c)} as ${c}, ${agg(`coalesce(c_${c}, 0)`)} as c_${c}, ${agg(`u_${c}`)} as u_${c}`) : []),
+    ...classColumns(classes).flat().map((c) => `${agg(c.startsWith('c_') ? `coalesce(${c}, 0)` : c)} as ${c}`),
   ].join(', ')
   const groupKeys = [...keys, 'resource'].join(', ')
   return raw(`select ${groupKeys}, resource as r_name, ${cols(same)} from priced_tokens
@@ -279,9 +289,9 @@ function groupsSql(spec: UsageSpec, groups: SQL): SQL {
 }
 
 /** The output groups: figures summed over their per-resource rows, the quantity, the unpriced quantities. */
-function groupedSql(g: Grouping, rowsSql: SQL, classes: boolean): SQL {
+function groupedSql(g: Grouping, rowsSql: SQL, classes: ClassBreakdown): SQL {
   const s = (c: string) => `sum(${c}) as ${c}`
-  const classSums = classes ? CLASS_COLUMNS.map((c) => `, ${s(c)}, ${s(`c_${c}`)}, ${s(`u_${c}`)}`).join('') : ''
+  const classSums = classColumns(classes).flat().map((c) => `, ${s(c)}`).join('')
   return sql`select ${raw(g.keys.join(', '))},
       case when sum(n_req) = 0 then null else sum(requests) end as requests,
       ${raw(['input_tokens', 'output_tokens', 'cached_input_tokens', 'uncached_input_tokens', 'cache_write_tokens', 'cache_write_1h_tokens',
@@ -301,9 +311,7 @@ function groupedSql(g: Grouping, rowsSql: SQL, classes: boolean): SQL {
 export function pageColumns(spec: UsageSpec): { name: string; expr: SQL }[] {
   const g = grouping(spec)
   const col = (name: string, expr = name) => ({ name, expr: raw(expr) })
-  const classCols = spec.classes
-    ? CLASS_COLUMNS.flatMap((c) => [col(c, `${c}::int8`), col(`c_${c}`, `c_${c}::text`), col(`u_${c}`, `u_${c}::int8`)])
-    : []
+  const classCols = classColumns(spec.classes ?? false).flat().map((c) => col(c, c.startsWith('c_') ? `${c}::text` : `${c}::int8`))
   return [
     ...classCols,
     col('window_start', 'w'),

@@ -100,4 +100,24 @@ void eachEngine(t, async (t, engine) => {
       t.ok(rows > 0, `${rows} rows compared`)
     })
   }
+
+  // The completions mirror asks for each class's tokens only (classes: 'tokens'); the costs mirror and
+  // reconciliation for every figure (classes: true). Same rows, same tokens, whichever is asked.
+  for (const shape of shapes.filter((s) => !s.groupBy.includes('MODALITY'))) {
+    await t.test(`${shape.window} × [${shape.groupBy.join(', ')}]: a tokens-only breakdown equals the full one's tokens`, async (t) => {
+      const args: UsageArgs = {
+        tenantId, from: new Date('2025-10-14T00:00:00Z'), to: new Date('2025-11-15T00:00:00Z'), timeZone: 'Asia/Kolkata',
+        groupByLabels: [], filter: {}, rateCard: 'default', first: 1000, ...shape,
+      }
+      const [full, tokens] = [await queryUsagePage(db, { ...args, classes: true }, { maxGroups: 100_000 }), await queryUsagePage(db, { ...args, classes: 'tokens' }, { maxGroups: 100_000 })]
+      t.ok(full.rows.length > 0 && !full.hasNextPage, `${full.rows.length} rows, one page`)
+      t.same(tokens.rows.map(({ classTokens, ...row }) => row), full.rows.map(({ classes, ...row }) => row), 'every other field')
+      const fromFull = full.rows.map((r) => Object.fromEntries(Object.entries(r.classes!).map(([c, u]) => [c, u.tokens])))
+      t.same(tokens.rows.map((r) => r.classTokens), fromFull, 'each class’s tokens')
+      t.ok(fromFull.some((r) => Object.values(r).some((n) => n > 0)), 'some class has tokens')
+      t.ok(tokens.rows.every((r) => r.classes === undefined) && full.rows.every((r) => r.classTokens === undefined), 'each breakdown only where asked')
+      const columns = (classes: UsageSpec['classes']) => pageColumns({ ...args, sources: ['buckets'], pricing: { cardId: 1, asOf: new Date() }, classes }).length
+      t.equal(columns(true) - columns('tokens'), 2 * (columns('tokens') - columns(false)), 'tokens only: a third of the class columns')
+    })
+  }
 })

@@ -88,7 +88,8 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
             projectIds: q.project_ids, userIds: q.user_ids, apiKeyIds: q.api_key_ids, models: q.models, batch: q.batch,
             contextTiers: q.context_tiers, inferenceGeos: q.inference_geos, usageTypes: ['completions'],
           },
-          classes: true,
+          // The per-modality counters need each class's tokens, not its cost.
+          classes: 'tokens',
         }
         if (wantsCsv(req.headers.accept))
           // Grouped by provider and account too, which the file carries, so it re-ingests to the same rows.

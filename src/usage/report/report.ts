@@ -6,7 +6,7 @@ import { selectSources, type Dimension, type UsageFilter } from '../dimensions.j
 import type { UsageRow } from '../run-usage.js'
 import { streamUsage, type RowStream } from '../stream-usage.js'
 import { checkUsageArgs, tooManyGroups, UsageInputError } from '../usage-service.js'
-import type { UsageSpec } from '../usage-sql.js'
+import type { ClassBreakdown, UsageSpec } from '../usage-sql.js'
 import type { TenantGate } from '../tenant-gate.js'
 import type { ExportGate } from '../export-gate.js'
 import type { Window } from '../windows.js'
@@ -30,8 +30,8 @@ export interface ReportRequest {
   /** Resource attributes to group by (`size`, `vector_store_id`, …); row.attributes in this order. */
   groupByAttributes?: string[] | undefined
   filter: UsageFilter
-  /** Ask the query layer for the per-class breakdown (token fields, line items). */
-  classes: boolean
+  /** Ask the query layer for the per-class breakdown: every figure (line items) or the tokens only (token fields). */
+  classes: ClassBreakdown
   maxGroups: number
   gate?: TenantGate | undefined
   /** The server's share of the pool for streamed reads (EXPORT_CONCURRENCY). */

@@ -38,22 +38,22 @@ export type CompletionsResult = { object: 'organization.usage.completions.result
 
 /** The counters OpenAI would report for a row, from its per-class sums (the ingest mapping, reversed). */
 function counters(row: UsageRow): Record<CounterField, number | null> {
-  const c = row.classes!
+  const c = row.classTokens!
   return toOpenAICounters({
     requests: row.requests,
     inputTokens: row.inputTokens,
     outputTokens: row.outputTokens,
-    inText: c.in_text.tokens,
-    inAudio: c.in_audio.tokens,
-    inImage: c.in_image.tokens,
-    cachedText: c.cached_text.tokens,
-    cachedAudio: c.cached_audio.tokens,
-    cachedImage: c.cached_image.tokens,
-    cacheWrite: c.cache_write.tokens,
-    cacheWrite1h: c.cache_write_1h.tokens,
-    outText: c.out_text.tokens,
-    outAudio: c.out_audio.tokens,
-    outImage: c.out_image.tokens,
+    inText: c.in_text,
+    inAudio: c.in_audio,
+    inImage: c.in_image,
+    cachedText: c.cached_text,
+    cachedAudio: c.cached_audio,
+    cachedImage: c.cached_image,
+    cacheWrite: c.cache_write,
+    cacheWrite1h: c.cache_write_1h,
+    outText: c.out_text,
+    outAudio: c.out_audio,
+    outImage: c.out_image,
   })
 }
 
