@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { createPostgresDb } from '../../src/db/client.js'
-import { track } from '../setup/children.js'
+import { track, trackPid } from '../setup/children.js'
 
 // The fault test for "PostgreSQL dies during ingest": a private PostgreSQL 15 cluster (its own data
 // directory, port and socket) under the real server process, loaded with CSV uploads, JSON buckets
@@ -48,6 +48,7 @@ async function privateCluster(t: Test) {
   const asPostgres = (cmd: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', join(BIN, cmd), ...args])
   await asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'])
   const postmasterPid = async () => Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0])
+  let forget = () => {}
   const cluster = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async start() {
@@ -56,10 +57,13 @@ async function privateCluster(t: Test) {
       await asPostgres('pg_ctl', args).catch(async (err: unknown) => {
         throw new Error(`pg_ctl start failed: ${String(err)}\n${(await readFile(join(dir, 'log'), 'utf8').catch(() => '')).slice(-2000)}`)
       })
+      // pg_ctl daemonizes the postmaster: not this file's child, so tracked by pid (its backends exit with it).
+      forget = trackPid(await postmasterPid())
     },
     /** SIGKILL the postmaster and every process it started, as a crash would. */
     async kill() {
       const pid = await postmasterPid()
+      forget()
       // Stopped first, so that it forks no backend between the scan and the kill.
       process.kill(pid, 'SIGSTOP')
       const children: number[] = []

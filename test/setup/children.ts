@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { Socket } from 'node:net'
+import { readFileSync } from 'node:fs'
 import { onExit } from 'signal-exit'
 
 /**
@@ -43,6 +44,18 @@ process.stdin.on('error', reap)
 `
 
 const children = new Set<ChildProcess>()
+/** Processes this file started that are not its children (a daemon, as pg_ctl starts one), with their start times. */
+const daemons = new Map<number, string | undefined>()
+
+/** The start time of process `pid` (field 22 of /proc/<pid>/stat), so that a reused pid is told apart. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
 let reaper: Socket | undefined
 
 function reaperInput(): Socket {
@@ -57,6 +70,14 @@ function reaperInput(): Socket {
   // Ordinary exits and fatal signals (tap's timeout SIGALRM, SIGTERM, SIGINT, SIGHUP …): kill synchronously here.
   onExit(() => {
     for (const child of children) child.kill('SIGKILL')
+    for (const [pid, start] of daemons) {
+      if (start === undefined || startTime(pid) !== start) continue
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone meanwhile
+      }
+    }
   })
   return reaper
 }
@@ -77,4 +98,18 @@ export function track<C extends ChildProcess>(child: C): C {
     input.write(`-${pid}\n`)
   })
   return child
+}
+
+/**
+ * As `track`, for a process that is not this file's child (a server a tool daemonized, as `pg_ctl start`
+ * does: it outlived its starter and is init's child). SIGKILLed with the file's children and by the reaper;
+ * the returned function forgets it (the test ended it itself).
+ */
+export function trackPid(pid: number): () => void {
+  daemons.set(pid, startTime(pid))
+  const input = reaperInput()
+  input.write(`+${pid}\n`)
+  return () => {
+    if (daemons.delete(pid)) input.write(`-${pid}\n`)
+  }
 }
