@@ -37,6 +37,15 @@ async function freePort(): Promise<number> {
   return port
 }
 
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** A private cluster: initdb once, then start and SIGKILL at will. Only its own processes are touched. */
 async function privateCluster(t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'tl-pgcrash-'))
@@ -54,16 +63,28 @@ async function privateCluster(t: Test) {
     async start() {
       // fsync off: a SIGKILLed server loses nothing the kernel already has; only a machine crash would.
       const args = ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']
-      await asPostgres('pg_ctl', args).catch(async (err: unknown) => {
+      // pg_ctl daemonizes the postmaster: not this file's child, so tracked by pid (its backends exit with it),
+      // from as soon as it is up — while pg_ctl waits through recovery too — and even when pg_ctl gives up.
+      // A SIGKILLed cluster's postmaster.pid names its dead postmaster until the new one writes its own.
+      const started = asPostgres('pg_ctl', args)
+      let done = false
+      void started.then(() => (done = true), () => (done = true))
+      for (;;) {
+        const pid = await postmasterPid().catch(() => undefined)
+        if (pid && running(pid)) {
+          forget = trackPid(pid)
+          break
+        }
+        if (done) break
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      await started.catch(async (err: unknown) => {
         throw new Error(`pg_ctl start failed: ${String(err)}\n${(await readFile(join(dir, 'log'), 'utf8').catch(() => '')).slice(-2000)}`)
       })
-      // pg_ctl daemonizes the postmaster: not this file's child, so tracked by pid (its backends exit with it).
-      forget = trackPid(await postmasterPid())
     },
     /** SIGKILL the postmaster and every process it started, as a crash would. */
     async kill() {
       const pid = await postmasterPid()
-      forget()
       // Stopped first, so that it forks no backend between the scan and the kill.
       process.kill(pid, 'SIGSTOP')
       const children: number[] = []
@@ -80,15 +101,9 @@ async function privateCluster(t: Test) {
           // already gone
         }
       }
-      const alive = (p: number) => {
-        try {
-          process.kill(p, 0)
-          return true
-        } catch {
-          return false
-        }
-      }
-      while ([pid, ...children].some(alive)) await new Promise((r) => setTimeout(r, 20))
+      while ([pid, ...children].some(running)) await new Promise((r) => setTimeout(r, 20))
+      // Forgotten only now: a file killed during the scan above still has it SIGKILLed.
+      forget()
     },
   }
   t.teardown(async () => {
