@@ -22,6 +22,21 @@ export interface IndexedBilledRow {
   row: BilledRow
 }
 
+/**
+ * The longest period one billed cost may cover: a calendar month (31 days). Every cost report the providers
+ * produce is a day (OpenAI's costs pages and dashboard export, Anthropic's cost_report: bucket_width 1d);
+ * reconciliation looks this far before a range's start for a bill that crosses it, so a longer bill was
+ * neither widened to nor read there while its usage after the start was counted (README "Reconciliation").
+ */
+export const LONGEST_BILL_MS = 31 * 24 * 3600 * 1000
+
+/** The problem with a billed cost's period, if it is longer than LONGEST_BILL_MS. */
+export function billPeriodProblem(startMs: number, endMs: number): string | undefined {
+  if (endMs - startMs <= LONGEST_BILL_MS) return undefined
+  const days = (endMs - startMs) / (24 * 3600 * 1000)
+  return `a billed cost may cover at most 31 days (a month's invoice); this one runs ${new Date(startMs).toISOString()}–${new Date(endMs).toISOString()} (${Number(days.toFixed(3))} days): post it by day or by month`
+}
+
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
 const fail = (message: string): Parsed<never> => ({ ok: false, message })
 

@@ -3,7 +3,7 @@ import { ProblemList, problems as problemCatalogue } from '../errors.js'
 import { readCsvRecords } from '../ingest/csv-records.js'
 import { assembleDims, RowProblems } from '../ingest/bucket.js'
 import { parseCsvBatch, parseCsvDimension, parseCsvTime, parseProviderId } from '../ingest/values.js'
-import { parseAmount, parseCurrency } from './billed-row.js'
+import { billPeriodProblem, parseAmount, parseCurrency } from './billed-row.js'
 import { billedPresent } from './billed-shapes.js'
 import { parseOpenAILineItem } from './line-items.js'
 import type { CostDefaults, ParsedCosts } from './parse-cost-pages.js'
@@ -95,6 +95,8 @@ export async function parseCostCsv(input: Readable, defaults: CostDefaults): Pro
       },
       p,
     )
+    const period = dims ? billPeriodProblem(dims.startMs, dims.endMs) : undefined
+    if (period) p.add(columns!.has('end_time') ? 'end_time' : 'end_time_iso', period)
     if (p.length || !dims) return void out.problems.append(p)
     out.rows.push({ ref: line, row: { ...row, ...dims, present: billedPresent({ projectId, apiKeyId, lineItem }) } })
   })

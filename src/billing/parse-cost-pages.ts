@@ -4,7 +4,7 @@ import { OPENAI_COSTS_RESULT } from '../ingest/openai-page.js'
 import { assembleDims, RowProblems } from '../ingest/bucket.js'
 import { Turns } from '../ingest/turns.js'
 import { parseJsonDimension, parseTime } from '../ingest/values.js'
-import { centsToDollars, parseAmount, parseCurrency, type BilledRow, type IndexedBilledRow } from './billed-row.js'
+import { billPeriodProblem, centsToDollars, parseAmount, parseCurrency, type BilledRow, type IndexedBilledRow } from './billed-row.js'
 import { billedPresent } from './billed-shapes.js'
 import { parseOpenAILineItem } from './line-items.js'
 import { notCosts, usageResult } from './usage-results.js'
@@ -161,6 +161,8 @@ export async function parseCostPages(body: unknown, defaults: CostDefaults): Pro
         }
         const startMs = p.take<number | undefined>(parseTime(bucket[startField]), `${bucketPath}.${startField}`, undefined)
         const endMs = p.take<number | undefined>(parseTime(bucket[endField]), `${bucketPath}.${endField}`, undefined)
+        const period = startMs !== undefined && endMs !== undefined ? billPeriodProblem(startMs, endMs) : undefined
+        if (period) p.add(`${bucketPath}.${endField}`, `${bucketPath}: ${period}`)
         const fields = read(result, path, p)
         if (fields === 'skipped') {
           if (!p.length) return void out.skipped++

@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm'
 import { anthropicClass, anthropicItemText, anthropicResource, parseModellessResourceItem, parseOpenAILineItem } from '../billing/line-items.js'
+import { LONGEST_BILL_MS } from '../billing/billed-row.js'
 import type { Db } from '../db/client.js'
 import { filterValues, type UsageFilter } from '../usage/dimensions.js'
 import { windowEndSql, windowStartSql, type Window } from '../usage/windows.js'
@@ -81,9 +82,6 @@ function filterConditions(filter: UsageFilter): SQL[] {
   if (filter.batch !== undefined) where.push(sql`coalesce(batch, false) = ${filter.batch}`)
   return where
 }
-
-/** How far before `from` a bill that crosses it is looked for: a month's invoice is the longest bill period. */
-const LONGEST_BILL_MS = 31 * 24 * 3600 * 1000
 
 /**
  * The range widened to the whole periods of the bills that cross its edges (one step: a bill that starts
