@@ -84,32 +84,51 @@ function filterConditions(filter: UsageFilter): SQL[] {
 }
 
 /**
- * The range widened to the whole periods of the bills that cross its edges (one step: a bill that starts
- * before `from`, at most 31 days before, and ends after it; one that starts before `to` and ends after
- * it). Both sides are then read over the same instants: a bill of a day in another zone (08:00Z to
- * 08:00Z) at the range's start was left out while its usage after `from` was counted, and at its end was
- * set against part of its usage.
+ * How many times the range is widened at most: a bill that crosses a widened edge widens it again (bills
+ * of one provider account never overlap one another, so it takes accounts on different grids — a day in
+ * Los Angeles beside a UTC day — to chain; each step is at most LONGEST_BILL_MS).
+ */
+const WIDENING_STEPS = 8
+
+/**
+ * The range widened to the whole periods of the bills that cross its edges, until no bill crosses them
+ * (at most WIDENING_STEPS steps): a bill that starts before `from` and ends after it, one that starts
+ * before `to` and ends after it. Bills are at most LONGEST_BILL_MS long (refused at ingest beyond it), so
+ * each lookup reads that far back from its edge — a range of the natural-key index (tenant_id, start_time) —
+ * and a longer bill stored before the bound is not widened to. Both sides are then read over the same
+ * instants: a bill of a day in another zone (08:00Z to 08:00Z) at the range's start was left out while its
+ * usage after `from` was counted, and at its end was set against part of its usage.
+ *
+ * One statement per step, each looking only at the edges that moved (usually one step, two with a crossing
+ * bill): a single recursive statement was estimated far above PostgreSQL's jit_above_cost and spent ~60 ms
+ * compiling on every reconciliation for a lookup of a millisecond.
  */
 export async function billedRange(
   db: Db,
   q: { tenantId: string; from: Date; to: Date; filter: UsageFilter; signal?: AbortSignal | undefined },
 ): Promise<{ from: Date; to: Date }> {
-  const [from, to] = [q.from.toISOString(), q.to.toISOString()]
-  const earliest = new Date(Math.max(q.from.getTime() - LONGEST_BILL_MS, 0)).toISOString()
   const where = sql.join([sql`tenant_id = ${q.tenantId}`, ...filterConditions(q.filter)], sql` and `)
-  const [edges] = await db.query<{ first: Date | null; last: Date | null }>(
-    sql`select
-        (select min(start_time) from billed_costs where ${where} and start_time >= ${earliest}::timestamptz
-          and start_time < ${from}::timestamptz and end_time > ${from}::timestamptz) as first,
-        (select max(end_time) from billed_costs where ${where} and start_time >= ${earliest}::timestamptz
-          and start_time < ${to}::timestamptz and end_time > ${to}::timestamptz) as last`,
-    [],
-    { signal: q.signal },
-  )
-  return {
-    from: edges?.first ? new Date(edges.first) : q.from,
-    to: edges?.last ? new Date(edges.last) : q.to,
+  const longest = sql`make_interval(secs => ${LONGEST_BILL_MS / 1000})`
+  const crossing = (edge: Date) => {
+    const at = sql`${edge.toISOString()}::timestamptz`
+    return sql`${where} and start_time >= ${at} - ${longest} and start_time < ${at} and end_time > ${at} and end_time <= start_time + ${longest}`
   }
+  let [from, to] = [q.from, q.to]
+  let [fromMoved, toMoved] = [true, true]
+  for (let step = 0; step < WIDENING_STEPS && (fromMoved || toMoved); step++) {
+    const [edges] = await db.query<{ first: Date | null; last: Date | null }>(
+      sql`select
+          ${fromMoved ? sql`(select min(start_time) from billed_costs where ${crossing(from)})` : sql`null::timestamptz`} as first,
+          ${toMoved ? sql`(select max(end_time) from billed_costs where ${crossing(to)})` : sql`null::timestamptz`} as last`,
+      [],
+      { signal: q.signal },
+    )
+    fromMoved = Boolean(edges?.first)
+    toMoved = Boolean(edges?.last)
+    if (edges?.first) from = new Date(edges.first)
+    if (edges?.last) to = new Date(edges.last)
+  }
+  return { from, to }
 }
 
 export async function billedFacts(
