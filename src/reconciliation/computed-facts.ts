@@ -42,6 +42,8 @@ export interface ComputedQuery {
   filter: UsageFilter
   rateCard: string
   asOf: Date
+  /** Group by account as well (facts then carry it), whatever `groupBy` says: windows are joined per account. */
+  byAccount?: boolean
 }
 
 export interface ComputedFacts {
@@ -95,7 +97,7 @@ function rowFacts(row: UsageRow, lineItems: boolean, modalities?: readonly strin
 export async function computedFacts(db: Db, q: ComputedQuery, limits: UsageLimits): Promise<ComputedFacts> {
   const lineItems = q.groupBy.includes('LINE_ITEM')
   // Always by provider: a line item's name depends on it, and billed rows always carry it.
-  const groupBy = [...new Set<Dimension>(['PROVIDER', ...q.groupBy.flatMap((d) => USAGE_DIMENSIONS[d])])]
+  const groupBy = [...new Set<Dimension>(['PROVIDER', ...(q.byAccount ? ['ACCOUNT' as const] : []), ...q.groupBy.flatMap((d) => USAGE_DIMENSIONS[d])])]
   // A per-class breakdown does not combine with the query layer's modality split: the filter is applied
   // to the classes here instead (a 500 before).
   const { modalities: listed, ...unsplit } = q.filter

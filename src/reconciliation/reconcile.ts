@@ -99,21 +99,25 @@ const compareNullable = (a: string | null, b: string | null) => (a === b ? 0 : a
  */
 const itemKeys = new WeakMap<ReconRow, string>()
 
-/** A row's place in the order of the rows: its window start (epoch ms), every dimension's value, then its line item's match key. */
-export type ReconKey = [number, ...(string | null)[]]
+/**
+ * A row's place in the order of the rows: its window start and end (epoch ms), every dimension's value,
+ * then its line item's match key. The end tells apart rows of one start whose windows were joined
+ * differently (one account's bills cross days, another's do not).
+ */
+export type ReconKey = [number, number, ...(string | null)[]]
 
 export const reconKey = (row: ReconRow): ReconKey =>
-  [row.windowStart.getTime(), ...RECON_DIMENSIONS.map((d) => row[FIELD[d]] as string | null), itemKeys.get(row) ?? null]
+  [row.windowStart.getTime(), row.windowEnd.getTime(), ...RECON_DIMENSIONS.map((d) => row[FIELD[d]] as string | null), itemKeys.get(row) ?? null]
 
 /** Whether `key` has a ReconKey's shape and types (a cursor's key is client input). */
 export const isReconKey = (key: unknown[]): key is ReconKey =>
-  key.length === RECON_DIMENSIONS.length + 2 && Number.isSafeInteger(key[0]) && key.slice(1).every((v) => v === null || typeof v === 'string')
+  key.length === RECON_DIMENSIONS.length + 3 && Number.isSafeInteger(key[0]) && Number.isSafeInteger(key[1]) && key.slice(2).every((v) => v === null || typeof v === 'string')
 
-/** Rows order by window start, then by each dimension, nulls last. */
+/** Rows order by window start, then end, then by each dimension, nulls last. */
 function compareKeys(a: ReconKey, b: ReconKey): number {
-  const byTime = a[0] - b[0]
+  const byTime = a[0] - b[0] || a[1] - b[1]
   if (byTime) return byTime
-  for (let i = 1; i < a.length; i++) {
+  for (let i = 2; i < a.length; i++) {
     const c = compareNullable(a[i] as string | null, b[i] as string | null)
     if (c) return c
   }
@@ -138,8 +142,32 @@ export function firstAfter(rows: readonly ReconRow[], key: ReconKey): number {
  * window (a day in another zone, 08:00Z to 08:00Z, in UTC days) joins every window it touches into one
  * row window, and both sides are summed over it. Windows no bill crosses stay as they are. Every fact
  * takes its joined window, cut to the range that was read (`range`: both sides cover exactly it).
+ *
+ * Windows are joined within a bill's scope, its provider account: one account billed in Pacific days
+ * merged every other account's UTC days into its rows. A provider any of whose facts has no account
+ * (usage or bills posted without one) is one scope, as its accounts cannot be told apart. Computed facts
+ * must then carry their account (the service reads them by account when a bill crosses a window).
  */
 export function joinCrossedWindows(facts: readonly ReconFact[], range: { from: Date; to: Date }): ReconFact[] {
+  if (!facts.some((f) => f.periodEnd !== undefined && f.periodEnd.getTime() > f.windowEnd.getTime())) return [...facts]
+  const providerWide = new Set(facts.filter((f) => f.accountId === null).map((f) => f.provider))
+  const scopes = new Map<string, number[]>()
+  facts.forEach((f, i) => {
+    const scope = providerWide.has(f.provider) ? JSON.stringify([f.provider]) : JSON.stringify([f.provider, f.accountId])
+    const list = scopes.get(scope)
+    if (list) list.push(i)
+    else scopes.set(scope, [i])
+  })
+  const out = [...facts]
+  for (const indexes of scopes.values()) {
+    const joined = joinScope(indexes.map((i) => facts[i]!), range)
+    indexes.forEach((i, k) => (out[i] = joined[k]!))
+  }
+  return out
+}
+
+/** The windows of one scope's facts joined where its bills cross them. */
+function joinScope(facts: readonly ReconFact[], range: { from: Date; to: Date }): ReconFact[] {
   const spans = facts.map((f) => {
     const end = f.windowEnd.getTime()
     const billedEnd = f.periodEnd?.getTime() ?? end
@@ -180,7 +208,8 @@ export function joinCrossedWindows(facts: readonly ReconFact[], range: { from: D
 export function reconcile(facts: readonly ReconFact[], groupBy: readonly ReconDimension[], tolerance: string): { rows: ReconRow[]; totals: ReconTotals } {
   const dims = activeDimensions(groupBy)
   const lineItems = dims.includes('LINE_ITEM')
-  const prefix = facts.map((f) => String(f.windowStart.getTime()))
+  // A window is its start and end: windows joined in one account's scope and not in another's can share a start.
+  const prefix = facts.map((f) => `${f.windowStart.getTime()}-${f.windowEnd.getTime()}`)
   const values = facts.map(() => ({}) as Partial<Record<ReconDimension, string | null>>)
   for (const d of dims) {
     const collapsed = new Set<string>()

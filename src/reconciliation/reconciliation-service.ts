@@ -92,7 +92,6 @@ async function reconciledIn(db: Db, args: ReconArgs, limits: UsageLimits, { foun
     const groupBy = [...new Set(args.groupBy)]
     const days = wholeUtcDays(args.from, args.to)
     const range = await billedRange(tx, { tenantId: args.tenantId, ...days, filter: args.filter, signal: limits.signal })
-    const computed = await computedFacts(tx, { ...args, ...range, window, groupBy, asOf }, limits)
     const billed = await billedFacts(tx, {
       tenantId: args.tenantId,
       ...range,
@@ -103,6 +102,10 @@ async function reconciledIn(db: Db, args: ReconArgs, limits: UsageLimits, { foun
       onTooLarge: (n) =>
         new UsageInputError('groupBy', `the range holds ${n} billed groups, more than the limit of ${limits.maxGroups}; narrow the range or use a larger window`),
     })
+    // Windows are joined per provider account (joinCrossedWindows): when a bill crosses a window, usage is
+    // read by account too, so each account's usage takes its own account's windows.
+    const byAccount = billed.some((f) => f.periodEnd !== undefined && f.periodEnd.getTime() > f.windowEnd.getTime())
+    const computed = await computedFacts(tx, { ...args, ...range, window, groupBy, asOf, byAccount }, limits)
     return { ...reconcile(joinCrossedWindows([...computed.facts, ...billed], range), groupBy, args.tolerance), sources: computed.sources, asOf, hash, cursor }
   })
 }
