@@ -1,7 +1,8 @@
 /**
  * One table of instants and the verdict the contract (v2 "Times") gives each. test/time/instant.test.ts
  * checks the parser with it; test/time/entry-points.test.ts feeds it to every entry point. Valid rows
- * lie strictly inside 1971–9998 so that cross-field rules (end after start) cannot change a verdict there.
+ * lie strictly inside 1971–9998 so that cross-field rules (end after start) cannot change a verdict there;
+ * a rule bounding a span (a billed cost covers at most 31 days) is probed with a partner an hour away.
  */
 export interface InstantCase {
   input: string | number

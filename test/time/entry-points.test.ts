@@ -45,7 +45,9 @@ void eachEngine(t, async (t, engine) => {
       field,
     )
 
-  const entryPoints: Record<string, (v: string | number) => Promise<Verdict>> = {
+  // `near`: an hour after and before the instant probed (or a valid one, when it is refused), for the entry
+  // points that bound a span — a billed cost covers at most 31 days.
+  const entryPoints: Record<string, (v: string | number, near: { after: string; before: string }) => Promise<Verdict>> = {
     'bucket start_time (JSON)': async (v) =>
       restVerdict(
         await app.inject({
@@ -69,7 +71,7 @@ void eachEngine(t, async (t, engine) => {
     'bucket start_time (CSV)': (v) => csvVerdict('/v1/usage/buckets', `start_time,end_time,model,input_tokens\n${String(v)},253392451200,m,1\n`, 'start_time'),
     'bucket start_time_iso (CSV, start_time blank)': (v) =>
       csvVerdict('/v1/usage/buckets', `start_time,start_time_iso,end_time,model,input_tokens\n,${String(v)},253392451200,m,1\n`, 'start_time_iso'),
-    'billed cost start_time (CSV)': (v) => csvVerdict('/v1/billing/costs', `start_time,end_time,amount_value\n${String(v)},253392451200,1\n`, 'start_time'),
+    'billed cost start_time (CSV)': (v, near) => csvVerdict('/v1/billing/costs', `start_time,end_time,amount_value\n${String(v)},${near.after},1\n`, 'start_time'),
     'event timestamp': async (v) => {
       const res = await app.inject({ method: 'POST', url: '/v1/usage/events', headers: h, payload: { events: [{ id: uniqueId('e'), timestamp: v, model: 'm', input_tokens: 1 }] } })
       const r = (res.json() as { results?: { status: string; errors?: { path: string }[] }[] }).results?.[0]
@@ -89,23 +91,23 @@ void eachEngine(t, async (t, engine) => {
       restVerdict(await app.inject({ method: 'GET', url: `/v1/organization/usage/completions?start_time=1759276800&pricing_as_of=${inQuery(v)}&rate_card=${card}`, headers: h }), 'pricing_as_of'),
     'DELETE buckets start_time': async (v) =>
       restVerdict(await app.inject({ method: 'DELETE', url: `/v1/usage/buckets?start_time=${inQuery(v)}&end_time=${inQuery(LATER)}&account_id=none`, headers: h }), 'start_time'),
-    'billed cost start_time (OpenAI costs page)': async (v) =>
+    'billed cost start_time (OpenAI costs page)': async (v, near) =>
       restVerdict(
         await app.inject({
           method: 'POST',
           url: `/v1/billing/costs?account_id=${uniqueId('a')}`,
           headers: h,
-          payload: { object: 'page', data: [{ start_time: v, end_time: LATER, results: [{ object: 'organization.costs.result', amount: { value: 1, currency: 'usd' } }] }] },
+          payload: { object: 'page', data: [{ start_time: v, end_time: near.after, results: [{ object: 'organization.costs.result', amount: { value: 1, currency: 'usd' } }] }] },
         }),
         'start_time',
       ),
-    'billed cost ending_at (Anthropic cost_report)': async (v) =>
+    'billed cost ending_at (Anthropic cost_report)': async (v, near) =>
       restVerdict(
         await app.inject({
           method: 'POST',
           url: `/v1/billing/costs?account_id=${uniqueId('a')}`,
           headers: h,
-          payload: { data: [{ starting_at: '1970-01-01T00:00:00Z', ending_at: v, results: [{ amount: '1', currency: 'USD', model: 'm' }] }] },
+          payload: { data: [{ starting_at: near.before, ending_at: v, results: [{ amount: '1', currency: 'USD', model: 'm' }] }] },
         }),
         'ending_at',
       ),
@@ -136,7 +138,9 @@ void eachEngine(t, async (t, engine) => {
       for (const c of INSTANT_CASES as InstantCase[]) {
         // A querystring cannot tell a JSON number from its digits; both rows are still asked.
         const expected = c.ms === null ? 'refused' : 'accepted'
-        t.equal(await probe(c.input), expected, `${c.why}: ${JSON.stringify(c.input)}`)
+        const at = c.ms ?? Date.UTC(2025, 9, 1)
+        const near = { after: new Date(at + 3_600_000).toISOString(), before: new Date(at - 3_600_000).toISOString() }
+        t.equal(await probe(c.input, near), expected, `${c.why}: ${JSON.stringify(c.input)}`)
       }
     })
   }
