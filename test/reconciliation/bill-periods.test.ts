@@ -1,5 +1,6 @@
 import t from 'tap'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { bucket, DAY, HOUR, hourOfUsage, iso, PACIFIC, page, type BillRow } from '../factories/bills.js'
 
 /**
  * A bill whose period is not a UTC day (a day in another zone, or a span from a non-midnight instant) is
@@ -8,27 +9,7 @@ import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
  * that day (a part of its usage fell on the next) and the next day's was another.
  */
 
-const DAY = 1759276800 // 2025-10-01T00:00:00Z, a Wednesday
-const HOUR = 3600
-const PACIFIC = 7 * HOUR // midnight in Los Angeles (PDT) is 07:00Z
-// gpt-4o-mini at list price: 1M input tokens = $0.15 per hourly bucket.
-const usage = (start: number) => ({ start_time: start, end_time: start + HOUR, model: 'gpt-4o-mini', input_tokens: 1_000_000, output_tokens: 0, num_model_requests: 1 })
-const bucket = (start: number, end: number, value: string) => ({
-  object: 'bucket',
-  start_time: start,
-  end_time: end,
-  results: [{ object: 'organization.costs.result', amount: { value, currency: 'usd' }, line_item: 'gpt-4o-mini, input', project_id: null }],
-})
-const page = (...data: ReturnType<typeof bucket>[]) => ({ object: 'page', data, has_more: false, next_page: null })
-const iso = (s: number) => new Date(s * 1000).toISOString()
-
-interface Row {
-  window_start: string
-  window_end: string
-  computed: string | null
-  billed: string | null
-  status: string
-}
+const usage = (start: number) => hourOfUsage(start)
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
@@ -37,7 +18,7 @@ void eachEngine(t, async (t, engine) => {
   const rows = async (from: number, to: number, window = 'day') => {
     const res = await app.inject({ url: `/v1/reconciliation?from=${iso(from)}&to=${iso(to)}&window=${window}`, headers: h })
     t.equal(res.statusCode, 200, res.body)
-    return (res.json() as { data: Row[] }).data.map((r) => [r.window_start, r.window_end, r.computed, r.billed, r.status])
+    return (res.json() as { data: BillRow[] }).data.map((r) => [r.window_start, r.window_end, r.computed, r.billed, r.status])
   }
 
   // Two Pacific days, billed as such: Oct 1 PDT (07:00Z Oct 1 – 07:00Z Oct 2) holds three buckets, one of

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { bucket, D, DAY, HOUR, hourOfUsage, iso, PACIFIC, page, type BillRow } from '../factories/bills.js'
 
 /**
  * Bills whose periods are not the query's windows, across provider accounts on different grids: org-a is
@@ -8,29 +9,7 @@ import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
  * joined per account (one account's Pacific days merged every other account's UTC days into its rows).
  */
 
-const DAY = 1759276800 // 2025-10-01T00:00:00Z
-const HOUR = 3600
-const D = 24 * HOUR
-const PACIFIC = 7 * HOUR
-// gpt-4o-mini at list price: 1M input tokens = $0.15 per hourly bucket.
-const usage = (account: string) => (start: number) => ({ account_id: account, start_time: start, end_time: start + HOUR, model: 'gpt-4o-mini', input_tokens: 1_000_000, output_tokens: 0, num_model_requests: 1 })
-const bucket = (start: number, end: number, value: string) => ({
-  object: 'bucket',
-  start_time: start,
-  end_time: end,
-  results: [{ object: 'organization.costs.result', amount: { value, currency: 'usd' }, line_item: 'gpt-4o-mini, input', project_id: null }],
-})
-const page = (...data: ReturnType<typeof bucket>[]) => ({ object: 'page', data, has_more: false, next_page: null })
-const iso = (s: number) => new Date(s * 1000).toISOString()
-
-interface Row {
-  window_start: string
-  window_end: string
-  account_id?: string | null
-  computed: string | null
-  billed: string | null
-  status: string
-}
+const usage = (account: string) => (start: number) => hourOfUsage(start, account)
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
@@ -43,7 +22,7 @@ void eachEngine(t, async (t, engine) => {
   const rows = async (from: number, to: number, groupBy = 'provider') => {
     const res = await app.inject({ url: `/v1/reconciliation?from=${iso(from)}&to=${iso(to)}&window=day&group_by=${groupBy}`, headers: h })
     t.equal(res.statusCode, 200, res.body)
-    return (res.json() as { data: Row[] }).data.map((r) => [r.window_start, r.window_end, ...(groupBy.includes('account') ? [r.account_id] : []), r.computed, r.billed, r.status])
+    return (res.json() as { data: BillRow[] }).data.map((r) => [r.window_start, r.window_end, ...(groupBy.includes('account') ? [r.account_id] : []), r.computed, r.billed, r.status])
   }
 
   // org-a: Oct 1 and Oct 2 in Los Angeles, two hours of usage in each.
@@ -82,7 +61,7 @@ void eachEngine(t, async (t, engine) => {
   do {
     const res = await app.inject({ url: `/v1/reconciliation?from=${iso(DAY + D)}&to=${iso(DAY + 2 * D)}&window=day&first=1${after ? `&after=${after}` : ''}`, headers: h })
     t.equal(res.statusCode, 200, res.body)
-    const body = res.json() as { data: Row[]; next_page: string | null }
+    const body = res.json() as { data: BillRow[]; next_page: string | null }
     seen.push(...body.data.map((r) => [r.window_start, r.window_end, r.billed]))
     after = body.next_page
   } while (after && seen.length < 10)
@@ -100,7 +79,7 @@ void eachEngine(t, async (t, engine) => {
   t.equal((await app.inject({ method: 'POST', url: '/v1/billing/costs', headers: other, payload: page(bucket(DAY + PACIFIC, DAY + D + PACIFIC, '0.3')) })).statusCode, 200)
   const res = await app.inject({ url: `/v1/reconciliation?from=${iso(DAY)}&to=${iso(DAY + D)}&window=day`, headers: other })
   t.same(
-    (res.json() as { data: Row[] }).data.map((r) => [r.window_start, r.window_end, r.computed, r.billed, r.status]),
+    (res.json() as { data: BillRow[] }).data.map((r) => [r.window_start, r.window_end, r.computed, r.billed, r.status]),
     [[iso(DAY), iso(DAY + D + PACIFIC), '0.3', '0.3', 'MATCH']],
     'a bill without an account joins the windows of every account of its provider',
   )

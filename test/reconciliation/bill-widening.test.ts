@@ -1,6 +1,7 @@
 import t from 'tap'
 import { sql } from 'drizzle-orm'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
+import { bucket, D, DAY, HOUR, hourOfUsage, iso, PACIFIC, page, type BillRow } from '../factories/bills.js'
 
 /**
  * The range is widened to the bills that cross its edges until none does (a bill crossing the widened edge
@@ -9,27 +10,7 @@ import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
  * bounded periods widened a day's request to a year).
  */
 
-const DAY = 1759276800 // 2025-10-01T00:00:00Z
-const HOUR = 3600
-const D = 24 * HOUR
-const PACIFIC = 7 * HOUR
-const usage = (account: string) => (start: number) => ({ account_id: account, start_time: start, end_time: start + HOUR, model: 'gpt-4o-mini', input_tokens: 1_000_000, output_tokens: 0, num_model_requests: 1 })
-const bucket = (start: number, end: number, value: string) => ({
-  object: 'bucket',
-  start_time: start,
-  end_time: end,
-  results: [{ object: 'organization.costs.result', amount: { value, currency: 'usd' }, line_item: 'gpt-4o-mini, input', project_id: null }],
-})
-const page = (...data: ReturnType<typeof bucket>[]) => ({ object: 'page', data, has_more: false, next_page: null })
-const iso = (s: number) => new Date(s * 1000).toISOString()
-
-interface Row {
-  window_start: string
-  window_end: string
-  computed: string | null
-  billed: string | null
-  status: string
-}
+const usage = (account: string) => (start: number) => hourOfUsage(start, account)
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
@@ -42,7 +23,7 @@ void eachEngine(t, async (t, engine) => {
   const rows = async (from: number, to: number, window: string, provider = 'openai') => {
     const res = await app.inject({ url: `/v1/reconciliation?from=${iso(from)}&to=${iso(to)}&window=${window}&providers=${provider}`, headers: h })
     t.equal(res.statusCode, 200, res.body)
-    return (res.json() as { data: Row[] }).data.map((r) => [r.window_start, r.window_end, r.computed, r.billed, r.status])
+    return (res.json() as { data: BillRow[] }).data.map((r) => [r.window_start, r.window_end, r.computed, r.billed, r.status])
   }
 
   // org-a billed in Pacific days (Oct 1 and 2 in Los Angeles), org-b in UTC days (Oct 1, 2, 3).
