@@ -2,7 +2,7 @@ import t from 'tap'
 import { bearer, build, eachEngine, tenantWithKey } from '../helpers.js'
 import { seedBuckets, seedCard } from '../factories/usage.js'
 import { dataset, RATES } from '../factories/dataset.js'
-import { SnapshotCache } from '../../src/usage/page-snapshots.js'
+import { estimatedJsonLength, SnapshotCache } from '../../src/usage/page-snapshots.js'
 import { pageSnapshots } from '../../src/usage/usage-service.js'
 
 // Paged usage reads as one snapshot (docs/performance.md "Paging"): later pages come from the first
@@ -239,4 +239,26 @@ t.test('the snapshot cache: bounded in bytes, expires, bound to tenant and query
   t.equal(cache.get(ids[19]!, 'a', 'h'), undefined, 'expired')
   cache.put(snap('a', 1))
   t.ok(cache.size < 1_000, 'expired entries are swept')
+})
+
+t.test('a snapshot without a measured size is sized from a sample of its rows', async (t) => {
+  const exact = (rows: unknown[]) => JSON.stringify(rows).length
+  const few = Array.from({ length: 60 }, (_, i) => ({ v: 'x'.repeat(i) }))
+  t.equal(estimatedJsonLength(few), exact(few), 'up to the sample size, every row is measured')
+  const same = Array.from({ length: 5_000 }, () => ({ model: 'gpt-5', tokens: 123_456, cost: '0.25' }))
+  t.equal(estimatedJsonLength(same), exact(same), 'rows of one shape: exact')
+  // Rows of one result vary by their dimension values, often periodically (a few models in every window):
+  // the estimate stays within a few per cent, whatever the period (evenly spaced picks aliased with it).
+  for (const period of [2, 3, 5, 7, 27, 135, 1_000])
+    for (const length of [65, 1_200, 4_321, 10_000]) {
+      const varied = Array.from({ length }, (_, i) => ({ project: `proj_${i}`, model: i % period ? 'gpt-5-mini-2025-08-07' : 'o3', tokens: i * 997 }))
+      const ratio = estimatedJsonLength(varied) / exact(varied)
+      if (ratio < 0.95 || ratio > 1.05) t.fail(`${length} rows, period ${period}: estimate / exact = ${ratio.toFixed(4)}`)
+    }
+  t.pass('periodic rows of 65 to 10,000: every estimate within 5 %')
+  t.equal(estimatedJsonLength([]), 2, 'no rows')
+  // The bound holds on the estimate: rows four times the entry budget are not kept.
+  const cache = new SnapshotCache<unknown, null>({ maxBytes: 100_000, ttlMs: 1_000 })
+  t.equal(cache.put({ tenantId: 'a', hash: 'h', start: 0, rows: Array.from({ length: 1_000 }, () => ({ v: 'y'.repeat(100) })), extra: null }), undefined, 'an estimated 100 kB is over a quarter of 100 kB')
+  t.ok(cache.put({ tenantId: 'a', hash: 'h', start: 0, rows: Array.from({ length: 100 }, () => ({ v: 'y'.repeat(100) })), extra: null }), 'an estimated 11 kB is kept')
 })
