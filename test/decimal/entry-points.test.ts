@@ -2,7 +2,7 @@ import { Decimal } from 'decimal.js'
 import t from 'tap'
 import { parseAmount } from '../../src/billing/billed-row.js'
 import { UsageInputError } from '../../src/errors.js'
-import { canonicalDecimal, normalizeDecimal } from '../../src/decimal/decimal-text.js'
+import { canonicalDecimal, normalizeDecimal, SIGNED_PLAIN_DECIMAL } from '../../src/decimal/decimal-text.js'
 import { decodeCursor, encodeCursor, queryHash } from '../../src/pagination/cursor.js'
 import { decodePage, encodePage, paramsHash } from '../../src/usage/report/buckets.js'
 import { decodeCursor as decodeGraphqlCursor, encodeCursor as encodeGraphqlCursor, queryHash as graphqlQueryHash } from '../../src/usage/usage-service.js'
@@ -104,4 +104,37 @@ void eachEngine(t, async (t, engine) => {
       t.ok(rest.statusCode === 400 && isProblem(rest), `REST refuses ${what}: ${rest.statusCode} ${rest.body.slice(0, 200)}`)
     }
   })
+})
+
+t.test('normalizeDecimal agrees with decimal.js on generated texts, and refuses what is not a plain decimal', async (t) => {
+  // Deterministic: a fixed linear congruential sequence, so a failure names an input that reproduces.
+  let seed = 12_345
+  const next = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+    // The high bits: an LCG's low bits repeat with short periods.
+    return Math.floor(seed / 2 ** 16) % n
+  }
+  const digits = (max: number) => Array.from({ length: next(max) }, () => (next(3) === 0 ? '0' : String(next(10)))).join('')
+  const pad = () => [' ', '\t', '', '', ''][next(5)]!
+  let [checked, refused] = [0, 0]
+  for (let i = 0; i < 20_000; i++) {
+    const text = `${pad()}${next(3) === 0 ? '-' : ''}${digits(8)}${next(2) ? `.${digits(8)}` : ''}${pad()}`
+    const plain = SIGNED_PLAIN_DECIMAL.test(text.trim())
+    if (plain) {
+      checked++
+      if (normalizeDecimal(text) !== oracle(text)) t.fail(`normalizeDecimal(${JSON.stringify(text)}) = ${normalizeDecimal(text)}, decimal.js ${oracle(text)}`)
+    } else {
+      refused++
+      let threw = false
+      try {
+        normalizeDecimal(text)
+      } catch {
+        threw = true
+      }
+      if (!threw) t.fail(`normalizeDecimal accepted ${JSON.stringify(text)}`)
+    }
+  }
+  t.ok(checked > 5_000 && refused > 1_000, `${checked} plain decimals agreed with decimal.js, ${refused} others were refused`)
+  for (const text of ['1.2.3', '--1', '-', '1-', '١٢', '１', '0.5e1', '1_000', '\u00001'])
+    t.throws(() => normalizeDecimal(text), `refuses ${JSON.stringify(text)}`)
 })
