@@ -127,14 +127,14 @@ function defineFields(proto: object, fields: Fields): void {
   }
 }
 
+/** A cost is complete when no token and no resource quantity went unpriced. */
+const isComplete = (c: Pick<Cost, 'unpricedTokens' | 'unpricedQuantity'>) => c.unpricedTokens === 0 && c.unpricedQuantity.length === 0
+
 class CostView {
   constructor(readonly s: Source) {}
 
   get currency() { return this.s.currency }
-  get complete() {
-    const self = this as unknown as Cost
-    return self.unpricedTokens === 0 && self.unpricedQuantity.length === 0
-  }
+  get complete() { return isComplete(this as unknown as Cost) }
 
   get unpricedTokensByClass() {
     return Object.fromEntries(UNPRICED_BY_COST.map((u) => [u.field, count(this.s.get(u.column))])) as Cost['unpricedTokensByClass']
@@ -191,8 +191,11 @@ function materialize<T extends object>(view: object, keys: readonly string[]): T
   const v = view as Record<string, unknown>
   const out: Record<string, unknown> = {}
   for (const k of keys) out[k] = v[k]
-  const cost = v.cost as Record<string, unknown>
-  out.cost = Object.fromEntries(COST_KEYS.map((k) => [k, cost[k]]))
+  const costView = v.cost as Record<string, unknown>
+  const cost: Record<string, unknown> = {}
+  // `complete` from the fields read just before it (COST_FIELDS come first), not through the view again.
+  for (const k of COST_KEYS) cost[k] = k === 'complete' ? isComplete(cost as unknown as Cost) : costView[k]
+  out.cost = cost
   return out as T
 }
 

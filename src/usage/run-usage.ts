@@ -75,21 +75,25 @@ export interface UsageRow extends UsageTotals {
   [dimension: string]: unknown
 }
 
+/** Each priced class's columns in the statement: tokens, cost (`c_`), unpriced tokens (`u_`). */
+const CLASS_COLUMNS = PRICED_CLASSES.map((c) => ({ column: c.column, cost: `c_${c.column}`, unpriced: `u_${c.column}` }))
+
+// Loops rather than Object.fromEntries over mapped arrays: these run for every row a report returns.
 function toClassTokens(r: Record<string, unknown>): Record<ClassColumn, number> {
-  return Object.fromEntries(PRICED_CLASSES.map((c) => [c.column, (r[c.column] as number | null) ?? 0])) as Record<ClassColumn, number>
+  const out: Record<string, number> = {}
+  for (const c of CLASS_COLUMNS) out[c.column] = (r[c.column] as number | null) ?? 0
+  return out as Record<ClassColumn, number>
 }
 
 function toClasses(r: Record<string, unknown>): Record<ClassColumn, ClassUsage> {
-  return Object.fromEntries(
-    PRICED_CLASSES.map((c) => [
-      c.column,
-      {
-        tokens: (r[c.column] as number | null) ?? 0,
-        cost: money(r[`c_${c.column}`] as string | null),
-        unpricedTokens: (r[`u_${c.column}`] as number | null) ?? 0,
-      },
-    ]),
-  ) as Record<ClassColumn, ClassUsage>
+  const out: Record<string, ClassUsage> = {}
+  for (const c of CLASS_COLUMNS)
+    out[c.column] = {
+      tokens: (r[c.column] as number | null) ?? 0,
+      cost: money(r[c.cost] as string | null),
+      unpricedTokens: (r[c.unpriced] as number | null) ?? 0,
+    }
+  return out as Record<ClassColumn, ClassUsage>
 }
 
 export interface UsageResult {

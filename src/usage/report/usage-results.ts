@@ -70,7 +70,9 @@ function usageCost(row: UsageRow, currency: string): UsageCost {
 
 /** A row's dimension fields under OpenAI's names (null when not grouped by). */
 function dimensionFields<N extends string>(row: UsageRow, fields: readonly (readonly [N, string])[]): Record<N, string | boolean | null> {
-  return Object.fromEntries(fields.map(([name, field]) => [name, (row[field] as string | boolean | null | undefined) ?? null])) as Record<N, string | boolean | null>
+  const out: Record<string, string | boolean | null> = {}
+  for (const [name, field] of fields) out[name] = (row[field] as string | boolean | null | undefined) ?? null
+  return out as Record<N, string | boolean | null>
 }
 
 export function completionsResult(row: UsageRow, currency: string): CompletionsResult {
