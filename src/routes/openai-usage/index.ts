@@ -95,7 +95,7 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           // Grouped by provider and account too, which the file carries, so it re-ingests to the same rows.
           return sendCsv(reply, USAGE_CSV_COLUMNS, await allPages(app.db, exportRequest(r)), (b, p) => usageCsvLines(b, p.currency), 'completions_usage.csv')
         const page = await firstPage(app.db, r)
-        return sendPage(reply, UsagePageSchema, page, (b) => b.rows.map((row) => completionsResult(row, page.currency)))
+        return sendPage(reply, page, (b) => b.rows.map((row) => completionsResult(row, page.currency)))
       },
     )
   }
@@ -149,7 +149,7 @@ const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app,
           return sendCsv(reply, COSTS_CSV_COLUMNS, report, (b, p) => costsCsvLines(b, p.currency, byLineItem, org), 'costs.csv')
         }
         const page = await firstPage(app.db, r)
-        return sendPage(reply, CostsPageSchema, page, (b) => costsResults(b, page.currency, byLineItem))
+        return sendPage(reply, page, (b) => costsResults(b, page.currency, byLineItem))
       },
     )
   }

@@ -46,7 +46,7 @@ const resourceUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (ap
         if (wantsCsv(req.headers.accept))
           return csvReport(reply, csvColumns(e), await allPages(app.db, r), (b, p) => results(b, p.currency).map((x) => ({ ...resultCells(x), resource: e.resource })), `${e.path}_usage.csv`)
         const p = await firstPage(app.db, r)
-        return sendPage(reply, schema, p, (b) => results(b, p.currency))
+        return sendPage(reply, p, (b) => results(b, p.currency))
       },
     )
   }

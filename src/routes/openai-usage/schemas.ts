@@ -59,7 +59,7 @@ export const UsagePageSchema = page(CompletionsResultSchema, 'CompletionsUsagePa
       results: [
         {
           object: 'organization.usage.completions.result',
-          input_tokens: 80992, output_tokens: 274770, input_cached_tokens: 0, input_cache_write_tokens: 0,
+          input_tokens: 80992, output_tokens: 274770, input_cached_tokens: 0, input_cache_write_tokens: 0, input_cache_write_1h_tokens: 0,
           input_uncached_tokens: 80992, input_text_tokens: 80992, input_audio_tokens: 0, input_image_tokens: 0,
           input_cached_text_tokens: 0, input_cached_audio_tokens: 0, input_cached_image_tokens: 0,
           output_text_tokens: 274770, output_audio_tokens: 0, output_image_tokens: 0, num_model_requests: 21,

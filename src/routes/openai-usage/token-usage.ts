@@ -13,10 +13,11 @@ import { CostSchema, page, reportResponses } from './schemas.js'
 import { exportRequest, keyCells, tokenResult, TOKEN_CSV_COLUMNS } from '../../usage/report/usage-results.js'
 
 /** OpenAI's embeddings and moderations usage endpoints: input tokens of one usage type each. */
-const TOKEN_ENDPOINTS = [
+export const TOKEN_ENDPOINTS = [
   { path: 'embeddings', usageType: 'embeddings', operationId: 'getEmbeddingsUsage', what: 'Embeddings' },
   { path: 'moderations', usageType: 'moderations', operationId: 'getModerationsUsage', what: 'Moderations' },
 ] as const
+type TokenEndpoint = (typeof TOKEN_ENDPOINTS)[number]
 
 const TOKEN_DIMENSIONS: Record<(typeof TOKEN_GROUP_BY)[number], Dimension> = {
   project_id: 'PROJECT',
@@ -26,14 +27,22 @@ const TOKEN_DIMENSIONS: Record<(typeof TOKEN_GROUP_BY)[number], Dimension> = {
 }
 const dims = { project_id: z.string().nullable(), user_id: z.string().nullable(), api_key_id: z.string().nullable(), model: z.string().nullable() }
 
+const resultObject = (e: TokenEndpoint) => `organization.usage.${e.usageType}.result`
+
+/** The page an embeddings or moderations endpoint answers. */
+export function tokenPageSchema(e: TokenEndpoint) {
+  const object = resultObject(e)
+  const result = z.object({ object: z.literal(object), input_tokens: z.number().int(), num_model_requests: z.number().int().nullable(), ...dims, cost: CostSchema })
+  const example = { object, input_tokens: 16, num_model_requests: 2, project_id: null, user_id: null, api_key_id: null, model: 'text-embedding-3-small', cost: { value: 3.2e-7, value_exact: '0.00000032', currency: 'usd', complete: true, unpriced_tokens: 0 } }
+  return page(result.meta({ id: `${e.what}UsageResult` }), `${e.what}UsagePage`, {
+    object: 'page', data: [{ object: 'bucket', start_time: 1730419200, end_time: 1730505600, results: [example] }], has_more: false, next_page: null, sources: ['openai_api'],
+  })
+}
+
 const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, opts) => {
   for (const e of TOKEN_ENDPOINTS) {
-    const object = `organization.usage.${e.usageType}.result`
-    const result = z.object({ object: z.literal(object), input_tokens: z.number().int(), num_model_requests: z.number().int().nullable(), ...dims, cost: CostSchema })
-    const example = { object, input_tokens: 16, num_model_requests: 2, project_id: null, user_id: null, api_key_id: null, model: 'text-embedding-3-small', cost: { value: 3.2e-7, value_exact: '0.00000032', currency: 'usd', complete: true, unpriced_tokens: 0 } }
-    const schema = page(result.meta({ id: `${e.what}UsageResult` }), `${e.what}UsagePage`, {
-      object: 'page', data: [{ object: 'bucket', start_time: 1730419200, end_time: 1730505600, results: [example] }], has_more: false, next_page: null, sources: ['openai_api'],
-    })
+    const object = resultObject(e)
+    const schema = tokenPageSchema(e)
     app.get(
       `/organization/usage/${e.path}`,
       {
@@ -68,7 +77,7 @@ const tokenUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, 
             `${e.path}_usage.csv`,
           )
         const p = await firstPage(app.db, r)
-        return sendPage(reply, schema, p, (b) => b.rows.map((row) => tokenResult(object, row, p.currency)))
+        return sendPage(reply, p, (b) => b.rows.map((row) => tokenResult(object, row, p.currency)))
       },
     )
   }
