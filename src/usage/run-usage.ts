@@ -164,16 +164,30 @@ const MIN_VALUE_BYTES = 6
  * back as JSON (money is already text there, so nothing is rounded). Each row is a JSON array of the
  * page columns' values (no repeated key names: about half the bytes of an object).
  */
-export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Promise<Omit<UsageResult, 'rows'> & Following & { values: RowValues[]; start: number }> {
-  const order = orderBySql(spec)
+/**
+ * A page row as one JSON array of `pageColumns(spec)`'s values (`nested`: as arrays of chunks, see JSON_ARGS;
+ * `values` flattens either): one column for the driver to read instead of one per value.
+ */
+export function rowJsonSql(spec: UsageSpec): { sql: SQL; nested: boolean; columns: string[]; values: (shipped: unknown[]) => RowValues } {
   const cols = pageColumns(spec)
   const chunks: SQL[] = []
   for (let i = 0; i < cols.length; i += JSON_ARGS) chunks.push(sql`json_build_array(${sql.join(cols.slice(i, i + JSON_ARGS).map((c) => c.expr), sql`, `)})`)
   const nested = chunks.length > 1
-  const rowJson = nested ? sql`json_build_array(${sql.join(chunks, sql`, `)})` : chunks[0]!
+  return {
+    sql: nested ? sql`json_build_array(${sql.join(chunks, sql`, `)})` : chunks[0]!,
+    nested,
+    columns: cols.map((c) => c.name),
+    values: nested ? (shipped) => (shipped as unknown[][]).flat(1) : (shipped) => shipped,
+  }
+}
+
+export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Promise<Omit<UsageResult, 'rows'> & Following & { values: RowValues[]; start: number }> {
+  const order = orderBySql(spec)
+  const shipped = rowJsonSql(spec)
+  const { columns } = shipped
   const budget = page.first > 0 ? Math.max(0, Math.floor(page.followingBytes ?? 0)) : 0
   // After a key, one row more than the page says whether another follows.
-  const limit = Math.max(page.first + Math.floor(budget / (MIN_VALUE_BYTES * cols.length)), page.after ? page.first + 1 : 0)
+  const limit = Math.max(page.first + Math.floor(budget / (MIN_VALUE_BYTES * columns.length)), page.after ? page.first + 1 : 0)
   // row_number counts from the first row the page statement reads: after the key, or the first of all.
   const pageEnd = page.after ? page.first : page.offset + page.first
   const [result] = await db
@@ -193,7 +207,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
         from (select e ->> 'resource' as resource, sum((e ->> 'quantity')::numeric) as quantity
           from grouped, jsonb_array_elements(grouped.unpriced_quantity) e group by 1) u) as unpriced_quantity
     from grouped),
-    page as (select row_number() over (order by ${order}) as ord, ${rowJson} as j from grouped
+    page as (select row_number() over (order by ${order}) as ord, ${shipped.sql} as j from grouped
       where (select groups from totals) <= ${page.maxGroups} ${page.after ? sql`and ${afterKeySql(spec, page.after)}` : sql``}
       order by ${order} limit ${limit} offset ${page.after ? 0 : page.offset}),
     sized as (select ord, j, sum(case when ord > ${pageEnd} then octet_length(j::text) + 1 else 0 end) over (order by ord) as bytes from page),
@@ -212,8 +226,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
   // Counts are never negative, so no row's count exceeds the totals' (which GraphQL serves too).
   assertExactCounts(COUNT_COLUMNS.map((c) => totalsRow[c]))
   const totals = toTotals(totalsRow, page.currency)
-  const all: RowValues[] = nested ? result!.rows.map((r) => (r as unknown[][]).flat(1)) : result!.rows
-  const columns = cols.map((c) => c.name)
+  const all: RowValues[] = shipped.nested ? result!.rows.map(shipped.values) : result!.rows
   const rows = all.slice(0, page.first)
   return {
     // Unmapped: the caller maps the page as it needs it (usage-service: objects, or views for GraphQL).

@@ -306,7 +306,7 @@ function groupedSql(g: Grouping, rowsSql: SQL, classes: ClassBreakdown): SQL {
 
 /**
  * The output columns of a page, in order, as (name, expression): window end and exact totals as text.
- * run-usage ships them as one JSON array per row; the REST stream selects them as named columns.
+ * Shipped as one JSON array per row (run-usage's rowJsonSql), by run-usage and the REST stream alike.
  */
 export function pageColumns(spec: UsageSpec): { name: string; expr: SQL }[] {
   const g = grouping(spec)
@@ -328,11 +328,6 @@ export function pageColumns(spec: UsageSpec): { name: string; expr: SQL }[] {
     col('storage_byte_seconds', 'storage_byte_seconds::text'),
     col('reported_cost', 'reported_cost::text'),
   ]
-}
-
-/** Selected output columns of a page (pageColumns, each under its name). */
-export function pageSelectSql(spec: UsageSpec): SQL {
-  return list(pageColumns(spec).map((c) => sql`${c.expr} as ${raw(c.name)}`))
 }
 
 /**
