@@ -183,14 +183,15 @@ void eachEngine(t, async (t, engine) => {
 
   t.test('10,000 rates (the most one request takes) are checked without holding the event loop', async (t) => {
     // Every incoming rate was compared with every other one and every stored one, serialising both
-    // timeline keys each time: 10,000 rates held the event loop (and /healthz) for over 80 s.
+    // timeline keys each time: 10,000 rates held the event loop (and /healthz) for over 80 s. The bound
+    // catches that stall, not speed: the check is CPU-bound and took 9.7 s once on a loaded 2-core machine.
     const card = await newCard()
     const rates = (tag: string) => Array.from({ length: 10_000 }, (_, i) => ({ model: `${tag}-${i}`, effective_from: 1735689600, prices: { input: '1' } }))
     for (const tag of ['first', 'second']) {
       const started = Date.now()
       const res = await post(card, rates(tag))
       t.equal(res.statusCode, 201, res.statusCode === 201 ? `${tag} 10,000` : res.body.slice(0, 300))
-      t.ok(Date.now() - started < 20_000, `${tag} 10,000 rates took ${Date.now() - started} ms`)
+      t.ok(Date.now() - started < 60_000, `${tag} 10,000 rates took ${Date.now() - started} ms`)
     }
     t.equal(await count(card), 20_000)
     const clash = await post(card, [...rates('third').slice(0, 9_999), { model: 'second-42', effective_from: 1735689600, prices: { input: '2' } }])
