@@ -154,10 +154,12 @@ t.test('a socket that never sends a request is closed by the server after the co
   t.teardown(() => server.child.kill('SIGKILL'))
   const port = await server.port
   // With connectionTimeout 0 such sockets lived for ever (a slow-loris holds file descriptors for free).
+  // Timed from before connect(): the server's clock starts when it accepts, which cannot come earlier,
+  // while this process, stalled on a loaded machine, may see its 'connect' event seconds later.
+  const opened = performance.now()
   const socket = connect({ port, host: '127.0.0.1' })
   t.teardown(() => socket.destroy())
   await once(socket, 'connect')
-  const opened = performance.now()
   const closed = await Promise.race([
     closedAt(socket, opened),
     new Promise<undefined>((r) => setTimeout(() => r(undefined), 30_000).unref()),
