@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import tokenledger from '../../src/app.js'
 import { build, eachEngine, tenantWithKey, testConfig, waitFor } from '../helpers.js'
-import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, startReceiver, testEngine } from '../factories/budgets.js'
+import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, startReceiver, testEngine, usageHour } from '../factories/budgets.js'
 
 // Several instances share one database, each with its own clock. A delivery's lease and its retry's due
 // time were computed from the instance's clock and compared with another instance's: an instance whose
@@ -39,14 +39,6 @@ async function heldReceiver(t: Test) {
     held?.end('ok')
   }
   return { url: await listenAsReceiver(t, server), state, release }
-}
-
-/** The start of an hour with usage in the current UTC month: the last full hour, or the current one early on the 1st. */
-function usageHour(): Date {
-  const hour = Math.floor(Date.now() / 3600_000) * 3600_000
-  const now = new Date()
-  const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)
-  return new Date(Math.max(hour - 3600_000, monthStart))
 }
 
 void eachEngine(t, async (t, engine) => {

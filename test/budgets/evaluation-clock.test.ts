@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
 import { build, eachEngine, tenantWithKey } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, putBudget, settle, testEngine } from '../factories/budgets.js'
+import { alerts, bucket, createCard, postBuckets, putBudget, settle, testEngine, usageHour } from '../factories/budgets.js'
 
 // Budgets were evaluated at each instance's clock while deliveries used the database's (c231b6a). An
 // instance whose clock ran ahead took a later period as the current one — its timer never recorded a
@@ -17,11 +17,11 @@ void eachEngine(t, async (t, engine) => {
   /** An instance whose clock is `skewMs` ahead of the real one (the app's own engine is not used). */
   const ahead = (t: Test, skewMs: number) =>
     testEngine(t, app, { webhookTimeoutMs: 3000, maxAttempts: 1, retryBaseMs: 60_000, now: () => new Date(Date.now() + skewMs) })
-  /** A tenant with $370 of usage an hour ago, and then (so only a timer pass evaluates it) a $1 budget. */
+  /** A tenant with $370 of usage this month (usageHour), and then (so only a timer pass evaluates it) a $1 budget. */
   const spentTenant = async (period: string) => {
     const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
     await createCard(app, tenantId, `card-${tenantId}`)
-    await postBuckets(app, key, [bucket(new Date(Math.floor(Date.now() / 3600_000) * 3600_000 - 3600_000), 1000)])
+    await postBuckets(app, key, [bucket(usageHour(), 1000)])
     await settle()
     await putBudget(app, key, 'team', { amount: '1', period, rate_card: `card-${tenantId}`, thresholds: [100] })
     return key

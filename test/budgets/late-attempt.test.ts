@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
 import { bearer, build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
-import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, testEngine } from '../factories/budgets.js'
+import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, testEngine, usageHour } from '../factories/budgets.js'
 
 // An attempt that outlives its lease (its instance stalls: a GC pause, a suspended VM) lets another
 // instance claim the next attempt. The late attempt's recordAttempt then overwrote the newer one's
@@ -34,7 +34,7 @@ void eachEngine(t, async (t, engine) => {
   const spentTenant = async (name: string, webhookUrl: string) => {
     const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
     await createCard(app, tenantId, `card-${tenantId}`)
-    await postBuckets(app, key, [bucket(new Date(Math.floor(Date.now() / 3600_000) * 3600_000 - 3600_000), 1000)])
+    await postBuckets(app, key, [bucket(usageHour(), 1000)])
     await settle()
     await putBudget(app, key, name, { amount: '1', period: 'month', rate_card: `card-${tenantId}`, thresholds: [100], webhook_url: webhookUrl })
     return { tenantId, key }

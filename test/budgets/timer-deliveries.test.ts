@@ -1,7 +1,7 @@
 import { createServer } from 'node:net'
 import t, { type Test } from 'tap'
 import { build, eachEngine, tenantWithKey, uniqueId, waitFor } from '../helpers.js'
-import { bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, startReceiver, testEngine } from '../factories/budgets.js'
+import { bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, startReceiver, testEngine, usageHour } from '../factories/budgets.js'
 
 // The timer's pass delivered one alert at a time, waiting for each answer: a tenant whose receiver
 // never answers held every other tenant's alerts (and retries) for the webhook timeout once per alert.
@@ -22,7 +22,7 @@ void eachEngine(t, async (t, engine) => {
     const [first, second] = [uniqueId('tenant'), uniqueId('tenant')].sort()
     const silent = await tenantWithKey(app, ['ingest', 'read'], first)
     const other = await tenantWithKey(app, ['ingest', 'read'], second)
-    const hour = new Date(Math.floor(Date.now() / 3600_000) * 3600_000 - 3600_000)
+    const hour = usageHour()
     // Usage first, budgets after: only the timer's pass evaluates them.
     for (const { tenantId, key } of [silent, other]) {
       await createCard(app, tenantId, `card-${tenantId}`)

@@ -33,6 +33,18 @@ export async function putBudget(app: FastifyInstance, key: string, name: string,
   return res.json() as Record<string, unknown>
 }
 
+/**
+ * The start of an hour with usage in the current UTC month: the last full hour, or the current one in the
+ * first hour of the 1st — an hour ago is then last month, and a month budget would see none of it.
+ */
+export function usageHour(): Date {
+  // One reading of the clock: two could fall either side of a month's end.
+  const now = new Date()
+  const hour = Math.floor(now.getTime() / 3600_000) * 3600_000
+  const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)
+  return new Date(Math.max(hour - 3600_000, monthStart))
+}
+
 /** One canonical bucket of MODEL, one hour from `start`. */
 export function bucket(start: Date, input: number, extra: Record<string, unknown> = {}) {
   return {
