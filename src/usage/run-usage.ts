@@ -159,12 +159,6 @@ const JSON_ARGS = 100
 const MIN_VALUE_BYTES = 6
 
 /**
- * Runs a usage query as ONE statement: the grouped usage is computed once and yields both the totals
- * (with the group count that enforces the windows × groups bound) and the requested page, shipped
- * back as JSON (money is already text there, so nothing is rounded). Each row is a JSON array of the
- * page columns' values (no repeated key names: about half the bytes of an object).
- */
-/**
  * A page row as one JSON array of `pageColumns(spec)`'s values (`nested`: as arrays of chunks, see JSON_ARGS;
  * `values` flattens either): one column for the driver to read instead of one per value.
  */
@@ -181,6 +175,12 @@ export function rowJsonSql(spec: UsageSpec): { sql: SQL; nested: boolean; column
   }
 }
 
+/**
+ * Runs a usage query as ONE statement: the grouped usage is computed once and yields both the totals
+ * (with the group count that enforces the windows × groups bound) and the requested page, shipped
+ * back as JSON (money is already text there, so nothing is rounded). Each row is a JSON array of the
+ * page columns' values (no repeated key names: about half the bytes of an object).
+ */
 export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Promise<Omit<UsageResult, 'rows'> & Following & { values: RowValues[]; start: number }> {
   const order = orderBySql(spec)
   const shipped = rowJsonSql(spec)
