@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js'
 import { PRICED_CLASSES, UNPRICED_BY_COST } from '../db/token-columns.js'
 import { inCodePointOrder } from '../db/orm.js'
 import { assertExactCounts, COUNT_COLUMNS, countRangeError } from './exact-counts.js'
-import { money, toTotals, usageRowMapper } from './row-views.js'
+import { money, toTotals, usageRowMapper, type ColumnReader } from './row-views.js'
 import { afterKeySql, orderBySql, pageColumns, withGroupedSql, type RowKey, type UsageSpec } from './usage-sql.js'
 
 export interface Cost {
@@ -79,19 +79,19 @@ export interface UsageRow extends UsageTotals {
 const CLASS_COLUMNS = PRICED_CLASSES.map((c) => ({ column: c.column, cost: `c_${c.column}`, unpriced: `u_${c.column}` }))
 
 // Loops rather than Object.fromEntries over mapped arrays: these run for every row a report returns.
-function toClassTokens(r: Record<string, unknown>): Record<ClassColumn, number> {
+function toClassTokens(get: ColumnReader): Record<ClassColumn, number> {
   const out: Record<string, number> = {}
-  for (const c of CLASS_COLUMNS) out[c.column] = (r[c.column] as number | null) ?? 0
+  for (const c of CLASS_COLUMNS) out[c.column] = (get(c.column) as number | null) ?? 0
   return out as Record<ClassColumn, number>
 }
 
-function toClasses(r: Record<string, unknown>): Record<ClassColumn, ClassUsage> {
+function toClasses(get: ColumnReader): Record<ClassColumn, ClassUsage> {
   const out: Record<string, ClassUsage> = {}
   for (const c of CLASS_COLUMNS)
     out[c.column] = {
-      tokens: (r[c.column] as number | null) ?? 0,
-      cost: money(r[c.cost] as string | null),
-      unpricedTokens: (r[c.unpriced] as number | null) ?? 0,
+      tokens: (get(c.column) as number | null) ?? 0,
+      cost: money(get(c.cost)),
+      unpricedTokens: (get(c.unpriced) as number | null) ?? 0,
     }
   return out as Record<ClassColumn, ClassUsage>
 }
@@ -104,18 +104,11 @@ export interface UsageResult {
   hasNextPage: boolean
 }
 
-/** A row as the statement returns it, by column name, before `usageRows` maps it. */
+/** The totals as the statement returns them (one JSON object by column name), before `toTotals` maps them. */
 export type RawUsageRow = Record<string, unknown>
 
 /** A row as run-usage's statement ships it: the values of `pageColumns(spec)`, in that order (compact JSON). */
 export type RowValues = unknown[]
-
-/** The values of one shipped row under their column names. */
-export function rowFromValues(columns: readonly string[], values: RowValues): RawUsageRow {
-  const row: Record<string, unknown> = {}
-  for (let i = 0; i < columns.length; i++) row[columns[i]!] = values[i]
-  return row as RawUsageRow
-}
 
 export interface PageRequest {
   /** Rows before the page, when it is not read after a key. */
@@ -244,9 +237,13 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
 }
 
 /**
- * Maps statement rows by column name (run-usage's values under their names, the stream's driver rows) to
- * UsageRow objects of `spec`: the one mapping of src/usage/row-views.ts, every field read once.
+ * Maps the rows a statement shipped (values in `columns` order: rowJsonSql) to UsageRow objects of `spec`:
+ * the one mapping of src/usage/row-views.ts, every field read once.
  */
-export function usageRows(spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes' | 'classes'>, currency: string): (r: RawUsageRow) => UsageRow {
-  return usageRowMapper(spec, currency, { classes: toClasses, classTokens: toClassTokens })
+export function usageRows(
+  spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes' | 'classes'>,
+  columns: readonly string[],
+  currency: string,
+): (values: RowValues) => UsageRow {
+  return usageRowMapper(spec, columns, currency, { classes: toClasses, classTokens: toClassTokens })
 }

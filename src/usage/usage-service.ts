@@ -3,7 +3,7 @@ import { cardNotVisible } from '../auth/access.js'
 import { findVisibleCard } from '../pricing/card-lookup.js'
 import { pricingInstant } from '../pricing/as-of.js'
 import { selectSources, ALL_SOURCES, MAX_FILTER_VALUES, MAX_GROUP_BY_KEYS } from './dimensions.js'
-import { rowFromValues, runUsage, usageRows, type RowValues, type UsageResult, type UsageTotals } from './run-usage.js'
+import { runUsage, usageRows, type RowValues, type UsageResult, type UsageTotals } from './run-usage.js'
 import { usageRowViews, type UsageRowView } from './row-views.js'
 import { SnapshotCache } from './page-snapshots.js'
 import { isRowKey, keyColumns, type ClassBreakdown, type RowKey, type UsageSpec } from './usage-sql.js'
@@ -215,8 +215,7 @@ async function queryValuesPage(db: Db, args: UsageArgs, limits: UsageLimits): Pr
 /** One page of usage, its rows as plain UsageRow objects (`usageRows`). */
 export async function queryUsagePage(db: Db, args: UsageArgs, limits: UsageLimits): Promise<UsagePage> {
   const { values, spec, columns, currency, ...page } = await queryValuesPage(db, args, limits)
-  const toRow = usageRows(spec, currency)
-  return { ...page, rows: values.map((v) => toRow(rowFromValues(columns, v))) }
+  return { ...page, rows: values.map(usageRows(spec, columns, currency)) }
 }
 
 /**

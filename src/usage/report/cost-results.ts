@@ -88,6 +88,12 @@ function lineItems(row: UsageRow, currency: string): CostsResult[] {
 }
 
 /**
+ * One part of a merge key: NUL separates the parts, and stored text never holds NUL (PostgreSQL refuses it),
+ * so no two distinct (project, key, line item) triples share a key; null is told apart from every string.
+ */
+const keyPart = (v: string | null) => (v === null ? '\u0001' : `\u0002${v}`)
+
+/**
  * Stored `batch: null` and `false` are both priced as non-batch, so they name the same line item; and
  * without line items, a project's tokens and resources are one result. Such items are merged (exact
  * decimal sums), keeping first-appearance order; a result mixing units has no quantity.
@@ -95,7 +101,7 @@ function lineItems(row: UsageRow, currency: string): CostsResult[] {
 function merge(items: CostsResult[]): CostsResult[] {
   const byKey = new Map<string, CostsResult>()
   for (const item of items) {
-    const key = JSON.stringify([item.project_id, item.api_key_id, item.line_item])
+    const key = `${keyPart(item.project_id)}\0${keyPart(item.api_key_id)}\0${keyPart(item.line_item)}`
     const prev = byKey.get(key)
     if (!prev) {
       byKey.set(key, item)
