@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { chown, mkdtemp, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -56,7 +56,17 @@ async function privateCluster(t: Test) {
   const port = await freePort()
   const asPostgres = (cmd: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', join(BIN, cmd), ...args])
   await asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'])
-  const postmasterPid = async () => Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0])
+  const dataPath = await realpath(data)
+  /**
+   * The cluster's running postmaster: the pid postmaster.pid names, if that process's working directory is
+   * this data directory (a postmaster runs in its own). A SIGKILLed cluster leaves its postmaster.pid behind,
+   * and the pid it names may since belong to any process: trusted alone, `kill()` SIGKILLed that process.
+   */
+  const postmasterPid = async (): Promise<number | undefined> => {
+    const pid = Number((await readFile(join(data, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0])
+    if (!Number.isInteger(pid) || pid <= 0) return undefined
+    return (await readlink(`/proc/${pid}/cwd`).catch(() => undefined)) === dataPath ? pid : undefined
+  }
   let forget = () => {}
   const cluster = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
@@ -70,8 +80,8 @@ async function privateCluster(t: Test) {
       let done = false
       void started.then(() => (done = true), () => (done = true))
       for (;;) {
-        const pid = await postmasterPid().catch(() => undefined)
-        if (pid && running(pid)) {
+        const pid = await postmasterPid()
+        if (pid !== undefined) {
           forget = trackPid(pid)
           break
         }
@@ -85,6 +95,7 @@ async function privateCluster(t: Test) {
     /** SIGKILL the postmaster and every process it started, as a crash would. */
     async kill() {
       const pid = await postmasterPid()
+      if (pid === undefined) throw new Error('no postmaster of this cluster is running')
       // Stopped first, so that it forks no backend between the scan and the kill.
       process.kill(pid, 'SIGSTOP')
       const children: number[] = []
@@ -110,7 +121,7 @@ async function privateCluster(t: Test) {
     await cluster.kill().catch(() => {})
     await rm(dir, { recursive: true, force: true })
   })
-  return cluster
+  return Object.assign(cluster, { postmasterFile: join(data, 'postmaster.pid') })
 }
 
 function startServer(databaseUrl: string) {
@@ -278,4 +289,29 @@ t.test('SIGKILLed PostgreSQL under CSV, JSON and event load: the server lives, a
 
   server.child.kill('SIGTERM')
   t.equal(await server.exit, 0, 'and it still shuts down cleanly')
+})
+
+t.test('a stale postmaster.pid naming another process: the cluster kills nothing', { skip: unavailable }, async (t) => {
+  const cluster = await privateCluster(t)
+  await cluster.start()
+  await cluster.kill()
+  // The killed cluster's file stays; its pid now names a process of someone else (here: a sleep of ours).
+  const other = track(spawn('sleep', ['60'], { stdio: 'ignore' }))
+  t.teardown(() => void other.kill('SIGKILL'))
+  const file = await readFile(cluster.postmasterFile, 'utf8')
+  await writeFile(cluster.postmasterFile, file.replace(/^\d+/, String(other.pid)))
+  await t.rejects(cluster.kill(), /no postmaster of this cluster is running/)
+  await new Promise((r) => setTimeout(r, 200))
+  t.ok(running(other.pid!), 'the process the stale file names is alive (neither stopped nor killed)')
+  t.equal((await readFile(`/proc/${other.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[0], 'S', 'and not stopped')
+  // Once that process is gone (PostgreSQL itself refuses to start while the file's pid is alive), the
+  // cluster starts over the stale file and is tracked and killed by its real postmaster.
+  const gone = new Promise((r) => other.once('exit', r))
+  other.kill('SIGKILL')
+  await gone
+  await cluster.start()
+  const again = Number((await readFile(cluster.postmasterFile, 'utf8')).split('\n')[0])
+  t.not(again, other.pid, 'the new postmaster.pid names the new postmaster')
+  await cluster.kill()
+  t.notOk(running(again), 'which kill() ends')
 })
