@@ -29,9 +29,16 @@ export interface RollupZonesChange {
  * Makes rollup_time_zones 'UTC' plus `zones`, backfilling added zones and deleting removed ones' rows.
  * `signal` (shutdown) cancels the statement in progress on PostgreSQL — a backfill, or a wait for the
  * locks — and the whole change rolls back: nothing of it stays, and the next start does it again.
- * PGlite cannot interrupt a statement; there it ends first.
+ * PGlite cannot interrupt a statement; there it ends first. `now` dates the retention cutoff (tests pass
+ * the instant their maintenance ran at, so a month turning mid-test cannot move it).
  */
-export async function syncRollupTimeZones(db: Db, zones: readonly string[], signal?: AbortSignal, retentionMonths?: number): Promise<RollupZonesChange> {
+export async function syncRollupTimeZones(
+  db: Db,
+  zones: readonly string[],
+  signal?: AbortSignal,
+  retentionMonths?: number,
+  now = new Date(),
+): Promise<RollupZonesChange> {
   const wanted = new Set(['UTC', ...zones])
   return db.transaction(async (inner) => {
     const tx = { query: <T>(text: string, params: unknown[] = []) => inner.query<T>(text, params, { signal }) }
@@ -55,7 +62,7 @@ export async function syncRollupTimeZones(db: Db, zones: readonly string[], sign
     if (added.length > 0) {
       await tx.query('insert into rollup_time_zones (time_zone) select unnest($1::text[])', [added])
       await tx.query('select usage_bucket_daily_backfill($1::text[])', [added])
-      const cutoff = retentionCutoff(retentionMonths)
+      const cutoff = retentionCutoff(retentionMonths, now)
       if (cutoff) {
         const [older] = await tx.query<{ any: boolean }>(`select exists (select 1 from usage_bucket_daily where time_zone = 'UTC' and day < $1) as any`, [cutoff])
         if (older?.any) return { added, removed, coveredFrom: cutoff }

@@ -25,11 +25,11 @@ void t.test('a zone added after retention dropped months reports the first insta
       )
     }
     const cutoff = retentionCutoff(RETENTION, now)!
-    t.same(await syncRollupTimeZones(db, [], undefined, RETENTION), { added: [], removed: [] }, 'nothing added: nothing to report')
+    t.same(await syncRollupTimeZones(db, [], undefined, RETENTION, now), { added: [], removed: [] }, 'nothing added: nothing to report')
     const r = await maintainPartitions(db, { retentionMonths: RETENTION, monthsAhead: 0 }, now)
     t.ok(r.dropped.length > 0, 'retention dropped the old month')
 
-    const change = await syncRollupTimeZones(db, ['Asia/Kolkata'], undefined, RETENTION)
+    const change = await syncRollupTimeZones(db, ['Asia/Kolkata'], undefined, RETENTION, now)
     t.same(change, { added: ['Asia/Kolkata'], removed: [], coveredFrom: cutoff }, 'the added zone covers the retention cutoff on')
     const days = await db.query<{ time_zone: string; before: boolean }>(
       `select time_zone, day < $1 as before from usage_bucket_daily where tenant_id = 'zr' order by time_zone, day`,
