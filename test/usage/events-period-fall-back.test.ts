@@ -17,9 +17,14 @@ void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const { key } = await tenantWithKey(app)
   const event = (id: string, timestamp: string) => ({ id, timestamp, model: 'gpt-4o-mini', input_tokens: 1, output_tokens: 1 })
+  // Today's events give today's first page a cursor. Two, an hour apart: one is in the page's day even when
+  // Havana's midnight falls between this stamp and the page (an event stamped now alone was then
+  // yesterday's, the page had no cursor and the test failed).
+  const stamp = Date.now()
+  const today = [event('now', new Date(stamp).toISOString()), event('in-an-hour', new Date(stamp + 3_600_000).toISOString())]
   const posted = await app.inject({
     method: 'POST', url: '/v1/usage/events', headers: bearer(key),
-    payload: { events: [event('nov-1', '2025-11-01T12:00:00Z'), event('first-hour', '2025-11-02T04:30:00Z'), event('nov-2', '2025-11-02T12:00:00Z'), event('now', new Date().toISOString())] },
+    payload: { events: [event('nov-1', '2025-11-01T12:00:00Z'), event('first-hour', '2025-11-02T04:30:00Z'), event('nov-2', '2025-11-02T12:00:00Z'), ...today] },
   })
   t.equal(posted.statusCode, 200, posted.body)
   await app.testDb.query(sql`update usage_events set received_at = '2025-11-01T00:00:00Z'::timestamptz`)
@@ -28,7 +33,7 @@ void eachEngine(t, async (t, engine) => {
     t.equal(res.errors, undefined, JSON.stringify(res.errors))
     return res.data
   }
-  // The listing as begun at `instant`: the first page's cursor (today's event gives it one) with its instant
+  // The listing as begun at `instant`: the first page's cursor (today's events give it one) with its instant
   // moved, as events-period-cursor.test.ts does.
   const start = (await gql(LIST, { first: 0 })).events.pageInfo.endCursor as string
   const at = (instant: string) =>
