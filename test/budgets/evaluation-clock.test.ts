@@ -44,7 +44,9 @@ void eachEngine(t, async (t, engine) => {
     await ahead(t, DAY_MS).tick()
     const after = await dbNow()
     const [alert] = await alerts(app, key, 'team')
-    t.equal(alert?.period_start, new Date(Math.floor(before.getTime() / DAY_MS) * DAY_MS).toISOString(), "today's day (UTC)")
     t.ok(alert && Date.parse(alert.crossed_at) >= before.getTime() && Date.parse(alert.crossed_at) <= after.getTime(), "crossed at the database's time")
+    // The day of the crossing's instant, not of `before`: midnight can fall between `before` and the evaluation.
+    const crossed = Date.parse(alert?.crossed_at ?? '')
+    t.equal(alert?.period_start, new Date(Math.floor(crossed / DAY_MS) * DAY_MS).toISOString(), "today's day (UTC)")
   })
 })
