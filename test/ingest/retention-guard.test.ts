@@ -3,6 +3,7 @@ import t from 'tap'
 import app from '../../src/app.js'
 import { maintainPartitions, retentionCutoff, utcMonth } from '../../src/db/partitions.js'
 import { postBuckets } from '../factories/buckets.js'
+import { clearOfMonthTurn } from '../factories/month-turn.js'
 import { bearer, build, eachEngine, isProblem, tenantWithKey, testConfig } from '../helpers.js'
 
 // Retention drops raw month partitions while the hourly rollups keep those hours. A re-import of rows
@@ -11,7 +12,9 @@ import { bearer, build, eachEngine, isProblem, tenantWithKey, testConfig } from 
 // re-post after retention leaves every total unchanged.
 
 const MONTHS = 2
-const now = new Date()
+// The `kept` server reads its own clock for its cutoff: the whole file (12 s here, both engines) runs in
+// `now`'s month, or the server's cutoff moved a month past `cutoff` when a month turned meanwhile.
+const now = await clearOfMonthTurn(120_000)
 const cutoff = retentionCutoff(MONTHS, now)!
 const old = utcMonth(now, -MONTHS - 2) // wholly before the cutoff
 const recent = utcMonth(now, 0)
