@@ -1,5 +1,6 @@
 import t from 'tap'
 import { retentionCutoff } from '../../src/db/partitions.js'
+import { clearOfMonthTurn } from '../factories/month-turn.js'
 import { eachEngine } from '../helpers.js'
 import { buildWith, createConnection, OPENAI_KEY, startStub, syncAndWait, tenant } from './support/harness.js'
 
@@ -10,8 +11,11 @@ const HOUR = 3_600_000
 // cutoff must therefore pull from the cutoff on — not fail every run on the refused rows.
 void t.test('a connection starting before the retention cutoff pulls from the cutoff and succeeds', (t) =>
   eachEngine(t, async (t, engine) => {
-    const cutoff = retentionCutoff(1, new Date())!.getTime()
-    const hours = Math.ceil((Date.now() - cutoff) / HOUR) + 24
+    // The run reads the server's own clock for its cutoff: this engine's part (6 s here) runs in `now`'s
+    // month, or a month turning meanwhile moved the run's cutoff past `cutoff` (and the run failed).
+    const now = await clearOfMonthTurn(60_000)
+    const cutoff = retentionCutoff(1, now)!.getTime()
+    const hours = Math.ceil((now.getTime() - cutoff) / HOUR) + 24
     const stub = await startStub(t, hours, { rowsPerBucket: 1, pageBuckets: 168 })
     t.ok(stub.opts.dataStart < cutoff, 'the provider reports usage from before the cutoff')
     const app = await buildWith(t, engine, { config: { RETENTION_MONTHS: '1' } })
