@@ -4,7 +4,7 @@ import { toBudget } from '../../src/budgets/budget-model.js'
 import { evaluateBudget } from '../../src/budgets/evaluate.js'
 import { getBudget } from '../../src/db/queries/budgets.js'
 import { admin, bearer, build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, PRICES, putBudget, SECRET, settle, startReceiver } from '../factories/budgets.js'
+import { alerts, bucket, createCard, postBuckets, PRICES, putBudget, SECRET, settle, startReceiver, usageHour } from '../factories/budgets.js'
 
 const CONFIG = { BUDGET_EVALUATION_INTERVAL_MS: 'off', OUTBOUND_PRIVATE_ADDRESSES: 'allow', BUDGET_WEBHOOK_RETRY_BASE_MS: '50', BUDGET_WEBHOOK_TIMEOUT_MS: '15000', BUDGET_WEBHOOK_MAX_ATTEMPTS: '3' }
 // A month in the past, so nothing but these tests' rows is in it.
@@ -75,8 +75,9 @@ void eachEngine(t, async (t, engine) => {
     const receiver = await startReceiver(t)
     await putBudget(app, key, 'facts', { amount: '10', period: 'month', rate_card: card, thresholds: [50], webhook_url: receiver.url, webhook_secret: SECRET })
     // In the current period: a status shows the alerts recorded by its instant, and these are recorded now.
-    const thisHour = new Date(Math.floor(Date.now() / 3600_000) * 3600_000)
-    await postBuckets(app, key, [bucket(thisHour, 20)]) // $7.40 → 74%
+    // usageHour, not this hour read here: that was last month's by the GET when a month turned meanwhile.
+    const hour = await usageHour()
+    await postBuckets(app, key, [bucket(hour, 20)]) // $7.40 → 74%
     await waitFor('the delivery', () => receiver.deliveries.length === 1)
     const [rate] = await app.testDb.query<{ id: number }>('select r.id from rates r join rate_cards c on c.id = r.card_id where c.name = $1', [card])
     const corrected = await app.inject({
@@ -86,7 +87,7 @@ void eachEngine(t, async (t, engine) => {
       payload: { rates: [{ model: 'budget-test-model', effective_from: '2000-01-01T00:00:00Z', prices: { input: '1', output: '1' }, supersedes: rate!.id }] },
     })
     t.equal(corrected.statusCode, 201, corrected.body)
-    await postBuckets(app, key, [bucket(thisHour, 1, { account_id: 'acct_b' })]) // evaluates again, now far below 50%
+    await postBuckets(app, key, [bucket(hour, 1, { account_id: 'acct_b' })]) // evaluates again, now far below 50%
     await settle()
     const budget = (await app.inject({ method: 'GET', url: '/v1/budgets/facts', headers: bearer(key) })).json()
     t.equal(budget.spent, '0.000021', 'spend follows the corrected price')

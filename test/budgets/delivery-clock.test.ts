@@ -57,7 +57,7 @@ void eachEngine(t, async (t, engine) => {
     const ingest = Fastify({ logger: false })
     await ingest.register(tokenledger, { config: testConfig({ BUDGET_EVALUATION_INTERVAL_MS: 'off' }), db: app.testDb })
     await ingest.ready()
-    await postBuckets(ingest, key, [bucket(usageHour(), 1000)])
+    await postBuckets(ingest, key, [bucket(await usageHour(), 1000)])
     await ingest.close()
     await putBudget(app, key, 'team', { amount: '1', period: 'month', rate_card: `card-${tenantId}`, thresholds: [100], webhook_url: webhookUrl })
     return key

@@ -21,7 +21,7 @@ void eachEngine(t, async (t, engine) => {
   const spentTenant = async (period: string) => {
     const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
     await createCard(app, tenantId, `card-${tenantId}`)
-    await postBuckets(app, key, [bucket(usageHour(), 1000)])
+    await postBuckets(app, key, [bucket(await usageHour(), 1000)])
     await settle()
     await putBudget(app, key, 'team', { amount: '1', period, rate_card: `card-${tenantId}`, thresholds: [100] })
     return key

@@ -34,7 +34,7 @@ void eachEngine(t, async (t, engine) => {
   const spentTenant = async (name: string, webhookUrl: string) => {
     const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
     await createCard(app, tenantId, `card-${tenantId}`)
-    await postBuckets(app, key, [bucket(usageHour(), 1000)])
+    await postBuckets(app, key, [bucket(await usageHour(), 1000)])
     await settle()
     await putBudget(app, key, name, { amount: '1', period: 'month', rate_card: `card-${tenantId}`, thresholds: [100], webhook_url: webhookUrl })
     return { tenantId, key }

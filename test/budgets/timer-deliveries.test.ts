@@ -22,7 +22,7 @@ void eachEngine(t, async (t, engine) => {
     const [first, second] = [uniqueId('tenant'), uniqueId('tenant')].sort()
     const silent = await tenantWithKey(app, ['ingest', 'read'], first)
     const other = await tenantWithKey(app, ['ingest', 'read'], second)
-    const hour = usageHour()
+    const hour = await usageHour()
     // Usage first, budgets after: only the timer's pass evaluates them.
     for (const { tenantId, key } of [silent, other]) {
       await createCard(app, tenantId, `card-${tenantId}`)

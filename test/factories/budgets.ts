@@ -6,6 +6,7 @@ import type { Test } from 'tap'
 import { createBudgetEngine, type BudgetEngineOptions } from '../../src/budgets/budget-engine.js'
 import type { Db } from '../../src/db/client.js'
 import { admin, bearer } from '../helpers.js'
+import { clearOfMonthTurn } from './month-turn.js'
 
 export const SECRET = 'whsec_test_0123456789abcdef'
 const MODEL = 'budget-test-model'
@@ -35,11 +36,14 @@ export async function putBudget(app: FastifyInstance, key: string, name: string,
 
 /**
  * The start of an hour with usage in the current UTC month: the last full hour, or the current one in the
- * first hour of the 1st — an hour ago is then last month, and a month budget would see none of it.
+ * first hour of the 1st — an hour ago is then last month, and a month budget would see none of it. Read
+ * at least `spanMs` before the month ends (clearOfMonthTurn): a month budget evaluated by the database's
+ * clock within `spanMs` is of the same month (read in a month's last moments, its usage was last month's
+ * by the time the budget was evaluated, and the budget never crossed).
  */
-export function usageHour(): Date {
+export async function usageHour(spanMs = 60_000): Promise<Date> {
   // One reading of the clock: two could fall either side of a month's end.
-  const now = new Date()
+  const now = await clearOfMonthTurn(spanMs)
   const hour = Math.floor(now.getTime() / 3600_000) * 3600_000
   const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)
   return new Date(Math.max(hour - 3600_000, monthStart))
