@@ -1,6 +1,6 @@
 import t from 'tap'
 import { retentionCutoff } from '../../src/db/partitions.js'
-import { clearOfMonthTurn } from '../factories/month-turn.js'
+import { clearOfMonthTurn } from '../factories/turns.js'
 import { eachEngine } from '../helpers.js'
 import { buildWith, createConnection, OPENAI_KEY, startStub, syncAndWait, tenant } from './support/harness.js'
 

@@ -6,7 +6,7 @@ import type { Test } from 'tap'
 import { createBudgetEngine, type BudgetEngineOptions } from '../../src/budgets/budget-engine.js'
 import type { Db } from '../../src/db/client.js'
 import { admin, bearer } from '../helpers.js'
-import { clearOfMonthTurn } from './month-turn.js'
+import { clearOfMonthTurn } from './turns.js'
 
 export const SECRET = 'whsec_test_0123456789abcdef'
 const MODEL = 'budget-test-model'

@@ -3,7 +3,7 @@ import t from 'tap'
 import app from '../../src/app.js'
 import { maintainPartitions, retentionCutoff, utcMonth } from '../../src/db/partitions.js'
 import { postBuckets } from '../factories/buckets.js'
-import { clearOfMonthTurn } from '../factories/month-turn.js'
+import { clearOfMonthTurn } from '../factories/turns.js'
 import { bearer, build, eachEngine, isProblem, tenantWithKey, testConfig } from '../helpers.js'
 
 // Retention drops raw month partitions while the hourly rollups keep those hours. A re-import of rows
