@@ -83,16 +83,17 @@ class Shape {
   }
 }
 
-/** A returned column's value by name (undefined when it is not returned). */
-export type ColumnReader = (column: string) => unknown
-
-/** Where a view's values come from: a returned column's value (undefined when it is not returned). */
-interface Source {
+/** Reads a returned column's value by name (undefined when it is not returned). */
+export interface ColumnReader {
   get(column: string): unknown
+}
+
+/** Where a view's values come from: its columns, and the currency of its amounts. */
+interface Source extends ColumnReader {
   readonly currency: string
 }
 
-/** One page's returned rows (values in `columns` order), read by column name. */
+/** One returned row (values in `columns` order: a page's, or a stream batch's), read by column name. */
 class ValuesSource implements Source {
   constructor(
     private readonly values: RowValues,
@@ -106,7 +107,7 @@ class ValuesSource implements Source {
   }
 }
 
-/** A row or the totals as an object by column name (the driver's rows, the totals' JSON). */
+/** The totals' JSON object, by column name. */
 class RecordSource implements Source {
   constructor(
     private readonly record: Record<string, unknown>,
@@ -181,9 +182,15 @@ export function usageRowViews(
   columns: readonly string[],
   currency: string,
 ): (values: RowValues) => UsageRowView {
+  const view = rowViews(spec, columns, currency)
+  return (values) => view(values) as unknown as UsageRowView
+}
+
+/** The views of rows shipped in `columns` order (the one place a row's values are indexed by column name). */
+function rowViews(spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes'>, columns: readonly string[], currency: string): (values: RowValues) => RowView {
   const shape = new Shape(spec, currency)
   const index = new Map(columns.map((c, i) => [c, i]))
-  return (values) => new RowView(new ValuesSource(values, index, currency), shape) as unknown as UsageRowView
+  return (values) => new RowView(new ValuesSource(values, index, currency), shape)
 }
 
 const COST_KEYS = [...Object.keys(COST_FIELDS), 'currency', 'complete', 'unpricedTokensByClass'] as (keyof Cost)[]
@@ -218,18 +225,16 @@ export function usageRowMapper<S extends Pick<UsageSpec, 'groupBy' | 'groupByLab
   spec: S,
   columns: readonly string[],
   currency: string,
-  breakdown: { classes: (get: ColumnReader) => UsageRow['classes']; classTokens: (get: ColumnReader) => UsageRow['classTokens'] },
+  breakdown: { classes: (r: ColumnReader) => UsageRow['classes']; classTokens: (r: ColumnReader) => UsageRow['classTokens'] },
 ): (values: RowValues) => UsageRow {
-  const shape = new Shape(spec, currency)
-  const index = new Map(columns.map((c, i) => [c, i]))
-  const keys = [...TOTAL_KEYS, ...Object.keys(ROW_FIELDS), 'labels', 'attributes', ...shape.dimensions.keys()]
+  const view = rowViews(spec, columns, currency)
+  const keys = [...TOTAL_KEYS, ...Object.keys(ROW_FIELDS), 'labels', 'attributes', ...new Shape(spec, currency).dimensions.keys()]
   return (values) => {
-    const source = new ValuesSource(values, index, currency)
-    const row = materialize<UsageRow>(new RowView(source, shape), keys)
-    const get: ColumnReader = (column) => source.get(column)
-    row.storageByteSeconds = decimal(get('storage_byte_seconds')) as string | null
-    if (spec.classes === 'tokens') row.classTokens = breakdown.classTokens(get)
-    else if (spec.classes) row.classes = breakdown.classes(get)
+    const v = view(values)
+    const row = materialize<UsageRow>(v, keys)
+    row.storageByteSeconds = decimal(v.s.get('storage_byte_seconds')) as string | null
+    if (spec.classes === 'tokens') row.classTokens = breakdown.classTokens(v.s)
+    else if (spec.classes) row.classes = breakdown.classes(v.s)
     return row
   }
 }

@@ -79,19 +79,19 @@ export interface UsageRow extends UsageTotals {
 const CLASS_COLUMNS = PRICED_CLASSES.map((c) => ({ column: c.column, cost: `c_${c.column}`, unpriced: `u_${c.column}` }))
 
 // Loops rather than Object.fromEntries over mapped arrays: these run for every row a report returns.
-function toClassTokens(get: ColumnReader): Record<ClassColumn, number> {
+function toClassTokens(r: ColumnReader): Record<ClassColumn, number> {
   const out: Record<string, number> = {}
-  for (const c of CLASS_COLUMNS) out[c.column] = (get(c.column) as number | null) ?? 0
+  for (const c of CLASS_COLUMNS) out[c.column] = (r.get(c.column) as number | null) ?? 0
   return out as Record<ClassColumn, number>
 }
 
-function toClasses(get: ColumnReader): Record<ClassColumn, ClassUsage> {
+function toClasses(r: ColumnReader): Record<ClassColumn, ClassUsage> {
   const out: Record<string, ClassUsage> = {}
   for (const c of CLASS_COLUMNS)
     out[c.column] = {
-      tokens: (get(c.column) as number | null) ?? 0,
-      cost: money(get(c.cost)),
-      unpricedTokens: (get(c.unpriced) as number | null) ?? 0,
+      tokens: (r.get(c.column) as number | null) ?? 0,
+      cost: money(r.get(c.cost)),
+      unpricedTokens: (r.get(c.unpriced) as number | null) ?? 0,
     }
   return out as Record<ClassColumn, ClassUsage>
 }
@@ -105,7 +105,7 @@ export interface UsageResult {
 }
 
 /** The totals as the statement returns them (one JSON object by column name), before `toTotals` maps them. */
-export type RawUsageRow = Record<string, unknown>
+export type RawTotals = Record<string, unknown>
 
 /** A row as run-usage's statement ships it: the values of `pageColumns(spec)`, in that order (compact JSON). */
 export type RowValues = unknown[]
@@ -184,7 +184,7 @@ export async function runUsage(db: Db, spec: UsageSpec, page: PageRequest): Prom
   // row_number counts from the first row the page statement reads: after the key, or the first of all.
   const pageEnd = page.after ? page.first : page.offset + page.first
   const [result] = await db
-    .query<{ totals: RawUsageRow & { groups: number | null }; rows: unknown[][]; following_bytes: number | null; more: boolean; after_groups: number | null }>(sql`${withGroupedSql(spec)},
+    .query<{ totals: RawTotals & { groups: number | null }; rows: unknown[][]; following_bytes: number | null; more: boolean; after_groups: number | null }>(sql`${withGroupedSql(spec)},
     totals as (select count(*)::int8 as groups,
       case when count(requests) = 0 then null else sum(requests)::int8 end as requests,
       sum(input_tokens)::int8 as input_tokens, sum(output_tokens)::int8 as output_tokens,

@@ -57,13 +57,16 @@ async function privateCluster(t: Test) {
   const asPostgres = (cmd: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', join(BIN, cmd), ...args])
   await asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'])
   const dataPath = await realpath(data)
+  const postmasterFile = join(data, 'postmaster.pid')
+  /** The pid postmaster.pid names (its first line), whoever runs under it now. */
+  const namedPid = async () => Number((await readFile(postmasterFile, 'utf8').catch(() => '')).split('\n')[0])
   /**
    * The cluster's running postmaster: the pid postmaster.pid names, if that process's working directory is
    * this data directory (a postmaster runs in its own). A SIGKILLed cluster leaves its postmaster.pid behind,
    * and the pid it names may since belong to any process: trusted alone, `kill()` SIGKILLed that process.
    */
   const postmasterPid = async (): Promise<number | undefined> => {
-    const pid = Number((await readFile(join(data, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0])
+    const pid = await namedPid()
     if (!Number.isInteger(pid) || pid <= 0) return undefined
     return (await readlink(`/proc/${pid}/cwd`).catch(() => undefined)) === dataPath ? pid : undefined
   }
@@ -79,18 +82,25 @@ async function privateCluster(t: Test) {
       const started = asPostgres('pg_ctl', args)
       let done = false
       void started.then(() => (done = true), () => (done = true))
+      let tracked = false
       for (;;) {
+        // Read before the file is: one more look after pg_ctl has returned, whenever it returns.
+        const finished = done
         const pid = await postmasterPid()
         if (pid !== undefined) {
           forget = trackPid(pid)
+          tracked = true
           break
         }
-        if (done) break
+        if (finished) break
         await new Promise((r) => setTimeout(r, 50))
       }
+      const log = async () => (await readFile(join(dir, 'log'), 'utf8').catch(() => '')).slice(-2000)
       await started.catch(async (err: unknown) => {
-        throw new Error(`pg_ctl start failed: ${String(err)}\n${(await readFile(join(dir, 'log'), 'utf8').catch(() => '')).slice(-2000)}`)
+        throw new Error(`pg_ctl start failed: ${String(err)}\n${await log()}`)
       })
+      // Started but not found: kill() and the teardown would leave it running.
+      if (!tracked) throw new Error(`pg_ctl started, but no postmaster runs in ${dataPath}\n${await log()}`)
     },
     /** SIGKILL the postmaster and every process it started, as a crash would. */
     async kill() {
@@ -121,7 +131,7 @@ async function privateCluster(t: Test) {
     await cluster.kill().catch(() => {})
     await rm(dir, { recursive: true, force: true })
   })
-  return Object.assign(cluster, { postmasterFile: join(data, 'postmaster.pid') })
+  return Object.assign(cluster, { postmasterFile, namedPid })
 }
 
 function startServer(databaseUrl: string) {
@@ -303,14 +313,14 @@ t.test('a stale postmaster.pid naming another process: the cluster kills nothing
   await t.rejects(cluster.kill(), /no postmaster of this cluster is running/)
   await new Promise((r) => setTimeout(r, 200))
   t.ok(running(other.pid!), 'the process the stale file names is alive (neither stopped nor killed)')
-  t.equal((await readFile(`/proc/${other.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[0], 'S', 'and not stopped')
+  t.not((await readFile(`/proc/${other.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[0], 'T', 'and not stopped')
   // Once that process is gone (PostgreSQL itself refuses to start while the file's pid is alive), the
   // cluster starts over the stale file and is tracked and killed by its real postmaster.
   const gone = new Promise((r) => other.once('exit', r))
   other.kill('SIGKILL')
   await gone
   await cluster.start()
-  const again = Number((await readFile(cluster.postmasterFile, 'utf8')).split('\n')[0])
+  const again = await cluster.namedPid()
   t.not(again, other.pid, 'the new postmaster.pid names the new postmaster')
   await cluster.kill()
   t.notOk(running(again), 'which kill() ends')

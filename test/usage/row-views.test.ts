@@ -63,6 +63,31 @@ t.test('hand-made rows: every field equals usageRows', async (t) => {
   }
 })
 
+t.test('hand-made rows: the class breakdown and storage byte-seconds read by column name', async (t) => {
+  const spec = {
+    tenantId: 't', from: new Date('2025-10-01T00:00:00Z'), to: new Date('2025-10-02T00:00:00Z'), window: 'DAY', timeZone: 'UTC',
+    groupBy: ['MODEL'], groupByLabels: [], groupByAttributes: [], filter: {},
+    sources: ['events'], pricing: { cardId: 1, asOf: new Date() }, classes: true, rollups: true,
+  } satisfies UsageSpec
+  const columns = pageColumns(spec).map((c) => c.name)
+  const named: Record<string, unknown> = {
+    window_start: '2025-10-01T00:00:00+00:00', window_end: '2025-10-02T00:00:00+00:00', model: 'm',
+    in_text: 100, c_in_text: '0.000300', u_in_text: 0, cached_audio: 7, c_cached_audio: null, u_cached_audio: 7,
+    out_image: 5, c_out_image: '01.50', u_out_image: null, storage_byte_seconds: '0086400.000',
+  }
+  t.ok(['in_text', 'c_in_text', 'u_in_text', 'cached_audio', 'out_image', 'storage_byte_seconds'].every((c) => columns.includes(c)), 'the spec ships the class columns')
+  const row = usageRows(spec, columns, 'USD')(columns.map((c) => named[c] ?? null))
+  t.equal(row.storageByteSeconds, '86400')
+  t.same(row.classes!.in_text, { tokens: 100, cost: '0.0003', unpricedTokens: 0 })
+  t.same(row.classes!.cached_audio, { tokens: 7, cost: '0', unpricedTokens: 7 })
+  t.same(row.classes!.out_image, { tokens: 5, cost: '1.5', unpricedTokens: 0 })
+  t.same(row.classes!.out_text, { tokens: 0, cost: '0', unpricedTokens: 0 }, 'a class the row does not have')
+  const tokensOnly = { ...spec, classes: 'tokens' as const }
+  const tokenColumns = pageColumns(tokensOnly).map((c) => c.name)
+  const tokenRow = usageRows(tokensOnly, tokenColumns, 'USD')(tokenColumns.map((c) => named[c] ?? null))
+  t.same([tokenRow.classTokens!.in_text, tokenRow.classTokens!.cached_audio, tokenRow.classTokens!.out_image, tokenRow.classes], [100, 7, 5, undefined])
+})
+
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine)
   const db = app.testDb
