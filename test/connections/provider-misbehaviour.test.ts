@@ -10,10 +10,10 @@ const HOUR = 3600
  * A provider that misbehaves in the way each test sets: a real HTTP server answering OpenAI's
  * completions path with whatever `answer` returns for a request's window and cursor.
  */
-async function misbehaving(t: Test, answer: (q: { start: number; end: number; page: number }, reply: FastifyReply) => unknown) {
+async function misbehaving(t: Test, answer: (q: { start: number; end: number; page: number }, reply: FastifyReply) => unknown, path = '/v1/organization/usage/completions') {
   const app = Fastify({ logger: false, forceCloseConnections: true })
   const requests: string[] = []
-  app.get('/v1/organization/usage/completions', (req: FastifyRequest, reply) => {
+  app.get(path, (req: FastifyRequest, reply) => {
     requests.push(req.url)
     const q = req.query as Record<string, string>
     return answer({ start: Number(q.start_time), end: Number(q.end_time), page: Number(q.page ?? 0) }, reply)
@@ -26,12 +26,12 @@ async function misbehaving(t: Test, answer: (q: { start: number; end: number; pa
 const bucket = (start: number, results: unknown[] = []) => ({ object: 'bucket', start_time: start, end_time: start + HOUR, results })
 const usage = { object: 'organization.usage.completions.result', input_tokens: 100, output_tokens: 10, num_model_requests: 1, project_id: 'p', user_id: null, api_key_id: null, model: 'gpt-4o', batch: false, service_tier: 'default' }
 
-async function pull(t: Test, engine: Parameters<typeof buildWith>[1], url: string, config: Record<string, string> = {}) {
+async function pull(t: Test, engine: Parameters<typeof buildWith>[1], url: string, config: Record<string, string> = {}, endpoint = 'completions') {
   const app = await buildWith(t, engine, { config })
   const { headers } = await tenant(app)
   const start = new Date(Date.now() - 6 * HOUR * 1000).toISOString()
-  const conn = await createConnection(app, headers, { name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: url, start_date: start, lag_hours: 0, endpoints: ['completions'] })
-  return syncAndWait(app, headers, conn.id, 15_000)
+  const conn = await createConnection(app, headers, { name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: url, start_date: start, lag_hours: 0, endpoints: [endpoint] })
+  return Object.assign(await syncAndWait(app, headers, conn.id, 15_000), { app, headers })
 }
 
 void t.test('a provider that pages for ever (has_more, a new cursor, nothing new) is stopped after one page', (t) =>
@@ -141,5 +141,25 @@ void t.test('a Retry-After longer than SYNC_RETRY_MAX_MS is honoured: no earlier
     t.match(state.last_run?.error, /asked to wait 120 s before another request, longer than SYNC_RETRY_MAX_MS \(200 ms\)/)
     t.equal(provider.requests.length, 1, 'asked once: never again before the 120 s it asked for')
     t.equal(state.synced_until.completions, null)
+  }),
+)
+
+void t.test('a cost bucket longer than 31 days from a pull fails the run and stores nothing (the bound ingest enforces)', (t) =>
+  eachEngine(t, async (t, engine) => {
+    const DAY = 24 * HOUR
+    const cost = { object: 'organization.costs.result', amount: { value: 1.5, currency: 'usd' }, line_item: 'gpt-4o, input', project_id: 'p', api_key_id: null, quantity: null, quantity_unit: null }
+    const provider = await misbehaving(t, (q) => ({
+      object: 'page',
+      data: [{ object: 'bucket', start_time: q.start, end_time: q.start + 40 * DAY, results: [cost] }],
+      has_more: false,
+      next_page: null,
+    }), '/v1/organization/costs')
+    const state = await pull(t, engine, provider.url, {}, 'costs')
+    t.equal(state.last_run?.status, 'failed')
+    t.match(state.last_run?.error, /^400 .*nothing was written \(data\.0\.end_time: .*a billed cost may cover at most 31 days .*\(40 days\)/, "the ingest's 400 names the bucket and the bound")
+    t.same([state.last_run?.pages, state.last_run?.rows], [0, 0], 'no page counted as stored')
+    t.equal(state.synced_until.costs, null, 'synced_until stays')
+    const [stored] = await state.app.testDb.query<{ n: string }>('select count(*)::text as n from billed_costs')
+    t.equal(stored?.n, '0', 'no billed cost stored')
   }),
 )
