@@ -141,7 +141,10 @@ class CostView {
   get complete() { return isComplete(this as unknown as Cost) }
 
   get unpricedTokensByClass() {
-    return Object.fromEntries(UNPRICED_BY_COST.map((u) => [u.field, count(this.s.get(u.column))])) as Cost['unpricedTokensByClass']
+    // A loop, not fromEntries over mapped pairs: read for every materialized row.
+    const out: Record<string, unknown> = {}
+    for (const u of UNPRICED_BY_COST) out[u.field] = count(this.s.get(u.column))
+    return out as Cost['unpricedTokensByClass']
   }
 }
 defineFields(CostView.prototype, COST_FIELDS)
