@@ -7,8 +7,8 @@ import { buildWith, createConnection, OPENAI_KEY, syncAndWait, tenant } from './
 const HOUR = 3600
 
 /**
- * A provider that misbehaves in the way each test sets: a real HTTP server answering OpenAI's
- * completions path with whatever `answer` returns for a request's window and cursor.
+ * A provider that misbehaves in the way each test sets: a real HTTP server answering one of OpenAI's paths
+ * (completions unless `path` says otherwise) with whatever `answer` returns for a request's window and cursor.
  */
 async function misbehaving(t: Test, answer: (q: { start: number; end: number; page: number }, reply: FastifyReply) => unknown, path = '/v1/organization/usage/completions') {
   const app = Fastify({ logger: false, forceCloseConnections: true })
