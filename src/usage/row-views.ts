@@ -191,9 +191,48 @@ export function usageRowViews(
 
 /** The views of rows shipped in `columns` order (the one place a row's values are indexed by column name). */
 function rowViews(spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes'>, columns: readonly string[], currency: string): (values: RowValues) => RowView {
+  return viewsOf(RowView, spec, columns, currency)
+}
+
+function viewsOf<V extends RowView>(
+  View: new (s: Source, shape: Shape) => V,
+  spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes'>,
+  columns: readonly string[],
+  currency: string,
+): (values: RowValues) => V {
   const shape = new Shape(spec, currency)
   const index = new Map(columns.map((c, i) => [c, i]))
-  return (values) => new RowView(new ValuesSource(values, index, currency), shape)
+  return (values) => new View(new ValuesSource(values, index, currency), shape)
+}
+
+/** Maps the REST report's per-class columns (`UsageRow.classes` / `classTokens`). */
+export interface ClassBreakdownReaders {
+  classes: (r: ColumnReader) => UsageRow['classes']
+  classTokens: (r: ColumnReader) => UsageRow['classTokens']
+}
+
+/**
+ * Views of the REST reports' rows (src/usage/stream-usage.ts): a UsageRow whose every field — `storageByteSeconds`
+ * and the per-class breakdown too — is mapped when it is read. A report reads each row's fields once for the
+ * page it serves, and the rows read ahead for later pages stay as the values the statement shipped until then:
+ * materializing every field of 1,500 rows up front, and keeping their object graphs alive for the later pages,
+ * was the largest part of a costs listing's server time after the statement (docs/rest-mirrors.md).
+ * Read `classes`/`classTokens` once per row: each read maps the whole breakdown.
+ */
+export function reportRowViews(
+  spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes' | 'classes'>,
+  columns: readonly string[],
+  currency: string,
+  breakdown: ClassBreakdownReaders,
+): (values: RowValues) => UsageRow {
+  const mode = spec.classes
+  class ReportRowView extends RowView {
+    get storageByteSeconds() { return decimal(this.s.get('storage_byte_seconds')) }
+    get classes() { return mode === true ? breakdown.classes(this.s) : undefined }
+    get classTokens() { return mode === 'tokens' ? breakdown.classTokens(this.s) : undefined }
+  }
+  const view = viewsOf(ReportRowView, spec, columns, currency)
+  return (values) => view(values) as unknown as UsageRow
 }
 
 const COST_KEYS = [...Object.keys(COST_FIELDS), 'currency', 'complete', 'unpricedTokensByClass'] as (keyof Cost)[]
@@ -228,7 +267,7 @@ export function usageRowMapper<S extends Pick<UsageSpec, 'groupBy' | 'groupByLab
   spec: S,
   columns: readonly string[],
   currency: string,
-  breakdown: { classes: (r: ColumnReader) => UsageRow['classes']; classTokens: (r: ColumnReader) => UsageRow['classTokens'] },
+  breakdown: ClassBreakdownReaders,
 ): (values: RowValues) => UsageRow {
   const view = rowViews(spec, columns, currency)
   const keys = [...TOTAL_KEYS, ...Object.keys(ROW_FIELDS), 'labels', 'attributes', ...new Shape(spec, currency).dimensions.keys()]

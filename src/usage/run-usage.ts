@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js'
 import { PRICED_CLASSES, UNPRICED_BY_COST } from '../db/token-columns.js'
 import { inCodePointOrder } from '../db/orm.js'
 import { assertExactCounts, COUNT_COLUMNS, countRangeError } from './exact-counts.js'
-import { money, toTotals, usageRowMapper, type ColumnReader } from './row-views.js'
+import { money, reportRowViews, toTotals, usageRowMapper, type ColumnReader } from './row-views.js'
 import { afterKeySql, orderBySql, pageColumns, withGroupedSql, type RowKey, type UsageSpec } from './usage-sql.js'
 
 export interface Cost {
@@ -95,6 +95,8 @@ function toClasses(r: ColumnReader): Record<ClassColumn, ClassUsage> {
     }
   return out as Record<ClassColumn, ClassUsage>
 }
+
+const BREAKDOWN = { classes: toClasses, classTokens: toClassTokens }
 
 export interface UsageResult {
   rows: UsageRow[]
@@ -245,5 +247,14 @@ export function usageRows(
   columns: readonly string[],
   currency: string,
 ): (values: RowValues) => UsageRow {
-  return usageRowMapper(spec, columns, currency, { classes: toClasses, classTokens: toClassTokens })
+  return usageRowMapper(spec, columns, currency, BREAKDOWN)
+}
+
+/** As `usageRows`, each row a view that maps a field when it is read (`reportRowViews`): for the REST reports' stream. */
+export function usageReportRows(
+  spec: Pick<UsageSpec, 'groupBy' | 'groupByLabels' | 'groupByAttributes' | 'classes'>,
+  columns: readonly string[],
+  currency: string,
+): (values: RowValues) => UsageRow {
+  return reportRowViews(spec, columns, currency, BREAKDOWN)
 }

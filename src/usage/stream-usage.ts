@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db, Row } from '../db/client.js'
-import { rowJsonSql, usageRows, type UsageRow } from './run-usage.js'
+import { rowJsonSql, usageReportRows, type UsageRow } from './run-usage.js'
 import { assertExactCounts, COUNT_COLUMNS, countRangeError } from './exact-counts.js'
 import type { ExportGate } from './export-gate.js'
 import type { TenantGate } from './tenant-gate.js'
@@ -76,7 +76,8 @@ export async function streamUsage(db: Db, spec: UsageSpec, req: StreamRequest): 
     release()
     throw err
   }
-  const mapRow = usageRows(spec, shipped.columns, req.currency)
+  // Views: a field is mapped when the report reads it (row-views.ts `reportRowViews`).
+  const mapRow = usageReportRows(spec, shipped.columns, req.currency)
   const toRow = (r: Row) => mapRow(shipped.values(r.j as unknown[]))
   let pending: IteratorResult<Row[]> | undefined = first
   let closed = false

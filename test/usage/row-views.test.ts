@@ -3,7 +3,7 @@ import { buildSchema, getNamedType, GraphQLObjectType } from 'graphql'
 import { loadSchema } from '../../src/graphql/index.js'
 import type { Dimension } from '../../src/usage/dimensions.js'
 import { usageRowViews } from '../../src/usage/row-views.js'
-import { usageRows, type RowValues } from '../../src/usage/run-usage.js'
+import { usageReportRows, usageRows, type RowValues, type UsageRow } from '../../src/usage/run-usage.js'
 import { queryUsagePage, queryUsageViews, type UsageArgs } from '../../src/usage/usage-service.js'
 import { pageColumns, type UsageSpec } from '../../src/usage/usage-sql.js'
 import { dataset } from '../factories/dataset.js'
@@ -86,6 +86,38 @@ t.test('hand-made rows: the class breakdown and storage byte-seconds read by col
   const tokenColumns = pageColumns(tokensOnly).map((c) => c.name)
   const tokenRow = usageRows(tokensOnly, tokenColumns, 'USD')(tokenColumns.map((c) => named[c] ?? null))
   t.same([tokenRow.classTokens!.in_text, tokenRow.classTokens!.cached_audio, tokenRow.classTokens!.out_image, tokenRow.classes], [100, 7, 5, undefined])
+})
+
+/** Everything a REST report may read of a row: GraphQL's fields, the class breakdowns and the storage byte-seconds. */
+const asReport = (row: UsageRow) => ({
+  ...asGraphql(row as unknown as Record<string, unknown>),
+  classes: row.classes ?? null,
+  classTokens: row.classTokens ?? null,
+  storageByteSeconds: row.storageByteSeconds,
+})
+
+t.test('hand-made rows: the REST report views (usageReportRows) equal usageRows, the breakdowns too', async (t) => {
+  const named: Record<string, unknown> = {
+    window_start: '2025-10-01T00:00:00+00:00', window_end: '2025-10-02T00:00:00+00:00', model: 'm', project_id: 'p', batch: false,
+    resource: 'storage_bytes', attr_0: 'vs_1', requests: 3, input_tokens: 107, output_tokens: 5, cost_total: '01.5003', cost_input: '0.000300',
+    cost_output: '01.50', cost_resources: '0', unpriced_tokens: 7, unpriced_quantity: [{ resource: 'storage_bytes', quantity: '2.50' }],
+    in_text: 100, c_in_text: '0.000300', u_in_text: 0, cached_audio: 7, c_cached_audio: null, u_cached_audio: 7,
+    out_image: 5, c_out_image: '01.50', u_out_image: null, storage_byte_seconds: '0086400.000', quantity: '0.5', reported_cost: null,
+  }
+  for (const classes of [true, 'tokens', false] as const) {
+    const spec = {
+      tenantId: 't', from: new Date('2025-10-01T00:00:00Z'), to: new Date('2025-10-02T00:00:00Z'), window: 'DAY', timeZone: 'UTC',
+      groupBy: ['MODEL', 'PROJECT', 'BATCH', 'RESOURCE'], groupByLabels: [], groupByAttributes: ['vector_store_id'], filter: {},
+      sources: ['buckets', 'resources'], pricing: { cardId: 1, asOf: new Date() }, classes, rollups: true,
+    } satisfies UsageSpec
+    const columns = pageColumns(spec).map((c) => c.name)
+    for (const [i, row] of [named, { ...named, storage_byte_seconds: null, unpriced_quantity: null, cost_total: null, model: null }].entries()) {
+      const values: RowValues = columns.map((c) => row[c] ?? null)
+      const [view, plain] = [usageReportRows(spec, columns, 'USD')(values), usageRows(spec, columns, 'USD')(values)]
+      t.same(asReport(view), asReport(plain), `classes: ${String(classes)}, variant ${i}`)
+      if (classes === true) t.ok(view.classes!.in_text.tokens === 100, 'the breakdown is read through the view')
+    }
+  }
 })
 
 void eachEngine(t, async (t, engine) => {

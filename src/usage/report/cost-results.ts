@@ -77,8 +77,10 @@ function lineItems(row: UsageRow, currency: string): CostsResult[] {
   const model = (row.model as string | null) ?? UNKNOWN_MODEL
   const out: CostsResult[] = []
   let unpriced = 0
+  // Read once: on a report's row view every read maps the breakdown again.
+  const classes = row.classes!
   for (const c of PRICED_CLASSES) {
-    const u = row.classes![c.column]
+    const u = classes[c.column]
     unpriced += u.unpricedTokens
     const priced = u.tokens - u.unpricedTokens
     if (priced > 0) out.push(result(row, currency, `${model}, ${c.lineItem}${suffix(row)}`, tokens(priced), u.cost, 0))

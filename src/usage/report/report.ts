@@ -284,7 +284,10 @@ function fromSnapshot(r: ReportRequest, plan: ReportPlan): ReportPage | undefine
   if (!buckets.length) return { buckets: primed(emptyBuckets()), next, nextPage, sources, currency: plan.currency }
   // Later pages start on a bucket boundary, where the held rows' windows start too.
   const [from, to] = [buckets[0]!.start * 1000, buckets.at(-1)!.end * 1000]
-  const mine = snap.rows.filter((row) => row.windowStart.getTime() >= from && row.windowStart.getTime() < to)
+  const mine = snap.rows.filter((row) => {
+    const t = row.windowStart.getTime()
+    return t >= from && t < to
+  })
   return { buckets: primed(bucketRows(held(mine), buckets)), next, nextPage, sources, currency: plan.currency }
 }
 
