@@ -27,6 +27,12 @@ export interface ReportRequest {
   width: number
   limits: [number, number]
   groupBy: Dimension[]
+  /**
+   * What a token export groups by beside `groupBy`: the provider and account its file carries
+   * (usage-results.ts, exportRequest). A split of the same results, so not bound into the `page` cursor:
+   * a JSON page's next_page starts the CSV export where the page left off (bound, it was a 400 on `page`).
+   */
+  exportKeys?: readonly Dimension[] | undefined
   /** Resource attributes to group by (`size`, `vector_store_id`, …); row.attributes in this order. */
   groupByAttributes?: string[] | undefined
   filter: UsageFilter
@@ -117,7 +123,7 @@ function specOf(r: ReportRequest, plan: ReportPlan, from: Date, to: Date): Usage
     to,
     window: WINDOW[r.width]!,
     timeZone: 'UTC',
-    groupBy: [...new Set(r.groupBy)],
+    groupBy: [...new Set([...r.groupBy, ...(r.exportKeys ?? [])])],
     groupByLabels: [],
     groupByAttributes: [...new Set(r.groupByAttributes ?? [])],
     filter,

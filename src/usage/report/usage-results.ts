@@ -1,6 +1,6 @@
 import { toOpenAICounters, type CounterField } from '../../ingest/token-classes.js'
 import type { UsageRow } from '../run-usage.js'
-import type { BucketRows } from './report.js'
+import type { BucketRows, ReportRequest } from './report.js'
 import { bucketCsvLines, COST_COLUMNS, resultCells, TIME_COLUMNS } from './csv-lines.js'
 
 /** The dimension fields of a completions result, in OpenAI's order, with the usage row field each reads. */
@@ -84,7 +84,7 @@ export function completionsResult(row: UsageRow, currency: string): CompletionsR
 const EXPORT_KEY_DIMENSIONS = ['PROVIDER', 'ACCOUNT'] as const
 
 /** A token export's request: grouped by provider and account too, which its file carries (keyCells). */
-export const exportRequest = <R extends { groupBy: readonly string[] }>(r: R): R => ({ ...r, groupBy: [...new Set([...r.groupBy, ...EXPORT_KEY_DIMENSIONS])] })
+export const exportRequest = (r: ReportRequest): ReportRequest => ({ ...r, exportKeys: EXPORT_KEY_DIMENSIONS })
 const KEY_COLUMNS = ['provider', 'account_id'] as const
 
 /** A row's provider and account under the export's column names (the ingest's). */
