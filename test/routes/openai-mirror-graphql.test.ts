@@ -148,6 +148,8 @@ void eachEngine(t, async (t, engine) => {
       'another query’s cursor': (await page(`/v1/organization/usage/completions?${base}&group_by=project_id&limit=1`)).next_page!,
       'before start_time': forge({ s: T0 - DAY_S }),
       'at end_time': forge({ s: END }),
+      // Never a next_page: answered from a listing's held rows its first bucket was empty, read anew it was not.
+      'off the bucket grid': forge({ s: T0 + DAY_S + 3600 }),
       'not an instant': forge({ s: 1e300 }),
       'a negative start': forge({ s: -1 }),
       'a pricing instant a Date cannot hold': forge({ a: 9e15 }),

@@ -103,7 +103,9 @@ export function planRange(
   let snapshot: string | undefined
   if (q.page !== undefined) {
     const cursor = decodePage(q.page, hash)
-    if (!cursor || cursor.start < q.start_time || (q.end_time !== undefined && cursor.start >= q.end_time))
+    // Every next_page starts on the bucket grid; one off it is forged, and was answered two ways: from held rows
+    // (whose windows start on the grid) its first bucket was empty, read anew it held that part of the day.
+    if (!cursor || cursor.start < q.start_time || (q.end_time !== undefined && cursor.start >= q.end_time) || cursor.start % width !== 0)
       problems.push({ path: 'querystring.page', message: 'is not a next_page cursor of this query; start again without `page`' })
     else {
       start = cursor.start
