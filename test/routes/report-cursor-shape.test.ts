@@ -53,4 +53,22 @@ void eachEngine(t, async (t, engine) => {
     const costs = await nextOf('/v1/organization/costs')
     t.equal((await get('/v1/costs', costs)).statusCode, 200)
   })
+
+  t.test("images: one image source's cursor is refused by another, as one size's is by another", async (t) => {
+    // Image sources share `sources` with usage sources and were taken out of the hashed query with them.
+    const resources = ['image.edit', 'image.generation'].map((source) => ({
+      start_time: DAY, end_time: DAY + 600, provider: 'openai', model: 'dall-e-2', resource: 'images', quantity: 1, attributes: { size: '256x256', source },
+    }))
+    t.equal((await app.inject({ method: 'POST', url: '/v1/usage/buckets', headers: h, payload: { resources } })).statusCode, 200)
+    const images = '/v1/organization/usage/images'
+    for (const [from, to] of [['sources=image.edit', 'sources=image.generation'], ['sizes=256x256', 'sizes=1024x1024']]) {
+      const first = await app.inject({ method: 'GET', url: `${images}?${query}&${from}`, headers: h })
+      const page = (first.json() as { next_page: string }).next_page
+      const same = await app.inject({ method: 'GET', url: `${images}?${query}&${from}&page=${page}`, headers: h })
+      t.equal(same.statusCode, 200, `${from} takes its own cursor`)
+      const other = await app.inject({ method: 'GET', url: `${images}?${query}&${to}&page=${page}`, headers: h })
+      t.equal(other.statusCode, 400, `${from} → ${to}`)
+      t.match(other.body, refused)
+    }
+  })
 })

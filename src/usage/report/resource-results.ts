@@ -101,7 +101,10 @@ export function planQuery<Q extends ResourceQuery>(e: ResourceEndpoint, q: Q) {
     const values = q[p as keyof typeof DIM_FILTERS]
     if (values?.length) filter[key] = values
   }
-  return { query: { ...q, sources: usageSources.length ? usageSources : undefined }, groupBy, grouped, attrs, attrFilters, filter }
+  // The image sources stay in the query under their own name: every parameter binds the `page` cursor, and
+  // without them a cursor of `sources=image.edit` was taken by `sources=image.generation` (`sizes` was refused).
+  const query = { ...q, sources: usageSources.length ? usageSources : undefined, image_sources: imageSources.length ? imageSources : undefined }
+  return { query, groupBy, grouped, attrs, attrFilters, filter }
 }
 
 /**
