@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client.js'
+import { isStatementTimeout } from '../../db/errors.js'
 import { ProblemError, problems, type ProblemItem } from '../../errors.js'
 import { cardNotVisible } from '../../auth/access.js'
 import { findVisibleCard } from '../../pricing/card-lookup.js'
@@ -259,17 +260,20 @@ async function readAhead(db: Db, r: ReportRequest, plan: ReportPlan): Promise<Re
   const total = bucketCount(plan.start, plan.end, plan.width)
   if (r.query.page !== undefined || total <= plan.limit || total > r.limits[1] || readAheads.entryBudget === 0) return undefined
   const { buckets, next } = bucketsFrom(plan.start, plan.end, plan.width, plan.limit)
-  let rows: RowStream
+  const all: UsageRow[] = []
   try {
     const bounded = { ...r, maxGroups: Math.min(r.maxGroups, READ_AHEAD_ROWS) }
-    rows = await openRows(db, bounded, plan, new Date(plan.start * 1000), new Date(plan.end * 1000), () => new ReadAheadTooLarge())
+    const rows = await openRows(db, bounded, plan, new Date(plan.start * 1000), new Date(plan.end * 1000), () => new ReadAheadTooLarge())
+    for await (const batch of rows) for (const row of batch) all.push(row)
   } catch (err) {
     // Too many rows, or a range the windows bound refuses whole: the page alone is read (and judged).
     if (err instanceof ReadAheadTooLarge || (err instanceof ProblemError && err.statusCode === 400)) return undefined
+    // The whole range past the statement timeout, where the page alone may not be (it reads less, and may not
+    // wait on a lock that the rest of the range does): the read-ahead was a 503 for a page read alone in 0.1 s.
+    // Not when the client left: its statement is cancelled with the same code, and nobody waits for the page.
+    if (isStatementTimeout(err) && !r.signal?.aborted) return undefined
     throw err
   }
-  const all: UsageRow[] = []
-  for await (const batch of rows) for (const row of batch) all.push(row)
   const pageEnd = buckets.at(-1)!.end * 1000
   const cut = all.findIndex((row) => row.windowStart.getTime() >= pageEnd)
   const mine = cut < 0 ? all : all.slice(0, cut)
