@@ -5,7 +5,7 @@ import Fastify from 'fastify'
 import t from 'tap'
 import app from '../../src/app.js'
 import { routerErrorOptions } from '../../src/plugins/errors.js'
-import { eachEngine, freshDb, holdLocks, tenantWithKey, testConfig, waitFor } from '../helpers.js'
+import { eachEngine, freshDb, holdLocks, tenantWithKey, testConfig, waitFor, waitUntilBlocked } from '../helpers.js'
 
 // A client that announces a body, sends part of it and hangs up: the body stream fails with
 // ECONNRESET / "aborted", which the error pipeline took for the database's own connection errors — a
@@ -13,6 +13,9 @@ import { eachEngine, freshDb, holdLocks, tenantWithKey, testConfig, waitFor } fr
 // on it. It is a client's request, rejected (info), and nothing is written. Likewise a read whose client
 // leaves while its statement waits: the statement is cancelled (query_canceled, which also means a
 // statement timeout) and was logged as a 503 refusal; nobody is refused, so it is logged at info.
+// A CSV export whose client left while its key was still being looked up never saw its disconnect (the
+// response's 'close' came before the handler asked for it): its cursor was declared for nobody and waited
+// on the locked tables, holding a connection and an export slot until the statement timeout.
 
 void eachEngine(t, async (t, engine) => {
   const lines: Record<string, unknown>[] = []
@@ -62,6 +65,28 @@ void eachEngine(t, async (t, engine) => {
     await held.release()
     t.match(done, { level: 30, msg: /^request abandoned/, status: 503 }, 'a read whose client left: its cancelled statement is no 503 refusal')
     t.notOk(lines.slice(before).some((l) => Number(l.level) >= 40), 'nothing at warn or above')
+  }
+  if (engine === 'postgres') {
+    const before = lines.length
+    const usage = await holdLocks(t, db, `lock table usage_buckets, usage_bucket_hourly, usage_bucket_daily, usage_events, usage_event_rollups,
+      usage_resources, usage_event_resources in access exclusive mode`)
+    const keys = await holdLocks(t, db, 'lock table api_keys in access exclusive mode')
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    await once(socket, 'connect')
+    socket.write(`GET /v1/organization/usage/completions?start_time=1767225600&end_time=1767312000 HTTP/1.1\r\nHost: x\r\naccept: text/csv\r\nauthorization: Bearer ${key}\r\n\r\n`)
+    await waitUntilBlocked(db, { query: '%api_keys%' })
+    socket.destroy()
+    const connections = () => new Promise<number>((r) => server.server.getConnections((_, n) => r(n)))
+    await waitFor('the server to see its client leave', async () => (await connections()) === 0, { timeoutMs: 30_000 })
+    await keys.release()
+    const outcome = await waitFor('the export to be refused, or its cursor to wait on the locks', async () => {
+      if (lines.slice(before).some((l) => typeof l.msg === 'string' && l.msg.startsWith('request abandoned'))) return 'refused before it was sent'
+      const cursors = await db.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'declare usage_rows%'`)
+      return cursors.length > 0 && 'its cursor waits for nobody'
+    }, { timeoutMs: 30_000 })
+    await usage.release()
+    t.equal(outcome, 'refused before it was sent', 'an export whose client left during its key lookup sends no statement')
   }
   const [stored] = await db.query<{ n: number }>('select ((select count(*) from usage_buckets where tenant_id = $1) + (select count(*) from usage_events where tenant_id = $1))::int8 as n', [tenantId])
   t.equal(Number(stored!.n), 0, 'nothing written')
