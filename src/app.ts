@@ -66,7 +66,7 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     maxWaitMs: opts.config.DB_ACQUIRE_TIMEOUT_MS,
     retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
   })
-  await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate, exportGate })
+  await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate, exportGate, stallMs: opts.config.STREAM_STALL_MS })
   await f.register(budgetRoutes, {
     prefix: '/v1',
     maxGroups: opts.config.MAX_RESULT_CELLS,

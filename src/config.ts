@@ -67,6 +67,12 @@ const ConfigFields = z.object({
    * of DB_POOL_SIZE (at least 1).
    */
   EXPORT_CONCURRENCY: z.coerce.number().int().positive().optional(),
+  /**
+   * A streamed REST read (a mirror's JSON page or CSV export) whose client accepts no bytes for this long
+   * while more waits to be sent is broken off (src/http/stalled-reader.ts): its connection is closed and
+   * its tenant's query slot given back. A slow reader that accepts some bytes is never cut.
+   */
+  STREAM_STALL_MS: z.coerce.number().int().min(1_000).default(60_000),
   GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().positive().default(10),
   TOKENLEDGER_SECRET_KEY: z
     .string()
