@@ -260,12 +260,18 @@ async function readAhead(db: Db, r: ReportRequest, plan: ReportPlan): Promise<Re
   const total = bucketCount(plan.start, plan.end, plan.width)
   if (r.query.page !== undefined || total <= plan.limit || total > r.limits[1] || readAheads.entryBudget === 0) return undefined
   const { buckets, next } = bucketsFrom(plan.start, plan.end, plan.width, plan.limit)
+  // The tenant's slot is held until the page is sent, as a streamed page's is, not only while it is read:
+  // the page's rows (up to READ_AHEAD_ROWS) stay in memory until its client has read them, and with the
+  // slot given back at the last row a client that did not read could pile up as many such pages as it
+  // could ask for (40 of them held 750 MB of heap).
+  const release = r.gate ? await r.gate.acquire(r.tenantId) : () => {}
   const all: UsageRow[] = []
   try {
-    const bounded = { ...r, maxGroups: Math.min(r.maxGroups, READ_AHEAD_ROWS) }
+    const bounded = { ...r, gate: undefined, maxGroups: Math.min(r.maxGroups, READ_AHEAD_ROWS) }
     const rows = await openRows(db, bounded, plan, new Date(plan.start * 1000), new Date(plan.end * 1000), () => new ReadAheadTooLarge())
     for await (const batch of rows) for (const row of batch) all.push(row)
   } catch (err) {
+    release()
     // Too many rows, or a range the windows bound refuses whole: the page alone is read (and judged).
     if (err instanceof ReadAheadTooLarge || (err instanceof ProblemError && err.statusCode === 400)) return undefined
     // The whole range past the statement timeout, where the page alone may not be (it reads less, and may not
@@ -279,7 +285,7 @@ async function readAhead(db: Db, r: ReportRequest, plan: ReportPlan): Promise<Re
   const mine = cut < 0 ? all : all.slice(0, cut)
   const id = next === null ? undefined : readAheads.put({ tenantId: r.tenantId, hash: plan.hash, start: 0, rows: cut < 0 ? [] : all.slice(cut), extra: { from: next, end: plan.end, asOf: plan.asOf.getTime() } })
   const nextPage = next === null ? null : encodePage(next, plan.asOf, plan.hash, id)
-  return { buckets: primed(bucketRows(held(mine), buckets)), next, nextPage, sources: selectSources(filterOf(r), r.groupBy, []), currency: plan.currency }
+  return { buckets: primed(bucketRows(held(mine, release), buckets)), next, nextPage, sources: selectSources(filterOf(r), r.groupBy, []), currency: plan.currency }
 }
 
 /** A later page of a listing read ahead, from its rows — undefined when they are gone (expired, evicted, another instance). */
@@ -301,9 +307,13 @@ function fromSnapshot(r: ReportRequest, plan: ReportPlan): ReportPage | undefine
   return { buckets: primed(bucketRows(held(mine), buckets)), next, nextPage, sources, currency: plan.currency }
 }
 
-/** Rows already read, as the stream bucketRows reads. */
-const held = (rows: UsageRow[]): RowStream => primed((async function* () {
-  yield rows
+/** Rows already read, as the stream bucketRows reads; `release` runs when it is finished or closed. */
+const held = (rows: UsageRow[], release = () => {}): RowStream => primed((async function* () {
+  try {
+    yield rows
+  } finally {
+    release()
+  }
 })())
 
 /** A chunk of an export over the rows bound: read again as fewer buckets (its statement is done, nothing was sent). */
