@@ -17,6 +17,7 @@ import dbPlugin from './plugins/db.js'
 import partitionsPlugin from './db/partitions-plugin.js'
 import errorsPlugin from './plugins/errors.js'
 import { createExportGate } from './usage/export-gate.js'
+import { breakOffStalled } from './http/stalled-reader.js'
 import { createTenantGate, type TenantGate } from './usage/tenant-gate.js'
 import inputGuardPlugin from './plugins/input-guard.js'
 import metricsPlugin, { countDeadRun } from './plugins/metrics.js'
@@ -66,7 +67,7 @@ const restApi: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     maxWaitMs: opts.config.DB_ACQUIRE_TIMEOUT_MS,
     retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
   })
-  await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate, exportGate, stallMs: opts.config.STREAM_STALL_MS })
+  await f.register(openaiUsageRoutes, { prefix: '/v1', maxGroups: opts.config.MAX_RESULT_CELLS, gate: opts.queryGate, exportGate })
   await f.register(budgetRoutes, {
     prefix: '/v1',
     maxGroups: opts.config.MAX_RESULT_CELLS,
@@ -114,6 +115,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     retryAfterSeconds: Math.ceil(opts.config.DB_RETRY_MS / 1000),
   })
   await fastify.register(rateLimitPlugin, { perMinute: opts.config.RATE_LIMIT_PER_MINUTE })
+  // Every answer, however it is sent: a client that stops reading must not hold it (and what it holds) for ever.
+  fastify.addHook('onSend', breakOffStalled(opts.config.RESPONSE_STALL_MS))
   await fastify.register(metricsPlugin, {
     enabled: opts.config.METRICS === 'on',
     token: opts.config.METRICS_TOKEN,

@@ -68,11 +68,11 @@ const ConfigFields = z.object({
    */
   EXPORT_CONCURRENCY: z.coerce.number().int().positive().optional(),
   /**
-   * A streamed REST read (a mirror's JSON page or CSV export) whose client accepts no bytes for this long
-   * while more waits to be sent is broken off (src/http/stalled-reader.ts): its connection is closed and
-   * its tenant's query slot given back. A slow reader that accepts some bytes is never cut.
+   * An answer whose client accepts no bytes for this long while more waits to be sent is broken off
+   * (src/http/stalled-reader.ts): its connection is closed, and what the answer held — a report's tenant
+   * query slot, its rows, a large GraphQL body — is given back. A reader that keeps accepting bytes is not cut.
    */
-  STREAM_STALL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  RESPONSE_STALL_MS: z.coerce.number().int().min(1_000).default(60_000),
   GRAPHQL_MAX_ROOT_FIELDS: z.coerce.number().int().positive().default(10),
   TOKENLEDGER_SECRET_KEY: z
     .string()

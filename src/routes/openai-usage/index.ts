@@ -6,7 +6,6 @@ import type { ExportGate } from '../../usage/export-gate.js'
 import type { TenantGate } from '../../usage/tenant-gate.js'
 import { billedCostsCsv, billedCostsPage } from '../../usage/report/billed-costs.js'
 import { disconnectSignal } from '../../http/disconnect-signal.js'
-import { breakOffStalled } from '../../http/stalled-reader.js'
 import { COSTS_LIMITS, USAGE_LIMITS } from '../../usage/report/buckets.js'
 import { costsCsvLines, costsResults, COSTS_CSV_COLUMNS } from '../../usage/report/cost-results.js'
 import { sendCsv, wantsCsv } from './csv.js'
@@ -26,8 +25,6 @@ export interface OpenAIUsageOptions {
   gate?: TenantGate | undefined
   /** The server's share of the pool for streamed reads (every report here is one). */
   exportGate?: ExportGate | undefined
-  /** A streamed answer whose client accepts nothing for this long is broken off (STREAM_STALL_MS). */
-  stallMs?: number | undefined
 }
 
 const USAGE_DIMENSIONS: Record<NonNullable<UsageQuery['group_by']>[number], Dimension> = {
@@ -55,9 +52,6 @@ const COSTS_DIMENSIONS: Record<NonNullable<CostsQuery['group_by']>[number], Dime
 const openaiUsageRoutes: FastifyPluginAsyncZod<OpenAIUsageOptions> = async (app, opts) => {
   app.addHook('onRequest', app.auth.tenant('read'))
   app.addHook('preValidation', normaliseArrayParams)
-  // Every answer here but a problem is streamed, and a report holds its tenant's query slot until its
-  // client has read it: a client that stopped reading (a paused download) held it for ever.
-  if (opts.stallMs) app.addHook('onSend', breakOffStalled(opts.stallMs))
 
   for (const [url, operationId] of [
     ['/organization/usage/completions', 'getCompletionsUsage'],
