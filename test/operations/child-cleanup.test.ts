@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { procStat } from '../setup/proc-stat.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const HELPER = new URL('../setup/children.ts', import.meta.url).href
@@ -23,13 +23,8 @@ function alive(pid: number): boolean {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false
     throw err
   }
-  let stat: string
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  } catch {
-    return true
-  }
-  return stat.slice(stat.lastIndexOf(')') + 1).trim()[0] !== 'Z'
+  const stat = procStat(pid)
+  return stat === undefined || stat.state !== 'Z'
 }
 
 async function goneWithin(pid: number, ms: number): Promise<boolean> {

@@ -9,6 +9,7 @@ import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { createPostgresDb } from '../../src/db/client.js'
 import { track, trackPid } from '../setup/children.js'
+import { procStat } from '../setup/proc-stat.js'
 
 // The fault test for "PostgreSQL dies during ingest": a private PostgreSQL 15 cluster (its own data
 // directory, port and socket) under the real server process, loaded with CSV uploads, JSON buckets
@@ -110,10 +111,7 @@ async function privateCluster(t: Test) {
       process.kill(pid, 'SIGSTOP')
       const children: number[] = []
       for (const entry of await readdir('/proc')) {
-        if (!/^\d+$/.test(entry)) continue
-        const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '')
-        // "pid (comm) state ppid …": comm may hold spaces, so split after the last ')'.
-        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry))
+        if (/^\d+$/.test(entry) && procStat(Number(entry))?.ppid === pid) children.push(Number(entry))
       }
       for (const p of [pid, ...children]) {
         try {
@@ -313,7 +311,7 @@ t.test('a stale postmaster.pid naming another process: the cluster kills nothing
   await t.rejects(cluster.kill(), /no postmaster of this cluster is running/)
   await new Promise((r) => setTimeout(r, 200))
   t.ok(running(other.pid!), 'the process the stale file names is alive (neither stopped nor killed)')
-  t.not((await readFile(`/proc/${other.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[0], 'T', 'and not stopped')
+  t.not(procStat(other.pid!)?.state, 'T', 'and not stopped')
   // Once that process is gone (PostgreSQL itself refuses to start while the file's pid is alive), the
   // cluster starts over the stale file and is tracked and killed by its real postmaster.
   const gone = new Promise((r) => other.once('exit', r))

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { Socket } from 'node:net'
-import { readFileSync } from 'node:fs'
 import { onExit } from 'signal-exit'
+import { procStat } from './proc-stat.js'
 
 /**
  * The reaper, a separate process: it reads "+pid" / "-pid" lines from this process on its stdin and, once
  * that pipe ends — this process is gone, however it died, SIGKILL included — SIGKILLs the pids still
- * listed. A pid counts only while /proc/<pid>/stat shows the start time it had when it was listed, so a
+ * listed. A pid counts only while /proc/<pid>/stat shows the start time it had when it was listed (read as
+ * proc-stat.ts reads it: the reaper runs alone, without this tree's modules), so a
  * reused pid is never touched. It ignores the terminal's signals (and runs in its own session) so that a
  * Ctrl-C of the whole group cannot end it before it has done its work.
  */
@@ -48,14 +49,7 @@ const children = new Set<ChildProcess>()
 const daemons = new Map<number, string | undefined>()
 
 /** The start time of process `pid` (field 22 of /proc/<pid>/stat), so that a reused pid is told apart. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
-}
+const startTime = (pid: number): string | undefined => procStat(pid)?.startTime
 let reaper: Socket | undefined
 
 function reaperInput(): Socket {
