@@ -1,7 +1,7 @@
 import type { ProblemItem } from '../errors.js'
-import type { NewRate, StoredRate } from '../db/queries/rate-cards.js'
+import type { NewRate, RateKey, StoredRate } from '../db/queries/rate-cards.js'
 import { ambiguousUnitPrices } from './prices.js'
-import { keyOf, overlaps, sameKey, supersededIds, type RateKey } from './rate-timeline.js'
+import { keyOf, overlaps, sameKey, supersededIds } from './rate-timeline.js'
 
 const describeKey = (r: RateKey) =>
   `${r.provider} ${r.model} tier=${r.serviceTier} batch=${r.batch} context_tier=${r.contextTier ?? 'any'} inference_geo=${r.inferenceGeo ?? 'any'}`

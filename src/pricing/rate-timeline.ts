@@ -1,16 +1,5 @@
+import type { RateKey } from '../db/queries/rate-cards.js'
 import type { Prices } from '../db/rate-columns.js'
-
-/** The identity of a rate timeline within one card. */
-export interface RateKey {
-  provider: string
-  model: string
-  serviceTier: string
-  batch: boolean
-  /** null: any context tier (a rate for the row's own tier wins over it). */
-  contextTier: string | null
-  /** null: any inference geo (a rate for the row's own geo wins over it). */
-  inferenceGeo: string | null
-}
 
 export interface TimelineRate extends RateKey {
   id: number

@@ -9,13 +9,19 @@ import { cardListedFor, cardVisibleTo, type CardViewer } from '../../auth/access
 
 export type RateCard = typeof rateCards.$inferSelect
 
-export interface NewRate {
+/** The identity of a rate timeline within one card. */
+export interface RateKey {
   provider: string
   model: string
   serviceTier: string
   batch: boolean
+  /** null: any context tier (a rate for the row's own tier wins over it). */
   contextTier: string | null
+  /** null: any inference geo (a rate for the row's own geo wins over it). */
   inferenceGeo: string | null
+}
+
+export interface NewRate extends RateKey {
   effectiveFrom: Date
   effectiveTo: Date | null
   prices: Prices
