@@ -78,8 +78,7 @@ export const OPENAI_ATTRIBUTE_KEYS: readonly string[] = [...new Set(Object.value
  * time buckets. The kinds the results' `object` names, not its text: a result without `object` is a
  * completions result, and file search and web search results have two names each.
  */
-const resultKinds = (results: unknown[]) =>
-  [...new Set(results.map((r) => (isObject(r) ? kindName(resultKind(r.object)) ?? String(r.object) : '')))].sort().join(',')
+const resultKinds = (results: unknown[]) => [...new Set(results.map((r) => (isObject(r) ? kindName(resultKind(r.object)) ?? String(r.object) : '')))]
 
 const kindName = (kind: ResultKind | undefined) => (kind === undefined ? undefined : 'tokens' in kind ? `tokens:${kind.tokens}` : `resource:${kind.resource}`)
 
@@ -88,8 +87,8 @@ const OPENAI_TIMES = { start: 'start_time', end: 'end_time' }
 /**
  * Form 2: OpenAI usage pages (`GET /v1/organization/usage/completions`), one or an array. `index` counts
  * results across pages in page order. Rows sharing a natural key are summed later, in SQL; a bucket
- * (start, end) that appears twice with the same result kinds — typically the same page posted twice —
- * is an error.
+ * (start, end) that appears twice with a result kind it already had — typically the same page posted
+ * twice — is an error.
  */
 export async function parseOpenAIPages(body: unknown, defaults: RowDefaults): Promise<ParsedJsonRows> {
   const rows: ParsedJsonRows['rows'] = []

@@ -27,15 +27,17 @@ export interface PageResult {
  * The one rule for provider usage pages (OpenAI usage endpoints, Anthropic usage reports): a body is a
  * page or an array of pages; a page has a `data` array of time buckets; a bucket has its two times and a
  * `results` array; results are numbered across pages in page order. A bucket that appears twice (same
- * times, and the same `kindOf` its results) is the same page posted twice → a problem of its first
- * result; an empty bucket holds nothing to count twice, and its problems carry no index.
+ * times, and results of a kind it already had: `kindsOf`) is the same page posted twice → a problem of its
+ * first result; an empty bucket holds nothing to count twice, and its problems carry no index. Kinds are
+ * compared one by one, not as a set: a completions bucket and the same bucket again with an embeddings
+ * result beside it had two different sets, and the completions were summed, counted twice.
  * `visit` maps each object result; a result that is not an object is a problem here.
  */
 export async function walkUsagePages(
   body: unknown,
   times: PageTimes,
   visit: (r: PageResult) => void,
-  kindOf: (results: unknown[]) => string = () => '',
+  kindsOf: (results: unknown[]) => readonly string[] = () => [''],
 ): Promise<{ received: number; problems: ProblemList }> {
   const turns = new Turns()
   const pages = Array.isArray(body) ? body : [body]
@@ -63,10 +65,11 @@ export async function walkUsagePages(
       const firstIndex = results.length > 0 ? index : undefined
       if (firstIndex !== undefined) {
         // The instants, not their text: 1759276800 and "2025-10-01T00:00:00Z" are the same bucket.
-        const seenKey = `${startMs === undefined || endMs === undefined ? timeKey : `${startMs}-${endMs}`} ${kindOf(results)}`
-        const earlier = bucketsSeen.get(seenKey)
+        const times = startMs === undefined || endMs === undefined ? timeKey : `${startMs}-${endMs}`
+        const seenKeys = kindsOf(results).map((kind) => `${times} ${kind}`)
+        const earlier = seenKeys.map((k) => bucketsSeen.get(k)).find((e) => e !== undefined)
         if (earlier) bp.add(bucketPath, `bucket ${timeKey} appears twice: first at ${earlier.path} (index ${earlier.index}), again here (index ${firstIndex})`)
-        else bucketsSeen.set(seenKey, { path: bucketPath, index: firstIndex })
+        else for (const k of seenKeys) bucketsSeen.set(k, { path: bucketPath, index: firstIndex })
       }
       // Bucket-level problems belong to its first result (or to no index if it has none).
       for (const item of bp.items) problems.push(firstIndex === undefined ? { path: item.path, message: item.message } : item)

@@ -129,6 +129,26 @@ void eachEngine(t, async (t, engine) => {
     const [r] = await app.testDb.query<{ n: number }>('select count(*)::int8 as n from usage_resources where tenant_id = $1', [tenantId])
     t.equal(r!.n, 0, 'nothing written')
   })
+  // Pages were told apart by the set of their results' kinds: a completions bucket, and the same bucket
+  // again with an embeddings (or images) result beside it, were two sets — the completions summed, counted twice.
+  const twoKinds = (...results: Record<string, unknown>[]) => ({ object: 'page', data: [{ start_time: 1735689600, end_time: 1735776000, results }] })
+  const completions = { object: 'organization.usage.completions.result', model: 'm', input_tokens: 1 }
+  const embeddings = { object: 'organization.usage.embeddings.result', model: 'e', input_tokens: 2 }
+  const images = { object: 'organization.usage.images.result', model: 'i', images: 3, size: '1024x1024' }
+  for (const [name, second] of [['an embeddings', twoKinds(embeddings, completions)], ['an images', twoKinds(completions, images)]] as const)
+    rejects(
+      `the same completions bucket in two pages, the second with ${name} result beside it, names both indexes`,
+      400,
+      [twoKinds(completions), second],
+      'application/json',
+      (b) => t.match(b.errors, [{ index: 1, path: '1.data.0', message: /index 0.*index 1/ }]),
+    )
+  t.test('the same bucket in two pages with results of different kinds is two endpoints\' pages, stored', async (t) => {
+    const { key, tenantId } = await tenantWithKey(app, ['ingest'])
+    const res = await postBuckets(app, key, [twoKinds(completions), twoKinds(embeddings, images)], 'application/json')
+    t.equal(res.statusCode, 200, res.body)
+    t.equal(await rowCount(app, tenantId), 2, 'the completions and embeddings buckets')
+  })
   // Read as "not reported": the cache writes and web searches were dropped and the rest stored (200).
   rejects(
     'an Anthropic result whose cache_creation or server_tool_use is not an object names both',
