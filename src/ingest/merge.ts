@@ -20,7 +20,8 @@ const add = (a: number | null, b: number | null): number | null => (a === null ?
 
 /**
  * Sums in-memory rows that share a natural key (SQL `sum` semantics: null requests stay null only if
- * every part is null). For the JSON forms, whose rows are in memory anyway; CSV sums in SQL.
+ * every part is null), and ORs the dimensions they report (`present`, as CSV's `bit_or`). For the JSON
+ * forms, whose rows are in memory anyway; CSV sums in SQL.
  */
 export async function mergeRows(rows: readonly IndexedBucket[]): Promise<MergedRows> {
   const turns = new Turns()
@@ -37,7 +38,10 @@ export async function mergeRows(rows: readonly IndexedBucket[]): Promise<MergedR
     const b = row.bucket.classes
     const classes = { ...a, requests: add(a.requests, b.requests) }
     for (const k of TOKEN_CLASS_KEYS) classes[k] = a[k] + b[k]
-    byKey.set(key, { index: first.index, bucket: { ...first.bucket, classes } })
+    // The shape is what any part reports: a part with tier "default" beside one with none is one key
+    // (the tier is normalised) but reports the tier. Kept from the first part only, a page's shape was
+    // narrower than the same rows' as a CSV (summed in SQL over every part): the two forms of one report 409'd.
+    byKey.set(key, { index: first.index, bucket: { ...first.bucket, classes, present: first.bucket.present | row.bucket.present } })
   }
   const merged = [...byKey.values()]
   const problems = new ProblemList()

@@ -138,6 +138,8 @@ export async function mergeResources(rows: readonly IndexedResource[]): Promise<
       index: first.index,
       resource: {
         ...a,
+        // What any part reports (see mergeRows).
+        present: a.present | b.present,
         quantity: addDecimals(a.quantity, b.quantity),
         requests: addNullable(a.requests, b.requests),
         reportedCost: addDecimal(a.reportedCost, b.reportedCost),

@@ -90,6 +90,31 @@ void eachEngine(t, async (t, engine) => {
     t.match(created.json(), { rates: [{ service_tier: 'flex' }] }, 'stored as flex')
   })
 
+  // Parts of one key that differ only in how they spell "default" (one says it, one does not) report the
+  // tier. The JSON forms kept the first part's dimensions when summing, the CSV ORs them all: one report
+  // posted both ways had two shapes, a 409 where it is the same usage.
+  t.test('parts of one key, one naming the tier: the page, its CSV and canonical rows are one shape', async (t) => {
+    const { key: k3 } = await tenantWithKey(app, ['ingest', 'read'])
+    const send = (url: string, payload: unknown, type = 'application/json') =>
+      app.inject({ method: 'POST', url, headers: { ...bearer(k3), 'content-type': type }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) })
+    const part = (tier: string | null, tokens: number) => ({ object: 'organization.usage.completions.result', model: 'gpt-5', project_id: 'p', service_tier: tier, input_tokens: tokens })
+    const csv = `start_time,end_time,model,project_id,service_tier,input_tokens\n${S},${E},gpt-5,p,,10\n${S},${E},gpt-5,p,default,20\n`
+    const image = (tier: string | null) => ({ object: 'organization.usage.images.result', model: 'dall-e-3', project_id: 'p', service_tier: tier, images: 1, size: '1024x1024' })
+    for (const first of ['page', 'csv'] as const) {
+      const pageRes = () => send(`/v1/usage/buckets?account_id=${first}`, { object: 'page', data: [{ start_time: S, end_time: E, results: [part(null, 10), part('default', 20)] }] })
+      const csvRes = () => send(`/v1/usage/buckets?account_id=${first}`, csv, 'text/csv')
+      const [a, b] = first === 'page' ? [await pageRes(), await csvRes()] : [await csvRes(), await pageRes()]
+      t.equal(a.statusCode, 200, a.body)
+      t.equal(b.statusCode, 200, b.body)
+      t.match(b.json(), { created: 0, replaced: 0, unchanged: 1 }, `${first} first: the other form is the same bucket`)
+    }
+    const images = await send('/v1/usage/buckets?account_id=img', { object: 'page', data: [{ start_time: S, end_time: E, results: [image(null), image('default')] }] })
+    t.equal(images.statusCode, 200, images.body)
+    const canonical = await send('/v1/usage/buckets', { resources: [{ start_time: S, end_time: E, account_id: 'img', model: 'dall-e-3', project_id: 'p', service_tier: 'default', resource: 'images', quantity: '2', attributes: { size: '1024x1024' } }] })
+    t.equal(canonical.statusCode, 200, canonical.body)
+    t.match(canonical.json(), { created: 0, replaced: 0, unchanged: 1 }, 'the canonical resource is the page\'s')
+  })
+
   t.test('one tier, whatever the spelling: replaced, not counted twice; priced; found by any filter case', async (t) => {
     const { key: k2 } = await tenantWithKey(app, ['ingest', 'read'])
     const h2 = bearer(k2)
