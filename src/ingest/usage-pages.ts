@@ -65,8 +65,8 @@ export async function walkUsagePages(
       const firstIndex = results.length > 0 ? index : undefined
       if (firstIndex !== undefined) {
         // The instants, not their text: 1759276800 and "2025-10-01T00:00:00Z" are the same bucket.
-        const times = startMs === undefined || endMs === undefined ? timeKey : `${startMs}-${endMs}`
-        const seenKeys = kindsOf(results).map((kind) => `${times} ${kind}`)
+        const instants = startMs === undefined || endMs === undefined ? timeKey : `${startMs}-${endMs}`
+        const seenKeys = kindsOf(results).map((kind) => `${instants} ${kind}`)
         const earlier = seenKeys.map((k) => bucketsSeen.get(k)).find((e) => e !== undefined)
         if (earlier) bp.add(bucketPath, `bucket ${timeKey} appears twice: first at ${earlier.path} (index ${earlier.index}), again here (index ${firstIndex})`)
         else for (const k of seenKeys) bucketsSeen.set(k, { path: bucketPath, index: firstIndex })
