@@ -1,3 +1,5 @@
+import { parseInstant } from '../time/instant.js'
+
 /**
  * One interface for every provider a connection can pull from (contract v2 "Connections"). A provider
  * module knows its auth headers, its endpoints, how to ask for one page of one window and which
@@ -45,17 +47,41 @@ export interface ProviderPage {
   next_page?: string | null
 }
 
-/** The end (ms) of the latest bucket in a page, whichever provider's field names it uses. */
-export function lastBucketEnd(page: ProviderPage): number | undefined {
-  let last: number | undefined
+export interface BucketSpan {
+  startMs: number
+  endMs: number
+}
+
+/**
+ * The `[start, end)` of each bucket of a page, whichever provider's field names it uses, read by the one
+ * instant parser. A bucket whose times are not instants is left out: ingest refuses it if it holds
+ * anything, and an empty one moves nothing.
+ */
+function bucketSpans(page: ProviderPage): BucketSpan[] {
+  const spans: BucketSpan[] = []
   for (const b of page.data) {
     if (typeof b !== 'object' || b === null) continue
-    const r = b as { end_time?: unknown; ending_at?: unknown }
-    const ms = typeof r.end_time === 'number' ? r.end_time * 1000 : typeof r.ending_at === 'string' ? Date.parse(r.ending_at) : NaN
-    if (Number.isFinite(ms)) last = last === undefined ? ms : Math.max(last, ms)
+    const r = b as { start_time?: unknown; end_time?: unknown; starting_at?: unknown; ending_at?: unknown }
+    const start = parseInstant(r.start_time ?? r.starting_at)
+    const end = parseInstant(r.end_time ?? r.ending_at)
+    if (start.ok && end.ok) spans.push({ startMs: start.ms, endMs: end.ms })
   }
-  return last
+  return spans
 }
+
+/** The end (ms) of the latest bucket in a page. */
+export function lastBucketEnd(page: ProviderPage): number | undefined {
+  const ends = bucketSpans(page).map((s) => s.endMs)
+  return ends.length ? Math.max(...ends) : undefined
+}
+
+/**
+ * A bucket of the page that is not inside the window asked for. Providers answer the window asked for,
+ * on its grid; a bucket before it or after it (the future included) would be stored past what the run
+ * covers — replacing rows of another window, or usage that has not happened yet.
+ */
+export const bucketOutside = (page: ProviderPage, window: PageWindow): BucketSpan | undefined =>
+  bucketSpans(page).find((s) => s.startMs < window.startMs || s.endMs > window.endMs)
 
 /**
  * False only when every bucket of the page is a well-formed empty one (nothing to store). Anything else

@@ -8,7 +8,7 @@ import { retentionGuard } from '../ingest/retention.js'
 import type { BilledCostSink } from './cost-sink.js'
 import { finishRun, recordProgress, type ConnectionRow } from './connection-store.js'
 import { fetchPage, ProviderRefused, redact, RunInterrupted, type RetryPolicy } from './fetch-page.js'
-import { lastBucketEnd, pageHasResults, type EndpointSpec, type ProviderModule } from './provider.js'
+import { bucketOutside, lastBucketEnd, pageHasResults, type EndpointSpec, type ProviderModule } from './provider.js'
 import { PROVIDERS, type ProviderName } from './providers.js'
 import { syncWindow } from './sync-window.js'
 
@@ -209,6 +209,8 @@ function describeFailure(err: unknown): string {
   return String(err)
 }
 
+const spanText = (s: { startMs: number; endMs: number }) => `${new Date(s.startMs).toISOString()}–${new Date(s.endMs).toISOString()}`
+
 async function pullEndpoint(
   deps: RunDeps,
   conn: ConnectionRow,
@@ -245,6 +247,9 @@ async function pullEndpoint(
     // "true") was taken for the last one: synced_until moved to now past the pages never read.
     if (typeof page.has_more !== 'boolean')
       throw new Error(`${endpoint.name}: the provider's page says neither has_more: true nor false; stopped rather than take it for the last page`)
+    const outside = bucketOutside(page, window)
+    if (outside)
+      throw new Error(`${endpoint.name}: the provider answered a bucket ${spanText(outside)} outside the window asked for, ${spanText(window)}; nothing of that page was stored`)
     try {
       if (pageHasResults(page)) {
         const opts = { provider: providerName, accountId: conn.account_id ?? undefined, groupBy: endpoint.groupBy }

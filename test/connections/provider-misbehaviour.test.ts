@@ -1,38 +1,8 @@
 import { Readable } from 'node:stream'
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { eachEngine } from '../helpers.js'
-import { buildWith, createConnection, OPENAI_KEY, syncAndWait, tenant } from './support/harness.js'
-
-const HOUR = 3600
-
-/**
- * A provider that misbehaves in the way each test sets: a real HTTP server answering one of OpenAI's paths
- * (completions unless `path` says otherwise) with whatever `answer` returns for a request's window and cursor.
- */
-async function misbehaving(t: Test, answer: (q: { start: number; end: number; page: number }, reply: FastifyReply) => unknown, path = '/v1/organization/usage/completions') {
-  const app = Fastify({ logger: false, forceCloseConnections: true })
-  const requests: string[] = []
-  app.get(path, (req: FastifyRequest, reply) => {
-    requests.push(req.url)
-    const q = req.query as Record<string, string>
-    return answer({ start: Number(q.start_time), end: Number(q.end_time), page: Number(q.page ?? 0) }, reply)
-  })
-  const url = await app.listen({ port: 0, host: '127.0.0.1' })
-  t.teardown(() => app.close())
-  return { url, requests }
-}
-
-const bucket = (start: number, results: unknown[] = []) => ({ object: 'bucket', start_time: start, end_time: start + HOUR, results })
-const usage = { object: 'organization.usage.completions.result', input_tokens: 100, output_tokens: 10, num_model_requests: 1, project_id: 'p', user_id: null, api_key_id: null, model: 'gpt-4o', batch: false, service_tier: 'default' }
-
-async function pull(t: Test, engine: Parameters<typeof buildWith>[1], url: string, config: Record<string, string> = {}, endpoint = 'completions') {
-  const app = await buildWith(t, engine, { config })
-  const { headers } = await tenant(app)
-  const start = new Date(Date.now() - 6 * HOUR * 1000).toISOString()
-  const conn = await createConnection(app, headers, { name: 'o', provider: 'openai', admin_key: OPENAI_KEY, base_url: url, start_date: start, lag_hours: 0, endpoints: [endpoint] })
-  return Object.assign(await syncAndWait(app, headers, conn.id, 15_000), { app, headers })
-}
+import { OPENAI_KEY } from './support/harness.js'
+import { bucket, HOUR, misbehaving, pull, usage } from './support/misbehaving.js'
 
 void t.test('a provider that pages for ever (has_more, a new cursor, nothing new) is stopped after one page', (t) =>
   eachEngine(t, async (t, engine) => {
@@ -154,7 +124,8 @@ void t.test('a cost bucket longer than 31 days from a pull fails the run and sto
       has_more: false,
       next_page: null,
     }), '/v1/organization/costs')
-    const state = await pull(t, engine, provider.url, {}, 'costs')
+    // The window (from 50 days back) holds the bucket: it is refused for its length, not for its place.
+    const state = await pull(t, engine, provider.url, {}, 'costs', 50 * 24)
     t.equal(state.last_run?.status, 'failed')
     t.match(state.last_run?.error, /^400 .*nothing was written \(data\.0\.end_time: .*a billed cost may cover at most 31 days .*\(40 days\)/, "the ingest's 400 names the bucket and the bound")
     t.same([state.last_run?.pages, state.last_run?.rows], [0, 0], 'no page counted as stored')
