@@ -69,10 +69,22 @@ function bucketSpans(page: ProviderPage): BucketSpan[] {
   return spans
 }
 
-/** The end (ms) of the latest bucket in a page. */
-export function lastBucketEnd(page: ProviderPage): number | undefined {
-  const ends = bucketSpans(page).map((s) => s.endMs)
-  return ends.length ? Math.max(...ends) : undefined
+/**
+ * How far a page's buckets reach: `lastEndMs`, the end of its latest bucket (undefined without one), and
+ * `contiguousMs`, the end of those that follow on without a gap from `fromMs`. Providers list a window's
+ * empty buckets too, but a page that leaves some out (a sparse provider, pages out of order) says nothing
+ * about the hours between: only the contiguous part is known to be pulled.
+ */
+export function pageReach(page: ProviderPage, fromMs: number): { contiguousMs: number; lastEndMs: number | undefined } {
+  let contiguousMs = fromMs
+  let lastEndMs: number | undefined
+  let gap = false
+  for (const s of bucketSpans(page).sort((a, b) => a.startMs - b.startMs)) {
+    gap ||= s.startMs > contiguousMs
+    if (!gap) contiguousMs = Math.max(contiguousMs, s.endMs)
+    lastEndMs = Math.max(lastEndMs ?? s.endMs, s.endMs)
+  }
+  return { contiguousMs, lastEndMs }
 }
 
 /**

@@ -8,7 +8,7 @@ import { retentionGuard } from '../ingest/retention.js'
 import type { BilledCostSink } from './cost-sink.js'
 import { finishRun, recordProgress, type ConnectionRow } from './connection-store.js'
 import { fetchPage, ProviderRefused, redact, RunInterrupted, type RetryPolicy } from './fetch-page.js'
-import { bucketOutside, lastBucketEnd, pageHasResults, type EndpointSpec, type ProviderModule } from './provider.js'
+import { bucketOutside, pageHasResults, pageReach, type EndpointSpec, type ProviderModule } from './provider.js'
 import { PROVIDERS, type ProviderName } from './providers.js'
 import { syncWindow } from './sync-window.js'
 
@@ -239,6 +239,8 @@ async function pullEndpoint(
   let cursor: string | undefined
   // The end of the latest bucket stored so far in this window: every page that says has_more must move it.
   let progress = window.startMs
+  // How far the buckets stored so far reach from the window's start without a gap.
+  let covered = window.startMs
   for (;;) {
     if (deps.signal.aborted) throw new RunInterrupted('interrupted')
     const url = provider.pageUrl(conn.base_url, endpoint, window, cursor)
@@ -271,16 +273,18 @@ async function pullEndpoint(
     const next = typeof page.next_page === 'string' ? page.next_page : undefined
     if (more && (next === undefined || cursors.has(next)))
       throw new Error(`${endpoint.name}: the provider said has_more without a new next_page cursor; stopped to avoid a loop`)
-    // Buckets come whole within a page, so everything up to the page's last bucket is stored; the
-    // bucket still in progress (its end is after now) is re-pulled next time.
-    const reached = more ? lastBucketEnd(page) : window.endMs
+    const reach = pageReach(page, covered)
     // Pages are cut between buckets, in time order: a page that says has_more without a bucket past the
     // previous page's (empty or repeated pages under ever new cursors) would be followed for ever.
-    if (more && (reached === undefined || reached <= progress || reached > window.endMs))
+    if (more && (reach.lastEndMs === undefined || reach.lastEndMs <= progress))
       throw new Error(`${endpoint.name}: the provider said has_more on a page with no new bucket inside the window; stopped to avoid a loop`)
-    if (reached !== undefined) progress = reached
-    const syncedUntil = reached === undefined ? undefined : new Date(Math.min(reached, nowMs))
-    const kept = await recordProgress(deps.db, { tenantId: conn.tenant_id, id: conn.id, owner, leaseMs: deps.leaseMs, ...counts, endpoint: endpoint.name, ...(syncedUntil ? { syncedUntil } : {}) })
+    if (reach.lastEndMs !== undefined) progress = Math.max(progress, reach.lastEndMs)
+    // synced_until moves only past buckets seen without a gap (taking the page's last bucket end moved it
+    // past hours a sparse page left out, never pulled once the run failed); at the window's end, to its end.
+    // Buckets come whole; the one still in progress (its end is after now) is re-pulled next time.
+    covered = more ? reach.contiguousMs : window.endMs
+    const syncedUntil = covered > window.startMs ? { syncedUntil: new Date(Math.min(covered, nowMs)) } : {}
+    const kept = await recordProgress(deps.db, { tenantId: conn.tenant_id, id: conn.id, owner, leaseMs: deps.leaseMs, ...counts, endpoint: endpoint.name, ...syncedUntil })
     if (!kept) throw new LeaseLost(LEASE_LOST)
     if (!more) return
     cursors.add(next!)

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { eachEngine } from '../helpers.js'
+import { waitForRun } from './support/harness.js'
 import { bucket, HOUR, misbehaving, pull, usage } from './support/misbehaving.js'
 
 const storedStarts = async (state: Awaited<ReturnType<typeof pull>>) =>
@@ -18,6 +19,36 @@ void t.test('a bucket outside the window asked for fails the endpoint and nothin
       t.match(state.last_run?.error, /^completions: the provider answered a bucket \S+ outside the window asked for, \S+; nothing of that page was stored$/, what)
       t.same(await storedStarts(state), [], `${what}: nothing stored`)
       t.equal(state.synced_until.completions, null, `${what}: synced_until stays`)
+    }
+  }),
+)
+
+void t.test('a page that leaves buckets out never moves synced_until past them: a later run pulls them', (t) =>
+  eachEngine(t, async (t, engine) => {
+    for (const [what, firstPage, coveredHours] of [
+      ['a sparse page (the first hour, then the sixth)', [0, 5], 1],
+      ['pages out of order (the sixth hour first)', [5], 0],
+    ] as const) {
+      let broken = true
+      // Broken: the first page has the hours `firstPage` and says has_more; the next page never comes (500).
+      // Mended: every hour of the window asked for, each with usage.
+      const provider = await misbehaving(t, (q, reply) => {
+        if (!broken) return { object: 'page', data: Array.from({ length: (q.end - q.start) / HOUR }, (_, i) => bucket(q.start + i * HOUR, [usage])), has_more: false, next_page: null }
+        if (q.page > 0) return reply.status(500).send({ error: { message: 'The server had an error' } })
+        return { object: 'page', data: firstPage.map((h) => bucket(q.start + h * HOUR, [usage])), has_more: true, next_page: '1' }
+      })
+      const state = await pull(t, engine, provider.url)
+      const first = Number(new URL(provider.requests[0]!, 'http://x').searchParams.get('start_time'))
+      t.equal(state.last_run?.status, 'failed', what)
+      t.equal(state.synced_until.completions, coveredHours ? new Date((first + coveredHours * HOUR) * 1000).toISOString() : null, `${what}: synced_until stops where the hours left out begin`)
+      t.same(await storedStarts(state), firstPage.map((h) => first + h * HOUR), `${what}: the page's buckets are stored`)
+
+      broken = false
+      const res = await state.app.inject({ method: 'POST', url: `/v1/connections/${state.connectionId}/sync`, headers: state.headers })
+      t.equal(res.statusCode, 202, what)
+      const again = await waitForRun(state.app, state.headers, state.connectionId)
+      t.equal(again.last_run?.status, 'succeeded', `${what}: ${JSON.stringify(again.last_run)}`)
+      t.same((await storedStarts(state)).slice(0, 6), [0, 1, 2, 3, 4, 5].map((h) => first + h * HOUR), `${what}: every hour the broken page left out is stored by the next run`)
     }
   }),
 )
