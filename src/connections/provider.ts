@@ -103,3 +103,12 @@ export const bucketOutside = (page: ProviderPage, window: PageWindow): BucketSpa
 export function pageHasResults(page: ProviderPage): boolean {
   return !page.data.every((b) => typeof b === 'object' && b !== null && Array.isArray((b as { results?: unknown }).results) && (b as { results: unknown[] }).results.length === 0)
 }
+
+/**
+ * Providers' cursors are tens of characters. Each is sent in the next URL and kept until the window ends
+ * (to see a repeat): cursors as large as a page (SYNC_MAX_PAGE_BYTES), one per bucket, held the server's
+ * memory a page's size per page, from any host a tenant sets as base_url.
+ */
+export const MAX_CURSOR_CHARS = 4096
+
+export const spanText = (s: BucketSpan) => `${new Date(s.startMs).toISOString()}–${new Date(s.endMs).toISOString()}`

@@ -8,7 +8,7 @@ import { retentionGuard } from '../ingest/retention.js'
 import type { BilledCostSink } from './cost-sink.js'
 import { finishRun, recordProgress, type ConnectionRow } from './connection-store.js'
 import { fetchPage, ProviderRefused, redact, RunInterrupted, type RetryPolicy } from './fetch-page.js'
-import { bucketOutside, pageHasResults, pageReach, type EndpointSpec, type ProviderModule } from './provider.js'
+import { bucketOutside, MAX_CURSOR_CHARS, pageHasResults, pageReach, spanText, type EndpointSpec, type ProviderModule } from './provider.js'
 import { PROVIDERS, type ProviderName } from './providers.js'
 import { syncWindow } from './sync-window.js'
 
@@ -209,8 +209,6 @@ function describeFailure(err: unknown): string {
   return String(err)
 }
 
-const spanText = (s: { startMs: number; endMs: number }) => `${new Date(s.startMs).toISOString()}–${new Date(s.endMs).toISOString()}`
-
 async function pullEndpoint(
   deps: RunDeps,
   conn: ConnectionRow,
@@ -273,6 +271,8 @@ async function pullEndpoint(
     const next = typeof page.next_page === 'string' ? page.next_page : undefined
     if (more && (next === undefined || cursors.has(next)))
       throw new Error(`${endpoint.name}: the provider said has_more without a new next_page cursor; stopped to avoid a loop`)
+    if (more && next!.length > MAX_CURSOR_CHARS)
+      throw new Error(`${endpoint.name}: the provider's next_page cursor is ${next!.length} characters long, more than ${MAX_CURSOR_CHARS}; stopped rather than send it`)
     const reach = pageReach(page, covered)
     // Pages are cut between buckets, in time order: a page that says has_more without a bucket past the
     // previous page's (empty or repeated pages under ever new cursors) would be followed for ever.

@@ -52,3 +52,13 @@ void t.test('a page that leaves buckets out never moves synced_until past them: 
     }
   }),
 )
+
+void t.test('a next_page cursor longer than 4096 characters fails the endpoint; it is neither sent nor kept', (t) =>
+  eachEngine(t, async (t, engine) => {
+    const provider = await misbehaving(t, (q) => ({ object: 'page', data: [bucket(q.start + q.page * HOUR, [usage])], has_more: q.page === 0, next_page: q.page === 0 ? '1'.padEnd(1_000_000, '0') : null }))
+    const state = await pull(t, engine, provider.url)
+    t.equal(state.last_run?.status, 'failed')
+    t.match(state.last_run?.error, /^completions: the provider's next_page cursor is 1000000 characters long, more than 4096; stopped rather than send it$/)
+    t.equal(provider.requests.length, 1, 'the cursor was never sent')
+  }),
+)
