@@ -163,4 +163,21 @@ void eachEngine(t, async (t, engine) => {
     const second = await page(`/v1/organization/usage/completions?${base}&group_by=model&limit=1&page=${first.next_page}`)
     t.equal(second.data[0]!.start_time, T0 + DAY_S)
   })
+
+  t.test('without end_time, a page past the range’s end (the bucket after now) is a 400 on page, as with end_time', async (t) => {
+    const open = `start_time=${T0}&bucket_width=1d&rate_card=${card}&limit=1`
+    const nextDay = Math.floor(Date.now() / 1000 / DAY_S) * DAY_S + DAY_S
+    for (const path of ['usage/completions', 'costs']) {
+      const first = await page(`/v1/organization/${path}?${open}`)
+      const cursor = JSON.parse(Buffer.from(first.next_page!.slice('page_'.length), 'base64url').toString()) as Record<string, unknown>
+      for (const s of [nextDay, nextDay + 365 * DAY_S]) {
+        const forged = `page_${Buffer.from(JSON.stringify({ ...cursor, s })).toString('base64url')}`
+        const res = await get(`/v1/organization/${path}?${open}&page=${encodeURIComponent(forged)}`)
+        t.equal(res.statusCode, 400, `${path} at ${s}`)
+        t.match(res.json(), { errors: [{ path: 'querystring.page' }] }, `${path} at ${s}`)
+      }
+      // A real cursor of the same query still works.
+      t.equal((await get(`/v1/organization/${path}?${open}&page=${first.next_page}`)).statusCode, 200, path)
+    }
+  })
 })

@@ -105,7 +105,9 @@ export function planRange(
     const cursor = decodePage(q.page, hash)
     // Every next_page starts on the bucket grid; one off it is forged, and was answered two ways: from held rows
     // (whose windows start on the grid) its first bucket was empty, read anew it held that part of the day.
-    if (!cursor || cursor.start < q.start_time || (q.end_time !== undefined && cursor.start >= q.end_time) || cursor.start % width !== 0)
+    // The range's end is `end`, not only an explicit end_time: without one it ends at the bucket after now, which
+    // only moves later, so no next_page ever starts at or after it (such a cursor was an empty 200 page).
+    if (!cursor || cursor.start < q.start_time || cursor.start >= end || cursor.start % width !== 0)
       problems.push({ path: 'querystring.page', message: 'is not a next_page cursor of this query; start again without `page`' })
     else {
       start = cursor.start
