@@ -2,7 +2,8 @@
  * A fair counting semaphore: at most `size` holders at once; the rest wait in arrival order, each for at
  * most `maxWaitMs`, and then fail with `onTimeout()`. The one definition behind every bound on who may
  * hold database connections: the pool's admission (src/db/client.ts), each tenant's share of expensive
- * queries (src/usage/tenant-gate.ts) and the streamed reads' share of the pool (src/usage/export-gate.ts).
+ * queries (src/usage/tenant-gate.ts). The streamed reads' share of the pool (src/usage/export-gate.ts)
+ * has its own: it keeps a slot back for tenants that hold none.
  */
 export interface GateOptions {
   size: number

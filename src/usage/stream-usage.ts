@@ -59,7 +59,7 @@ export async function streamUsage(db: Db, spec: UsageSpec, req: StreamRequest): 
       max(greatest(${sql.raw(COUNT_COLUMNS.map((c) => `coalesce(${c}, 0)`).join(', '))})) over ()::text as max_count,
       ${shipped.sql} as j from grouped
     order by ${orderBySql(spec)} limit ${req.maxGroups + 1}`
-  const holding: Holding = (fn) => (req.exportGate ? req.exportGate.run(fn) : fn())
+  const holding: Holding = (fn) => (req.exportGate ? req.exportGate.run(spec.tenantId, fn) : fn())
   const batches = db.engine === 'postgres'
     ? cursorBatches(db, query, req.batch ?? BATCH, req.signal, req.idleMs ?? IDLE_MS, holding)
     : oneQuery(db, query, req.signal, holding)

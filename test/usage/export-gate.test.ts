@@ -131,6 +131,24 @@ void eachEngine(t, async (t, engine) => {
     if (cursors) t.equal(await cursors.until(0), 0, 'the readers that left hold nothing')
   })
 
+  // TENANT_QUERY_CONCURRENCY (4) ≥ EXPORT_CONCURRENCY (2), as with any pool below 10: one tenant's slow
+  // readers took both slots, and every other tenant's report was a 503 until they left.
+  t.test('one tenant’s slow readers never take the last slot: another tenant’s export starts', async (t) => {
+    const own = await slowReader(t, port, a.key)
+    t.equal(own.status, 200, 'the tenant’s first export starts')
+    if (cursors) t.equal(await cursors.until(1), 1, 'and holds its cursor')
+    const second = await slowReader(t, port, a.key)
+    const other = await slowReader(t, port, b.key)
+    if (engine === 'postgres') {
+      t.equal(second.status, 503, 'its second waits for a slot it may take, then is refused')
+      t.match(second.status === 503 ? JSON.parse(second.body) : second.body, { status: 503, detail: /this tenant's 1 streamed reports .* the last of 2 is kept for other tenants/ })
+      t.equal(other.status, 200, 'another tenant’s export takes the slot kept back')
+      t.equal(await cursors!.until(2), 2, 'one cursor each')
+    } else t.same([second.status, other.status], [200, 200], 'PGlite: every export is served')
+    for (const r of [own, second, other]) r.socket.destroy()
+    if (cursors) t.equal(await cursors.until(0), 0)
+  })
+
   t.test('a slot comes back when its client goes away', async (t) => {
     const held = [await slowReader(t, port, a.key), await slowReader(t, port, b.key)]
     t.same(held.map((r) => r.status), [200, 200])
