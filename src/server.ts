@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { LogController } from 'fastify'
 import app from './app.js'
@@ -49,8 +50,13 @@ const server = Fastify({
 })
 
 let closing = false
+// Answers being sent, so that shutdown can break off those a client is still reading (below).
+const answers = new Set<ServerResponse>()
 server.addHook('onRequest', async (req, reply) => {
   req.raw.socket?.setTimeout(0)
+  const res = reply.raw
+  answers.add(res)
+  res.once('close', () => answers.delete(res))
   if (!closing) return
   // Fastify's own 503 is plain JSON without Retry-After; clients and balancers get a problem.
   reply.header('connection', 'close')
@@ -73,7 +79,23 @@ closeWithGrace({ delay: config.GRACE_MS }, async ({ signal, err }) => {
   if (err) server.log.error({ err }, 'closing after an error')
   else server.log.info({ signal }, 'draining and shutting down')
   closing = true
-  await server.close()
+  // close() waits for every request in flight. A handler (an ingest's transaction) ends by itself, but an
+  // answer already being sent ends only when its client has read it: a paused reader of a CSV export or a
+  // mirror's stream held close() for the whole grace period, and the process exited 1 ("killed by
+  // timeout"). After half the grace period the answers whose headers are out are broken off (their
+  // cursors close and roll back, as when a client leaves); handlers still running are left to finish.
+  // Node closes only the keep-alive connections idle when close() begins; one whose request was still in
+  // flight stayed open after its answer (until keepAliveTimeout) and held the exit as well.
+  // (Not `Connection: close` on their answers: a request pipelined behind one is answered 503, as above.)
+  for (const res of answers) res.once('close', () => setImmediate(() => server.server.closeIdleConnections()))
+  const breakOff = setTimeout(() => {
+    for (const res of answers) if (res.headersSent) res.destroy()
+  }, Math.floor(config.GRACE_MS / 2))
+  try {
+    await server.close()
+  } finally {
+    clearTimeout(breakOff)
+  }
 })
 
 await server.listen({ port: config.PORT, host: config.HOST })
