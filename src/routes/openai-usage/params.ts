@@ -4,6 +4,7 @@ import { InstantParamSchema } from '../../time/instant-schema.js'
 import { dimensionText } from '../../ingest/text-schema.js'
 import { ALL_SOURCES, MAX_FILTER_VALUES } from '../../usage/dimensions.js'
 import { countParam } from '../shared-schemas.js'
+import { problems, type ProblemItem } from '../../errors.js'
 
 /**
  * Query parameters of the OpenAI-compatible reports, in OpenAI's names and with OpenAI's defaults
@@ -37,8 +38,17 @@ const ARRAY_PARAMS = [
 export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
   const query = req.query as Record<string, unknown>
   const out: Record<string, unknown> = {}
+  const malformed: ProblemItem[] = []
   for (const [rawKey, value] of Object.entries(query)) {
     const key = rawKey.replace(/\[\d*\]$/, '')
+    // A list parameter in a bracket form none of these is (`project_ids[-1]=`, `project_ids[a]=`) was taken for
+    // an unknown parameter, which the mirrors ignore as OpenAI does: the filter went with it, and the
+    // request answered for every project. It is meant as that parameter, so it is refused, not ignored.
+    const listed = /^([a-z_]+)\[/.exec(key)?.[1]
+    if (listed && (ARRAY_PARAMS as readonly string[]).includes(listed)) {
+      malformed.push({ path: `querystring.${rawKey}`, message: `is not a form of ${listed}; write ${listed}=a&${listed}=b, ${listed}[]=a, ${listed}[0]=a or ${listed}=a,b` })
+      continue
+    }
     const values = Array.isArray(value) ? value.map(String) : [String(value)]
     if ((ARRAY_PARAMS as readonly string[]).includes(key)) {
       const prev = (out[key] as string[] | undefined) ?? []
@@ -52,6 +62,7 @@ export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
       out[key] = [...[out[key]].flat(), ...values]
     } else out[key] = value
   }
+  if (malformed.length) throw problems.invalidParameters(malformed)
   req.query = out
 }
 
