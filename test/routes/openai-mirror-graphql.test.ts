@@ -170,7 +170,11 @@ void eachEngine(t, async (t, engine) => {
     for (const path of ['usage/completions', 'costs']) {
       const first = await page(`/v1/organization/${path}?${open}`)
       const cursor = JSON.parse(Buffer.from(first.next_page!.slice('page_'.length), 'base64url').toString()) as Record<string, unknown>
-      for (const s of [nextDay, nextDay + 365 * DAY_S]) {
+      // At the range's end (the bucket after today's) is that bucket: an instance whose clock is ahead may hand it out.
+      const atEnd = await get(`/v1/organization/${path}?${open}&page=${encodeURIComponent(`page_${Buffer.from(JSON.stringify({ ...cursor, s: nextDay })).toString('base64url')}`)}`)
+      t.equal(atEnd.statusCode, 200, `${path} at the range's end`)
+      t.same((atEnd.json() as Page).data.map((b) => b.start_time), [nextDay], `${path} at the range's end: that bucket`)
+      for (const s of [nextDay + DAY_S, nextDay + 365 * DAY_S]) {
         const forged = `page_${Buffer.from(JSON.stringify({ ...cursor, s })).toString('base64url')}`
         const res = await get(`/v1/organization/${path}?${open}&page=${encodeURIComponent(forged)}`)
         t.equal(res.statusCode, 400, `${path} at ${s}`)

@@ -97,7 +97,7 @@ export function planRange(
     problems.push({ path: 'querystring.limit', message: `must be at most ${maxLimit} for this bucket_width` })
   if (q.end_time !== undefined && q.end_time <= q.start_time)
     problems.push({ path: 'querystring.end_time', message: 'must be later than start_time' })
-  const end = q.end_time ?? nextBoundary(Math.floor(now.getTime() / 1000), width)
+  let end = q.end_time ?? nextBoundary(Math.floor(now.getTime() / 1000), width)
   let start = q.start_time
   let asOf = pricingInstant(q.pricing_as_of, now)
   let snapshot: string | undefined
@@ -105,11 +105,14 @@ export function planRange(
     const cursor = decodePage(q.page, hash)
     // Every next_page starts on the bucket grid; one off it is forged, and was answered two ways: from held rows
     // (whose windows start on the grid) its first bucket was empty, read anew it held that part of the day.
-    // The range's end is `end`, not only an explicit end_time: without one it ends at the bucket after now, which
-    // only moves later, so no next_page ever starts at or after it (such a cursor was an empty 200 page).
-    if (!cursor || cursor.start < q.start_time || cursor.start >= end || cursor.start % width !== 0)
+    // Without end_time the range ends where the bucket after now starts, which only moves later: a cursor past it
+    // was never handed out (it was an empty 200 page, where with end_time it is this 400). One AT it is taken, as
+    // that bucket: another instance whose clock is slightly ahead may have handed it out.
+    const last = q.end_time ?? end + width
+    if (!cursor || cursor.start < q.start_time || cursor.start >= last || cursor.start % width !== 0)
       problems.push({ path: 'querystring.page', message: 'is not a next_page cursor of this query; start again without `page`' })
     else {
+      if (cursor.start >= end) end = cursor.start + width
       start = cursor.start
       asOf = cursor.asOf
       snapshot = cursor.snapshot
