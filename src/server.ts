@@ -88,8 +88,10 @@ closeWithGrace({ delay: config.GRACE_MS }, async ({ signal, err }) => {
   // flight stayed open after its answer (until keepAliveTimeout) and held the exit as well.
   // (Not `Connection: close` on their answers: a request pipelined behind one is answered 503, as above.)
   for (const res of answers) res.once('close', () => setImmediate(() => server.server.closeIdleConnections()))
+  // A request whose body is still arriving by then (a slow upload) is cut too: nothing of it is written yet (a
+  // JSON body is parsed before its handler runs, a CSV is spooled before its transaction opens).
   const breakOff = setTimeout(() => {
-    for (const res of answers) if (res.headersSent) res.destroy()
+    for (const res of answers) if (res.headersSent || !res.req.complete) res.destroy()
   }, Math.floor(config.GRACE_MS / 2))
   try {
     await server.close()

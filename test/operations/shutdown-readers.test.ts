@@ -63,6 +63,14 @@ void t.test('SIGTERM with a paused export reader and an ingest in flight: the in
     await new Promise((r) => setTimeout(r, 50))
   }
 
+  // An upload whose body is still arriving (it never ends) held the exit as well: cut at the same point.
+  const upload = connect(port, '127.0.0.1')
+  upload.on('error', () => {})
+  t.teardown(() => upload.destroy())
+  await once(upload, 'connect')
+  upload.write(`POST /v1/usage/buckets HTTP/1.1\r\nHost: x\r\nAuthorization: ${headers.authorization}\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\nstart_time,end_time,model,input_tokens\r\n`)
+  const uploadClosed = new Promise<void>((r) => upload.once('close', () => r()))
+
   const sent = Date.now()
   server.child.kill('SIGTERM')
   await new Promise((r) => setTimeout(r, GRACE_MS / 2 + 1000))
@@ -74,6 +82,8 @@ void t.test('SIGTERM with a paused export reader and an ingest in flight: the in
   t.match(answered.json, { created: 1 })
   t.equal(await server.exit, 0, 'exits 0 (held to GRACE_MS, close-with-grace exits 1)')
   t.ok(Date.now() - sent < GRACE_MS, `before the grace period ends (${Date.now() - sent} ms)`)
+  await uploadClosed
+  t.pass('the unfinished upload’s connection is closed')
   reader.socket.resume()
   let body = ''
   reader.socket.on('data', (d: Buffer) => (body += d.toString('latin1')))
