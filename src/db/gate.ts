@@ -48,19 +48,10 @@ export function createGate(opts: GateOptions) {
     }
   }
 
-  /** Runs `fn` holding a slot, given back however `fn` ends. */
-  async function run<T>(fn: () => Promise<T>): Promise<T> {
-    const done = await acquire()
-    try {
-      return await fn()
-    } finally {
-      done()
-    }
-  }
-
   return {
     acquire,
-    run,
+    /** Runs `fn` holding a slot, given back however `fn` ends. */
+    run: <T>(fn: () => Promise<T>): Promise<T> => holding(acquire(), fn),
     /** Slots held now. */
     held: () => active,
     /** Nobody holds or waits: the gate can be dropped. */
@@ -69,3 +60,13 @@ export function createGate(opts: GateOptions) {
 }
 
 export type Gate = ReturnType<typeof createGate>
+
+/** Runs `fn` once `slot` is granted, and gives the slot back however `fn` ends: every gate's `run`. */
+export async function holding<T>(slot: Promise<() => void>, fn: () => Promise<T>): Promise<T> {
+  const done = await slot
+  try {
+    return await fn()
+  } finally {
+    done()
+  }
+}

@@ -1,3 +1,4 @@
+import { holding } from '../db/gate.js'
 import { problems } from '../errors.js'
 
 /**
@@ -91,14 +92,7 @@ export function createExportGate(opts: ExportGateOptions) {
   }
 
   /** Runs `fn` holding one of the slots, given back however `fn` ends. */
-  async function run<T>(tenant: string, fn: () => Promise<T>): Promise<T> {
-    const done = await acquire(tenant)
-    try {
-      return await fn()
-    } finally {
-      done()
-    }
-  }
+  const run = <T>(tenant: string, fn: () => Promise<T>): Promise<T> => holding(acquire(tenant), fn)
 
   return {
     run,

@@ -1,4 +1,4 @@
-import { createGate, type Gate } from '../db/gate.js'
+import { createGate, holding, type Gate } from '../db/gate.js'
 import { problems } from '../errors.js'
 
 /**
@@ -46,14 +46,7 @@ export function createTenantGate(opts: TenantGateOptions) {
   }
 
   /** Runs `fn` holding one of the tenant's slots. */
-  async function run<T>(tenant: string, fn: () => Promise<T>): Promise<T> {
-    const done = await acquire(tenant)
-    try {
-      return await fn()
-    } finally {
-      done()
-    }
-  }
+  const run = <T>(tenant: string, fn: () => Promise<T>): Promise<T> => holding(acquire(tenant), fn)
 
   return { acquire, run, running: (tenant: string) => gates.get(tenant)?.held() ?? 0 }
 }
