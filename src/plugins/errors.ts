@@ -43,15 +43,18 @@ function graphqlBodyProblem(err: FastifyError & { errors?: unknown[] }): Problem
 
 const PARTS: Record<string, string> = { querystring: 'query parameters', params: 'path parameters', headers: 'headers' }
 
+/** A failed validation's problem, after any problems held for the same request (holdProblems). */
+function validationProblem(e: FastifyError, held: ProblemItem[] = []): ProblemError {
+  const items = [...held, ...validationItems(e)]
+  // "Nothing was written" is said of a body: a GET's query was never a write.
+  return e.validationContext === 'body' ? problems.validation(items) : problems.invalidParameters(items, PARTS[e.validationContext ?? ''])
+}
+
 /** Maps every error to a ProblemError; 5xx bodies never carry driver messages or SQL. */
 export function toProblem(err: FastifyError | Error, retryAfterSeconds: number, bodyLimit: number): ProblemError {
   if (err instanceof ProblemError) return err
   const e = err as FastifyError
-  if (e.validation) {
-    const items = validationItems(e)
-    // "Nothing was written" is said of a body: a GET's query was never a write.
-    return e.validationContext === 'body' ? problems.validation(items) : problems.invalidParameters(items, PARTS[e.validationContext ?? ''])
-  }
+  if (e.validation) return validationProblem(e)
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       // Fastify's error does not carry the limit; the route's own (or the server's) limit applies.
@@ -119,6 +122,18 @@ function acceptedTypes(request: FastifyRequest): string[] {
 }
 
 /**
+ * Problems a hook found before validation (a list parameter in a form no schema can read), held so that
+ * the answer names them beside whatever validation then finds: thrown at once, they hid the request's
+ * other bad parameters (a malformed `project_ids[x]` beside a `limit=0` named only the first).
+ */
+const heldProblems = new WeakMap<FastifyRequest, ProblemItem[]>()
+
+/** Holds problems of a request found before validation; validation's problems join them, or they are thrown after it. */
+export function holdProblems(request: FastifyRequest, items: ProblemItem[]): void {
+  heldProblems.set(request, [...(heldProblems.get(request) ?? []), ...items])
+}
+
+/**
  * The problem a failed request answers with: the error handler's (REST) and mercurius's (src/graphql/errors.ts,
  * which renders it GraphQL's way) — one mapping, so a /graphql 415 names the type sent and the types taken
  * as REST's does (it said only Fastify's "Unsupported Media Type"), and a client that hung up mid-body is
@@ -129,6 +144,8 @@ export function requestProblem(err: FastifyError | Error, request: FastifyReques
   // reads like the database's own connection errors: it was logged as a database outage (503).
   if (request.raw.readableAborted) return problems.clientClosed()
   if ((err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problems.unsupportedMediaType(request.headers['content-type'], acceptedTypes(request))
+  const held = heldProblems.get(request)
+  if (held && (err as FastifyError).validation) return validationProblem(err as FastifyError, held)
   return toProblem(err, retryAfterSeconds, request.routeOptions.bodyLimit ?? bodyLimit)
 }
 
@@ -246,6 +263,11 @@ export default fp(
     app.addHook('onRequest', async (request, reply) => {
       reply.header('x-request-id', request.id)
       requestIds.set(request.raw, request.id)
+    })
+    // Validation passed: the problems held before it are the answer.
+    app.addHook('preHandler', async (request) => {
+      const held = heldProblems.get(request)
+      if (held) throw problems.invalidParameters(held)
     })
     app.setErrorHandler((err: FastifyError, request, reply) => {
       const problem = requestProblem(err, request, opts.retryAfterSeconds, opts.bodyLimit)

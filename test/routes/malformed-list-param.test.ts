@@ -32,6 +32,20 @@ void eachEngine(t, async (t, engine) => {
       }
   })
 
+  t.test('the 400 names the malformed key and every other bad parameter of the query', async (t) => {
+    for (const report of REPORTS) {
+      const res = await get(`${report}?${range}&project_ids[x]=a&limit=0&bucket_width=2d`)
+      t.equal(res.statusCode, 400, report)
+      const paths = (res.json() as { errors: { path: string }[] }).errors.map((e) => e.path).sort()
+      t.same(paths, ['querystring.bucket_width', 'querystring.limit', 'querystring.project_ids[x]'], `${report}: ${res.body.slice(0, 400)}`)
+    }
+    // Where the rest of the query is valid, the malformed key alone is the answer (after validation, before the report runs).
+    const alone = await get(`${REPORTS[0]}?${range}&models[x]=gpt-4o-mini`)
+    t.equal(alone.statusCode, 400, alone.body.slice(0, 300))
+    t.match(alone.json(), { errors: [{ path: 'querystring.models[x]', message: /is not a form of models/ }] })
+    t.equal((alone.json() as { errors: unknown[] }).errors.length, 1)
+  })
+
   t.test('the accepted forms still filter, and an unknown parameter is still ignored', async (t) => {
     for (const form of ['project_ids=a', 'project_ids[]=a', 'project_ids[0]=a', 'project_ids[]=a&whatever[x]=1']) {
       const res = await get(`${REPORTS[0]}?${range}&${form}`)

@@ -4,7 +4,8 @@ import { InstantParamSchema } from '../../time/instant-schema.js'
 import { dimensionText } from '../../ingest/text-schema.js'
 import { ALL_SOURCES, MAX_FILTER_VALUES } from '../../usage/dimensions.js'
 import { countParam } from '../shared-schemas.js'
-import { problems, type ProblemItem } from '../../errors.js'
+import type { ProblemItem } from '../../errors.js'
+import { holdProblems } from '../../plugins/errors.js'
 
 /**
  * Query parameters of the OpenAI-compatible reports, in OpenAI's names and with OpenAI's defaults
@@ -62,7 +63,8 @@ export async function normaliseArrayParams(req: FastifyRequest): Promise<void> {
       out[key] = [...[out[key]].flat(), ...values]
     } else out[key] = value
   }
-  if (malformed.length) throw problems.invalidParameters(malformed)
+  // Named with whatever else validation finds in the same query (src/plugins/errors.ts).
+  if (malformed.length) holdProblems(req, malformed)
   req.query = out
 }
 
