@@ -1,4 +1,5 @@
 import type { z } from 'zod'
+import { redact } from '../http/redact-secret.js'
 import { CliError, oneLine, usageError } from './errors.js'
 
 export interface ServerTarget {
@@ -51,11 +52,14 @@ export async function callServer<T>(
   // as long as it takes to send and store: the server's REQUEST_TIMEOUT_MS bounds it).
   const upload = init.body !== undefined && typeof init.body !== 'string'
   const signal = upload ? undefined : AbortSignal.timeout(target.timeoutS * 1000)
+  // Whatever the server (or a proxy, or another service at the URL) says is printed, and it may echo the
+  // Authorization header: the token is blanked out of it before it is cut short or printed.
+  const said = (text: string) => redact(text, target.token, '[token]')
   const failed = (err: unknown, reached: boolean): CliError => {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause
     if ((err as Error).name === 'TimeoutError' || cause?.code === 'UND_ERR_HEADERS_TIMEOUT' || cause?.code === 'UND_ERR_BODY_TIMEOUT')
       return new CliError(`${url.origin} did not answer ${method} ${url.pathname} ${upload ? 'in time' : `within ${target.timeoutS} s (TOKENLEDGER_TIMEOUT)`}`)
-    const reason = cause?.code ?? cause?.message ?? (err as Error).message
+    const reason = said(cause?.code ?? cause?.message ?? (err as Error).message)
     return new CliError(reached ? `${url.origin} broke off its answer to ${method} ${url.pathname}: ${reason}` : `cannot reach ${url.origin}: ${reason}`)
   }
   let res: Response
@@ -78,7 +82,7 @@ export async function callServer<T>(
   if (!res.ok) {
     let line: string
     try {
-      line = describeProblem(res.status, text, res.headers.get('content-type') ?? '')
+      line = describeProblem(res.status, said(text), res.headers.get('content-type') ?? '')
     } catch {
       line = `HTTP ${res.status}`
     }
@@ -91,7 +95,7 @@ export async function callServer<T>(
     answer = text ? JSON.parse(text) : undefined
   } catch {
     // A proxy's login page or another service at the URL: say what answered, not the parser's complaint.
-    const type = res.headers.get('content-type') || 'no content type'
+    const type = said(res.headers.get('content-type') || 'no content type')
     throw new CliError(`${url.origin} answered ${method} ${url.pathname} with ${res.status} (${oneLine(type).slice(0, 100)}) that is not JSON: is it a tokenledger server?`)
   }
   if (!init.expect) return answer as T
@@ -101,7 +105,7 @@ export async function callServer<T>(
   if (checked.success) return checked.data
   const issue = checked.error.issues[0]!
   const what = issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.message
-  const why = text ? `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${what}` : 'an empty body'
+  const why = said(text ? `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${what}` : 'an empty body')
   throw new CliError(`${url.origin} answered ${method} ${url.pathname} with ${res.status} but not as tokenledger does (${oneLine(why).slice(0, 100)}): is it a tokenledger server?`)
 }
 

@@ -1,4 +1,5 @@
 import { privateHostOf, PrivateAddressError, publicOnlyAgent } from '../http/private-addresses.js'
+import { redact as redactSecret } from '../http/redact-secret.js'
 import type { ProviderPage } from './provider.js'
 
 /**
@@ -99,28 +100,10 @@ function describe(status: number, statusText: string, body: string, secret: stri
 }
 
 /**
- * The text with every echo of the secret (the admin key) replaced. The schema takes any printable ASCII
- * without spaces, and characters such as `+ / = %` change when a provider or proxy echoes the key
- * percent-encoded (encodeURIComponent, form encoding — the same, a key having no spaces —, every
- * character, upper- or lower-case hex) or JSON-escaped in a body kept as text (`"`, `\`, `/` as `\/`).
- * Each of those whole-key forms is replaced as the literal one is: plain string matches, linear in the
- * text, whatever key a tenant sets. (A Basic-auth, base64 echo cannot occur: the key is sent only as a
- * Bearer token or x-api-key, never in a Basic header.)
+ * The text with every echo of the admin key replaced (src/http/redact-secret.ts). (A Basic-auth, base64
+ * echo cannot occur: the key is sent only as a Bearer token or x-api-key, never in a Basic header.)
  */
-export const redact = (text: string, secret: string) =>
-  secret.length >= 4 ? echoes(secret).reduce((t, form) => t.split(form).join('[admin key]'), text) : text
-
-const lowerHex = (encoded: string) => encoded.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase())
-
-/** The forms of the secret a provider may echo, longest first (so that no shorter one cuts a longer one). */
-function echoes(secret: string): string[] {
-  const component = encodeURIComponent(secret)
-  const form = new URLSearchParams({ k: secret }).toString().slice(2)
-  const every = [...secret].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`).join('')
-  const json = JSON.stringify(secret).slice(1, -1)
-  const forms = [secret, component, form, every, json, json.replaceAll('/', '\\/')].flatMap((f) => [f, lowerHex(f)])
-  return [...new Set(forms)].sort((a, b) => b.length - a.length)
-}
+export const redact = (text: string, secret: string) => redactSecret(text, secret, '[admin key]')
 
 /**
  * The signal of one attempt: aborted by the run's signal or after `timeoutMs`. A controller of our own,
