@@ -70,9 +70,17 @@ export async function callServer<T>(
       headers: { authorization: `Bearer ${target.token}`, ...init.headers },
       ...(init.body === undefined ? {} : { body: init.body, duplex: 'half' }),
       ...(signal ? { signal } : {}),
+      // tokenledger never redirects. Followed, a redirect to another origin dropped the token (as fetch must)
+      // and the server there said 401 "a valid bearer token is required" of a valid one; a 301/302 also
+      // turned the POST into a GET. Said as what it is, the operator fixes the URL rather than the key.
+      redirect: 'manual',
     } as RequestInit)
   } catch (err) {
     throw failed(err, false)
+  }
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel().catch(() => {})
+    throw new CliError(`${url.origin} answered ${method} ${url.pathname} with a redirect (${res.status})${redirectTarget(url, res.headers.get('location'), said)}: set --url (TOKENLEDGER_URL) to the server's address`)
   }
   try {
     text = await res.text()
@@ -107,6 +115,13 @@ export async function callServer<T>(
   const what = issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.message
   const why = said(text ? `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${what}` : 'an empty body')
   throw new CliError(`${url.origin} answered ${method} ${url.pathname} with ${res.status} but not as tokenledger does (${oneLine(why).slice(0, 100)}): is it a tokenledger server?`)
+}
+
+/** ` to <origin><path>` of a redirect's Location (its query and fragment may carry signatures: left out), or nothing. */
+function redirectTarget(from: URL, location: string | null, said: (text: string) => string): string {
+  if (!location || !URL.canParse(location, from.href)) return ''
+  const to = new URL(location, from)
+  return ` to ${oneLine(said(`${to.origin}${to.pathname}`)).slice(0, 200)}`
 }
 
 /**
