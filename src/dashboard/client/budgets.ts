@@ -20,6 +20,7 @@ function budgetsAt(ctx) {
 
 var budgetsSection = {
   id: 'budgets',
+  clear: function () { Fmt.blank(['budgets-table'], ['budgets-empty']); },
   load: function (ctx) {
     var at = budgetsAt(ctx);
     return Api.graphql(BUDGETS_QUERY, { at: at }).then(function (data) { return { at: at, budgets: data.budgets }; });

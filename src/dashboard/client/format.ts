@@ -103,6 +103,11 @@ var Fmt = (function () {
    * embedding in it (U+202E, never closed) cannot turn the amounts and names after it around.
    */
   function isolated(name) { return el('bdi', { text: name }); }
+  /** Takes a section's data off the page (see clearSection in main): these elements emptied, those hidden. */
+  function blank(emptied, hidden) {
+    emptied.forEach(function (id) { document.getElementById(id).textContent = ''; });
+    (hidden || []).forEach(function (id) { document.getElementById(id).hidden = true; });
+  }
   function isolatedHtml(name) { return '<bdi>' + escapeHtml(name) + '</bdi>'; }
   function escapeHtml(s) {
     return String(s).replace(/[&<>"']/g, function (ch) {
@@ -111,6 +116,6 @@ var Fmt = (function () {
   }
   return { el: el, int: int, money: money, cost: cost, costCell: costCell, mergeCost: mergeCost, quantity: quantity,
     unpricedText: unpricedText, quantityList: quantityList,
-    csvField: csvField, downloadCsv: downloadCsv, escapeHtml: escapeHtml, isolated: isolated, isolatedHtml: isolatedHtml };
+    csvField: csvField, downloadCsv: downloadCsv, blank: blank, escapeHtml: escapeHtml, isolated: isolated, isolatedHtml: isolatedHtml };
 })();
 `

@@ -1,7 +1,7 @@
 /**
  * Browser-side controller (plain ES2020, last part of dashboard.js): the read key, the controls (kept in the
  * URL's #fragment so a view can be linked — never the key), and the sections. Each section is
- * `{ id, load(ctx) → Promise, render(result, ctx), csv? }` with a <section id=…> in the page.
+ * `{ id, load(ctx) → Promise, render(result, ctx), clear(), csv? }` with a <section id=…> in the page.
  */
 export const MAIN_JS = String.raw`
 var SECTIONS = [overviewSection, topSection('PROJECT'), topSection('API_KEY'), topSection('MODEL'), classesSection, budgetsSection, reconSection];
@@ -42,6 +42,20 @@ function say(text, kind) {
 }
 function setState(state) { app.setAttribute('data-state', state); }
 
+/**
+ * Takes what a section shows off the page, its CSV with it. A section keeps what it drew until its next answer
+ * replaces it, so without this a failed answer left the one before in place: another range's numbers, or — after
+ * the key changed — another tenant's, beside this one's; and a forgotten key left its tenant's data on screen.
+ */
+function clearSection(section) {
+  section.csv = null;
+  var csv = $(section.id + '-csv');
+  if (csv) csv.disabled = true;
+  section.clear();
+  $(section.id).setAttribute('data-state', 'idle');
+}
+function clearSections() { SECTIONS.forEach(clearSection); }
+
 function showKeyState() {
   var has = !!Api.key();
   $('key-state').textContent = has ? 'Key set for this browser tab.' : 'No key yet.';
@@ -49,6 +63,7 @@ function showKeyState() {
 }
 function askForKey(text) {
   Api.setKey('');
+  clearSections();
   showKeyState();
   setState('needs-key');
   say(text, 'alert');
@@ -109,6 +124,7 @@ function load() {
       if (csv) csv.disabled = !section.csv;
     }).catch(function (err) {
       if (gen !== generation) return;
+      clearSection(section);
       failures.push(err instanceof Api.ApiError ? err : new Api.ApiError('render', String((err && err.message) || err)));
       node.setAttribute('data-state', 'error');
     }).then(function () { node.removeAttribute('aria-busy'); });
@@ -138,6 +154,8 @@ $('key-form').addEventListener('submit', function (ev) {
   ev.preventDefault();
   var value = $('key').value.trim();
   if (!value) { $('key').focus(); return; }
+  // Another key may be another tenant: nothing the last one read stays while this one's answers arrive.
+  if (value !== Api.key()) clearSections();
   Api.setKey(value);
   $('key').value = '';
   showKeyState();
@@ -145,6 +163,9 @@ $('key-form').addEventListener('submit', function (ev) {
 });
 $('key-forget').addEventListener('click', function () {
   Api.setKey('');
+  // A load still under way for the forgotten key must not draw when it answers.
+  generation++;
+  clearSections();
   showKeyState();
   setState('needs-key');
   say('Key forgotten. Paste a read key to see usage.', 'info');

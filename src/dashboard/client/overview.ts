@@ -210,6 +210,12 @@ function renderSeriesTable(p, ctx) {
 
 var overviewSection = {
   id: 'overview',
+  clear: function () {
+    Fmt.blank(['totals-body', 'series-table', 'chart-unpriced'], ['series-empty', 'chart-unpriced', 'series-truncated']);
+    document.getElementById('totals-body').appendChild(Fmt.el('p', { class: 'muted', text: 'No data yet.' }));
+    if (chart) chart.clear();
+    document.getElementById('chart').setAttribute('aria-label', 'Cost over time (no data yet)');
+  },
   load: function (ctx) {
     return Api.usage({ from: ctx.from, to: ctx.to, window: ctx.window, timeZone: ctx.timeZone, groupBy: [ctx.dimension] });
   },

@@ -50,6 +50,7 @@ function reconMoney(value, field, unpricedTokens) {
 
 var reconSection = {
   id: 'recon',
+  clear: function () { Fmt.blank(['recon-table', 'recon-zone'], ['recon-zone', 'recon-empty', 'recon-truncated']); },
   load: function (ctx) { return reconAll(reconRange(ctx)); },
   render: function (result, ctx) {
     var table = document.getElementById('recon-table');

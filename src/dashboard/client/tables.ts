@@ -10,6 +10,7 @@ function topSection(dim) {
   var id = 'top-' + dim.toLowerCase().replace('_', '-');
   return {
     id: id,
+    clear: function () { Fmt.blank([id + '-table', id + '-more']); },
     load: function (ctx) {
       return Api.usage({ from: ctx.from, to: ctx.to, window: 'TOTAL', timeZone: ctx.timeZone, groupBy: [dim] });
     },
@@ -59,6 +60,7 @@ var CLASS_COLUMNS = [
 
 var classesSection = {
   id: 'classes',
+  clear: function () { Fmt.blank(['classes-table']); },
   load: function (ctx) {
     return Api.usage({ from: ctx.from, to: ctx.to, window: 'TOTAL', timeZone: ctx.timeZone, groupBy: ['MODALITY'] });
   },
