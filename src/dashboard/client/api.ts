@@ -9,6 +9,9 @@ var Api = (function () {
   var KEY_STORAGE = 'tokenledger.dashboard.key';
   // One page holds at most 1000 rows (the API's limit); a view follows cursors up to this many rows.
   var PAGE = 1000, MAX_ROWS = 20000;
+  // A request (answer included) that takes longer has been lost: a proxy that never answers, a half-open
+  // connection. The server bounds its own work well inside this (STATEMENT_TIMEOUT_MS, 30 s by default).
+  var TIMEOUT_S = 120;
 
   var COST = 'cost { total input cachedInput cacheWrite output resources currency complete unpricedTokens ' +
     'unpricedTokensByClass { input cachedInput cacheWrite output } unpricedQuantity { resource quantity } }';
@@ -31,8 +34,8 @@ var Api = (function () {
   }
 
   /**
-   * kind: 'auth' (401), 'forbidden' (403), 'unavailable' (503 / database down), 'rate' (429), 'network', 'query',
-   * 'server'; the controller adds 'render' for an answer a view could not read or draw.
+   * kind: 'auth' (401), 'forbidden' (403), 'unavailable' (503 / database down), 'rate' (429), 'network', 'timeout'
+   * (no whole answer within TIMEOUT_S), 'query', 'server'; the controller adds 'render' for an answer a view could not read or draw.
    */
   function ApiError(kind, message, retryAfter) {
     this.kind = kind; this.message = message; this.retryAfter = retryAfter;
@@ -66,10 +69,20 @@ var Api = (function () {
 
   function graphql(query, variables) {
     var headers = { 'content-type': 'application/json', accept: 'application/json', authorization: 'Bearer ' + key() };
-    return fetch(ENDPOINT, { method: 'POST', headers: headers, credentials: 'omit',
+    // Without a bound, a request that is never answered left the page "Loading…" for good. The abort also
+    // ends reading a body that stops arriving.
+    var abort = new AbortController();
+    var timer = setTimeout(function () { abort.abort(); }, TIMEOUT_S * 1000);
+    var timedOut = function (err) {
+      if (abort.signal.aborted) throw new ApiError('timeout', 'no answer within ' + TIMEOUT_S + ' s');
+      throw err;
+    };
+    return fetch(ENDPOINT, { method: 'POST', headers: headers, credentials: 'omit', signal: abort.signal,
       body: JSON.stringify({ query: query, variables: variables }) })
-      .catch(function (err) { throw new ApiError('network', String(err && err.message || err)); })
-      .then(fromResponse);
+      .catch(function (err) { timedOut(err); throw new ApiError('network', String(err && err.message || err)); })
+      .then(fromResponse)
+      .catch(timedOut)
+      .finally(function () { clearTimeout(timer); });
   }
 
   /**
@@ -90,6 +103,6 @@ var Api = (function () {
     return page(null);
   }
 
-  return { key: key, setKey: setKey, usage: usage, graphql: graphql, ApiError: ApiError, USAGE_QUERY: USAGE_QUERY };
+  return { key: key, setKey: setKey, usage: usage, graphql: graphql, ApiError: ApiError, USAGE_QUERY: USAGE_QUERY, TIMEOUT_S: TIMEOUT_S };
 })();
 `

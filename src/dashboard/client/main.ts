@@ -92,9 +92,11 @@ var MESSAGES = {
   forbidden: 'This key may not read usage (HTTP 403): it needs scope “read”.',
   unavailable: 'The database is unavailable (HTTP 503): tokenledger cannot read usage right now. It reconnects by itself; try again',
   network: 'Cannot reach the tokenledger server (network error). Check that it is running, then try again.',
+  timeout: 'The tokenledger server did not answer within ' + Api.TIMEOUT_S + ' s (the request was given up). It may be ' +
+    'overloaded, or a proxy in between lost the request: try again, or narrow the range.',
 };
 // When several views fail, the user is told the most fundamental reason.
-var SEVERITY = ['auth', 'forbidden', 'unavailable', 'network', 'rate', 'query', 'server', 'render'];
+var SEVERITY = ['auth', 'forbidden', 'unavailable', 'network', 'timeout', 'rate', 'query', 'server', 'render'];
 
 function load() {
   var s = readControls();
