@@ -53,11 +53,25 @@ export interface BudgetInput {
  */
 export const MAX_BUDGETS_PER_TENANT = 1000
 
+/** Advisory lock class (two-key form, the tenant's hash second) under which one tenant's budget writes take turns. */
+const BUDGET_WRITE_LOCK_CLASS = 0x746c_6275
+
 /**
  * Create-or-update by (tenant, name); `created` tells which. The id of an existing budget never changes.
  * A new name when the tenant already holds MAX_BUDGETS_PER_TENANT budgets writes nothing: null.
+ *
+ * One tenant's writes take turns (a transaction-level advisory lock), and the count is taken after the
+ * turn, in a statement of its own: counted in the insert's own statement, concurrent PUTs of new names each
+ * saw only the budgets committed before they began, and several took the last free place at once.
  */
 export async function upsertBudget(db: Db, b: BudgetInput): Promise<{ budget: BudgetRow; created: boolean } | null> {
+  return db.transaction(async (tx) => {
+    await tx.query(sql`select pg_advisory_xact_lock(${BUDGET_WRITE_LOCK_CLASS}::int4, hashtext(${b.tenantId}))`)
+    return insertOrUpdateBudget(tx, b)
+  })
+}
+
+async function insertOrUpdateBudget(db: Db, b: BudgetInput): Promise<{ budget: BudgetRow; created: boolean } | null> {
   const rows = await db.query<BudgetRow & { created: boolean }>(sql`
     insert into budgets (tenant_id, id, name, amount, period, time_zone, filter, rate_card, thresholds, webhook_url, webhook_secret_sealed)
     select ${b.tenantId}, ${b.id}, ${b.name}, ${b.amount}::numeric, ${b.period}, ${b.timeZone}, ${JSON.stringify(b.filter)}::text::jsonb,
