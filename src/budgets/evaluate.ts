@@ -58,5 +58,7 @@ export async function evaluateBudget(db: Db, budget: Budget, now: Date, maxGroup
     if (thresholdsMet(total.spent, budget.amount, budget.thresholds).length > 0)
       add(await windowsCovering(db, 'DAY', budget.timeZone, now, now), total)
   }
-  return recordAlerts(db, { tenant_id: budget.tenantId, id: budget.id }, candidates, now)
+  // What was evaluated: a PUT meanwhile may have changed what the budget measures (recordAlerts).
+  const evaluated = { tenant_id: budget.tenantId, id: budget.id, period: budget.period, time_zone: budget.timeZone, filter: budget.filter, rate_card: budget.rateCard }
+  return recordAlerts(db, evaluated, candidates, now)
 }

@@ -203,11 +203,14 @@ const alertStands = (currentAmount: SQL) => sql`a.amount >= ${currentAmount}`
  * budget's and the spend still reaches it at that amount, with the current webhook's delivery status; a
  * deleted budget records nothing. (Recorded at the amount the evaluation had read, a crossing after the
  * amount was lowered was alerted twice — at the new amount and at the old one — and a raise or a removed
- * threshold alerted a level the budget no longer had.)
+ * threshold alerted a level the budget no longer had.) Nothing is recorded either once the budget measures
+ * something else than was evaluated — another period, time zone, filter or rate card: a day budget was
+ * alerted with the month's period and spend it had before the PUT, a narrowed filter with usage it no
+ * longer counted. Its next evaluation (after ingest, or the timer's) measures what it is now.
  */
 export async function recordAlerts(
   db: Db,
-  budget: Pick<BudgetRow, 'tenant_id' | 'id'>,
+  budget: Pick<BudgetRow, 'tenant_id' | 'id' | 'period' | 'time_zone' | 'rate_card'> & { filter: object },
   candidates: AlertCandidate[],
   crossedAt: Date,
 ): Promise<AlertRow[]> {
@@ -221,7 +224,8 @@ export async function recordAlerts(
       ${arrayParam(candidates.map((c) => c.periodEnd.toISOString()), 'timestamptz[]')}, ${arrayParam(candidates.map((c) => String(c.threshold)), 'int[]')},
       ${arrayParam(candidates.map((c) => c.spent), 'numeric[]')}, ${arrayParam(candidates.map((c) => String(c.complete)), 'bool[]')})
       as c(id, period_start, period_end, threshold, spent, complete)
-    join budgets b on b.tenant_id = ${budget.tenant_id} and b.id = ${budget.id}
+    join budgets b on b.tenant_id = ${budget.tenant_id} and b.id = ${budget.id} and b.period = ${budget.period}
+      and b.time_zone = ${budget.time_zone} and b.rate_card = ${budget.rate_card} and b.filter = ${JSON.stringify(budget.filter)}::text::jsonb
     where c.threshold = any(b.thresholds) and c.spent * 100 >= b.amount * c.threshold
       and not exists (select from budget_alerts a where a.tenant_id = b.tenant_id and a.budget_id = b.id
         and a.period_start = c.period_start and a.period_end = c.period_end and a.threshold = c.threshold
