@@ -73,15 +73,15 @@ var Api = (function () {
     // ends reading a body that stops arriving.
     var abort = new AbortController();
     var timer = setTimeout(function () { abort.abort(); }, TIMEOUT_S * 1000);
-    var timedOut = function (err) {
-      if (abort.signal.aborted) throw new ApiError('timeout', 'no answer within ' + TIMEOUT_S + ' s');
-      throw err;
-    };
+    // Any failure once the timer has fired is the timeout. Before it, a fetch that fails is the network's: the
+    // fetch's own error was rethrown as it was, and a server that could not be reached was told as an answer
+    // this page could not show.
+    var timeout = function () { return new ApiError('timeout', 'no answer within ' + TIMEOUT_S + ' s'); };
     return fetch(ENDPOINT, { method: 'POST', headers: headers, credentials: 'omit', signal: abort.signal,
       body: JSON.stringify({ query: query, variables: variables }) })
-      .catch(function (err) { timedOut(err); throw new ApiError('network', String(err && err.message || err)); })
+      .catch(function (err) { throw abort.signal.aborted ? timeout() : new ApiError('network', String(err && err.message || err)); })
       .then(fromResponse)
-      .catch(timedOut)
+      .catch(function (err) { throw abort.signal.aborted ? timeout() : err; })
       .finally(function () { clearTimeout(timer); });
   }
 
