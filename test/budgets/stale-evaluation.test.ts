@@ -1,9 +1,6 @@
 import t from 'tap'
-import { toBudget } from '../../src/budgets/budget-model.js'
-import { evaluateBudget } from '../../src/budgets/evaluate.js'
-import { listAllBudgets, type BudgetRow } from '../../src/db/queries/budgets.js'
 import { bearer, build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, putBudget } from '../factories/budgets.js'
+import { alerts, bucket, createCard, postBuckets, putBudget, staleEvaluation } from '../factories/budgets.js'
 
 // An evaluation reads its budget first and records the crossings it found last. The timer's pass lists
 // every budget once and then evaluates them one by one (and an ingest's evaluation lists the tenant's),
@@ -15,19 +12,11 @@ import { alerts, bucket, createCard, postBuckets, putBudget } from '../factories
 // replayed exactly as the timer runs it: listAllBudgets before the PUT, evaluateBudget after it.
 
 const JAN = new Date('2026-01-10T12:00:00Z')
-const WRITTEN = { start: JAN, end: new Date(JAN.getTime() + 3600_000) }
-const MAX_GROUPS = 200_000
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine, { BUDGET_EVALUATION_INTERVAL_MS: 'off' })
 
-  /** The budget as the timer's pass listed it, before what the test changes next. */
-  const listed = async (tenantId: string, name: string): Promise<BudgetRow> => {
-    const row = (await listAllBudgets(app.testDb)).find((b) => b.tenant_id === tenantId && b.name === name)
-    if (!row) throw new Error(`budget ${name} not listed`)
-    return row
-  }
-  const evaluateStale = (row: BudgetRow) => evaluateBudget(app.testDb, toBudget(row), new Date(), MAX_GROUPS, WRITTEN)
+  const { listed, evaluateStale } = staleEvaluation(app.testDb)
 
   t.test('an amount lowered while the evaluation ran: the crossing is recorded once, at the current amount', async (t) => {
     const { tenantId, key } = await tenantWithKey(app)

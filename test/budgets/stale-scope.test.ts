@@ -1,9 +1,6 @@
 import t from 'tap'
-import { toBudget } from '../../src/budgets/budget-model.js'
-import { evaluateBudget } from '../../src/budgets/evaluate.js'
-import { listAllBudgets, type BudgetRow } from '../../src/db/queries/budgets.js'
 import { build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
-import { alerts, bucket, createCard, postBuckets, putBudget } from '../factories/budgets.js'
+import { alerts, bucket, createCard, postBuckets, putBudget, staleEvaluation } from '../factories/budgets.js'
 
 // As stale-evaluation.test.ts, for what a PUT changes besides the amount and thresholds: the period, the
 // filter, the time zone and the rate card. An evaluation that read the budget before such a PUT computed
@@ -13,19 +10,11 @@ import { alerts, bucket, createCard, postBuckets, putBudget } from '../factories
 // told it was 74% used. A crossing is recorded only while the budget still measures what was evaluated.
 
 const JAN = new Date('2026-01-10T12:00:00Z')
-const WRITTEN = { start: JAN, end: new Date(JAN.getTime() + 3600_000) }
-const MAX_GROUPS = 200_000
 
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine, { BUDGET_EVALUATION_INTERVAL_MS: 'off' })
 
-  /** The budget as the timer's pass listed it, before what the test changes next. */
-  const listed = async (tenantId: string, name: string): Promise<BudgetRow> => {
-    const row = (await listAllBudgets(app.testDb)).find((b) => b.tenant_id === tenantId && b.name === name)
-    if (!row) throw new Error(`budget ${name} not listed`)
-    return row
-  }
-  const evaluateStale = (row: BudgetRow) => evaluateBudget(app.testDb, toBudget(row), new Date(), MAX_GROUPS, WRITTEN)
+  const { listed, evaluateStale } = staleEvaluation(app.testDb)
   const periods = async (key: string, name: string) =>
     (await alerts(app, key, name)).map((a) => [a.threshold, a.period_start, a.period_end])
 

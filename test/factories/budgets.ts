@@ -4,7 +4,10 @@ import type { AddressInfo, Server, Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { createBudgetEngine, type BudgetEngineOptions } from '../../src/budgets/budget-engine.js'
+import { toBudget } from '../../src/budgets/budget-model.js'
+import { evaluateBudget } from '../../src/budgets/evaluate.js'
 import type { Db } from '../../src/db/client.js'
+import { listAllBudgets, type BudgetRow } from '../../src/db/queries/budgets.js'
 import { admin, bearer } from '../helpers.js'
 import { clearOfMonthTurn } from './turns.js'
 
@@ -153,4 +156,21 @@ export function testEngine(t: Test, app: FastifyInstance & { testDb: Db }, o: Pa
   const engine = createBudgetEngine({ db: app.testDb, secretBox: undefined, log: app.log, maxGroups: 100_000, intervalMs: 'off', allowPrivateAddresses: true, ...o })
   t.teardown(() => engine.close())
   return engine
+}
+
+/** The hour of usage the stale-evaluation tests write, and the group bound the timer's pass uses. */
+const STALE_WRITTEN = { start: new Date('2026-01-10T12:00:00Z'), end: new Date('2026-01-10T13:00:00Z') }
+
+/**
+ * An evaluation replayed as the timer runs it: `listed` reads the budget as its pass lists it (before what a
+ * test changes next), `evaluateStale` evaluates that row afterwards (stale-evaluation and stale-scope tests).
+ */
+export function staleEvaluation(db: Db) {
+  const listed = async (tenantId: string, name: string): Promise<BudgetRow> => {
+    const row = (await listAllBudgets(db)).find((b) => b.tenant_id === tenantId && b.name === name)
+    if (!row) throw new Error(`budget ${name} not listed`)
+    return row
+  }
+  const evaluateStale = (row: BudgetRow) => evaluateBudget(db, toBudget(row), new Date(), 200_000, STALE_WRITTEN)
+  return { listed, evaluateStale }
 }
