@@ -9,6 +9,8 @@ import { DASHBOARD_RANGE, seedDashboard } from '../factories/dashboard.js'
 // two minutes pass in an instant; the stalled requests are real ones the browser keeps waiting on.
 
 const skip = skipWithoutChromium
+/** The views whose requests are answered (only the over-time view's is held). */
+const ANSWERED = ['top-project', 'top-api-key', 'top-model', 'classes', 'budgets']
 
 void eachEngine(t, async (t, engine) => {
   t.test(`dashboard in Chromium (${engine}): a request never answered ends in an error, not "Loading…" for good`, { skip }, async (t) => {
@@ -30,7 +32,9 @@ void eachEngine(t, async (t, engine) => {
       return route.abort().catch(() => undefined)
     })
     await page.click('#apply')
-    await page.waitForSelector('#top-model[data-state="ready"]')
+    // Every other view's answer is in before the clock jumps: one still on its way would be given up too
+    // (CI, under load, had top-project, top-api-key and classes in error for that reason).
+    for (const id of ANSWERED) await page.waitForSelector(`#${id}[data-state="ready"]`)
     t.equal(await page.getAttribute('#overview', 'data-state'), 'loading', 'the held view waits')
     await page.clock.fastForward('01:40') // real seconds pass too, until the timer fires
     t.equal(await page.getAttribute('#app', 'data-state'), 'loading', 'a slow answer is waited for')
@@ -42,7 +46,7 @@ void eachEngine(t, async (t, engine) => {
     t.equal(await page.getAttribute('#overview', 'data-state'), 'error')
     t.equal(await page.getAttribute('#overview', 'aria-busy'), null, 'no longer busy')
     t.equal(await page.textContent('#totals-body'), 'No data yet.', 'the view shows nothing it did not get')
-    for (const id of ['top-project', 'top-api-key', 'top-model', 'classes', 'budgets'])
+    for (const id of ANSWERED)
       t.equal(await page.getAttribute(`#${id}`, 'data-state'), 'ready', `${id} is shown`)
 
     held.forEach((release) => release())
