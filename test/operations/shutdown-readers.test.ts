@@ -21,16 +21,29 @@ const bucket = (m: number, p: number) => ({
   num_model_requests: 1, input_tokens: 1000 + m, output_tokens: 10,
 })
 
-/** Asks for the export, reads its head, then stops reading (the socket is paused). */
-async function pausedReader(port: number, key: string): Promise<{ socket: Socket; head: string }> {
+/**
+ * Asks for the export, reads its head, then stops reading (the socket is paused). `closed` is taken
+ * before anything can close it: a 'close' listener added late misses one that came early.
+ */
+async function pausedReader(port: number, key: string): Promise<{ socket: Socket; head: string; closed: Promise<void> }> {
   const socket = connect(port, '127.0.0.1')
   socket.on('error', () => {})
+  const closed = new Promise<void>((r) => socket.once('close', () => r()))
   await once(socket, 'connect')
   socket.write(`GET ${EXPORT} HTTP/1.1\r\nHost: x\r\nAccept: text/csv\r\nAuthorization: Bearer ${key}\r\n\r\n`)
-  let text = ''
-  while (!text.includes('\r\n\r\n')) text += ((await once(socket, 'data')) as [Buffer])[0].toString('utf8')
-  socket.pause()
-  return { socket, head: text.split('\r\n\r\n')[0]! }
+  // One listener for the whole head: `once` in a loop drops a chunk emitted while no listener is attached.
+  const head = await new Promise<string>((resolve) => {
+    let text = ''
+    const onData = (d: Buffer) => {
+      text += d.toString('utf8')
+      if (!text.includes('\r\n\r\n')) return
+      socket.off('data', onData)
+      socket.pause()
+      resolve(text.split('\r\n\r\n')[0]!)
+    }
+    socket.on('data', onData)
+  })
+  return { socket, head, closed }
 }
 
 void t.test('SIGTERM with a paused export reader and an ingest in flight: the ingest completes, the export is broken off, exit 0', { skip: !engines().includes('postgres') && 'PostgreSQL only' }, async (t) => {
@@ -42,7 +55,19 @@ void t.test('SIGTERM with a paused export reader and an ingest in flight: the in
   const day = { buckets: Array.from({ length: 1440 * 8 }, (_, i) => bucket(Math.floor(i / 8), i % 8)) }
   t.equal((await call(base, 'POST', '/v1/usage/buckets', headers, day)).status, 200)
 
-  const reader = await pausedReader(port, headers.authorization.slice('Bearer '.length))
+  /**
+   * Resolves as `promise` does, or fails naming the step and what the server printed once `ms` have
+   * passed: CI once saw this file run into tap's timeout with no word of the step it was waiting on.
+   */
+  const within = <T>(what: string, promise: Promise<T>, ms = 60_000): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms. Server stdout (end): ${server.stdout().slice(-3000)} stderr: ${server.stderr().slice(-3000)}`)), ms)
+    })
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+  }
+
+  const reader = await within('the export starts', pausedReader(port, headers.authorization.slice('Bearer '.length)))
   t.teardown(() => reader.socket.destroy())
   t.match(reader.head, /^HTTP\/1\.1 200 /, 'the export starts')
   const cursors = async () =>
@@ -77,17 +102,17 @@ void t.test('SIGTERM with a paused export reader and an ingest in flight: the in
   t.equal(await cursors(), 0, 'half the grace period on, the paused reader’s export is broken off: its cursor is closed')
   // The ingest is still in flight past that point: it is not broken off, it completes.
   await held.release()
-  const answered = await ingest
+  const answered = await within('the ingest in flight is answered', ingest)
   t.equal(answered.status, 200, 'the ingest in flight is answered')
   t.match(answered.json, { created: 1 })
-  t.equal(await server.exit, 0, 'exits 0 (held to GRACE_MS, close-with-grace exits 1)')
+  t.equal(await within('the server exits', server.exit), 0, 'exits 0 (held to GRACE_MS, close-with-grace exits 1)')
   t.ok(Date.now() - sent < GRACE_MS, `before the grace period ends (${Date.now() - sent} ms)`)
-  await uploadClosed
+  await within('the unfinished upload’s connection closes', uploadClosed)
   t.pass('the unfinished upload’s connection is closed')
   reader.socket.resume()
   let body = ''
   reader.socket.on('data', (d: Buffer) => (body += d.toString('latin1')))
-  await new Promise<void>((r) => reader.socket.once('close', () => r()))
+  await within('the export reader’s connection closes', reader.closed)
   t.notMatch(body, /\r\n0\r\n\r\n$/, 'the export’s body was cut short (no last chunk)')
   const [late] = await db.query<{ n: number }>("select count(*)::int8 as n from usage_buckets where tenant_id = $1 and project_id = 'late'", [tenantId])
   t.equal(late!.n, 1, 'the ingest was written whole')

@@ -16,6 +16,7 @@ export interface ServerProcess {
   url: Promise<string>
   exit: Promise<number | null>
   stdout: () => string
+  stderr: () => string
 }
 
 /** A real tokenledger server process (node + tsx, as test/operations/process.test.ts), killed at teardown. */
@@ -41,7 +42,7 @@ export function startServer(t: Test, env: Record<string, string>): ServerProcess
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL')
   })
-  return { child, url, exit, stdout: () => out }
+  return { child, url, exit, stdout: () => out, stderr: () => err }
 }
 
 /** A fresh PostgreSQL database cloned from the migrated template: its URL and a client, dropped at teardown. */
