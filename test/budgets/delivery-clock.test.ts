@@ -1,10 +1,8 @@
 import { createServer, type ServerResponse } from 'node:http'
-import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
-import tokenledger from '../../src/app.js'
-import { build, eachEngine, tenantWithKey, testConfig, waitFor } from '../helpers.js'
-import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, testEngine, usageHour } from '../factories/budgets.js'
+import { build, eachEngine, waitFor } from '../helpers.js'
+import { alerts, listenAsReceiver, spentTenant, testEngine } from '../factories/budgets.js'
 
 // Several instances share one database, each with its own clock. A delivery's lease and its retry's due
 // time were computed from the instance's clock and compared with another instance's: an instance whose
@@ -59,26 +57,9 @@ void eachEngine(t, async (t, engine) => {
   /** An instance's engine whose clock is `skewMs` off the real one (the app's own engine is not used). */
   const instance = (t: Test, skewMs: number, o: { maxAttempts?: number; retryBaseMs?: number } = {}) =>
     testEngine(t, app, { webhookTimeoutMs: TIMEOUT_MS, maxAttempts: o.maxAttempts ?? 1, retryBaseMs: o.retryBaseMs ?? 60_000, now: () => new Date(Date.now() + skewMs) })
-  /**
-   * A tenant with $370 of usage this month, and then (so that only a timer pass evaluates it) a $1 monthly
-   * budget. The usage is ingested by an instance of its own, closed before the budget is made: closing
-   * waits for the evaluation its ingest started, so no engine but the test's evaluates the budget.
-   */
-  const spentTenant = async (webhookUrl: string) => {
-    const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
-    await createCard(app, tenantId, `card-${tenantId}`)
-    const ingest = Fastify({ logger: false })
-    await ingest.register(tokenledger, { config: testConfig({ BUDGET_EVALUATION_INTERVAL_MS: 'off' }), db: app.testDb })
-    await ingest.ready()
-    await postBuckets(ingest, key, [bucket(await usageHour(), 1000)])
-    await ingest.close()
-    await putBudget(app, key, 'team', { amount: '1', period: 'month', rate_card: `card-${tenantId}`, thresholds: [100], webhook_url: webhookUrl })
-    return { tenantId, key }
-  }
-
   t.test('an instance whose clock is a minute ahead does not take over an attempt still running', async (t) => {
     const receiver = await heldReceiver(t)
-    const { key } = await spentTenant(receiver.url)
+    const { key } = await spentTenant(app, 'team', receiver.url)
     const onTime = instance(t, 0)
     const ahead = instance(t, SKEW_AHEAD_MS)
     await onTime.tick()
@@ -98,7 +79,7 @@ void eachEngine(t, async (t, engine) => {
 
   t.test('a retry scheduled by an instance ten minutes ahead is due elsewhere after its backoff', async (t) => {
     const receiver = await failingReceiver(t)
-    const { tenantId, key } = await spentTenant(receiver.url)
+    const { tenantId, key } = await spentTenant(app, 'team', receiver.url)
     const dueInMs = async () =>
       Number((await app.testDb.query<{ ms: string }>(sql`select (extract(epoch from next_attempt_at - clock_timestamp()) * 1000)::text as ms from budget_alerts where tenant_id = ${tenantId}`))[0]!.ms)
     const ahead = instance(t, 10 * 60_000, { maxAttempts: 4, retryBaseMs: 100 })

@@ -2,8 +2,8 @@ import { createServer, type ServerResponse } from 'node:http'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
-import { bearer, build, eachEngine, tenantWithKey, waitFor } from '../helpers.js'
-import { alerts, bucket, createCard, listenAsReceiver, postBuckets, putBudget, settle, testEngine, usageHour } from '../factories/budgets.js'
+import { bearer, build, eachEngine, waitFor } from '../helpers.js'
+import { alerts, listenAsReceiver, settle, spentTenant, testEngine } from '../factories/budgets.js'
 
 // An attempt that outlives its lease (its instance stalls: a GC pause, a suspended VM) lets another
 // instance claim the next attempt. The late attempt's recordAttempt then overwrote the newer one's
@@ -30,19 +30,9 @@ async function holdingReceiver(t: Test) {
 void eachEngine(t, async (t, engine) => {
   const app = await build(t, engine, { BUDGET_EVALUATION_INTERVAL_MS: 'off', OUTBOUND_PRIVATE_ADDRESSES: 'allow' })
   const instance = (t: Test) => testEngine(t, app, { webhookTimeoutMs: 10_000, maxAttempts: 5, retryBaseMs: 100 })
-  /** A tenant with $370 of usage this month, and then (so only a timer pass evaluates it) a $1 monthly budget `name`. */
-  const spentTenant = async (name: string, webhookUrl: string) => {
-    const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
-    await createCard(app, tenantId, `card-${tenantId}`)
-    await postBuckets(app, key, [bucket(await usageHour(), 1000)])
-    await settle()
-    await putBudget(app, key, name, { amount: '1', period: 'month', rate_card: `card-${tenantId}`, thresholds: [100], webhook_url: webhookUrl })
-    return { tenantId, key }
-  }
-
   t.test('an attempt that finishes after its budget was deleted fails nothing', async (t) => {
     const receiver = await holdingReceiver(t)
-    const { key } = await spentTenant('gone', receiver.url)
+    const { key } = await spentTenant(app, 'gone', receiver.url)
     // A real logger, to see what the engine reports.
     const lines: string[] = []
     const logger = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => lines.push(line) } } })
@@ -62,7 +52,7 @@ void eachEngine(t, async (t, engine) => {
 
   t.test("an attempt that finishes after its lease does not overwrite the next attempt's outcome", async (t) => {
     const receiver = await holdingReceiver(t)
-    const { tenantId, key } = await spentTenant('team', receiver.url)
+    const { tenantId, key } = await spentTenant(app, 'team', receiver.url)
 
     const stalled = instance(t)
     const other = instance(t)

@@ -1,14 +1,15 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo, Server, Socket } from 'node:net'
-import type { FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { createBudgetEngine, type BudgetEngineOptions } from '../../src/budgets/budget-engine.js'
 import { toBudget } from '../../src/budgets/budget-model.js'
 import { evaluateBudget } from '../../src/budgets/evaluate.js'
-import type { Db } from '../../src/db/client.js'
+import type { Db, DbClient } from '../../src/db/client.js'
 import { listAllBudgets, type BudgetRow } from '../../src/db/queries/budgets.js'
-import { admin, bearer } from '../helpers.js'
+import tokenledger from '../../src/app.js'
+import { admin, bearer, tenantWithKey, testConfig } from '../helpers.js'
 import { clearOfMonthTurn } from './turns.js'
 
 export const SECRET = 'whsec_test_0123456789abcdef'
@@ -88,6 +89,24 @@ export async function alerts(app: FastifyInstance, key: string, name: string): P
   const res = await app.inject({ method: 'GET', url: `/v1/budgets/${name}/alerts`, headers: bearer(key) })
   if (res.statusCode !== 200) throw new Error(`alerts: ${res.statusCode} ${res.body}`)
   return (res.json() as { data: AlertOut[] }).data
+}
+
+/**
+ * A new tenant with $370 of usage this hour, then a $1 monthly budget `name` on the tenant's own card that
+ * alerts `webhookUrl` at `thresholds`. The usage is ingested by an instance of its own, closed before the
+ * budget is made (closing waits for the evaluation its ingest started), so only the engine a test drives
+ * evaluates the budget — not the app's, after an ingest still being evaluated when the budget appeared.
+ */
+export async function spentTenant(app: FastifyInstance & { testDb: DbClient }, name: string, webhookUrl: string, thresholds = [100]) {
+  const { tenantId, key } = await tenantWithKey(app, ['ingest', 'read'])
+  await createCard(app, tenantId, `card-${tenantId}`)
+  const ingest = Fastify({ logger: false })
+  await ingest.register(tokenledger, { config: testConfig({ BUDGET_EVALUATION_INTERVAL_MS: 'off' }), db: app.testDb })
+  await ingest.ready()
+  await postBuckets(ingest, key, [bucket(await usageHour(), 1000)])
+  await ingest.close()
+  await putBudget(app, key, name, { amount: '1', period: 'month', rate_card: `card-${tenantId}`, thresholds, webhook_url: webhookUrl })
+  return { tenantId, key }
 }
 
 export const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms))
