@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { parseSecretKey } from './crypto/secret-box.js'
+import { DEFAULT_DELIVERY_LIMITS } from './budgets/delivery-queue.js'
 import { outboundUrl } from './http/outbound-url.js'
 import { isValidTimeZone } from './usage/windows.js'
 
@@ -84,6 +85,9 @@ const ConfigFields = z.object({
   BUDGET_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
   /** First retry delay; each further retry waits twice as long (capped at 10 minutes). */
   BUDGET_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().positive().default(2_000),
+  /** Webhook attempts one instance makes at once, and of one tenant (src/budgets/delivery-queue.ts). */
+  BUDGET_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(DEFAULT_DELIVERY_LIMITS.total),
+  BUDGET_WEBHOOK_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(DEFAULT_DELIVERY_LIMITS.perTenant),
   /**
    * Whether the URLs a tenant gives the server to call — budget webhooks, a connection's base_url — may
    * reach loopback, private, link-local and other reserved addresses. Denied by default: such a URL is

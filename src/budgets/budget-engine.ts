@@ -5,6 +5,7 @@ import { claimDelivery, databaseNow, dropDelivery, dueDeliveries, listAllBudgets
 import type { SecretBox } from '../crypto/secret-box.js'
 import { selectSources } from '../usage/dimensions.js'
 import { toBudget, type Budget } from './budget-model.js'
+import { createDeliveryQueue, DEFAULT_DELIVERY_LIMITS, type DeliveryLimits } from './delivery-queue.js'
 import { evaluateBudget } from './evaluate.js'
 import type { Span } from './periods.js'
 import { alertPayload, postAlert } from './webhook.js'
@@ -30,6 +31,8 @@ export interface BudgetEngineOptions {
   now?: () => Date
   /** The timer skips its pass while this is false (database not reachable or not migrated yet). */
   ready?: () => boolean
+  /** Webhook attempts at once, in all and per tenant (DEFAULT_DELIVERY_LIMITS when not given). */
+  deliveryLimits?: DeliveryLimits
   /** Told the outcome of every delivery attempt (metrics): delivered, retried (another attempt follows) or failed (gave up). */
   onDelivery?: (outcome: 'delivered' | 'retried' | 'failed') => void
 }
@@ -85,6 +88,13 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     void p.finally(() => tasks.delete(p))
   }
 
+  const deliveries = createDeliveryQueue(opts.deliveryLimits ?? DEFAULT_DELIVERY_LIMITS, (tenantId, alertId) =>
+    track(() => deliver(tenantId, alertId).finally(() => deliveries.done(tenantId, alertId)), 'webhook delivery'))
+  /** An attempt at the alert once a slot is free (what does not fit stays due for the timer). */
+  const deliverSoon = (tenantId: string, alertId: string) => {
+    if (!closed) deliveries.offer(tenantId, alertId)
+  }
+
   /**
    * The instant an evaluation is made at: the database's clock (an attempt's is its claim's). Taken from each instance's
    * clock, an instance a day ahead evaluated tomorrow as the current period (a crossing today was never
@@ -106,7 +116,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     if (closed) return
     const timer = setTimeout(() => {
       retries.delete(timer)
-      track(() => deliver(alert.tenant_id, alert.id), 'webhook delivery')
+      deliverSoon(alert.tenant_id, alert.id)
     }, delayMs).unref()
     retries.add(timer)
   }
@@ -173,7 +183,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
       if (!countsAny(budget, written.kinds)) continue
       try {
         const recorded = await evaluateBudget(db, budget, await clock(), opts.maxGroups, written.span)
-        for (const alert of recorded) if (alert.delivery_status === 'pending') track(() => deliver(alert.tenant_id, alert.id), 'webhook delivery')
+        for (const alert of recorded) if (alert.delivery_status === 'pending') deliverSoon(alert.tenant_id, alert.id)
       } catch (err) {
         if (isUnavailable(err)) ok = false
         log.warn({ err, tenant: tenantId, budget: row.name }, 'budgets: evaluation failed')
@@ -231,12 +241,12 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
         if (closed) return
         try {
           const recorded = await evaluateBudget(db, toBudget(row), await clock(), opts.maxGroups)
-          for (const alert of recorded) if (alert.delivery_status === 'pending') track(() => deliver(alert.tenant_id, alert.id), 'webhook delivery')
+          for (const alert of recorded) if (alert.delivery_status === 'pending') deliverSoon(alert.tenant_id, alert.id)
         } catch (err) {
           log.warn({ err, tenant: row.tenant_id, budget: row.name }, 'budgets: evaluation failed')
         }
       }
-      for (const due of await dueDeliveries(db, DUE_BATCH)) if (!closed) track(() => deliver(due.tenant_id, due.id), 'webhook delivery')
+      for (const due of await dueDeliveries(db, DUE_BATCH)) deliverSoon(due.tenant_id, due.id)
     } finally {
       ticking = false
     }
@@ -275,6 +285,7 @@ export function createBudgetEngine(opts: BudgetEngineOptions) {
     },
     async close(): Promise<void> {
       closed = true
+      deliveries.clear()
       if (interval) clearInterval(interval)
       for (const t of retries) clearTimeout(t)
       retries.clear()

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
 import { createBudgetEngine, type BudgetEngine } from './budget-engine.js'
+import { DEFAULT_DELIVERY_LIMITS } from './delivery-queue.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,6 +22,7 @@ export default fp(
       maxAttempts: opts.config.BUDGET_WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: opts.config.BUDGET_WEBHOOK_RETRY_BASE_MS,
       allowPrivateAddresses: opts.config.OUTBOUND_PRIVATE_ADDRESSES === 'allow',
+      deliveryLimits: { ...DEFAULT_DELIVERY_LIMITS, total: opts.config.BUDGET_WEBHOOK_CONCURRENCY, perTenant: opts.config.BUDGET_WEBHOOK_TENANT_CONCURRENCY },
       ready: () => app.dbState.isMigrated(),
       onDelivery: (outcome) => app.metrics.alertDeliveries.inc({ channel: 'webhook', outcome }),
     })
