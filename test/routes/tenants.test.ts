@@ -76,4 +76,25 @@ void eachEngine(t, async (t, engine) => {
     })
     t.equal(bad.statusCode, 400)
   })
+
+  // The path's tenant id was any string (up to the router's 4,096 characters) and came back whole in the 404
+  // detail: `X-Tenant-Id` has been held to the tenant id's form since round 21, the path now is too.
+  t.test('a path id that cannot name a tenant or a key is a 400 naming the parameter, without echoing it', async (t) => {
+    const long = `${'Z'.repeat(3000)}\u0000`
+    for (const [method, url, path] of [
+      ['POST', `/v1/tenants/${encodeURIComponent(long)}/api-keys`, 'params.id'],
+      ['GET', `/v1/tenants/${encodeURIComponent(long)}/api-keys`, 'params.id'],
+      ['GET', '/v1/tenants/Acme/api-keys', 'params.id'],
+      ['DELETE', `/v1/api-keys/${'k'.repeat(3000)}`, 'params.keyId'],
+    ] as const) {
+      const res = await app.inject({ method, url, headers: admin, ...(method === 'POST' ? { payload: { name: 'x', scopes: ['read'] } } : {}) })
+      t.equal(res.statusCode, 400, `${method} ${url.slice(0, 40)}…`)
+      t.ok(isProblem(res))
+      t.same(res.json<{ errors: { path: string }[] }>().errors.map((e) => e.path), [path])
+      const { instance: _path, ...said } = res.json<Record<string, unknown>>()
+      t.notMatch(JSON.stringify(said), /ZZZZ|kkkk|Acme/, 'the id is not echoed (beside `instance`, the request’s path)')
+    }
+    const unknown = await app.inject({ method: 'GET', url: '/v1/tenants/nobody/api-keys', headers: admin })
+    t.equal(unknown.statusCode, 404, 'a well-formed id of no tenant is still a 404')
+  })
 })

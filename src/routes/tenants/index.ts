@@ -19,6 +19,8 @@ import { byCodePoint, problemResponses, TenantIdParam } from '../shared-schemas.
 const TenantSchema = z
   .object({ id: TenantIdParam, name: z.string().min(1).max(200), created_at: z.date().optional() })
   .meta({ id: 'Tenant' })
+/** Bounded so that a 404 never echoes an arbitrary path back (ids are `key_` and 16 characters). */
+const ApiKeyIdParam = z.string().min(1).max(64)
 const CreateTenantSchema = z.object({ id: TenantIdParam, name: z.string().min(1).max(200) })
 const ScopesSchema = z.array(z.enum(SCOPES)).min(1).refine((s) => new Set(s).size === s.length, 'scopes must not repeat')
 const CreateKeySchema = z.object({ name: z.string().min(1).max(200), scopes: ScopesSchema })
@@ -92,7 +94,7 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['tenants'],
         operationId: 'createApiKey',
         summary: 'Create a tenant API key; the secret is returned once',
-        params: z.object({ id: z.string() }),
+        params: z.object({ id: TenantIdParam }),
         body: CreateKeySchema,
         response: { 201: CreatedKeySchema, ...problemResponses(400, 401, 403, 404, 503) },
       },
@@ -122,7 +124,7 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'listApiKeys',
         summary: 'List a tenant’s API keys (never their secrets)',
         description: `Oldest first; keys created at the same instant ${byCodePoint('id')}.`,
-        params: z.object({ id: z.string() }),
+        params: z.object({ id: TenantIdParam }),
         response: { 200: z.object({ data: z.array(ApiKeySchema) }), ...problemResponses(401, 403, 404, 503) },
       },
     },
@@ -139,7 +141,7 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['tenants'],
         operationId: 'revokeApiKey',
         summary: 'Revoke an API key; it stops working at once',
-        params: z.object({ keyId: z.string() }),
+        params: z.object({ keyId: ApiKeyIdParam }),
         response: { 204: z.null().describe('Revoked'), ...problemResponses(401, 403, 404, 503) },
       },
     },
