@@ -20,14 +20,28 @@ function groupLabel(row, dim) {
   return v === null || v === undefined ? DIMENSIONS[dim].none : v;
 }
 
+// Nothing a reader could see: white space, zero-width and other format characters, or nothing at all.
+var UNSEEN = /^[\s\p{Cf}]*$/u;
+/** A value with nothing to see, quoted with each of its characters as an escape ("\u0020"); any other as it is. */
+function seenLabel(name) {
+  if (!UNSEEN.test(name)) return name;
+  return '"' + Array.from(name, function (c) {
+    var hex = c.codePointAt(0).toString(16).toUpperCase();
+    return hex.length <= 4 ? '\\u' + hex.padStart(4, '0') : '\\u{' + hex + '}';
+  }).join('') + '"';
+}
+
 /**
  * Makes the labels of groups keyed by value ({key, name}) distinct, in place: the synthetic ones (key null:
- * "(no model)", "Other (…)") stay as they are; a value that reads like one, or like an earlier label, is quoted.
+ * "(no model)", "Other (…)") stay as they are; a value with nothing to see is shown escaped (an empty row
+ * header said nothing, and " " looked like "\u200B"); a value that reads like a synthetic one, or like an
+ * earlier label, is quoted.
  */
 function distinctLabels(list) {
   var taken = new Set(list.filter(function (g) { return g.key === null; }).map(function (g) { return g.name; }));
   list.forEach(function (g) {
     if (g.key === null) return;
+    g.name = seenLabel(g.name);
     while (taken.has(g.name)) g.name = JSON.stringify(g.name);
     taken.add(g.name);
   });
